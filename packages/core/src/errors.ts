@@ -22,6 +22,9 @@ export class BackbeatError<C extends object = Record<string, unknown>> extends E
 /** Registry of every error code, kept in step with docs/errors.md by a test. */
 export const ERROR_CODES = {
   BB_ERR_INVALID_ARGUMENT: 'a value given to an API or flag breaks its rule',
+  BB_ERR_TEMPO_OUT_OF_RANGE: 'a tempo change outside [min_bpm, max_bpm] (REQ-004)',
+  BB_ERR_TEMPO_DELTA_TOO_LARGE: 'a tempo change of more than 10% of the current tempo (REQ-004)',
+  BB_ERR_TEMPO_CHANGE_PENDING: 'a tempo change while another one waits for its downbeat (REQ-004)',
 } as const;
 
 /** One of the registered error codes. */
