@@ -1,0 +1,108 @@
+/**
+ * Subjects and JetStream names of a cluster (SPEC section 3), and the NATS subject rules the
+ * in-memory bus enforces exactly as nats-server does.
+ */
+import { InvalidArgumentError } from '@backbeat/core';
+import { InvalidSubjectError } from './errors.js';
+
+/** A cluster id is one subject token (SPEC 3). */
+export const CLUSTER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** The subjects of one cluster. */
+export interface ClusterSubjects {
+  /** INT-A BeatFrames from the pulse leader. */
+  readonly beat: string;
+  /** INT-B StatusClaims from agents. */
+  readonly status: string;
+  /** INT-C BarReports. */
+  readonly reverb: string;
+  /** Legacy {bar, beat} messages, one per beat (REQ-043). */
+  readonly control: string;
+  /** Messages that failed validation, the reason in a header. */
+  readonly dlq: string;
+  /** Where reverb stores BarReports (a stream-only subject; see reverb). */
+  readonly reportStore: string;
+}
+
+/**
+ * Subjects of cluster `clusterId`.
+ * @throws InvalidArgumentError when the id is not a single subject token
+ */
+export function subjects(clusterId: string): ClusterSubjects {
+  assertClusterId(clusterId);
+  const p = `backbeat.${clusterId}`;
+  return Object.freeze({
+    beat: `${p}.beat`,
+    status: `${p}.status`,
+    reverb: `${p}.reverb`,
+    control: `${p}.control`,
+    dlq: `${p}.dlq`,
+    reportStore: `${p}.reports`,
+  });
+}
+
+/** @throws InvalidArgumentError unless the id matches {@link CLUSTER_ID_PATTERN} */
+export function assertClusterId(clusterId: string): void {
+  if (typeof clusterId !== 'string' || !CLUSTER_ID_PATTERN.test(clusterId)) {
+    throw new InvalidArgumentError('cluster_id', `'${clusterId}' must match ${CLUSTER_ID_PATTERN.source} (one subject token, no dots)`);
+  }
+}
+
+/** JetStream names (KV buckets and streams) of a cluster. */
+export interface ClusterNames {
+  /** KV bucket for shared state without expiry (tempo map, pending tempo change). */
+  readonly stateBucket: string;
+  /** KV bucket whose TTL is the leader lease TTL. */
+  readonly leaseBucket: string;
+  /** Stream capturing StatusClaims. */
+  readonly statusStream: string;
+  /** Stream keeping BarReports. */
+  readonly reportStream: string;
+}
+
+/** JetStream names for `clusterId` (names may not hold dots, spaces, `*` or `>`). */
+export function clusterNames(clusterId: string): ClusterNames {
+  assertClusterId(clusterId);
+  return Object.freeze({
+    stateBucket: `backbeat_${clusterId}_state`,
+    leaseBucket: `backbeat_${clusterId}_lease`,
+    statusStream: `BACKBEAT_${clusterId}_STATUS`,
+    reportStream: `BACKBEAT_${clusterId}_REPORTS`,
+  });
+}
+
+/**
+ * Checks a subject: non-empty tokens, no white space; with `wildcards`, `*` as a whole token
+ * and `>` only as the last token.
+ * @throws InvalidSubjectError naming the rule
+ */
+export function assertSubject(subject: string, wildcards: boolean): void {
+  if (typeof subject !== 'string' || subject.length === 0) throw new InvalidSubjectError(String(subject), 'empty');
+  if (/\s/.test(subject)) throw new InvalidSubjectError(subject, 'contains white space');
+  const tokens = subject.split('.');
+  tokens.forEach((t, i) => {
+    if (t.length === 0) throw new InvalidSubjectError(subject, 'has an empty token');
+    const wild = t === '*' || t === '>';
+    if (wild && !wildcards) throw new InvalidSubjectError(subject, 'wildcards are not allowed when publishing');
+    if (t === '>' && i !== tokens.length - 1) throw new InvalidSubjectError(subject, "'>' must be the last token");
+  });
+}
+
+/** True when `subject` (no wildcards) matches `pattern` (`*` one token, `>` the rest). */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  if (pattern === subject) return true;
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    const t = p[i]!;
+    if (t === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (t !== '*' && t !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+
+/** Checks a JetStream bucket or stream name. @throws InvalidSubjectError */
+export function assertJetStreamName(name: string): void {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new InvalidSubjectError(name, 'JetStream names use only letters, digits, _ and -');
+}
