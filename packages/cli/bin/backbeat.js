@@ -1,5 +1,11 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through the root prepare step).
+// A closed pipe (`| head`) ends the output, not the program with a stack trace.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 import { main } from '../dist/main.js';
 
 await main(process.argv);
