@@ -47,3 +47,5 @@ export {
 export type { BeatPosition, LegacyBeat } from './beat-clock.js';
 export { validateTempoChange, applyTempoChange, TempoChangeError, MAX_TEMPO_DELTA, TEMPO_CHANGE_RULES } from './tempo-change.js';
 export type { TempoChangeRequest, ScheduledTempoChange, TempoChangeCode } from './tempo-change.js';
+export { silentLogger } from './logger.js';
+export type { Logger } from './logger.js';

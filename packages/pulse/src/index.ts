@@ -1,1 +1,29 @@
-export {};
+/**
+ * @backbeat/pulse: the leader-elected beat emitter (BACKBEAT-REQ-001..005).
+ *
+ * ```ts
+ * const bus = await NatsBus.connect({ servers: 'nats://127.0.0.1:4222' });
+ * const pulse = new Pulse({ bus, clusterId: 'chorus-aus-01', bpm: 12 });
+ * await pulse.start();
+ * const admin = buildAdminApp(pulse, { token: process.env.ADMIN_TOKEN });
+ * await admin.listen({ host: '127.0.0.1', port: 8080 });
+ * ```
+ */
+export { Pulse } from './pulse.js';
+export type { ServiceState, TempoStatus, LeaderStatus } from './pulse.js';
+export { resolvePulseOptions, normalizePhases } from './options.js';
+export type { PulseOptions, ResolvedPulseOptions } from './options.js';
+export { SingleNodeElector } from './elector.js';
+export type { LeaderElector, Leadership } from './elector.js';
+export { KvLeaseElector } from './kv-lease.js';
+export type { KvLeaseOptions } from './kv-lease.js';
+export { BeatScheduler } from './scheduler.js';
+export type { BeatSchedulerOptions, SlotEvent } from './scheduler.js';
+export { buildBeatFrame, buildLegacyControl, TERM_HEADER } from './frames.js';
+export { createPulseMetrics } from './metrics.js';
+export type { PulseMetrics } from './metrics.js';
+export { DriftTracker } from './drift.js';
+export type { DriftReport } from './drift.js';
+export type { PendingTempo, TempoRequest } from './tempo.js';
+export { buildAdminApp, hasBearer, sendError } from './admin.js';
+export type { AdminOptions } from './admin.js';

@@ -47,3 +47,4 @@ export {
   TransportError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
+export { STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap } from './cluster-state.js';

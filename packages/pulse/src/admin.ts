@@ -1,0 +1,91 @@
+/**
+ * The pulse admin API (fastify): tempo, drift, leader, health probes and metrics. Changing
+ * the tempo needs the bearer token when one is configured; without a token the CLI binds the
+ * API to 127.0.0.1 only (SPEC 10).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { BackbeatError, TempoChangeError } from '@backbeat/core';
+import type { Pulse } from './pulse.js';
+
+/** Options of {@link buildAdminApp}. */
+export interface AdminOptions {
+  /** Bearer token required by POST /tempo. Unset: no auth, loopback only. */
+  token?: string;
+}
+
+const tempoBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tempo_bpm'],
+  properties: {
+    tempo_bpm: { type: 'number' },
+    justification: { type: 'string', maxLength: 1024 },
+  },
+} as const;
+
+/** True when the request carries `Authorization: Bearer <token>`. */
+export function hasBearer(req: FastifyRequest, token: string): boolean {
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer\s+(.+)$/i.exec(header);
+  if (!m) return false;
+  const given = Buffer.from(m[1]!.trim());
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/** Replies with a JSON error body {error, message, ...}. */
+export function sendError(reply: FastifyReply, status: number, error: string, message: string, extra: Record<string, unknown> = {}): FastifyReply {
+  return reply.code(status).send({ error, message, ...extra });
+}
+
+/** Builds the admin app (not listening yet). */
+export function buildAdminApp(pulse: Pulse, options: AdminOptions = {}): FastifyInstance {
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
+
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number; code?: string }, _req, reply) => {
+    if (err.validation) return sendError(reply, 400, 'BB_ERR_BAD_REQUEST', err.message.replace(/^body\/?/, 'body: '));
+    if (err.statusCode && err.statusCode < 500) return sendError(reply, err.statusCode, err.code ?? 'BB_ERR_BAD_REQUEST', err.message);
+    return sendError(reply, 500, 'BB_ERR_INTERNAL', 'internal error');
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'BB_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`));
+
+  app.get('/tempo', async () => pulse.tempoStatus());
+
+  app.post('/tempo', { schema: { body: tempoBody } }, async (req, reply) => {
+    if (options.token && !hasBearer(req, options.token)) {
+      return sendError(reply, 401, 'BB_ERR_UNAUTHORIZED', 'a valid bearer token is required to change the tempo');
+    }
+    const body = req.body as { tempo_bpm: number; justification?: string };
+    try {
+      const accepted = await pulse.requestTempoChange(body);
+      return reply.code(202).send({ accepted: true, pending: accepted });
+    } catch (err) {
+      if (err instanceof TempoChangeError) return sendError(reply, 400, err.code, err.message, { rule: err.context.rule, field: err.context.field });
+      if (err instanceof BackbeatError) return sendError(reply, 503, err.code, err.message);
+      throw err;
+    }
+  });
+
+  app.get('/drift', async () => pulse.driftReport());
+  app.get('/leader', async () => pulse.leaderStatus());
+  app.get('/health', async () => ({
+    status: pulse.isReady() ? 'healthy' : 'degraded',
+    service: 'backbeat-pulse',
+    state: pulse.state,
+    ...pulse.leaderStatus(),
+    nats_connected: pulse.options.bus.status().connected,
+    degradation_mode: pulse.isDegraded(),
+    published: pulse.publishedCount,
+  }));
+  app.get('/ready', async (_req, reply) => {
+    const ready = pulse.isReady();
+    return reply.code(ready ? 200 : 503).send({ ready, nats_connected: pulse.options.bus.status().connected, has_tempo_map: pulse.tempoMap !== null });
+  });
+  app.get('/live', async (_req, reply) => reply.code(pulse.state === 'stopped' ? 503 : 200).send({ live: pulse.state !== 'stopped' }));
+  app.get('/metrics', async (_req, reply) => {
+    const r = pulse.metrics.registry;
+    return reply.type(r.contentType).send(await r.metrics());
+  });
+  return app;
+}

@@ -1,0 +1,61 @@
+/**
+ * Leader election (BACKBEAT-REQ-001): who may publish BeatFrames. A strategy behind one
+ * interface: the KV lease by default, a single-node elector for dev.
+ */
+
+/** What an elector knows about leadership. */
+export interface Leadership {
+  /** True while this node holds the lease. */
+  readonly isLeader: boolean;
+  /** Term of the current leader as far as this node knows (0: none seen). */
+  readonly term: number;
+  /** Node id of the current leader, when known. */
+  readonly leaderId: string | null;
+}
+
+/** Chooses one publisher per cluster, with fencing. */
+export interface LeaderElector {
+  start(): Promise<void>;
+  /** Stops campaigning and releases a held lease, so another node can take over at once. */
+  stop(): Promise<void>;
+  /**
+   * Fencing check, made before every publish (SPEC 6): true only while this node holds a
+   * lease that cannot have expired at `now`.
+   */
+  canPublish(now: number): boolean;
+  /** Current view of leadership. */
+  leadership(): Leadership;
+  /** Called on every change of leadership as seen by this node; returns the unsubscribe. */
+  onChange(listener: (l: Leadership) => void): () => void;
+}
+
+/** Always the leader, term 1: one node, `backbeat dev`, tests of everything but election. */
+export class SingleNodeElector implements LeaderElector {
+  #listeners = new Set<(l: Leadership) => void>();
+  #running = false;
+
+  constructor(private readonly nodeId: string) {}
+
+  async start(): Promise<void> {
+    this.#running = true;
+    for (const l of this.#listeners) l(this.leadership());
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    for (const l of this.#listeners) l(this.leadership());
+  }
+
+  canPublish(): boolean {
+    return this.#running;
+  }
+
+  leadership(): Leadership {
+    return { isLeader: this.#running, term: this.#running ? 1 : 0, leaderId: this.#running ? this.nodeId : null };
+  }
+
+  onChange(listener: (l: Leadership) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

@@ -1,0 +1,107 @@
+/** Pulse options: documented, defaulted, validated and frozen. */
+import { randomBytes } from 'node:crypto';
+import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
+import { assertClusterId, type Bus } from '@backbeat/transport';
+import type { Registry } from 'prom-client';
+import type { LeaderElector } from './elector.js';
+
+/** Options of {@link Pulse}. */
+export interface PulseOptions {
+  /** The bus (NatsBus in production, MemoryBus in dev). */
+  bus: Bus;
+  /** @default 'chorus-aus-01' */
+  clusterId?: string;
+  /** @default 'pulse-' + 8 random hex chars */
+  nodeId?: string;
+  /** Tempo of a new grid (an existing tempo map wins). @default 12 */
+  bpm?: number;
+  /** Beats per bar of a new grid. @default 8 */
+  barLength?: number;
+  /** Phases of a new grid; `work` means execute. @default ['plan', 'execute', 'review'] */
+  phases?: readonly string[];
+  /** Lowest tempo a change may set. @default 4 */
+  minBpm?: number;
+  /** Highest tempo a change may set. @default 24 */
+  maxBpm?: number;
+  /** Leader lease TTL in ms. @default 2000 */
+  leaseTtlMs?: number;
+  /** 'kv' (lease in JetStream KV), 'single' (always leader), or an elector. @default 'kv' */
+  elector?: 'kv' | 'single' | LeaderElector;
+  /** Slots later than this are skipped, never sent stale. @default min(phase / 2, 250) */
+  staleAfterMs?: number;
+  /** Sub-millisecond scheduling (spins the last ~1 ms before each frame). @default true */
+  precise?: boolean;
+  clock?: Clock;
+  logger?: Logger;
+  /** Metrics registry (a new one by default). */
+  registry?: Registry;
+}
+
+/** Options after defaults and checks. */
+export interface ResolvedPulseOptions {
+  readonly bus: Bus;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly bpm: number;
+  readonly barLength: number;
+  readonly phases: readonly Phase[];
+  readonly minBpm: number;
+  readonly maxBpm: number;
+  readonly leaseTtlMs: number;
+  readonly elector: 'kv' | 'single' | LeaderElector;
+  readonly staleAfterMs: number | undefined;
+  readonly precise: boolean;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: Registry | undefined;
+}
+
+/** Maps phase names, accepting the pulse seed's `work` for execute (SPEC 9). */
+export function normalizePhases(names: readonly string[]): Phase[] {
+  return names.map((raw) => {
+    const name = raw.trim();
+    const phase = PHASE_ALIASES[name] ?? name;
+    if (!isPhase(phase)) throw new InvalidArgumentError('phases', `'${name}' is not one of plan, execute (or work), review`);
+    return phase;
+  });
+}
+
+/**
+ * Applies defaults and checks every option.
+ * @throws InvalidArgumentError naming the option and its rule
+ */
+export function resolvePulseOptions(o: PulseOptions): ResolvedPulseOptions {
+  const clusterId = o.clusterId ?? 'chorus-aus-01';
+  assertClusterId(clusterId);
+  const minBpm = o.minBpm ?? 4;
+  const maxBpm = o.maxBpm ?? 24;
+  const bpm = o.bpm ?? 12;
+  if (!(minBpm >= CONTRACT_MIN_BPM && minBpm <= maxBpm && maxBpm <= CONTRACT_MAX_BPM)) {
+    throw new InvalidArgumentError('min-bpm/max-bpm', `need ${CONTRACT_MIN_BPM} <= min-bpm <= max-bpm <= ${CONTRACT_MAX_BPM}, got ${minBpm} and ${maxBpm}`);
+  }
+  if (!(bpm >= minBpm && bpm <= maxBpm)) throw new InvalidArgumentError('bpm', `must be from ${minBpm} to ${maxBpm}, got ${bpm}`);
+  const barLength = o.barLength ?? 8;
+  if (!Number.isSafeInteger(barLength) || barLength < 1 || barLength > 10_000) throw new InvalidArgumentError('bar', `must be an integer from 1 to 10000, got ${barLength}`);
+  const phases = normalizePhases(o.phases ?? PHASES);
+  const leaseTtlMs = o.leaseTtlMs ?? 2000;
+  if (!Number.isFinite(leaseTtlMs) || leaseTtlMs < 500 || leaseTtlMs > 600_000) throw new InvalidArgumentError('lease-ttl', `must be from 500 to 600000 ms, got ${leaseTtlMs}`);
+  const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
+  return Object.freeze({
+    bus: o.bus,
+    clusterId,
+    nodeId,
+    bpm,
+    barLength,
+    phases,
+    minBpm,
+    maxBpm,
+    leaseTtlMs,
+    elector: o.elector ?? 'kv',
+    staleAfterMs: o.staleAfterMs,
+    precise: o.precise ?? true,
+    clock: o.clock ?? systemClock,
+    logger: o.logger ?? silentLogger,
+    registry: o.registry,
+  });
+}

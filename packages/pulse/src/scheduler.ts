@@ -1,0 +1,100 @@
+/**
+ * Fires every (beat, phase) slot of the grid at its scheduled time (BACKBEAT-REQ-002):
+ * absolute times from the tempo map (no accumulated drift), sub-millisecond precision
+ * (sleep, then spin the last fraction of a ms), and no burst of stale slots after a stalled
+ * event loop: slots missed by more than `staleAfterMs` are skipped, and the next one is the
+ * grid's next slot after now.
+ */
+import { nextSlot, scheduleAt, slotAtOrAfter, systemClock, type BeatPosition, type Clock, type TempoMap } from '@backbeat/core';
+
+/** What the scheduler reports for each slot. */
+export interface SlotEvent {
+  readonly pos: BeatPosition;
+  /** clock.now() when the slot fired. */
+  readonly firedAt: number;
+}
+
+/** Options of {@link BeatScheduler}. */
+export interface BeatSchedulerOptions {
+  clock?: Clock;
+  /** The current tempo map (read again for every slot: tempo changes take effect). */
+  map: () => TempoMap;
+  /** Called for each slot on time. */
+  onSlot: (e: SlotEvent) => void;
+  /** Called for each slot skipped because the process was late by more than staleAfterMs. */
+  onSkip?: (e: SlotEvent) => void;
+  /** Lateness beyond which a slot is skipped. @default 250 */
+  staleAfterMs?: number;
+  /** Spin the last ~1 ms for sub-ms precision. @default true */
+  precise?: boolean;
+}
+
+/** Runs the grid. */
+export class BeatScheduler {
+  #o: Required<Omit<BeatSchedulerOptions, 'onSkip'>> & Pick<BeatSchedulerOptions, 'onSkip'>;
+  #cancel: (() => void) | undefined;
+  #last: BeatPosition | undefined;
+
+  constructor(options: BeatSchedulerOptions) {
+    this.#o = { clock: systemClock, staleAfterMs: 250, precise: true, ...options };
+  }
+
+  /** Starts at the first slot at or after now. Idempotent. */
+  start(): void {
+    if (this.#cancel) return;
+    this.#arm(slotAtOrAfter(this.#o.map(), this.#o.clock.now()));
+  }
+
+  /** Stops; idempotent. */
+  stop(): void {
+    this.#cancel?.();
+    this.#cancel = undefined;
+  }
+
+  /** The last slot that fired (on time or skipped). */
+  get last(): BeatPosition | undefined {
+    return this.#last;
+  }
+
+  /** Re-reads the map and re-arms (after a tempo map change that moved the next slot). */
+  reschedule(): void {
+    if (!this.#cancel) return;
+    this.stop();
+    const now = this.#o.clock.now();
+    const map = this.#o.map();
+    let next = slotAtOrAfter(map, now);
+    // Never fire a slot at or before the last one again.
+    if (this.#last && (next.beatIndex < this.#last.beatIndex || (next.beatIndex === this.#last.beatIndex && next.phaseIndex <= this.#last.phaseIndex))) {
+      next = nextSlot(map, this.#last);
+    }
+    this.#arm(next);
+  }
+
+  #arm(pos: BeatPosition): void {
+    this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise });
+  }
+
+  #fire(pos: BeatPosition, firedAt: number): void {
+    this.#last = pos;
+    const late = firedAt - pos.phaseStart;
+    try {
+      if (late > this.#o.staleAfterMs) this.#o.onSkip?.({ pos, firedAt });
+      else this.#o.onSlot({ pos, firedAt });
+    } finally {
+      if (this.#cancel) {
+        const map = this.#o.map();
+        let next = nextSlot(map, pos);
+        // After a stall, jump to the grid's present instead of replaying missed slots.
+        const now = this.#o.clock.now();
+        if (now - next.phaseStart > this.#o.staleAfterMs) {
+          const current = slotAtOrAfter(map, now - this.#o.staleAfterMs);
+          while (next.beatIndex < current.beatIndex || (next.beatIndex === current.beatIndex && next.phaseIndex < current.phaseIndex)) {
+            this.#o.onSkip?.({ pos: next, firedAt: now });
+            next = nextSlot(map, next);
+          }
+        }
+        this.#arm(next);
+      }
+    }
+  }
+}

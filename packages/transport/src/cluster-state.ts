@@ -1,0 +1,41 @@
+/**
+ * Where a cluster's shared state lives in KV (SPEC 4 and 6), and its encoding. The pulse
+ * writes it; followers, reverb and tools read it.
+ */
+import { checkTempoMap, type TempoMap } from '@backbeat/core';
+import type { Bus, KvBucket } from './bus.js';
+import { clusterNames } from './subjects.js';
+
+/** Keys of the state bucket and the lease bucket. */
+export const STATE_KEYS = {
+  /** The tempo map (state bucket). */
+  tempoMap: 'tempo-map',
+  /** A tempo change waiting for its downbeat (state bucket). */
+  tempoPending: 'tempo-pending',
+  /** The leader lease (lease bucket, expires by the bucket TTL). */
+  leader: 'leader',
+} as const;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** JSON bytes of a value. */
+export function encodeJson(value: unknown): Uint8Array {
+  return enc.encode(JSON.stringify(value));
+}
+
+/** Value of JSON bytes. @throws SyntaxError */
+export function decodeJson<T = unknown>(bytes: Uint8Array): T {
+  return JSON.parse(dec.decode(bytes)) as T;
+}
+
+/** Opens the cluster's state bucket (no expiry). */
+export function openStateBucket(bus: Bus, clusterId: string): Promise<KvBucket> {
+  return bus.kv(clusterNames(clusterId).stateBucket, { history: 1 });
+}
+
+/** The tempo map and its revision, or null when no pulse has created one yet. */
+export async function readTempoMap(state: KvBucket): Promise<{ map: TempoMap; revision: number } | null> {
+  const e = await state.get(STATE_KEYS.tempoMap);
+  return e ? { map: checkTempoMap(decodeJson(e.value)), revision: e.revision } : null;
+}
