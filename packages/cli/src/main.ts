@@ -4,6 +4,7 @@
  * with code 2; it never prints a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerPulse } from './commands/pulse.js';
 import { registerValidate } from './commands/validate.js';
 import { UsageError } from './usage.js';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerValidate(program);
+  registerPulse(program);
   return program;
 }
 

@@ -51,6 +51,14 @@ export class FakeClock implements Clock {
     return this.#timers.size;
   }
 
+  /**
+   * Moves time forward by `ms` without firing anything, as when the event loop is blocked;
+   * timers that fell due fire, late, on the next advance.
+   */
+  stall(ms: number): void {
+    this.#now += ms;
+  }
+
   /** Moves time forward by `ms`, firing every timer due on the way, in order. */
   advance(ms: number): void {
     this.advanceTo(this.#now + ms);

@@ -39,7 +39,6 @@ export interface PulseOptions {
 
 /** Options after defaults and checks. */
 export interface ResolvedPulseOptions {
-  readonly bus: Bus;
   readonly clusterId: string;
   readonly nodeId: string;
   readonly bpm: number;
@@ -67,10 +66,11 @@ export function normalizePhases(names: readonly string[]): Phase[] {
 }
 
 /**
- * Applies defaults and checks every option.
+ * Applies defaults and checks every option but the bus (so a CLI can check flags before it
+ * connects).
  * @throws InvalidArgumentError naming the option and its rule
  */
-export function resolvePulseOptions(o: PulseOptions): ResolvedPulseOptions {
+export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulseOptions {
   const clusterId = o.clusterId ?? 'chorus-aus-01';
   assertClusterId(clusterId);
   const minBpm = o.minBpm ?? 4;
@@ -88,7 +88,6 @@ export function resolvePulseOptions(o: PulseOptions): ResolvedPulseOptions {
   const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
   return Object.freeze({
-    bus: o.bus,
     clusterId,
     nodeId,
     bpm,

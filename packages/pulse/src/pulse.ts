@@ -52,7 +52,7 @@ const enc = new TextEncoder();
 
 /** One pulse node. */
 export class Pulse {
-  readonly options: ResolvedPulseOptions;
+  readonly options: ResolvedPulseOptions & { readonly bus: PulseOptions['bus'] };
   readonly metrics: PulseMetrics;
   readonly hlc: Hlc;
   #state: ServiceState = 'created';
@@ -73,7 +73,7 @@ export class Pulse {
   #mapRetry: (() => void) | undefined;
 
   constructor(options: PulseOptions) {
-    this.options = resolvePulseOptions(options);
+    this.options = Object.freeze({ ...resolvePulseOptions(options), bus: options.bus });
     this.metrics = createPulseMetrics(this.options.registry);
     this.hlc = new Hlc(this.options.nodeId, { clock: this.options.clock });
   }

@@ -1,0 +1,122 @@
+/** `backbeat pulse`: one pulse node with its admin API (the pulse seed's flags, SPEC 6). */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from '@backbeat/core';
+import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
+import { runUntilSignal } from '../lifecycle.js';
+import { createLogger } from '../logger.js';
+import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { intFlag, numberFlag, UsageError } from '../usage.js';
+
+/** Option field -> flag, for error messages. */
+const FLAG_OF: Record<string, string> = { barLength: 'bar', cluster_id: 'cluster', phases: 'phases', 'min-bpm/max-bpm': 'min-bpm' };
+
+interface PulseFlags extends NatsFlags {
+  cluster: string;
+  nodeId?: string;
+  bpm: string;
+  bar: string;
+  phases: string;
+  minBpm: string;
+  maxBpm: string;
+  adminPort: string;
+  adminHost?: string;
+  adminToken?: string;
+  dataDir?: string;
+  leaseTtl: string;
+  logLevel?: string;
+}
+
+/** The node id: the flag, else the one kept in the data dir, else a new one (kept there). */
+export function resolveNodeId(prefix: string, flag: string | undefined, dataDir: string | undefined): string {
+  if (flag) return flag;
+  if (!dataDir) return `${prefix}-${randomBytes(4).toString('hex')}`;
+  const file = join(dataDir, 'node-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (id) return id;
+  } catch {
+    /* first start */
+  }
+  const id = `${prefix}-${randomBytes(4).toString('hex')}`;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${id}\n`);
+  } catch (err) {
+    throw new UsageError('--data-dir', `cannot write ${file}: ${(err as Error).message}`);
+  }
+  return id;
+}
+
+/** Registers `backbeat pulse`. */
+export function registerPulse(program: Command): void {
+  const cmd = program
+    .command('pulse')
+    .description('run a pulse node: leader election, BeatFrames, admin API (BACKBEAT-REQ-001..005)')
+    .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
+    .option('--node-id <id>', 'node id (generated, and kept in --data-dir, when empty)')
+    .option('--bpm <n>', 'tempo of a new grid', '12')
+    .option('--bar <n>', 'beats per bar', '8')
+    .option('--phases <list>', "phases of a beat ('work' means execute)", 'plan,execute,review')
+    .option('--min-bpm <n>', 'lowest tempo a change may set', '4')
+    .option('--max-bpm <n>', 'highest tempo a change may set', '24')
+    .option('--lease-ttl <ms>', 'leader lease TTL in ms', '2000')
+    .option('--admin-port <port>', 'admin API port', '8080')
+    .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)')
+    .option('--admin-token <token>', 'bearer token for POST /tempo (or BACKBEAT_ADMIN_TOKEN)')
+    .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
+  addNatsFlags(cmd).action(async (f: PulseFlags) => runPulse(f));
+}
+
+async function runPulse(f: PulseFlags): Promise<void> {
+  const log = createLogger(f.logLevel, 'backbeat-pulse');
+  const token = f.adminToken ?? process.env.BACKBEAT_ADMIN_TOKEN;
+  const host = f.adminHost ?? '127.0.0.1';
+  if (!token && host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+    throw new UsageError('--admin-host', 'without --admin-token the admin API listens on loopback only (127.0.0.1 or ::1)');
+  }
+  const port = intFlag('--admin-port', f.adminPort, 0, 65535);
+  const dataDir = f.dataDir ?? process.env.BACKBEAT_DATA_DIR;
+  const options = {
+    clusterId: f.cluster,
+    nodeId: resolveNodeId('pulse', f.nodeId, dataDir),
+    bpm: numberFlag('--bpm', f.bpm, 0.1, 1000),
+    barLength: intFlag('--bar', f.bar, 1, 10_000),
+    phases: f.phases.split(','),
+    minBpm: numberFlag('--min-bpm', f.minBpm, 0.1, 1000),
+    maxBpm: numberFlag('--max-bpm', f.maxBpm, 0.1, 1000),
+    leaseTtlMs: intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
+    logger: log,
+  };
+  try {
+    resolvePulseOptions(options); // flag errors before connecting
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, err.context.rule);
+    throw err;
+  }
+  const bus = await connectBus(f, `backbeat-pulse ${options.nodeId}`);
+  const pulse = new Pulse({ ...options, bus });
+  const admin = buildAdminApp(pulse, { token });
+  await pulse.start();
+  try {
+    await admin.listen({ host, port });
+  } catch (err) {
+    await pulse.stop();
+    await bus.close();
+    throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
+  }
+  const addr = admin.server.address();
+  log.info({ admin: typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : String(addr), nats: f.nats }, 'admin API listening');
+  await runUntilSignal(
+    async () => {
+      await pulse.stop();
+      await admin.close();
+      await bus.close();
+    },
+    (msg) => log.info({}, msg),
+  );
+  setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
+}

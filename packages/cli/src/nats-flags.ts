@@ -1,0 +1,54 @@
+/** The NATS connection flags every service command shares (SPEC 10: credentials and TLS). */
+import type { Command } from 'commander';
+import { NatsBus, type NatsConfig } from '@backbeat/transport';
+
+/** Parsed NATS flags. */
+export interface NatsFlags {
+  nats: string;
+  natsUser?: string;
+  natsPass?: string;
+  natsToken?: string;
+  natsNkey?: string;
+  natsCreds?: string;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
+}
+
+/** Adds --nats and the credential and TLS flags. */
+export function addNatsFlags(cmd: Command, defaultUrl = 'nats://127.0.0.1:4222'): Command {
+  return cmd
+    .option('--nats <url>', 'NATS server URL(s), comma-separated', process.env.BACKBEAT_NATS_URL ?? defaultUrl)
+    .option('--nats-user <user>', 'NATS user name')
+    .option('--nats-pass <password>', 'NATS password (or BACKBEAT_NATS_PASS)')
+    .option('--nats-token <token>', 'NATS token (or BACKBEAT_NATS_TOKEN)')
+    .option('--nats-nkey <seed>', 'NATS nkey seed (or BACKBEAT_NATS_NKEY)')
+    .option('--nats-creds <file>', 'NATS credentials file (JWT and nkey)')
+    .option('--nats-tls-ca <file>', 'CA certificate for TLS to NATS')
+    .option('--nats-tls-cert <file>', 'client certificate for TLS to NATS')
+    .option('--nats-tls-key <file>', 'client key for TLS to NATS');
+}
+
+/** Maps the flags (and their environment fallbacks) onto a NatsConfig. */
+export function natsConfigFrom(f: NatsFlags, name: string): NatsConfig {
+  const env = process.env;
+  return {
+    servers: f.nats.split(',').map((s) => s.trim()).filter(Boolean),
+    name,
+    user: f.natsUser,
+    pass: f.natsPass ?? env.BACKBEAT_NATS_PASS,
+    token: f.natsToken ?? env.BACKBEAT_NATS_TOKEN,
+    nkeySeed: f.natsNkey ?? env.BACKBEAT_NATS_NKEY,
+    credsFile: f.natsCreds,
+    tls: f.natsTlsCa || f.natsTlsCert || f.natsTlsKey ? { caFile: f.natsTlsCa, certFile: f.natsTlsCert, keyFile: f.natsTlsKey } : undefined,
+  };
+}
+
+/** Connects, turning a failure into one sentence naming the URL. */
+export async function connectBus(f: NatsFlags, name: string): Promise<NatsBus> {
+  try {
+    return await NatsBus.connect(natsConfigFrom(f, name));
+  } catch (err) {
+    throw new Error(`cannot connect to NATS at ${f.nats}: ${(err as Error).message}`);
+  }
+}

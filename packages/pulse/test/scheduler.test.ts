@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { applyTempoChange, createTempoMap, FakeClock, type TempoMap } from '@backbeat/core';
+import { BeatScheduler, type SlotEvent } from '@backbeat/pulse';
+
+const T0 = 1_700_000_000_000;
+
+function setup(map: TempoMap, clock = new FakeClock(T0 - 10)) {
+  let current = map;
+  const fired: SlotEvent[] = [];
+  const skipped: SlotEvent[] = [];
+  const s = new BeatScheduler({ clock, map: () => current, onSlot: (e) => fired.push(e), onSkip: (e) => skipped.push(e), staleAfterMs: 100 });
+  return { clock, s, fired, skipped, setMap: (m: TempoMap) => (current = m) };
+}
+
+describe('scheduler - grid timing', () => {
+  it('scheduler - fires every slot exactly at its scheduled time, never early', () => {
+    const { clock, s, fired } = setup(createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 }));
+    s.start();
+    clock.advance(2_000);
+    expect(fired).toHaveLength(12);
+    for (const e of fired) expect(e.firedAt).toBe(e.pos.phaseStart);
+    expect(fired.map((e) => `${e.pos.beatIndex}.${e.pos.phase}`).slice(0, 4)).toEqual(['0.plan', '0.execute', '0.review', '1.plan']);
+  });
+
+  it('scheduler - after a stall it skips stale slots and resumes at the present (no burst)', () => {
+    const { clock, s, fired, skipped } = setup(createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 }));
+    s.start();
+    clock.advance(600); // beat 1 plan fired at T0+500
+    const before = fired.length;
+    // The event loop is blocked for 2 s: the clock moves with no timer able to run.
+    clock.stall(2_000);
+    clock.advance(50);
+    const late = fired.slice(before).filter((e) => e.firedAt - e.pos.phaseStart > 100);
+    expect(late).toEqual([]);
+    expect(skipped.length).toBeGreaterThanOrEqual(10);
+    clock.advance(1000);
+    const after = fired.slice(before);
+    const indices = after.map((e) => e.pos.beatIndex * 3 + e.pos.phaseIndex);
+    expect(indices).toEqual([...indices].sort((a, b) => a - b));
+    expect(new Set(indices).size).toBe(indices.length);
+  });
+
+  it('scheduler - follows a tempo change at the downbeat with no gap', () => {
+    const map = createTempoMap({ startTime: T0, tempoBpm: 60, barLength: 2 });
+    const { clock, s, fired, setMap } = setup(map);
+    s.start();
+    clock.advance(500);
+    const changed = applyTempoChange(map, 66, clock.now());
+    setMap(changed.map);
+    clock.advance(6_000);
+    const first = fired.find((e) => e.pos.beatIndex === changed.effectiveBeat && e.pos.phaseIndex === 0)!;
+    expect(first.firedAt).toBe(changed.effectiveTime);
+    expect(first.pos.tempoBpm).toBe(66);
+    const next = fired.find((e) => e.pos.beatIndex === changed.effectiveBeat + 1 && e.pos.phaseIndex === 0)!;
+    expect(next.firedAt - first.firedAt).toBeCloseTo(60_000 / 66, 3);
+  });
+});
