@@ -34,8 +34,15 @@ export class DriftTracker {
   #lastFrameAt: number | undefined;
   #hlcDriftMs = 0;
 
-  /** @param windowMs length of the window the ratio is measured over @default 600000 */
-  constructor(private readonly windowMs = 600_000) {}
+  /**
+   * @param windowMs length of the window the ratio is measured over @default 600000
+   * @param minSpanMs the ratio stays 0 until the samples span this long: over a short span,
+   *   network jitter alone would read as drift @default 10000
+   */
+  constructor(
+    private readonly windowMs = 600_000,
+    private readonly minSpanMs = 10_000,
+  ) {}
 
   /** Records one frame: arrival time, its slot time on the local grid, its HLC physical ms and the local wall clock. */
   record(arrivedAt: number, scheduledAt: number, hlcPhysical: number, wallNow: number): void {
@@ -49,7 +56,7 @@ export class DriftTracker {
   /** Drift ratio: change of offset per elapsed time (a least-squares slope). */
   ratio(): number {
     const s = this.#samples;
-    if (s.length < 2) return 0;
+    if (s.length < 2 || s[s.length - 1]!.at - s[0]!.at < this.minSpanMs) return 0;
     const n = s.length;
     const mx = s.reduce((a, x) => a + x.at, 0) / n;
     const my = s.reduce((a, x) => a + x.offset, 0) / n;

@@ -8,6 +8,7 @@ import {
   createTempoMap,
   Hlc,
   parseHlc,
+  slot,
   tempoAt,
   timeOf,
   type BeatPosition,
@@ -119,6 +120,7 @@ export class Pulse {
       e === 'single' ? new SingleNodeElector(nodeId) : e === 'kv' ? new KvLeaseElector(await bus.kv(names.leaseBucket, { ttlMs: leaseTtlMs }), nodeId, { ttlMs: leaseTtlMs, clock, logger }) : e;
     this.#unsubs.push(this.#elector.onChange((l) => this.#onLeadership(l)));
     this.#state = 'running';
+    if (this.#map && !this.#scheduler) this.#startScheduler();
     await this.#elector.start();
     logger.info({ cluster: clusterId, node: nodeId }, 'pulse started');
   }
@@ -231,8 +233,12 @@ export class Pulse {
     const phaseIndex = this.#map.phases.indexOf(f.phase);
     if (phaseIndex < 0) return;
     const hlc = this.hlc.update(f.hlc);
-    this.#drift.record(arrivedAt, timeOf(this.#map, f.beat_index, phaseIndex), parseHlc(f.hlc).physical, this.options.clock.wallNow());
-    this.metrics.timerDriftRatio.set(this.#drift.ratio());
+    // Measure only against a local map that already knows this beat's tempo (the KV watch
+    // may lag a tempo change by a moment).
+    if (slot(this.#map, f.beat_index, phaseIndex).tempoBpm === f.tempo_bpm) {
+      this.#drift.record(arrivedAt, timeOf(this.#map, f.beat_index, phaseIndex), parseHlc(f.hlc).physical, this.options.clock.wallNow());
+      this.metrics.timerDriftRatio.set(this.#drift.ratio());
+    }
     if (!hlc.adopted) this.options.logger.warn({ skew_ms: hlc.skewMs }, 'frame HLC too far ahead; not adopted');
     this.#lastReceived = { beatIndex: f.beat_index, phaseIndex };
   }

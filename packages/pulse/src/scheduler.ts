@@ -5,7 +5,7 @@
  * event loop: slots missed by more than `staleAfterMs` are skipped, and the next one is the
  * grid's next slot after now.
  */
-import { nextSlot, scheduleAt, slotAtOrAfter, systemClock, type BeatPosition, type Clock, type TempoMap } from '@backbeat/core';
+import { nextSlot, scheduleAt, slot, slotAtOrAfter, systemClock, type BeatPosition, type Clock, type TempoMap } from '@backbeat/core';
 
 /** What the scheduler reports for each slot. */
 export interface SlotEvent {
@@ -74,7 +74,10 @@ export class BeatScheduler {
     this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise });
   }
 
-  #fire(pos: BeatPosition, firedAt: number): void {
+  #fire(armed: BeatPosition, firedAt: number): void {
+    // Re-read the slot: a tempo change placed after it was armed changes its tempo and
+    // deadline (never its start, which the change keeps on the old grid).
+    const pos = slot(this.#o.map(), armed.beatIndex, armed.phaseIndex);
     this.#last = pos;
     const late = firedAt - pos.phaseStart;
     try {

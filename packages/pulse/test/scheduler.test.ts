@@ -55,3 +55,24 @@ describe('scheduler - grid timing', () => {
     expect(next.firedAt - first.firedAt).toBeCloseTo(60_000 / 66, 3);
   });
 });
+
+import { DriftTracker } from '@backbeat/pulse';
+
+describe('drift tracker - REQ-003', () => {
+  it('drift - a constant delay is not drift; a slowly growing offset is', () => {
+    const steady = new DriftTracker();
+    for (let i = 0; i < 30; i++) steady.record(T0 + i * 1000 + 5, T0 + i * 1000, T0, T0);
+    expect(steady.ratio()).toBeCloseTo(0, 9);
+    const drifting = new DriftTracker();
+    for (let i = 0; i < 30; i++) drifting.record(T0 + i * 1000 * 1.02, T0 + i * 1000, T0, T0);
+    expect(drifting.ratio()).toBeCloseTo(0.02 / 1.02, 9); // offset grows 20 ms per 1020 ms elapsed
+    expect(drifting.report(false)).toMatchObject({ within_limits: false, samples: 30 });
+  });
+
+  it('drift - stays 0 until the samples span 10 s', () => {
+    const d = new DriftTracker();
+    d.record(T0, T0, T0, T0);
+    d.record(T0 + 1000 + 50, T0 + 1000, T0, T0);
+    expect(d.ratio()).toBe(0);
+  });
+});

@@ -1,0 +1,37 @@
+import { parseBeatFrame, type BeatFrame } from '@backbeat/contracts';
+import { subjects, type Bus } from '@backbeat/transport';
+
+/** A frame as a test observer saw it. */
+export interface SeenFrame {
+  readonly frame: BeatFrame;
+  readonly term: number;
+  readonly at: number;
+}
+
+/** Collects every BeatFrame of a cluster, checking each against INT-A. */
+export function collectFrames(bus: Bus, clusterId: string): { frames: SeenFrame[]; invalid: string[]; stop(): void } {
+  const frames: SeenFrame[] = [];
+  const invalid: string[] = [];
+  const sub = bus.subscribe(subjects(clusterId).beat, (m) => {
+    const r = parseBeatFrame(m.data);
+    if (!r.ok) invalid.push(r.error.message);
+    else frames.push({ frame: r.message, term: Number(m.headers['Backbeat-Term']), at: performance.timeOrigin + performance.now() });
+  });
+  return { frames, invalid, stop: () => sub.unsubscribe() };
+}
+
+/** Slot number of a frame: beat * phases + phase index. */
+export function slotNo(f: BeatFrame): number {
+  return f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase);
+}
+
+/** Asserts the wire invariants (SPEC 4): slots strictly increase, none repeats. Returns problems. */
+export function gridProblems(frames: readonly SeenFrame[]): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < frames.length; i++) {
+    const a = slotNo(frames[i - 1]!.frame);
+    const b = slotNo(frames[i]!.frame);
+    if (b <= a) out.push(`slot ${b} (beat ${frames[i]!.frame.beat_index} ${frames[i]!.frame.phase}, term ${frames[i]!.term}) after slot ${a}`);
+  }
+  return out;
+}
