@@ -1,125 +1,173 @@
 /**
  * `backbeat-validate` (also `backbeat validate`): checks messages against the contracts, with
- * the integration guide's flags. Exit codes: 0 done (all valid, or invalid without
- * --exit-code), 1 some message invalid with --exit-code, 2 usage or unreadable input.
+ * the integration guide's flags (SPEC 9): --schemas DIR, --dir DIR, --file F, --message JSON|-,
+ * --json, --exit-code.
+ *
+ * Exit codes: 0 checked (all valid, or some invalid without --exit-code); 1 some message
+ * invalid with --exit-code; 2 usage error or input that cannot be read as messages (missing
+ * file or directory, malformed JSON, unknown type), each told in one line on stderr.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { BackbeatError } from '@backbeat/core';
-import { UnknownTypeError } from './errors.js';
-import { InputError, listJsonFiles, messagesOf, readText, type InputMessage } from './inputs.js';
+import { listJsonFiles, messagesOf, readText, type InputMessage } from './inputs.js';
 import type { ValidationIssue } from './issues.js';
 import { defaultValidator, loadSchemas, PACKAGED_SCHEMA_DIR, type ContractValidator } from './validate.js';
 
-/** Streams the CLI writes to and reads from (process streams by default). */
+/** Where the CLI writes and reads; each defaults to the process stream. */
 export interface CliIo {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-  readStdin(): Promise<string>;
+  /** Receives the report. @default process.stdout */
+  readonly stdout?: { write(chunk: string): unknown };
+  /** Receives usage and input errors, one line each. @default process.stderr */
+  readonly stderr?: { write(chunk: string): unknown };
+  /** Read for `--message -`: a stream of text or bytes, or the text itself. @default process.stdin */
+  readonly stdin?: AsyncIterable<string | Uint8Array> | string;
 }
 
 /** One checked message, as printed with --json. */
 export interface ValidateCliResult {
   readonly file: string;
   readonly index: number;
+  /** The message's `type` when it is a string, else null. */
   readonly type: string | null;
   readonly valid: boolean;
   readonly errors: readonly ValidationIssue[];
 }
 
-const processIo: CliIo = {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  readStdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  },
-};
+/** The --json document. */
+export interface ValidateCliReport {
+  readonly summary: { readonly total: number; readonly valid: number; readonly invalid: number };
+  readonly results: readonly ValidateCliResult[];
+}
+
+/** Exit codes of the CLI. */
+export const VALIDATE_EXIT_CODES = { ok: 0, invalid: 1, usage: 2 } as const;
 
 interface Flags {
-  schemas?: string;
-  dir: string[];
-  file: string[];
-  message: string[];
+  schemas: string;
+  dir?: string[];
+  file?: string[];
+  message?: string[];
   json?: boolean;
   exitCode?: boolean;
 }
 
-const collect = (v: string, acc: string[]) => [...acc, v];
+interface Streams {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  stdin: () => Promise<string>;
+}
 
-/** Runs the validator CLI with `argv` (without the node and script names); returns the exit code. */
-export async function runValidateCli(argv: string[], io: CliIo = processIo): Promise<number> {
+const collect = (value: string, acc: string[] | undefined) => [...(acc ?? []), value];
+
+/**
+ * Runs the validator CLI; never calls process.exit and never throws for bad input.
+ * @param argv the arguments after the program name (e.g. `['--dir', 'messages', '--exit-code']`)
+ * @param io streams to use instead of the process's
+ * @returns the exit code (see {@link VALIDATE_EXIT_CODES})
+ */
+export async function runValidateCli(argv: readonly string[], io: CliIo = {}): Promise<number> {
+  const streams = streamsOf(io);
   const program = new Command('backbeat-validate')
     .description('Validate BACKBEAT messages (INT-A BeatFrame, INT-B StatusClaim, INT-C BarReport) against their JSON Schemas.')
-    .option('--schemas <dir>', 'directory of schema files', PACKAGED_SCHEMA_DIR)
-    .option('--dir <dir>', 'validate every *.json / *.jsonl file below DIR (repeatable)', collect, [])
-    .option('--file <file>', 'validate one file: a message, a JSON array or JSON Lines (repeatable)', collect, [])
-    .option('--message <json>', "validate one message given inline, or '-' to read stdin (repeatable)", collect, [])
-    .option('--json', 'print a machine-readable report')
+    .addOption(new Option('--schemas <dir>', 'directory of schema files').default(PACKAGED_SCHEMA_DIR, 'the schemas shipped with @backbeat/contracts'))
+    .option('--dir <dir>', 'check every *.json and *.jsonl file below DIR, recursively (repeatable)', collect)
+    .option('--file <file>', 'check one file: a message, a JSON array or JSON Lines (repeatable)', collect)
+    .option('--message <json>', "check one message given inline, or '-' to read it from stdin (repeatable)", collect)
+    .option('--json', 'print one JSON document: {summary, results: [{file, index, type, valid, errors}]}')
     .option('--exit-code', 'exit with code 1 when any message is invalid')
-    .addHelpText('after', '\nExit codes: 0 checked, 1 invalid message (with --exit-code), 2 usage or unreadable input.')
+    .addHelpText('after', '\nExit codes: 0 checked, 1 a message is invalid (with --exit-code), 2 usage error or unreadable input.')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    .configureOutput({ writeOut: streams.out, writeErr: streams.err });
   let flags: Flags;
   try {
-    flags = program.parse(argv, { from: 'user' }).opts<Flags>();
+    flags = program.parse([...argv], { from: 'user' }).opts<Flags>();
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    // Commander has already printed its one-line error (or the help).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? VALIDATE_EXIT_CODES.ok : VALIDATE_EXIT_CODES.usage;
     throw err;
   }
   try {
-    return await run(flags, io);
+    return await run(flags, streams);
   } catch (err) {
-    if (err instanceof InputError || err instanceof BackbeatError) {
-      io.stderr.write(`backbeat-validate: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
+    // Expected failures (unreadable input, bad --schemas) are BackbeatErrors; anything else is
+    // a bug, still told in one line rather than a stack trace.
+    const message = err instanceof BackbeatError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+    streams.err(`backbeat-validate: ${message}\n`);
+    return VALIDATE_EXIT_CODES.usage;
   }
 }
 
-async function run(flags: Flags, io: CliIo): Promise<number> {
-  if (flags.dir.length + flags.file.length + flags.message.length === 0) {
-    io.stderr.write('backbeat-validate: nothing to validate: give --dir, --file or --message (see --help)\n');
-    return 2;
+function streamsOf(io: CliIo): Streams {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const source = io.stdin ?? process.stdin;
+  let cached: Promise<string> | undefined;
+  const readAll = async () => {
+    if (typeof source === 'string') return source;
+    const chunks: Buffer[] = [];
+    for await (const c of source) chunks.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c));
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  return { out: (s) => void stdout.write(s), err: (s) => void stderr.write(s), stdin: () => (cached ??= readAll()) };
+}
+
+async function run(flags: Flags, io: Streams): Promise<number> {
+  const { dir: dirs = [], file: files = [], message: messages = [] } = flags;
+  if (dirs.length + files.length + messages.length === 0) {
+    io.err('backbeat-validate: nothing to validate: give --dir DIR, --file FILE or --message JSON (see --help)\n');
+    return VALIDATE_EXIT_CODES.usage;
   }
-  const validator = flags.schemas === PACKAGED_SCHEMA_DIR ? defaultValidator() : loadSchemas(flags.schemas!);
+  const validator = flags.schemas === PACKAGED_SCHEMA_DIR ? defaultValidator() : loadSchemas(flags.schemas);
+  // Read every input first: a missing file or directory stops the run before any report.
   const inputs: InputMessage[] = [];
-  for (const dir of flags.dir) for (const f of listJsonFiles(dir)) inputs.push(...messagesOf(f, readText(f), f.endsWith('.jsonl')));
-  for (const f of flags.file) inputs.push(...messagesOf(f, readText(f), f.endsWith('.jsonl')));
-  for (const m of flags.message) {
-    const text = m === '-' ? await io.readStdin() : m;
-    inputs.push(...messagesOf(m === '-' ? '<stdin>' : '<message>', text));
+  for (const dir of dirs) for (const f of listJsonFiles(dir)) inputs.push(...messagesOf(f, readText(f), f.endsWith('.jsonl')));
+  for (const f of files) inputs.push(...messagesOf(f, readText(f), f.endsWith('.jsonl')));
+  for (const [i, m] of messages.entries()) {
+    const name = m === '-' ? '<stdin>' : messages.length > 1 ? `<message ${i + 1}>` : '<message>';
+    inputs.push(...messagesOf(name, m === '-' ? await io.stdin() : m));
   }
-  const results = inputs.map((input) => check(validator, input));
+
+  let unreadable = 0;
+  const results = inputs.map((input) => {
+    const r = check(validator, input);
+    if (r.problem) {
+      unreadable++;
+      io.err(`backbeat-validate: ${r.problem}\n`);
+    }
+    return r.result;
+  });
   const invalid = results.filter((r) => !r.valid).length;
+  const summary = { total: results.length, valid: results.length - invalid, invalid };
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify({ summary: { total: results.length, valid: results.length - invalid, invalid }, results }, null, 2)}\n`);
+    const report: ValidateCliReport = { summary, results };
+    io.out(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    for (const r of results) io.stdout.write(`${humanLine(r)}\n`);
-    io.stdout.write(`${results.length} checked: ${results.length - invalid} valid, ${invalid} invalid\n`);
+    for (const r of results) io.out(`${humanLine(r)}\n`);
+    io.out(`${summary.total} message(s) checked: ${summary.valid} valid, ${summary.invalid} invalid\n`);
   }
-  return flags.exitCode && invalid > 0 ? 1 : 0;
+  if (unreadable > 0) return VALIDATE_EXIT_CODES.usage;
+  return flags.exitCode && invalid > 0 ? VALIDATE_EXIT_CODES.invalid : VALIDATE_EXIT_CODES.ok;
 }
 
-function check(validator: ContractValidator, input: InputMessage): ValidateCliResult {
+/** Checks one input; `problem` is set when it could not be read as a contract message at all. */
+function check(validator: ContractValidator, input: InputMessage): { result: ValidateCliResult; problem?: string } {
   const at = { file: input.file, index: input.index };
   if (input.syntaxError) {
-    const { line, column } = input.syntaxError.context;
-    return { ...at, type: null, valid: false, errors: [{ path: '', rule: 'json', message: `${input.syntaxError.message} (${input.file}:${line}:${column})` }] };
+    const { line, column, errors } = input.syntaxError.context;
+    const reason = input.syntaxError.message.replace(/^malformed JSON at line \d+, column \d+: /, '');
+    return { result: { ...at, type: null, valid: false, errors }, problem: `${input.file}:${line}:${column}: malformed JSON: ${reason}` };
   }
-  try {
-    const r = validator.validate(input.value);
-    return { ...at, type: r.type, valid: r.valid, errors: r.valid ? [] : r.errors };
-  } catch (err) {
-    if (!(err instanceof UnknownTypeError)) throw err;
-    const type = typeof err.context.type === 'string' ? err.context.type : null;
-    return { ...at, type, valid: false, errors: [{ path: '/type', rule: 'type', message: err.message }] };
-  }
+  const r = validator.validate(input.value);
+  const rawType = typeof input.value === 'object' && input.value !== null ? (input.value as { type?: unknown }).type : undefined;
+  const type = r.type ?? (typeof rawType === 'string' ? rawType : null);
+  const result: ValidateCliResult = { ...at, type, valid: r.valid, errors: r.valid ? [] : r.errors };
+  if (!r.valid && r.type === undefined) return { result, problem: `${input.file}[${input.index}]: ${r.errors[0]?.message ?? 'unknown type'}` };
+  return { result };
 }
 
 function humanLine(r: ValidateCliResult): string {
   const where = `${r.file}[${r.index}]`;
   if (r.valid) return `✓ ${where} ${r.type}`;
-  return `✗ ${where} ${r.type ?? '(unknown type)'}: ${r.errors.map((e) => `${e.path || '/'}: ${e.message}`).join('; ')}`;
+  const errors = r.errors.map((e) => `${e.path === '' ? '(root)' : e.path}: ${e.message}`).join('; ');
+  return `✗ ${where} ${r.type ?? '(unknown type)'}: ${errors}`;
 }

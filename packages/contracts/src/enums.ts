@@ -1,20 +1,37 @@
 /**
  * The contracts' enumerations as `as const` arrays with same-named types. A test keeps them
- * equal to the schemas' enums.
+ * equal to the schemas' enums; `satisfies` keeps them inside the generated types.
  */
-import type { BarReport, StatusClaim } from './generated/types.js';
+import type { BarIssue, BeatFrame, StatusClaim } from './generated/types.js';
+import { PHASES as CORE_PHASES } from '@backbeat/core';
 
-export { PHASES, type Phase } from '@backbeat/core';
+/** The phases of a beat, in order (INT-A `phase`); the same array as @backbeat/core's. */
+export const PHASES = CORE_PHASES satisfies readonly BeatFrame['phase'][];
+/** One phase of a beat. */
+export type Phase = (typeof PHASES)[number];
 
-/** StatusClaim states (INT-B), in lifecycle order. */
-export const CLAIM_STATES = ['idle', 'planning', 'executing', 'waiting', 'reviewing', 'completed', 'failed', 'blocked', 'helping'] as const satisfies readonly StatusClaim['state'][];
+/** StatusClaim states (INT-B `state`), in lifecycle order (SPEC 9). */
+export const CLAIM_STATES = [
+  'idle',
+  'planning',
+  'executing',
+  'waiting',
+  'reviewing',
+  'completed',
+  'failed',
+  'blocked',
+  'helping',
+] as const satisfies readonly StatusClaim['state'][];
 /** One claim state. */
 export type ClaimState = (typeof CLAIM_STATES)[number];
 
-/** Issue severities of a BarReport (INT-C), mildest first. */
-export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const satisfies readonly BarReport['issues'][number]['severity'][];
+/** BarReport issue severities (INT-C `issues[].severity`), mildest first. */
+export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const satisfies readonly BarIssue['severity'][];
 /** One issue severity. */
 export type Severity = (typeof SEVERITIES)[number];
 
-/** SDK-seed state names accepted by the SDK as aliases, never sent on the wire (SPEC 9). */
-export const LEGACY_STATE_ALIASES = { review: 'reviewing', done: 'completed' } as const satisfies Record<string, ClaimState>;
+/**
+ * SDK-seed state names the SDK accepts as aliases (with a one-time warning) and never sends
+ * on the wire (SPEC 9): the contracts themselves reject them.
+ */
+export const LEGACY_STATE_ALIASES = Object.freeze({ review: 'reviewing', done: 'completed' } as const satisfies Record<string, ClaimState>);
