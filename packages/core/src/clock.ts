@@ -46,7 +46,7 @@ export interface ScheduleOptions {
    * @default false
    */
   precise?: boolean;
-  /** How much of the wait may be spun, in ms. @default 1.5 */
+  /** How much of the wait may be spun, in ms (libuv timers fire up to ~1 ms late or early). @default 2.5 */
   spinMs?: number;
 }
 
@@ -60,7 +60,7 @@ export function scheduleAt(
   cb: (firedAt: number) => void,
   options: ScheduleOptions = {},
 ): () => void {
-  const spinMs = options.spinMs ?? 1.5;
+  const spinMs = options.spinMs ?? 2.5;
   const canSpin = options.precise === true && clock.spinUntil !== undefined;
   let handle: TimerHandle | undefined;
   let cancelled = false;
@@ -78,8 +78,8 @@ export function scheduleAt(
       cb(clock.now());
       return;
     }
-    // Aim a little early when spinning will finish the job; otherwise aim at t and re-check.
-    handle = clock.setTimeout(arm, canSpin ? remaining - spinMs / 2 : remaining);
+    // Aim ~2 ms early when spinning will finish the job; otherwise aim at t and re-check.
+    handle = clock.setTimeout(arm, canSpin ? remaining - spinMs + 0.5 : remaining);
   };
   arm();
 

@@ -35,6 +35,8 @@ export interface PulseOptions {
   logger?: Logger;
   /** Metrics registry (a new one by default). */
   registry?: Registry;
+  /** Instrumentation hook: called after each frame is published (benchmarks, tests). */
+  onPublished?: (e: { beatIndex: number; phaseIndex: number; scheduledAt: number; firedAt: number; publishedAt: number }) => void;
 }
 
 /** Options after defaults and checks. */
@@ -53,6 +55,7 @@ export interface ResolvedPulseOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry | undefined;
+  readonly onPublished: PulseOptions['onPublished'];
 }
 
 /** Maps phase names, accepting the pulse seed's `work` for execute (SPEC 9). */
@@ -102,5 +105,6 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
     registry: o.registry,
+    onPublished: o.onPublished,
   });
 }

@@ -51,6 +51,14 @@ export interface LeaderStatus {
 
 const enc = new TextEncoder();
 
+/** A slot's messages, built before its time (the HLC goes between `before` and `after`). */
+interface PreparedSlot {
+  readonly pos: BeatPosition;
+  readonly before: string;
+  readonly after: string;
+  readonly legacy: Uint8Array | undefined;
+}
+
 /** One pulse node. */
 export class Pulse {
   readonly options: ResolvedPulseOptions & { readonly bus: PulseOptions['bus'] };
@@ -72,11 +80,15 @@ export class Pulse {
   #seenTerm = 0;
   #applying = false;
   #mapRetry: (() => void) | undefined;
+  #prepared: PreparedSlot | undefined;
+  #termHeaders: Record<string, string> = { [TERM_HEADER]: '0' };
+  readonly #subjects: ReturnType<typeof subjects>;
 
   constructor(options: PulseOptions) {
     this.options = Object.freeze({ ...resolvePulseOptions(options), bus: options.bus });
     this.metrics = createPulseMetrics(this.options.registry);
     this.hlc = new Hlc(this.options.nodeId, { clock: this.options.clock });
+    this.#subjects = subjects(this.options.clusterId);
   }
 
   get state(): ServiceState {
@@ -153,6 +165,9 @@ export class Pulse {
       clock: this.options.clock,
       map: () => this.#map!,
       onSlot: (e) => this.#onSlot(e),
+      onArm: (pos) => {
+        this.#prepared = this.#elector?.leadership().isLeader ? this.#prepare(pos) : undefined;
+      },
       onSkip: () => {
         if (this.#elector.canPublish(this.options.clock.now())) this.metrics.framesSkipped.inc({ reason: 'stale' });
       },
@@ -163,6 +178,7 @@ export class Pulse {
   }
 
   #onLeadership(l: Leadership): void {
+    this.#termHeaders = { [TERM_HEADER]: String(l.term) };
     this.metrics.isLeader.set(l.isLeader ? 1 : 0);
     this.metrics.term.set(l.term);
     if (l.leaderId !== null && l.leaderId !== this.#lastLeaderId) {
@@ -199,26 +215,42 @@ export class Pulse {
     }
   }
 
-  #onSlot({ pos, firedAt }: SlotEvent): void {
-    const { bus, clusterId, clock } = this.options;
-    if (!this.#elector.canPublish(clock.now())) return;
+  /** Builds a slot's messages ahead of time; only the HLC is added when it fires. */
+  #prepare(pos: BeatPosition): PreparedSlot {
     const map = this.#map!;
-    const s = subjects(clusterId);
+    const marker = '__BACKBEAT_HLC__'; // survives JSON.stringify unchanged
+    const json = JSON.stringify(buildBeatFrame(this.options.clusterId, map, pos, marker));
+    const at = json.indexOf(marker);
+    const before = json.slice(0, at);
+    const after = json.slice(at + marker.length);
+    const legacy = pos.phaseIndex === 0 ? enc.encode(JSON.stringify(buildLegacyControl(pos, map.barLength))) : undefined;
+    return { pos, before, after, legacy };
+  }
+
+  #onSlot({ pos, firedAt }: SlotEvent): void {
+    // The critical path: everything but the HLC was prepared when the slot was armed.
+    const { bus, clock } = this.options;
+    if (!this.#elector.canPublish(clock.now())) return;
+    const p = this.#prepared;
+    const ready = p && p.pos.beatIndex === pos.beatIndex && p.pos.phaseIndex === pos.phaseIndex && p.pos.tempoBpm === pos.tempoBpm && p.pos.phaseEnd === pos.phaseEnd ? p : this.#prepare(pos);
+    const headers = this.#termHeaders;
+    const data = enc.encode(ready.before + this.hlc.nowString() + ready.after);
+    const t0 = performance.now();
+    bus.publish(this.#subjects.beat, data, { headers });
+    const t1 = performance.now();
+    if (ready.legacy) bus.publish(this.#subjects.control, ready.legacy, { headers });
+    const publishedAt = performance.timeOrigin + t0;
+    this.metrics.publishDuration.observe((t1 - t0) / 1000);
+    this.metrics.jitter.observe(Math.max(0, publishedAt - pos.phaseStart) / 1000);
+    this.metrics.beatsTotal.inc({ phase: pos.phase });
+    this.#published++;
+    this.options.onPublished?.({ beatIndex: pos.beatIndex, phaseIndex: pos.phaseIndex, scheduledAt: pos.phaseStart, firedAt, publishedAt });
     if (this.#leadingSince !== undefined && this.#lastReceived) {
       // First frame of this term: count the slots nobody published during the failover.
-      const missed = slotsBetween(map, this.#lastReceived, pos);
+      const missed = slotsBetween(this.#map!, this.#lastReceived, pos);
       if (missed > 0) this.metrics.framesSkipped.inc({ reason: 'failover' }, missed);
     }
     this.#leadingSince = undefined;
-    const frame = buildBeatFrame(clusterId, map, pos, this.hlc.nowString());
-    const headers = { [TERM_HEADER]: String(this.#elector.leadership().term) };
-    const t0 = performance.now();
-    bus.publish(s.beat, enc.encode(JSON.stringify(frame)), { headers });
-    if (pos.phaseIndex === 0) bus.publish(s.control, enc.encode(JSON.stringify(buildLegacyControl(pos, map.barLength))), { headers });
-    this.metrics.publishDuration.observe((performance.now() - t0) / 1000);
-    this.metrics.jitter.observe(Math.max(0, firedAt - pos.phaseStart) / 1000);
-    this.metrics.beatsTotal.inc({ phase: pos.phase });
-    this.#published++;
     if (this.#pending) void this.#applyPending();
   }
 

@@ -21,6 +21,8 @@ export interface BeatSchedulerOptions {
   map: () => TempoMap;
   /** Called for each slot on time. */
   onSlot: (e: SlotEvent) => void;
+  /** Called when a slot is armed (one slot ahead): prepare its message off the critical path. */
+  onArm?: (pos: BeatPosition) => void;
   /** Called for each slot skipped because the process was late by more than staleAfterMs. */
   onSkip?: (e: SlotEvent) => void;
   /** Lateness beyond which a slot is skipped. @default 250 */
@@ -31,7 +33,7 @@ export interface BeatSchedulerOptions {
 
 /** Runs the grid. */
 export class BeatScheduler {
-  #o: Required<Omit<BeatSchedulerOptions, 'onSkip'>> & Pick<BeatSchedulerOptions, 'onSkip'>;
+  #o: Required<Omit<BeatSchedulerOptions, 'onSkip' | 'onArm'>> & Pick<BeatSchedulerOptions, 'onSkip' | 'onArm'>;
   #cancel: (() => void) | undefined;
   #last: BeatPosition | undefined;
 
@@ -71,6 +73,7 @@ export class BeatScheduler {
   }
 
   #arm(pos: BeatPosition): void {
+    this.#o.onArm?.(pos);
     this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise });
   }
 
