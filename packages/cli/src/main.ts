@@ -4,6 +4,7 @@
  * with code 2; it never prints a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerCluster } from './commands/cluster.js';
 import { registerPulse } from './commands/pulse.js';
 import { registerValidate } from './commands/validate.js';
 import { UsageError } from './usage.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerValidate(program);
   registerPulse(program);
+  registerCluster(program);
   return program;
 }
 

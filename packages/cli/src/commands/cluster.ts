@@ -1,0 +1,98 @@
+/**
+ * `backbeat cluster` (also `npm run cluster`): a local nats-server with JetStream and two
+ * pulse nodes, admin APIs on :8080 and :8081, as the pulse seed's `make cluster`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { runUntilSignal } from '../lifecycle.js';
+import { prettyLine } from '../logger.js';
+import { intFlag, UsageError } from '../usage.js';
+
+interface ClusterFlags {
+  cluster: string;
+  natsPort: string;
+  adminPort: string;
+  nodes: string;
+  bpm: string;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/backbeat.js', import.meta.url));
+
+/** Registers `backbeat cluster`. */
+export function registerCluster(program: Command): void {
+  program
+    .command('cluster')
+    .description('run a local nats-server (JetStream) and pulse nodes with admin APIs on consecutive ports')
+    .option('--cluster <id>', 'cluster id', 'chorus-aus-01')
+    .option('--nats-port <port>', 'port of the local nats-server', '4222')
+    .option('--admin-port <port>', 'admin port of the first pulse node; the next ones count up', '8080')
+    .option('--nodes <n>', 'pulse nodes', '2')
+    .option('--bpm <n>', 'tempo of a new grid', '12')
+    .action(async (f: ClusterFlags) => runCluster(f));
+}
+
+async function runCluster(f: ClusterFlags): Promise<void> {
+  const natsPort = intFlag('--nats-port', f.natsPort, 1, 65535);
+  const adminPort = intFlag('--admin-port', f.adminPort, 1, 65535);
+  const nodes = intFlag('--nodes', f.nodes, 1, 9);
+  if (spawnSync('nats-server', ['--version']).status !== 0) {
+    throw new UsageError('nats-server', 'not installed: run `apt-get install nats-server` (Debian), or point `backbeat pulse --nats` at your own server');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'backbeat-cluster-'));
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
+  const children: ChildProcess[] = [];
+  const pretty = process.stdout.isTTY === true && process.env.BACKBEAT_LOG_FORMAT !== 'json';
+  const prefix = (name: string, child: ChildProcess) => {
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8').on('data', (d: string) => {
+        for (const line of d.split('\n')) if (line) process.stdout.write(`[${name}] ${pretty ? prettyLine(line) : line}\n`);
+      });
+    }
+    children.push(child);
+  };
+  prefix('nats', spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const url = `nats://127.0.0.1:${natsPort}`;
+  await waitForPort(natsPort);
+  for (let i = 0; i < nodes; i++) {
+    const args = ['pulse', '--cluster', f.cluster, '--node-id', `pulse-${i + 1}`, '--nats', url, '--admin-port', String(adminPort + i), '--bpm', f.bpm];
+    prefix(`pulse-${i + 1}`, spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BACKBEAT_LOG_FORMAT: 'json' } }));
+  }
+  process.stdout.write(`cluster '${f.cluster}': nats ${url}, pulse admin ${Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${adminPort + i}`).join(' ')} (Ctrl-C stops all)\n`);
+  await runUntilSignal(
+    async () => {
+      const pulses = children.slice(1);
+      await Promise.all(pulses.map((c) => stopChild(c)));
+      await stopChild(children[0]!);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    (msg) => process.stdout.write(`${msg}\n`),
+    4000,
+  );
+  setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
+}
+
+function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    c.once('exit', () => resolve());
+    c.kill('SIGTERM');
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  const { connect } = await import('node:net');
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect({ host: '127.0.0.1', port }, () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nats-server did not listen on 127.0.0.1:${port} within 5 s`);
+}
