@@ -4,7 +4,7 @@
  */
 import { checkTempoMap, type TempoMap } from '@backbeat/core';
 import type { Bus, KvBucket } from './bus.js';
-import { clusterNames } from './subjects.js';
+import { clusterNames, subjects } from './subjects.js';
 
 /** Keys of the state bucket and the lease bucket. */
 export const STATE_KEYS = {
@@ -38,4 +38,26 @@ export function openStateBucket(bus: Bus, clusterId: string): Promise<KvBucket> 
 export async function readTempoMap(state: KvBucket): Promise<{ map: TempoMap; revision: number } | null> {
   const e = await state.get(STATE_KEYS.tempoMap);
   return e ? { map: checkTempoMap(decodeJson(e.value)), revision: e.revision } : null;
+}
+
+/** The stream capturing a cluster's StatusClaims (SPEC 8): the SDK and reverb both ensure it. */
+export function statusStreamConfig(clusterId: string): import('./bus.js').StreamConfig {
+  return {
+    name: clusterNames(clusterId).statusStream,
+    subjects: [subjects(clusterId).status],
+    maxAgeMs: 24 * 60 * 60 * 1000,
+    maxMsgs: 5_000_000,
+    duplicateWindowMs: 120_000,
+  };
+}
+
+/** The stream keeping a cluster's BarReports, de-duplicated by window id (SPEC 8). */
+export function reportStreamConfig(clusterId: string): import('./bus.js').StreamConfig {
+  return {
+    name: clusterNames(clusterId).reportStream,
+    subjects: [subjects(clusterId).reportStore],
+    maxAgeMs: 30 * 24 * 60 * 60 * 1000,
+    maxMsgs: 1_000_000,
+    duplicateWindowMs: 10 * 60 * 1000,
+  };
 }

@@ -47,4 +47,4 @@ export {
   TransportError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
-export { STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap } from './cluster-state.js';
+export { STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap, statusStreamConfig, reportStreamConfig } from './cluster-state.js';

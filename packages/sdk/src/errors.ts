@@ -1,0 +1,46 @@
+import { BackbeatError } from '@backbeat/core';
+import type { ValidationIssue } from '@backbeat/contracts';
+
+/** Error codes defined by the SDK. */
+export const SDK_ERROR_CODES = {
+  BB_ERR_BEAT_BUDGET_EXCEEDED: 'work bounded by withBeatBudget was still running when its last beat ended (REQ-042)',
+  BB_ERR_CLAIM_INVALID: 'a status claim breaks the INT-B contract',
+  BB_ERR_CLAIM_QUEUE_FULL: 'a status claim was dropped: the queue of claims waiting for the connection is full',
+  BB_ERR_CLIENT_STOPPED: 'the client is not started, or was stopped',
+  BB_ERR_NO_BEAT: 'no beat is known yet: no frame arrived and no tempo map was read',
+} as const;
+
+/** Work ran past its beat budget (BACKBEAT-REQ-042); its AbortSignal was aborted. */
+export class BeatBudgetExceededError extends BackbeatError<{ beats: number; startBeat: number; deadlineBeat: number }> {
+  constructor(beats: number, startBeat: number, deadlineBeat: number) {
+    super('BB_ERR_BEAT_BUDGET_EXCEEDED', `beat budget of ${beats} beats exceeded: beat ${deadlineBeat} started`, { beats, startBeat, deadlineBeat });
+  }
+}
+
+/** A status claim breaks INT-B; `context.errors` says which fields and rules. */
+export class ClaimInvalidError extends BackbeatError<{ errors: readonly ValidationIssue[] }> {
+  constructor(errors: readonly ValidationIssue[]) {
+    super('BB_ERR_CLAIM_INVALID', `invalid status claim: ${errors.map((e) => e.message).join('; ')}`, { errors });
+  }
+}
+
+/** The bounded queue of claims waiting for a connection is full. */
+export class ClaimQueueFullError extends BackbeatError<{ limit: number }> {
+  constructor(limit: number) {
+    super('BB_ERR_CLAIM_QUEUE_FULL', `status claim dropped: ${limit} claims already wait for the connection`, { limit });
+  }
+}
+
+/** The client is not running. */
+export class ClientStoppedError extends BackbeatError<{ operation: string }> {
+  constructor(operation: string) {
+    super('BB_ERR_CLIENT_STOPPED', `${operation}: the client is not started or was stopped`, { operation });
+  }
+}
+
+/** No beat is known yet. */
+export class NoBeatError extends BackbeatError<{ operation: string }> {
+  constructor(operation: string) {
+    super('BB_ERR_NO_BEAT', `${operation}: no beat is known yet (no frame and no tempo map)`, { operation });
+  }
+}
