@@ -236,9 +236,16 @@ export class Pulse {
     const headers = this.#termHeaders;
     const data = enc.encode(ready.before + this.hlc.nowString() + ready.after);
     const t0 = performance.now();
-    bus.publish(this.#subjects.beat, data, { headers });
+    try {
+      bus.publish(this.#subjects.beat, data, { headers });
+      if (ready.legacy) bus.publish(this.#subjects.control, ready.legacy, { headers });
+    } catch (err) {
+      // A closed connection must not take the process down; the lease will lapse.
+      this.metrics.framesSkipped.inc({ reason: 'publish_error' });
+      this.options.logger.warn({ err: (err as Error).message, beat: pos.beatIndex }, 'could not publish a BeatFrame');
+      return;
+    }
     const t1 = performance.now();
-    if (ready.legacy) bus.publish(this.#subjects.control, ready.legacy, { headers });
     const publishedAt = performance.timeOrigin + t0;
     this.metrics.publishDuration.observe((t1 - t0) / 1000);
     this.metrics.jitter.observe(Math.max(0, publishedAt - pos.phaseStart) / 1000);
