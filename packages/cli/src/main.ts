@@ -4,6 +4,7 @@
  * with code 2; it never prints a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerAgentAndWatch } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerPulse } from './commands/pulse.js';
 import { registerValidate } from './commands/validate.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerPulse(program);
   registerCluster(program);
+  registerAgentAndWatch(program);
   return program;
 }
 

@@ -1,0 +1,50 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManagedProcess, NatsServer } from '@backbeat/testing';
+import { NatsBus } from '@backbeat/transport';
+import { Pulse } from '@backbeat/pulse';
+
+let server: NatsServer;
+let bus: NatsBus;
+let pulse: Pulse;
+const example = (name: string) => fileURLToPath(new URL(`../dist-examples/${name}.js`, import.meta.url));
+
+beforeAll(async () => {
+  server = await NatsServer.start();
+  bus = await NatsBus.connect({ servers: server.url });
+  pulse = new Pulse({ bus, clusterId: 'examples', bpm: 240, maxBpm: 1000, elector: 'single' });
+  await pulse.start();
+});
+afterAll(async () => {
+  await pulse?.stop();
+  await bus?.close();
+  await server?.stop();
+});
+
+async function run(name: string, args: string[]): Promise<ManagedProcess> {
+  const p = ManagedProcess.node(example(name), ['--nats', server.url, '--cluster', 'examples', ...args]);
+  const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
+  if (code !== 0) await p.stop();
+  expect(code, p.stderr).toBe(0);
+  return p;
+}
+
+describe('sdk examples - each runs with one command', () => {
+  it('simple-agent - follows beats and reports a claim per beat', async () => {
+    const p = await run('simple-agent', ['--beats', '4']);
+    expect(p.stdout.match(/^beat \d+ \(leader\) tempo 240 BPM/gm)?.length).toBeGreaterThanOrEqual(4);
+    expect(p.stdout).toMatch(/done: 4 beats, 4 claims/);
+  });
+
+  it('task-processor - a task within its budget finishes, an overrun is aborted', async () => {
+    const p = await run('task-processor', []);
+    expect(p.stdout).toMatch(/task quick: finished in \d+ ms \(budget 2 beats\)/);
+    expect(p.stdout).toMatch(/task slow: beat budget of 1 beats exceeded/);
+  });
+
+  it('service-monitor - prints health every beat', async () => {
+    const p = await run('service-monitor', ['--beats', '3']);
+    expect(p.stdout.match(/^health connected=true beat=\d+ degraded=false tempo=240/gm)?.length).toBe(3);
+    expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toMatchObject({ framesReceived: expect.any(Number) });
+  });
+});
