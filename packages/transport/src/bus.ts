@@ -136,6 +136,8 @@ export interface DurableMsg {
   readonly headers: Headers;
   /** Stream sequence. */
   readonly seq: number;
+  /** When the stream stored it, ms since the epoch (arrival at the bus, not delivery). */
+  readonly time: number;
   /** 1 on first delivery. */
   readonly deliveryCount: number;
   readonly redelivered: boolean;
@@ -184,6 +186,8 @@ export interface ReadStreamOptions {
   subject?: string;
   /** Start at this sequence. Default: the first stored. */
   fromSeq?: number;
+  /** Start at the first message stored at or after this time (ms since the epoch). */
+  fromTime?: number;
   /** Return at most this many, oldest first. @default 100 */
   limit?: number;
   /** Return the last `limit` messages instead of the first. @default false */

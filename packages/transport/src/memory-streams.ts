@@ -75,7 +75,9 @@ export class MemoryStream {
   read(options: ReadStreamOptions): StoredMsg[] {
     this.#enforceLimits(Date.now());
     const limit = options.limit ?? 100;
-    const matching = this.msgs.filter((m) => m.seq >= (options.fromSeq ?? 0) && (!options.subject || subjectMatches(options.subject, m.subject)));
+    const matching = this.msgs.filter(
+      (m) => m.seq >= (options.fromSeq ?? 0) && m.time >= (options.fromTime ?? 0) && (!options.subject || subjectMatches(options.subject, m.subject)),
+    );
     return (options.last ? matching.slice(-limit) : matching.slice(0, limit)).map((m) => ({ ...m, data: m.data.slice() }));
   }
 
@@ -166,6 +168,7 @@ export class MemoryStream {
       data: m.data.slice(),
       headers: m.headers,
       seq: m.seq,
+      time: m.time,
       deliveryCount: count,
       redelivered: count > 1,
       ack: () => {

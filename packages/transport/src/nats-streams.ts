@@ -39,6 +39,7 @@ function toDurableMsg(m: JsMsg): DurableMsg {
     data: m.data,
     headers: fromNatsHeaders(m.headers),
     seq: m.seq,
+    time: Math.floor(m.info.timestampNanos / 1e6),
     deliveryCount: m.info.deliveryCount,
     redelivered: m.redelivered,
     ack: () => m.ack(),
@@ -101,6 +102,11 @@ export async function natsReadStream(js: JetStreamClient, jsm: JetStreamManager,
   if (count === 0) return [];
   const start = Math.max(first, options.fromSeq ?? first);
   if (start > last) return [];
+  if (options.fromTime !== undefined) {
+    // Start by time on the server, then keep the sequence bound as well.
+    const byTime = await readRange(js, options, start, last, options.last ? Infinity : limit, new Date(options.fromTime).toISOString());
+    return (options.last ? byTime.slice(-limit) : byTime).filter((m) => m.seq >= start);
+  }
   if (options.last) {
     // Without a filter the last `limit` sequences are the answer; with one, read and keep the tail.
     const from = options.subject ? start : Math.max(start, last - limit + 1);
@@ -109,10 +115,9 @@ export async function natsReadStream(js: JetStreamClient, jsm: JetStreamManager,
   return readRange(js, options, start, last, limit);
 }
 
-async function readRange(js: JetStreamClient, options: ReadStreamOptions, from: number, to: number, limit = Infinity): Promise<StoredMsg[]> {
+async function readRange(js: JetStreamClient, options: ReadStreamOptions, from: number, to: number, limit = Infinity, fromTime?: string): Promise<StoredMsg[]> {
   const consumer = await js.consumers.get(options.stream, {
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: from,
+    ...(fromTime ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: fromTime } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
     ...(options.subject ? { filter_subjects: options.subject } : {}),
   });
   const out: StoredMsg[] = [];

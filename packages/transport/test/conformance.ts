@@ -166,6 +166,12 @@ export function runConformance(name: string, factory: () => Promise<BusFactory &
       expect(stored[0]!.headers['x-agent-id']).toBe('a:b');
       expect((await bus.readStream({ stream: name, last: true, limit: 2 })).map((m) => dec(m.data))).toEqual(['two', 'core']);
       expect((await bus.readStream({ stream: name, fromSeq: c.seq, limit: 1 })).map((m) => dec(m.data))).toEqual(['two']);
+      expect(stored.every((m) => m.time > Date.now() - 60_000 && m.time <= Date.now())).toBe(true);
+      const fromTime = stored[2]!.time;
+      const byTime = await bus.readStream({ stream: name, fromTime });
+      expect(byTime.map((m) => dec(m.data))).toContain('core');
+      expect(byTime.every((m) => m.time >= fromTime)).toBe(true);
+      expect(await bus.readStream({ stream: name, fromTime: Date.now() + 60_000 })).toEqual([]);
       await expect(bus.publishDurable(`${name}x.none`, enc('x'), { timeoutMs: 1000 })).rejects.toBeInstanceOf(NoRespondersError);
     });
 
@@ -182,6 +188,7 @@ export function runConformance(name: string, factory: () => Promise<BusFactory &
       await waitFor(() => seen.some((m) => dec(m.data) === '2' && m.redelivered), { timeoutMs: 8000, message: 'redelivery of 2' });
       const redelivered = seen.find((m) => m.redelivered)!;
       expect(redelivered.deliveryCount).toBe(2);
+      expect(Math.abs(redelivered.time - Date.now())).toBeLessThan(30_000); // stored time, not delivery time
       await c1.stop();
       for (let i = 5; i < 8; i++) await bus.publishDurable(subject, enc(String(i)));
       const resumed: string[] = [];
