@@ -1,0 +1,83 @@
+/**
+ * Reverb's HTTP API (fastify): probes, metrics, windows, status and report history.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Reverb } from './reverb.js';
+
+/** Builds the app (not listening yet). */
+export function buildReverbApp(reverb: Reverb): FastifyInstance {
+  const app = Fastify({ logger: false });
+  const fail = (status: number, error: string, message: string) => ({ status, body: { error, message } });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+    const { status, body } = err.validation || (err.statusCode ?? 500) < 500 ? fail(err.statusCode ?? 400, 'BB_ERR_BAD_REQUEST', err.message) : fail(500, 'BB_ERR_INTERNAL', 'internal error');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'BB_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}` }));
+
+  app.get('/health', async () => ({
+    status: reverb.isReady() ? 'healthy' : 'degraded',
+    service: 'backbeat-reverb',
+    cluster_id: reverb.options.clusterId,
+    node_id: reverb.options.nodeId,
+    state: reverb.state,
+    timestamp: new Date().toISOString(),
+  }));
+  app.get('/ready', async (_req, reply) => {
+    const connected = reverb.options.bus.status().connected;
+    const ready = reverb.isReady();
+    return reply.code(ready ? 200 : 503).send({ ready, nats_connected: connected, ...(connected ? {} : { reason: 'NATS connection lost' }) });
+  });
+  app.get('/live', async () => ({ live: true }));
+  app.get('/metrics', async (_req, reply) => reply.type(reverb.metrics.registry.contentType).send(await reverb.metrics.registry.metrics()));
+
+  app.get('/api/v1/windows', async () => {
+    const windows = reverb.windows().map((w) => w.summary());
+    return { windows, total_count: windows.length };
+  });
+  app.get<{ Params: { id: string } }>('/api/v1/windows/:id', async (req, reply) => {
+    const w = reverb.window(req.params.id);
+    if (!w) return reply.code(404).send({ error: 'BB_ERR_NOT_FOUND', message: `no window '${req.params.id}' is held (unknown or evicted)`, window_id: req.params.id });
+    return w.summary(true);
+  });
+  app.get('/api/v1/status', async () => ({
+    service: 'backbeat-reverb',
+    cluster_id: reverb.options.clusterId,
+    node_id: reverb.options.nodeId,
+    state: reverb.state,
+    active_windows: reverb.windows().length,
+    current_beat: reverb.currentBeat,
+    bar_length: reverb.barLength,
+    signatures: reverb.options.signatures,
+    window_ttl_seconds: reverb.options.windowTtlMs / 1000,
+    max_windows_retained: reverb.options.maxWindows,
+    nats_connected: reverb.options.bus.status().connected,
+    started_at: new Date(reverb.startedAt).toISOString(),
+    uptime_seconds: Math.round((Date.now() - reverb.startedAt) / 100) / 10,
+    version: '0.1.0',
+    timestamp: new Date().toISOString(),
+  }));
+  app.get<{ Querystring: { from_beat?: string; limit?: string } }>(
+    '/api/v1/reports',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { from_beat: { type: 'string', pattern: '^[0-9]{1,15}$' }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100)));
+      const from = req.query.from_beat === undefined ? undefined : Number(req.query.from_beat);
+      try {
+        const reports = await reverb.history(from, limit);
+        return { reports, count: reports.length };
+      } catch (err) {
+        return reply.code(503).send({ error: 'BB_ERR_NOT_CONNECTED', message: `report history unavailable: ${(err as Error).message}` });
+      }
+    },
+  );
+  return app;
+}

@@ -1,0 +1,74 @@
+/** Reverb options: documented, defaulted, validated and frozen. */
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
+import { assertClusterId, type Bus } from '@backbeat/transport';
+import type { Registry } from 'prom-client';
+import type { TrustStore } from './trust.js';
+
+/** How signatures are treated (SPEC 10). */
+export const SIGNATURE_MODES = ['off', 'verify', 'require'] as const;
+/** One signature mode. */
+export type SignatureMode = (typeof SIGNATURE_MODES)[number];
+
+/** Options of {@link Reverb}. */
+export interface ReverbOptions {
+  bus: Bus;
+  /** @default 'chorus-aus-01' */
+  clusterId?: string;
+  /** Names this replica's durable consumer: keep it stable across restarts. @default 'reverb-' + random */
+  nodeId?: string;
+  /** Beats per bar; learned from the pulse's tempo map when not given. */
+  barLength?: number;
+  /** off: ignore signatures; verify: check those present; require: refuse unsigned claims. @default 'verify' */
+  signatures?: SignatureMode;
+  /** Trusted agent keys (required by verify and require to accept signed claims). */
+  trust?: TrustStore;
+  /** Windows are dropped this long after their last update, once reported. @default 300000 */
+  windowTtlMs?: number;
+  /** At most this many windows are kept (oldest dropped first). @default 100 */
+  maxWindows?: number;
+  /** Claims naming a beat more than this many bars away from the current one are replays. @default 2 */
+  replayBars?: number;
+  /** Largest claim accepted, in bytes. @default 65536 */
+  maxClaimBytes?: number;
+  clock?: Clock;
+  logger?: Logger;
+  registry?: Registry;
+}
+
+/** Options after defaults and checks. */
+export type ResolvedReverbOptions = Readonly<Required<Omit<ReverbOptions, 'barLength' | 'trust' | 'registry'>>> & {
+  readonly barLength: number | undefined;
+  readonly trust: TrustStore | undefined;
+  readonly registry: Registry | undefined;
+};
+
+/** Applies defaults and checks. @throws InvalidArgumentError */
+export function resolveReverbOptions(o: ReverbOptions): ResolvedReverbOptions {
+  const clusterId = o.clusterId ?? 'chorus-aus-01';
+  assertClusterId(clusterId);
+  const signatures = o.signatures ?? 'verify';
+  if (!SIGNATURE_MODES.includes(signatures)) throw new InvalidArgumentError('signatures', `must be one of ${SIGNATURE_MODES.join(', ')}, got '${signatures}'`);
+  const nodeId = o.nodeId || `reverb-${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 letters, digits, _ or - (it names a durable consumer)`);
+  const positive = (field: string, v: number, min: number) => {
+    if (!Number.isFinite(v) || v < min) throw new InvalidArgumentError(field, `must be a number >= ${min}, got ${v}`);
+    return v;
+  };
+  if (o.barLength !== undefined && (!Number.isSafeInteger(o.barLength) || o.barLength < 1)) throw new InvalidArgumentError('bar-length', `must be an integer >= 1, got ${o.barLength}`);
+  return Object.freeze({
+    bus: o.bus,
+    clusterId,
+    nodeId,
+    barLength: o.barLength,
+    signatures,
+    trust: o.trust,
+    windowTtlMs: positive('window-ttl', o.windowTtlMs ?? 300_000, 1000),
+    maxWindows: positive('max-windows', o.maxWindows ?? 100, 2),
+    replayBars: positive('replay-bars', o.replayBars ?? 2, 1),
+    maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? 65_536, 256),
+    clock: o.clock ?? systemClock,
+    logger: o.logger ?? silentLogger,
+    registry: o.registry,
+  });
+}
