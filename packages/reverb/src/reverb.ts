@@ -80,7 +80,7 @@ export class Reverb {
     this.#consumer = await bus.consume(
       { stream: statusStreamConfig(clusterId).name, durable: `reverb_${nodeId}`, ackWaitMs: 30_000, maxAckPending: 20_000 },
       (msg) => {
-        this.ingest(msg.data, msg.headers, msg.time);
+        this.ingest(msg.data, msg.headers, msg.time, msg.redelivered ? 'redelivered' : 'live');
         msg.ack();
       },
     );
@@ -100,7 +100,7 @@ export class Reverb {
     const barMs = map ? timeOf(map, this.barLength, 0) - timeOf(map, 0, 0) : 60_000;
     try {
       const msgs = await this.options.bus.readStream({ stream: statusStreamConfig(this.options.clusterId).name, fromTime: now - 2 * barMs, limit: 500_000 });
-      for (const m of msgs) this.ingest(m.data, m.headers, m.time, true);
+      for (const m of msgs) this.ingest(m.data, m.headers, m.time, 'history');
       if (msgs.length > 0) this.options.logger.info({ claims: msgs.length }, 'replayed recent claims from the stream');
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'could not replay recent claims');
@@ -135,10 +135,12 @@ export class Reverb {
 
   /**
    * Checks and counts one claim; a refused one goes to the dead-letter subject with the
-   * reason in a header. Never throws. `replay` marks claims re-read from the stream.
+   * reason in a header. Never throws. `source`: a live delivery, a redelivery (after a
+   * restart: already counted claims are skipped silently), or history re-read at start.
    */
-  ingest(data: Uint8Array, headers: Headers, storedAt: number, replay = false): 'accepted' | IssueKind | 'duplicate' {
+  ingest(data: Uint8Array, headers: Headers, storedAt: number, source: 'live' | 'redelivered' | 'history' = 'live'): 'accepted' | IssueKind | 'duplicate' {
     const now = this.options.clock.now();
+    const replay = source === 'history';
     const v = checkClaim(data, headers, {
       mode: this.options.signatures,
       trust: this.#trust,
@@ -165,8 +167,13 @@ export class Reverb {
       return 'late_claims';
     }
     if (w.seen(c.agent_id, c.hlc)) {
-      if (!replay) w.issue('replayed', now);
-      return 'duplicate';
+      if (source !== 'live') return 'duplicate'; // the same stored claim again: already counted
+      // A new message repeating a counted claim: a replay (SPEC 10).
+      w.issue('replayed', now);
+      this.metrics.claims.inc({ outcome: 'rejected' });
+      this.metrics.rejected.inc({ reason: 'replayed' });
+      this.#deadLetter(data, headers, 'replayed', `claim ${c.agent_id} ${c.hlc} was already counted`);
+      return 'replayed';
     }
     const map = this.#client?.tempoMap;
     const onTime = map ? storedAt < timeOf(map, c.beat_index + 1, 0) : false;
