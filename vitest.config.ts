@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const packages = ['core', 'contracts', 'transport', 'testing', 'sdk', 'pulse', 'reverb', 'cli'];
+const packages = ['core', 'contracts', 'transport', 'testing', 'sdk', 'pulse', 'reverb', 'dashboard', 'cli'];
 
 // Tests import workspace packages by name; point those names at the TypeScript sources so a
 // test always runs the code beside it. Spawned processes (CLI tests) run the built dist/,

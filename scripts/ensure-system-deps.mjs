@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // Makes sure the system programs the test suite drives are on this machine, installing them
-// from Debian's packages when running as root. Real parts only: tests run a real nats-server.
+// from Debian's packages when running as root. Real parts only: tests run a real nats-server,
+// Debian's chromium (through playwright-core) and promtool.
 //
 //   node scripts/ensure-system-deps.mjs          # what `npm test` needs
 //   node scripts/ensure-system-deps.mjs --quiet
 import { spawnSync } from 'node:child_process';
 
-/** program on PATH -> Debian package that provides it */
+/** program on PATH -> Debian package that provides it, and why the tests need it */
 const NEEDED = [
   { program: 'nats-server', pkg: 'nats-server', why: 'messaging tests run a real NATS server' },
+  { program: 'chromium', pkg: 'chromium', why: 'the dashboard test drives a real headless browser' },
+  { program: 'promtool', pkg: 'prometheus', why: 'the alert rules are checked with promtool' },
 ];
 
 const quiet = process.argv.includes('--quiet');

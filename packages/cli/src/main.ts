@@ -6,7 +6,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgentAndWatch } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerDev } from './commands/dev.js';
 import { registerPulse } from './commands/pulse.js';
+import { registerReverb } from './commands/reverb.js';
 import { registerValidate } from './commands/validate.js';
 import { UsageError } from './usage.js';
 
@@ -17,8 +19,10 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerDev(program);
   registerValidate(program);
   registerPulse(program);
+  registerReverb(program);
   registerCluster(program);
   registerAgentAndWatch(program);
   return program;

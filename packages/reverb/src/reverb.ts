@@ -5,7 +5,7 @@
  */
 import { Hlc, timeOf, windowId, windowIdForBeat, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
-import { createClient, type BeatInfo, type Client } from '@backbeat/sdk';
+import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { reportStreamConfig, statusStreamConfig, subjects, type Consumer, type Headers } from '@backbeat/transport';
 import { checkClaim } from './ingest.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
@@ -254,6 +254,11 @@ export class Reverb {
 
   get lastReport(): BarReport | undefined {
     return this.#lastReport;
+  }
+
+  /** Calls `cb` for every (beat, phase) reverb follows (the SDK's onPhase). */
+  onPhase(cb: BeatCallback): () => void {
+    return this.#client.onPhase(cb);
   }
 
   /** Calls `l` with every report this replica builds; returns the unsubscribe. */

@@ -1,0 +1,116 @@
+/** `backbeat reverb`: claim aggregation, bar reports and the HTTP API (SPEC 8). */
+import { watch, type FSWatcher } from 'node:fs';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from '@backbeat/core';
+import { buildReverbApp, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, type SignatureMode } from '@backbeat/reverb';
+import { runUntilSignal } from '../lifecycle.js';
+import { createLogger } from '../logger.js';
+import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { resolveNodeId } from './pulse.js';
+import { intFlag, UsageError } from '../usage.js';
+
+interface ReverbFlags extends NatsFlags {
+  cluster: string;
+  nodeId?: string;
+  httpPort: string;
+  httpHost: string;
+  barLength?: string;
+  signatures: string;
+  trustFile?: string;
+  windowTtl: string;
+  maxWindows: string;
+  dataDir?: string;
+  logLevel?: string;
+}
+
+/** Registers `backbeat reverb`. */
+export function registerReverb(program: Command): void {
+  const cmd = program
+    .command('reverb')
+    .description('run reverb: durable claim ingestion, bar reports at each downbeat, HTTP API (BACKBEAT-REQ-020..022)')
+    .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
+    .option('--node-id <id>', 'replica id; names its durable consumer, keep it stable (kept in --data-dir when empty)')
+    .option('--http-port <port>', 'HTTP API port', '8090')
+    .option('--http-host <host>', 'HTTP API address', '127.0.0.1')
+    .option('--bar-length <n>', "beats per bar (default: learned from the pulse's tempo map)")
+    .option('--signatures <mode>', `claim signatures: ${SIGNATURE_MODES.join(', ')}`, 'verify')
+    .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file changes)')
+    .option('--window-ttl <ms>', 'drop reported windows this long after their last update', '300000')
+    .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
+    .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
+  addNatsFlags(cmd).action(async (f: ReverbFlags) => runReverb(f));
+}
+
+function loadTrust(file: string): TrustStore {
+  try {
+    return TrustStore.load(file);
+  } catch (err) {
+    throw new UsageError('--trust-file', (err as Error).message);
+  }
+}
+
+async function runReverb(f: ReverbFlags): Promise<void> {
+  const log = createLogger(f.logLevel, 'backbeat-reverb');
+  if (!(SIGNATURE_MODES as readonly string[]).includes(f.signatures)) throw new UsageError('--signatures', `must be one of ${SIGNATURE_MODES.join(', ')}, got '${f.signatures}'`);
+  const signatures = f.signatures as SignatureMode;
+  if (signatures === 'require' && !f.trustFile) throw new UsageError('--trust-file', 'is needed with --signatures require');
+  const trust = f.trustFile ? loadTrust(f.trustFile) : undefined;
+  const options = {
+    clusterId: f.cluster,
+    nodeId: resolveNodeId('reverb', f.nodeId, f.dataDir ?? process.env.BACKBEAT_DATA_DIR).replace(/[^A-Za-z0-9_-]/g, '_'),
+    barLength: f.barLength === undefined ? undefined : intFlag('--bar-length', f.barLength, 1, 10_000),
+    signatures,
+    trust,
+    windowTtlMs: intFlag('--window-ttl', f.windowTtl, 1000, 7 * 24 * 3600 * 1000),
+    maxWindows: intFlag('--max-windows', f.maxWindows, 2, 100_000),
+    logger: log,
+  };
+  try {
+    resolveReverbOptions({ ...options, bus: undefined as never });
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError(`--${err.context.field}`, err.context.rule);
+    throw err;
+  }
+  const port = intFlag('--http-port', f.httpPort, 0, 65535);
+  const bus = await connectBus(f, `backbeat-reverb ${options.nodeId}`);
+  const reverb = new Reverb({ ...options, bus });
+  await reverb.start();
+  const app = buildReverbApp(reverb);
+  await app.listen({ host: f.httpHost, port });
+  const addr = app.server.address();
+  log.info({ http: typeof addr === 'object' && addr ? `http://${f.httpHost}:${addr.port}` : String(addr), nats: f.nats }, 'reverb HTTP API listening');
+
+  // Trust file reloads: on SIGHUP and when the file changes; a bad file keeps the old keys.
+  let watcher: FSWatcher | undefined;
+  const reload = (why: string) => {
+    if (!f.trustFile) return;
+    try {
+      const next = TrustStore.load(f.trustFile);
+      reverb.setTrust(next);
+      log.info({ agents: next.size, why }, 'trust file reloaded');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'trust file not reloaded; the previous keys stay in force');
+    }
+  };
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  if (f.trustFile) {
+    let timer: NodeJS.Timeout | undefined;
+    watcher = watch(f.trustFile, () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => reload('file changed'), 100);
+    });
+  }
+  await runUntilSignal(
+    async () => {
+      watcher?.close();
+      process.off('SIGHUP', onHup);
+      await app.close();
+      await reverb.stop();
+      await bus.close();
+    },
+    (m) => log.info({}, m),
+  );
+  setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
+}

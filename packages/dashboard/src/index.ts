@@ -1,0 +1,9 @@
+/**
+ * @backbeat/dashboard: the live BACKBEAT page, as routes on a fastify app.
+ *
+ * ```ts
+ * registerDashboard(app, source); // GET / and /api/v1/events (server-sent events)
+ * ```
+ */
+export { registerDashboard } from './plugin.js';
+export type { DashboardSource, DashboardBeat, DashboardCluster, DashboardBar, TempoAnswer } from './source.js';
