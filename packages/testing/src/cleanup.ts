@@ -5,28 +5,37 @@
 const killers = new Set<() => void>();
 let installed = false;
 
-/** Registers a synchronous kill function; returns its unregister function. */
+function runAll(): void {
+  for (const kill of killers) {
+    try {
+      kill();
+    } catch {
+      /* the process may already be gone */
+    }
+  }
+  killers.clear();
+}
+
+/**
+ * Registers a synchronous kill function, run when this process exits (normally, or on SIGINT
+ * or SIGTERM). Returns the function that unregisters it, to call once the child is stopped.
+ */
 export function onProcessExit(kill: () => void): () => void {
   if (!installed) {
     installed = true;
-    const runAll = () => {
-      for (const k of killers) {
-        try {
-          k();
-        } catch {
-          /* the process may already be gone */
-        }
-      }
-      killers.clear();
-    };
     process.once('exit', runAll);
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    for (const [sig, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
       process.once(sig, () => {
         runAll();
-        process.exit(130);
+        process.exit(code);
       });
     }
   }
   killers.add(kill);
-  return () => killers.delete(kill);
+  return () => {
+    killers.delete(kill);
+  };
 }

@@ -1,15 +1,21 @@
 /**
- * @backbeat/testing: the shared test harness. Real servers on free loopback ports, always
- * stopped; polling instead of sleeps.
+ * @backbeat/testing: the shared test harness (test-only, Node built-ins only). Real
+ * nats-servers on free loopback ports, always stopped; polling with a deadline instead of
+ * sleeps; child processes that cannot outlive the test run.
  *
  * ```ts
- * const server = await NatsServer.start();
- * try { ... } finally { await server.stop(); }
+ * await using server = await NatsServer.start();           // JetStream on, port picked by the server
  * await waitFor(() => received.length >= 3, { message: 'three frames' });
+ * await server.restart();                                   // same port, same JetStream store
+ * const cli = ManagedProcess.node('packages/cli/bin/backbeat.js', ['watch']);
+ * await cli.waitForOutput(/connected/);
+ * await cli.stop();
  * ```
  */
-export { NatsServer } from './nats-server.js';
+export { NatsServer, canConnect } from './nats-server.js';
 export type { NatsServerOptions } from './nats-server.js';
+export { NatsCluster } from './nats-cluster.js';
+export type { NatsClusterOptions } from './nats-cluster.js';
 export { ManagedProcess } from './process.js';
 export type { SpawnOptions } from './process.js';
 export { waitFor, delay } from './wait.js';

@@ -1,10 +1,11 @@
 /**
- * A real nats-server for tests: free loopback port, JetStream in a temporary directory,
+ * A real nats-server for tests: a free loopback port, JetStream in a temporary directory,
  * stopped afterwards (also when the test fails, through an exit hook).
  *
  * ```ts
  * await using server = await NatsServer.start();
  * const bus = await NatsBus.connect({ servers: server.url });
+ * await server.restart(); // same port, same JetStream store: streams and KV survive
  * ```
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -17,44 +18,66 @@ import { waitFor } from './wait.js';
 
 /** Options of {@link NatsServer.start}. */
 export interface NatsServerOptions {
-  /** Enable JetStream with a temporary store directory. @default true */
+  /** Enable JetStream with a store directory inside the server's temporary directory. @default true */
   jetstream?: boolean;
-  /** Extra lines for the server's configuration file. */
+  /** Extra lines appended to the generated configuration file (e.g. `authorization { ... }`). */
   config?: string;
   /** Extra command-line arguments. */
   args?: string[];
-  /** Port to listen on; 0 lets the server choose a free one. @default 0 */
+  /** Client port; 0 lets the server pick a free one (`listen: 127.0.0.1:-1`). @default 0 */
   port?: number;
+  /** Also serve HTTP monitoring (`/varz`, `/jsz`) on a free loopback port. @default false */
+  monitor?: boolean;
+  /** The nats-server program. @default process.env.NATS_SERVER_BIN ?? 'nats-server' */
+  binary?: string;
+  /** How long to wait for the server to accept connections. @default 10000 */
+  startTimeoutMs?: number;
+  /** Wait this long after SIGTERM before SIGKILL when stopping. @default 3000 */
+  stopGraceMs?: number;
 }
 
-const BINARY = process.env.NATS_SERVER_BIN ?? 'nats-server';
+const checkedBinaries = new Set<string>();
 
-function assertInstalled(): void {
-  const r = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });
+/** @throws Error with the install hint when the binary does not run */
+function assertInstalled(binary: string): void {
+  if (checkedBinaries.has(binary)) return;
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new Error(
-      `nats-server is not installed: run \`apt-get install nats-server\` (Debian) or \`npm test\`, which installs it when run as root.`,
+      `nats-server is not installed (could not run '${binary}'): install it with \`apt-get install nats-server\`, or run \`npm test\`, which installs it.`,
     );
   }
+  checkedBinaries.add(binary);
 }
 
-/** A running nats-server process. */
+interface Ports {
+  nats?: string[];
+  monitoring?: string[];
+}
+
+/** A running nats-server process on 127.0.0.1. */
 export class NatsServer {
+  /** The temporary directory holding the configuration, ports file and JetStream store. */
+  readonly dir: string;
+  readonly options: Readonly<NatsServerOptions>;
   #proc: ChildProcess | undefined;
   #stderr = '';
   #unregister: () => void = () => {};
-  readonly dir: string;
-  readonly options: NatsServerOptions;
-  port = 0;
+  #port = 0;
+  #monitorPort = 0;
 
   private constructor(dir: string, options: NatsServerOptions) {
     this.dir = dir;
     this.options = options;
   }
 
-  /** Starts a server and waits until it accepts TCP connections. */
+  /**
+   * Starts a server and waits for its ports file and a successful TCP connect.
+   * @throws Error with the last lines of the server log when it does not start, or with the
+   *   install hint when nats-server is missing
+   */
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
-    assertInstalled();
+    assertInstalled(options.binary ?? process.env.NATS_SERVER_BIN ?? 'nats-server');
     const server = new NatsServer(mkdtempSync(join(tmpdir(), 'backbeat-nats-')), options);
     try {
       await server.#launch(options.port ?? 0);
@@ -65,92 +88,149 @@ export class NatsServer {
     return server;
   }
 
+  /** The client port. */
+  get port(): number {
+    return this.#port;
+  }
+
   /** 'nats://127.0.0.1:PORT' */
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return `nats://127.0.0.1:${this.#port}`;
   }
 
-  /** The server's process id, while it runs. */
+  /** 'http://127.0.0.1:PORT' of the monitoring endpoint, when started with `monitor: true`. */
+  get monitorUrl(): string | undefined {
+    return this.#monitorPort ? `http://127.0.0.1:${this.#monitorPort}` : undefined;
+  }
+
+  /** The server's process id while it runs. */
   get pid(): number | undefined {
-    return this.#proc?.pid;
+    return this.running ? this.#proc?.pid : undefined;
   }
 
-  /** What the server wrote to stderr (its log). */
+  /** True while the server process is alive (a SIGSTOPped server counts as alive). */
+  get running(): boolean {
+    const p = this.#proc;
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  /** The server's log (its stderr), the last 64 KiB. */
   get log(): string {
     return this.#stderr;
+  }
+
+  #configText(port: number, portsDir: string): string {
+    const o = this.options;
+    return [
+      `listen: "127.0.0.1:${port === 0 ? -1 : port}"`,
+      `ports_file_dir: "${portsDir}"`,
+      o.monitor ? `http: "127.0.0.1:${this.#monitorPort || -1}"` : '',
+      o.jetstream === false ? '' : `jetstream { store_dir: "${join(this.dir, 'js')}" }`,
+      o.config ?? '',
+    ].join('\n');
   }
 
   async #launch(port: number): Promise<void> {
     const portsDir = join(this.dir, 'ports');
     rmSync(portsDir, { recursive: true, force: true });
-    const js = this.options.jetstream === false ? '' : `jetstream { store_dir: "${join(this.dir, 'js')}" }`;
-    const conf = join(this.dir, 'nats.conf');
-    writeFileSync(conf, [`listen: "127.0.0.1:${port === 0 ? -1 : port}"`, `ports_file_dir: "${portsDir}"`, js, this.options.config ?? ''].join('\n'));
     mkdirSync(portsDir, { recursive: true });
-    const proc = spawn(BINARY, ['-c', conf, ...(this.options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const conf = join(this.dir, 'nats.conf');
+    writeFileSync(conf, this.#configText(port, portsDir));
+    const binary = this.options.binary ?? process.env.NATS_SERVER_BIN ?? 'nats-server';
+    const proc = spawn(binary, ['-c', conf, ...(this.options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc = proc;
     this.#stderr = '';
     proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-64 * 1024);
     });
-    this.#unregister = onProcessExit(() => proc.kill('SIGKILL'));
-    let exited = false;
-    proc.once('exit', () => (exited = true));
+    proc.once('error', (err) => {
+      this.#stderr += `\n${err.message}`;
+    });
+    const dir = this.dir;
+    this.#unregister = onProcessExit(() => {
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const timeoutMs = this.options.startTimeoutMs ?? 10_000;
+    // A server that exits (bad configuration, port taken) fails the start at once.
+    let onExit: (reason: Error) => void = () => {};
+    const exited = new Promise<never>((_, reject) => (onExit = reject));
+    exited.catch(() => {});
+    const exitListener = (code: number | null, sig: NodeJS.Signals | null) => onExit(new Error(`nats-server exited (${code ?? sig})`));
+    proc.once('exit', exitListener);
     try {
-      this.port = await waitFor(
-        () => {
-          if (exited) throw new Error('nats-server exited');
-          const file = readdirSync(portsDir).find((f) => f.endsWith('.ports'));
-          if (!file) return 0;
-          const info = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats?: string[] };
-          const url = info.nats?.[0];
-          return url ? Number(new URL(url).port) : 0;
-        },
-        { timeoutMs: 10_000, message: 'the nats-server ports file' },
-      );
-      await waitFor(() => canConnect(this.port), { timeoutMs: 10_000, message: `nats-server on port ${this.port}` });
+      const ports = await Promise.race([
+        exited,
+        waitFor(
+          () => {
+            const file = readdirSync(portsDir).find((f) => f.endsWith('.ports'));
+            if (!file) return null;
+            const info = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as Ports;
+            return info.nats?.[0] ? info : null;
+          },
+          { timeoutMs, message: 'the nats-server ports file' },
+        ),
+      ]);
+      this.#port = Number(new URL(ports.nats![0]!).port);
+      if (ports.monitoring?.[0]) this.#monitorPort = Number(new URL(ports.monitoring[0]).port);
+      await Promise.race([exited, waitFor(() => canConnect(this.#port), { timeoutMs, message: `a TCP connect to nats-server on port ${this.#port}` })]);
     } catch (err) {
-      throw new Error(`nats-server did not start: ${(err as Error).message}\n${this.#stderr.split('\n').slice(-15).join('\n')}`);
+      // Let the last log lines arrive before quoting them.
+      await new Promise((r) => setTimeout(r, 50));
+      const tail = this.#stderr.trimEnd().split('\n').slice(-15).join('\n');
+      throw new Error(`nats-server did not start: ${(err as Error).message}\n--- nats-server log (last lines) ---\n${tail}`, { cause: err });
+    } finally {
+      proc.off('exit', exitListener);
     }
   }
 
-  /** Sends a signal to the server (SIGSTOP and SIGCONT to simulate a stalled broker). */
+  /** Sends a signal to the server (SIGSTOP and SIGCONT simulate a stalled broker). */
   signal(sig: NodeJS.Signals): void {
-    this.#proc?.kill(sig);
+    if (this.running) this.#proc!.kill(sig);
   }
 
-  /** Stops the server, keeping its JetStream directory for {@link restart}. */
+  /**
+   * Stops the process (SIGTERM, then SIGKILL after `stopGraceMs`) and keeps the directory,
+   * so {@link restart} brings back the same JetStream state. Idempotent.
+   */
   async halt(): Promise<void> {
     const proc = this.#proc;
+    if (!proc) return;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill('SIGCONT'); // a stopped process would not act on SIGTERM
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), this.options.stopGraceMs ?? 3000);
+      await exited;
+      clearTimeout(timer);
+    }
     this.#proc = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill('SIGCONT');
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
     this.#unregister();
   }
 
-  /** Restarts on the same port with the same JetStream store, so streams and KV survive. */
+  /**
+   * Restarts on the same port with the same JetStream store, so streams and KV survive.
+   * @throws Error with the log tail when the server does not come back
+   */
   async restart(): Promise<void> {
     await this.halt();
-    await this.#launch(this.port);
+    await this.#launch(this.#port);
   }
 
-  /** Stops the server and removes its temporary directory. */
+  /** Stops the server and removes its temporary directory. Idempotent. */
   async stop(): Promise<void> {
     await this.halt();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** Same as {@link stop}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = tcpConnect({ host: '127.0.0.1', port }, () => {
       sock.destroy();

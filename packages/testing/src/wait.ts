@@ -2,16 +2,16 @@
 export interface WaitForOptions {
   /** Give up after this long. @default 5000 */
   timeoutMs?: number;
-  /** Poll interval. @default 10 */
+  /** Pause between two polls. @default 10 */
   intervalMs?: number;
-  /** What was awaited, for the timeout error. */
+  /** What was awaited, for the timeout error ("timed out ... waiting for <message>"). */
   message?: string;
 }
 
 /**
- * Polls `predicate` until it returns a truthy value (or a promise of one) and returns it.
- * Throws after the timeout with `message` and the predicate's last error. Tests use this
- * instead of fixed sleeps.
+ * Polls `predicate` (sync or async) until it returns a truthy value, and returns that value.
+ * A predicate that throws counts as "not yet". Tests use this instead of fixed sleeps.
+ * @throws Error after `timeoutMs`, naming `message` and the predicate's last error
  */
 export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitForOptions = {}): Promise<NonNullable<T>> {
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -26,8 +26,8 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitF
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.message ?? 'a condition'}${why}`);
+      const why = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.message ?? 'a condition'}${why}`, { cause: lastError });
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

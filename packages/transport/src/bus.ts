@@ -2,19 +2,36 @@
  * The bus: what BACKBEAT's services need from NATS, and nothing more. Implemented by NatsBus
  * (nats.js v3 on a real nats-server) and MemoryBus (in-process twin for `backbeat dev` and
  * unit tests). One conformance suite runs against both, so the twin cannot drift.
+ *
+ * Higher layers are handed a Bus; they never open a connection themselves.
  */
+import type { KvBucket, KvBucketOptions } from './kv-types.js';
+import type {
+  Consumer,
+  ConsumeOptions,
+  DurableMsg,
+  DurablePublishOptions,
+  DurablePublishResult,
+  ReadStreamOptions,
+  StoredMsg,
+  StreamConfig,
+} from './stream-types.js';
 
-/** Message headers. Names are case-sensitive and kept exactly as sent (SPEC 10). */
+/**
+ * Message headers. Names are case-sensitive and kept exactly as sent (SPEC 10): write
+ * `Backbeat-Term`, `Nats-Msg-Id`, `x-agent-id` exactly so. One value per name.
+ */
 export type Headers = Readonly<Record<string, string>>;
 
 /** A core message as received. */
 export interface BusMsg {
   readonly subject: string;
   readonly data: Uint8Array;
+  /** Headers with their names exactly as the sender wrote them; empty when none. */
   readonly headers: Headers;
   /** Reply subject of a request. */
   readonly reply?: string;
-  /** Answers a request; false when the message had no reply subject. */
+  /** Answers a request; false when the message has no reply subject or the bus is closed. */
   respond(data: Uint8Array, headers?: Headers): boolean;
 }
 
@@ -27,228 +44,109 @@ export interface Subscription {
 
 /** Options of {@link Bus.subscribe}. */
 export interface SubscribeOptions {
-  /** Queue group: each message goes to one member of the group. */
+  /** Queue group: each message goes to one member of the group (across all clients). */
   queue?: string;
 }
 
 /** Options of {@link Bus.request}. */
 export interface RequestOptions {
-  /** @default 2000 */
+  /** Give up after this long. @default 2000 */
   timeoutMs?: number;
   headers?: Headers;
-}
-
-/** Options of {@link Bus.kv}. */
-export interface KvBucketOptions {
-  /**
-   * Age after which every entry expires (bucket-level TTL; nats-server 2.9 ignores per-key
-   * TTLs). 0 keeps entries forever. @default 0
-   */
-  ttlMs?: number;
-  /** Values kept per key. @default 1 */
-  history?: number;
-}
-
-/** A stored KV value. */
-export interface KvEntry {
-  readonly key: string;
-  readonly value: Uint8Array;
-  /** Per-bucket sequence number: grows across all keys of the bucket. */
-  readonly revision: number;
-  /** When this revision was written, ms since the epoch. */
-  readonly created: number;
-}
-
-/** A change seen by a KV watcher. Expiry by TTL produces no event (as on nats-server 2.9). */
-export interface KvWatchEvent {
-  readonly key: string;
-  readonly operation: 'put' | 'delete';
-  readonly value: Uint8Array;
-  readonly revision: number;
-}
-
-/** A KV bucket with revisions and compare-and-set. */
-export interface KvBucket {
-  readonly name: string;
-  /** The live value, or null when absent, deleted or expired. */
-  get(key: string): Promise<KvEntry | null>;
-  /**
-   * Writes only when the key has no live value (absent, deleted or expired).
-   * @throws KvConflictError when it has one
-   */
-  create(key: string, value: Uint8Array): Promise<number>;
-  /**
-   * Writes only when the key's last revision is `expectedRevision`.
-   * @throws KvConflictError otherwise
-   */
-  update(key: string, value: Uint8Array, expectedRevision: number): Promise<number>;
-  /** Writes unconditionally. */
-  put(key: string, value: Uint8Array): Promise<number>;
-  /**
-   * Deletes the key (a delete marker). With expectedRevision, only at that revision.
-   * @throws KvConflictError on a revision mismatch
-   */
-  delete(key: string, options?: { expectedRevision?: number }): Promise<void>;
-  /**
-   * Calls `cb` with the key's current value (if any), then with every put and delete.
-   * `key` may be `>` for every key.
-   */
-  watch(key: string, cb: (event: KvWatchEvent) => void): Promise<{ stop(): void }>;
-  /** Keys with a live value. */
-  keys(): Promise<string[]>;
-}
-
-/** A JetStream stream. */
-export interface StreamConfig {
-  name: string;
-  subjects: string[];
-  /** Drop messages older than this. 0: no limit. */
-  maxAgeMs?: number;
-  /** Keep at most this many messages (oldest dropped first). 0: no limit. */
-  maxMsgs?: number;
-  /** Keep at most this many bytes. 0: no limit. */
-  maxBytes?: number;
-  /** Window in which a repeated Nats-Msg-Id is refused as a duplicate. @default 120000 */
-  duplicateWindowMs?: number;
-}
-
-/** Options of {@link Bus.publishDurable}. */
-export interface DurablePublishOptions {
-  headers?: Headers;
-  /** Sent as `Nats-Msg-Id`: a retry with the same id is stored once. */
-  msgId?: string;
-  /** Wait this long for the stream's acknowledgement. @default 5000 */
-  timeoutMs?: number;
-}
-
-/** A stream's acknowledgement of a durable publish. */
-export interface DurablePublishResult {
-  readonly stream: string;
-  readonly seq: number;
-  /** True when the stream had the msgId already and did not store the message again. */
-  readonly duplicate: boolean;
-}
-
-/** A message delivered by a durable consumer. */
-export interface DurableMsg {
-  readonly subject: string;
-  readonly data: Uint8Array;
-  readonly headers: Headers;
-  /** Stream sequence. */
-  readonly seq: number;
-  /** When the stream stored it, ms since the epoch (arrival at the bus, not delivery). */
-  readonly time: number;
-  /** 1 on first delivery. */
-  readonly deliveryCount: number;
-  readonly redelivered: boolean;
-  /** Done with it: never delivered again. */
-  ack(): void;
-  /** Deliver it again (after delayMs). */
-  nak(delayMs?: number): void;
-  /** Never deliver it again, without processing. */
-  term(): void;
-}
-
-/** Options of {@link Bus.consume}. */
-export interface ConsumeOptions {
-  stream: string;
-  /** Durable name: a consumer re-created with it resumes where the last one stopped. */
-  durable: string;
-  filterSubject?: string;
-  /** Unacknowledged messages are redelivered after this. @default 30000 */
-  ackWaitMs?: number;
-  /** At most this many unacknowledged messages at once. @default 1000 */
-  maxAckPending?: number;
-  /** Where a new durable starts: every stored message, or only new ones. @default 'all' */
-  deliverPolicy?: 'all' | 'new';
-}
-
-/** A running consumer. */
-export interface Consumer {
-  /** Stops delivery; unacknowledged messages stay pending for the durable. */
-  stop(): Promise<void>;
-}
-
-/** A message read back from a stream. */
-export interface StoredMsg {
-  readonly subject: string;
-  readonly data: Uint8Array;
-  readonly headers: Headers;
-  readonly seq: number;
-  /** When the stream stored it, ms since the epoch. */
-  readonly time: number;
-}
-
-/** Options of {@link Bus.readStream}. */
-export interface ReadStreamOptions {
-  stream: string;
-  /** Only messages on this subject (wildcards allowed). */
-  subject?: string;
-  /** Start at this sequence. Default: the first stored. */
-  fromSeq?: number;
-  /** Start at the first message stored at or after this time (ms since the epoch). */
-  fromTime?: number;
-  /** Return at most this many, oldest first. @default 100 */
-  limit?: number;
-  /** Return the last `limit` messages instead of the first. @default false */
-  last?: boolean;
 }
 
 /** Connection state of a bus. */
 export interface BusStatus {
+  /** False while disconnected (the client is reconnecting) and after close. */
   readonly connected: boolean;
   /** Reconnections since the bus was created. */
   readonly reconnects: number;
+  /** Core publishes dropped because the bus was disconnected (SPEC 12). */
+  readonly dropped: number;
 }
 
-/** A change of connection state. */
+/** A change of connection state: a discriminated union on `type`. */
 export type BusEvent =
   | { readonly type: 'disconnect' }
   | { readonly type: 'reconnect' }
+  /** Closed for good: by close(), or after the last reconnect attempt. */
+  | { readonly type: 'closed' }
+  /** An asynchronous error: from the server, or thrown by a message handler. */
   | { readonly type: 'error'; readonly error: Error };
 
 /** What the services need from the messaging system. */
 export interface Bus {
   readonly kind: 'nats' | 'memory';
   /**
-   * Fire-and-forget publish. While disconnected the message is dropped silently: right for
-   * beats (stale beats must not arrive late), wrong for claims: use publishDurable.
-   * @throws InvalidSubjectError for a bad subject, NotConnectedError when closed
+   * Fire-and-forget publish. While disconnected the message is dropped silently and counted
+   * in `status().dropped`: right for beats (stale beats must not arrive late), wrong for
+   * claims: use {@link publishDurable} with a msgId and queue while disconnected (SPEC 12).
+   * @throws InvalidSubjectError for a bad subject or one with wildcards
+   * @throws NotConnectedError once closed
+   * @throws TransportError for a payload over the server's max_payload (1 MiB by default)
    */
   publish(subject: string, data: Uint8Array, options?: { headers?: Headers }): void;
   /**
-   * Subscribes with wildcards (`*`, `>`). Messages arrive asynchronously, in publish order.
-   * The publisher's own subscriptions receive its messages too.
+   * Subscribes; `*` matches one token, `>` (last token only) one or more. Messages arrive
+   * asynchronously, in publish order per publisher. The publisher's own subscriptions receive
+   * its messages too. A handler that throws reports an `error` event; delivery goes on.
+   * @throws InvalidSubjectError, NotConnectedError
    */
   subscribe(subject: string, handler: (msg: BusMsg) => void, options?: SubscribeOptions): Subscription;
   /**
-   * Request/reply. @throws NoRespondersError, TimeoutError
+   * Request/reply: the first answer wins.
+   * @throws NoRespondersError at once when nobody subscribes to the subject
+   * @throws TimeoutError when nobody answers in time (also when disconnected)
+   * @throws InvalidSubjectError, NotConnectedError
    */
   request(subject: string, data: Uint8Array, options?: RequestOptions): Promise<BusMsg>;
-  /** Resolves when every message published so far has reached the server. */
+  /** Resolves when every message published so far has reached the server. @throws NotConnectedError */
   flush(): Promise<void>;
-  /** Opens a KV bucket, creating it when absent. */
+  /**
+   * Opens a KV bucket, creating it when absent (unless `create: false`). When the bucket
+   * exists its configuration is kept: the first creator's TTL and history win.
+   * @throws InvalidSubjectError for a bad bucket name
+   * @throws JetStreamNotFoundError with `create: false` and no such bucket
+   */
   kv(bucket: string, options?: KvBucketOptions): Promise<KvBucket>;
-  /** Creates the stream, or updates it to this configuration. */
+  /**
+   * Creates the stream, or updates it to this configuration.
+   * @throws InvalidSubjectError for a bad name or subject
+   * @throws InvalidArgumentError for a duplicate window longer than maxAge
+   * @throws TransportError when its subjects overlap another stream's
+   */
   ensureStream(config: StreamConfig): Promise<void>;
   /**
-   * Publishes and waits for the stream's acknowledgement.
-   * @throws NoRespondersError when no stream captures the subject, TimeoutError
+   * Publishes to a stream and waits for its acknowledgement. With a msgId (`Nats-Msg-Id`)
+   * a repeat within the stream's duplicate window is not stored again: the result says
+   * `duplicate: true` and carries the first copy's sequence.
+   * @throws NoRespondersError when no stream captures the subject
+   * @throws TimeoutError when no acknowledgement arrives in time (e.g. while disconnected)
    */
   publishDurable(subject: string, data: Uint8Array, options?: DurablePublishOptions): Promise<DurablePublishResult>;
   /**
-   * Starts a durable consumer. `handler` is awaited per message; a message it neither acks nor
-   * naks is redelivered after ackWaitMs. A handler that throws gets the message nak'ed.
+   * Starts (or resumes) a durable consumer. Each consumer handles one message at a time: the
+   * handler is awaited. A message neither acked nor terminated is redelivered after
+   * ackWaitMs; a handler that throws gets its message nak'ed. Re-created with the same durable
+   * name (after a restart too), it resumes with the unacknowledged and undelivered messages.
+   * @throws JetStreamNotFoundError when the stream does not exist
    */
   consume(options: ConsumeOptions, handler: (msg: DurableMsg) => void | Promise<void>): Promise<Consumer>;
-  /** Reads stored messages back, oldest first. */
+  /**
+   * Reads stored messages back, oldest first (history, e.g. reverb's bar reports).
+   * @throws JetStreamNotFoundError when the stream does not exist
+   */
   readStream(options: ReadStreamOptions): Promise<StoredMsg[]>;
+  /** The connection state now. */
   status(): BusStatus;
-  /** Listens to connection changes; returns the unsubscribe function. */
+  /** Listens to connection changes; returns the function that removes the listener. */
   onStatus(listener: (event: BusEvent) => void): () => void;
-  /** Drains and closes; idempotent. */
+  /**
+   * Stops this bus's subscriptions, consumers and watchers, delivers what is in flight, and
+   * closes the connection it owns. Idempotent.
+   */
   close(): Promise<void>;
 }
 
-/** Header a durable publish carries its dedupe id in. */
+/** Header a durable publish carries its de-duplication id in (exact case, SPEC 10). */
 export const MSG_ID_HEADER = 'Nats-Msg-Id';

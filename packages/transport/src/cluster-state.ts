@@ -3,7 +3,9 @@
  * writes it; followers, reverb and tools read it.
  */
 import { checkTempoMap, type TempoMap } from '@backbeat/core';
-import type { Bus, KvBucket } from './bus.js';
+import type { Bus } from './bus.js';
+import type { KvBucket } from './kv-types.js';
+import type { StreamConfig } from './stream-types.js';
 import { clusterNames, subjects } from './subjects.js';
 
 /** Keys of the state bucket and the lease bucket. */
@@ -41,7 +43,7 @@ export async function readTempoMap(state: KvBucket): Promise<{ map: TempoMap; re
 }
 
 /** The stream capturing a cluster's StatusClaims (SPEC 8): the SDK and reverb both ensure it. */
-export function statusStreamConfig(clusterId: string): import('./bus.js').StreamConfig {
+export function statusStreamConfig(clusterId: string): StreamConfig {
   return {
     name: clusterNames(clusterId).statusStream,
     subjects: [subjects(clusterId).status],
@@ -52,7 +54,7 @@ export function statusStreamConfig(clusterId: string): import('./bus.js').Stream
 }
 
 /** The stream keeping a cluster's BarReports, de-duplicated by window id (SPEC 8). */
-export function reportStreamConfig(clusterId: string): import('./bus.js').StreamConfig {
+export function reportStreamConfig(clusterId: string): StreamConfig {
   return {
     name: clusterNames(clusterId).reportStream,
     subjects: [subjects(clusterId).reportStore],

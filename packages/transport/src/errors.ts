@@ -1,31 +1,40 @@
+/**
+ * Errors of the transport package. Both bus implementations throw these same classes for the
+ * same situations, so callers branch on `code` (or `instanceof`) without knowing which bus
+ * they were handed.
+ */
 import { BackbeatError } from '@backbeat/core';
 
-/** Error codes defined by the transport package. */
+/** Error codes defined by the transport package, each with what it means. */
 export const TRANSPORT_ERROR_CODES = {
-  BB_ERR_KV_CONFLICT: 'a KV create found the key, or an update named a revision that is not the last',
-  BB_ERR_NOT_CONNECTED: 'the bus is closed or not connected',
-  BB_ERR_TIMEOUT: 'a request or acknowledgement did not arrive in time',
+  BB_ERR_KV_CONFLICT: 'a KV create found a live value, or an update or delete named a revision that is not the last',
+  BB_ERR_NOT_CONNECTED: 'the bus is closed',
+  BB_ERR_TIMEOUT: 'a request, acknowledgement or JetStream call did not complete in time',
   BB_ERR_NO_RESPONDERS: 'nobody listens on the subject of a request, or no stream captures a durable publish',
-  BB_ERR_INVALID_SUBJECT: 'a subject or name breaks the NATS naming rules',
-  BB_ERR_TRANSPORT: 'the broker refused an operation',
+  BB_ERR_INVALID_SUBJECT: 'a subject, KV key, bucket or stream name breaks the NATS naming rules',
+  BB_ERR_JETSTREAM_NOT_FOUND: 'a stream or KV bucket that must exist does not',
+  BB_ERR_TRANSPORT: 'the broker refused an operation for another reason (the cause says which)',
 } as const;
 
-/** A KV compare-and-set lost: the key exists (create) or moved past the expected revision. */
+/** One of the transport error codes. */
+export type TransportErrorCode = keyof typeof TRANSPORT_ERROR_CODES;
+
+/** A KV compare-and-set lost: the key has a live value (create) or moved past the expected revision. */
 export class KvConflictError extends BackbeatError<{ bucket: string; key: string; expectedRevision?: number }> {
   constructor(bucket: string, key: string, expectedRevision?: number, options?: { cause?: unknown }) {
-    const what = expectedRevision === undefined ? 'already exists' : `is not at revision ${expectedRevision}`;
+    const what = expectedRevision === undefined ? 'already has a value' : `is not at revision ${expectedRevision}`;
     super('BB_ERR_KV_CONFLICT', `key '${key}' in bucket '${bucket}' ${what}`, { bucket, key, expectedRevision }, options);
   }
 }
 
-/** The bus is closed or disconnected. */
+/** The bus was closed (by close(), or for good after the last reconnect attempt). */
 export class NotConnectedError extends BackbeatError<{ operation: string }> {
   constructor(operation: string, options?: { cause?: unknown }) {
-    super('BB_ERR_NOT_CONNECTED', `${operation}: not connected to the bus`, { operation }, options);
+    super('BB_ERR_NOT_CONNECTED', `${operation}: the bus is closed`, { operation }, options);
   }
 }
 
-/** A request or acknowledgement timed out. */
+/** A request, acknowledgement or JetStream call did not complete within `timeoutMs`. */
 export class TimeoutError extends BackbeatError<{ subject: string; timeoutMs: number }> {
   constructor(subject: string, timeoutMs: number, options?: { cause?: unknown }) {
     super('BB_ERR_TIMEOUT', `no answer on '${subject}' within ${timeoutMs} ms`, { subject, timeoutMs }, options);
@@ -39,10 +48,17 @@ export class NoRespondersError extends BackbeatError<{ subject: string }> {
   }
 }
 
-/** A subject, bucket or stream name breaks the NATS rules. */
+/** A subject, KV key, bucket or stream name breaks the NATS rules (`rule` says which). */
 export class InvalidSubjectError extends BackbeatError<{ subject: string; rule: string }> {
   constructor(subject: string, rule: string) {
-    super('BB_ERR_INVALID_SUBJECT', `invalid subject '${subject}': ${rule}`, { subject, rule });
+    super('BB_ERR_INVALID_SUBJECT', `invalid subject or name '${subject}': ${rule}`, { subject, rule });
+  }
+}
+
+/** A stream or KV bucket that must exist does not. */
+export class JetStreamNotFoundError extends BackbeatError<{ kind: 'stream' | 'bucket'; name: string }> {
+  constructor(kind: 'stream' | 'bucket', name: string, options?: { cause?: unknown }) {
+    super('BB_ERR_JETSTREAM_NOT_FOUND', `${kind} '${name}' not found`, { kind, name }, options);
   }
 }
 

@@ -1,42 +1,49 @@
 /**
- * @backbeat/transport: the bus seam. Services are handed a Bus: NatsBus on a real
- * nats-server, MemoryBus in-process (`backbeat dev`, unit tests). Both pass one conformance
- * suite.
+ * @backbeat/transport: the bus seam. Services are handed a {@link Bus}: {@link NatsBus} on a
+ * real nats-server, {@link MemoryBus} in-process (`backbeat dev`, unit tests). Both pass one
+ * conformance suite, so what runs on one runs unchanged on the other.
  *
  * ```ts
- * const bus = await NatsBus.connect({ servers: 'nats://127.0.0.1:4222' });
- * const { beat } = subjects('chorus-aus-01');
+ * const bus = await NatsBus.connect({ servers: 'nats://127.0.0.1:4222' }); // or new MemoryBus()
+ * const { beat, status } = subjects('chorus-aus-01');
  * bus.subscribe(beat, (msg) => console.log(msg.headers['Backbeat-Term'], msg.data));
+ * const lease = await bus.kv(clusterNames('chorus-aus-01').leaseBucket, { ttlMs: 2000 });
+ * const rev = await lease.create('leader', encodeJson({ node: 'pulse-1' })); // KvConflictError if held
+ * await bus.publishDurable(status, claimBytes, { msgId: 'agent:a1/42' });   // de-duplicated retry
  * ```
  */
+export type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
+export { MSG_ID_HEADER } from './bus.js';
+export type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './kv-types.js';
+export { assertKvKey } from './kv-types.js';
 export type {
-  Bus,
-  BusEvent,
-  BusMsg,
-  BusStatus,
   Consumer,
   ConsumeOptions,
   DurableMsg,
   DurablePublishOptions,
   DurablePublishResult,
-  Headers,
-  KvBucket,
-  KvBucketOptions,
-  KvEntry,
-  KvWatchEvent,
   ReadStreamOptions,
-  RequestOptions,
+  ResolvedStreamConfig,
   StoredMsg,
   StreamConfig,
-  SubscribeOptions,
-  Subscription,
-} from './bus.js';
-export { MSG_ID_HEADER } from './bus.js';
+} from './stream-types.js';
+export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';
 export { natsConnectOptions } from './nats-options.js';
 export type { NatsConfig } from './nats-options.js';
-export { MemoryBus, DEFAULT_MAX_PAYLOAD } from './memory-bus.js';
-export { subjects, clusterNames, assertClusterId, assertSubject, subjectMatches, CLUSTER_ID_PATTERN } from './subjects.js';
+export { MemoryBus } from './memory-bus.js';
+export type { MemoryBusOptions } from './memory-bus.js';
+export { MemoryBroker, DEFAULT_MAX_PAYLOAD } from './memory-broker.js';
+export {
+  subjects,
+  clusterNames,
+  assertClusterId,
+  assertSubject,
+  assertJetStreamName,
+  subjectMatches,
+  subjectsOverlap,
+  CLUSTER_ID_PATTERN,
+} from './subjects.js';
 export type { ClusterSubjects, ClusterNames } from './subjects.js';
 export {
   KvConflictError,
@@ -44,7 +51,9 @@ export {
   TimeoutError,
   NoRespondersError,
   InvalidSubjectError,
+  JetStreamNotFoundError,
   TransportError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
+export type { TransportErrorCode } from './errors.js';
 export { STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap, statusStreamConfig, reportStreamConfig } from './cluster-state.js';

@@ -1,163 +1,156 @@
 /**
- * The in-process twin of NatsBus, for the embedded `backbeat dev` mode and unit tests. It
- * behaves like nats-server for everything it offers: subject rules and wildcards, queue
- * groups, asynchronous delivery in publish order, echo to the publisher, no-responders,
- * KV compare-and-set with per-bucket revisions and bucket TTL, streams with de-duplication
- * and durable consumers. The conformance suite checks both against the same tests.
+ * The in-process twin of NatsBus, for the embedded `backbeat dev` mode and unit tests. Each
+ * MemoryBus is one client of a MemoryBroker; several clients can share a broker, as several
+ * processes share a nats-server. It behaves like nats-server for everything it offers: subject
+ * rules and wildcards, queue groups, asynchronous delivery in publish order, echo to the
+ * publisher, no-responders, KV compare-and-set with per-bucket revisions and bucket TTL,
+ * streams with de-duplication and durable consumers. The conformance suite checks both.
+ *
+ * `simulateDisconnect()` and `simulateReconnect()` let unit tests lose the connection.
  */
 import { randomUUID } from 'node:crypto';
-import type {
-  Bus,
-  BusEvent,
-  BusMsg,
-  BusStatus,
-  Consumer,
-  ConsumeOptions,
-  DurableMsg,
-  DurablePublishOptions,
-  DurablePublishResult,
-  Headers,
-  KvBucket,
-  KvBucketOptions,
-  ReadStreamOptions,
-  RequestOptions,
-  StoredMsg,
-  StreamConfig,
-  SubscribeOptions,
-  Subscription,
-} from './bus.js';
+import type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
 import { MSG_ID_HEADER } from './bus.js';
-import { NoRespondersError, NotConnectedError, TimeoutError, TransportError } from './errors.js';
-import { MemoryKvBucket } from './memory-kv.js';
-import { MemoryStream } from './memory-streams.js';
-import { assertJetStreamName, assertSubject, subjectMatches } from './subjects.js';
+import { JetStreamNotFoundError, NoRespondersError, NotConnectedError, TimeoutError } from './errors.js';
+import type { KvBucket, KvBucketOptions } from './kv-types.js';
+import { MemoryBroker, type BrokerSub } from './memory-broker.js';
+import { MemoryKvBucket, type MemoryClientHooks } from './memory-kv.js';
+import type { Consumer, ConsumeOptions, DurableMsg, DurablePublishOptions, DurablePublishResult, ReadStreamOptions, StoredMsg, StreamConfig } from './stream-types.js';
+import { assertJetStreamName, assertQueueName, assertSubject } from './subjects.js';
 
-interface Sub {
-  readonly subject: string;
-  readonly queue?: string;
-  readonly handler: (msg: BusMsg) => void;
-  active: boolean;
+/** Options of {@link MemoryBus}. */
+export interface MemoryBusOptions {
+  /** The broker to connect to; share one between buses to make them see each other. @default a new broker */
+  broker?: MemoryBroker;
+  /** How long JetStream and KV calls wait for a reconnection before a TimeoutError. @default 5000 */
+  jetStreamTimeoutMs?: number;
 }
-
-/** Largest payload nats-server accepts by default (max_payload). */
-export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 /** A bus that lives inside this process. */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
-  #subs = new Set<Sub>();
-  #queue: Array<() => void> = [];
-  #flushing = false;
-  #closed = false;
-  #buckets = new Map<string, MemoryKvBucket>();
-  #streams = new Map<string, MemoryStream>();
-  #listeners = new Set<(e: BusEvent) => void>();
-  #rr = new Map<string, number>();
+  /** The broker this client is connected to. */
+  readonly broker: MemoryBroker;
+  readonly #jsTimeoutMs: number;
+  #state: 'connected' | 'disconnected' | 'closed' = 'connected';
+  #reconnects = 0;
+  #dropped = 0;
+  readonly #listeners = new Set<(e: BusEvent) => void>();
+  readonly #resources = new Set<() => void | Promise<void>>();
+  /** Consumers are stopped first on close, so none takes a new message while in-flight ones finish. */
+  readonly #consumers = new Set<() => Promise<void>>();
+  readonly #reconnectHooks = new Set<() => void>();
+  readonly #hooks: MemoryClientHooks;
 
-  /** Delivers queued messages in publish order, asynchronously like a network would. */
-  #enqueue(task: () => void): void {
-    this.#queue.push(task);
-    if (this.#flushing) return;
-    this.#flushing = true;
-    setImmediate(() => {
-      const batch = this.#queue;
-      this.#queue = [];
-      this.#flushing = false;
-      for (const t of batch) {
-        try {
-          t();
-        } catch (err) {
-          for (const l of this.#listeners) l({ type: 'error', error: err as Error });
-        }
-      }
-    });
+  constructor(options: MemoryBusOptions = {}) {
+    this.broker = options.broker ?? new MemoryBroker();
+    this.#jsTimeoutMs = options.jetStreamTimeoutMs ?? 5000;
+    this.#hooks = {
+      live: () => this.#state === 'connected',
+      gate: (op, timeoutMs) => this.#gate(op, timeoutMs ?? this.#jsTimeoutMs),
+      track: (stop) => this.#track(stop),
+      onReconnect: (fn) => {
+        this.#reconnectHooks.add(fn);
+        return () => this.#reconnectHooks.delete(fn);
+      },
+      reportError: (err) => this.#emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) }),
+    };
+  }
+
+  #emit(e: BusEvent): void {
+    for (const l of this.#listeners) l(e);
+  }
+
+  #track(stop: () => void | Promise<void>): () => void {
+    this.#resources.add(stop);
+    return () => this.#resources.delete(stop);
   }
 
   #checkOpen(op: string): void {
-    if (this.#closed) throw new NotConnectedError(op);
+    if (this.#state === 'closed') throw new NotConnectedError(op);
   }
 
-  /** Routes a message to subscribers (one per queue group) and to capturing streams. */
-  #route(subject: string, data: Uint8Array, headers: Headers, reply?: string): { delivered: number } {
-    if (data.length > DEFAULT_MAX_PAYLOAD) throw new TransportError('publish', `payload of ${data.length} bytes exceeds max_payload ${DEFAULT_MAX_PAYLOAD}`);
-    const plain: Sub[] = [];
-    const groups = new Map<string, Sub[]>();
-    for (const s of this.#subs) {
-      if (!s.active || !subjectMatches(s.subject, subject)) continue;
-      if (s.queue === undefined) plain.push(s);
-      else groups.set(s.queue, [...(groups.get(s.queue) ?? []), s]);
-    }
-    for (const [q, members] of groups) {
-      const i = (this.#rr.get(q) ?? 0) % members.length;
-      this.#rr.set(q, i + 1);
-      plain.push(members[i]!);
-    }
-    const copy = data.slice();
-    const frozen = Object.freeze({ ...headers });
-    for (const s of plain) {
-      this.#enqueue(() => {
-        if (!s.active) return;
-        s.handler({
-          subject,
-          data: copy,
-          headers: frozen,
-          reply,
-          respond: (d, h) => {
-            if (!reply || this.#closed) return false;
-            this.publish(reply, d, { headers: h });
-            return true;
-          },
-        });
+  /** Resolves once connected; waits up to `timeoutMs` for a reconnection. */
+  async #gate(op: string, timeoutMs: number): Promise<void> {
+    this.#checkOpen(op);
+    if (this.#state === 'connected') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new TimeoutError(op, timeoutMs));
+      }, timeoutMs);
+      const off = this.#hooks.onReconnect(() => {
+        clearTimeout(timer);
+        off();
+        resolve();
       });
-    }
-    return { delivered: plain.length };
-  }
-
-  #capture(subject: string, data: Uint8Array, headers: Headers): { stream: MemoryStream; seq: number; duplicate: boolean } | undefined {
-    for (const stream of this.#streams.values()) {
-      if (stream.captures(subject)) return { stream, ...stream.store(subject, data, headers) };
-    }
-    return undefined;
+    });
   }
 
   publish(subject: string, data: Uint8Array, options: { headers?: Headers } = {}): void {
     assertSubject(subject, false);
     this.#checkOpen('publish');
-    this.#route(subject, data, options.headers ?? {});
-    this.#capture(subject, data, options.headers ?? {});
+    if (this.#state !== 'connected') {
+      this.#dropped += 1; // SPEC 12: never delivered late
+      return;
+    }
+    const headers = options.headers ?? {};
+    this.broker.route(subject, data, headers);
+    this.broker.capture(subject, data, headers);
   }
 
   subscribe(subject: string, handler: (msg: BusMsg) => void, options: SubscribeOptions = {}): Subscription {
     assertSubject(subject, true);
+    if (options.queue !== undefined) assertQueueName(options.queue);
     this.#checkOpen('subscribe');
-    const sub: Sub = { subject, queue: options.queue, handler, active: true };
-    this.#subs.add(sub);
-    return {
+    let active = true;
+    const sub: BrokerSub = {
       subject,
-      unsubscribe: () => {
-        sub.active = false;
-        this.#subs.delete(sub);
+      queue: options.queue,
+      live: () => active && this.#state === 'connected',
+      deliver: (m) => {
+        if (!sub.live()) return;
+        const msg: BusMsg = { ...m, respond: (d, h) => this.#respond(m.reply, d, h) };
+        try {
+          handler(msg);
+        } catch (err) {
+          this.#hooks.reportError(err);
+        }
       },
     };
+    const unsubscribe = () => {
+      active = false;
+      this.broker.removeSub(sub);
+      untrack();
+    };
+    const untrack = this.#track(unsubscribe);
+    this.broker.addSub(sub);
+    return { subject, unsubscribe };
+  }
+
+  #respond(reply: string | undefined, data: Uint8Array, headers?: Headers): boolean {
+    if (!reply || this.#state === 'closed') return false;
+    this.publish(reply, data, { headers });
+    return true;
   }
 
   async request(subject: string, data: Uint8Array, options: RequestOptions = {}): Promise<BusMsg> {
     assertSubject(subject, false);
-    this.#checkOpen('request');
     const timeoutMs = options.timeoutMs ?? 2000;
+    const started = Date.now();
+    await this.#gate(`request on '${subject}'`, timeoutMs);
     const inbox = `_INBOX.${randomUUID().replace(/-/g, '')}`;
     return new Promise<BusMsg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        reject(new TimeoutError(subject, timeoutMs));
+      }, Math.max(0, timeoutMs - (Date.now() - started)));
       const sub = this.subscribe(inbox, (m) => {
         clearTimeout(timer);
         sub.unsubscribe();
         resolve(m);
       });
-      const timer = setTimeout(() => {
-        sub.unsubscribe();
-        reject(new TimeoutError(subject, timeoutMs));
-      }, timeoutMs);
-      const { delivered } = this.#route(subject, data, options.headers ?? {}, inbox);
-      if (delivered === 0) {
+      if (this.broker.route(subject, data, options.headers ?? {}, inbox) === 0) {
         clearTimeout(timer);
         sub.unsubscribe();
         reject(new NoRespondersError(subject));
@@ -166,62 +159,68 @@ export class MemoryBus implements Bus {
   }
 
   async flush(): Promise<void> {
-    this.#checkOpen('flush');
-    await new Promise((r) => setImmediate(r));
+    await this.#gate('flush', this.#jsTimeoutMs);
+    await new Promise<void>((r) => this.broker.enqueue(r));
   }
 
   async kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     assertJetStreamName(bucket);
-    this.#checkOpen('kv');
-    let b = this.#buckets.get(bucket);
-    if (!b) {
-      b = new MemoryKvBucket(bucket, options);
-      this.#buckets.set(bucket, b);
-    }
-    return b;
+    await this.#gate(`kv '${bucket}'`, this.#jsTimeoutMs);
+    const store = this.broker.bucket(bucket, options);
+    if (!store) throw new JetStreamNotFoundError('bucket', bucket);
+    return new MemoryKvBucket(store, this.#hooks);
   }
 
   async ensureStream(config: StreamConfig): Promise<void> {
     assertJetStreamName(config.name);
     config.subjects.forEach((s) => assertSubject(s, true));
-    this.#checkOpen('ensureStream');
-    for (const other of this.#streams.values()) {
-      if (other.config.name === config.name) continue;
-      const overlap = config.subjects.some((s) => other.config.subjects.some((o) => subjectMatches(o, s) || subjectMatches(s, o)));
-      if (overlap) throw new TransportError('ensureStream', `subjects overlap with stream '${other.config.name}'`);
-    }
-    const existing = this.#streams.get(config.name);
-    if (existing) existing.config = config;
-    else this.#streams.set(config.name, new MemoryStream(config));
+    await this.#gate(`ensureStream '${config.name}'`, this.#jsTimeoutMs);
+    this.broker.ensureStream(config);
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {
     assertSubject(subject, false);
-    this.#checkOpen('publishDurable');
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const started = Date.now();
+    await this.#gate(`publishDurable on '${subject}'`, timeoutMs);
     const headers = options.msgId ? { ...options.headers, [MSG_ID_HEADER]: options.msgId } : { ...options.headers };
-    this.#route(subject, data, headers);
-    const stored = this.#capture(subject, data, headers);
+    const delivered = this.broker.route(subject, data, headers);
+    const stored = this.broker.capture(subject, data, headers);
     await new Promise((r) => setImmediate(r));
-    if (!stored) throw new NoRespondersError(subject);
-    return { stream: stored.stream.config.name, seq: stored.seq, duplicate: stored.duplicate };
+    if (stored) return { stream: stored.stream.config.name, seq: stored.seq, duplicate: stored.duplicate };
+    if (delivered === 0) throw new NoRespondersError(subject);
+    // No stream, but core subscribers got it as a request and none answers: as on NATS, a timeout.
+    await new Promise((r) => setTimeout(r, Math.max(0, timeoutMs - (Date.now() - started))));
+    throw new TimeoutError(subject, timeoutMs);
   }
 
   async consume(options: ConsumeOptions, handler: (msg: DurableMsg) => void | Promise<void>): Promise<Consumer> {
-    this.#checkOpen('consume');
-    const stream = this.#streams.get(options.stream);
-    if (!stream) throw new TransportError('consume', `stream '${options.stream}' not found`);
-    return stream.consume(options, handler);
+    assertJetStreamName(options.durable);
+    if (options.filterSubject !== undefined) assertSubject(options.filterSubject, true);
+    await this.#gate(`consume '${options.stream}'`, this.#jsTimeoutMs);
+    const stream = this.broker.stream(options.stream);
+    if (!stream) throw new JetStreamNotFoundError('stream', options.stream);
+    const durable = stream.durable(options);
+    const attached = durable.attach(handler, this.#hooks.live, this.#hooks.reportError);
+    const offReconnect = this.#hooks.onReconnect(() => durable.pump());
+    const stop = async () => {
+      offReconnect();
+      this.#consumers.delete(stop);
+      await attached.stop();
+    };
+    this.#consumers.add(stop);
+    return { stop };
   }
 
   async readStream(options: ReadStreamOptions): Promise<StoredMsg[]> {
-    this.#checkOpen('readStream');
-    const stream = this.#streams.get(options.stream);
-    if (!stream) throw new TransportError('readStream', `stream '${options.stream}' not found`);
+    await this.#gate(`readStream '${options.stream}'`, this.#jsTimeoutMs);
+    const stream = this.broker.stream(options.stream);
+    if (!stream) throw new JetStreamNotFoundError('stream', options.stream);
     return stream.read(options);
   }
 
   status(): BusStatus {
-    return { connected: !this.#closed, reconnects: 0 };
+    return { connected: this.#state === 'connected', reconnects: this.#reconnects, dropped: this.#dropped };
   }
 
   onStatus(listener: (event: BusEvent) => void): () => void {
@@ -229,13 +228,32 @@ export class MemoryBus implements Bus {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Test hook: loses the connection. Publishes are dropped, nothing is delivered to this client. */
+  simulateDisconnect(): void {
+    if (this.#state !== 'connected') return;
+    this.#state = 'disconnected';
+    this.#emit({ type: 'disconnect' });
+  }
+
+  /** Test hook: the connection is back. Watchers catch up; consumers resume. */
+  simulateReconnect(): void {
+    if (this.#state !== 'disconnected') return;
+    this.#state = 'connected';
+    this.#reconnects += 1;
+    this.#emit({ type: 'reconnect' });
+    for (const fn of [...this.#reconnectHooks]) fn();
+  }
+
   async close(): Promise<void> {
-    if (this.#closed) return;
-    await new Promise((r) => setImmediate(r));
-    this.#closed = true;
-    for (const s of this.#subs) s.active = false;
-    this.#subs.clear();
-    for (const s of this.#streams.values()) s.close();
+    if (this.#state === 'closed') return;
+    const consumersStopped = Promise.all([...this.#consumers].map((stop) => stop()));
+    if (this.#state === 'connected') await new Promise<void>((r) => this.broker.enqueue(r)); // deliver what is in flight
+    this.#state = 'closed';
+    await consumersStopped;
+    await Promise.all([...this.#resources].map((stop) => stop()));
+    this.#resources.clear();
+    this.#reconnectHooks.clear();
+    this.#emit({ type: 'closed' });
     this.#listeners.clear();
   }
 }

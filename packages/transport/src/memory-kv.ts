@@ -1,10 +1,11 @@
 /**
- * In-process KV bucket with the semantics of JetStream KV on nats-server 2.9: one revision
- * sequence per bucket across all keys, deletes as markers, compare-and-set on the last
- * revision, a bucket-level TTL, and no watch event when an entry expires.
+ * In-process KV with the semantics of JetStream KV on nats-server 2.9: one revision sequence
+ * per bucket across all keys, deletes as markers, compare-and-set on the last revision, a
+ * bucket-level TTL, and no watch event when an entry expires (SPEC 12).
  */
-import type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './bus.js';
-import { KvConflictError, InvalidSubjectError } from './errors.js';
+import type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './kv-types.js';
+import { assertKvKey, assertRevision } from './kv-types.js';
+import { KvConflictError } from './errors.js';
 import { subjectMatches } from './subjects.js';
 
 interface Stored {
@@ -14,104 +15,202 @@ interface Stored {
   readonly op: 'put' | 'delete';
 }
 
-const KEY = /^[-/_=.a-zA-Z0-9]+$/;
+/** What a KV handle needs from the MemoryBus it belongs to. */
+export interface MemoryClientHooks {
+  /** True while the client is connected. */
+  live(): boolean;
+  /** Resolves once the client may talk to the broker. @throws NotConnectedError, TimeoutError */
+  gate(operation: string, timeoutMs?: number): Promise<void>;
+  /** Registers a resource the client stops when it closes; returns the unregister function. */
+  track(stop: () => void): () => void;
+  /** Calls `fn` after every reconnection; returns the unregister function. */
+  onReconnect(fn: () => void): () => void;
+  /** Reports an error thrown by user code (a handler or callback) as an `error` event. */
+  reportError(err: unknown): void;
+}
 
-/** A KV bucket held in memory. */
-export class MemoryKvBucket implements KvBucket {
+interface Watcher {
+  readonly pattern: string;
+  readonly live: () => boolean;
+  readonly cb: (e: KvWatchEvent) => void;
+  lastRevision: number;
+  stopped: boolean;
+}
+
+/** A bucket's data, shared by every client of the broker. */
+export class MemoryKvStore {
   readonly name: string;
   readonly ttlMs: number;
   #seq = 0;
-  #entries = new Map<string, Stored>();
-  #watchers = new Set<{ key: string; cb: (e: KvWatchEvent) => void }>();
+  readonly #entries = new Map<string, Stored>();
+  readonly #watchers = new Set<Watcher>();
+  readonly #enqueue: (task: () => void) => void;
 
-  constructor(name: string, options: KvBucketOptions) {
+  constructor(name: string, options: KvBucketOptions, enqueue: (task: () => void) => void) {
     this.name = name;
     this.ttlMs = options.ttlMs ?? 0;
+    this.#enqueue = enqueue;
   }
 
-  /** The key's last stored entry (put or delete marker), unless it expired. */
+  /** The key's last entry (value or delete marker), unless it expired by the bucket TTL. */
   #last(key: string): Stored | undefined {
     const e = this.#entries.get(key);
-    if (!e) return undefined;
-    if (this.ttlMs > 0 && Date.now() - e.created >= this.ttlMs) {
-      this.#entries.delete(key);
+    if (e && this.ttlMs > 0 && Date.now() - e.created >= this.ttlMs) {
+      this.#entries.delete(key); // expiry is silent: no watch event, as on nats-server 2.9
       return undefined;
     }
     return e;
   }
 
+  #notify(w: Watcher, event: KvWatchEvent): void {
+    this.#enqueue(() => {
+      if (w.stopped || !w.live() || event.revision <= w.lastRevision) return;
+      w.lastRevision = event.revision;
+      w.cb(event);
+    });
+  }
+
   #write(key: string, value: Uint8Array, op: 'put' | 'delete'): number {
     const revision = ++this.#seq;
-    this.#entries.set(key, { value: value.slice(), revision, created: Date.now(), op });
-    const event: KvWatchEvent = { key, operation: op, value, revision };
-    for (const w of this.#watchers) {
-      if (w.key === key || subjectMatches(w.key, key)) setImmediate(() => w.cb(event));
-    }
+    const stored: Stored = { value: value.slice(), revision, created: Date.now(), op };
+    this.#entries.set(key, stored);
+    for (const w of this.#watchers) if (subjectMatches(w.pattern, key)) this.#notify(w, toEvent(key, stored));
     return revision;
   }
 
-  async get(key: string): Promise<KvEntry | null> {
-    checkKey(key);
+  /** The live value, or null. */
+  get(key: string): KvEntry | null {
     const e = this.#last(key);
     return e && e.op === 'put' ? { key, value: e.value.slice(), revision: e.revision, created: e.created } : null;
   }
 
-  async create(key: string, value: Uint8Array): Promise<number> {
-    checkKey(key);
-    const e = this.#last(key);
-    if (e && e.op === 'put') throw new KvConflictError(this.name, key);
+  /** Writes when the key has no live value. @throws KvConflictError */
+  create(key: string, value: Uint8Array): number {
+    if (this.#last(key)?.op === 'put') throw new KvConflictError(this.name, key);
     return this.#write(key, value, 'put');
   }
 
-  async update(key: string, value: Uint8Array, expectedRevision: number): Promise<number> {
-    checkKey(key);
-    const e = this.#last(key);
-    if ((e?.revision ?? 0) !== expectedRevision) throw new KvConflictError(this.name, key, expectedRevision);
+  /** Writes when the key is at `expectedRevision`. @throws KvConflictError */
+  update(key: string, value: Uint8Array, expectedRevision: number): number {
+    if ((this.#last(key)?.revision ?? 0) !== expectedRevision) throw new KvConflictError(this.name, key, expectedRevision);
     return this.#write(key, value, 'put');
   }
 
-  async put(key: string, value: Uint8Array): Promise<number> {
-    checkKey(key);
+  /** Writes unconditionally. */
+  put(key: string, value: Uint8Array): number {
     return this.#write(key, value, 'put');
   }
 
-  async delete(key: string, options: { expectedRevision?: number } = {}): Promise<void> {
-    checkKey(key);
-    if (options.expectedRevision !== undefined && (this.#last(key)?.revision ?? 0) !== options.expectedRevision) {
-      throw new KvConflictError(this.name, key, options.expectedRevision);
+  /** Writes a delete marker. @throws KvConflictError on a revision mismatch */
+  delete(key: string, expectedRevision?: number): void {
+    if (expectedRevision !== undefined && (this.#last(key)?.revision ?? 0) !== expectedRevision) {
+      throw new KvConflictError(this.name, key, expectedRevision);
     }
     this.#write(key, new Uint8Array(0), 'delete');
   }
 
-  async watch(key: string, cb: (event: KvWatchEvent) => void): Promise<{ stop(): void }> {
-    let stopped = false;
-    const watcher = { key, cb: (e: KvWatchEvent) => stopped || cb(e) };
-    // Current values first, as a JetStream watcher with LastValue does.
-    const current = [...this.#entries.keys()]
-      .filter((k) => k === key || subjectMatches(key, k))
-      .map((k) => [k, this.#last(k)] as const)
-      .filter((pair): pair is readonly [string, Stored] => pair[1] !== undefined)
-      .sort((a, b) => a[1].revision - b[1].revision);
-    for (const [k, e] of current) {
-      const event: KvWatchEvent = { key: k, operation: e.op, value: e.value, revision: e.revision };
-      setImmediate(() => watcher.cb(event));
-    }
+  /** Keys with a live value, sorted. */
+  keys(): string[] {
+    return [...this.#entries.keys()].filter((k) => this.#last(k)?.op === 'put').sort();
+  }
+
+  /** Sends every matching live entry newer than what the watcher saw, oldest first. */
+  catchUp(w: Watcher): void {
+    const newer = [...this.#entries.keys()]
+      .filter((k) => subjectMatches(w.pattern, k))
+      .flatMap((k) => {
+        const e = this.#last(k);
+        return e && e.revision > w.lastRevision ? [toEvent(k, e)] : [];
+      })
+      .sort((a, b) => a.revision - b.revision);
+    for (const event of newer) this.#notify(w, event);
+  }
+
+  /** Starts a watcher: current entries first, then every change. */
+  watch(pattern: string, cb: (e: KvWatchEvent) => void, live: () => boolean): { watcher: Watcher; stop(): void } {
+    const watcher: Watcher = { pattern, cb, live, lastRevision: 0, stopped: false };
+    this.catchUp(watcher);
     this.#watchers.add(watcher);
     return {
+      watcher,
       stop: () => {
-        stopped = true;
+        watcher.stopped = true;
         this.#watchers.delete(watcher);
       },
     };
   }
-
-  async keys(): Promise<string[]> {
-    return [...this.#entries.keys()].filter((k) => this.#last(k)?.op === 'put').sort();
-  }
 }
 
-function checkKey(key: string): void {
-  if (typeof key !== 'string' || !KEY.test(key) || key.startsWith('.') || key.endsWith('.')) {
-    throw new InvalidSubjectError(String(key), 'KV keys use letters, digits and - / _ = . (not at either end)');
+function toEvent(key: string, e: Stored): KvWatchEvent {
+  return { key, operation: e.op, value: e.value.slice(), revision: e.revision };
+}
+
+/** One client's handle on a bucket. */
+export class MemoryKvBucket implements KvBucket {
+  readonly name: string;
+  readonly #store: MemoryKvStore;
+  readonly #client: MemoryClientHooks;
+
+  constructor(store: MemoryKvStore, client: MemoryClientHooks) {
+    this.name = store.name;
+    this.#store = store;
+    this.#client = client;
+  }
+
+  async #ready(op: string, key: string): Promise<void> {
+    assertKvKey(key);
+    await this.#client.gate(`kv ${op} '${this.name}'`);
+  }
+
+  async get(key: string): Promise<KvEntry | null> {
+    await this.#ready('get', key);
+    return this.#store.get(key);
+  }
+
+  async create(key: string, value: Uint8Array): Promise<number> {
+    await this.#ready('create', key);
+    return this.#store.create(key, value);
+  }
+
+  async update(key: string, value: Uint8Array, expectedRevision: number): Promise<number> {
+    assertRevision(expectedRevision);
+    await this.#ready('update', key);
+    return this.#store.update(key, value, expectedRevision);
+  }
+
+  async put(key: string, value: Uint8Array): Promise<number> {
+    await this.#ready('put', key);
+    return this.#store.put(key, value);
+  }
+
+  async delete(key: string, options: { expectedRevision?: number } = {}): Promise<void> {
+    await this.#ready('delete', key);
+    this.#store.delete(key, options.expectedRevision);
+  }
+
+  async watch(key: string, cb: (event: KvWatchEvent) => void): Promise<{ stop(): void }> {
+    assertKvKey(key, true);
+    await this.#client.gate(`kv watch '${this.name}'`);
+    const safe = (e: KvWatchEvent) => {
+      try {
+        cb(e);
+      } catch (err) {
+        this.#client.reportError(err);
+      }
+    };
+    const w = this.#store.watch(key, safe, () => this.#client.live());
+    const offReconnect = this.#client.onReconnect(() => this.#store.catchUp(w.watcher));
+    const stop = () => {
+      w.stop();
+      offReconnect();
+      untrack();
+    };
+    const untrack = this.#client.track(stop);
+    return { stop };
+  }
+
+  async keys(): Promise<string[]> {
+    await this.#client.gate(`kv keys '${this.name}'`);
+    return this.#store.keys();
   }
 }

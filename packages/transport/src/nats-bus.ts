@@ -1,90 +1,64 @@
 /**
  * Bus over nats.js v3 on a real nats-server: core pub/sub and request, JetStream KV, streams
- * and durable pull consumers.
+ * and durable pull consumers. Every failure surfaces as one of the transport's typed errors.
  */
-import { connect, errors as natsErrors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type {
-  Bus,
-  BusEvent,
-  BusMsg,
-  BusStatus,
-  Consumer,
-  ConsumeOptions,
-  DurableMsg,
-  DurablePublishOptions,
-  DurablePublishResult,
-  Headers,
-  KvBucket,
-  KvBucketOptions,
-  ReadStreamOptions,
-  RequestOptions,
-  StoredMsg,
-  StreamConfig,
-  SubscribeOptions,
-  Subscription,
-} from './bus.js';
+import type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
 import { MSG_ID_HEADER } from './bus.js';
-import { NoRespondersError, NotConnectedError, TimeoutError, TransportError } from './errors.js';
+import { NotConnectedError } from './errors.js';
+import type { KvBucket, KvBucketOptions } from './kv-types.js';
+import { mapNatsError } from './nats-errors.js';
+import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
 import { openNatsKv } from './nats-kv.js';
 import { natsConnectOptions, type NatsConfig } from './nats-options.js';
-import { natsConsume, natsEnsureStream, natsReadStream } from './nats-streams.js';
-import { assertSubject } from './subjects.js';
-
-/** Converts our headers to nats.js headers (names kept exactly). */
-export function toNatsHeaders(h: Headers | undefined): MsgHdrs | undefined {
-  if (!h) return undefined;
-  const keys = Object.keys(h);
-  if (keys.length === 0) return undefined;
-  const out = natsHeaders();
-  for (const k of keys) out.set(k, h[k]!);
-  return out;
-}
-
-/** Converts nats.js headers to a plain record (first value of each name). */
-export function fromNatsHeaders(h: MsgHdrs | undefined): Headers {
-  const out: Record<string, string> = {};
-  if (!h) return out;
-  for (const [k, v] of h) if (v.length > 0) out[k] = v[0]!;
-  return out;
-}
-
-function toBusMsg(m: Msg): BusMsg {
-  return {
-    subject: m.subject,
-    data: m.data,
-    headers: fromNatsHeaders(m.headers),
-    reply: m.reply || undefined,
-    respond: (data, headers) => m.respond(data, { headers: toNatsHeaders(headers) }),
-  };
-}
+import { natsReadStream } from './nats-read.js';
+import { natsConsume, natsEnsureStream } from './nats-streams.js';
+import type { Consumer, ConsumeOptions, DurableMsg, DurablePublishOptions, DurablePublishResult, ReadStreamOptions, StoredMsg, StreamConfig } from './stream-types.js';
+import { assertQueueName, assertSubject } from './subjects.js';
 
 /** A bus on a real nats-server. */
 export class NatsBus implements Bus {
   readonly kind = 'nats' as const;
+  /** The underlying nats.js connection (for what the Bus does not offer). */
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   #jsm: Promise<JetStreamManager> | undefined;
-  #connected = true;
+  #connected: boolean;
   #reconnects = 0;
-  #listeners = new Set<(e: BusEvent) => void>();
-  #owned: boolean;
+  #dropped = 0;
   #closed = false;
+  readonly #owned: boolean;
+  readonly #listeners = new Set<(e: BusEvent) => void>();
+  /** Subscriptions, consumers and watchers this bus started, stopped by close(). */
+  readonly #resources = new Set<() => void | Promise<void>>();
 
   private constructor(nc: NatsConnection, owned: boolean) {
     this.nc = nc;
     this.#owned = owned;
+    this.#connected = !nc.isClosed();
     this.js = jetstream(nc);
     void this.#watchStatus();
+    void nc.closed().then(() => {
+      this.#connected = false;
+      this.#emit({ type: 'closed' });
+    });
   }
 
-  /** Connects with the project's defaults (unlimited reconnects, 5 s pings). */
+  /**
+   * Connects with the project's defaults: unlimited reconnects, 5 s pings (SPEC 12).
+   * @throws TransportError when the first connection fails
+   */
   static async connect(config: NatsConfig = {}): Promise<NatsBus> {
-    const nc = await connect(natsConnectOptions(config));
-    return new NatsBus(nc, true);
+    const opts = natsConnectOptions(config);
+    try {
+      return new NatsBus(await connect(opts), true);
+    } catch (err) {
+      throw mapNatsError(err, { operation: `connect to ${String(opts.servers)}` });
+    }
   }
 
-  /** Wraps a connection made by the caller; close() then leaves it open. */
+  /** Wraps a connection made by the caller; close() then stops this bus's work but leaves the connection open. */
   static fromConnection(nc: NatsConnection): NatsBus {
     return new NatsBus(nc, false);
   }
@@ -108,74 +82,133 @@ export class NatsBus implements Bus {
     for (const l of this.#listeners) l(e);
   }
 
+  #reportError(err: unknown): void {
+    this.#emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
+  }
+
+  #track(stop: () => void | Promise<void>): () => void {
+    this.#resources.add(stop);
+    return () => this.#resources.delete(stop);
+  }
+
+  #checkOpen(op: string): void {
+    if (this.#closed || this.nc.isClosed()) throw new NotConnectedError(op);
+  }
+
+  /** The JetStream manager, made once. */
   jsm(): Promise<JetStreamManager> {
     this.#jsm ??= jetstreamManager(this.nc);
+    this.#jsm.catch(() => (this.#jsm = undefined)); // retry next time
     return this.#jsm;
   }
 
   publish(subject: string, data: Uint8Array, options: { headers?: Headers } = {}): void {
     assertSubject(subject, false);
-    if (this.#closed || this.nc.isClosed()) throw new NotConnectedError('publish');
-    this.nc.publish(subject, data, { headers: toNatsHeaders(options.headers) });
+    this.#checkOpen('publish');
+    if (!this.#connected) {
+      // nats.js would buffer it and may send it after the reconnect: a stale beat (SPEC 12).
+      this.#dropped += 1;
+      return;
+    }
+    try {
+      this.nc.publish(subject, data, { headers: toNatsHeaders(options.headers) });
+    } catch (err) {
+      throw mapNatsError(err, { operation: `publish on '${subject}'`, subject });
+    }
   }
 
   subscribe(subject: string, handler: (msg: BusMsg) => void, options: SubscribeOptions = {}): Subscription {
     assertSubject(subject, true);
-    if (this.#closed || this.nc.isClosed()) throw new NotConnectedError('subscribe');
+    if (options.queue !== undefined) assertQueueName(options.queue);
+    this.#checkOpen('subscribe');
     const sub = this.nc.subscribe(subject, {
       queue: options.queue,
       callback: (err, m) => {
-        if (!err) handler(toBusMsg(m));
+        if (err) return this.#reportError(mapNatsError(err, { operation: `subscription on '${subject}'` }));
+        try {
+          handler(toBusMsg(m));
+        } catch (e) {
+          this.#reportError(e);
+        }
       },
     });
-    return { subject, unsubscribe: () => sub.unsubscribe() };
+    const unsubscribe = () => {
+      untrack();
+      if (!sub.isClosed()) sub.unsubscribe();
+    };
+    const untrack = this.#track(unsubscribe);
+    return { subject, unsubscribe };
   }
 
   async request(subject: string, data: Uint8Array, options: RequestOptions = {}): Promise<BusMsg> {
     assertSubject(subject, false);
+    this.#checkOpen(`request on '${subject}'`);
     const timeoutMs = options.timeoutMs ?? 2000;
     try {
-      const m = await this.nc.request(subject, data, { timeout: timeoutMs, headers: toNatsHeaders(options.headers) });
-      return toBusMsg(m);
+      return toBusMsg(await this.nc.request(subject, data, { timeout: timeoutMs, headers: toNatsHeaders(options.headers) }));
     } catch (err) {
-      throw mapRequestError(err, subject, timeoutMs);
+      throw mapNatsError(err, { operation: `request on '${subject}'`, subject, timeoutMs });
     }
   }
 
   async flush(): Promise<void> {
-    await this.nc.flush();
+    this.#checkOpen('flush');
+    try {
+      await this.nc.flush();
+    } catch (err) {
+      throw mapNatsError(err, { operation: 'flush' });
+    }
   }
 
-  kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
-    return openNatsKv(this.nc, bucket, options);
+  async kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
+    this.#checkOpen(`kv '${bucket}'`);
+    return openNatsKv(this.js, await this.#manager(), bucket, options, { track: (s) => this.#track(s), reportError: (e) => this.#reportError(e) });
   }
 
   async ensureStream(config: StreamConfig): Promise<void> {
-    await natsEnsureStream(await this.jsm(), config);
+    this.#checkOpen(`ensureStream '${config.name}'`);
+    await natsEnsureStream(await this.#manager(), config);
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {
     assertSubject(subject, false);
+    this.#checkOpen(`publishDurable on '${subject}'`);
     const timeoutMs = options.timeoutMs ?? 5000;
     const headers = options.msgId ? { ...options.headers, [MSG_ID_HEADER]: options.msgId } : options.headers;
     try {
       const ack = await this.js.publish(subject, data, { headers: toNatsHeaders(headers), timeout: timeoutMs });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
-      throw mapRequestError(err, subject, timeoutMs);
+      throw mapNatsError(err, { operation: `publishDurable on '${subject}'`, subject, timeoutMs });
     }
   }
 
   async consume(options: ConsumeOptions, handler: (msg: DurableMsg) => void | Promise<void>): Promise<Consumer> {
-    return natsConsume(this.js, await this.jsm(), options, handler);
+    this.#checkOpen(`consume '${options.stream}'`);
+    const consumer = await natsConsume(this.js, await this.#manager(), options, handler, (e) => this.#reportError(e));
+    const stop = async () => {
+      untrack();
+      await consumer.stop();
+    };
+    const untrack = this.#track(stop);
+    return { stop };
   }
 
   async readStream(options: ReadStreamOptions): Promise<StoredMsg[]> {
-    return natsReadStream(this.js, await this.jsm(), options);
+    this.#checkOpen(`readStream '${options.stream}'`);
+    return natsReadStream(this.js, await this.#manager(), options);
+  }
+
+  async #manager(): Promise<JetStreamManager> {
+    try {
+      return await this.jsm();
+    } catch (err) {
+      throw mapNatsError(err, { operation: 'JetStream' });
+    }
   }
 
   status(): BusStatus {
-    return { connected: this.#connected && !this.nc.isClosed(), reconnects: this.#reconnects };
+    return { connected: this.#connected && !this.#closed && !this.nc.isClosed(), reconnects: this.#reconnects, dropped: this.#dropped };
   }
 
   onStatus(listener: (event: BusEvent) => void): () => void {
@@ -186,34 +219,28 @@ export class NatsBus implements Bus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
-    if (!this.#owned || this.nc.isClosed()) return;
-    try {
-      await this.nc.drain();
-    } catch {
-      await this.nc.close();
+    await Promise.all([...this.#resources].map((stop) => stop()));
+    this.#resources.clear();
+    if (this.#owned && !this.nc.isClosed()) {
+      try {
+        await this.nc.drain();
+      } catch {
+        await this.nc.close();
+      }
+    } else if (!this.#owned) {
+      this.#emit({ type: 'closed' });
     }
+    await (this.#owned ? this.nc.closed() : Promise.resolve());
+    this.#listeners.clear();
   }
 }
 
-/** Maps nats.js request failures onto our typed errors. */
-export function mapRequestError(err: unknown, subject: string, timeoutMs: number): Error {
-  if (err instanceof natsErrors.NoRespondersError || causeSays(err, /no responders/i)) {
-    return new NoRespondersError(subject, { cause: err });
-  }
-  if (err instanceof natsErrors.TimeoutError || (err instanceof Error && err.cause instanceof natsErrors.TimeoutError)) {
-    return new TimeoutError(subject, timeoutMs, { cause: err });
-  }
-  if (err instanceof natsErrors.ClosedConnectionError || err instanceof natsErrors.DrainingConnectionError) {
-    return new NotConnectedError(`request on '${subject}'`, { cause: err });
-  }
-  return new TransportError(`request on '${subject}'`, err instanceof Error ? err.message : String(err), { cause: err });
-}
-
-/** True when the error or one of its causes has a message matching `re`. */
-function causeSays(err: unknown, re: RegExp): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof natsErrors.NoRespondersError || re.test(e.message)) return true;
-  }
-  return false;
+function toBusMsg(m: Msg): BusMsg {
+  return Object.freeze({
+    subject: m.subject,
+    data: m.data,
+    headers: fromNatsHeaders(m.headers),
+    reply: m.reply || undefined,
+    respond: (data: Uint8Array, headers?: Headers) => m.respond(data, { headers: toNatsHeaders(headers) }),
+  });
 }

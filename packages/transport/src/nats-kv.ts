@@ -1,87 +1,124 @@
-/** KvBucket over JetStream KV (@nats-io/kv). */
+/** KvBucket over JetStream KV (@nats-io/kv) on nats-server 2.9. */
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './bus.js';
-import { KvConflictError, TransportError } from './errors.js';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './kv-types.js';
+import { assertKvKey, assertRevision } from './kv-types.js';
+import { mapNatsError, type ErrorContext } from './nats-errors.js';
 import { assertJetStreamName } from './subjects.js';
 
-const CONFLICT = /wrong last sequence|key exists|10071/i;
+/** What a KV handle needs from the NatsBus it belongs to. */
+export interface NatsKvHooks {
+  /** Registers a resource stopped when the bus closes; returns the unregister function. */
+  track(stop: () => void): () => void;
+  /** Reports an error thrown by a watch callback, or a watch that broke. */
+  reportError(err: unknown): void;
+}
 
-/** Opens (creating when absent) a KV bucket. */
-export async function openNatsKv(nc: NatsConnection, bucket: string, options: KvBucketOptions): Promise<KvBucket> {
+/**
+ * Opens a KV bucket, creating it when absent unless `create: false`. An existing bucket keeps
+ * its configuration (that is what Kvm.create does: it binds to the existing stream).
+ * @throws JetStreamNotFoundError with `create: false` and no bucket
+ */
+export async function openNatsKv(js: JetStreamClient, jsm: JetStreamManager, bucket: string, options: KvBucketOptions, hooks: NatsKvHooks): Promise<KvBucket> {
   assertJetStreamName(bucket);
-  const kvm = new Kvm(nc);
-  let kv: KV;
+  const ctx: ErrorContext = { operation: `open KV bucket '${bucket}'`, stream: { kind: 'bucket', name: bucket } };
+  const kvm = new Kvm(js);
   try {
-    kv = await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1 });
-  } catch (err) {
-    // Exists with another configuration: use it as it is.
-    try {
-      kv = await kvm.open(bucket);
-    } catch {
-      throw new TransportError(`open KV bucket '${bucket}'`, (err as Error).message, { cause: err });
+    if (options.create === false) {
+      await jsm.streams.info(`KV_${bucket}`);
+      return new NatsKvBucket(bucket, await kvm.open(bucket), hooks);
     }
+    return new NatsKvBucket(bucket, await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1 }), hooks);
+  } catch (err) {
+    throw mapNatsError(err, ctx);
   }
-  return new NatsKvBucket(bucket, kv);
 }
 
 class NatsKvBucket implements KvBucket {
-  constructor(
-    readonly name: string,
-    private readonly kv: KV,
-  ) {}
+  readonly name: string;
+  readonly #kv: KV;
+  readonly #hooks: NatsKvHooks;
+
+  constructor(name: string, kv: KV, hooks: NatsKvHooks) {
+    this.name = name;
+    this.#kv = kv;
+    this.#hooks = hooks;
+  }
+
+  async #call<T>(op: string, key: string, fn: () => Promise<T>, expectedRevision?: number, cas = false): Promise<T> {
+    assertKvKey(key);
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapNatsError(err, {
+        operation: `kv ${op} '${this.name}/${key}'`,
+        ...(cas ? { kv: { bucket: this.name, key, expectedRevision } } : {}),
+      });
+    }
+  }
 
   async get(key: string): Promise<KvEntry | null> {
-    const e = await this.kv.get(key);
-    if (!e || e.operation !== 'PUT') return null;
-    return { key: e.key, value: e.value, revision: e.revision, created: e.created.getTime() };
+    return this.#call('get', key, async () => {
+      const e = await this.#kv.get(key);
+      if (!e || e.operation !== 'PUT') return null;
+      return { key: e.key, value: e.value, revision: e.revision, created: e.created.getTime() };
+    });
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
-    try {
-      return await this.kv.create(key, value);
-    } catch (err) {
-      if (CONFLICT.test(String((err as Error).message))) throw new KvConflictError(this.name, key, undefined, { cause: err });
-      throw err;
-    }
+    return this.#call('create', key, () => this.#kv.create(key, value), undefined, true);
   }
 
   async update(key: string, value: Uint8Array, expectedRevision: number): Promise<number> {
-    try {
-      return await this.kv.update(key, value, expectedRevision);
-    } catch (err) {
-      if (CONFLICT.test(String((err as Error).message))) throw new KvConflictError(this.name, key, expectedRevision, { cause: err });
-      throw err;
-    }
+    assertRevision(expectedRevision);
+    return this.#call('update', key, () => this.#kv.update(key, value, expectedRevision), expectedRevision, true);
   }
 
-  put(key: string, value: Uint8Array): Promise<number> {
-    return this.kv.put(key, value);
+  async put(key: string, value: Uint8Array): Promise<number> {
+    return this.#call('put', key, () => this.#kv.put(key, value));
   }
 
   async delete(key: string, options: { expectedRevision?: number } = {}): Promise<void> {
-    try {
-      await this.kv.delete(key, options.expectedRevision === undefined ? undefined : { previousSeq: options.expectedRevision });
-    } catch (err) {
-      if (CONFLICT.test(String((err as Error).message))) throw new KvConflictError(this.name, key, options.expectedRevision, { cause: err });
-      throw err;
-    }
+    const rev = options.expectedRevision;
+    return this.#call('delete', key, () => this.#kv.delete(key, rev === undefined ? undefined : { previousSeq: rev }), rev, rev !== undefined);
   }
 
   async watch(key: string, cb: (event: KvWatchEvent) => void): Promise<{ stop(): void }> {
-    const iter = await this.kv.watch({ key, include: KvWatchInclude.LastValue });
+    assertKvKey(key, true);
+    let iter: Awaited<ReturnType<KV['watch']>>;
+    try {
+      iter = await this.#kv.watch({ key, include: KvWatchInclude.LastValue });
+    } catch (err) {
+      throw mapNatsError(err, { operation: `kv watch '${this.name}/${key}'` });
+    }
     void (async () => {
-      for await (const e of iter) {
-        if (e.operation === 'PUT') cb({ key: e.key, operation: 'put', value: e.value, revision: e.revision });
-        else cb({ key: e.key, operation: 'delete', value: e.value, revision: e.revision });
+      try {
+        for await (const e of iter) {
+          try {
+            cb({ key: e.key, operation: e.operation === 'PUT' ? 'put' : 'delete', value: e.value, revision: e.revision });
+          } catch (err) {
+            this.#hooks.reportError(err);
+          }
+        }
+      } catch (err) {
+        this.#hooks.reportError(mapNatsError(err, { operation: `kv watch '${this.name}/${key}'` }));
       }
     })();
-    return { stop: () => iter.stop() };
+    const stop = () => {
+      untrack();
+      iter.stop();
+    };
+    const untrack = this.#hooks.track(stop);
+    return { stop };
   }
 
   async keys(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.kv.keys()) out.push(k);
-    return out.sort();
+    try {
+      const out: string[] = [];
+      for await (const k of await this.#kv.keys()) out.push(k);
+      return out.sort();
+    } catch (err) {
+      throw mapNatsError(err, { operation: `kv keys '${this.name}'` });
+    }
   }
 }

@@ -1,22 +1,26 @@
 /**
  * Connection options for NatsBus, mapped onto nats.js's. Defaults fix two measured traps
- * (SPEC 12): nats.js gives up after 10 reconnect attempts and pings every 2 minutes.
+ * (SPEC 12): nats.js gives up after 10 reconnect attempts and pings every 2 minutes, so a
+ * silent partition would go unnoticed for minutes. Credentials and TLS per SPEC 10.
  */
 import { readFileSync } from 'node:fs';
+import { InvalidArgumentError } from '@backbeat/core';
 import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
 
 /** How to reach and authenticate to NATS; shared by every component's flags. */
 export interface NatsConfig {
   /** One URL or several, e.g. 'nats://127.0.0.1:4222'. @default 'nats://127.0.0.1:4222' */
   servers?: string | string[];
-  /** Connection name shown by the server. */
+  /** Connection name shown by the server (`/connz`). */
   name?: string;
+  /** User name (with `pass`). */
   user?: string;
   pass?: string;
+  /** Token authentication. */
   token?: string;
-  /** NKey seed (the 'SU...' string) for nkey authentication. */
+  /** NKey seed (the 'SU...' string) for nkey authentication. Not together with credsFile. */
   nkeySeed?: string;
-  /** Path of a .creds file (JWT + nkey seed). */
+  /** Path of a .creds file (JWT + nkey seed), read when connecting. Not together with nkeySeed. */
   credsFile?: string;
   /** TLS files; any of them turns TLS on. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
@@ -26,7 +30,7 @@ export interface NatsConfig {
   maxPingOut?: number;
   /** Wait between reconnect attempts. @default 1000 */
   reconnectTimeWaitMs?: number;
-  /** Reconnect attempts; -1 for unlimited. @default -1 */
+  /** Reconnect attempts; -1 for unlimited (nats.js's own default is 10). @default -1 */
   maxReconnectAttempts?: number;
   /** Connect timeout. @default 5000 */
   timeoutMs?: number;
@@ -34,26 +38,42 @@ export interface NatsConfig {
   waitOnFirstConnect?: boolean;
 }
 
-/** Maps a {@link NatsConfig} onto nats.js ConnectionOptions (pure except for reading files). */
+function check(field: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new InvalidArgumentError(`nats.${field}`, `must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+/**
+ * Maps a {@link NatsConfig} onto nats.js ConnectionOptions, defaults applied. Pure: a creds
+ * file is read only when the connection authenticates.
+ * @throws InvalidArgumentError for a bad number, or both nkeySeed and credsFile
+ */
 export function natsConnectOptions(config: NatsConfig = {}): ConnectionOptions {
+  if (config.nkeySeed && config.credsFile) throw new InvalidArgumentError('nats.nkeySeed', 'give either an nkey seed or a creds file, not both');
   const opts: ConnectionOptions = {
     servers: config.servers ?? 'nats://127.0.0.1:4222',
-    name: config.name,
-    pingInterval: config.pingIntervalMs ?? 5000,
-    maxPingOut: config.maxPingOut ?? 3,
+    pingInterval: check('pingIntervalMs', config.pingIntervalMs ?? 5000, 1),
+    maxPingOut: check('maxPingOut', config.maxPingOut ?? 3, 1),
     reconnect: true,
-    reconnectTimeWait: config.reconnectTimeWaitMs ?? 1000,
-    maxReconnectAttempts: config.maxReconnectAttempts ?? -1,
-    timeout: config.timeoutMs ?? 5000,
+    reconnectTimeWait: check('reconnectTimeWaitMs', config.reconnectTimeWaitMs ?? 1000, 0),
+    maxReconnectAttempts: check('maxReconnectAttempts', config.maxReconnectAttempts ?? -1, -1),
+    timeout: check('timeoutMs', config.timeoutMs ?? 5000, 1),
     waitOnFirstConnect: config.waitOnFirstConnect ?? false,
   };
+  if (config.name !== undefined) opts.name = config.name;
   if (config.user !== undefined) opts.user = config.user;
   if (config.pass !== undefined) opts.pass = config.pass;
   if (config.token !== undefined) opts.token = config.token;
   if (config.nkeySeed) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(config.nkeySeed));
-  if (config.credsFile) opts.authenticator = credsAuthenticator(readFileSync(config.credsFile));
-  if (config.tls && (config.tls.caFile || config.tls.certFile || config.tls.keyFile)) {
-    opts.tls = { ...config.tls };
+  const credsFile = config.credsFile;
+  if (credsFile) opts.authenticator = credsAuthenticator(() => readFileSync(credsFile));
+  const tls = config.tls;
+  if (tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+    opts.tls = {
+      ...(tls.caFile ? { caFile: tls.caFile } : {}),
+      ...(tls.certFile ? { certFile: tls.certFile } : {}),
+      ...(tls.keyFile ? { keyFile: tls.keyFile } : {}),
+    };
   }
   return opts;
 }

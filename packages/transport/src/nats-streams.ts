@@ -1,147 +1,153 @@
-/** Streams, durable pull consumers and history reads over JetStream. */
+/** Streams and durable pull consumers over JetStream (nats-server 2.9). */
 import {
   AckPolicy,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { Consumer, ConsumeOptions, DurableMsg, ReadStreamOptions, StoredMsg, StreamConfig } from './bus.js';
-import { fromNatsHeaders } from './nats-bus.js';
+import { fromNatsHeaders } from './nats-headers.js';
+import { mapNatsError } from './nats-errors.js';
+import type { Consumer, ConsumeOptions, DurableMsg, StreamConfig } from './stream-types.js';
+import { resolveStreamConfig } from './stream-types.js';
 import { assertJetStreamName, assertSubject } from './subjects.js';
 
-/** Creates the stream, or updates it to `config`. */
+function isNotFound(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code;
+}
+
+/**
+ * Creates the stream, or updates it to `config`.
+ * @throws InvalidArgumentError (bad limits), TransportError (e.g. overlapping subjects)
+ */
 export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConfig): Promise<void> {
   assertJetStreamName(config.name);
   config.subjects.forEach((s) => assertSubject(s, true));
+  const c = resolveStreamConfig(config);
   const cfg: Partial<NatsStreamConfig> & { name: string } = {
-    name: config.name,
-    subjects: config.subjects,
-    max_age: nanos(config.maxAgeMs ?? 0),
-    max_msgs: config.maxMsgs || -1,
-    max_bytes: config.maxBytes || -1,
-    duplicate_window: nanos(config.duplicateWindowMs ?? 120_000),
+    name: c.name,
+    subjects: c.subjects,
+    max_age: nanos(c.maxAgeMs),
+    max_msgs: c.maxMsgs || -1,
+    max_bytes: c.maxBytes || -1,
+    duplicate_window: nanos(c.duplicateWindowMs),
   };
+  const operation = `ensureStream '${c.name}'`;
   try {
-    await jsm.streams.info(config.name);
-  } catch {
-    await jsm.streams.add(cfg);
-    return;
+    try {
+      await jsm.streams.info(c.name);
+    } catch (err) {
+      if (!isNotFound(err, JetStreamApiCodes.StreamNotFound)) throw err;
+      await jsm.streams.add(cfg);
+      return;
+    }
+    await jsm.streams.update(c.name, cfg);
+  } catch (err) {
+    throw mapNatsError(err, { operation });
   }
-  await jsm.streams.update(config.name, cfg);
 }
 
 function toDurableMsg(m: JsMsg): DurableMsg {
-  return {
+  return Object.freeze({
     subject: m.subject,
     data: m.data,
     headers: fromNatsHeaders(m.headers),
     seq: m.seq,
-    time: Math.floor(m.info.timestampNanos / 1e6),
+    time: m.time.getTime(),
     deliveryCount: m.info.deliveryCount,
     redelivered: m.redelivered,
     ack: () => m.ack(),
-    nak: (delayMs) => m.nak(delayMs),
+    nak: (delayMs?: number) => m.nak(delayMs),
     term: () => m.term(),
-  };
+  });
 }
 
-/** Starts a durable pull consumer, creating the durable when absent. */
+/** Creates the durable when absent, else updates its ack wait, limits and filter. */
+async function ensureDurable(jsm: JetStreamManager, options: ConsumeOptions): Promise<void> {
+  const update: Partial<ConsumerConfig> = {
+    ack_wait: nanos(options.ackWaitMs ?? 30_000),
+    max_ack_pending: options.maxAckPending ?? 1000,
+    max_deliver: options.maxDeliver ?? -1,
+  };
+  let existing: ConsumerConfig | undefined;
+  try {
+    existing = (await jsm.consumers.info(options.stream, options.durable)).config;
+  } catch (err) {
+    if (!isNotFound(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
+  }
+  if (!existing) {
+    await jsm.consumers.add(options.stream, {
+      ...update,
+      durable_name: options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
+    });
+    return;
+  }
+  const filterChanged = (existing.filter_subject ?? '') !== (options.filterSubject ?? '');
+  const changed =
+    filterChanged || existing.ack_wait !== update.ack_wait || existing.max_ack_pending !== update.max_ack_pending || (existing.max_deliver ?? -1) !== update.max_deliver;
+  if (changed) {
+    await jsm.consumers.update(options.stream, options.durable, { ...update, ...(filterChanged ? { filter_subject: options.filterSubject ?? '' } : {}) });
+  }
+}
+
+/**
+ * Starts a durable pull consumer, creating the durable when absent; handles one message at a
+ * time. A handler that throws gets its message nak'ed and the error reported.
+ * @throws JetStreamNotFoundError when the stream does not exist
+ */
 export async function natsConsume(
   js: JetStreamClient,
   jsm: JetStreamManager,
   options: ConsumeOptions,
   handler: (msg: DurableMsg) => void | Promise<void>,
+  reportError: (err: unknown) => void,
 ): Promise<Consumer> {
-  const config = {
-    durable_name: options.durable,
-    ack_policy: AckPolicy.Explicit,
-    ack_wait: nanos(options.ackWaitMs ?? 30_000),
-    max_ack_pending: options.maxAckPending ?? 1000,
-    deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
-    ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
-  };
+  assertJetStreamName(options.durable);
+  if (options.filterSubject !== undefined) assertSubject(options.filterSubject, true);
+  const operation = `consume '${options.stream}' as '${options.durable}'`;
+  let messages: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>>;
   try {
-    await jsm.consumers.info(options.stream, options.durable);
-    await jsm.consumers.update(options.stream, options.durable, {
-      ack_wait: config.ack_wait,
-      max_ack_pending: config.max_ack_pending,
-      ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
-    });
-  } catch {
-    await jsm.consumers.add(options.stream, config);
+    await ensureDurable(jsm, options);
+    const consumer = await js.consumers.get(options.stream, options.durable);
+    // A small buffer: ack wait runs from delivery to this client, not from the handler's turn.
+    // Short pulls: after stop() a pull still open on the server can take messages that then
+    // wait out ackWait, so keep that window at seconds.
+    messages = await consumer.consume({ max_messages: Math.min(100, options.maxAckPending ?? 1000), expires: 5000 });
+  } catch (err) {
+    throw mapNatsError(err, { operation, stream: { kind: 'stream', name: options.stream } });
   }
-  const consumer = await js.consumers.get(options.stream, options.durable);
-  const messages = await consumer.consume({ max_messages: Math.min(1000, config.max_ack_pending) });
+  let stopping = false;
   const loop = (async () => {
-    for await (const m of messages) {
-      const msg = toDurableMsg(m);
-      try {
-        await handler(msg);
-      } catch {
-        m.nak();
+    try {
+      for await (const m of messages) {
+        if (stopping) {
+          m.nak(); // buffered but not handled: let the next consumer have it at once
+          continue;
+        }
+        try {
+          await handler(toDurableMsg(m));
+        } catch (err) {
+          m.nak();
+          reportError(err);
+        }
       }
+    } catch (err) {
+      reportError(mapNatsError(err, { operation }));
     }
   })();
   return {
     stop: async () => {
+      stopping = true;
       await messages.close();
       await loop;
     },
   };
-}
-
-/** Reads stored messages with a short-lived ordered consumer. */
-export async function natsReadStream(js: JetStreamClient, jsm: JetStreamManager, options: ReadStreamOptions): Promise<StoredMsg[]> {
-  const limit = options.limit ?? 100;
-  if (limit <= 0) return [];
-  const info = await jsm.streams.info(options.stream, options.subject ? { subjects_filter: options.subject } : undefined);
-  const { first_seq: first, last_seq: last, messages: count } = info.state;
-  if (count === 0) return [];
-  const start = Math.max(first, options.fromSeq ?? first);
-  if (start > last) return [];
-  if (options.fromTime !== undefined) {
-    // Start by time on the server, then keep the sequence bound as well.
-    const byTime = await readRange(js, options, start, last, options.last ? Infinity : limit, new Date(options.fromTime).toISOString());
-    return (options.last ? byTime.slice(-limit) : byTime).filter((m) => m.seq >= start);
-  }
-  if (options.last) {
-    // Without a filter the last `limit` sequences are the answer; with one, read and keep the tail.
-    const from = options.subject ? start : Math.max(start, last - limit + 1);
-    return (await readRange(js, options, from, last)).slice(-limit);
-  }
-  return readRange(js, options, start, last, limit);
-}
-
-async function readRange(js: JetStreamClient, options: ReadStreamOptions, from: number, to: number, limit = Infinity, fromTime?: string): Promise<StoredMsg[]> {
-  const consumer = await js.consumers.get(options.stream, {
-    ...(fromTime ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: fromTime } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
-    ...(options.subject ? { filter_subjects: options.subject } : {}),
-  });
-  const out: StoredMsg[] = [];
-  try {
-    while (out.length < limit) {
-      const want = Math.min(256, limit - out.length);
-      const batch = await consumer.fetch({ max_messages: want, expires: 1000 });
-      let got = 0;
-      let done = false;
-      for await (const m of batch) {
-        got++;
-        if (m.seq <= to) {
-          out.push({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), seq: m.seq, time: Math.floor(m.info.timestampNanos / 1e6) });
-        }
-        // Stop at the end of the range instead of waiting for the fetch to expire.
-        if (m.seq >= to || out.length >= limit) {
-          done = true;
-          break;
-        }
-      }
-      if (done || got === 0) break;
-    }
-  } finally {
-    await consumer.delete().catch(() => {});
-  }
-  return out;
 }

@@ -102,7 +102,28 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   return p.length === s.length;
 }
 
-/** Checks a JetStream bucket or stream name. @throws InvalidSubjectError */
+/** True when some subject matches both patterns (how nats-server finds overlapping streams). */
+export function subjectsOverlap(a: string, b: string): boolean {
+  const x = a.split('.');
+  const y = b.split('.');
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const s = x[i];
+    const t = y[i];
+    if (s === undefined || t === undefined) return false;
+    if (s === '>' || t === '>') return true;
+    if (s !== t && s !== '*' && t !== '*') return false;
+  }
+  return true;
+}
+
+/** Checks a JetStream bucket or stream name (no dots, spaces, `*` or `>`). @throws InvalidSubjectError */
 export function assertJetStreamName(name: string): void {
-  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new InvalidSubjectError(name, 'JetStream names use only letters, digits, _ and -');
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,255}$/.test(name)) {
+    throw new InvalidSubjectError(String(name), 'JetStream names use only letters, digits, _ and - (1 to 255)');
+  }
+}
+
+/** Checks a queue group name (a non-empty token without white space). @throws InvalidSubjectError */
+export function assertQueueName(queue: string): void {
+  if (typeof queue !== 'string' || queue.length === 0 || /\s/.test(queue)) throw new InvalidSubjectError(String(queue), 'queue names are non-empty, without white space');
 }

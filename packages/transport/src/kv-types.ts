@@ -1,0 +1,106 @@
+/**
+ * KV buckets as JetStream KV has them on nats-server 2.9 (SPEC 6 and 12): revisions, compare-
+ * and-set, delete markers and a bucket-level TTL. Both bus implementations follow these
+ * rules exactly; the conformance suite checks them.
+ */
+import { InvalidArgumentError } from '@backbeat/core';
+import { InvalidSubjectError } from './errors.js';
+
+/** Options of {@link Bus.kv}. */
+export interface KvBucketOptions {
+  /**
+   * Age after which every entry (value or delete marker) expires: the bucket-level TTL. Per-key
+   * TTLs are a nats-server 2.11 feature that 2.9 accepts and silently ignores, so there is none
+   * here. 0 keeps entries forever. Only applies when this call creates the bucket. @default 0
+   */
+  ttlMs?: number;
+  /** Values kept per key. Only applies when this call creates the bucket. @default 1 */
+  history?: number;
+  /** Create the bucket when absent; with false, fail instead. @default true */
+  create?: boolean;
+}
+
+/** A stored KV value. */
+export interface KvEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  /**
+   * Per-bucket sequence number, growing across all keys of the bucket (on NATS it is the
+   * sequence of the bucket's stream). Deletes take a revision too.
+   */
+  readonly revision: number;
+  /** When this revision was written, ms since the epoch. */
+  readonly created: number;
+}
+
+/** A change seen by a KV watcher. */
+export interface KvWatchEvent {
+  readonly key: string;
+  readonly operation: 'put' | 'delete';
+  /** Empty for a delete. */
+  readonly value: Uint8Array;
+  readonly revision: number;
+}
+
+/**
+ * A KV bucket with revisions and compare-and-set (the leader lease, the tempo map).
+ *
+ * Expiry: on nats-server 2.9 an entry expired by the bucket TTL simply disappears. A watcher
+ * gets **no event** for it (SPEC 12): whoever waits for a lease to expire must poll `get` or
+ * try `create` on its own timer. After expiry `get` returns null and `create` succeeds.
+ */
+export interface KvBucket {
+  readonly name: string;
+  /** The live value, or null when absent, deleted or expired. @throws InvalidSubjectError for a bad key */
+  get(key: string): Promise<KvEntry | null>;
+  /**
+   * Writes only when the key has no live value (never written, deleted, or expired).
+   * Returns the new revision.
+   * @throws KvConflictError when it has one
+   */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /**
+   * Writes only when the key's last revision is `expectedRevision` (a delete marker counts).
+   * Returns the new revision.
+   * @throws KvConflictError otherwise (also when the entry expired meanwhile)
+   * @throws InvalidArgumentError unless expectedRevision is an integer >= 1
+   */
+  update(key: string, value: Uint8Array, expectedRevision: number): Promise<number>;
+  /** Writes unconditionally; returns the new revision. */
+  put(key: string, value: Uint8Array): Promise<number>;
+  /**
+   * Deletes the key by writing a delete marker (which takes a revision). With
+   * expectedRevision, only when that is the key's last revision.
+   * @throws KvConflictError on a revision mismatch
+   */
+  delete(key: string, options?: { expectedRevision?: number }): Promise<void>;
+  /**
+   * Calls `cb` with the current entry of every matching key (delete markers included, oldest
+   * revision first), then with every later put and delete. `key` may use `*` and `>`
+   * (`>` for every key). No event for expiry by TTL (see above). After a reconnection the
+   * watcher catches up with the latest revision of each key it missed.
+   */
+  watch(key: string, cb: (event: KvWatchEvent) => void): Promise<{ stop(): void }>;
+  /** Keys with a live value, sorted. */
+  keys(): Promise<string[]>;
+}
+
+const KEY = /^[-/_=.a-zA-Z0-9]+$/;
+
+/**
+ * Checks a KV key (letters, digits and `- / _ = .`, no dot at either end, no empty token);
+ * with `wildcards` (watch), `*` and `>` are allowed as whole tokens.
+ * @throws InvalidSubjectError naming the rule
+ */
+export function assertKvKey(key: string, wildcards = false): void {
+  const ok =
+    typeof key === 'string' &&
+    key.length > 0 &&
+    key.split('.').every((t, i, all) => (wildcards && (t === '*' || (t === '>' && i === all.length - 1))) || (t.length > 0 && KEY.test(t)));
+  if (!ok) throw new InvalidSubjectError(String(key), 'KV keys use letters, digits and - / _ = . in non-empty dot-separated tokens');
+}
+
+/** @throws InvalidArgumentError unless `revision` is an integer >= 1 */
+export function assertRevision(revision: number): void {
+  if (!Number.isInteger(revision) || revision < 1) throw new InvalidArgumentError('expectedRevision', `must be an integer >= 1, got ${revision}`);
+}

@@ -1,0 +1,148 @@
+/**
+ * JetStream streams and durable consumers as the services use them (SPEC 8): status claims
+ * captured with de-duplication by `Nats-Msg-Id`, consumed by reverb's durable consumer; bar
+ * reports kept and read back as history.
+ */
+import { InvalidArgumentError } from '@backbeat/core';
+import type { Headers } from './bus.js';
+
+/** A stream: which subjects it captures and how long it keeps messages. */
+export interface StreamConfig {
+  /** Letters, digits, `_` and `-` (no dots, spaces, `*` or `>`). */
+  name: string;
+  /** Subjects captured; wildcards allowed; must not overlap another stream's. */
+  subjects: string[];
+  /** Drop messages older than this. 0: no limit. @default 0 */
+  maxAgeMs?: number;
+  /** Keep at most this many messages, dropping the oldest. 0: no limit. @default 0 */
+  maxMsgs?: number;
+  /** Keep at most this many payload bytes, dropping the oldest. 0: no limit. @default 0 */
+  maxBytes?: number;
+  /**
+   * Window in which a repeated `Nats-Msg-Id` is refused as a duplicate. At most maxAgeMs.
+   * @default 120000, or maxAgeMs when that is shorter
+   */
+  duplicateWindowMs?: number;
+}
+
+/** Options of {@link Bus.publishDurable}. */
+export interface DurablePublishOptions {
+  headers?: Headers;
+  /** Sent as `Nats-Msg-Id`: a retry with the same id within the duplicate window is stored once. */
+  msgId?: string;
+  /** Wait this long for the stream's acknowledgement. @default 5000 */
+  timeoutMs?: number;
+}
+
+/** A stream's acknowledgement of a durable publish. */
+export interface DurablePublishResult {
+  readonly stream: string;
+  /** Stream sequence of the stored message (of the first copy, for a duplicate). */
+  readonly seq: number;
+  /** True when the stream had the msgId already and did not store the message again. */
+  readonly duplicate: boolean;
+}
+
+/** A message delivered by a durable consumer. */
+export interface DurableMsg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+  /** Stream sequence. */
+  readonly seq: number;
+  /** When the stream stored it, ms since the epoch. */
+  readonly time: number;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  /** deliveryCount > 1. */
+  readonly redelivered: boolean;
+  /** Done with it: never delivered again. Lost while disconnected (then it is redelivered). */
+  ack(): void;
+  /** Deliver it again, after `delayMs` (default at once). */
+  nak(delayMs?: number): void;
+  /** Never deliver it again, without processing it (a poison message). */
+  term(): void;
+}
+
+/** Options of {@link Bus.consume}. */
+export interface ConsumeOptions {
+  stream: string;
+  /** Durable name: a consumer re-created with it resumes where the last one stopped. */
+  durable: string;
+  /** Only messages on this subject (wildcards allowed). */
+  filterSubject?: string;
+  /** Unacknowledged messages are redelivered after this. @default 30000 */
+  ackWaitMs?: number;
+  /** At most this many delivered and unacknowledged messages at once. @default 1000 */
+  maxAckPending?: number;
+  /** Stop delivering a message after this many attempts; -1 for no limit. @default -1 */
+  maxDeliver?: number;
+  /** Where a new durable starts: every stored message, or only new ones. @default 'all' */
+  deliverPolicy?: 'all' | 'new';
+}
+
+/** A running consumer. */
+export interface Consumer {
+  /** Stops delivery after the message in hand; unacknowledged messages stay pending for the durable. */
+  stop(): Promise<void>;
+}
+
+/** A message read back from a stream. */
+export interface StoredMsg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+  readonly seq: number;
+  /** When the stream stored it, ms since the epoch. */
+  readonly time: number;
+}
+
+/** Options of {@link Bus.readStream}. */
+export interface ReadStreamOptions {
+  stream: string;
+  /** Only messages on this subject (wildcards allowed). */
+  subject?: string;
+  /** Start at this sequence. Default: the first stored. */
+  fromSeq?: number;
+  /** Start at the first message stored at or after this time (ms since the epoch). */
+  fromTime?: number;
+  /** Return at most this many; a large limit reads that many into memory. @default 100 */
+  limit?: number;
+  /** Return the last `limit` matching messages instead of the first (still oldest first). @default false */
+  last?: boolean;
+}
+
+/** Default duplicate window of a stream: two minutes, like nats-server. */
+export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+
+/** A stream configuration with every default applied. */
+export type ResolvedStreamConfig = Readonly<Required<StreamConfig>>;
+
+/**
+ * Applies the defaults of a stream configuration and checks its numbers, the same way for
+ * both buses (nats-server refuses a duplicate window longer than max age).
+ * @throws InvalidArgumentError for a negative limit or a duplicate window longer than maxAgeMs
+ */
+export function resolveStreamConfig(config: StreamConfig): ResolvedStreamConfig {
+  const maxAgeMs = config.maxAgeMs ?? 0;
+  const maxMsgs = config.maxMsgs ?? 0;
+  const maxBytes = config.maxBytes ?? 0;
+  for (const [field, v] of Object.entries({ maxAgeMs, maxMsgs, maxBytes })) {
+    if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`stream.${field}`, `must be a number >= 0, got ${v}`);
+  }
+  const duplicateWindowMs = config.duplicateWindowMs ?? (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS);
+  if (!Number.isFinite(duplicateWindowMs) || duplicateWindowMs <= 0) {
+    throw new InvalidArgumentError('stream.duplicateWindowMs', `must be a number > 0, got ${duplicateWindowMs}`);
+  }
+  if (maxAgeMs > 0 && duplicateWindowMs > maxAgeMs) {
+    throw new InvalidArgumentError('stream.duplicateWindowMs', `${duplicateWindowMs} ms is longer than maxAgeMs ${maxAgeMs} ms`);
+  }
+  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, duplicateWindowMs });
+}
+
+/** @throws InvalidArgumentError unless the limit of a read is an integer >= 1 */
+export function resolveReadLimit(limit: number | undefined): number {
+  const n = limit ?? 100;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('limit', `must be an integer >= 1, got ${n}`);
+  return n;
+}

@@ -1,0 +1,219 @@
+/** The KV and stream half of the conformance suite (see conformance.ts). */
+import { expect, it } from 'vitest';
+import { InvalidArgumentError } from '@backbeat/core';
+import { waitFor } from '@backbeat/testing';
+import {
+  InvalidSubjectError,
+  JetStreamNotFoundError,
+  KvConflictError,
+  NoRespondersError,
+  TransportError,
+  type DurableMsg,
+  type KvWatchEvent,
+} from '@backbeat/transport';
+import { dec, enc, unique, type Clients } from './helpers.js';
+
+export function runJetStreamConformance(c: Clients): void {
+  it('kv - create, update with revision, conflicts, delete and re-create; one revision sequence per bucket', async () => {
+    const kv = await c.a.kv(unique('kv_cas_'));
+    expect(await kv.get('leader')).toBeNull();
+    const r1 = await kv.create('leader', enc('n1'));
+    await expect(kv.create('leader', enc('n2'))).rejects.toBeInstanceOf(KvConflictError);
+    const r2 = await kv.update('leader', enc('n1b'), r1);
+    expect(r2).toBe(r1 + 1);
+    await expect(kv.update('leader', enc('n3'), r1)).rejects.toMatchObject({ code: 'BB_ERR_KV_CONFLICT', context: { key: 'leader', expectedRevision: r1 } });
+    await expect(kv.update('leader', enc('n3'), 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const other = await kv.put('other', enc('x'));
+    expect(other).toBe(r2 + 1); // across keys
+    const entry = await kv.get('leader');
+    expect(entry && { value: dec(entry.value), revision: entry.revision, key: entry.key }).toEqual({ value: 'n1b', revision: r2, key: 'leader' });
+    expect(Math.abs(entry!.created - Date.now())).toBeLessThan(5000);
+    await expect(kv.delete('leader', { expectedRevision: r1 })).rejects.toBeInstanceOf(KvConflictError);
+    await kv.delete('leader', { expectedRevision: r2 }); // the delete marker takes revision other + 1
+    expect(await kv.get('leader')).toBeNull();
+    expect(await kv.keys()).toEqual(['other']);
+    expect(await kv.create('leader', enc('n2'))).toBe(other + 2);
+    await expect(kv.get('bad key')).rejects.toBeInstanceOf(InvalidSubjectError);
+    await expect(c.a.kv('bad.bucket')).rejects.toBeInstanceOf(InvalidSubjectError);
+  });
+
+  it('kv - a bucket is shared by clients; create:false does not create one', async () => {
+    const name = unique('kv_shared_');
+    const mine = await c.a.kv(name);
+    const rev = await mine.put('k', enc('v'));
+    const theirs = await c.b.kv(name, { create: false });
+    expect((await theirs.get('k'))?.revision).toBe(rev);
+    await expect(c.b.kv(unique('kv_missing_'), { create: false })).rejects.toBeInstanceOf(JetStreamNotFoundError);
+  });
+
+  it('kv - watch sends current entries, then puts and deletes; > watches every key', async () => {
+    const kv = await c.a.kv(unique('kv_watch_'));
+    await kv.put('tempo', enc('12'));
+    const one: KvWatchEvent[] = [];
+    const all: KvWatchEvent[] = [];
+    const w1 = await (await c.b.kv(kv.name)).watch('tempo', (e) => one.push(e));
+    const w2 = await kv.watch('>', (e) => all.push(e));
+    await waitFor(() => one.length === 1 && all.length === 1, { message: 'the current value' });
+    await kv.put('tempo', enc('13'));
+    await kv.put('pending', enc('x'));
+    await kv.delete('tempo');
+    await waitFor(() => one.length === 3 && all.length === 4, { message: 'put and delete events' });
+    expect(one.map((e) => [e.operation, e.key, dec(e.value)])).toEqual([
+      ['put', 'tempo', '12'],
+      ['put', 'tempo', '13'],
+      ['delete', 'tempo', ''],
+    ]);
+    expect(all.map((e) => e.key)).toEqual(['tempo', 'tempo', 'pending', 'tempo']);
+    expect(all.map((e) => e.revision)).toEqual([1, 2, 3, 4]);
+    w1.stop();
+    w2.stop();
+    await kv.put('tempo', enc('14'));
+    const w3Seen: KvWatchEvent[] = [];
+    const w3 = await kv.watch('tempo', (e) => w3Seen.push(e));
+    await waitFor(() => w3Seen.length === 1);
+    expect(one).toHaveLength(3); // stopped watchers hear nothing
+    w3.stop();
+  });
+
+  it('kv - bucket TTL: entries expire without a watch event; create succeeds again, stale update fails', async () => {
+    const kv = await c.a.kv(unique('kv_ttl_'), { ttlMs: 1000 });
+    const events: KvWatchEvent[] = [];
+    const r1 = await kv.create('lease', enc('n1'));
+    const w = await kv.watch('lease', (e) => events.push(e));
+    await waitFor(() => events.length === 1, { message: 'the current value' });
+    await expect(kv.create('lease', enc('n2'))).rejects.toBeInstanceOf(KvConflictError);
+    await waitFor(async () => (await kv.get('lease')) === null, { timeoutMs: 5000, intervalMs: 50, message: 'expiry by the bucket TTL' });
+    expect(await kv.keys()).toEqual([]);
+    await expect(kv.update('lease', enc('n1'), r1)).rejects.toBeInstanceOf(KvConflictError);
+    const r2 = await kv.create('lease', enc('n2'));
+    expect(r2).toBeGreaterThan(r1);
+    await waitFor(() => events.length === 2, { message: 'the event of the new value' });
+    expect(events.map((e) => [e.operation, dec(e.value)])).toEqual([
+      ['put', 'n1'],
+      ['put', 'n2'],
+    ]); // nothing for the expiry (SPEC 12)
+    w.stop();
+  });
+
+  it('stream - durable publish acknowledges, de-duplicates by msgId, captures core publishes, reads back', async () => {
+    const name = unique('S_DEDUPE_');
+    await c.a.ensureStream({ name, subjects: [`${name}.>`], duplicateWindowMs: 60_000 });
+    await c.b.ensureStream({ name, subjects: [`${name}.>`], duplicateWindowMs: 60_000 }); // idempotent
+    const a = await c.a.publishDurable(`${name}.in`, enc('one'), { msgId: 'm1', headers: { 'x-agent-id': 'a:b' } });
+    const b = await c.b.publishDurable(`${name}.in`, enc('one again'), { msgId: 'm1' });
+    const d = await c.a.publishDurable(`${name}.other`, enc('two'), { msgId: 'm2' });
+    expect(a).toEqual({ stream: name, seq: 1, duplicate: false });
+    expect(b).toEqual({ stream: name, seq: 1, duplicate: true });
+    expect(d).toEqual({ stream: name, seq: 2, duplicate: false });
+    const before = Date.now();
+    await waitFor(() => Date.now() >= before + 3, { message: 'a later millisecond' });
+    c.a.publish(`${name}.in`, enc('core'));
+    await c.a.flush();
+    const stored = await waitFor(async () => {
+      const s = await c.b.readStream({ stream: name });
+      return s.length === 3 ? s : null;
+    });
+    expect(stored.map((m) => [m.seq, m.subject, dec(m.data)])).toEqual([
+      [1, `${name}.in`, 'one'],
+      [2, `${name}.other`, 'two'],
+      [3, `${name}.in`, 'core'],
+    ]);
+    expect(stored[0]!.headers).toEqual({ 'x-agent-id': 'a:b', 'Nats-Msg-Id': 'm1' });
+    const read = async (o: object) => (await c.a.readStream({ stream: name, ...o })).map((m) => dec(m.data));
+    expect(await read({ last: true, limit: 2 })).toEqual(['two', 'core']);
+    expect(await read({ fromSeq: 2, limit: 1 })).toEqual(['two']);
+    expect(await read({ subject: `${name}.in` })).toEqual(['one', 'core']);
+    expect(await read({ subject: `${name}.in`, last: true, limit: 1 })).toEqual(['core']);
+    expect(await read({ fromTime: stored[2]!.time })).toEqual(['core']);
+    expect(await read({ fromSeq: 9 })).toEqual([]);
+    await expect(c.a.publishDurable(`${name}x.none`, enc('x'), { timeoutMs: 1000 })).rejects.toBeInstanceOf(NoRespondersError);
+  });
+
+  it('stream - limits, configuration rules and missing streams', async () => {
+    const name = unique('S_LIMITS_');
+    await c.a.ensureStream({ name, subjects: [`${name}.*`], maxMsgs: 3 });
+    for (let i = 0; i < 5; i++) await c.a.publishDurable(`${name}.x`, enc(String(i)));
+    expect((await c.a.readStream({ stream: name })).map((m) => [m.seq, dec(m.data)])).toEqual([
+      [3, '2'],
+      [4, '3'],
+      [5, '4'],
+    ]);
+    await c.a.ensureStream({ name, subjects: [`${name}.*`], maxMsgs: 2 }); // an update applies at once
+    expect((await c.a.readStream({ stream: name })).map((m) => m.seq)).toEqual([4, 5]);
+    await expect(c.a.ensureStream({ name: unique('S_OVERLAP_'), subjects: [`${name}.x`] })).rejects.toBeInstanceOf(TransportError);
+    await expect(c.a.ensureStream({ name: unique('S_AGE_'), subjects: [unique('age.')], maxAgeMs: 1000, duplicateWindowMs: 5000 })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await c.a.ensureStream({ name: unique('S_AGE_'), subjects: [unique('age.')], maxAgeMs: 30_000 }); // default window shrinks to fit
+    await expect(c.a.ensureStream({ name: 'bad.name', subjects: ['bad.name'] })).rejects.toBeInstanceOf(InvalidSubjectError);
+    await expect(c.a.readStream({ stream: unique('S_NONE_') })).rejects.toBeInstanceOf(JetStreamNotFoundError);
+    await expect(c.a.consume({ stream: unique('S_NONE_'), durable: 'd' }, () => {})).rejects.toBeInstanceOf(JetStreamNotFoundError);
+  });
+
+  it('stream - durable consumer: ack, redelivery after ackWait, resume after stop with what is left', async () => {
+    const name = unique('S_CONSUME_');
+    const subject = `${name}.claims`;
+    await c.a.ensureStream({ name, subjects: [subject] });
+    for (let i = 0; i < 5; i++) await c.a.publishDurable(subject, enc(String(i)));
+    const seen: DurableMsg[] = [];
+    const c1 = await c.b.consume({ stream: name, durable: 'reverb', ackWaitMs: 1000 }, (m) => {
+      seen.push(m);
+      if (dec(m.data) !== '2' || m.deliveryCount > 1) m.ack(); // leave 2 unacked once
+    });
+    await waitFor(() => seen.some((m) => dec(m.data) === '2' && m.redelivered), { timeoutMs: 8000, message: 'redelivery of 2 after ackWait' });
+    const again = seen.find((m) => m.redelivered)!;
+    expect([again.seq, again.deliveryCount, dec(again.data)]).toEqual([3, 2, '2']);
+    expect(seen.slice(0, 5).map((m) => dec(m.data))).toEqual(['0', '1', '2', '3', '4']);
+    expect(Math.abs(seen[0]!.time - Date.now())).toBeLessThan(10_000);
+    await c1.stop();
+    for (let i = 5; i < 8; i++) await c.a.publishDurable(subject, enc(String(i)));
+    const resumed: string[] = [];
+    const c2 = await c.a.consume({ stream: name, durable: 'reverb', ackWaitMs: 1000 }, (m) => {
+      resumed.push(dec(m.data));
+      m.ack();
+    });
+    await waitFor(() => resumed.length >= 3, { timeoutMs: 5000, message: 'messages after the restart' });
+    // On NATS a pull of the stopped consumer may still take one, which then waits out ackWait:
+    // every message arrives, not necessarily in order.
+    expect([...resumed].sort()).toEqual(['5', '6', '7']);
+    await c2.stop();
+  });
+
+  it('stream - nak redelivers, term drops, a throwing handler naks, maxDeliver stops, filter and deliverPolicy apply', async () => {
+    const name = unique('S_NAK_');
+    await c.a.ensureStream({ name, subjects: [`${name}.*`] });
+    await c.a.publishDurable(`${name}.skip`, enc('old'));
+    const log: string[] = [];
+    const consumer = await c.b.consume(
+      { stream: name, durable: 'd1', filterSubject: `${name}.keep`, deliverPolicy: 'all', maxDeliver: 2, ackWaitMs: 30_000 },
+      (m) => {
+        const body = dec(m.data);
+        log.push(`${body}#${m.deliveryCount}`);
+        if (body === 'nak' && m.deliveryCount === 1) m.nak(50);
+        else if (body === 'term') m.term();
+        else if (body === 'throw') throw new Error('handler failed');
+        else m.ack();
+      },
+    );
+    for (const body of ['nak', 'term', 'throw', 'fine']) await c.a.publishDurable(`${name}.keep`, enc(body));
+    await c.a.publishDurable(`${name}.skip`, enc('filtered out'));
+    await waitFor(() => log.includes('nak#2') && log.includes('throw#2') && log.includes('fine#1'), { message: 'redeliveries' });
+    const sentinel = await c.a.publishDurable(`${name}.keep`, enc('sentinel'));
+    await waitFor(() => log.includes('sentinel#1'));
+    expect(sentinel.seq).toBe(7);
+    expect(log.filter((l) => l.startsWith('term'))).toEqual(['term#1']);
+    expect(log.filter((l) => l.startsWith('throw'))).toEqual(['throw#1', 'throw#2']); // maxDeliver 2
+    expect(log.some((l) => l.startsWith('old') || l.startsWith('filtered'))).toBe(false);
+    await consumer.stop();
+
+    const fresh: string[] = [];
+    const late = await c.b.consume({ stream: name, durable: 'd2', deliverPolicy: 'new' }, (m) => {
+      fresh.push(dec(m.data));
+      m.ack();
+    });
+    await c.a.publishDurable(`${name}.keep`, enc('new one'));
+    await waitFor(() => fresh.length === 1);
+    expect(fresh).toEqual(['new one']);
+    await late.stop();
+  });
+}
