@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -11,21 +10,19 @@ const shots = fileURLToPath(new URL('../../../test-results/', import.meta.url));
 let dev: ManagedProcess;
 let browser: Browser;
 let url: string;
-const profile = mkdtempSync(join(tmpdir(), 'bb-chromium-'));
 
 beforeAll(async () => {
   dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--bpm', '120', '--bar', '4', '--agents', '5', '--pulse-nodes', '2'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
   url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 20_000))[1]!;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
   await dev?.stop();
-  rmSync(profile, { recursive: true, force: true });
 });
 
 describe('dashboard - in a real headless browser against backbeat dev', () => {

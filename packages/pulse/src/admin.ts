@@ -24,14 +24,18 @@ const tempoBody = {
   },
 } as const;
 
-/** True when the request carries `Authorization: Bearer <token>`. */
-export function hasBearer(req: FastifyRequest, token: string): boolean {
-  const header = req.headers.authorization ?? '';
-  const m = /^Bearer\s+(.+)$/i.exec(header);
+/** True when an Authorization header value is `Bearer <token>` (compared in constant time). */
+export function bearerMatches(authorization: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
   if (!m) return false;
   const given = Buffer.from(m[1]!.trim());
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/** True when the request carries `Authorization: Bearer <token>`. */
+export function hasBearer(req: FastifyRequest, token: string): boolean {
+  return bearerMatches(req.headers.authorization, token);
 }
 
 /** Replies with a JSON error body {error, message, ...}. */

@@ -25,5 +25,5 @@ export type { PulseMetrics } from './metrics.js';
 export { DriftTracker } from './drift.js';
 export type { DriftReport } from './drift.js';
 export type { PendingTempo, TempoRequest } from './tempo.js';
-export { buildAdminApp, hasBearer, sendError } from './admin.js';
+export { buildAdminApp, bearerMatches, hasBearer, sendError } from './admin.js';
 export type { AdminOptions } from './admin.js';

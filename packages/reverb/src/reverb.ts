@@ -32,7 +32,7 @@ export class Reverb {
   #downbeats = new Map<number, { receivedAt: number; scheduledAt: number; source: BeatInfo['source'] }>();
   #sweeper: NodeJS.Timeout | undefined;
   #lastReport: BarReport | undefined;
-  #reportListeners = new Set<(r: BarReport) => void>();
+  #reportListeners = new Set<(r: BarReport, timing: { publishedMs: number }) => void>();
   #claimListeners = new Set<(windowId: string) => void>();
 
   constructor(options: ReverbOptions) {
@@ -210,9 +210,10 @@ export class Reverb {
     const a = this.#downbeats.get(fromBeat);
     const b = this.#downbeats.get(fromBeat + this.barLength);
     const drift = a && b && a.source === 'leader' && b.source === 'leader' ? b.receivedAt - a.receivedAt - (b.scheduledAt - a.scheduledAt) : 0;
-    const now = clock.now();
-    const report = w.report(clusterId, { tempoDriftMs: drift, rollupMs: now - downbeatAt, barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString() });
-    w.seal(report, now);
+    const report = w.report(clusterId, { tempoDriftMs: drift, rollupMs: 0, barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString() });
+    const built = clock.now();
+    report.performance!.rollup_ms = Math.round((built - downbeatAt) * 1000) / 1000; // downbeat frame to report built
+    w.seal(report, built);
     const data = enc.encode(JSON.stringify(report));
     try {
       const ack = await bus.publishDurable(subjects(clusterId).reportStore, data, { msgId: report.window_id });
@@ -220,11 +221,11 @@ export class Reverb {
         bus.publish(subjects(clusterId).reverb, data, { headers: { 'Nats-Msg-Id': report.window_id } });
         this.metrics.reports.inc();
       }
-      const rollupMs = clock.now() - downbeatAt;
+      const rollupMs = clock.now() - downbeatAt; // downbeat frame to report published
       this.metrics.rollup.observe(rollupMs / 1000);
       this.metrics.agentsReporting.set(report.agents_reporting);
       this.#lastReport = report;
-      for (const l of this.#reportListeners) l(report);
+      for (const l of this.#reportListeners) l(report, { publishedMs: rollupMs });
       logger.info({ window: report.window_id, from_beat: fromBeat, agents: report.agents_reporting, duplicate: ack.duplicate, rollup_ms: Math.round(rollupMs * 1000) / 1000 }, 'bar report');
     } catch (err) {
       logger.warn({ err: (err as Error).message, window: report.window_id }, 'could not publish the bar report');
@@ -261,8 +262,11 @@ export class Reverb {
     return this.#client.onPhase(cb);
   }
 
-  /** Calls `l` with every report this replica builds; returns the unsubscribe. */
-  onReport(l: (r: BarReport) => void): () => void {
+  /**
+   * Calls `l` with every report this replica publishes, and the time from the downbeat frame
+   * to its publication; returns the unsubscribe.
+   */
+  onReport(l: (r: BarReport, timing: { publishedMs: number }) => void): () => void {
     this.#reportListeners.add(l);
     return () => this.#reportListeners.delete(l);
   }

@@ -7,10 +7,9 @@ import type { Command } from 'commander';
 import Fastify from 'fastify';
 import { TempoChangeError } from '@backbeat/core';
 import { registerDashboard } from '@backbeat/dashboard';
-import { Pulse } from '@backbeat/pulse';
+import { bearerMatches, Pulse } from '@backbeat/pulse';
 import { buildReverbApp, Reverb, TrustStore } from '@backbeat/reverb';
 import { MemoryBus, type Bus } from '@backbeat/transport';
-import { timingSafeEqual } from 'node:crypto';
 import { reverbDashboardSource, type TempoChanger } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { createLogger } from '../logger.js';
@@ -69,10 +68,8 @@ async function runDev(f: DevFlags): Promise<void> {
   await reverb.start();
 
   const changeTempo: TempoChanger = async (body, authorization) => {
-    if (token) {
-      const given = Buffer.from(/^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1] ?? '');
-      const want = Buffer.from(token);
-      if (given.length !== want.length || !timingSafeEqual(given, want)) return { status: 401, body: { error: 'BB_ERR_UNAUTHORIZED', message: 'a valid bearer token is required to change the tempo' } };
+    if (token && !bearerMatches(authorization, token)) {
+      return { status: 401, body: { error: 'BB_ERR_UNAUTHORIZED', message: 'a valid bearer token is required to change the tempo' } };
     }
     const bpmReq = (body as { tempo_bpm?: unknown } | null)?.tempo_bpm;
     if (typeof bpmReq !== 'number') return { status: 400, body: { error: 'BB_ERR_BAD_REQUEST', message: 'body.tempo_bpm must be a number' } };

@@ -3,6 +3,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
 import { buildReverbApp, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, type SignatureMode } from '@backbeat/reverb';
+import { registerDashboard } from '@backbeat/dashboard';
+import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { createLogger } from '../logger.js';
 import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
@@ -20,6 +22,7 @@ interface ReverbFlags extends NatsFlags {
   windowTtl: string;
   maxWindows: string;
   dataDir?: string;
+  pulseAdmin?: string;
   logLevel?: string;
 }
 
@@ -37,6 +40,7 @@ export function registerReverb(program: Command): void {
     .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file changes)')
     .option('--window-ttl <ms>', 'drop reported windows this long after their last update', '300000')
     .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
+    .option('--pulse-admin <url>', "a pulse admin API (http://host:8080) the dashboard's tempo form is forwarded to")
     .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
   addNatsFlags(cmd).action(async (f: ReverbFlags) => runReverb(f));
@@ -73,10 +77,12 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     throw err;
   }
   const port = intFlag('--http-port', f.httpPort, 0, 65535);
+  if (f.pulseAdmin && !/^https?:\/\/[^\s]+$/.test(f.pulseAdmin)) throw new UsageError('--pulse-admin', `must be an http(s) URL, got '${f.pulseAdmin}'`);
   const bus = await connectBus(f, `backbeat-reverb ${options.nodeId}`);
   const reverb = new Reverb({ ...options, bus });
   await reverb.start();
   const app = buildReverbApp(reverb);
+  registerDashboard(app, await reverbDashboardSource(reverb, bus, f.pulseAdmin ? proxyTempoTo(f.pulseAdmin) : undefined));
   await app.listen({ host: f.httpHost, port });
   const addr = app.server.address();
   log.info({ http: typeof addr === 'object' && addr ? `http://${f.httpHost}:${addr.port}` : String(addr), nats: f.nats }, 'reverb HTTP API listening');

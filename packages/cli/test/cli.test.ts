@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { NatsBus } from '@backbeat/transport';
+import { Pulse } from '@backbeat/pulse';
+
+const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
+const examples = fileURLToPath(new URL('../../contracts/examples/valid', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'bb-cli-'));
+let server: NatsServer;
+beforeAll(async () => {
+  server = await NatsServer.start();
+});
+afterAll(async () => {
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function run(args: string[], timeoutMs = 10_000): Promise<{ code: number | string; out: string; err: string }> {
+  const p = ManagedProcess.node(bin, args, { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+  const code = await Promise.race([p.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), timeoutMs))]);
+  if (code === 'timeout') await p.stop();
+  return { code, out: p.stdout, err: p.stderr };
+}
+
+describe('backbeat CLI - usage', () => {
+  it('cli - --help lists every command', async () => {
+    const { code, out } = await run(['--help']);
+    expect(code).toBe(0);
+    for (const c of ['dev', 'validate', 'pulse', 'reverb', 'cluster', 'agent', 'watch']) expect(out).toMatch(new RegExp(`\\n  ${c}\\b`));
+  });
+
+  it('cli - backbeat validate is backbeat-validate', async () => {
+    const { code, out } = await run(['validate', '--dir', examples, '--json', '--exit-code']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out).summary.invalid).toBe(0);
+  });
+
+  it.each([
+    [['pulse', '--bpm', '99'], /--bpm: must be from 4 to 24, got 99/],
+    [['pulse', '--bpm', 'fast'], /--bpm: must be a number from 0.1 to 1000, got 'fast'/],
+    [['pulse', '--phases', 'plan,sing'], /--phases: 'sing' is not one of plan, execute \(or work\), review/],
+    [['pulse', '--admin-host', '0.0.0.0'], /--admin-host: without --admin-token the admin API listens on loopback only/],
+    [['pulse', '--cluster', 'a.b'], /--cluster: 'a.b' must match/],
+    [['reverb', '--signatures', 'maybe'], /--signatures: must be one of off, verify, require, got 'maybe'/],
+    [['reverb', '--signatures', 'require'], /--trust-file: is needed with --signatures require/],
+    [['reverb', '--trust-file', '/nonexistent.json'], /--trust-file: trust file \/nonexistent.json: no such file/],
+    [['agent', '--count', '0'], /--count: must be an integer from 1 to 10000, got '0'/],
+    [['pulse', '--log-level', 'loud'], /--log-level: must be one of/],
+  ])('cli - %j exits 2 with one line naming the flag', async (args, message) => {
+    const { code, err } = await run(args as string[]);
+    expect(code).toBe(2);
+    expect(err).toMatch(message as RegExp);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).not.toMatch(/\n\s+at /);
+  });
+
+  it('cli - an unreachable NATS server is one sentence and exit 1', async () => {
+    const { code, err } = await run(['pulse', '--nats', 'nats://127.0.0.1:1', '--admin-port', '0']);
+    expect(code).toBe(1);
+    expect(err).toMatch(/^backbeat: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe('backbeat CLI - against nats-server', () => {
+  it('watch --json - one line per (beat, phase) callback', async () => {
+    const bus = await NatsBus.connect({ servers: server.url });
+    const pulse = new Pulse({ bus, clusterId: 'watch', bpm: 240, maxBpm: 1000, elector: 'single' });
+    await pulse.start();
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'watch', '--nats', server.url, '--json']);
+    try {
+      await waitFor(() => w.stdout.split('\n').filter(Boolean).length >= 6, { timeoutMs: 8000, message: 'six lines' });
+      const lines = w.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      for (const l of lines) {
+        expect(Object.keys(l)).toEqual(expect.arrayContaining(['beat_index', 'phase', 'source', 'scheduled_at', 'lateness_ms']));
+        expect(l.source).toBe('leader');
+        expect(l.lateness_ms).toBeLessThan(50);
+      }
+      const slots = lines.map((l) => l.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(l.phase));
+      expect(slots).toEqual(slots.map((_, i) => slots[0] + i));
+    } finally {
+      await w.stop();
+      await pulse.stop();
+      await bus.close();
+    }
+  });
+
+  it('reverb - reloads its trust file on SIGHUP and when the file changes; a bad file keeps the old keys', async () => {
+    const trust = join(tmp, 'trust.json');
+    writeFileSync(trust, JSON.stringify({ agents: { 'agent:a': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] } }));
+    const r = ManagedProcess.node(bin, ['reverb', '--cluster', 'trust', '--nats', server.url, '--http-port', '0', '--signatures', 'require', '--trust-file', trust, '--node-id', 'rt'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    try {
+      await r.waitForOutput(/reverb HTTP API listening/);
+      writeFileSync(trust, JSON.stringify({ agents: { 'agent:a': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='], 'agent:b': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] } }));
+      await r.waitForOutput(/"agents":2,"why":"file changed"/);
+      r.kill('SIGHUP');
+      await r.waitForOutput(/"why":"SIGHUP"/);
+      writeFileSync(trust, '{ broken');
+      await r.waitForOutput(/trust file not reloaded; the previous keys stay in force/);
+      const t = Date.now();
+      expect(await r.stop()).toBe(0);
+      expect(Date.now() - t).toBeLessThan(2000);
+    } finally {
+      await r.stop();
+    }
+  });
+});
