@@ -50,3 +50,14 @@ describe('dashboard - in a real headless browser against backbeat dev', () => {
     await page.close();
   });
 });
+
+describe('backbeat dev - failover demo', () => {
+  it('dev - POST /api/v1/dev/failover hands the lead to the other pulse node', async () => {
+    const before = (await (await fetch(`${url}api/v1/dashboard`)).json()).cluster;
+    const r = await (await fetch(`${url}api/v1/dev/failover`, { method: 'POST' })).json();
+    expect(r.stopped).toBe(before.leader);
+    expect(r.new_leader).not.toBeNull();
+    expect(r.new_leader).not.toBe(before.leader);
+    await waitFor(async () => (await (await fetch(`${url}api/v1/dashboard`)).json()).cluster.term > before.term, { timeoutMs: 5000, message: 'a new term' });
+  });
+});

@@ -90,9 +90,13 @@ async function runDev(f: DevFlags): Promise<void> {
     if (i < 0 || pulses.length < 2) return reply.code(409).send({ error: 'BB_ERR_NO_FAILOVER', message: 'run with --pulse-nodes 2 or more' });
     const old = pulses[i]!;
     await old.stop();
+    // Let a follower take over before the old node comes back as a follower.
+    const deadline = Date.now() + 3000;
+    while (!pulses.some((p) => p !== old && p.leaderStatus().is_leader) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    const leader = pulses.find((p) => p !== old && p.leaderStatus().is_leader)?.options.nodeId ?? null;
     pulses[i] = new Pulse({ ...old.options, registry: undefined, nodeId: `${old.options.nodeId.replace(/-r\d+$/, '')}-r${Date.now() % 1000}` });
     await pulses[i]!.start();
-    return { stopped: old.options.nodeId, restarted_as: pulses[i]!.options.nodeId };
+    return { stopped: old.options.nodeId, new_leader: leader, restarted_as: pulses[i]!.options.nodeId };
   });
   await app.listen({ host: f.host, port });
   const addr = app.server.address();
