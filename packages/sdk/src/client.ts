@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beatDurationMs, checkTempoMap, Hlc, parseHlc, tempoAt, toLegacy as legacyOf, windowIdForBeat, type LegacyBeat, type TempoMap } from '@backbeat/core';
-import { LEGACY_STATE_ALIASES, parseBeatFrame, validateStatusClaim, type BeatFrame, type ClaimState, type StatusClaim } from '@backbeat/contracts';
-import { decodeJson, NatsBus, openStateBucket, STATE_KEYS, statusStreamConfig, subjects, type Bus, type Subscription } from '@backbeat/transport';
+import { LEGACY_STATE_ALIASES, validateStatusClaim, type BeatFrame, type ClaimState, type StatusClaim } from '@backbeat/contracts';
+import { decodeJson, NatsBus, openStateBucket, STATE_KEYS, statusStreamConfig, subjects, type Bus } from '@backbeat/transport';
+import { joinBeatHub } from './beat-hub.js';
 import { runWithBudget } from './budget.js';
 import { ClaimSender } from './claims.js';
 import { ClaimInvalidError, ClientStoppedError, NoBeatError } from './errors.js';
@@ -61,7 +62,7 @@ export class Client {
   #bus: Bus | undefined;
   #ownsBus = false;
   #claims: ClaimSender | undefined;
-  #sub: Subscription | undefined;
+  #leaveHub: (() => void) | undefined;
   #cleanups: Array<() => void> = [];
   #callbacks = { beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>(), phase: new Set<BeatCallback>() };
   #mapListeners = new Set<() => void>();
@@ -112,7 +113,14 @@ export class Client {
       this.#recordError(`cannot ensure the status stream: ${(err as Error).message}`);
     }
     await this.#watchTempoMap(bus);
-    this.#sub = bus.subscribe(subjects(clusterId).beat, (m) => this.#onMessage(m.data, m.headers['Backbeat-Term']));
+    this.#leaveHub = joinBeatHub(bus, clusterId, () => this.options.clock.now(), {
+      frame: (frame, term, receivedAt) => this.#onFrame(frame, term, receivedAt),
+      invalid: (error) => {
+        this.#metrics.received();
+        this.#metrics.dropped('invalid');
+        this.#recordError(`invalid BeatFrame: ${error.message}`);
+      },
+    });
     await bus.flush();
     this.#follower.start();
     this.#state = 'running';
@@ -143,25 +151,18 @@ export class Client {
     if (this.#state !== 'running' && this.#state !== 'starting') return;
     this.#state = 'stopping';
     this.#follower.stop();
-    this.#sub?.unsubscribe();
+    this.#leaveHub?.();
     await this.#claims?.close(2000);
     for (const c of this.#cleanups.splice(0)) c();
     if (this.#ownsBus) await this.#bus?.close();
     this.#state = 'stopped';
   }
 
-  #onMessage(data: Uint8Array, term: string | undefined): void {
-    const receivedAt = this.options.clock.now();
+  #onFrame(frame: BeatFrame, term: number, receivedAt: number): void {
     this.#metrics.received();
-    const r = parseBeatFrame(data);
-    if (!r.ok) {
-      this.#metrics.dropped('invalid');
-      this.#recordError(`invalid BeatFrame: ${r.error.message}`);
-      return;
-    }
-    const u = this.hlc.update(r.message.hlc);
+    const u = this.hlc.update(frame.hlc);
     this.#metrics.skew(u.skewMs / 1000);
-    this.#follower.onFrame(r.message, Number(term ?? 0), receivedAt);
+    this.#follower.onFrame(frame, term, receivedAt);
   }
 
   #dispatch(frame: BeatFrame, info: BeatInfo): void {
