@@ -95,11 +95,49 @@ if (role === 'fanout') {
     };
     const sdk = await fanout('sdk');
     const plain = await fanout('bare');
+
+    // 3. Degradation on the real clock: the pulse stops; a client keeps the grid alone for
+    // BENCH_DEGRADE_SECONDS (default 60; 600 for the 10 minutes of issue 4). Each local slot's
+    // time is compared with the leader's grid (the tempo map in KV); the baseline is a
+    // setTimeout chain of the beat period started at the last leader frame.
+    const degradeSeconds = Number(process.env.BENCH_DEGRADE_SECONDS ?? 60);
+    const follower = createClient({ clusterId: 'sdkbench', agentId: 'agent:alone', nats: server.url });
+    const gridError = [];
+    const fireLate = [];
+    let leaderMap;
+    follower.onPhase((_f, info) => {
+      if (info.source !== 'local') return;
+      fireLate.push(now() - info.scheduledAt - 50);
+      const slot = _f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(_f.phase);
+      const leaderTime = leaderMap.segments[0].startTime + (_f.beat_index - leaderMap.segments[0].startBeat) * 500 + (slot % 3) * (500 / 3);
+      gridError.push(Math.abs(info.scheduledAt - leaderTime));
+    });
+    await follower.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    leaderMap = pulse.tempoMap;
     await pulse.stop();
+    const naive = [];
+    const t0 = now();
+    let k = 0;
+    const tick = () => {
+      k++;
+      naive.push(now() - (t0 + k * 500));
+      if (now() - t0 < degradeSeconds * 1000) setTimeout(tick, 500);
+    };
+    setTimeout(tick, 500);
+    await new Promise((r) => setTimeout(r, degradeSeconds * 1000));
+    await follower.stop();
     await bus.close();
 
     const result = {
       seconds,
+      degradation: {
+        seconds: degradeSeconds,
+        local_slots: gridError.length,
+        grid_error_ms: summary(gridError),
+        local_fire_lateness_ms: summary(fireLate),
+        settimeout_chain_lateness_ms_at_end: Math.round(naive.at(-1) * 1000) / 1000,
+      },
       callback_latency_ms: { sdk: summary(sdkLat), bare_subscription: summary(bareLat) },
       fanout: {
         sdk: { ...summary(sdk.delivery), clients: sdk.clients, slots: sdk.slots, missed: sdk.missed },
@@ -114,6 +152,11 @@ if (role === 'fanout') {
       { name: `SDK (missed ${sdk.missed})`, ...result.fanout.sdk },
       { name: `bare (missed ${plain.missed})`, ...result.fanout.bare_subscriptions },
     ]);
+    printTable(`Local degradation for ${degradeSeconds} s without a leader (target: within 1 ms of the leader's grid)`, [
+      { name: 'local slot - leader grid', ...result.degradation.grid_error_ms },
+      { name: 'fire time - (slot + 50 ms)', ...result.degradation.local_fire_lateness_ms },
+    ]);
+    console.log(`baseline: a setTimeout(500 ms) chain started with the degradation is ${result.degradation.settimeout_chain_lateness_ms_at_end} ms late after ${degradeSeconds} s`);
     console.log(`\n${JSON.stringify(result)}`);
   } finally {
     for (const k of children) if (k.exitCode === null) k.kill('SIGKILL');
