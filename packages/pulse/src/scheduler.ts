@@ -58,20 +58,6 @@ export class BeatScheduler {
     return this.#last;
   }
 
-  /** Re-reads the map and re-arms (after a tempo map change that moved the next slot). */
-  reschedule(): void {
-    if (!this.#cancel) return;
-    this.stop();
-    const now = this.#o.clock.now();
-    const map = this.#o.map();
-    let next = slotAtOrAfter(map, now);
-    // Never fire a slot at or before the last one again.
-    if (this.#last && (next.beatIndex < this.#last.beatIndex || (next.beatIndex === this.#last.beatIndex && next.phaseIndex <= this.#last.phaseIndex))) {
-      next = nextSlot(map, this.#last);
-    }
-    this.#arm(next);
-  }
-
   #arm(pos: BeatPosition): void {
     this.#o.onArm?.(pos);
     this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise });

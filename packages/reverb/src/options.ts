@@ -36,15 +36,18 @@ export interface ReverbOptions {
   registry?: Registry;
 }
 
-/** Options after defaults and checks. */
-export type ResolvedReverbOptions = Readonly<Required<Omit<ReverbOptions, 'barLength' | 'trust' | 'registry'>>> & {
+/** Options after defaults and checks (all but the bus, which the service keeps as given). */
+export type ResolvedReverbOptions = Readonly<Required<Omit<ReverbOptions, 'bus' | 'barLength' | 'trust' | 'registry'>>> & {
   readonly barLength: number | undefined;
   readonly trust: TrustStore | undefined;
   readonly registry: Registry | undefined;
 };
 
-/** Applies defaults and checks. @throws InvalidArgumentError */
-export function resolveReverbOptions(o: ReverbOptions): ResolvedReverbOptions {
+/**
+ * Applies defaults and checks every option but the bus (so a CLI can check flags before it
+ * connects). @throws InvalidArgumentError
+ */
+export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedReverbOptions {
   const clusterId = o.clusterId ?? 'chorus-aus-01';
   assertClusterId(clusterId);
   const signatures = o.signatures ?? 'verify';
@@ -57,7 +60,6 @@ export function resolveReverbOptions(o: ReverbOptions): ResolvedReverbOptions {
   };
   if (o.barLength !== undefined && (!Number.isSafeInteger(o.barLength) || o.barLength < 1)) throw new InvalidArgumentError('bar-length', `must be an integer >= 1, got ${o.barLength}`);
   return Object.freeze({
-    bus: o.bus,
     clusterId,
     nodeId,
     barLength: o.barLength,

@@ -20,7 +20,7 @@ const enc = new TextEncoder();
 
 /** One reverb replica. */
 export class Reverb {
-  readonly options: ResolvedReverbOptions;
+  readonly options: ResolvedReverbOptions & { readonly bus: ReverbOptions['bus'] };
   readonly metrics: ReverbMetrics;
   readonly hlc: Hlc;
   readonly startedAt: number;
@@ -36,7 +36,7 @@ export class Reverb {
   #claimListeners = new Set<(windowId: string) => void>();
 
   constructor(options: ReverbOptions) {
-    this.options = resolveReverbOptions(options);
+    this.options = Object.freeze({ ...resolveReverbOptions(options), bus: options.bus });
     this.metrics = createReverbMetrics(this.options.registry);
     this.hlc = new Hlc(this.options.nodeId, { clock: this.options.clock });
     this.#trust = this.options.trust;

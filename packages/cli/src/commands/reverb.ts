@@ -71,7 +71,7 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     logger: log,
   };
   try {
-    resolveReverbOptions({ ...options, bus: undefined as never });
+    resolveReverbOptions(options); // flag errors before connecting
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw new UsageError(`--${err.context.field}`, err.context.rule);
     throw err;
