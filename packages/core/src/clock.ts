@@ -1,6 +1,7 @@
 /**
  * The clock seam. Every time-dependent part (beat clock, HLC, leases, degradation) takes a
- * Clock, real by default and a FakeClock in tests.
+ * Clock: {@link systemClock} in production, a {@link FakeClock} in tests. Code that must act
+ * at an absolute time uses {@link scheduleAt} (schedule.ts), never a chain of relative timers.
  */
 
 /** Opaque handle of a timer set with {@link Clock.setTimeout}. */
@@ -8,83 +9,68 @@ export type TimerHandle = { readonly __timer: unique symbol } | object;
 
 /** Time source and timers. */
 export interface Clock {
-  /** Wall time in ms since the epoch, fractional, monotonic within a process. */
+  /**
+   * Wall time in ms since the epoch, fractional and monotonic within a process
+   * (performance.timeOrigin + performance.now() on the real clock). Use it for the grid.
+   */
   now(): number;
-  /** The system wall clock (Date.now()): may step backwards. For the HLC's physical part. */
+  /**
+   * The system wall clock, Date.now(): integer ms that may step (NTP, an operator). Use it
+   * for the HLC's physical part and for timestamps shown to people.
+   */
   wallNow(): number;
-  /** Runs `cb` after about `ms` ms (libuv may fire up to ~1 ms early: re-check now()). */
+  /** Runs `cb` after about `ms` ms. Real timers may fire up to ~1 ms early: re-check now(). */
   setTimeout(cb: () => void, ms: number): TimerHandle;
-  /** Cancels a timer; unknown or fired handles are ignored. */
+  /** Cancels a timer; unknown or already fired handles are ignored. */
   clearTimeout(handle: TimerHandle): void;
   /**
-   * Busy-waits until now() >= t. Only real clocks offer it (a fake clock never advances by
-   * itself); {@link scheduleAt} uses it for the last fraction of a millisecond.
+   * Runs `cb` on the next turn of the event loop, after pending I/O (setImmediate). Real
+   * clocks only: {@link scheduleAt} polls with it for the last few ms in precise mode.
+   */
+  defer?(cb: () => void): void;
+  /**
+   * Busy-waits until now() >= t. Real clocks only (a fake clock never moves by itself);
+   * {@link scheduleAt} uses it for at most `spinMs` in precise mode.
    */
   spinUntil?(t: number): void;
 }
 
-const origin = performance.timeOrigin;
-
-/** The process's real clock: performance.timeOrigin + performance.now(), Node's timers. */
-export const systemClock: Clock = Object.freeze({
-  now: () => origin + performance.now(),
-  wallNow: () => Date.now(),
-  setTimeout: (cb: () => void, ms: number): TimerHandle => setTimeout(cb, Math.max(0, ms)),
-  clearTimeout: (handle: TimerHandle) => clearTimeout(handle as NodeJS.Timeout),
-  spinUntil: (t: number) => {
-    while (origin + performance.now() < t) {
-      /* spin: bounded by the caller to about a millisecond */
-    }
-  },
-});
-
-/** Options of {@link scheduleAt}. */
-export interface ScheduleOptions {
+/** Options of {@link createSystemClock}. */
+export interface SystemClockOptions {
   /**
-   * Fire within a few tens of microseconds of `t` by sleeping until ~1 ms before and spinning
-   * the rest (only on clocks that offer spinUntil). Costs up to `spinMs` of CPU per call.
+   * Unref every timer, so that a pending timer alone does not keep the process alive.
    * @default false
    */
-  precise?: boolean;
-  /** How much of the wait may be spun, in ms (libuv timers fire up to ~1 ms late or early). @default 2.5 */
-  spinMs?: number;
+  unrefTimers?: boolean;
 }
 
 /**
- * Calls `cb(firedAt)` at absolute time `t` (clock.now() scale), never before it: timers that
- * fire early are re-armed (SPEC section 12). Returns a cancel function.
+ * A real clock: now() is performance.timeOrigin + performance.now(), wallNow() is
+ * Date.now(), timers are Node's.
  */
-export function scheduleAt(
-  clock: Clock,
-  t: number,
-  cb: (firedAt: number) => void,
-  options: ScheduleOptions = {},
-): () => void {
-  const spinMs = options.spinMs ?? 2.5;
-  const canSpin = options.precise === true && clock.spinUntil !== undefined;
-  let handle: TimerHandle | undefined;
-  let cancelled = false;
-
-  const arm = (): void => {
-    handle = undefined;
-    if (cancelled) return;
-    const remaining = t - clock.now();
-    if (remaining <= 0) {
-      cb(clock.now());
-      return;
-    }
-    if (canSpin && remaining <= spinMs) {
-      clock.spinUntil!(t);
-      cb(clock.now());
-      return;
-    }
-    // Aim ~2 ms early when spinning will finish the job; otherwise aim at t and re-check.
-    handle = clock.setTimeout(arm, canSpin ? remaining - spinMs + 0.5 : remaining);
-  };
-  arm();
-
-  return () => {
-    cancelled = true;
-    if (handle !== undefined) clock.clearTimeout(handle);
-  };
+export function createSystemClock(options: SystemClockOptions = {}): Clock {
+  const origin = performance.timeOrigin;
+  const unref = options.unrefTimers === true;
+  const now = (): number => origin + performance.now();
+  return Object.freeze({
+    now,
+    wallNow: () => Date.now(),
+    setTimeout: (cb: () => void, ms: number): TimerHandle => {
+      const timer = setTimeout(cb, Number.isFinite(ms) ? Math.max(0, ms) : 0);
+      return unref ? timer.unref() : timer;
+    },
+    clearTimeout: (handle: TimerHandle) => clearTimeout(handle as NodeJS.Timeout),
+    defer: (cb: () => void) => {
+      const immediate = setImmediate(cb);
+      if (unref) immediate.unref();
+    },
+    spinUntil: (t: number) => {
+      while (now() < t) {
+        // Busy-wait: callers bound it to a fraction of a millisecond.
+      }
+    },
+  });
 }
+
+/** The process's real clock, with ref'd timers. */
+export const systemClock: Clock = createSystemClock();

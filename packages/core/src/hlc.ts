@@ -1,130 +1,78 @@
 /**
- * Hybrid logical clock (Kulkarni et al.), SPEC section 5. Wire form `pppp:llll:nnnn`: three
- * lower-case hex groups of 4 to 16 digits: physical ms since the epoch, logical counter, node.
+ * Hybrid logical clock (Kulkarni et al., "Logical Physical Clocks", 2014), SPEC section 5.
+ * Every message a component sends carries `hlc.now()`; every message it receives goes through
+ * `hlc.update(remote)`. Readings only grow, also when the wall clock steps backwards, and a
+ * remote clock too far ahead is reported, not adopted.
  */
-import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
 import { InvalidArgumentError } from './errors.js';
-
-/** One HLC reading. `node` is the node suffix as lower-case hex without leading zeros trimmed. */
-export interface HlcTimestamp {
-  /** Physical part: ms since the epoch. */
-  readonly physical: number;
-  /** Logical counter, breaks ties within one physical ms. */
-  readonly logical: number;
-  /** Node suffix, 4 to 16 lower-case hex digits. */
-  readonly node: string;
-}
-
-const HLC_PATTERN = /^([0-9a-f]{4,16}):([0-9a-f]{4,16}):([0-9a-f]{4,16})$/;
-const MAX_GROUP = 2 ** 53 - 1;
-
-/** Formats a timestamp in the wire form, each group zero-padded to at least 4 digits. */
-export function formatHlc(ts: HlcTimestamp): string {
-  return `${hex4(ts.physical)}:${hex4(ts.logical)}:${ts.node.padStart(4, '0')}`;
-}
-
-function hex4(n: number): string {
-  return n.toString(16).padStart(4, '0');
-}
-
-/**
- * Parses the wire form.
- * @throws InvalidArgumentError naming what is wrong (shape, case, group length, size)
- */
-export function parseHlc(text: string): HlcTimestamp {
-  const m = HLC_PATTERN.exec(text);
-  if (!m) {
-    throw new InvalidArgumentError(
-      'hlc',
-      `'${text}' is not three lower-case hex groups of 4 to 16 digits joined by ':' (like 7ffd:0001:abcd)`,
-    );
-  }
-  const physical = parseInt(m[1]!, 16);
-  const logical = parseInt(m[2]!, 16);
-  if (physical > MAX_GROUP || logical > MAX_GROUP) {
-    throw new InvalidArgumentError('hlc', `'${text}' has a physical or logical part beyond 2^53`);
-  }
-  return { physical, logical, node: m[3]! };
-}
-
-/** Orders two timestamps: physical, then logical, then node. Returns <0, 0 or >0. */
-export function compareHlc(a: HlcTimestamp, b: HlcTimestamp): number {
-  if (a.physical !== b.physical) return a.physical < b.physical ? -1 : 1;
-  if (a.logical !== b.logical) return a.logical < b.logical ? -1 : 1;
-  return compareHex(a.node, b.node);
-}
-
-function compareHex(a: string, b: string): number {
-  const x = a.replace(/^0+(?=.)/, '');
-  const y = b.replace(/^0+(?=.)/, '');
-  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/**
- * The node suffix for a node id: the id itself when it is already 4 to 16 lower-case hex
- * digits, else the first 8 hex digits of its SHA-256.
- */
-export function hlcNodeSuffix(nodeId: string): string {
-  if (/^[0-9a-f]{4,16}$/.test(nodeId)) return nodeId;
-  return createHash('sha256').update(nodeId).digest('hex').slice(0, 8);
-}
+import { formatHlc, HLC_MAX_COUNTER, hlcNodeSuffix, parseHlc, type HlcTimestamp } from './hlc-wire.js';
 
 /** Options of {@link Hlc}. */
 export interface HlcOptions {
   /** Time source; the physical part comes from clock.wallNow(). @default systemClock */
   clock?: Clock;
   /**
-   * A remote clock further ahead of the local wall clock than this is reported, not adopted
-   * (the integration guide's alert level). @default 5000
+   * A remote physical time further ahead of the local wall clock than this is reported and
+   * not adopted (SPEC 5; the integration guide's alert level). @default 5000
    */
   maxForwardSkewMs?: number;
 }
 
-/** Result of merging a remote timestamp with {@link Hlc.update}. */
+/** Result of {@link Hlc.update}. */
 export interface HlcUpdate {
-  /** False when the remote clock was too far ahead and was ignored. */
+  /**
+   * False when the remote physical time was more than maxForwardSkewMs ahead of the local
+   * wall clock (and ahead of the local HLC): it was ignored and only the local clock ticked.
+   */
   readonly adopted: boolean;
-  /** Remote physical minus local wall clock, in ms (positive: the remote is ahead). */
+  /** Remote physical time minus the local wall clock, in ms (positive: the remote is ahead). */
   readonly skewMs: number;
-  /** The local clock after the update. */
+  /** The local reading after the update: later than the local one before it, and later than the remote one when adopted. */
   readonly timestamp: HlcTimestamp;
 }
 
 /**
- * A hybrid logical clock. Readings only grow, also when the wall clock steps backwards.
+ * A hybrid logical clock for one node.
  *
  * ```ts
- * const hlc = new Hlc('pulse-1');
- * const stamp = formatHlc(hlc.now());   // send
- * hlc.update(parseHlc(remoteStamp));    // receive
+ * const hlc = new Hlc('pulse-1', { clock });
+ * frame.hlc = hlc.nowString();                     // send
+ * const u = hlc.update(incoming.hlc);              // receive
+ * if (!u.adopted) log.warn({ skewMs: u.skewMs }, 'remote clock too far ahead');
  * ```
  */
 export class Hlc {
+  /** This node's suffix, 4 to 16 lower-case hex digits (see {@link hlcNodeSuffix}). */
   readonly node: string;
+  /** The bound beyond which a remote clock is not adopted, in ms. */
+  readonly maxForwardSkewMs: number;
   readonly #clock: Clock;
-  readonly #maxSkew: number;
   #physical = 0;
   #logical = 0;
   #rejected = 0;
 
+  /**
+   * @param nodeId a node id; hashed to a suffix unless it is already 4 to 16 hex digits
+   * @throws InvalidArgumentError on an empty node id or a negative or non-finite bound
+   */
   constructor(nodeId: string, options: HlcOptions = {}) {
+    if (typeof nodeId !== 'string' || nodeId === '') throw new InvalidArgumentError('nodeId', 'must be a non-empty string');
+    const bound = options.maxForwardSkewMs ?? 5000;
+    if (!(Number.isFinite(bound) && bound >= 0)) {
+      throw new InvalidArgumentError('maxForwardSkewMs', `must be a finite number of ms >= 0, got ${bound}`);
+    }
     this.node = hlcNodeSuffix(nodeId);
+    this.maxForwardSkewMs = bound;
     this.#clock = options.clock ?? systemClock;
-    this.#maxSkew = options.maxForwardSkewMs ?? 5000;
   }
 
-  /** A new reading for a local or send event. */
+  /** A new reading for a local or send event: strictly later than every earlier one. */
   now(): HlcTimestamp {
-    const wall = Math.floor(this.#clock.wallNow());
-    if (wall > this.#physical) {
-      this.#physical = wall;
-      this.#logical = 0;
-    } else {
-      this.#logical += 1;
-    }
-    return this.#current();
+    const wall = this.#wall();
+    if (wall > this.#physical) this.#set(wall, 0);
+    else this.#set(this.#physical, this.#logical + 1);
+    return this.peek();
   }
 
   /** {@link now} in the wire form. */
@@ -134,34 +82,32 @@ export class Hlc {
 
   /**
    * Merges a remote reading (a receive event). A remote physical time more than
-   * maxForwardSkewMs ahead of the local wall clock is not adopted; the local clock still
-   * ticks, and the result says so.
+   * maxForwardSkewMs ahead of the local wall clock is not adopted, unless the local HLC is
+   * already past it: the local clock still ticks, the refusal is counted in
+   * {@link rejectedCount}, and the result says `adopted: false` so the caller can report it.
+   * @throws InvalidArgumentError when `remote` is not a valid HLC (string or object)
    */
   update(remote: HlcTimestamp | string): HlcUpdate {
-    const r = typeof remote === 'string' ? parseHlc(remote) : remote;
-    const wall = Math.floor(this.#clock.wallNow());
+    const r = typeof remote === 'string' ? parseHlc(remote) : parseHlc(formatHlc(remote));
+    const wall = this.#wall();
     const skewMs = r.physical - wall;
-    if (skewMs > this.#maxSkew) {
+    if (r.physical > this.#physical && skewMs > this.maxForwardSkewMs) {
       this.#rejected += 1;
       return { adopted: false, skewMs, timestamp: this.now() };
     }
     const physical = Math.max(this.#physical, r.physical, wall);
-    if (physical === this.#physical && physical === r.physical) {
-      this.#logical = Math.max(this.#logical, r.logical) + 1;
-    } else if (physical === this.#physical) {
-      this.#logical += 1;
-    } else if (physical === r.physical) {
-      this.#logical = r.logical + 1;
-    } else {
-      this.#logical = 0;
-    }
-    this.#physical = physical;
-    return { adopted: true, skewMs, timestamp: this.#current() };
+    let logical: number;
+    if (physical === this.#physical && physical === r.physical) logical = Math.max(this.#logical, r.logical) + 1;
+    else if (physical === this.#physical) logical = this.#logical + 1;
+    else if (physical === r.physical) logical = r.logical + 1;
+    else logical = 0;
+    this.#set(physical, logical);
+    return { adopted: true, skewMs, timestamp: this.peek() };
   }
 
   /** The last reading, without ticking. */
   peek(): HlcTimestamp {
-    return this.#current();
+    return { physical: this.#physical, logical: this.#logical, node: this.node };
   }
 
   /** How many remote readings were refused for being too far ahead. */
@@ -169,7 +115,18 @@ export class Hlc {
     return this.#rejected;
   }
 
-  #current(): HlcTimestamp {
-    return { physical: this.#physical, logical: this.#logical, node: this.node };
+  #wall(): number {
+    return Math.floor(this.#clock.wallNow());
+  }
+
+  #set(physical: number, logical: number): void {
+    // The logical counter cannot reach 2^53 in practice (it resets every ms); if it ever
+    // did, moving the physical part one ms ahead keeps readings growing and representable.
+    if (logical > HLC_MAX_COUNTER) {
+      physical += 1;
+      logical = 0;
+    }
+    this.#physical = physical;
+    this.#logical = logical;
   }
 }

@@ -1,27 +1,43 @@
 /**
- * @backbeat/core: the pure logic every BACKBEAT service shares. No I/O.
+ * @backbeat/core: the pure logic every BACKBEAT service shares (no I/O): the clock seam, the
+ * hybrid logical clock, the tempo map and the beat grid computed from it, tempo change rules,
+ * window ids and the error family.
  *
  * ```ts
- * import { createTempoMap, positionAt, windowId, Hlc } from '@backbeat/core';
- * const map = createTempoMap({ startTime: Date.now(), tempoBpm: 12, barLength: 8 });
- * const pos = positionAt(map, Date.now());      // {beatIndex, phase, phaseEnd, downbeat, ...}
- * windowId('chorus-aus-01', pos!.downbeatIndex); // 32 hex chars (BACKBEAT-REQ-005)
- * new Hlc('pulse-1').nowString();                // '0192f3a1b2c3:0000:9f86d081'
+ * import { createTempoMap, positionAt, scheduleAt, systemClock, windowId, Hlc, formatHlc } from '@backbeat/core';
+ *
+ * const map = createTempoMap({ startTime: systemClock.now(), tempoBpm: 12, barLength: 8 });
+ * const pos = positionAt(map, systemClock.now())!;  // {beatIndex, phase, phaseStart, phaseEnd, downbeat, ...}
+ * windowId('chorus-aus-01', pos.downbeatIndex);    // 32 hex chars (BACKBEAT-REQ-005)
+ * scheduleAt(systemClock, pos.phaseEnd, (firedAt) => console.log('next phase', firedAt));
+ *
+ * const hlc = new Hlc('pulse-1');
+ * formatHlc(hlc.now());                            // '19a8f3c2b10:0000:9f86d081'
  * ```
+ *
+ * Guide: docs/tempo-guide.md.
  */
 export { BackbeatError, InvalidArgumentError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export { windowId, downbeatOf, windowIdForBeat } from './window.js';
-export { systemClock, scheduleAt } from './clock.js';
-export type { Clock, TimerHandle, ScheduleOptions } from './clock.js';
+
+export { systemClock, createSystemClock } from './clock.js';
+export type { Clock, TimerHandle, SystemClockOptions } from './clock.js';
+export { scheduleAt, sleepUntil } from './schedule.js';
+export type { ScheduleOptions, SleepOptions } from './schedule.js';
 export { FakeClock } from './fake-clock.js';
-export { Hlc, formatHlc, parseHlc, compareHlc, hlcNodeSuffix } from './hlc.js';
-export type { HlcTimestamp, HlcOptions, HlcUpdate } from './hlc.js';
+
+export { Hlc } from './hlc.js';
+export type { HlcOptions, HlcUpdate } from './hlc.js';
+export { formatHlc, parseHlc, compareHlc, hlcNodeSuffix, HLC_MAX_COUNTER } from './hlc-wire.js';
+export type { HlcTimestamp } from './hlc-wire.js';
+
 export { PHASES, PHASE_ALIASES, isPhase } from './phases.js';
 export type { Phase } from './phases.js';
 export {
   createTempoMap,
   checkTempoMap,
+  tempoMapToJson,
+  tempoMapFromJson,
   beatDurationMs,
   tempoAt,
   pruneTempoMap,
@@ -38,14 +54,32 @@ export {
   positionAt,
   nextSlot,
   slotAtOrAfter,
+  slotAfter,
+  slotsFrom,
   compareSlots,
   firstBeat,
   nextDownbeat,
-  toLegacy,
-  fromLegacy,
 } from './beat-clock.js';
-export type { BeatPosition, LegacyBeat } from './beat-clock.js';
-export { validateTempoChange, applyTempoChange, TempoChangeError, MAX_TEMPO_DELTA, TEMPO_CHANGE_RULES } from './tempo-change.js';
-export type { TempoChangeRequest, ScheduledTempoChange, TempoChangeCode } from './tempo-change.js';
+export type { BeatPosition, SlotKey } from './beat-clock.js';
+export { toLegacy, fromLegacy } from './legacy.js';
+export type { LegacyBeat } from './legacy.js';
+export {
+  validateTempoChange,
+  applyTempoChange,
+  changeTempo,
+  pendingTempoChange,
+  TempoChangeError,
+  MAX_TEMPO_DELTA,
+  TEMPO_CHANGE_RULES,
+} from './tempo-change.js';
+export type {
+  TempoChangeRequest,
+  TempoChangeContext,
+  ApplyTempoChangeOptions,
+  ScheduledTempoChange,
+  TempoChangeCode,
+} from './tempo-change.js';
+export { windowId, downbeatOf, windowIdForBeat } from './window.js';
+
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';

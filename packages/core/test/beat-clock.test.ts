@@ -1,115 +1,120 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  applyTempoChange,
   compareSlots,
   createTempoMap,
-  fromLegacy,
+  firstBeat,
+  nextDownbeat,
   nextSlot,
   positionAt,
   slot,
+  slotAfter,
   slotAtOrAfter,
+  slotsFrom,
   timeOf,
-  toLegacy,
-  type TempoMap,
+  windowId,
 } from '@backbeat/core';
+import { arbMap, beatOn, prevDouble } from './arbitraries.js';
 
 const T0 = 1_700_000_000_000;
 
-describe('beat clock - grid at a fixed tempo', () => {
+describe('beat clock - 12 BPM (5 s beats, 1666.67 ms phases)', () => {
   const map = createTempoMap({ startTime: T0, tempoBpm: 12, barLength: 8 });
 
-  it('beat clock - 12 BPM gives 5 s beats split in three phases', () => {
-    expect(timeOf(map, 0, 0)).toBe(T0);
+  it('beat clock - beats start every 5 s from the segment start', () => {
+    expect(timeOf(map, 0)).toBe(T0);
     expect(timeOf(map, 1, 0)).toBe(T0 + 5000);
-    const s = slot(map, 3, 1);
-    expect(s).toMatchObject({ beatIndex: 3, phase: 'execute', beatStart: T0 + 15_000, downbeat: false, barIndex: 0, beatInBar: 3 });
-    expect(s.phaseStart).toBeCloseTo(T0 + 15_000 + 5000 / 3, 6);
-    expect(s.phaseEnd).toBeCloseTo(T0 + 15_000 + 10_000 / 3, 6);
+    expect(timeOf(map, 720, 0)).toBe(T0 + 3_600_000); // an hour later, computed, not accumulated
+    expect(timeOf(map, 3, 1)).toBeCloseTo(T0 + 15_000 + 1666.667, 2);
+    expect(timeOf(map, 3, 3)).toBe(T0 + 20_000); // phaseIndex = P: the end of the beat
   });
 
-  it('beat clock - the review deadline is the next beat start', () => {
-    expect(slot(map, 0, 2).phaseEnd).toBe(timeOf(map, 1, 0));
+  it('beat clock - a slot has its phase, deadline, bar and window', () => {
+    const s = slot(map, 3, 1);
+    expect(s).toMatchObject({ beatIndex: 3, phaseIndex: 1, phase: 'execute', tempoBpm: 12, beatStart: T0 + 15_000, downbeat: false });
+    expect(s).toMatchObject({ barIndex: 0, beatInBar: 3, downbeatIndex: 0 });
+    expect(s.phaseStart).toBeCloseTo(T0 + 16_666.667, 2);
+    expect(s.phaseEnd).toBeCloseTo(T0 + 18_333.333, 2);
+    expect(slot(map, 0, 2).phaseEnd).toBe(timeOf(map, 1, 0)); // the review deadline is the next beat
+    expect(windowId('chorus-aus-01', slot(map, 7, 2).downbeatIndex)).toBe('63cb2c5b1bbba231251cb8d7d653c399');
   });
 
   it('beat clock - downbeats every bar, beat 0 included', () => {
     expect(slot(map, 0, 0).downbeat).toBe(true);
     expect(slot(map, 8, 2)).toMatchObject({ downbeat: true, barIndex: 1, beatInBar: 0, downbeatIndex: 8 });
-    expect(slot(map, 9, 0).downbeat).toBe(false);
+    expect(slot(map, 9, 0)).toMatchObject({ downbeat: false, barIndex: 1, beatInBar: 1 });
+    expect(slot(map, 23, 1)).toMatchObject({ barIndex: 2, beatInBar: 7, downbeatIndex: 16 });
+    expect(nextDownbeat(0, 8)).toBe(8);
+    expect(nextDownbeat(7, 8)).toBe(8);
+    expect(nextDownbeat(8, 8)).toBe(16);
   });
 
-  it('beat clock - before the grid there is no position', () => {
-    expect(positionAt(map, T0 - 1)).toBeNull();
+  it('beat clock - positionAt at, just before and just after phase boundaries', () => {
+    expect(positionAt(map, T0)).toMatchObject({ beatIndex: 0, phase: 'plan' });
+    expect(positionAt(map, T0 + 1666.66)).toMatchObject({ beatIndex: 0, phase: 'plan' });
+    expect(positionAt(map, T0 + 1666.67)).toMatchObject({ beatIndex: 0, phase: 'execute' });
+    expect(positionAt(map, prevDouble(T0 + 5000))).toMatchObject({ beatIndex: 0, phase: 'review' });
+    expect(positionAt(map, T0 + 5000)).toMatchObject({ beatIndex: 1, phase: 'plan' });
+  });
+
+  it('beat clock - before the grid there is no position; the first slot is next', () => {
+    expect(positionAt(map, T0 - 0.001)).toBeNull();
     expect(slotAtOrAfter(map, T0 - 1000)).toMatchObject({ beatIndex: 0, phaseIndex: 0 });
+    expect(slotAfter(map, T0 - 1000)).toMatchObject({ beatIndex: 0, phaseIndex: 0 });
   });
 
-  it('beat clock - 120 BPM and an instant inside a phase', () => {
+  it('beat clock - the next slot at or after, and strictly after, an instant', () => {
+    expect(slotAtOrAfter(map, T0 + 5000)).toMatchObject({ beatIndex: 1, phaseIndex: 0 });
+    expect(slotAfter(map, T0 + 5000)).toMatchObject({ beatIndex: 1, phaseIndex: 1 });
+    expect(slotAtOrAfter(map, T0 + 5001)).toMatchObject({ beatIndex: 1, phaseIndex: 1 });
+    const first = [...take(slotsFrom(map, T0 + 13_000), 4)].map((s) => `${s.beatIndex}.${s.phase}`);
+    expect(first).toEqual(['2.review', '3.plan', '3.execute', '3.review']);
+  });
+
+  it('beat clock - rejects out-of-range beats, phases and instants', () => {
+    expect(() => slot(map, -1, 0)).toThrow(/beatIndex/);
+    expect(() => slot(map, 1.5, 0)).toThrow(/beatIndex/);
+    expect(() => slot(map, 0, 3)).toThrow(/phaseIndex/);
+    expect(() => timeOf(map, 0, 4)).toThrow(/phaseIndex/);
+    expect(() => timeOf(map, Number.NaN)).toThrow(/beatIndex/);
+    expect(() => positionAt(map, Number.POSITIVE_INFINITY)).toThrow(/t: must be a finite/);
+  });
+});
+
+describe('beat clock - other tempos and shapes', () => {
+  it('beat clock - 120 BPM: 500 ms beats, 166.67 ms phases', () => {
     const fast = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
+    expect(timeOf(fast, 4)).toBe(T0 + 2000);
+    expect(slot(fast, 4, 0)).toMatchObject({ downbeat: true, barIndex: 1 });
     expect(positionAt(fast, T0 + 1250)).toMatchObject({ beatIndex: 2, phaseIndex: 1, phase: 'execute' });
     expect(slotAtOrAfter(fast, T0 + 1250)).toMatchObject({ beatIndex: 2, phaseIndex: 2 });
+    expect(slot(fast, 2, 2).phaseEnd - slot(fast, 2, 2).phaseStart).toBeCloseTo(166.667, 2);
   });
 
   it('beat clock - custom phases', () => {
     const two = createTempoMap({ startTime: T0, tempoBpm: 60, phases: ['plan', 'review'] });
     expect(slot(two, 0, 1)).toMatchObject({ phase: 'review', phaseStart: T0 + 500, phaseEnd: T0 + 1000 });
-    expect(() => createTempoMap({ startTime: T0, tempoBpm: 60, phases: ['review', 'plan'] })).toThrow(/phases/);
-    expect(() => createTempoMap({ startTime: T0, tempoBpm: 60, phases: ['work'] })).toThrow(/phases/);
+    const one = createTempoMap({ startTime: T0, tempoBpm: 60, phases: ['execute'] });
+    expect(nextSlot(one, slot(one, 0, 0))).toMatchObject({ beatIndex: 1, phase: 'execute' });
   });
 
-  it('beat clock - rejects out-of-contract values', () => {
-    expect(() => createTempoMap({ startTime: T0, tempoBpm: 0.05 })).toThrow(/tempoBpm/);
-    expect(() => createTempoMap({ startTime: T0, tempoBpm: 12, barLength: 0 })).toThrow(/barLength/);
-    expect(() => slot(map, -1, 0)).toThrow(/beatIndex/);
-    expect(() => slot(map, 0, 3)).toThrow(/phaseIndex/);
+  it('beat clock - a grid that starts at a later beat', () => {
+    const late = createTempoMap({ startTime: T0, startBeat: 100, tempoBpm: 60, barLength: 8 });
+    expect(firstBeat(late)).toBe(100);
+    expect(positionAt(late, T0)).toMatchObject({ beatIndex: 100, downbeat: false, downbeatIndex: 96 });
+    expect(positionAt(late, T0 + 4000)).toMatchObject({ beatIndex: 104, downbeat: true });
+    expect(positionAt(late, T0 - 1)).toBeNull();
   });
 });
-
-describe('beat clock - legacy {bar, beat} (BACKBEAT-REQ-043)', () => {
-  it('legacy - 1-based bar and beat', () => {
-    expect(toLegacy(0, 8)).toEqual({ bar: 1, beat: 1 });
-    expect(toLegacy(7, 8)).toEqual({ bar: 1, beat: 8 });
-    expect(toLegacy(8, 8)).toEqual({ bar: 2, beat: 1 });
-    expect(() => fromLegacy({ bar: 1, beat: 9 }, 8)).toThrow(/beat/);
-  });
-
-  it('legacy - round-trips', () => {
-    fc.assert(
-      fc.property(fc.nat({ max: 1e9 }), fc.integer({ min: 1, max: 10_000 }), (i, len) => {
-        expect(fromLegacy(toLegacy(i, len), len)).toBe(i);
-      }),
-    );
-  });
-});
-
-/** A random tempo map built by a chain of valid changes. */
-const arbMap = fc
-  .record({
-    start: fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
-    bpm: fc.double({ min: 0.5, max: 900, noNaN: true }),
-    bar: fc.integer({ min: 1, max: 16 }),
-    phases: fc.constantFrom<string[]>(['plan', 'execute', 'review'], ['plan', 'review'], ['execute']),
-    changes: fc.array(fc.record({ after: fc.double({ min: 0, max: 100_000, noNaN: true }), factor: fc.double({ min: 0.9, max: 1.1, noNaN: true }) }), { maxLength: 6 }),
-  })
-  .map(({ start, bpm, bar, phases, changes }) => {
-    let map: TempoMap = createTempoMap({ startTime: start, tempoBpm: bpm, barLength: bar, phases });
-    let at = start;
-    for (const c of changes) {
-      at += c.after;
-      const current = map.segments[map.segments.length - 1]!.tempoBpm;
-      const next = Math.min(1000, Math.max(0.1, current * c.factor));
-      map = applyTempoChange(map, next, at).map;
-      at = map.segments[map.segments.length - 1]!.startTime;
-    }
-    return map;
-  });
 
 describe('beat clock - properties', () => {
-  it('beat clock - slot start times strictly increase in grid order', () => {
+  it('beat clock - slot start times strictly increase in grid order, each deadline is the next start', () => {
     fc.assert(
-      fc.property(arbMap, fc.nat({ max: 500 }), (map, from) => {
-        let prev = slot(map, from, 0);
+      fc.property(arbMap, fc.nat(), (map, pick) => {
+        let prev = slot(map, beatOn(map, pick), 0);
         for (let i = 0; i < 40; i++) {
           const next = nextSlot(map, prev);
+          expect(compareSlots(next, prev)).toBeGreaterThan(0);
           expect(next.phaseStart).toBeGreaterThan(prev.phaseStart);
           expect(next.phaseStart).toBe(prev.phaseEnd);
           prev = next;
@@ -118,36 +123,41 @@ describe('beat clock - properties', () => {
     );
   });
 
-  it('beat clock - positionAt(timeOf(b, k)) is (b, k), and just before it is the slot before', () => {
+  it('beat clock - positionAt(timeOf(b, k)) is (b, k), and so is the last instant before the next slot', () => {
     fc.assert(
-      fc.property(arbMap, fc.nat({ max: 2000 }), fc.nat({ max: 2 }), (map, b, k0) => {
+      fc.property(arbMap, fc.nat(), fc.nat({ max: 2 }), (map, pick, k0) => {
+        const b = beatOn(map, pick);
         const k = k0 % map.phases.length;
-        const t = timeOf(map, b, k);
-        expect(positionAt(map, t)).toMatchObject({ beatIndex: b, phaseIndex: k });
-        const mid = (t + slot(map, b, k).phaseEnd) / 2;
-        expect(positionAt(map, mid)).toMatchObject({ beatIndex: b, phaseIndex: k });
-        if (b > 0 || k > 0) {
-          const before = positionAt(map, t - 1e-3)!;
-          expect(compareSlots(before, { beatIndex: b, phaseIndex: k })).toBeLessThan(0);
-        }
+        const s = slot(map, b, k);
+        expect(positionAt(map, timeOf(map, b, k))).toMatchObject({ beatIndex: b, phaseIndex: k });
+        expect(positionAt(map, (s.phaseStart + s.phaseEnd) / 2)).toMatchObject({ beatIndex: b, phaseIndex: k });
+        expect(positionAt(map, prevDouble(s.phaseEnd))).toMatchObject({ beatIndex: b, phaseIndex: k });
+        expect(positionAt(map, s.phaseEnd)).toMatchObject(nextSlot(map, s));
       }),
     );
   });
 
-  it('beat clock - a tempo change keeps every earlier slot and starts on the old grid downbeat', () => {
+  it('beat clock - slotAtOrAfter and slotAfter agree with positionAt', () => {
     fc.assert(
-      fc.property(arbMap, fc.double({ min: 0, max: 200_000, noNaN: true }), fc.double({ min: 0.9, max: 1.1, noNaN: true }), (map, after, factor) => {
-        const at = map.segments[map.segments.length - 1]!.startTime + after;
-        const current = map.segments[map.segments.length - 1]!.tempoBpm;
-        const { map: next, effectiveBeat, effectiveTime } = applyTempoChange(map, Math.min(1000, current * factor), at);
-        expect(effectiveBeat % map.barLength).toBe(0);
-        expect(effectiveTime).toBeGreaterThan(at);
-        expect(effectiveTime).toBe(timeOf(map, effectiveBeat, 0));
-        for (let b = Math.max(0, effectiveBeat - 3 * map.barLength); b <= effectiveBeat; b++) {
-          expect(timeOf(next, b, 0)).toBe(timeOf(map, b, 0));
-        }
-        expect(slot(next, effectiveBeat - 1, map.phases.length - 1).phaseEnd).toBe(effectiveTime);
+      fc.property(arbMap, fc.double({ min: 0, max: 1, noNaN: true }), (map, f) => {
+        const from = map.segments[0]!.startTime;
+        const t = from + f * (map.segments.at(-1)!.startTime - from + 600_000);
+        const at = positionAt(map, t)!;
+        const after = slotAfter(map, t);
+        expect(after).toEqual(nextSlot(map, at));
+        expect(after.phaseStart).toBeGreaterThan(t);
+        const atOrAfter = slotAtOrAfter(map, t);
+        expect(atOrAfter.phaseStart).toBeGreaterThanOrEqual(t);
+        expect(atOrAfter).toEqual(at.phaseStart === t ? at : after);
       }),
     );
   });
 });
+
+function* take<T>(it: Iterable<T>, n: number): Generator<T> {
+  if (n <= 0) return;
+  for (const x of it) {
+    yield x;
+    if (--n <= 0) return;
+  }
+}
