@@ -108,3 +108,36 @@ describe('backbeat CLI - against nats-server', () => {
     }
   });
 });
+
+import { execFileSync } from 'node:child_process';
+import { freePort } from '@backbeat/testing';
+
+describe('backbeat cluster', () => {
+  it('cluster - a nats-server and two pulse nodes; SIGINT stops every one of them', async () => {
+    const [natsPort, adminPort] = [await freePort(), await freePort()];
+    const c = ManagedProcess.node(bin, ['cluster', '--cluster', 'clu', '--nats-port', String(natsPort), '--admin-port', String(adminPort)], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const children = () => {
+      try {
+        return execFileSync('pgrep', ['-f', `(127.0.0.1:${natsPort}|--admin-port ${adminPort}|--admin-port ${adminPort + 1})`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    try {
+      const leaders = await waitFor(
+        async () => {
+          const ls = await Promise.all([adminPort, adminPort + 1].map((p) => fetch(`http://127.0.0.1:${p}/leader`).then((r) => r.json() as Promise<{ is_leader: boolean }>)));
+          return ls.filter((l) => l.is_leader).length === 1 ? ls : null;
+        },
+        { timeoutMs: 15_000, message: 'two pulse nodes, one leading' },
+      );
+      expect(leaders).toHaveLength(2);
+      expect(children().length).toBeGreaterThanOrEqual(3);
+      c.kill('SIGINT');
+      expect(await c.exited).toBe(0);
+      await waitFor(() => children().length === 0, { timeoutMs: 5000, message: 'no child left' });
+    } finally {
+      await c.stop();
+    }
+  });
+});

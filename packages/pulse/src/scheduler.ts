@@ -60,7 +60,7 @@ export class BeatScheduler {
 
   #arm(pos: BeatPosition): void {
     this.#o.onArm?.(pos);
-    this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise });
+    this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise, spinMs: 1 });
   }
 
   #fire(armed: BeatPosition, firedAt: number): void {

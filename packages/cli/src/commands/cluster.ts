@@ -46,6 +46,10 @@ async function runCluster(f: ClusterFlags): Promise<void> {
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
   const children: ChildProcess[] = [];
+  // Whatever happens to this process, its children go with it.
+  process.once('exit', () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
   const pretty = process.stdout.isTTY === true && process.env.BACKBEAT_LOG_FORMAT !== 'json';
   const prefix = (name: string, child: ChildProcess) => {
     for (const stream of [child.stdout, child.stderr]) {
@@ -71,15 +75,20 @@ async function runCluster(f: ClusterFlags): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     },
     (msg) => process.stdout.write(`${msg}\n`),
-    4000,
+    6000,
   );
   setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
 }
 
-function stopChild(c: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`: no child outlives the cluster command. */
+function stopChild(c: ChildProcess, graceMs = 2500): Promise<void> {
   if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    c.once('exit', () => resolve());
+    const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
+    c.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     c.kill('SIGTERM');
   });
 }
