@@ -31,7 +31,7 @@ async function exportedMetrics(): Promise<Set<string>> {
   const add = async (r: Registry) => {
     for (const m of await r.getMetricsAsJSON()) {
       names.add(m.name);
-      if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
+      if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
     }
   };
   await add(createPulseMetrics().registry);
