@@ -22,3 +22,11 @@ export function printTable(title, rows, unit = 'ms') {
   console.log(`${'series'.padEnd(w)}  ${cols.map((c) => (c === 'n' ? c : `${c} ${unit}`).padStart(11)).join('')}`);
   for (const r of rows) console.log(`${r.name.padEnd(w)}  ${cols.map((c) => String(r[c]).padStart(11)).join('')}`);
 }
+
+/** summary() for lists of any length (sorted once, no spread): {n, p50, p95, p99, max}. */
+export function summaryMany(values) {
+  const s = Float64Array.from(values).sort();
+  const r = (x) => Math.round(x * 1000) / 1000;
+  const at = (p) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);
+  return { n: s.length, p50: r(at(50)), p95: r(at(95)), p99: r(at(99)), max: r(s.length === 0 ? NaN : s[s.length - 1]) };
+}
