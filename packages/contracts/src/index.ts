@@ -29,6 +29,7 @@ export type { MessageType, MessageOfType, BackbeatMessage, ValidationResult, Mes
 export { SEMANTIC_RULES } from './semantic.js';
 export type { SemanticRule } from './semantic.js';
 export type { ValidationIssue } from './issues.js';
+export { TERM_HEADER, buildBeatFrame, encodeTermHeader, parseTermHeader } from './beat-frame.js';
 export { parseJson, parseMessage, parseBeatFrame, parseStatusClaim, parseBarReport } from './parse.js';
 export type { ParseResult } from './parse.js';
 export { ContractError, MalformedJsonError, UnknownTypeError, SchemaLoadError, ValidateInputError, CONTRACTS_ERROR_CODES } from './errors.js';

@@ -14,11 +14,11 @@ import {
   type BeatPosition,
   type TempoMap,
 } from '@backbeat/core';
-import { parseBeatFrame } from '@backbeat/contracts';
+import { buildBeatFrame, parseBeatFrame, TERM_HEADER } from '@backbeat/contracts';
 import { clusterNames, decodeJson, encodeJson, KvConflictError, openStateBucket, readTempoMap, STATE_KEYS, subjects, type KvBucket, type Subscription } from '@backbeat/transport';
 import { DriftTracker, type DriftReport } from './drift.js';
 import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
-import { buildBeatFrame, buildLegacyControl, TERM_HEADER } from './frames.js';
+import { buildLegacyControl } from './frames.js';
 import { KvLeaseElector } from './kv-lease.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';

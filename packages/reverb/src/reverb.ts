@@ -6,7 +6,7 @@
 import { Hlc, timeOf, windowId, windowIdForBeat, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
-import { reportStreamConfig, statusStreamConfig, subjects, type Consumer, type Headers } from '@backbeat/transport';
+import { MSG_ID_HEADER, reportStreamConfig, statusStreamConfig, subjects, type Consumer, type Headers } from '@backbeat/transport';
 import { checkClaim } from './ingest.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
 import { resolveReverbOptions, type ResolvedReverbOptions, type ReverbOptions } from './options.js';
@@ -218,7 +218,7 @@ export class Reverb {
     try {
       const ack = await bus.publishDurable(subjects(clusterId).reportStore, data, { msgId: report.window_id });
       if (!ack.duplicate) {
-        bus.publish(subjects(clusterId).reverb, data, { headers: { 'Nats-Msg-Id': report.window_id } });
+        bus.publish(subjects(clusterId).reverb, data, { headers: { [MSG_ID_HEADER]: report.window_id } });
         this.metrics.reports.inc();
       }
       const rollupMs = clock.now() - downbeatAt; // downbeat frame to report published

@@ -3,7 +3,7 @@
  * validated once, then handed to each client. A process hosting many agents on one
  * connection (`backbeat agent --count 1000`) does not parse each frame a thousand times.
  */
-import { parseBeatFrame, type BeatFrame, type ContractError } from '@backbeat/contracts';
+import { parseBeatFrame, parseTermHeader, TERM_HEADER, type BeatFrame, type ContractError } from '@backbeat/contracts';
 import { subjects, type Bus, type Subscription } from '@backbeat/transport';
 
 /** What a client receives from the hub. */
@@ -29,7 +29,7 @@ export function joinBeatHub(bus: Bus, clusterId: string, now: () => number, list
     const sub = bus.subscribe(subjects(clusterId).beat, (m) => {
       const receivedAt = now();
       const r = parseBeatFrame(m.data);
-      const term = Number(m.headers['Backbeat-Term'] ?? 0);
+      const term = parseTermHeader(m.headers[TERM_HEADER]) ?? 0;
       for (const l of listeners) {
         if (r.ok) l.frame(r.message, term, receivedAt);
         else l.invalid(r.error);

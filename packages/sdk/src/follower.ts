@@ -4,8 +4,8 @@
  * the slot itself from its copy of the tempo map (source 'local') and re-joins the leader
  * when frames return, without firing any slot twice.
  */
-import { compareSlots, formatHlc, nextSlot, positionAt, slot, slotAtOrAfter, windowId, type BeatPosition, type Clock, type Hlc, type TempoMap, type TimerHandle } from '@backbeat/core';
-import type { BeatFrame } from '@backbeat/contracts';
+import { compareSlots, formatHlc, nextSlot, positionAt, slot, slotAtOrAfter, type BeatPosition, type Clock, type Hlc, type TempoMap, type TimerHandle } from '@backbeat/core';
+import { buildBeatFrame, type BeatFrame } from '@backbeat/contracts';
 
 /** Where a callback's beat came from. */
 export type BeatSource = 'leader' | 'local';
@@ -170,20 +170,7 @@ export class BeatFollower {
   #fireLocal(pos: BeatPosition): void {
     const map = this.#map!;
     this.#last = pos;
-    const frame: BeatFrame = {
-      type: 'backbeat.beatframe.v1',
-      cluster_id: this.clusterId,
-      beat_index: pos.beatIndex,
-      downbeat: pos.downbeat,
-      phase: pos.phase,
-      hlc: formatHlc(this.hlc.now()),
-      deadline_at: new Date(pos.phaseEnd).toISOString(),
-      tempo_bpm: pos.tempoBpm,
-      window_id: windowId(this.clusterId, pos.downbeatIndex),
-      scheduled_at: new Date(pos.phaseStart).toISOString(),
-      bar_length: map.barLength,
-      phases: [map.phases[0]!, ...map.phases.slice(1)],
-    };
+    const frame = buildBeatFrame(this.clusterId, map, pos, formatHlc(this.hlc.now()));
     this.events.fire(frame, { source: 'local', receivedAt: this.clock.now(), scheduledAt: pos.phaseStart });
   }
 }

@@ -18,6 +18,46 @@ export const STATE_KEYS = {
   leader: 'leader',
 } as const;
 
+/**
+ * The leader lease's value (lease bucket, key `leader`). The pulse writes it; SDK clients,
+ * pulse followers and tools read the legitimate term from it, never from a frame header
+ * (SPEC 6). Writers may add fields; readers ignore what they do not know.
+ */
+export interface LeaseRecord {
+  /** Node holding the lease. */
+  readonly node_id: string;
+  /** Leadership term: counts leaderships (1, 2, 3 ...), strictly growing; the fencing token. */
+  readonly term: number;
+  /** When this leadership began (RFC 3339). */
+  readonly acquired_at: string;
+}
+
+/** Why a lease value was refused. */
+export class LeaseRecordError extends Error {
+  override readonly name = 'LeaseRecordError';
+}
+
+/**
+ * The lease record in `bytes`, checked: a JSON object with a non-empty string `node_id`
+ * (at most 256 characters), an integer `term` >= 1 and a string `acquired_at`. The one gate
+ * for lease values on every path (get, watch).
+ * @throws LeaseRecordError naming the field and the rule
+ */
+export function decodeLeaseRecord(bytes: Uint8Array): LeaseRecord {
+  let v: unknown;
+  try {
+    v = decodeJson(bytes);
+  } catch (err) {
+    throw new LeaseRecordError(`lease value is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LeaseRecordError('lease value must be a JSON object');
+  const r = v as Record<string, unknown>;
+  if (typeof r.node_id !== 'string' || r.node_id.length === 0 || r.node_id.length > 256) throw new LeaseRecordError('lease node_id must be a string of 1 to 256 characters');
+  if (typeof r.term !== 'number' || !Number.isSafeInteger(r.term) || r.term < 1) throw new LeaseRecordError('lease term must be an integer >= 1');
+  if (typeof r.acquired_at !== 'string') throw new LeaseRecordError('lease acquired_at must be a string');
+  return r as unknown as LeaseRecord;
+}
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 

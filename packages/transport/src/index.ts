@@ -56,4 +56,5 @@ export {
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
-export { STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap, statusStreamConfig, reportStreamConfig } from './cluster-state.js';
+export type { LeaseRecord } from './cluster-state.js';
+export { LeaseRecordError, decodeLeaseRecord, STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap, statusStreamConfig, reportStreamConfig } from './cluster-state.js';
