@@ -14,7 +14,7 @@
  */
 export type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
 export { MSG_ID_HEADER } from './bus.js';
-export type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './kv-types.js';
+export type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 export { assertKvKey } from './kv-types.js';
 export type {
   Consumer,

@@ -20,6 +20,16 @@ export interface KvBucketOptions {
   create?: boolean;
 }
 
+/** A bucket's configuration as the server holds it (SPEC 12: never assume the flags took effect). */
+export interface KvBucketSettings {
+  /** Bucket-level TTL; 0 keeps entries forever. */
+  readonly ttlMs: number;
+  /** Values kept per key. */
+  readonly history: number;
+  /** Copies of the bucket's stream (1 on a single server and on the in-memory bus). */
+  readonly replicas: number;
+}
+
 /** A stored KV value. */
 export interface KvEntry {
   readonly key: string;
@@ -83,6 +93,8 @@ export interface KvBucket {
   watch(key: string, cb: (event: KvWatchEvent) => void): Promise<{ stop(): void }>;
   /** Keys with a live value, sorted. */
   keys(): Promise<string[]>;
+  /** The bucket's configuration read back from the server. */
+  settings(): Promise<KvBucketSettings>;
 }
 
 const KEY = /^[-/_=.a-zA-Z0-9]+$/;

@@ -3,7 +3,7 @@
  * per bucket across all keys, deletes as markers, compare-and-set on the last revision, a
  * bucket-level TTL, and no watch event when an entry expires (SPEC 12).
  */
-import type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './kv-types.js';
+import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
 import { KvConflictError } from './errors.js';
 import { subjectMatches } from './subjects.js';
@@ -41,6 +41,7 @@ interface Watcher {
 export class MemoryKvStore {
   readonly name: string;
   readonly ttlMs: number;
+  readonly history: number;
   #seq = 0;
   readonly #entries = new Map<string, Stored>();
   readonly #watchers = new Set<Watcher>();
@@ -49,6 +50,7 @@ export class MemoryKvStore {
   constructor(name: string, options: KvBucketOptions, enqueue: (task: () => void) => void) {
     this.name = name;
     this.ttlMs = options.ttlMs ?? 0;
+    this.history = options.history ?? 1;
     this.#enqueue = enqueue;
   }
 
@@ -212,5 +214,10 @@ export class MemoryKvBucket implements KvBucket {
   async keys(): Promise<string[]> {
     await this.#client.gate(`kv keys '${this.name}'`);
     return this.#store.keys();
+  }
+
+  async settings(): Promise<KvBucketSettings> {
+    await this.#client.gate(`kv status '${this.name}'`);
+    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: 1 };
   }
 }

@@ -1,7 +1,7 @@
 /** KvBucket over JetStream KV (@nats-io/kv) on nats-server 2.9. */
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { KvBucket, KvBucketOptions, KvEntry, KvWatchEvent } from './kv-types.js';
+import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
 import { mapNatsError, type ErrorContext } from './nats-errors.js';
 import { assertJetStreamName } from './subjects.js';
@@ -110,6 +110,15 @@ class NatsKvBucket implements KvBucket {
     };
     const untrack = this.#hooks.track(stop);
     return { stop };
+  }
+
+  async settings(): Promise<KvBucketSettings> {
+    try {
+      const st = await this.#kv.status();
+      return { ttlMs: st.ttl, history: st.history, replicas: st.replicas };
+    } catch (err) {
+      throw mapNatsError(err, { operation: `kv status '${this.name}'` });
+    }
   }
 
   async keys(): Promise<string[]> {

@@ -75,6 +75,14 @@ export function runJetStreamConformance(c: Clients): void {
     w3.stop();
   });
 
+  it('kv - settings are read back from the server; an existing bucket keeps the TTL it was created with', async () => {
+    const name = unique('kv_settings_');
+    const kv = await c.a.kv(name, { ttlMs: 1500, history: 2 });
+    expect(await kv.settings()).toEqual({ ttlMs: 1500, history: 2, replicas: 1 });
+    const again = await c.b.kv(name, { ttlMs: 9000, history: 1 });
+    expect(await again.settings()).toEqual({ ttlMs: 1500, history: 2, replicas: 1 });
+  });
+
   it('kv - bucket TTL: entries expire without a watch event; create succeeds again, stale update fails', async () => {
     const kv = await c.a.kv(unique('kv_ttl_'), { ttlMs: 1000 });
     const events: KvWatchEvent[] = [];
