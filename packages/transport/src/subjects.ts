@@ -54,6 +54,8 @@ export interface ClusterNames {
   readonly stateBucket: string;
   /** KV bucket whose TTL is the leader lease TTL. */
   readonly leaseBucket: string;
+  /** KV bucket where pulse and reverb nodes announce themselves (entries expire by its TTL). */
+  readonly presenceBucket: string;
   /** Stream capturing StatusClaims. */
   readonly statusStream: string;
   /** Stream keeping BarReports. */
@@ -66,6 +68,7 @@ export function clusterNames(clusterId: string): ClusterNames {
   return Object.freeze({
     stateBucket: `backbeat_${clusterId}_state`,
     leaseBucket: `backbeat_${clusterId}_lease`,
+    presenceBucket: `backbeat_${clusterId}_presence`,
     statusStream: `BACKBEAT_${clusterId}_STATUS`,
     reportStream: `BACKBEAT_${clusterId}_REPORTS`,
   });

@@ -79,7 +79,7 @@ export interface BarIssue {
    */
   severity: 'info' | 'warning' | 'error' | 'critical';
   /**
-   * Machine-readable kind in snake_case, 1 to 64 characters (e.g. failed_agents, late_claims).
+   * Kind of issue: any non-empty string (SPEC 9). BACKBEAT's own reports use snake_case (e.g. failed_agents, late_claims).
    */
   category: string;
   /**
