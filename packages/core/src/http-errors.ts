@@ -6,14 +6,14 @@
 
 /** Every HTTP body error code with its status. */
 export const HTTP_ERROR_CODES = {
-  BB_ERR_HTTP_BAD_REQUEST: { status: 400, meaning: 'the body or query breaks its schema (the message names the field)' },
-  BB_ERR_HTTP_UNAUTHORIZED: { status: 401, meaning: 'no valid bearer token while one is configured' },
-  BB_ERR_HTTP_NOT_FOUND: { status: 404, meaning: 'no such route, window or report' },
-  BB_ERR_HTTP_CONFLICT: { status: 409, meaning: 'the request does not fit the current state (e.g. a failover demo with one pulse node)' },
-  BB_ERR_HTTP_INTERNAL: { status: 500, meaning: 'an unexpected failure (logged; the body says no more)' },
-  BB_ERR_HTTP_NOT_AVAILABLE: { status: 501, meaning: 'this server does not offer the operation' },
-  BB_ERR_HTTP_UPSTREAM: { status: 502, meaning: 'a server this one forwards to did not answer' },
-  BB_ERR_HTTP_UNAVAILABLE: { status: 503, meaning: 'a dependency (NATS, a stream) is not reachable now' },
+  BB_ERR_BAD_REQUEST: { status: 400, meaning: 'the body or query breaks its schema (the message names the field)' },
+  BB_ERR_UNAUTHORIZED: { status: 401, meaning: 'no valid bearer token while one is configured' },
+  BB_ERR_NOT_FOUND: { status: 404, meaning: 'no such route, window or report' },
+  BB_ERR_NO_FAILOVER: { status: 409, meaning: 'a failover demo needs --pulse-nodes 2 or more' },
+  BB_ERR_INTERNAL: { status: 500, meaning: 'an unexpected failure (logged; the body says no more)' },
+  BB_ERR_NOT_AVAILABLE: { status: 501, meaning: 'this server does not offer the operation' },
+  BB_ERR_PULSE_UNREACHABLE: { status: 502, meaning: 'the pulse admin API a request is forwarded to did not answer' },
+  BB_ERR_UNAVAILABLE: { status: 503, meaning: 'a dependency (NATS, a stream) is not reachable now' },
 } as const;
 
 /** One of the registered HTTP body error codes. */

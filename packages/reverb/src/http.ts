@@ -75,7 +75,7 @@ export function buildReverbApp(reverb: Reverb): FastifyInstance {
         const reports = await reverb.history(from, limit);
         return { reports, count: reports.length };
       } catch (err) {
-        return reply.code(503).send({ error: 'BB_ERR_NOT_CONNECTED', message: `report history unavailable: ${(err as Error).message}` });
+        return reply.code(503).send({ error: 'BB_ERR_UNAVAILABLE', message: `report history unavailable: ${(err as Error).message}` });
       }
     },
   );
