@@ -99,13 +99,17 @@ export class MemoryBroker {
     return undefined;
   }
 
-  /** The bucket, created with `options` when absent (an existing bucket keeps its configuration). */
+  /**
+   * The bucket, created with `options` when absent. An existing bucket keeps its TTL and
+   * history; a replica count given is taken (a JetStream cluster allows that change too).
+   */
   bucket(name: string, options: KvBucketOptions): MemoryKvStore | undefined {
     let b = this.#buckets.get(name);
     if (!b && options.create !== false) {
       b = new MemoryKvStore(name, options, (t) => this.enqueue(t));
       this.#buckets.set(name, b);
     }
+    if (b && options.replicas !== undefined) b.replicas = options.replicas;
     return b;
   }
 
@@ -121,7 +125,7 @@ export class MemoryBroker {
       if (overlap) throw new TransportError(`ensureStream '${resolved.name}'`, `subjects overlap with an existing stream '${other.config.name}'`);
     }
     const existing = this.#streams.get(resolved.name);
-    if (existing) existing.reconfigure(resolved);
+    if (existing) existing.reconfigure(resolved.replicas === undefined ? { ...resolved, replicas: existing.config.replicas } : resolved);
     else this.#streams.set(resolved.name, new MemoryStream(resolved));
   }
 

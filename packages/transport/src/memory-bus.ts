@@ -14,6 +14,7 @@ import { MSG_ID_HEADER } from './bus.js';
 import { JetStreamNotFoundError, NoRespondersError, NotConnectedError, TimeoutError } from './errors.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { MemoryBroker, type BrokerSub } from './memory-broker.js';
+import { assertReplicas } from './replica-count.js';
 import { MemoryKvBucket, type MemoryClientHooks } from './memory-kv.js';
 import type { Consumer, ConsumeOptions, DurableMsg, DurablePublishOptions, DurablePublishResult, ReadStreamOptions, StoredMsg, StreamConfig } from './stream-types.js';
 import { assertJetStreamName, assertQueueName, assertSubject } from './subjects.js';
@@ -165,6 +166,7 @@ export class MemoryBus implements Bus {
 
   async kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     assertJetStreamName(bucket);
+    if (options.replicas !== undefined) assertReplicas(options.replicas);
     await this.#gate(`kv '${bucket}'`, this.#jsTimeoutMs);
     const store = this.broker.bucket(bucket, options);
     if (!store) throw new JetStreamNotFoundError('bucket', bucket);

@@ -42,6 +42,8 @@ export class MemoryKvStore {
   readonly name: string;
   readonly ttlMs: number;
   readonly history: number;
+  /** Copies as asked (the in-memory bus keeps one; it reports the option as NATS would). */
+  replicas: number;
   #seq = 0;
   readonly #entries = new Map<string, Stored>();
   readonly #watchers = new Set<Watcher>();
@@ -51,6 +53,7 @@ export class MemoryKvStore {
     this.name = name;
     this.ttlMs = options.ttlMs ?? 0;
     this.history = options.history ?? 1;
+    this.replicas = options.replicas ?? 1;
     this.#enqueue = enqueue;
   }
 
@@ -218,6 +221,6 @@ export class MemoryKvBucket implements KvBucket {
 
   async settings(): Promise<KvBucketSettings> {
     await this.#client.gate(`kv status '${this.name}'`);
-    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: 1 };
+    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: this.#store.replicas };
   }
 }
