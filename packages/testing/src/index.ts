@@ -15,7 +15,7 @@
 export { NatsServer, canConnect } from './nats-server.js';
 export type { NatsServerOptions } from './nats-server.js';
 export { NatsCluster } from './nats-cluster.js';
-export type { NatsClusterOptions } from './nats-cluster.js';
+export type { NatsClusterOptions, StreamCluster } from './nats-cluster.js';
 export { ManagedProcess } from './process.js';
 export type { SpawnOptions } from './process.js';
 export { waitFor, delay } from './wait.js';

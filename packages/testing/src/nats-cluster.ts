@@ -1,11 +1,16 @@
 /**
  * A cluster of real nats-servers with clustered JetStream (Raft), for tests of failover and
- * replicated KV. Every node listens on loopback; route ports are reserved up front.
+ * replicated KV, and the faults of the chaos suite: kill -9 of a node (the leader of a given
+ * stream or bucket too), restart on the same ports and store, SIGSTOP/SIGCONT, a rolling
+ * restart and a full outage. Every node listens on loopback; route ports are reserved up front.
+ * The monitoring endpoint of each node answers the questions (no NATS client needed here).
  *
  * ```ts
  * await using cluster = await NatsCluster.start(3);
  * const bus = await NatsBus.connect({ servers: cluster.urls });
- * await cluster.servers[0]!.halt(); // lose a node
+ * const i = await cluster.streamLeader('KV_backbeat_c1_lease'); // index of the node leading it
+ * await cluster.kill(i);     // kill -9
+ * await cluster.restart(i);  // same ports, same JetStream store
  * ```
  */
 import { NatsServer, type NatsServerOptions } from './nats-server.js';
@@ -22,14 +27,29 @@ export interface NatsClusterOptions extends Pick<NatsServerOptions, 'binary' | '
 
 interface Jsz {
   meta_cluster?: { leader?: string; cluster_size?: number };
+  account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: StreamCluster }> }>;
 }
+
+/** Where a stream's copies are, as the monitoring endpoint says. */
+export interface StreamCluster {
+  /** Server name of the node leading the stream's Raft group; absent while it elects one. */
+  readonly leader?: string;
+  /** The other copies: whether each is current, and how far behind. */
+  readonly replicas?: ReadonlyArray<{ readonly name: string; readonly current: boolean; readonly lag?: number }>;
+}
+
+/** Bound of one monitoring request: a paused node must not hang the harness. */
+const MONITOR_TIMEOUT_MS = 1000;
 
 /** Several nats-servers routed into one cluster. */
 export class NatsCluster {
   readonly servers: readonly NatsServer[];
+  /** Server names (`server_name`) by index: what stream leaders are reported as. */
+  readonly names: readonly string[];
 
-  private constructor(servers: NatsServer[]) {
+  private constructor(servers: NatsServer[], names: string[]) {
     this.servers = servers;
+    this.names = names;
   }
 
   /**
@@ -59,7 +79,10 @@ export class NatsCluster {
       ),
     );
     const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const cluster = new NatsCluster(servers);
+    const cluster = new NatsCluster(
+      servers,
+      routePorts.map((_, i) => `${name}-${i}`),
+    );
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await cluster.stop();
@@ -79,21 +102,31 @@ export class NatsCluster {
     return this.servers.map((s) => s.url);
   }
 
+  /** Nodes whose process runs and is not paused: the ones that can answer. */
+  #answering(): NatsServer[] {
+    return this.servers.filter((s) => s.running && !s.paused);
+  }
+
+  async #jsz(server: NatsServer, query = ''): Promise<Jsz> {
+    const res = await fetch(`${server.monitorUrl}/jsz${query}`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
+    return (await res.json()) as Jsz;
+  }
+
+  /** @throws RangeError for an index that is not a node of this cluster */
+  #node(i: number): NatsServer {
+    const s = this.servers[i];
+    if (!Number.isInteger(i) || !s) throw new RangeError(`node index must be 0..${this.servers.length - 1}, got ${i}`);
+    return s;
+  }
+
   /**
-   * Waits until every running node reports the same JetStream meta leader.
+   * Waits until every answering node reports the same JetStream meta leader; returns its name.
    * @throws Error on timeout
    */
   async waitForJetStream(timeoutMs = 20_000): Promise<string> {
     return waitFor(
       async () => {
-        const leaders = await Promise.all(
-          this.servers
-            .filter((s) => s.running)
-            .map(async (s) => {
-              const res = await fetch(`${s.monitorUrl}/jsz`);
-              return ((await res.json()) as Jsz).meta_cluster?.leader ?? '';
-            }),
-        );
+        const leaders = await Promise.all(this.#answering().map(async (s) => (await this.#jsz(s)).meta_cluster?.leader ?? ''));
         const first = leaders[0];
         return first && leaders.every((l) => l === first) ? first : '';
       },
@@ -101,7 +134,118 @@ export class NatsCluster {
     );
   }
 
-  /** Stops every node and removes their directories. Idempotent. */
+  /**
+   * Where a stream's copies are now (a KV bucket's stream is `KV_<bucket>`), asked of the
+   * answering nodes until one knows; null when none reports the stream (or none answers).
+   */
+  async streamCluster(stream: string): Promise<StreamCluster | null> {
+    for (const s of this.#answering()) {
+      const seen = await this.#streamDetail(s, stream);
+      if (!seen?.leader) continue;
+      // Only the leader knows whether the other copies are current: ask it when it answers.
+      const leader = this.servers[this.names.indexOf(seen.leader)];
+      const told = leader && leader !== s && leader.running && !leader.paused ? await this.#streamDetail(leader, stream) : seen;
+      return told?.leader === seen.leader ? told : seen;
+    }
+    return null;
+  }
+
+  /** One node's view of a stream's cluster, or null when it does not answer or know the stream. */
+  async #streamDetail(server: NatsServer, stream: string): Promise<StreamCluster | null> {
+    try {
+      const jsz = await this.#jsz(server, '?accounts=true&streams=true');
+      for (const account of jsz.account_details ?? []) {
+        const found = account.stream_detail?.find((d) => d.name === stream);
+        if (found?.cluster) return found.cluster;
+      }
+    } catch {
+      // Restarting, or not answering: the caller asks another node.
+    }
+    return null;
+  }
+
+  /**
+   * Index of the node leading `stream`'s Raft group, waiting (up to `timeoutMs`) while it
+   * elects one.
+   * @throws Error on timeout
+   */
+  async streamLeader(stream: string, timeoutMs = 10_000): Promise<number> {
+    const found = await waitFor(
+      async () => {
+        const leader = (await this.streamCluster(stream))?.leader;
+        const i = leader === undefined ? -1 : this.names.indexOf(leader);
+        return i >= 0 && this.servers[i]!.running && !this.servers[i]!.paused ? { i } : null; // boxed: index 0 is falsy
+      },
+      { timeoutMs, intervalMs: 100, message: `a leader for stream '${stream}'` },
+    );
+    return found.i;
+  }
+
+  /**
+   * Waits until `stream` has a leader and every other copy is current (caught up), e.g.
+   * after a node came back; returns the leader's index.
+   * @throws Error on timeout
+   */
+  async waitForStreamCurrent(stream: string, replicas: number, timeoutMs = 20_000): Promise<number> {
+    const found = await waitFor(
+      async () => {
+        const c = await this.streamCluster(stream);
+        const leader = c?.leader === undefined ? -1 : this.names.indexOf(c.leader);
+        const current = (c?.replicas ?? []).filter((r) => r.current).length;
+        return leader >= 0 && this.servers[leader]!.running && current >= replicas - 1 ? { i: leader } : null;
+      },
+      { timeoutMs, intervalMs: 100, message: `stream '${stream}' with a leader and ${replicas - 1} current copies` },
+    );
+    return found.i;
+  }
+
+  /** kill -9 of node `i` (its directory stays for {@link restart}). */
+  async kill(i: number): Promise<void> {
+    await this.#node(i).kill();
+  }
+
+  /** Stops node `i` cleanly (SIGTERM, then SIGKILL after the grace); its directory stays. */
+  async halt(i: number): Promise<void> {
+    await this.#node(i).halt();
+  }
+
+  /**
+   * Starts node `i` again, after a kill or a halt (or stops it cleanly first when it runs),
+   * on the same client, route and monitoring ports with the same JetStream store, and waits
+   * until the cluster agrees on a meta leader again.
+   * @throws Error when the node does not start or the cluster does not re-form in time
+   */
+  async restart(i: number, timeoutMs = 20_000): Promise<void> {
+    await this.#node(i).restart();
+    await this.waitForJetStream(timeoutMs);
+  }
+
+  /** SIGSTOP of node `i`: alive, holding its sockets, answering nothing. */
+  pause(i: number): void {
+    this.#node(i).signal('SIGSTOP');
+  }
+
+  /** SIGCONT of node `i` after {@link pause}. */
+  resume(i: number): void {
+    this.#node(i).signal('SIGCONT');
+  }
+
+  /** A full outage: kill -9 of every node at once (directories stay). */
+  async killAll(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.kill()));
+  }
+
+  /**
+   * Starts every node that is not running (after {@link killAll}) and waits for a meta
+   * leader. Nodes start together: a lone node of a 3-node JetStream cluster waits for a quorum.
+   * @throws Error when a node does not start or the cluster does not re-form in time
+   */
+  async startAll(timeoutMs = 30_000): Promise<void> {
+    await Promise.all(this.servers.filter((s) => !s.running).map((s) => s.restart()));
+    await this.waitForJetStream(timeoutMs);
+  }
+
+  /** Stops every node (paused ones too) and removes their directories. Idempotent. */
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.stop()));
   }

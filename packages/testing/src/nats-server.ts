@@ -65,6 +65,7 @@ export class NatsServer {
   #unregister: () => void = () => {};
   #port = 0;
   #monitorPort = 0;
+  #paused = false;
 
   private constructor(dir: string, options: NatsServerOptions) {
     this.dir = dir;
@@ -186,7 +187,33 @@ export class NatsServer {
 
   /** Sends a signal to the server (SIGSTOP and SIGCONT simulate a stalled broker). */
   signal(sig: NodeJS.Signals): void {
-    if (this.running) this.#proc!.kill(sig);
+    if (!this.running) return;
+    this.#proc!.kill(sig);
+    if (sig === 'SIGSTOP') this.#paused = true;
+    if (sig === 'SIGCONT') this.#paused = false;
+  }
+
+  /** True between a SIGSTOP and the SIGCONT: the process lives but answers nothing. */
+  get paused(): boolean {
+    return this.running && this.#paused;
+  }
+
+  /**
+   * kill -9: the process dies at once, without flushing or leaving its cluster; the
+   * directory stays, so {@link restart} brings the node back with what it had written.
+   * Idempotent.
+   */
+  async kill(): Promise<void> {
+    const proc = this.#proc;
+    if (!proc) return;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    this.#proc = undefined;
+    this.#paused = false;
+    this.#unregister();
   }
 
   /**
@@ -205,11 +232,13 @@ export class NatsServer {
       clearTimeout(timer);
     }
     this.#proc = undefined;
+    this.#paused = false;
     this.#unregister();
   }
 
   /**
    * Restarts on the same port with the same JetStream store, so streams and KV survive.
+   * Also starts a server that was halted or killed.
    * @throws Error with the log tail when the server does not come back
    */
   async restart(): Promise<void> {

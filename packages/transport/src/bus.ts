@@ -5,6 +5,7 @@
  *
  * Higher layers are handed a Bus; they never open a connection themselves.
  */
+import type { Headers } from './headers.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import type {
   Consumer,
@@ -17,11 +18,7 @@ import type {
   StreamConfig,
 } from './stream-types.js';
 
-/**
- * Message headers. Names are case-sensitive and kept exactly as sent (SPEC 10): write
- * `Backbeat-Term`, `Nats-Msg-Id`, `x-agent-id` exactly so. One value per name.
- */
-export type Headers = Readonly<Record<string, string>>;
+export type { Headers } from './headers.js';
 
 /** A core message as received. */
 export interface BusMsg {

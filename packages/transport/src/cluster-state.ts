@@ -5,6 +5,7 @@
 import { checkTempoMap, type TempoMap } from '@backbeat/core';
 import type { Bus } from './bus.js';
 import type { KvBucket } from './kv-types.js';
+import { withReplicaFallback, type ReplicaOptions } from './replicas.js';
 import type { StreamConfig } from './stream-types.js';
 import { clusterNames, subjects } from './subjects.js';
 
@@ -71,9 +72,29 @@ export function decodeJson<T = unknown>(bytes: Uint8Array): T {
   return JSON.parse(dec.decode(bytes)) as T;
 }
 
-/** Opens the cluster's state bucket (no expiry). */
-export function openStateBucket(bus: Bus, clusterId: string): Promise<KvBucket> {
-  return bus.kv(clusterNames(clusterId).stateBucket, { history: 1 });
+/**
+ * Opens the cluster's state bucket (no expiry), creating it when absent, with `replicas`
+ * copies when given (see {@link ReplicaOptions}).
+ */
+export function openStateBucket(bus: Bus, clusterId: string, options: ReplicaOptions = {}): Promise<KvBucket> {
+  const name = clusterNames(clusterId).stateBucket;
+  return withReplicaFallback(options, (replicas) => bus.kv(name, { history: 1, ...(replicas === undefined ? {} : { replicas }) }));
+}
+
+/** Options of {@link openLeaseBucket}. */
+export interface LeaseBucketOptions extends ReplicaOptions {
+  /** The lease TTL: the bucket-level TTL (SPEC 6, 12). Only applies when the bucket is created. */
+  readonly ttlMs: number;
+}
+
+/**
+ * Opens the cluster's lease bucket (key `leader`, expiring by the bucket TTL), creating it
+ * when absent, with `replicas` copies when given. A lease on one node stops the beat when
+ * that node dies: on a cluster, use 3 (issue 10).
+ */
+export function openLeaseBucket(bus: Bus, clusterId: string, options: LeaseBucketOptions): Promise<KvBucket> {
+  const name = clusterNames(clusterId).leaseBucket;
+  return withReplicaFallback(options, (replicas) => bus.kv(name, { ttlMs: options.ttlMs, history: 1, ...(replicas === undefined ? {} : { replicas }) }));
 }
 
 /** The tempo map and its revision, or null when no pulse has created one yet. */
@@ -82,9 +103,13 @@ export async function readTempoMap(state: KvBucket): Promise<{ map: TempoMap; re
   return e ? { map: checkTempoMap(decodeJson(e.value)), revision: e.revision } : null;
 }
 
-/** The stream capturing a cluster's StatusClaims (SPEC 8): the SDK and reverb both ensure it. */
-export function statusStreamConfig(clusterId: string): StreamConfig {
+/**
+ * The stream capturing a cluster's StatusClaims (SPEC 8). With `replicas`, the count to
+ * create it with or bring it to (ensure it with {@link ensureStreamReplicated}).
+ */
+export function statusStreamConfig(clusterId: string, options: { replicas?: number } = {}): StreamConfig {
   return {
+    ...replicasOf(options),
     name: clusterNames(clusterId).statusStream,
     subjects: [subjects(clusterId).status],
     maxAgeMs: 24 * 60 * 60 * 1000,
@@ -93,13 +118,18 @@ export function statusStreamConfig(clusterId: string): StreamConfig {
   };
 }
 
-/** The stream keeping a cluster's BarReports, de-duplicated by window id (SPEC 8). */
-export function reportStreamConfig(clusterId: string): StreamConfig {
+/** The stream keeping a cluster's BarReports, de-duplicated by window id (SPEC 8); `replicas` as above. */
+export function reportStreamConfig(clusterId: string, options: { replicas?: number } = {}): StreamConfig {
   return {
+    ...replicasOf(options),
     name: clusterNames(clusterId).reportStream,
     subjects: [subjects(clusterId).reportStore],
     maxAgeMs: 30 * 24 * 60 * 60 * 1000,
     maxMsgs: 1_000_000,
     duplicateWindowMs: 10 * 60 * 1000,
   };
+}
+
+function replicasOf(options: { replicas?: number }): { replicas?: number } {
+  return options.replicas === undefined ? {} : { replicas: options.replicas };
 }

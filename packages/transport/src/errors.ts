@@ -14,6 +14,7 @@ export const TRANSPORT_ERROR_CODES = {
   BB_ERR_INVALID_SUBJECT: 'a subject, KV key, bucket or stream name breaks the NATS naming rules',
   BB_ERR_JETSTREAM_NOT_FOUND: 'a stream or KV bucket that must exist does not',
   BB_ERR_TRANSPORT: 'the broker refused an operation for another reason (the cause says which)',
+  BB_ERR_REPLICAS: 'an existing bucket or stream has another replica count than asked, and the server cannot change it',
 } as const;
 
 /** One of the transport error codes. */
@@ -66,5 +67,20 @@ export class JetStreamNotFoundError extends BackbeatError<{ kind: 'stream' | 'bu
 export class TransportError extends BackbeatError<{ operation: string }> {
   constructor(operation: string, message: string, options?: { cause?: unknown }) {
     super('BB_ERR_TRANSPORT', `${operation}: ${message}`, { operation }, options);
+  }
+}
+
+/**
+ * An existing bucket or stream has `actual` replicas, `wanted` were asked, and the server
+ * refused (or cannot make) the change: the message says what differs and how to fix it
+ * (issue 10: every bucket and stream is replicated).
+ */
+export class ReplicaMismatchError extends BackbeatError<{ kind: 'stream' | 'bucket'; name: string; actual: number; wanted: number; reason: string }> {
+  constructor(kind: 'stream' | 'bucket', name: string, actual: number, wanted: number, reason: string, options?: { cause?: unknown }) {
+    const fix =
+      kind === 'bucket'
+        ? `run with --replicas ${actual} to keep it, or change it with \`nats stream edit KV_${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`
+        : `run with --replicas ${actual} to keep it, or change it with \`nats stream edit ${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`;
+    super('BB_ERR_REPLICAS', `${kind} '${name}' has ${actual} replica(s), ${wanted} asked: ${reason}; ${fix}`, { kind, name, actual, wanted, reason }, options);
   }
 }

@@ -53,10 +53,26 @@ export {
   InvalidSubjectError,
   JetStreamNotFoundError,
   TransportError,
+  ReplicaMismatchError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
 export type { LeaseRecord } from './cluster-state.js';
-export { LeaseRecordError, decodeLeaseRecord, STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap, statusStreamConfig, reportStreamConfig } from './cluster-state.js';
+export type { LeaseBucketOptions } from './cluster-state.js';
+export {
+  LeaseRecordError,
+  decodeLeaseRecord,
+  STATE_KEYS,
+  encodeJson,
+  decodeJson,
+  openStateBucket,
+  openLeaseBucket,
+  readTempoMap,
+  statusStreamConfig,
+  reportStreamConfig,
+} from './cluster-state.js';
+export type { ReplicaOptions, ReplicaSetting } from './replicas.js';
+export { AUTO_REPLICAS_MAX, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';
+export { MAX_REPLICAS } from './replica-count.js';
 export type { PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
 export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';

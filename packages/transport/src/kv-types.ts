@@ -18,6 +18,14 @@ export interface KvBucketOptions {
   history?: number;
   /** Create the bucket when absent; with false, fail instead. @default true */
   create?: boolean;
+  /**
+   * Copies of the bucket's stream (1 to 5; see {@link resolveReplicas} for `auto`). A new
+   * bucket is created with it. An existing bucket with another count is changed to it when
+   * the server can (scaling a stream up or down on a JetStream cluster); when it cannot,
+   * ReplicaMismatchError says what differs and how to fix it. Absent: 1 for a new bucket,
+   * an existing bucket's count is kept.
+   */
+  replicas?: number;
 }
 
 /** A bucket's configuration as the server holds it (SPEC 12: never assume the flags took effect). */

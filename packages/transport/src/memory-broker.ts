@@ -3,6 +3,7 @@
  * messages to subscriptions (queue groups get one member each), delivers asynchronously in
  * publish order, and holds the KV buckets and streams every client of the broker shares.
  */
+import { createSystemClock, type Clock } from '@backbeat/core';
 import type { BusMsg, Headers } from './bus.js';
 import { TransportError } from './errors.js';
 import { MemoryKvStore } from './memory-kv.js';
@@ -10,6 +11,8 @@ import { MemoryStream } from './memory-streams.js';
 import type { KvBucketOptions } from './kv-types.js';
 import { resolveStreamConfig, type StreamConfig } from './stream-types.js';
 import { subjectMatches, subjectsOverlap } from './subjects.js';
+
+const defaultClock = createSystemClock({ unrefTimers: true });
 
 /** Largest payload nats-server accepts by default (max_payload). */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -29,6 +32,8 @@ export interface BrokerSub {
  * one broker between buses (`new MemoryBus({ broker })`) to make them see each other.
  */
 export class MemoryBroker {
+  /** The time every bucket, stream and consumer of this broker reads (TTL, ages, ack waits, stored times). */
+  readonly clock: Clock;
   readonly #subs = new Set<BrokerSub>();
   readonly #buckets = new Map<string, MemoryKvStore>();
   readonly #streams = new Map<string, MemoryStream>();
@@ -36,6 +41,15 @@ export class MemoryBroker {
   readonly #rr = new Map<string, number>();
   #queue: Array<() => void> = [];
   #scheduled = false;
+
+  /**
+   * @param options.clock time of the broker's buckets, streams and consumers: a FakeClock
+   *   makes bucket TTLs, stream ages and ack waits move only when the test advances it.
+   *   @default the real clock, with unref'd timers (a pending redelivery does not hold the process)
+   */
+  constructor(options: { clock?: Clock } = {}) {
+    this.clock = options.clock ?? defaultClock;
+  }
 
   /** Runs `task` asynchronously, after every task queued before it (one FIFO per broker). */
   enqueue(task: () => void): void {
@@ -99,13 +113,17 @@ export class MemoryBroker {
     return undefined;
   }
 
-  /** The bucket, created with `options` when absent (an existing bucket keeps its configuration). */
+  /**
+   * The bucket, created with `options` when absent. An existing bucket keeps its TTL and
+   * history; a replica count given is taken (a JetStream cluster allows that change too).
+   */
   bucket(name: string, options: KvBucketOptions): MemoryKvStore | undefined {
     let b = this.#buckets.get(name);
     if (!b && options.create !== false) {
-      b = new MemoryKvStore(name, options, (t) => this.enqueue(t));
+      b = new MemoryKvStore(name, options, (t) => this.enqueue(t), this.clock);
       this.#buckets.set(name, b);
     }
+    if (b && options.replicas !== undefined) b.replicas = options.replicas;
     return b;
   }
 
@@ -121,8 +139,8 @@ export class MemoryBroker {
       if (overlap) throw new TransportError(`ensureStream '${resolved.name}'`, `subjects overlap with an existing stream '${other.config.name}'`);
     }
     const existing = this.#streams.get(resolved.name);
-    if (existing) existing.reconfigure(resolved);
-    else this.#streams.set(resolved.name, new MemoryStream(resolved));
+    if (existing) existing.reconfigure(resolved.replicas === undefined ? { ...resolved, replicas: existing.config.replicas } : resolved);
+    else this.#streams.set(resolved.name, new MemoryStream(resolved, this.clock));
   }
 
   /** The stream named `name`, if it exists. */

@@ -9,11 +9,13 @@
  * `simulateDisconnect()` and `simulateReconnect()` let unit tests lose the connection.
  */
 import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '@backbeat/core';
 import type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
 import { MSG_ID_HEADER } from './bus.js';
 import { JetStreamNotFoundError, NoRespondersError, NotConnectedError, TimeoutError } from './errors.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { MemoryBroker, type BrokerSub } from './memory-broker.js';
+import { assertReplicas } from './replica-count.js';
 import { MemoryKvBucket, type MemoryClientHooks } from './memory-kv.js';
 import type { Consumer, ConsumeOptions, DurableMsg, DurablePublishOptions, DurablePublishResult, ReadStreamOptions, StoredMsg, StreamConfig } from './stream-types.js';
 import { assertJetStreamName, assertQueueName, assertSubject } from './subjects.js';
@@ -24,6 +26,14 @@ export interface MemoryBusOptions {
   broker?: MemoryBroker;
   /** How long JetStream and KV calls wait for a reconnection before a TimeoutError. @default 5000 */
   jetStreamTimeoutMs?: number;
+  /**
+   * Time of this client's timeouts (requests, waits for a reconnection) and, when the bus
+   * makes its own broker, of that broker's bucket TTLs, stream ages, stored times and ack
+   * waits: with a FakeClock, leases expire and messages are redelivered only when the test
+   * advances it. A broker passed in keeps its own clock (`new MemoryBroker({ clock })`).
+   * @default the real clock
+   */
+  clock?: Clock;
 }
 
 /** A bus that lives inside this process. */
@@ -32,6 +42,7 @@ export class MemoryBus implements Bus {
   /** The broker this client is connected to. */
   readonly broker: MemoryBroker;
   readonly #jsTimeoutMs: number;
+  readonly #clock: Clock;
   #state: 'connected' | 'disconnected' | 'closed' = 'connected';
   #reconnects = 0;
   #dropped = 0;
@@ -43,7 +54,8 @@ export class MemoryBus implements Bus {
   readonly #hooks: MemoryClientHooks;
 
   constructor(options: MemoryBusOptions = {}) {
-    this.broker = options.broker ?? new MemoryBroker();
+    this.broker = options.broker ?? new MemoryBroker(options.clock ? { clock: options.clock } : {});
+    this.#clock = options.clock ?? systemClock;
     this.#jsTimeoutMs = options.jetStreamTimeoutMs ?? 5000;
     this.#hooks = {
       live: () => this.#state === 'connected',
@@ -75,12 +87,12 @@ export class MemoryBus implements Bus {
     this.#checkOpen(op);
     if (this.#state === 'connected') return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         off();
         reject(new TimeoutError(op, timeoutMs));
       }, timeoutMs);
       const off = this.#hooks.onReconnect(() => {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         off();
         resolve();
       });
@@ -137,21 +149,21 @@ export class MemoryBus implements Bus {
   async request(subject: string, data: Uint8Array, options: RequestOptions = {}): Promise<BusMsg> {
     assertSubject(subject, false);
     const timeoutMs = options.timeoutMs ?? 2000;
-    const started = Date.now();
+    const started = this.#clock.now();
     await this.#gate(`request on '${subject}'`, timeoutMs);
     const inbox = `_INBOX.${randomUUID().replace(/-/g, '')}`;
     return new Promise<BusMsg>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         sub.unsubscribe();
         reject(new TimeoutError(subject, timeoutMs));
-      }, Math.max(0, timeoutMs - (Date.now() - started)));
+      }, Math.max(0, timeoutMs - (this.#clock.now() - started)));
       const sub = this.subscribe(inbox, (m) => {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         sub.unsubscribe();
         resolve(m);
       });
       if (this.broker.route(subject, data, options.headers ?? {}, inbox) === 0) {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         sub.unsubscribe();
         reject(new NoRespondersError(subject));
       }
@@ -165,6 +177,7 @@ export class MemoryBus implements Bus {
 
   async kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     assertJetStreamName(bucket);
+    if (options.replicas !== undefined) assertReplicas(options.replicas);
     await this.#gate(`kv '${bucket}'`, this.#jsTimeoutMs);
     const store = this.broker.bucket(bucket, options);
     if (!store) throw new JetStreamNotFoundError('bucket', bucket);
@@ -181,7 +194,7 @@ export class MemoryBus implements Bus {
   async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {
     assertSubject(subject, false);
     const timeoutMs = options.timeoutMs ?? 5000;
-    const started = Date.now();
+    const started = this.#clock.now();
     await this.#gate(`publishDurable on '${subject}'`, timeoutMs);
     const headers = options.msgId ? { ...options.headers, [MSG_ID_HEADER]: options.msgId } : { ...options.headers };
     const delivered = this.broker.route(subject, data, headers);
@@ -190,7 +203,7 @@ export class MemoryBus implements Bus {
     if (stored) return { stream: stored.stream.config.name, seq: stored.seq, duplicate: stored.duplicate };
     if (delivered === 0) throw new NoRespondersError(subject);
     // No stream, but core subscribers got it as a request and none answers: as on NATS, a timeout.
-    await new Promise((r) => setTimeout(r, Math.max(0, timeoutMs - (Date.now() - started))));
+    await new Promise<void>((r) => this.#clock.setTimeout(r, Math.max(0, timeoutMs - (this.#clock.now() - started))));
     throw new TimeoutError(subject, timeoutMs);
   }
 

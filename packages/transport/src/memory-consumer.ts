@@ -4,18 +4,21 @@
  * redelivery after ackWait or a nak, max deliveries, and max ack pending. Several consumers
  * attached to one durable share its messages, each handling one at a time.
  */
+import type { Clock, TimerHandle } from '@backbeat/core';
 import type { ConsumeOptions, DurableMsg, StoredMsg } from './stream-types.js';
 
 /** The part of a stream a durable reads from (see MemoryStream). */
 interface StreamView {
   readonly lastSeq: number;
+  /** Its timers drive ack waits and nak delays. */
+  readonly clock: Clock;
   find(seq: number): StoredMsg | undefined;
   nextAfter(after: number, filter?: string): StoredMsg | undefined;
 }
 
 interface Pending {
   count: number;
-  timer?: NodeJS.Timeout;
+  timer?: TimerHandle;
 }
 
 /** One consumer attached to a durable. */
@@ -92,7 +95,7 @@ export class MemoryDurable {
   #dispatch(a: Attachment, m: StoredMsg): void {
     const p = this.#pending.get(m.seq) ?? { count: 0 };
     p.count += 1;
-    clearTimeout(p.timer);
+    this.#clear(p.timer);
     p.timer = this.#timer(m.seq, this.#options.ackWaitMs ?? 30_000);
     this.#pending.set(m.seq, p);
     const msg = this.#toDurableMsg(a, m, p.count);
@@ -112,8 +115,12 @@ export class MemoryDurable {
     });
   }
 
-  #timer(seq: number, ms: number): NodeJS.Timeout {
-    return setTimeout(() => this.#redeliver(seq), ms).unref();
+  #timer(seq: number, ms: number): TimerHandle {
+    return this.#stream.clock.setTimeout(() => this.#redeliver(seq), ms);
+  }
+
+  #clear(timer: TimerHandle | undefined): void {
+    if (timer !== undefined) this.#stream.clock.clearTimeout(timer);
   }
 
   /** Ack wait passed or a nak delay ended: deliver again unless max deliveries is reached. */
@@ -137,7 +144,7 @@ export class MemoryDurable {
       if (settled || !a.live()) return undefined;
       settled = true;
       const p = this.#pending.get(m.seq);
-      clearTimeout(p?.timer);
+      this.#clear(p?.timer);
       return p;
     };
     const done = () => {

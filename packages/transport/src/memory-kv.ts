@@ -3,6 +3,7 @@
  * per bucket across all keys, deletes as markers, compare-and-set on the last revision, a
  * bucket-level TTL, and no watch event when an entry expires (SPEC 12).
  */
+import type { Clock } from '@backbeat/core';
 import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
 import { KvConflictError } from './errors.js';
@@ -42,22 +43,28 @@ export class MemoryKvStore {
   readonly name: string;
   readonly ttlMs: number;
   readonly history: number;
+  /** Copies as asked (the in-memory bus keeps one; it reports the option as NATS would). */
+  replicas: number;
   #seq = 0;
   readonly #entries = new Map<string, Stored>();
   readonly #watchers = new Set<Watcher>();
   readonly #enqueue: (task: () => void) => void;
+  readonly #clock: Clock;
 
-  constructor(name: string, options: KvBucketOptions, enqueue: (task: () => void) => void) {
+  /** @param clock its wallNow() stamps entries and expires them by the bucket TTL */
+  constructor(name: string, options: KvBucketOptions, enqueue: (task: () => void) => void, clock: Clock) {
     this.name = name;
     this.ttlMs = options.ttlMs ?? 0;
     this.history = options.history ?? 1;
+    this.replicas = options.replicas ?? 1;
     this.#enqueue = enqueue;
+    this.#clock = clock;
   }
 
   /** The key's last entry (value or delete marker), unless it expired by the bucket TTL. */
   #last(key: string): Stored | undefined {
     const e = this.#entries.get(key);
-    if (e && this.ttlMs > 0 && Date.now() - e.created >= this.ttlMs) {
+    if (e && this.ttlMs > 0 && this.#clock.wallNow() - e.created >= this.ttlMs) {
       this.#entries.delete(key); // expiry is silent: no watch event, as on nats-server 2.9
       return undefined;
     }
@@ -74,7 +81,7 @@ export class MemoryKvStore {
 
   #write(key: string, value: Uint8Array, op: 'put' | 'delete'): number {
     const revision = ++this.#seq;
-    const stored: Stored = { value: value.slice(), revision, created: Date.now(), op };
+    const stored: Stored = { value: value.slice(), revision, created: this.#clock.wallNow(), op };
     this.#entries.set(key, stored);
     for (const w of this.#watchers) if (subjectMatches(w.pattern, key)) this.#notify(w, toEvent(key, stored));
     return revision;
@@ -218,6 +225,6 @@ export class MemoryKvBucket implements KvBucket {
 
   async settings(): Promise<KvBucketSettings> {
     await this.#client.gate(`kv status '${this.name}'`);
-    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: 1 };
+    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: this.#store.replicas };
   }
 }

@@ -3,7 +3,8 @@
  * bytes; oldest dropped first), de-duplication by `Nats-Msg-Id` within the duplicate window,
  * and history reads. Durable consumers live in memory-consumer.ts.
  */
-import type { Headers } from './bus.js';
+import type { Clock } from '@backbeat/core';
+import type { Headers } from './headers.js';
 import { MSG_ID_HEADER } from './bus.js';
 import { MemoryDurable } from './memory-consumer.js';
 import type { ConsumeOptions, ReadStreamOptions, ResolvedStreamConfig, StoredMsg } from './stream-types.js';
@@ -20,8 +21,17 @@ export class MemoryStream {
   readonly #dedupe = new Map<string, { seq: number; time: number }>();
   readonly #durables = new Map<string, MemoryDurable>();
 
-  constructor(config: ResolvedStreamConfig) {
+  readonly #clock: Clock;
+
+  /** @param clock its wallNow() stamps stored messages and ages them; its timers drive ack waits */
+  constructor(config: ResolvedStreamConfig, clock: Clock) {
     this.#config = config;
+    this.#clock = clock;
+  }
+
+  /** The clock of the broker holding this stream. */
+  get clock(): Clock {
+    return this.#clock;
   }
 
   /** The configuration in force. */
@@ -47,7 +57,7 @@ export class MemoryStream {
 
   /** Stores a message; returns its sequence, or the first copy's when its msgId is a duplicate. */
   store(subject: string, data: Uint8Array, headers: Headers): { seq: number; duplicate: boolean } {
-    const now = Date.now();
+    const now = this.#clock.wallNow();
     for (const [id, d] of this.#dedupe) {
       if (now - d.time < this.#config.duplicateWindowMs) break; // insertion order = time order
       this.#dedupe.delete(id);
@@ -65,7 +75,7 @@ export class MemoryStream {
   }
 
   /** Drops the oldest messages beyond maxMsgs, maxBytes and maxAge. */
-  enforceLimits(now = Date.now()): void {
+  enforceLimits(now = this.#clock.wallNow()): void {
     const { maxMsgs, maxBytes, maxAgeMs } = this.#config;
     const drop = () => (this.#bytes -= this.#msgs.shift()!.data.length);
     while (maxMsgs > 0 && this.#msgs.length > maxMsgs) drop();

@@ -95,6 +95,22 @@ export class NatsBus implements Bus {
     if (this.#closed || this.nc.isClosed()) throw new NotConnectedError(op);
   }
 
+  /** True when the server this bus is connected to belongs to a cluster (its INFO names one). */
+  get clustered(): boolean {
+    return typeof this.nc.info?.cluster === 'string' && this.nc.info.cluster.length > 0;
+  }
+
+  /**
+   * Servers of the cluster this connection sees now: the client URLs the server announces
+   * (`connect_urls`, kept current as routes come and go), at least 1. A server started with
+   * `no_advertise` announces none: then 1.
+   */
+  get serversSeen(): number {
+    if (!this.clustered) return 1;
+    const urls = new Set(this.nc.info?.connect_urls ?? []);
+    return Math.max(1, urls.size);
+  }
+
   /** The JetStream manager, made once. */
   jsm(): Promise<JetStreamManager> {
     this.#jsm ??= jetstreamManager(this.nc);
@@ -162,12 +178,16 @@ export class NatsBus implements Bus {
 
   async kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     this.#checkOpen(`kv '${bucket}'`);
-    return openNatsKv(this.js, await this.#manager(), bucket, options, { track: (s) => this.#track(s), reportError: (e) => this.#reportError(e) });
+    return openNatsKv(this.js, await this.#manager(), bucket, options, {
+      track: (s) => this.#track(s),
+      reportError: (e) => this.#reportError(e),
+      clustered: () => this.clustered,
+    });
   }
 
   async ensureStream(config: StreamConfig): Promise<void> {
     this.#checkOpen(`ensureStream '${config.name}'`);
-    await natsEnsureStream(await this.#manager(), config);
+    await natsEnsureStream(await this.#manager(), config, this.clustered);
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {

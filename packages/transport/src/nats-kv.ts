@@ -4,6 +4,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
 import { mapNatsError, type ErrorContext } from './nats-errors.js';
+import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
 import { assertJetStreamName } from './subjects.js';
 
 /** What a KV handle needs from the NatsBus it belongs to. */
@@ -12,23 +13,34 @@ export interface NatsKvHooks {
   track(stop: () => void): () => void;
   /** Reports an error thrown by a watch callback, or a watch that broke. */
   reportError(err: unknown): void;
+  /** True when the server is part of a cluster (its INFO names one). */
+  clustered(): boolean;
 }
 
 /**
  * Opens a KV bucket, creating it when absent unless `create: false`. An existing bucket keeps
- * its configuration (that is what Kvm.create does: it binds to the existing stream).
+ * its TTL and history (that is what Kvm.create does: it binds to the existing stream); with
+ * `replicas`, its replica count is brought to that number (see natsReconcileReplicas).
  * @throws JetStreamNotFoundError with `create: false` and no bucket
+ * @throws InvalidArgumentError for replicas > 1 on a server that is not clustered
+ * @throws ReplicaMismatchError when an existing bucket's replica count cannot be changed
  */
 export async function openNatsKv(js: JetStreamClient, jsm: JetStreamManager, bucket: string, options: KvBucketOptions, hooks: NatsKvHooks): Promise<KvBucket> {
   assertJetStreamName(bucket);
+  const target: ReplicaTarget = { kind: 'bucket', name: bucket, stream: `KV_${bucket}` };
+  if (options.replicas !== undefined) assertReplicasPossible(options.replicas, hooks.clustered(), target);
   const ctx: ErrorContext = { operation: `open KV bucket '${bucket}'`, stream: { kind: 'bucket', name: bucket } };
   const kvm = new Kvm(js);
   try {
+    let kv: KV;
     if (options.create === false) {
-      await jsm.streams.info(`KV_${bucket}`);
-      return new NatsKvBucket(bucket, await kvm.open(bucket), hooks);
+      await jsm.streams.info(target.stream);
+      kv = await kvm.open(bucket);
+    } else {
+      kv = await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas: options.replicas ?? 1 });
     }
-    return new NatsKvBucket(bucket, await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1 }), hooks);
+    if (options.replicas !== undefined) await natsReconcileReplicas(jsm, target, options.replicas, hooks.clustered());
+    return new NatsKvBucket(bucket, kv, hooks);
   } catch (err) {
     throw mapNatsError(err, ctx);
   }

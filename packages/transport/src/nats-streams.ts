@@ -13,6 +13,7 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
+import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
 import type { Consumer, ConsumeOptions, DurableMsg, StreamConfig } from './stream-types.js';
 import { resolveStreamConfig } from './stream-types.js';
 import { assertJetStreamName, assertSubject } from './subjects.js';
@@ -22,13 +23,17 @@ function isNotFound(err: unknown, code: number): boolean {
 }
 
 /**
- * Creates the stream, or updates it to `config`.
- * @throws InvalidArgumentError (bad limits), TransportError (e.g. overlapping subjects)
+ * Creates the stream, or updates it to `config` (its replica count too, when given).
+ * @throws InvalidArgumentError (bad limits; replicas > 1 on a server that is not clustered)
+ * @throws ReplicaMismatchError when the server refuses the new replica count
+ * @throws TransportError (e.g. overlapping subjects)
  */
-export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConfig): Promise<void> {
+export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConfig, clustered: boolean): Promise<void> {
   assertJetStreamName(config.name);
   config.subjects.forEach((s) => assertSubject(s, true));
   const c = resolveStreamConfig(config);
+  const target: ReplicaTarget = { kind: 'stream', name: c.name, stream: c.name };
+  if (c.replicas !== undefined) assertReplicasPossible(c.replicas, clustered, target);
   const cfg: Partial<NatsStreamConfig> & { name: string } = {
     name: c.name,
     subjects: c.subjects,
@@ -37,16 +42,18 @@ export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConf
     max_bytes: c.maxBytes || -1,
     duplicate_window: nanos(c.duplicateWindowMs),
   };
+  const limits = { ...cfg }; // the update of an existing stream: its replica count is reconciled on its own
   const operation = `ensureStream '${c.name}'`;
   try {
     try {
       await jsm.streams.info(c.name);
     } catch (err) {
       if (!isNotFound(err, JetStreamApiCodes.StreamNotFound)) throw err;
-      await jsm.streams.add(cfg);
+      await jsm.streams.add({ ...cfg, num_replicas: c.replicas ?? 1 });
       return;
     }
-    await jsm.streams.update(c.name, cfg);
+    await jsm.streams.update(c.name, limits);
+    if (c.replicas !== undefined) await natsReconcileReplicas(jsm, target, c.replicas, clustered);
   } catch (err) {
     throw mapNatsError(err, { operation });
   }

@@ -8,6 +8,7 @@ import { systemClock, type Clock, type Logger, silentLogger, type TimerHandle } 
 import type { Bus } from './bus.js';
 import { decodeJson, encodeJson } from './cluster-state.js';
 import type { KvBucket } from './kv-types.js';
+import { withReplicaFallback, type ReplicaOptions } from './replicas.js';
 import { clusterNames } from './subjects.js';
 
 /** Kinds of node that announce themselves. */
@@ -45,11 +46,16 @@ export interface PresenceOptions {
   /** @default PRESENCE_EVERY_MS */
   readonly everyMs?: number;
   readonly logger?: Logger;
+  /** Copies of the presence bucket (see resolveReplicas); a mismatch the server cannot fix is logged once. */
+  readonly replicas?: number;
 }
 
-/** Opens (creating when absent) the cluster's presence bucket. */
-export function openPresenceBucket(bus: Bus, clusterId: string, options: { create?: boolean } = {}): Promise<KvBucket> {
-  return bus.kv(clusterNames(clusterId).presenceBucket, { ttlMs: PRESENCE_TTL_MS, history: 1, create: options.create ?? true });
+/** Opens (creating when absent, unless `create: false`) the cluster's presence bucket, with `replicas` copies when given. */
+export function openPresenceBucket(bus: Bus, clusterId: string, options: { create?: boolean } & ReplicaOptions = {}): Promise<KvBucket> {
+  const name = clusterNames(clusterId).presenceBucket;
+  return withReplicaFallback(options, (replicas) =>
+    bus.kv(name, { ttlMs: PRESENCE_TTL_MS, history: 1, create: options.create ?? true, ...(replicas === undefined ? {} : { replicas }) }),
+  );
 }
 
 /** A node's key in the presence bucket. */
@@ -67,7 +73,7 @@ export async function startPresence(bus: Bus, clusterId: string, options: Presen
   const everyMs = options.everyMs ?? PRESENCE_EVERY_MS;
   const key = presenceKey(options.kind, options.nodeId);
   const startedAt = new Date(clock.wallNow()).toISOString();
-  const kv = await openPresenceBucket(bus, clusterId);
+  const kv = await openPresenceBucket(bus, clusterId, { replicas: options.replicas, onMismatch: (e) => log.warn({ code: e.code, ...e.context }, e.message) });
   let timer: TimerHandle | undefined;
   let stopped = false;
   let failing = false;

@@ -4,7 +4,8 @@
  * reports kept and read back as history.
  */
 import { InvalidArgumentError } from '@backbeat/core';
-import type { Headers } from './bus.js';
+import type { Headers } from './headers.js';
+import { assertReplicas } from './replica-count.js';
 
 /** A stream: which subjects it captures and how long it keeps messages. */
 export interface StreamConfig {
@@ -23,6 +24,12 @@ export interface StreamConfig {
    * @default 120000, or maxAgeMs when that is shorter
    */
   duplicateWindowMs?: number;
+  /**
+   * Copies of the stream (1 to 5). A new stream is created with it; an existing stream with
+   * another count is changed to it when the server can, else ReplicaMismatchError says what
+   * differs and how to fix it. Absent: 1 for a new stream, an existing stream's count is kept.
+   */
+  replicas?: number;
 }
 
 /** Options of {@link Bus.publishDurable}. */
@@ -115,8 +122,8 @@ export interface ReadStreamOptions {
 /** Default duplicate window of a stream: two minutes, like nats-server. */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 
-/** A stream configuration with every default applied. */
-export type ResolvedStreamConfig = Readonly<Required<StreamConfig>>;
+/** A stream configuration with every default applied (`replicas` stays absent when not asked). */
+export type ResolvedStreamConfig = Readonly<Required<Omit<StreamConfig, 'replicas'>> & Pick<StreamConfig, 'replicas'>>;
 
 /**
  * Applies the defaults of a stream configuration and checks its numbers, the same way for
@@ -137,7 +144,9 @@ export function resolveStreamConfig(config: StreamConfig): ResolvedStreamConfig 
   if (maxAgeMs > 0 && duplicateWindowMs > maxAgeMs) {
     throw new InvalidArgumentError('stream.duplicateWindowMs', `${duplicateWindowMs} ms is longer than maxAgeMs ${maxAgeMs} ms`);
   }
-  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, duplicateWindowMs });
+  if (config.replicas !== undefined) assertReplicas(config.replicas, 'stream.replicas');
+  const replicas = config.replicas === undefined ? {} : { replicas: config.replicas };
+  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, duplicateWindowMs, ...replicas });
 }
 
 /** @throws InvalidArgumentError unless the limit of a read is an integer >= 1 */

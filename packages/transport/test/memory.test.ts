@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FakeClock } from '@backbeat/core';
 import { waitFor } from '@backbeat/testing';
 import { MemoryBroker, MemoryBus, NoRespondersError, TimeoutError, type BusEvent, type DurableMsg, type KvWatchEvent } from '@backbeat/transport';
 import { runConformance } from './conformance.js';
@@ -97,5 +98,57 @@ describe('memory bus - simulated connection loss', () => {
     await waitFor(() => second.length === 2);
     expect([first, second]).toEqual([['0'], ['1', '2']]);
     await two.close();
+  });
+});
+
+describe('memory bus - on a FakeClock (issue 14)', () => {
+  it('memory bus - bucket TTL, stored times, stream max age, ack wait and request timeouts follow the clock, not the wall', async () => {
+    const clock = new FakeClock(Date.parse('2026-12-01T00:00:00Z'));
+    const bus = new MemoryBus({ clock });
+    try {
+      const lease = await bus.kv('lease', { ttlMs: 2000 });
+      const rev = await lease.create('leader', enc('p1'));
+      expect((await lease.get('leader'))!.created).toBe(clock.wallNow());
+      clock.advance(1999);
+      expect((await lease.get('leader'))?.revision).toBe(rev);
+      await expect(lease.create('leader', enc('p2'))).rejects.toThrow(/already has a value/);
+      clock.advance(1);
+      expect(await lease.get('leader')).toBeNull(); // expired by the bucket TTL at 2000 ms of clock time
+      await lease.create('leader', enc('p2'));
+
+      await bus.ensureStream({ name: 'AGED', subjects: ['aged'], maxAgeMs: 10_000 });
+      await bus.publishDurable('aged', enc('old'));
+      clock.advance(6000);
+      await bus.publishDurable('aged', enc('new'));
+      const stored = await bus.readStream({ stream: 'AGED' });
+      expect(stored.map((m) => m.time - Date.parse('2026-12-01T00:00:00Z'))).toEqual([2000, 8000]);
+      clock.advance(4000);
+      expect((await bus.readStream({ stream: 'AGED' })).map((m) => dec(m.data))).toEqual(['new']);
+
+      await bus.ensureStream({ name: 'WAIT', subjects: ['wait'] });
+      const deliveries: number[] = [];
+      await bus.consume({ stream: 'WAIT', durable: 'w', ackWaitMs: 30_000 }, (m) => {
+        deliveries.push(m.deliveryCount); // never acked: redelivered after each ack wait of clock time
+      });
+      await bus.publishDurable('wait', enc('x'));
+      await waitFor(() => deliveries.length === 1, { message: 'the first delivery' });
+      clock.advance(29_999);
+      await bus.flush();
+      expect(deliveries).toEqual([1]);
+      clock.advance(1);
+      await waitFor(() => deliveries.length === 2, { message: 'the redelivery after the ack wait' });
+      expect(deliveries).toEqual([1, 2]);
+
+      bus.subscribe('svc', () => {}); // a responder that never answers
+      const pending = bus.request('svc', enc('?'), { timeoutMs: 5000 });
+      let settled = false;
+      pending.catch(() => {}).finally(() => (settled = true));
+      await bus.flush();
+      expect(settled).toBe(false);
+      clock.advance(5000);
+      await expect(pending).rejects.toBeInstanceOf(TimeoutError);
+    } finally {
+      await bus.close();
+    }
   });
 });
