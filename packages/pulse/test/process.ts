@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from '@backbeat/testing';
 
-const bin = fileURLToPath(new URL('../../cli/bin/backbeat.js', import.meta.url));
+/** The built `backbeat` CLI. */
+export const pulseBin = fileURLToPath(new URL('../../cli/bin/backbeat.js', import.meta.url));
+const bin = pulseBin;
 
 /** A `backbeat pulse` process and its admin URL. */
 export interface PulseProcess {
