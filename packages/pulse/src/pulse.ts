@@ -112,7 +112,13 @@ export class Pulse {
       onPending: (p) => {
         if (p) void this.#applyPending();
       },
-      onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
+      onRefused: (key, _reason, revision) => {
+        this.metrics.kvValuesRefused.inc({ key });
+        // The leader repairs the key: a refused pending change would block every later one,
+        // and a refused map would leave clients and new nodes without the grid in force.
+        if (key === 'tempo-pending') void this.#applyPending();
+        if (key === 'tempo-map') void this.#restoreMap(revision);
+      },
     });
     await this.#keeper.start();
     this.#observer = new FrameObserver({
@@ -252,6 +258,19 @@ export class Pulse {
       logger.warn({ err: (err as Error).message }, 'could not create the tempo map; retrying');
       const handle = clock.setTimeout(() => void this.#ensureMap(), 500);
       this.#mapRetry = () => clock.clearTimeout(handle);
+    }
+  }
+
+  /** Leader only: writes the last good tempo map over a refused one (compare-and-set on its revision). */
+  async #restoreMap(badRevision: number): Promise<void> {
+    const map = this.tempoMap;
+    if (!map || !this.#canPublish()) return;
+    try {
+      const revision = await this.#stateKv.update(STATE_KEYS.tempoMap, encodeJson(map), badRevision);
+      this.#keeper!.adopt(map, revision);
+      this.options.logger.info({ revision }, 'restored the last good tempo map over a refused one');
+    } catch {
+      // a newer value arrived meanwhile: it goes through the gate like any other
     }
   }
 

@@ -16,8 +16,8 @@ export interface TempoKeeperOptions {
   readonly onMap: (map: TempoMap) => void;
   /** Called when a pending change appears, changes or goes. */
   readonly onPending: (pending: PendingTempo | null) => void;
-  /** Called for each refused value. */
-  readonly onRefused: (key: GatedKey, reason: string) => void;
+  /** Called for each refused value, with the revision it was stored at. */
+  readonly onRefused: (key: GatedKey, reason: string, revision: number) => void;
 }
 
 /** Keeps the last good tempo map and pending change of a cluster. */
@@ -75,13 +75,13 @@ export class TempoKeeper {
 
   #offerMap(bytes: Uint8Array, revision: number): void {
     if (revision <= this.#mapRevision) return;
-    const r = this.#gate('tempo-map', gateTempoMap(bytes));
+    const r = this.#gate('tempo-map', gateTempoMap(bytes), revision);
     if (r) this.adopt(r, revision);
   }
 
   #offerPending(bytes: Uint8Array, revision: number): void {
     if (revision <= this.#pendingRevision) return;
-    const r = this.#gate('tempo-pending', gatePending(bytes));
+    const r = this.#gate('tempo-pending', gatePending(bytes), revision);
     if (r) this.#setPending(r, revision);
   }
 
@@ -91,12 +91,12 @@ export class TempoKeeper {
     this.o.onPending(p);
   }
 
-  #gate<T>(key: GatedKey, r: GateResult<T>): T | undefined {
+  #gate<T>(key: GatedKey, r: GateResult<T>, revision: number): T | undefined {
     if (r.ok) {
       this.#complained.delete(key);
       return r.value;
     }
-    this.o.onRefused(key, r.reason);
+    this.o.onRefused(key, r.reason, revision);
     if (!this.#complained.has(key)) {
       this.#complained.add(key);
       this.o.logger.warn({ key, reason: r.reason }, 'refused a bad KV value; the last good one stays in force');
