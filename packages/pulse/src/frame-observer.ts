@@ -60,7 +60,13 @@ export class FrameObserver {
     return this.#peer.length === 0 ? null : Math.min(...this.#peer);
   }
 
+  /**
+   * Subscribes. The contract validators are compiled on first use, which can take a second on
+   * a loaded host: parse one frame now, so that the first frame on the wire does not stall
+   * this node's event loop (and its scheduler) while it leads.
+   */
   start(): void {
+    if (!this.#sub) parseBeatFrame('{}');
     this.#sub ??= this.o.bus.subscribe(this.o.subject, (msg) => this.#onFrame(msg.data, msg.headers[TERM_HEADER]));
   }
 
