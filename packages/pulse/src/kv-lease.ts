@@ -12,7 +12,7 @@
  * - a node whose clock check refuses it does not take the lease, and a leader releases it;
  * - followers retry on their own timer: nats-server 2.9 sends no watch event on expiry.
  */
-import { compareSlots, systemClock, silentLogger, type Clock, type Logger, type SlotKey, type TimerHandle } from '@backbeat/core';
+import { compareSlots, scheduleAt, systemClock, silentLogger, type Clock, type Logger, type SlotKey, type TimerHandle } from '@backbeat/core';
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket, type LeaseRecord } from '@backbeat/transport';
 import type { LeaderElector, Leadership } from './elector.js';
 import { gateLease, gateSlot, gateTermRecord, type GatedKey, type TermRecord, type WireSlot } from './kv-gates.js';
@@ -65,7 +65,7 @@ export class KvLeaseElector implements LeaderElector {
   #listeners = new Set<(l: Leadership) => void>();
   #running = false;
   #timer: TimerHandle | undefined;
-  #fenceTimer: TimerHandle | undefined;
+  #cancelFence: (() => void) | undefined;
   #ticking: Promise<void> = Promise.resolve();
   #isLeader = false;
   #revision = 0;
@@ -103,7 +103,7 @@ export class KvLeaseElector implements LeaderElector {
     if (!this.#running) return;
     this.#running = false;
     if (this.#timer) this.#clock.clearTimeout(this.#timer);
-    if (this.#fenceTimer) this.#clock.clearTimeout(this.#fenceTimer);
+    this.#cancelFence?.();
     await this.#ticking;
     if (this.#isLeader) {
       this.#setLeader(false, 'stopped');
@@ -347,10 +347,11 @@ export class KvLeaseElector implements LeaderElector {
   /** The lease was written at or after `sentAt`: it cannot expire before sentAt + ttl. */
   #extend(sentAt: number): void {
     this.#validUntil = sentAt + this.ttlMs - this.fenceMarginMs;
-    if (this.#fenceTimer) this.#clock.clearTimeout(this.#fenceTimer);
-    this.#fenceTimer = this.#clock.setTimeout(() => {
+    this.#cancelFence?.();
+    // scheduleAt never fires early (a plain timer may, by a millisecond, and then never again).
+    this.#cancelFence = scheduleAt(this.#clock, this.#validUntil, () => {
       if (this.#isLeader && this.#clock.now() >= this.#validUntil) this.#setLeader(false, 'lease not renewed in time');
-    }, this.#validUntil - this.#clock.now());
+    });
   }
 
   #setLeader(isLeader: boolean, reason: string): void {

@@ -105,12 +105,15 @@ describe('pulse - the lease TTL is the bucket TTL (issue 11)', () => {
 });
 
 /** A bucket that applies the next update but loses its answer (the client times out). */
-function losingAnswers(kv: KvBucket): KvBucket & { loseNext: number; lost: number } {
+function losingAnswers(kv: KvBucket): KvBucket & { loseNext: number; lost: number; down: boolean } {
+  const unreachable = () => Promise.reject(new TimeoutError(`$KV.${kv.name}`, 100));
   const w = {
     loseNext: 0,
     lost: 0,
+    /** While true, every call fails as if the KV did not answer. */
+    down: false,
     name: kv.name,
-    get: (k: string) => kv.get(k),
+    get: (k: string) => (w.down ? unreachable() : kv.get(k)),
     create: (k: string, v: Uint8Array) => kv.create(k, v),
     put: (k: string, v: Uint8Array) => kv.put(k, v),
     delete: (k: string, o?: { expectedRevision?: number }) => kv.delete(k, o),
@@ -118,6 +121,7 @@ function losingAnswers(kv: KvBucket): KvBucket & { loseNext: number; lost: numbe
     keys: () => kv.keys(),
     settings: () => kv.settings(),
     async update(k: string, v: Uint8Array, rev: number): Promise<number> {
+      if (w.down) return unreachable();
       const r = await kv.update(k, v, rev);
       if (w.loseNext > 0) {
         w.loseNext--;
@@ -156,6 +160,29 @@ describe('pulse - a lost renewal answer (issue 11)', () => {
       expect(e.leadership()).toMatchObject({ isLeader: true, term: 1, leaderId: 'solo' });
       expect(logs.filter((m) => /renewal answer was lost/.test(m))).toHaveLength(3);
       expect(logs).not.toContain('stepped down');
+    } finally {
+      await e.stop();
+    }
+  });
+});
+
+describe('pulse - a leader that cannot renew says so (issue 10)', () => {
+  it('renewal - lease_unreachable while it may still publish, then it stops before the lease can expire', async () => {
+    const b = await bus();
+    const lease = losingAnswers(await b.kv(clusterNames('unreach').leaseBucket, { ttlMs: 1000 }));
+    const e = new KvLeaseElector(lease, 'solo', { state: await openStateBucket(b, 'unreach'), ttlMs: 1000 });
+    await e.start();
+    try {
+      await waitFor(() => e.leadership().lastRenewalAt != null);
+      lease.down = true;
+      const downAt = performance.timeOrigin + performance.now();
+      await waitFor(() => e.leadership().leaseReachable === false, { timeoutMs: 1000, message: 'the failed renewal to show' });
+      expect(e.canPublish(performance.timeOrigin + performance.now())).toBe(true); // its lease is still valid
+      await waitFor(() => !e.leadership().isLeader, { timeoutMs: 2000, message: 'the fence' });
+      // The last good renewal was sent before downAt: the server cannot expire it before then + TTL.
+      expect(performance.timeOrigin + performance.now()).toBeLessThan(downAt + 1000);
+      expect(e.leadership()).toMatchObject({ leaderId: null, previousLeaderId: 'solo', reason: 'lease not renewed in time' });
+      lease.down = false;
     } finally {
       await e.stop();
     }
