@@ -98,7 +98,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     throw new InvalidArgumentError('min-bpm/max-bpm', `need ${CONTRACT_MIN_BPM} <= min-bpm <= max-bpm <= ${CONTRACT_MAX_BPM}, got ${minBpm} and ${maxBpm}`);
   }
   if (!(bpm >= minBpm && bpm <= maxBpm)) {
-    const lift = bpm > maxBpm ? `raise --max-bpm (max-bpm) to ${bpm} or more` : `lower --min-bpm (min-bpm) to ${bpm} or less`;
+    const lift = bpm > maxBpm ? `set --max-bpm to ${bpm} or more` : `set --min-bpm to ${bpm} or less`;
     throw new InvalidArgumentError('bpm', `must be from ${minBpm} to ${maxBpm}, got ${bpm}: ${lift} to lift the limit`);
   }
   const barLength = o.barLength ?? 8;
