@@ -7,24 +7,20 @@
  */
 import { hostname } from 'node:os';
 import { beatDurationMs, compareSlots, createTempoMap, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { encodeTermHeader, TERM_HEADER } from '@backbeat/contracts';
-import { clusterNames, KvConflictError, openStateBucket, startPresence, STATE_KEYS, subjects, encodeJson, type KvBucket } from '@backbeat/transport';
+import { clusterNames, KvConflictError, openStateBucket, startPresence, STATE_KEYS, subjects, encodeJson, type ClusterSubjects, type KvBucket } from '@backbeat/transport';
 import { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
 import { LeaseTtlMismatchError } from './errors.js';
-import { FrameEncoder } from './frame-encoder.js';
+import { FramePublisher, type PublishedFrame, type SkipReason } from './frame-publisher.js';
 import { FrameObserver } from './frame-observer.js';
 import { KvLeaseElector } from './kv-lease.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { DEFAULT_LEASE_TTL_MS, resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
-import { BeatScheduler, type SlotEvent } from './scheduler.js';
+import { BeatScheduler } from './scheduler.js';
 import { driftView, isDegraded, leaderStatus, readiness, tempoStatus, type LeaderStatus, type PulseDriftReport, type PulseSnapshot, type Readiness, type ServiceState, type TempoStatus } from './status-views.js';
 import { applyPendingTempo, readTempoMap, submitTempoChange, type PendingTempo, type TempoRequest } from './tempo.js';
 import { TempoKeeper } from './tempo-keeper.js';
-
-/** A frame whose flush is not confirmed this long after it was sent fences the node (a stalled connection). */
-const STALL_FENCE_MS = 250;
 
 /** One pulse node. */
 export class Pulse {
@@ -39,21 +35,18 @@ export class Pulse {
   #observer: FrameObserver | undefined;
   #scheduler: BeatScheduler | undefined;
   #presence: { stop(): Promise<void> } | undefined;
-  readonly #encoder: FrameEncoder;
+  #publisher: FramePublisher | undefined;
   #leaseTtlMs: number | null = null;
   /** Set when this node starts leading; cleared by the first frame of the term. */
   #newTerm = false;
   /** The term this node knows (the lease's). */
   #term = 0;
-  /** The last frame sent, until its flush is confirmed. */
-  #inflight: { sentAt: number; confirmed: boolean } | undefined;
   #published = 0;
   #lastLeaderId: string | null = null;
   #applying = false;
   #mapRetry: (() => void) | undefined;
-  #header: { term: number; headers: Record<string, string> } = { term: 0, headers: {} };
   #adminUrl: string | undefined;
-  readonly #subjects: ReturnType<typeof subjects>;
+  readonly #subjects: ClusterSubjects;
 
   constructor(options: PulseOptions) {
     this.options = Object.freeze({ ...resolvePulseOptions(options), bus: options.bus });
@@ -65,7 +58,6 @@ export class Pulse {
     });
     this.hlc = new Hlc(this.options.nodeId, { clock: this.options.clock });
     this.#subjects = subjects(this.options.clusterId);
-    this.#encoder = new FrameEncoder(this.options.clusterId);
   }
 
   get state(): ServiceState {
@@ -205,16 +197,26 @@ export class Pulse {
     const map = this.tempoMap;
     if (!map || this.#scheduler || this.#state !== 'running') return;
     const phaseMs = beatDurationMs(Math.max(...map.segments.map((s) => s.tempoBpm))) / map.phases.length;
+    const publisher = new FramePublisher({
+      bus: this.options.bus,
+      clusterId: this.options.clusterId,
+      hlc: this.hlc,
+      clock: this.options.clock,
+      map: () => this.tempoMap,
+      term: () => (this.#canPublish() ? this.#term : 0),
+      floor: () => this.#floor(),
+      onPublished: (f) => this.#onPublished(f),
+      onSkip: (reason) => this.#onSkip(reason),
+      onStalled: (ms) => this.#onStalled(ms),
+      onPublishError: (err, pos) => this.options.logger.warn({ err: err.message, beat: pos.beatIndex }, 'could not publish a BeatFrame'),
+    });
+    this.#publisher = publisher;
     this.#scheduler = new BeatScheduler({
       clock: this.options.clock,
       map: () => this.tempoMap!,
-      onSlot: (e) => this.#onSlot(e),
-      onArm: (pos) => {
-        if (this.#canPublish()) this.#encoder.prepare(this.tempoMap!, pos);
-      },
-      onSkip: () => {
-        if (this.#canPublish()) this.metrics.framesSkipped.inc({ reason: 'stale' });
-      },
+      onSlot: (e) => publisher.fire(e.pos, e.firedAt),
+      onArm: (pos) => publisher.arm(pos),
+      onSkip: (e) => publisher.skipStale(e.pos),
       onError: (err) => this.options.logger.error({ err: err.message }, 'a beat slot failed; the scheduler goes on'),
       staleAfterMs: this.options.staleAfterMs ?? Math.min(phaseMs / 2, 250),
       precise: this.options.precise,
@@ -234,8 +236,7 @@ export class Pulse {
       void this.#ensureMap();
     } else {
       this.#newTerm = false;
-      this.#inflight = undefined;
-      this.#encoder.clear();
+      this.#publisher?.reset();
     }
   }
 
@@ -274,71 +275,31 @@ export class Pulse {
     }
   }
 
-  #termHeaders(term: number): Record<string, string> {
-    if (this.#header.term !== term) this.#header = { term, headers: { [TERM_HEADER]: encodeTermHeader(term) } };
-    return this.#header.headers;
-  }
-
-  #onSlot({ pos, firedAt }: SlotEvent): void {
-    // The critical path: everything but the HLC was prepared when the slot was armed.
-    const { bus, clock, logger } = this.options;
-    if (!this.#canPublish()) return;
-    const floor = this.#floor();
-    if (floor && compareSlots(pos, floor) <= 0) {
-      // Never backwards on the wire, whatever the local clock says (SPEC 4, 6).
-      this.metrics.framesSkipped.inc({ reason: 'behind_wire' });
-      return;
-    }
-    const inflight = this.#inflight;
-    if (inflight && !inflight.confirmed) {
-      // No frame outlives its slot: never queue one behind an unconfirmed one (issue 11).
-      if (clock.now() - inflight.sentAt < STALL_FENCE_MS) {
-        this.metrics.framesSkipped.inc({ reason: 'unconfirmed' });
-        return;
-      }
-      logger.warn({ unconfirmed_ms: Math.round(clock.now() - inflight.sentAt) }, 'the connection stalled: fencing this node and dropping the connection with its buffer');
-      this.metrics.framesSkipped.inc({ reason: 'stalled' });
-      this.#elector!.fence?.('connection stalled');
-      bus.dropConnection();
-      return;
-    }
-    const map = this.tempoMap!;
-    const headers = this.#termHeaders(this.#term);
-    const ready = this.#encoder.take(map, pos);
-    const data = this.#encoder.encode(ready, this.hlc.nowString());
-    const legacy = ready.legacy;
-    const t0 = performance.now();
-    try {
-      bus.publish(this.#subjects.beat, data, { headers });
-      if (legacy) bus.publish(this.#subjects.control, legacy, { headers });
-    } catch (err) {
-      // A closed connection must not take the process down; the lease will lapse.
-      this.metrics.framesSkipped.inc({ reason: 'publish_error' });
-      logger.warn({ err: (err as Error).message, beat: pos.beatIndex }, 'could not publish a BeatFrame');
-      return;
-    }
-    const t1 = performance.now();
-    const sent = { sentAt: clock.now(), confirmed: false };
-    this.#inflight = sent;
-    bus.flush().then(
-      () => (sent.confirmed = true),
-      // The connection that held the frame is gone, and its buffer with it.
-      () => this.#inflight === sent && (this.#inflight = undefined),
-    );
-    const publishedAt = performance.timeOrigin + t0;
-    this.metrics.publishDuration.observe((t1 - t0) / 1000);
-    this.metrics.jitter.observe(Math.max(0, publishedAt - pos.phaseStart) / 1000);
-    this.metrics.beatsTotal.inc({ phase: pos.phase });
+  /** A frame went out (in this thread or the emitter thread). */
+  #onPublished(f: PublishedFrame): void {
+    this.metrics.publishDuration.observe(f.publishMs / 1000);
+    this.metrics.jitter.observe(Math.max(0, f.publishedAt - f.scheduledAt) / 1000);
+    this.metrics.beatsTotal.inc({ phase: f.phase });
     this.#published++;
-    this.options.onPublished?.({ beatIndex: pos.beatIndex, phaseIndex: pos.phaseIndex, scheduledAt: pos.phaseStart, firedAt, publishedAt });
+    this.options.onPublished?.({ beatIndex: f.beatIndex, phaseIndex: f.phaseIndex, scheduledAt: f.scheduledAt, firedAt: f.firedAt, publishedAt: f.publishedAt });
+    const floor = this.#floor();
     if (this.#newTerm && floor) {
       // First frame of this term: count the slots nobody published during the failover.
-      const missed = slotsBetween(map, floor, pos);
+      const missed = slotsBetween(this.tempoMap!, floor, f);
       if (missed > 0) this.metrics.framesSkipped.inc({ reason: 'failover' }, missed);
     }
     this.#newTerm = false;
-    this.#observer!.noteSent(pos);
+    this.#observer!.noteSent(f);
     if (this.#keeper!.pending) void this.#applyPending();
+  }
+
+  #onSkip(reason: SkipReason): void {
+    this.metrics.framesSkipped.inc({ reason });
+  }
+
+  #onStalled(unconfirmedMs: number): void {
+    this.options.logger.warn({ unconfirmed_ms: Math.round(unconfirmedMs) }, 'the connection stalled: fencing this node and dropping the connection with its buffer');
+    this.#elector!.fence?.('connection stalled');
   }
 
   async #applyPending(): Promise<void> {
