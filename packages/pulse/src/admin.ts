@@ -73,18 +73,24 @@ export function buildAdminApp(pulse: Pulse, options: AdminOptions = {}): Fastify
 
   app.get('/drift', async () => pulse.driftReport());
   app.get('/leader', async () => pulse.leaderStatus());
-  app.get('/health', async () => ({
-    status: pulse.isReady() ? 'healthy' : 'degraded',
-    service: 'backbeat-pulse',
-    state: pulse.state,
-    ...pulse.leaderStatus(),
-    nats_connected: pulse.options.bus.status().connected,
-    degradation_mode: pulse.isDegraded(),
-    published: pulse.publishedCount,
-  }));
+  app.get('/health', async () => {
+    const drift = pulse.driftReport();
+    return {
+      status: pulse.isReady() ? 'healthy' : 'degraded',
+      service: 'backbeat-pulse',
+      state: pulse.state,
+      ...pulse.leaderStatus(),
+      nats_connected: pulse.options.bus.status().connected,
+      degradation_mode: pulse.isDegraded(),
+      published: pulse.publishedCount,
+      clock_offset_ms: drift.clock_offset_ms,
+      clock_offset_state: drift.clock_offset_state,
+      max_clock_offset_ms: drift.max_clock_offset_ms,
+    };
+  });
   app.get('/ready', async (_req, reply) => {
-    const ready = pulse.isReady();
-    return reply.code(ready ? 200 : 503).send({ ready, nats_connected: pulse.options.bus.status().connected, has_tempo_map: pulse.tempoMap !== null });
+    const r = pulse.readiness();
+    return reply.code(r.ready ? 200 : 503).send(r);
   });
   app.get('/live', async (_req, reply) => reply.code(pulse.state === 'stopped' ? 503 : 200).send({ live: pulse.state !== 'stopped' }));
   app.get('/metrics', async (_req, reply) => {

@@ -134,6 +134,13 @@ export interface Bus {
    * @throws JetStreamNotFoundError when the stream does not exist
    */
   readStream(options: ReadStreamOptions): Promise<StoredMsg[]>;
+  /**
+   * Drops the current connection at once, together with everything still buffered for it
+   * (nothing queued before the drop is sent later), then reconnects as after any connection
+   * loss. For a publisher whose connection stalled: its stale messages must never arrive
+   * late (the pulse fences itself with it, SPEC 6). No effect while disconnected or closed.
+   */
+  dropConnection(): void;
   /** The connection state now. */
   status(): BusStatus;
   /** Listens to connection changes; returns the function that removes the listener. */

@@ -241,6 +241,13 @@ export class MemoryBus implements Bus {
     return () => this.#listeners.delete(listener);
   }
 
+  dropConnection(): void {
+    if (this.#state !== 'connected') return;
+    // Nothing is buffered per connection here: lose it, and come back on the next turn.
+    this.simulateDisconnect();
+    setImmediate(() => this.simulateReconnect());
+  }
+
   /** Test hook: loses the connection. Publishes are dropped, nothing is delivered to this client. */
   simulateDisconnect(): void {
     if (this.#state !== 'connected') return;

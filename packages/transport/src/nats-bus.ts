@@ -227,6 +227,20 @@ export class NatsBus implements Bus {
     }
   }
 
+  dropConnection(): void {
+    if (this.#closed || this.nc.isClosed() || !this.#connected) return;
+    // nc.reconnect() closes gracefully: it first waits for the socket to take an empty
+    // write, which a stalled socket never does, and a plain close still lets the kernel send
+    // what it holds. A TCP reset discards the socket's buffers; its 'close' event then drives
+    // nats.js's ordinary reconnect, which also discards the client's own outbound buffer.
+    type Sock = { destroy(): void; resetAndDestroy?: () => void };
+    const socket = (this.nc as unknown as { protocol?: { transport?: { socket?: Sock } } }).protocol?.transport?.socket;
+    if (socket) {
+      if (socket.resetAndDestroy) socket.resetAndDestroy();
+      else socket.destroy();
+    } else void this.nc.reconnect().catch(() => {});
+  }
+
   status(): BusStatus {
     return { connected: this.#connected && !this.#closed && !this.nc.isClosed(), reconnects: this.#reconnects, dropped: this.#dropped };
   }

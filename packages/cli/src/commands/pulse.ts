@@ -25,22 +25,23 @@ interface PulseFlags extends NatsFlags {
   adminHost?: string;
   adminToken?: string;
   dataDir?: string;
-  leaseTtl: string;
+  leaseTtl?: string;
+  maxClockOffset: string;
   logLevel?: string;
 }
 
-/** The node id: the flag, else the one kept in the data dir, else a new one (kept there). */
+/** The node id: the flag, else the one kept in the data dir, else a new one; kept in the data dir either way. */
 export function resolveNodeId(prefix: string, flag: string | undefined, dataDir: string | undefined): string {
-  if (flag) return flag;
-  if (!dataDir) return `${prefix}-${randomBytes(4).toString('hex')}`;
+  if (!dataDir) return flag || `${prefix}-${randomBytes(4).toString('hex')}`;
   const file = join(dataDir, 'node-id');
+  let kept = '';
   try {
-    const id = readFileSync(file, 'utf8').trim();
-    if (id) return id;
+    kept = readFileSync(file, 'utf8').trim();
   } catch {
     /* first start */
   }
-  const id = `${prefix}-${randomBytes(4).toString('hex')}`;
+  if (kept && (!flag || flag === kept)) return kept;
+  const id = flag || `${prefix}-${randomBytes(4).toString('hex')}`;
   try {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, `${id}\n`);
@@ -62,7 +63,8 @@ export function registerPulse(program: Command): void {
     .option('--phases <list>', "phases of a beat ('work' means execute)", 'plan,execute,review')
     .option('--min-bpm <n>', 'lowest tempo a change may set', '4')
     .option('--max-bpm <n>', 'highest tempo a change may set', '24')
-    .option('--lease-ttl <ms>', 'leader lease TTL in ms', '2000')
+    .option('--lease-ttl <ms>', 'leader lease TTL in ms; must match the lease bucket (default: its TTL, 2000 for a new one)')
+    .option('--max-clock-offset <ms>', 'largest clock offset against the NATS servers a leader may have', '20')
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)')
     .option('--admin-token <token>', 'bearer token for POST /tempo (or BACKBEAT_ADMIN_TOKEN)')
@@ -88,7 +90,8 @@ async function runPulse(f: PulseFlags): Promise<void> {
     phases: f.phases.split(','),
     minBpm: numberFlag('--min-bpm', f.minBpm, 0.1, 1000),
     maxBpm: numberFlag('--max-bpm', f.maxBpm, 0.1, 1000),
-    leaseTtlMs: intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
+    leaseTtlMs: f.leaseTtl === undefined ? undefined : intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
+    maxClockOffsetMs: numberFlag('--max-clock-offset', f.maxClockOffset, 0.1, 600_000),
     logger: log,
   };
   try {
@@ -100,7 +103,12 @@ async function runPulse(f: PulseFlags): Promise<void> {
   const bus = await connectBus(f, `backbeat-pulse ${options.nodeId}`);
   const pulse = new Pulse({ ...options, bus });
   const admin = buildAdminApp(pulse, { token });
-  await pulse.start();
+  try {
+    await pulse.start();
+  } catch (err) {
+    await bus.close(); // e.g. a lease TTL mismatch: one line, exit 1, nothing left running
+    throw err;
+  }
   try {
     await admin.listen({ host, port });
   } catch (err) {
@@ -109,7 +117,9 @@ async function runPulse(f: PulseFlags): Promise<void> {
     throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
   }
   const addr = admin.server.address();
-  log.info({ admin: typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : String(addr), nats: f.nats }, 'admin API listening');
+  const adminUrl = typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : String(addr);
+  pulse.setAdminAddress(adminUrl);
+  log.info({ admin: adminUrl, nats: f.nats }, 'admin API listening');
   await runUntilSignal(
     async () => {
       await pulse.stop();
