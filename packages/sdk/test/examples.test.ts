@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagedProcess, NatsServer } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
+import { NatsBus, statusStreamConfig } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 
 let server: NatsServer;
@@ -14,6 +14,7 @@ beforeAll(async () => {
   bus = await NatsBus.connect({ servers: server.url });
   pulse = new Pulse({ bus, clusterId: 'examples', bpm: 240, maxBpm: 1000, elector: 'single' });
   await pulse.start();
+  await bus.ensureStream(statusStreamConfig('examples')); // reverb owns the status stream; the SDK never creates it
 });
 afterAll(async () => {
   await pulse?.stop();
