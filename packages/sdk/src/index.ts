@@ -25,3 +25,4 @@ export { resolveClientOptions, assertAgentId } from './options.js';
 export type { ClientOptions, ResolvedClientOptions } from './options.js';
 export { BeatBudgetExceededError, ClaimInvalidError, ClaimQueueFullError, ClaimRejectedError, ClientStoppedError, NoBeatError, SDK_ERROR_CODES } from './errors.js';
 export { toSigningKey, signPayload, publicKeyBase64 } from './signing.js';
+export { hintIfSilent, noBeatHint, SILENCE_HINT_MS } from './silence.js';
