@@ -15,7 +15,7 @@ const MIN_AHEAD_MS = 2;
 
 interface Hub {
   readonly gate: FrameGate;
-  readonly reporters: Set<(message: string) => void>;
+  readonly reporters: Set<(message: string, log: boolean) => void>;
   readonly ready: Promise<void>;
   sub?: Subscription;
   watch?: ClusterWatch;
@@ -33,19 +33,26 @@ const hubs = new WeakMap<Bus, Map<string, Hub>>();
 
 /**
  * Joins (or opens) the hub of `clusterId` on `bus`. KV problems are reported to every
- * member's `report`.
+ * member's `report`, with `log` true for one member only.
  */
-export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, toleranceMs: number, report: (message: string) => void): Promise<HubMembership> {
+export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, toleranceMs: number, report: (message: string, log: boolean) => void): Promise<HubMembership> {
   let byCluster = hubs.get(bus);
   if (!byCluster) hubs.set(bus, (byCluster = new Map()));
   let hub = byCluster.get(clusterId);
   if (!hub) {
-    const reporters = new Set<(message: string) => void>();
+    const reporters = new Set<(message: string, log: boolean) => void>();
     const refresh = (what: 'lease' | 'map') => hub?.watch?.refresh(what);
     const gate = new FrameGate(clusterId, clock, { aheadMs: Math.max(MIN_AHEAD_MS, toleranceMs), refresh });
     const h: Hub = { gate, reporters, members: 0, ready: Promise.resolve() };
     const open = async () => {
-      const watch = watchCluster(bus, clusterId, gate, clock, (m) => reporters.forEach((r) => r(m)));
+      const watch = watchCluster(bus, clusterId, gate, clock, (m) => {
+        // Every member shows it in health; only the first logs it (a thousand agents, one line).
+        let first = true;
+        for (const r of reporters) {
+          r(m, first);
+          first = false;
+        }
+      });
       h.watch = watch;
       await (watch as unknown as Promise<unknown>);
       h.sub = bus.subscribe(subjects(clusterId).beat, (m) => {

@@ -93,7 +93,7 @@ export class Client {
       maxClockOffsetMs: this.options.maxClockOffsetMs,
       metrics: this.#metrics,
       timer: sharedSlotTimer(clock),
-      onError: (m) => this.#recordError(m),
+      onError: (m, log) => this.#recordError(m, log),
       onDegradation: (on) => logger[on ? 'warn' : 'info']({ agent: agentId }, on ? 'leader frames late: keeping time locally' : 'leader frames back: re-joined the leader'),
     });
   }
@@ -120,7 +120,7 @@ export class Client {
         if (e.type === 'error') this.#recordError(e.error.message);
       }),
     );
-    await this.#follower.follow(bus, (m) => this.#recordError(m));
+    await this.#follower.follow(bus, (m, log) => this.#recordError(m, log));
     this.#follower.start();
     this.#state = 'running';
     logger.info({ cluster: clusterId, agent: this.options.agentId, timing: this.options.timing }, 'backbeat client started');
@@ -137,10 +137,10 @@ export class Client {
     this.#state = 'stopped';
   }
 
-  #recordError(message: string): void {
+  #recordError(message: string, log = true): void {
     this.#errors.push(`${new Date(this.options.clock.wallNow()).toISOString()} ${message}`);
     if (this.#errors.length > MAX_ERRORS) this.#errors.shift();
-    this.options.logger.warn({ agent: this.options.agentId }, message);
+    if (log) this.options.logger.warn({ agent: this.options.agentId }, message);
   }
 
   /** Calls `cb` once per beat (its first phase). Returns the unsubscribe function. */
@@ -156,6 +156,14 @@ export class Client {
   /** Calls `cb` once per (beat, phase). */
   onPhase(cb: BeatCallback): () => void {
     return this.#follower.onPhase(cb);
+  }
+
+  /**
+   * Calls `cb` with every lease update the client reads from KV (a new leader or term, no
+   * leader, a lease that cannot be read). Returns the unsubscribe function.
+   */
+  onLeaseChange(cb: (lease: LeaseView) => void): () => void {
+    return this.#follower.onLeaseChange(cb);
   }
 
   /**

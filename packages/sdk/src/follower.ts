@@ -53,7 +53,7 @@ export interface FollowerOptions {
   readonly metrics: SdkMetrics;
   readonly timer: SlotTimer;
   /** A problem worth showing in health (a callback threw, a timing fallback). */
-  readonly onError: (message: string) => void;
+  readonly onError: (message: string, log?: boolean) => void;
   readonly onDegradation: (active: boolean) => void;
 }
 
@@ -88,6 +88,7 @@ export class BeatFollower implements GateListener {
   #beatArrivals: number[] = [];
   readonly #mapListeners = new Set<() => void>();
   readonly #reported = new Map<DropReason, number>();
+  readonly #leaseListeners = new Set<(lease: LeaseView) => void>();
   readonly #callbacks = { phase: new Set<BeatCallback>(), beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>() };
 
   constructor(private readonly o: FollowerOptions) {
@@ -95,7 +96,7 @@ export class BeatFollower implements GateListener {
   }
 
   /** Joins the bus's shared beat subscription and KV watch (beat-hub.ts). */
-  async follow(bus: Bus, onKvError: (message: string) => void): Promise<void> {
+  async follow(bus: Bus, onKvError: (message: string, log: boolean) => void): Promise<void> {
     const hub = await joinBeatHub(bus, this.o.clusterId, this.o.clock, this.o.toleranceMs, onKvError);
     this.attach(hub.gate);
     const detach = this.#detach!;
@@ -222,7 +223,7 @@ export class BeatFollower implements GateListener {
   }
 
   /** GateListener: a frame that did not pass; what was wrong with it goes to health. */
-  drop(reason: DropReason, detail = ''): void {
+  drop(reason: DropReason, detail = '', log = true): void {
     if (!this.#running) return;
     this.o.metrics.received();
     this.o.metrics.dropped(reason);
@@ -230,7 +231,7 @@ export class BeatFollower implements GateListener {
     const now = this.o.clock.now();
     if (now - (this.#reported.get(reason) ?? -Infinity) < REPORT_EVERY_MS) return; // a flood is counted, reported once a second
     this.#reported.set(reason, now);
-    this.o.onError(`frame dropped (${reason}): ${detail}`);
+    this.o.onError(`frame dropped (${reason}): ${detail}`, log);
   }
 
   mapChanged(): void {
@@ -239,7 +240,15 @@ export class BeatFollower implements GateListener {
     for (const l of this.#mapListeners) l();
   }
 
-  leaseChanged(_lease: LeaseView): void {}
+  leaseChanged(lease: LeaseView): void {
+    for (const l of this.#leaseListeners) l(lease);
+  }
+
+  /** Calls `listener` with every lease update the client reads; returns the unsubscribe. */
+  onLeaseChange(listener: (lease: LeaseView) => void): () => void {
+    this.#leaseListeners.add(listener);
+    return () => this.#leaseListeners.delete(listener);
+  }
 
   #checkOffset(): void {
     const est = this.#gate?.offset;
@@ -278,8 +287,24 @@ export class BeatFollower implements GateListener {
     return this.#timing === 'grid' ? s.phaseStart : s.phaseStart + Math.min(this.o.toleranceMs, (s.phaseEnd - s.phaseStart) / 2);
   }
 
-  /** Fires the slot that holds now, if it is due and not fired yet; never a stale one. */
+  /**
+   * The late timer (frames timing) first lets the event loop read its sockets once: after a
+   * busy spell libuv runs due timers before polling I/O, so a frame that arrived in time
+   * would otherwise lose to its own late timer and the slot would fire as `local`.
+   */
   #onTimer(): void {
+    const clock = this.o.clock;
+    if (this.#timing === 'frames' && clock.defer) {
+      let cancelled = false;
+      this.#cancelTimer = () => (cancelled = true);
+      clock.defer(() => cancelled || this.#onDue());
+      return;
+    }
+    this.#onDue();
+  }
+
+  /** Fires the slot that holds now, if it is due and not fired yet; never a stale one. */
+  #onDue(): void {
     this.#cancelTimer = undefined;
     const map = this.map;
     if (!this.#running || !map) return;

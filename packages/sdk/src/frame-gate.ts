@@ -59,7 +59,8 @@ export interface AcceptedFrame {
 /** What a gate tells each client. */
 export interface GateListener {
   accept(f: AcceptedFrame): void;
-  drop(reason: DropReason, detail: string): void;
+  /** `log` is true for one listener only, so a thousand clients log a drop once. */
+  drop(reason: DropReason, detail: string, log: boolean): void;
   /** The tempo map changed (from KV or learned from a frame). */
   mapChanged(): void;
   leaseChanged(lease: LeaseView): void;
@@ -164,7 +165,11 @@ export class FrameGate {
   }
 
   #drop(reason: DropReason, detail: string): void {
-    for (const l of this.listeners) l.drop(reason, detail);
+    let first = true;
+    for (const l of this.listeners) {
+      l.drop(reason, detail, first);
+      first = false;
+    }
   }
 
   /** Holds the newest questionable frame (at most one) until KV confirms it or HOLD_MS pass. */
