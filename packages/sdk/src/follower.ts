@@ -70,6 +70,8 @@ const QUIET_DROPS = new Set<DropReason>(['duplicate', 'backwards', 'stale', 'old
 const REPORT_EVERY_MS = 1000;
 /** Fired slots remembered for confirmation by late leader frames. */
 const RECENT = 8;
+/** A positive offset estimate includes the network delay: it counts against the bound divided by this. */
+const LEAD_FACTOR = 5;
 /** Frames the clock-offset estimate needs before timing may change. */
 const OFFSET_MIN_SAMPLES = 4;
 
@@ -253,13 +255,16 @@ export class BeatFollower implements GateListener {
   #checkOffset(): void {
     const est = this.#gate?.offset;
     if (this.o.timing !== 'grid' || !est || est.samples < OFFSET_MIN_SAMPLES || est.offsetMs === null) return;
-    const off = Math.abs(est.offsetMs);
-    if (this.#timing === 'grid' && off > this.o.maxClockOffsetMs) {
+    // A negative estimate is a proven lag; a positive one includes the network delay (a
+    // loaded host delays frames by tens of ms), so only a lead beyond LEAD_FACTOR x the bound counts.
+    const max = this.o.maxClockOffsetMs;
+    const off = est.offsetMs < 0 ? -est.offsetMs : est.offsetMs / LEAD_FACTOR;
+    if (this.#timing === 'grid' && off > max) {
       this.#timing = 'frames';
-      this.#fallback = `clock offset from the leader ${est.offsetMs.toFixed(1)} ms exceeds ${this.o.maxClockOffsetMs} ms: grid timing fell back to frames`;
+      this.#fallback = est.offsetMs < 0 ? `this clock is at least ${(-est.offsetMs).toFixed(1)} ms behind the leader's (bound ${max} ms): grid timing fell back to frames` : `frames arrive at least ${est.offsetMs.toFixed(1)} ms after their slot (this clock ahead, or the network slow; bound ${LEAD_FACTOR} x ${max} ms): grid timing fell back to frames`;
       this.o.onError(this.#fallback);
       this.#arm();
-    } else if (this.#timing === 'frames' && off <= this.o.maxClockOffsetMs / 2) {
+    } else if (this.#timing === 'frames' && off <= max / 2) {
       this.#timing = 'grid';
       this.#fallback = null;
       this.#arm();
@@ -322,7 +327,7 @@ export class BeatFollower implements GateListener {
       const prev = this.#recent.at(-1);
       if (prev && !prev.confirmed) this.#setDegraded(true);
     }
-    this.#fire(cur, buildBeatFrame(this.o.clusterId, map, cur, this.o.hlc.nowString()), grid ? 'grid' : 'local', now);
+    this.#fire(cur, { ...slotFrame(this.o.clusterId, map, cur), hlc: this.o.hlc.nowString() }, grid ? 'grid' : 'local', now);
     this.#arm();
   }
 
@@ -363,6 +368,19 @@ export class BeatFollower implements GateListener {
       }
     }
   }
+}
+
+let lastBuilt: { clusterId: string; map: TempoMap; pos: BeatPosition; frame: BeatFrame } | undefined;
+/**
+ * buildBeatFrame for a slot, built once for every client of the process that fires it (the
+ * window id is a sha256); each client stamps its own HLC on a copy.
+ */
+function slotFrame(clusterId: string, map: TempoMap, pos: BeatPosition): BeatFrame {
+  const b = lastBuilt;
+  if (b && b.map === map && b.clusterId === clusterId && compareSlots(b.pos, pos) === 0) return b.frame;
+  const frame = buildBeatFrame(clusterId, map, pos, '0000:0000:0000');
+  lastBuilt = { clusterId, map, pos, frame };
+  return frame;
 }
 
 function add(set: Set<BeatCallback>, cb: BeatCallback): () => void {

@@ -237,6 +237,18 @@ export function onGrid(map: TempoMap, clusterId: string, frame: BeatFrame, deadl
   const s = slot(map, frame.beat_index, p);
   if (Math.abs(s.tempoBpm - frame.tempo_bpm) > 1e-9 || s.downbeat !== frame.downbeat) return null;
   if (!(Math.abs(s.phaseEnd - deadline) <= GRID_TOLERANCE_MS)) return null;
-  if (frame.window_id !== windowId(clusterId, s.downbeatIndex)) return null;
+  if (frame.window_id !== cachedWindowId(clusterId, s.downbeatIndex)) return null;
   return s;
+}
+
+const windowIds = new Map<string, string>();
+/** windowId (a sha256) memoised: every frame of a bar shares one, and so do the clients. */
+function cachedWindowId(clusterId: string, downbeatIndex: number): string {
+  const key = `${clusterId}:${downbeatIndex}`;
+  let id = windowIds.get(key);
+  if (id === undefined) {
+    if (windowIds.size >= 64) windowIds.clear();
+    windowIds.set(key, (id = windowId(clusterId, downbeatIndex)));
+  }
+  return id;
 }

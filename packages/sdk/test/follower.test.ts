@@ -149,3 +149,43 @@ describe('sdk metrics - prom-client registry', () => {
     await bus.close();
   });
 });
+
+describe('sdk follower - grid timing (issue 13)', () => {
+  const map = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
+
+  it('follower grid - fires each slot at its instant; the leader frame confirms it, never a second time', () => {
+    const { clock, gate, f, fired, metrics, deliver } = setup(50, 'grid');
+    gate.setMap(map);
+    for (let k = 0; k < 6; k++) {
+      const s = slot(map, Math.floor(k / 3), k % 3);
+      clock.advanceTo(s.phaseStart + 1);
+      deliver(frame(map, s.beatIndex, s.phaseIndex));
+    }
+    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual(['0.plan:grid', '0.execute:grid', '0.review:grid', '1.plan:grid', '1.execute:grid', '1.review:grid']);
+    for (const x of fired) expect(x.at).toBe(x.scheduled); // exactly at the slot on a fake clock
+    expect(metrics.snapshot.framesConfirmed).toBe(6);
+    expect(metrics.snapshot.confirmLagLastMs).toBe(1);
+    expect(f.degraded).toBe(false);
+    // The leader goes silent: the grid goes on, only health changes.
+    clock.advanceTo(slot(map, 3, 0).phaseStart + 1);
+    expect(fired.slice(6).every((x) => x.source === 'grid')).toBe(true);
+    expect(fired).toHaveLength(10);
+    expect(f.degraded).toBe(true);
+  });
+
+  it('follower grid - a clock proven behind the leader falls back to frames timing and says so', () => {
+    const { clock, gate, f, fired, deliver } = setup(50, 'grid');
+    gate.setMap(map);
+    // Frames arrive 30 ms before their slot by this clock: it is at least 30 ms behind (bound 20).
+    for (let k = 1; k < 8; k++) {
+      const s = slot(map, Math.floor(k / 3), k % 3);
+      clock.advanceTo(s.phaseStart - 30);
+      deliver(frame(map, s.beatIndex, s.phaseIndex));
+    }
+    expect(f.timing).toBe('frames');
+    expect(f.timingFallback).toMatch(/at least 30\.0 ms behind the leader's \(bound 20 ms\)/);
+    expect(fired.filter((x) => x.source === 'leader').length).toBeGreaterThanOrEqual(6);
+    const slots = fired.map((x) => x.slot);
+    expect(new Set(slots).size).toBe(slots.length);
+  });
+});
