@@ -195,32 +195,28 @@ export class BeatFollower implements GateListener {
     this.#detach = undefined;
   }
 
-  /** GateListener: a frame that passed the gate. */
+  /** GateListener: a frame that passed the gate. Callbacks first; bookkeeping after them. */
   accept(f: AcceptedFrame): void {
     if (!this.#running) return;
     const m = this.o.metrics;
     m.received();
+    const pos = f.pos;
+    const last = this.#last;
+    this.#setDegraded(false);
+    if (last && compareSlots(pos, last) <= 0) {
+      const mine = this.#recent.find((r) => compareSlots(r.pos, pos) === 0);
+      if (mine && !mine.confirmed && mine.source === 'grid') m.confirmed(f.receivedAt - mine.firedAt);
+      else m.dropped(compareSlots(pos, last) === 0 ? 'duplicate' : 'backwards');
+      if (mine) mine.confirmed = true;
+    } else {
+      this.#fire(pos, f.frame, 'leader', f.receivedAt);
+    }
     try {
       m.skew(this.o.hlc.update(f.frame.hlc).skewMs / 1000);
     } catch {
       // The schema checked the HLC's form; an impossible value only leaves the HLC alone.
     }
     this.#checkOffset();
-    const pos = f.pos;
-    const last = this.#last;
-    if (last && compareSlots(pos, last) <= 0) {
-      const mine = this.#recent.find((r) => compareSlots(r.pos, pos) === 0);
-      this.#setDegraded(false);
-      if (mine && !mine.confirmed && mine.source === 'grid') {
-        mine.confirmed = true;
-        m.confirmed(f.receivedAt - mine.firedAt);
-        return;
-      }
-      if (mine) mine.confirmed = true;
-      return this.drop(compareSlots(pos, last) === 0 ? 'duplicate' : 'backwards');
-    }
-    this.#setDegraded(false);
-    this.#fire(pos, f.frame, 'leader', f.receivedAt);
     this.#arm();
   }
 
