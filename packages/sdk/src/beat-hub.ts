@@ -54,7 +54,7 @@ export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, tol
         }
       });
       h.watch = watch;
-      await (watch as unknown as Promise<unknown>);
+      await watch.ready;
       h.sub = bus.subscribe(subjects(clusterId).beat, (m) => {
         const receivedAt = clock.now();
         const r = parseBeatFrame(m.data);

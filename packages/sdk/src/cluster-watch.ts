@@ -21,6 +21,9 @@ const REFRESH_MS = 200;
 
 /** A running watch; stop() ends it. */
 export interface ClusterWatch {
+  /** Settles when both buckets were tried once (opened, or found missing or unreadable). */
+  readonly ready: Promise<void>;
+  /** Re-reads the lease or the map now (at most every 200 ms each). */
   refresh(what: 'lease' | 'map'): void;
   stop(): void;
 }
@@ -97,8 +100,8 @@ export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock
     }
   };
 
-  const ready = Promise.all([openState(), openLease()]);
-  return Object.assign(ready, {
+  return {
+    ready: Promise.all([openState(), openLease()]).then(() => undefined),
     refresh(what: 'lease' | 'map') {
       const now = clock.now();
       if (stopped || now - lastRefresh[what] < REFRESH_MS) return;
@@ -119,5 +122,5 @@ export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock
       for (const t of timers) clock.clearTimeout(t);
       for (const s of stops.splice(0)) s();
     },
-  }) as ClusterWatch & Promise<unknown>;
+  };
 }
