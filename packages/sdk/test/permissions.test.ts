@@ -9,6 +9,7 @@ import { createClient } from '@backbeat/sdk';
 const config = `authorization {
   users = [
     { user: admin, password: admin }
+    { user: mute, password: mute, permissions: { publish: { allow: ["_INBOX.>"] }, subscribe: { allow: ["backbeat.>", "_INBOX.>"] } } }
     { user: agent, password: agent, permissions: { publish: { allow: ["backbeat.>", "_INBOX.>"] }, subscribe: { allow: ["backbeat.>", "_INBOX.>"] } } }
   ]
 }`;
@@ -44,6 +45,21 @@ describe('sdk - KV that the agent may not read (issue 11)', () => {
     } finally {
       await c.stop();
       await p.stop();
+      await admin.close();
+    }
+  });
+
+  it('permissions - a claim the agent may not publish fails with a clear error after bounded retries', async () => {
+    const url = `nats://127.0.0.1:${server.port}`;
+    const admin = await NatsBus.connect({ servers: url, user: 'admin', pass: 'admin' });
+    await admin.ensureStream(statusStreamConfig('mute'));
+    const c = createClient({ clusterId: 'mute', agentId: 'agent:mute-1', nats: { servers: url, user: 'mute', pass: 'mute' } });
+    try {
+      await c.start();
+      await expect(c.emitStatusClaim({ state: 'idle', beatIndex: 0 })).rejects.toThrow(/rejected after 3 attempts: permission denied/);
+      expect(c.metrics().claimsFailed.permission).toBe(1);
+    } finally {
+      await c.stop();
       await admin.close();
     }
   });
