@@ -25,7 +25,7 @@ export async function reverbDashboardSource(reverb: Reverb, bus: Bus, changeTemp
           downbeat: frame.downbeat,
           tempo_bpm: frame.tempo_bpm,
           window_id: frame.window_id,
-          source: info.source,
+          source: info.source === 'leader' ? 'leader' : 'local', // reverb follows in frames timing; a grid slot counts as local here
           delivery_ms: info.receivedAt - info.scheduledAt,
           jitter_ms: info.source === 'leader' ? parseHlc(frame.hlc).physical - Math.floor(info.scheduledAt) : null,
         }),
