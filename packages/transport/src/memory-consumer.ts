@@ -9,6 +9,8 @@ import type { ConsumeOptions, DurableMsg, StoredMsg } from './stream-types.js';
 /** The part of a stream a durable reads from (see MemoryStream). */
 interface StreamView {
   readonly lastSeq: number;
+  seqAtTime(time: number): number;
+  countAfter(after: number, filter?: string): number;
   find(seq: number): StoredMsg | undefined;
   nextAfter(after: number, filter?: string): StoredMsg | undefined;
 }
@@ -43,12 +45,23 @@ export class MemoryDurable {
   constructor(stream: StreamView, options: ConsumeOptions) {
     this.#stream = stream;
     this.#options = options;
-    this.#cursor = options.deliverPolicy === 'new' ? stream.lastSeq : 0;
+    this.#cursor = options.startTime !== undefined ? stream.seqAtTime(options.startTime) - 1 : options.deliverPolicy === 'new' ? stream.lastSeq : 0;
   }
 
   /** Takes new ack wait, limits and filter (the start policy of an existing durable stays). */
   update(options: ConsumeOptions): void {
     this.#options = options;
+  }
+
+  /** Pending counts, as a server reports them. */
+  counts(): { pending: number; ackPending: number; waiting: number } {
+    return { pending: this.#stream.countAfter(this.#cursor, this.#options.filterSubject), ackPending: this.#pending.size, waiting: [...this.#attached].filter((a) => a.active).length };
+  }
+
+  /** The durable was deleted: its consumers get nothing more. */
+  detachAll(): void {
+    for (const a of this.#attached) a.active = false;
+    this.#attached.clear();
   }
 
   /** Attaches a consumer; its `stop` waits for the message in hand. */
