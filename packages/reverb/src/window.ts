@@ -4,21 +4,41 @@
  */
 import { CLAIM_STATES, type BarReport, type ClaimState, type StatusClaim } from '@backbeat/contracts';
 
-/** Why claims were refused or flagged, as counted in the report's issues. */
+/**
+ * Why claims were refused or flagged, as counted in the report's issues: severity and the
+ * description's words for one and for several (`1 agent reported failed`, `2 agents ...`).
+ */
 export const ISSUE_KINDS = {
-  invalid: { severity: 'error', text: 'claims broke the INT-B contract or were not JSON' },
-  unsigned: { severity: 'error', text: 'claims had no signature (signatures required)' },
-  unsigned_accepted: { severity: 'warning', text: 'claims were accepted without a signature' },
-  bad_signature: { severity: 'critical', text: 'claims had a signature no trusted key of their agent verifies' },
-  malformed_signature: { severity: 'error', text: 'claims had a signature that is not base64 of 64 bytes' },
-  unknown_agent: { severity: 'error', text: 'claims came from agents missing from the trust file' },
-  replayed: { severity: 'warning', text: 'claims were replays or named a beat far outside the current window' },
-  too_large: { severity: 'error', text: 'claims were larger than the size limit' },
-  late_claims: { severity: 'warning', text: 'claims arrived after their bar was reported' },
-  failed_agents: { severity: 'error', text: 'agents reported failed' },
-  blocked_agents: { severity: 'warning', text: 'agents reported blocked' },
-  silence: { severity: 'warning', text: 'no agent reported in this bar' },
-} as const satisfies Record<string, { severity: BarReport['issues'][number]['severity']; text: string }>;
+  invalid: { severity: 'error', text: ['claim broke the INT-B contract or was not JSON', 'claims broke the INT-B contract or were not JSON'] },
+  unsigned: { severity: 'error', text: ['claim had no signature (signatures required)', 'claims had no signature (signatures required)'] },
+  unsigned_accepted: { severity: 'warning', text: ['claim was accepted without a signature', 'claims were accepted without a signature'] },
+  bad_signature: { severity: 'critical', text: ['claim had a signature no trusted key of its agent verifies', 'claims had a signature no trusted key of their agent verifies'] },
+  retired_key: { severity: 'critical', text: ['claim was signed with a retired key', 'claims were signed with a retired key'] },
+  malformed_signature: { severity: 'error', text: ['claim had a signature that is not base64 of 64 bytes', 'claims had a signature that is not base64 of 64 bytes'] },
+  unknown_agent: { severity: 'error', text: ['claim came from an agent missing from the trust file', 'claims came from agents missing from the trust file'] },
+  replayed: { severity: 'warning', text: ['claim was a replay or named a beat far from the beat it was stored at', 'claims were replays or named a beat far from the beat they were stored at'] },
+  too_large: { severity: 'error', text: ['claim was larger than the size limit', 'claims were larger than the size limit'] },
+  late_claims: { severity: 'warning', text: ['claim arrived for a bar already reported (not added to that report)', 'claims arrived for bars already reported (not added to those reports)'] },
+  hlc_ahead: { severity: 'warning', text: ['claim carried a clock too far ahead (not adopted)', 'claims carried a clock too far ahead (not adopted)'] },
+  failed_agents: { severity: 'error', text: ['agent reported failed', 'agents reported failed'] },
+  blocked_agents: { severity: 'warning', text: ['agent reported blocked', 'agents reported blocked'] },
+  silence: { severity: 'warning', text: ['bar had no agent reporting', 'bars had no agent reporting'] },
+} as const satisfies Record<string, { severity: BarReport['issues'][number]['severity']; text: readonly [string, string] }>;
+
+/** The issue sentence for `count` of `kind`, singular or plural. */
+export function issueText(kind: IssueKind, count: number): string {
+  return `${count} ${ISSUE_KINDS[kind].text[count === 1 ? 0 : 1]}`;
+}
+
+/** Kinds that flag a claim without refusing it. */
+const NOT_REJECTED: ReadonlySet<IssueKind> = new Set(['late_claims', 'unsigned_accepted', 'hlc_ahead']);
+
+/**
+ * What makes a bar's `secret_rotations_ok` false: a claim signed with a key the trust file
+ * lists as retired, or a claim of an agent whose trusted keys do not verify it (e.g. after a
+ * trust reload the agent has not followed).
+ */
+export const ROTATION_PROBLEMS: ReadonlySet<IssueKind> = new Set(['bad_signature', 'retired_key']);
 
 /** One issue kind. */
 export type IssueKind = keyof typeof ISSUE_KINDS;
@@ -49,8 +69,11 @@ export class WindowAggregation {
   readonly #agents = new Map<string, AgentInBar>();
   readonly #stateCounts = new Map<ClaimState, number>();
   readonly #issues = new Map<IssueKind, number>();
-  readonly #seen = new Set<string>();
+  /** Counted claims: `agent|hlc` (the SDK's Nats-Msg-Id) to the stream sequence it came in. */
+  readonly #seen = new Map<string, number>();
   #rotationProblem = false;
+  /** Claims that arrived during this bar for bars already reported (corrections). */
+  lateClaims = 0;
 
   constructor(windowId: string, fromBeat: number, barLength: number, now: number) {
     this.windowId = windowId;
@@ -65,17 +88,20 @@ export class WindowAggregation {
     return this.#sealedAgents ?? this.#agents.size;
   }
 
-  /** True when this (agent, hlc) was already counted: a replay or a redelivery. */
-  seen(agentId: string, hlc: string): boolean {
-    return this.#seen.has(`${agentId}|${hlc}`);
+  /**
+   * The stream sequence this (agent, hlc) was counted with (0 when it came without one), or
+   * undefined when not counted. The same sequence again is a redelivery; another is a replay.
+   */
+  seen(agentId: string, hlc: string): number | undefined {
+    return this.#seen.get(`${agentId}|${hlc}`);
   }
 
   /**
    * Adds an accepted claim. `onTime` says whether it arrived before the end of the beat it
    * names (for reviewing and completed claims).
    */
-  add(claim: StatusClaim, onTime: boolean, now: number): void {
-    this.#seen.add(`${claim.agent_id}|${claim.hlc}`);
+  add(claim: StatusClaim, onTime: boolean, now: number, seq = 0): void {
+    this.#seen.set(`${claim.agent_id}|${claim.hlc}`, seq);
     this.claims++;
     this.lastUpdated = now;
     this.#stateCounts.set(claim.state, (this.#stateCounts.get(claim.state) ?? 0) + 1);
@@ -102,8 +128,9 @@ export class WindowAggregation {
   /** Counts a refused or flagged claim. */
   issue(kind: IssueKind, now: number): void {
     this.#issues.set(kind, (this.#issues.get(kind) ?? 0) + 1);
-    if (kind !== 'late_claims' && kind !== 'unsigned_accepted') this.rejected++;
-    if (kind === 'bad_signature') this.#rotationProblem = true;
+    if (!NOT_REJECTED.has(kind)) this.rejected++;
+    if (kind === 'late_claims') this.lateClaims++;
+    if (ROTATION_PROBLEMS.has(kind)) this.#rotationProblem = true;
     this.lastUpdated = now;
   }
 
@@ -125,7 +152,7 @@ export class WindowAggregation {
   #sealedAgents: number | undefined;
 
   /** The INT-C BarReport of this window. */
-  report(clusterId: string, o: { tempoDriftMs: number; rollupMs: number; barLength: number; generatedAt: number; hlc: string }): BarReport {
+  report(clusterId: string, o: { tempoDriftMs: number; rollupMs: number; barLength: number; generatedAt: number; hlc: string; builtLate?: boolean }): BarReport {
     const agents = [...this.#agents.values()];
     const counts: Partial<Record<IssueKind, number>> = Object.fromEntries(this.#issues);
     counts.failed_agents = agents.filter((a) => a.failed).length;
@@ -133,7 +160,7 @@ export class WindowAggregation {
     if (agents.length === 0) counts.silence = 1;
     const issues = (Object.keys(ISSUE_KINDS) as IssueKind[])
       .filter((k) => (counts[k] ?? 0) > 0)
-      .map((k) => ({ severity: ISSUE_KINDS[k].severity, category: k, count: counts[k]!, description: `${counts[k]} ${ISSUE_KINDS[k].text}` }));
+      .map((k) => ({ severity: ISSUE_KINDS[k].severity, category: k, count: counts[k]!, description: issueText(k, counts[k]!) }));
     const stateCounts = Object.fromEntries(CLAIM_STATES.filter((s) => this.#stateCounts.has(s)).map((s) => [s, this.#stateCounts.get(s)!]));
     return {
       type: 'backbeat.barreport.v1',
@@ -149,6 +176,8 @@ export class WindowAggregation {
       issues,
       state_counts: stateCounts,
       performance: { claims_processed: this.claims, claims_rejected: this.rejected, rollup_ms: Math.round(o.rollupMs * 1000) / 1000 },
+      ...(o.builtLate ? { built_late: true } : {}),
+      ...(this.lateClaims > 0 ? { late_claims: this.lateClaims } : {}),
       bar_length: o.barLength,
       generated_at: new Date(o.generatedAt).toISOString(),
       hlc: o.hlc,

@@ -54,8 +54,8 @@ export class MemoryDurable {
   }
 
   /** Pending counts, as a server reports them. */
-  counts(): { pending: number; ackPending: number; waiting: number } {
-    return { pending: this.#stream.countAfter(this.#cursor, this.#options.filterSubject), ackPending: this.#pending.size, waiting: [...this.#attached].filter((a) => a.active).length };
+  counts(): { pending: number; ackPending: number; waiting: number; deliveredSeq: number } {
+    return { deliveredSeq: this.#cursor, pending: this.#stream.countAfter(this.#cursor, this.#options.filterSubject), ackPending: this.#pending.size, waiting: [...this.#attached].filter((a) => a.active).length };
   }
 
   /** The durable was deleted: its consumers get nothing more. */

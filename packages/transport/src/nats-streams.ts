@@ -162,7 +162,7 @@ export async function natsListConsumers(jsm: JetStreamManager, stream: string): 
   try {
     const out: ConsumerState[] = [];
     for await (const c of jsm.consumers.list(stream)) {
-      out.push({ name: c.name, durable: Boolean(c.config.durable_name), pending: c.num_pending, ackPending: c.num_ack_pending, waiting: c.num_waiting });
+      out.push({ name: c.name, durable: Boolean(c.config.durable_name), pending: c.num_pending, ackPending: c.num_ack_pending, waiting: c.num_waiting, deliveredSeq: c.delivered.stream_seq });
     }
     return out;
   } catch (err) {

@@ -114,6 +114,8 @@ export interface ConsumerState {
   readonly ackPending: number;
   /** Pull requests waiting on the server: above 0 while some client consumes from it. */
   readonly waiting: number;
+  /** Stream sequence of the last message delivered for the first time (0 when none). */
+  readonly deliveredSeq: number;
 }
 
 /** A running consumer. */
