@@ -325,8 +325,11 @@ export class Reverb {
   /** Publishes every due report in bar order; on a failed store, stops and retries later. */
   async #pump(): Promise<void> {
     while (this.#state === 'running' || this.#state === 'starting') {
-      const next = this.#reportedUpTo === undefined ? this.#dueUpTo : this.#reportedUpTo + this.barLength;
-      if (next < 0 || next > this.#dueUpTo) return;
+      if (this.#dueUpTo < 0) return;
+      // The first bar due is the first this replica answers for; from then on, every bar in order.
+      this.#reportedUpTo ??= this.#dueUpTo - this.barLength;
+      const next = this.#reportedUpTo + this.barLength;
+      if (next > this.#dueUpTo) return;
       if (!(await this.#publishReport(next))) {
         const { clock, retryMs } = this.options;
         if (this.#retry) clock.clearTimeout(this.#retry);

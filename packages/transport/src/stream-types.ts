@@ -114,7 +114,10 @@ export interface ConsumerState {
   readonly ackPending: number;
   /** Pull requests waiting on the server: above 0 while some client consumes from it. */
   readonly waiting: number;
-  /** Stream sequence of the last message delivered for the first time (0 when none). */
+  /**
+   * The consumer's position: the last stream sequence it delivered or stepped over (a durable
+   * that starts at a time or at new messages begins just before its first message).
+   */
   readonly deliveredSeq: number;
 }
 
