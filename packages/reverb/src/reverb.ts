@@ -8,7 +8,7 @@
  * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
  * retried and never sealed unsent.
  */
-import { Hlc, positionAt, timeOf, windowId, windowIdForBeat, type TempoMap } from '@backbeat/core';
+import { Hlc, positionAt, timeOf, windowId, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { MSG_ID_HEADER, clusterNames, reportStreamConfig, startPresence, statusStreamConfig, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
@@ -209,8 +209,21 @@ export class Reverb {
     this.#state = 'stopped';
   }
 
+  /** Window ids by first beat: a sha256 each, so computed once per bar (BACKBEAT-REQ-005). */
+  readonly #ids = new Map<number, string>();
+
+  #wid(fromBeat: number): string {
+    let id = this.#ids.get(fromBeat);
+    if (id === undefined) {
+      if (this.#ids.size >= 4096) this.#ids.clear();
+      id = windowId(this.options.clusterId, fromBeat);
+      this.#ids.set(fromBeat, id);
+    }
+    return id;
+  }
+
   #window(fromBeat: number): WindowAggregation {
-    const id = windowId(this.options.clusterId, fromBeat);
+    const id = this.#wid(fromBeat);
     let w = this.#windows.get(id);
     if (!w) {
       w = new WindowAggregation(id, fromBeat, this.barLength, this.options.clock.now());
@@ -228,7 +241,7 @@ export class Reverb {
   }
 
   #isReported(fromBeat: number): boolean {
-    const w = this.#windows.get(windowId(this.options.clusterId, fromBeat));
+    const w = this.#windows.get(this.#wid(fromBeat));
     return w?.reportedAt !== undefined || (this.#reportedUpTo !== undefined && fromBeat <= this.#reportedUpTo);
   }
 
@@ -274,8 +287,8 @@ export class Reverb {
       this.metrics.claims.inc({ outcome: 'late' });
       return 'late_claims';
     }
-    const header = headers['x-window-id'];
-    const wid = header === windowIdForBeat(this.options.clusterId, c.beat_index, this.barLength) ? header : windowId(this.options.clusterId, fromBeat);
+    // The x-window-id header is used when it agrees with beat_index (SPEC 8): then it is this id.
+    const wid = this.#wid(fromBeat);
     const w = this.#windows.get(wid) ?? this.#window(fromBeat);
     const counted = w.seen(c.agent_id, c.hlc);
     if (counted !== undefined) {

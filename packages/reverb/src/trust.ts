@@ -5,8 +5,8 @@
  *   {"agents": {"agent:worker-1": ["<base64 of the raw 32-byte public key>", ...]},
  *    "retired": {"agent:worker-1": ["<base64 key no longer valid>"]}}   (retired: optional)
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { publicKeyFromRaw, verifyEd25519, type PublicKey } from './ed25519.js';
 import { TrustFileError } from './errors.js';
 
 /** Outcome of checking a claim's signature. */
@@ -18,11 +18,11 @@ const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Public keys by agent id. */
 export class TrustStore {
-  readonly #keys: ReadonlyMap<string, readonly KeyObject[]>;
-  readonly #retired: ReadonlyMap<string, readonly KeyObject[]>;
+  readonly #keys: ReadonlyMap<string, readonly PublicKey[]>;
+  readonly #retired: ReadonlyMap<string, readonly PublicKey[]>;
 
   /** Keys by agent id; `retired`: keys an agent used before and may no longer sign with. */
-  constructor(keys: ReadonlyMap<string, readonly KeyObject[]> = new Map(), retired: ReadonlyMap<string, readonly KeyObject[]> = new Map()) {
+  constructor(keys: ReadonlyMap<string, readonly PublicKey[]> = new Map(), retired: ReadonlyMap<string, readonly PublicKey[]> = new Map()) {
     this.#keys = keys;
     this.#retired = retired;
   }
@@ -77,9 +77,9 @@ export class TrustStore {
     const sig = Buffer.from(signature, 'base64');
     if (sig.length !== 64) return { ok: false, reason: 'malformed_signature' };
     for (let i = 0; i < keys.length; i++) {
-      if (verify(null, payload, keys[i]!, sig)) return { ok: true, keyIndex: i };
+      if (verifyEd25519(sig, payload, keys[i]!)) return { ok: true, keyIndex: i };
     }
-    for (const k of this.#retired.get(agentId) ?? []) if (verify(null, payload, k, sig)) return { ok: false, reason: 'retired_key' };
+    for (const k of this.#retired.get(agentId) ?? []) if (verifyEd25519(sig, payload, k)) return { ok: false, reason: 'retired_key' };
     return { ok: false, reason: 'bad_signature' };
   }
 }
@@ -89,8 +89,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** `section` of the trust file: agent id to a non-empty array of base64 raw Ed25519 keys. */
-function parseKeys(file: string, section: string, agents: Record<string, unknown>): Map<string, KeyObject[]> {
-  const keys = new Map<string, KeyObject[]>();
+function parseKeys(file: string, section: string, agents: Record<string, unknown>): Map<string, PublicKey[]> {
+  const keys = new Map<string, PublicKey[]>();
   for (const [agentId, list] of Object.entries(agents)) {
     if (!Array.isArray(list) || list.length === 0) throw new TrustFileError(file, `${section}["${agentId}"] must be a non-empty array of keys`);
     keys.set(
@@ -98,7 +98,7 @@ function parseKeys(file: string, section: string, agents: Record<string, unknown
       list.map((k, i) => {
         const raw = typeof k === 'string' && B64.test(k) ? Buffer.from(k, 'base64') : undefined;
         if (!raw || raw.length !== 32) throw new TrustFileError(file, `${section}["${agentId}"][${i}] is not base64 of a raw 32-byte Ed25519 public key`);
-        return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+        return publicKeyFromRaw(raw);
       }),
     );
   }
