@@ -2,6 +2,7 @@
  * One bar's aggregation (BACKBEAT-REQ-020, REQ-021): the accepted claims of a window and the
  * KPIs of its BarReport. Pure: the service feeds it claims and asks for the report.
  */
+import { compareHlc, parseHlc } from '@backbeat/core';
 import { CLAIM_STATES, type BarReport, type ClaimState, type StatusClaim } from '@backbeat/contracts';
 
 /**
@@ -43,16 +44,59 @@ export const ROTATION_PROBLEMS: ReadonlySet<IssueKind> = new Set(['bad_signature
 /** One issue kind. */
 export type IssueKind = keyof typeof ISSUE_KINDS;
 
-interface AgentInBar {
+const HELPED = 1;
+const FULFILLED = 2;
+const ON_TIME_REVIEW = 4;
+const FAILED = 8;
+const BLOCKED = 16;
+
+/**
+ * A 53-bit hash of an HLC string (two FNV-1a variants): what an agent's counted claims are
+ * remembered by, 8 bytes each instead of a string. Two different HLCs of one agent in one bar
+ * collide with a probability of about n^2 / 2^53.
+ */
+function hlcHash(hlc: string): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < hlc.length; i++) {
+    const c = hlc.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+  }
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}
+
+/** One agent in one bar, kept small (BACKBEAT-PER: about 0.5 KB per agent in an open window). */
+class AgentInBar {
   /** State at each beat of the bar (index: beat - fromBeat), for the dashboard. */
-  readonly byBeat: Array<ClaimState | undefined>;
+  readonly byBeat: Array<ClaimState | undefined> = [];
   lastState: ClaimState;
-  lastKey: string;
-  helped: boolean;
-  fulfilled: boolean;
-  onTimeReview: boolean;
-  failed: boolean;
-  blocked: boolean;
+  lastBeat: number;
+  lastHlc: string;
+  flags = 0;
+  /** Hashes of the HLCs counted, and the stream sequence each came in (0: none known). */
+  readonly hashes: number[] = [];
+  readonly seqs: number[] = [];
+
+  constructor(claim: StatusClaim) {
+    this.lastState = claim.state;
+    this.lastBeat = claim.beat_index;
+    this.lastHlc = claim.hlc;
+  }
+
+  has(flag: number): boolean {
+    return (this.flags & flag) !== 0;
+  }
+
+  seqOf(hlc: string): number | undefined {
+    const i = this.hashes.indexOf(hlcHash(hlc));
+    return i < 0 ? undefined : this.seqs[i];
+  }
+
+  remember(hlc: string, seq: number): void {
+    this.hashes.push(hlcHash(hlc));
+    this.seqs.push(seq);
+  }
 }
 
 /** Claims of one bar. */
@@ -69,8 +113,6 @@ export class WindowAggregation {
   readonly #agents = new Map<string, AgentInBar>();
   readonly #stateCounts = new Map<ClaimState, number>();
   readonly #issues = new Map<IssueKind, number>();
-  /** Counted claims: `agent|hlc` (the SDK's Nats-Msg-Id) to the stream sequence it came in. */
-  readonly #seen = new Map<string, number>();
   #rotationProblem = false;
   /** Claims that arrived during this bar for bars already reported (corrections). */
   lateClaims = 0;
@@ -93,7 +135,7 @@ export class WindowAggregation {
    * undefined when not counted. The same sequence again is a redelivery; another is a replay.
    */
   seen(agentId: string, hlc: string): number | undefined {
-    return this.#seen.get(`${agentId}|${hlc}`);
+    return this.#agents.get(agentId)?.seqOf(hlc);
   }
 
   /**
@@ -101,26 +143,27 @@ export class WindowAggregation {
    * names (for reviewing and completed claims).
    */
   add(claim: StatusClaim, onTime: boolean, now: number, seq = 0): void {
-    this.#seen.set(`${claim.agent_id}|${claim.hlc}`, seq);
     this.claims++;
     this.lastUpdated = now;
     this.#stateCounts.set(claim.state, (this.#stateCounts.get(claim.state) ?? 0) + 1);
-    const key = `${String(claim.beat_index).padStart(16, '0')}|${claim.hlc}`;
     let a = this.#agents.get(claim.agent_id);
     if (!a) {
-      a = { byBeat: [], lastState: claim.state, lastKey: key, helped: false, fulfilled: false, onTimeReview: false, failed: false, blocked: false };
+      a = new AgentInBar(claim);
       this.#agents.set(claim.agent_id, a);
     }
+    a.remember(claim.hlc, seq);
     const at = claim.beat_index - this.fromBeat;
     if (at >= 0 && at <= this.toBeat - this.fromBeat) a.byBeat[at] = claim.state;
     // help_promises_fulfilled: helping, then completed later in the bar.
-    if (claim.state === 'helping') a.helped = true;
-    if (claim.state === 'completed' && a.helped) a.fulfilled = true;
-    if ((claim.state === 'reviewing' || claim.state === 'completed') && onTime) a.onTimeReview = true;
-    if (claim.state === 'failed') a.failed = true;
-    if (claim.state === 'blocked') a.blocked = true;
-    if (key >= a.lastKey) {
-      a.lastKey = key;
+    if (claim.state === 'helping') a.flags |= HELPED;
+    if (claim.state === 'completed' && a.has(HELPED)) a.flags |= FULFILLED;
+    if ((claim.state === 'reviewing' || claim.state === 'completed') && onTime) a.flags |= ON_TIME_REVIEW;
+    if (claim.state === 'failed') a.flags |= FAILED;
+    if (claim.state === 'blocked') a.flags |= BLOCKED;
+    // The agent's last state: the claim of the latest beat, the latest HLC within a beat.
+    if (claim.beat_index > a.lastBeat || (claim.beat_index === a.lastBeat && compareHlc(parseHlc(claim.hlc), parseHlc(a.lastHlc)) >= 0)) {
+      a.lastBeat = claim.beat_index;
+      a.lastHlc = claim.hlc;
       a.lastState = claim.state;
     }
   }
@@ -146,7 +189,6 @@ export class WindowAggregation {
     this.reportedAt = at;
     this.#sealedAgents = this.#agents.size;
     this.#agents.clear();
-    this.#seen.clear();
   }
 
   #sealedAgents: number | undefined;
@@ -155,8 +197,8 @@ export class WindowAggregation {
   report(clusterId: string, o: { tempoDriftMs: number; rollupMs: number; barLength: number; generatedAt: number; hlc: string; builtLate?: boolean }): BarReport {
     const agents = [...this.#agents.values()];
     const counts: Partial<Record<IssueKind, number>> = Object.fromEntries(this.#issues);
-    counts.failed_agents = agents.filter((a) => a.failed).length;
-    counts.blocked_agents = agents.filter((a) => a.blocked).length;
+    counts.failed_agents = agents.filter((a) => a.has(FAILED)).length;
+    counts.blocked_agents = agents.filter((a) => a.has(BLOCKED)).length;
     if (agents.length === 0) counts.silence = 1;
     const issues = (Object.keys(ISSUE_KINDS) as IssueKind[])
       .filter((k) => (counts[k] ?? 0) > 0)
@@ -169,8 +211,8 @@ export class WindowAggregation {
       from_beat: this.fromBeat,
       to_beat: this.toBeat,
       agents_reporting: agents.length,
-      on_time_reviews: agents.filter((a) => a.onTimeReview).length,
-      help_promises_fulfilled: agents.filter((a) => a.fulfilled).length,
+      on_time_reviews: agents.filter((a) => a.has(ON_TIME_REVIEW)).length,
+      help_promises_fulfilled: agents.filter((a) => a.has(FULFILLED)).length,
       secret_rotations_ok: !this.#rotationProblem,
       tempo_drift_ms: Math.round(o.tempoDriftMs * 1000) / 1000,
       issues,
