@@ -22,10 +22,13 @@ export type {
   DurableMsg,
   DurablePublishOptions,
   DurablePublishResult,
+  ConsumerState,
   ReadStreamOptions,
   ResolvedStreamConfig,
   StoredMsg,
   StreamConfig,
+  StreamMsgQuery,
+  StreamState,
 } from './stream-types.js';
 export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';

@@ -17,7 +17,20 @@ import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { MemoryBroker, type BrokerSub } from './memory-broker.js';
 import { assertReplicas } from './replica-count.js';
 import { MemoryKvBucket, type MemoryClientHooks } from './memory-kv.js';
-import type { Consumer, ConsumeOptions, DurableMsg, DurablePublishOptions, DurablePublishResult, ReadStreamOptions, StoredMsg, StreamConfig } from './stream-types.js';
+import type { MemoryStream } from './memory-streams.js';
+import type {
+  Consumer,
+  ConsumeOptions,
+  ConsumerState,
+  DurableMsg,
+  DurablePublishOptions,
+  DurablePublishResult,
+  ReadStreamOptions,
+  StoredMsg,
+  StreamConfig,
+  StreamMsgQuery,
+  StreamState,
+} from './stream-types.js';
 import { assertJetStreamName, assertQueueName, assertSubject } from './subjects.js';
 
 /** Options of {@link MemoryBus}. */
@@ -230,6 +243,30 @@ export class MemoryBus implements Bus {
     const stream = this.broker.stream(options.stream);
     if (!stream) throw new JetStreamNotFoundError('stream', options.stream);
     return stream.read(options);
+  }
+
+  async streamState(stream: string): Promise<StreamState> {
+    return (await this.#stream(`streamState '${stream}'`, stream)).state();
+  }
+
+  async getStreamMsg(stream: string, query: StreamMsgQuery): Promise<StoredMsg | undefined> {
+    return (await this.#stream(`getStreamMsg '${stream}'`, stream)).get(query);
+  }
+
+  async listConsumers(stream: string): Promise<ConsumerState[]> {
+    return (await this.#stream(`listConsumers '${stream}'`, stream)).consumers();
+  }
+
+  async deleteConsumer(stream: string, name: string): Promise<boolean> {
+    assertJetStreamName(name);
+    return (await this.#stream(`deleteConsumer '${stream}'`, stream)).deleteDurable(name);
+  }
+
+  async #stream(operation: string, name: string): Promise<MemoryStream> {
+    await this.#gate(operation, this.#jsTimeoutMs);
+    const stream = this.broker.stream(name);
+    if (!stream) throw new JetStreamNotFoundError('stream', name);
+    return stream;
   }
 
   status(): BusStatus {

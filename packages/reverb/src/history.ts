@@ -1,0 +1,73 @@
+/**
+ * Report history from the report stream (SPEC 8): a page of reports from a beat, from a
+ * cursor, or the newest ones. The start is found by binary search over stream sequences with
+ * single-message lookups (reports are stored in bar order), so a query costs about
+ * log2(stream length) lookups plus one read of `limit` reports, whatever the stream holds.
+ */
+import type { BarReport } from '@backbeat/contracts';
+import { clusterNames, type Bus, type StoredMsg } from '@backbeat/transport';
+
+/** One page of reports, oldest first. */
+export interface ReportPage {
+  readonly reports: BarReport[];
+  /** Pass as `cursor` to get the next page; undefined when this page reached the end. */
+  readonly nextCursor: string | undefined;
+}
+
+/** What {@link readReports} returns. */
+export interface ReportQuery {
+  /** Reports whose from_beat is at least this. */
+  readonly fromBeat?: number;
+  /** A `nextCursor` of an earlier page (wins over fromBeat). */
+  readonly cursor?: string;
+  /** At most this many. */
+  readonly limit: number;
+}
+
+const dec = new TextDecoder();
+
+/** The report in a stored message, or undefined when it is not one (never throws). */
+export function decodeStoredReport(m: StoredMsg): BarReport | undefined {
+  try {
+    const r = JSON.parse(dec.decode(m.data)) as BarReport;
+    return typeof r === 'object' && r !== null && Number.isSafeInteger(r.from_beat) ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** First sequence in [lo, hi] whose report has from_beat >= fromBeat (hi + 1 when none). */
+async function seqOfBeat(bus: Bus, stream: string, lo: number, hi: number, fromBeat: number): Promise<number> {
+  let end = hi + 1;
+  while (lo < end) {
+    const mid = Math.floor((lo + end) / 2);
+    const m = await bus.getStreamMsg(stream, { seq: mid });
+    if (!m || m.seq >= end) {
+      end = mid;
+      continue;
+    }
+    const beat = decodeStoredReport(m)?.from_beat ?? -1;
+    if (beat < fromBeat) lo = m.seq + 1;
+    else end = mid;
+  }
+  return lo;
+}
+
+/**
+ * A page of reports, oldest first: from a cursor, from a beat, or the newest `limit`.
+ * @throws JetStreamNotFoundError when the stream does not exist
+ */
+export async function readReports(bus: Bus, clusterId: string, q: ReportQuery): Promise<ReportPage> {
+  const stream = clusterNames(clusterId).reportStream;
+  const { firstSeq, lastSeq, messages } = await bus.streamState(stream);
+  if (messages === 0) return { reports: [], nextCursor: undefined };
+  let start: number;
+  if (q.cursor !== undefined) start = Math.max(firstSeq, Number(q.cursor));
+  else if (q.fromBeat !== undefined) start = await seqOfBeat(bus, stream, firstSeq, lastSeq, q.fromBeat);
+  else start = Math.max(firstSeq, lastSeq - q.limit + 1);
+  if (start > lastSeq) return { reports: [], nextCursor: undefined };
+  const msgs = await bus.readStream({ stream, fromSeq: start, limit: q.limit });
+  const reports = msgs.map(decodeStoredReport).filter((r): r is BarReport => r !== undefined);
+  const last = msgs.at(-1)?.seq ?? lastSeq;
+  return { reports, nextCursor: last < lastSeq ? String(last + 1) : undefined };
+}
