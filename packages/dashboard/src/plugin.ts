@@ -20,10 +20,13 @@ export function registerDashboard(app: FastifyInstance, source: DashboardSource)
     app.get(route, async (_req, reply) => reply.type(TYPES[file.split('.').pop()!]!).header('cache-control', 'no-cache').send(files.get(route)));
   }
 
+  // The first paint: everything the page shows, so nothing is blank until the first event.
   app.get('/api/v1/dashboard', async () => ({
-    cluster: await source.cluster(),
+    cluster: await source.cluster().catch(() => null),
     bar: source.currentBar(),
+    ...source.recent(),
     reports: await source.recentReports(12),
+    dead_letters: await source.recentDeadLetters(20),
   }));
 
   app.post('/api/v1/tempo', async (req, reply) => {
@@ -43,6 +46,7 @@ export function registerDashboard(app: FastifyInstance, source: DashboardSource)
         if (b.phase === b.phases[0]) void source.cluster().then((c) => send('cluster', c), () => {});
       }),
       source.onReport((r) => send('report', r)),
+      source.onDeadLetter((d) => send('deadletter', d)),
       source.onBarChange(() => {
         // Coalesce: one bar update per 100 ms however many claims arrive.
         if (barQueued) return;

@@ -57,6 +57,6 @@ export {
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
 export type { LeaseRecord } from './cluster-state.js';
-export { LeaseRecordError, decodeLeaseRecord, STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap, statusStreamConfig, reportStreamConfig } from './cluster-state.js';
+export { LeaseRecordError, decodeLeaseRecord, STATE_KEYS, encodeJson, decodeJson, openStateBucket, readTempoMap, statusStreamConfig, reportStreamConfig, dlqStreamConfig } from './cluster-state.js';
 export type { PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
 export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';
