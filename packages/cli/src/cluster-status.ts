@@ -86,6 +86,14 @@ export interface ClusterStatus {
 }
 
 /**
+ * Checks that NATS holds cluster `clusterId` (its state bucket exists).
+ * @throws ClusterNotFoundError when it does not
+ */
+export async function assertClusterExists(bus: Bus, clusterId: string, where: string): Promise<void> {
+  if (!(await openExisting(bus, clusterNames(clusterId).stateBucket))) throw new ClusterNotFoundError(clusterId, where);
+}
+
+/**
  * Reads the status of cluster `clusterId` from `bus`.
  * @throws ClusterNotFoundError when NATS holds no state bucket for the cluster
  */

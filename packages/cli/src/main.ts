@@ -7,8 +7,11 @@ import { Command, CommanderError } from 'commander';
 import { registerAgentAndWatch } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerDev } from './commands/dev.js';
+import { registerDlq } from './commands/dlq.js';
 import { registerPulse } from './commands/pulse.js';
 import { registerReverb } from './commands/reverb.js';
+import { registerStatus } from './commands/status.js';
+import { registerTempo } from './commands/tempo.js';
 import { registerValidate } from './commands/validate.js';
 import { BackbeatError } from '@backbeat/core';
 import { UsageError } from './errors.js';
@@ -26,6 +29,9 @@ export function buildProgram(): Command {
   registerReverb(program);
   registerCluster(program);
   registerAgentAndWatch(program);
+  registerStatus(program);
+  registerTempo(program);
+  registerDlq(program);
   return program;
 }
 
