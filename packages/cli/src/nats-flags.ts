@@ -1,6 +1,7 @@
 /** The NATS connection flags every service command shares (SPEC 10: credentials and TLS). */
 import type { Command } from 'commander';
 import { NatsBus, type NatsConfig } from '@backbeat/transport';
+import { NatsUnreachableError } from './errors.js';
 
 /** Parsed NATS flags. */
 export interface NatsFlags {
@@ -44,11 +45,11 @@ export function natsConfigFrom(f: NatsFlags, name: string): NatsConfig {
   };
 }
 
-/** Connects, turning a failure into one sentence naming the URL. */
+/** Connects, turning a failure into one sentence naming the URL. @throws NatsUnreachableError */
 export async function connectBus(f: NatsFlags, name: string): Promise<NatsBus> {
   try {
     return await NatsBus.connect(natsConfigFrom(f, name));
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${f.nats}: ${(err as Error).message}`);
+    throw new NatsUnreachableError(f.nats, (err as Error).message, { cause: err });
   }
 }

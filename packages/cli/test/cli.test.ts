@@ -30,7 +30,7 @@ describe('backbeat CLI - usage', () => {
   it('cli - --help lists every command', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    for (const c of ['dev', 'validate', 'pulse', 'reverb', 'cluster', 'agent', 'watch']) expect(out).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const c of ['dev', 'validate', 'pulse', 'reverb', 'cluster', 'agent', 'watch', 'status', 'tempo', 'dlq']) expect(out).toMatch(new RegExp(`\\n  ${c}\\b`));
   });
 
   it('cli - backbeat validate is backbeat-validate', async () => {

@@ -31,5 +31,5 @@ export type { PulseMetrics, PulseGaugeReadings } from './metrics.js';
 export { DriftTracker } from './drift.js';
 export type { DriftReport } from './drift.js';
 export type { PendingTempo, TempoRequest } from './tempo.js';
-export { buildAdminApp, bearerMatches, hasBearer, sendError } from './admin.js';
-export type { AdminOptions } from './admin.js';
+export { buildAdminApp, bearerMatches, hasBearer, sendError, tempoChangeAnswer } from './admin.js';
+export type { AdminOptions, TempoChangeAnswer } from './admin.js';

@@ -73,6 +73,7 @@ export {
   readTempoMap,
   statusStreamConfig,
   reportStreamConfig,
+  dlqStreamConfig,
 } from './cluster-state.js';
 export type { ReplicaOptions, ReplicaSetting } from './replicas.js';
 export { AUTO_REPLICAS_MAX, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
 import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
+import { isLoopback, listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
 import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
 import { intFlag, numberFlag, UsageError } from '../usage.js';
@@ -77,7 +78,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
   const log = createLogger(f.logLevel, 'backbeat-pulse');
   const token = f.adminToken ?? process.env.BACKBEAT_ADMIN_TOKEN;
   const host = f.adminHost ?? '127.0.0.1';
-  if (!token && host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+  if (!token && !isLoopback(host)) {
     throw new UsageError('--admin-host', 'without --admin-token the admin API listens on loopback only (127.0.0.1 or ::1)');
   }
   const port = intFlag('--admin-port', f.adminPort, 0, 65535);
@@ -100,25 +101,26 @@ async function runPulse(f: PulseFlags): Promise<void> {
     if (err instanceof InvalidArgumentError) throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, err.context.rule);
     throw err;
   }
+  // Fail fast (issue 15): flags are checked above; the admin port is bound before this node
+  // touches the cluster (constructing the Pulse does no I/O; start() takes the lease).
   const bus = await connectBus(f, `backbeat-pulse ${options.nodeId}`);
   const pulse = new Pulse({ ...options, bus });
   const admin = buildAdminApp(pulse, { token });
+  let adminUrl: string;
+  try {
+    adminUrl = await listenOrExplain(admin, host, port, { host: '--admin-host', port: '--admin-port' });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
+  pulse.setAdminAddress(adminUrl);
   try {
     await pulse.start();
   } catch (err) {
-    await bus.close(); // e.g. a lease TTL mismatch: one line, exit 1, nothing left running
+    await Promise.allSettled([pulse.stop(), admin.close()]);
+    await bus.close();
     throw err;
   }
-  try {
-    await admin.listen({ host, port });
-  } catch (err) {
-    await pulse.stop();
-    await bus.close();
-    throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
-  }
-  const addr = admin.server.address();
-  const adminUrl = typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : String(addr);
-  pulse.setAdminAddress(adminUrl);
   log.info({ admin: adminUrl, nats: f.nats }, 'admin API listening');
   await runUntilSignal(
     async () => {

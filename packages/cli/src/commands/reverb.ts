@@ -6,6 +6,7 @@ import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsume
 import { registerDashboard } from '@backbeat/dashboard';
 import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
+import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
 import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
 import { resolveNodeId } from './pulse.js';
@@ -107,16 +108,26 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     throw err;
   }
   if (f.pulseAdmin && !/^https?:\/\/[^\s]+$/.test(f.pulseAdmin)) throw new UsageError('--pulse-admin', `must be an http(s) URL, got '${f.pulseAdmin}'`);
+  // Fail fast (issue 15): the HTTP port is bound before reverb touches the cluster.
   const bus = await connectBus(f, `backbeat-reverb ${options.nodeId}`);
   const reverb = new Reverb({ ...options, bus });
-  await reverb.start();
   const app = buildReverbApp(reverb, { adminToken: f.adminToken });
-  registerDashboard(app, await reverbDashboardSource(reverb, bus, f.pulseAdmin ? proxyTempoTo(f.pulseAdmin) : undefined));
-  await app.listen({ host: f.httpHost, port });
-  const addr = app.server.address();
-  const http = typeof addr === 'object' && addr ? `http://${f.httpHost}:${addr.port}` : String(addr);
-  reverb.setHttpAddress(http);
-  log.info({ http, nats: f.nats }, 'reverb HTTP API listening');
+  let started!: { resolve: () => void; reject: (err: unknown) => void };
+  const startedP = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
+  registerDashboard(app, reverbDashboardSource(reverb, bus, startedP, f.pulseAdmin ? proxyTempoTo(f.pulseAdmin) : undefined));
+  let httpUrl: string;
+  try {
+    httpUrl = await listenOrExplain(app, f.httpHost, port, { host: '--http-host', port: '--http-port' });
+    reverb.setHttpAddress(httpUrl);
+    await reverb.start();
+    started.resolve();
+  } catch (err) {
+    started.reject(err);
+    await Promise.allSettled([app.close(), reverb.stop()]);
+    await bus.close();
+    throw err;
+  }
+  log.info({ http: httpUrl, nats: f.nats }, 'reverb HTTP API listening');
 
   // Trust file reloads: on SIGHUP and when the file changes; a bad file keeps the old keys.
   let watcher: FSWatcher | undefined;
