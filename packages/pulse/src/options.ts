@@ -1,7 +1,7 @@
 /** Pulse options: documented, defaulted, validated and frozen. */
 import { randomBytes } from 'node:crypto';
 import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
-import { assertClusterId, type Bus } from '@backbeat/transport';
+import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { LeaderElector } from './elector.js';
 
@@ -34,6 +34,13 @@ export interface PulseOptions {
    * bus (the in-memory bus shares the process clock). @default 20
    */
   maxClockOffsetMs?: number;
+  /**
+   * Copies of every bucket the pulse creates (state, lease, presence; issue 10): a number from
+   * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees; 1 on one server or
+   * the in-memory bus). An existing bucket with another count is scaled when the server
+   * allows it, else one log line says what differs and how to fix it. @default 'auto'
+   */
+  replicas?: ReplicaSetting;
   /** 'kv' (lease in JetStream KV), 'single' (always leader), or an elector. @default 'kv' */
   elector?: 'kv' | 'single' | LeaderElector;
   /** Slots later than this are skipped, never sent stale. @default min(phase / 2, 250) */
@@ -59,6 +66,7 @@ export interface ResolvedPulseOptions {
   readonly maxBpm: number;
   readonly leaseTtlMs: number | undefined;
   readonly maxClockOffsetMs: number;
+  readonly replicas: ReplicaSetting;
   readonly elector: 'kv' | 'single' | LeaderElector;
   readonly staleAfterMs: number | undefined;
   readonly precise: boolean;
@@ -120,6 +128,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     maxBpm,
     leaseTtlMs,
     maxClockOffsetMs,
+    replicas: checkReplicaSetting(o.replicas ?? 'auto'),
     elector: o.elector ?? 'kv',
     staleAfterMs: o.staleAfterMs,
     precise: o.precise ?? true,

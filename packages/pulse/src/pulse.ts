@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { beatDurationMs, compareSlots, createTempoMap, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { clusterNames, KvConflictError, openStateBucket, startPresence, STATE_KEYS, subjects, encodeJson, type ClusterSubjects, type KvBucket } from '@backbeat/transport';
+import { clusterNames, KvConflictError, openLeaseBucket, openStateBucket, resolveReplicas, startPresence, STATE_KEYS, subjects, encodeJson, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
 import { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
@@ -35,6 +35,7 @@ export class Pulse {
   #observer: FrameObserver | undefined;
   #scheduler: BeatScheduler | undefined;
   #presence: { stop(): Promise<void> } | undefined;
+  #replicas = 1;
   #publisher: FramePublisher | undefined;
   #leaseTtlMs: number | null = null;
   /** Set when this node starts leading; cleared by the first frame of the term. */
@@ -97,7 +98,9 @@ export class Pulse {
 
   async #start(): Promise<void> {
     const { bus, clusterId, nodeId, clock, logger } = this.options;
-    this.#stateKv = await openStateBucket(bus, clusterId);
+    // Every bucket this node opens gets the same replica count (issue 10).
+    this.#replicas = await resolveReplicas(bus, this.options.replicas);
+    this.#stateKv = await openStateBucket(bus, clusterId, this.#replicaOptions());
     this.#keeper = new TempoKeeper(this.#stateKv, {
       logger,
       onMap: () => this.#onMap(),
@@ -131,7 +134,7 @@ export class Pulse {
     this.#onMap();
     await this.#elector.start();
     try {
-      this.#presence = await startPresence(bus, clusterId, { kind: 'pulse', nodeId, host: hostname(), clock, logger, info: () => this.#presenceInfo() });
+      this.#presence = await startPresence(bus, clusterId, { kind: 'pulse', nodeId, host: hostname(), clock, logger, replicas: this.#replicas, info: () => this.#presenceInfo() });
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not announce this node in the presence bucket');
     }
@@ -143,7 +146,7 @@ export class Pulse {
     if (elector === 'single') return new SingleNodeElector(nodeId);
     if (elector !== 'kv') return elector;
     const bucket = clusterNames(clusterId).leaseBucket;
-    const leaseKv = await bus.kv(bucket, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS });
+    const leaseKv = await openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...this.#replicaOptions() });
     // The bucket's TTL expires the lease: fence with it, never with a flag it does not have (SPEC 6, 12).
     const { ttlMs } = await leaseKv.settings();
     if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
@@ -353,6 +356,11 @@ export class Pulse {
       maxBpm,
       lastFrameAt: this.#observer?.drift.lastFrameAt,
     };
+  }
+
+  /** Replica count for the buckets this node opens; a count the server cannot change is one log line. */
+  #replicaOptions(): ReplicaOptions {
+    return { replicas: this.#replicas, onMismatch: (e) => this.options.logger.warn({ code: e.code, ...e.context }, e.message) };
   }
 
   #presenceInfo(): Record<string, unknown> {

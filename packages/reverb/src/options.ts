@@ -1,7 +1,7 @@
 /** Reverb options: documented, defaulted, validated and frozen. */
 import { hostname } from 'node:os';
 import { InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
-import { assertClusterId, type Bus } from '@backbeat/transport';
+import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { TrustStore } from './trust.js';
 
@@ -43,6 +43,11 @@ export interface ReverbOptions {
   catchUpBars?: number;
   /** A report whose store failed is tried again after this long. @default 1000 */
   retryMs?: number;
+  /**
+   * Copies of the claim, report and dead-letter streams and of the presence bucket (issue 10):
+   * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees). @default 'auto'
+   */
+  replicas?: ReplicaSetting;
   /** Host name announced in presence and used by the default node id. @default os.hostname() */
   host?: string;
   clock?: Clock;
@@ -95,6 +100,7 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? 65_536, 256),
     catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),
+    replicas: checkReplicaSetting(o.replicas ?? 'auto'),
     host,
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,

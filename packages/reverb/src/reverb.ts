@@ -11,7 +11,7 @@
 import { Hlc, positionAt, timeOf, windowId, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
-import { MSG_ID_HEADER, clusterNames, reportStreamConfig, startPresence, statusStreamConfig, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
+import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, reportStreamConfig, resolveReplicas, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
 import { consumerName } from './consumers.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
 import { checkClaim } from './ingest.js';
@@ -117,8 +117,12 @@ export class Reverb {
     if (this.#state !== 'created') return;
     this.#state = 'starting';
     const { bus, clusterId, nodeId, logger, clock } = this.options;
-    await bus.ensureStream(statusStreamConfig(clusterId));
-    await bus.ensureStream(reportStreamConfig(clusterId));
+    // Reverb owns the claim, report and dead-letter streams, each with the same replica count (issue 10).
+    const replicas = await resolveReplicas(bus, this.options.replicas);
+    const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
+    for (const config of [statusStreamConfig(clusterId, { replicas }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
+      await ensureStreamReplicated(bus, config, onMismatch);
+    }
     this.#client = createClient({ clusterId, agentId: `service:${nodeId}`, bus, clock, logger });
     this.#client.onDownbeat((frame, info) => this.#onDownbeat(frame, info));
     await this.#client.start();
@@ -131,7 +135,7 @@ export class Reverb {
     );
     this.#scheduleSweep();
     try {
-      this.#presence = await startPresence(bus, clusterId, { kind: 'reverb', nodeId, host: this.options.host, clock, logger, info: () => this.#presenceInfo() });
+      this.#presence = await startPresence(bus, clusterId, { kind: 'reverb', nodeId, host: this.options.host, clock, logger, replicas, info: () => this.#presenceInfo() });
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not announce this replica in the presence bucket');
     }

@@ -76,7 +76,7 @@ export {
   dlqStreamConfig,
 } from './cluster-state.js';
 export type { ReplicaOptions, ReplicaSetting } from './replicas.js';
-export { AUTO_REPLICAS_MAX, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';
+export { AUTO_REPLICAS_MAX, checkReplicaSetting, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';
 export { MAX_REPLICAS } from './replica-count.js';
 export type { PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
 export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';

@@ -8,13 +8,14 @@ import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
 import { isLoopback, listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { addNatsFlags, addReplicasFlag, connectBus, replicasFlag, type NatsFlags } from '../nats-flags.js';
 import { intFlag, numberFlag, UsageError } from '../usage.js';
 
 /** Option field -> flag, for error messages. */
 const FLAG_OF: Record<string, string> = { barLength: 'bar', cluster_id: 'cluster', phases: 'phases', 'min-bpm/max-bpm': 'min-bpm' };
 
 interface PulseFlags extends NatsFlags {
+  replicas: string;
   cluster: string;
   nodeId?: string;
   bpm: string;
@@ -71,7 +72,7 @@ export function registerPulse(program: Command): void {
     .option('--admin-token <token>', 'bearer token for POST /tempo (or BACKBEAT_ADMIN_TOKEN)')
     .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
-  addNatsFlags(cmd).action(async (f: PulseFlags) => runPulse(f));
+  addNatsFlags(addReplicasFlag(cmd)).action(async (f: PulseFlags) => runPulse(f));
 }
 
 async function runPulse(f: PulseFlags): Promise<void> {
@@ -93,6 +94,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     maxBpm: numberFlag('--max-bpm', f.maxBpm, 0.1, 1000),
     leaseTtlMs: f.leaseTtl === undefined ? undefined : intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
     maxClockOffsetMs: numberFlag('--max-clock-offset', f.maxClockOffset, 0.1, 600_000),
+    replicas: replicasFlag(f.replicas),
     logger: log,
   };
   try {

@@ -8,11 +8,12 @@ import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { addNatsFlags, addReplicasFlag, connectBus, replicasFlag, type NatsFlags } from '../nats-flags.js';
 import { resolveNodeId } from './pulse.js';
 import { intFlag, UsageError } from '../usage.js';
 
 interface ReverbFlags extends NatsFlags {
+  replicas: string;
   cluster: string;
   nodeId?: string;
   httpPort: string;
@@ -50,7 +51,7 @@ export function registerReverb(program: Command): void {
     .option('--prune-consumers', 'delete the orphaned reverb consumers (no running replica owns them) and exit')
     .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
-  addNatsFlags(cmd).action(async (f: ReverbFlags) => runReverb(f));
+  addNatsFlags(addReplicasFlag(cmd)).action(async (f: ReverbFlags) => runReverb(f));
 }
 
 function loadTrust(file: string): TrustStore {
@@ -92,6 +93,7 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     trust,
     windowTtlMs: intFlag('--window-ttl', f.windowTtl, 1000, 7 * 24 * 3600 * 1000),
     maxWindows: intFlag('--max-windows', f.maxWindows, 2, 100_000),
+    replicas: replicasFlag(f.replicas),
     logger: log,
   };
   try {
