@@ -163,6 +163,10 @@ try {
   const probes = obs.probes.map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`).join('; ');
   process.stdout.write(`\nSDK probes: ${probes}\n`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, rows }, null, 2));
+  for (const r of rows.filter((x) => !rowOk(x))) {
+    const bad = r.bars_detail.filter((b) => b.reports !== 1 || b.claims_acked !== b.claims_counted);
+    for (const b of bad) log(`${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
+  }
   exitCode = rows.length > 0 && rows.every(rowOk) ? 0 : 1;
   if (exitCode !== 0) log('some faults broke a guarantee (rows with ok = NO)');
 } catch (err) {

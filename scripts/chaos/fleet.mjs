@@ -72,7 +72,7 @@ class Fleet {
     await this.bus.ensureStream(reportStreamConfig(clusterId, { replicas }));
     for (let i = 1; i <= pulses; i++) await this.startPulse(`p${i}`);
     for (let i = 1; i <= reverbs; i++) await this.startReverb(`r${i}`);
-    this.spawn('agents', ['agent', '--count', String(this.o.agents)]);
+    if (this.o.agents > 0) this.spawn('agents', ['agent', '--count', String(this.o.agents)]);
   }
 
   common() {

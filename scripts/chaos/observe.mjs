@@ -152,14 +152,17 @@ export function measure(obs, stored, p, lastBeat) {
   let counted = 0;
   let badBars = 0;
   let reports = 0;
-  for (const [window] of bars) {
+  const detail = [];
+  for (const [window, fromBeat] of bars) {
     const copies = Math.max(0, ...obs.recorders.map((r) => r.reports.filter((x) => x.window === window).length));
     const report = obs.recorders.flatMap((r) => r.reports).find((x) => x.window === window);
     reports += copies;
     if (copies !== 1) badBars += 1;
     acked += stored.get(window) ?? 0;
     counted += report?.claims ?? 0;
+    detail.push({ from_beat: fromBeat, window, claims_acked: stored.get(window) ?? 0, claims_counted: report?.claims ?? null, agents_reporting: report?.agents ?? null, reports: copies });
   }
+  detail.sort((a, b) => a.from_beat - b.from_beat);
   return {
     fault: p.fault,
     gap_ms: Math.round(gap),
@@ -173,6 +176,7 @@ export function measure(obs, stored, p, lastBeat) {
     bars: bars.size,
     reports,
     bars_without_one_report: badBars,
+    bars_detail: detail,
   };
 }
 
