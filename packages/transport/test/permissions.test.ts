@@ -2,7 +2,10 @@
  * deploy/nats/auth.conf on a real nats-server: each role (pulse, reverb, agent, observer)
  * can do its job through the bus and nothing more (issue 12, least privilege).
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsServer, waitFor } from '@backbeat/testing';
@@ -26,7 +29,8 @@ const C = 'chorus-aus-01';
 const S = subjects(C);
 const ROLES = ['pulse', 'reverb', 'agent', 'observer'] as const;
 type Role = (typeof ROLES)[number];
-const auth = readFileSync(fileURLToPath(new URL('../../../deploy/nats/auth.conf', import.meta.url)), 'utf8');
+const natsDir = fileURLToPath(new URL('../../../deploy/nats/', import.meta.url));
+const auth = readFileSync(join(natsDir, 'auth.conf'), 'utf8');
 const pass = (role: Role) => `${role}-secret-for-test`;
 
 describe('permissions - deploy/nats/auth.conf on nats-server', () => {
@@ -56,6 +60,22 @@ describe('permissions - deploy/nats/auth.conf on nats-server', () => {
     expect(err, 'the operation should have been refused').toBeInstanceOf(Error);
     return err!.message;
   };
+
+  it('permissions - the deployed server configuration (with auth.conf) is valid for nats-server', () => {
+    // The local nats-server is 2.9, which predates sync_interval: check the rest of the file with it.
+    const dir = mkdtempSync(join(tmpdir(), 'backbeat-natsconf-'));
+    try {
+      cpSync(natsDir, dir, { recursive: true });
+      const conf = readFileSync(join(dir, 'nats-server.conf'), 'utf8');
+      expect(conf).toMatch(/^\s+sync_interval: always$/m);
+      writeFileSync(join(dir, 'nats-server.conf'), conf.replace(/^\s+sync_interval: always$/m, ''));
+      const env = { ...process.env, SERVER_NAME: 'nats-1', ...Object.fromEntries(ROLES.map((r) => [`BACKBEAT_NATS_${r.toUpperCase()}_PASS`, pass(r)])) };
+      const r = spawnSync(process.env.NATS_SERVER_BIN ?? 'nats-server', ['-t', '-c', join(dir, 'nats-server.conf')], { env, encoding: 'utf8' });
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('permissions - a wrong password is refused', async () => {
     await expect(NatsBus.connect({ servers: server.url, user: 'agent', pass: 'wrong', maxReconnectAttempts: 0 })).rejects.toThrow(/Authorization/i);
