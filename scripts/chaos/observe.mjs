@@ -56,7 +56,7 @@ export async function startObservers(o) {
   for (let i = 1; i <= (o.sdkClients ?? 2); i++) {
     const client = createClient({ clusterId: o.clusterId, agentId: `chaos:sdk-${i}`, nats: { servers: o.urls } });
     const probe = { client, fired: [], acked: 0, failed: 0 };
-    client.onPhase((frame, info) => probe.fired.push({ slot: slotOf(frame.beat_index, frame.phase), source: info.source, at: Date.now() }));
+    client.onPhase((frame, info) => probe.fired.push({ slot: slotOf(frame.beat_index, frame.phase), beat: frame.beat_index, window: frame.window_id, source: info.source, at: Date.now() }));
     client.onBeat((frame) => {
       client.emitStatusClaim({ state: 'executing', beatIndex: frame.beat_index }).then(
         () => (probe.acked += 1),
@@ -142,9 +142,12 @@ export function measure(obs, stored, p, lastBeat) {
       last = last === undefined ? s.slot : Math.max(last, s.slot);
     }
   }
-  // Bars whose frames were on the wire in this phase and that ended before the run's last beat.
+  // Bars of this phase that ended before the run's last beat: those with frames on the wire, and
+  // those the SDK clients kept locally while no frame came (a full outage), whose claims were
+  // queued and sent after the reconnection.
   const bars = new Map();
-  for (const f of inside) {
+  const sdkSlots = obs.probes.flatMap((pr) => pr.fired.filter((x) => x.at >= p.from && x.at <= p.to));
+  for (const f of [...inside, ...sdkSlots]) {
     const fromBeat = f.beat - (f.beat % p.bar);
     if (fromBeat + p.bar <= lastBeat) bars.set(f.window, fromBeat);
   }
