@@ -122,18 +122,29 @@ describe('deploy - Grafana dashboard', () => {
 });
 
 describe('deploy - compose file and image', () => {
-  it('deploy - compose: the six services, loopback-only ports, health checks, files that exist', () => {
+  it('deploy - compose: the eight services, loopback-only ports, health checks, files that exist', () => {
     const compose = read('docker-compose.yml');
     const services = composeServices(compose);
-    expect([...services.keys()].sort()).toEqual(['grafana', 'nats', 'prometheus', 'pulse-1', 'pulse-2', 'reverb']);
+    expect([...services.keys()].sort()).toEqual(['grafana', 'nats-1', 'nats-2', 'nats-3', 'prometheus', 'pulse-1', 'pulse-2', 'reverb']);
     // every list item under a `ports:` key, quoted or not
     const ports = [...compose.matchAll(/^( +)ports:\s*\n((?:\1 +- .*\n)+)/gm)].flatMap((m) => m[2]!.trim().split('\n').map((l) => l.trim().slice(2).replace(/"/g, '')));
-    expect(ports).toHaveLength(7);
+    expect(ports).toHaveLength(11);
     for (const p of ports) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
     for (const [, src] of compose.matchAll(/^\s+- \.\/([^:]+):/gm)) expect(existsSync(join(deploy, src!)), src).toBe(true);
-    expect(services.get('nats')).toMatch(/"-js"/);
+    for (const name of ['nats-1', 'nats-2', 'nats-3']) {
+      const block = services.get(name)!;
+      expect(block, name).toContain('command: ["-c", "/etc/nats/nats-server.conf"]');
+      expect(block, name).toContain(`SERVER_NAME: ${name}`);
+      expect(block, name).toMatch(/image: nats:2\.(1[1-9]|[2-9]\d)-alpine/); // not 2.10 (2.10.20-2.10.22 lost streams on crashes)
+    }
+    const natsConf = read('nats/nats-server.conf');
+    expect(natsConf).toMatch(/^\s+sync_interval: always$/m);
+    expect(natsConf).toContain('include "auth.conf"');
+    for (const n of [1, 2, 3]) expect(natsConf).toContain(`"nats-route://nats-${n}:6222"`);
     for (const name of ['pulse-1', 'pulse-2', 'reverb']) {
       const block = services.get(name)!;
+      expect(block, name).toContain('"--nats", "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222", "--replicas", "3"');
+      expect(block, name).toMatch(/BACKBEAT_NATS_PASS: "\$\{BACKBEAT_NATS_(PULSE|REVERB)_PASS:\?/);
       expect(block, name).toMatch(/build: \{ context: \.\., dockerfile: deploy\/Dockerfile \}/);
       expect(block, name).toMatch(/healthcheck:[\s\S]*\/ready/);
     }

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+/**
+ * The chaos suite (`npm run chaos`): a 3-node NATS JetStream cluster with R3 buckets and
+ * streams, 2 pulses, 2 reverbs, agents, wire recorders and SDK clients, then each fault in
+ * turn, measured from a quiet start to a settled end:
+ *   kill -9 of each NATS node in turn (the lease bucket's stream leader first), each brought
+ *   back before the next; a rolling restart of all three; a full NATS outage of 10 s; kill -9
+ *   and SIGSTOP of the leading pulse; kill -9 of a reverb.
+ * Prints one table and exits 1 when any count is not zero, claims acknowledged differ from
+ * claims counted in reports, a bar has not exactly one report, or a beat gap exceeds its bound
+ * (lease TTL + 1 s; for the full outage, the outage plus that). Loopback only, bounded in time
+ * (about four minutes), and every process it started is stopped, also on failure or SIGINT.
+ *
+ * Environment: BENCH_JSON=<file> writes the rows as JSON; CHAOS_FAULTS=a,b runs only those
+ * faults (names as in the table); CHAOS_SETTLE_MS (default 6000) is the observation after
+ * each recovery.
+ */
+import { writeFileSync } from 'node:fs';
+import { waitFor } from '@backbeat/testing';
+import { startFleet, DEFAULTS } from './chaos/fleet.mjs';
+import { formatTable, measure, rowOk, startObservers } from './chaos/observe.mjs';
+
+const settleMs = Number(process.env.CHAOS_SETTLE_MS ?? 6000);
+const only = process.env.CHAOS_FAULTS ? new Set(process.env.CHAOS_FAULTS.split(',')) : undefined;
+const deadline = Date.now() + 8 * 60_000; // hard bound of the whole run
+const log = (line) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+/** The fault's own duration (a node stays down, a process stays stopped): part of the fault, not a wait for a condition. */
+const hold = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let fleet;
+let obs;
+let stopping = false;
+async function cleanup() {
+  if (stopping) return;
+  stopping = true;
+  await obs?.stop().catch(() => {});
+  await fleet?.stop().catch(() => {});
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    log(`${sig}: stopping every process`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const bound = DEFAULTS.leaseTtlMs + 1000;
+const lastFrameAt = () => Math.max(0, ...obs.recorders.flatMap((r) => r.frames.slice(-1).map((f) => f.at)));
+const lastBeat = () => Math.max(-1, ...obs.recorders.flatMap((r) => r.frames.map((f) => f.beat)));
+/** Waits until frames flow again (at most 30 s), then observes for the settle time. */
+async function settle() {
+  const t = Date.now();
+  await waitFor(() => lastFrameAt() > t, { timeoutMs: 30_000, intervalMs: 50, message: 'frames on the wire again' }).catch((e) => log(e.message));
+  await hold(settleMs);
+}
+
+const faults = [
+  {
+    name: 'nats kill -9 (lease stream leader)',
+    run: async () => {
+      const i = await fleet.leaseStreamLeader();
+      log(`kill -9 nats node ${i} (leads KV_backbeat_${DEFAULTS.clusterId}_lease)`);
+      await fleet.cluster.kill(i);
+      await hold(5000);
+      await fleet.cluster.restart(i);
+      return i;
+    },
+  },
+  ...[1, 2].map((k) => ({
+    name: `nats kill -9 (node +${k})`,
+    run: async (ctx) => {
+      const i = ((ctx.firstKilled ?? 0) + k) % 3;
+      log(`kill -9 nats node ${i}`);
+      await fleet.cluster.kill(i);
+      await hold(5000);
+      await fleet.cluster.restart(i);
+    },
+  })),
+  {
+    name: 'nats rolling restart',
+    run: async () => {
+      for (let i = 0; i < 3; i++) {
+        log(`rolling restart: node ${i}`);
+        await fleet.cluster.restart(i);
+        await fleet.cluster.waitForStreamCurrent(`KV_backbeat_${DEFAULTS.clusterId}_lease`, 3, 30_000);
+      }
+    },
+  },
+  {
+    name: 'nats full outage 10 s',
+    boundMs: 10_000 + bound,
+    run: async () => {
+      log('full outage: kill -9 of every node for 10 s');
+      await fleet.cluster.killAll();
+      await hold(10_000);
+      await fleet.cluster.startAll();
+    },
+  },
+  {
+    name: 'pulse kill -9 (leader)',
+    run: async () => {
+      const id = await fleet.leader();
+      if (!id) throw new Error('no pulse holds the lease');
+      log(`kill -9 of the leading pulse ${id}`);
+      fleet.kill(id);
+      await hold(4000);
+      await fleet.restart(id);
+    },
+  },
+  {
+    name: 'pulse SIGSTOP (leader)',
+    run: async () => {
+      const id = await fleet.leader();
+      if (!id) throw new Error('no pulse holds the lease');
+      log(`SIGSTOP of the leading pulse ${id} for 5 s`);
+      fleet.kill(id, 'SIGSTOP');
+      await hold(5000);
+      fleet.kill(id, 'SIGCONT');
+    },
+  },
+  {
+    name: 'reverb kill -9',
+    run: async () => {
+      log('kill -9 of reverb r1 for 4 s');
+      fleet.kill('r1');
+      await hold(4000);
+      await fleet.restart('r1');
+    },
+  },
+];
+
+let exitCode = 1;
+try {
+  fleet = await startFleet({ log });
+  obs = await startObservers({ urls: fleet.urls, clusterId: DEFAULTS.clusterId });
+  await waitFor(() => obs.recorders.some((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 100, message: 'the first bar report' }).catch((e) => {
+    throw new Error(`${e.message}\n${fleet.tails()}`);
+  });
+  log('fleet up: frames and reports flow');
+  const phases = [];
+  const ctx = {};
+  for (const f of faults) {
+    if (only && !only.has(f.name)) continue;
+    if (Date.now() > deadline) {
+      log(`time bound reached: ${f.name} not run`);
+      break;
+    }
+    await hold(1000); // a quiet second before the fault, inside the measured window
+    const from = Date.now() - 1000;
+    try {
+      const r = await f.run(ctx);
+      if (f.name.includes('lease stream leader')) ctx.firstKilled = r;
+    } catch (err) {
+      log(`${f.name}: the fault could not be run: ${err.message}`);
+    }
+    await settle();
+    phases.push({ fault: f.name, from, to: Date.now(), boundMs: f.boundMs ?? bound, bar: DEFAULTS.bar });
+  }
+  // Let the last bar's report arrive, then read what was acknowledged.
+  await hold(DEFAULTS.bar * (60_000 / DEFAULTS.bpm) + 1000);
+  const stored = await obs.storedClaims(fleet.bus);
+  const rows = phases.map((p) => measure(obs, stored, p, lastBeat()));
+  process.stdout.write(`\n${formatTable(rows)}\n`);
+  const probes = obs.probes.map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`).join('; ');
+  process.stdout.write(`\nSDK probes: ${probes}\n`);
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, rows }, null, 2));
+  for (const r of rows.filter((x) => !rowOk(x))) {
+    const bad = r.bars_detail.filter((b) => b.reports !== 1 || b.claims_acked !== b.claims_counted);
+    for (const b of bad) log(`${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
+  }
+  exitCode = rows.length > 0 && rows.every(rowOk) ? 0 : 1;
+  if (exitCode !== 0) log('some faults broke a guarantee (rows with ok = NO)');
+} catch (err) {
+  log(`chaos run failed: ${err.stack ?? err}`);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);

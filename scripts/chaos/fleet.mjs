@@ -1,0 +1,152 @@
+/**
+ * The fleet the chaos suite runs faults against: a 3-node NatsCluster (real nats-server
+ * processes on free loopback ports), the cluster's buckets and streams at 3 replicas, two
+ * `backbeat pulse`, two `backbeat reverb` and one `backbeat agent --count N` process, all
+ * given the three URLs. Every process it starts is stopped by stop(), also on failure.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, ManagedProcess, NatsCluster } from '@backbeat/testing';
+import {
+  decodeLeaseRecord,
+  NatsBus,
+  openLeaseBucket,
+  openPresenceBucket,
+  openStateBucket,
+  reportStreamConfig,
+  STATE_KEYS,
+  statusStreamConfig,
+} from '@backbeat/transport';
+
+export const CLI = fileURLToPath(new URL('../../packages/cli/bin/backbeat.js', import.meta.url));
+
+/** Settings of a fleet. */
+export const DEFAULTS = Object.freeze({ clusterId: 'chaos', bpm: 60, bar: 4, leaseTtlMs: 2000, agents: 4, replicas: 3 });
+
+/**
+ * Starts the cluster and the fleet; resolves once frames and reports flow.
+ * @param {Partial<typeof DEFAULTS> & { log?: (line: string) => void, reverbs?: number, pulses?: number }} options
+ */
+export async function startFleet(options = {}) {
+  const o = { ...DEFAULTS, ...options };
+  const log = options.log ?? (() => {});
+  const fleet = new Fleet(o, log);
+  try {
+    await fleet.start(options.pulses ?? 2, options.reverbs ?? 2);
+  } catch (err) {
+    await fleet.stop();
+    throw err;
+  }
+  return fleet;
+}
+
+class Fleet {
+  constructor(o, log) {
+    this.o = o;
+    this.log = log;
+    this.dir = mkdtempSync(join(tmpdir(), 'backbeat-chaos-'));
+    /** @type {NatsCluster | undefined} */
+    this.cluster = undefined;
+    /** @type {NatsBus | undefined} */
+    this.bus = undefined;
+    /** @type {Map<string, { proc: ManagedProcess, args: string[] }>} */
+    this.procs = new Map();
+  }
+
+  get urls() {
+    return this.cluster.urls;
+  }
+
+  async start(pulses, reverbs) {
+    this.cluster = await NatsCluster.start(3, { name: 'chaos' });
+    this.log(`nats cluster up: ${this.urls.join(', ')}`);
+    this.bus = await NatsBus.connect({ servers: this.urls, name: 'chaos-runner', reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
+    // Every bucket and stream at R3 before any service starts: services bind to them as they are.
+    const { clusterId, leaseTtlMs, replicas } = this.o;
+    await openLeaseBucket(this.bus, clusterId, { ttlMs: leaseTtlMs, replicas });
+    await openStateBucket(this.bus, clusterId, { replicas });
+    await openPresenceBucket(this.bus, clusterId, { replicas });
+    await this.bus.ensureStream(statusStreamConfig(clusterId, { replicas }));
+    await this.bus.ensureStream(reportStreamConfig(clusterId, { replicas }));
+    for (let i = 1; i <= pulses; i++) await this.startPulse(`p${i}`);
+    for (let i = 1; i <= reverbs; i++) await this.startReverb(`r${i}`);
+    if (this.o.agents > 0) this.spawn('agents', ['agent', '--count', String(this.o.agents)]);
+  }
+
+  common() {
+    return ['--cluster', this.o.clusterId, '--nats', this.urls.join(','), '--log-level', 'info'];
+  }
+
+  spawn(name, args) {
+    const full = [...args, ...this.common()];
+    const proc = ManagedProcess.node(CLI, full, { env: { BACKBEAT_REPLICAS: String(this.o.replicas) } });
+    this.procs.set(name, { proc, args: full });
+    return proc;
+  }
+
+  async startPulse(id) {
+    const port = await freePort();
+    const { bpm, bar, leaseTtlMs } = this.o;
+    this.spawn(id, [
+      'pulse', '--node-id', id, '--bpm', String(bpm), '--max-bpm', String(bpm * 2), '--bar', String(bar),
+      '--lease-ttl', String(leaseTtlMs), '--admin-port', String(port), '--data-dir', join(this.dir, id),
+    ]);
+  }
+
+  async startReverb(id) {
+    const port = await freePort();
+    this.spawn(id, ['reverb', '--node-id', id, '--http-port', String(port), '--data-dir', join(this.dir, id), '--signatures', 'off']);
+  }
+
+  /** The process named `id` (p1, p2, r1, r2, agents). */
+  proc(id) {
+    const p = this.procs.get(id);
+    if (!p) throw new Error(`no process '${id}'`);
+    return p.proc;
+  }
+
+  /** kill -9 of a process; restart() brings it back with the same flags. */
+  kill(id, signal = 'SIGKILL') {
+    this.proc(id).kill(signal);
+  }
+
+  /** Starts process `id` again with the flags it had (after it was killed). */
+  async restart(id) {
+    const p = this.procs.get(id);
+    if (p.proc.running) await p.proc.stop();
+    await p.proc.exited;
+    const proc = ManagedProcess.node(CLI, p.args, { env: { BACKBEAT_REPLICAS: String(this.o.replicas) } });
+    this.procs.set(id, { proc, args: p.args });
+  }
+
+  /** The node id in the lease now, or null (no leader, or the KV cannot answer). */
+  async leader() {
+    try {
+      const kv = await this.bus.kv(`backbeat_${this.o.clusterId}_lease`, { create: false });
+      const e = await kv.get(STATE_KEYS.leader);
+      return e ? decodeLeaseRecord(e.value).node_id : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Index of the NATS node leading the lease bucket's stream. */
+  leaseStreamLeader() {
+    return this.cluster.streamLeader(`KV_backbeat_${this.o.clusterId}_lease`, 20_000);
+  }
+
+  /** The last lines of every process's output (for a failure). */
+  tails(lines = 8) {
+    return [...this.procs].map(([id, { proc }]) => `--- ${id} (${proc.running ? 'running' : 'exited'}) ---\n${(proc.stdout + proc.stderr).trimEnd().split('\n').slice(-lines).join('\n')}`).join('\n');
+  }
+
+  /** Stops every process, the runner's bus and the cluster; removes the data directories. Idempotent. */
+  async stop() {
+    await Promise.allSettled([...this.procs.values()].map(({ proc }) => proc.stop(3000)));
+    await this.bus?.close().catch(() => {});
+    await this.cluster?.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
