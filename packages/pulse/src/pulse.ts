@@ -41,6 +41,8 @@ export class Pulse {
   #leaseTtlMs: number | null = null;
   /** Set when this node starts leading; cleared by the first frame of the term. */
   #newTerm = false;
+  /** The last slot on the wire when this term began (for the failover count). */
+  #termStartFloor: SlotKey | undefined;
   /** The term this node knows (the lease's). */
   #term = 0;
   #published = 0;
@@ -267,7 +269,10 @@ export class Pulse {
       this.#lastLeaderId = l.leaderId;
     }
     if (l.isLeader) {
-      if (!this.#newTerm) this.options.logger.info({ term: l.term, previous_leader: l.previousLeaderId ?? null, reason: l.reason ?? '' }, 'leading');
+      if (!this.#newTerm) {
+        this.options.logger.info({ term: l.term, previous_leader: l.previousLeaderId ?? null, reason: l.reason ?? '' }, 'leading');
+        this.#termStartFloor = floor;
+      }
       this.#newTerm = true;
       void this.#ensureMap();
     } else {
@@ -318,7 +323,7 @@ export class Pulse {
     this.metrics.beatsTotal.inc({ phase: f.phase });
     this.#published++;
     this.options.onPublished?.({ beatIndex: f.beatIndex, phaseIndex: f.phaseIndex, scheduledAt: f.scheduledAt, firedAt: f.firedAt, publishedAt: f.publishedAt });
-    const floor = this.#floor();
+    const floor = this.#termStartFloor;
     if (this.#newTerm && floor) {
       // First frame of this term: count the slots nobody published during the failover.
       const missed = slotsBetween(this.tempoMap!, floor, f);
