@@ -25,6 +25,10 @@ export interface FrameObserverOptions {
    * what this node believes about the wire.
    */
   readonly leaseTerm: () => number;
+  /** Called with the HLC of each frame from another node (the emitter thread keeps its HLC ahead of them). */
+  readonly onRemoteHlc?: (hlc: string) => void;
+  /** Called when the last slot seen on the wire moves forward. */
+  readonly onSeen?: (slot: SlotKey) => void;
   /** Called after each measured frame with the new drift ratio. */
   readonly onDrift?: (ratio: number) => void;
 }
@@ -77,7 +81,9 @@ export class FrameObserver {
 
   /** Records a slot this node sent itself (the wire may not echo it back before the next decision). */
   noteSent(pos: SlotKey): void {
-    if (!this.#last || compareSlots(pos, this.#last) > 0) this.#last = { beatIndex: pos.beatIndex, phaseIndex: pos.phaseIndex };
+    if (this.#last && compareSlots(pos, this.#last) <= 0) return;
+    this.#last = { beatIndex: pos.beatIndex, phaseIndex: pos.phaseIndex };
+    this.o.onSeen?.(this.#last);
   }
 
   #onFrame(data: Uint8Array, termHeader: string | undefined): void {
@@ -99,6 +105,7 @@ export class FrameObserver {
     const hlc = this.o.hlc.update(f.hlc);
     if (!hlc.adopted) this.o.logger.warn({ skew_ms: hlc.skewMs }, 'frame HLC too far ahead; not adopted');
     if (remote.node !== this.#ownSuffix) {
+      this.o.onRemoteHlc?.(f.hlc);
       this.#peer.push(wallNow - remote.physical);
       if (this.#peer.length > PEER_SAMPLES) this.#peer.shift();
     }

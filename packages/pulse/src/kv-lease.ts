@@ -42,6 +42,8 @@ export interface KvLeaseOptions {
   refusal?: () => string | null;
   /** The last (beat, phase) this node sent or saw on the wire, written into the records. */
   lastSlot?: () => SlotKey | undefined;
+  /** Called whenever the publish deadline changes: the lease's fence time and term, or 0 when this node may not publish. */
+  onDeadline?: (validUntil: number, term: number) => void;
   /** Called for each refused (malformed) lease or term value. */
   onRefused?: (key: GatedKey, reason: string) => void;
   clock?: Clock;
@@ -349,6 +351,7 @@ export class KvLeaseElector implements LeaderElector {
     this.#validUntil = sentAt + this.ttlMs - this.fenceMarginMs;
     this.#cancelFence?.();
     // scheduleAt never fires early (a plain timer may, by a millisecond, and then never again).
+    if (this.#isLeader) this.#o.onDeadline?.(this.#validUntil, this.#term);
     this.#cancelFence = scheduleAt(this.#clock, this.#validUntil, () => {
       if (this.#isLeader && this.#clock.now() >= this.#validUntil) this.#setLeader(false, 'lease not renewed in time');
     });
@@ -357,6 +360,7 @@ export class KvLeaseElector implements LeaderElector {
   #setLeader(isLeader: boolean, reason: string): void {
     if (this.#isLeader === isLeader) return;
     this.#isLeader = isLeader;
+    this.#o.onDeadline?.(isLeader ? this.#validUntil : 0, this.#term);
     if (!isLeader) {
       this.#validUntil = 0;
       if (this.#leaderId === this.nodeId) {

@@ -1,7 +1,7 @@
 /** Pulse options: documented, defaulted, validated and frozen. */
 import { randomBytes } from 'node:crypto';
 import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
-import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
+import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { LeaderElector } from './elector.js';
 
@@ -47,6 +47,12 @@ export interface PulseOptions {
   staleAfterMs?: number;
   /** Sub-millisecond scheduling (spins the last ~1 ms before each frame). @default true */
   precise?: boolean;
+  /**
+   * Connection settings for the emitter thread (issue 13). When set, on a NATS bus with the
+   * real clock, the schedule and the publish run in a worker thread with its own connection,
+   * and KV, HTTP, metrics and logging stay on this one. Unset: the emitter runs in-thread.
+   */
+  emitterNats?: NatsConfig;
   clock?: Clock;
   logger?: Logger;
   /** Metrics registry (a new one by default). */
@@ -70,6 +76,7 @@ export interface ResolvedPulseOptions {
   readonly elector: 'kv' | 'single' | LeaderElector;
   readonly staleAfterMs: number | undefined;
   readonly precise: boolean;
+  readonly emitterNats: NatsConfig | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry | undefined;
@@ -132,6 +139,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     elector: o.elector ?? 'kv',
     staleAfterMs: o.staleAfterMs,
     precise: o.precise ?? true,
+    emitterNats: o.emitterNats,
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
     registry: o.registry,

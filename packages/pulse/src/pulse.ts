@@ -12,12 +12,13 @@ import { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
 import { LeaseTtlMismatchError } from './errors.js';
-import { FramePublisher, type PublishedFrame, type SkipReason } from './frame-publisher.js';
+import { startEmission, type Emission } from './emission.js';
+import { STALL_FENCE_MS, type PublishedFrame, type SkipReason } from './frame-publisher.js';
+import { SharedFence } from './shared-fence.js';
 import { FrameObserver } from './frame-observer.js';
 import { KvLeaseElector } from './kv-lease.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { DEFAULT_LEASE_TTL_MS, resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
-import { BeatScheduler } from './scheduler.js';
 import { driftView, isDegraded, leaderStatus, readiness, tempoStatus, type LeaderStatus, type PulseDriftReport, type PulseSnapshot, type Readiness, type ServiceState, type TempoStatus } from './status-views.js';
 import { applyPendingTempo, readTempoMap, submitTempoChange, type PendingTempo, type TempoRequest } from './tempo.js';
 import { TempoKeeper } from './tempo-keeper.js';
@@ -33,13 +34,16 @@ export class Pulse {
   #elector: LeaderElector | undefined;
   #clockCheck: ClockCheck | undefined;
   #observer: FrameObserver | undefined;
-  #scheduler: BeatScheduler | undefined;
   #presence: { stop(): Promise<void> } | undefined;
   #replicas = 1;
-  #publisher: FramePublisher | undefined;
+  #emission: Emission | undefined;
+  #emissionStarting = false;
+  readonly #fence = new SharedFence();
   #leaseTtlMs: number | null = null;
   /** Set when this node starts leading; cleared by the first frame of the term. */
   #newTerm = false;
+  /** The last slot on the wire when this term began (for the failover count). */
+  #termStartFloor: SlotKey | undefined;
   /** The term this node knows (the lease's). */
   #term = 0;
   #published = 0;
@@ -126,6 +130,11 @@ export class Pulse {
       map: () => this.tempoMap,
       leaseTerm: () => this.#elector?.leadership().term ?? 0,
       onDrift: (ratio) => this.metrics.timerDriftRatio.set(ratio),
+      onRemoteHlc: (hlc) => this.#emission?.remoteHlc(hlc),
+      onSeen: () => {
+        const floor = this.#floor();
+        if (floor) this.#emission?.setFloor(floor);
+      },
     });
     this.#observer.start();
     this.#elector = await this.#makeElector();
@@ -143,7 +152,11 @@ export class Pulse {
 
   async #makeElector(): Promise<LeaderElector> {
     const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs } = this.options;
-    if (elector === 'single') return new SingleNodeElector(nodeId);
+    if (elector === 'single') {
+      const single = new SingleNodeElector(nodeId);
+      single.onChange((l) => (l.isLeader ? this.#fence.open(Infinity, l.term) : this.#fence.close()));
+      return single;
+    }
     if (elector !== 'kv') return elector;
     const bucket = clusterNames(clusterId).leaseBucket;
     const leaseKv = await openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...this.#replicaOptions() });
@@ -162,6 +175,7 @@ export class Pulse {
       logger,
       refusal: () => this.#clockCheck?.refusal() ?? null,
       lastSlot: () => this.#floor(),
+      onDeadline: (validUntil, term) => (validUntil > 0 ? this.#fence.open(validUntil, term) : this.#fence.close()),
       onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
     });
   }
@@ -176,7 +190,9 @@ export class Pulse {
   }
 
   async #teardown(): Promise<void> {
-    this.#scheduler?.stop();
+    this.#fence.close();
+    await this.#emission?.stop();
+    this.#emission = undefined;
     this.#mapRetry?.();
     await this.#elector?.stop();
     await this.#presence?.stop();
@@ -198,48 +214,73 @@ export class Pulse {
 
   #onMap(): void {
     const map = this.tempoMap;
-    if (!map || this.#scheduler || this.#state !== 'running') return;
-    const phaseMs = beatDurationMs(Math.max(...map.segments.map((s) => s.tempoBpm))) / map.phases.length;
-    const publisher = new FramePublisher({
-      bus: this.options.bus,
-      clusterId: this.options.clusterId,
-      hlc: this.hlc,
-      clock: this.options.clock,
-      map: () => this.tempoMap,
-      term: () => (this.#canPublish() ? this.#term : 0),
-      floor: () => this.#floor(),
-      onPublished: (f) => this.#onPublished(f),
-      onSkip: (reason) => this.#onSkip(reason),
-      onStalled: (ms) => this.#onStalled(ms),
-      onPublishError: (err, pos) => this.options.logger.warn({ err: err.message, beat: pos.beatIndex }, 'could not publish a BeatFrame'),
-    });
-    this.#publisher = publisher;
-    this.#scheduler = new BeatScheduler({
-      clock: this.options.clock,
-      map: () => this.tempoMap!,
-      onSlot: (e) => publisher.fire(e.pos, e.firedAt),
-      onArm: (pos) => publisher.arm(pos),
-      onSkip: (e) => publisher.skipStale(e.pos),
-      onError: (err) => this.options.logger.error({ err: err.message }, 'a beat slot failed; the scheduler goes on'),
-      staleAfterMs: this.options.staleAfterMs ?? Math.min(phaseMs / 2, 250),
-      precise: this.options.precise,
-    });
-    this.#scheduler.start();
+    if (!map || this.#state !== 'running') return;
+    if (this.#emission) return this.#emission.setMap(map);
+    if (this.#emissionStarting) return;
+    this.#emissionStarting = true;
+    const o = this.options;
+    startEmission(
+      {
+        bus: o.bus,
+        clusterId: o.clusterId,
+        nodeId: o.nodeId,
+        hlc: this.hlc,
+        clock: o.clock,
+        logger: o.logger,
+        precise: o.precise,
+        staleAfterMs: o.staleAfterMs,
+        emitterNats: o.elector === 'kv' || o.elector === 'single' ? o.emitterNats : undefined,
+        map: () => this.tempoMap,
+        term: () => (this.#canPublish() ? this.#term : 0),
+        floor: () => this.#floor(),
+        fence: this.#fence,
+        onPublished: (f) => this.#onPublished(f),
+        onSkip: (reason) => this.#onSkip(reason),
+        onStalled: (ms) => this.#onStalled(ms),
+        onLost: () => {
+          this.#elector?.fence?.('the emitter thread ended');
+          this.#emission = undefined;
+          this.#emissionStarting = false;
+          this.options.clock.setTimeout(() => this.#onMap(), 1000);
+        },
+      },
+      map,
+    ).then(
+      async (e) => {
+        this.#emissionStarting = false;
+        if (this.#state !== 'running') return e.stop();
+        this.#emission = e;
+        e.setMap(this.tempoMap!);
+        const floor = this.#floor();
+        if (floor) e.setFloor(floor);
+        o.logger.info({ where: e.where }, 'emitter running');
+      },
+      (err: unknown) => {
+        this.#emissionStarting = false;
+        o.logger.error({ err: (err as Error).message }, 'could not start the emitter; retrying');
+        o.clock.setTimeout(() => this.#onMap(), 1000);
+      },
+    );
   }
 
   #onLeadership(l: Leadership): void {
     this.#term = l.term;
+    const floor = this.#floor();
+    if (floor) this.#emission?.setFloor(floor);
     if (l.leaderId !== null && l.leaderId !== this.#lastLeaderId) {
       if (this.#lastLeaderId !== null || l.isLeader) this.metrics.leadershipChanges.inc();
       this.#lastLeaderId = l.leaderId;
     }
     if (l.isLeader) {
-      if (!this.#newTerm) this.options.logger.info({ term: l.term, previous_leader: l.previousLeaderId ?? null, reason: l.reason ?? '' }, 'leading');
+      if (!this.#newTerm) {
+        this.options.logger.info({ term: l.term, previous_leader: l.previousLeaderId ?? null, reason: l.reason ?? '' }, 'leading');
+        this.#termStartFloor = floor;
+      }
       this.#newTerm = true;
       void this.#ensureMap();
     } else {
       this.#newTerm = false;
-      this.#publisher?.reset();
+      this.#emission?.reset();
     }
   }
 
@@ -285,7 +326,7 @@ export class Pulse {
     this.metrics.beatsTotal.inc({ phase: f.phase });
     this.#published++;
     this.options.onPublished?.({ beatIndex: f.beatIndex, phaseIndex: f.phaseIndex, scheduledAt: f.scheduledAt, firedAt: f.firedAt, publishedAt: f.publishedAt });
-    const floor = this.#floor();
+    const floor = this.#termStartFloor;
     if (this.#newTerm && floor) {
       // First frame of this term: count the slots nobody published during the failover.
       const missed = slotsBetween(this.tempoMap!, floor, f);
@@ -301,8 +342,20 @@ export class Pulse {
   }
 
   #onStalled(unconfirmedMs: number): void {
-    this.options.logger.warn({ unconfirmed_ms: Math.round(unconfirmedMs) }, 'the connection stalled: fencing this node and dropping the connection with its buffer');
+    const { bus, clock, logger } = this.options;
+    logger.warn({ unconfirmed_ms: Math.round(unconfirmedMs) }, 'the connection stalled: fencing this node and dropping the connection with its buffer');
     this.#elector!.fence?.('connection stalled');
+    if (this.#emission?.where !== 'worker') return;
+    // The emitter thread's connection stalled; this thread's goes the same way to the same
+    // servers: drop it too unless it answers at once.
+    let answered = false;
+    bus.flush().then(
+      () => (answered = true),
+      () => {},
+    );
+    clock.setTimeout(() => {
+      if (!answered) bus.dropConnection();
+    }, STALL_FENCE_MS);
   }
 
   async #applyPending(): Promise<void> {

@@ -24,15 +24,16 @@ afterAll(async () => {
 });
 
 describe('pulse - no frame outlives its slot (issue 11)', () => {
-  it('stall - a leader behind a stalled connection fences itself and drops it: no old-term frame reaches the wire after the new leader starts', async () => {
-    const cluster = 'stall';
+  it.each(['inline', 'thread'])('stall - a leader behind a stalled connection (%s emitter) fences itself and drops it: no old-term frame reaches the wire after the new leader starts', async (emitter) => {
+    const cluster = `stall-${emitter}`;
     const direct = await NatsBus.connect({ servers: server.url });
     const viaProxy = await NatsBus.connect({ servers: proxy.url, reconnectTimeWaitMs: 100, timeoutMs: 1000 });
     const follower = await NatsBus.connect({ servers: server.url });
     buses.push(direct, viaProxy, follower);
     const seen = collectFrames(direct, cluster);
     const opts = { clusterId: cluster, bpm: 120, maxBpm: 120, leaseTtlMs: 1000 };
-    const old = new Pulse({ ...opts, bus: viaProxy, nodeId: 'old' });
+    const emitterNats = emitter === 'thread' ? { servers: proxy.url, reconnectTimeWaitMs: 100, timeoutMs: 1000 } : undefined;
+    const old = new Pulse({ ...opts, bus: viaProxy, nodeId: 'old', emitterNats });
     pulses.push(old);
     await old.start();
     await waitFor(() => old.leaderStatus().is_leader, { message: 'old to lead' });

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
+import type { NatsConfig } from '@backbeat/transport';
 import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
 import { isLoopback, listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, addReplicasFlag, connectBus, replicasFlag, type NatsFlags } from '../nats-flags.js';
+import { addNatsFlags, addReplicasFlag, connectBus, natsConfigFrom, replicasFlag, type NatsFlags } from '../nats-flags.js';
 import { intFlag, numberFlag, UsageError } from '../usage.js';
 
 /** Option field -> flag, for error messages. */
@@ -29,6 +30,7 @@ interface PulseFlags extends NatsFlags {
   dataDir?: string;
   leaseTtl?: string;
   maxClockOffset: string;
+  emitter: string;
   logLevel?: string;
 }
 
@@ -53,6 +55,12 @@ export function resolveNodeId(prefix: string, flag: string | undefined, dataDir:
   return id;
 }
 
+/** `--emitter`: the emitter thread's connection settings, or undefined for the in-thread emitter. */
+function emitterFlag(f: PulseFlags): NatsConfig | undefined {
+  if (f.emitter !== 'thread' && f.emitter !== 'inline') throw new UsageError('--emitter', `must be 'thread' or 'inline', got '${f.emitter}'`);
+  return f.emitter === 'thread' ? natsConfigFrom(f, `backbeat-pulse ${f.nodeId ?? ''} emitter`.replace('  ', ' ')) : undefined;
+}
+
 /** Registers `backbeat pulse`. */
 export function registerPulse(program: Command): void {
   const cmd = program
@@ -67,6 +75,7 @@ export function registerPulse(program: Command): void {
     .option('--max-bpm <n>', 'highest tempo a change may set', '24')
     .option('--lease-ttl <ms>', 'leader lease TTL in ms; must match the lease bucket (default: its TTL, 2000 for a new one)')
     .option('--max-clock-offset <ms>', 'largest clock offset against the NATS servers a leader may have', '20')
+    .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)')
     .option('--admin-token <token>', 'bearer token for POST /tempo (or BACKBEAT_ADMIN_TOKEN)')
@@ -95,6 +104,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     leaseTtlMs: f.leaseTtl === undefined ? undefined : intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
     maxClockOffsetMs: numberFlag('--max-clock-offset', f.maxClockOffset, 0.1, 600_000),
     replicas: replicasFlag(f.replicas),
+    emitterNats: emitterFlag(f),
     logger: log,
   };
   try {
