@@ -292,7 +292,7 @@ function report(result) {
   for (const f of fan) {
     console.log(`  ${label[f.mode].padEnd(32)} expected ${f.expected_per_client} x ${f.clients} clients; leader ${f.fired_leader}, grid ${f.fired_grid}, local ${f.fired_local}, duplicates ${f.duplicates}, missed ${f.missed}; startup ${f.startup_s} s, rss <= ${f.rss_mb_per_process} MB/process`);
   }
-  if (!result.fanout.conn) console.log('  SDK, 1 connection per client: skipped (BENCH_PERCONN_SECONDS=0, the default in short mode)');
+  if (!result.fanout.conn) console.log('  SDK, 1 connection per client: skipped (BENCH_PERCONN_SECONDS=0, its default in short mode)');
   if (!result.fanout.grid10k) console.log('  SDK grid, 10,000 in 8 processes: skipped in short mode (BENCH_SECONDS < 10)');
   if (result.degradation) {
     const d = result.degradation;

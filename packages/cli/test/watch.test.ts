@@ -55,11 +55,25 @@ describe('backbeat watch and agent - leader changes, hints, timing (issues 13 an
     const p = await kvPulse('wreal', 'node-r');
     const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', server.url]);
     try {
-      await waitFor(() => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr), { timeoutMs: 12_000, message: 'the hint' });
+      await waitFor(() => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr), { timeoutMs: 20_000, message: 'the hint' });
       expect(w.stderr.match(/no BeatFrame/g)).toHaveLength(1);
       expect(w.stdout).toBe('');
     } finally {
       await w.stop();
+      await p.stop();
+    }
+  });
+
+  it('agent - a mistyped --cluster logs one hint naming the subject after 5 s', async () => {
+    const p = await kvPulse('areal', 'node-ar');
+    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    try {
+      await waitFor(() => /no BeatFrame in 5 s from cluster 'arael': listening on 'backbeat\.arael\.beat'/.test(a.stdout + a.stderr), { timeoutMs: 20_000, message: 'the hint' }).catch((err) => {
+        throw new Error(`${(err as Error).message}; output: ${a.stdout.slice(-2000)} ${a.stderr.slice(-2000)}`);
+      });
+      expect((a.stdout + a.stderr).match(/no BeatFrame/g)).toHaveLength(1); // one line for the process, not one per agent
+    } finally {
+      await a.stop();
       await p.stop();
     }
   });

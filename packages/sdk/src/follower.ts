@@ -93,6 +93,8 @@ export class BeatFollower implements GateListener {
   readonly #leaseListeners = new Set<(lease: LeaseView) => void>();
   readonly #callbacks = { phase: new Set<BeatCallback>(), beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>() };
 
+  readonly #onTimerBound = (): void => this.#onTimer();
+
   constructor(private readonly o: FollowerOptions) {
     this.#timing = o.timing;
   }
@@ -280,8 +282,8 @@ export class BeatFollower implements GateListener {
     this.#cancelTimer = undefined;
     const map = this.map;
     if (!this.#running || !map) return;
-    const next = this.#last ? nextSlot(map, this.#last) : slotAtOrAfter(map, this.o.clock.now());
-    this.#cancelTimer = this.o.timer.at(this.#dueAt(next), () => this.#onTimer());
+    const next = this.#last ? nextOf(map, this.#last) : slotAtOrAfter(map, this.o.clock.now());
+    this.#cancelTimer = this.o.timer.at(this.#dueAt(next), this.#onTimerBound);
   }
 
   #dueAt(s: BeatPosition): number {
@@ -310,11 +312,11 @@ export class BeatFollower implements GateListener {
     const map = this.map;
     if (!this.#running || !map) return;
     const now = this.o.clock.now();
-    const cur = positionAt(map, now);
+    const cur = slotHolding(map, now);
     if (!cur || (this.#last && compareSlots(cur, this.#last) <= 0)) return this.#arm();
     const dueAt = this.#dueAt(cur);
     if (now < dueAt) {
-      this.#cancelTimer = this.o.timer.at(dueAt, () => this.#onTimer());
+      this.#cancelTimer = this.o.timer.at(dueAt, this.#onTimerBound);
       return;
     }
     const grid = this.#timing === 'grid';
@@ -364,6 +366,29 @@ export class BeatFollower implements GateListener {
       }
     }
   }
+}
+
+// Every client of a process fires the same slot of the same map (the hub's) at the same
+// instant: the grid arithmetic is done once per slot, not once per client.
+let held: { map: TempoMap; pos: BeatPosition } | undefined;
+let stepped: { map: TempoMap; from: BeatPosition; next: BeatPosition } | undefined;
+
+/** positionAt, remembered for the slot last asked about. */
+function slotHolding(map: TempoMap, t: number): BeatPosition | null {
+  const h = held;
+  if (h && h.map === map && h.pos.phaseStart <= t && t < h.pos.phaseEnd) return h.pos;
+  const pos = positionAt(map, t);
+  if (pos) held = { map, pos };
+  return pos;
+}
+
+/** nextSlot, remembered for the slot last asked about. */
+function nextOf(map: TempoMap, from: BeatPosition): BeatPosition {
+  const s = stepped;
+  if (s && s.map === map && compareSlots(s.from, from) === 0) return s.next;
+  const next = nextSlot(map, from);
+  stepped = { map, from, next };
+  return next;
 }
 
 let lastBuilt: { clusterId: string; map: TempoMap; pos: BeatPosition; frame: BeatFrame } | undefined;

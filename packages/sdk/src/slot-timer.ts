@@ -35,12 +35,12 @@ export class SlotTimer {
       this.#buckets.set(t, bucket);
       this.#times.splice(lowerBound(this.#times, t), 0, t);
     }
-    const entry = () => cb();
-    bucket.add(entry);
+    // A callback is kept once per instant: adding the same one twice for one instant is one call.
+    bucket.add(cb);
     this.#arm();
     return () => {
       const b = this.#buckets.get(t);
-      if (!b?.delete(entry) || b.size > 0) return;
+      if (!b?.delete(cb) || b.size > 0) return;
       this.#buckets.delete(t);
       this.#times.splice(lowerBound(this.#times, t), 1);
       if (this.#times.length === 0) this.#disarm();

@@ -35,7 +35,7 @@ export function registerAgentAndWatch(program: Command): void {
     const timing = timingFlag(f.timing);
     const bus = await connectBus(f, 'backbeat-agent');
     const agents = await startSimAgents({ bus, clusterId: f.cluster, count, sign: f.sign, logger: log, timing });
-    const cancelHint = hintIfSilent(agents.clients[0]!, (hint) => log.warn({ cluster: f.cluster }, hint));
+    const cancelHint = hintIfSilent(agents.clients[0]!, (hint) => log.warn({ cluster: f.cluster }, hint), undefined, String(f.nats));
     if (f.trustOut) writeFileSync(f.trustOut, `${JSON.stringify(agents.trust, null, 2)}\n`);
     log.info({ count, cluster: f.cluster, signed: Boolean(f.sign), timing }, 'simulated agents running');
     await runUntilSignal(
