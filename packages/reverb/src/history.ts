@@ -36,19 +36,48 @@ export function decodeStoredReport(m: StoredMsg): BarReport | undefined {
   }
 }
 
-/** First sequence in [lo, hi] whose report has from_beat >= fromBeat (hi + 1 when none). */
+/** from_beat of the report at or after `seq` and that message's sequence (beat -1 when not a report). */
+async function beatAt(bus: Bus, stream: string, seq: number): Promise<{ seq: number; beat: number } | undefined> {
+  const m = await bus.getStreamMsg(stream, { seq });
+  return m && { seq: m.seq, beat: decodeStoredReport(m)?.from_beat ?? -1 };
+}
+
+/**
+ * First sequence in [lo, hi] whose report has from_beat >= fromBeat (hi + 1 when none).
+ * Reports are stored one per bar, so from_beat grows almost linearly with the sequence: an
+ * interpolation guess lands at or next to the answer, and a binary search finishes between
+ * the bounds the guesses leave (a few lookups on a stream of any length).
+ */
 async function seqOfBeat(bus: Bus, stream: string, lo: number, hi: number, fromBeat: number): Promise<number> {
   let end = hi + 1;
-  while (lo < end) {
-    const mid = Math.floor((lo + end) / 2);
-    const m = await bus.getStreamMsg(stream, { seq: mid });
+  const first = await beatAt(bus, stream, lo);
+  if (!first || first.beat >= fromBeat) return lo;
+  const last = await beatAt(bus, stream, hi);
+  if (!last || last.beat < fromBeat) return hi + 1;
+  // Invariant: the report at lo - 1 ... is below fromBeat (lo = first.seq + 1), the one at `end` is not.
+  let loBeat = first.beat;
+  let hiBeat = last.beat;
+  lo = first.seq + 1;
+  end = last.seq;
+  for (let guesses = 0; lo < end; guesses++) {
+    const span = end - lo;
+    let mid = Math.floor((lo + end) / 2);
+    if (guesses < 3 && hiBeat > loBeat) {
+      mid = lo + Math.floor(((fromBeat - loBeat) / (hiBeat - loBeat)) * span);
+      mid = Math.min(end - 1, Math.max(lo, mid));
+    }
+    const m = await beatAt(bus, stream, mid);
     if (!m || m.seq >= end) {
       end = mid;
       continue;
     }
-    const beat = decodeStoredReport(m)?.from_beat ?? -1;
-    if (beat < fromBeat) lo = m.seq + 1;
-    else end = mid;
+    if (m.beat < fromBeat) {
+      lo = m.seq + 1;
+      loBeat = m.beat;
+    } else {
+      end = mid;
+      hiBeat = m.beat;
+    }
   }
   return lo;
 }
@@ -66,7 +95,17 @@ export async function readReports(bus: Bus, clusterId: string, q: ReportQuery): 
   else if (q.fromBeat !== undefined) start = await seqOfBeat(bus, stream, firstSeq, lastSeq, q.fromBeat);
   else start = Math.max(firstSeq, lastSeq - q.limit + 1);
   if (start > lastSeq) return { reports: [], nextCursor: undefined };
-  const msgs = await bus.readStream({ stream, fromSeq: start, limit: q.limit });
+  // Single-message lookups, pipelined on the connection: no consumer to create and delete.
+  const msgs: StoredMsg[] = [];
+  for (let seq = start; seq <= lastSeq && msgs.length < q.limit; ) {
+    const batch = Array.from({ length: Math.min(q.limit - msgs.length, lastSeq - seq + 1) }, (_, i) => bus.getStreamMsg(stream, { seq: seq + i }));
+    const got = (await Promise.all(batch)).filter((m): m is StoredMsg => m !== undefined);
+    const seen = new Set(msgs.map((m) => m.seq));
+    for (const m of got) if (!seen.has(m.seq) && msgs.length < q.limit) msgs.push(m);
+    seq = (got.at(-1)?.seq ?? seq + batch.length - 1) + 1;
+    if (got.length === 0) break;
+  }
+  msgs.sort((a, b) => a.seq - b.seq);
   const reports = msgs.map(decodeStoredReport).filter((r): r is BarReport => r !== undefined);
   const last = msgs.at(-1)?.seq ?? lastSeq;
   return { reports, nextCursor: last < lastSeq ? String(last + 1) : undefined };

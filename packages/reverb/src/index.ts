@@ -17,7 +17,7 @@ export type { PublicKey } from './ed25519.js';
 export type { SignatureCheck } from './trust.js';
 export { checkClaim } from './ingest.js';
 export type { Verdict, IngestContext } from './ingest.js';
-export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText } from './window.js';
+export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText, compareHlcText } from './window.js';
 export type { IssueKind } from './window.js';
 export { planRecovery } from './recovery.js';
 export type { RecoveryPlan, RecoveryInput } from './recovery.js';

@@ -304,7 +304,8 @@ export class Reverb {
       if (dlq) this.#deadLetter(data, headers, 'replayed', `claim ${c.agent_id} ${c.hlc} was already counted`);
       return 'replayed';
     }
-    if (!this.hlc.update(c.hlc).adopted) w.issue('hlc_ahead', now); // SPEC 5: receiving advances the HLC
+    // SPEC 5: receiving advances the HLC. A clock behind ours teaches it nothing: skip the merge.
+    if (parseInt(c.hlc.slice(0, c.hlc.indexOf(':')), 16) >= this.hlc.peek().physical && !this.hlc.update(c.hlc).adopted) w.issue('hlc_ahead', now);
     const map = this.#client?.tempoMap;
     const onTime = map ? storedAt < timeOf(map, c.beat_index + 1, 0) : false;
     w.add(c, onTime, now, seq);

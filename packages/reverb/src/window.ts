@@ -2,7 +2,6 @@
  * One bar's aggregation (BACKBEAT-REQ-020, REQ-021): the accepted claims of a window and the
  * KPIs of its BarReport. Pure: the service feeds it claims and asks for the report.
  */
-import { compareHlc, parseHlc } from '@backbeat/core';
 import { CLAIM_STATES, type BarReport, type ClaimState, type StatusClaim } from '@backbeat/contracts';
 
 /**
@@ -64,6 +63,20 @@ function hlcHash(hlc: string): number {
     h2 = Math.imul(h2 ^ c, 0x5bd1e995);
   }
   return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}
+
+/** Orders two wire HLCs (contract-valid) like compareHlc, without parsing: group by group, as hex numbers. */
+export function compareHlcText(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = a.split(':');
+  const y = b.split(':');
+  for (let i = 0; i < 3; i++) {
+    const p = (x[i] ?? '').replace(/^0+(?=.)/, '');
+    const q = (y[i] ?? '').replace(/^0+(?=.)/, '');
+    if (p.length !== q.length) return p.length < q.length ? -1 : 1;
+    if (p !== q) return p < q ? -1 : 1;
+  }
+  return 0;
 }
 
 /** One agent in one bar, kept small (BACKBEAT-PER: about 0.5 KB per agent in an open window). */
@@ -161,7 +174,7 @@ export class WindowAggregation {
     if (claim.state === 'failed') a.flags |= FAILED;
     if (claim.state === 'blocked') a.flags |= BLOCKED;
     // The agent's last state: the claim of the latest beat, the latest HLC within a beat.
-    if (claim.beat_index > a.lastBeat || (claim.beat_index === a.lastBeat && compareHlc(parseHlc(claim.hlc), parseHlc(a.lastHlc)) >= 0)) {
+    if (claim.beat_index > a.lastBeat || (claim.beat_index === a.lastBeat && compareHlcText(claim.hlc, a.lastHlc) >= 0)) {
       a.lastBeat = claim.beat_index;
       a.lastHlc = claim.hlc;
       a.lastState = claim.state;

@@ -1,9 +1,10 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createTempoMap } from '@backbeat/core';
+import { compareHlc, createTempoMap, formatHlc, parseHlc } from '@backbeat/core';
 import { validateBarReport } from '@backbeat/contracts';
 import { publicKeyBase64 } from '@backbeat/sdk';
-import { TrustStore, WindowAggregation, assertBindable, bearerMatches, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, isLoopbackHost, planRecovery, resolveReverbOptions } from '@backbeat/reverb';
+import { TrustStore, WindowAggregation, compareHlcText, assertBindable, bearerMatches, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, isLoopbackHost, planRecovery, resolveReverbOptions } from '@backbeat/reverb';
 
 const map = createTempoMap({ startTime: 1_000_000, tempoBpm: 60, barLength: 4 }); // 1 s beats, 4 s bars
 const enc = new TextEncoder();
@@ -48,6 +49,22 @@ describe('reverb - window aggregation', () => {
     expect(onTime.built_late).toBeUndefined();
     expect(onTime.late_claims).toBeUndefined();
     expect(onTime.secret_rotations_ok).toBe(true);
+  });
+});
+
+describe('reverb - HLC order without parsing', () => {
+  it('window - compareHlcText orders wire HLCs exactly like compareHlc (fast-check), leading zeros included', () => {
+    const hlc = fc.record({ physical: fc.nat({ max: 2 ** 48 }), logical: fc.nat({ max: 70_000 }), node: fc.nat({ max: 0xffffff }).map((n) => n.toString(16)) });
+    const pad = fc.nat({ max: 3 });
+    fc.assert(
+      fc.property(hlc, hlc, pad, pad, (a, b, pa, pb) => {
+        const wire = (h: typeof a, p: number) => formatHlc(h).split(':').map((g) => '0'.repeat(p) + g).join(':');
+        const x = wire(a, pa);
+        const y = wire(b, pb);
+        expect(Math.sign(compareHlcText(x, y))).toBe(Math.sign(compareHlc(parseHlc(x), parseHlc(y))));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
