@@ -41,6 +41,7 @@ describe('backbeat CLI - usage', () => {
 
   it.each([
     [['pulse', '--bpm', '99'], /--bpm: must be from 4 to 24, got 99/],
+    [['pulse', '--bpm', '60'], /--bpm: must be from 4 to 24, got 60 \(--max-bpm 24; raise it with --max-bpm 60 or more\)/],
     [['pulse', '--bpm', 'fast'], /--bpm: must be a number from 0.1 to 1000, got 'fast'/],
     [['pulse', '--phases', 'plan,sing'], /--phases: 'sing' is not one of plan, execute \(or work\), review/],
     [['pulse', '--admin-host', '0.0.0.0'], /--admin-host: without --admin-token the admin API listens on loopback only/],

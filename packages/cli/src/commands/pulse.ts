@@ -51,6 +51,14 @@ export function resolveNodeId(prefix: string, flag: string | undefined, dataDir:
   return id;
 }
 
+/** For a --bpm outside [--min-bpm, --max-bpm]: the flag that lifts the limit. */
+function limitHint(field: string, bpm: number, min: number, max: number): string {
+  if (field !== 'bpm') return '';
+  if (bpm > max) return ` (--max-bpm ${max}; raise it with --max-bpm ${Math.ceil(bpm)} or more)`;
+  if (bpm < min) return ` (--min-bpm ${min}; lower it with --min-bpm ${Math.floor(bpm * 10) / 10} or less)`;
+  return '';
+}
+
 /** Registers `backbeat pulse`. */
 export function registerPulse(program: Command): void {
   const cmd = program
@@ -58,8 +66,8 @@ export function registerPulse(program: Command): void {
     .description('run a pulse node: leader election, BeatFrames, admin API (BACKBEAT-REQ-001..005)')
     .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
     .option('--node-id <id>', 'node id (generated, and kept in --data-dir, when empty)')
-    .option('--bpm <n>', 'tempo of a new grid', '12')
-    .option('--bar <n>', 'beats per bar', '8')
+    .option('--bpm <n>', 'tempo of a new grid, within --min-bpm..--max-bpm (the spec\'s 12; `backbeat dev` uses 60 so a demo moves)', '12')
+    .option('--bar <n>', 'beats per bar (the spec\'s 8; `backbeat dev` uses 4)', '8')
     .option('--phases <list>', "phases of a beat ('work' means execute)", 'plan,execute,review')
     .option('--min-bpm <n>', 'lowest tempo a change may set', '4')
     .option('--max-bpm <n>', 'highest tempo a change may set', '24')
@@ -95,7 +103,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
   try {
     resolvePulseOptions(options); // flag errors before connecting
   } catch (err) {
-    if (err instanceof InvalidArgumentError) throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, err.context.rule);
+    if (err instanceof InvalidArgumentError) throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, `${err.context.rule}${limitHint(err.context.field, options.bpm, options.minBpm, options.maxBpm)}`);
     throw err;
   }
   // Fail fast (issue 15): flags are checked above; the admin port is bound before this node
