@@ -170,9 +170,6 @@ async function natsView(bus: Bus, clusterId: string, buckets: Array<KvBucket | n
     return { servers: [{ name: 'in-memory bus', connected: true }], stores };
   }
   const info = bus.nc.info;
-  const servers = new Map<string, ServerView>();
-  if (info) servers.set(info.server_name, { name: info.server_name, connected: true, version: info.version, url: `${info.host}:${info.port}` });
-  for (const u of info?.connect_urls ?? []) if (![...servers.values()].some((s) => s.url === u)) servers.set(u, { name: u, connected: false, url: u });
   const jsm = await bus.jsm();
   for (const s of stores) {
     const si = await jsm.streams.info(`KV_${s.name}`).catch(() => null);
@@ -182,9 +179,12 @@ async function natsView(bus: Bus, clusterId: string, buckets: Array<KvBucket | n
     const si = await jsm.streams.info(name).catch(() => null);
     stores.push(si ? { kind: 'stream', name, replicas: si.config.num_replicas, messages: si.state.messages, ...(si.cluster ? clusterOf(si.cluster) : {}) } : { kind: 'stream', name, replicas: null });
   }
-  for (const s of stores) {
-    for (const n of [s.leader, ...(s.peers ?? [])]) if (n && !servers.has(n) && ![...servers.values()].some((v) => v.name === n)) servers.set(n, { name: n, connected: false });
-  }
+  // The JetStream servers by name, from where the copies are; else the URLs the server gossips.
+  const servers = new Map<string, ServerView>();
+  if (info) servers.set(info.server_name, { name: info.server_name, connected: true, version: info.version, url: `${info.host}:${info.port}` });
+  const peers = stores.flatMap((x) => [x.leader, ...(x.peers ?? [])]).filter((n): n is string => typeof n === 'string');
+  if (peers.length > 0) for (const n of peers) if (!servers.has(n)) servers.set(n, { name: n, connected: false });
+  if (peers.length === 0) for (const u of info?.connect_urls ?? []) if (![...servers.values()].some((v) => v.url === u)) servers.set(u, { name: u, connected: false, url: u });
   return { servers: [...servers.values()], stores };
 }
 

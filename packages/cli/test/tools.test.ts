@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAdminApp, Pulse } from '@backbeat/pulse';
-import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { ManagedProcess, NatsCluster, NatsServer, waitFor } from '@backbeat/testing';
 import type { ClusterStatus } from '../src/cluster-status.js';
 import { renderStatus } from '../src/commands/status.js';
-import { dlqStreamConfig, NatsBus, startPresence, subjects } from '@backbeat/transport';
+import { dlqStreamConfig, NatsBus, openStateBucket, startPresence, statusStreamConfig, subjects } from '@backbeat/transport';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 const enc = new TextEncoder();
@@ -90,6 +90,30 @@ describe('backbeat status - against nats-server', () => {
     expect(none.code).toBe(1);
     expect(none.err.trim()).toMatch(/^backbeat: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
   });
+});
+
+describe('backbeat status - on a three-node NATS cluster', () => {
+  it('status --json - every JetStream server, and the replicas, leader and copies of a replicated stream', async () => {
+    const cluster = await NatsCluster.start(3);
+    const cbus = await NatsBus.connect({ servers: cluster.urls });
+    try {
+      await openStateBucket(cbus, 'tri');
+      const jsm = await cbus.jsm();
+      await jsm.streams.add({ name: statusStreamConfig('tri').name, subjects: [subjects('tri').status], num_replicas: 3 });
+      const r = await run(['status', '--cluster', 'tri', '--nats', cluster.urls.join(','), '--json']);
+      expect(r.code, r.err).toBe(0);
+      const s = JSON.parse(r.out);
+      expect(s.servers).toHaveLength(3);
+      expect(s.servers.filter((v: { connected: boolean }) => v.connected)).toHaveLength(1);
+      const stream = s.stores.find((x: { name: string }) => x.name === statusStreamConfig('tri').name);
+      expect(stream.replicas).toBe(3);
+      expect([stream.leader, ...stream.peers].sort()).toEqual(s.servers.map((v: { name: string }) => v.name).sort());
+      expect(s.leader).toBeNull();
+    } finally {
+      await cbus.close();
+      await cluster.stop();
+    }
+  }, 60_000);
 });
 
 describe('backbeat tempo - through a pulse admin API', () => {
