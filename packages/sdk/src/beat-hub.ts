@@ -33,7 +33,8 @@ const hubs = new WeakMap<Bus, Map<string, Hub>>();
 
 /**
  * Joins (or opens) the hub of `clusterId` on `bus`. KV problems are reported to every
- * member's `report`, with `log` true for one member only.
+ * member's `report`, with `log` true for one member only. The gate's `aheadMs` is the
+ * tolerance of the client that opened the hub: clients sharing a bus share one gate.
  */
 export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, toleranceMs: number, report: (message: string, log: boolean) => void): Promise<HubMembership> {
   let byCluster = hubs.get(bus);
