@@ -33,7 +33,8 @@ const hubs = new WeakMap<Bus, Map<string, Hub>>();
 
 /**
  * Joins (or opens) the hub of `clusterId` on `bus`. KV problems are reported to every
- * member's `report`, with `log` true for one member only.
+ * member's `report`, with `log` true for one member only. The gate's `aheadMs` is the
+ * tolerance of the client that opened the hub: clients sharing a bus share one gate.
  */
 export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, toleranceMs: number, report: (message: string, log: boolean) => void): Promise<HubMembership> {
   let byCluster = hubs.get(bus);
@@ -42,23 +43,29 @@ export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, tol
   if (!hub) {
     const reporters = new Set<(message: string, log: boolean) => void>();
     const refresh = (what: 'lease' | 'map') => hub?.watch?.refresh(what);
+    // Every member shows a problem in health; only the first logs it (a thousand agents, one line).
+    const reportAll = (message: string) => {
+      let first = true;
+      for (const r of reporters) {
+        r(message, first);
+        first = false;
+      }
+    };
     const gate = new FrameGate(clusterId, clock, { aheadMs: Math.max(MIN_AHEAD_MS, toleranceMs), refresh });
     const h: Hub = { gate, reporters, members: 0, ready: Promise.resolve() };
     const open = async () => {
-      const watch = watchCluster(bus, clusterId, gate, clock, (m) => {
-        // Every member shows it in health; only the first logs it (a thousand agents, one line).
-        let first = true;
-        for (const r of reporters) {
-          r(m, first);
-          first = false;
-        }
-      });
+      const watch = watchCluster(bus, clusterId, gate, clock, reportAll);
       h.watch = watch;
       await watch.ready;
       h.sub = bus.subscribe(subjects(clusterId).beat, (m) => {
         const receivedAt = clock.now();
         const r = parseBeatFrame(m.data);
-        gate.offer(r.ok ? { frame: r.message, termHeader: m.headers[TERM_HEADER], receivedAt } : { error: r.error.message, termHeader: m.headers[TERM_HEADER], receivedAt });
+        try {
+          gate.offer(r.ok ? { frame: r.message, termHeader: m.headers[TERM_HEADER], receivedAt } : { error: r.error.message, termHeader: m.headers[TERM_HEADER], receivedAt });
+        } catch (err) {
+          // No message can crash a client: a check that throws drops the frame and says why.
+          reportAll(`frame check failed, frame dropped: ${(err as Error).message}`);
+        }
       });
       await bus.flush();
     };

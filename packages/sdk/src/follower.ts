@@ -82,6 +82,8 @@ export class BeatFollower implements GateListener {
   #last: BeatPosition | undefined;
   #recent: Fired[] = [];
   #cancelTimer: (() => void) | undefined;
+  /** Due time of the armed timer (meaningful while #cancelTimer is set). */
+  #armedDue = NaN;
   #degraded = false;
   #running = false;
   #timing: Timing;
@@ -278,12 +280,18 @@ export class BeatFollower implements GateListener {
 
   /** Waits for the next slot: its start (grid), or its start + the late delay (frames). */
   #arm(): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
     const map = this.map;
-    if (!this.#running || !map) return;
+    if (!this.#running || !map) {
+      this.#cancelTimer?.();
+      this.#cancelTimer = undefined;
+      return;
+    }
     const next = this.#last ? nextOf(map, this.#last) : slotAtOrAfter(map, this.o.clock.now());
-    this.#cancelTimer = this.o.timer.at(this.#dueAt(next), this.#onTimerBound);
+    const due = this.#dueAt(next);
+    if (this.#cancelTimer && this.#armedDue === due) return; // a confirmation changes nothing: keep the timer
+    this.#cancelTimer?.();
+    this.#armedDue = due;
+    this.#cancelTimer = this.o.timer.at(due, this.#onTimerBound);
   }
 
   #dueAt(s: BeatPosition): number {
@@ -299,6 +307,7 @@ export class BeatFollower implements GateListener {
     const clock = this.o.clock;
     if (this.#timing === 'frames' && clock.defer) {
       let cancelled = false;
+      this.#armedDue = NaN;
       this.#cancelTimer = () => (cancelled = true);
       clock.defer(() => cancelled || this.#onDue());
       return;
@@ -316,6 +325,7 @@ export class BeatFollower implements GateListener {
     if (!cur || (this.#last && compareSlots(cur, this.#last) <= 0)) return this.#arm();
     const dueAt = this.#dueAt(cur);
     if (now < dueAt) {
+      this.#armedDue = dueAt;
       this.#cancelTimer = this.o.timer.at(dueAt, this.#onTimerBound);
       return;
     }

@@ -149,6 +149,7 @@ export class FrameGate {
     }
     let pos: BeatPosition | null = null;
     if (!this.#map) {
+      if (!Number.isSafeInteger(frame.beat_index)) return this.#drop('off_grid', `frame beat_index ${frame.beat_index} is not a safe integer`);
       this.#learn(frame, deadline);
       pos = onGrid(this.#map!, this.clusterId, frame, deadline);
     } else {
@@ -185,7 +186,11 @@ export class FrameGate {
     const timer = this.clock.setTimeout(() => {
       if (this.#held?.incoming !== incoming) return;
       this.#held = undefined;
-      this.#check(incoming, false);
+      try {
+        this.#check(incoming, false);
+      } catch (err) {
+        this.#drop(why === 'lease' ? 'bad_term' : 'off_grid', `held frame could not be checked: ${(err as Error).message}`); // never throw in a timer
+      }
     }, Math.max(0, until - this.clock.now()));
     this.#held = { incoming, why, timer };
     this.options.refresh?.(why);

@@ -120,11 +120,13 @@ export class SdkMetrics {
     this.#prom?.skew.set(seconds);
   }
 
+  /** Slots skipped by bounded catch-up. */
   skipped(n: number): void {
     this.snapshot.slotsSkipped += n;
     this.#prom?.skipped.inc(n);
   }
 
+  /** A grid-fired slot confirmed by the leader's frame `lagMs` after it fired. */
   confirmed(lagMs: number): void {
     this.snapshot.framesConfirmed++;
     this.snapshot.confirmLagLastMs = lagMs;
@@ -132,6 +134,7 @@ export class SdkMetrics {
     this.#prom?.confirmLag.observe(lagMs / 1000);
   }
 
+  /** The clock-offset estimate (clock-offset.ts), ms. */
   offset(ms: number | null): void {
     if (ms !== null) this.#prom?.offset.set(ms / 1000);
   }

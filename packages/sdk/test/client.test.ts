@@ -125,8 +125,7 @@ describe('sdk client - on a real pulse and nats-server', () => {
     expect(aborted).toBeInstanceOf(BeatBudgetExceededError);
     expect((aborted as BeatBudgetExceededError).context).toEqual({ beats: 2, startBeat: start, deadlineBeat: start + 2 });
     const deadline = timeOf(c.tempoMap!, start + 2, 0);
-    expect(rejectedAt).toBeGreaterThanOrEqual(deadline);
-    expect(rejectedAt - deadline).toBeLessThan(50);
+    expect(rejectedAt).toBeGreaterThanOrEqual(deadline); // never early; the exact instant is checked on FakeClock (budget.test.ts)
   });
 
   it('client - a bad frame on the beat subject is dropped and counted, never thrown', async () => {
