@@ -19,7 +19,6 @@ describe('subjects - names of a cluster (SPEC 3)', () => {
       stateBucket: 'backbeat_c_1_state',
       leaseBucket: 'backbeat_c_1_lease',
       presenceBucket: 'backbeat_c_1_presence',
-      presenceBucket: 'backbeat_c_1_presence',
       statusStream: 'BACKBEAT_c_1_STATUS',
       reportStream: 'BACKBEAT_c_1_REPORTS',
     });
