@@ -9,8 +9,8 @@ const auth = { authorization: 'Bearer t0ken', 'content-type': 'application/json'
 
 beforeAll(async () => {
   dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '1', '--pulse-nodes', '2', '--admin-token', 't0ken'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
-  url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 20_000))[1]!;
-}, 30_000);
+  url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 40_000))[1]!;
+}, 60_000);
 afterAll(async () => {
   await dev?.stop();
 });

@@ -38,7 +38,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function run(args: string[], timeoutMs = 10_000): Promise<{ code: number | string; out: string; err: string }> {
+async function run(args: string[], timeoutMs = 20_000): Promise<{ code: number | string; out: string; err: string }> {
   const p = ManagedProcess.node(bin, args, { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
   const code = await Promise.race([p.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), timeoutMs))]);
   await p.stop();
@@ -53,7 +53,7 @@ describe('backbeat status - against nats-server', () => {
         const j = r.code === 0 ? JSON.parse(r.out) : null;
         return j?.leader ? j : null;
       },
-      { timeoutMs: 15_000, message: 'a status with a leader' },
+      { timeoutMs: 30_000, message: 'a status with a leader' },
     );
     expect(s.leader).toMatchObject({ node_id: 'pulse-a', term: pulse.leaderStatus().term });
     expect(s.tempo).toMatchObject({ bpm: 60, bar_length: 4, pending: null });
@@ -66,7 +66,7 @@ describe('backbeat status - against nats-server', () => {
     expect(s.servers[0].connected).toBe(true);
     const stores = Object.fromEntries(s.stores.map((x: { name: string; replicas: number | null }) => [x.name, x.replicas]));
     expect(stores).toMatchObject({ backbeat_tools_state: 1, backbeat_tools_lease: 1, backbeat_tools_presence: 1 });
-  });
+  }, 60_000);
 
   it('status - the human form names the leader, each node and the pending change', async () => {
     const set = await run(['tempo', 'set', '63', '--justification', 'warm up', '--pulse', adminUrl, '--admin-token', 's3cret']);
@@ -82,14 +82,14 @@ describe('backbeat status - against nats-server', () => {
   });
 
   it('status - a wrong --cluster or no NATS is one line and exit 1, without hanging', async () => {
-    const wrong = await run(['status', '--cluster', 'nosuch', '--nats', server.url], 5000);
+    const wrong = await run(['status', '--cluster', 'nosuch', '--nats', server.url], 15_000);
     expect(wrong.code).toBe(1);
     expect(wrong.err.trim()).toMatch(/^backbeat: no cluster 'nosuch' on NATS at nats:\/\/127\.0\.0\.1:\d+: no pulse has run with --cluster nosuch/);
     expect(wrong.err.trim().split('\n')).toHaveLength(1);
-    const none = await run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 5000);
+    const none = await run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 15_000);
     expect(none.code).toBe(1);
     expect(none.err.trim()).toMatch(/^backbeat: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
-  });
+  }, 60_000);
 });
 
 describe('backbeat status - on a three-node NATS cluster', () => {
@@ -134,7 +134,7 @@ describe('backbeat tempo - through a pulse admin API', () => {
     const nobody = await run(['tempo', 'get', '--pulse', 'http://127.0.0.1:1']);
     expect(nobody.code).toBe(1);
     expect(nobody.err.trim()).toMatch(/^backbeat: no pulse admin API answered at http:\/\/127\.0\.0\.1:1/);
-  });
+  }, 60_000);
 });
 
 describe('backbeat dlq - dead letters with their reasons', () => {
@@ -167,7 +167,7 @@ describe('backbeat dlq - dead letters with their reasons', () => {
   });
 
   it('dlq - a wrong --cluster is one line and exit 1', async () => {
-    const r = await run(['dlq', '--cluster', 'nosuch', '--nats', server.url], 5000);
+    const r = await run(['dlq', '--cluster', 'nosuch', '--nats', server.url], 15_000);
     expect(r.code).toBe(1);
     expect(r.err.trim()).toMatch(/^backbeat: no cluster 'nosuch'/);
   });
