@@ -15,6 +15,7 @@ import { LeaseTtlMismatchError } from './errors.js';
 import { startEmission, type Emission } from './emission.js';
 import { STALL_FENCE_MS, type PublishedFrame, type SkipReason } from './frame-publisher.js';
 import { SharedFence } from './shared-fence.js';
+import type { EmitterLoad } from './worker-emitter.js';
 import { FrameObserver } from './frame-observer.js';
 import { KvLeaseElector } from './kv-lease.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
@@ -76,6 +77,14 @@ export class Pulse {
   /** BeatFrames this node published. */
   get publishedCount(): number {
     return this.#published;
+  }
+
+  /**
+   * Where the emitter runs ('worker', 'inline', or null before it started) and, for the
+   * worker, its event loop's busy and idle time since it started.
+   */
+  emitterStatus(): { where: 'worker' | 'inline' | null; load: EmitterLoad | null } {
+    return { where: this.#emission?.where ?? null, load: this.#emission?.utilization() ?? null };
   }
 
   /** The admin API's address, shown in this node's presence entry. */
