@@ -1,14 +1,21 @@
 #!/usr/bin/env node
-// npm run bench:pulse: the pulse at 120 BPM for 60 s (BENCH_SECONDS to change) on a real
-// nats-server, against a plain setInterval ticker run side by side in the same run.
-// Prints p50/p95/p99/max of publish time minus scheduled time (jitter) and of a separate
-// subscriber process's receive time minus scheduled time (delivery), as a table and JSON.
+// npm run bench:pulse: emitters at 120 BPM on a real nats-server, one after the other, each for
+// BENCH_SECONDS (default 60), idle and with their main thread blocked 5 ms every 50 ms (load):
+//   - pulse: the Pulse with its emitter thread (schedule and publish in a worker with its own
+//     NATS connection; the main thread keeps KV, HTTP, metrics, logs);
+//   - spin: the plain sleep-then-spin emitter (setTimeout to 2 ms before the slot, then
+//     setImmediate until due), the baseline the pulse must at least match;
+//   - setInterval: the naive ticker (idle only).
+// Each emitter runs in its own process; one subscriber process records delivery.
+// Prints jitter (publish time - slot time), delivery (subscriber receive time - slot time),
+// frames sent early (must be 0), CPU, and writes the JSON summary to BENCH_JSON when set.
 import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NatsServer } from '@backbeat/testing';
 import { NatsBus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
-import { printTable, summary } from './lib.mjs';
+import { printTable, summaryMany as summary } from './lib.mjs';
 
 const role = process.argv[2];
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
@@ -18,81 +25,206 @@ const now = () => performance.timeOrigin + performance.now();
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-if (role === 'ticker') {
-  // The baseline: what a naive emitter does, setInterval at the phase period.
-  const bus = await NatsBus.connect({ servers: process.argv[3] });
+/** Load mode: the main thread is blocked 5 ms every 50 ms. */
+function startLoad() {
+  return setInterval(() => {
+    const until = performance.now() + 5;
+    while (performance.now() < until) {
+      // busy: what a GC pause, a big JSON or a slow request does to the event loop
+    }
+  }, 50);
+}
+
+/** Reports {jitter, early, cpu_pct, emitter_pct} to the parent once asked to stop. */
+function reportWhenAsked(jitter, cleanup, extra = () => ({})) {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  process.on('message', async () => {
+    const cpu = process.cpuUsage(cpu0);
+    const elapsed = performance.now() - t0;
+    const x = extra();
+    await cleanup();
+    process.send({ jitter, cpu_pct: ((cpu.user + cpu.system) / 1000 / elapsed) * 100, ...x }, () => process.exit(0));
+  });
+  process.send({ ready: true });
+}
+
+async function pulseChild(url, load) {
+  const bus = await NatsBus.connect({ servers: url });
+  const jitter = [];
+  const cluster = load ? 'benchload' : 'bench';
+  const pulse = new Pulse({ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url }, onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt) });
+  await pulse.start();
+  while (!pulse.emitterStatus().load) await new Promise((r) => setTimeout(r, 20)); // the thread is up
+  const load0 = pulse.emitterStatus().load;
+  const timer = load ? startLoad() : undefined;
+  reportWhenAsked(
+    jitter,
+    async () => {
+      clearInterval(timer);
+      await pulse.stop();
+      await bus.close();
+    },
+    () => {
+      // The emitter thread's busy share of the measured window (its own thread: nothing else runs there).
+      const l = pulse.emitterStatus().load;
+      const active = l.active - load0.active;
+      return { emitter_pct: (active / (active + l.idle - load0.idle)) * 100, where: pulse.emitterStatus().where };
+    },
+  );
+}
+
+async function spinChild(url, load) {
+  const bus = await NatsBus.connect({ servers: url });
+  const subject = load ? 'bench.spinload' : 'bench.spin';
+  const jitter = [];
+  const start = Math.ceil(now() / 1000) * 1000 + 1000;
+  let n = 0;
+  let stopped = false;
+  const arm = () => {
+    const t = start + n * PHASE_MS;
+    setTimeout(() => {
+      const poll = () => {
+        if (stopped) return;
+        if (now() < t) return void setImmediate(poll);
+        const t0 = now();
+        bus.publish(subject, enc.encode(JSON.stringify({ n, scheduled: t })));
+        jitter.push(t0 - t);
+        n++;
+        arm();
+      };
+      poll();
+    }, Math.max(0, t - now() - 2));
+  };
+  arm();
+  const timer = load ? startLoad() : undefined;
+  reportWhenAsked(jitter, async () => {
+    stopped = true;
+    clearInterval(timer);
+    await bus.close();
+  });
+}
+
+async function tickerChild(url) {
+  // The naive emitter: setInterval at the phase period.
+  const bus = await NatsBus.connect({ servers: url });
   const jitter = [];
   const start = Math.ceil(now() / 1000) * 1000 + 1000;
   await new Promise((r) => setTimeout(r, start - now()));
   let n = 0;
   const timer = setInterval(() => {
     const scheduled = start + (n + 1) * PHASE_MS; // setInterval first fires one period after it is set
+    const t0 = now();
     bus.publish('bench.ticker', enc.encode(JSON.stringify({ n, scheduled })));
-    jitter.push(now() - scheduled);
+    jitter.push(t0 - scheduled);
     n++;
   }, PHASE_MS);
-  process.on('message', async () => {
+  reportWhenAsked(jitter, async () => {
     clearInterval(timer);
     await bus.close();
-    process.send({ jitter }, () => process.exit(0));
   });
-} else if (role === 'subscriber') {
-  const bus = await NatsBus.connect({ servers: process.argv[3] });
-  const pulse = [];
-  const ticker = [];
-  bus.subscribe('backbeat.bench.beat', (m) => {
+}
+
+async function subscriberChild(url) {
+  const bus = await NatsBus.connect({ servers: url });
+  const delivery = {};
+  const add = (key, lateness) => (delivery[key] ??= []).push(lateness);
+  bus.subscribe('backbeat.*.beat', (m) => {
     const t = now();
-    pulse.push(t - Date.parse(JSON.parse(dec.decode(m.data)).scheduled_at));
+    add(m.subject.split('.')[1], t - Date.parse(JSON.parse(dec.decode(m.data)).scheduled_at));
   });
-  bus.subscribe('bench.ticker', (m) => {
+  bus.subscribe('bench.*', (m) => {
     const t = now();
-    ticker.push(t - JSON.parse(dec.decode(m.data)).scheduled);
+    add(m.subject.split('.')[1], t - JSON.parse(dec.decode(m.data)).scheduled);
   });
   await bus.flush();
   process.send({ ready: true });
   process.on('message', async () => {
     await bus.close();
-    process.send({ pulse, ticker }, () => process.exit(0));
+    process.send(delivery, () => process.exit(0));
   });
-} else {
+}
+
+const self = fileURLToPath(import.meta.url);
+const ask = (child) =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`bench child ${child.spawnargs.slice(2).join(' ')} did not answer`)), 20_000);
+    child.once('message', (m) => {
+      clearTimeout(t);
+      resolve(m);
+    });
+    child.send('stop');
+  });
+
+/** Runs one emitter child for `seconds` and returns its report. */
+async function run(url, childRole, load) {
+  const child = fork(self, [childRole, url, load ? 'load' : 'idle']);
+  await new Promise((r) => child.once('message', r));
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return ask(child);
+}
+
+if (role === 'pulse') await pulseChild(process.argv[3], process.argv[4] === 'load');
+else if (role === 'spin') await spinChild(process.argv[3], process.argv[4] === 'load');
+else if (role === 'ticker') await tickerChild(process.argv[3]);
+else if (role === 'subscriber') await subscriberChild(process.argv[3]);
+else {
   const server = await NatsServer.start();
-  const self = fileURLToPath(import.meta.url);
   const sub = fork(self, ['subscriber', server.url]);
   await new Promise((r) => sub.once('message', r));
-  const tick = fork(self, ['ticker', server.url]);
-  const bus = await NatsBus.connect({ servers: server.url });
-  const jitter = [];
-  const pulse = new Pulse({ bus, clusterId: 'bench', nodeId: 'bench', bpm: BPM, maxBpm: BPM, elector: 'single', onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt) });
-  console.log(`pulse at ${BPM} BPM for ${seconds} s on nats-server ${server.url} (a setInterval ticker runs beside it)...`);
-  await pulse.start();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  await pulse.stop();
-  const ask = (child) => new Promise((r) => { child.once('message', r); child.send('stop'); });
-  const [t, s] = await Promise.all([ask(tick), ask(sub)]);
-  await bus.close();
+  console.log(`emitters at ${BPM} BPM, ${seconds} s each, on nats-server ${server.url}: pulse and spin idle and loaded (main thread blocked 5 ms every 50 ms), setInterval idle...`);
+  const runs = {};
+  for (const [name, childRole, load] of [
+    ['pulse', 'pulse', false],
+    ['pulse_loaded', 'pulse', true],
+    ['spin', 'spin', false],
+    ['spin_loaded', 'spin', true],
+    ['setInterval', 'ticker', false],
+  ]) {
+    runs[name] = await run(server.url, childRole, load);
+    console.log(`  ${name}: ${runs[name].jitter.length} frames`);
+  }
+  const delivered = await ask(sub);
   await server.stop();
+  const deliveryOf = { pulse: delivered.bench, pulse_loaded: delivered.benchload, spin: delivered.spin, spin_loaded: delivered.spinload, setInterval: delivered.ticker };
   const tail = (xs) => xs.slice(-Math.max(1, Math.floor(xs.length / 10)));
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const names = Object.keys(runs);
   const result = {
     seconds,
     bpm: BPM,
-    jitter: { pulse: summary(jitter), setInterval: summary(t.jitter) },
-    delivery: { pulse: summary(s.pulse), setInterval: summary(s.ticker) },
+    jitter: Object.fromEntries(names.map((n) => [n, summary(runs[n].jitter)])),
+    delivery: Object.fromEntries(names.map((n) => [n, summary(deliveryOf[n] ?? [])])),
+    early: Object.fromEntries(names.map((n) => [n, runs[n].jitter.filter((x) => x < 0).length])),
+    cpu: {
+      pulse_process_pct: runs.pulse.cpu_pct,
+      pulse_emitter_thread_pct: runs.pulse.emitter_pct,
+      spin_process_pct: runs.spin.cpu_pct,
+      setInterval_process_pct: runs.setInterval.cpu_pct,
+    },
+    emitter: runs.pulse.where,
     drift: {
-      pulse_first10pct_mean_ms: mean(jitter.slice(0, Math.max(1, jitter.length / 10))),
-      pulse_last10pct_mean_ms: mean(tail(jitter)),
-      setInterval_first10pct_mean_ms: mean(t.jitter.slice(0, Math.max(1, t.jitter.length / 10))),
-      setInterval_last10pct_mean_ms: mean(tail(t.jitter)),
+      pulse_first10pct_mean_ms: mean(runs.pulse.jitter.slice(0, Math.max(1, runs.pulse.jitter.length / 10))),
+      pulse_last10pct_mean_ms: mean(tail(runs.pulse.jitter)),
+      setInterval_first10pct_mean_ms: mean(runs.setInterval.jitter.slice(0, Math.max(1, runs.setInterval.jitter.length / 10))),
+      setInterval_last10pct_mean_ms: mean(tail(runs.setInterval.jitter)),
     },
   };
-  printTable('Jitter: publish time - scheduled time', [
-    { name: 'pulse', ...result.jitter.pulse },
-    { name: 'setInterval', ...result.jitter.setInterval },
-  ]);
-  printTable('Delivery: subscriber receive time - scheduled time', [
-    { name: 'pulse', ...result.delivery.pulse },
-    { name: 'setInterval', ...result.delivery.setInterval },
-  ]);
-  console.log(`\nDrift over the run (mean lateness, first vs last 10 %): pulse ${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ms; setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`);
+  result.targets = {
+    jitter_p99_idle_le_0_5ms: result.jitter.pulse.p99 <= 0.5,
+    jitter_p99_loaded_le_1ms: result.jitter.pulse_loaded.p99 <= 1,
+    delivery_p95_le_1_5ms: result.delivery.pulse.p95 <= 1.5,
+    emitter_cpu_le_2pct: result.cpu.pulse_emitter_thread_pct <= 2,
+    never_early: result.early.pulse === 0 && result.early.pulse_loaded === 0,
+  };
+  printTable('Jitter: publish time - slot time', names.map((n) => ({ name: n, ...result.jitter[n] })));
+  printTable('Delivery: subscriber receive time - slot time', names.map((n) => ({ name: n, ...result.delivery[n] })));
+  console.log(`\nFrames sent before their slot: ${names.map((n) => `${n} ${result.early[n]}`).join(', ')}`);
+  console.log(
+    `CPU at ${BPM} BPM (% of one core): pulse emitter thread ${result.cpu.pulse_emitter_thread_pct.toFixed(2)} (whole pulse process ${result.cpu.pulse_process_pct.toFixed(2)}), spin process ${result.cpu.spin_process_pct.toFixed(2)}, setInterval process ${result.cpu.setInterval_process_pct.toFixed(2)}`,
+  );
+  console.log(`Drift over the run (mean lateness, first vs last 10 %): pulse ${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ms; setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`);
+  console.log(`Targets: ${Object.entries(result.targets).map(([k, v]) => `${k} ${v ? 'met' : 'NOT met'}`).join(', ')}`);
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`\n${JSON.stringify(result)}`);
 }

@@ -9,7 +9,7 @@ import type { Bus, NatsConfig } from '@backbeat/transport';
 import { FramePublisher, type PublishedFrame, type SkipReason } from './frame-publisher.js';
 import { BeatScheduler } from './scheduler.js';
 import type { SharedFence } from './shared-fence.js';
-import { WorkerEmitter } from './worker-emitter.js';
+import { WorkerEmitter, type EmitterLoad } from './worker-emitter.js';
 
 /** A running emission path. */
 export interface Emission {
@@ -20,6 +20,8 @@ export interface Emission {
   remoteHlc(hlc: string): void;
   /** The node stopped leading: forget what was in flight. */
   reset(): void;
+  /** The emitter thread's event-loop load, or null in-thread. */
+  utilization(): EmitterLoad | null;
   stop(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function startEmission(ctx: EmissionContext, map: TempoMap): Promis
         },
       },
     );
-    return { where: 'worker', setMap: (m) => w.setMap(m), setFloor: (f) => w.setFloor(f), remoteHlc: (h) => w.remoteHlc(h), reset: () => w.reset(), stop: () => w.stop() };
+    return { where: 'worker', setMap: (m) => w.setMap(m), setFloor: (f) => w.setFloor(f), remoteHlc: (h) => w.remoteHlc(h), reset: () => w.reset(), utilization: () => w.utilization(), stop: () => w.stop() };
   }
   const publisher = new FramePublisher({
     bus: ctx.bus,
@@ -100,6 +102,7 @@ export async function startEmission(ctx: EmissionContext, map: TempoMap): Promis
     setFloor: () => {}, // and the publisher ctx.floor()
     remoteHlc: () => {}, // the node's own HLC already took it
     reset: () => publisher.reset(),
+    utilization: () => null,
     stop: async () => scheduler.stop(),
   };
 }

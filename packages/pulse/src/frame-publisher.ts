@@ -13,7 +13,7 @@ import { FrameEncoder } from './frame-encoder.js';
 export const STALL_FENCE_MS = 250;
 
 /** Why a slot got no frame from a node that could publish. */
-export type SkipReason = 'stale' | 'behind_wire' | 'unconfirmed' | 'stalled' | 'publish_error';
+export type SkipReason = 'stale' | 'behind_wire' | 'stalled' | 'publish_error';
 
 /** One frame sent. */
 export interface PublishedFrame {
@@ -50,7 +50,8 @@ export class FramePublisher {
   readonly #o: FramePublisherOptions;
   readonly #encoder: FrameEncoder;
   readonly #subjects: ReturnType<typeof subjects>;
-  #inflight: { sentAt: number; confirmed: boolean } | undefined;
+  /** Frames sent whose flush is not known to be confirmed yet, oldest first. */
+  #inflight: Array<{ sentAt: number; confirmed: boolean }> = [];
   #header: { term: number; headers: Record<string, string> } = { term: 0, headers: {} };
   #lastSent: SlotKey | undefined;
 
@@ -67,7 +68,7 @@ export class FramePublisher {
 
   /** Forgets what was in flight (the node stopped leading). */
   reset(): void {
-    this.#inflight = undefined;
+    this.#inflight = [];
     this.#encoder.clear();
   }
 
@@ -93,12 +94,16 @@ export class FramePublisher {
       // Never backwards on the wire, whatever the local clock says (SPEC 4, 6).
       return this.#o.onSkip('behind_wire', pos);
     }
-    const inflight = this.#inflight;
-    if (inflight && !inflight.confirmed) {
-      // No frame outlives its slot: never queue one behind an unconfirmed one (issue 11).
-      const unconfirmedMs = clock.now() - inflight.sentAt;
-      if (unconfirmedMs < STALL_FENCE_MS) return this.#o.onSkip('unconfirmed', pos);
-      this.#inflight = undefined;
+    while (this.#inflight[0]?.confirmed) this.#inflight.shift();
+    const oldest = this.#inflight[0];
+    if (oldest && clock.now() - oldest.sentAt >= STALL_FENCE_MS) {
+      // No frame outlives its slot (issue 11): a frame whose flush is still unconfirmed after
+      // STALL_FENCE_MS means a stalled connection. Nothing more goes into it: the node fences
+      // itself and the connection is dropped with everything buffered for it. (A younger
+      // unconfirmed flush is a slow event loop or link, not a stall: the frame goes out, and
+      // the oldest unconfirmed flush keeps the clock running.)
+      const unconfirmedMs = clock.now() - oldest.sentAt;
+      this.#inflight = [];
       this.#o.onSkip('stalled', pos);
       bus.dropConnection();
       return this.#o.onStalled(unconfirmedMs);
@@ -119,13 +124,11 @@ export class FramePublisher {
     }
     const t1 = performance.now();
     const sent = { sentAt: clock.now(), confirmed: false };
-    this.#inflight = sent;
+    this.#inflight.push(sent);
     bus.flush().then(
       () => (sent.confirmed = true),
       // The connection that held the frame is gone, and its buffer with it.
-      () => {
-        if (this.#inflight === sent) this.#inflight = undefined;
-      },
+      () => (sent.confirmed = true),
     );
     this.#lastSent = { beatIndex: pos.beatIndex, phaseIndex: pos.phaseIndex };
     this.#o.onPublished({

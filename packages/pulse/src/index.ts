@@ -20,6 +20,7 @@ export type { KvLeaseOptions, PulseLeaseRecord } from './kv-lease.js';
 export { LeaseTtlMismatchError, PULSE_ERROR_CODES } from './errors.js';
 export { gateLease, gatePending, gateTempoMap, gateTermRecord } from './kv-gates.js';
 export type { GateResult, GatedKey, TermRecord, WireSlot } from './kv-gates.js';
+export type { EmitterLoad } from './worker-emitter.js';
 export { ClockCheck } from './clock-check.js';
 export type { ClockCheckOptions, ClockCheckStatus } from './clock-check.js';
 export { BeatScheduler } from './scheduler.js';

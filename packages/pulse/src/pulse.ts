@@ -6,8 +6,8 @@
  * encoder, the own-frame observer and the status views.
  */
 import { hostname } from 'node:os';
-import { beatDurationMs, compareSlots, createTempoMap, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { clusterNames, KvConflictError, openLeaseBucket, openStateBucket, resolveReplicas, startPresence, STATE_KEYS, subjects, encodeJson, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
+import { compareSlots, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
+import { clusterNames, openLeaseBucket, openStateBucket, resolveReplicas, startPresence, subjects, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
 import { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
@@ -15,13 +15,15 @@ import { LeaseTtlMismatchError } from './errors.js';
 import { startEmission, type Emission } from './emission.js';
 import { STALL_FENCE_MS, type PublishedFrame, type SkipReason } from './frame-publisher.js';
 import { SharedFence } from './shared-fence.js';
+import type { EmitterLoad } from './worker-emitter.js';
 import { FrameObserver } from './frame-observer.js';
 import { KvLeaseElector } from './kv-lease.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { DEFAULT_LEASE_TTL_MS, resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
 import { driftView, isDegraded, leaderStatus, readiness, tempoStatus, type LeaderStatus, type PulseDriftReport, type PulseSnapshot, type Readiness, type ServiceState, type TempoStatus } from './status-views.js';
-import { applyPendingTempo, readTempoMap, submitTempoChange, type PendingTempo, type TempoRequest } from './tempo.js';
+import { submitTempoChange, type PendingTempo, type TempoRequest } from './tempo.js';
 import { TempoKeeper } from './tempo-keeper.js';
+import { TempoWriter } from './tempo-writer.js';
 
 /** One pulse node. */
 export class Pulse {
@@ -48,8 +50,7 @@ export class Pulse {
   #term = 0;
   #published = 0;
   #lastLeaderId: string | null = null;
-  #applying = false;
-  #mapRetry: (() => void) | undefined;
+  #writer: TempoWriter | undefined;
   #adminUrl: string | undefined;
   readonly #subjects: ClusterSubjects;
 
@@ -77,6 +78,14 @@ export class Pulse {
   /** BeatFrames this node published. */
   get publishedCount(): number {
     return this.#published;
+  }
+
+  /**
+   * Where the emitter runs ('worker', 'inline', or null before it started) and, for the
+   * worker, its event loop's busy and idle time since it started.
+   */
+  emitterStatus(): { where: 'worker' | 'inline' | null; load: EmitterLoad | null } {
+    return { where: this.#emission?.where ?? null, load: this.#emission?.utilization() ?? null };
   }
 
   /** The admin API's address, shown in this node's presence entry. */
@@ -109,16 +118,17 @@ export class Pulse {
       logger,
       onMap: () => this.#onMap(),
       onPending: (p) => {
-        if (p) void this.#applyPending();
+        if (p) void this.#writer?.applyPending();
       },
       onRefused: (key, _reason, revision) => {
         this.metrics.kvValuesRefused.inc({ key });
         // The leader repairs the key: a refused pending change would block every later one,
         // and a refused map would leave clients and new nodes without the grid in force.
-        if (key === 'tempo-pending') void this.#applyPending();
-        if (key === 'tempo-map') void this.#restoreMap(revision);
+        if (key === 'tempo-pending') void this.#writer?.applyPending();
+        if (key === 'tempo-map') void this.#writer?.restoreMap(revision);
       },
     });
+    this.#writer = new TempoWriter(this.#stateKv, this.#keeper, { clock, logger, bpm: this.options.bpm, barLength: this.options.barLength, phases: this.options.phases, isLeader: () => this.#canPublish() });
     await this.#keeper.start();
     this.#observer = new FrameObserver({
       bus,
@@ -193,7 +203,7 @@ export class Pulse {
     this.#fence.close();
     await this.#emission?.stop();
     this.#emission = undefined;
-    this.#mapRetry?.();
+    this.#writer?.stop();
     await this.#elector?.stop();
     await this.#presence?.stop();
     await this.#clockCheck?.stop();
@@ -277,45 +287,10 @@ export class Pulse {
         this.#termStartFloor = floor;
       }
       this.#newTerm = true;
-      void this.#ensureMap();
+      void this.#writer?.ensureMap();
     } else {
       this.#newTerm = false;
       this.#emission?.reset();
-    }
-  }
-
-  /** The first leader creates the tempo map; later leaders continue it. */
-  async #ensureMap(): Promise<void> {
-    if (this.tempoMap || this.#state !== 'running') return;
-    const { clock, bpm, barLength, phases, logger } = this.options;
-    const startTime = Math.ceil((clock.wallNow() + 500) / 1000) * 1000;
-    const map = createTempoMap({ startTime, tempoBpm: bpm, barLength, phases });
-    try {
-      const revision = await this.#stateKv.create(STATE_KEYS.tempoMap, encodeJson(map));
-      logger.info({ bpm, bar: barLength, start: new Date(startTime).toISOString() }, 'created the tempo map');
-      this.#keeper!.adopt(map, revision);
-    } catch (err) {
-      if (err instanceof KvConflictError) {
-        const existing = await readTempoMap(this.#stateKv).catch(() => null);
-        if (existing) this.#keeper!.adopt(existing.map, existing.revision);
-        return;
-      }
-      logger.warn({ err: (err as Error).message }, 'could not create the tempo map; retrying');
-      const handle = clock.setTimeout(() => void this.#ensureMap(), 500);
-      this.#mapRetry = () => clock.clearTimeout(handle);
-    }
-  }
-
-  /** Leader only: writes the last good tempo map over a refused one (compare-and-set on its revision). */
-  async #restoreMap(badRevision: number): Promise<void> {
-    const map = this.tempoMap;
-    if (!map || !this.#canPublish()) return;
-    try {
-      const revision = await this.#stateKv.update(STATE_KEYS.tempoMap, encodeJson(map), badRevision);
-      this.#keeper!.adopt(map, revision);
-      this.options.logger.info({ revision }, 'restored the last good tempo map over a refused one');
-    } catch {
-      // a newer value arrived meanwhile: it goes through the gate like any other
     }
   }
 
@@ -334,7 +309,7 @@ export class Pulse {
     }
     this.#newTerm = false;
     this.#observer!.noteSent(f);
-    if (this.#keeper!.pending) void this.#applyPending();
+    if (this.#keeper!.pending) void this.#writer?.applyPending();
   }
 
   #onSkip(reason: SkipReason): void {
@@ -356,22 +331,6 @@ export class Pulse {
     clock.setTimeout(() => {
       if (!answered) bus.dropConnection();
     }, STALL_FENCE_MS);
-  }
-
-  async #applyPending(): Promise<void> {
-    if (this.#applying || !this.#canPublish()) return;
-    this.#applying = true;
-    try {
-      const placed = await applyPendingTempo(this.#stateKv, this.options.clock);
-      if (placed) {
-        this.#keeper!.adopt(placed.map, placed.revision);
-        this.options.logger.info({ segments: placed.map.segments.at(-1) }, 'tempo change placed at the next downbeat');
-      }
-    } catch (err) {
-      this.options.logger.warn({ err: (err as Error).message }, 'could not apply the pending tempo change');
-    } finally {
-      this.#applying = false;
-    }
   }
 
   /**

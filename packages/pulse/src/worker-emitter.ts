@@ -37,6 +37,13 @@ export type EmitterEvent =
   | { readonly type: 'error'; readonly message: string }
   | { readonly type: 'stopped' };
 
+/** An event loop's busy time: `active` and `idle` ms since it started, `utilization` = active / (active + idle). */
+export interface EmitterLoad {
+  readonly active: number;
+  readonly idle: number;
+  readonly utilization: number;
+}
+
 /** Handlers of the emitter's events. */
 export interface WorkerEmitterHandlers {
   readonly onPublished: (f: PublishedFrame) => void;
@@ -109,6 +116,12 @@ export class WorkerEmitter {
 
   reset(): void {
     this.#send({ type: 'reset' });
+  }
+
+  /** The thread's event loop since it started: busy (active) and idle ms, and the busy share. */
+  utilization(): EmitterLoad {
+    const { active, idle, utilization } = this.worker.performance.eventLoopUtilization();
+    return { active, idle, utilization };
   }
 
   /** Stops the schedule, closes the thread's connection and waits for the thread to end. */

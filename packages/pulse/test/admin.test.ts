@@ -17,12 +17,15 @@ beforeAll(async () => {
   server = await NatsServer.start();
   bus = await NatsBus.connect({ servers: server.url });
   leader = new Pulse({ bus, clusterId: 'admin', nodeId: 'lead', bpm: 20, minBpm: 4, maxBpm: 24, barLength: 2, leaseTtlMs: 1000 });
-  await leader.start();
-  await waitFor(() => leader.leaderStatus().is_leader && leader.tempoMap, { message: 'leader with a map' });
   follower = new Pulse({ bus, clusterId: 'admin', nodeId: 'follow', leaseTtlMs: 1000 });
-  await follower.start();
   app = buildAdminApp(leader, { token: TOKEN });
   followerApp = buildAdminApp(follower, {});
+  // Compile the routes before the pulses run: on a loaded host this blocks the event loop
+  // for longer than a 1 s lease allows, and a leader that cannot renew in time steps down.
+  await Promise.all([app.ready(), followerApp.ready()]);
+  await leader.start();
+  await waitFor(() => leader.leaderStatus().is_leader && leader.tempoMap, { message: 'leader with a map' });
+  await follower.start();
 });
 afterAll(async () => {
   await app?.close();

@@ -1,0 +1,93 @@
+/**
+ * The leader's writes to the tempo map (BACKBEAT-REQ-004): the first leader creates the map,
+ * the leader places a pending change at the next downbeat, and it repairs the key when a
+ * refused value was written over the good map. Every write it makes is adopted by the
+ * tempo-map keeper at its revision.
+ */
+import { createTempoMap, type Clock, type Logger, type Phase } from '@backbeat/core';
+import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
+import { applyPendingTempo, readTempoMap } from './tempo.js';
+import type { TempoKeeper } from './tempo-keeper.js';
+
+/** Options of {@link TempoWriter}. */
+export interface TempoWriterOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Tempo, bar and phases of a new map. */
+  readonly bpm: number;
+  readonly barLength: number;
+  readonly phases: readonly Phase[];
+  /** True while this node may write as the leader. */
+  readonly isLeader: () => boolean;
+}
+
+/** Writes the tempo map as the leader. */
+export class TempoWriter {
+  #applying = false;
+  #retry: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly kv: KvBucket,
+    private readonly keeper: TempoKeeper,
+    private readonly o: TempoWriterOptions,
+  ) {}
+
+  /** Cancels a pending retry; idempotent. */
+  stop(): void {
+    this.#stopped = true;
+    this.#retry?.();
+  }
+
+  /** The first leader creates the tempo map; later leaders continue the one in KV. */
+  async ensureMap(): Promise<void> {
+    if (this.keeper.map || this.#stopped) return;
+    const { clock, bpm, barLength, phases, logger } = this.o;
+    const startTime = Math.ceil((clock.wallNow() + 500) / 1000) * 1000;
+    const map = createTempoMap({ startTime, tempoBpm: bpm, barLength, phases });
+    try {
+      const revision = await this.kv.create(STATE_KEYS.tempoMap, encodeJson(map));
+      logger.info({ bpm, bar: barLength, start: new Date(startTime).toISOString() }, 'created the tempo map');
+      this.keeper.adopt(map, revision);
+    } catch (err) {
+      if (err instanceof KvConflictError) {
+        const existing = await readTempoMap(this.kv).catch(() => null);
+        if (existing) this.keeper.adopt(existing.map, existing.revision);
+        return;
+      }
+      logger.warn({ err: (err as Error).message }, 'could not create the tempo map; retrying');
+      const handle = clock.setTimeout(() => void this.ensureMap(), 500);
+      this.#retry = () => clock.clearTimeout(handle);
+    }
+  }
+
+  /** Writes the last good tempo map over a refused one (compare-and-set on its revision). */
+  async restoreMap(badRevision: number): Promise<void> {
+    const map = this.keeper.map;
+    if (!map || !this.o.isLeader()) return;
+    try {
+      const revision = await this.kv.update(STATE_KEYS.tempoMap, encodeJson(map), badRevision);
+      this.keeper.adopt(map, revision);
+      this.o.logger.info({ revision }, 'restored the last good tempo map over a refused one');
+    } catch {
+      // a newer value arrived meanwhile: it goes through the gate like any other
+    }
+  }
+
+  /** Places the pending change at the next downbeat, or clears one that is done or refused. */
+  async applyPending(): Promise<void> {
+    if (this.#applying || !this.o.isLeader()) return;
+    this.#applying = true;
+    try {
+      const placed = await applyPendingTempo(this.kv, this.o.clock);
+      if (placed) {
+        this.keeper.adopt(placed.map, placed.revision);
+        this.o.logger.info({ segments: placed.map.segments.at(-1) }, 'tempo change placed at the next downbeat');
+      }
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'could not apply the pending tempo change');
+    } finally {
+      this.#applying = false;
+    }
+  }
+}
