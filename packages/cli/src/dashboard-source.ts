@@ -152,7 +152,8 @@ function nodesOf(s: ClusterStatus, reverb: Reverb, dev: DevExtras | undefined): 
 
 function nodeOf(n: NodeView, leader: string | null): DashboardNode {
   const facts = Object.entries(n.info)
-    .filter(([k, v]) => k !== 'role' && v !== null && v !== undefined && typeof v !== 'object')
+    // The consumer name is reverb_<node id> (see `backbeat reverb --list-consumers`): not repeated here.
+    .filter(([k, v]) => k !== 'role' && k !== 'consumer' && v !== null && v !== undefined && typeof v !== 'object')
     .map(([k, v]) => `${k.replace(/_/g, ' ')} ${String(v)}`);
   return { kind: n.kind, node_id: n.node_id, role: n.role, is_leader: n.node_id === leader, detail: [`${n.host} pid ${n.pid}`, ...facts].join(', '), updated_at: n.updated_at };
 }
