@@ -154,7 +154,7 @@ function nodeOf(n: NodeView, leader: string | null): DashboardNode {
   const facts = Object.entries(n.info)
     // The consumer name is reverb_<node id> (see `backbeat reverb --list-consumers`): not repeated here.
     .filter(([k, v]) => k !== 'role' && k !== 'consumer' && v !== null && v !== undefined && typeof v !== 'object')
-    .map(([k, v]) => `${k.replace(/_/g, ' ')} ${String(v)}`);
+    .map(([k, v]) => `${k.replace(/_/g, ' ')} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`);
   return { kind: n.kind, node_id: n.node_id, role: n.role, is_leader: n.node_id === leader, detail: [`${n.host} pid ${n.pid}`, ...facts].join(', '), updated_at: n.updated_at };
 }
 

@@ -49,7 +49,7 @@ function renderNodes(c) {
     ...(c.nodes ?? []).map((n) => {
       const tr = el('tr', n.is_leader ? 'lead' : '');
       tr.dataset.node = n.node_id;
-      tr.append(el('td', '', n.node_id), el('td', '', n.kind === 'pulse' ? 'pulse node' : 'reverb replica'), el('td', '', n.is_leader ? `leader since ${time(c.leader_since)}` : words(n.role)));
+      tr.append(el('td', 'id', n.node_id), el('td', '', n.kind === 'pulse' ? 'pulse node' : 'reverb replica'), el('td', '', n.is_leader ? `leader since ${time(c.leader_since)}` : words(n.role)));
       tr.append(el('td', 'muted', `${n.detail}${n.updated_at ? `; seen ${ago(n.updated_at)}` : ''}`));
       return tr;
     }),
