@@ -3,6 +3,7 @@
  * ./commands; services are built by their packages. A user mistake prints one line and exits
  * with code 2; it never prints a stack trace.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAgentAndWatch } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
@@ -35,7 +36,8 @@ export function buildProgram(): Command {
   return program;
 }
 
-const VERSION = '0.1.0';
+/** The CLI's version: the one in its package.json. */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * Runs the CLI. Sets process.exitCode rather than calling process.exit, so long-running

@@ -1,6 +1,6 @@
 /** The NATS connection flags every service command shares (SPEC 10: credentials and TLS). */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from '@backbeat/core';
+import { DEFAULT_CLUSTER_ID, InvalidArgumentError } from '@backbeat/core';
 import { NatsBus, parseReplicaSetting, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
 import { NatsUnreachableError } from './errors.js';
 import { UsageError } from './usage.js';
@@ -73,4 +73,9 @@ export function replicasFlag(value: string): ReplicaSetting {
     if (err instanceof InvalidArgumentError) throw new UsageError('--replicas', err.context.rule);
     throw err;
   }
+}
+
+/** Adds `--cluster <id>` (env BACKBEAT_CLUSTER_ID, default DEFAULT_CLUSTER_ID): the one definition every command uses. */
+export function addClusterFlag(cmd: Command): Command {
+  return cmd.option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? DEFAULT_CLUSTER_ID);
 }

@@ -4,7 +4,7 @@
  * some help others.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import type { Logger } from '@backbeat/core';
+import { DEFAULT_BAR_LENGTH, type Logger } from '@backbeat/core';
 import type { ClaimState } from '@backbeat/contracts';
 import { createClient, publicKeyBase64, type Client, type Timing } from '@backbeat/sdk';
 import type { Bus } from '@backbeat/transport';
@@ -77,7 +77,7 @@ export async function startSimAgents(o: SimAgentsOptions): Promise<SimAgents> {
     const c = createClient({ clusterId: o.clusterId, agentId, bus: o.bus, signingKey: key, logger: o.logger, timing: o.timing });
     const persona = personaOf(n);
     c.onBeat((frame) => {
-      const bar = frame.bar_length ?? 8;
+      const bar = frame.bar_length ?? DEFAULT_BAR_LENGTH;
       const beatInBar = frame.beat_index % bar;
       const state = stateAt(persona, beatInBar, bar);
       c.emitStatusClaim({

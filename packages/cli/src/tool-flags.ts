@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
 import { assertClusterId, type NatsBus } from '@backbeat/transport';
 import { UsageError } from './errors.js';
-import { addNatsFlags, connectBus, type NatsFlags } from './nats-flags.js';
+import { addClusterFlag, addNatsFlags, connectBus, type NatsFlags } from './nats-flags.js';
 import { assertClusterExists } from './cluster-status.js';
 
 /** Flags of a terminal tool. */
@@ -14,8 +14,7 @@ export interface ToolFlags extends NatsFlags {
 
 /** Adds --cluster, --json and the NATS flags. */
 export function addToolFlags(cmd: Command): Command {
-  cmd.option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01').option('--json', 'machine-readable output');
-  return addNatsFlags(cmd);
+  return addNatsFlags(addClusterFlag(cmd).option('--json', 'machine-readable output'));
 }
 
 /**

@@ -5,7 +5,7 @@
  * (claims.ts) owns publishing.
  */
 import { randomBytes } from 'node:crypto';
-import { beatDurationMs, Hlc, tempoAt, toLegacy as legacyOf, windowIdForBeat, type LegacyBeat, type TempoMap } from '@backbeat/core';
+import { beatDurationMs, DEFAULT_BAR_LENGTH, Hlc, tempoAt, toLegacy as legacyOf, windowIdForBeat, type LegacyBeat, type LifecycleState, type TempoMap } from '@backbeat/core';
 import { LEGACY_STATE_ALIASES, validateStatusClaim, type ClaimState, type StatusClaim } from '@backbeat/contracts';
 import { NatsBus, subjects, type Bus } from '@backbeat/transport';
 import { runWithBudget } from './budget.js';
@@ -63,7 +63,7 @@ const enc = new TextEncoder();
 const MAX_ERRORS = 20;
 
 /** Lifecycle of a client. */
-export type ClientState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+export type ClientState = LifecycleState;
 
 /** A BACKBEAT client. Create with {@link createClient}. */
 export class Client {
@@ -196,7 +196,7 @@ export class Client {
       throw new ClaimInvalidError(v.errors);
     }
     const payload = enc.encode(JSON.stringify(v.value));
-    const barLength = this.#follower.map?.barLength ?? 8;
+    const barLength = this.#follower.map?.barLength ?? DEFAULT_BAR_LENGTH;
     const headers: Record<string, string> = {
       'x-agent-id': this.options.agentId,
       'x-window-id': windowIdForBeat(this.options.clusterId, beatIndex, barLength),
@@ -260,7 +260,7 @@ export class Client {
 
   /** Legacy {bar, beat} of a beat index (REQ-043). */
   toLegacy(beatIndex: number): LegacyBeat {
-    return legacyOf(beatIndex, this.#follower.map?.barLength ?? 8);
+    return legacyOf(beatIndex, this.#follower.map?.barLength ?? DEFAULT_BAR_LENGTH);
   }
 
   /** Health, as the SDK seed's HealthStatus, plus timing, clock offset and the lease in force. */

@@ -14,7 +14,7 @@
  * single-node pulse, or a KV the client may not read) there is no term fencing at all, and
  * the grid checks still hold.
  */
-import { slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
+import { DEFAULT_BAR_LENGTH, slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
 import { parseTermHeader, type BeatFrame } from '@backbeat/contracts';
 import { ClockOffsetEstimator } from './clock-offset.js';
 
@@ -214,7 +214,7 @@ export class FrameGate {
     const beatMs = 60_000 / frame.tempo_bpm;
     const startTime = frame.scheduled_at ? Date.parse(frame.scheduled_at) - (p * beatMs) / phases.length : deadline - ((p + 1) * beatMs) / phases.length;
     const keep = (this.#map?.segments ?? []).filter((s) => s.startBeat < frame.beat_index && s.startTime < startTime);
-    this.#map = { segments: [...keep, { startBeat: frame.beat_index, startTime, tempoBpm: frame.tempo_bpm }], barLength: frame.bar_length ?? this.#map?.barLength ?? 8, phases };
+    this.#map = { segments: [...keep, { startBeat: frame.beat_index, startTime, tempoBpm: frame.tempo_bpm }], barLength: frame.bar_length ?? this.#map?.barLength ?? DEFAULT_BAR_LENGTH, phases };
     this.#mapSource = 'frames';
     for (const l of this.listeners) l.mapChanged();
   }

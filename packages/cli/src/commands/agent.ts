@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { hintIfSilent } from '@backbeat/sdk';
 import { runUntilSignal } from '../lifecycle.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { addClusterFlag, addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
 import { startSimAgents } from '../sim-agents.js';
 import { intFlag } from '../usage.js';
 import { registerWatch, timingFlag } from './watch.js';
@@ -20,10 +20,8 @@ interface AgentFlags extends NatsFlags {
 
 /** Registers `backbeat agent` and `backbeat watch`. */
 export function registerAgentAndWatch(program: Command): void {
-  const agent = program
-    .command('agent')
+  const agent = addClusterFlag(program.command('agent'))
     .description('run N simulated agents in one process: a claim per beat, states cycling through the bar, some failing or blocked')
-    .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
     .option('--count <n>', 'number of agents', '6')
     .option('--sign', 'sign claims with a fresh Ed25519 key per agent')
     .option('--trust-out <file>', 'with --sign: write the agents\' public keys as a reverb trust file')

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { addClusterFlag } from '../nats-flags.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { assertPortFree } from '../listen.js';
 import { prettyLine } from '../logger.js';
@@ -25,10 +26,8 @@ const BIN = fileURLToPath(new URL('../../bin/backbeat.js', import.meta.url));
 
 /** Registers `backbeat cluster`. */
 export function registerCluster(program: Command): void {
-  program
-    .command('cluster')
+  addClusterFlag(program.command('cluster'))
     .description('run a local nats-server (JetStream) and pulse nodes with admin APIs on consecutive ports')
-    .option('--cluster <id>', 'cluster id', 'chorus-aus-01')
     .option('--nats-port <port>', 'port of the local nats-server', '4222')
     .option('--admin-port <port>', 'admin port of the first pulse node; the next ones count up (each must be free)', '8080')
     .option('--nodes <n>', 'pulse nodes', '2')

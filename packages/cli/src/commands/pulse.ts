@@ -9,7 +9,7 @@ import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
 import { isLoopback, listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, addReplicasFlag, connectBus, natsConfigFrom, replicasFlag, type NatsFlags } from '../nats-flags.js';
+import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, natsConfigFrom, replicasFlag, type NatsFlags } from '../nats-flags.js';
 import { intFlag, numberFlag, UsageError } from '../usage.js';
 
 /** Option field -> flag, for error messages. */
@@ -63,10 +63,8 @@ function emitterFlag(f: PulseFlags): NatsConfig | undefined {
 
 /** Registers `backbeat pulse`. */
 export function registerPulse(program: Command): void {
-  const cmd = program
-    .command('pulse')
+  const cmd = addClusterFlag(program.command('pulse'))
     .description('run a pulse node: leader election, BeatFrames, admin API (BACKBEAT-REQ-001..005)')
-    .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
     .option('--node-id <id>', 'node id (generated, and kept in --data-dir, when empty)')
     .option('--bpm <n>', 'tempo of a new grid, within --min-bpm..--max-bpm (the spec\'s 12; `backbeat dev` uses 60 so a demo moves)', '12')
     .option('--bar <n>', 'beats per bar (the spec\'s 8; `backbeat dev` uses 4)', '8')

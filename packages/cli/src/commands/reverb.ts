@@ -8,7 +8,7 @@ import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, addReplicasFlag, connectBus, replicasFlag, type NatsFlags } from '../nats-flags.js';
+import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, replicasFlag, type NatsFlags } from '../nats-flags.js';
 import { resolveNodeId } from './pulse.js';
 import { intFlag, UsageError } from '../usage.js';
 
@@ -33,10 +33,8 @@ interface ReverbFlags extends NatsFlags {
 
 /** Registers `backbeat reverb`. */
 export function registerReverb(program: Command): void {
-  const cmd = program
-    .command('reverb')
+  const cmd = addClusterFlag(program.command('reverb'))
     .description('run reverb: durable claim ingestion, bar reports at each downbeat, HTTP API (BACKBEAT-REQ-020..022)')
-    .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
     .option('--node-id <id>', 'replica id; names its durable consumer reverb_<id> (default: kept in --data-dir, else <host>-<cluster>)')
     .option('--http-port <port>', 'HTTP API port', '8090')
     .option('--http-host <host>', 'HTTP API address', '127.0.0.1')

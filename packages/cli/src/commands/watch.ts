@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { createClient, hintIfSilent, type Client, type LeaseView, type Timing } from '@backbeat/sdk';
 import { runUntilSignal } from '../lifecycle.js';
-import { addNatsFlags, natsConfigFrom, type NatsFlags } from '../nats-flags.js';
+import { addClusterFlag, addNatsFlags, natsConfigFrom, type NatsFlags } from '../nats-flags.js';
 import { UsageError } from '../usage.js';
 
 interface WatchFlags extends NatsFlags {
@@ -48,10 +48,8 @@ function followLeader(client: Client, print: (line: string) => void): () => void
 
 /** Registers `backbeat watch`. */
 export function registerWatch(program: Command): void {
-  const watch = program
-    .command('watch')
+  const watch = addClusterFlag(program.command('watch'))
     .description('print every (beat, phase) as the SDK sees it, and leader changes; --json for one JSON line per callback')
-    .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
     .option('--timing <mode>', "'frames': a slot fires on the leader's frame; 'grid': on the tempo map's instant, confirmed by the leader", 'frames')
     .option('--json', 'one JSON line per callback on stdout: beat_index, phase, source, scheduled_at, lateness_ms (leader changes and hints go to stderr)');
   addNatsFlags(watch).action(async (f: WatchFlags) => {
