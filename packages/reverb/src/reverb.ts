@@ -436,10 +436,9 @@ export class Reverb {
     return this.#lastReport;
   }
 
-  /** Calls `cb` for every (beat, phase) reverb follows (the SDK's onPhase). */
+  /** Calls `cb` for every (beat, phase) reverb follows (the SDK's onPhase). Call after start(). */
   onPhase(cb: BeatCallback): () => void {
-    if (!this.#client) throw new Error('reverb is not started');
-    return this.#client.onPhase(cb);
+    return this.#client!.onPhase(cb);
   }
 
   /**
