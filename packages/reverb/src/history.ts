@@ -1,8 +1,8 @@
 /**
  * Report history from the report stream (SPEC 8): a page of reports from a beat, from a
- * cursor, or the newest ones. The start is found by binary search over stream sequences with
- * single-message lookups (reports are stored in bar order), so a query costs about
- * log2(stream length) lookups plus one read of `limit` reports, whatever the stream holds.
+ * cursor, or the newest ones. The start is found by interpolation, then binary search, over
+ * stream sequences with single-message lookups (reports are stored in bar order), so a query
+ * costs a few lookups plus one read of `limit` reports, whatever the stream holds.
  */
 import type { BarReport } from '@backbeat/contracts';
 import { clusterNames, type Bus, type StoredMsg } from '@backbeat/transport';
@@ -95,17 +95,8 @@ export async function readReports(bus: Bus, clusterId: string, q: ReportQuery): 
   else if (q.fromBeat !== undefined) start = await seqOfBeat(bus, stream, firstSeq, lastSeq, q.fromBeat);
   else start = Math.max(firstSeq, lastSeq - q.limit + 1);
   if (start > lastSeq) return { reports: [], nextCursor: undefined };
-  // Single-message lookups, pipelined on the connection: no consumer to create and delete.
-  const msgs: StoredMsg[] = [];
-  for (let seq = start; seq <= lastSeq && msgs.length < q.limit; ) {
-    const batch = Array.from({ length: Math.min(q.limit - msgs.length, lastSeq - seq + 1) }, (_, i) => bus.getStreamMsg(stream, { seq: seq + i }));
-    const got = (await Promise.all(batch)).filter((m): m is StoredMsg => m !== undefined);
-    const seen = new Set(msgs.map((m) => m.seq));
-    for (const m of got) if (!seen.has(m.seq) && msgs.length < q.limit) msgs.push(m);
-    seq = (got.at(-1)?.seq ?? seq + batch.length - 1) + 1;
-    if (got.length === 0) break;
-  }
-  msgs.sort((a, b) => a.seq - b.seq);
+  // One short-lived reader from `start` (measured faster than `limit` pipelined lookups).
+  const msgs = await bus.readStream({ stream, fromSeq: start, limit: q.limit });
   const reports = msgs.map(decodeStoredReport).filter((r): r is BarReport => r !== undefined);
   const last = msgs.at(-1)?.seq ?? lastSeq;
   return { reports, nextCursor: last < lastSeq ? String(last + 1) : undefined };

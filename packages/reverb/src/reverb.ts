@@ -11,7 +11,7 @@
 import { Hlc, positionAt, timeOf, windowId, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
-import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, reportStreamConfig, resolveReplicas, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
+import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
 import { consumerName } from './consumers.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
 import { checkClaim } from './ingest.js';
@@ -64,6 +64,8 @@ export class Reverb {
   #pumping: Promise<void> | undefined;
   /** Claims with a stream sequence up to this were read at start: a delivery of one is a duplicate. */
   #historyLast = 0;
+  /** The tempo map read from the state bucket at start, until the SDK has one. */
+  #stateMap: TempoMap | null = null;
   /** When the last report found at start was stored. */
   #lastStoredReportAt: number | undefined;
   #httpAddress: string | undefined;
@@ -96,7 +98,7 @@ export class Reverb {
 
   /** Beats per bar: the option, else the pulse's tempo map, else DEFAULT_BAR_LENGTH until one is known. */
   get barLength(): number {
-    return this.options.barLength ?? this.#client?.tempoMap?.barLength ?? DEFAULT_BAR_LENGTH;
+    return this.options.barLength ?? this.tempoMap?.barLength ?? DEFAULT_BAR_LENGTH;
   }
 
   /** Current beat as followed (-1 before the first). */
@@ -106,7 +108,7 @@ export class Reverb {
 
   /** The pulse's tempo map, once known. */
   get tempoMap(): TempoMap | null {
-    return this.#client?.tempoMap ?? null;
+    return this.#client?.tempoMap ?? this.#stateMap;
   }
 
   /**
@@ -160,7 +162,10 @@ export class Reverb {
    */
   async #recover(): Promise<number | undefined> {
     const { bus, clusterId, clock, logger, catchUpBars } = this.options;
-    const map = this.#client!.tempoMap;
+    // The SDK's watch may not have delivered the map yet: read it from the state bucket (the
+    // pulse owns that bucket: opened, never created here).
+    this.#stateMap = this.#client!.tempoMap ?? (await bus.kv(clusterNames(clusterId).stateBucket, { create: false }).then(readTempoMap).catch(() => null))?.map ?? null;
+    const map = this.tempoMap;
     const last = await bus.getStreamMsg(clusterNames(clusterId).reportStream, { lastBySubject: subjects(clusterId).reportStore }).catch(() => undefined);
     const lastReport = last && decodeStoredReport(last);
     if (lastReport) {
@@ -239,7 +244,7 @@ export class Reverb {
 
   /** The beat at time `t` on the tempo map, else the followed beat (-1 when neither is known). */
   #beatAt(t: number): number {
-    const map = this.#client?.tempoMap;
+    const map = this.tempoMap;
     const pos = map ? positionAt(map, t) : null;
     return pos ? pos.beatIndex : this.currentBeat;
   }
@@ -306,7 +311,7 @@ export class Reverb {
     }
     // SPEC 5: receiving advances the HLC. A clock behind ours teaches it nothing: skip the merge.
     if (parseInt(c.hlc.slice(0, c.hlc.indexOf(':')), 16) >= this.hlc.peek().physical && !this.hlc.update(c.hlc).adopted) w.issue('hlc_ahead', now);
-    const map = this.#client?.tempoMap;
+    const map = this.tempoMap;
     const onTime = map ? storedAt < timeOf(map, c.beat_index + 1, 0) : false;
     w.add(c, onTime, now, seq);
     if (v.unsignedAccepted) w.issue('unsigned_accepted', now);
@@ -369,7 +374,7 @@ export class Reverb {
     const closing = fromBeat + this.barLength;
     const a = this.#downbeats.get(fromBeat);
     const b = this.#downbeats.get(closing);
-    const map = this.#client?.tempoMap;
+    const map = this.tempoMap;
     const due = b?.receivedAt ?? (map ? timeOf(map, closing) : clock.now());
     const beatMs = map ? timeOf(map, closing + 1) - timeOf(map, closing) : 0;
     const drift = a && b && a.source === 'leader' && b.source === 'leader' ? b.receivedAt - a.receivedAt - (b.scheduledAt - a.scheduledAt) : 0;
@@ -440,10 +445,9 @@ export class Reverb {
     return this.#lastReport;
   }
 
-  /** Calls `cb` for every (beat, phase) reverb follows (the SDK's onPhase). */
+  /** Calls `cb` for every (beat, phase) reverb follows (the SDK's onPhase). Call after start(). */
   onPhase(cb: BeatCallback): () => void {
-    if (!this.#client) throw new Error('reverb is not started');
-    return this.#client.onPhase(cb);
+    return this.#client!.onPhase(cb);
   }
 
   /**
