@@ -30,7 +30,7 @@ function walk(dir, exts) {
 function importsOf(file) {
   const src = readFileSync(file, 'utf8');
   const names = new Set();
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g;
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\bcreateRequire\([^)]*\)\(\s*)['"]([^'"]+)['"]/g;
   for (const m of src.matchAll(re)) {
     const spec = m[1];
     if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) continue;
