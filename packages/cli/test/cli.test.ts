@@ -98,7 +98,7 @@ describe('backbeat CLI - against nats-server', () => {
         expect(l.lateness_ms).toBeLessThan(50);
       }
       const slots = lines.map((l) => l.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(l.phase));
-      expect(slots).toEqual(slots.map((_, i) => slots[0] + i));
+      expect(slots).toEqual(slots.map((_, i) => slots[0]! + i));
     } finally {
       await w.stop();
       await pulse.stop();

@@ -27,7 +27,7 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   // Two bar reports exist before any page opens, so the first paint has something to show.
-  await waitFor(async () => ((await (await fetch(`${url}api/v1/dashboard`)).json()).reports.length >= 2 ? true : null), { timeoutMs: 20_000, message: 'two bar reports' });
+  await waitFor(async () => (((await (await fetch(`${url}api/v1/dashboard`)).json()) as { reports: unknown[] }).reports.length >= 2 ? true : null), { timeoutMs: 20_000, message: 'two bar reports' });
 }, 60_000);
 
 afterAll(async () => {

@@ -18,30 +18,33 @@ afterAll(async () => {
 const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   fetch(new URL(path, url), { method: 'POST', headers, body: JSON.stringify(body) });
 
+
+/** A JSON answer body, for reading fields in assertions. */
+const json = (r: Response) => r.json() as Promise<Record<string, any>>;
 describe('backbeat dev - admin auth (issue 12)', () => {
   it('dev - POST /api/v1/tempo is 401 without the token, 401 with a wrong one, 202 with it', async () => {
     const none = await post('/api/v1/tempo', { tempo_bpm: 62 });
     expect(none.status).toBe(401);
-    expect((await none.json()).error).toBe('BB_ERR_UNAUTHORIZED');
+    expect((await json(none)).error).toBe('BB_ERR_UNAUTHORIZED');
     expect((await post('/api/v1/tempo', { tempo_bpm: 62 }, { ...auth, authorization: 'Bearer nope' })).status).toBe(401);
     const ok = await post('/api/v1/tempo', { tempo_bpm: 62, justification: 'test' }, auth);
     expect(ok.status).toBe(202);
-    expect((await ok.json()).pending.tempo_bpm).toBe(62);
+    expect((await json(ok)).pending.tempo_bpm).toBe(62);
   });
 
   it('dev - a bad tempo body is 400 naming the field, once authorized', async () => {
     const r = await post('/api/v1/tempo', { tempo_bpm: 'fast' }, auth);
     expect(r.status).toBe(400);
-    expect((await r.json()).message).toMatch(/tempo_bpm must be a number/);
+    expect((await json(r)).message).toMatch(/tempo_bpm must be a number/);
   });
 
   it('dev - POST /api/v1/dev/failover is 401 without the token and hands the lead over with it', async () => {
     expect((await post('/api/v1/dev/failover', {})).status).toBe(401);
-    const before = await waitFor(async () => ((await (await fetch(new URL('/api/v1/dashboard', url))).json()).cluster?.leader ? true : null), { timeoutMs: 10_000, message: 'a leader' });
+    const before = await waitFor(async () => ((await json(await fetch(new URL('/api/v1/dashboard', url)))).cluster?.leader ? true : null), { timeoutMs: 10_000, message: 'a leader' });
     expect(before).toBe(true);
     const r = await post('/api/v1/dev/failover', {}, auth);
     expect(r.status).toBe(200);
-    const j = await r.json();
+    const j = await json(r);
     expect(j.new_leader).not.toBeNull();
     expect(j.new_leader).not.toBe(j.stopped);
   });

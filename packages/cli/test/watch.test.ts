@@ -93,7 +93,7 @@ describe('backbeat watch and agent - leader changes, hints, timing (issues 13 an
       }
       expect(lines.some((l) => l.source === 'grid')).toBe(true);
       const slots = lines.map((l) => l.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(l.phase));
-      expect(slots).toEqual(slots.map((_, i) => slots[0] + i));
+      expect(slots).toEqual(slots.map((_, i) => slots[0]! + i));
       expect(w.stderr).toMatch(/-- leader node-g, term \d+/); // with --json, leader lines go to stderr
     } finally {
       await w.stop();

@@ -99,7 +99,7 @@ describe('validate - BarReport rules beyond the schema', () => {
   });
 
   it('validate - semantic rules run only once the schema holds', () => {
-    expect(errorsOf(validateBarReport({ ...report, to_beat: 7, agents_reporting: -1 })).map((e) => e.rule)).toEqual(['minimum']);
+    expect(errorsOf(validateBarReport({ ...report, to_beat: 7, agents_reporting: -1 }))!.map((e) => e.rule)).toEqual(['minimum']);
   });
 });
 

@@ -6,7 +6,6 @@
  */
 import { checkTempoMap, CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, type TempoMap } from '@backbeat/core';
 import { decodeJson, decodeLeaseRecord, type LeaseRecord } from '@backbeat/transport';
-import type { PendingTempo } from './tempo.js';
 
 /** A gate's answer: the checked value, or why it was refused. */
 export type GateResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -30,6 +29,18 @@ export function gateLease(bytes: Uint8Array): GateResult<LeaseRecord> {
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
+}
+
+/** The pending change as stored in KV. */
+export interface PendingTempo {
+  readonly tempo_bpm: number;
+  readonly justification: string;
+  readonly requested_at: string;
+  readonly requested_by: string;
+  /** Set by the leader when it placed the change on the grid. */
+  readonly effective_beat?: number;
+  /** Start of that downbeat (RFC 3339). */
+  readonly effective_at?: string;
 }
 
 /** The pending tempo change gate (BACKBEAT-REQ-004). */

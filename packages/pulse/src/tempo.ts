@@ -6,19 +6,9 @@
  */
 import { applyTempoChange, pruneTempoMap, TempoChangeError, validateTempoChange, type Clock, type TempoMap } from '@backbeat/core';
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
-import { gatePending, gateTempoMap } from './kv-gates.js';
+import { gatePending, gateTempoMap, type PendingTempo } from './kv-gates.js';
 
-/** The pending change as stored in KV. */
-export interface PendingTempo {
-  readonly tempo_bpm: number;
-  readonly justification: string;
-  readonly requested_at: string;
-  readonly requested_by: string;
-  /** Set by the leader when it placed the change on the grid. */
-  readonly effective_beat?: number;
-  /** Start of that downbeat (RFC 3339). */
-  readonly effective_at?: string;
-}
+export type { PendingTempo } from './kv-gates.js';
 
 /** A tempo change request (the POST /tempo body). */
 export interface TempoRequest {

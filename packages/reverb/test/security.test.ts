@@ -83,7 +83,13 @@ describe('reverb - signatures required (BACKBEAT-REQ-044)', () => {
   });
 
   it('security - the report of a bar with a bad signature says secret_rotations_ok false', async () => {
-    const report = await waitFor(() => (reverb.lastReport && reverb.lastReport.performance!.claims_rejected > 0 ? reverb.lastReport : null), { timeoutMs: 6000 });
+    const report = await waitFor(
+      () => {
+        const r = reverb.lastReport;
+        return r && (r.performance?.claims_rejected ?? 0) > 0 ? r : null;
+      },
+      { timeoutMs: 6000 },
+    );
     expect(report.secret_rotations_ok).toBe(false);
     expect(report.issues.map((i) => i.category)).toEqual(expect.arrayContaining(['bad_signature', 'unsigned', 'unknown_agent']));
   });
