@@ -24,6 +24,7 @@ export interface TempoWriterOptions {
 /** Writes the tempo map as the leader. */
 export class TempoWriter {
   #applying = false;
+  #again = false;
   #retry: (() => void) | undefined;
   #stopped = false;
 
@@ -76,8 +77,13 @@ export class TempoWriter {
 
   /** Places the pending change at the next downbeat, or clears one that is done or refused. */
   async applyPending(): Promise<void> {
-    if (this.#applying || !this.o.isLeader()) return;
+    if (!this.o.isLeader()) return;
+    if (this.#applying) {
+      this.#again = true; // a newer value arrived meanwhile: look again when this pass ends
+      return;
+    }
     this.#applying = true;
+    this.#again = false;
     try {
       const placed = await applyPendingTempo(this.kv, this.o.clock);
       if (placed) {
@@ -89,5 +95,6 @@ export class TempoWriter {
     } finally {
       this.#applying = false;
     }
+    if (this.#again && !this.#stopped) await this.applyPending();
   }
 }

@@ -54,10 +54,11 @@ describe('pulse - a leader clock is checked (issue 11)', () => {
     await waitFor(() => seen.frames.filter((f) => f.term === term2).length >= 3, { timeoutMs: 3000 });
 
     expect(new Set(seen.frames.map((f) => f.term))).toEqual(new Set([term1, term2]));
-    // Never early and never late, on this (true) clock.
+    // Never early, and nowhere near the skewed node's 500 ms, on this (true) clock (the bound
+    // leaves room for delivery on a loaded host).
     const offGrid = seen.frames
       .map((f) => ({ f, lateness: f.at - Date.parse(f.frame.scheduled_at!) }))
-      .filter(({ lateness }) => lateness < -1 || lateness >= 100)
+      .filter(({ lateness }) => lateness < -1 || lateness >= 250)
       .map(({ f, lateness }) => `term ${f.term} beat ${f.frame.beat_index} ${f.frame.phase}: ${lateness.toFixed(1)} ms`);
     expect(offGrid).toEqual([]);
     expect(gridProblems(seen.frames)).toEqual([]);
