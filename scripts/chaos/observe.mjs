@@ -73,9 +73,15 @@ export async function startObservers(o) {
     async storedClaims(bus) {
       const msgs = await bus.readStream({ stream: statusStreamConfig(o.clusterId).name, limit: 1_000_000 });
       const perWindow = new Map();
+      const seen = new Set();
+      /** Claims stored twice: the same agent and HLC under two sequences (a retry the de-duplication missed). */
+      perWindow.duplicates = new Map();
       for (const m of msgs) {
         const w = m.headers['x-window-id'] ?? '';
         perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+        const key = `${m.headers['x-agent-id']}|${m.headers['x-hlc']}`;
+        if (seen.has(key)) perWindow.duplicates.set(w, (perWindow.duplicates.get(w) ?? 0) + 1);
+        seen.add(key);
       }
       return perWindow;
     },
@@ -153,6 +159,7 @@ export function measure(obs, stored, p, lastBeat) {
   }
   let acked = 0;
   let counted = 0;
+  let storedTwice = 0;
   let badBars = 0;
   let reports = 0;
   const detail = [];
@@ -162,6 +169,7 @@ export function measure(obs, stored, p, lastBeat) {
     reports += copies;
     if (copies !== 1) badBars += 1;
     acked += stored.get(window) ?? 0;
+    storedTwice += stored.duplicates?.get(window) ?? 0;
     counted += report?.claims ?? 0;
     detail.push({ from_beat: fromBeat, window, claims_acked: stored.get(window) ?? 0, claims_counted: report?.claims ?? null, agents_reporting: report?.agents ?? null, reports: copies });
   }
@@ -176,6 +184,7 @@ export function measure(obs, stored, p, lastBeat) {
     sdk_slots_twice: twice,
     claims_acked: acked,
     claims_counted: counted,
+    claims_stored_twice: storedTwice,
     bars: bars.size,
     reports,
     bars_without_one_report: badBars,
@@ -192,20 +201,21 @@ export function rowOk(row) {
     row.sdk_slots_missed === 0 &&
     row.sdk_slots_twice === 0 &&
     row.claims_acked === row.claims_counted &&
+    row.claims_stored_twice === 0 &&
     row.bars_without_one_report === 0
   );
 }
 
 /** The table as text, one line per fault. */
 export function formatTable(rows) {
-  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'claims acked/counted', 'reports/bars', 'ok'];
+  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'claims acked/counted (stored twice)', 'reports/bars', 'ok'];
   const lines = rows.map((r) => [
     r.fault,
     `${r.gap_ms} (${r.bound_ms})`,
     String(r.frames_duplicated),
     String(r.frames_backwards),
     `${r.sdk_slots_missed}/${r.sdk_slots_twice}`,
-    `${r.claims_acked}/${r.claims_counted}`,
+    `${r.claims_acked}/${r.claims_counted} (${r.claims_stored_twice})`,
     `${r.reports}/${r.bars}`,
     rowOk(r) ? 'yes' : 'NO',
   ]);
