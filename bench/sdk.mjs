@@ -4,12 +4,17 @@
 //    against a bare bus subscription that parses the JSON and calls a no-op, same process.
 // 2. Fan-out: 1,000 clients over 4 processes following one pulse at 120 BPM: delivery
 //    (receipt - scheduled time), callback time - scheduled time, and slots missed, for
-//    (a) 250 clients sharing one NatsBus per process, (b) 250 bare subscriptions per process,
-//    (c) one NATS connection per client.
+//    (a) 250 clients sharing one NatsBus per process (frames timing), (b) 250 bare
+//    subscriptions per process (the baseline), (g) the same clients in grid timing (issue 13:
+//    callback - slot p99 <= 0.5 ms, 0 missed or doubled), (c) one NATS connection per client.
+//    Unless BENCH_SECONDS is short (< 10 s), grid timing also runs 10,000 clients in 8 processes.
 // 3. Optional: local degradation on the real clock, the pulse stopped (BENCH_DEGRADE_SECONDS).
-// Env (seconds): BENCH_SECONDS fan-out (a) and (b), default 30; BENCH_LATENCY_SECONDS 10;
-// BENCH_PERCONN_SECONDS fan-out (c), default 10, 0 skips; BENCH_DEGRADE_SECONDS default 0 (off).
+// Env (seconds): BENCH_SECONDS fan-out (a), (b) and (g), default 30, below 10 is the short mode
+// (CI: latency for that long, no per-connection variant, no 10,000-client run); BENCH_LATENCY_SECONDS
+// 10; BENCH_PERCONN_SECONDS fan-out (c), default 10, 0 skips; BENCH_DEGRADE_SECONDS default 0 (off).
+// BENCH_JSON=file writes the JSON summary there too.
 import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { slot, slotAtOrAfter } from '@backbeat/core';
 import { NatsServer } from '@backbeat/testing';
@@ -35,7 +40,7 @@ function envSeconds(name, fallback) {
 }
 
 // ---------------------------------------------------------------- child: one fan-out process
-/** Runs `count` followers ('shared' | 'conn' SDK clients, or 'bare' subscriptions). */
+/** Runs `count` followers ('shared' | 'grid' | 'conn' SDK clients, or 'bare' subscriptions). */
 async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
   process.on('disconnect', () => process.exit(1)); // the parent is gone: never linger
   const map = JSON.parse(mapJson);
@@ -53,12 +58,17 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
     if (t.fired.has(k)) t.dup++;
     t.fired.add(k);
     if (source === 'local') return void t.local++;
+    if (source === 'grid') {
+      t.grid++;
+      callback.push(calledAt - scheduledAt);
+      return;
+    }
     t.leader++;
     delivery.push(receivedAt - scheduledAt);
     callback.push(calledAt - scheduledAt);
   };
   const startOne = async (i) => {
-    const t = { fired: new Set(), leader: 0, local: 0, dup: 0 };
+    const t = { fired: new Set(), leader: 0, local: 0, grid: 0, dup: 0 };
     tallies.push(t);
     if (mode === 'bare') {
       const sub = bus.subscribe(subjects(cluster).beat, (m) => {
@@ -71,7 +81,8 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
       return;
     }
     const agentId = `agent:fan-${process.pid}-${i}`;
-    const c = createClient(mode === 'conn' ? { clusterId: cluster, agentId, nats: url } : { clusterId: cluster, agentId, bus });
+    const timing = mode === 'grid' ? 'grid' : 'frames';
+    const c = createClient(mode === 'conn' ? { clusterId: cluster, agentId, nats: url } : { clusterId: cluster, agentId, bus, timing });
     c.onPhase((f, info) => record(t, f.beat_index, map.phases.indexOf(f.phase), info.scheduledAt, info.source, info.receivedAt, now()));
     stops.push(() => c.stop());
     await c.start();
@@ -87,7 +98,7 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
     await bus?.close();
     const missed = tallies.reduce((a, t) => a + msg.expected - [...t.fired].filter((k) => k >= msg.firstKey && k < msg.firstKey + msg.expected).length, 0);
     const sum = (f) => tallies.reduce((a, t) => a + f(t), 0);
-    const out = { clients: tallies.length, missed, leader: sum((t) => t.leader), local: sum((t) => t.local), dup: sum((t) => t.dup) };
+    const out = { clients: tallies.length, missed, leader: sum((t) => t.leader), local: sum((t) => t.local), grid: sum((t) => t.grid), dup: sum((t) => t.dup) };
     process.send({ ...out, delivery: Float64Array.from(delivery), callback: Float64Array.from(callback) }, () => process.exit(0));
   });
 }
@@ -120,11 +131,11 @@ function slotsIn(map, from, to) {
   return { firstKey: first.beatIndex * map.phases.length + first.phaseIndex, expected: n };
 }
 
-/** One fan-out variant: 4 children x 250 followers, measured for `seconds`. */
-async function fanout(ctx, mode, seconds) {
+/** One fan-out variant: `processes` children x `perProcess` followers, measured for `seconds`. */
+async function fanout(ctx, mode, seconds, processes = PROCESSES, perProcess = PER_PROCESS) {
   const t0 = now();
-  const kids = Array.from({ length: PROCESSES }, () =>
-    fork(ctx.self, ['fanout', ctx.url, ctx.cluster, mode, String(PER_PROCESS), JSON.stringify(ctx.map)], { serialization: 'advanced' }),
+  const kids = Array.from({ length: processes }, () =>
+    fork(ctx.self, ['fanout', ctx.url, ctx.cluster, mode === 'grid10k' ? 'grid' : mode, String(perProcess), JSON.stringify(ctx.map)], { serialization: 'advanced' }),
   );
   ctx.children.push(...kids);
   for (const k of kids) k.on('error', (err) => console.error(`fan-out child ${k.pid}: ${err.message}`));
@@ -149,6 +160,8 @@ async function fanout(ctx, mode, seconds) {
     expected_per_client: expected,
     fired_leader: sum((r) => r.leader),
     fired_local: sum((r) => r.local),
+    fired_grid: sum((r) => r.grid),
+    processes,
     duplicates: sum((r) => r.dup),
     missed: sum((r) => r.missed),
     delivery_ms: summaryMany(cat((r) => r.delivery)),
@@ -159,15 +172,16 @@ async function fanout(ctx, mode, seconds) {
 // ---------------------------------------------------------------- parent: the benchmark
 async function main() {
   const seconds = envSeconds('BENCH_SECONDS', 30) || 30;
-  const latencySeconds = envSeconds('BENCH_LATENCY_SECONDS', 10) || 10;
-  const perConnSeconds = envSeconds('BENCH_PERCONN_SECONDS', 10);
+  const short = seconds < 10;
+  const latencySeconds = envSeconds('BENCH_LATENCY_SECONDS', short ? seconds : 10) || 10;
+  const perConnSeconds = envSeconds('BENCH_PERCONN_SECONDS', short ? 0 : 10);
   const degradeSeconds = envSeconds('BENCH_DEGRADE_SECONDS', 0);
   const children = [];
   const killAll = () => children.forEach((k) => k.exitCode === null && k.signalCode === null && k.kill('SIGKILL'));
   process.once('exit', killAll);
   const server = await NatsServer.start();
   const bus = await NatsBus.connect({ servers: server.url });
-  const result = { seconds, latency_seconds: latencySeconds, perconn_seconds: perConnSeconds };
+  const result = { seconds, short, latency_seconds: latencySeconds, perconn_seconds: perConnSeconds };
   try {
     // 1. Callback latency at 240 BPM: the SDK and a bare subscription, after 1 s of warm-up.
     console.log(`callback latency at 240 BPM for ${latencySeconds} s on ${server.url} ...`);
@@ -202,11 +216,17 @@ async function main() {
     while (!pulse.tempoMap && now() < deadline) await sleep(20);
     if (!pulse.tempoMap) throw new Error('the fan-out pulse made no tempo map in 10 s');
     const ctx = { self: fileURLToPath(import.meta.url), url: server.url, cluster: 'sdkfan', bpm: 120, map: pulse.tempoMap, children };
-    const variants = [['shared', seconds], ['bare', seconds], ['conn', perConnSeconds]].filter(([, s]) => s > 0);
+    const variants = [
+      ['shared', seconds],
+      ['bare', seconds],
+      ['grid', seconds],
+      ['grid10k', short ? 0 : seconds, 8, 1250],
+      ['conn', perConnSeconds],
+    ].filter(([, s]) => s > 0);
     result.fanout = {};
-    for (const [mode, s] of variants) {
-      console.log(`fan-out '${mode}': ${PROCESSES * PER_PROCESS} followers over ${PROCESSES} processes at 120 BPM for ${s} s ...`);
-      result.fanout[mode] = await fanout(ctx, mode, s);
+    for (const [mode, s, procs = PROCESSES, per = PER_PROCESS] of variants) {
+      console.log(`fan-out '${mode}': ${procs * per} followers over ${procs} processes at 120 BPM for ${s} s ...`);
+      result.fanout[mode] = await fanout(ctx, mode, s, procs, per);
     }
 
     // 3. Optional: the pulse stops; one client keeps the grid alone. Each local slot is compared
@@ -258,15 +278,22 @@ function report(result) {
     { name: 'SDK onPhase', ...result.callback_latency_ms.sdk },
     { name: 'bare subscription + JSON.parse', ...result.callback_latency_ms.bare_subscription },
   ]);
-  const label = { shared: 'SDK, 1 connection per process', bare: 'bare subscriptions (baseline)', conn: 'SDK, 1 connection per client' };
+  const label = {
+    shared: 'SDK frames, 1 conn/process',
+    bare: 'bare subscriptions (baseline)',
+    grid: 'SDK grid, 1 conn/process',
+    grid10k: 'SDK grid, 10,000 in 8 processes',
+    conn: 'SDK frames, 1 conn/client',
+  };
   const fan = Object.values(result.fanout);
-  printTable('Fan-out, 1,000 followers over 4 processes at 120 BPM: receipt - scheduled time (target p95 <= 2 ms)', fan.map((f) => ({ name: `${label[f.mode]}, ${f.seconds} s`, ...f.delivery_ms })));
-  printTable('Fan-out: callback time - scheduled time (the receipt is taken once per connection; this adds the dispatch to each client)', fan.map((f) => ({ name: `${label[f.mode]}, ${f.seconds} s`, ...f.callback_ms })));
+  printTable('Fan-out at 120 BPM: receipt - scheduled time of leader frames (target p95 <= 2 ms)', fan.filter((f) => f.delivery_ms.n > 0).map((f) => ({ name: `${label[f.mode]}, ${f.clients} clients, ${f.seconds} s`, ...f.delivery_ms })));
+  printTable('Fan-out: callback time - scheduled time (grid target p99 <= 0.5 ms, below the bare subscription)', fan.map((f) => ({ name: `${label[f.mode]}, ${f.clients} clients, ${f.seconds} s`, ...f.callback_ms })));
   console.log('\nSlots per variant (target: nothing missed, no duplicates):');
   for (const f of fan) {
-    console.log(`  ${label[f.mode].padEnd(32)} expected ${f.expected_per_client} x ${f.clients} clients; leader ${f.fired_leader}, local ${f.fired_local}, duplicates ${f.duplicates}, missed ${f.missed}; startup ${f.startup_s} s, rss <= ${f.rss_mb_per_process} MB/process`);
+    console.log(`  ${label[f.mode].padEnd(32)} expected ${f.expected_per_client} x ${f.clients} clients; leader ${f.fired_leader}, grid ${f.fired_grid}, local ${f.fired_local}, duplicates ${f.duplicates}, missed ${f.missed}; startup ${f.startup_s} s, rss <= ${f.rss_mb_per_process} MB/process`);
   }
-  if (!result.fanout.conn) console.log('  SDK, 1 connection per client: skipped (BENCH_PERCONN_SECONDS=0)');
+  if (!result.fanout.conn) console.log('  SDK, 1 connection per client: skipped (BENCH_PERCONN_SECONDS=0, its default in short mode)');
+  if (!result.fanout.grid10k) console.log('  SDK grid, 10,000 in 8 processes: skipped in short mode (BENCH_SECONDS < 10)');
   if (result.degradation) {
     const d = result.degradation;
     printTable(`Local degradation for ${d.seconds} s without a leader (target: on the leader's grid within 1 ms)`, [
@@ -278,6 +305,7 @@ function report(result) {
     console.log('\nLocal degradation: skipped (BENCH_DEGRADE_SECONDS=600 runs the 10 minutes of issue 4)');
   }
   console.log(`\n${JSON.stringify(result)}`);
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(result, null, 2)}\n`);
 }
 
 if (process.argv[2] === 'fanout') await fanoutChild(process.argv.slice(3));

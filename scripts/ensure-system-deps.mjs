@@ -12,6 +12,7 @@ const NEEDED = [
   { program: 'nats-server', pkg: 'nats-server', why: 'messaging tests run a real NATS server' },
   { program: 'chromium', pkg: 'chromium', why: 'the dashboard test drives a real headless browser' },
   { program: 'promtool', pkg: 'prometheus', why: 'the alert rules are checked with promtool' },
+  { program: 'faketime', pkg: 'faketime', why: 'the pulse clock-offset test runs one node under libfaketime' },
 ];
 
 const quiet = process.argv.includes('--quiet');

@@ -1,23 +1,48 @@
 /** Feeds the dashboard from a reverb replica and the cluster's shared state. */
-import { parseHlc, tempoAt } from '@backbeat/core';
-import type { DashboardBar, DashboardSource, TempoAnswer } from '@backbeat/dashboard';
+import { parseHlc } from '@backbeat/core';
+import type { DashboardBar, DashboardBeat, DashboardCluster, DashboardDeadLetter, DashboardLeadership, DashboardNode, DashboardSource, TempoAnswer } from '@backbeat/dashboard';
+import type { Pulse } from '@backbeat/pulse';
 import type { Reverb } from '@backbeat/reverb';
-import { clusterNames, decodeJson, openStateBucket, STATE_KEYS, type Bus, type KvBucket } from '@backbeat/transport';
+import type { Bus } from '@backbeat/transport';
+import { readClusterStatus, type ClusterStatus, type NodeView } from './cluster-status.js';
+import { followDeadLetters, readDeadLetters, type DeadLetter } from './dead-letters.js';
 
 /** How the host applies a tempo change, or undefined when it cannot. */
 export type TempoChanger = (body: unknown, authorization: string | undefined) => Promise<TempoAnswer>;
 
-/** A DashboardSource over a running reverb. */
-export async function reverbDashboardSource(reverb: Reverb, bus: Bus, changeTempo?: TempoChanger): Promise<DashboardSource> {
+/** What `backbeat dev` adds to the dashboard. */
+export interface DevExtras {
+  /** Offer the failover button. */
+  readonly failover: boolean;
+  /** The pulse nodes running in this process (shown even before they announce themselves). */
+  readonly localPulses: () => readonly Pulse[];
+}
+
+const SAMPLES = 300;
+const LETTERS = 50;
+const CLUSTER_CACHE_MS = 1000;
+
+/**
+ * A DashboardSource over a reverb. It does no I/O until asked, so the host can bind its port
+ * before it touches the cluster; beat and dead-letter events flow once `started` resolves.
+ */
+export function reverbDashboardSource(reverb: Reverb, bus: Bus, started: Promise<void>, changeTempo?: TempoChanger, dev?: DevExtras): DashboardSource {
   const clusterId = reverb.options.clusterId;
-  const state = await openStateBucket(bus, clusterId);
-  let lease: KvBucket | undefined;
-  const leaseBucket = async () => (lease ??= await bus.kv(clusterNames(clusterId).leaseBucket));
-  return {
-    clusterId,
-    onBeat: (cb) =>
-      reverb.onPhase((frame, info) =>
-        cb({
+  const beats = new Set<(b: DashboardBeat) => void>();
+  const letterListeners = new Set<(d: DashboardDeadLetter) => void>();
+  const recent = { beat: null as DashboardBeat | null, delivery: [] as number[], jitter: [] as number[] };
+  const letters: DashboardDeadLetter[] = [];
+  const push = <T>(list: T[], v: T, max: number) => {
+    list.push(v);
+    if (list.length > max) list.shift();
+  };
+  const timeline: DashboardLeadership[] = [];
+  let cached: { at: number; value: Promise<DashboardCluster> } | undefined;
+
+  started.then(
+    async () => {
+      reverb.onPhase((frame, info) => {
+        const b: DashboardBeat = {
           beat_index: frame.beat_index,
           phase: frame.phase,
           phases: frame.phases ?? ['plan', 'execute', 'review'],
@@ -25,11 +50,56 @@ export async function reverbDashboardSource(reverb: Reverb, bus: Bus, changeTemp
           downbeat: frame.downbeat,
           tempo_bpm: frame.tempo_bpm,
           window_id: frame.window_id,
-          source: info.source,
+          source: info.source === 'leader' ? 'leader' : 'local', // reverb follows in frames timing; a grid slot counts as local here
           delivery_ms: info.receivedAt - info.scheduledAt,
           jitter_ms: info.source === 'leader' ? parseHlc(frame.hlc).physical - Math.floor(info.scheduledAt) : null,
-        }),
-      ),
+        };
+        recent.beat = b;
+        if (b.source === 'leader') {
+          push(recent.delivery, b.delivery_ms, SAMPLES);
+          if (b.jitter_ms !== null) push(recent.jitter, b.jitter_ms, SAMPLES);
+        }
+        for (const l of beats) l(b);
+      });
+      const stored = await readDeadLetters(bus, clusterId, LETTERS).catch(() => null);
+      for (const d of stored ?? []) push(letters, short(d), LETTERS);
+      followDeadLetters(bus, clusterId, (d) => {
+        push(letters, short(d), LETTERS);
+        for (const l of letterListeners) l(short(d));
+      });
+    },
+    () => {},
+  );
+
+  const readCluster = async (): Promise<DashboardCluster> => {
+    const s = await readClusterStatus(bus, clusterId, 'this bus');
+    if (s.leader && timeline[0]?.term !== s.leader.term) {
+      timeline.unshift({ term: s.leader.term, leader: s.leader.node_id, since: s.leader.since });
+      timeline.splice(20);
+    }
+    return {
+      cluster_id: clusterId,
+      leader: s.leader?.node_id ?? null,
+      term: s.leader?.term ?? null,
+      leader_since: timeline.find((t) => t.term === s.leader?.term)?.since ?? null,
+      tempo_bpm: s.tempo.bpm,
+      pending_bpm: s.tempo.pending?.tempo_bpm ?? null,
+      pending_at: s.tempo.pending?.effective_at ?? null,
+      bar_length: s.tempo.bar_length,
+      tempo_changes: changeTempo !== undefined,
+      failover: dev?.failover ?? false,
+      nodes: nodesOf(s, reverb, dev),
+      servers: s.servers,
+      leader_changes: [...timeline],
+    };
+  };
+
+  return {
+    clusterId,
+    onBeat: (cb) => {
+      beats.add(cb);
+      return () => beats.delete(cb);
+    },
     onReport: (cb) => reverb.onReport(cb),
     onBarChange: (cb) => reverb.onClaim(() => cb()),
     currentBar: () => {
@@ -40,28 +110,51 @@ export async function reverbDashboardSource(reverb: Reverb, bus: Bus, changeTemp
       if (!w) return { window_id: '', from_beat: from, to_beat: from + reverb.barLength - 1, agents: {} };
       return w.summary(true) as unknown as DashboardBar;
     },
+    recent: () => ({ beat: recent.beat, delivery: [...recent.delivery], jitter: [...recent.jitter] }),
     recentReports: (limit) => reverb.history(undefined, limit).catch(() => []),
-    cluster: async () => {
-      const [leader, pending] = await Promise.all([
-        leaseBucket().then((b) => b.get(STATE_KEYS.leader)).catch(() => null),
-        state.get(STATE_KEYS.tempoPending).catch(() => null),
-      ]);
-      const l = leader ? decodeJson<{ node_id: string; term?: number }>(leader.value) : null;
-      const p = pending ? decodeJson<{ tempo_bpm: number; effective_at?: string }>(pending.value) : null;
-      const map = reverb.tempoMap;
-      return {
-        cluster_id: clusterId,
-        leader: l?.node_id ?? null,
-        term: l ? (l.term ?? leader!.revision) : null,
-        tempo_bpm: map ? tempoAt(map, Date.now()) : null,
-        pending_bpm: p?.tempo_bpm ?? null,
-        pending_at: p?.effective_at ?? null,
-        bar_length: map?.barLength ?? null,
-        tempo_changes: changeTempo !== undefined,
-      };
+    onDeadLetter: (cb) => {
+      letterListeners.add(cb);
+      return () => letterListeners.delete(cb);
+    },
+    recentDeadLetters: async (limit) => letters.slice(-limit),
+    cluster: () => {
+      const now = Date.now();
+      if (!cached || now - cached.at > CLUSTER_CACHE_MS) {
+        const value = readCluster();
+        value.catch(() => (cached = undefined));
+        cached = { at: now, value };
+      }
+      return cached.value;
     },
     changeTempo: changeTempo ?? (async () => ({ status: 501, body: { error: 'BB_ERR_NOT_AVAILABLE', message: 'this server does not take tempo changes (start reverb with --pulse-admin URL)' } })),
   };
+}
+
+function short(d: DeadLetter): DashboardDeadLetter {
+  return { time: d.time, reason: d.reason, error: d.error, agent_id: d.agent_id, payload: d.payload };
+}
+
+/** Presence entries, plus this process's own pulse nodes and reverb when they have not announced themselves. */
+function nodesOf(s: ClusterStatus, reverb: Reverb, dev: DevExtras | undefined): DashboardNode[] {
+  const leader = s.leader?.node_id ?? null;
+  const out = [...s.pulse_nodes, ...s.reverb_replicas].map((n) => nodeOf(n, leader));
+  for (const p of dev?.localPulses() ?? []) {
+    const id = p.options.nodeId;
+    if (out.some((n) => n.kind === 'pulse' && n.node_id === id)) continue;
+    const l = p.leaderStatus();
+    out.push({ kind: 'pulse', node_id: id, role: l.is_leader ? 'leader' : 'follower', is_leader: id === leader, detail: `term ${l.term || '–'}, in this process`, updated_at: null });
+  }
+  if (!out.some((n) => n.kind === 'reverb' && n.node_id === reverb.options.nodeId)) {
+    out.push({ kind: 'reverb', node_id: reverb.options.nodeId, role: 'replica', is_leader: false, detail: 'serving this page', updated_at: null });
+  }
+  return out.sort((a, b) => (a.kind === b.kind ? a.node_id.localeCompare(b.node_id, undefined, { numeric: true }) : a.kind === 'pulse' ? -1 : 1));
+}
+
+function nodeOf(n: NodeView, leader: string | null): DashboardNode {
+  const facts = Object.entries(n.info)
+    .filter(([k, v]) => k !== 'role' && v !== null && v !== undefined && typeof v !== 'object')
+    .map(([k, v]) => `${k.replace(/_/g, ' ')} ${String(v)}`);
+  return { kind: n.kind, node_id: n.node_id, role: n.role, is_leader: n.node_id === leader, detail: [`${n.host} pid ${n.pid}`, ...facts].join(', '), updated_at: n.updated_at };
 }
 
 /** Forwards tempo changes to a pulse admin API (its bearer token check applies). */

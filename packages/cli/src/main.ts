@@ -7,10 +7,14 @@ import { Command, CommanderError } from 'commander';
 import { registerAgentAndWatch } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerDev } from './commands/dev.js';
+import { registerDlq } from './commands/dlq.js';
 import { registerPulse } from './commands/pulse.js';
 import { registerReverb } from './commands/reverb.js';
+import { registerStatus } from './commands/status.js';
+import { registerTempo } from './commands/tempo.js';
 import { registerValidate } from './commands/validate.js';
-import { UsageError } from './usage.js';
+import { BackbeatError } from '@backbeat/core';
+import { UsageError } from './errors.js';
 
 /** Builds the command tree (exported for tests and for `--help` docs generation). */
 export function buildProgram(): Command {
@@ -25,6 +29,9 @@ export function buildProgram(): Command {
   registerReverb(program);
   registerCluster(program);
   registerAgentAndWatch(program);
+  registerStatus(program);
+  registerTempo(program);
+  registerDlq(program);
   return program;
 }
 
@@ -40,6 +47,9 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err);
+    // A command that failed has closed what it opened; should a handle linger anyway, the
+    // process still ends within a second (fail fast), with the code set above.
+    if (process.exitCode !== 0) setTimeout(() => process.exit(), 500).unref();
   }
 }
 
@@ -51,6 +61,11 @@ function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) {
     process.stderr.write(`backbeat: ${err.message}\n`);
     return 2;
+  }
+  if (err instanceof BackbeatError) {
+    // StartupError, NatsUnreachableError, ClusterNotFoundError, CommandFailedError: one sentence.
+    process.stderr.write(`backbeat: ${err.message}\n`);
+    return 1;
   }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`backbeat: ${message}\n`);

@@ -1,6 +1,9 @@
 /** The NATS connection flags every service command shares (SPEC 10: credentials and TLS). */
 import type { Command } from 'commander';
-import { NatsBus, type NatsConfig } from '@backbeat/transport';
+import { InvalidArgumentError } from '@backbeat/core';
+import { NatsBus, parseReplicaSetting, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
+import { NatsUnreachableError } from './errors.js';
+import { UsageError } from './usage.js';
 
 /** Parsed NATS flags. */
 export interface NatsFlags {
@@ -44,11 +47,30 @@ export function natsConfigFrom(f: NatsFlags, name: string): NatsConfig {
   };
 }
 
-/** Connects, turning a failure into one sentence naming the URL. */
+/** Connects, turning a failure into one sentence naming the URL. @throws NatsUnreachableError */
 export async function connectBus(f: NatsFlags, name: string): Promise<NatsBus> {
   try {
     return await NatsBus.connect(natsConfigFrom(f, name));
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${f.nats}: ${(err as Error).message}`);
+    throw new NatsUnreachableError(f.nats, (err as Error).message, { cause: err });
+  }
+}
+
+/** Adds `--replicas N|auto` (env BACKBEAT_REPLICAS): copies of the buckets and streams a service owns. */
+export function addReplicasFlag(cmd: Command): Command {
+  return cmd.option(
+    '--replicas <n|auto>',
+    "copies of every bucket and stream this service creates: 1 to 5, or 'auto' = min(3, JetStream servers seen) (or BACKBEAT_REPLICAS)",
+    process.env.BACKBEAT_REPLICAS ?? 'auto',
+  );
+}
+
+/** The `--replicas` value. @throws UsageError naming the flag and the rule */
+export function replicasFlag(value: string): ReplicaSetting {
+  try {
+    return parseReplicaSetting(value);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError('--replicas', err.context.rule);
+    throw err;
   }
 }

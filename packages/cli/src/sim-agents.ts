@@ -6,7 +6,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { Logger } from '@backbeat/core';
 import type { ClaimState } from '@backbeat/contracts';
-import { createClient, publicKeyBase64, type Client } from '@backbeat/sdk';
+import { createClient, publicKeyBase64, type Client, type Timing } from '@backbeat/sdk';
 import type { Bus } from '@backbeat/transport';
 
 /** Options of {@link startSimAgents}. */
@@ -19,7 +19,12 @@ export interface SimAgentsOptions {
   logger?: Logger;
   /** Agent id prefix: ids are `agent:<prefix>-<n>`. @default 'sim' */
   prefix?: string;
+  /** How the agents time their beats (SDK option `timing`). @default 'frames' */
+  timing?: Timing;
 }
+
+/** Shortest interval between two logs of the same claim failure, ms (one per cause, not one per agent). */
+const CLAIM_LOG_EVERY_MS = 10_000;
 
 /** Running simulated agents. */
 export interface SimAgents {
@@ -54,6 +59,14 @@ export function stateAt(persona: Persona, beatInBar: number, barLength: number):
 export async function startSimAgents(o: SimAgentsOptions): Promise<SimAgents> {
   const clients: Client[] = [];
   const trust: { agents: Record<string, string[]> } = { agents: {} };
+  const logged = new Map<string, number>();
+  const claimFailed = (agentId: string, err: Error) => {
+    const key = (err as { code?: string }).code ?? err.message;
+    const now = Date.now();
+    if (now - (logged.get(key) ?? -Infinity) < CLAIM_LOG_EVERY_MS) return;
+    logged.set(key, now);
+    o.logger?.warn({ agent: agentId, err: err.message }, 'claim not sent (logged once per 10 s for each cause)');
+  };
   for (let n = 0; n < o.count; n++) {
     const agentId = `agent:${o.prefix ?? 'sim'}-${n + 1}`;
     let key: KeyObject | undefined;
@@ -61,7 +74,7 @@ export async function startSimAgents(o: SimAgentsOptions): Promise<SimAgents> {
       key = generateKeyPairSync('ed25519').privateKey;
       trust.agents[agentId] = [publicKeyBase64(key)];
     }
-    const c = createClient({ clusterId: o.clusterId, agentId, bus: o.bus, signingKey: key, logger: o.logger });
+    const c = createClient({ clusterId: o.clusterId, agentId, bus: o.bus, signingKey: key, logger: o.logger, timing: o.timing });
     const persona = personaOf(n);
     c.onBeat((frame) => {
       const bar = frame.bar_length ?? 8;
@@ -75,7 +88,7 @@ export async function startSimAgents(o: SimAgentsOptions): Promise<SimAgents> {
         beatsLeft: bar - 1 - beatInBar,
         notes: `${persona} agent, beat ${beatInBar + 1} of ${bar}`,
         waitFor: state === 'blocked' || state === 'waiting' ? ['hmmm://thread/dependency'] : undefined,
-      }).catch((err: Error) => o.logger?.warn({ agent: agentId, err: err.message }, 'claim not sent'));
+      }).catch((err: Error) => claimFailed(agentId, err));
     });
     await c.start();
     clients.push(c);

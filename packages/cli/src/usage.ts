@@ -1,16 +1,6 @@
-import { BackbeatError } from '@backbeat/core';
+import { UsageError } from './errors.js';
 
-/** A flag or argument the user gave breaks its rule: one line on stderr, exit code 2. */
-export class UsageError extends BackbeatError<{ flag: string }> {
-  constructor(flag: string, rule: string) {
-    super('BB_ERR_USAGE', `${flag}: ${rule}`, { flag });
-  }
-}
-
-/** Error codes defined by the cli package. */
-export const CLI_ERROR_CODES = {
-  BB_ERR_USAGE: 'a command-line flag or argument breaks its rule',
-} as const;
+export { UsageError, CLI_ERROR_CODES } from './errors.js';
 
 /** Parses an integer flag, or throws a UsageError naming the flag and its range. */
 export function intFlag(flag: string, raw: string, min: number, max: number): number {

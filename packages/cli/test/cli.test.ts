@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ describe('backbeat CLI - usage', () => {
   it('cli - --help lists every command', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    for (const c of ['dev', 'validate', 'pulse', 'reverb', 'cluster', 'agent', 'watch']) expect(out).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const c of ['dev', 'validate', 'pulse', 'reverb', 'cluster', 'agent', 'watch', 'status', 'tempo', 'dlq']) expect(out).toMatch(new RegExp(`\\n  ${c}\\b`));
   });
 
   it('cli - backbeat validate is backbeat-validate', async () => {
@@ -41,6 +41,7 @@ describe('backbeat CLI - usage', () => {
 
   it.each([
     [['pulse', '--bpm', '99'], /--bpm: must be from 4 to 24, got 99/],
+    [['pulse', '--bpm', '60'], /--bpm: must be from 4 to 24, got 60: set --max-bpm to 60 or more to lift the limit/],
     [['pulse', '--bpm', 'fast'], /--bpm: must be a number from 0.1 to 1000, got 'fast'/],
     [['pulse', '--phases', 'plan,sing'], /--phases: 'sing' is not one of plan, execute \(or work\), review/],
     [['pulse', '--admin-host', '0.0.0.0'], /--admin-host: without --admin-token the admin API listens on loopback only/],
@@ -66,6 +67,23 @@ describe('backbeat CLI - usage', () => {
 });
 
 describe('backbeat CLI - against nats-server', () => {
+  it('pulse - without --node-id the id is generated once and kept in --data-dir across restarts', async () => {
+    const dataDir = join(tmp, 'pulse-data');
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const p = ManagedProcess.node(bin, ['pulse', '--cluster', 'keepid', '--nats', server.url, '--admin-port', '0', '--data-dir', dataDir], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+      try {
+        const admin = (await p.waitForOutput(/"admin":"(http:\/\/127\.0\.0\.1:\d+)"/, 15_000))[1]!;
+        ids.push(((await (await fetch(`${admin}/leader`)).json()) as { node_id: string }).node_id);
+      } finally {
+        await p.stop();
+      }
+    }
+    expect(ids[0]).toMatch(/^pulse-[0-9a-f]{8}$/);
+    expect(ids[1]).toBe(ids[0]);
+    expect(readFileSync(join(dataDir, 'node-id'), 'utf8').trim()).toBe(ids[0]);
+  });
+
   it('watch --json - one line per (beat, phase) callback', async () => {
     const bus = await NatsBus.connect({ servers: server.url });
     const pulse = new Pulse({ bus, clusterId: 'watch', bpm: 240, maxBpm: 1000, elector: 'single' });

@@ -3,9 +3,11 @@
  * the integration guide's flags (SPEC 9): --schemas DIR, --dir DIR, --file F, --message JSON|-,
  * --json, --exit-code.
  *
- * Exit codes: 0 checked (all valid, or some invalid without --exit-code); 1 some message
- * invalid with --exit-code; 2 usage error or input that cannot be read as messages (missing
- * file or directory, malformed JSON, unknown type), each told in one line on stderr.
+ * Exit codes, one per meaning: 0 every message checked (all valid, or some invalid without
+ * --exit-code); 1 invalid input: a message breaks its contract (with --exit-code), or cannot
+ * be checked at all (malformed JSON, unknown type: always); 2 usage error (no input, an
+ * unknown flag, a missing file or directory, unreadable --schemas), one line on stderr. Each
+ * invalid message is reported once, in the report (a line, or its --json result).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { BackbeatError } from '@backbeat/core';
@@ -39,8 +41,15 @@ export interface ValidateCliReport {
   readonly results: readonly ValidateCliResult[];
 }
 
-/** Exit codes of the CLI. */
+/** Exit codes of the CLI, one per meaning: ok, invalid input, usage error. */
 export const VALIDATE_EXIT_CODES = { ok: 0, invalid: 1, usage: 2 } as const;
+
+const EXIT_HELP = `
+Exit codes:
+  0  every message was checked (all valid, or some invalid without --exit-code)
+  1  invalid input: a message breaks its contract (with --exit-code), or is malformed JSON
+     or of an unknown type (always); each is reported once, in the report
+  2  usage error: no input, an unknown flag, a missing file or directory, unreadable --schemas`;
 
 interface Flags {
   schemas: string;
@@ -75,7 +84,7 @@ export async function runValidateCli(argv: readonly string[], io: CliIo = {}): P
     .option('--message <json>', "check one message given inline, or '-' to read it from stdin (repeatable)", collect)
     .option('--json', 'print one JSON document: {summary, results: [{file, index, type, valid, errors}]}')
     .option('--exit-code', 'exit with code 1 when any message is invalid')
-    .addHelpText('after', '\nExit codes: 0 checked, 1 a message is invalid (with --exit-code), 2 usage error or unreadable input.')
+    .addHelpText('after', EXIT_HELP)
     .exitOverride()
     .configureOutput({ writeOut: streams.out, writeErr: streams.err });
   let flags: Flags;
@@ -127,13 +136,13 @@ async function run(flags: Flags, io: Streams): Promise<number> {
     inputs.push(...messagesOf(name, m === '-' ? await io.stdin() : m));
   }
 
+  // Malformed JSON and unknown types are reported once, in the report, like any invalid message.
   let unreadable = 0;
+  const lines: string[] = [];
   const results = inputs.map((input) => {
     const r = check(validator, input);
-    if (r.problem) {
-      unreadable++;
-      io.err(`backbeat-validate: ${r.problem}\n`);
-    }
+    if (r.problem) unreadable++;
+    lines.push(r.problem ? `✗ ${r.problem}` : humanLine(r.result));
     return r.result;
   });
   const invalid = results.filter((r) => !r.valid).length;
@@ -142,10 +151,10 @@ async function run(flags: Flags, io: Streams): Promise<number> {
     const report: ValidateCliReport = { summary, results };
     io.out(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    for (const r of results) io.out(`${humanLine(r)}\n`);
+    for (const l of lines) io.out(`${l}\n`);
     io.out(`${summary.total} message(s) checked: ${summary.valid} valid, ${summary.invalid} invalid\n`);
   }
-  if (unreadable > 0) return VALIDATE_EXIT_CODES.usage;
+  if (unreadable > 0) return VALIDATE_EXIT_CODES.invalid;
   return flags.exitCode && invalid > 0 ? VALIDATE_EXIT_CODES.invalid : VALIDATE_EXIT_CODES.ok;
 }
 

@@ -73,19 +73,19 @@ describe('backbeat-validate - reports', () => {
     expect(report(bad.out).results[0]).toMatchObject({ file: '<stdin>', valid: false, errors: [{ path: '/hlc', rule: 'pattern' }] });
   });
 
-  it('cli - --schemas DIR loads other schemas; a missing DIR is one line and exit 2', async () => {
+  it('cli - --schemas DIR loads other schemas (a type it lacks is invalid input, exit 1); a missing DIR is one line and exit 2', async () => {
     const only = join(tmp, 'claims-only');
     mkdirSync(only);
     writeFileSync(join(only, 'claim.json'), JSON.stringify(await import('../schemas/backbeat.statusclaim.v1.schema.json', { with: { type: 'json' } }).then((m) => m.default)));
     expect((await run(['--schemas', only, '--message', JSON.stringify(claim), '--exit-code'])).code).toBe(0);
     const frame = await run(['--schemas', only, '--file', join(examples, 'valid', 'beatframe', 'review-phase.json')]);
-    expect(frame).toMatchObject({ code: 2, err: expect.stringMatching(/unknown message type "backbeat.beatframe.v1"; known types: backbeat.statusclaim.v1\n$/) });
+    expect(frame).toMatchObject({ code: 1, err: '', out: expect.stringMatching(/unknown message type "backbeat.beatframe.v1"; known types: backbeat.statusclaim.v1\n/) });
     const missing = await run(['--schemas', join(tmp, 'nope'), '--message', '{}']);
     expect(missing).toEqual({ code: 2, out: '', err: `backbeat-validate: cannot load schemas from ${join(tmp, 'nope')}: no such directory\n` });
   });
 });
 
-describe('backbeat-validate - usage and input errors exit 2 with one line', () => {
+describe('backbeat-validate - usage errors exit 2 with one line; unreadable messages exit 1, reported once', () => {
   it('cli - no input, an unknown flag, a missing file or directory', async () => {
     expect(await run([])).toMatchObject({ code: 2, out: '', err: expect.stringMatching(/^backbeat-validate: nothing to validate: give --dir DIR, --file FILE or --message JSON \(see --help\)\n$/) });
     expect(await run(['--bogus'])).toMatchObject({ code: 2, err: "error: unknown option '--bogus'\n" });
@@ -94,28 +94,34 @@ describe('backbeat-validate - usage and input errors exit 2 with one line', () =
     expect(await run(['--file', tmp])).toMatchObject({ code: 2, err: expect.stringMatching(/is a directory \(use --dir\)\n$/) });
   });
 
-  it('cli - malformed JSON names file:line:column on stderr, and the report still lists every message', async () => {
+  it('cli - malformed JSON is reported once, in the report, with file:line:column; exit 1 (invalid input)', async () => {
     const file = join(tmp, 'broken.json');
     writeFileSync(file, '{\n  "type": "backbeat.statusclaim.v1",\n  "agent_id": agent:a1\n}\n');
     const r = await run(['--file', file, '--json']);
-    expect(r.code).toBe(2);
-    expect(r.err).toBe(`backbeat-validate: ${file}:3:15: malformed JSON: unexpected "a"\n`);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('');
     expect(report(r.out).results).toEqual([{ file, index: 0, type: null, valid: false, errors: [{ path: '', rule: 'json', message: 'malformed JSON at line 3, column 15: unexpected "a"' }] }]);
     const lines = join(tmp, 'mixed.jsonl');
     writeFileSync(lines, `${JSON.stringify(claim)}\n{"type": broken}\n`);
-    expect(await run(['--file', lines])).toMatchObject({ code: 2, err: `backbeat-validate: ${lines}:2:10: malformed JSON: unexpected "b"\n` });
+    const h = await run(['--file', lines]);
+    expect(h).toMatchObject({ code: 1, err: '' });
+    expect(h.out.match(/malformed JSON/g)).toHaveLength(1);
+    expect(h.out).toContain(`✗ ${lines}:2:10: malformed JSON: unexpected "b"\n`);
+    expect(h.out).toMatch(/2 message\(s\) checked: 1 valid, 1 invalid\n$/);
   });
 
   it('cli - an unknown type is one line listing the known types', async () => {
     const r = await run(['--message', '{"type":"backbeat.unknown.v1"}']);
-    expect(r.code).toBe(2);
-    expect(r.err).toBe('backbeat-validate: <message>[0]: unknown message type "backbeat.unknown.v1"; known types: backbeat.barreport.v1, backbeat.beatframe.v1, backbeat.statusclaim.v1\n');
-    expect(r.out).toMatch(/^✗ <message>\[0\] backbeat\.unknown\.v1: \/type: unknown message type/);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/^✗ <message>\[0\]: unknown message type "backbeat.unknown.v1"; known types: backbeat.barreport.v1, backbeat.beatframe.v1, backbeat.statusclaim.v1\n/);
+    expect(r.out.match(/unknown message type/g)).toHaveLength(1);
   });
 
   it('cli - --help prints the flags and exits 0', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
     for (const flag of ['--schemas', '--dir', '--file', '--message', '--json', '--exit-code']) expect(r.out).toContain(flag);
+    expect(r.out).toMatch(/Exit codes:\n  0 .*\n  1  invalid input[\s\S]*\n  2  usage error/);
   });
 });

@@ -7,6 +7,7 @@
  */
 import { InvalidArgumentError } from './errors.js';
 import { isPhase, PHASES, type Phase } from './phases.js';
+import { DEFAULT_BAR_LENGTH } from './defaults.js';
 
 /** Lowest tempo the contracts accept (INT-A tempo_bpm). */
 export const CONTRACT_MIN_BPM = 0.1;
@@ -56,7 +57,7 @@ export interface CreateTempoMapOptions {
 export function createTempoMap(options: CreateTempoMapOptions): TempoMap {
   return checkTempoMap({
     segments: [{ startBeat: options.startBeat ?? 0, startTime: options.startTime, tempoBpm: options.tempoBpm }],
-    barLength: options.barLength ?? 8,
+    barLength: options.barLength ?? DEFAULT_BAR_LENGTH,
     phases: options.phases ?? PHASES,
   });
 }

@@ -6,4 +6,15 @@
  * ```
  */
 export { registerDashboard } from './plugin.js';
-export type { DashboardSource, DashboardBeat, DashboardCluster, DashboardBar, TempoAnswer } from './source.js';
+export type {
+  DashboardSource,
+  DashboardBeat,
+  DashboardCluster,
+  DashboardBar,
+  DashboardNode,
+  DashboardServer,
+  DashboardLeadership,
+  DashboardDeadLetter,
+  DashboardRecent,
+  TempoAnswer,
+} from './source.js';

@@ -1,9 +1,11 @@
 /**
  * The dashboard as routes on a fastify app: the page and its assets (all served locally, no
- * CDN), a snapshot, a server-sent-events stream of live changes, and the tempo form's POST.
+ * CDN), a snapshot for the first paint, live updates (long-poll for the page, server-sent
+ * events for other clients) and the tempo form's POST.
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { UpdateHub } from './hub.js';
 import type { DashboardSource } from './source.js';
 
 const ASSETS: Record<string, string> = {
@@ -12,6 +14,8 @@ const ASSETS: Record<string, string> = {
   '/dashboard/style.css': 'style.css',
 };
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+/** Longest a poll waits for an event before it answers with none. */
+const HOLD_MS = 300;
 
 /** Adds the dashboard routes to `app`. */
 export function registerDashboard(app: FastifyInstance, source: DashboardSource): void {
@@ -19,45 +23,47 @@ export function registerDashboard(app: FastifyInstance, source: DashboardSource)
   for (const [route, file] of Object.entries(ASSETS)) {
     app.get(route, async (_req, reply) => reply.type(TYPES[file.split('.').pop()!]!).header('cache-control', 'no-cache').send(files.get(route)));
   }
+  const hub = new UpdateHub(source);
+  app.addHook('onClose', async () => hub.close());
 
+  // The first paint: everything the page shows, so nothing is blank until the first event.
   app.get('/api/v1/dashboard', async () => ({
-    cluster: await source.cluster(),
+    seq: hub.seq,
+    cluster: await source.cluster().catch(() => null),
     bar: source.currentBar(),
+    ...source.recent(),
     reports: await source.recentReports(12),
+    dead_letters: await source.recentDeadLetters(20),
   }));
+
+  app.get<{ Querystring: { after?: string } }>('/api/v1/updates', async (req, reply) => {
+    const after = Number(req.query.after ?? '0');
+    if (!Number.isSafeInteger(after) || after < 0) return reply.code(400).send({ error: 'BB_ERR_BAD_REQUEST', message: 'query.after must be an integer >= 0' });
+    return hub.poll(after, HOLD_MS);
+  });
 
   app.post('/api/v1/tempo', async (req, reply) => {
     const answer = await source.changeTempo(req.body, req.headers.authorization);
     return reply.code(answer.status).send(answer.body);
   });
 
+  // Server-sent events, for clients that keep a stream open (curl, other tools).
   app.get('/api/v1/events', (req, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    let barQueued = false;
-    const offs = [
-      source.onBeat((b) => {
-        send('beat', b);
-        if (b.phase === b.phases[0]) void source.cluster().then((c) => send('cluster', c), () => {});
-      }),
-      source.onReport((r) => send('report', r)),
-      source.onBarChange(() => {
-        // Coalesce: one bar update per 100 ms however many claims arrive.
-        if (barQueued) return;
-        barQueued = true;
-        setTimeout(() => {
-          barQueued = false;
-          send('bar', source.currentBar());
-        }, 100);
-      }),
-    ];
+    let last = hub.seq;
+    const flush = () => {
+      const { events } = hub.since(last);
+      for (const e of events) res.write(`id: ${e.seq}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      last = hub.seq;
+    };
+    const off = hub.listen(flush);
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-    send('hello', { cluster_id: source.clusterId });
+    res.write(`event: hello\ndata: ${JSON.stringify({ cluster_id: source.clusterId })}\n\n`);
     req.raw.on('close', () => {
       clearInterval(ping);
-      for (const off of offs) off();
+      off();
     });
   });
 }

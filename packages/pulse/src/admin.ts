@@ -43,6 +43,37 @@ export function sendError(reply: FastifyReply, status: number, error: string, me
   return reply.code(status).send({ error, message, ...extra });
 }
 
+/** The HTTP answer to a tempo change: a status and a JSON body. */
+export interface TempoChangeAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * Handles one tempo change request as `POST /tempo` does (BACKBEAT-REQ-004), for any server
+ * that offers it (the admin API, `backbeat dev`): 401 without the bearer token when one is
+ * set, 400 for a bad body or a refused change (rule and field named), 503 when the cluster
+ * state cannot be written, 202 with the pending change when accepted.
+ */
+export async function tempoChangeAnswer(pulse: Pulse, body: unknown, authorization: string | undefined, token: string | undefined): Promise<TempoChangeAnswer> {
+  if (token && !bearerMatches(authorization, token)) {
+    return { status: 401, body: { error: 'BB_ERR_UNAUTHORIZED', message: 'a valid bearer token is required to change the tempo' } };
+  }
+  const b = body as { tempo_bpm?: unknown; justification?: unknown } | null;
+  if (typeof b !== 'object' || b === null || typeof b.tempo_bpm !== 'number') return { status: 400, body: { error: 'BB_ERR_BAD_REQUEST', message: 'body.tempo_bpm must be a number' } };
+  if (b.justification !== undefined && (typeof b.justification !== 'string' || b.justification.length > 1024)) {
+    return { status: 400, body: { error: 'BB_ERR_BAD_REQUEST', message: 'body.justification must be a string of at most 1024 characters' } };
+  }
+  try {
+    const accepted = await pulse.requestTempoChange({ tempo_bpm: b.tempo_bpm, justification: b.justification });
+    return { status: 202, body: { accepted: true, pending: accepted } };
+  } catch (err) {
+    if (err instanceof TempoChangeError) return { status: 400, body: { error: err.code, message: err.message, rule: err.context.rule, field: err.context.field } };
+    if (err instanceof BackbeatError) return { status: 503, body: { error: err.code, message: err.message } };
+    throw err;
+  }
+}
+
 /** Builds the admin app (not listening yet). */
 export function buildAdminApp(pulse: Pulse, options: AdminOptions = {}): FastifyInstance {
   const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
@@ -57,34 +88,30 @@ export function buildAdminApp(pulse: Pulse, options: AdminOptions = {}): Fastify
   app.get('/tempo', async () => pulse.tempoStatus());
 
   app.post('/tempo', { schema: { body: tempoBody } }, async (req, reply) => {
-    if (options.token && !hasBearer(req, options.token)) {
-      return sendError(reply, 401, 'BB_ERR_UNAUTHORIZED', 'a valid bearer token is required to change the tempo');
-    }
-    const body = req.body as { tempo_bpm: number; justification?: string };
-    try {
-      const accepted = await pulse.requestTempoChange(body);
-      return reply.code(202).send({ accepted: true, pending: accepted });
-    } catch (err) {
-      if (err instanceof TempoChangeError) return sendError(reply, 400, err.code, err.message, { rule: err.context.rule, field: err.context.field });
-      if (err instanceof BackbeatError) return sendError(reply, 503, err.code, err.message);
-      throw err;
-    }
+    const answer = await tempoChangeAnswer(pulse, req.body, req.headers.authorization, options.token);
+    return reply.code(answer.status).send(answer.body);
   });
 
   app.get('/drift', async () => pulse.driftReport());
   app.get('/leader', async () => pulse.leaderStatus());
-  app.get('/health', async () => ({
-    status: pulse.isReady() ? 'healthy' : 'degraded',
-    service: 'backbeat-pulse',
-    state: pulse.state,
-    ...pulse.leaderStatus(),
-    nats_connected: pulse.options.bus.status().connected,
-    degradation_mode: pulse.isDegraded(),
-    published: pulse.publishedCount,
-  }));
+  app.get('/health', async () => {
+    const drift = pulse.driftReport();
+    return {
+      status: pulse.isReady() ? 'healthy' : 'degraded',
+      service: 'backbeat-pulse',
+      state: pulse.state,
+      ...pulse.leaderStatus(),
+      nats_connected: pulse.options.bus.status().connected,
+      degradation_mode: pulse.isDegraded(),
+      published: pulse.publishedCount,
+      clock_offset_ms: drift.clock_offset_ms,
+      clock_offset_state: drift.clock_offset_state,
+      max_clock_offset_ms: drift.max_clock_offset_ms,
+    };
+  });
   app.get('/ready', async (_req, reply) => {
-    const ready = pulse.isReady();
-    return reply.code(ready ? 200 : 503).send({ ready, nats_connected: pulse.options.bus.status().connected, has_tempo_map: pulse.tempoMap !== null });
+    const r = pulse.readiness();
+    return reply.code(r.ready ? 200 : 503).send(r);
   });
   app.get('/live', async (_req, reply) => reply.code(pulse.state === 'stopped' ? 503 : 200).send({ live: pulse.state !== 'stopped' }));
   app.get('/metrics', async (_req, reply) => {

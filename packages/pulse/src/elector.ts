@@ -2,15 +2,26 @@
  * Leader election (BACKBEAT-REQ-001): who may publish BeatFrames. A strategy behind one
  * interface: the KV lease by default, a single-node elector for dev.
  */
+import type { SlotKey } from '@backbeat/core';
 
 /** What an elector knows about leadership. */
 export interface Leadership {
   /** True while this node holds the lease. */
   readonly isLeader: boolean;
-  /** Term of the current leader as far as this node knows (0: none seen). */
+  /** Term of the current leader as far as this node knows (0: none seen). Counts leaderships. */
   readonly term: number;
   /** Node id of the current leader, when known. */
   readonly leaderId: string | null;
+  /** The leader before the current one, when known. */
+  readonly previousLeaderId?: string | null;
+  /** Why leadership last changed (e.g. 'lease expired', 'released', 'clock offset ...'). */
+  readonly reason?: string;
+  /** Wall time (ms) of this node's last successful lease write or read, or null. */
+  readonly lastRenewalAt?: number | null;
+  /** False while this node's last lease operation failed (the KV did not answer). */
+  readonly leaseReachable?: boolean;
+  /** Last (beat, phase) the previous leaderships recorded: a new leader resumes strictly after it. */
+  readonly resumeAfter?: SlotKey;
 }
 
 /** Chooses one publisher per cluster, with fencing. */
@@ -27,6 +38,12 @@ export interface LeaderElector {
   leadership(): Leadership;
   /** Called on every change of leadership as seen by this node; returns the unsubscribe. */
   onChange(listener: (l: Leadership) => void): () => void;
+  /**
+   * Stops publishing at once, for `reason` (e.g. a stalled connection), without touching the
+   * lease; the node campaigns again like any follower. Optional: the single-node elector has
+   * nobody to hand over to.
+   */
+  fence?(reason: string): void;
 }
 
 /** Always the leader, term 1: one node, `backbeat dev`, tests of everything but election. */
@@ -51,7 +68,7 @@ export class SingleNodeElector implements LeaderElector {
   }
 
   leadership(): Leadership {
-    return { isLeader: this.#running, term: this.#running ? 1 : 0, leaderId: this.#running ? this.nodeId : null };
+    return { isLeader: this.#running, term: this.#running ? 1 : 0, leaderId: this.#running ? this.nodeId : null, leaseReachable: true };
   }
 
   onChange(listener: (l: Leadership) => void): () => void {

@@ -10,21 +10,26 @@
  * ```
  */
 export { Pulse } from './pulse.js';
-export type { ServiceState, TempoStatus, LeaderStatus } from './pulse.js';
-export { resolvePulseOptions, normalizePhases } from './options.js';
+export type { ServiceState, TempoStatus, LeaderStatus, LeaderRole, PulseDriftReport, Readiness } from './status-views.js';
+export { resolvePulseOptions, normalizePhases, DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CLOCK_OFFSET_MS } from './options.js';
 export type { PulseOptions, ResolvedPulseOptions } from './options.js';
 export { SingleNodeElector } from './elector.js';
 export type { LeaderElector, Leadership } from './elector.js';
-export { KvLeaseElector } from './kv-lease.js';
-export type { KvLeaseOptions } from './kv-lease.js';
+export { KvLeaseElector, LEADER_TERM_KEY } from './kv-lease.js';
+export type { KvLeaseOptions, PulseLeaseRecord } from './kv-lease.js';
+export { LeaseTtlMismatchError, PULSE_ERROR_CODES } from './errors.js';
+export { gateLease, gatePending, gateTempoMap, gateTermRecord } from './kv-gates.js';
+export type { GateResult, GatedKey, TermRecord, WireSlot } from './kv-gates.js';
+export { ClockCheck } from './clock-check.js';
+export type { ClockCheckOptions, ClockCheckStatus } from './clock-check.js';
 export { BeatScheduler } from './scheduler.js';
 export type { BeatSchedulerOptions, SlotEvent } from './scheduler.js';
 export { buildLegacyControl } from './frames.js';
 export { buildBeatFrame, TERM_HEADER } from '@backbeat/contracts';
 export { createPulseMetrics } from './metrics.js';
-export type { PulseMetrics } from './metrics.js';
+export type { PulseMetrics, PulseGaugeReadings } from './metrics.js';
 export { DriftTracker } from './drift.js';
 export type { DriftReport } from './drift.js';
 export type { PendingTempo, TempoRequest } from './tempo.js';
-export { buildAdminApp, bearerMatches, hasBearer, sendError } from './admin.js';
-export type { AdminOptions } from './admin.js';
+export { buildAdminApp, bearerMatches, hasBearer, sendError, tempoChangeAnswer } from './admin.js';
+export type { AdminOptions, TempoChangeAnswer } from './admin.js';

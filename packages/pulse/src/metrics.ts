@@ -16,10 +16,24 @@ export interface PulseMetrics {
   readonly framesSkipped: Counter<'reason'>;
   readonly tempoBpm: Gauge;
   readonly term: Gauge;
+  readonly kvValuesRefused: Counter<'key'>;
+  readonly clockOffset: Gauge<'against'>;
 }
 
-/** Registers the pulse metrics on `registry` (a new one by default). */
-export function createPulseMetrics(registry = new Registry()): PulseMetrics {
+/**
+ * Readings taken at each scrape, so the gauges say what is true now (issue 15): the tempo in
+ * force at this instant, whether this node may publish at this instant.
+ */
+export interface PulseGaugeReadings {
+  readonly tempoBpm?: () => number | null;
+  readonly isLeader?: () => boolean;
+  readonly term?: () => number;
+  /** Clock offsets in ms, by what they were measured against ('nats', 'peers'); null: unknown. */
+  readonly clockOffsetMs?: () => Readonly<Record<string, number | null>>;
+}
+
+/** Registers the pulse metrics on `registry` (a new one by default), read at scrape time from `readings`. */
+export function createPulseMetrics(registry = new Registry(), readings: PulseGaugeReadings = {}): PulseMetrics {
   return {
     registry,
     publishDuration: new Histogram({ name: 'backbeat_beat_publish_duration_seconds', help: 'Time spent publishing one BeatFrame', buckets: SUB_MS, registers: [registry] }),
@@ -30,7 +44,14 @@ export function createPulseMetrics(registry = new Registry()): PulseMetrics {
       registers: [registry],
     }),
     timerDriftRatio: new Gauge({ name: 'backbeat_timer_drift_ratio', help: 'Drift of the local grid against the leader frames, as a ratio of elapsed time (BACKBEAT-PER-003)', registers: [registry] }),
-    isLeader: new Gauge({ name: 'backbeat_is_leader', help: '1 while this node holds the leader lease', registers: [registry] }),
+    isLeader: new Gauge({
+      name: 'backbeat_is_leader',
+      help: '1 while this node holds the leader lease and may publish',
+      registers: [registry],
+      collect() {
+        if (readings.isLeader) this.set(readings.isLeader() ? 1 : 0);
+      },
+    }),
     beatsTotal: new Counter({ name: 'backbeat_beats_total', help: 'BeatFrames published by this node', labelNames: ['phase'], registers: [registry] }),
     tempoChangeErrors: new Counter({ name: 'backbeat_tempo_change_errors_total', help: 'Refused tempo changes', labelNames: ['reason'], registers: [registry] }),
     leadershipChanges: new Counter({ name: 'backbeat_leadership_changes_total', help: 'Changes of leader seen by this node', registers: [registry] }),
@@ -40,7 +61,32 @@ export function createPulseMetrics(registry = new Registry()): PulseMetrics {
       labelNames: ['reason'],
       registers: [registry],
     }),
-    tempoBpm: new Gauge({ name: 'backbeat_tempo_bpm', help: 'Tempo in force', registers: [registry] }),
-    term: new Gauge({ name: 'backbeat_leadership_term', help: 'Term of the current leader as seen by this node', registers: [registry] }),
+    tempoBpm: new Gauge({
+      name: 'backbeat_tempo_bpm',
+      help: 'Tempo in force',
+      registers: [registry],
+      collect() {
+        const bpm = readings.tempoBpm?.();
+        if (bpm != null) this.set(bpm);
+      },
+    }),
+    term: new Gauge({
+      name: 'backbeat_leadership_term',
+      help: 'Term of the current leader as seen by this node (counts leaderships)',
+      registers: [registry],
+      collect() {
+        if (readings.term) this.set(readings.term());
+      },
+    }),
+    kvValuesRefused: new Counter({ name: 'backbeat_kv_values_refused_total', help: 'KV values refused by their checks (the last good value stays)', labelNames: ['key'], registers: [registry] }),
+    clockOffset: new Gauge({
+      name: 'backbeat_clock_offset_seconds',
+      help: "This node's clock minus the NATS servers' (against=nats) or the other pulse nodes' (against=peers)",
+      labelNames: ['against'],
+      registers: [registry],
+      collect() {
+        for (const [against, ms] of Object.entries(readings.clockOffsetMs?.() ?? {})) if (ms !== null) this.set({ against }, ms / 1000);
+      },
+    }),
   };
 }

@@ -1,7 +1,7 @@
 /** Pulse options: documented, defaulted, validated and frozen. */
 import { randomBytes } from 'node:crypto';
 import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
-import { assertClusterId, type Bus } from '@backbeat/transport';
+import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { LeaderElector } from './elector.js';
 
@@ -23,14 +23,36 @@ export interface PulseOptions {
   minBpm?: number;
   /** Highest tempo a change may set. @default 24 */
   maxBpm?: number;
-  /** Leader lease TTL in ms. @default 2000 */
+  /**
+   * Leader lease TTL in ms. It must equal the lease bucket's TTL when the bucket exists
+   * (start() refuses otherwise); unset: the bucket's TTL, or 2000 for a new bucket.
+   */
   leaseTtlMs?: number;
+  /**
+   * Largest clock offset against the NATS servers a node may lead with; a node provably
+   * beyond it does not take or keep the lease. Infinity turns the check off. Only on a NATS
+   * bus (the in-memory bus shares the process clock). @default 20
+   */
+  maxClockOffsetMs?: number;
+  /**
+   * Copies of every bucket the pulse creates (state, lease, presence; issue 10): a number from
+   * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees; 1 on one server or
+   * the in-memory bus). An existing bucket with another count is scaled when the server
+   * allows it, else one log line says what differs and how to fix it. @default 'auto'
+   */
+  replicas?: ReplicaSetting;
   /** 'kv' (lease in JetStream KV), 'single' (always leader), or an elector. @default 'kv' */
   elector?: 'kv' | 'single' | LeaderElector;
   /** Slots later than this are skipped, never sent stale. @default min(phase / 2, 250) */
   staleAfterMs?: number;
   /** Sub-millisecond scheduling (spins the last ~1 ms before each frame). @default true */
   precise?: boolean;
+  /**
+   * Connection settings for the emitter thread (issue 13). When set, on a NATS bus with the
+   * real clock, the schedule and the publish run in a worker thread with its own connection,
+   * and KV, HTTP, metrics and logging stay on this one. Unset: the emitter runs in-thread.
+   */
+  emitterNats?: NatsConfig;
   clock?: Clock;
   logger?: Logger;
   /** Metrics registry (a new one by default). */
@@ -48,15 +70,23 @@ export interface ResolvedPulseOptions {
   readonly phases: readonly Phase[];
   readonly minBpm: number;
   readonly maxBpm: number;
-  readonly leaseTtlMs: number;
+  readonly leaseTtlMs: number | undefined;
+  readonly maxClockOffsetMs: number;
+  readonly replicas: ReplicaSetting;
   readonly elector: 'kv' | 'single' | LeaderElector;
   readonly staleAfterMs: number | undefined;
   readonly precise: boolean;
+  readonly emitterNats: NatsConfig | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry | undefined;
   readonly onPublished: PulseOptions['onPublished'];
 }
+
+/** TTL of a new lease bucket when no `leaseTtlMs` is given. */
+export const DEFAULT_LEASE_TTL_MS = 2000;
+/** Default of `maxClockOffsetMs` (`--max-clock-offset`). */
+export const DEFAULT_MAX_CLOCK_OFFSET_MS = 20;
 
 /** Maps phase names, accepting the pulse seed's `work` for execute (SPEC 9). */
 export function normalizePhases(names: readonly string[]): Phase[] {
@@ -82,12 +112,17 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
   if (!(minBpm >= CONTRACT_MIN_BPM && minBpm <= maxBpm && maxBpm <= CONTRACT_MAX_BPM)) {
     throw new InvalidArgumentError('min-bpm/max-bpm', `need ${CONTRACT_MIN_BPM} <= min-bpm <= max-bpm <= ${CONTRACT_MAX_BPM}, got ${minBpm} and ${maxBpm}`);
   }
-  if (!(bpm >= minBpm && bpm <= maxBpm)) throw new InvalidArgumentError('bpm', `must be from ${minBpm} to ${maxBpm}, got ${bpm}`);
+  if (!(bpm >= minBpm && bpm <= maxBpm)) {
+    const lift = bpm > maxBpm ? `set --max-bpm to ${bpm} or more` : `set --min-bpm to ${bpm} or less`;
+    throw new InvalidArgumentError('bpm', `must be from ${minBpm} to ${maxBpm}, got ${bpm}: ${lift} to lift the limit`);
+  }
   const barLength = o.barLength ?? 8;
   if (!Number.isSafeInteger(barLength) || barLength < 1 || barLength > 10_000) throw new InvalidArgumentError('bar', `must be an integer from 1 to 10000, got ${barLength}`);
   const phases = normalizePhases(o.phases ?? PHASES);
-  const leaseTtlMs = o.leaseTtlMs ?? 2000;
-  if (!Number.isFinite(leaseTtlMs) || leaseTtlMs < 500 || leaseTtlMs > 600_000) throw new InvalidArgumentError('lease-ttl', `must be from 500 to 600000 ms, got ${leaseTtlMs}`);
+  const leaseTtlMs = o.leaseTtlMs;
+  if (leaseTtlMs !== undefined && (!Number.isFinite(leaseTtlMs) || leaseTtlMs < 500 || leaseTtlMs > 600_000)) throw new InvalidArgumentError('lease-ttl', `must be from 500 to 600000 ms, got ${leaseTtlMs}`);
+  const maxClockOffsetMs = o.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS;
+  if (!(maxClockOffsetMs > 0)) throw new InvalidArgumentError('max-clock-offset', `must be a number of ms > 0 (Infinity: no check), got ${maxClockOffsetMs}`);
   const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
   return Object.freeze({
@@ -99,9 +134,12 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     minBpm,
     maxBpm,
     leaseTtlMs,
+    maxClockOffsetMs,
+    replicas: checkReplicaSetting(o.replicas ?? 'auto'),
     elector: o.elector ?? 'kv',
     staleAfterMs: o.staleAfterMs,
     precise: o.precise ?? true,
+    emitterNats: o.emitterNats,
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
     registry: o.registry,

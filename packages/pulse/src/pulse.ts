@@ -1,63 +1,27 @@
 /**
  * The pulse service (BACKBEAT-REQ-001..005): every node keeps the grid from the tempo map in
  * KV; the node holding the lease publishes one BeatFrame per phase, with its term in the
- * `Backbeat-Term` header, and a legacy {bar, beat} message per beat.
+ * `Backbeat-Term` header, and a legacy {bar, beat} message per beat. This file wires the
+ * parts: the tempo-map keeper, the elector and its clock check, the scheduler, the frame
+ * encoder, the own-frame observer and the status views.
  */
-import {
-  beatDurationMs,
-  createTempoMap,
-  Hlc,
-  parseHlc,
-  slot,
-  tempoAt,
-  timeOf,
-  type BeatPosition,
-  type TempoMap,
-} from '@backbeat/core';
-import { buildBeatFrame, parseBeatFrame, TERM_HEADER } from '@backbeat/contracts';
-import { clusterNames, decodeJson, encodeJson, KvConflictError, openStateBucket, readTempoMap, STATE_KEYS, subjects, type KvBucket, type Subscription } from '@backbeat/transport';
-import { DriftTracker, type DriftReport } from './drift.js';
+import { hostname } from 'node:os';
+import { beatDurationMs, compareSlots, createTempoMap, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
+import { clusterNames, KvConflictError, openLeaseBucket, openStateBucket, resolveReplicas, startPresence, STATE_KEYS, subjects, encodeJson, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
+import { ClockCheck } from './clock-check.js';
+import { DriftTracker } from './drift.js';
 import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
-import { buildLegacyControl } from './frames.js';
+import { LeaseTtlMismatchError } from './errors.js';
+import { startEmission, type Emission } from './emission.js';
+import { STALL_FENCE_MS, type PublishedFrame, type SkipReason } from './frame-publisher.js';
+import { SharedFence } from './shared-fence.js';
+import { FrameObserver } from './frame-observer.js';
 import { KvLeaseElector } from './kv-lease.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
-import { resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
-import { BeatScheduler, type SlotEvent } from './scheduler.js';
-import { applyPendingTempo, readPending, submitTempoChange, type PendingTempo, type TempoRequest } from './tempo.js';
-
-/** Lifecycle of a service. */
-export type ServiceState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
-
-/** What GET /tempo reports. */
-export interface TempoStatus {
-  readonly current_bpm: number | null;
-  readonly pending_bpm: number | null;
-  readonly can_change: boolean;
-  readonly next_change: string | null;
-  readonly reason: string;
-  readonly min_bpm: number;
-  readonly max_bpm: number;
-  readonly bar_length: number | null;
-}
-
-/** What GET /leader reports. */
-export interface LeaderStatus {
-  readonly node_id: string;
-  readonly is_leader: boolean;
-  readonly leader: string | null;
-  readonly term: number;
-  readonly cluster_id: string;
-}
-
-const enc = new TextEncoder();
-
-/** A slot's messages, built before its time (the HLC goes between `before` and `after`). */
-interface PreparedSlot {
-  readonly pos: BeatPosition;
-  readonly before: string;
-  readonly after: string;
-  readonly legacy: Uint8Array | undefined;
-}
+import { DEFAULT_LEASE_TTL_MS, resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
+import { driftView, isDegraded, leaderStatus, readiness, tempoStatus, type LeaderStatus, type PulseDriftReport, type PulseSnapshot, type Readiness, type ServiceState, type TempoStatus } from './status-views.js';
+import { applyPendingTempo, readTempoMap, submitTempoChange, type PendingTempo, type TempoRequest } from './tempo.js';
+import { TempoKeeper } from './tempo-keeper.js';
 
 /** One pulse node. */
 export class Pulse {
@@ -65,28 +29,38 @@ export class Pulse {
   readonly metrics: PulseMetrics;
   readonly hlc: Hlc;
   #state: ServiceState = 'created';
-  #elector!: LeaderElector;
   #stateKv!: KvBucket;
-  #map: TempoMap | null = null;
-  #pending: PendingTempo | null = null;
-  #scheduler: BeatScheduler | undefined;
-  #drift = new DriftTracker();
-  #unsubs: Array<() => void> = [];
-  #sub: Subscription | undefined;
-  #lastReceived: BeatPosition | { beatIndex: number; phaseIndex: number } | undefined;
-  #leadingSince: number | undefined;
+  #keeper: TempoKeeper | undefined;
+  #elector: LeaderElector | undefined;
+  #clockCheck: ClockCheck | undefined;
+  #observer: FrameObserver | undefined;
+  #presence: { stop(): Promise<void> } | undefined;
+  #replicas = 1;
+  #emission: Emission | undefined;
+  #emissionStarting = false;
+  readonly #fence = new SharedFence();
+  #leaseTtlMs: number | null = null;
+  /** Set when this node starts leading; cleared by the first frame of the term. */
+  #newTerm = false;
+  /** The last slot on the wire when this term began (for the failover count). */
+  #termStartFloor: SlotKey | undefined;
+  /** The term this node knows (the lease's). */
+  #term = 0;
   #published = 0;
   #lastLeaderId: string | null = null;
-  #seenTerm = 0;
   #applying = false;
   #mapRetry: (() => void) | undefined;
-  #prepared: PreparedSlot | undefined;
-  #termHeaders: Record<string, string> = { [TERM_HEADER]: '0' };
-  readonly #subjects: ReturnType<typeof subjects>;
+  #adminUrl: string | undefined;
+  readonly #subjects: ClusterSubjects;
 
   constructor(options: PulseOptions) {
     this.options = Object.freeze({ ...resolvePulseOptions(options), bus: options.bus });
-    this.metrics = createPulseMetrics(this.options.registry);
+    this.metrics = createPulseMetrics(this.options.registry, {
+      tempoBpm: () => (this.tempoMap ? tempoAt(this.tempoMap, this.options.clock.now()) : null),
+      isLeader: () => this.#canPublish(),
+      term: () => this.#elector?.leadership().term ?? 0,
+      clockOffsetMs: () => ({ nats: this.#clockCheck?.status().offsetMs ?? null, peers: this.#observer?.peerOffsetMs ?? null }),
+    });
     this.hlc = new Hlc(this.options.nodeId, { clock: this.options.clock });
     this.#subjects = subjects(this.options.clusterId);
   }
@@ -97,7 +71,7 @@ export class Pulse {
 
   /** The tempo map this node follows (null before a leader created it). */
   get tempoMap(): TempoMap | null {
-    return this.#map;
+    return this.#keeper?.map ?? null;
   }
 
   /** BeatFrames this node published. */
@@ -105,108 +79,225 @@ export class Pulse {
     return this.#published;
   }
 
-  /** Connects to the shared state, starts campaigning and keeping the grid. Idempotent. */
+  /** The admin API's address, shown in this node's presence entry. */
+  setAdminAddress(url: string): void {
+    this.#adminUrl = url;
+  }
+
+  /**
+   * Connects to the shared state, starts campaigning and keeping the grid. Idempotent.
+   * @throws LeaseTtlMismatchError when the lease bucket's TTL is not `leaseTtlMs`
+   */
   async start(): Promise<void> {
     if (this.#state !== 'created') return;
     this.#state = 'starting';
-    const { bus, clusterId, nodeId, leaseTtlMs, clock, logger } = this.options;
-    this.#stateKv = await openStateBucket(bus, clusterId);
-    const names = clusterNames(clusterId);
-    const watchMap = await this.#stateKv.watch(STATE_KEYS.tempoMap, (e) => {
-      if (e.operation === 'put') this.#setMap(decodeJsonSafe(e.value));
-    });
-    const watchPending = await this.#stateKv.watch(STATE_KEYS.tempoPending, (e) => {
-      this.#pending = e.operation === 'put' ? decodeJsonSafe(e.value) : null;
-      if (this.#pending) void this.#applyPending();
-    });
-    this.#unsubs.push(() => watchMap.stop(), () => watchPending.stop());
-    const existing = await readTempoMap(this.#stateKv);
-    if (existing) this.#setMap(existing.map);
-    const pending = await readPending(this.#stateKv);
-    this.#pending = pending?.value ?? null;
+    try {
+      await this.#start();
+    } catch (err) {
+      await this.#teardown();
+      this.#state = 'stopped';
+      throw err;
+    }
+  }
 
-    this.#sub = bus.subscribe(subjects(clusterId).beat, (msg) => this.#onFrame(msg.data, msg.headers[TERM_HEADER]));
-
-    const e = this.options.elector;
-    this.#elector =
-      e === 'single' ? new SingleNodeElector(nodeId) : e === 'kv' ? new KvLeaseElector(await bus.kv(names.leaseBucket, { ttlMs: leaseTtlMs }), nodeId, { ttlMs: leaseTtlMs, clock, logger }) : e;
-    this.#unsubs.push(this.#elector.onChange((l) => this.#onLeadership(l)));
+  async #start(): Promise<void> {
+    const { bus, clusterId, nodeId, clock, logger } = this.options;
+    // Every bucket this node opens gets the same replica count (issue 10).
+    this.#replicas = await resolveReplicas(bus, this.options.replicas);
+    this.#stateKv = await openStateBucket(bus, clusterId, this.#replicaOptions());
+    this.#keeper = new TempoKeeper(this.#stateKv, {
+      logger,
+      onMap: () => this.#onMap(),
+      onPending: (p) => {
+        if (p) void this.#applyPending();
+      },
+      onRefused: (key, _reason, revision) => {
+        this.metrics.kvValuesRefused.inc({ key });
+        // The leader repairs the key: a refused pending change would block every later one,
+        // and a refused map would leave clients and new nodes without the grid in force.
+        if (key === 'tempo-pending') void this.#applyPending();
+        if (key === 'tempo-map') void this.#restoreMap(revision);
+      },
+    });
+    await this.#keeper.start();
+    this.#observer = new FrameObserver({
+      bus,
+      subject: this.#subjects.beat,
+      nodeId,
+      hlc: this.hlc,
+      clock,
+      logger,
+      map: () => this.tempoMap,
+      leaseTerm: () => this.#elector?.leadership().term ?? 0,
+      onDrift: (ratio) => this.metrics.timerDriftRatio.set(ratio),
+      onRemoteHlc: (hlc) => this.#emission?.remoteHlc(hlc),
+      onSeen: () => {
+        const floor = this.#floor();
+        if (floor) this.#emission?.setFloor(floor);
+      },
+    });
+    this.#observer.start();
+    this.#elector = await this.#makeElector();
+    this.#elector.onChange((l) => this.#onLeadership(l));
     this.#state = 'running';
-    if (this.#map && !this.#scheduler) this.#startScheduler();
+    this.#onMap();
     await this.#elector.start();
-    logger.info({ cluster: clusterId, node: nodeId }, 'pulse started');
+    try {
+      this.#presence = await startPresence(bus, clusterId, { kind: 'pulse', nodeId, host: hostname(), clock, logger, replicas: this.#replicas, info: () => this.#presenceInfo() });
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not announce this node in the presence bucket');
+    }
+    logger.info({ cluster: clusterId, node: nodeId, lease_ttl_ms: this.#leaseTtlMs }, 'pulse started');
+  }
+
+  async #makeElector(): Promise<LeaderElector> {
+    const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs } = this.options;
+    if (elector === 'single') {
+      const single = new SingleNodeElector(nodeId);
+      single.onChange((l) => (l.isLeader ? this.#fence.open(Infinity, l.term) : this.#fence.close()));
+      return single;
+    }
+    if (elector !== 'kv') return elector;
+    const bucket = clusterNames(clusterId).leaseBucket;
+    const leaseKv = await openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...this.#replicaOptions() });
+    // The bucket's TTL expires the lease: fence with it, never with a flag it does not have (SPEC 6, 12).
+    const { ttlMs } = await leaseKv.settings();
+    if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
+    this.#leaseTtlMs = ttlMs;
+    if (bus.kind === 'nats' && Number.isFinite(maxClockOffsetMs)) {
+      this.#clockCheck = new ClockCheck({ kv: leaseKv, nodeId, clock, logger, maxOffsetMs: maxClockOffsetMs });
+      await this.#clockCheck.start();
+    }
+    return new KvLeaseElector(leaseKv, nodeId, {
+      state: this.#stateKv,
+      ttlMs,
+      clock,
+      logger,
+      refusal: () => this.#clockCheck?.refusal() ?? null,
+      lastSlot: () => this.#floor(),
+      onDeadline: (validUntil, term) => (validUntil > 0 ? this.#fence.open(validUntil, term) : this.#fence.close()),
+      onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
+    });
   }
 
   /** Releases the lease (a follower takes over at once) and stops. Idempotent. */
   async stop(): Promise<void> {
     if (this.#state !== 'running' && this.#state !== 'starting') return;
     this.#state = 'stopping';
-    this.#scheduler?.stop();
-    this.#mapRetry?.();
-    await this.#elector?.stop();
-    this.#sub?.unsubscribe();
-    for (const u of this.#unsubs) u();
-    this.metrics.isLeader.set(0);
+    await this.#teardown();
     this.#state = 'stopped';
     this.options.logger.info({ node: this.options.nodeId, published: this.#published }, 'pulse stopped');
   }
 
-  #setMap(map: TempoMap | null): void {
-    if (!map) return;
-    this.#map = map;
-    this.metrics.tempoBpm.set(tempoAt(map, this.options.clock.now()));
-    if (!this.#scheduler && this.#state === 'running') this.#startScheduler();
+  async #teardown(): Promise<void> {
+    this.#fence.close();
+    await this.#emission?.stop();
+    this.#emission = undefined;
+    this.#mapRetry?.();
+    await this.#elector?.stop();
+    await this.#presence?.stop();
+    await this.#clockCheck?.stop();
+    this.#observer?.stop();
+    this.#keeper?.stop();
   }
 
-  #startScheduler(): void {
-    const map = this.#map!;
-    const phaseMs = beatDurationMs(Math.max(...map.segments.map((s) => s.tempoBpm))) / map.phases.length;
-    this.#scheduler = new BeatScheduler({
-      clock: this.options.clock,
-      map: () => this.#map!,
-      onSlot: (e) => this.#onSlot(e),
-      onArm: (pos) => {
-        this.#prepared = this.#elector?.leadership().isLeader ? this.#prepare(pos) : undefined;
+  #canPublish(): boolean {
+    return this.#state === 'running' && (this.#elector?.canPublish(this.options.clock.now()) ?? false);
+  }
+
+  /** The last (beat, phase) known to be on the wire: this node never sends one at or before it. */
+  #floor(): SlotKey | undefined {
+    const a = this.#observer?.lastSeen;
+    const b = this.#elector?.leadership().resumeAfter;
+    return !a ? b : !b ? a : compareSlots(a, b) >= 0 ? a : b;
+  }
+
+  #onMap(): void {
+    const map = this.tempoMap;
+    if (!map || this.#state !== 'running') return;
+    if (this.#emission) return this.#emission.setMap(map);
+    if (this.#emissionStarting) return;
+    this.#emissionStarting = true;
+    const o = this.options;
+    startEmission(
+      {
+        bus: o.bus,
+        clusterId: o.clusterId,
+        nodeId: o.nodeId,
+        hlc: this.hlc,
+        clock: o.clock,
+        logger: o.logger,
+        precise: o.precise,
+        staleAfterMs: o.staleAfterMs,
+        emitterNats: o.elector === 'kv' || o.elector === 'single' ? o.emitterNats : undefined,
+        map: () => this.tempoMap,
+        term: () => (this.#canPublish() ? this.#term : 0),
+        floor: () => this.#floor(),
+        fence: this.#fence,
+        onPublished: (f) => this.#onPublished(f),
+        onSkip: (reason) => this.#onSkip(reason),
+        onStalled: (ms) => this.#onStalled(ms),
+        onLost: () => {
+          this.#elector?.fence?.('the emitter thread ended');
+          this.#emission = undefined;
+          this.#emissionStarting = false;
+          this.options.clock.setTimeout(() => this.#onMap(), 1000);
+        },
       },
-      onSkip: () => {
-        if (this.#elector.canPublish(this.options.clock.now())) this.metrics.framesSkipped.inc({ reason: 'stale' });
+      map,
+    ).then(
+      async (e) => {
+        this.#emissionStarting = false;
+        if (this.#state !== 'running') return e.stop();
+        this.#emission = e;
+        e.setMap(this.tempoMap!);
+        const floor = this.#floor();
+        if (floor) e.setFloor(floor);
+        o.logger.info({ where: e.where }, 'emitter running');
       },
-      staleAfterMs: this.options.staleAfterMs ?? Math.min(phaseMs / 2, 250),
-      precise: this.options.precise,
-    });
-    this.#scheduler.start();
+      (err: unknown) => {
+        this.#emissionStarting = false;
+        o.logger.error({ err: (err as Error).message }, 'could not start the emitter; retrying');
+        o.clock.setTimeout(() => this.#onMap(), 1000);
+      },
+    );
   }
 
   #onLeadership(l: Leadership): void {
-    this.#termHeaders = { [TERM_HEADER]: String(l.term) };
-    this.metrics.isLeader.set(l.isLeader ? 1 : 0);
-    this.metrics.term.set(l.term);
+    this.#term = l.term;
+    const floor = this.#floor();
+    if (floor) this.#emission?.setFloor(floor);
     if (l.leaderId !== null && l.leaderId !== this.#lastLeaderId) {
       if (this.#lastLeaderId !== null || l.isLeader) this.metrics.leadershipChanges.inc();
       this.#lastLeaderId = l.leaderId;
     }
     if (l.isLeader) {
-      this.#leadingSince = this.options.clock.now();
+      if (!this.#newTerm) {
+        this.options.logger.info({ term: l.term, previous_leader: l.previousLeaderId ?? null, reason: l.reason ?? '' }, 'leading');
+        this.#termStartFloor = floor;
+      }
+      this.#newTerm = true;
       void this.#ensureMap();
     } else {
-      this.#leadingSince = undefined;
+      this.#newTerm = false;
+      this.#emission?.reset();
     }
   }
 
   /** The first leader creates the tempo map; later leaders continue it. */
   async #ensureMap(): Promise<void> {
-    if (this.#map || this.#state !== 'running') return;
+    if (this.tempoMap || this.#state !== 'running') return;
     const { clock, bpm, barLength, phases, logger } = this.options;
     const startTime = Math.ceil((clock.wallNow() + 500) / 1000) * 1000;
     const map = createTempoMap({ startTime, tempoBpm: bpm, barLength, phases });
     try {
-      await this.#stateKv.create(STATE_KEYS.tempoMap, encodeJson(map));
+      const revision = await this.#stateKv.create(STATE_KEYS.tempoMap, encodeJson(map));
       logger.info({ bpm, bar: barLength, start: new Date(startTime).toISOString() }, 'created the tempo map');
-      this.#setMap(map);
+      this.#keeper!.adopt(map, revision);
     } catch (err) {
       if (err instanceof KvConflictError) {
-        const existing = await readTempoMap(this.#stateKv);
-        if (existing) this.#setMap(existing.map);
+        const existing = await readTempoMap(this.#stateKv).catch(() => null);
+        if (existing) this.#keeper!.adopt(existing.map, existing.revision);
         return;
       }
       logger.warn({ err: (err as Error).message }, 'could not create the tempo map; retrying');
@@ -215,81 +306,66 @@ export class Pulse {
     }
   }
 
-  /** Builds a slot's messages ahead of time; only the HLC is added when it fires. */
-  #prepare(pos: BeatPosition): PreparedSlot {
-    const map = this.#map!;
-    const marker = '__BACKBEAT_HLC__'; // survives JSON.stringify unchanged
-    const json = JSON.stringify(buildBeatFrame(this.options.clusterId, map, pos, marker));
-    const at = json.indexOf(marker);
-    const before = json.slice(0, at);
-    const after = json.slice(at + marker.length);
-    const legacy = pos.phaseIndex === 0 ? enc.encode(JSON.stringify(buildLegacyControl(pos, map.barLength))) : undefined;
-    return { pos, before, after, legacy };
+  /** Leader only: writes the last good tempo map over a refused one (compare-and-set on its revision). */
+  async #restoreMap(badRevision: number): Promise<void> {
+    const map = this.tempoMap;
+    if (!map || !this.#canPublish()) return;
+    try {
+      const revision = await this.#stateKv.update(STATE_KEYS.tempoMap, encodeJson(map), badRevision);
+      this.#keeper!.adopt(map, revision);
+      this.options.logger.info({ revision }, 'restored the last good tempo map over a refused one');
+    } catch {
+      // a newer value arrived meanwhile: it goes through the gate like any other
+    }
   }
 
-  #onSlot({ pos, firedAt }: SlotEvent): void {
-    // The critical path: everything but the HLC was prepared when the slot was armed.
-    const { bus, clock } = this.options;
-    if (!this.#elector.canPublish(clock.now())) return;
-    const p = this.#prepared;
-    const ready = p && p.pos.beatIndex === pos.beatIndex && p.pos.phaseIndex === pos.phaseIndex && p.pos.tempoBpm === pos.tempoBpm && p.pos.phaseEnd === pos.phaseEnd ? p : this.#prepare(pos);
-    const headers = this.#termHeaders;
-    const data = enc.encode(ready.before + this.hlc.nowString() + ready.after);
-    const t0 = performance.now();
-    try {
-      bus.publish(this.#subjects.beat, data, { headers });
-      if (ready.legacy) bus.publish(this.#subjects.control, ready.legacy, { headers });
-    } catch (err) {
-      // A closed connection must not take the process down; the lease will lapse.
-      this.metrics.framesSkipped.inc({ reason: 'publish_error' });
-      this.options.logger.warn({ err: (err as Error).message, beat: pos.beatIndex }, 'could not publish a BeatFrame');
-      return;
-    }
-    const t1 = performance.now();
-    const publishedAt = performance.timeOrigin + t0;
-    this.metrics.publishDuration.observe((t1 - t0) / 1000);
-    this.metrics.jitter.observe(Math.max(0, publishedAt - pos.phaseStart) / 1000);
-    this.metrics.beatsTotal.inc({ phase: pos.phase });
+  /** A frame went out (in this thread or the emitter thread). */
+  #onPublished(f: PublishedFrame): void {
+    this.metrics.publishDuration.observe(f.publishMs / 1000);
+    this.metrics.jitter.observe(Math.max(0, f.publishedAt - f.scheduledAt) / 1000);
+    this.metrics.beatsTotal.inc({ phase: f.phase });
     this.#published++;
-    this.options.onPublished?.({ beatIndex: pos.beatIndex, phaseIndex: pos.phaseIndex, scheduledAt: pos.phaseStart, firedAt, publishedAt });
-    if (this.#leadingSince !== undefined && this.#lastReceived) {
+    this.options.onPublished?.({ beatIndex: f.beatIndex, phaseIndex: f.phaseIndex, scheduledAt: f.scheduledAt, firedAt: f.firedAt, publishedAt: f.publishedAt });
+    const floor = this.#termStartFloor;
+    if (this.#newTerm && floor) {
       // First frame of this term: count the slots nobody published during the failover.
-      const missed = slotsBetween(this.#map!, this.#lastReceived, pos);
+      const missed = slotsBetween(this.tempoMap!, floor, f);
       if (missed > 0) this.metrics.framesSkipped.inc({ reason: 'failover' }, missed);
     }
-    this.#leadingSince = undefined;
-    if (this.#pending) void this.#applyPending();
+    this.#newTerm = false;
+    this.#observer!.noteSent(f);
+    if (this.#keeper!.pending) void this.#applyPending();
   }
 
-  #onFrame(data: Uint8Array, termHeader: string | undefined): void {
-    const arrivedAt = this.options.clock.now();
-    const r = parseBeatFrame(data);
-    if (!r.ok || !this.#map) return;
-    const f = r.message;
-    const term = Number(termHeader ?? 0);
-    if (term < this.#seenTerm) return; // a deposed leader's frame (SPEC 6)
-    this.#seenTerm = term;
-    const phaseIndex = this.#map.phases.indexOf(f.phase);
-    if (phaseIndex < 0) return;
-    const hlc = this.hlc.update(f.hlc);
-    // Measure only against a local map that already knows this beat's tempo (the KV watch
-    // may lag a tempo change by a moment).
-    if (slot(this.#map, f.beat_index, phaseIndex).tempoBpm === f.tempo_bpm) {
-      this.#drift.record(arrivedAt, timeOf(this.#map, f.beat_index, phaseIndex), parseHlc(f.hlc).physical, this.options.clock.wallNow());
-      this.metrics.timerDriftRatio.set(this.#drift.ratio());
-    }
-    if (!hlc.adopted) this.options.logger.warn({ skew_ms: hlc.skewMs }, 'frame HLC too far ahead; not adopted');
-    this.#lastReceived = { beatIndex: f.beat_index, phaseIndex };
+  #onSkip(reason: SkipReason): void {
+    this.metrics.framesSkipped.inc({ reason });
+  }
+
+  #onStalled(unconfirmedMs: number): void {
+    const { bus, clock, logger } = this.options;
+    logger.warn({ unconfirmed_ms: Math.round(unconfirmedMs) }, 'the connection stalled: fencing this node and dropping the connection with its buffer');
+    this.#elector!.fence?.('connection stalled');
+    if (this.#emission?.where !== 'worker') return;
+    // The emitter thread's connection stalled; this thread's goes the same way to the same
+    // servers: drop it too unless it answers at once.
+    let answered = false;
+    bus.flush().then(
+      () => (answered = true),
+      () => {},
+    );
+    clock.setTimeout(() => {
+      if (!answered) bus.dropConnection();
+    }, STALL_FENCE_MS);
   }
 
   async #applyPending(): Promise<void> {
-    if (this.#applying || !this.#elector.canPublish(this.options.clock.now())) return;
+    if (this.#applying || !this.#canPublish()) return;
     this.#applying = true;
     try {
-      const map = await applyPendingTempo(this.#stateKv, this.options.clock);
-      if (map) {
-        this.#setMap(map);
-        this.options.logger.info({ segments: map.segments.at(-1) }, 'tempo change placed at the next downbeat');
+      const placed = await applyPendingTempo(this.#stateKv, this.options.clock);
+      if (placed) {
+        this.#keeper!.adopt(placed.map, placed.revision);
+        this.options.logger.info({ segments: placed.map.segments.at(-1) }, 'tempo change placed at the next downbeat');
       }
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'could not apply the pending tempo change');
@@ -309,64 +385,76 @@ export class Pulse {
       logger.info({ tempo_bpm: req.tempo_bpm, justification: req.justification }, 'tempo change accepted');
       return accepted;
     } catch (err) {
-      const rule = (err as { context?: { rule?: string } }).context?.rule ?? 'error';
-      this.metrics.tempoChangeErrors.inc({ reason: rule });
+      this.metrics.tempoChangeErrors.inc({ reason: err instanceof TempoChangeError ? err.context.rule : 'error' });
       throw err;
     }
   }
 
+  #snapshot(): PulseSnapshot {
+    const { clock, nodeId, clusterId, minBpm, maxBpm, bus } = this.options;
+    return {
+      state: this.#state,
+      nodeId,
+      clusterId,
+      now: clock.now(),
+      map: this.tempoMap,
+      pending: this.#keeper?.pending ?? null,
+      leadership: this.#elector?.leadership() ?? { isLeader: false, term: 0, leaderId: null },
+      canPublish: this.#canPublish(),
+      connected: bus.status().connected,
+      clock: this.#clockCheck?.status() ?? null,
+      peerOffsetMs: this.#observer?.peerOffsetMs ?? null,
+      leaseTtlMs: this.#leaseTtlMs,
+      minBpm,
+      maxBpm,
+      lastFrameAt: this.#observer?.drift.lastFrameAt,
+    };
+  }
+
+  /** Replica count for the buckets this node opens; a count the server cannot change is one log line. */
+  #replicaOptions(): ReplicaOptions {
+    return { replicas: this.#replicas, onMismatch: (e) => this.options.logger.warn({ code: e.code, ...e.context }, e.message) };
+  }
+
+  #presenceInfo(): Record<string, unknown> {
+    const l = leaderStatus(this.#snapshot());
+    return { role: l.role, term: l.term, leader: l.leader, last_renewal: l.last_renewal, clock_offset_ms: this.#clockCheck?.status().offsetMs ?? null, admin: this.#adminUrl ?? null };
+  }
+
   /** GET /tempo. */
   tempoStatus(): TempoStatus {
-    const { clock, minBpm, maxBpm } = this.options;
-    const map = this.#map;
-    const pending = this.#pending;
-    return {
-      current_bpm: map ? tempoAt(map, clock.now()) : null,
-      pending_bpm: pending ? pending.tempo_bpm : null,
-      can_change: map !== null && pending === null,
-      next_change: pending?.effective_at ?? null,
-      reason: !map ? 'no tempo map yet' : pending ? 'a tempo change is pending until the next downbeat' : '',
-      min_bpm: minBpm,
-      max_bpm: maxBpm,
-      bar_length: map ? map.barLength : null,
-    };
+    return tempoStatus(this.#snapshot());
   }
 
   /** GET /leader. */
   leaderStatus(): LeaderStatus {
-    const l = this.#elector?.leadership() ?? { isLeader: false, term: 0, leaderId: null };
-    return { node_id: this.options.nodeId, is_leader: l.isLeader, leader: l.leaderId, term: l.term, cluster_id: this.options.clusterId };
+    return leaderStatus(this.#snapshot());
   }
 
-  /** GET /drift (REQ-003). */
-  driftReport(): DriftReport {
-    return this.#drift.report(this.isDegraded());
+  /** GET /drift (REQ-003), with the clock checks. */
+  driftReport(): PulseDriftReport {
+    const s = this.#snapshot();
+    return driftView(s, (this.#observer?.drift ?? new DriftTracker()).report(isDegraded(s)));
   }
 
   /** True while this node is a follower that receives no frames and keeps time alone. */
   isDegraded(): boolean {
-    if (!this.#map || this.#elector?.leadership().isLeader) return false;
-    const last = this.#drift.lastFrameAt;
-    const phaseMs = beatDurationMs(tempoAt(this.#map, this.options.clock.now())) / this.#map.phases.length;
-    return last === undefined || this.options.clock.now() - last > phaseMs + 50;
+    return isDegraded(this.#snapshot());
   }
 
-  /** Ready to serve: running, connected, on a grid. */
+  /** GET /ready: running, connected, on a grid, able to lead or to follow the KV. */
+  readiness(): Readiness {
+    return readiness(this.#snapshot());
+  }
+
+  /** Ready to serve (see {@link readiness}). */
   isReady(): boolean {
-    return this.#state === 'running' && this.options.bus.status().connected && this.#map !== null;
-  }
-}
-
-function decodeJsonSafe<T>(bytes: Uint8Array): T | null {
-  try {
-    return decodeJson<T>(bytes);
-  } catch {
-    return null;
+    return this.readiness().ready;
   }
 }
 
 /** Grid slots strictly between `a` and `b`. */
-function slotsBetween(map: TempoMap, a: { beatIndex: number; phaseIndex: number }, b: { beatIndex: number; phaseIndex: number }): number {
+function slotsBetween(map: TempoMap, a: SlotKey, b: SlotKey): number {
   const p = map.phases.length;
   return Math.max(0, (b.beatIndex - a.beatIndex) * p + (b.phaseIndex - a.phaseIndex) - 1);
 }

@@ -5,7 +5,7 @@
  * event loop: slots missed by more than `staleAfterMs` are skipped, and the next one is the
  * grid's next slot after now.
  */
-import { nextSlot, scheduleAt, slot, slotAtOrAfter, systemClock, type BeatPosition, type Clock, type TempoMap } from '@backbeat/core';
+import { compareSlots, nextSlot, scheduleAt, slot, slotAtOrAfter, systemClock, type BeatPosition, type Clock, type TempoMap } from '@backbeat/core';
 
 /** What the scheduler reports for each slot. */
 export interface SlotEvent {
@@ -25,6 +25,8 @@ export interface BeatSchedulerOptions {
   onArm?: (pos: BeatPosition) => void;
   /** Called for each slot skipped because the process was late by more than staleAfterMs. */
   onSkip?: (e: SlotEvent) => void;
+  /** Called with anything a slot's callbacks throw; the scheduler goes on either way. */
+  onError?: (err: Error) => void;
   /** Lateness beyond which a slot is skipped. @default 250 */
   staleAfterMs?: number;
   /** Spin the last ~1 ms for sub-ms precision. @default true */
@@ -33,9 +35,9 @@ export interface BeatSchedulerOptions {
 
 /** Runs the grid. */
 export class BeatScheduler {
-  #o: Required<Omit<BeatSchedulerOptions, 'onSkip' | 'onArm'>> & Pick<BeatSchedulerOptions, 'onSkip' | 'onArm'>;
+  #o: Required<Omit<BeatSchedulerOptions, 'onSkip' | 'onArm' | 'onError'>> & Pick<BeatSchedulerOptions, 'onSkip' | 'onArm' | 'onError'>;
   #cancel: (() => void) | undefined;
-  #last: BeatPosition | undefined;
+  #running = false;
 
   constructor(options: BeatSchedulerOptions) {
     this.#o = { clock: systemClock, staleAfterMs: 250, precise: true, ...options };
@@ -43,50 +45,80 @@ export class BeatScheduler {
 
   /** Starts at the first slot at or after now. Idempotent. */
   start(): void {
-    if (this.#cancel) return;
-    this.#arm(slotAtOrAfter(this.#o.map(), this.#o.clock.now()));
+    if (this.#running) return;
+    this.#running = true;
+    this.#armAtPresent();
   }
 
   /** Stops; idempotent. */
   stop(): void {
+    this.#running = false;
     this.#cancel?.();
     this.#cancel = undefined;
   }
 
-  /** The last slot that fired (on time or skipped). */
-  get last(): BeatPosition | undefined {
-    return this.#last;
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      try {
+        this.#o.onError?.(err instanceof Error ? err : new Error(String(err)));
+      } catch {
+        // an error handler that throws must not stop the beat either
+      }
+    }
+  }
+
+  /** Arms the grid's next slot after now; if even that fails (a map that throws), retries in a second. */
+  #armAtPresent(): void {
+    if (!this.#running) return;
+    try {
+      this.#arm(slotAtOrAfter(this.#o.map(), this.#o.clock.now()));
+    } catch (err) {
+      this.#guard(() => {
+        throw err;
+      });
+      const handle = this.#o.clock.setTimeout(() => this.#armAtPresent(), 1000);
+      this.#cancel = () => this.#o.clock.clearTimeout(handle);
+    }
   }
 
   #arm(pos: BeatPosition): void {
-    this.#o.onArm?.(pos);
+    this.#guard(() => this.#o.onArm?.(pos));
     this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise, spinMs: 1 });
   }
 
   #fire(armed: BeatPosition, firedAt: number): void {
+    let pos = armed;
     // Re-read the slot: a tempo change placed after it was armed changes its tempo and
     // deadline (never its start, which the change keeps on the old grid).
-    const pos = slot(this.#o.map(), armed.beatIndex, armed.phaseIndex);
-    this.#last = pos;
-    const late = firedAt - pos.phaseStart;
-    try {
+    this.#guard(() => {
+      pos = slot(this.#o.map(), armed.beatIndex, armed.phaseIndex);
+      const late = firedAt - pos.phaseStart;
       if (late > this.#o.staleAfterMs) this.#o.onSkip?.({ pos, firedAt });
       else this.#o.onSlot({ pos, firedAt });
-    } finally {
-      if (this.#cancel) {
-        const map = this.#o.map();
-        let next = nextSlot(map, pos);
-        // After a stall, jump to the grid's present instead of replaying missed slots.
-        const now = this.#o.clock.now();
-        if (now - next.phaseStart > this.#o.staleAfterMs) {
-          const current = slotAtOrAfter(map, now - this.#o.staleAfterMs);
-          while (next.beatIndex < current.beatIndex || (next.beatIndex === current.beatIndex && next.phaseIndex < current.phaseIndex)) {
-            this.#o.onSkip?.({ pos: next, firedAt: now });
-            next = nextSlot(map, next);
-          }
+    });
+    if (!this.#running) return;
+    try {
+      const map = this.#o.map();
+      let next = nextSlot(map, pos);
+      // After a stall, jump to the grid's present instead of replaying missed slots.
+      const now = this.#o.clock.now();
+      if (now - next.phaseStart > this.#o.staleAfterMs) {
+        const current = slotAtOrAfter(map, now - this.#o.staleAfterMs);
+        while (compareSlots(next, current) < 0) {
+          const skipped = next;
+          this.#guard(() => this.#o.onSkip?.({ pos: skipped, firedAt: now }));
+          next = nextSlot(map, next);
         }
-        this.#arm(next);
       }
+      this.#arm(next);
+    } catch (err) {
+      this.#guard(() => {
+        throw err;
+      });
+      const handle = this.#o.clock.setTimeout(() => this.#armAtPresent(), 1000);
+      this.#cancel = () => this.#o.clock.clearTimeout(handle);
     }
   }
 }

@@ -5,7 +5,8 @@
  * downbeat has passed.
  */
 import { applyTempoChange, pruneTempoMap, TempoChangeError, validateTempoChange, type Clock, type TempoMap } from '@backbeat/core';
-import { decodeJson, encodeJson, KvConflictError, readTempoMap, STATE_KEYS, type KvBucket } from '@backbeat/transport';
+import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
+import { gatePending, gateTempoMap } from './kv-gates.js';
 
 /** The pending change as stored in KV. */
 export interface PendingTempo {
@@ -25,10 +26,23 @@ export interface TempoRequest {
   readonly justification?: string;
 }
 
-/** Reads the pending change and its revision. */
-export async function readPending(state: KvBucket): Promise<{ value: PendingTempo; revision: number } | null> {
+/**
+ * Reads the pending change and its revision through its gate: `value` is null when the stored
+ * value was refused.
+ */
+export async function readPending(state: KvBucket): Promise<{ value: PendingTempo | null; revision: number } | null> {
   const e = await state.get(STATE_KEYS.tempoPending);
-  return e ? { value: decodeJson<PendingTempo>(e.value), revision: e.revision } : null;
+  if (!e) return null;
+  const r = gatePending(e.value);
+  return { value: r.ok ? r.value : null, revision: e.revision };
+}
+
+/** Reads the tempo map and its revision through its gate; null when absent or refused. */
+export async function readTempoMap(state: KvBucket): Promise<{ map: TempoMap; revision: number } | null> {
+  const e = await state.get(STATE_KEYS.tempoMap);
+  if (!e) return null;
+  const r = gateTempoMap(e.value);
+  return r.ok ? { map: r.value, revision: e.revision } : null;
 }
 
 /**
@@ -66,24 +80,25 @@ export async function submitTempoChange(
 }
 
 /**
- * Leader side: places a pending change on the grid, or clears one whose downbeat has passed.
- * Returns the new map when it changed it.
+ * Leader side: places a pending change on the grid, or clears one whose downbeat has passed
+ * (or that its gate refused: it would block every later change). Returns the new map and its
+ * revision when it changed it.
  */
-export async function applyPendingTempo(state: KvBucket, clock: Clock): Promise<TempoMap | null> {
-  const pending = await readPending(state);
-  if (!pending) return null;
+export async function applyPendingTempo(state: KvBucket, clock: Clock): Promise<{ map: TempoMap; revision: number } | null> {
+  const read = await readPending(state);
+  if (!read) return null;
   const now = clock.now();
-  if (pending.value.effective_beat !== undefined) {
-    if (pending.value.effective_at && Date.parse(pending.value.effective_at) <= now) {
-      await state.delete(STATE_KEYS.tempoPending, { expectedRevision: pending.revision }).catch(() => {});
-    }
+  if (read.value === null || (read.value.effective_beat !== undefined && read.value.effective_at && Date.parse(read.value.effective_at) <= now)) {
+    await state.delete(STATE_KEYS.tempoPending, { expectedRevision: read.revision }).catch(() => {});
     return null;
   }
+  const pending = { value: read.value, revision: read.revision };
+  if (pending.value.effective_beat !== undefined) return null;
   const current = await readTempoMap(state);
   if (!current) return null;
   const placed = applyTempoChange(pruneTempoMap(current.map, now - 60_000), pending.value.tempo_bpm, now);
-  await state.update(STATE_KEYS.tempoMap, encodeJson(placed.map), current.revision);
+  const revision = await state.update(STATE_KEYS.tempoMap, encodeJson(placed.map), current.revision);
   const applied: PendingTempo = { ...pending.value, effective_beat: placed.effectiveBeat, effective_at: new Date(placed.effectiveTime).toISOString() };
   await state.update(STATE_KEYS.tempoPending, encodeJson(applied), pending.revision).catch(() => {});
-  return placed.map;
+  return { map: placed.map, revision };
 }

@@ -12,6 +12,7 @@ export interface SeenFrame {
 export function collectFrames(bus: Bus, clusterId: string): { frames: SeenFrame[]; invalid: string[]; stop(): void } {
   const frames: SeenFrame[] = [];
   const invalid: string[] = [];
+  parseBeatFrame('{}'); // compiles the validator now, not when the first frame arrives (it can take a second)
   const sub = bus.subscribe(subjects(clusterId).beat, (m) => {
     const r = parseBeatFrame(m.data);
     if (!r.ok) invalid.push(r.error.message);

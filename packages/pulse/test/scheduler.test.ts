@@ -76,3 +76,60 @@ describe('drift tracker - REQ-003', () => {
     expect(d.ratio()).toBe(0);
   });
 });
+
+describe('scheduler - survives any exception in a slot', () => {
+  it('scheduler - a slot callback that throws is reported and the next slots still fire', () => {
+    const clock = new FakeClock(T0 - 10);
+    const map = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
+    const fired: number[] = [];
+    const errors: string[] = [];
+    const s = new BeatScheduler({
+      clock,
+      map: () => map,
+      onSlot: (e) => {
+        fired.push(e.pos.beatIndex * 3 + e.pos.phaseIndex);
+        if (fired.length % 2 === 1) throw new Error('boom');
+      },
+      onArm: () => {
+        throw new Error('arm');
+      },
+      onError: (err) => errors.push(err.message),
+    });
+    s.start();
+    clock.advance(1_000);
+    expect(fired).toEqual([0, 1, 2, 3, 4, 5]); // T0 to T0 + 990: six slots of 167 ms
+    expect(errors.filter((m) => m === 'boom')).toHaveLength(3);
+    expect(errors.filter((m) => m === 'arm').length).toBeGreaterThanOrEqual(6);
+    s.stop();
+  });
+
+  it('scheduler - a tempo map that throws stops no timer: it retries and resumes when the map is good again', () => {
+    const clock = new FakeClock(T0 - 10);
+    const good = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
+    let broken = false;
+    const fired: number[] = [];
+    const errors: string[] = [];
+    const s = new BeatScheduler({
+      clock,
+      map: () => {
+        if (broken) throw new Error('bad map');
+        return good;
+      },
+      onSlot: (e) => fired.push(e.pos.beatIndex * 3 + e.pos.phaseIndex),
+      onError: (err) => errors.push(err.message),
+    });
+    s.start();
+    clock.advance(400);
+    const before = fired.length;
+    broken = true;
+    clock.advance(2_000);
+    expect(errors.length).toBeGreaterThan(0);
+    broken = false;
+    clock.advance(2_000);
+    expect(fired.length).toBeGreaterThan(before + 3);
+    const after = fired.slice(before);
+    expect(new Set(after).size).toBe(after.length);
+    s.stop();
+    expect(clock.pending).toBe(0);
+  });
+});

@@ -1,12 +1,35 @@
 /**
- * Reverb's HTTP API (fastify): probes, metrics, windows, status and report history.
+ * Reverb's HTTP API (fastify): probes, metrics, windows, status and report history. Requests
+ * that change state need the admin token when one is configured (admin-auth.ts).
  */
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Clock } from '@backbeat/core';
+import { SAFE_METHODS, bearerMatches } from './admin-auth.js';
 import type { Reverb } from './reverb.js';
 
+/** Options of {@link buildReverbApp}. */
+export interface ReverbAppOptions {
+  /** Bearer token every state-changing request must carry (401 without it). */
+  adminToken?: string;
+  /** @default the reverb's clock */
+  clock?: Clock;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 /** Builds the app (not listening yet). */
-export function buildReverbApp(reverb: Reverb): FastifyInstance {
+export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): FastifyInstance {
   const app = Fastify({ logger: false });
+  const clock = options.clock ?? reverb.options.clock;
+  const iso = () => new Date(clock.wallNow()).toISOString();
+  const token = options.adminToken;
+  if (token) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (SAFE_METHODS.has(req.method) || bearerMatches(req.headers.authorization, token)) return;
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'BB_ERR_UNAUTHORIZED', message: `${req.method} ${req.url} needs 'Authorization: Bearer <admin token>'` });
+    });
+  }
   const fail = (status: number, error: string, message: string) => ({ status, body: { error, message } });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
@@ -21,7 +44,7 @@ export function buildReverbApp(reverb: Reverb): FastifyInstance {
     cluster_id: reverb.options.clusterId,
     node_id: reverb.options.nodeId,
     state: reverb.state,
-    timestamp: new Date().toISOString(),
+    timestamp: iso(),
   }));
   app.get('/ready', async (_req, reply) => {
     const connected = reverb.options.bus.status().connected;
@@ -53,29 +76,34 @@ export function buildReverbApp(reverb: Reverb): FastifyInstance {
     max_windows_retained: reverb.options.maxWindows,
     nats_connected: reverb.options.bus.status().connected,
     started_at: new Date(reverb.startedAt).toISOString(),
-    uptime_seconds: Math.round((Date.now() - reverb.startedAt) / 100) / 10,
-    version: '0.1.0',
-    timestamp: new Date().toISOString(),
+    uptime_seconds: Math.round((clock.wallNow() - reverb.startedAt) / 100) / 10,
+    version: VERSION,
+    consumer: reverb.consumer,
+    timestamp: iso(),
   }));
-  app.get<{ Querystring: { from_beat?: string; limit?: string } }>(
+  app.get<{ Querystring: { from_beat?: string; limit?: string; cursor?: string } }>(
     '/api/v1/reports',
     {
       schema: {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { from_beat: { type: 'string', pattern: '^[0-9]{1,15}$' }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } },
+          properties: {
+            from_beat: { type: 'string', pattern: '^[0-9]{1,15}$' },
+            limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+            cursor: { type: 'string', pattern: '^[0-9]{1,15}$' },
+          },
         },
       },
     },
     async (req, reply) => {
       const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100)));
-      const from = req.query.from_beat === undefined ? undefined : Number(req.query.from_beat);
+      const fromBeat = req.query.from_beat === undefined ? undefined : Number(req.query.from_beat);
       try {
-        const reports = await reverb.history(from, limit);
-        return { reports, count: reports.length };
+        const page = await reverb.reports({ fromBeat, limit, cursor: req.query.cursor });
+        return { reports: page.reports, count: page.reports.length, next_cursor: page.nextCursor ?? null };
       } catch (err) {
-        return reply.code(503).send({ error: 'BB_ERR_NOT_CONNECTED', message: `report history unavailable: ${(err as Error).message}` });
+        return reply.code(503).send({ error: 'BB_ERR_UNAVAILABLE', message: `report history unavailable: ${(err as Error).message}` });
       }
     },
   );

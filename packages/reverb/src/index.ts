@@ -2,22 +2,32 @@
  * @backbeat/reverb: folds each bar's status claims into a BarReport (BACKBEAT-REQ-020..022).
  *
  * ```ts
- * const reverb = new Reverb({ bus, clusterId: 'chorus-aus-01', signatures: 'require', trust: TrustStore.load('trust.json') });
+ * const reverb = new Reverb({ bus, clusterId: 'chorus-aus-01', nodeId: 'r1', signatures: 'require', trust: TrustStore.load('trust.json') });
  * await reverb.start();
- * await buildReverbApp(reverb).listen({ host: '127.0.0.1', port: 8090 });
+ * await buildReverbApp(reverb, { adminToken }).listen({ host: '127.0.0.1', port: 8090 });
  * ```
  */
 export { Reverb } from './reverb.js';
-export type { ReverbState } from './reverb.js';
-export { resolveReverbOptions, SIGNATURE_MODES } from './options.js';
+export type { ReverbState, ClaimSource, IngestOutcome } from './reverb.js';
+export { resolveReverbOptions, defaultReverbNodeId, SIGNATURE_MODES, DEFAULT_CLUSTER_ID, DEFAULT_BAR_LENGTH } from './options.js';
 export type { ReverbOptions, ResolvedReverbOptions, SignatureMode } from './options.js';
 export { TrustStore } from './trust.js';
+export { ED25519_BACKEND, verifyEd25519, publicKeyFromRaw } from './ed25519.js';
+export type { PublicKey } from './ed25519.js';
 export type { SignatureCheck } from './trust.js';
 export { checkClaim } from './ingest.js';
 export type { Verdict, IngestContext } from './ingest.js';
-export { WindowAggregation, ISSUE_KINDS } from './window.js';
+export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText, compareHlcText } from './window.js';
 export type { IssueKind } from './window.js';
+export { planRecovery } from './recovery.js';
+export type { RecoveryPlan, RecoveryInput } from './recovery.js';
+export { readReports, decodeStoredReport } from './history.js';
+export type { ReportPage, ReportQuery } from './history.js';
+export { consumerName, classifyConsumers, listReverbConsumers, pruneReverbConsumers, CONSUMER_PREFIX } from './consumers.js';
+export type { ReverbConsumer } from './consumers.js';
 export { createReverbMetrics } from './metrics.js';
 export type { ReverbMetrics } from './metrics.js';
 export { buildReverbApp } from './http.js';
+export type { ReverbAppOptions } from './http.js';
+export { assertBindable, isLoopbackHost, bearerMatches } from './admin-auth.js';
 export { TrustFileError, REVERB_ERROR_CODES } from './errors.js';

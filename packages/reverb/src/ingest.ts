@@ -1,6 +1,7 @@
 /**
  * The checks every claim passes before it counts (SPEC 8 and 10): size, contract (INT-B),
- * signature per mode, replay. Pure: returns a verdict, never throws.
+ * signature per mode, distance from the beat at which it was stored. Pure: returns a
+ * verdict, never throws.
  */
 import { parseStatusClaim, type StatusClaim } from '@backbeat/contracts';
 import type { Headers } from '@backbeat/transport';
@@ -10,7 +11,7 @@ import type { IssueKind } from './window.js';
 
 /** What to do with a claim. */
 export type Verdict =
-  | { readonly accept: true; readonly claim: StatusClaim; readonly unsignedAccepted: boolean; readonly rotatedKey: boolean }
+  | { readonly accept: true; readonly claim: StatusClaim; readonly unsignedAccepted: boolean }
   | { readonly accept: false; readonly reason: IssueKind; readonly message: string; readonly claim?: StatusClaim };
 
 /** Context of a check. */
@@ -18,20 +19,30 @@ export interface IngestContext {
   readonly mode: SignatureMode;
   readonly trust: TrustStore | undefined;
   readonly maxBytes: number;
-  /** Current beat, or -1 when unknown (no replay check then). */
+  /**
+   * The beat at which the claim was stored (or the current beat), -1 when unknown (no
+   * distance check then). A claim naming a beat far from it is refused as a replay.
+   */
   readonly currentBeat: number;
-  /** Claims further than this many beats from the current one are replays. */
+  /** Claims further than this many beats from `currentBeat` are replays. */
   readonly replayBeats: number;
 }
 
-/** Checks one claim. */
+const WHAT = {
+  unsigned: 'has no signature',
+  unknown_agent: 'comes from an agent not in the trust file',
+  malformed_signature: 'has a malformed signature',
+  bad_signature: 'has a signature no trusted key verifies',
+  retired_key: 'is signed with a key the trust file lists as retired',
+} as const;
+
+/** Checks one claim (BACKBEAT-REQ-044). */
 export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContext): Verdict {
   if (data.length > ctx.maxBytes) return { accept: false, reason: 'too_large', message: `claim of ${data.length} bytes exceeds ${ctx.maxBytes}` };
   const parsed = parseStatusClaim(data);
   if (!parsed.ok) return { accept: false, reason: 'invalid', message: parsed.error.message };
   const claim = parsed.message;
   let unsignedAccepted = false;
-  let rotatedKey = false;
   if (ctx.mode !== 'off') {
     const signature = headers['x-signature'];
     if (signature === undefined && ctx.mode === 'verify') {
@@ -41,15 +52,11 @@ export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContex
         return { accept: false, reason: 'bad_signature', message: `x-agent-id '${headers['x-agent-id']}' is not the claim's agent_id '${claim.agent_id}'`, claim };
       }
       const check = ctx.trust ? ctx.trust.check(claim.agent_id, data, signature) : ({ ok: false, reason: signature ? 'unknown_agent' : 'unsigned' } as const);
-      if (!check.ok) {
-        const what = { unsigned: 'has no signature', unknown_agent: 'comes from an agent not in the trust file', malformed_signature: 'has a malformed signature', bad_signature: 'has a signature no trusted key verifies' }[check.reason];
-        return { accept: false, reason: check.reason, message: `claim of ${claim.agent_id} ${what}`, claim };
-      }
-      rotatedKey = check.keyIndex > 0;
+      if (!check.ok) return { accept: false, reason: check.reason, message: `claim of ${claim.agent_id} ${WHAT[check.reason]}`, claim };
     }
   }
   if (ctx.currentBeat >= 0 && Math.abs(claim.beat_index - ctx.currentBeat) > ctx.replayBeats) {
-    return { accept: false, reason: 'replayed', message: `claim names beat ${claim.beat_index}, too far from the current beat ${ctx.currentBeat}`, claim };
+    return { accept: false, reason: 'replayed', message: `claim names beat ${claim.beat_index}, too far from beat ${ctx.currentBeat} at which it was stored`, claim };
   }
-  return { accept: true, claim, unsignedAccepted, rotatedKey };
+  return { accept: true, claim, unsignedAccepted };
 }

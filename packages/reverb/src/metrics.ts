@@ -10,6 +10,7 @@ export interface ReverbMetrics {
   readonly activeWindows: Gauge;
   readonly reports: Counter;
   readonly agentsReporting: Gauge;
+  readonly reportFailures: Counter;
 }
 
 /** Registers the reverb metrics on `registry` (a new one by default). */
@@ -28,5 +29,6 @@ export function createReverbMetrics(registry = new Registry()): ReverbMetrics {
     activeWindows: new Gauge({ name: 'backbeat_reverb_active_windows', help: 'Windows held in memory', registers }),
     reports: new Counter({ name: 'backbeat_reverb_reports_published_total', help: 'BarReports published by this replica', registers }),
     agentsReporting: new Gauge({ name: 'backbeat_reverb_agents_reporting', help: 'Agents reporting in the last bar', registers }),
+    reportFailures: new Counter({ name: 'backbeat_reverb_report_store_failures_total', help: 'BarReport stores that failed (each is retried)', registers }),
   };
 }

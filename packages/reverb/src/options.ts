@@ -1,7 +1,7 @@
 /** Reverb options: documented, defaulted, validated and frozen. */
-import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
-import { assertClusterId, type Bus } from '@backbeat/transport';
+import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { TrustStore } from './trust.js';
 
@@ -10,12 +10,20 @@ export const SIGNATURE_MODES = ['off', 'verify', 'require'] as const;
 /** One signature mode. */
 export type SignatureMode = (typeof SIGNATURE_MODES)[number];
 
+/** Default cluster id of every BACKBEAT component. */
+export const DEFAULT_CLUSTER_ID = 'chorus-aus-01';
+/** Beats per bar assumed until the pulse's tempo map says otherwise. */
+export const DEFAULT_BAR_LENGTH = 8;
+
 /** Options of {@link Reverb}. */
 export interface ReverbOptions {
   bus: Bus;
-  /** @default 'chorus-aus-01' */
+  /** @default DEFAULT_CLUSTER_ID ('chorus-aus-01') */
   clusterId?: string;
-  /** Names this replica's durable consumer: keep it stable across restarts. @default 'reverb-' + random */
+  /**
+   * Names this replica's durable consumer (`reverb_<nodeId>`): keep it stable across
+   * restarts. @default defaultReverbNodeId(clusterId): host name plus cluster, never random
+   */
   nodeId?: string;
   /** Beats per bar; learned from the pulse's tempo map when not given. */
   barLength?: number;
@@ -27,10 +35,21 @@ export interface ReverbOptions {
   windowTtlMs?: number;
   /** At most this many windows are kept (oldest dropped first). @default 100 */
   maxWindows?: number;
-  /** Claims naming a beat more than this many bars away from the current one are replays. @default 2 */
+  /** Claims naming a beat more than this many bars from the beat they were stored at are replays. @default 2 */
   replayBars?: number;
   /** Largest claim accepted, in bytes. @default 65536 */
   maxClaimBytes?: number;
+  /** After a restart, rebuild at most this many missed bars from the claim stream. @default 1000 */
+  catchUpBars?: number;
+  /** A report whose store failed is tried again after this long. @default 1000 */
+  retryMs?: number;
+  /**
+   * Copies of the claim, report and dead-letter streams and of the presence bucket (issue 10):
+   * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees). @default 'auto'
+   */
+  replicas?: ReplicaSetting;
+  /** Host name announced in presence and used by the default node id. @default os.hostname() */
+  host?: string;
   clock?: Clock;
   logger?: Logger;
   registry?: Registry;
@@ -44,15 +63,25 @@ export type ResolvedReverbOptions = Readonly<Required<Omit<ReverbOptions, 'bus' 
 };
 
 /**
+ * The stable default node id: `<host>-<cluster>` with anything but letters, digits, `_` and
+ * `-` replaced by `_`, at most 64 characters. The same machine and cluster give the same
+ * durable consumer after every restart.
+ */
+export function defaultReverbNodeId(clusterId: string, host: string = hostname()): string {
+  return `${host}-${clusterId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
+
+/**
  * Applies defaults and checks every option but the bus (so a CLI can check flags before it
- * connects). @throws InvalidArgumentError
+ * connects). @throws InvalidArgumentError naming the field and the rule
  */
 export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedReverbOptions {
-  const clusterId = o.clusterId ?? 'chorus-aus-01';
+  const clusterId = o.clusterId ?? DEFAULT_CLUSTER_ID;
   assertClusterId(clusterId);
   const signatures = o.signatures ?? 'verify';
   if (!SIGNATURE_MODES.includes(signatures)) throw new InvalidArgumentError('signatures', `must be one of ${SIGNATURE_MODES.join(', ')}, got '${signatures}'`);
-  const nodeId = o.nodeId || `reverb-${randomBytes(4).toString('hex')}`;
+  const host = o.host ?? hostname();
+  const nodeId = o.nodeId || defaultReverbNodeId(clusterId, host);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 letters, digits, _ or - (it names a durable consumer)`);
   const positive = (field: string, v: number, min: number) => {
     if (!Number.isFinite(v) || v < min) throw new InvalidArgumentError(field, `must be a number >= ${min}, got ${v}`);
@@ -69,6 +98,10 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     maxWindows: positive('max-windows', o.maxWindows ?? 100, 2),
     replayBars: positive('replay-bars', o.replayBars ?? 2, 1),
     maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? 65_536, 256),
+    catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
+    retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),
+    replicas: checkReplicaSetting(o.replicas ?? 'auto'),
+    host,
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
     registry: o.registry,

@@ -2,21 +2,40 @@
  * The reverb service (BACKBEAT-REQ-020..022): ingests StatusClaims from a durable JetStream
  * consumer, checks each, aggregates per window, and at each downbeat publishes the BarReport
  * of the bar that ended (an empty bar included), stored de-duplicated by window id.
+ *
+ * Crash safety (SPEC 8): at start it rebuilds, from the claim stream, every bar that ended
+ * without a stored report and the bar in progress, then reports the missed bars in order
+ * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
+ * retried and never sealed unsent.
  */
-import { Hlc, timeOf, windowId, windowIdForBeat, type TempoMap } from '@backbeat/core';
+import { Hlc, positionAt, timeOf, windowId, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
-import { MSG_ID_HEADER, reportStreamConfig, statusStreamConfig, subjects, type Consumer, type Headers } from '@backbeat/transport';
+import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, reportStreamConfig, resolveReplicas, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
+import { consumerName } from './consumers.js';
+import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
 import { checkClaim } from './ingest.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
-import { resolveReverbOptions, type ResolvedReverbOptions, type ReverbOptions } from './options.js';
+import { DEFAULT_BAR_LENGTH, resolveReverbOptions, type ResolvedReverbOptions, type ReverbOptions } from './options.js';
+import { planRecovery } from './recovery.js';
 import type { TrustStore } from './trust.js';
 import { WindowAggregation, type IssueKind } from './window.js';
 
 /** Lifecycle of the service. */
 export type ReverbState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
+/**
+ * Where a claim came from: a first delivery, a redelivery, or the claim stream re-read at
+ * start (`history`: already handled by this replica before it stopped, so never sent to the
+ * dead-letter subject again).
+ */
+export type ClaimSource = 'live' | 'redelivered' | 'history';
+
+/** Outcome of {@link Reverb.ingest}: counted, refused (the reason), or a message already counted. */
+export type IngestOutcome = 'accepted' | IssueKind | 'duplicate';
+
 const enc = new TextEncoder();
+const READ_PAGE = 50_000;
 
 /** One reverb replica. */
 export class Reverb {
@@ -24,14 +43,30 @@ export class Reverb {
   readonly metrics: ReverbMetrics;
   readonly hlc: Hlc;
   readonly startedAt: number;
+  /** This replica's durable consumer on the claim stream. */
+  readonly consumer: string;
   #state: ReverbState = 'created';
   #trust: TrustStore | undefined;
-  #client!: Client;
+  #client: Client | undefined;
   #consumer: Consumer | undefined;
+  #presence: { stop(): Promise<void> } | undefined;
   #windows = new Map<string, WindowAggregation>();
   #downbeats = new Map<number, { receivedAt: number; scheduledAt: number; source: BeatInfo['source'] }>();
-  #sweeper: NodeJS.Timeout | undefined;
+  #sweeper: ReturnType<ResolvedReverbOptions['clock']['setTimeout']> | undefined;
+  #retry: ReturnType<ResolvedReverbOptions['clock']['setTimeout']> | undefined;
   #lastReport: BarReport | undefined;
+  #lastReportAt: number | undefined;
+  /** from_beat of the last bar whose report is stored; undefined before the first. */
+  #reportedUpTo: number | undefined;
+  /** from_beat of the last bar that ended (its report is due). */
+  #dueUpTo = -1;
+  #recovered = false;
+  #pumping: Promise<void> | undefined;
+  /** Claims with a stream sequence up to this were read at start: a delivery of one is a duplicate. */
+  #historyLast = 0;
+  /** When the last report found at start was stored. */
+  #lastStoredReportAt: number | undefined;
+  #httpAddress: string | undefined;
   #reportListeners = new Set<(r: BarReport, timing: { publishedMs: number }) => void>();
   #claimListeners = new Set<(windowId: string) => void>();
 
@@ -41,8 +76,10 @@ export class Reverb {
     this.hlc = new Hlc(this.options.nodeId, { clock: this.options.clock });
     this.#trust = this.options.trust;
     this.startedAt = this.options.clock.wallNow();
+    this.consumer = consumerName(this.options.nodeId);
   }
 
+  /** Where the service is in its lifecycle. */
   get state(): ReverbState {
     return this.#state;
   }
@@ -52,9 +89,14 @@ export class Reverb {
     this.#trust = trust;
   }
 
-  /** Beats per bar: the option, else the pulse's tempo map, else 8 until one is known. */
+  /** The HTTP address announced in presence (set by whoever listens). */
+  setHttpAddress(address: string): void {
+    this.#httpAddress = address;
+  }
+
+  /** Beats per bar: the option, else the pulse's tempo map, else DEFAULT_BAR_LENGTH until one is known. */
   get barLength(): number {
-    return this.options.barLength ?? this.#client?.tempoMap?.barLength ?? 8;
+    return this.options.barLength ?? this.#client?.tempoMap?.barLength ?? DEFAULT_BAR_LENGTH;
   }
 
   /** Current beat as followed (-1 before the first). */
@@ -62,63 +104,130 @@ export class Reverb {
     return this.#client?.currentBeat ?? -1;
   }
 
+  /** The pulse's tempo map, once known. */
   get tempoMap(): TempoMap | null {
     return this.#client?.tempoMap ?? null;
   }
 
-  /** Starts following the beat, replays the recent claims and starts the durable consumer. */
+  /**
+   * Follows the beat, rebuilds from the claim stream what a stop lost, reports the bars that
+   * ended meanwhile, then resumes the durable consumer and announces itself.
+   */
   async start(): Promise<void> {
     if (this.#state !== 'created') return;
     this.#state = 'starting';
     const { bus, clusterId, nodeId, logger, clock } = this.options;
-    await bus.ensureStream(statusStreamConfig(clusterId));
-    await bus.ensureStream(reportStreamConfig(clusterId));
+    // Reverb owns the claim, report and dead-letter streams, each with the same replica count (issue 10).
+    const replicas = await resolveReplicas(bus, this.options.replicas);
+    const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
+    for (const config of [statusStreamConfig(clusterId, { replicas }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
+      await ensureStreamReplicated(bus, config, onMismatch);
+    }
     this.#client = createClient({ clusterId, agentId: `service:${nodeId}`, bus, clock, logger });
     this.#client.onDownbeat((frame, info) => this.#onDownbeat(frame, info));
     await this.#client.start();
-    await this.#replayRecent();
+    const startTime = await this.#recover();
+    this.#recovered = true;
+    this.#kick();
     this.#consumer = await bus.consume(
-      { stream: statusStreamConfig(clusterId).name, durable: `reverb_${nodeId}`, ackWaitMs: 30_000, maxAckPending: 20_000 },
-      (msg) => {
-        this.ingest(msg.data, msg.headers, msg.time, msg.redelivered ? 'redelivered' : 'live');
-        msg.ack();
-      },
+      { stream: clusterNames(clusterId).statusStream, durable: this.consumer, ackWaitMs: 30_000, maxAckPending: 20_000, ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }) },
+      (msg) => this.#onDelivery(msg),
     );
-    this.#sweeper = setInterval(() => this.#evict(), 5000);
-    this.#sweeper.unref();
+    this.#scheduleSweep();
+    try {
+      this.#presence = await startPresence(bus, clusterId, { kind: 'reverb', nodeId, host: this.options.host, clock, logger, replicas, info: () => this.#presenceInfo() });
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not announce this replica in the presence bucket');
+    }
     this.#state = 'running';
-    logger.info({ cluster: clusterId, node: nodeId, signatures: this.options.signatures, bar: this.barLength }, 'reverb started');
+    logger.info({ cluster: clusterId, node: nodeId, consumer: this.consumer, signatures: this.options.signatures, bar: this.barLength }, 'reverb started');
+  }
+
+  #presenceInfo(): Record<string, unknown> {
+    return {
+      http: this.#httpAddress ?? null,
+      consumer: this.consumer,
+      last_report_window: this.#lastReport?.window_id ?? null,
+      last_report_from_beat: this.#lastReport?.from_beat ?? null,
+      last_report_at: this.#lastReportAt === undefined ? null : new Date(this.#lastReportAt).toISOString(),
+    };
   }
 
   /**
-   * Re-reads the claims of the current and previous bar from the stream, so a restart
-   * mid-bar loses none that were acknowledged before it (duplicates are ignored).
+   * Rebuilds the bars a stop lost: re-reads the claims stored since one beat before the
+   * first bar without a report. Returns where a new durable starts (undefined: no tempo map
+   * yet, a new durable then takes only new claims).
    */
-  async #replayRecent(): Promise<void> {
-    const map = this.#client.tempoMap;
-    const now = this.options.clock.now();
-    const barMs = map ? timeOf(map, this.barLength, 0) - timeOf(map, 0, 0) : 60_000;
-    try {
-      const msgs = await this.options.bus.readStream({ stream: statusStreamConfig(this.options.clusterId).name, fromTime: now - 2 * barMs, limit: 500_000 });
-      for (const m of msgs) this.ingest(m.data, m.headers, m.time, 'history');
-      if (msgs.length > 0) this.options.logger.info({ claims: msgs.length }, 'replayed recent claims from the stream');
-    } catch (err) {
-      this.options.logger.warn({ err: (err as Error).message }, 'could not replay recent claims');
+  async #recover(): Promise<number | undefined> {
+    const { bus, clusterId, clock, logger, catchUpBars } = this.options;
+    const map = this.#client!.tempoMap;
+    const last = await bus.getStreamMsg(clusterNames(clusterId).reportStream, { lastBySubject: subjects(clusterId).reportStore }).catch(() => undefined);
+    const lastReport = last && decodeStoredReport(last);
+    if (lastReport) {
+      this.#lastStoredReportAt = last.time;
+      this.#reportedUpTo = lastReport.from_beat;
+      this.#dueUpTo = lastReport.from_beat;
     }
+    if (!map) return undefined;
+    const plan = planRecovery({ map, barLength: this.barLength, now: clock.now(), lastReported: lastReport?.from_beat, maxBars: catchUpBars });
+    if (!plan) return undefined;
+    if (plan.skippedBars > 0) logger.warn({ bars: plan.skippedBars, catch_up_bars: catchUpBars }, 'bars ended too long ago to rebuild; no report for them');
+    this.#reportedUpTo = plan.firstBar - this.barLength;
+    this.#dueUpTo = Math.max(this.#dueUpTo, plan.currentBar - this.barLength);
+    const stream = clusterNames(clusterId).statusStream;
+    const mine = (await bus.listConsumers(stream).catch(() => [])).find((c) => c.name === this.consumer);
+    const handledUpTo = mine?.deliveredSeq ?? 0;
+    let count = 0;
+    try {
+      let page = await bus.readStream({ stream, fromTime: plan.readFrom, limit: READ_PAGE });
+      while (page.length > 0) {
+        for (const m of page) this.ingest(m.data, m.headers, m.time, m.seq <= handledUpTo ? 'history' : 'live', m.seq);
+        count += page.length;
+        this.#historyLast = page.at(-1)!.seq;
+        page = page.length < READ_PAGE ? [] : await bus.readStream({ stream, fromSeq: this.#historyLast + 1, limit: READ_PAGE });
+      }
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not re-read the claim stream; bars rebuilt from what was read');
+    }
+    const missed = Math.max(0, (plan.currentBar - plan.firstBar) / this.barLength);
+    logger.info({ claims: count, from_bar: plan.firstBar, missed_bars: missed, consumer: this.consumer, resumed: mine !== undefined }, 'rebuilt from the claim stream');
+    return plan.readFrom;
   }
 
-  /** Stops consuming and following; idempotent. */
+  #onDelivery(msg: DurableMsg): void {
+    if (msg.seq > this.#historyLast) this.ingest(msg.data, msg.headers, msg.time, msg.redelivered ? 'redelivered' : 'live', msg.seq);
+    msg.ack();
+  }
+
+  /** Stops reporting, consuming and following; idempotent. */
   async stop(): Promise<void> {
     if (this.#state !== 'running' && this.#state !== 'starting') return;
     this.#state = 'stopping';
-    if (this.#sweeper) clearInterval(this.#sweeper);
+    const { clock } = this.options;
+    if (this.#sweeper) clock.clearTimeout(this.#sweeper);
+    if (this.#retry) clock.clearTimeout(this.#retry);
     await this.#consumer?.stop();
+    await this.#pumping;
+    await this.#presence?.stop();
     await this.#client?.stop();
     this.#state = 'stopped';
   }
 
+  /** Window ids by first beat: a sha256 each, so computed once per bar (BACKBEAT-REQ-005). */
+  readonly #ids = new Map<number, string>();
+
+  #wid(fromBeat: number): string {
+    let id = this.#ids.get(fromBeat);
+    if (id === undefined) {
+      if (this.#ids.size >= 4096) this.#ids.clear();
+      id = windowId(this.options.clusterId, fromBeat);
+      this.#ids.set(fromBeat, id);
+    }
+    return id;
+  }
+
   #window(fromBeat: number): WindowAggregation {
-    const id = windowId(this.options.clusterId, fromBeat);
+    const id = this.#wid(fromBeat);
     let w = this.#windows.get(id);
     if (!w) {
       w = new WindowAggregation(id, fromBeat, this.barLength, this.options.clock.now());
@@ -128,56 +237,78 @@ export class Reverb {
     return w;
   }
 
-  #currentWindow(): WindowAggregation {
-    const beat = Math.max(0, this.currentBeat);
-    return this.#window(beat - (beat % this.barLength));
+  /** The beat at time `t` on the tempo map, else the followed beat (-1 when neither is known). */
+  #beatAt(t: number): number {
+    const map = this.#client?.tempoMap;
+    const pos = map ? positionAt(map, t) : null;
+    return pos ? pos.beatIndex : this.currentBeat;
+  }
+
+  #isReported(fromBeat: number): boolean {
+    const w = this.#windows.get(this.#wid(fromBeat));
+    return w?.reportedAt !== undefined || (this.#reportedUpTo !== undefined && fromBeat <= this.#reportedUpTo);
+  }
+
+  /** The first bar not reported yet at or after the bar of `beat`: where refusals and corrections count. */
+  #openWindow(beat: number): WindowAggregation {
+    const b = Math.max(0, beat);
+    let from = b - (b % this.barLength);
+    if (this.#reportedUpTo !== undefined && from <= this.#reportedUpTo) from = this.#reportedUpTo + this.barLength;
+    return this.#window(from);
   }
 
   /**
    * Checks and counts one claim; a refused one goes to the dead-letter subject with the
-   * reason in a header. Never throws. `source`: a live delivery, a redelivery (after a
-   * restart: already counted claims are skipped silently), or history re-read at start.
+   * reason in a header (not for `history`). Never throws. A claim is a replay only when the
+   * same claim (agent and HLC, the SDK's Nats-Msg-Id) was counted from another stream
+   * message; the same message again (same `seq`) is a duplicate, silently skipped.
    */
-  ingest(data: Uint8Array, headers: Headers, storedAt: number, source: 'live' | 'redelivered' | 'history' = 'live'): 'accepted' | IssueKind | 'duplicate' {
+  ingest(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): IngestOutcome {
     const now = this.options.clock.now();
-    const replay = source === 'history';
+    const dlq = source !== 'history';
+    const storedBeat = this.#beatAt(storedAt);
     const v = checkClaim(data, headers, {
       mode: this.options.signatures,
       trust: this.#trust,
       maxBytes: this.options.maxClaimBytes,
-      currentBeat: replay ? -1 : this.currentBeat,
+      currentBeat: storedBeat,
       replayBeats: this.options.replayBars * this.barLength,
     });
     if (!v.accept) {
-      // Counted in the current bar: a refused claim's own beat is not to be trusted.
-      this.#currentWindow().issue(v.reason, now);
+      // Counted in the bar it was stored in: a refused claim's own beat is not to be trusted.
+      this.#openWindow(storedBeat).issue(v.reason, now);
       this.metrics.claims.inc({ outcome: 'rejected' });
       this.metrics.rejected.inc({ reason: v.reason });
-      if (!replay) this.#deadLetter(data, headers, v.reason, v.message);
+      if (dlq) this.#deadLetter(data, headers, v.reason, v.message);
       return v.reason;
     }
     const c = v.claim;
     const fromBeat = c.beat_index - (c.beat_index % this.barLength);
-    const header = headers['x-window-id'];
-    const wid = header === windowIdForBeat(this.options.clusterId, c.beat_index, this.barLength) ? header : windowId(this.options.clusterId, fromBeat);
-    const w = this.#windows.get(wid) ?? this.#window(fromBeat);
-    if (w.reportedAt !== undefined) {
-      this.#currentWindow().issue('late_claims', now);
+    if (this.#isReported(fromBeat)) {
+      // Re-read at start and stored before the last report: it was in time for its bar.
+      if (!this.#recovered && this.#lastStoredReportAt !== undefined && storedAt < this.#lastStoredReportAt) return 'duplicate';
+      this.#openWindow(storedBeat).issue('late_claims', now);
       this.metrics.claims.inc({ outcome: 'late' });
       return 'late_claims';
     }
-    if (w.seen(c.agent_id, c.hlc)) {
-      if (source !== 'live') return 'duplicate'; // the same stored claim again: already counted
-      // A new message repeating a counted claim: a replay (SPEC 10).
+    // The x-window-id header is used when it agrees with beat_index (SPEC 8): then it is this id.
+    const wid = this.#wid(fromBeat);
+    const w = this.#windows.get(wid) ?? this.#window(fromBeat);
+    const counted = w.seen(c.agent_id, c.hlc);
+    if (counted !== undefined) {
+      if (counted === seq && (seq > 0 || source !== 'live')) return 'duplicate'; // the same stored message again
+      // Another message repeating a counted claim: a replay (SPEC 10).
       w.issue('replayed', now);
       this.metrics.claims.inc({ outcome: 'rejected' });
       this.metrics.rejected.inc({ reason: 'replayed' });
-      this.#deadLetter(data, headers, 'replayed', `claim ${c.agent_id} ${c.hlc} was already counted`);
+      if (dlq) this.#deadLetter(data, headers, 'replayed', `claim ${c.agent_id} ${c.hlc} was already counted`);
       return 'replayed';
     }
+    // SPEC 5: receiving advances the HLC. A clock behind ours teaches it nothing: skip the merge.
+    if (parseInt(c.hlc.slice(0, c.hlc.indexOf(':')), 16) >= this.hlc.peek().physical && !this.hlc.update(c.hlc).adopted) w.issue('hlc_ahead', now);
     const map = this.#client?.tempoMap;
     const onTime = map ? storedAt < timeOf(map, c.beat_index + 1, 0) : false;
-    w.add(c, onTime, now);
+    w.add(c, onTime, now, seq);
     if (v.unsignedAccepted) w.issue('unsigned_accepted', now);
     this.metrics.claims.inc({ outcome: 'accepted' });
     for (const l of this.#claimListeners) l(wid);
@@ -199,38 +330,88 @@ export class Reverb {
     for (const k of this.#downbeats.keys()) if (k < frame.beat_index - 4 * this.barLength) this.#downbeats.delete(k);
     const ended = frame.beat_index - this.barLength;
     if (ended < 0) return;
-    void this.#publishReport(ended, info.receivedAt);
+    if (ended > this.#dueUpTo) this.#dueUpTo = ended;
+    this.#kick();
   }
 
-  /** Builds, stores (de-duplicated by window id) and publishes the report of bar `fromBeat`. */
-  async #publishReport(fromBeat: number, downbeatAt: number): Promise<void> {
+  /** Runs the report pump unless it runs already (or recovery is not done). */
+  #kick(): void {
+    if (!this.#recovered || this.#pumping || this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#pumping = this.#pump().finally(() => (this.#pumping = undefined));
+  }
+
+  /** Publishes every due report in bar order; on a failed store, stops and retries later. */
+  async #pump(): Promise<void> {
+    while (this.#state === 'running' || this.#state === 'starting') {
+      if (this.#dueUpTo < 0) return;
+      // The first bar due is the first this replica answers for; from then on, every bar in order.
+      this.#reportedUpTo ??= this.#dueUpTo - this.barLength;
+      const next = this.#reportedUpTo + this.barLength;
+      if (next > this.#dueUpTo) return;
+      if (!(await this.#publishReport(next))) {
+        const { clock, retryMs } = this.options;
+        if (this.#retry) clock.clearTimeout(this.#retry);
+        this.#retry = clock.setTimeout(() => this.#kick(), retryMs);
+        return;
+      }
+      this.#reportedUpTo = next;
+    }
+  }
+
+  /**
+   * Builds, stores (de-duplicated by window id) and publishes the report of bar `fromBeat`.
+   * False when the store failed: the window stays open and the report is built again later.
+   */
+  async #publishReport(fromBeat: number): Promise<boolean> {
     const { bus, clusterId, clock, logger } = this.options;
     const w = this.#window(fromBeat);
-    if (w.reportedAt !== undefined) return;
+    if (w.reportedAt !== undefined) return true;
+    const closing = fromBeat + this.barLength;
     const a = this.#downbeats.get(fromBeat);
-    const b = this.#downbeats.get(fromBeat + this.barLength);
+    const b = this.#downbeats.get(closing);
+    const map = this.#client?.tempoMap;
+    const due = b?.receivedAt ?? (map ? timeOf(map, closing) : clock.now());
+    const beatMs = map ? timeOf(map, closing + 1) - timeOf(map, closing) : 0;
     const drift = a && b && a.source === 'leader' && b.source === 'leader' ? b.receivedAt - a.receivedAt - (b.scheduledAt - a.scheduledAt) : 0;
-    const report = w.report(clusterId, { tempoDriftMs: drift, rollupMs: 0, barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString() });
     const built = clock.now();
-    report.performance!.rollup_ms = Math.round((built - downbeatAt) * 1000) / 1000; // downbeat frame to report built
-    w.seal(report, built);
+    // built_late: not within one beat of its closing downbeat (a restart or store retries).
+    const builtLate = map ? built - timeOf(map, closing) > beatMs : false;
+    const report = w.report(clusterId, { tempoDriftMs: drift, rollupMs: Math.max(0, built - due), barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString(), builtLate });
     const data = enc.encode(JSON.stringify(report));
+    let duplicate: boolean;
     try {
-      const ack = await bus.publishDurable(subjects(clusterId).reportStore, data, { msgId: report.window_id });
-      if (!ack.duplicate) {
-        bus.publish(subjects(clusterId).reverb, data, { headers: { [MSG_ID_HEADER]: report.window_id } });
-        this.metrics.reports.inc();
-      }
-      const rollupMs = clock.now() - downbeatAt; // downbeat frame to report published
-      this.metrics.rollup.observe(rollupMs / 1000);
-      this.metrics.agentsReporting.set(report.agents_reporting);
-      this.#lastReport = report;
-      for (const l of this.#reportListeners) l(report, { publishedMs: rollupMs });
-      logger.info({ window: report.window_id, from_beat: fromBeat, agents: report.agents_reporting, duplicate: ack.duplicate, rollup_ms: Math.round(rollupMs * 1000) / 1000 }, 'bar report');
+      duplicate = (await bus.publishDurable(subjects(clusterId).reportStore, data, { msgId: report.window_id })).duplicate;
     } catch (err) {
-      logger.warn({ err: (err as Error).message, window: report.window_id }, 'could not publish the bar report');
+      this.metrics.reportFailures.inc();
+      logger.warn({ err: (err as Error).message, window: report.window_id, from_beat: fromBeat }, 'could not store the bar report; retrying');
+      return false;
     }
+    w.seal(report, clock.now());
+    if (!duplicate) {
+      try {
+        bus.publish(subjects(clusterId).reverb, data, { headers: { [MSG_ID_HEADER]: report.window_id } });
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, window: report.window_id }, 'bar report stored but not broadcast');
+      }
+      this.metrics.reports.inc();
+    }
+    const publishedMs = Math.max(0, clock.now() - due); // closing downbeat to report published
+    this.metrics.rollup.observe(publishedMs / 1000);
+    this.metrics.agentsReporting.set(report.agents_reporting);
+    this.#lastReport = report;
+    this.#lastReportAt = clock.wallNow();
+    for (const l of this.#reportListeners) l(report, { publishedMs });
+    logger.debug({ window: report.window_id, from_beat: fromBeat, agents: report.agents_reporting, duplicate, built_late: builtLate, rollup_ms: Math.round(publishedMs * 1000) / 1000 }, 'bar report');
     this.#evict();
+    return true;
+  }
+
+  #scheduleSweep(): void {
+    this.#sweeper = this.options.clock.setTimeout(() => {
+      this.#evict();
+      this.#kick();
+      if (this.#state === 'running') this.#scheduleSweep();
+    }, 5000);
   }
 
   /** Drops reported windows past their TTL, then the oldest beyond maxWindows. */
@@ -249,16 +430,19 @@ export class Reverb {
     return [...this.#windows.values()].sort((x, y) => y.fromBeat - x.fromBeat);
   }
 
+  /** The window with this id, when held. */
   window(id: string): WindowAggregation | undefined {
     return this.#windows.get(id);
   }
 
+  /** The last report this replica stored (or found stored by another replica). */
   get lastReport(): BarReport | undefined {
     return this.#lastReport;
   }
 
   /** Calls `cb` for every (beat, phase) reverb follows (the SDK's onPhase). */
   onPhase(cb: BeatCallback): () => void {
+    if (!this.#client) throw new Error('reverb is not started');
     return this.#client.onPhase(cb);
   }
 
@@ -277,12 +461,14 @@ export class Reverb {
     return () => this.#claimListeners.delete(l);
   }
 
-  /** Reports from the stream, oldest first: from a beat, at most `limit`. */
+  /** A page of stored reports (see {@link readReports}). @throws JetStreamNotFoundError */
+  reports(q: ReportQuery): Promise<ReportPage> {
+    return readReports(this.options.bus, this.options.clusterId, q);
+  }
+
+  /** Reports from the stream, oldest first: from a beat (else the newest), at most `limit`. */
   async history(fromBeat: number | undefined, limit: number): Promise<BarReport[]> {
-    const stream = reportStreamConfig(this.options.clusterId).name;
-    const msgs = await this.options.bus.readStream({ stream, last: fromBeat === undefined, limit: fromBeat === undefined ? limit : 100_000 });
-    const reports = msgs.map((m) => JSON.parse(new TextDecoder().decode(m.data)) as BarReport);
-    return fromBeat === undefined ? reports : reports.filter((r) => r.from_beat >= fromBeat).slice(0, limit);
+    return (await this.reports({ fromBeat, limit })).reports;
   }
 
   /** Ready: running and connected. */

@@ -4,7 +4,7 @@
  *
  *   node packages/sdk/dist-examples/service-monitor.js --nats nats://127.0.0.1:4222 --cluster chorus-aus-01 --beats 4
  */
-import { createClient } from '@backbeat/sdk';
+import { createClient, hintIfSilent } from '@backbeat/sdk';
 import { exampleArgs } from './args.js';
 
 const { nats, cluster, beats } = exampleArgs();
@@ -20,6 +20,8 @@ const done = new Promise<void>((resolve) => {
   });
 });
 await client.start();
+const cancelHint = hintIfSilent(client, (hint) => console.error(hint)); // a mistyped --cluster does not wait silently
 await done;
 console.log(JSON.stringify(client.metrics()));
+cancelHint();
 await client.stop();

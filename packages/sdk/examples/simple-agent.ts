@@ -3,7 +3,7 @@
  *
  *   node packages/sdk/dist-examples/simple-agent.js --nats nats://127.0.0.1:4222 --cluster chorus-aus-01 --beats 8
  */
-import { createClient } from '@backbeat/sdk';
+import { createClient, hintIfSilent } from '@backbeat/sdk';
 import { exampleArgs } from './args.js';
 
 const { nats, cluster, beats } = exampleArgs();
@@ -18,6 +18,8 @@ const done = new Promise<void>((resolve) => {
 });
 client.onDownbeat((frame) => console.log(`-- bar starts at beat ${frame.beat_index}`));
 await client.start();
+const cancelHint = hintIfSilent(client, (hint) => console.error(hint)); // a mistyped --cluster does not wait silently
 await done;
+cancelHint();
 await client.stop();
 console.log(`done: ${seen} beats, ${client.metrics().claimsEmitted} claims`);

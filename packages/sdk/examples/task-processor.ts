@@ -4,12 +4,13 @@
  *
  *   node packages/sdk/dist-examples/task-processor.js --nats nats://127.0.0.1:4222 --cluster chorus-aus-01
  */
-import { BeatBudgetExceededError, createClient } from '@backbeat/sdk';
+import { BeatBudgetExceededError, createClient, hintIfSilent } from '@backbeat/sdk';
 import { exampleArgs } from './args.js';
 
 const { nats, cluster } = exampleArgs();
 const client = createClient({ clusterId: cluster, agentId: 'agent:tasks-1', nats });
 await client.start();
+const cancelHint = hintIfSilent(client, (hint) => console.error(hint)); // a mistyped --cluster does not wait silently
 await new Promise<void>((resolve) => {
   const off = client.onBeat(() => (off(), resolve()));
 });
@@ -34,4 +35,5 @@ for (const [name, beats, ms] of [['quick', 2, beatMs * 0.5], ['slow', 1, beatMs 
     await client.emitStatusClaim({ state: 'failed', taskId: `task:${name}`, notes: err.message });
   }
 }
+cancelHint();
 await client.stop();

@@ -1,50 +1,92 @@
 /**
- * One subscription per (bus, cluster) for every client on that bus: a frame is parsed and
- * validated once, then handed to each client. A process hosting many agents on one
- * connection (`backbeat agent --count 1000`) does not parse each frame a thousand times.
+ * One beat subscription, one KV watch and one {@link FrameGate} per (bus, cluster), shared by
+ * every client on that bus: a frame is parsed and checked once, then handed to each client's
+ * follower. A process hosting many agents on one connection (`backbeat agent --count 1000`)
+ * neither parses each frame a thousand times nor opens a thousand KV watchers.
  */
-import { parseBeatFrame, parseTermHeader, TERM_HEADER, type BeatFrame, type ContractError } from '@backbeat/contracts';
+import type { Clock } from '@backbeat/core';
+import { parseBeatFrame, TERM_HEADER } from '@backbeat/contracts';
 import { subjects, type Bus, type Subscription } from '@backbeat/transport';
+import { watchCluster, type ClusterWatch } from './cluster-watch.js';
+import { FrameGate } from './frame-gate.js';
 
-/** What a client receives from the hub. */
-export interface HubListener {
-  frame(frame: BeatFrame, term: number, receivedAt: number): void;
-  invalid(error: ContractError): void;
-}
+/** Smallest lead a frame may have over its slot, ms (see FrameGateOptions.aheadMs). */
+const MIN_AHEAD_MS = 2;
 
 interface Hub {
-  readonly sub: Subscription;
-  readonly listeners: Set<HubListener>;
+  readonly gate: FrameGate;
+  readonly reporters: Set<(message: string, log: boolean) => void>;
+  readonly ready: Promise<void>;
+  sub?: Subscription;
+  watch?: ClusterWatch;
+  members: number;
+}
+
+/** A client's membership of a hub. */
+export interface HubMembership {
+  readonly gate: FrameGate;
+  /** Leaves the hub; the last member out closes the subscription and the watch. */
+  leave(): void;
 }
 
 const hubs = new WeakMap<Bus, Map<string, Hub>>();
 
-/** Registers `listener` for the cluster's frames on `bus`; returns the unregister function. */
-export function joinBeatHub(bus: Bus, clusterId: string, now: () => number, listener: HubListener): () => void {
+/**
+ * Joins (or opens) the hub of `clusterId` on `bus`. KV problems are reported to every
+ * member's `report`, with `log` true for one member only.
+ */
+export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, toleranceMs: number, report: (message: string, log: boolean) => void): Promise<HubMembership> {
   let byCluster = hubs.get(bus);
   if (!byCluster) hubs.set(bus, (byCluster = new Map()));
   let hub = byCluster.get(clusterId);
   if (!hub) {
-    const listeners = new Set<HubListener>();
-    const sub = bus.subscribe(subjects(clusterId).beat, (m) => {
-      const receivedAt = now();
-      const r = parseBeatFrame(m.data);
-      const term = parseTermHeader(m.headers[TERM_HEADER]) ?? 0;
-      for (const l of listeners) {
-        if (r.ok) l.frame(r.message, term, receivedAt);
-        else l.invalid(r.error);
-      }
+    const reporters = new Set<(message: string, log: boolean) => void>();
+    const refresh = (what: 'lease' | 'map') => hub?.watch?.refresh(what);
+    const gate = new FrameGate(clusterId, clock, { aheadMs: Math.max(MIN_AHEAD_MS, toleranceMs), refresh });
+    const h: Hub = { gate, reporters, members: 0, ready: Promise.resolve() };
+    const open = async () => {
+      const watch = watchCluster(bus, clusterId, gate, clock, (m) => {
+        // Every member shows it in health; only the first logs it (a thousand agents, one line).
+        let first = true;
+        for (const r of reporters) {
+          r(m, first);
+          first = false;
+        }
+      });
+      h.watch = watch;
+      await watch.ready;
+      h.sub = bus.subscribe(subjects(clusterId).beat, (m) => {
+        const receivedAt = clock.now();
+        const r = parseBeatFrame(m.data);
+        gate.offer(r.ok ? { frame: r.message, termHeader: m.headers[TERM_HEADER], receivedAt } : { error: r.error.message, termHeader: m.headers[TERM_HEADER], receivedAt });
+      });
+      await bus.flush();
+    };
+    (h as { ready: Promise<void> }).ready = open().catch((err: unknown) => {
+      h.watch?.stop();
+      gate.stop();
+      byCluster!.delete(clusterId);
+      throw err;
     });
-    hub = { sub, listeners };
+    hub = h;
     byCluster.set(clusterId, hub);
   }
   const h = hub;
-  h.listeners.add(listener);
-  return () => {
-    h.listeners.delete(listener);
-    if (h.listeners.size === 0) {
-      h.sub.unsubscribe();
+  h.members++;
+  h.reporters.add(report);
+  await h.ready;
+  let left = false;
+  return {
+    gate: h.gate,
+    leave: () => {
+      if (left) return;
+      left = true;
+      h.reporters.delete(report);
+      if (--h.members > 0) return;
+      h.sub?.unsubscribe();
+      h.watch?.stop();
+      h.gate.stop();
       byCluster!.delete(clusterId);
-    }
+    },
   };
 }

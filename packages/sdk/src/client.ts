@@ -1,22 +1,22 @@
 /**
  * The BACKBEAT client agents import (BACKBEAT-REQ-040..044): follow the beat, report status,
- * bound work by beats, and keep time alone when the leader is gone.
+ * bound work by beats, and keep time alone when the leader is gone. A facade: the follower
+ * (follower.ts) owns the beat subscription, its checks and the callbacks; the claim sender
+ * (claims.ts) owns publishing.
  */
 import { randomBytes } from 'node:crypto';
-import { beatDurationMs, checkTempoMap, Hlc, parseHlc, tempoAt, toLegacy as legacyOf, windowIdForBeat, type LegacyBeat, type TempoMap } from '@backbeat/core';
-import { LEGACY_STATE_ALIASES, validateStatusClaim, type BeatFrame, type ClaimState, type StatusClaim } from '@backbeat/contracts';
-import { decodeJson, NatsBus, openStateBucket, STATE_KEYS, statusStreamConfig, subjects, type Bus } from '@backbeat/transport';
-import { joinBeatHub } from './beat-hub.js';
+import { beatDurationMs, Hlc, tempoAt, toLegacy as legacyOf, windowIdForBeat, type LegacyBeat, type TempoMap } from '@backbeat/core';
+import { LEGACY_STATE_ALIASES, validateStatusClaim, type ClaimState, type StatusClaim } from '@backbeat/contracts';
+import { NatsBus, subjects, type Bus } from '@backbeat/transport';
 import { runWithBudget } from './budget.js';
 import { ClaimSender } from './claims.js';
 import { ClaimInvalidError, ClientStoppedError, NoBeatError } from './errors.js';
-import { BeatFollower, type BeatInfo } from './follower.js';
+import type { LeaseView, MapSource } from './frame-gate.js';
+import { BeatFollower, type BeatCallback, type Timing } from './follower.js';
 import { SdkMetrics, type SdkMetricsSnapshot } from './metrics.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { signPayload } from './signing.js';
-
-/** A beat callback: the frame (from the leader or built locally) and where it came from. */
-export type BeatCallback = (frame: BeatFrame, info: BeatInfo) => void;
+import { sharedSlotTimer } from './slot-timer.js';
 
 /** What emitStatusClaim takes; the SDK fills type, agent_id, beat_index, hlc and task_id. */
 export interface ClaimInput {
@@ -32,16 +32,29 @@ export interface ClaimInput {
   beatIndex?: number;
 }
 
-/** Client health (the SDK seed's HealthStatus). */
+/** Client health (the SDK seed's HealthStatus, plus what the client trusts). */
 export interface ClientHealth {
   connected: boolean;
   lastBeat: number;
   lastBeatTime: string | null;
   reconnectCount: number;
+  /** True while slots fire without the leader's frames (frames timing: local; grid: unconfirmed). */
   localDegradation: boolean;
   currentTempo: number | null;
   tempoDrift: number;
   measuredBpm: number | null;
+  /** Timing in force: the configured one, or 'frames' after a clock-offset fallback. */
+  timing: Timing;
+  /** Why grid timing fell back to frames, or null. */
+  timingFallback: string | null;
+  /** This clock minus the leader's, ms, estimated from frames (an upper bound); null before frames. */
+  clockOffsetMs: number | null;
+  /** The lease the client fences frames with: 'held' (term, leader), 'absent' or 'unreadable' (no term fencing). */
+  lease: { state: LeaseView['state']; term: number | null; leader: string | null; reason: string | null };
+  /** Where the tempo map comes from: KV, learned from frames, or none yet. */
+  tempoMapSource: MapSource;
+  /** Frames not used, by reason (bad_term, off_grid, malformed, stale, ...). */
+  framesDropped: Record<string, number>;
   errors: string[];
 }
 
@@ -62,26 +75,26 @@ export class Client {
   #bus: Bus | undefined;
   #ownsBus = false;
   #claims: ClaimSender | undefined;
-  #leaveHub: (() => void) | undefined;
   #cleanups: Array<() => void> = [];
-  #callbacks = { beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>(), phase: new Set<BeatCallback>() };
-  #mapListeners = new Set<() => void>();
   #errors: string[] = [];
   #reconnects = 0;
-  #lastBeatTime: number | undefined;
-  #beatArrivals: number[] = [];
 
   constructor(options: ClientOptions) {
     this.options = resolveClientOptions(options);
-    this.hlc = new Hlc(this.options.agentId, { clock: this.options.clock });
+    const { clock, logger, agentId } = this.options;
+    this.hlc = new Hlc(agentId, { clock });
     this.#metrics = new SdkMetrics(this.options.registry);
-    this.#follower = new BeatFollower(this.options.clusterId, this.options.clock, this.hlc, this.options.jitterToleranceMs, {
-      fire: (frame, info) => this.#dispatch(frame, info),
-      dropped: (reason) => this.#metrics.dropped(reason),
-      degradation: (on) => {
-        this.#metrics.degraded(on);
-        this.options.logger[on ? 'warn' : 'info']({ agent: this.options.agentId }, on ? 'leader frames late: keeping time locally' : 'leader frames back: re-joined the leader');
-      },
+    this.#follower = new BeatFollower({
+      clusterId: this.options.clusterId,
+      clock,
+      hlc: this.hlc,
+      toleranceMs: this.options.jitterToleranceMs,
+      timing: this.options.timing,
+      maxClockOffsetMs: this.options.maxClockOffsetMs,
+      metrics: this.#metrics,
+      timer: sharedSlotTimer(clock),
+      onError: (m, log) => this.#recordError(m, log),
+      onDegradation: (on) => logger[on ? 'warn' : 'info']({ agent: agentId }, on ? 'leader frames late: keeping time locally' : 'leader frames back: re-joined the leader'),
     });
   }
 
@@ -89,61 +102,28 @@ export class Client {
     return this.#state;
   }
 
-  /** Connects, subscribes to the beat and starts keeping time. Idempotent. */
+  /** Connects, follows the beat (subscription, lease and tempo map) and starts keeping time. Idempotent. */
   async start(): Promise<void> {
     if (this.#state !== 'created') return;
     this.#state = 'starting';
-    const { clusterId, logger } = this.options;
+    const { clusterId, logger, clock } = this.options;
     this.#bus = this.options.bus ?? (await NatsBus.connect(this.options.nats));
     this.#ownsBus = this.options.bus === undefined;
     const bus = this.#bus;
-    this.#claims = new ClaimSender(bus, this.#metrics, this.options.maxQueuedClaims, logger);
+    this.#claims = new ClaimSender(bus, this.#metrics, this.options.maxQueuedClaims, clock, logger);
     this.#cleanups.push(
       bus.onStatus((e) => {
         if (e.type === 'reconnect') {
           this.#reconnects++;
-          void this.#claims?.drain();
+          this.#claims?.retryNow();
         }
         if (e.type === 'error') this.#recordError(e.error.message);
       }),
     );
-    try {
-      await bus.ensureStream(statusStreamConfig(clusterId));
-    } catch (err) {
-      this.#recordError(`cannot ensure the status stream: ${(err as Error).message}`);
-    }
-    await this.#watchTempoMap(bus);
-    this.#leaveHub = joinBeatHub(bus, clusterId, () => this.options.clock.now(), {
-      frame: (frame, term, receivedAt) => this.#onFrame(frame, term, receivedAt),
-      invalid: (error) => {
-        this.#metrics.received();
-        this.#metrics.dropped('invalid');
-        this.#recordError(`invalid BeatFrame: ${error.message}`);
-      },
-    });
-    await bus.flush();
+    await this.#follower.follow(bus, (m, log) => this.#recordError(m, log));
     this.#follower.start();
     this.#state = 'running';
-    logger.info({ cluster: clusterId, agent: this.options.agentId }, 'backbeat client started');
-  }
-
-  /** The tempo map from the cluster's KV state, when readable (else frames teach the grid). */
-  async #watchTempoMap(bus: Bus): Promise<void> {
-    try {
-      const state = await openStateBucket(bus, this.options.clusterId);
-      const w = await state.watch(STATE_KEYS.tempoMap, (e) => {
-        if (e.operation !== 'put') return;
-        try {
-          this.#follower.setMap(checkTempoMap(decodeJson(e.value)));
-          for (const l of this.#mapListeners) l();
-        } catch (err) {
-          this.#recordError(`unreadable tempo map: ${(err as Error).message}`);
-        }
-      });
-      this.#cleanups.push(() => w.stop());
-    } catch (err) {
-      this.#recordError(`tempo map not readable, following frames only: ${(err as Error).message}`);
-    }
+    logger.info({ cluster: clusterId, agent: this.options.agentId, timing: this.options.timing }, 'backbeat client started');
   }
 
   /** Stops following the beat and sends what is queued (up to 2 s). Idempotent. */
@@ -151,70 +131,39 @@ export class Client {
     if (this.#state !== 'running' && this.#state !== 'starting') return;
     this.#state = 'stopping';
     this.#follower.stop();
-    this.#leaveHub?.();
     await this.#claims?.close(2000);
     for (const c of this.#cleanups.splice(0)) c();
     if (this.#ownsBus) await this.#bus?.close();
     this.#state = 'stopped';
   }
 
-  #onFrame(frame: BeatFrame, term: number, receivedAt: number): void {
-    this.#metrics.received();
-    const u = this.hlc.update(frame.hlc);
-    this.#metrics.skew(u.skewMs / 1000);
-    this.#follower.onFrame(frame, term, receivedAt);
-  }
-
-  #dispatch(frame: BeatFrame, info: BeatInfo): void {
-    if (info.source === 'local') this.#metrics.synthesized();
-    const first = frame.phase === (frame.phases?.[0] ?? 'plan');
-    if (first) {
-      this.#lastBeatTime = info.receivedAt;
-      if (info.source === 'leader') {
-        this.#beatArrivals.push(info.receivedAt);
-        if (this.#beatArrivals.length > 11) this.#beatArrivals.shift();
-      }
-    }
-    const call = (set: Set<BeatCallback>) => {
-      for (const cb of set) {
-        try {
-          cb(frame, info);
-        } catch (err) {
-          this.#recordError(`beat callback threw: ${(err as Error).message}`);
-        }
-      }
-    };
-    call(this.#callbacks.phase);
-    if (first) call(this.#callbacks.beat);
-    if (first && frame.downbeat) call(this.#callbacks.downbeat);
-    this.#metrics.callback(this.options.clock.now() - info.receivedAt);
-  }
-
-  #recordError(message: string): void {
+  #recordError(message: string, log = true): void {
     this.#errors.push(`${new Date(this.options.clock.wallNow()).toISOString()} ${message}`);
     if (this.#errors.length > MAX_ERRORS) this.#errors.shift();
-    this.options.logger.warn({ agent: this.options.agentId }, message);
-  }
-
-  #on(set: Set<BeatCallback>, cb: BeatCallback): () => void {
-    const wrapped: BeatCallback = (f, i) => cb(f, i);
-    set.add(wrapped);
-    return () => set.delete(wrapped);
+    if (log) this.options.logger.warn({ agent: this.options.agentId }, message);
   }
 
   /** Calls `cb` once per beat (its first phase). Returns the unsubscribe function. */
   onBeat(cb: BeatCallback): () => void {
-    return this.#on(this.#callbacks.beat, cb);
+    return this.#follower.onBeat(cb);
   }
 
   /** Calls `cb` once per bar (the first phase of its downbeat). */
   onDownbeat(cb: BeatCallback): () => void {
-    return this.#on(this.#callbacks.downbeat, cb);
+    return this.#follower.onDownbeat(cb);
   }
 
   /** Calls `cb` once per (beat, phase). */
   onPhase(cb: BeatCallback): () => void {
-    return this.#on(this.#callbacks.phase, cb);
+    return this.#follower.onPhase(cb);
+  }
+
+  /**
+   * Calls `cb` with every lease update the client reads from KV (a new leader or term, no
+   * leader, a lease that cannot be read). Returns the unsubscribe function.
+   */
+  onLeaseChange(cb: (lease: LeaseView) => void): () => void {
+    return this.#follower.onLeaseChange(cb);
   }
 
   /**
@@ -266,16 +215,12 @@ export class Client {
   withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (!Number.isSafeInteger(beats) || beats < 1) return Promise.reject(new RangeError(`beat budget must be a whole number >= 1, got ${beats}`));
     if (this.currentBeat < 0 || !this.#follower.map) return Promise.reject(new NoBeatError('withBeatBudget'));
-    const onChange = (l: () => void) => {
-      this.#mapListeners.add(l);
-      return () => this.#mapListeners.delete(l);
-    };
-    return runWithBudget(this.options.clock, () => this.#follower.map, onChange, this.currentBeat, beats, fn);
+    return runWithBudget(this.options.clock, () => this.#follower.map, (l) => this.#follower.onMapChange(l), this.currentBeat, beats, fn);
   }
 
   /** Index of the current beat (-1 before the first). */
   get currentBeat(): number {
-    return this.#follower.last?.beatIndex ?? -1;
+    return this.#follower.current?.beatIndex ?? -1;
   }
 
   /** Window id of the current bar ('' before the first beat). */
@@ -308,7 +253,7 @@ export class Client {
   }
 
   #measuredBpm(): number | null {
-    const a = this.#beatArrivals;
+    const a = this.#follower.beatArrivals;
     if (a.length < 2) return null;
     return 60_000 / ((a[a.length - 1]! - a[0]!) / (a.length - 1));
   }
@@ -318,29 +263,35 @@ export class Client {
     return legacyOf(beatIndex, this.#follower.map?.barLength ?? 8);
   }
 
-  /** Health, as the SDK seed's HealthStatus. */
+  /** Health, as the SDK seed's HealthStatus, plus timing, clock offset and the lease in force. */
   health(): ClientHealth {
+    const f = this.#follower;
+    const lease = f.lease;
+    const last = f.lastBeatTime;
     return {
       connected: this.#bus?.status().connected ?? false,
       lastBeat: this.currentBeat,
-      lastBeatTime: this.#lastBeatTime === undefined ? null : new Date(this.#lastBeatTime).toISOString(),
+      lastBeatTime: last === undefined ? null : new Date(last).toISOString(),
       reconnectCount: this.#reconnects,
-      localDegradation: this.#follower.degraded,
+      localDegradation: f.degraded,
       currentTempo: this.currentTempo,
       tempoDrift: this.tempoDrift(),
       measuredBpm: this.#measuredBpm(),
+      timing: f.timing,
+      timingFallback: f.timingFallback,
+      clockOffsetMs: f.clockOffsetMs,
+      lease: lease.state === 'held' ? { state: 'held', term: lease.term, leader: lease.nodeId, reason: null } : { state: lease.state, term: null, leader: null, reason: lease.reason },
+      tempoMapSource: f.mapSource,
+      framesDropped: { ...this.#metrics.snapshot.framesDropped },
       errors: [...this.#errors],
     };
   }
 
   /** Counters and latencies (a copy). */
   metrics(): SdkMetricsSnapshot {
-    return structuredClone(this.#metrics.snapshot);
-  }
-
-  /** Physical part of the last HLC reading: for tests and tools. */
-  hlcPhysical(): number {
-    return parseHlc(this.hlc.nowString()).physical;
+    const snap = structuredClone(this.#metrics.snapshot);
+    this.#metrics.offset(this.#follower.clockOffsetMs);
+    return snap;
   }
 }
 

@@ -5,6 +5,7 @@ import type { ValidationIssue } from '@backbeat/contracts';
 export const SDK_ERROR_CODES = {
   BB_ERR_BEAT_BUDGET_EXCEEDED: 'work bounded by withBeatBudget was still running when its last beat ended (REQ-042)',
   BB_ERR_CLAIM_INVALID: 'a status claim breaks the INT-B contract',
+  BB_ERR_CLAIM_REJECTED: 'a status claim failed for good after bounded retries: no stream captures its subject, or permission was denied',
   BB_ERR_CLAIM_QUEUE_FULL: 'a status claim was dropped: the queue of claims waiting for the connection is full',
   BB_ERR_CLIENT_STOPPED: 'the client is not started, or was stopped',
   BB_ERR_NO_BEAT: 'no beat is known yet: no frame arrived and no tempo map was read',
@@ -42,5 +43,13 @@ export class ClientStoppedError extends BackbeatError<{ operation: string }> {
 export class NoBeatError extends BackbeatError<{ operation: string }> {
   constructor(operation: string) {
     super('BB_ERR_NO_BEAT', `${operation}: no beat is known yet (no frame and no tempo map)`, { operation });
+  }
+}
+
+/** A status claim failed for good: no stream captures its subject, or permission was denied. */
+export class ClaimRejectedError extends BackbeatError<{ subject: string; cause: string; attempts: number }> {
+  constructor(subject: string, cause: 'no_stream' | 'permission' | 'invalid_subject', attempts: number, error: unknown) {
+    const why = { no_stream: 'no JetStream stream captures it (reverb or the pulse creates the status stream)', permission: 'permission denied (the agent may publish only on backbeat.<cluster>.status)', invalid_subject: 'the subject is not valid' }[cause];
+    super('BB_ERR_CLAIM_REJECTED', `status claim on '${subject}' rejected after ${attempts} attempts: ${why}: ${(error as Error)?.message ?? String(error)}`, { subject, cause, attempts }, { cause: error });
   }
 }

@@ -1,60 +1,150 @@
 /**
- * Follows the beat (BACKBEAT-REQ-040, REQ-003): fires each (beat, phase) exactly once, in
- * order, from the leader's frames; when a frame is later than the jitter tolerance it fires
- * the slot itself from its copy of the tempo map (source 'local') and re-joins the leader
- * when frames return, without firing any slot twice.
+ * Follows the beat (BACKBEAT-REQ-040, REQ-003, SPEC 7) for one client: takes the frames its
+ * {@link FrameGate} accepted, keeps time when they are late, and calls the client's beat
+ * callbacks exactly once per (beat, phase), in grid order.
+ * - `frames` timing: a leader frame fires its slot on receipt; when none arrived by the
+ *   slot's start + the jitter tolerance (at most half the phase), the slot fires from the
+ *   tempo map (source `local`) and the client reports local degradation until frames return.
+ * - `grid` timing (issue 13): every slot fires from the tempo map at its instant (source
+ *   `grid`) on the process's shared {@link SlotTimer}; the leader's frame confirms it
+ *   (confirmation lag is a metric). A frame for a slot not fired yet fires it (source
+ *   `leader`). Losing the leader changes only health. Beyond `maxClockOffsetMs` between this
+ *   clock and the leader's (clock-offset.ts) it falls back to frames timing and says so.
+ * Catch-up is bounded: after a stall, a gap or a forward jump no stale slot fires. Only the
+ * slot that holds "now" can fire; the ones skipped are counted (`slotsSkipped`).
+ * Pure logic on an injected Clock; {@link BeatFollower.follow} joins the bus's beat hub.
  */
-import { compareSlots, formatHlc, nextSlot, positionAt, slot, slotAtOrAfter, type BeatPosition, type Clock, type Hlc, type TempoMap, type TimerHandle } from '@backbeat/core';
+import { compareSlots, nextSlot, positionAt, slotAtOrAfter, type BeatPosition, type Clock, type Hlc, type TempoMap } from '@backbeat/core';
 import { buildBeatFrame, type BeatFrame } from '@backbeat/contracts';
+import type { Bus } from '@backbeat/transport';
+import { joinBeatHub } from './beat-hub.js';
+import type { AcceptedFrame, DropReason, FrameGate, GateListener, LeaseView, MapSource } from './frame-gate.js';
+import type { SdkMetrics } from './metrics.js';
+import type { SlotTimer } from './slot-timer.js';
 
 /** Where a callback's beat came from. */
-export type BeatSource = 'leader' | 'local';
+export type BeatSource = 'leader' | 'local' | 'grid';
+
+/** How a client times its callbacks. */
+export type Timing = 'grid' | 'frames';
 
 /** What every beat callback receives besides the frame. */
 export interface BeatInfo {
   readonly source: BeatSource;
-  /** clock.now() when the frame arrived, or when the slot was fired locally. */
+  /** clock.now() when the frame arrived, or when the slot was fired from the tempo map. */
   readonly receivedAt: number;
   /** The slot's scheduled start on the grid. */
   readonly scheduledAt: number;
 }
 
-/** Why a frame was not used. */
-export type DropReason = 'invalid' | 'old_term' | 'backwards' | 'duplicate' | 'other_cluster';
+/** A beat callback: the frame (the leader's, or built from the tempo map) and where it came from. */
+export type BeatCallback = (frame: BeatFrame, info: BeatInfo) => void;
 
-/** Hooks of the follower. */
-export interface FollowerEvents {
-  /** A slot to dispatch, exactly once per (beat, phase), in grid order. */
-  fire(frame: BeatFrame, info: BeatInfo): void;
-  dropped(reason: DropReason): void;
-  degradation(active: boolean): void;
+/** What a follower needs. */
+export interface FollowerOptions {
+  readonly clusterId: string;
+  readonly clock: Clock;
+  readonly hlc: Hlc;
+  /** How late a leader frame may be before the slot fires locally (frames timing), ms. */
+  readonly toleranceMs: number;
+  readonly timing: Timing;
+  /** Grid timing falls back to frames beyond this clock offset from the leader, ms. */
+  readonly maxClockOffsetMs: number;
+  readonly metrics: SdkMetrics;
+  readonly timer: SlotTimer;
+  /** A problem worth showing in health (a callback threw, a timing fallback). */
+  readonly onError: (message: string, log?: boolean) => void;
+  readonly onDegradation: (active: boolean) => void;
 }
 
-/** Keeps this process on the cluster's grid. */
-export class BeatFollower {
-  #map: TempoMap | null = null;
+interface Fired {
+  readonly pos: BeatPosition;
+  readonly source: BeatSource;
+  readonly firedAt: number;
+  confirmed: boolean;
+}
+
+/** Drops that are part of normal operation (a failover, a late frame): counted, not reported. */
+const QUIET_DROPS = new Set<DropReason>(['duplicate', 'backwards', 'stale', 'old_term']);
+/** Shortest interval between two health reports of drops of one reason, ms. */
+const REPORT_EVERY_MS = 1000;
+/** Fired slots remembered for confirmation by late leader frames. */
+const RECENT = 8;
+/** A positive offset estimate includes the network delay: it counts against the bound divided by this. */
+const LEAD_FACTOR = 5;
+/** Frames the clock-offset estimate needs before timing may change. */
+const OFFSET_MIN_SAMPLES = 4;
+
+/** Keeps one client on the cluster's grid. */
+export class BeatFollower implements GateListener {
+  #gate: FrameGate | undefined;
+  #detach: (() => void) | undefined;
   #last: BeatPosition | undefined;
-  #term = 0;
-  #timer: TimerHandle | undefined;
+  #recent: Fired[] = [];
+  #cancelTimer: (() => void) | undefined;
   #degraded = false;
-  #lastFrameAt: number | undefined;
   #running = false;
+  #timing: Timing;
+  #fallback: string | null = null;
+  #lastBeatTime: number | undefined;
+  #beatArrivals: number[] = [];
+  readonly #mapListeners = new Set<() => void>();
+  readonly #reported = new Map<DropReason, number>();
+  readonly #leaseListeners = new Set<(lease: LeaseView) => void>();
+  readonly #callbacks = { phase: new Set<BeatCallback>(), beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>() };
 
-  constructor(
-    private readonly clusterId: string,
-    private readonly clock: Clock,
-    private readonly hlc: Hlc,
-    private readonly toleranceMs: number,
-    private readonly events: FollowerEvents,
-  ) {}
+  readonly #onTimerBound = (): void => this.#onTimer();
 
-  /** The map the follower keeps time with. */
+  constructor(private readonly o: FollowerOptions) {
+    this.#timing = o.timing;
+  }
+
+  /** Joins the bus's shared beat subscription and KV watch (beat-hub.ts). */
+  async follow(bus: Bus, onKvError: (message: string, log: boolean) => void): Promise<void> {
+    const hub = await joinBeatHub(bus, this.o.clusterId, this.o.clock, this.o.toleranceMs, onKvError);
+    this.attach(hub.gate);
+    const detach = this.#detach!;
+    this.#detach = () => {
+      detach();
+      hub.leave();
+    };
+  }
+
+  /** Listens to `gate` (tests use a gate without a bus). */
+  attach(gate: FrameGate): void {
+    this.#gate = gate;
+    gate.listeners.add(this);
+    this.#detach = () => gate.listeners.delete(this);
+  }
+
+  /** The tempo map the follower keeps time with. */
   get map(): TempoMap | null {
-    return this.#map;
+    return this.#gate?.map ?? null;
+  }
+
+  /** Where the map comes from (KV, frames, none). */
+  get mapSource(): MapSource {
+    return this.#gate?.mapSource ?? 'none';
+  }
+
+  /** The lease frames are fenced with. */
+  get lease(): LeaseView {
+    return this.#gate?.lease ?? { state: 'absent', reason: 'not following yet' };
+  }
+
+  /** This clock minus the leader's, ms (an upper bound), or null before frames. */
+  get clockOffsetMs(): number | null {
+    return this.#gate?.offset.offsetMs ?? null;
+  }
+
+  /** Calls `listener` whenever the tempo map changes; returns the unsubscribe. */
+  onMapChange(listener: () => void): () => void {
+    this.#mapListeners.add(listener);
+    return () => this.#mapListeners.delete(listener);
   }
 
   /** The last slot fired. */
-  get last(): BeatPosition | undefined {
+  get current(): BeatPosition | undefined {
     return this.#last;
   }
 
@@ -62,8 +152,36 @@ export class BeatFollower {
     return this.#degraded;
   }
 
-  get lastFrameAt(): number | undefined {
-    return this.#lastFrameAt;
+  /** The timing in force: the configured one, or frames after a clock-offset fallback. */
+  get timing(): Timing {
+    return this.#timing;
+  }
+
+  /** Why grid timing fell back to frames, or null. */
+  get timingFallback(): string | null {
+    return this.#fallback;
+  }
+
+  /** When the last beat's first phase fired (clock.now()). */
+  get lastBeatTime(): number | undefined {
+    return this.#lastBeatTime;
+  }
+
+  /** Receipt times of the last leader beats (first phases), for the measured tempo. */
+  get beatArrivals(): readonly number[] {
+    return this.#beatArrivals;
+  }
+
+  onPhase(cb: BeatCallback): () => void {
+    return add(this.#callbacks.phase, cb);
+  }
+
+  onBeat(cb: BeatCallback): () => void {
+    return add(this.#callbacks.beat, cb);
+  }
+
+  onDownbeat(cb: BeatCallback): () => void {
+    return add(this.#callbacks.downbeat, cb);
   }
 
   start(): void {
@@ -73,104 +191,221 @@ export class BeatFollower {
 
   stop(): void {
     this.#running = false;
-    if (this.#timer) this.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    this.#detach?.();
+    this.#detach = undefined;
   }
 
-  /** A tempo map from the cluster's shared state (or derived from frames). */
-  setMap(map: TempoMap): void {
-    this.#map = map;
-    this.#arm();
-  }
-
-  /** A valid BeatFrame from the bus, with its `Backbeat-Term` header. */
-  onFrame(frame: BeatFrame, term: number, receivedAt: number): void {
-    if (frame.cluster_id !== this.clusterId) return this.events.dropped('other_cluster');
-    if (term < this.#term) return this.events.dropped('old_term'); // a deposed leader (SPEC 6)
-    this.#term = term;
-    this.#learn(frame);
-    const map = this.#map!;
-    const phaseIndex = map.phases.indexOf(frame.phase);
-    if (phaseIndex < 0) return this.events.dropped('invalid');
-    const pos = { beatIndex: frame.beat_index, phaseIndex };
-    if (this.#last) {
-      const order = compareSlots(pos, this.#last);
-      if (order < 0) return this.events.dropped('backwards');
-      if (order === 0) {
-        // Already fired locally while the leader was late: re-join without firing twice.
-        this.#lastFrameAt = receivedAt;
-        this.#setDegraded(false);
-        return this.events.dropped('duplicate');
-      }
-      // Fill slots nobody sent (a failover gap) locally, in order, before this one.
-      for (let s = nextSlot(map, this.#last); compareSlots(s, pos) < 0; s = nextSlot(map, s)) this.#fireLocal(s);
-    }
-    this.#lastFrameAt = receivedAt;
+  /** GateListener: a frame that passed the gate. Callbacks first; bookkeeping after them. */
+  accept(f: AcceptedFrame): void {
+    if (!this.#running) return;
+    const m = this.o.metrics;
+    m.received();
+    const pos = f.pos;
+    const last = this.#last;
     this.#setDegraded(false);
-    this.#last = slot(map, pos.beatIndex, pos.phaseIndex);
-    this.events.fire(frame, { source: 'leader', receivedAt, scheduledAt: this.#last.phaseStart });
+    if (last && compareSlots(pos, last) <= 0) {
+      const mine = this.#recent.find((r) => compareSlots(r.pos, pos) === 0);
+      if (mine && !mine.confirmed && mine.source === 'grid') m.confirmed(f.receivedAt - mine.firedAt);
+      else m.dropped(compareSlots(pos, last) === 0 ? 'duplicate' : 'backwards');
+      if (mine) mine.confirmed = true;
+    } else {
+      this.#fire(pos, f.frame, 'leader', f.receivedAt);
+    }
+    try {
+      m.skew(this.o.hlc.update(f.frame.hlc).skewMs / 1000);
+    } catch {
+      // The schema checked the HLC's form; an impossible value only leaves the HLC alone.
+    }
+    this.#checkOffset();
     this.#arm();
   }
 
-  /** Learns the grid from a frame when no map is known, or when the frame shows a new tempo. */
-  #learn(frame: BeatFrame): void {
-    const phases = frame.phases ?? this.#map?.phases ?? ['plan', 'execute', 'review'];
-    const barLength = frame.bar_length ?? this.#map?.barLength ?? 8;
-    const p = phases.indexOf(frame.phase);
-    const known = this.#map ? slot(this.#map, frame.beat_index, Math.max(0, p)) : undefined;
-    // deadline_at has millisecond precision: agreement within 1 ms is agreement.
-    if (known && known.tempoBpm === frame.tempo_bpm && Math.abs(known.phaseEnd - Date.parse(frame.deadline_at)) < 1) return;
-    // Derive a segment from this frame: its beat starts p phases before scheduled_at (or
-    // p + 1 before deadline_at). Both have ms precision; scheduled_at of a first phase is exact
-    // whenever beats start on whole milliseconds.
-    const beatMs = 60_000 / frame.tempo_bpm;
-    const startTime = frame.scheduled_at
-      ? Date.parse(frame.scheduled_at) - (p * beatMs) / phases.length
-      : Date.parse(frame.deadline_at) - ((p + 1) * beatMs) / phases.length;
-    const keep = (this.#map?.segments ?? []).filter((s) => s.startBeat < frame.beat_index && s.startTime < startTime);
-    this.#map = {
-      segments: [...keep, { startBeat: frame.beat_index, startTime, tempoBpm: frame.tempo_bpm }],
-      barLength,
-      phases: phases as TempoMap['phases'],
-    };
+  /** GateListener: a frame that did not pass; what was wrong with it goes to health. */
+  drop(reason: DropReason, detail = '', log = true): void {
+    if (!this.#running) return;
+    this.o.metrics.received();
+    this.o.metrics.dropped(reason);
+    if (detail === '' || QUIET_DROPS.has(reason)) return;
+    const now = this.o.clock.now();
+    if (now - (this.#reported.get(reason) ?? -Infinity) < REPORT_EVERY_MS) return; // a flood is counted, reported once a second
+    this.#reported.set(reason, now);
+    this.o.onError(`frame dropped (${reason}): ${detail}`, log);
+  }
+
+  mapChanged(): void {
+    if (!this.#running) return;
+    this.#arm();
+    for (const l of this.#mapListeners) l();
+  }
+
+  leaseChanged(lease: LeaseView): void {
+    for (const l of this.#leaseListeners) l(lease);
+  }
+
+  /** Calls `listener` with every lease update the client reads; returns the unsubscribe. */
+  onLeaseChange(listener: (lease: LeaseView) => void): () => void {
+    this.#leaseListeners.add(listener);
+    return () => this.#leaseListeners.delete(listener);
+  }
+
+  #checkOffset(): void {
+    const est = this.#gate?.offset;
+    if (this.o.timing !== 'grid' || !est || est.samples < OFFSET_MIN_SAMPLES || est.offsetMs === null) return;
+    // A negative estimate is a proven lag; a positive one includes the network delay (a
+    // loaded host delays frames by tens of ms), so only a lead beyond LEAD_FACTOR x the bound counts.
+    const max = this.o.maxClockOffsetMs;
+    const off = est.offsetMs < 0 ? -est.offsetMs : est.offsetMs / LEAD_FACTOR;
+    if (this.#timing === 'grid' && off > max) {
+      this.#timing = 'frames';
+      this.#fallback = est.offsetMs < 0 ? `this clock is at least ${(-est.offsetMs).toFixed(1)} ms behind the leader's (bound ${max} ms): grid timing fell back to frames` : `frames arrive at least ${est.offsetMs.toFixed(1)} ms after their slot (this clock ahead, or the network slow; bound ${LEAD_FACTOR} x ${max} ms): grid timing fell back to frames`;
+      this.o.onError(this.#fallback);
+      this.#arm();
+    } else if (this.#timing === 'frames' && off <= max / 2) {
+      this.#timing = 'grid';
+      this.#fallback = null;
+      this.#arm();
+    }
   }
 
   #setDegraded(on: boolean): void {
     if (this.#degraded === on) return;
     this.#degraded = on;
-    this.events.degradation(on);
+    this.o.metrics.degraded(on);
+    this.o.onDegradation(on);
   }
 
-  /** Arms the local timer for the next slot: it fires only if the leader's frame is late. */
+  /** Waits for the next slot: its start (grid), or its start + the late delay (frames). */
   #arm(): void {
-    if (this.#timer) this.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (!this.#running || !this.#map) return;
-    const next = this.#last ? nextSlot(this.#map, this.#last) : slotAtOrAfter(this.#map, this.clock.now());
-    const due = next.phaseStart + this.toleranceMs;
-    this.#timer = this.clock.setTimeout(() => this.#onLate(), Math.max(0, due - this.clock.now()));
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    const map = this.map;
+    if (!this.#running || !map) return;
+    const next = this.#last ? nextOf(map, this.#last) : slotAtOrAfter(map, this.o.clock.now());
+    this.#cancelTimer = this.o.timer.at(this.#dueAt(next), this.#onTimerBound);
   }
 
-  #onLate(): void {
-    this.#timer = undefined;
-    const map = this.#map;
-    if (!map || !this.#running) return;
-    const now = this.clock.now();
-    // Fire every slot whose frame is overdue, in order (several after a stalled loop).
-    let next = this.#last ? nextSlot(map, this.#last) : positionAt(map, now - this.toleranceMs);
-    if (!next) return this.#arm();
-    while (next.phaseStart + this.toleranceMs <= now) {
-      this.#setDegraded(true);
-      this.#fireLocal(next);
-      next = nextSlot(map, next);
+  #dueAt(s: BeatPosition): number {
+    return this.#timing === 'grid' ? s.phaseStart : s.phaseStart + Math.min(this.o.toleranceMs, (s.phaseEnd - s.phaseStart) / 2);
+  }
+
+  /**
+   * The late timer (frames timing) first lets the event loop read its sockets once: after a
+   * busy spell libuv runs due timers before polling I/O, so a frame that arrived in time
+   * would otherwise lose to its own late timer and the slot would fire as `local`.
+   */
+  #onTimer(): void {
+    const clock = this.o.clock;
+    if (this.#timing === 'frames' && clock.defer) {
+      let cancelled = false;
+      this.#cancelTimer = () => (cancelled = true);
+      clock.defer(() => cancelled || this.#onDue());
+      return;
     }
+    this.#onDue();
+  }
+
+  /** Fires the slot that holds now, if it is due and not fired yet; never a stale one. */
+  #onDue(): void {
+    this.#cancelTimer = undefined;
+    const map = this.map;
+    if (!this.#running || !map) return;
+    const now = this.o.clock.now();
+    const cur = slotHolding(map, now);
+    if (!cur || (this.#last && compareSlots(cur, this.#last) <= 0)) return this.#arm();
+    const dueAt = this.#dueAt(cur);
+    if (now < dueAt) {
+      this.#cancelTimer = this.o.timer.at(dueAt, this.#onTimerBound);
+      return;
+    }
+    const grid = this.#timing === 'grid';
+    if (!grid) this.#setDegraded(true);
+    else {
+      const prev = this.#recent.at(-1);
+      if (prev && !prev.confirmed) this.#setDegraded(true);
+    }
+    this.#fire(cur, { ...slotFrame(this.o.clusterId, map, cur), hlc: this.o.hlc.nowString() }, grid ? 'grid' : 'local', now);
     this.#arm();
   }
 
-  #fireLocal(pos: BeatPosition): void {
-    const map = this.#map!;
+  #fire(pos: BeatPosition, frame: BeatFrame, source: BeatSource, receivedAt: number): void {
+    const m = this.o.metrics;
+    const last = this.#last;
+    if (last) {
+      const phases = this.map?.phases.length ?? 3;
+      const skipped = pos.beatIndex * phases + pos.phaseIndex - (last.beatIndex * phases + last.phaseIndex) - 1;
+      if (skipped > 0) m.skipped(skipped);
+    }
     this.#last = pos;
-    const frame = buildBeatFrame(this.clusterId, map, pos, formatHlc(this.hlc.now()));
-    this.events.fire(frame, { source: 'local', receivedAt: this.clock.now(), scheduledAt: pos.phaseStart });
+    this.#recent.push({ pos, source, firedAt: this.o.clock.now(), confirmed: source === 'leader' });
+    if (this.#recent.length > RECENT) this.#recent.shift();
+    if (source !== 'leader') m.synthesized();
+    const first = pos.phaseIndex === 0;
+    if (first) {
+      this.#lastBeatTime = receivedAt;
+      if (source === 'leader') {
+        this.#beatArrivals.push(receivedAt);
+        if (this.#beatArrivals.length > 11) this.#beatArrivals.shift();
+      }
+    }
+    const info: BeatInfo = { source, receivedAt, scheduledAt: pos.phaseStart };
+    this.#call(this.#callbacks.phase, frame, info);
+    if (first) this.#call(this.#callbacks.beat, frame, info);
+    if (first && frame.downbeat) this.#call(this.#callbacks.downbeat, frame, info);
+    m.callback(this.o.clock.now() - receivedAt);
   }
+
+  #call(set: Set<BeatCallback>, frame: BeatFrame, info: BeatInfo): void {
+    for (const cb of set) {
+      try {
+        const r = cb(frame, info) as unknown;
+        if (r instanceof Promise) r.catch((err: unknown) => this.o.onError(`beat callback rejected: ${(err as Error)?.message ?? String(err)}`));
+      } catch (err) {
+        this.o.onError(`beat callback threw: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+// Every client of a process fires the same slot of the same map (the hub's) at the same
+// instant: the grid arithmetic is done once per slot, not once per client.
+let held: { map: TempoMap; pos: BeatPosition } | undefined;
+let stepped: { map: TempoMap; from: BeatPosition; next: BeatPosition } | undefined;
+
+/** positionAt, remembered for the slot last asked about. */
+function slotHolding(map: TempoMap, t: number): BeatPosition | null {
+  const h = held;
+  if (h && h.map === map && h.pos.phaseStart <= t && t < h.pos.phaseEnd) return h.pos;
+  const pos = positionAt(map, t);
+  if (pos) held = { map, pos };
+  return pos;
+}
+
+/** nextSlot, remembered for the slot last asked about. */
+function nextOf(map: TempoMap, from: BeatPosition): BeatPosition {
+  const s = stepped;
+  if (s && s.map === map && compareSlots(s.from, from) === 0) return s.next;
+  const next = nextSlot(map, from);
+  stepped = { map, from, next };
+  return next;
+}
+
+let lastBuilt: { clusterId: string; map: TempoMap; pos: BeatPosition; frame: BeatFrame } | undefined;
+/**
+ * buildBeatFrame for a slot, built once for every client of the process that fires it (the
+ * window id is a sha256); each client stamps its own HLC on a copy.
+ */
+function slotFrame(clusterId: string, map: TempoMap, pos: BeatPosition): BeatFrame {
+  const b = lastBuilt;
+  if (b && b.map === map && b.clusterId === clusterId && compareSlots(b.pos, pos) === 0) return b.frame;
+  const frame = buildBeatFrame(clusterId, map, pos, '0000:0000:0000');
+  lastBuilt = { clusterId, map, pos, frame };
+  return frame;
+}
+
+function add(set: Set<BeatCallback>, cb: BeatCallback): () => void {
+  const wrapped: BeatCallback = (f, i) => cb(f, i);
+  set.add(wrapped);
+  return () => set.delete(wrapped);
 }

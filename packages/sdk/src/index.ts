@@ -11,11 +11,18 @@
  * ```
  */
 export { createClient, Client } from './client.js';
-export type { BeatCallback, ClaimInput, ClientHealth, ClientState } from './client.js';
-export type { BeatInfo, BeatSource, DropReason } from './follower.js';
+export type { ClaimInput, ClientHealth, ClientState } from './client.js';
+export type { BeatCallback, BeatInfo, BeatSource, FollowerOptions, Timing } from './follower.js';
 export { BeatFollower } from './follower.js';
+export { FrameGate, GRID_TOLERANCE_MS, HOLD_MS, onGrid } from './frame-gate.js';
+export type { AcceptedFrame, DropReason, FrameGateOptions, GateListener, IncomingFrame, LeaseView, MapSource } from './frame-gate.js';
+export { ClockOffsetEstimator } from './clock-offset.js';
+export { SlotTimer, sharedSlotTimer } from './slot-timer.js';
+export { ClaimSender, permanentCause, PERMANENT_ATTEMPTS } from './claims.js';
+export { SdkMetrics } from './metrics.js';
+export type { SdkMetricsSnapshot } from './metrics.js';
 export { resolveClientOptions, assertAgentId } from './options.js';
 export type { ClientOptions, ResolvedClientOptions } from './options.js';
-export { BeatBudgetExceededError, ClaimInvalidError, ClaimQueueFullError, ClientStoppedError, NoBeatError, SDK_ERROR_CODES } from './errors.js';
+export { BeatBudgetExceededError, ClaimInvalidError, ClaimQueueFullError, ClaimRejectedError, ClientStoppedError, NoBeatError, SDK_ERROR_CODES } from './errors.js';
 export { toSigningKey, signPayload, publicKeyBase64 } from './signing.js';
-export type { SdkMetricsSnapshot } from './metrics.js';
+export { hintIfSilent, noBeatHint, SILENCE_HINT_MS } from './silence.js';

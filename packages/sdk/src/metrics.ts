@@ -13,6 +13,12 @@ export interface SdkMetricsSnapshot {
   claimsEmitted: number;
   claimsFailed: Record<string, number>;
   claimsQueued: number;
+  /** Slots never fired because their phase ended before the client could (a stall, a gap, a jump). */
+  slotsSkipped: number;
+  /** Grid-fired slots the leader's frame confirmed, and the lag from firing to confirmation, ms. */
+  framesConfirmed: number;
+  confirmLagLastMs: number;
+  confirmLagMaxMs: number;
 }
 
 /** Records SDK metrics. */
@@ -27,6 +33,10 @@ export class SdkMetrics {
     claimsEmitted: 0,
     claimsFailed: {},
     claimsQueued: 0,
+    slotsSkipped: 0,
+    framesConfirmed: 0,
+    confirmLagLastMs: 0,
+    confirmLagMaxMs: 0,
   };
   #prom?: {
     callback: Histogram;
@@ -37,6 +47,9 @@ export class SdkMetrics {
     emitted: Counter;
     failed: Counter<'reason'>;
     skew: Gauge;
+    skipped: Counter;
+    confirmLag: Histogram;
+    offset: Gauge;
   };
 
   constructor(registry?: Registry) {
@@ -51,11 +64,19 @@ export class SdkMetrics {
       }),
       received: new Counter({ name: 'backbeat_sdk_frames_received_total', help: 'BeatFrames received from the leader', registers }),
       dropped: new Counter({ name: 'backbeat_sdk_frames_dropped_total', help: 'BeatFrames not used, by reason', labelNames: ['reason'], registers }),
-      synthesized: new Counter({ name: 'backbeat_sdk_frames_synthesized_total', help: 'Slots fired locally because the leader was late (REQ-003)', registers }),
+      synthesized: new Counter({ name: 'backbeat_sdk_frames_synthesized_total', help: 'Slots fired from the tempo map: local (the leader was late, REQ-003) or grid timing', registers }),
       degraded: new Gauge({ name: 'backbeat_sdk_local_degradation', help: '1 while the client keeps time by itself', registers }),
       emitted: new Counter({ name: 'backbeat_sdk_claims_emitted_total', help: 'Status claims acknowledged by the stream', registers }),
       failed: new Counter({ name: 'backbeat_sdk_claims_failed_total', help: 'Status claims not sent, by reason', labelNames: ['reason'], registers }),
       skew: new Gauge({ name: 'backbeat_sdk_hlc_skew_seconds', help: 'Last frame HLC physical time minus the local wall clock', registers }),
+      skipped: new Counter({ name: 'backbeat_sdk_slots_skipped_total', help: 'Slots not fired because their phase had ended (stall, gap or jump)', registers }),
+      confirmLag: new Histogram({
+        name: 'backbeat_sdk_grid_confirmation_lag_seconds',
+        help: 'Grid timing: from firing a slot to the leader frame confirming it',
+        buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5],
+        registers,
+      }),
+      offset: new Gauge({ name: 'backbeat_sdk_clock_offset_seconds', help: 'This clock minus the leader clock, estimated from frames (an upper bound: includes the smallest network delay)', registers }),
     };
   }
 
@@ -97,5 +118,21 @@ export class SdkMetrics {
 
   skew(seconds: number): void {
     this.#prom?.skew.set(seconds);
+  }
+
+  skipped(n: number): void {
+    this.snapshot.slotsSkipped += n;
+    this.#prom?.skipped.inc(n);
+  }
+
+  confirmed(lagMs: number): void {
+    this.snapshot.framesConfirmed++;
+    this.snapshot.confirmLagLastMs = lagMs;
+    if (lagMs > this.snapshot.confirmLagMaxMs) this.snapshot.confirmLagMaxMs = lagMs;
+    this.#prom?.confirmLag.observe(lagMs / 1000);
+  }
+
+  offset(ms: number | null): void {
+    if (ms !== null) this.#prom?.offset.set(ms / 1000);
   }
 }

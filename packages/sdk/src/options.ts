@@ -20,6 +20,14 @@ export interface ClientOptions {
   signingKey?: KeyObject | Uint8Array;
   /** How late a frame may be before the client fires the slot itself. @default 50 */
   jitterToleranceMs?: number;
+  /**
+   * How callbacks are timed: 'frames' fires on the leader's frame (and locally when it is
+   * late); 'grid' fires every slot from the tempo map at its instant and lets the leader's
+   * frames confirm it. @default 'frames'
+   */
+  timing?: 'grid' | 'frames';
+  /** Grid timing falls back to frames while this clock is further than this from the leader's, ms. @default 20 */
+  maxClockOffsetMs?: number;
   /** Wait between NATS reconnect attempts. @default 1000 */
   reconnectDelayMs?: number;
   /** NATS reconnect attempts, -1 for unlimited. @default -1 */
@@ -41,6 +49,8 @@ export interface ResolvedClientOptions {
   readonly signingKey: KeyObject | undefined;
   readonly jitterToleranceMs: number;
   readonly maxQueuedClaims: number;
+  readonly timing: 'grid' | 'frames';
+  readonly maxClockOffsetMs: number;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly registry: Registry | undefined;
@@ -66,6 +76,10 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
   if (!Number.isFinite(tol) || tol < 0 || tol > 60_000) throw new InvalidArgumentError('jitterToleranceMs', `must be from 0 to 60000, got ${tol}`);
   const maxQueued = o.maxQueuedClaims ?? 1000;
   if (!Number.isSafeInteger(maxQueued) || maxQueued < 0) throw new InvalidArgumentError('maxQueuedClaims', `must be an integer >= 0, got ${maxQueued}`);
+  const timing = o.timing ?? 'frames';
+  if (timing !== 'grid' && timing !== 'frames') throw new InvalidArgumentError('timing', `must be 'grid' or 'frames', got '${String(timing)}'`);
+  const maxOffset = o.maxClockOffsetMs ?? 20;
+  if (!Number.isFinite(maxOffset) || maxOffset <= 0 || maxOffset > 60_000) throw new InvalidArgumentError('maxClockOffsetMs', `must be above 0 and at most 60000, got ${maxOffset}`);
   const base: NatsConfig = typeof o.nats === 'string' || o.nats === undefined ? { servers: o.nats ?? 'nats://127.0.0.1:4222' } : o.nats;
   return Object.freeze({
     clusterId: o.clusterId,
@@ -75,6 +89,8 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
     signingKey: o.signingKey === undefined ? undefined : toSigningKey(o.signingKey),
     jitterToleranceMs: tol,
     maxQueuedClaims: maxQueued,
+    timing,
+    maxClockOffsetMs: maxOffset,
     logger: o.logger ?? silentLogger,
     clock: o.clock ?? systemClock,
     registry: o.registry,

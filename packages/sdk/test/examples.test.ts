@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess, NatsServer } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
+import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { NatsBus, statusStreamConfig } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 
 let server: NatsServer;
@@ -14,6 +14,7 @@ beforeAll(async () => {
   bus = await NatsBus.connect({ servers: server.url });
   pulse = new Pulse({ bus, clusterId: 'examples', bpm: 240, maxBpm: 1000, elector: 'single' });
   await pulse.start();
+  await bus.ensureStream(statusStreamConfig('examples')); // reverb owns the status stream; the SDK never creates it
 });
 afterAll(async () => {
   await pulse?.stop();
@@ -40,6 +41,16 @@ describe('sdk examples - each runs with one command', () => {
     const p = await run('task-processor', []);
     expect(p.stdout).toMatch(/task quick: finished in \d+ ms \(budget 2 beats\)/);
     expect(p.stdout).toMatch(/task slow: beat budget of 1 beats exceeded/);
+  });
+
+  it('examples - a mistyped --cluster prints one hint naming the subject after 5 s', async () => {
+    const p = ManagedProcess.node(example('simple-agent'), ['--nats', server.url, '--cluster', 'exmaples', '--beats', '1']);
+    try {
+      await waitFor(() => /no BeatFrame in 5 s from cluster 'exmaples': listening on 'backbeat\.exmaples\.beat'/.test(p.stderr), { timeoutMs: 12_000, message: 'the hint' });
+      expect(p.stderr.match(/no BeatFrame/g)).toHaveLength(1);
+    } finally {
+      await p.stop();
+    }
   });
 
   it('service-monitor - prints health every beat', async () => {

@@ -13,9 +13,12 @@ import type {
   DurableMsg,
   DurablePublishOptions,
   DurablePublishResult,
+  ConsumerState,
   ReadStreamOptions,
   StoredMsg,
   StreamConfig,
+  StreamMsgQuery,
+  StreamState,
 } from './stream-types.js';
 
 export type { Headers } from './headers.js';
@@ -134,6 +137,35 @@ export interface Bus {
    * @throws JetStreamNotFoundError when the stream does not exist
    */
   readStream(options: ReadStreamOptions): Promise<StoredMsg[]>;
+  /**
+   * Drops the current connection at once, together with everything still buffered for it
+   * (nothing queued before the drop is sent later), then reconnects as after any connection
+   * loss. For a publisher whose connection stalled: its stale messages must never arrive
+   * late (the pulse fences itself with it, SPEC 6). No effect while disconnected or closed.
+   */
+  dropConnection(): void;
+  /**
+   * The first and last sequences and the message count of a stream.
+   * @throws JetStreamNotFoundError when the stream does not exist
+   */
+  streamState(stream: string): Promise<StreamState>;
+  /**
+   * One stored message by sequence (the first at or after it, optionally on a subject) or
+   * the last one on a subject; undefined when there is none. One request, no consumer.
+   * @throws JetStreamNotFoundError when the stream does not exist
+   */
+  getStreamMsg(stream: string, query: StreamMsgQuery): Promise<StoredMsg | undefined>;
+  /**
+   * The consumers of a stream (durable and ephemeral).
+   * @throws JetStreamNotFoundError when the stream does not exist
+   */
+  listConsumers(stream: string): Promise<ConsumerState[]>;
+  /**
+   * Deletes a consumer; false when there was none by that name. Clients attached to it stop
+   * receiving messages.
+   * @throws JetStreamNotFoundError when the stream does not exist
+   */
+  deleteConsumer(stream: string, name: string): Promise<boolean>;
   /** The connection state now. */
   status(): BusStatus;
   /** Listens to connection changes; returns the function that removes the listener. */

@@ -133,3 +133,19 @@ export function reportStreamConfig(clusterId: string, options: { replicas?: numb
 function replicasOf(options: { replicas?: number }): { replicas?: number } {
   return options.replicas === undefined ? {} : { replicas: options.replicas };
 }
+
+/**
+ * The stream keeping a cluster's dead letters (`backbeat.C.dlq`: messages that failed
+ * validation, the reason in the `x-reason` header), so `backbeat dlq` and the dashboard can
+ * list them after the fact. Reverb ensures it; a week or 100,000 letters, whichever is less.
+ */
+export function dlqStreamConfig(clusterId: string, options: { replicas?: number } = {}): StreamConfig {
+  return {
+    name: `BACKBEAT_${clusterId}_DLQ`,
+    subjects: [subjects(clusterId).dlq],
+    maxAgeMs: 7 * 24 * 60 * 60 * 1000,
+    maxMsgs: 100_000,
+    maxBytes: 256 * 1024 * 1024,
+    ...replicasOf(options),
+  };
+}

@@ -22,10 +22,13 @@ export type {
   DurableMsg,
   DurablePublishOptions,
   DurablePublishResult,
+  ConsumerState,
   ReadStreamOptions,
   ResolvedStreamConfig,
   StoredMsg,
   StreamConfig,
+  StreamMsgQuery,
+  StreamState,
 } from './stream-types.js';
 export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';
@@ -70,9 +73,10 @@ export {
   readTempoMap,
   statusStreamConfig,
   reportStreamConfig,
+  dlqStreamConfig,
 } from './cluster-state.js';
 export type { ReplicaOptions, ReplicaSetting } from './replicas.js';
-export { AUTO_REPLICAS_MAX, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';
+export { AUTO_REPLICAS_MAX, checkReplicaSetting, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';
 export { MAX_REPLICAS } from './replica-count.js';
 export type { PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
 export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';

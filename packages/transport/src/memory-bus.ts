@@ -17,7 +17,20 @@ import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { MemoryBroker, type BrokerSub } from './memory-broker.js';
 import { assertReplicas } from './replica-count.js';
 import { MemoryKvBucket, type MemoryClientHooks } from './memory-kv.js';
-import type { Consumer, ConsumeOptions, DurableMsg, DurablePublishOptions, DurablePublishResult, ReadStreamOptions, StoredMsg, StreamConfig } from './stream-types.js';
+import type { MemoryStream } from './memory-streams.js';
+import type {
+  Consumer,
+  ConsumeOptions,
+  ConsumerState,
+  DurableMsg,
+  DurablePublishOptions,
+  DurablePublishResult,
+  ReadStreamOptions,
+  StoredMsg,
+  StreamConfig,
+  StreamMsgQuery,
+  StreamState,
+} from './stream-types.js';
 import { assertJetStreamName, assertQueueName, assertSubject } from './subjects.js';
 
 /** Options of {@link MemoryBus}. */
@@ -232,6 +245,30 @@ export class MemoryBus implements Bus {
     return stream.read(options);
   }
 
+  async streamState(stream: string): Promise<StreamState> {
+    return (await this.#stream(`streamState '${stream}'`, stream)).state();
+  }
+
+  async getStreamMsg(stream: string, query: StreamMsgQuery): Promise<StoredMsg | undefined> {
+    return (await this.#stream(`getStreamMsg '${stream}'`, stream)).get(query);
+  }
+
+  async listConsumers(stream: string): Promise<ConsumerState[]> {
+    return (await this.#stream(`listConsumers '${stream}'`, stream)).consumers();
+  }
+
+  async deleteConsumer(stream: string, name: string): Promise<boolean> {
+    assertJetStreamName(name);
+    return (await this.#stream(`deleteConsumer '${stream}'`, stream)).deleteDurable(name);
+  }
+
+  async #stream(operation: string, name: string): Promise<MemoryStream> {
+    await this.#gate(operation, this.#jsTimeoutMs);
+    const stream = this.broker.stream(name);
+    if (!stream) throw new JetStreamNotFoundError('stream', name);
+    return stream;
+  }
+
   status(): BusStatus {
     return { connected: this.#state === 'connected', reconnects: this.#reconnects, dropped: this.#dropped };
   }
@@ -239,6 +276,13 @@ export class MemoryBus implements Bus {
   onStatus(listener: (event: BusEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  dropConnection(): void {
+    if (this.#state !== 'connected') return;
+    // Nothing is buffered per connection here: lose it, and come back on the next turn.
+    this.simulateDisconnect();
+    setImmediate(() => this.simulateReconnect());
   }
 
   /** Test hook: loses the connection. Publishes are dropped, nothing is delivered to this client. */

@@ -12,6 +12,8 @@ interface StreamView {
   readonly lastSeq: number;
   /** Its timers drive ack waits and nak delays. */
   readonly clock: Clock;
+  seqAtTime(time: number): number;
+  countAfter(after: number, filter?: string): number;
   find(seq: number): StoredMsg | undefined;
   nextAfter(after: number, filter?: string): StoredMsg | undefined;
 }
@@ -46,12 +48,23 @@ export class MemoryDurable {
   constructor(stream: StreamView, options: ConsumeOptions) {
     this.#stream = stream;
     this.#options = options;
-    this.#cursor = options.deliverPolicy === 'new' ? stream.lastSeq : 0;
+    this.#cursor = options.startTime !== undefined ? stream.seqAtTime(options.startTime) - 1 : options.deliverPolicy === 'new' ? stream.lastSeq : 0;
   }
 
   /** Takes new ack wait, limits and filter (the start policy of an existing durable stays). */
   update(options: ConsumeOptions): void {
     this.#options = options;
+  }
+
+  /** Pending counts, as a server reports them. */
+  counts(): { pending: number; ackPending: number; waiting: number; deliveredSeq: number } {
+    return { deliveredSeq: this.#cursor, pending: this.#stream.countAfter(this.#cursor, this.#options.filterSubject), ackPending: this.#pending.size, waiting: [...this.#attached].filter((a) => a.active).length };
+  }
+
+  /** The durable was deleted: its consumers get nothing more. */
+  detachAll(): void {
+    for (const a of this.#attached) a.active = false;
+    this.#attached.clear();
   }
 
   /** Attaches a consumer; its `stop` waits for the message in hand. */

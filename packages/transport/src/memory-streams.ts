@@ -7,7 +7,7 @@ import type { Clock } from '@backbeat/core';
 import type { Headers } from './headers.js';
 import { MSG_ID_HEADER } from './bus.js';
 import { MemoryDurable } from './memory-consumer.js';
-import type { ConsumeOptions, ReadStreamOptions, ResolvedStreamConfig, StoredMsg } from './stream-types.js';
+import type { ConsumeOptions, ConsumerState, ReadStreamOptions, ResolvedStreamConfig, StoredMsg, StreamMsgQuery, StreamState } from './stream-types.js';
 import { resolveReadLimit } from './stream-types.js';
 import { subjectMatches } from './subjects.js';
 
@@ -120,6 +120,54 @@ export class MemoryStream {
       .slice(from)
       .filter((m) => (options.fromTime === undefined || m.time >= options.fromTime) && (!options.subject || subjectMatches(options.subject, m.subject)));
     return (options.last ? matching.slice(-limit) : matching.slice(0, limit)).map((m) => ({ ...m, data: m.data.slice() }));
+  }
+
+  /** First and last sequences and the count held. */
+  state(): StreamState {
+    this.enforceLimits();
+    return { firstSeq: this.#msgs[0]?.seq ?? this.#lastSeq + 1, lastSeq: this.#lastSeq, messages: this.#msgs.length };
+  }
+
+  /** One stored message by sequence (first at or after it) or the last on a subject. */
+  get(query: StreamMsgQuery): StoredMsg | undefined {
+    this.enforceLimits();
+    let m: StoredMsg | undefined;
+    if ('lastBySubject' in query) {
+      for (let i = this.#msgs.length - 1; i >= 0 && !m; i--) if (subjectMatches(query.lastBySubject, this.#msgs[i]!.subject)) m = this.#msgs[i];
+    } else m = this.nextAfter(Math.max(1, query.seq) - 1, query.subject);
+    return m && { ...m, data: m.data.slice() };
+  }
+
+  /** Sequence of the first message stored at or after `time` (lastSeq + 1 when none). */
+  seqAtTime(time: number): number {
+    let lo = 0;
+    let hi = this.#msgs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#msgs[mid]!.time < time) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.#msgs[lo]?.seq ?? this.#lastSeq + 1;
+  }
+
+  /** The durables of this stream. */
+  consumers(): ConsumerState[] {
+    return [...this.#durables].map(([name, d]) => ({ name, durable: true, ...d.counts() }));
+  }
+
+  /** Deletes a durable and detaches its consumers; false when there is none. */
+  deleteDurable(name: string): boolean {
+    const d = this.#durables.get(name);
+    if (!d) return false;
+    d.detachAll();
+    return this.#durables.delete(name);
+  }
+
+  /** Matching messages after sequence `after`. */
+  countAfter(after: number, filter?: string): number {
+    let n = 0;
+    for (let i = this.#indexFrom(after + 1); i < this.#msgs.length; i++) if (!filter || subjectMatches(filter, this.#msgs[i]!.subject)) n++;
+    return n;
   }
 
   /** The durable named in `options`, created when absent, else updated to `options`. */

@@ -12,9 +12,21 @@ import { mapNatsError } from './nats-errors.js';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
 import { openNatsKv } from './nats-kv.js';
 import { natsConnectOptions, type NatsConfig } from './nats-options.js';
-import { natsReadStream } from './nats-read.js';
-import { natsConsume, natsEnsureStream } from './nats-streams.js';
-import type { Consumer, ConsumeOptions, DurableMsg, DurablePublishOptions, DurablePublishResult, ReadStreamOptions, StoredMsg, StreamConfig } from './stream-types.js';
+import { natsGetStreamMsg, natsReadStream, natsStreamState } from './nats-read.js';
+import { natsConsume, natsDeleteConsumer, natsEnsureStream, natsListConsumers } from './nats-streams.js';
+import type {
+  Consumer,
+  ConsumeOptions,
+  ConsumerState,
+  DurableMsg,
+  DurablePublishOptions,
+  DurablePublishResult,
+  ReadStreamOptions,
+  StoredMsg,
+  StreamConfig,
+  StreamMsgQuery,
+  StreamState,
+} from './stream-types.js';
 import { assertQueueName, assertSubject } from './subjects.js';
 
 /** A bus on a real nats-server. */
@@ -219,12 +231,46 @@ export class NatsBus implements Bus {
     return natsReadStream(this.js, await this.#manager(), options);
   }
 
+  async streamState(stream: string): Promise<StreamState> {
+    this.#checkOpen(`streamState '${stream}'`);
+    return natsStreamState(await this.#manager(), stream);
+  }
+
+  async getStreamMsg(stream: string, query: StreamMsgQuery): Promise<StoredMsg | undefined> {
+    this.#checkOpen(`getStreamMsg '${stream}'`);
+    return natsGetStreamMsg(await this.#manager(), stream, query);
+  }
+
+  async listConsumers(stream: string): Promise<ConsumerState[]> {
+    this.#checkOpen(`listConsumers '${stream}'`);
+    return natsListConsumers(await this.#manager(), stream);
+  }
+
+  async deleteConsumer(stream: string, name: string): Promise<boolean> {
+    this.#checkOpen(`deleteConsumer '${stream}'`);
+    return natsDeleteConsumer(await this.#manager(), stream, name);
+  }
+
   async #manager(): Promise<JetStreamManager> {
     try {
       return await this.jsm();
     } catch (err) {
       throw mapNatsError(err, { operation: 'JetStream' });
     }
+  }
+
+  dropConnection(): void {
+    if (this.#closed || this.nc.isClosed() || !this.#connected) return;
+    // nc.reconnect() closes gracefully: it first waits for the socket to take an empty
+    // write, which a stalled socket never does, and a plain close still lets the kernel send
+    // what it holds. A TCP reset discards the socket's buffers; its 'close' event then drives
+    // nats.js's ordinary reconnect, which also discards the client's own outbound buffer.
+    type Sock = { destroy(): void; resetAndDestroy?: () => void };
+    const socket = (this.nc as unknown as { protocol?: { transport?: { socket?: Sock } } }).protocol?.transport?.socket;
+    if (socket) {
+      if (socket.resetAndDestroy) socket.resetAndDestroy();
+      else socket.destroy();
+    } else void this.nc.reconnect().catch(() => {});
   }
 
   status(): BusStatus {

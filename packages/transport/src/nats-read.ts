@@ -3,11 +3,11 @@
  * whose `num_pending` says exactly how many matching messages lie ahead, so a read never
  * waits for a fetch to expire. "Last n" widens a window back from the end of the stream.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
-import type { ReadStreamOptions, StoredMsg } from './stream-types.js';
+import type { ReadStreamOptions, StoredMsg, StreamMsgQuery, StreamState } from './stream-types.js';
 import { resolveReadLimit } from './stream-types.js';
 import { assertSubject } from './subjects.js';
 
@@ -111,5 +111,34 @@ export async function natsReadStream(js: JetStreamClient, jsm: JetStreamManager,
     return await readLast(js, jsm, options, lowest, last, limit);
   } catch (err) {
     throw mapNatsError(err, { operation: `readStream '${stream}'`, stream: { kind: 'stream', name: stream } });
+  }
+}
+
+/**
+ * A stream's sequences and message count.
+ * @throws JetStreamNotFoundError when the stream does not exist
+ */
+export async function natsStreamState(jsm: JetStreamManager, stream: string): Promise<StreamState> {
+  try {
+    const s = (await jsm.streams.info(stream)).state;
+    return { firstSeq: s.messages === 0 ? s.last_seq + 1 : s.first_seq, lastSeq: s.last_seq, messages: s.messages };
+  } catch (err) {
+    throw mapNatsError(err, { operation: `streamState '${stream}'`, stream: { kind: 'stream', name: stream } });
+  }
+}
+
+/**
+ * One stored message through the stream's MSG.GET API (nats-server 2.9 knows `seq`,
+ * `next_by_subj` and `last_by_subj`): no consumer is created.
+ * @throws JetStreamNotFoundError when the stream does not exist
+ */
+export async function natsGetStreamMsg(jsm: JetStreamManager, stream: string, query: StreamMsgQuery): Promise<StoredMsg | undefined> {
+  const q = 'lastBySubject' in query ? { last_by_subj: query.lastBySubject } : query.subject ? { seq: Math.max(1, query.seq), next_by_subj: query.subject } : { seq: Math.max(1, query.seq), next_by_subj: '>' };
+  try {
+    // next_by_subj is part of the server's MSG.GET request; the client's type only lacks it.
+    const m = await jsm.streams.getMessage(stream, q as unknown as MsgRequest);
+    return m ? { subject: m.subject, data: m.data, headers: fromNatsHeaders(m.header), seq: m.seq, time: m.time.getTime() } : undefined;
+  } catch (err) {
+    throw mapNatsError(err, { operation: `getStreamMsg '${stream}'`, stream: { kind: 'stream', name: stream } });
   }
 }

@@ -14,7 +14,7 @@ import { nanos } from '@nats-io/transport-node';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
 import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
-import type { Consumer, ConsumeOptions, DurableMsg, StreamConfig } from './stream-types.js';
+import type { Consumer, ConsumeOptions, ConsumerState, DurableMsg, StreamConfig } from './stream-types.js';
 import { resolveStreamConfig } from './stream-types.js';
 import { assertJetStreamName, assertSubject } from './subjects.js';
 
@@ -92,7 +92,9 @@ async function ensureDurable(jsm: JetStreamManager, options: ConsumeOptions): Pr
       ...update,
       durable_name: options.durable,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      ...(options.startTime !== undefined
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.startTime).toISOString() }
+        : { deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All }),
       ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
     });
     return;
@@ -157,4 +159,34 @@ export async function natsConsume(
       await loop;
     },
   };
+}
+
+/**
+ * The consumers of a stream with their pending counts.
+ * @throws JetStreamNotFoundError when the stream does not exist
+ */
+export async function natsListConsumers(jsm: JetStreamManager, stream: string): Promise<ConsumerState[]> {
+  try {
+    const out: ConsumerState[] = [];
+    for await (const c of jsm.consumers.list(stream)) {
+      out.push({ name: c.name, durable: Boolean(c.config.durable_name), pending: c.num_pending, ackPending: c.num_ack_pending, waiting: c.num_waiting, deliveredSeq: c.delivered.stream_seq });
+    }
+    return out;
+  } catch (err) {
+    throw mapNatsError(err, { operation: `listConsumers '${stream}'`, stream: { kind: 'stream', name: stream } });
+  }
+}
+
+/**
+ * Deletes a consumer; false when none has that name.
+ * @throws JetStreamNotFoundError when the stream does not exist
+ */
+export async function natsDeleteConsumer(jsm: JetStreamManager, stream: string, name: string): Promise<boolean> {
+  assertJetStreamName(name);
+  try {
+    return await jsm.consumers.delete(stream, name);
+  } catch (err) {
+    if (isNotFound(err, JetStreamApiCodes.ConsumerNotFound)) return false;
+    throw mapNatsError(err, { operation: `deleteConsumer '${stream}' '${name}'`, stream: { kind: 'stream', name: stream } });
+  }
 }

@@ -36,6 +36,15 @@ export function parseReplicaSetting(text: string, field = 'replicas'): ReplicaSe
 }
 
 /**
+ * Checks a replica setting given through an API: `auto` or an integer from 1 to 5.
+ * @throws InvalidArgumentError naming `field` and the rule
+ */
+export function checkReplicaSetting(setting: ReplicaSetting, field = 'replicas'): ReplicaSetting {
+  if (setting !== 'auto') assertReplicas(setting, field);
+  return setting;
+}
+
+/**
  * The replica count for a setting on this bus. A number is checked and returned. `auto` is
  * min(3, the JetStream servers the connection sees): on a NatsBus, the servers of the cluster
  * the server announces in its INFO (`connect_urls`, kept current as nodes come and go, so a

@@ -86,6 +86,46 @@ export interface ConsumeOptions {
   maxDeliver?: number;
   /** Where a new durable starts: every stored message, or only new ones. @default 'all' */
   deliverPolicy?: 'all' | 'new';
+  /**
+   * A new durable starts at the first message stored at or after this time (ms since the
+   * epoch), instead of `deliverPolicy`. An existing durable keeps its position.
+   */
+  startTime?: number;
+}
+
+/** A stream's state (the server's `state`). */
+export interface StreamState {
+  /** Sequence of the oldest stored message (lastSeq + 1 when empty). */
+  readonly firstSeq: number;
+  /** Sequence of the newest message ever stored (0 when none). */
+  readonly lastSeq: number;
+  /** Messages held. */
+  readonly messages: number;
+}
+
+/**
+ * Which stored message {@link Bus.getStreamMsg} returns: the first at or after `seq` (on
+ * `subject` when given), or the last one stored on `lastBySubject`. One server request, no
+ * consumer: a lookup in time independent of the stream's length.
+ */
+export type StreamMsgQuery = { readonly seq: number; readonly subject?: string } | { readonly lastBySubject: string };
+
+/** A consumer of a stream, as the server reports it. */
+export interface ConsumerState {
+  readonly name: string;
+  /** True for a durable consumer (it outlives its clients). */
+  readonly durable: boolean;
+  /** Matching messages not delivered yet. */
+  readonly pending: number;
+  /** Delivered and not acknowledged yet. */
+  readonly ackPending: number;
+  /** Pull requests waiting on the server: above 0 while some client consumes from it. */
+  readonly waiting: number;
+  /**
+   * The consumer's position: the last stream sequence it delivered or stepped over (a durable
+   * that starts at a time or at new messages begins just before its first message).
+   */
+  readonly deliveredSeq: number;
 }
 
 /** A running consumer. */

@@ -224,4 +224,40 @@ export function runJetStreamConformance(c: Clients): void {
     expect(fresh).toEqual(['new one']);
     await late.stop();
   });
+
+  it('stream - lookups by sequence and last by subject, stream state, consumers listed and deleted, a durable started at a time', async () => {
+    const name = unique('S_LOOKUP_');
+    await c.a.ensureStream({ name, subjects: [`${name}.*`] });
+    await expect(c.a.streamState(name)).resolves.toEqual({ firstSeq: 1, lastSeq: 0, messages: 0 });
+    for (const [sub, body] of [['a', 'a1'], ['b', 'b1'], ['a', 'a2'], ['b', 'b2']] as const) await c.a.publishDurable(`${name}.${sub}`, enc(body));
+    expect(await c.b.streamState(name)).toEqual({ firstSeq: 1, lastSeq: 4, messages: 4 });
+    const get = async (q: Parameters<typeof c.a.getStreamMsg>[1]) => {
+      const m = await c.b.getStreamMsg(name, q);
+      return m && [m.seq, dec(m.data)];
+    };
+    expect(await get({ seq: 2 })).toEqual([2, 'b1']);
+    expect(await get({ seq: 2, subject: `${name}.a` })).toEqual([3, 'a2']);
+    expect(await get({ seq: 4, subject: `${name}.a` })).toBeUndefined();
+    expect(await get({ lastBySubject: `${name}.b` })).toEqual([4, 'b2']);
+    expect(await get({ lastBySubject: `${name}.none` })).toBeUndefined();
+    const stored = await c.a.readStream({ stream: name });
+    const got: string[] = [];
+    const later = await c.b.consume({ stream: name, durable: 'from_time', startTime: stored[2]!.time }, (m) => {
+      got.push(dec(m.data));
+      m.ack();
+    });
+    await waitFor(() => got.length >= 2, { message: 'messages from the start time' });
+    expect(got[0]).toBe(stored[2]!.time === stored[1]!.time ? 'b1' : 'a2');
+    await waitFor(async () => (await c.a.listConsumers(name)).some((x) => x.name === 'from_time' && x.waiting > 0 && x.pending === 0 && x.deliveredSeq === 4), { message: 'an attached durable' });
+    await later.stop();
+    const idle = await c.b.consume({ stream: name, durable: 'idle', deliverPolicy: 'new' }, (m) => m.ack());
+    await idle.stop();
+    const list = await c.a.listConsumers(name);
+    expect(list.filter((x) => x.durable).map((x) => x.name).sort()).toEqual(['from_time', 'idle']);
+    expect(await c.a.deleteConsumer(name, 'idle')).toBe(true);
+    expect(await c.a.deleteConsumer(name, 'idle')).toBe(false);
+    expect((await c.a.listConsumers(name)).map((x) => x.name)).not.toContain('idle');
+    await expect(c.a.getStreamMsg(unique('S_NONE_'), { seq: 1 })).rejects.toBeInstanceOf(JetStreamNotFoundError);
+    await expect(c.a.listConsumers(unique('S_NONE_'))).rejects.toBeInstanceOf(JetStreamNotFoundError);
+  });
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runUntilSignal } from '../lifecycle.js';
+import { assertPortFree } from '../listen.js';
 import { prettyLine } from '../logger.js';
 import { intFlag, UsageError } from '../usage.js';
 
@@ -29,7 +30,7 @@ export function registerCluster(program: Command): void {
     .description('run a local nats-server (JetStream) and pulse nodes with admin APIs on consecutive ports')
     .option('--cluster <id>', 'cluster id', 'chorus-aus-01')
     .option('--nats-port <port>', 'port of the local nats-server', '4222')
-    .option('--admin-port <port>', 'admin port of the first pulse node; the next ones count up', '8080')
+    .option('--admin-port <port>', 'admin port of the first pulse node; the next ones count up (each must be free)', '8080')
     .option('--nodes <n>', 'pulse nodes', '2')
     .option('--bpm <n>', 'tempo of a new grid', '12')
     .action(async (f: ClusterFlags) => runCluster(f));
@@ -42,6 +43,9 @@ async function runCluster(f: ClusterFlags): Promise<void> {
   if (spawnSync('nats-server', ['--version']).status !== 0) {
     throw new UsageError('nats-server', 'not installed: run `apt-get install nats-server` (Debian), or point `backbeat pulse --nats` at your own server');
   }
+  // Fail fast (issue 15): every port this command's children will bind is free now.
+  await assertPortFree('127.0.0.1', natsPort, { host: '--nats-port', port: '--nats-port' });
+  for (let i = 0; i < nodes; i++) await assertPortFree('127.0.0.1', adminPort + i, { host: '--admin-port', port: '--admin-port' });
   const dir = mkdtempSync(join(tmpdir(), 'backbeat-cluster-'));
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\njetstream { store_dir: "${join(dir, 'js')}" }\n`);

@@ -4,16 +4,19 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
+import type { NatsConfig } from '@backbeat/transport';
 import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
+import { isLoopback, listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { addNatsFlags, addReplicasFlag, connectBus, natsConfigFrom, replicasFlag, type NatsFlags } from '../nats-flags.js';
 import { intFlag, numberFlag, UsageError } from '../usage.js';
 
 /** Option field -> flag, for error messages. */
 const FLAG_OF: Record<string, string> = { barLength: 'bar', cluster_id: 'cluster', phases: 'phases', 'min-bpm/max-bpm': 'min-bpm' };
 
 interface PulseFlags extends NatsFlags {
+  replicas: string;
   cluster: string;
   nodeId?: string;
   bpm: string;
@@ -25,22 +28,24 @@ interface PulseFlags extends NatsFlags {
   adminHost?: string;
   adminToken?: string;
   dataDir?: string;
-  leaseTtl: string;
+  leaseTtl?: string;
+  maxClockOffset: string;
+  emitter: string;
   logLevel?: string;
 }
 
-/** The node id: the flag, else the one kept in the data dir, else a new one (kept there). */
+/** The node id: the flag, else the one kept in the data dir, else a new one; kept in the data dir either way. */
 export function resolveNodeId(prefix: string, flag: string | undefined, dataDir: string | undefined): string {
-  if (flag) return flag;
-  if (!dataDir) return `${prefix}-${randomBytes(4).toString('hex')}`;
+  if (!dataDir) return flag || `${prefix}-${randomBytes(4).toString('hex')}`;
   const file = join(dataDir, 'node-id');
+  let kept = '';
   try {
-    const id = readFileSync(file, 'utf8').trim();
-    if (id) return id;
+    kept = readFileSync(file, 'utf8').trim();
   } catch {
     /* first start */
   }
-  const id = `${prefix}-${randomBytes(4).toString('hex')}`;
+  if (kept && (!flag || flag === kept)) return kept;
+  const id = flag || `${prefix}-${randomBytes(4).toString('hex')}`;
   try {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, `${id}\n`);
@@ -50,6 +55,12 @@ export function resolveNodeId(prefix: string, flag: string | undefined, dataDir:
   return id;
 }
 
+/** `--emitter`: the emitter thread's connection settings, or undefined for the in-thread emitter. */
+function emitterFlag(f: PulseFlags): NatsConfig | undefined {
+  if (f.emitter !== 'thread' && f.emitter !== 'inline') throw new UsageError('--emitter', `must be 'thread' or 'inline', got '${f.emitter}'`);
+  return f.emitter === 'thread' ? natsConfigFrom(f, `backbeat-pulse ${f.nodeId ?? ''} emitter`.replace('  ', ' ')) : undefined;
+}
+
 /** Registers `backbeat pulse`. */
 export function registerPulse(program: Command): void {
   const cmd = program
@@ -57,25 +68,27 @@ export function registerPulse(program: Command): void {
     .description('run a pulse node: leader election, BeatFrames, admin API (BACKBEAT-REQ-001..005)')
     .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
     .option('--node-id <id>', 'node id (generated, and kept in --data-dir, when empty)')
-    .option('--bpm <n>', 'tempo of a new grid', '12')
-    .option('--bar <n>', 'beats per bar', '8')
+    .option('--bpm <n>', 'tempo of a new grid, within --min-bpm..--max-bpm (the spec\'s 12; `backbeat dev` uses 60 so a demo moves)', '12')
+    .option('--bar <n>', 'beats per bar (the spec\'s 8; `backbeat dev` uses 4)', '8')
     .option('--phases <list>', "phases of a beat ('work' means execute)", 'plan,execute,review')
     .option('--min-bpm <n>', 'lowest tempo a change may set', '4')
     .option('--max-bpm <n>', 'highest tempo a change may set', '24')
-    .option('--lease-ttl <ms>', 'leader lease TTL in ms', '2000')
+    .option('--lease-ttl <ms>', 'leader lease TTL in ms; must match the lease bucket (default: its TTL, 2000 for a new one)')
+    .option('--max-clock-offset <ms>', 'largest clock offset against the NATS servers a leader may have', '20')
+    .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)')
     .option('--admin-token <token>', 'bearer token for POST /tempo (or BACKBEAT_ADMIN_TOKEN)')
     .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
-  addNatsFlags(cmd).action(async (f: PulseFlags) => runPulse(f));
+  addNatsFlags(addReplicasFlag(cmd)).action(async (f: PulseFlags) => runPulse(f));
 }
 
 async function runPulse(f: PulseFlags): Promise<void> {
   const log = createLogger(f.logLevel, 'backbeat-pulse');
   const token = f.adminToken ?? process.env.BACKBEAT_ADMIN_TOKEN;
   const host = f.adminHost ?? '127.0.0.1';
-  if (!token && host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+  if (!token && !isLoopback(host)) {
     throw new UsageError('--admin-host', 'without --admin-token the admin API listens on loopback only (127.0.0.1 or ::1)');
   }
   const port = intFlag('--admin-port', f.adminPort, 0, 65535);
@@ -88,7 +101,10 @@ async function runPulse(f: PulseFlags): Promise<void> {
     phases: f.phases.split(','),
     minBpm: numberFlag('--min-bpm', f.minBpm, 0.1, 1000),
     maxBpm: numberFlag('--max-bpm', f.maxBpm, 0.1, 1000),
-    leaseTtlMs: intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
+    leaseTtlMs: f.leaseTtl === undefined ? undefined : intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
+    maxClockOffsetMs: numberFlag('--max-clock-offset', f.maxClockOffset, 0.1, 600_000),
+    replicas: replicasFlag(f.replicas),
+    emitterNats: emitterFlag(f),
     logger: log,
   };
   try {
@@ -97,19 +113,27 @@ async function runPulse(f: PulseFlags): Promise<void> {
     if (err instanceof InvalidArgumentError) throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, err.context.rule);
     throw err;
   }
+  // Fail fast (issue 15): flags are checked above; the admin port is bound before this node
+  // touches the cluster (constructing the Pulse does no I/O; start() takes the lease).
   const bus = await connectBus(f, `backbeat-pulse ${options.nodeId}`);
   const pulse = new Pulse({ ...options, bus });
   const admin = buildAdminApp(pulse, { token });
-  await pulse.start();
+  let adminUrl: string;
   try {
-    await admin.listen({ host, port });
+    adminUrl = await listenOrExplain(admin, host, port, { host: '--admin-host', port: '--admin-port' });
   } catch (err) {
-    await pulse.stop();
     await bus.close();
-    throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
+    throw err;
   }
-  const addr = admin.server.address();
-  log.info({ admin: typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : String(addr), nats: f.nats }, 'admin API listening');
+  pulse.setAdminAddress(adminUrl);
+  try {
+    await pulse.start();
+  } catch (err) {
+    await Promise.allSettled([pulse.stop(), admin.close()]);
+    await bus.close();
+    throw err;
+  }
+  log.info({ admin: adminUrl, nats: f.nats }, 'admin API listening');
   await runUntilSignal(
     async () => {
       await pulse.stop();

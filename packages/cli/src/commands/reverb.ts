@@ -2,16 +2,18 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
-import { buildReverbApp, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, type SignatureMode } from '@backbeat/reverb';
+import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsumers, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, type SignatureMode } from '@backbeat/reverb';
 import { registerDashboard } from '@backbeat/dashboard';
 import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
+import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { addNatsFlags, addReplicasFlag, connectBus, replicasFlag, type NatsFlags } from '../nats-flags.js';
 import { resolveNodeId } from './pulse.js';
 import { intFlag, UsageError } from '../usage.js';
 
 interface ReverbFlags extends NatsFlags {
+  replicas: string;
   cluster: string;
   nodeId?: string;
   httpPort: string;
@@ -23,6 +25,9 @@ interface ReverbFlags extends NatsFlags {
   maxWindows: string;
   dataDir?: string;
   pulseAdmin?: string;
+  adminToken?: string;
+  listConsumers?: boolean;
+  pruneConsumers?: boolean;
   logLevel?: string;
 }
 
@@ -32,7 +37,7 @@ export function registerReverb(program: Command): void {
     .command('reverb')
     .description('run reverb: durable claim ingestion, bar reports at each downbeat, HTTP API (BACKBEAT-REQ-020..022)')
     .option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? 'chorus-aus-01')
-    .option('--node-id <id>', 'replica id; names its durable consumer, keep it stable (kept in --data-dir when empty)')
+    .option('--node-id <id>', 'replica id; names its durable consumer reverb_<id> (default: kept in --data-dir, else <host>-<cluster>)')
     .option('--http-port <port>', 'HTTP API port', '8090')
     .option('--http-host <host>', 'HTTP API address', '127.0.0.1')
     .option('--bar-length <n>', "beats per bar (default: learned from the pulse's tempo map)")
@@ -41,9 +46,12 @@ export function registerReverb(program: Command): void {
     .option('--window-ttl <ms>', 'drop reported windows this long after their last update', '300000')
     .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
     .option('--pulse-admin <url>', "a pulse admin API (http://host:8080) the dashboard's tempo form is forwarded to")
+    .option('--admin-token <token>', 'bearer token for state-changing routes (the tempo proxy); without it the HTTP API binds loopback only (or BACKBEAT_ADMIN_TOKEN)', process.env.BACKBEAT_ADMIN_TOKEN)
+    .option('--list-consumers', "list the cluster's durable consumers on the claim stream, orphans marked, and exit")
+    .option('--prune-consumers', 'delete the orphaned reverb consumers (no running replica owns them) and exit')
     .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
-  addNatsFlags(cmd).action(async (f: ReverbFlags) => runReverb(f));
+  addNatsFlags(addReplicasFlag(cmd)).action(async (f: ReverbFlags) => runReverb(f));
 }
 
 function loadTrust(file: string): TrustStore {
@@ -54,7 +62,24 @@ function loadTrust(file: string): TrustStore {
   }
 }
 
+async function runConsumers(f: ReverbFlags): Promise<void> {
+  const bus = await connectBus(f, 'backbeat-reverb consumers');
+  try {
+    if (f.pruneConsumers) {
+      const deleted = await pruneReverbConsumers(bus, f.cluster);
+      process.stdout.write(deleted.length === 0 ? 'no orphaned reverb consumers\n' : `deleted ${deleted.length} orphaned consumer${deleted.length === 1 ? '' : 's'}: ${deleted.join(', ')}\n`);
+      return;
+    }
+    const list = await listReverbConsumers(bus, f.cluster);
+    if (list.length === 0) process.stdout.write('no durable consumers on the claim stream\n');
+    for (const c of list) process.stdout.write(`${c.name}\t${c.orphaned ? 'ORPHANED' : 'in use'}\tpending ${c.pending}\tack pending ${c.ackPending}\t${c.why}\n`);
+  } finally {
+    await bus.close();
+  }
+}
+
 async function runReverb(f: ReverbFlags): Promise<void> {
+  if (f.listConsumers || f.pruneConsumers) return runConsumers(f);
   const log = createLogger(f.logLevel, 'backbeat-reverb');
   if (!(SIGNATURE_MODES as readonly string[]).includes(f.signatures)) throw new UsageError('--signatures', `must be one of ${SIGNATURE_MODES.join(', ')}, got '${f.signatures}'`);
   const signatures = f.signatures as SignatureMode;
@@ -62,12 +87,13 @@ async function runReverb(f: ReverbFlags): Promise<void> {
   const trust = f.trustFile ? loadTrust(f.trustFile) : undefined;
   const options = {
     clusterId: f.cluster,
-    nodeId: resolveNodeId('reverb', f.nodeId, f.dataDir ?? process.env.BACKBEAT_DATA_DIR).replace(/[^A-Za-z0-9_-]/g, '_'),
+    nodeId: f.nodeId || f.dataDir || process.env.BACKBEAT_DATA_DIR ? resolveNodeId('reverb', f.nodeId, f.dataDir ?? process.env.BACKBEAT_DATA_DIR).replace(/[^A-Za-z0-9_-]/g, '_') : undefined,
     barLength: f.barLength === undefined ? undefined : intFlag('--bar-length', f.barLength, 1, 10_000),
     signatures,
     trust,
     windowTtlMs: intFlag('--window-ttl', f.windowTtl, 1000, 7 * 24 * 3600 * 1000),
     maxWindows: intFlag('--max-windows', f.maxWindows, 2, 100_000),
+    replicas: replicasFlag(f.replicas),
     logger: log,
   };
   try {
@@ -77,15 +103,33 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     throw err;
   }
   const port = intFlag('--http-port', f.httpPort, 0, 65535);
+  try {
+    assertBindable(f.httpHost, f.adminToken);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError('--http-host', err.context.rule);
+    throw err;
+  }
   if (f.pulseAdmin && !/^https?:\/\/[^\s]+$/.test(f.pulseAdmin)) throw new UsageError('--pulse-admin', `must be an http(s) URL, got '${f.pulseAdmin}'`);
+  // Fail fast (issue 15): the HTTP port is bound before reverb touches the cluster.
   const bus = await connectBus(f, `backbeat-reverb ${options.nodeId}`);
   const reverb = new Reverb({ ...options, bus });
-  await reverb.start();
-  const app = buildReverbApp(reverb);
-  registerDashboard(app, await reverbDashboardSource(reverb, bus, f.pulseAdmin ? proxyTempoTo(f.pulseAdmin) : undefined));
-  await app.listen({ host: f.httpHost, port });
-  const addr = app.server.address();
-  log.info({ http: typeof addr === 'object' && addr ? `http://${f.httpHost}:${addr.port}` : String(addr), nats: f.nats }, 'reverb HTTP API listening');
+  const app = buildReverbApp(reverb, { adminToken: f.adminToken });
+  let started!: { resolve: () => void; reject: (err: unknown) => void };
+  const startedP = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
+  registerDashboard(app, reverbDashboardSource(reverb, bus, startedP, f.pulseAdmin ? proxyTempoTo(f.pulseAdmin) : undefined));
+  let httpUrl: string;
+  try {
+    httpUrl = await listenOrExplain(app, f.httpHost, port, { host: '--http-host', port: '--http-port' });
+    reverb.setHttpAddress(httpUrl);
+    await reverb.start();
+    started.resolve();
+  } catch (err) {
+    started.reject(err);
+    await Promise.allSettled([app.close(), reverb.stop()]);
+    await bus.close();
+    throw err;
+  }
+  log.info({ http: httpUrl, nats: f.nats }, 'reverb HTTP API listening');
 
   // Trust file reloads: on SIGHUP and when the file changes; a bad file keeps the old keys.
   let watcher: FSWatcher | undefined;

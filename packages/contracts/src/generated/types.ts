@@ -58,6 +58,14 @@ export interface BarReport {
   state_counts?: StateCounts;
   performance?: BarPerformance;
   /**
+   * True when this report was not built at its closing downbeat: rebuilt from the claim stream after a reverb restart (every bar whose downbeat passed while reverb was down), or stored only after retries of a failed store. Absent or false for a report built on time.
+   */
+  built_late?: boolean;
+  /**
+   * Corrections: claims that arrived during this bar for bars already reported. They are not added to those bars' reports (a report is a record and is never re-issued); the count and the late_claims issue say how many there were.
+   */
+  late_claims?: number;
+  /**
    * Beats per bar; when present, to_beat = from_beat + bar_length - 1.
    */
   bar_length?: number;

@@ -1,0 +1,58 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManagedProcess, waitFor } from '@backbeat/testing';
+
+const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
+let dev: ManagedProcess;
+let url: string;
+const auth = { authorization: 'Bearer t0ken', 'content-type': 'application/json' };
+
+beforeAll(async () => {
+  dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '1', '--pulse-nodes', '2', '--admin-token', 't0ken'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+  url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 20_000))[1]!;
+}, 30_000);
+afterAll(async () => {
+  await dev?.stop();
+});
+
+const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  fetch(new URL(path, url), { method: 'POST', headers, body: JSON.stringify(body) });
+
+describe('backbeat dev - admin auth (issue 12)', () => {
+  it('dev - POST /api/v1/tempo is 401 without the token, 401 with a wrong one, 202 with it', async () => {
+    const none = await post('/api/v1/tempo', { tempo_bpm: 62 });
+    expect(none.status).toBe(401);
+    expect((await none.json()).error).toBe('BB_ERR_UNAUTHORIZED');
+    expect((await post('/api/v1/tempo', { tempo_bpm: 62 }, { ...auth, authorization: 'Bearer nope' })).status).toBe(401);
+    const ok = await post('/api/v1/tempo', { tempo_bpm: 62, justification: 'test' }, auth);
+    expect(ok.status).toBe(202);
+    expect((await ok.json()).pending.tempo_bpm).toBe(62);
+  });
+
+  it('dev - a bad tempo body is 400 naming the field, once authorized', async () => {
+    const r = await post('/api/v1/tempo', { tempo_bpm: 'fast' }, auth);
+    expect(r.status).toBe(400);
+    expect((await r.json()).message).toMatch(/tempo_bpm must be a number/);
+  });
+
+  it('dev - POST /api/v1/dev/failover is 401 without the token and hands the lead over with it', async () => {
+    expect((await post('/api/v1/dev/failover', {})).status).toBe(401);
+    const before = await waitFor(async () => ((await (await fetch(new URL('/api/v1/dashboard', url))).json()).cluster?.leader ? true : null), { timeoutMs: 10_000, message: 'a leader' });
+    expect(before).toBe(true);
+    const r = await post('/api/v1/dev/failover', {}, auth);
+    expect(r.status).toBe(200);
+    const j = await r.json();
+    expect(j.new_leader).not.toBeNull();
+    expect(j.new_leader).not.toBe(j.stopped);
+  });
+});
+
+describe('backbeat dev - loopback only without a token', () => {
+  it.each([['0.0.0.0'], ['192.0.2.7']])('dev - --host %s without --admin-token is refused in one line, exit 2', async (host) => {
+    const p = ManagedProcess.node(bin, ['dev', '--port', '0', '--host', host], { env: { BACKBEAT_ADMIN_TOKEN: '' } });
+    const code = await Promise.race([p.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 8000))]);
+    await p.stop();
+    expect(code).toBe(2);
+    expect(p.stderr.trim()).toBe(`backbeat: --host: without --admin-token the dev server listens on loopback only (127.0.0.1 or ::1), got '${host}'`);
+  });
+});

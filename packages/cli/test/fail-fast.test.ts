@@ -1,0 +1,91 @@
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, ManagedProcess, NatsServer } from '@backbeat/testing';
+import { clusterNames, JetStreamNotFoundError, NatsBus } from '@backbeat/transport';
+
+const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
+let server: NatsServer;
+let busy: Server;
+let busyPort: number;
+
+beforeAll(async () => {
+  server = await NatsServer.start();
+  busy = createServer();
+  await new Promise<void>((r) => busy.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  busyPort = (busy.address() as { port: number }).port;
+});
+afterAll(async () => {
+  await new Promise<void>((r) => (busy ? busy.close(() => r()) : r()));
+  await server?.stop();
+});
+
+async function run(args: string[]): Promise<{ code: number | string; err: string; ms: number }> {
+  const t = Date.now();
+  const p = ManagedProcess.node(bin, args, { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+  const code = await Promise.race([p.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 8000))]);
+  const ms = Date.now() - t;
+  await p.stop();
+  return { code, err: p.stderr, ms };
+}
+
+function expectOneLine(err: string, flag: string): void {
+  const lines = err.trim().split('\n');
+  expect(lines, err).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^backbeat: ${flag}: 127\\.0\\.0\\.1:${busyPort} is already in use by another process: stop it, or pick another port with ${flag} N`));
+  expect(err).not.toMatch(/\n\s+at /);
+}
+
+describe('fail fast - a busy port stops a service at once, in one line, exit 1', () => {
+  it('fail fast - backbeat pulse with a busy --admin-port writes no tempo map and takes no lease', async () => {
+    const { code, err, ms } = await run(['pulse', '--cluster', 'ffpulse', '--nats', server.url, '--admin-port', String(busyPort), '--node-id', 'p1']);
+    expect(code).toBe(1);
+    expectOneLine(err, '--admin-port');
+    expect(ms).toBeLessThan(2500);
+    const bus = await NatsBus.connect({ servers: server.url });
+    try {
+      for (const bucket of [clusterNames('ffpulse').stateBucket, clusterNames('ffpulse').leaseBucket]) {
+        await expect(bus.kv(bucket, { create: false })).rejects.toBeInstanceOf(JetStreamNotFoundError);
+      }
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('fail fast - backbeat reverb with a busy --http-port', async () => {
+    const { code, err, ms } = await run(['reverb', '--cluster', 'ffrev', '--nats', server.url, '--http-port', String(busyPort), '--node-id', 'r1']);
+    expect(code).toBe(1);
+    expectOneLine(err, '--http-port');
+    expect(ms).toBeLessThan(2500);
+    const bus = await NatsBus.connect({ servers: server.url });
+    try {
+      const jsm = await bus.jsm();
+      await expect(jsm.streams.info(clusterNames('ffrev').statusStream)).rejects.toThrow();
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('fail fast - backbeat dev with a busy --port', async () => {
+    const { code, err, ms } = await run(['dev', '--port', String(busyPort), '--agents', '1']);
+    expect(code).toBe(1);
+    expectOneLine(err, '--port');
+    expect(ms).toBeLessThan(2500);
+  });
+
+  it('fail fast - backbeat cluster with a busy --nats-port or --admin-port starts nothing', async () => {
+    const a = await run(['cluster', '--nats-port', String(busyPort), '--admin-port', String(await freePort())]);
+    expect(a.code).toBe(1);
+    expectOneLine(a.err, '--nats-port');
+    expect(a.ms).toBeLessThan(2500);
+    const b = await run(['cluster', '--nats-port', String(await freePort()), '--admin-port', String(busyPort), '--nodes', '1']);
+    expect(b.code).toBe(1);
+    expectOneLine(b.err, '--admin-port');
+  });
+
+  it('fail fast - a host that is not on this machine names --host', async () => {
+    const { code, err } = await run(['dev', '--port', '0', '--host', '192.0.2.1', '--admin-token', 't']);
+    expect(code).toBe(1);
+    expect(err.trim()).toMatch(/^backbeat: --host: 192\.0\.2\.1 is not an address of this machine/);
+  });
+});

@@ -1,0 +1,113 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { NatsBus } from '@backbeat/transport';
+import { Pulse } from '@backbeat/pulse';
+
+const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
+let server: NatsServer;
+beforeAll(async () => {
+  server = await NatsServer.start();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function kvPulse(cluster: string, nodeId: string): Promise<{ pulse: Pulse; stop: () => Promise<void> }> {
+  const bus = await NatsBus.connect({ servers: server.url });
+  const pulse = new Pulse({ bus, clusterId: cluster, nodeId, bpm: 240, maxBpm: 1000, barLength: 4, leaseTtlMs: 1500 });
+  await pulse.start();
+  return {
+    pulse,
+    stop: async () => {
+      await pulse.stop();
+      await bus.close();
+    },
+  };
+}
+
+describe('backbeat watch and agent - leader changes, hints, timing (issues 13 and 15)', () => {
+  it('watch - prints the leader, then the change when another node takes over', async () => {
+    const a = await kvPulse('wlead', 'node-a');
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wlead', '--nats', server.url]);
+    let b: Awaited<ReturnType<typeof kvPulse>> | undefined;
+    try {
+      await waitFor(() => /^-- leader node-a, term \d+$/m.test(w.stdout), { timeoutMs: 8000, message: 'the first leader' });
+      const termA = Number(/^-- leader node-a, term (\d+)$/m.exec(w.stdout)![1]);
+      await a.stop(); // releases the lease
+      b = await kvPulse('wlead', 'node-b');
+      await waitFor(() => /^-- leader node-b, term \d+ \(was node-a, term \d+\)$/m.test(w.stdout), { timeoutMs: 8000, message: 'the change of leader' }).catch((err) => {
+        console.log(w.stdout.split('\n').filter((l) => l.startsWith('--')), w.stderr);
+        throw err;
+      });
+      const m = /^-- leader node-b, term (\d+) \(was node-a, term (\d+)\)$/m.exec(w.stdout)!;
+      expect(Number(m[2])).toBe(termA);
+      expect(Number(m[1])).toBeGreaterThan(termA);
+      await waitFor(() => w.stdout.split('\n').slice(-3).some((l) => / leader /.test(l) && l.startsWith('beat')), { timeoutMs: 5000, message: 'beats from node-b' });
+    } finally {
+      await w.stop();
+      await b?.stop();
+      await a.stop().catch(() => {});
+    }
+  });
+
+  it('watch - a mistyped --cluster prints one hint naming the subject after 5 s', async () => {
+    const p = await kvPulse('wreal', 'node-r');
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', server.url]);
+    try {
+      await waitFor(() => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr), { timeoutMs: 20_000, message: 'the hint' });
+      expect(w.stderr.match(/no BeatFrame/g)).toHaveLength(1);
+      expect(w.stdout).toBe('');
+    } finally {
+      await w.stop();
+      await p.stop();
+    }
+  });
+
+  it('agent - a mistyped --cluster logs one hint naming the subject after 5 s', async () => {
+    const p = await kvPulse('areal', 'node-ar');
+    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    try {
+      await waitFor(() => /no BeatFrame in 5 s from cluster 'arael': listening on 'backbeat\.arael\.beat'/.test(a.stdout + a.stderr), { timeoutMs: 20_000, message: 'the hint' }).catch((err) => {
+        throw new Error(`${(err as Error).message}; output: ${a.stdout.slice(-2000)} ${a.stderr.slice(-2000)}`);
+      });
+      expect((a.stdout + a.stderr).match(/no BeatFrame/g)).toHaveLength(1); // one line for the process, not one per agent
+    } finally {
+      await a.stop();
+      await p.stop();
+    }
+  });
+
+  it('watch --json --timing grid - one line per slot from the grid, never before its slot, in order', async () => {
+    const p = await kvPulse('wgrid', 'node-g');
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wgrid', '--nats', server.url, '--json', '--timing', 'grid']);
+    try {
+      await waitFor(() => w.stdout.split('\n').filter(Boolean).length >= 6, { timeoutMs: 8000, message: 'six lines' });
+      const lines = w.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      for (const l of lines) {
+        expect(Object.keys(l)).toEqual(expect.arrayContaining(['beat_index', 'phase', 'source', 'scheduled_at', 'lateness_ms']));
+        // A slot fires from the grid at its instant; if the process was busy then and the
+        // leader's frame came first, the frame fires it: either way once, never early.
+        expect(['grid', 'leader']).toContain(l.source);
+        if (l.source === 'grid') expect(l.lateness_ms).toBeGreaterThanOrEqual(0);
+      }
+      expect(lines.some((l) => l.source === 'grid')).toBe(true);
+      const slots = lines.map((l) => l.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(l.phase));
+      expect(slots).toEqual(slots.map((_, i) => slots[0] + i));
+      expect(w.stderr).toMatch(/-- leader node-g, term \d+/); // with --json, leader lines go to stderr
+    } finally {
+      await w.stop();
+      await p.stop();
+    }
+  });
+
+  it('agent and watch - a bad --timing is one line naming the flag, exit 2 (usage)', async () => {
+    for (const cmd of ['agent', 'watch']) {
+      const p = ManagedProcess.node(bin, [cmd, '--cluster', 'x', '--nats', server.url, '--timing', 'fast']);
+      const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
+      if (code === 'timeout') await p.stop();
+      expect(code, p.stderr).toBe(2);
+      expect(p.stderr.trim()).toBe("backbeat: --timing: must be 'grid' or 'frames', got 'fast'");
+    }
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The main thread's side of the emitter thread (issue 13): starts it with its own NATS
+ * connection, feeds it the tempo map, the wire floor and remote HLCs, shares the fence with
+ * it, and hands its events (frames sent, slots skipped, a stalled connection) to the pulse.
+ */
+import { Worker } from 'node:worker_threads';
+import type { SlotKey, TempoMap } from '@backbeat/core';
+import type { NatsConfig } from '@backbeat/transport';
+import type { PublishedFrame, SkipReason } from './frame-publisher.js';
+import type { SharedFence } from './shared-fence.js';
+
+/** What the emitter thread is started with. */
+export interface EmitterInit {
+  readonly nats: NatsConfig;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly fence: SharedArrayBuffer;
+  readonly map: TempoMap;
+  readonly staleAfterMs: number;
+  readonly precise: boolean;
+}
+
+/** Main thread -> emitter thread. */
+export type EmitterCommand =
+  | { readonly type: 'map'; readonly map: TempoMap }
+  | { readonly type: 'floor'; readonly floor: SlotKey }
+  | { readonly type: 'hlc'; readonly hlc: string }
+  | { readonly type: 'reset' }
+  | { readonly type: 'stop' };
+
+/** Emitter thread -> main thread. */
+export type EmitterEvent =
+  | { readonly type: 'ready' }
+  | { readonly type: 'published'; readonly frame: PublishedFrame }
+  | { readonly type: 'skip'; readonly reason: SkipReason }
+  | { readonly type: 'stalled'; readonly ms: number }
+  | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'stopped' };
+
+/** Handlers of the emitter's events. */
+export interface WorkerEmitterHandlers {
+  readonly onPublished: (f: PublishedFrame) => void;
+  readonly onSkip: (reason: SkipReason) => void;
+  readonly onStalled: (ms: number) => void;
+  readonly onError: (message: string) => void;
+  /** The thread ended without being asked to (it is not restarted here). */
+  readonly onExit: (code: number) => void;
+}
+
+/**
+ * The thread's script: beside this file once built; from the TypeScript sources (tests run
+ * them through an alias) the built one, as for spawned processes.
+ */
+function workerScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../dist/emitter-worker.js', here) : new URL('./emitter-worker.js', here);
+}
+
+/** A running emitter thread. */
+export class WorkerEmitter {
+  #stopping = false;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly stopped: Promise<void>,
+  ) {}
+
+  /** Starts the thread and resolves once its connection is up. @throws when it cannot connect */
+  static async start(init: Omit<EmitterInit, 'fence'> & { fence: SharedFence }, h: WorkerEmitterHandlers): Promise<WorkerEmitter> {
+    const worker = new Worker(workerScript(), { workerData: { ...init, fence: init.fence.buffer } satisfies EmitterInit });
+    let self: WorkerEmitter | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.on('message', (e: EmitterEvent) => {
+        if (e.type === 'ready') resolve();
+        else if (e.type === 'published') h.onPublished(e.frame);
+        else if (e.type === 'skip') h.onSkip(e.reason);
+        else if (e.type === 'stalled') h.onStalled(e.ms);
+        else if (e.type === 'error') h.onError(e.message);
+      });
+    });
+    const stopped = new Promise<void>((resolve) => {
+      worker.once('exit', (code) => {
+        if (self && !self.#stopping) h.onExit(code);
+        resolve();
+      });
+    });
+    worker.on('error', (err) => h.onError(`emitter thread: ${err.message}`));
+    await ready;
+    self = new WorkerEmitter(worker, stopped);
+    return self;
+  }
+
+  #send(c: EmitterCommand): void {
+    if (!this.#stopping) this.worker.postMessage(c);
+  }
+
+  setMap(map: TempoMap): void {
+    this.#send({ type: 'map', map });
+  }
+
+  setFloor(floor: SlotKey): void {
+    this.#send({ type: 'floor', floor });
+  }
+
+  remoteHlc(hlc: string): void {
+    this.#send({ type: 'hlc', hlc });
+  }
+
+  reset(): void {
+    this.#send({ type: 'reset' });
+  }
+
+  /** Stops the schedule, closes the thread's connection and waits for the thread to end. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return this.stopped;
+    this.#send({ type: 'stop' });
+    this.#stopping = true;
+    const timer = setTimeout(() => void this.worker.terminate(), 3000);
+    await this.stopped;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NatsServer, waitFor } from '@backbeat/testing';
+import { NatsBus } from '@backbeat/transport';
+import { collectFrames, gridProblems } from './helpers.js';
+import { getJson, libfaketime, startPulseProcess, type PulseProcess } from './process.js';
+
+// One pulse node runs under libfaketime (Debian `faketime`) with its clock 500 ms off; the
+// other nodes and this observer keep the machine's clock (issue 11).
+let server: NatsServer;
+let observer: NatsBus;
+const procs: PulseProcess[] = [];
+
+beforeAll(async () => {
+  server = await NatsServer.start();
+  observer = await NatsBus.connect({ servers: server.url });
+});
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.proc.stop()));
+  await observer?.close();
+  await server?.stop();
+});
+
+async function start(cluster: string, nodeId: string, env: Record<string, string> = {}): Promise<PulseProcess> {
+  const p = await startPulseProcess(server.url, cluster, nodeId, [], env);
+  procs.push(p);
+  return p;
+}
+
+describe('pulse - a leader clock is checked (issue 11)', () => {
+  it.each([
+    ['ahead', '+0.5', 1],
+    ['behind', '-0.5', -1],
+  ])('clock - a node 500 ms %s never takes the lease and says so in /drift, /health, a metric and one log line; nothing off the grid reaches the wire', async (name, offset, sign) => {
+    const cluster = `skew-${name}`;
+    const seen = collectFrames(observer, cluster);
+    // The skewed node starts first: without the check it would take the lease.
+    const lib = libfaketime();
+    expect(lib, 'libfaketime (Debian package faketime, see scripts/ensure-system-deps.mjs)').toBeDefined();
+    const skewed = await start(cluster, 'skewed', { LD_PRELOAD: lib!, FAKETIME: offset });
+    const drift = await getJson<Record<string, unknown>>(`${skewed.admin}/drift`);
+    expect(drift).toMatchObject({ clock_offset_state: 'beyond', max_clock_offset_ms: 20 });
+    expect(Math.sign(drift.clock_offset_ms as number)).toBe(sign);
+    expect(Math.abs(drift.clock_offset_ms as number)).toBeGreaterThan(300);
+    const honest = await start(cluster, 'honest');
+    await waitFor(async () => (await getJson(`${honest.admin}/leader`)).is_leader === true, { timeoutMs: 5000, message: 'the honest node to lead' });
+    const term1 = (await getJson<{ term: number }>(`${honest.admin}/leader`)).term;
+    await waitFor(() => seen.frames.length >= 6, { timeoutMs: 5000, message: 'frames' });
+
+    // The honest leader dies: the skewed node sees the lease expire and still does not take it.
+    honest.proc.kill('SIGKILL');
+    const second = await start(cluster, 'second');
+    await waitFor(async () => (await getJson(`${second.admin}/leader`)).is_leader === true, { timeoutMs: 6000, message: 'the second honest node to lead' });
+    const term2 = (await getJson<{ term: number }>(`${second.admin}/leader`)).term;
+    await waitFor(() => seen.frames.filter((f) => f.term === term2).length >= 3, { timeoutMs: 3000 });
+
+    expect(new Set(seen.frames.map((f) => f.term))).toEqual(new Set([term1, term2]));
+    // Never early and never late, on this (true) clock.
+    const offGrid = seen.frames
+      .map((f) => ({ f, lateness: f.at - Date.parse(f.frame.scheduled_at!) }))
+      .filter(({ lateness }) => lateness < -1 || lateness >= 100)
+      .map(({ f, lateness }) => `term ${f.term} beat ${f.frame.beat_index} ${f.frame.phase}: ${lateness.toFixed(1)} ms`);
+    expect(offGrid).toEqual([]);
+    expect(gridProblems(seen.frames)).toEqual([]);
+    const leader = await getJson(`${skewed.admin}/leader`);
+    expect(leader).toMatchObject({ is_leader: false, role: 'clock_offset', leader: 'second' });
+    const health = await getJson(`${skewed.admin}/health`);
+    expect(health).toMatchObject({ is_leader: false, role: 'clock_offset', clock_offset_state: 'beyond', published: 0 });
+    const metrics = await (await fetch(`${skewed.admin}/metrics`)).text();
+    const m = /backbeat_clock_offset_seconds\{against="nats"\} (\S+)/.exec(metrics);
+    expect(Math.abs(Number(m?.[1]))).toBeGreaterThan(0.3);
+    expect(metrics).toMatch(/backbeat_is_leader 0/);
+    expect(skewed.proc.stdout.split('\n').filter((l) => l.includes('max-clock-offset'))).toHaveLength(1);
+    seen.stop();
+  });
+});

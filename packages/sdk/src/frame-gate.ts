@@ -1,0 +1,254 @@
+/**
+ * The gate every BeatFrame passes before any client sees it (BACKBEAT-REQ-001, REQ-003,
+ * SPEC 6 and 7): the SDK trusts the lease and its own tempo map, never a header. A frame is
+ * accepted only when
+ * - its `Backbeat-Term` is a plain integer (else `malformed`) equal to the lease's term (an
+ *   older one is `old_term`; a newer one is held until the lease shows it, else `bad_term`),
+ * - its (beat_index, phase, tempo_bpm, window_id, deadline_at, downbeat) agree with the
+ *   client's tempo map within {@link GRID_TOLERANCE_MS} (else held while the map is re-read,
+ *   then `off_grid`), and its slot does not start more than `aheadMs` after its receipt
+ *   (`off_grid`),
+ * - it arrives before its deadline_at (else `stale`).
+ * Pure logic on an injected Clock: one gate serves every client on a bus (beat-hub.ts), so
+ * each frame is checked once. No header value turns a check off: with no lease to read (a
+ * single-node pulse, or a KV the client may not read) there is no term fencing at all, and
+ * the grid checks still hold.
+ */
+import { slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
+import { parseTermHeader, type BeatFrame } from '@backbeat/contracts';
+import { ClockOffsetEstimator } from './clock-offset.js';
+
+/** deadline_at has millisecond precision: agreement within this is agreement. */
+export const GRID_TOLERANCE_MS = 1;
+/** Longest a frame is held while the lease or the tempo map is re-read. */
+export const HOLD_MS = 250;
+
+/** Why a frame was not used. */
+export type DropReason = 'invalid' | 'malformed' | 'other_cluster' | 'old_term' | 'bad_term' | 'off_grid' | 'stale' | 'backwards' | 'duplicate';
+
+/** What the client knows about the lease (SPEC 6). */
+export type LeaseView =
+  | { readonly state: 'held'; readonly term: number; readonly nodeId: string }
+  /** No lease bucket (a single-node pulse) or no lease in it (between two leaders). */
+  | { readonly state: 'absent'; readonly reason: string }
+  /** The lease cannot be read (permissions, a bad value): no term fencing, grid checks only. */
+  | { readonly state: 'unreadable'; readonly reason: string };
+
+/** Where the gate's tempo map came from. */
+export type MapSource = 'kv' | 'frames' | 'none';
+
+/** A frame as it arrived: parsed once for every client of the bus. */
+export interface IncomingFrame {
+  /** The valid frame, or undefined when the body broke INT-A (`error` says why). */
+  readonly frame?: BeatFrame;
+  readonly error?: string;
+  /** The raw `Backbeat-Term` header value. */
+  readonly termHeader: string | undefined;
+  /** clock.now() at receipt. */
+  readonly receivedAt: number;
+}
+
+/** A frame that passed every check, with its slot on the client's grid. */
+export interface AcceptedFrame {
+  readonly frame: BeatFrame;
+  readonly pos: BeatPosition;
+  readonly term: number | null;
+  readonly receivedAt: number;
+}
+
+/** What a gate tells each client. */
+export interface GateListener {
+  accept(f: AcceptedFrame): void;
+  /** `log` is true for one listener only, so a thousand clients log a drop once. */
+  drop(reason: DropReason, detail: string, log: boolean): void;
+  /** The tempo map changed (from KV or learned from a frame). */
+  mapChanged(): void;
+  leaseChanged(lease: LeaseView): void;
+}
+
+/** Options of a {@link FrameGate}. */
+export interface FrameGateOptions {
+  /** How far before its slot a frame may arrive (clock offset + jitter), ms. */
+  aheadMs: number;
+  /** Re-read the lease or the tempo map from KV (the gate holds a frame meanwhile). */
+  refresh?(what: 'lease' | 'map'): void;
+}
+
+interface Held {
+  readonly incoming: IncomingFrame;
+  readonly why: 'lease' | 'map';
+  readonly timer: TimerHandle;
+}
+
+/** Checks frames against the lease and the tempo map; see the file comment. */
+export class FrameGate {
+  readonly listeners = new Set<GateListener>();
+  readonly offset = new ClockOffsetEstimator();
+  #map: TempoMap | null = null;
+  #mapSource: MapSource = 'none';
+  #lease: LeaseView = { state: 'absent', reason: 'lease not read yet' };
+  #held: Held | undefined;
+
+  constructor(
+    private readonly clusterId: string,
+    private readonly clock: Clock,
+    private readonly options: FrameGateOptions,
+  ) {}
+
+  get map(): TempoMap | null {
+    return this.#map;
+  }
+
+  get mapSource(): MapSource {
+    return this.#mapSource;
+  }
+
+  get lease(): LeaseView {
+    return this.#lease;
+  }
+
+  /** The tempo map from the cluster's KV state (checked by the caller with checkTempoMap). */
+  setMap(map: TempoMap): void {
+    this.#map = map;
+    this.#mapSource = 'kv';
+    for (const l of this.listeners) l.mapChanged();
+    this.#retryHeld('map');
+  }
+
+  /** The lease as read from KV. */
+  setLease(lease: LeaseView): void {
+    this.#lease = lease;
+    for (const l of this.listeners) l.leaseChanged(lease);
+    this.#retryHeld('lease');
+  }
+
+  /** Cancels a held frame's timer. */
+  stop(): void {
+    if (this.#held) this.clock.clearTimeout(this.#held.timer);
+    this.#held = undefined;
+  }
+
+  /** Checks one frame from the bus and tells every listener the verdict. */
+  offer(incoming: IncomingFrame): void {
+    this.#check(incoming, true);
+  }
+
+  #check(incoming: IncomingFrame, mayHold: boolean): void {
+    const { frame, receivedAt } = incoming;
+    if (!frame) return this.#drop('invalid', `invalid BeatFrame: ${incoming.error ?? 'unknown error'}`);
+    if (frame.cluster_id !== this.clusterId) return this.#drop('other_cluster', `frame of cluster '${frame.cluster_id}'`);
+    const term = parseTermHeader(incoming.termHeader);
+    if (term === null) return this.#drop('malformed', `frame ${frame.beat_index}.${frame.phase}: Backbeat-Term header '${String(incoming.termHeader).slice(0, 40)}' is not a term`);
+    const deadline = Date.parse(frame.deadline_at);
+    if (this.clock.now() > deadline) return this.#drop('stale', `frame ${frame.beat_index}.${frame.phase} arrived after its deadline ${frame.deadline_at}`);
+    const lease = this.#lease;
+    if (lease.state === 'held' && term !== lease.term) {
+      if (term < lease.term) return this.#drop('old_term', `frame of term ${term}, the lease is at term ${lease.term}`);
+      if (mayHold) return this.#hold(incoming, 'lease');
+      return this.#drop('bad_term', `frame of term ${term}, the lease is at term ${lease.term}`);
+    }
+    let pos: BeatPosition | null = null;
+    if (!this.#map) {
+      this.#learn(frame, deadline);
+      pos = onGrid(this.#map!, this.clusterId, frame, deadline);
+    } else {
+      pos = onGrid(this.#map, this.clusterId, frame, deadline);
+      if (!pos && this.#mapSource === 'frames' && this.#relearn(frame, deadline)) pos = onGrid(this.#map, this.clusterId, frame, deadline);
+      if (!pos && mayHold && this.#mapSource === 'kv') return this.#hold(incoming, 'map');
+    }
+    if (!pos) return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, deadline ${frame.deadline_at}) is not on the tempo map`);
+    this.offset.sample(receivedAt - pos.phaseStart);
+    if (pos.phaseStart - receivedAt > this.options.aheadMs) {
+      return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`);
+    }
+    for (const l of this.listeners) l.accept({ frame, pos, term, receivedAt });
+  }
+
+  #drop(reason: DropReason, detail: string): void {
+    let first = true;
+    for (const l of this.listeners) {
+      l.drop(reason, detail, first);
+      first = false;
+    }
+  }
+
+  /** Holds the newest questionable frame (at most one) until KV confirms it or HOLD_MS pass. */
+  #hold(incoming: IncomingFrame, why: 'lease' | 'map'): void {
+    if (this.#held) {
+      const old = this.#held;
+      this.clock.clearTimeout(old.timer);
+      this.#held = undefined;
+      this.#check(old.incoming, false);
+    }
+    const deadline = Date.parse(incoming.frame!.deadline_at);
+    const until = Math.min(incoming.receivedAt + HOLD_MS, deadline);
+    const timer = this.clock.setTimeout(() => {
+      if (this.#held?.incoming !== incoming) return;
+      this.#held = undefined;
+      this.#check(incoming, false);
+    }, Math.max(0, until - this.clock.now()));
+    this.#held = { incoming, why, timer };
+    this.options.refresh?.(why);
+  }
+
+  /** Re-checks the held frame when the news can settle it: a new lease, or the re-read map. */
+  #retryHeld(what: 'lease' | 'map'): void {
+    const held = this.#held;
+    if (!held || held.why !== what) return;
+    const lease = this.#lease;
+    if (what === 'lease' && lease.state === 'held' && lease.term < (parseTermHeader(held.incoming.termHeader) ?? 0)) return;
+    this.clock.clearTimeout(held.timer);
+    this.#held = undefined;
+    this.#check(held.incoming, false);
+  }
+
+  /** No map from KV: the first accepted frame teaches the grid. */
+  #learn(frame: BeatFrame, deadline: number): void {
+    const phases = (frame.phases ?? ['plan', 'execute', 'review']) as TempoMap['phases'];
+    const p = Math.max(0, phases.indexOf(frame.phase));
+    const beatMs = 60_000 / frame.tempo_bpm;
+    const startTime = frame.scheduled_at ? Date.parse(frame.scheduled_at) - (p * beatMs) / phases.length : deadline - ((p + 1) * beatMs) / phases.length;
+    const keep = (this.#map?.segments ?? []).filter((s) => s.startBeat < frame.beat_index && s.startTime < startTime);
+    this.#map = { segments: [...keep, { startBeat: frame.beat_index, startTime, tempoBpm: frame.tempo_bpm }], barLength: frame.bar_length ?? this.#map?.barLength ?? 8, phases };
+    this.#mapSource = 'frames';
+    for (const l of this.listeners) l.mapChanged();
+  }
+
+  /**
+   * A learned grid follows a tempo change: a frame whose beat starts where the grid says
+   * but at another tempo. A frame anywhere else is off the grid: a jump cannot be learned.
+   */
+  #relearn(frame: BeatFrame, deadline: number): boolean {
+    const map = this.#map!;
+    const p = map.phases.indexOf(frame.phase);
+    if (p < 0 || !frame.scheduled_at) return false;
+    const beatMs = 60_000 / frame.tempo_bpm;
+    const beatStart = Date.parse(frame.scheduled_at) - (p * beatMs) / map.phases.length;
+    if (Math.abs(slot(map, frame.beat_index, 0).beatStart - beatStart) > GRID_TOLERANCE_MS) return false;
+    this.#learn(frame, deadline);
+    return true;
+  }
+}
+
+/** The frame's slot on `map` when every field agrees with it, else null. */
+export function onGrid(map: TempoMap, clusterId: string, frame: BeatFrame, deadline: number): BeatPosition | null {
+  const p = map.phases.indexOf(frame.phase);
+  if (p < 0 || !Number.isSafeInteger(frame.beat_index) || frame.beat_index < map.segments[0]!.startBeat) return null;
+  const s = slot(map, frame.beat_index, p);
+  if (Math.abs(s.tempoBpm - frame.tempo_bpm) > 1e-9 || s.downbeat !== frame.downbeat) return null;
+  if (!(Math.abs(s.phaseEnd - deadline) <= GRID_TOLERANCE_MS)) return null;
+  if (frame.window_id !== cachedWindowId(clusterId, s.downbeatIndex)) return null;
+  return s;
+}
+
+const windowIds = new Map<string, string>();
+/** windowId (a sha256) memoised: every frame of a bar shares one, and so do the clients. */
+function cachedWindowId(clusterId: string, downbeatIndex: number): string {
+  const key = `${clusterId}:${downbeatIndex}`;
+  let id = windowIds.get(key);
+  if (id === undefined) {
+    if (windowIds.size >= 64) windowIds.clear();
+    windowIds.set(key, (id = windowId(clusterId, downbeatIndex)));
+  }
+  return id;
+}

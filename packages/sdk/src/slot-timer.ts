@@ -1,0 +1,106 @@
+/**
+ * One timer per process for every client (BACKBEAT-REQ-040, issue 13): clients on the same
+ * Clock share a {@link SlotTimer}, which keeps one precise `scheduleAt` (sleep, then poll,
+ * then spin the last fraction of a millisecond; SPEC 12) armed for the earliest instant
+ * anyone waits for, and runs every callback due at that instant in one go. A thousand
+ * clients on a bus cost one wake-up per slot, not a thousand.
+ */
+import { scheduleAt, type Clock } from '@backbeat/core';
+
+/** Shared absolute-time callbacks on one clock. */
+export class SlotTimer {
+  /** Instants with callbacks, ascending; one bucket per instant. */
+  readonly #times: number[] = [];
+  readonly #buckets = new Map<number, Set<() => void>>();
+  #armedFor: number | undefined;
+  #cancel: (() => void) | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Callbacks waiting. */
+  get size(): number {
+    let n = 0;
+    for (const b of this.#buckets.values()) n += b.size;
+    return n;
+  }
+
+  /**
+   * Calls `cb` at absolute time `t` (clock.now() scale), never before it; returns the
+   * cancel function.
+   */
+  at(t: number, cb: () => void): () => void {
+    let bucket = this.#buckets.get(t);
+    if (!bucket) {
+      bucket = new Set();
+      this.#buckets.set(t, bucket);
+      this.#times.splice(lowerBound(this.#times, t), 0, t);
+    }
+    // A callback is kept once per instant: adding the same one twice for one instant is one call.
+    bucket.add(cb);
+    this.#arm();
+    return () => {
+      const b = this.#buckets.get(t);
+      if (!b?.delete(cb) || b.size > 0) return;
+      this.#buckets.delete(t);
+      this.#times.splice(lowerBound(this.#times, t), 1);
+      if (this.#times.length === 0) this.#disarm();
+    };
+  }
+
+  #disarm(): void {
+    this.#cancel?.();
+    this.#cancel = undefined;
+    this.#armedFor = undefined;
+  }
+
+  #arm(): void {
+    const first = this.#times[0];
+    if (first === undefined || first === this.#armedFor) return;
+    this.#disarm();
+    this.#armedFor = first;
+    this.#cancel = scheduleAt(this.clock, first, () => this.#fire(), { precise: true });
+  }
+
+  #fire(): void {
+    this.#cancel = undefined;
+    this.#armedFor = undefined;
+    const now = this.clock.now();
+    // Take what is due first: a callback that sets another timer is served on a later turn.
+    const due: Array<Set<() => void>> = [];
+    while (this.#times.length > 0 && this.#times[0]! <= now) {
+      const t = this.#times.shift()!;
+      due.push(this.#buckets.get(t)!);
+      this.#buckets.delete(t);
+    }
+    for (const bucket of due) {
+      for (const cb of bucket) {
+        try {
+          cb();
+        } catch {
+          // A client's own handler reports its errors; one client never stops the others.
+        }
+      }
+    }
+    this.#arm();
+  }
+}
+
+function lowerBound(a: number[], t: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const timers = new WeakMap<Clock, SlotTimer>();
+
+/** The process's shared timer for `clock`. */
+export function sharedSlotTimer(clock: Clock): SlotTimer {
+  let t = timers.get(clock);
+  if (!t) timers.set(clock, (t = new SlotTimer(clock)));
+  return t;
+}
