@@ -1,24 +1,15 @@
 /**
  * The fleet the chaos suite runs faults against: a 3-node NatsCluster (real nats-server
- * processes on free loopback ports), the cluster's buckets and streams at 3 replicas, two
- * `backbeat pulse`, two `backbeat reverb` and one `backbeat agent --count N` process, all
- * given the three URLs. Every process it starts is stopped by stop(), also on failure.
+ * processes on free loopback ports), two `backbeat pulse`, two `backbeat reverb` and one
+ * `backbeat agent --count N` process, all given the three URLs and BACKBEAT_REPLICAS=3, so
+ * the services create the cluster's buckets and streams at 3 replicas themselves. Every process it starts is stopped by stop(), also on failure.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ManagedProcess, NatsCluster } from '@backbeat/testing';
-import {
-  decodeLeaseRecord,
-  NatsBus,
-  openLeaseBucket,
-  openPresenceBucket,
-  openStateBucket,
-  reportStreamConfig,
-  STATE_KEYS,
-  statusStreamConfig,
-} from '@backbeat/transport';
+import { decodeLeaseRecord, dlqStreamConfig, NatsBus, reportStreamConfig, STATE_KEYS, statusStreamConfig } from '@backbeat/transport';
 
 export const CLI = fileURLToPath(new URL('../../packages/cli/bin/backbeat.js', import.meta.url));
 
@@ -63,16 +54,34 @@ class Fleet {
     this.cluster = await NatsCluster.start(3, { name: 'chaos' });
     this.log(`nats cluster up: ${this.urls.join(', ')}`);
     this.bus = await NatsBus.connect({ servers: this.urls, name: 'chaos-runner', reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
-    // Every bucket and stream at R3 before any service starts: services bind to them as they are.
-    const { clusterId, leaseTtlMs, replicas } = this.o;
-    await openLeaseBucket(this.bus, clusterId, { ttlMs: leaseTtlMs, replicas });
-    await openStateBucket(this.bus, clusterId, { replicas });
-    await openPresenceBucket(this.bus, clusterId, { replicas });
-    await this.bus.ensureStream(statusStreamConfig(clusterId, { replicas }));
-    await this.bus.ensureStream(reportStreamConfig(clusterId, { replicas }));
+    // The services create every bucket and stream themselves, with BACKBEAT_REPLICAS copies
+    // (replicas() reads back what they made). Replicas of a reverb start one after the other.
     for (let i = 1; i <= pulses; i++) await this.startPulse(`p${i}`);
-    for (let i = 1; i <= reverbs; i++) await this.startReverb(`r${i}`);
+    for (let i = 1; i <= reverbs; i++) {
+      await this.startReverb(`r${i}`);
+      if (i < reverbs) await this.proc(`r${i}`).waitForOutput(/reverb started/, 30_000); // the next starts once this one is up
+    }
     if (this.o.agents > 0) this.spawn('agents', ['agent', '--count', String(this.o.agents)]);
+  }
+
+  /**
+   * The replica count of each bucket and stream of the cluster, read back from the server
+   * (null for one that does not exist yet).
+   */
+  async replicas() {
+    const jsm = await this.bus.jsm();
+    const { clusterId } = this.o;
+    const names = [
+      `KV_backbeat_${clusterId}_lease`,
+      `KV_backbeat_${clusterId}_state`,
+      `KV_backbeat_${clusterId}_presence`,
+      statusStreamConfig(clusterId).name,
+      reportStreamConfig(clusterId).name,
+      dlqStreamConfig(clusterId).name,
+    ];
+    const out = {};
+    for (const n of names) out[n] = await jsm.streams.info(n).then((i) => i.config.num_replicas, () => null);
+    return out;
   }
 
   common() {
