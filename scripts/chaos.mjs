@@ -166,6 +166,8 @@ try {
   process.stdout.write(`\n${formatTable(rows)}\n`);
   const probes = obs.probes.map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`).join('; ');
   process.stdout.write(`\nSDK probes: ${probes}\n`);
+  const reasons = [...new Set(obs.probes.flatMap((p) => p.failures.map((f) => f.message)))];
+  if (reasons.length > 0) process.stdout.write(`SDK claim failures: ${reasons.slice(0, 5).join(' | ')}\n`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, rows }, null, 2));
   for (const r of rows.filter((x) => !rowOk(x))) {
     const bad = r.bars_detail.filter((b) => b.reports !== 1 || b.claims_acked !== b.claims_counted);

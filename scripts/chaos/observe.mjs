@@ -55,12 +55,16 @@ export async function startObservers(o) {
   const probes = [];
   for (let i = 1; i <= (o.sdkClients ?? 2); i++) {
     const client = createClient({ clusterId: o.clusterId, agentId: `chaos:sdk-${i}`, nats: { servers: o.urls } });
-    const probe = { client, fired: [], acked: 0, failed: 0 };
+    const probe = { client, fired: [], acked: 0, failed: 0, failures: [] };
     client.onPhase((frame, info) => probe.fired.push({ slot: slotOf(frame.beat_index, frame.phase), beat: frame.beat_index, window: frame.window_id, source: info.source, at: Date.now() }));
     client.onBeat((frame) => {
+      const sentAt = Date.now();
       client.emitStatusClaim({ state: 'executing', beatIndex: frame.beat_index }).then(
         () => (probe.acked += 1),
-        () => (probe.failed += 1),
+        (err) => {
+          probe.failed += 1;
+          probe.failures.push({ at: sentAt, message: err?.message ?? String(err) });
+        },
       );
     });
     await client.start();
@@ -148,6 +152,7 @@ export function measure(obs, stored, p, lastBeat) {
       last = last === undefined ? s.slot : Math.max(last, s.slot);
     }
   }
+  const claimsFailed = obs.probes.reduce((n, pr) => n + pr.failures.filter((f) => f.at >= p.from && f.at <= p.to).length, 0);
   // Bars of this phase that ended before the run's last beat: those with frames on the wire, and
   // those the SDK clients kept locally while no frame came (a full outage), whose claims were
   // queued and sent after the reconnection.
@@ -185,6 +190,7 @@ export function measure(obs, stored, p, lastBeat) {
     claims_acked: acked,
     claims_counted: counted,
     claims_stored_twice: storedTwice,
+    sdk_claims_failed: claimsFailed,
     bars: bars.size,
     reports,
     bars_without_one_report: badBars,
@@ -202,19 +208,21 @@ export function rowOk(row) {
     row.sdk_slots_twice === 0 &&
     row.claims_acked === row.claims_counted &&
     row.claims_stored_twice === 0 &&
+    row.sdk_claims_failed === 0 &&
     row.bars_without_one_report === 0
   );
 }
 
 /** The table as text, one line per fault. */
 export function formatTable(rows) {
-  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'claims acked/counted (stored twice)', 'reports/bars', 'ok'];
+  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'sdk claims failed', 'claims acked/counted (stored twice)', 'reports/bars', 'ok'];
   const lines = rows.map((r) => [
     r.fault,
     `${r.gap_ms} (${r.bound_ms})`,
     String(r.frames_duplicated),
     String(r.frames_backwards),
     `${r.sdk_slots_missed}/${r.sdk_slots_twice}`,
+    String(r.sdk_claims_failed),
     `${r.claims_acked}/${r.claims_counted} (${r.claims_stored_twice})`,
     `${r.reports}/${r.bars}`,
     rowOk(r) ? 'yes' : 'NO',
