@@ -44,6 +44,8 @@ class Fleet {
     this.bus = undefined;
     /** @type {Map<string, { proc: ManagedProcess, args: string[] }>} */
     this.procs = new Map();
+    /** Processes the runner killed and has not restarted yet. */
+    this.killed = new Set();
   }
 
   get urls() {
@@ -56,10 +58,17 @@ class Fleet {
     this.bus = await NatsBus.connect({ servers: this.urls, name: 'chaos-runner', reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
     // The services create every bucket and stream themselves, with BACKBEAT_REPLICAS copies
     // (replicas() reads back what they made). Replicas of a reverb start one after the other.
-    for (let i = 1; i <= pulses; i++) await this.startPulse(`p${i}`);
+    // One after the other: two services creating the same R3 bucket or stream at the same moment
+    // can stall JetStream for one of them past its 5 s timeout on nats-server 2.9, and the
+    // service exits (seen with two pulses and with two reverbs). The faults are measured on a
+    // fleet that is up; a process that died anyway is reported by dead().
+    for (let i = 1; i <= pulses; i++) {
+      await this.startPulse(`p${i}`);
+      if (i < pulses || reverbs > 0) await this.proc(`p${i}`).waitForOutput(/pulse started/, 30_000);
+    }
     for (let i = 1; i <= reverbs; i++) {
       await this.startReverb(`r${i}`);
-      if (i < reverbs) await this.proc(`r${i}`).waitForOutput(/reverb started/, 30_000); // the next starts once this one is up
+      if (i < reverbs) await this.proc(`r${i}`).waitForOutput(/reverb started/, 30_000);
     }
     if (this.o.agents > 0) this.spawn('agents', ['agent', '--count', String(this.o.agents)]);
   }
@@ -116,9 +125,29 @@ class Fleet {
     return p.proc;
   }
 
-  /** kill -9 of a process; restart() brings it back with the same flags. */
+  /** kill -9 of a process (or another signal); restart() brings it back with the same flags. */
   kill(id, signal = 'SIGKILL') {
+    if (signal === 'SIGKILL') this.killed.add(id);
     this.proc(id).kill(signal);
+  }
+
+  /**
+   * Waits (up to `timeoutMs`) until every pulse and reverb process that runs has said it
+   * started, so a fault never lands on a service still starting.
+   * @throws Error naming the process that did not start
+   */
+  async waitReady(timeoutMs = 30_000) {
+    for (const [id, { proc }] of this.procs) {
+      if (!proc.running || id === 'agents') continue;
+      await proc.waitForOutput(id.startsWith('p') ? /pulse started/ : /reverb started/, timeoutMs);
+    }
+  }
+
+  /** Processes that exited without being killed by the runner, each with its last output lines. */
+  dead() {
+    return [...this.procs]
+      .filter(([id, { proc }]) => !proc.running && !this.killed.has(id))
+      .map(([id, { proc }]) => ({ id, tail: (proc.stdout + proc.stderr).trimEnd().split('\n').slice(-3).join(' / ') }));
   }
 
   /** Starts process `id` again with the flags it had (after it was killed). */
@@ -128,6 +157,7 @@ class Fleet {
     await p.proc.exited;
     const proc = ManagedProcess.node(CLI, p.args, { env: { BACKBEAT_REPLICAS: String(this.o.replicas) } });
     this.procs.set(id, { proc, args: p.args });
+    this.killed.delete(id);
   }
 
   /** The node id in the lease now, or null (no leader, or the KV cannot answer). */

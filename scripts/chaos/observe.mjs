@@ -191,6 +191,7 @@ export function measure(obs, stored, p, lastBeat) {
     claims_counted: counted,
     claims_stored_twice: storedTwice,
     sdk_claims_failed: claimsFailed,
+    processes_died: p.died ?? [],
     bars: bars.size,
     reports,
     bars_without_one_report: badBars,
@@ -209,13 +210,14 @@ export function rowOk(row) {
     row.claims_acked === row.claims_counted &&
     row.claims_stored_twice === 0 &&
     row.sdk_claims_failed === 0 &&
+    row.processes_died.length === 0 &&
     row.bars_without_one_report === 0
   );
 }
 
 /** The table as text, one line per fault. */
 export function formatTable(rows) {
-  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'sdk claims failed', 'claims acked/counted (stored twice)', 'reports/bars', 'ok'];
+  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'sdk claims failed', 'claims acked/counted (stored twice)', 'reports/bars', 'died', 'ok'];
   const lines = rows.map((r) => [
     r.fault,
     `${r.gap_ms} (${r.bound_ms})`,
@@ -225,6 +227,7 @@ export function formatTable(rows) {
     String(r.sdk_claims_failed),
     `${r.claims_acked}/${r.claims_counted} (${r.claims_stored_twice})`,
     `${r.reports}/${r.bars}`,
+    r.processes_died.join(',') || '-',
     rowOk(r) ? 'yes' : 'NO',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
