@@ -247,7 +247,8 @@ export function runJetStreamConformance(c: Clients): void {
       m.ack();
     });
     await waitFor(() => got.length >= 2, { message: 'messages from the start time' });
-    expect(got[0]).toBe(stored[2]!.time === stored[1]!.time ? 'b1' : 'a2');
+    // The first message stored at or after the start time (on the in-memory bus several can share its millisecond).
+    expect(got[0]).toBe(dec(stored.find((m) => m.time >= stored[2]!.time)!.data));
     await waitFor(async () => (await c.a.listConsumers(name)).some((x) => x.name === 'from_time' && x.waiting > 0 && x.pending === 0 && x.deliveredSeq === 4), { message: 'an attached durable' });
     await later.stop();
     const idle = await c.b.consume({ stream: name, durable: 'idle', deliverPolicy: 'new' }, (m) => m.ack());
