@@ -13,7 +13,7 @@
  *
  * Environment: BENCH_JSON=<file> writes the rows as JSON; CHAOS_FAULTS=a,b runs only those
  * faults (names as in the table); CHAOS_SETTLE_MS (default 6000) is the observation after
- * each recovery.
+ * each recovery; CHAOS_TAILS=<n> prints the last n lines of every process at the end.
  */
 import { writeFileSync } from 'node:fs';
 import { waitFor } from '@backbeat/testing';
@@ -135,7 +135,13 @@ try {
   await waitFor(() => obs.recorders.some((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 100, message: 'the first bar report' }).catch((e) => {
     throw new Error(`${e.message}\n${fleet.tails()}`);
   });
+  const deadAtStart = fleet.dead();
+  if (deadAtStart.length > 0) throw new Error(`a service exited while the fleet started: ${deadAtStart.map((d) => `${d.id}: ${d.tail}`).join('; ')}`);
   log('fleet up: frames and reports flow');
+  const replicas = await fleet.replicas();
+  log(`replicas: ${Object.entries(replicas).map(([n, r]) => `${n}=${r}`).join(' ')}`);
+  const notR3 = Object.entries(replicas).filter(([, r]) => r !== DEFAULTS.replicas);
+  if (notR3.length > 0) log(`NOT at ${DEFAULTS.replicas} replicas: ${notR3.map(([n]) => n).join(', ')} (the run fails)`);
   const phases = [];
   const ctx = {};
   for (const f of faults) {
@@ -144,6 +150,7 @@ try {
       log(`time bound reached: ${f.name} not run`);
       break;
     }
+    await fleet.waitReady().catch((e) => log(`not every service is up before '${f.name}': ${e.message.split('\n')[0]}`));
     await hold(1000); // a quiet second before the fault, inside the measured window
     const from = Date.now() - 1000;
     try {
@@ -153,7 +160,10 @@ try {
       log(`${f.name}: the fault could not be run: ${err.message}`);
     }
     await settle();
-    phases.push({ fault: f.name, from, to: Date.now(), boundMs: f.boundMs ?? bound, bar: DEFAULTS.bar });
+    const died = fleet.dead();
+    for (const d of died) log(`${f.name}: ${d.id} exited on its own: ${d.tail}; restarting it`);
+    for (const d of died) await fleet.restart(d.id);
+    phases.push({ fault: f.name, from, to: Date.now(), boundMs: f.boundMs ?? bound, bar: DEFAULTS.bar, died: died.map((d) => d.id) });
   }
   // Let the last bar's report arrive, then read what was acknowledged.
   await hold(DEFAULTS.bar * (60_000 / DEFAULTS.bpm) + 1000);
@@ -162,12 +172,15 @@ try {
   process.stdout.write(`\n${formatTable(rows)}\n`);
   const probes = obs.probes.map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`).join('; ');
   process.stdout.write(`\nSDK probes: ${probes}\n`);
+  const reasons = [...new Set(obs.probes.flatMap((p) => p.failures.map((f) => f.message)))];
+  if (reasons.length > 0) process.stdout.write(`SDK claim failures: ${reasons.slice(0, 5).join(' | ')}\n`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, rows }, null, 2));
   for (const r of rows.filter((x) => !rowOk(x))) {
     const bad = r.bars_detail.filter((b) => b.reports !== 1 || b.claims_acked !== b.claims_counted);
     for (const b of bad) log(`${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
   }
-  exitCode = rows.length > 0 && rows.every(rowOk) ? 0 : 1;
+  if (process.env.CHAOS_TAILS) process.stderr.write(`${fleet.tails(Number(process.env.CHAOS_TAILS) || 40)}\n`);
+  exitCode = rows.length > 0 && rows.every(rowOk) && notR3.length === 0 ? 0 : 1;
   if (exitCode !== 0) log('some faults broke a guarantee (rows with ok = NO)');
 } catch (err) {
   log(`chaos run failed: ${err.stack ?? err}`);

@@ -1,24 +1,15 @@
 /**
  * The fleet the chaos suite runs faults against: a 3-node NatsCluster (real nats-server
- * processes on free loopback ports), the cluster's buckets and streams at 3 replicas, two
- * `backbeat pulse`, two `backbeat reverb` and one `backbeat agent --count N` process, all
- * given the three URLs. Every process it starts is stopped by stop(), also on failure.
+ * processes on free loopback ports), two `backbeat pulse`, two `backbeat reverb` and one
+ * `backbeat agent --count N` process, all given the three URLs and BACKBEAT_REPLICAS=3, so
+ * the services create the cluster's buckets and streams at 3 replicas themselves. Every process it starts is stopped by stop(), also on failure.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ManagedProcess, NatsCluster } from '@backbeat/testing';
-import {
-  decodeLeaseRecord,
-  NatsBus,
-  openLeaseBucket,
-  openPresenceBucket,
-  openStateBucket,
-  reportStreamConfig,
-  STATE_KEYS,
-  statusStreamConfig,
-} from '@backbeat/transport';
+import { decodeLeaseRecord, dlqStreamConfig, NatsBus, reportStreamConfig, STATE_KEYS, statusStreamConfig } from '@backbeat/transport';
 
 export const CLI = fileURLToPath(new URL('../../packages/cli/bin/backbeat.js', import.meta.url));
 
@@ -53,6 +44,8 @@ class Fleet {
     this.bus = undefined;
     /** @type {Map<string, { proc: ManagedProcess, args: string[] }>} */
     this.procs = new Map();
+    /** Processes the runner killed and has not restarted yet. */
+    this.killed = new Set();
   }
 
   get urls() {
@@ -63,16 +56,41 @@ class Fleet {
     this.cluster = await NatsCluster.start(3, { name: 'chaos' });
     this.log(`nats cluster up: ${this.urls.join(', ')}`);
     this.bus = await NatsBus.connect({ servers: this.urls, name: 'chaos-runner', reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
-    // Every bucket and stream at R3 before any service starts: services bind to them as they are.
-    const { clusterId, leaseTtlMs, replicas } = this.o;
-    await openLeaseBucket(this.bus, clusterId, { ttlMs: leaseTtlMs, replicas });
-    await openStateBucket(this.bus, clusterId, { replicas });
-    await openPresenceBucket(this.bus, clusterId, { replicas });
-    await this.bus.ensureStream(statusStreamConfig(clusterId, { replicas }));
-    await this.bus.ensureStream(reportStreamConfig(clusterId, { replicas }));
-    for (let i = 1; i <= pulses; i++) await this.startPulse(`p${i}`);
-    for (let i = 1; i <= reverbs; i++) await this.startReverb(`r${i}`);
+    // The services create every bucket and stream themselves, with BACKBEAT_REPLICAS copies
+    // (replicas() reads back what they made). Replicas of a reverb start one after the other.
+    // One after the other: two services creating the same R3 bucket or stream at the same moment
+    // can stall JetStream for one of them past its 5 s timeout on nats-server 2.9, and the
+    // service exits (seen with two pulses and with two reverbs). The faults are measured on a
+    // fleet that is up; a process that died anyway is reported by dead().
+    for (let i = 1; i <= pulses; i++) {
+      await this.startPulse(`p${i}`);
+      if (i < pulses || reverbs > 0) await this.proc(`p${i}`).waitForOutput(/pulse started/, 30_000);
+    }
+    for (let i = 1; i <= reverbs; i++) {
+      await this.startReverb(`r${i}`);
+      if (i < reverbs) await this.proc(`r${i}`).waitForOutput(/reverb started/, 30_000);
+    }
     if (this.o.agents > 0) this.spawn('agents', ['agent', '--count', String(this.o.agents)]);
+  }
+
+  /**
+   * The replica count of each bucket and stream of the cluster, read back from the server
+   * (null for one that does not exist yet).
+   */
+  async replicas() {
+    const jsm = await this.bus.jsm();
+    const { clusterId } = this.o;
+    const names = [
+      `KV_backbeat_${clusterId}_lease`,
+      `KV_backbeat_${clusterId}_state`,
+      `KV_backbeat_${clusterId}_presence`,
+      statusStreamConfig(clusterId).name,
+      reportStreamConfig(clusterId).name,
+      dlqStreamConfig(clusterId).name,
+    ];
+    const out = {};
+    for (const n of names) out[n] = await jsm.streams.info(n).then((i) => i.config.num_replicas, () => null);
+    return out;
   }
 
   common() {
@@ -107,9 +125,29 @@ class Fleet {
     return p.proc;
   }
 
-  /** kill -9 of a process; restart() brings it back with the same flags. */
+  /** kill -9 of a process (or another signal); restart() brings it back with the same flags. */
   kill(id, signal = 'SIGKILL') {
+    if (signal === 'SIGKILL') this.killed.add(id);
     this.proc(id).kill(signal);
+  }
+
+  /**
+   * Waits (up to `timeoutMs`) until every pulse and reverb process that runs has said it
+   * started, so a fault never lands on a service still starting.
+   * @throws Error naming the process that did not start
+   */
+  async waitReady(timeoutMs = 30_000) {
+    for (const [id, { proc }] of this.procs) {
+      if (!proc.running || id === 'agents') continue;
+      await proc.waitForOutput(id.startsWith('p') ? /pulse started/ : /reverb started/, timeoutMs);
+    }
+  }
+
+  /** Processes that exited without being killed by the runner, each with its last output lines. */
+  dead() {
+    return [...this.procs]
+      .filter(([id, { proc }]) => !proc.running && !this.killed.has(id))
+      .map(([id, { proc }]) => ({ id, tail: (proc.stdout + proc.stderr).trimEnd().split('\n').slice(-3).join(' / ') }));
   }
 
   /** Starts process `id` again with the flags it had (after it was killed). */
@@ -119,6 +157,7 @@ class Fleet {
     await p.proc.exited;
     const proc = ManagedProcess.node(CLI, p.args, { env: { BACKBEAT_REPLICAS: String(this.o.replicas) } });
     this.procs.set(id, { proc, args: p.args });
+    this.killed.delete(id);
   }
 
   /** The node id in the lease now, or null (no leader, or the KV cannot answer). */

@@ -55,12 +55,16 @@ export async function startObservers(o) {
   const probes = [];
   for (let i = 1; i <= (o.sdkClients ?? 2); i++) {
     const client = createClient({ clusterId: o.clusterId, agentId: `chaos:sdk-${i}`, nats: { servers: o.urls } });
-    const probe = { client, fired: [], acked: 0, failed: 0 };
+    const probe = { client, fired: [], acked: 0, failed: 0, failures: [] };
     client.onPhase((frame, info) => probe.fired.push({ slot: slotOf(frame.beat_index, frame.phase), beat: frame.beat_index, window: frame.window_id, source: info.source, at: Date.now() }));
     client.onBeat((frame) => {
+      const sentAt = Date.now();
       client.emitStatusClaim({ state: 'executing', beatIndex: frame.beat_index }).then(
         () => (probe.acked += 1),
-        () => (probe.failed += 1),
+        (err) => {
+          probe.failed += 1;
+          probe.failures.push({ at: sentAt, message: err?.message ?? String(err) });
+        },
       );
     });
     await client.start();
@@ -73,9 +77,15 @@ export async function startObservers(o) {
     async storedClaims(bus) {
       const msgs = await bus.readStream({ stream: statusStreamConfig(o.clusterId).name, limit: 1_000_000 });
       const perWindow = new Map();
+      const seen = new Set();
+      /** Claims stored twice: the same agent and HLC under two sequences (a retry the de-duplication missed). */
+      perWindow.duplicates = new Map();
       for (const m of msgs) {
         const w = m.headers['x-window-id'] ?? '';
         perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+        const key = `${m.headers['x-agent-id']}|${m.headers['x-hlc']}`;
+        if (seen.has(key)) perWindow.duplicates.set(w, (perWindow.duplicates.get(w) ?? 0) + 1);
+        seen.add(key);
       }
       return perWindow;
     },
@@ -142,6 +152,7 @@ export function measure(obs, stored, p, lastBeat) {
       last = last === undefined ? s.slot : Math.max(last, s.slot);
     }
   }
+  const claimsFailed = obs.probes.reduce((n, pr) => n + pr.failures.filter((f) => f.at >= p.from && f.at <= p.to).length, 0);
   // Bars of this phase that ended before the run's last beat: those with frames on the wire, and
   // those the SDK clients kept locally while no frame came (a full outage), whose claims were
   // queued and sent after the reconnection.
@@ -153,6 +164,7 @@ export function measure(obs, stored, p, lastBeat) {
   }
   let acked = 0;
   let counted = 0;
+  let storedTwice = 0;
   let badBars = 0;
   let reports = 0;
   const detail = [];
@@ -162,6 +174,7 @@ export function measure(obs, stored, p, lastBeat) {
     reports += copies;
     if (copies !== 1) badBars += 1;
     acked += stored.get(window) ?? 0;
+    storedTwice += stored.duplicates?.get(window) ?? 0;
     counted += report?.claims ?? 0;
     detail.push({ from_beat: fromBeat, window, claims_acked: stored.get(window) ?? 0, claims_counted: report?.claims ?? null, agents_reporting: report?.agents ?? null, reports: copies });
   }
@@ -176,6 +189,9 @@ export function measure(obs, stored, p, lastBeat) {
     sdk_slots_twice: twice,
     claims_acked: acked,
     claims_counted: counted,
+    claims_stored_twice: storedTwice,
+    sdk_claims_failed: claimsFailed,
+    processes_died: p.died ?? [],
     bars: bars.size,
     reports,
     bars_without_one_report: badBars,
@@ -192,21 +208,26 @@ export function rowOk(row) {
     row.sdk_slots_missed === 0 &&
     row.sdk_slots_twice === 0 &&
     row.claims_acked === row.claims_counted &&
+    row.claims_stored_twice === 0 &&
+    row.sdk_claims_failed === 0 &&
+    row.processes_died.length === 0 &&
     row.bars_without_one_report === 0
   );
 }
 
 /** The table as text, one line per fault. */
 export function formatTable(rows) {
-  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'claims acked/counted', 'reports/bars', 'ok'];
+  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'sdk claims failed', 'claims acked/counted (stored twice)', 'reports/bars', 'died', 'ok'];
   const lines = rows.map((r) => [
     r.fault,
     `${r.gap_ms} (${r.bound_ms})`,
     String(r.frames_duplicated),
     String(r.frames_backwards),
     `${r.sdk_slots_missed}/${r.sdk_slots_twice}`,
-    `${r.claims_acked}/${r.claims_counted}`,
+    String(r.sdk_claims_failed),
+    `${r.claims_acked}/${r.claims_counted} (${r.claims_stored_twice})`,
     `${r.reports}/${r.bars}`,
+    r.processes_died.join(',') || '-',
     rowOk(r) ? 'yes' : 'NO',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));

@@ -1,12 +1,11 @@
 /**
  * The fast part of the chaos suite (`npm run chaos` runs all of it): on three real NATS
- * nodes with R3 buckets and streams, two `backbeat pulse` processes keep the beat through a
+ * nodes, pulse and reverb create every bucket and stream at R3, and two `backbeat pulse` processes keep the beat through a
  * kill -9 of one NATS node, with nothing duplicated or backwards on the wire and no SDK slot
  * fired twice or missed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
-import { openLeaseBucket, openStateBucket } from '@backbeat/transport';
 // @ts-expect-error: plain ESM runner module, no type declarations
 import { startFleet, DEFAULTS } from '../../../scripts/chaos/fleet.mjs';
 // @ts-expect-error: plain ESM runner module, no type declarations
@@ -18,7 +17,7 @@ describe('chaos - fast part', () => {
   let fleet: any;
   let obs: any;
   beforeAll(async () => {
-    fleet = await startFleet({ clusterId, pulses: 2, reverbs: 0, agents: 0 });
+    fleet = await startFleet({ clusterId, pulses: 2, reverbs: 1, agents: 0 });
     obs = await startObservers({ urls: fleet.urls, clusterId, sdkClients: 1 });
   }, 30_000);
   afterAll(async () => {
@@ -28,15 +27,11 @@ describe('chaos - fast part', () => {
 
   const frames = () => Math.max(0, ...obs.recorders.map((r: any) => r.frames.length));
 
-  it('chaos - the buckets and streams of the cluster are R3', async () => {
-    const lease = await openLeaseBucket(fleet.bus, clusterId, { ttlMs: DEFAULTS.leaseTtlMs });
-    const state = await openStateBucket(fleet.bus, clusterId);
+  it('chaos - pulse and reverb create every bucket and stream of the cluster at R3', async () => {
+    await waitFor(async () => Object.values(await fleet.replicas()).every((r) => r !== null), { timeoutMs: 15_000, message: 'every bucket and stream' });
+    expect(Object.values(await fleet.replicas())).toEqual([3, 3, 3, 3, 3, 3]); // lease, state, presence; status, reports, dlq
+    const lease = await fleet.bus.kv(`backbeat_${clusterId}_lease`, { create: false });
     expect((await lease.settings()).replicas).toBe(3);
-    expect((await state.settings()).replicas).toBe(3);
-    const jsm = await fleet.bus.jsm();
-    for (const s of [`BACKBEAT_${clusterId}_STATUS`, `BACKBEAT_${clusterId}_REPORTS`, `KV_backbeat_${clusterId}_presence`]) {
-      expect((await jsm.streams.info(s)).config.num_replicas, s).toBe(3);
-    }
   });
 
   it('chaos - kill -9 of a NATS node: the beat resumes within the lease TTL + 1 s, nothing duplicated or backwards, no SDK slot missed or fired twice', async () => {

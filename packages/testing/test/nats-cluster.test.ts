@@ -47,7 +47,10 @@ describe('harness - NatsCluster faults', () => {
 
   it('harness - SIGSTOP pauses a node (alive, answering nothing) and SIGCONT resumes it; the others carry on', async () => {
     const leader = await cluster.waitForStreamCurrent('CHAOS', 3);
-    const other = (leader + 1) % 3;
+    // Pause a node that neither leads the stream (that would wait out an election) nor serves
+    // this test's connection (that would wait out the ping timeout): only the pause is under test.
+    const connected = cluster.names.indexOf(nc.info!.server_name);
+    const other = [0, 1, 2].find((i) => i !== leader && i !== connected)!;
     cluster.pause(other);
     expect(cluster.servers[other]!.running).toBe(true);
     expect(cluster.servers[other]!.paused).toBe(true);

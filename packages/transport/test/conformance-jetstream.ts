@@ -247,7 +247,7 @@ export function runJetStreamConformance(c: Clients): void {
       m.ack();
     });
     await waitFor(() => got.length >= 2, { message: 'messages from the start time' });
-    // The first message stored at or after the start time (several may share its millisecond).
+    // The first message stored at or after the start time (on the in-memory bus several can share its millisecond).
     expect(got[0]).toBe(dec(stored.find((m) => m.time >= stored[2]!.time)!.data));
     await waitFor(async () => (await c.a.listConsumers(name)).some((x) => x.name === 'from_time' && x.waiting > 0 && x.pending === 0 && x.deliveredSeq === 4), { message: 'an attached durable' });
     await later.stop();

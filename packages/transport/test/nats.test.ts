@@ -99,7 +99,11 @@ describe('nats bus - connections', () => {
     await bus.close();
     expect(nc.isClosed()).toBe(false);
     const other: string[] = [];
-    nc.subscribe('x', { callback: (_e, m) => void other.push(dec(m.data)) });
+    nc.subscribe('x', {
+      callback: (_e, m) => {
+        other.push(dec(m.data));
+      },
+    });
     nc.publish('x', enc('after'));
     await waitFor(() => other.length === 1);
     expect(got).toEqual([]);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsServer, waitFor } from '@backbeat/testing';
 import {
   NatsBus,
+  dlqStreamConfig,
   encodeJson,
   openLeaseBucket,
   openPresenceBucket,
@@ -103,6 +104,7 @@ describe('permissions - deploy/nats/auth.conf on nats-server', () => {
   it('permissions - reverb owns the status and report streams and its consumer, publishes reports and dead letters, reads the tempo map', async () => {
     await bus.reverb.ensureStream(statusStreamConfig(C));
     await bus.reverb.ensureStream(reportStreamConfig(C));
+    await bus.reverb.ensureStream(dlqStreamConfig(C));
     const got: DurableMsg[] = [];
     await bus.reverb.consume({ stream: statusStreamConfig(C).name, durable: 'reverb_r1', ackWaitMs: 5000 }, (m) => {
       got.push(m);
@@ -113,6 +115,7 @@ describe('permissions - deploy/nats/auth.conf on nats-server', () => {
     bus.reverb.publish(S.dlq, enc('poison'));
     const back = await bus.reverb.readStream({ stream: reportStreamConfig(C).name });
     expect(back.map((m) => dec(m.data))).toEqual(['report-1']);
+    await waitFor(async () => (await bus.reverb.readStream({ stream: dlqStreamConfig(C).name })).length === 1, { message: 'the dead letter in its stream' });
     const state = await openStateBucket(bus.reverb, C, {});
     expect(dec((await state.get(STATE_KEYS.tempoMap))!.value)).toBe('{"map":1}');
     await (await openPresenceBucket(bus.reverb, C)).put('reverb.r1', enc('{}'));
@@ -179,6 +182,7 @@ describe('permissions - deploy/nats/auth.conf on nats-server', () => {
     const state = await bus.observer.kv(`backbeat_${C}_state`, { create: false });
     expect(dec((await state.get(STATE_KEYS.tempoMap))!.value)).toBe('{"map":1}');
     expect((await bus.observer.readStream({ stream: reportStreamConfig(C).name })).map((m) => dec(m.data))).toEqual(['report-1']);
+    expect((await bus.observer.readStream({ stream: dlqStreamConfig(C).name })).map((m) => dec(m.data))).toEqual(['poison']);
     expect(errors.observer).toEqual([]);
     await refused(state.put(STATE_KEYS.tempoMap, enc('x')));
     await refused(bus.observer.publishDurable(S.status, enc('claim'), { timeoutMs: 1000 }));
