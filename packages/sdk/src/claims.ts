@@ -6,7 +6,9 @@
  * - Transient failures (disconnected, timeout) are retried without limit, with backoff.
  * - Permanent ones (no stream captures the subject, permission denied, a bad subject) are
  *   retried {@link PERMANENT_ATTEMPTS} times, then that claim fails with ClaimRejectedError
- *   and the queue moves on: one bad claim never blocks the others.
+ *   and the queue moves on: one bad claim never blocks the others. "No responders" is also
+ *   what JetStream answers while a stream elects a leader after a node loss, so it counts as
+ *   "no stream" only once it has lasted `noStreamGraceMs` (issue 10).
  * Waits use the injected Clock, so the retry logic runs on FakeClock in tests.
  */
 import { silentLogger, type Clock, type Logger } from '@backbeat/core';
@@ -20,6 +22,8 @@ export const PERMANENT_ATTEMPTS = 3;
 export const FIRST_BACKOFF_MS = 100;
 /** Longest retry wait, ms. */
 export const MAX_BACKOFF_MS = 5000;
+/** How long "no responders" may last before a claim counts it as "no stream", ms. */
+export const DEFAULT_NO_STREAM_GRACE_MS = 15_000;
 /** Acknowledgement timeout of one publish, ms. */
 const ACK_TIMEOUT_MS = 5000;
 
@@ -30,6 +34,8 @@ interface Outgoing {
   readonly msgId: string;
   attempts: number;
   permanent: number;
+  /** When "no responders" was first answered for this claim (clock.now()). */
+  noRespondersSince: number | undefined;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -55,6 +61,7 @@ export class ClaimSender {
     private readonly maxQueued: number,
     private readonly clock: Clock,
     private readonly log: Logger = silentLogger,
+    private readonly noStreamGraceMs: number = DEFAULT_NO_STREAM_GRACE_MS,
   ) {}
 
   /** Claims waiting to be acknowledged. */
@@ -70,7 +77,7 @@ export class ClaimSender {
       return Promise.reject(new ClaimQueueFullError(this.maxQueued));
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ subject, data, headers, msgId, attempts: 0, permanent: 0, resolve, reject });
+      this.#queue.push({ subject, data, headers, msgId, attempts: 0, permanent: 0, noRespondersSince: undefined, resolve, reject });
       this.metrics.snapshot.claimsQueued = this.#queue.length;
       void this.drain();
     });
@@ -95,7 +102,10 @@ export class ClaimSender {
         } catch (err) {
           if (this.#closed) break;
           const cause = this.bus.status().connected ? permanentCause(err) : null;
-          if (cause && ++next.permanent >= PERMANENT_ATTEMPTS) {
+          if (err instanceof NoRespondersError) next.noRespondersSince ??= this.clock.now();
+          else next.noRespondersSince = undefined;
+          const settled = next.noRespondersSince === undefined || this.clock.now() - next.noRespondersSince >= this.noStreamGraceMs;
+          if (cause && ++next.permanent >= PERMANENT_ATTEMPTS && settled) {
             this.#shift();
             this.metrics.failed(cause);
             next.reject(new ClaimRejectedError(next.subject, cause, next.permanent, err));

@@ -110,7 +110,7 @@ export class Client {
     this.#bus = this.options.bus ?? (await NatsBus.connect(this.options.nats));
     this.#ownsBus = this.options.bus === undefined;
     const bus = this.#bus;
-    this.#claims = new ClaimSender(bus, this.#metrics, this.options.maxQueuedClaims, clock, logger);
+    this.#claims = new ClaimSender(bus, this.#metrics, this.options.maxQueuedClaims, clock, logger, this.options.noStreamGraceMs);
     this.#cleanups.push(
       bus.onStatus((e) => {
         if (e.type === 'reconnect') {
