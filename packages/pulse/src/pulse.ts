@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { compareSlots, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { clusterNames, openLeaseBucket, openStateBucket, resolveReplicas, startPresence, subjects, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
+import { clusterNames, openLeaseBucket, openStateBucket, resolveReplicas, retryTransient, startPresence, subjects, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
 import { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
@@ -113,7 +113,7 @@ export class Pulse {
     const { bus, clusterId, nodeId, clock, logger } = this.options;
     // Every bucket this node opens gets the same replica count (issue 10).
     this.#replicas = await resolveReplicas(bus, this.options.replicas);
-    this.#stateKv = await openStateBucket(bus, clusterId, this.#replicaOptions());
+    this.#stateKv = await retryTransient(() => openStateBucket(bus, clusterId, this.#replicaOptions()), { what: 'opening the state bucket', clock, logger });
     this.#keeper = new TempoKeeper(this.#stateKv, {
       logger,
       onMap: () => this.#onMap(),
@@ -169,7 +169,11 @@ export class Pulse {
     }
     if (elector !== 'kv') return elector;
     const bucket = clusterNames(clusterId).leaseBucket;
-    const leaseKv = await openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...this.#replicaOptions() });
+    const leaseKv = await retryTransient(() => openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...this.#replicaOptions() }), {
+      what: 'opening the lease bucket',
+      clock,
+      logger,
+    });
     // The bucket's TTL expires the lease: fence with it, never with a flag it does not have (SPEC 6, 12).
     const { ttlMs } = await leaseKv.settings();
     if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);

@@ -11,7 +11,7 @@
 import { Hlc, positionAt, timeOf, windowId, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
-import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
+import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
 import { consumerName } from './consumers.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
 import { checkClaim } from './ingest.js';
@@ -123,7 +123,7 @@ export class Reverb {
     const replicas = await resolveReplicas(bus, this.options.replicas);
     const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
     for (const config of [statusStreamConfig(clusterId, { replicas }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
-      await ensureStreamReplicated(bus, config, onMismatch);
+      await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), { what: `ensuring stream ${config.name}`, clock, logger });
     }
     this.#client = createClient({ clusterId, agentId: `service:${nodeId}`, bus, clock, logger });
     this.#client.onDownbeat((frame, info) => this.#onDownbeat(frame, info));

@@ -80,3 +80,5 @@ export { AUTO_REPLICAS_MAX, checkReplicaSetting, ensureStreamReplicated, parseRe
 export { MAX_REPLICAS } from './replica-count.js';
 export type { PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
 export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';
+export type { RetryOptions } from './retry.js';
+export { isTransientError, retryTransient } from './retry.js';
