@@ -89,6 +89,7 @@ export class NatsCluster {
       throw failed.reason;
     }
     try {
+      await cluster.waitForRoutes(options.readyTimeoutMs ?? 20_000);
       await cluster.waitForJetStream(options.readyTimeoutMs ?? 20_000);
     } catch (err) {
       await cluster.stop();
@@ -117,6 +118,28 @@ export class NatsCluster {
     const s = this.servers[i];
     if (!Number.isInteger(i) || !s) throw new RangeError(`node index must be 0..${this.servers.length - 1}, got ${i}`);
     return s;
+  }
+
+  /**
+   * Waits until every answering node has a route to every other answering node, so each one
+   * announces the whole cluster to its clients (INFO `connect_urls`: what `--replicas auto`
+   * counts).
+   * @throws Error on timeout
+   */
+  async waitForRoutes(timeoutMs = 20_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const nodes = this.#answering();
+        const routes = await Promise.all(
+          nodes.map(async (s) => {
+            const res = await fetch(`${s.monitorUrl}/routez`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
+            return ((await res.json()) as { num_routes?: number }).num_routes ?? 0;
+          }),
+        );
+        return routes.every((n) => n >= nodes.length - 1) ? true : null;
+      },
+      { timeoutMs, intervalMs: 100, message: 'routes between every pair of nodes' },
+    );
   }
 
   /**
