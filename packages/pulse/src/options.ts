@@ -1,6 +1,6 @@
 /** Pulse options: documented, defaulted, validated and frozen. */
 import { randomBytes } from 'node:crypto';
-import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
+import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
 import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { LeaderElector } from './elector.js';
@@ -104,7 +104,7 @@ export function normalizePhases(names: readonly string[]): Phase[] {
  * @throws InvalidArgumentError naming the option and its rule
  */
 export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulseOptions {
-  const clusterId = o.clusterId ?? 'chorus-aus-01';
+  const clusterId = o.clusterId ?? DEFAULT_CLUSTER_ID;
   assertClusterId(clusterId);
   const minBpm = o.minBpm ?? 4;
   const maxBpm = o.maxBpm ?? 24;
@@ -116,7 +116,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     const lift = bpm > maxBpm ? `set --max-bpm to ${bpm} or more` : `set --min-bpm to ${bpm} or less`;
     throw new InvalidArgumentError('bpm', `must be from ${minBpm} to ${maxBpm}, got ${bpm}: ${lift} to lift the limit`);
   }
-  const barLength = o.barLength ?? 8;
+  const barLength = o.barLength ?? DEFAULT_BAR_LENGTH;
   if (!Number.isSafeInteger(barLength) || barLength < 1 || barLength > 10_000) throw new InvalidArgumentError('bar', `must be an integer from 1 to 10000, got ${barLength}`);
   const phases = normalizePhases(o.phases ?? PHASES);
   const leaseTtlMs = o.leaseTtlMs;

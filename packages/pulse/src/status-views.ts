@@ -3,14 +3,14 @@
  * report. Pure functions of a snapshot of the node, so each view says what the node can
  * actually do at that instant (issues 10 and 15).
  */
-import { beatDurationMs, tempoAt, type TempoMap } from '@backbeat/core';
+import { beatDurationMs, tempoAt, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { ClockCheckStatus } from './clock-check.js';
 import type { DriftReport } from './drift.js';
 import type { Leadership } from './elector.js';
 import type { PendingTempo } from './tempo.js';
 
 /** Lifecycle of a service. */
-export type ServiceState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+export type ServiceState = LifecycleState;
 
 /**
  * What a node is doing: leading; following; unable to reach the lease in KV (a leader that

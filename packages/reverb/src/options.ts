@@ -1,6 +1,6 @@
 /** Reverb options: documented, defaulted, validated and frozen. */
 import { hostname } from 'node:os';
-import { InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
+import { DEFAULT_CLUSTER_ID, InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
 import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { TrustStore } from './trust.js';
@@ -10,10 +10,7 @@ export const SIGNATURE_MODES = ['off', 'verify', 'require'] as const;
 /** One signature mode. */
 export type SignatureMode = (typeof SIGNATURE_MODES)[number];
 
-/** Default cluster id of every BACKBEAT component. */
-export const DEFAULT_CLUSTER_ID = 'chorus-aus-01';
-/** Beats per bar assumed until the pulse's tempo map says otherwise. */
-export const DEFAULT_BAR_LENGTH = 8;
+export { DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID } from '@backbeat/core';
 
 /** Options of {@link Reverb}. */
 export interface ReverbOptions {

@@ -8,7 +8,7 @@
  * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
  * retried and never sealed unsent.
  */
-import { Hlc, positionAt, timeOf, windowId, type TempoMap } from '@backbeat/core';
+import { Hlc, positionAt, timeOf, windowId, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
@@ -22,7 +22,7 @@ import type { TrustStore } from './trust.js';
 import { WindowAggregation, type IssueKind } from './window.js';
 
 /** Lifecycle of the service. */
-export type ReverbState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+export type ReverbState = LifecycleState;
 
 /**
  * Where a claim came from: a first delivery, a redelivery, or the claim stream re-read at
