@@ -1,30 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, waitFor } from '@backbeat/testing';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@backbeat/testing';
 import { NatsBus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
+import { useNatsFixture } from './fixture.js';
 import { collectFrames, gridProblems } from './helpers.js';
 
-let server: NatsServer;
-const buses: NatsBus[] = [];
-const pulses: Pulse[] = [];
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-afterAll(async () => {
-  await Promise.all(pulses.map((p) => p.stop()));
-  await Promise.all(buses.map((b) => b.close()));
-  await server?.stop();
-});
-
-async function bus(): Promise<NatsBus> {
-  const b = await NatsBus.connect({ servers: server.url });
-  buses.push(b);
-  return b;
-}
+const nats = useNatsFixture();
+const bus = () => nats.bus();
 
 async function node(cluster: string, nodeId: string): Promise<Pulse> {
   const p = new Pulse({ bus: await bus(), clusterId: cluster, nodeId, bpm: 120, maxBpm: 120, leaseTtlMs: 1000 });
-  pulses.push(p);
+  nats.track(p);
   await p.start();
   return p;
 }

@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, waitFor } from '@backbeat/testing';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@backbeat/testing';
 import { NatsBus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
+import { useNatsFixture } from './fixture.js';
 import { collectFrames, gridProblems, slotNo } from './helpers.js';
 
-let server: NatsServer;
-const buses: NatsBus[] = [];
-const pulses: Pulse[] = [];
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-afterAll(async () => {
-  await Promise.all(pulses.map((p) => p.stop()));
-  await Promise.all(buses.map((b) => b.close()));
-  await server?.stop();
-});
+const nats = useNatsFixture();
 
 /** Blocks this thread's event loop for `ms` (what a GC pause or a heavy request does). */
 function block(ms: number): void {
@@ -26,12 +17,13 @@ function block(ms: number): void {
 
 describe('pulse - the emitter thread (issue 13)', () => {
   it('emitter thread - frames leave on their slots while the main thread is blocked; stop() ends the thread', async () => {
-    const bus = await NatsBus.connect({ servers: server.url });
-    const observer = await NatsBus.connect({ servers: server.url });
-    buses.push(bus, observer);
+    const bus = await NatsBus.connect({ servers: nats.url });
+    const observer = await NatsBus.connect({ servers: nats.url });
+    nats.trackBus(bus);
+    nats.trackBus(observer);
     const seen = collectFrames(observer, 'thread');
-    const p = new Pulse({ bus, clusterId: 'thread', nodeId: 'w', bpm: 120, maxBpm: 120, leaseTtlMs: 2000, emitterNats: { servers: server.url } });
-    pulses.push(p);
+    const p = new Pulse({ bus, clusterId: 'thread', nodeId: 'w', bpm: 120, maxBpm: 120, leaseTtlMs: 2000, emitterNats: { servers: nats.url } });
+    nats.track(p);
     await p.start();
     await waitFor(() => seen.frames.length >= 3, { timeoutMs: 5000, message: 'frames from the emitter thread' });
     const last = seen.frames.at(-1)!.frame;

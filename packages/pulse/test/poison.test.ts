@@ -1,26 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, waitFor } from '@backbeat/testing';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@backbeat/testing';
 import { encodeJson, NatsBus, openStateBucket, STATE_KEYS } from '@backbeat/transport';
 import { buildAdminApp, Pulse } from '@backbeat/pulse';
+import { useNatsFixture } from './fixture.js';
 import { collectFrames, gridProblems } from './helpers.js';
 
-let server: NatsServer;
-const buses: NatsBus[] = [];
-const pulses: Pulse[] = [];
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-afterAll(async () => {
-  await Promise.all(pulses.map((p) => p.stop()));
-  await Promise.all(buses.map((b) => b.close()));
-  await server?.stop();
-});
-
-async function bus(): Promise<NatsBus> {
-  const b = await NatsBus.connect({ servers: server.url });
-  buses.push(b);
-  return b;
-}
+const nats = useNatsFixture();
+const bus = () => nats.bus();
 
 function recordingLogger() {
   const lines: Array<{ level: string; msg: string; key?: unknown }> = [];
@@ -37,7 +23,7 @@ describe('pulse - bad KV values cannot crash anything (issue 11)', () => {
     const nodes: Pulse[] = [];
     for (const [i, id] of ['a', 'b'].entries()) {
       const p = new Pulse({ bus: await bus(), clusterId: cluster, nodeId: id, bpm: 120, maxBpm: 120, leaseTtlMs: 1000, logger: logs[i]!.logger });
-      pulses.push(p);
+      nats.track(p);
       await p.start();
       nodes.push(p);
     }

@@ -1,31 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { describe, expect, it } from 'vitest';
+import { ManagedProcess, waitFor } from '@backbeat/testing';
 import { clusterNames, decodeLeaseRecord, NatsBus, openStateBucket, STATE_KEYS, TimeoutError, type KvBucket } from '@backbeat/transport';
 import { KvLeaseElector, LEADER_TERM_KEY, LeaseTtlMismatchError, Pulse } from '@backbeat/pulse';
+import { useNatsFixture } from './fixture.js';
 import { collectFrames, gridProblems } from './helpers.js';
 import { pulseBin } from './process.js';
 
-let server: NatsServer;
-const buses: NatsBus[] = [];
-const pulses: Pulse[] = [];
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-afterAll(async () => {
-  await Promise.all(pulses.map((p) => p.stop()));
-  await Promise.all(buses.map((b) => b.close()));
-  await server?.stop();
-});
-
-async function bus(): Promise<NatsBus> {
-  const b = await NatsBus.connect({ servers: server.url });
-  buses.push(b);
-  return b;
-}
+const nats = useNatsFixture();
+const bus = () => nats.bus();
 
 async function node(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Pulse>[0]> = {}): Promise<Pulse> {
   const p = new Pulse({ bus: await bus(), clusterId: cluster, nodeId, bpm: 120, maxBpm: 120, leaseTtlMs: 1000, ...extra });
-  pulses.push(p);
+  nats.track(p);
   await p.start();
   return p;
 }
@@ -91,7 +77,7 @@ describe('pulse - the lease TTL is the bucket TTL (issue 11)', () => {
 
   it('lease ttl - `backbeat pulse --lease-ttl` against a bucket with another TTL exits 1 with one line', async () => {
     await node('ttlcli', 'x', { leaseTtlMs: 1000 });
-    const proc = ManagedProcess.node(pulseBin, ['pulse', '--cluster', 'ttlcli', '--nats', server.url, '--admin-port', '0', '--lease-ttl', '5000'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const proc = ManagedProcess.node(pulseBin, ['pulse', '--cluster', 'ttlcli', '--nats', nats.url, '--admin-port', '0', '--lease-ttl', '5000'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
     try {
       expect(await proc.exited).toBe(1);
       const lines = proc.stderr.trim().split('\n');
