@@ -77,7 +77,7 @@ function nodeLine(n: NodeView, now: number, leader?: string): string {
     if (typeof renewal === 'string') facts.push(`last renewal ${ago(renewal, now)}`);
     else if (n.node_id === leader) facts.push('holds the lease');
     const off = i.clock_offset_ms ?? i.clock_offset;
-    if (typeof off === 'number') facts.push(`clock offset ${off} ms`);
+    if (typeof off === 'number') facts.push(`clock offset ${off.toFixed(1)} ms`);
   } else {
     const http = i.http ?? i.http_address;
     if (typeof http === 'string') facts.push(http);
