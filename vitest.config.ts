@@ -18,9 +18,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // Most tests wait on real servers and beats, not on the CPU: two files at once on two cores
-    // (vitest's default is cores - 1, which runs the suite one file at a time here).
-    maxWorkers: 2,
     reporters: ['default'],
   },
 });
