@@ -20,6 +20,7 @@ export type { Verdict, IngestContext } from './ingest.js';
 export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText, compareHlcText } from './window.js';
 export type { IssueKind } from './window.js';
 export { planRecovery } from './recovery.js';
+export { HandledSeqs } from './handled-seqs.js';
 export type { RecoveryPlan, RecoveryInput } from './recovery.js';
 export { readReports, decodeStoredReport } from './history.js';
 export type { ReportPage, ReportQuery } from './history.js';

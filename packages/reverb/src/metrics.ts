@@ -11,6 +11,7 @@ export interface ReverbMetrics {
   readonly reports: Counter;
   readonly agentsReporting: Gauge;
   readonly reportFailures: Counter;
+  readonly catchUpReads: Counter;
 }
 
 /** Registers the reverb metrics on `registry` (a new one by default). */
@@ -30,5 +31,10 @@ export function createReverbMetrics(registry = new Registry()): ReverbMetrics {
     reports: new Counter({ name: 'backbeat_reverb_reports_published_total', help: 'BarReports published by this replica', registers }),
     agentsReporting: new Gauge({ name: 'backbeat_reverb_agents_reporting', help: 'Agents reporting in the last bar', registers }),
     reportFailures: new Counter({ name: 'backbeat_reverb_report_store_failures_total', help: 'BarReport stores that failed (each is retried)', registers }),
+    catchUpReads: new Counter({
+      name: 'backbeat_reverb_catch_up_reads_total',
+      help: 'Reports before which the claim consumer was behind and the claim stream was read directly',
+      registers,
+    }),
   };
 }

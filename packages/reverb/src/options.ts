@@ -41,6 +41,12 @@ export interface ReverbOptions {
   /** A report whose store failed is tried again after this long. @default 1000 */
   retryMs?: number;
   /**
+   * Before a report is built, the claim consumer gets this long to deliver every claim the
+   * stream holds; then the stream is read directly (a consumer stalled by a NATS fault).
+   * @default 500
+   */
+  catchUpWaitMs?: number;
+  /**
    * Copies of the claim, report and dead-letter streams and of the presence bucket (issue 10):
    * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees). @default 'auto'
    */
@@ -97,6 +103,7 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? 65_536, 256),
     catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),
+    catchUpWaitMs: positive('catch-up-wait', o.catchUpWaitMs ?? 500, 0),
     replicas: checkReplicaSetting(o.replicas ?? 'auto'),
     host,
     clock: o.clock ?? systemClock,

@@ -13,6 +13,7 @@ import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
 import { consumerName } from './consumers.js';
+import { HandledSeqs } from './handled-seqs.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
 import { checkClaim } from './ingest.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
@@ -62,8 +63,8 @@ export class Reverb {
   #dueUpTo = -1;
   #recovered = false;
   #pumping: Promise<void> | undefined;
-  /** Claims with a stream sequence up to this were read at start: a delivery of one is a duplicate. */
-  #historyLast = 0;
+  /** Claim-stream sequences handled (counted, refused or skipped): a delivery of one is a duplicate. */
+  #handled: HandledSeqs;
   /** The tempo map read from the state bucket at start, until the SDK has one. */
   #stateMap: TempoMap | null = null;
   /** When the last report found at start was stored. */
@@ -79,6 +80,7 @@ export class Reverb {
     this.#trust = this.options.trust;
     this.startedAt = this.options.clock.wallNow();
     this.consumer = consumerName(this.options.nodeId);
+    this.#handled = new HandledSeqs(this.options.clock);
   }
 
   /** Where the service is in its lifecycle. */
@@ -128,11 +130,15 @@ export class Reverb {
     this.#client = createClient({ clusterId, agentId: `service:${nodeId}`, bus, clock, logger });
     this.#client.onDownbeat((frame, info) => this.#onDownbeat(frame, info));
     await this.#client.start();
+    const statusStream = clusterNames(clusterId).statusStream;
+    // Everything stored before this start is either rebuilt now or belongs to bars already reported.
+    const floor = (await retryTransient(() => bus.streamState(statusStream), { what: `reading stream ${statusStream}`, clock, logger })).lastSeq;
     const startTime = await this.#recover();
+    this.#handled.advanceTo(floor);
     this.#recovered = true;
     this.#kick();
     this.#consumer = await bus.consume(
-      { stream: clusterNames(clusterId).statusStream, durable: this.consumer, ackWaitMs: 30_000, maxAckPending: 20_000, ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }) },
+      { stream: statusStream, durable: this.consumer, ackWaitMs: 30_000, maxAckPending: 20_000, ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }) },
       (msg) => this.#onDelivery(msg),
     );
     this.#scheduleSweep();
@@ -188,8 +194,9 @@ export class Reverb {
       while (page.length > 0) {
         for (const m of page) this.ingest(m.data, m.headers, m.time, m.seq <= handledUpTo ? 'history' : 'live', m.seq);
         count += page.length;
-        this.#historyLast = page.at(-1)!.seq;
-        page = page.length < READ_PAGE ? [] : await bus.readStream({ stream, fromSeq: this.#historyLast + 1, limit: READ_PAGE });
+        const last = page.at(-1)!.seq;
+        this.#handled.advanceTo(last);
+        page = page.length < READ_PAGE ? [] : await bus.readStream({ stream, fromSeq: last + 1, limit: READ_PAGE });
       }
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not re-read the claim stream; bars rebuilt from what was read');
@@ -200,8 +207,40 @@ export class Reverb {
   }
 
   #onDelivery(msg: DurableMsg): void {
-    if (msg.seq > this.#historyLast) this.ingest(msg.data, msg.headers, msg.time, msg.redelivered ? 'redelivered' : 'live', msg.seq);
+    this.ingest(msg.data, msg.headers, msg.time, msg.redelivered ? 'redelivered' : 'live', msg.seq);
     msg.ack();
+  }
+
+  /**
+   * Before a report is built: every claim the stream acknowledged so far is handled. The
+   * consumer is given `catchUpWaitMs` to deliver them; a consumer stalled by a NATS fault (its
+   * Raft group electing a leader) is overtaken by reading the stream directly (issue 10: a
+   * bar's report counts every claim stored before it was built). False when the stream
+   * cannot be read now: the report is tried again later.
+   */
+  async #catchUp(): Promise<boolean> {
+    const { bus, clusterId, logger, catchUpWaitMs } = this.options;
+    const stream = clusterNames(clusterId).statusStream;
+    try {
+      const target = (await bus.streamState(stream)).lastSeq;
+      if (await this.#handled.whenHandled(target, catchUpWaitMs)) return true;
+      let from = (this.#handled.upTo ?? 0) + 1;
+      let read = 0;
+      while (from <= target) {
+        const page = await bus.readStream({ stream, fromSeq: from, limit: READ_PAGE });
+        if (page.length === 0) break;
+        for (const m of page) this.ingest(m.data, m.headers, m.time, 'live', m.seq);
+        read += page.length;
+        from = page.at(-1)!.seq + 1;
+      }
+      this.#handled.advanceTo(target);
+      this.metrics.catchUpReads.inc();
+      logger.info({ claims: read, up_to_seq: target }, 'the claim consumer was behind; read the claim stream directly before the report');
+      return true;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not read the claim stream before the report; retrying');
+      return false;
+    }
   }
 
   /** Stops reporting, consuming and following; idempotent. */
@@ -269,6 +308,10 @@ export class Reverb {
    * message; the same message again (same `seq`) is a duplicate, silently skipped.
    */
   ingest(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): IngestOutcome {
+    if (seq > 0) {
+      if (this.#handled.has(seq)) return 'duplicate'; // the same stored message again
+      this.#handled.add(seq);
+    }
     const now = this.options.clock.now();
     const dlq = source !== 'history';
     const storedBeat = this.#beatAt(storedAt);
@@ -371,6 +414,7 @@ export class Reverb {
     const { bus, clusterId, clock, logger } = this.options;
     const w = this.#window(fromBeat);
     if (w.reportedAt !== undefined) return true;
+    if (!(await this.#catchUp())) return false;
     const closing = fromBeat + this.barLength;
     const a = this.#downbeats.get(fromBeat);
     const b = this.#downbeats.get(closing);

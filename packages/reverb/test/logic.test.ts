@@ -1,10 +1,10 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareHlc, createTempoMap, formatHlc, parseHlc } from '@backbeat/core';
+import { FakeClock, compareHlc, createTempoMap, formatHlc, parseHlc } from '@backbeat/core';
 import { validateBarReport } from '@backbeat/contracts';
 import { publicKeyBase64 } from '@backbeat/sdk';
-import { TrustStore, WindowAggregation, compareHlcText, assertBindable, bearerMatches, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, isLoopbackHost, planRecovery, resolveReverbOptions } from '@backbeat/reverb';
+import { HandledSeqs, TrustStore, WindowAggregation, compareHlcText, assertBindable, bearerMatches, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, isLoopbackHost, planRecovery, resolveReverbOptions } from '@backbeat/reverb';
 
 const map = createTempoMap({ startTime: 1_000_000, tempoBpm: 60, barLength: 4 }); // 1 s beats, 4 s bars
 const enc = new TextEncoder();
@@ -25,6 +25,65 @@ describe('reverb - recovery plan', () => {
 
   it('recovery - at most maxBars are rebuilt, the skipped ones are counted', () => {
     expect(planRecovery({ map, barLength: 4, now: 1_000_000 + 400_500, lastReported: 0, maxBars: 10 })).toMatchObject({ firstBar: 360, currentBar: 400, skippedBars: 89 });
+  });
+});
+
+describe('reverb - handled stream sequences', () => {
+  it('handled - the floor closes over sequences handled out of order; a handled one is known again', () => {
+    const h = new HandledSeqs(new FakeClock());
+    expect(h.has(1)).toBe(false);
+    expect(h.upTo).toBeUndefined();
+    h.add(10); // the first sets the floor below it
+    expect(h.upTo).toBe(10);
+    h.add(12);
+    h.add(13);
+    expect([h.upTo, h.pending, h.has(12), h.has(11)]).toEqual([10, 2, true, false]);
+    h.add(11);
+    expect([h.upTo, h.pending]).toEqual([13, 0]);
+    h.add(20);
+    h.advanceTo(18); // a stream read covered 14..18
+    expect([h.upTo, h.pending, h.has(15), h.has(19)]).toEqual([18, 1, true, false]);
+    h.add(19);
+    expect([h.upTo, h.pending]).toEqual([20, 0]);
+    h.advanceTo(5); // never backwards
+    expect(h.upTo).toBe(20);
+  });
+
+  it('handled - any order of adds and reads leaves exactly the added and covered sequences handled (fast-check)', () => {
+    const op = fc.oneof(fc.record({ add: fc.integer({ min: 1, max: 60 }) }), fc.record({ advance: fc.integer({ min: 1, max: 60 }) }));
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 80 }), (ops) => {
+        const h = new HandledSeqs(new FakeClock());
+        const model = new Set<number>();
+        let floor: number | undefined;
+        for (const o of ops) {
+          if ('add' in o) {
+            floor ??= o.add - 1;
+            h.add(o.add);
+            model.add(o.add);
+          } else {
+            floor = Math.max(floor ?? o.advance, o.advance);
+            h.advanceTo(o.advance);
+          }
+        }
+        for (let s = 1; s <= 61; s++) expect(h.has(s)).toBe(s <= floor! || model.has(s));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('handled - a wait ends true when the floor reaches its target, false at its timeout', async () => {
+    const clock = new FakeClock();
+    const h = new HandledSeqs(clock);
+    h.advanceTo(4);
+    await expect(h.whenHandled(4, 100)).resolves.toBe(true);
+    const reached = h.whenHandled(6, 100);
+    const missed = h.whenHandled(9, 100);
+    h.add(6);
+    h.add(5);
+    await expect(reached).resolves.toBe(true);
+    clock.advance(100);
+    await expect(missed).resolves.toBe(false);
   });
 });
 

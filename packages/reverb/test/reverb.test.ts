@@ -77,7 +77,9 @@ describe('reverb - bar reports on nats-server', () => {
       expect(r.on_time_reviews).toBe(2); // w1 reviewing + completed, w2 completed; w3 never
       expect(r.help_promises_fulfilled).toBe(1);
       expect(r.issues).toEqual(expect.arrayContaining([expect.objectContaining({ category: 'failed_agents', count: 1, severity: 'error' }), expect.objectContaining({ category: 'blocked_agents', count: 1 })]));
-      expect(Math.abs(r.tempo_drift_ms)).toBeLessThan(20);
+      // Receipt jitter of two downbeats (a few ms; more on a loaded machine). Pairing the wrong
+      // downbeats, or a frame's own time with another's, would show a whole beat (250 ms) or more.
+      expect(Math.abs(r.tempo_drift_ms)).toBeLessThan(250 / 2);
       expect(r.performance!.rollup_ms).toBeLessThan(1000 / 4);
     }
     const beats = seen.reports.map((r) => r.from_beat);

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NatsServer, waitFor } from '@backbeat/testing';
+import { NatsBus, statusStreamConfig, type Bus, type DurableMsg } from '@backbeat/transport';
+import { createClient } from '@backbeat/sdk';
+import { Reverb } from '@backbeat/reverb';
+import type { BarReport } from '@backbeat/contracts';
+import { collectReports, startPulse } from './helpers.js';
+
+let server: NatsServer;
+let observer: NatsBus;
+const cleanups: Array<() => Promise<void>> = [];
+beforeAll(async () => {
+  server = await NatsServer.start();
+  observer = await NatsBus.connect({ servers: server.url });
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  await observer?.close();
+  await server?.stop();
+});
+
+/**
+ * The bus as given, except that while `held` is true every durable delivery is held back and
+ * handed over when it is released: a consumer stalled as by a NATS fault (its Raft group
+ * electing a leader), while the stream itself stays readable.
+ */
+function stallableConsumer(bus: NatsBus): { bus: Bus; hold(): void; release(): void } {
+  let held = false;
+  const queue: Array<() => void> = [];
+  const proxy = new Proxy(bus, {
+    get(target, key) {
+      if (key === 'consume') {
+        return (options: Parameters<Bus['consume']>[0], handler: (m: DurableMsg) => void | Promise<void>) =>
+          target.consume(options, (m) => {
+            if (!held) return handler(m);
+            queue.push(() => void handler(m));
+          });
+      }
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return {
+    bus: proxy,
+    hold: () => (held = true),
+    release: () => {
+      held = false;
+      for (const deliver of queue.splice(0)) deliver();
+    },
+  };
+}
+
+describe('reverb - a stalled claim consumer', () => {
+  it('catch-up - reports built while the consumer is stalled count every stored claim; the late deliveries count nowhere twice', async () => {
+    const cluster = 'stall';
+    const seen = collectReports(observer, cluster);
+    const p = await startPulse(server.url, cluster, 240, 4); // 1 s bars
+    cleanups.push(p.stop);
+    const conn = await NatsBus.connect({ servers: server.url });
+    const stall = stallableConsumer(conn);
+    const r = new Reverb({ bus: stall.bus, clusterId: cluster, nodeId: 'rs', signatures: 'off', catchUpWaitMs: 100 });
+    await r.start();
+    cleanups.push(async () => {
+      await r.stop();
+      await conn.close();
+    });
+    for (const id of ['agent:s1', 'agent:s2', 'agent:s3']) {
+      const c = createClient({ clusterId: cluster, agentId: id, nats: server.url });
+      c.onBeat((f) => void c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index }).catch(() => {}));
+      await c.start();
+      cleanups.push(() => c.stop());
+    }
+    await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 12), { timeoutMs: 8000, message: 'a full bar' });
+    stall.hold();
+    const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
+    // Two whole bars end while nothing is delivered to the consumer.
+    await waitFor(() => seen.reports.some((x) => x.from_beat === stalledFrom + 4), { timeoutMs: 6000, message: 'two bars reported during the stall' });
+    stall.release();
+    const after = stalledFrom + 12;
+    await waitFor(() => seen.reports.some((x) => x.from_beat === after), { timeoutMs: 6000, message: 'a bar after the stall' });
+
+    // What the stream acknowledged, by bar.
+    const stored = await observer.readStream({ stream: statusStreamConfig(cluster).name, limit: 10_000 });
+    const perBar = new Map<number, number>();
+    for (const m of stored) {
+      const beat = (JSON.parse(new TextDecoder().decode(m.data)) as { beat_index: number }).beat_index;
+      perBar.set(beat - (beat % 4), (perBar.get(beat - (beat % 4)) ?? 0) + 1);
+    }
+    const byBar = new Map<number, BarReport>(seen.reports.map((x) => [x.from_beat, x]));
+    for (const from of [stalledFrom, stalledFrom + 4, stalledFrom + 8, after]) {
+      const rep = byBar.get(from)!;
+      expect(rep, `report of bar ${from}`).toBeDefined();
+      expect(rep.agents_reporting).toBe(3);
+      expect(rep.performance!.claims_processed).toBe(12);
+      expect(perBar.get(from)).toBe(12);
+      // The held deliveries, handed over after the stall, are neither replays nor late claims.
+      expect(rep.issues.map((i) => i.category)).not.toContain('replayed');
+      expect(rep.late_claims).toBeUndefined();
+    }
+    const catchUps = (await r.metrics.registry.getSingleMetric('backbeat_reverb_catch_up_reads_total')!.get()).values[0]!.value;
+    expect(catchUps).toBeGreaterThanOrEqual(2);
+    seen.stop();
+  });
+});
