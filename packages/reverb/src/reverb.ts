@@ -8,10 +8,12 @@
  * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
  * retried and never sealed unsent.
  */
-import { Hlc, positionAt, timeOf, windowId, type LifecycleState, type TempoMap } from '@backbeat/core';
+import { Hlc, positionAt, timeOf, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
-import { MSG_ID_HEADER, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers } from '@backbeat/transport';
+import { clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers, type StoredMsg } from '@backbeat/transport';
+import { readClaims } from './claim-stream.js';
+import { deadLetter, storeReport } from './publish.js';
 import { consumerName } from './consumers.js';
 import { HandledSeqs } from './handled-seqs.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
@@ -19,8 +21,10 @@ import { checkClaim } from './ingest.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
 import { DEFAULT_BAR_LENGTH, resolveReverbOptions, type ResolvedReverbOptions, type ReverbOptions } from './options.js';
 import { planRecovery } from './recovery.js';
+import { reportTiming, type Downbeat } from './report-timing.js';
 import type { TrustStore } from './trust.js';
-import { WindowAggregation, type IssueKind } from './window.js';
+import type { IssueKind, WindowAggregation } from './window.js';
+import { WindowStore } from './window-store.js';
 
 /** Lifecycle of the service. */
 export type ReverbState = LifecycleState;
@@ -35,8 +39,6 @@ export type ClaimSource = 'live' | 'redelivered' | 'history';
 /** Outcome of {@link Reverb.ingest}: counted, refused (the reason), or a message already counted. */
 export type IngestOutcome = 'accepted' | IssueKind | 'duplicate';
 
-const enc = new TextEncoder();
-const READ_PAGE = 50_000;
 
 /** One reverb replica. */
 export class Reverb {
@@ -51,8 +53,8 @@ export class Reverb {
   #client: Client | undefined;
   #consumer: Consumer | undefined;
   #presence: { stop(): Promise<void> } | undefined;
-  #windows = new Map<string, WindowAggregation>();
-  #downbeats = new Map<number, { receivedAt: number; scheduledAt: number; source: BeatInfo['source'] }>();
+  readonly #windows: WindowStore;
+  #downbeats = new Map<number, Downbeat>();
   #sweeper: ReturnType<ResolvedReverbOptions['clock']['setTimeout']> | undefined;
   #retry: ReturnType<ResolvedReverbOptions['clock']['setTimeout']> | undefined;
   #lastReport: BarReport | undefined;
@@ -81,6 +83,13 @@ export class Reverb {
     this.startedAt = this.options.clock.wallNow();
     this.consumer = consumerName(this.options.nodeId);
     this.#handled = new HandledSeqs(this.options.clock);
+    this.#windows = new WindowStore({
+      clusterId: this.options.clusterId,
+      barLength: () => this.barLength,
+      ttlMs: this.options.windowTtlMs,
+      maxWindows: this.options.maxWindows,
+      onSize: (n) => this.metrics.activeWindows.set(n),
+    });
   }
 
   /** Where the service is in its lifecycle. */
@@ -190,14 +199,9 @@ export class Reverb {
     const handledUpTo = mine?.deliveredSeq ?? 0;
     let count = 0;
     try {
-      let page = await bus.readStream({ stream, fromTime: plan.readFrom, limit: READ_PAGE });
-      while (page.length > 0) {
-        for (const m of page) this.ingest(m.data, m.headers, m.time, m.seq <= handledUpTo ? 'history' : 'live', m.seq);
-        count += page.length;
-        const last = page.at(-1)!.seq;
-        this.#handled.advanceTo(last);
-        page = page.length < READ_PAGE ? [] : await bus.readStream({ stream, fromSeq: last + 1, limit: READ_PAGE });
-      }
+      const read = await readClaims(bus, { stream, fromTime: plan.readFrom }, (m) => this.#ingestStored(m, m.seq <= handledUpTo ? 'history' : 'live'));
+      count = read.count;
+      if (read.lastSeq !== undefined) this.#handled.advanceTo(read.lastSeq);
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not re-read the claim stream; bars rebuilt from what was read');
     }
@@ -207,8 +211,12 @@ export class Reverb {
   }
 
   #onDelivery(msg: DurableMsg): void {
-    this.ingest(msg.data, msg.headers, msg.time, msg.redelivered ? 'redelivered' : 'live', msg.seq);
+    this.#ingestStored(msg, msg.redelivered ? 'redelivered' : 'live');
     msg.ack();
+  }
+
+  #ingestStored(m: StoredMsg, source: ClaimSource): void {
+    this.ingest(m.data, m.headers, m.time, source, m.seq);
   }
 
   /**
@@ -224,18 +232,10 @@ export class Reverb {
     try {
       const target = (await bus.streamState(stream)).lastSeq;
       if (await this.#handled.whenHandled(target, catchUpWaitMs)) return true;
-      let from = (this.#handled.upTo ?? 0) + 1;
-      let read = 0;
-      while (from <= target) {
-        const page = await bus.readStream({ stream, fromSeq: from, limit: READ_PAGE });
-        if (page.length === 0) break;
-        for (const m of page) this.ingest(m.data, m.headers, m.time, 'live', m.seq);
-        read += page.length;
-        from = page.at(-1)!.seq + 1;
-      }
+      const { count } = await readClaims(bus, { stream, fromSeq: (this.#handled.upTo ?? 0) + 1, toSeq: target }, (m) => this.#ingestStored(m, 'live'));
       this.#handled.advanceTo(target);
       this.metrics.catchUpReads.inc();
-      logger.info({ claims: read, up_to_seq: target }, 'the claim consumer was behind; read the claim stream directly before the report');
+      logger.info({ claims: count, up_to_seq: target }, 'the claim consumer was behind; read the claim stream directly before the report');
       return true;
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not read the claim stream before the report; retrying');
@@ -257,30 +257,6 @@ export class Reverb {
     this.#state = 'stopped';
   }
 
-  /** Window ids by first beat: a sha256 each, so computed once per bar (BACKBEAT-REQ-005). */
-  readonly #ids = new Map<number, string>();
-
-  #wid(fromBeat: number): string {
-    let id = this.#ids.get(fromBeat);
-    if (id === undefined) {
-      if (this.#ids.size >= 4096) this.#ids.clear();
-      id = windowId(this.options.clusterId, fromBeat);
-      this.#ids.set(fromBeat, id);
-    }
-    return id;
-  }
-
-  #window(fromBeat: number): WindowAggregation {
-    const id = this.#wid(fromBeat);
-    let w = this.#windows.get(id);
-    if (!w) {
-      w = new WindowAggregation(id, fromBeat, this.barLength, this.options.clock.now());
-      this.#windows.set(id, w);
-      this.metrics.activeWindows.set(this.#windows.size);
-    }
-    return w;
-  }
-
   /** The beat at time `t` on the tempo map, else the followed beat (-1 when neither is known). */
   #beatAt(t: number): number {
     const map = this.tempoMap;
@@ -289,7 +265,7 @@ export class Reverb {
   }
 
   #isReported(fromBeat: number): boolean {
-    const w = this.#windows.get(this.#wid(fromBeat));
+    const w = this.#windows.peek(fromBeat);
     return w?.reportedAt !== undefined || (this.#reportedUpTo !== undefined && fromBeat <= this.#reportedUpTo);
   }
 
@@ -298,7 +274,7 @@ export class Reverb {
     const b = Math.max(0, beat);
     let from = b - (b % this.barLength);
     if (this.#reportedUpTo !== undefined && from <= this.#reportedUpTo) from = this.#reportedUpTo + this.barLength;
-    return this.#window(from);
+    return this.#windows.get(from, this.options.clock.now());
   }
 
   /**
@@ -340,8 +316,8 @@ export class Reverb {
       return 'late_claims';
     }
     // The x-window-id header is used when it agrees with beat_index (SPEC 8): then it is this id.
-    const wid = this.#wid(fromBeat);
-    const w = this.#windows.get(wid) ?? this.#window(fromBeat);
+    const w = this.#windows.get(fromBeat, now);
+    const wid = w.windowId;
     const counted = w.seen(c.agent_id, c.hlc);
     if (counted !== undefined) {
       if (counted === seq && (seq > 0 || source !== 'live')) return 'duplicate'; // the same stored message again
@@ -364,13 +340,7 @@ export class Reverb {
   }
 
   #deadLetter(data: Uint8Array, headers: Headers, reason: string, message: string): void {
-    const h: Record<string, string> = { 'x-reason': reason, 'x-error': message.replace(/[\r\n]+/g, ' ').slice(0, 512) };
-    for (const k of ['x-agent-id', 'x-window-id', 'x-hlc']) if (headers[k] !== undefined) h[k] = headers[k]!;
-    try {
-      this.options.bus.publish(subjects(this.options.clusterId).dlq, data.length > 65_536 ? data.subarray(0, 65_536) : data, { headers: h });
-    } catch (err) {
-      this.options.logger.warn({ err: (err as Error).message }, 'could not publish to the dead-letter subject');
-    }
+    deadLetter(this.options.bus, this.options.clusterId, data, headers, reason, message, this.options.logger);
   }
 
   #onDownbeat(frame: BeatFrame, info: BeatInfo): void {
@@ -412,76 +382,46 @@ export class Reverb {
    */
   async #publishReport(fromBeat: number): Promise<boolean> {
     const { bus, clusterId, clock, logger } = this.options;
-    const w = this.#window(fromBeat);
+    const w = this.#windows.get(fromBeat, clock.now());
     if (w.reportedAt !== undefined) return true;
     if (!(await this.#catchUp())) return false;
-    const closing = fromBeat + this.barLength;
-    const a = this.#downbeats.get(fromBeat);
-    const b = this.#downbeats.get(closing);
-    const map = this.tempoMap;
-    const due = b?.receivedAt ?? (map ? timeOf(map, closing) : clock.now());
-    const beatMs = map ? timeOf(map, closing + 1) - timeOf(map, closing) : 0;
-    const drift = a && b && a.source === 'leader' && b.source === 'leader' ? b.receivedAt - a.receivedAt - (b.scheduledAt - a.scheduledAt) : 0;
     const built = clock.now();
-    // built_late: not within one beat of its closing downbeat (a restart or store retries).
-    const builtLate = map ? built - timeOf(map, closing) > beatMs : false;
-    const report = w.report(clusterId, { tempoDriftMs: drift, rollupMs: Math.max(0, built - due), barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString(), builtLate });
-    const data = enc.encode(JSON.stringify(report));
-    let duplicate: boolean;
-    try {
-      duplicate = (await bus.publishDurable(subjects(clusterId).reportStore, data, { msgId: report.window_id })).duplicate;
-    } catch (err) {
+    const { due, tempoDriftMs, builtLate } = reportTiming({ map: this.tempoMap, fromBeat, barLength: this.barLength, opening: this.#downbeats.get(fromBeat), closing: this.#downbeats.get(fromBeat + this.barLength), now: built });
+    const report = w.report(clusterId, { tempoDriftMs, rollupMs: Math.max(0, built - due), barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString(), builtLate });
+    const stored = await storeReport(bus, clusterId, report, logger);
+    if (stored === 'failed') {
       this.metrics.reportFailures.inc();
-      logger.warn({ err: (err as Error).message, window: report.window_id, from_beat: fromBeat }, 'could not store the bar report; retrying');
       return false;
     }
     w.seal(report, clock.now());
-    if (!duplicate) {
-      try {
-        bus.publish(subjects(clusterId).reverb, data, { headers: { [MSG_ID_HEADER]: report.window_id } });
-      } catch (err) {
-        logger.warn({ err: (err as Error).message, window: report.window_id }, 'bar report stored but not broadcast');
-      }
-      this.metrics.reports.inc();
-    }
+    if (stored === 'stored') this.metrics.reports.inc();
     const publishedMs = Math.max(0, clock.now() - due); // closing downbeat to report published
     this.metrics.rollup.observe(publishedMs / 1000);
     this.metrics.agentsReporting.set(report.agents_reporting);
     this.#lastReport = report;
     this.#lastReportAt = clock.wallNow();
     for (const l of this.#reportListeners) l(report, { publishedMs });
-    logger.debug({ window: report.window_id, from_beat: fromBeat, agents: report.agents_reporting, duplicate, built_late: builtLate, rollup_ms: Math.round(publishedMs * 1000) / 1000 }, 'bar report');
-    this.#evict();
+    logger.debug({ window: report.window_id, from_beat: fromBeat, agents: report.agents_reporting, duplicate: stored === 'duplicate', built_late: builtLate, rollup_ms: Math.round(publishedMs * 1000) / 1000 }, 'bar report');
+    this.#windows.evict(clock.now());
     return true;
   }
 
   #scheduleSweep(): void {
     this.#sweeper = this.options.clock.setTimeout(() => {
-      this.#evict();
+      this.#windows.evict(this.options.clock.now());
       this.#kick();
       if (this.#state === 'running') this.#scheduleSweep();
     }, 5000);
   }
 
-  /** Drops reported windows past their TTL, then the oldest beyond maxWindows. */
-  #evict(): void {
-    const now = this.options.clock.now();
-    for (const [id, w] of this.#windows) if (w.reportedAt !== undefined && now - w.lastUpdated > this.options.windowTtlMs) this.#windows.delete(id);
-    if (this.#windows.size > this.options.maxWindows) {
-      const oldest = [...this.#windows.values()].sort((x, y) => x.fromBeat - y.fromBeat);
-      for (const w of oldest.slice(0, this.#windows.size - this.options.maxWindows)) this.#windows.delete(w.windowId);
-    }
-    this.metrics.activeWindows.set(this.#windows.size);
-  }
-
   /** Windows held, newest first. */
   windows(): WindowAggregation[] {
-    return [...this.#windows.values()].sort((x, y) => y.fromBeat - x.fromBeat);
+    return this.#windows.list();
   }
 
   /** The window with this id, when held. */
   window(id: string): WindowAggregation | undefined {
-    return this.#windows.get(id);
+    return this.#windows.find(id);
   }
 
   /** The last report this replica stored (or found stored by another replica). */
