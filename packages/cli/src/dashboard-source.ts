@@ -1,5 +1,5 @@
 /** Feeds the dashboard from a reverb replica and the cluster's shared state. */
-import { parseHlc } from '@backbeat/core';
+import { httpError, parseHlc } from '@backbeat/core';
 import type { DashboardBar, DashboardBeat, DashboardCluster, DashboardDeadLetter, DashboardLeadership, DashboardNode, DashboardSource, TempoAnswer } from '@backbeat/dashboard';
 import type { Pulse } from '@backbeat/pulse';
 import type { Reverb } from '@backbeat/reverb';
@@ -126,7 +126,7 @@ export function reverbDashboardSource(reverb: Reverb, bus: Bus, started: Promise
       }
       return cached.value;
     },
-    changeTempo: changeTempo ?? (async () => ({ status: 501, body: { error: 'BB_ERR_NOT_AVAILABLE', message: 'this server does not take tempo changes (start reverb with --pulse-admin URL)' } })),
+    changeTempo: changeTempo ?? (async () => httpError('BB_ERR_NOT_AVAILABLE', 'this server does not take tempo changes (start reverb with --pulse-admin URL)')),
   };
 }
 
@@ -170,7 +170,7 @@ export function proxyTempoTo(adminUrl: string): TempoChanger {
       });
       return { status: r.status, body: await r.json().catch(() => ({})) };
     } catch (err) {
-      return { status: 502, body: { error: 'BB_ERR_PULSE_UNREACHABLE', message: `pulse admin API at ${adminUrl} did not answer: ${(err as Error).message}` } };
+      return httpError('BB_ERR_PULSE_UNREACHABLE', `pulse admin API at ${adminUrl} did not answer: ${(err as Error).message}`);
     }
   };
 }

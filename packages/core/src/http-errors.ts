@@ -30,3 +30,13 @@ export interface HttpErrorBody {
 export function httpError(code: HttpErrorCode, message: string, extra: Record<string, unknown> = {}): { status: number; body: HttpErrorBody } {
   return { status: HTTP_ERROR_CODES[code].status, body: { ...extra, error: code, message } };
 }
+
+/** What {@link sendHttpError} answers on: a fastify reply, or anything shaped like one. */
+export interface ErrorReply<R> {
+  code(status: number): { send(body: HttpErrorBody): R };
+}
+
+/** Answers `reply` with an error from {@link httpError}: `sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', '...'))`. */
+export function sendHttpError<R>(reply: ErrorReply<R>, e: { status: number; body: HttpErrorBody }): R {
+  return reply.code(e.status).send(e.body);
+}

@@ -19,10 +19,10 @@
  */
 export { BackbeatError, InvalidArgumentError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export { HTTP_ERROR_CODES, httpError } from './http-errors.js';
+export { HTTP_ERROR_CODES, httpError, sendHttpError } from './http-errors.js';
 export { DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID } from './defaults.js';
 export type { LifecycleState } from './defaults.js';
-export type { HttpErrorBody, HttpErrorCode } from './http-errors.js';
+export type { ErrorReply, HttpErrorBody, HttpErrorCode } from './http-errors.js';
 
 export { systemClock, createSystemClock } from './clock.js';
 export type { Clock, TimerHandle, SystemClockOptions } from './clock.js';

@@ -4,6 +4,7 @@
  * events for other clients) and the tempo form's POST.
  */
 import { readFileSync } from 'node:fs';
+import { httpError, sendHttpError } from '@backbeat/core';
 import type { FastifyInstance } from 'fastify';
 import { UpdateHub } from './hub.js';
 import type { DashboardSource } from './source.js';
@@ -38,7 +39,7 @@ export function registerDashboard(app: FastifyInstance, source: DashboardSource)
 
   app.get<{ Querystring: { after?: string } }>('/api/v1/updates', async (req, reply) => {
     const after = Number(req.query.after ?? '0');
-    if (!Number.isSafeInteger(after) || after < 0) return reply.code(400).send({ error: 'BB_ERR_BAD_REQUEST', message: 'query.after must be an integer >= 0' });
+    if (!Number.isSafeInteger(after) || after < 0) return sendHttpError(reply, httpError('BB_ERR_BAD_REQUEST', 'query.after must be an integer >= 0'));
     return hub.poll(after, HOLD_MS);
   });
 

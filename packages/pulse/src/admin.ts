@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { BackbeatError, TempoChangeError } from '@backbeat/core';
+import { BackbeatError, TempoChangeError, httpError } from '@backbeat/core';
 import type { Pulse } from './pulse.js';
 
 /** Options of {@link buildAdminApp}. */
@@ -57,12 +57,12 @@ export interface TempoChangeAnswer {
  */
 export async function tempoChangeAnswer(pulse: Pulse, body: unknown, authorization: string | undefined, token: string | undefined): Promise<TempoChangeAnswer> {
   if (token && !bearerMatches(authorization, token)) {
-    return { status: 401, body: { error: 'BB_ERR_UNAUTHORIZED', message: 'a valid bearer token is required to change the tempo' } };
+    return httpError('BB_ERR_UNAUTHORIZED', 'a valid bearer token is required to change the tempo');
   }
   const b = body as { tempo_bpm?: unknown; justification?: unknown } | null;
-  if (typeof b !== 'object' || b === null || typeof b.tempo_bpm !== 'number') return { status: 400, body: { error: 'BB_ERR_BAD_REQUEST', message: 'body.tempo_bpm must be a number' } };
+  if (typeof b !== 'object' || b === null || typeof b.tempo_bpm !== 'number') return httpError('BB_ERR_BAD_REQUEST', 'body.tempo_bpm must be a number');
   if (b.justification !== undefined && (typeof b.justification !== 'string' || b.justification.length > 1024)) {
-    return { status: 400, body: { error: 'BB_ERR_BAD_REQUEST', message: 'body.justification must be a string of at most 1024 characters' } };
+    return httpError('BB_ERR_BAD_REQUEST', 'body.justification must be a string of at most 1024 characters');
   }
   try {
     const accepted = await pulse.requestTempoChange({ tempo_bpm: b.tempo_bpm, justification: b.justification });

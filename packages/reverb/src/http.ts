@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Clock } from '@backbeat/core';
+import { httpError, sendHttpError, type Clock } from '@backbeat/core';
 import { SAFE_METHODS, bearerMatches } from './admin-auth.js';
 import type { Reverb } from './reverb.js';
 
@@ -27,7 +27,7 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
   if (token) {
     app.addHook('onRequest', async (req, reply) => {
       if (SAFE_METHODS.has(req.method) || bearerMatches(req.headers.authorization, token)) return;
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'BB_ERR_UNAUTHORIZED', message: `${req.method} ${req.url} needs 'Authorization: Bearer <admin token>'` });
+      return sendHttpError(reply.header('www-authenticate', 'Bearer'), httpError('BB_ERR_UNAUTHORIZED', `${req.method} ${req.url} needs 'Authorization: Bearer <admin token>'`));
     });
   }
   const fail = (status: number, error: string, message: string) => ({ status, body: { error, message } });
@@ -36,7 +36,7 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
     const { status, body } = err.validation || (err.statusCode ?? 500) < 500 ? fail(err.statusCode ?? 400, 'BB_ERR_BAD_REQUEST', err.message) : fail(500, 'BB_ERR_INTERNAL', 'internal error');
     return reply.code(status).send(body);
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'BB_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}` }));
+  app.setNotFoundHandler((req, reply) => sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`)));
 
   app.get('/health', async () => ({
     status: reverb.isReady() ? 'healthy' : 'degraded',
@@ -60,7 +60,7 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
   });
   app.get<{ Params: { id: string } }>('/api/v1/windows/:id', async (req, reply) => {
     const w = reverb.window(req.params.id);
-    if (!w) return reply.code(404).send({ error: 'BB_ERR_NOT_FOUND', message: `no window '${req.params.id}' is held (unknown or evicted)`, window_id: req.params.id });
+    if (!w) return sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no window '${req.params.id}' is held (unknown or evicted)`, { window_id: req.params.id }));
     return w.summary(true);
   });
   app.get('/api/v1/status', async () => ({
@@ -103,7 +103,7 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
         const page = await reverb.reports({ fromBeat, limit, cursor: req.query.cursor });
         return { reports: page.reports, count: page.reports.length, next_cursor: page.nextCursor ?? null };
       } catch (err) {
-        return reply.code(503).send({ error: 'BB_ERR_UNAVAILABLE', message: `report history unavailable: ${(err as Error).message}` });
+        return sendHttpError(reply, httpError('BB_ERR_UNAVAILABLE', `report history unavailable: ${(err as Error).message}`));
       }
     },
   );

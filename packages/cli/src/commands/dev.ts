@@ -8,6 +8,7 @@
  * `Authorization: Bearer <token>`; without one the server binds loopback only.
  */
 import type { Command } from 'commander';
+import { httpError, sendHttpError } from '@backbeat/core';
 import { registerDashboard } from '@backbeat/dashboard';
 import { bearerMatches, Pulse, tempoChangeAnswer } from '@backbeat/pulse';
 import { buildReverbApp, Reverb, TrustStore } from '@backbeat/reverb';
@@ -90,8 +91,8 @@ async function runDev(f: DevFlags): Promise<void> {
     }),
   );
   app.post('/api/v1/dev/failover', async (req, reply) => {
-    if (!authorized(req.headers.authorization)) return reply.code(401).send({ error: 'BB_ERR_UNAUTHORIZED', message: 'a valid bearer token is required to fail over' });
-    if (pulses.length < 2) return reply.code(409).send({ error: 'BB_ERR_NO_FAILOVER', message: 'run with --pulse-nodes 2 or more' });
+    if (!authorized(req.headers.authorization)) return sendHttpError(reply, httpError('BB_ERR_UNAUTHORIZED', 'a valid bearer token is required to fail over'));
+    if (pulses.length < 2) return sendHttpError(reply, httpError('BB_ERR_NO_FAILOVER', 'run with --pulse-nodes 2 or more'));
     return failover(pulses);
   });
 
