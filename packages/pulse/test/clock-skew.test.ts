@@ -1,30 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, waitFor } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@backbeat/testing';
 import { collectFrames, gridProblems } from './helpers.js';
-import { getJson, libfaketime, startPulseProcess, type PulseProcess } from './process.js';
+import { getJson, libfaketime, usePulseProcesses } from './process.js';
 
 // One pulse node runs under libfaketime (Debian `faketime`) with its clock 500 ms off; the
 // other nodes and this observer keep the machine's clock (issue 11).
-let server: NatsServer;
-let observer: NatsBus;
-const procs: PulseProcess[] = [];
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  observer = await NatsBus.connect({ servers: server.url });
-});
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.proc.stop()));
-  await observer?.close();
-  await server?.stop();
-});
-
-async function start(cluster: string, nodeId: string, env: Record<string, string> = {}): Promise<PulseProcess> {
-  const p = await startPulseProcess(server.url, cluster, nodeId, [], env);
-  procs.push(p);
-  return p;
-}
+const fx = usePulseProcesses();
+const start = (cluster: string, nodeId: string, env: Record<string, string> = {}) => fx.start(cluster, nodeId, [], env);
 
 describe('pulse - a leader clock is checked (issue 11)', () => {
   it.each([
@@ -32,7 +14,7 @@ describe('pulse - a leader clock is checked (issue 11)', () => {
     ['behind', '-0.5', -1],
   ])('clock - a node 500 ms %s never takes the lease and says so in /drift, /health, a metric and one log line; nothing off the grid reaches the wire', async (name, offset, sign) => {
     const cluster = `skew-${name}`;
-    const seen = collectFrames(observer, cluster);
+    const seen = collectFrames(fx.observer, cluster);
     // The skewed node starts first: without the check it would take the lease.
     const lib = libfaketime();
     expect(lib, 'libfaketime (Debian package faketime, see scripts/ensure-system-deps.mjs)').toBeDefined();

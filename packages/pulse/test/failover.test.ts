@@ -1,37 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, waitFor } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@backbeat/testing';
 import { collectFrames, gridProblems } from './helpers.js';
-import { getJson, startPulseProcess, type PulseProcess } from './process.js';
+import { getJson, usePulseProcesses, type PulseProcess } from './process.js';
 
-let server: NatsServer;
-let observer: NatsBus;
-const procs: PulseProcess[] = [];
+const fx = usePulseProcesses({ observerReconnectMs: 100 });
 const now = () => performance.timeOrigin + performance.now();
 
-beforeAll(async () => {
-  server = await NatsServer.start();
-  observer = await NatsBus.connect({ servers: server.url, reconnectTimeWaitMs: 100 });
-});
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.proc.stop()));
-  await observer?.close();
-  await server?.stop();
-});
-
 async function pair(cluster: string, extra: string[] = []): Promise<{ leader: PulseProcess; follower: PulseProcess }> {
-  const a = await startPulseProcess(server.url, cluster, `${cluster}-a`, extra);
-  procs.push(a);
+  const a = await fx.start(cluster, `${cluster}-a`, extra);
   await waitFor(async () => (await getJson(`${a.admin}/leader`)).is_leader === true, { timeoutMs: 5000, message: 'a to lead' });
-  const b = await startPulseProcess(server.url, cluster, `${cluster}-b`, extra);
-  procs.push(b);
+  const b = await fx.start(cluster, `${cluster}-b`, extra);
   await waitFor(async () => (await getJson(`${b.admin}/leader`)).leader === a.nodeId, { message: 'b to follow a' });
   return { leader: a, follower: b };
 }
 
 describe('pulse - failover between processes on nats-server', () => {
   it('failover - kill -9 of the leader: the follower leads within TTL + one phase, grid intact', async () => {
-    const seen = collectFrames(observer, 'kill9');
+    const seen = collectFrames(fx.observer, 'kill9');
     const { leader, follower } = await pair('kill9');
     await waitFor(() => seen.frames.length >= 6, { timeoutMs: 5000, message: 'frames' });
     const oldTerm = seen.frames.at(-1)!.term;
@@ -52,7 +37,7 @@ describe('pulse - failover between processes on nats-server', () => {
   });
 
   it('failover - a leader paused past its lease (SIGSTOP) wakes as a follower and sends nothing stale', async () => {
-    const seen = collectFrames(observer, 'sigstop');
+    const seen = collectFrames(fx.observer, 'sigstop');
     const { leader, follower } = await pair('sigstop', ['--lease-ttl', '1000']);
     await waitFor(() => seen.frames.length >= 6, { timeoutMs: 5000 });
     const oldTerm = seen.frames.at(-1)!.term;
@@ -70,7 +55,7 @@ describe('pulse - failover between processes on nats-server', () => {
   });
 
   it('failover - SIGTERM releases the lease: exit within 2 s and the follower leads at once', async () => {
-    const seen = collectFrames(observer, 'sigterm');
+    const seen = collectFrames(fx.observer, 'sigterm');
     const { leader, follower } = await pair('sigterm');
     await waitFor(() => seen.frames.length >= 3, { timeoutMs: 5000 });
     const t = now();
@@ -83,11 +68,10 @@ describe('pulse - failover between processes on nats-server', () => {
   });
 
   it('failover - nats-server restarted under a running pulse: it reconnects and resumes on the grid', async () => {
-    const seen = collectFrames(observer, 'natsrestart');
-    const p = await startPulseProcess(server.url, 'natsrestart', 'solo');
-    procs.push(p);
+    const seen = collectFrames(fx.observer, 'natsrestart');
+    const p = await fx.start('natsrestart', 'solo');
     await waitFor(() => seen.frames.length >= 6, { timeoutMs: 6000 });
-    await server.restart();
+    await fx.server.restart();
     const restartedAt = now();
     await waitFor(() => seen.frames.filter((f) => f.at > restartedAt).length >= 6, { timeoutMs: 10_000, message: 'frames after the restart' });
     expect(gridProblems(seen.frames)).toEqual([]);

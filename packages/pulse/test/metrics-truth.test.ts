@@ -1,25 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
-import { NatsBus, readPresence } from '@backbeat/transport';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManagedProcess, waitFor } from '@backbeat/testing';
+import { readPresence } from '@backbeat/transport';
 import { collectFrames, gridProblems } from './helpers.js';
-import { getJson, pulseBin, startPulseProcess, type PulseProcess } from './process.js';
+import { getJson, pulseBin, usePulseProcesses } from './process.js';
 
-let server: NatsServer;
-let observer: NatsBus;
-const procs: PulseProcess[] = [];
+const fx = usePulseProcesses();
 const dirs: string[] = [];
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  observer = await NatsBus.connect({ servers: server.url });
-});
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.proc.stop()));
-  await observer?.close();
-  await server?.stop();
+afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -33,12 +23,10 @@ async function gauge(admin: string, name: string): Promise<number | undefined> {
 describe('pulse - metrics that are true (issues 10, 15)', () => {
   it('metrics - after a tempo change and a failover every node reports the tempo in force, who leads and the term', async () => {
     const cluster = 'truth';
-    const seen = collectFrames(observer, cluster);
-    const a = await startPulseProcess(server.url, cluster, 'a', ['--lease-ttl', '1000']);
-    procs.push(a);
+    const seen = collectFrames(fx.observer, cluster);
+    const a = await fx.start(cluster, 'a', ['--lease-ttl', '1000']);
     await waitFor(async () => (await getJson(`${a.admin}/leader`)).is_leader === true, { timeoutMs: 5000, message: 'a to lead' });
-    const b = await startPulseProcess(server.url, cluster, 'b', ['--lease-ttl', '1000']);
-    procs.push(b);
+    const b = await fx.start(cluster, 'b', ['--lease-ttl', '1000']);
     await waitFor(async () => (await getJson(`${b.admin}/leader`)).leader === 'a', { message: 'b to follow a' });
     for (const p of [a, b]) expect(await gauge(p.admin, 'backbeat_tempo_bpm')).toBe(120);
 
@@ -62,7 +50,7 @@ describe('pulse - metrics that are true (issues 10, 15)', () => {
     // Presence: the node announces its role, term, leader and admin address.
     await waitFor(
       async () => {
-        const entry = (await readPresence(observer, cluster)).find((e) => e.node_id === 'b');
+        const entry = (await readPresence(fx.observer, cluster)).find((e) => e.node_id === 'b');
         return entry?.info.role === 'leader' && entry.info.term === 2 && entry.info.admin === b.admin;
       },
       { timeoutMs: 8000, message: "b's presence entry to show it leads" },
@@ -75,9 +63,9 @@ describe('pulse - setup that stays', () => {
   it('node id - a restart with --data-dir and without --node-id keeps the name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bb-pulse-'));
     dirs.push(dir);
-    const args = (extra: string[]) => ['pulse', '--cluster', 'keepname', '--nats', server.url, '--admin-port', '0', '--data-dir', dir, ...extra];
+    const args = (extra: string[]) => ['pulse', '--cluster', 'keepname', '--nats', fx.server.url, '--admin-port', '0', '--data-dir', dir, ...extra];
     const run = async (extra: string[]) => {
-      const proc = ManagedProcess.node(pulseBin, args(extra), { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+      const proc = fx.track(ManagedProcess.node(pulseBin, args(extra), { env: { BACKBEAT_LOG_FORMAT: 'json' } }));
       const m = await proc.waitForOutput(/"admin":"(http:\/\/127\.0\.0\.1:\d+)"/, 15_000);
       const id = (await getJson<{ node_id: string }>(`${m[1]!}/leader`)).node_id;
       proc.kill('SIGTERM');
@@ -89,7 +77,7 @@ describe('pulse - setup that stays', () => {
   });
 
   it('bpm - a tempo out of range names the flag that lifts the limit', async () => {
-    const proc = ManagedProcess.node(pulseBin, ['pulse', '--nats', server.url, '--bpm', '60']);
+    const proc = fx.track(ManagedProcess.node(pulseBin, ['pulse', '--nats', fx.server.url, '--bpm', '60']));
     expect(await proc.exited).toBe(2);
     expect(proc.stderr.trim()).toBe('backbeat: --bpm: must be from 4 to 24, got 60: set --max-bpm to 60 or more to lift the limit');
   });

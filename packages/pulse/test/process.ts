@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedProcess } from '@backbeat/testing';
+import { afterAll, beforeAll } from 'vitest';
+import { ManagedProcess, NatsServer } from '@backbeat/testing';
+import { NatsBus } from '@backbeat/transport';
 
 /** The built `backbeat` CLI. */
 export const pulseBin = fileURLToPath(new URL('../../cli/bin/backbeat.js', import.meta.url));
@@ -41,4 +43,57 @@ export async function startPulseProcess(nats: string, cluster: string, nodeId: s
 export async function getJson<T = Record<string, unknown>>(url: string): Promise<T> {
   const r = await fetch(url);
   return (await r.json()) as T;
+}
+
+/** What {@link usePulseProcesses} gives a test file. */
+export interface PulseProcessFixture {
+  /** The file's nats-server (valid once beforeAll ran). */
+  readonly server: NatsServer;
+  /** A connection of the test's own, to watch the wire. */
+  readonly observer: NatsBus;
+  /** Starts `backbeat pulse` on the file's server (see {@link startPulseProcess}); stopped after the file. */
+  start(cluster: string, nodeId: string, extra?: string[], env?: Record<string, string>): Promise<PulseProcess>;
+  /** Stops `proc` after the file (a process the test started itself). */
+  track(proc: ManagedProcess): ManagedProcess;
+}
+
+/**
+ * One nats-server and one observer connection for a test file of pulse processes; every
+ * process started through it, the observer and the server are stopped after the file, also
+ * when a test fails.
+ */
+export function usePulseProcesses(options: { observerReconnectMs?: number } = {}): PulseProcessFixture {
+  let server: NatsServer | undefined;
+  let observer: NatsBus | undefined;
+  const procs: ManagedProcess[] = [];
+  beforeAll(async () => {
+    server = await NatsServer.start();
+    observer = await NatsBus.connect({ servers: server.url, ...(options.observerReconnectMs !== undefined ? { reconnectTimeWaitMs: options.observerReconnectMs } : {}) });
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await observer?.close();
+    await server?.stop();
+  });
+  const ready = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the pulse process fixture is used before beforeAll ran');
+    return v;
+  };
+  return {
+    get server() {
+      return ready(server);
+    },
+    get observer() {
+      return ready(observer);
+    },
+    async start(cluster, nodeId, extra = [], env = {}) {
+      const p = await startPulseProcess(ready(server).url, cluster, nodeId, extra, env);
+      procs.push(p.proc);
+      return p;
+    },
+    track(proc) {
+      procs.push(proc);
+      return proc;
+    },
+  };
 }
