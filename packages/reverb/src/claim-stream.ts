@@ -20,7 +20,10 @@ export interface ClaimRange {
 
 /**
  * Hands every message of the range to `each`, in sequence order; returns how many and the
- * last sequence read (undefined when none).
+ * last sequence read (undefined when none). A read may come back short (a server that is
+ * recovering answers what it has): reading goes on from the last message until a read
+ * returns nothing or `toSeq` is reached, so the caller can tell a complete read (lastSeq at
+ * or past toSeq) from one that stopped early.
  * @throws the bus's errors (the stream cannot be read now)
  */
 export async function readClaims(bus: Bus, range: ClaimRange, each: (m: StoredMsg) => void): Promise<{ count: number; lastSeq: number | undefined }> {
@@ -35,7 +38,7 @@ export async function readClaims(bus: Bus, range: ClaimRange, each: (m: StoredMs
       count++;
       lastSeq = m.seq;
     }
-    if (page.length < READ_PAGE || lastSeq! >= end) break;
+    if (lastSeq! >= end) break;
     page = await bus.readStream({ stream: range.stream, fromSeq: lastSeq! + 1, limit: READ_PAGE });
   }
   return { count, lastSeq };

@@ -67,6 +67,8 @@ export class Reverb {
   #pumping: Promise<void> | undefined;
   /** Claim-stream sequences handled (counted, refused or skipped): a delivery of one is a duplicate. */
   #handled: HandledSeqs;
+  /** Where the start-up re-read of the claim stream began (ms since the epoch). */
+  #rebuildFrom: number | undefined;
   /** The tempo map read from the state bucket at start, until the SDK has one. */
   #stateMap: TempoMap | null = null;
   /** When the last report found at start was stored. */
@@ -142,8 +144,11 @@ export class Reverb {
     const statusStream = clusterNames(clusterId).statusStream;
     // Everything stored before this start is either rebuilt now or belongs to bars already reported.
     const floor = (await retryTransient(() => bus.streamState(statusStream), { what: `reading stream ${statusStream}`, clock, logger })).lastSeq;
-    const startTime = await this.#recover();
-    this.#handled.advanceTo(floor);
+    const { startTime, complete } = await this.#recover(floor);
+    // Claims up to the floor were all rebuilt now (a complete re-read) or belong to bars
+    // reported before (no tempo map: nothing to rebuild). After a partial re-read the
+    // consumer delivers the rest.
+    if (complete) this.#handled.advanceTo(floor);
     this.#recovered = true;
     this.#kick();
     this.#consumer = await bus.consume(
@@ -172,10 +177,11 @@ export class Reverb {
 
   /**
    * Rebuilds the bars a stop lost: re-reads the claims stored since one beat before the
-   * first bar without a report. Returns where a new durable starts (undefined: no tempo map
-   * yet, a new durable then takes only new claims).
+   * first bar without a report, up to `floor` (the stream's last sequence at start). Returns
+   * where a new durable starts (undefined: no tempo map yet, a new durable then takes only
+   * new claims) and whether everything up to the floor is handled now.
    */
-  async #recover(): Promise<number | undefined> {
+  async #recover(floor: number): Promise<{ startTime: number | undefined; complete: boolean }> {
     const { bus, clusterId, clock, logger, catchUpBars } = this.options;
     // The SDK's watch may not have delivered the map yet: read it from the state bucket (the
     // pulse owns that bucket: opened, never created here).
@@ -188,26 +194,29 @@ export class Reverb {
       this.#reportedUpTo = lastReport.from_beat;
       this.#dueUpTo = lastReport.from_beat;
     }
-    if (!map) return undefined;
+    const nothing = { startTime: undefined, complete: true };
+    if (!map) return nothing;
     const plan = planRecovery({ map, barLength: this.barLength, now: clock.now(), lastReported: lastReport?.from_beat, maxBars: catchUpBars });
-    if (!plan) return undefined;
+    if (!plan) return nothing;
     if (plan.skippedBars > 0) logger.warn({ bars: plan.skippedBars, catch_up_bars: catchUpBars }, 'bars ended too long ago to rebuild; no report for them');
     this.#reportedUpTo = plan.firstBar - this.barLength;
     this.#dueUpTo = Math.max(this.#dueUpTo, plan.currentBar - this.barLength);
     const stream = clusterNames(clusterId).statusStream;
     const mine = (await bus.listConsumers(stream).catch(() => [])).find((c) => c.name === this.consumer);
     const handledUpTo = mine?.deliveredSeq ?? 0;
+    this.#rebuildFrom = plan.readFrom;
     let count = 0;
+    let complete = false;
     try {
-      const read = await readClaims(bus, { stream, fromTime: plan.readFrom }, (m) => this.#ingestStored(m, m.seq <= handledUpTo ? 'history' : 'live'));
+      const read = await readClaims(bus, { stream, fromTime: plan.readFrom, toSeq: floor }, (m) => this.#ingestStored(m, m.seq <= handledUpTo ? 'history' : 'live'));
       count = read.count;
-      if (read.lastSeq !== undefined) this.#handled.advanceTo(read.lastSeq);
+      complete = read.lastSeq === undefined || read.lastSeq >= floor;
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not re-read the claim stream; bars rebuilt from what was read');
     }
     const missed = Math.max(0, (plan.currentBar - plan.firstBar) / this.barLength);
     logger.info({ claims: count, from_bar: plan.firstBar, missed_bars: missed, consumer: this.consumer, resumed: mine !== undefined }, 'rebuilt from the claim stream');
-    return plan.readFrom;
+    return { startTime: plan.readFrom, complete };
   }
 
   #onDelivery(msg: DurableMsg): void {
@@ -227,12 +236,19 @@ export class Reverb {
    * cannot be read now: the report is tried again later.
    */
   async #catchUp(): Promise<boolean> {
-    const { bus, clusterId, logger, catchUpWaitMs } = this.options;
+    const { bus, clusterId, clock, logger, catchUpWaitMs } = this.options;
     const stream = clusterNames(clusterId).statusStream;
     try {
       const target = (await bus.streamState(stream)).lastSeq;
       if (await this.#handled.whenHandled(target, catchUpWaitMs)) return true;
-      const { count } = await readClaims(bus, { stream, fromSeq: (this.#handled.upTo ?? 0) + 1, toSeq: target }, (m) => this.#ingestStored(m, 'live'));
+      // Nothing handled yet (the start-up re-read failed): from where that re-read began.
+      const upTo = this.#handled.upTo;
+      const from = upTo !== undefined ? { fromSeq: upTo + 1 } : { fromTime: this.#rebuildFrom ?? clock.now() };
+      const { count, lastSeq } = await readClaims(bus, { stream, ...from, toSeq: target }, (m) => this.#ingestStored(m, 'live'));
+      if (lastSeq !== undefined && lastSeq < target) {
+        logger.warn({ read_up_to_seq: lastSeq ?? null, up_to_seq: target }, 'the claim stream answered only part of what it holds; the report waits');
+        return false;
+      }
       this.#handled.advanceTo(target);
       this.metrics.catchUpReads.inc();
       logger.info({ claims: count, up_to_seq: target }, 'the claim consumer was behind; read the claim stream directly before the report');
