@@ -67,6 +67,9 @@ const toWire = (s: SlotKey | undefined): WireSlot | undefined => (s ? { beat_ind
 const fromWire = (s: WireSlot | undefined): SlotKey | undefined => (s ? { beatIndex: s.beat_index, phaseIndex: s.phase_index } : undefined);
 const later = (a: SlotKey | undefined, b: SlotKey | undefined): SlotKey | undefined => (!a ? b : !b ? a : compareSlots(a, b) >= 0 ? a : b);
 
+/** How long a follower that saw the KV fail leaves an absent lease to its previous holder (two of its retries). */
+const INCUMBENT_HEAD_START_MS = 2 * OUTAGE_RETRY_MS;
+
 /** Failures of lease operations are logged at most this often (a leader in an outage retries every 150 ms). */
 const WARN_EVERY_MS = 2000;
 
@@ -110,6 +113,10 @@ export class KvLeaseElector implements LeaderElector {
   /** A new leader publishes from this time on (the handover guard). */
   #publishFrom = 0;
   #cancelGuard: (() => void) | undefined;
+  /** The lease was re-created after an outage and the term counter has not been checked yet. */
+  #termUnverified = false;
+  /** When a follower that saw the KV fail first found the lease absent (the incumbent's head start). */
+  #absentSince: number | undefined;
   #lastWarnAt = -Infinity;
   #failuresSinceWarn = 0;
 
@@ -268,10 +275,20 @@ export class KvLeaseElector implements LeaderElector {
       this.#emit();
     }
     if (!this.#running || this.#o.refusal?.()) return;
+    // After a KV outage the previous leader may be riding it out: it re-creates the lease within
+    // a retry or two. Give it that head start rather than a handover with a guard.
+    const now = this.#clock.now();
+    const outage = this.kvOutageGraceMs > 0 && this.#troubleAt !== undefined && now - this.#troubleAt < this.ttlMs + this.kvOutageGraceMs && this.#previous !== this.nodeId;
+    if (outage) {
+      this.#absentSince ??= now;
+      if (now - this.#absentSince < INCUMBENT_HEAD_START_MS) return;
+    }
+    this.#absentSince = undefined;
     await this.#acquire();
   }
 
   #follow(v: PulseLeaseRecord | null): void {
+    this.#absentSince = undefined;
     if (!v) return; // a refused value: keep the last good view
     this.#resumeAfter = later(this.#resumeAfter, fromWire(v.last_slot));
     if (v.term === this.#term && v.node_id === this.#leaderId) return;
@@ -364,6 +381,8 @@ export class KvLeaseElector implements LeaderElector {
   }
 
   async #renew(): Promise<void> {
+    if (this.#termUnverified) await this.#verifyTerm();
+    if (!this.#isLeader) return;
     const sentAt = this.#clock.now();
     const value: PulseLeaseRecord = { ...this.#record!, last_slot: toWire(this.#o.lastSlot?.()) ?? this.#record!.last_slot };
     let revision: number;
@@ -448,32 +467,47 @@ export class KvLeaseElector implements LeaderElector {
 
   /**
    * The replicas expired the lease by its TTL while nobody could write it. Re-create it under
-   * the same term only when no other term began meanwhile: the term counter still holds this
-   * node's term, checked by compare-and-set (a linearizable write, not a replica's read),
-   * before the lease is created; anything else steps down.
+   * the same term at once: the lease key makes it this node's alone again, and nobody can count
+   * a new term without holding it. Whether another term began during the outage is checked on
+   * the term counter next, by compare-and-set (a linearizable write, not a replica's read), as
+   * soon as the state bucket answers (its stream may be electing too); a counter that moved on
+   * makes this node end the lease and step down.
    */
   async #restore(): Promise<void> {
     const sentAt = this.#clock.now();
-    const last = toWire(this.#o.lastSlot?.()) ?? this.#record!.last_slot;
+    const value: PulseLeaseRecord = { ...this.#record!, last_slot: toWire(this.#o.lastSlot?.()) ?? this.#record!.last_slot };
     try {
-      const tr = await this.#readTerm();
-      if (!tr?.value || tr.value.term !== this.#term || tr.value.node_id !== this.nodeId) {
-        return this.#setLeader(false, 'lease expired during a KV outage and another term began');
-      }
-      await this.#o.state.update(LEADER_TERM_KEY, encodeJson({ ...tr.value, last_slot: last }), tr.revision);
-      const value: PulseLeaseRecord = { ...this.#record!, last_slot: last };
-      const revision = await this.kv.create(STATE_KEYS.leader, encodeJson(value));
-      this.#revision = revision;
+      this.#revision = await this.kv.create(STATE_KEYS.leader, encodeJson(value));
       this.#record = value;
     } catch (err) {
       if (!(err instanceof KvConflictError)) return this.#renewFailed(err, sentAt, false);
       const cur = await this.#readLease().catch(() => null);
-      this.#setLeader(false, cur?.value ? `lease taken by ${cur.value.node_id}` : 'lease expired during a KV outage and another term began');
+      this.#setLeader(false, cur?.value ? `lease taken by ${cur.value.node_id}` : 'lease expired during a KV outage and could not be re-created');
       if (cur) this.#follow(cur.value);
       return;
     }
+    this.#termUnverified = true;
     this.#log.info({ term: this.#term, outage_ms: Math.round(sentAt - (this.#outageSince ?? sentAt)) }, 'the lease expired during a KV outage; re-created it under the same term');
     this.#renewed(sentAt);
+    await this.#verifyTerm();
+  }
+
+  /** After {@link #restore}: the term counter must still hold this node's term. Transient failures wait for the next renewal. */
+  async #verifyTerm(): Promise<void> {
+    try {
+      const tr = await this.#readTerm();
+      const ours = tr?.value && tr.value.term === this.#term && tr.value.node_id === this.nodeId;
+      if (ours) await this.#o.state.update(LEADER_TERM_KEY, encodeJson({ ...tr.value, last_slot: this.#record?.last_slot }), tr.revision);
+      if (ours) {
+        this.#termUnverified = false;
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof KvConflictError)) return this.#failed(err);
+    }
+    this.#termUnverified = false;
+    this.#setLeader(false, 'lease expired during a KV outage and another term began');
+    await this.kv.delete(STATE_KEYS.leader, { expectedRevision: this.#revision }).catch(() => {});
   }
 
   async #release(reason: string): Promise<void> {
@@ -521,6 +555,7 @@ export class KvLeaseElector implements LeaderElector {
       this.#outageSince = undefined;
       this.#unsureSince = undefined;
       this.#cancelGuard?.();
+      this.#termUnverified = false;
       if (this.#leaderId === this.nodeId) {
         this.#leaderId = null;
         this.#previous = this.nodeId;
