@@ -10,12 +10,19 @@
  * - fencing: the leader stops publishing at (send time of its last successful write +
  *   ttl − margin), before the server can expire the lease, so two leaders never publish;
  * - a node whose clock check refuses it does not take the lease, and a leader releases it;
- * - followers retry on their own timer: nats-server 2.9 sends no watch event on expiry.
+ * - followers retry on their own timer: nats-server 2.9 sends no watch event on expiry;
+ * - KV outage (issue 10, lease-outage.ts): while renewals get "no responders" (no stream
+ *   leader: nobody can take the lease either), the leader keeps publishing on fresh evidence,
+ *   up to `kvOutageGraceMs` past its lease, retrying every 150 ms. When the KV answers, a lease
+ *   still ours is kept; an expired one is re-created under the same term only when the term
+ *   counter still holds that term (checked by compare-and-set); anything else steps down. A node
+ *   that takes a lease which expired while it saw the KV fail waits a handover guard first.
  */
 import { compareSlots, scheduleAt, systemClock, silentLogger, type Clock, type Logger, type SlotKey, type TimerHandle } from '@backbeat/core';
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket, type LeaseRecord } from '@backbeat/transport';
 import type { LeaderElector, Leadership } from './elector.js';
 import { gateLease, gateSlot, gateTermRecord, type GatedKey, type TermRecord, type WireSlot } from './kv-gates.js';
+import { DEFAULT_KV_OUTAGE_GRACE_MS, isOutageEvidence, needsHandoverGuard, OUTAGE_RETRY_MS, outageTimings, outageValidity, type OutageTimings } from './lease-outage.js';
 
 /** State-bucket key of the term counter. */
 export const LEADER_TERM_KEY = 'leader-term';
@@ -38,6 +45,12 @@ export interface KvLeaseOptions {
   ttlMs?: number;
   /** Safety margin before expiry at which a leader stops publishing. @default max(100, ttl/8) */
   fenceMarginMs?: number;
+  /**
+   * How long past its lease a leader may keep publishing while the lease KV answers "no
+   * responders" (no stream leader, so nobody can take the lease; issue 10). 0: it stops at
+   * the lease's expiry whatever the cause. See lease-outage.ts. @default 15000
+   */
+  kvOutageGraceMs?: number;
   /** Why this node may not lead now (its clock check), or null. @default always null */
   refusal?: () => string | null;
   /** The last (beat, phase) this node sent or saw on the wire, written into the records. */
@@ -54,6 +67,12 @@ const toWire = (s: SlotKey | undefined): WireSlot | undefined => (s ? { beat_ind
 const fromWire = (s: WireSlot | undefined): SlotKey | undefined => (s ? { beatIndex: s.beat_index, phaseIndex: s.phase_index } : undefined);
 const later = (a: SlotKey | undefined, b: SlotKey | undefined): SlotKey | undefined => (!a ? b : !b ? a : compareSlots(a, b) >= 0 ? a : b);
 
+/** How long a follower that saw the KV fail leaves an absent lease to its previous holder (two of its retries). */
+const INCUMBENT_HEAD_START_MS = 2 * OUTAGE_RETRY_MS;
+
+/** Failures of lease operations are logged at most this often (a leader in an outage retries every 150 ms). */
+const WARN_EVERY_MS = 2000;
+
 /** The lease as read: null when absent; `value` null when the stored value was refused. */
 type LeaseRead = { readonly value: PulseLeaseRecord | null; readonly revision: number } | null;
 
@@ -61,6 +80,8 @@ type LeaseRead = { readonly value: PulseLeaseRecord | null; readonly revision: n
 export class KvLeaseElector implements LeaderElector {
   readonly ttlMs: number;
   readonly fenceMarginMs: number;
+  readonly kvOutageGraceMs: number;
+  readonly timings: OutageTimings;
   readonly #o: KvLeaseOptions;
   #clock: Clock;
   #log: Logger;
@@ -81,6 +102,23 @@ export class KvLeaseElector implements LeaderElector {
   #reachable = true;
   #resumeAfter: SlotKey | undefined;
   #selfFenced = false;
+  /** Send time of the last write of this term the KV acknowledged. */
+  #okSentAt = 0;
+  /** Send time of the first renewal since then whose outcome is unknown (it may have been applied). */
+  #unsureSince: number | undefined;
+  /** When this leader's KV outage began (its first failed renewal), or undefined. */
+  #outageSince: number | undefined;
+  /** Last time a lease operation failed for a transient reason. */
+  #troubleAt: number | undefined;
+  /** A new leader publishes from this time on (the handover guard). */
+  #publishFrom = 0;
+  #cancelGuard: (() => void) | undefined;
+  /** The lease was re-created after an outage and the term counter has not been checked yet. */
+  #termUnverified = false;
+  /** When a follower that saw the KV fail first found the lease absent (the incumbent's head start). */
+  #absentSince: number | undefined;
+  #lastWarnAt = -Infinity;
+  #failuresSinceWarn = 0;
 
   constructor(
     private readonly kv: KvBucket,
@@ -90,6 +128,8 @@ export class KvLeaseElector implements LeaderElector {
     this.#o = options;
     this.ttlMs = options.ttlMs ?? 2000;
     this.fenceMarginMs = options.fenceMarginMs ?? Math.max(100, this.ttlMs / 8);
+    this.kvOutageGraceMs = options.kvOutageGraceMs ?? DEFAULT_KV_OUTAGE_GRACE_MS;
+    this.timings = outageTimings(this.ttlMs);
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;
   }
@@ -106,6 +146,7 @@ export class KvLeaseElector implements LeaderElector {
     this.#running = false;
     if (this.#timer) this.#clock.clearTimeout(this.#timer);
     this.#cancelFence?.();
+    this.#cancelGuard?.();
     await this.#ticking;
     if (this.#isLeader) {
       this.#setLeader(false, 'stopped');
@@ -114,7 +155,7 @@ export class KvLeaseElector implements LeaderElector {
   }
 
   canPublish(now: number): boolean {
-    return this.#isLeader && now < this.#validUntil;
+    return this.#isLeader && now >= this.#publishFrom && now < this.#validUntil;
   }
 
   fence(reason: string): void {
@@ -143,7 +184,7 @@ export class KvLeaseElector implements LeaderElector {
 
   #schedule(): void {
     if (!this.#running) return;
-    const every = this.#isLeader ? this.ttlMs / 4 : Math.min(250, this.ttlMs / 8);
+    const every = this.#isLeader ? (this.#outageSince !== undefined ? OUTAGE_RETRY_MS : this.ttlMs / 4) : Math.min(250, this.ttlMs / 8);
     this.#timer = this.#clock.setTimeout(() => {
       this.#ticking = this.#tick();
     }, every);
@@ -159,8 +200,7 @@ export class KvLeaseElector implements LeaderElector {
         } else await this.#renew();
       } else await this.#campaign();
     } catch (err) {
-      this.#unreachable();
-      this.#log.warn({ err: (err as Error).message, leader: this.#isLeader }, 'lease operation failed');
+      this.#failed(err);
     } finally {
       this.#schedule();
     }
@@ -178,6 +218,18 @@ export class KvLeaseElector implements LeaderElector {
     if (!this.#reachable) return;
     this.#reachable = false;
     this.#emit();
+  }
+
+  /** A lease operation failed: unreachable, remembered (a conflict is an answer, not trouble), logged at most every 2 s. */
+  #failed(err: unknown): void {
+    if (!(err instanceof KvConflictError)) this.#troubleAt = this.#clock.now();
+    this.#unreachable();
+    this.#failuresSinceWarn++;
+    const now = this.#clock.now();
+    if (now - this.#lastWarnAt < WARN_EVERY_MS) return;
+    this.#log.warn({ err: (err as Error).message, leader: this.#isLeader, failures: this.#failuresSinceWarn }, 'lease operation failed');
+    this.#lastWarnAt = now;
+    this.#failuresSinceWarn = 0;
   }
 
   /** The lease as it is now: null when absent; a refused value counts as absent-but-held. */
@@ -223,10 +275,20 @@ export class KvLeaseElector implements LeaderElector {
       this.#emit();
     }
     if (!this.#running || this.#o.refusal?.()) return;
+    // After a KV outage the previous leader may be riding it out: it re-creates the lease within
+    // a retry or two. Give it that head start rather than a handover with a guard.
+    const now = this.#clock.now();
+    const outage = this.kvOutageGraceMs > 0 && this.#troubleAt !== undefined && now - this.#troubleAt < this.ttlMs + this.kvOutageGraceMs && this.#previous !== this.nodeId;
+    if (outage) {
+      this.#absentSince ??= now;
+      if (now - this.#absentSince < INCUMBENT_HEAD_START_MS) return;
+    }
+    this.#absentSince = undefined;
     await this.#acquire();
   }
 
   #follow(v: PulseLeaseRecord | null): void {
+    this.#absentSince = undefined;
     if (!v) return; // a refused value: keep the last good view
     this.#resumeAfter = later(this.#resumeAfter, fromWire(v.last_slot));
     if (v.term === this.#term && v.node_id === this.#leaderId) return;
@@ -245,6 +307,7 @@ export class KvLeaseElector implements LeaderElector {
     const base = (t: typeof tr) => Math.max(this.#term, t ? (t.value ? t.value.term : t.revision) : 0);
     this.#resumeAfter = later(later(this.#resumeAfter, fromWire(tr?.value?.last_slot)), this.#o.lastSlot?.());
     const ended = tr?.value && tr.value.term >= this.#term ? tr.value.ended : undefined;
+    const previousHolder = tr ? (tr.value?.node_id ?? 'unknown') : null;
     const reason = ended ? `${tr!.value!.node_id} ${ended}` : !tr && this.#term === 0 ? 'first leader' : 'lease expired';
     let record: PulseLeaseRecord = {
       node_id: this.nodeId,
@@ -292,41 +355,159 @@ export class KvLeaseElector implements LeaderElector {
     this.#term = record.term;
     this.#leaderId = this.nodeId;
     this.#reason = reason;
+    this.#okSentAt = sentAt;
+    this.#unsureSince = undefined;
+    this.#outageSince = undefined;
+    const guard = needsHandoverGuard({
+      now: this.#clock.now(),
+      graceMs: this.kvOutageGraceMs,
+      ttlMs: this.ttlMs,
+      previousNode: previousHolder,
+      nodeId: this.nodeId,
+      endedCleanly: ended !== undefined,
+      troubleAt: this.#troubleAt,
+    });
+    // The previous leader may still be publishing on its outage grace: let it learn first.
+    this.#publishFrom = guard ? this.#clock.now() + this.timings.handoverGuardMs : 0;
     this.#extend(sentAt);
     this.#setLeader(true, reason);
+    if (!guard) return;
+    this.#log.info({ term: this.#term, guard_ms: this.timings.handoverGuardMs, previous_leader: previousHolder }, 'took a lease that expired during a KV outage: first frame after the handover guard');
+    this.#cancelGuard = scheduleAt(this.#clock, this.#publishFrom, () => {
+      if (!this.#isLeader) return;
+      this.#o.onDeadline?.(this.#validUntil, this.#term);
+      this.#emit();
+    });
   }
 
   async #renew(): Promise<void> {
+    if (this.#termUnverified) await this.#verifyTerm();
+    if (!this.#isLeader) return;
+    const sentAt = this.#clock.now();
+    const value: PulseLeaseRecord = { ...this.#record!, last_slot: toWire(this.#o.lastSlot?.()) ?? this.#record!.last_slot };
+    let revision: number;
+    try {
+      revision = await this.kv.update(STATE_KEYS.leader, encodeJson(value), this.#revision);
+    } catch (err) {
+      if (err instanceof KvConflictError) return this.#afterConflict();
+      return this.#renewFailed(err, sentAt, true);
+    }
+    this.#revision = revision;
+    this.#record = value;
+    this.#renewed(sentAt);
+  }
+
+  /** A write of this term was acknowledged (or adopted): sent at `sentAt`, the lease cannot expire before sentAt + ttl. */
+  #renewed(sentAt: number): void {
+    this.#okSentAt = sentAt;
+    this.#unsureSince = undefined;
+    if (this.#outageSince !== undefined) {
+      this.#log.info({ term: this.#term, outage_ms: Math.round(this.#clock.now() - this.#outageSince) }, 'the lease KV answers again; still leading');
+      this.#outageSince = undefined;
+    }
+    if (sentAt + this.ttlMs - this.fenceMarginMs > this.#validUntil || this.#validUntil === 0) this.#extend(sentAt);
+    this.#ok();
+  }
+
+  /**
+   * A renewal (or a step of it) failed without an answer from the lease's stream. `outage`:
+   * the failure may be evidence that nobody can write the lease (lease-outage.ts); false once
+   * the KV answered with a conflict (it has a stream leader then).
+   */
+  #renewFailed(err: unknown, sentAt: number, outage: boolean): void {
+    const evidence = outage && isOutageEvidence(err);
+    if (!evidence && !(err instanceof KvConflictError)) this.#unsureSince ??= sentAt; // a timeout may have been applied
+    this.#failed(err);
+    if (!this.#isLeader) return;
+    const first = this.#outageSince === undefined;
+    this.#outageSince ??= sentAt;
+    const until = outageValidity({
+      now: this.#clock.now(),
+      validUntil: this.#validUntil,
+      sentAt,
+      okSentAt: this.#okSentAt,
+      ttlMs: this.ttlMs,
+      fenceMarginMs: this.fenceMarginMs,
+      graceMs: this.kvOutageGraceMs,
+      evidence,
+      timings: this.timings,
+    });
+    if (until === null) return this.#setLeader(false, 'lease not renewed in time');
+    if (until <= this.#validUntil) return;
+    if (first || this.#validUntil <= this.#okSentAt + this.ttlMs - this.fenceMarginMs) {
+      this.#log.warn({ term: this.#term, grace_ms: this.kvOutageGraceMs, err: (err as Error).message }, 'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace');
+    }
+    this.#setValidity(until);
+  }
+
+  /** The renewal conflicted: the answer of an earlier one was lost, the lease expired, or another node holds it. */
+  async #afterConflict(): Promise<void> {
+    let cur: LeaseRead;
+    try {
+      cur = await this.#readLease();
+    } catch (err) {
+      return this.#renewFailed(err, this.#clock.now(), false);
+    }
+    if (cur?.value && cur.value.node_id === this.nodeId && cur.value.term === this.#term) {
+      if (cur.revision > this.#revision) {
+        // Only this node writes its record, and only its unanswered renewals since the last
+        // acknowledged one can have been applied: the lease lives at least from the first of them.
+        const appliedFrom = this.#unsureSince ?? this.#okSentAt;
+        this.#revision = cur.revision;
+        this.#record = cur.value;
+        this.#renewed(appliedFrom);
+        this.#log.info({ term: this.#term, revision: cur.revision }, 'a renewal answer was lost; the lease is still ours: adopted its revision');
+      }
+      return;
+    }
+    if (!cur && this.#outageSince !== undefined && this.kvOutageGraceMs > 0 && this.#clock.now() < this.#validUntil) return this.#restore();
+    this.#setLeader(false, cur?.value ? `lease taken by ${cur.value.node_id}` : 'lease expired before it was renewed');
+    if (cur) this.#follow(cur.value);
+  }
+
+  /**
+   * The replicas expired the lease by its TTL while nobody could write it. Re-create it under
+   * the same term at once: the lease key makes it this node's alone again, and nobody can count
+   * a new term without holding it. Whether another term began during the outage is checked on
+   * the term counter next, by compare-and-set (a linearizable write, not a replica's read), as
+   * soon as the state bucket answers (its stream may be electing too); a counter that moved on
+   * makes this node end the lease and step down.
+   */
+  async #restore(): Promise<void> {
     const sentAt = this.#clock.now();
     const value: PulseLeaseRecord = { ...this.#record!, last_slot: toWire(this.#o.lastSlot?.()) ?? this.#record!.last_slot };
     try {
-      this.#revision = await this.kv.update(STATE_KEYS.leader, encodeJson(value), this.#revision);
+      this.#revision = await this.kv.create(STATE_KEYS.leader, encodeJson(value));
       this.#record = value;
-      this.#extend(sentAt);
-      this.#ok();
-      return;
     } catch (err) {
-      // The answer may be lost (applied but not acknowledged), or it conflicts: read it back.
-      let cur: LeaseRead;
-      try {
-        cur = await this.#readLease();
-      } catch {
-        this.#unreachable(); // the fence timer steps down before the lease can expire
-        throw err;
-      }
-      if (cur?.value && cur.value.node_id === this.nodeId && cur.value.term === this.#term) {
-        if (cur.revision > this.#revision) {
-          // Only this node writes its record, and only this write was outstanding: it was applied after sentAt.
-          this.#revision = cur.revision;
-          this.#record = value;
-          this.#extend(sentAt);
-          this.#log.info({ term: this.#term, revision: cur.revision }, 'a renewal answer was lost; the lease is still ours: adopted its revision');
-        }
+      if (!(err instanceof KvConflictError)) return this.#renewFailed(err, sentAt, false);
+      const cur = await this.#readLease().catch(() => null);
+      this.#setLeader(false, cur?.value ? `lease taken by ${cur.value.node_id}` : 'lease expired during a KV outage and could not be re-created');
+      if (cur) this.#follow(cur.value);
+      return;
+    }
+    this.#termUnverified = true;
+    this.#log.info({ term: this.#term, outage_ms: Math.round(sentAt - (this.#outageSince ?? sentAt)) }, 'the lease expired during a KV outage; re-created it under the same term');
+    this.#renewed(sentAt);
+    await this.#verifyTerm();
+  }
+
+  /** After {@link #restore}: the term counter must still hold this node's term. Transient failures wait for the next renewal. */
+  async #verifyTerm(): Promise<void> {
+    try {
+      const tr = await this.#readTerm();
+      const ours = tr?.value && tr.value.term === this.#term && tr.value.node_id === this.nodeId;
+      if (ours) await this.#o.state.update(LEADER_TERM_KEY, encodeJson({ ...tr.value, last_slot: this.#record?.last_slot }), tr.revision);
+      if (ours) {
+        this.#termUnverified = false;
         return;
       }
-      this.#setLeader(false, cur?.value ? `lease taken by ${cur.value.node_id}` : 'lease expired before it was renewed');
-      if (cur) this.#follow(cur.value);
+    } catch (err) {
+      if (!(err instanceof KvConflictError)) return this.#failed(err);
     }
+    this.#termUnverified = false;
+    this.#setLeader(false, 'lease expired during a KV outage and another term began');
+    await this.kv.delete(STATE_KEYS.leader, { expectedRevision: this.#revision }).catch(() => {});
   }
 
   async #release(reason: string): Promise<void> {
@@ -348,21 +529,33 @@ export class KvLeaseElector implements LeaderElector {
 
   /** The lease was written at or after `sentAt`: it cannot expire before sentAt + ttl. */
   #extend(sentAt: number): void {
-    this.#validUntil = sentAt + this.ttlMs - this.fenceMarginMs;
+    this.#setValidity(sentAt + this.ttlMs - this.fenceMarginMs);
+  }
+
+  /** This node may publish until `until` (the fence), and the emitter learns it unless the handover guard still runs. */
+  #setValidity(until: number): void {
+    this.#validUntil = until;
     this.#cancelFence?.();
     // scheduleAt never fires early (a plain timer may, by a millisecond, and then never again).
-    if (this.#isLeader) this.#o.onDeadline?.(this.#validUntil, this.#term);
+    if (this.#isLeader && this.#clock.now() >= this.#publishFrom) this.#o.onDeadline?.(this.#validUntil, this.#term);
     this.#cancelFence = scheduleAt(this.#clock, this.#validUntil, () => {
-      if (this.#isLeader && this.#clock.now() >= this.#validUntil) this.#setLeader(false, 'lease not renewed in time');
+      if (!this.#isLeader || this.#clock.now() < this.#validUntil) return;
+      const beyondGrace = this.#outageSince !== undefined && this.#validUntil >= this.#okSentAt + this.ttlMs - this.fenceMarginMs + this.kvOutageGraceMs;
+      this.#setLeader(false, beyondGrace ? `the lease KV stayed unwritable past the outage grace (${this.kvOutageGraceMs} ms)` : 'lease not renewed in time');
     });
   }
 
   #setLeader(isLeader: boolean, reason: string): void {
     if (this.#isLeader === isLeader) return;
     this.#isLeader = isLeader;
-    this.#o.onDeadline?.(isLeader ? this.#validUntil : 0, this.#term);
+    this.#o.onDeadline?.(isLeader && this.#clock.now() >= this.#publishFrom ? this.#validUntil : 0, this.#term);
     if (!isLeader) {
       this.#validUntil = 0;
+      this.#publishFrom = 0;
+      this.#outageSince = undefined;
+      this.#unsureSince = undefined;
+      this.#cancelGuard?.();
+      this.#termUnverified = false;
       if (this.#leaderId === this.nodeId) {
         this.#leaderId = null;
         this.#previous = this.nodeId;

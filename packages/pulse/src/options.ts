@@ -4,6 +4,7 @@ import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER
 import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { LeaderElector } from './elector.js';
+import { DEFAULT_KV_OUTAGE_GRACE_MS } from './lease-outage.js';
 
 /** Options of {@link Pulse}. */
 export interface PulseOptions {
@@ -34,6 +35,15 @@ export interface PulseOptions {
    * bus (the in-memory bus shares the process clock). @default 20
    */
   maxClockOffsetMs?: number;
+  /**
+   * How long past its lease the leader may keep publishing while the lease KV answers "no
+   * responders" (its stream has no leader, so nobody can take the lease: a NATS node kill
+   * makes nats-server 2.9 elect for 4 to 9 s). Bounded by fresh evidence every few hundred
+   * ms; a network partition lets the old leader publish for up to this long to the clients
+   * on its side (SDK clients drop frames whose term is not the lease's). 0: stop at the
+   * lease's expiry whatever the cause. `--kv-outage-grace`. @default 15000
+   */
+  kvOutageGraceMs?: number;
   /**
    * Copies of every bucket the pulse creates (state, lease, presence; issue 10): a number from
    * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees; 1 on one server or
@@ -72,6 +82,7 @@ export interface ResolvedPulseOptions {
   readonly maxBpm: number;
   readonly leaseTtlMs: number | undefined;
   readonly maxClockOffsetMs: number;
+  readonly kvOutageGraceMs: number;
   readonly replicas: ReplicaSetting;
   readonly elector: 'kv' | 'single' | LeaderElector;
   readonly staleAfterMs: number | undefined;
@@ -123,6 +134,8 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
   if (leaseTtlMs !== undefined && (!Number.isFinite(leaseTtlMs) || leaseTtlMs < 500 || leaseTtlMs > 600_000)) throw new InvalidArgumentError('lease-ttl', `must be from 500 to 600000 ms, got ${leaseTtlMs}`);
   const maxClockOffsetMs = o.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS;
   if (!(maxClockOffsetMs > 0)) throw new InvalidArgumentError('max-clock-offset', `must be a number of ms > 0 (Infinity: no check), got ${maxClockOffsetMs}`);
+  const kvOutageGraceMs = o.kvOutageGraceMs ?? DEFAULT_KV_OUTAGE_GRACE_MS;
+  if (!Number.isFinite(kvOutageGraceMs) || kvOutageGraceMs < 0 || kvOutageGraceMs > 600_000) throw new InvalidArgumentError('kv-outage-grace', `must be from 0 to 600000 ms, got ${kvOutageGraceMs}`);
   const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
   return Object.freeze({
@@ -135,6 +148,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     maxBpm,
     leaseTtlMs,
     maxClockOffsetMs,
+    kvOutageGraceMs,
     replicas: checkReplicaSetting(o.replicas ?? 'auto'),
     elector: o.elector ?? 'kv',
     staleAfterMs: o.staleAfterMs,

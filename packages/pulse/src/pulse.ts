@@ -18,6 +18,7 @@ import { SharedFence } from './shared-fence.js';
 import type { EmitterLoad } from './worker-emitter.js';
 import { FrameObserver } from './frame-observer.js';
 import { KvLeaseElector } from './kv-lease.js';
+import { leaseRequestTimeoutMs } from './lease-outage.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { DEFAULT_LEASE_TTL_MS, resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
 import { driftView, isDegraded, leaderStatus, readiness, tempoStatus, type LeaderStatus, type PulseDriftReport, type PulseSnapshot, type Readiness, type ServiceState, type TempoStatus } from './status-views.js';
@@ -182,9 +183,12 @@ export class Pulse {
       this.#clockCheck = new ClockCheck({ kv: leaseKv, nodeId, clock, logger, maxOffsetMs: maxClockOffsetMs });
       await this.#clockCheck.start();
     }
-    return new KvLeaseElector(leaseKv, nodeId, {
-      state: this.#stateKv,
+    // Lease and term-counter requests with a short timeout, so a KV outage and its end show at once (issue 10).
+    const fast = (name: string) => retryTransient(() => bus.kv(name, { create: false, timeoutMs: leaseRequestTimeoutMs(ttlMs) }), { what: `opening ${name}`, clock, logger });
+    return new KvLeaseElector(await fast(bucket), nodeId, {
+      state: await fast(clusterNames(clusterId).stateBucket),
       ttlMs,
+      kvOutageGraceMs: this.options.kvOutageGraceMs,
       clock,
       logger,
       refusal: () => this.#clockCheck?.refusal() ?? null,

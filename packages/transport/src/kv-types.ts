@@ -26,6 +26,13 @@ export interface KvBucketOptions {
    * an existing bucket's count is kept.
    */
   replicas?: number;
+  /**
+   * How long each operation on this handle waits for JetStream's answer before a
+   * TimeoutError (on the in-memory bus: for a reconnection). A short one lets a caller learn
+   * of an outage or of its end quickly (the leader lease, issue 10). Only the handle it
+   * opens is affected. @default the bus's JetStream timeout (5000)
+   */
+  timeoutMs?: number;
 }
 
 /** A bucket's configuration as the server holds it (SPEC 12: never assume the flags took effect). */

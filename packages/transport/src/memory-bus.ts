@@ -194,7 +194,7 @@ export class MemoryBus implements Bus {
     await this.#gate(`kv '${bucket}'`, this.#jsTimeoutMs);
     const store = this.broker.bucket(bucket, options);
     if (!store) throw new JetStreamNotFoundError('bucket', bucket);
-    return new MemoryKvBucket(store, this.#hooks);
+    return new MemoryKvBucket(store, this.#hooks, options.timeoutMs);
   }
 
   async ensureStream(config: StreamConfig): Promise<void> {

@@ -160,15 +160,18 @@ export class MemoryKvBucket implements KvBucket {
   readonly #store: MemoryKvStore;
   readonly #client: MemoryClientHooks;
 
-  constructor(store: MemoryKvStore, client: MemoryClientHooks) {
+  readonly #timeoutMs: number | undefined;
+
+  constructor(store: MemoryKvStore, client: MemoryClientHooks, timeoutMs?: number) {
     this.name = store.name;
     this.#store = store;
     this.#client = client;
+    this.#timeoutMs = timeoutMs;
   }
 
   async #ready(op: string, key: string): Promise<void> {
     assertKvKey(key);
-    await this.#client.gate(`kv ${op} '${this.name}'`);
+    await this.#client.gate(`kv ${op} '${this.name}'`, this.#timeoutMs);
   }
 
   async get(key: string): Promise<KvEntry | null> {

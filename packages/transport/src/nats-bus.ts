@@ -2,6 +2,7 @@
  * Bus over nats.js v3 on a real nats-server: core pub/sub and request, JetStream KV, streams
  * and durable pull consumers. Every failure surfaces as one of the transport's typed errors.
  */
+import { InvalidArgumentError } from '@backbeat/core';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
@@ -190,7 +191,11 @@ export class NatsBus implements Bus {
 
   async kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     this.#checkOpen(`kv '${bucket}'`);
-    return openNatsKv(this.js, await this.#manager(), bucket, options, {
+    const t = options.timeoutMs;
+    if (t !== undefined && !(Number.isFinite(t) && t >= 1)) throw new InvalidArgumentError('timeoutMs', `must be a number of ms >= 1, got ${t}`);
+    // A handle with its own timeout gets its own JetStream context (the KV's writes and direct gets use it).
+    const js = t === undefined ? this.js : jetstream(this.nc, { timeout: t });
+    return openNatsKv(js, await this.#manager(), bucket, options, {
       track: (s) => this.#track(s),
       reportError: (e) => this.#reportError(e),
       clustered: () => this.clustered,

@@ -40,7 +40,7 @@ export async function openNatsKv(js: JetStreamClient, jsm: JetStreamManager, buc
       kv = await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas: options.replicas ?? 1 });
     }
     if (options.replicas !== undefined) await natsReconcileReplicas(jsm, target, options.replicas, hooks.clustered());
-    return new NatsKvBucket(bucket, kv, hooks);
+    return new NatsKvBucket(bucket, kv, hooks, options.timeoutMs);
   } catch (err) {
     throw mapNatsError(err, ctx);
   }
@@ -50,11 +50,13 @@ class NatsKvBucket implements KvBucket {
   readonly name: string;
   readonly #kv: KV;
   readonly #hooks: NatsKvHooks;
+  readonly #timeoutMs: number | undefined;
 
-  constructor(name: string, kv: KV, hooks: NatsKvHooks) {
+  constructor(name: string, kv: KV, hooks: NatsKvHooks, timeoutMs: number | undefined) {
     this.name = name;
     this.#kv = kv;
     this.#hooks = hooks;
+    this.#timeoutMs = timeoutMs;
   }
 
   async #call<T>(op: string, key: string, fn: () => Promise<T>, expectedRevision?: number, cas = false): Promise<T> {
@@ -64,6 +66,7 @@ class NatsKvBucket implements KvBucket {
     } catch (err) {
       throw mapNatsError(err, {
         operation: `kv ${op} '${this.name}/${key}'`,
+        ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}),
         ...(cas ? { kv: { bucket: this.name, key, expectedRevision } } : {}),
       });
     }

@@ -30,6 +30,7 @@ interface PulseFlags extends NatsFlags {
   dataDir?: string;
   leaseTtl?: string;
   maxClockOffset: string;
+  kvOutageGrace?: string;
   emitter: string;
   logLevel?: string;
 }
@@ -61,6 +62,11 @@ function emitterFlag(f: PulseFlags): NatsConfig | undefined {
   return f.emitter === 'thread' ? natsConfigFrom(f, `backbeat-pulse ${f.nodeId ?? ''} emitter`.replace('  ', ' ')) : undefined;
 }
 
+/** `--kv-outage-grace` (or BACKBEAT_KV_OUTAGE_GRACE): ms, or undefined for the default. */
+function kvOutageGraceFlag(raw: string | undefined): number | undefined {
+  return raw === undefined || raw === '' ? undefined : intFlag('--kv-outage-grace', raw, 0, 600_000);
+}
+
 /** Registers `backbeat pulse`. */
 export function registerPulse(program: Command): void {
   const cmd = addClusterFlag(program.command('pulse'))
@@ -73,6 +79,10 @@ export function registerPulse(program: Command): void {
     .option('--max-bpm <n>', 'highest tempo a change may set', '24')
     .option('--lease-ttl <ms>', 'leader lease TTL in ms; must match the lease bucket (default: its TTL, 2000 for a new one)')
     .option('--max-clock-offset <ms>', 'largest clock offset against the NATS servers a leader may have', '20')
+    .option(
+      '--kv-outage-grace <ms>',
+      "how long past its lease the leader keeps publishing while the lease KV has no stream leader (nobody can take the lease then); in a network partition the old leader may publish this long to clients on its side, whose SDK drops frames of a term that is not the lease's; 0: stop at the lease's expiry (or BACKBEAT_KV_OUTAGE_GRACE; default 15000)",
+    )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)')
@@ -101,6 +111,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     maxBpm: numberFlag('--max-bpm', f.maxBpm, 0.1, 1000),
     leaseTtlMs: f.leaseTtl === undefined ? undefined : intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
     maxClockOffsetMs: numberFlag('--max-clock-offset', f.maxClockOffset, 0.1, 600_000),
+    kvOutageGraceMs: kvOutageGraceFlag(f.kvOutageGrace ?? process.env.BACKBEAT_KV_OUTAGE_GRACE),
     replicas: replicasFlag(f.replicas),
     emitterNats: emitterFlag(f),
     logger: log,
