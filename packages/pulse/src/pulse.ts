@@ -7,20 +7,18 @@
  */
 import { hostname } from 'node:os';
 import { compareSlots, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { clusterNames, openLeaseBucket, openStateBucket, resolveReplicas, retryTransient, startPresence, subjects, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
-import { ClockCheck } from './clock-check.js';
+import { openStateBucket, resolveReplicas, retryTransient, startPresence, subjects, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
+import type { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
-import { SingleNodeElector, type LeaderElector, type Leadership } from './elector.js';
-import { LeaseTtlMismatchError } from './errors.js';
+import type { LeaderElector, Leadership } from './elector.js';
+import { setUpElector } from './elector-setup.js';
 import { startEmission, type Emission } from './emission.js';
 import { STALL_FENCE_MS, type PublishedFrame, type SkipReason } from './frame-publisher.js';
 import { SharedFence } from './shared-fence.js';
 import type { EmitterLoad } from './worker-emitter.js';
 import { FrameObserver } from './frame-observer.js';
-import { KvLeaseElector } from './kv-lease.js';
-import { leaseRequestTimeoutMs } from './lease-outage.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
-import { DEFAULT_LEASE_TTL_MS, resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
+import { resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
 import { driftView, isDegraded, leaderStatus, readiness, tempoStatus, type LeaderStatus, type PulseDriftReport, type PulseSnapshot, type Readiness, type ServiceState, type TempoStatus } from './status-views.js';
 import { submitTempoChange, type PendingTempo, type TempoRequest } from './tempo.js';
 import { TempoKeeper } from './tempo-keeper.js';
@@ -45,6 +43,8 @@ export class Pulse {
   #leaseTtlMs: number | null = null;
   /** Set when this node starts leading; cleared by the first frame of the term. */
   #newTerm = false;
+  /** The term this node leads (0 while it does not). */
+  #leadingTerm = 0;
   /** The last slot on the wire when this term began (for the failover count). */
   #termStartFloor: SlotKey | undefined;
   /** The term this node knows (the lease's). */
@@ -148,7 +148,16 @@ export class Pulse {
       },
     });
     this.#observer.start();
-    this.#elector = await this.#makeElector();
+    const setup = await setUpElector({
+      options: this.options,
+      replicas: this.#replicaOptions(),
+      fence: this.#fence,
+      lastSlot: () => this.#floor(),
+      onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
+    });
+    this.#elector = setup.elector;
+    this.#clockCheck = setup.clockCheck;
+    this.#leaseTtlMs = setup.leaseTtlMs;
     this.#elector.onChange((l) => this.#onLeadership(l));
     this.#state = 'running';
     this.#onMap();
@@ -159,43 +168,6 @@ export class Pulse {
       logger.warn({ err: (err as Error).message }, 'could not announce this node in the presence bucket');
     }
     logger.info({ cluster: clusterId, node: nodeId, lease_ttl_ms: this.#leaseTtlMs }, 'pulse started');
-  }
-
-  async #makeElector(): Promise<LeaderElector> {
-    const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs } = this.options;
-    if (elector === 'single') {
-      const single = new SingleNodeElector(nodeId);
-      single.onChange((l) => (l.isLeader ? this.#fence.open(Infinity, l.term) : this.#fence.close()));
-      return single;
-    }
-    if (elector !== 'kv') return elector;
-    const bucket = clusterNames(clusterId).leaseBucket;
-    const leaseKv = await retryTransient(() => openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...this.#replicaOptions() }), {
-      what: 'opening the lease bucket',
-      clock,
-      logger,
-    });
-    // The bucket's TTL expires the lease: fence with it, never with a flag it does not have (SPEC 6, 12).
-    const { ttlMs } = await leaseKv.settings();
-    if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
-    this.#leaseTtlMs = ttlMs;
-    if (bus.kind === 'nats' && Number.isFinite(maxClockOffsetMs)) {
-      this.#clockCheck = new ClockCheck({ kv: leaseKv, nodeId, clock, logger, maxOffsetMs: maxClockOffsetMs });
-      await this.#clockCheck.start();
-    }
-    // Lease and term-counter requests with a short timeout, so a KV outage and its end show at once (issue 10).
-    const fast = (name: string) => retryTransient(() => bus.kv(name, { create: false, timeoutMs: leaseRequestTimeoutMs(ttlMs) }), { what: `opening ${name}`, clock, logger });
-    return new KvLeaseElector(await fast(bucket), nodeId, {
-      state: await fast(clusterNames(clusterId).stateBucket),
-      ttlMs,
-      kvOutageGraceMs: this.options.kvOutageGraceMs,
-      clock,
-      logger,
-      refusal: () => this.#clockCheck?.refusal() ?? null,
-      lastSlot: () => this.#floor(),
-      onDeadline: (validUntil, term) => (validUntil > 0 ? this.#fence.open(validUntil, term) : this.#fence.close()),
-      onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
-    });
   }
 
   /** Releases the lease (a follower takes over at once) and stops. Idempotent. */
@@ -290,13 +262,16 @@ export class Pulse {
       this.#lastLeaderId = l.leaderId;
     }
     if (l.isLeader) {
-      if (!this.#newTerm) {
+      // A term begins once: later events of the same term (the lease reachable again) change nothing here.
+      if (l.term !== this.#leadingTerm) {
+        this.#leadingTerm = l.term;
         this.options.logger.info({ term: l.term, previous_leader: l.previousLeaderId ?? null, reason: l.reason ?? '' }, 'leading');
         this.#termStartFloor = floor;
+        this.#newTerm = true;
       }
-      this.#newTerm = true;
       void this.#writer?.ensureMap();
     } else {
+      this.#leadingTerm = 0;
       this.#newTerm = false;
       this.#emission?.reset();
     }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import { useNatsFixture } from './fixture.js';
 import { collectFrames, gridProblems } from './helpers.js';

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
-import { clusterNames, MemoryBroker, MemoryBus, NoRespondersError, openLeaseBucket, openStateBucket, TimeoutError, type KvBucket } from '@backbeat/transport';
+import { MemoryBroker, MemoryBus, NoRespondersError, openLeaseBucket, openStateBucket, TimeoutError, type KvBucket } from '@backbeat/transport';
 import { KvLeaseElector, LEADER_TERM_KEY, outageTimings } from '@backbeat/pulse';
 
 type Fault = 'none' | 'no-responders' | 'timeout' | 'hang';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
-import { encodeJson, NatsBus, openStateBucket, STATE_KEYS } from '@backbeat/transport';
+import { encodeJson, openStateBucket, STATE_KEYS } from '@backbeat/transport';
 import { buildAdminApp, Pulse } from '@backbeat/pulse';
 import { useNatsFixture } from './fixture.js';
 import { collectFrames, gridProblems } from './helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManagedProcess, waitFor } from '@backbeat/testing';
-import { clusterNames, decodeLeaseRecord, NatsBus, openStateBucket, STATE_KEYS, TimeoutError, type KvBucket } from '@backbeat/transport';
+import { clusterNames, decodeLeaseRecord, openStateBucket, STATE_KEYS, TimeoutError, type KvBucket } from '@backbeat/transport';
 import { KvLeaseElector, LEADER_TERM_KEY, LeaseTtlMismatchError, Pulse } from '@backbeat/pulse';
 import { useNatsFixture } from './fixture.js';
 import { collectFrames, gridProblems } from './helpers.js';

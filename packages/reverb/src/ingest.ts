@@ -24,8 +24,13 @@ export interface IngestContext {
    * distance check then). A claim naming a beat far from it is refused as a replay.
    */
   readonly currentBeat: number;
-  /** Claims further than this many beats from `currentBeat` are replays. */
+  /** Claims naming a beat more than this many beats ahead of `currentBeat` (or behind it, unless `lateBeats` is given) are replays. */
   readonly replayBeats: number;
+  /**
+   * Claims naming a beat more than this many beats behind `currentBeat` are replays; closer
+   * ones are late claims (an SDK queues claims through an outage). @default replayBeats
+   */
+  readonly lateBeats?: number;
 }
 
 const WHAT = {
@@ -55,7 +60,8 @@ export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContex
       if (!check.ok) return { accept: false, reason: check.reason, message: `claim of ${claim.agent_id} ${WHAT[check.reason]}`, claim };
     }
   }
-  if (ctx.currentBeat >= 0 && Math.abs(claim.beat_index - ctx.currentBeat) > ctx.replayBeats) {
+  const ahead = claim.beat_index - ctx.currentBeat;
+  if (ctx.currentBeat >= 0 && (ahead > ctx.replayBeats || -ahead > (ctx.lateBeats ?? ctx.replayBeats))) {
     return { accept: false, reason: 'replayed', message: `claim names beat ${claim.beat_index}, too far from beat ${ctx.currentBeat} at which it was stored`, claim };
   }
   return { accept: true, claim, unsignedAccepted };

@@ -32,8 +32,15 @@ export interface ReverbOptions {
   windowTtlMs?: number;
   /** At most this many windows are kept (oldest dropped first). @default 100 */
   maxWindows?: number;
-  /** Claims naming a beat more than this many bars from the beat they were stored at are replays. @default 2 */
+  /** Claims naming a beat more than this many bars ahead of the beat they were stored at are replays. @default 2 */
   replayBars?: number;
+  /**
+   * A claim stored up to this long after its beat is a late claim (counted in its bar, or as
+   * `late_claims` once the bar is reported), not a replay: SDK clients queue claims through a
+   * NATS outage and send them when it ends. Beyond it (and never less than replayBars) it is
+   * refused as a replay. @default 120000 (the claim stream's duplicate window)
+   */
+  maxClaimDelayMs?: number;
   /** Largest claim accepted, in bytes. @default 65536 */
   maxClaimBytes?: number;
   /** After a restart, rebuild at most this many missed bars from the claim stream. @default 1000 */
@@ -100,6 +107,7 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     windowTtlMs: positive('window-ttl', o.windowTtlMs ?? 300_000, 1000),
     maxWindows: positive('max-windows', o.maxWindows ?? 100, 2),
     replayBars: positive('replay-bars', o.replayBars ?? 2, 1),
+    maxClaimDelayMs: positive('max-claim-delay', o.maxClaimDelayMs ?? 120_000, 0),
     maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? 65_536, 256),
     catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),

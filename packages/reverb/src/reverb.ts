@@ -8,7 +8,7 @@
  * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
  * retried and never sealed unsent.
  */
-import { Hlc, positionAt, timeOf, type LifecycleState, type TempoMap } from '@backbeat/core';
+import { Hlc, positionAt, tempoAt, timeOf, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers, type StoredMsg } from '@backbeat/transport';
@@ -273,6 +273,13 @@ export class Reverb {
     this.#state = 'stopped';
   }
 
+  /** How many beats behind the beat it was stored at a claim may name (maxClaimDelayMs at the tempo of `t`). */
+  #lateBeats(t: number): number {
+    const map = this.tempoMap;
+    const bars = this.options.replayBars * this.barLength;
+    return map ? Math.max(bars, Math.ceil((this.options.maxClaimDelayMs * tempoAt(map, t)) / 60_000)) : bars;
+  }
+
   /** The beat at time `t` on the tempo map, else the followed beat (-1 when neither is known). */
   #beatAt(t: number): number {
     const map = this.tempoMap;
@@ -313,6 +320,7 @@ export class Reverb {
       maxBytes: this.options.maxClaimBytes,
       currentBeat: storedBeat,
       replayBeats: this.options.replayBars * this.barLength,
+      lateBeats: this.#lateBeats(storedAt),
     });
     if (!v.accept) {
       // Counted in the bar it was stored in: a refused claim's own beat is not to be trusted.

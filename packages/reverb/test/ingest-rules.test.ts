@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '@backbeat/core';
-import { MemoryBus, subjects, type BusMsg } from '@backbeat/transport';
+import { FakeClock, createTempoMap, tempoMapToJson } from '@backbeat/core';
+import { MemoryBus, STATE_KEYS, openStateBucket, subjects, type BusMsg } from '@backbeat/transport';
 import { Reverb } from '@backbeat/reverb';
 
 const enc = new TextEncoder();
@@ -26,6 +26,30 @@ describe('reverb - what counts as a replay (FakeClock, in-memory bus)', () => {
       expect(dlq.map((m) => m.headers['x-reason'])).toEqual(['replayed']);
       const w = r.windows()[0]!;
       expect([w.claims, w.rejected, w.agents]).toEqual([2, 1, 1]);
+    } finally {
+      await r.stop();
+      await bus.close();
+    }
+  });
+
+  it('ingest - a claim queued through an outage and stored up to maxClaimDelayMs after its beat is late, not a replay; older, or far ahead, it is a replay', async () => {
+    const clock = new FakeClock();
+    const bus = new MemoryBus({ clock });
+    // 60 BPM, bars of 4, the grid began 200 s ago: claims are stored at beat 200.
+    const state = await openStateBucket(bus, 'late');
+    await state.put(STATE_KEYS.tempoMap, new TextEncoder().encode(tempoMapToJson(createTempoMap({ startTime: clock.now() - 200_000, tempoBpm: 60, barLength: 4 }))));
+    const r = new Reverb({ bus, clusterId: 'late', nodeId: 'late', signatures: 'off', clock });
+    await r.start();
+    try {
+      expect(r.ingest(claim('agent:q', 184, '18bcfe56800:0001:abcd'), {}, clock.now(), 'live', 1)).toBe('late_claims'); // 16 s late: its bar is reported
+      expect(r.ingest(claim('agent:q', 198, '18bcfe56800:0002:abcd'), {}, clock.now(), 'live', 2)).toBe('accepted'); // its bar is open
+      expect(r.ingest(claim('agent:q', 60, '18bcfe56800:0003:abcd'), {}, clock.now(), 'live', 3)).toBe('replayed'); // 140 s late: beyond 120 s
+      expect(r.ingest(claim('agent:q', 212, '18bcfe56800:0004:abcd'), {}, clock.now(), 'live', 4)).toBe('replayed'); // 12 beats ahead: beyond 2 bars
+      const tight = new Reverb({ bus, clusterId: 'late', nodeId: 'tight', signatures: 'off', clock, maxClaimDelayMs: 5000 });
+      await tight.start();
+      expect(tight.ingest(claim('agent:q', 194, '18bcfe56800:0005:abcd'), {}, clock.now(), 'live', 5)).toBe('late_claims'); // 6 beats: within 2 bars
+      expect(tight.ingest(claim('agent:q', 184, '18bcfe56800:0006:abcd'), {}, clock.now(), 'live', 6)).toBe('replayed'); // 16 beats: beyond 5 s and 2 bars
+      await tight.stop();
     } finally {
       await r.stop();
       await bus.close();

@@ -1,0 +1,75 @@
+/**
+ * Which elector a pulse node runs, built from its options: one it was given, the single-node
+ * elector, or the KV lease (the default). For the lease it opens the lease bucket, checks the
+ * bucket's TTL against `--lease-ttl` (the TTL that expires the lease is the bucket's, SPEC 6
+ * and 12), starts the clock check, and opens the lease and state buckets a second time with a
+ * short request timeout, so a KV outage and its end show at once (issue 10).
+ */
+import { clusterNames, openLeaseBucket, retryTransient, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
+import type { SlotKey } from '@backbeat/core';
+import { ClockCheck } from './clock-check.js';
+import { SingleNodeElector, type LeaderElector } from './elector.js';
+import { LeaseTtlMismatchError } from './errors.js';
+import type { GatedKey } from './kv-gates.js';
+import { KvLeaseElector } from './kv-lease.js';
+import { leaseRequestTimeoutMs } from './lease-outage.js';
+import { DEFAULT_LEASE_TTL_MS, type PulseOptions, type ResolvedPulseOptions } from './options.js';
+import type { SharedFence } from './shared-fence.js';
+
+/** What {@link setUpElector} needs from the pulse. */
+export interface ElectorSetupInput {
+  readonly options: ResolvedPulseOptions & { readonly bus: PulseOptions['bus'] };
+  /** Replica count (and mismatch handler) for the lease bucket. */
+  readonly replicas: ReplicaOptions;
+  /** The publish deadline the emitter obeys: opened while this node may publish. */
+  readonly fence: SharedFence;
+  /** The last (beat, phase) known to be on the wire. */
+  readonly lastSlot: () => SlotKey | undefined;
+  /** Called for each refused (malformed) lease or term value. */
+  readonly onRefused: (key: GatedKey) => void;
+}
+
+/** The elector and what came with it. */
+export interface ElectorSetup {
+  readonly elector: LeaderElector;
+  /** The clock check (KV lease on NATS with a finite --max-clock-offset only). */
+  readonly clockCheck: ClockCheck | undefined;
+  /** The lease bucket's TTL (null without a KV lease). */
+  readonly leaseTtlMs: number | null;
+}
+
+/**
+ * Builds the elector the options name.
+ * @throws LeaseTtlMismatchError when the lease bucket's TTL is not `leaseTtlMs`
+ */
+export async function setUpElector(i: ElectorSetupInput): Promise<ElectorSetup> {
+  const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs, kvOutageGraceMs } = i.options;
+  if (elector === 'single') {
+    const single = new SingleNodeElector(nodeId);
+    single.onChange((l) => (l.isLeader ? i.fence.open(Infinity, l.term) : i.fence.close()));
+    return { elector: single, clockCheck: undefined, leaseTtlMs: null };
+  }
+  if (elector !== 'kv') return { elector, clockCheck: undefined, leaseTtlMs: null };
+  const bucket = clusterNames(clusterId).leaseBucket;
+  const leaseKv = await retryTransient(() => openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...i.replicas }), { what: 'opening the lease bucket', clock, logger });
+  const { ttlMs } = await leaseKv.settings();
+  if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
+  let clockCheck: ClockCheck | undefined;
+  if (bus.kind === 'nats' && Number.isFinite(maxClockOffsetMs)) {
+    clockCheck = new ClockCheck({ kv: leaseKv, nodeId, clock, logger, maxOffsetMs: maxClockOffsetMs });
+    await clockCheck.start();
+  }
+  const fast = (name: string): Promise<KvBucket> => retryTransient(() => bus.kv(name, { create: false, timeoutMs: leaseRequestTimeoutMs(ttlMs) }), { what: `opening ${name}`, clock, logger });
+  const lease = new KvLeaseElector(await fast(bucket), nodeId, {
+    state: await fast(clusterNames(clusterId).stateBucket),
+    ttlMs,
+    kvOutageGraceMs,
+    clock,
+    logger,
+    refusal: () => clockCheck?.refusal() ?? null,
+    lastSlot: i.lastSlot,
+    onDeadline: (validUntil, term) => (validUntil > 0 ? i.fence.open(validUntil, term) : i.fence.close()),
+    onRefused: (key) => i.onRefused(key),
+  });
+  return { elector: lease, clockCheck, leaseTtlMs: ttlMs };
+}
