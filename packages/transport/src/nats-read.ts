@@ -60,15 +60,11 @@ function pullOnce(nc: NatsConnection, stream: string, consumer: string, batch: n
   return new Promise((resolve) => {
     const inbox = createInbox();
     let got = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let seen = -1;
     const end = () => {
-      clearTimeout(timer);
+      clearInterval(timer);
       sub.unsubscribe();
       resolve(got);
-    };
-    const idle = () => {
-      clearTimeout(timer);
-      timer = setTimeout(end, PULL_IDLE_MS);
     };
     const sub = nc.subscribe(inbox, {
       callback: (err, m) => {
@@ -76,10 +72,10 @@ function pullOnce(nc: NatsConnection, stream: string, consumer: string, batch: n
         if (!d) return end(); // an error or a status (404 no messages, 408, 409 max bytes)
         out.push({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), seq: d.seq, time: d.time });
         if (++got >= batch) end();
-        else idle();
       },
     });
-    idle();
+    // One timer for the whole pull (not one per message): it ends the pull when a period passed without a message.
+    const timer = setInterval(() => (got === seen ? end() : (seen = got)), PULL_IDLE_MS / 2);
     nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch, no_wait: true, max_bytes: PULL_MAX_BYTES }), { reply: inbox });
   });
 }
