@@ -16,7 +16,7 @@ export interface ReportPage {
   readonly nextCursor: string | undefined;
 }
 
-/** What {@link readReports} returns. */
+/** What {@link readReports} asks for. */
 export interface ReportQuery {
   /** Reports whose from_beat is at least this. */
   readonly fromBeat?: number;
