@@ -11,6 +11,8 @@
 //               single MSG.GET lookup (baseline).
 // BENCH_SECONDS set: short mode (fewer claims, agents and reports; it says so). BENCH_JSON=file:
 // the summary as JSON (keys of earlier runs kept: ingest.verified_per_s, end_to_end.per_s ...).
+// BENCH_ONLY=history (or a comma list of memory, verify, ingest, end_to_end, rollup, history):
+// only those sections (default: all).
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -29,7 +31,9 @@ const AGENTS_MEM = short ? 20_000 : 100_000;
 const REPORTS = short ? 20_000 : 1_000_000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const results = { mode: short ? 'short' : 'full' };
+const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
+const section = (name) => only === undefined || only.includes(name);
+const results = { mode: short ? 'short' : 'full', ...(only ? { only } : {}) };
 const perS = (n, ms) => Math.round(n / (ms / 1000));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,7 +50,7 @@ function claims(count, beat, agents, keys, cluster = 'bench') {
 }
 
 // 0. Memory (first, before other sections leave garbage): one open window, AGENTS_MEM agents x 8 claims (as parsed from JSON), retained after GC.
-{
+if (section('memory')) {
   const gc = globalThis.gc ?? (() => {});
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -66,10 +70,10 @@ function claims(count, beat, agents, keys, cluster = 'bench') {
 
 // 1. Verify: node:crypto (baseline), node:crypto across worker threads, sodium-native.
 const agents = 1000;
-const keys = Array.from({ length: agents }, () => generateKeyPairSync('ed25519').privateKey);
+const keys = section('verify') || section('ingest') ? Array.from({ length: agents }, () => generateKeyPairSync('ed25519').privateKey) : [];
 const trust = TrustStore.parse(JSON.stringify({ agents: Object.fromEntries(keys.map((k, i) => [`agent:a${i}`, [publicKeyBase64(k)]])) }));
-const signed = claims(Math.min(N, 50_000), 3, agents, keys);
-{
+const signed = keys.length > 0 ? claims(Math.min(N, 50_000), 3, agents, keys) : [];
+if (section('verify')) {
   const pubs = keys.map((k) => Buffer.from(publicKeyBase64(k), 'base64'));
   const sample = signed.slice(0, Math.min(signed.length, 20_000)).map((c, i) => ({ msg: c.data, sig: Buffer.from(c.headers['x-signature'], 'base64'), pub: pubs[i % agents] }));
   const keyObjects = keys.map((k) => ({ format: 'jwk', key: k.export({ format: 'jwk' }) })).map((j) => ({ ...j, key: { kty: j.key.kty, crv: j.key.crv, x: j.key.x } }));
@@ -111,7 +115,7 @@ const signed = claims(Math.min(N, 50_000), 3, agents, keys);
 }
 
 // 2. Ingestion rate in one process (checks + aggregation), against a bare JSON.parse loop.
-{
+if (section('ingest')) {
   const bus = new MemoryBus();
   const unsigned = claims(N, 3, agents);
   const rate = (mode, list) => {
@@ -129,7 +133,7 @@ const signed = claims(Math.min(N, 50_000), 3, agents, keys);
 const server = await NatsServer.start();
 try {
   // 3. End to end through JetStream: stored claims, consumed by a bare durable (baseline) and by reverb.
-  {
+  if (section('end_to_end')) {
     const bus = await NatsBus.connect({ servers: server.url });
     const cluster = 'e2e';
     await bus.ensureStream(statusStreamConfig(cluster));
@@ -166,7 +170,7 @@ try {
   }
 
   // 4. Rollup: closing downbeat to published report, at 0, 1,000 and 10,000 agents.
-  {
+  if (section('rollup')) {
     const bus = await NatsBus.connect({ servers: server.url });
     const cluster = 'rollup';
     const pulse = new Pulse({ bus, clusterId: cluster, nodeId: 'p', bpm: 120, maxBpm: 600, barLength: 4, elector: 'single' });
@@ -197,7 +201,11 @@ try {
   }
 
   // 6. History: REPORTS stored reports, queries by from_beat (limit 100) beside one MSG.GET.
-  {
+  // query_ms: right after the baseline lookup at the same place (its file block in the
+  // server's cache); query_unwarmed_ms: at another random place, before any lookup there;
+  // steps_ms: the query's two rounds on their own (first and last report in parallel, then
+  // the reader of limit + 5 reports), after the query.
+  if (section('history')) {
     const bus = await NatsBus.connect({ servers: server.url });
     const cluster = 'hist';
     await bus.ensureStream(reportStreamConfig(cluster));
@@ -215,18 +223,37 @@ try {
     const queries = short ? 100 : 300;
     const lookup = [];
     const query = [];
+    const unwarmed = [];
+    const lookups = [];
+    const reader = [];
     let wrong = 0;
+    const timed = async (list, f) => {
+      const t = performance.now();
+      const r = await f();
+      list.push(performance.now() - t);
+      return r;
+    };
+    const check = (page, i) => page.reports[0]?.from_beat !== i * 4 || page.reports.length !== 100;
     for (let q = 0; q < queries; q++) {
       const i = Math.floor(Math.random() * (REPORTS - 100));
-      let t = performance.now();
-      await bus.getStreamMsg(stream, { seq: i + 1 });
-      lookup.push(performance.now() - t);
-      t = performance.now();
-      const page = await readReports(bus, cluster, { fromBeat: i * 4, limit: 100 });
-      query.push(performance.now() - t);
-      if (page.reports[0]?.from_beat !== i * 4 || page.reports.length !== 100) wrong++;
+      const j = Math.floor(Math.random() * (REPORTS - 100));
+      if (check(await timed(unwarmed, () => readReports(bus, cluster, { fromBeat: j * 4, limit: 100 })), j)) wrong++;
+      await timed(lookup, () => bus.getStreamMsg(stream, { seq: i + 1 }));
+      if (check(await timed(query, () => readReports(bus, cluster, { fromBeat: i * 4, limit: 100 })), i)) wrong++;
+      await timed(lookups, () => Promise.all([bus.getStreamMsg(stream, { seq: 1 }), bus.getStreamMsg(stream, { lastBySubject: subjects(cluster).reportStore })]));
+      await timed(reader, () => bus.readStream({ stream, fromSeq: Math.max(1, i - 1), limit: 105 }));
     }
-    results.history = { reports: REPORTS, queries, wrong_answers: wrong, store_s: Math.round(storeS), query_ms: summaryMany(query), single_lookup_baseline_ms: summaryMany(lookup) };
+    results.history = {
+      reports: REPORTS,
+      queries,
+      checked: queries * 2,
+      wrong_answers: wrong,
+      store_s: Math.round(storeS),
+      query_ms: summaryMany(query),
+      single_lookup_baseline_ms: summaryMany(lookup),
+      query_unwarmed_ms: summaryMany(unwarmed),
+      steps_ms: { first_last_lookups: summaryMany(lookups), reader_105: summaryMany(reader) },
+    };
     await bus.close();
   }
 } finally {
@@ -236,26 +263,40 @@ try {
 const f = (n) => (n === null || n === undefined ? 'n/a' : n.toLocaleString('en-US'));
 const met = (ok) => (ok ? 'met' : 'NOT met');
 const v = results.verify;
-console.log(`\nreverb bench (${results.mode} mode${short ? ': fewer claims, agents and reports than the targets name' : ''})`);
-console.log('\nEd25519 verify (one process)');
-console.log(`  node:crypto, one core (baseline)   ${f(v.node_crypto_baseline_per_s)} /s`);
-console.log(`  node:crypto, ${v.workers} worker threads      ${f(v.node_crypto_workers_per_s)} /s`);
-console.log(`  libsodium (sodium-native), one core ${f(v.sodium_native_per_s)} /s   (reverb uses ${v.backend})`);
+console.log(`\nreverb bench (${results.mode} mode${short ? ': fewer claims, agents and reports than the targets name' : ''}${only ? `; only ${only.join(', ')}` : ''})`);
+if (v) {
+  console.log('\nEd25519 verify (one process)');
+  console.log(`  node:crypto, one core (baseline)   ${f(v.node_crypto_baseline_per_s)} /s`);
+  console.log(`  node:crypto, ${v.workers} worker threads      ${f(v.node_crypto_workers_per_s)} /s`);
+  console.log(`  libsodium (sodium-native), one core ${f(v.sodium_native_per_s)} /s   (reverb uses ${v.backend})`);
+}
 const ing = results.ingest;
-console.log('\nIngestion (one process)');
-console.log(`  JSON.parse only (baseline)   ${f(ing.json_parse_baseline_per_s)} claims/s`);
-console.log(`  reverb, unsigned             ${f(ing.unsigned_per_s)} claims/s`);
-console.log(`  reverb, Ed25519 verified     ${f(ing.verified_per_s)} claims/s   (target >= 25,000: ${met(ing.verified_per_s >= 25_000)})`);
 const e = results.end_to_end;
-console.log(`  end to end from JetStream    ${f(e.per_s)} claims/s (${f(e.claims)} claims; bare durable consumer baseline ${f(e.bare_consumer_baseline_per_s)}/s; target >= 60,000: ${met(e.per_s >= 60_000)})`);
-console.log('\nRollup: closing downbeat to published report');
-for (const [k, x] of Object.entries(results.rollup_ms)) console.log(`  ${k.padEnd(20)} ${String(x.rollup_ms).padStart(8)} ms published (${x.built_ms} ms built; ${x.agents_reporting} agents, ${x.claims} claims)`);
+if (ing || e) console.log('\nIngestion (one process)');
+if (ing) {
+  console.log(`  JSON.parse only (baseline)   ${f(ing.json_parse_baseline_per_s)} claims/s`);
+  console.log(`  reverb, unsigned             ${f(ing.unsigned_per_s)} claims/s`);
+  console.log(`  reverb, Ed25519 verified     ${f(ing.verified_per_s)} claims/s   (target >= 25,000: ${met(ing.verified_per_s >= 25_000)})`);
+}
+if (e) console.log(`  end to end from JetStream    ${f(e.per_s)} claims/s (${f(e.claims)} claims; bare durable consumer baseline ${f(e.bare_consumer_baseline_per_s)}/s; target >= 60,000: ${met(e.per_s >= 60_000)})`);
+if (results.rollup_ms) {
+  console.log('\nRollup: closing downbeat to published report');
+  for (const [k, x] of Object.entries(results.rollup_ms)) console.log(`  ${k.padEnd(20)} ${String(x.rollup_ms).padStart(8)} ms published (${x.built_ms} ms built; ${x.agents_reporting} agents, ${x.claims} claims)`);
+}
 const m = results.memory;
-console.log(`\nMemory: one open window, ${f(m.agents)} agents x 8 claims`);
-console.log(`  ${f(m.bytes_per_agent)} bytes per agent retained (${m.retained_mb} MB; peak ${m.peak_heap_mb} MB; target <= 1,024 bytes: ${met(m.bytes_per_agent <= 1024)})${m.gc ? '' : ' (no --expose-gc: includes garbage)'}`);
+if (m) {
+  console.log(`\nMemory: one open window, ${f(m.agents)} agents x 8 claims`);
+  console.log(`  ${f(m.bytes_per_agent)} bytes per agent retained (${m.retained_mb} MB; peak ${m.peak_heap_mb} MB; target <= 1,024 bytes: ${met(m.bytes_per_agent <= 1024)})${m.gc ? '' : ' (no --expose-gc: includes garbage)'}`);
+}
 const h = results.history;
-console.log(`\nHistory: ${f(h.reports)} stored reports (stored in ${h.store_s} s), ${h.queries} queries from_beat=..&limit=100, ${h.wrong_answers} wrong`);
-console.log(`  single MSG.GET lookup (baseline)  p50 ${h.single_lookup_baseline_ms.p50} ms  p99 ${h.single_lookup_baseline_ms.p99} ms`);
-console.log(`  report query                      p50 ${h.query_ms.p50} ms  p99 ${h.query_ms.p99} ms   (target p99 <= 20 ms: ${met(h.query_ms.p99 <= 20)})`);
+if (h) {
+  const row = (name, x, extra = '') => console.log(`  ${name.padEnd(40)} p50 ${String(x.p50).padStart(7)} ms  p95 ${String(x.p95).padStart(7)} ms  p99 ${String(x.p99).padStart(7)} ms${extra}`);
+  console.log(`\nHistory: ${f(h.reports)} stored reports (stored in ${h.store_s} s), ${h.queries} x 2 queries from_beat=..&limit=100, ${h.wrong_answers} of ${h.checked} wrong`);
+  row('single MSG.GET lookup (baseline)', h.single_lookup_baseline_ms);
+  row('report query (after that lookup)', h.query_ms, `   (target p99 <= 20 ms: ${met(h.query_ms.p99 <= 20)})`);
+  row('report query (another place, unwarmed)', h.query_unwarmed_ms);
+  row('  step: first + last report (parallel)', h.steps_ms.first_last_lookups);
+  row('  step: reader of 105 reports', h.steps_ms.reader_105);
+}
 console.log(`\n${JSON.stringify(results)}`);
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 2)}\n`);

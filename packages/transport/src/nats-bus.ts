@@ -233,7 +233,7 @@ export class NatsBus implements Bus {
 
   async readStream(options: ReadStreamOptions): Promise<StoredMsg[]> {
     this.#checkOpen(`readStream '${options.stream}'`);
-    return natsReadStream(this.js, await this.#manager(), options);
+    return natsReadStream(this.nc, await this.#manager(), options);
   }
 
   async streamState(stream: string): Promise<StreamState> {

@@ -1,10 +1,14 @@
 /**
  * History reads over JetStream: a short-lived ephemeral pull consumer (no acks, in memory)
  * whose `num_pending` says exactly how many matching messages lie ahead, so a read never
- * waits for a fetch to expire. "Last n" widens a window back from the end of the stream.
+ * waits for a fetch to expire; its messages come in one hand-made pull request. On
+ * nats-server 2.9 that beats `limit` pipelined MSG.GET or DIRECT.GET lookups by far (the
+ * JetStream API answers them one after another: about 15 and 10 ms for 100, against 3 ms
+ * for a reader's create, pull and delete, measured with bench/reverb.mjs's history store).
+ * "Last n" widens a window back from the end of the stream.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import { createInbox, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
 import type { ReadStreamOptions, StoredMsg, StreamMsgQuery, StreamState } from './stream-types.js';
@@ -28,19 +32,60 @@ async function openReader(jsm: JetStreamManager, stream: string, start: Start, s
   return { name: info.name, pending: info.num_pending };
 }
 
-/** Reads `count` messages from a reader, then deletes it. */
-async function drain(js: JetStreamClient, jsm: JetStreamManager, stream: string, reader: { name: string }, count: number): Promise<StoredMsg[]> {
+/** Bytes one pull may return; above nats-server's largest max_payload (64 MiB) is never needed. */
+const PULL_MAX_BYTES = 8 * 1024 * 1024;
+/** A pull that brings nothing for this long ends the read (messages removed by limits, a lost connection). */
+const PULL_IDLE_MS = 2000;
+
+/**
+ * Stream sequence and store time of a delivered message, from its `$JS.ACK` reply subject
+ * (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ns>.<pending>`, or with domain and
+ * account hash after `ACK` and a random token at the end); undefined for a status message.
+ */
+function deliveryOf(reply: string | undefined): { seq: number; time: number } | undefined {
+  if (!reply?.startsWith('$JS.ACK.')) return undefined;
+  const t = reply.split('.');
+  const at = t.length === 9 ? 0 : t.length >= 11 ? 2 : -1;
+  if (at < 0) return undefined;
+  return { seq: Number(t[5 + at]), time: Math.floor(Number(t[7 + at]) / 1e6) };
+}
+
+/**
+ * One pull request of at most `batch` messages, sent by hand (`no_wait`: the server answers
+ * at once with what it has, then a status when that is less): no consumer info round trip
+ * as `consumers.get` + `fetch` make, and `max_bytes` keeps the answer small enough for the
+ * connection whatever the messages weigh.
+ */
+function pullOnce(nc: NatsConnection, stream: string, consumer: string, batch: number, out: StoredMsg[]): Promise<number> {
+  return new Promise((resolve) => {
+    const inbox = createInbox();
+    let got = 0;
+    let seen = -1;
+    const end = () => {
+      clearInterval(timer);
+      sub.unsubscribe();
+      resolve(got);
+    };
+    const sub = nc.subscribe(inbox, {
+      callback: (err, m) => {
+        const d = err ? undefined : deliveryOf(m.reply);
+        if (!d) return end(); // an error or a status (404 no messages, 408, 409 max bytes)
+        out.push({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), seq: d.seq, time: d.time });
+        if (++got >= batch) end();
+      },
+    });
+    // One timer for the whole pull (not one per message): it ends the pull when a period passed without a message.
+    const timer = setInterval(() => (got === seen ? end() : (seen = got)), PULL_IDLE_MS / 2);
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch, no_wait: true, max_bytes: PULL_MAX_BYTES }), { reply: inbox });
+  });
+}
+
+/** Reads `count` messages from a reader (pulls of at most 1,000), then deletes it. */
+async function drain(nc: NatsConnection, jsm: JetStreamManager, stream: string, reader: { name: string }, count: number): Promise<StoredMsg[]> {
   const out: StoredMsg[] = [];
   try {
-    const consumer = await js.consumers.get(stream, reader.name);
     while (out.length < count) {
-      const batch = await consumer.fetch({ max_messages: Math.min(256, count - out.length), expires: 2000 });
-      let got = 0;
-      for await (const m of batch) {
-        got++;
-        out.push({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), seq: m.seq, time: m.time.getTime() });
-      }
-      if (got === 0) break; // messages removed by limits meanwhile
+      if ((await pullOnce(nc, stream, reader.name, Math.min(1000, count - out.length), out)) === 0) break; // removed by limits meanwhile
     }
   } finally {
     await jsm.consumers.delete(stream, reader.name).catch(() => {});
@@ -53,7 +98,7 @@ async function drain(js: JetStreamClient, jsm: JetStreamManager, stream: string,
  * until it holds `limit`, then binary-search the start where exactly `limit` lie ahead, so
  * only those are transferred.
  */
-async function readLast(js: JetStreamClient, jsm: JetStreamManager, options: ReadStreamOptions, lowest: number, last: number, limit: number): Promise<StoredMsg[]> {
+async function readLast(nc: NatsConnection, jsm: JetStreamManager, options: ReadStreamOptions, lowest: number, last: number, limit: number): Promise<StoredMsg[]> {
   const { stream, subject } = options;
   const discard = (r: { name: string }) => jsm.consumers.delete(stream, r.name).catch(() => false);
   let hi = last + 1; // a start with fewer than `limit` ahead
@@ -61,7 +106,7 @@ async function readLast(js: JetStreamClient, jsm: JetStreamManager, options: Rea
     const from = Math.max(lowest, last - width + 1);
     const reader = await openReader(jsm, stream, { seq: from }, subject);
     if (reader.pending < limit) {
-      if (from === lowest) return drain(js, jsm, stream, reader, reader.pending);
+      if (from === lowest) return drain(nc, jsm, stream, reader, reader.pending);
       await discard(reader);
       hi = from;
       continue;
@@ -80,7 +125,7 @@ async function readLast(js: JetStreamClient, jsm: JetStreamManager, options: Rea
         hi = mid;
       }
     }
-    return (await drain(js, jsm, stream, best, limit)).slice(-limit);
+    return (await drain(nc, jsm, stream, best, limit)).slice(-limit);
   }
 }
 
@@ -88,11 +133,17 @@ async function readLast(js: JetStreamClient, jsm: JetStreamManager, options: Rea
  * Reads stored messages back, oldest first.
  * @throws JetStreamNotFoundError when the stream does not exist
  */
-export async function natsReadStream(js: JetStreamClient, jsm: JetStreamManager, options: ReadStreamOptions): Promise<StoredMsg[]> {
+export async function natsReadStream(nc: NatsConnection, jsm: JetStreamManager, options: ReadStreamOptions): Promise<StoredMsg[]> {
   const limit = resolveReadLimit(options.limit);
   if (options.subject !== undefined) assertSubject(options.subject, true);
   const { stream, subject } = options;
   try {
+    if (options.fromTime === undefined && !options.last) {
+      // A reader from a sequence needs no stream info: it starts at the first stored message
+      // at or after fromSeq and its num_pending counts what lies ahead (0 past the end).
+      const reader = await openReader(jsm, stream, { seq: Math.max(1, options.fromSeq ?? 1) }, subject);
+      return await drain(nc, jsm, stream, reader, Math.min(limit, reader.pending));
+    }
     const { first_seq: first, last_seq: last, messages } = (await jsm.streams.info(stream)).state;
     if (messages === 0) return [];
     let lowest = Math.max(first, options.fromSeq ?? 1);
@@ -100,15 +151,15 @@ export async function natsReadStream(js: JetStreamClient, jsm: JetStreamManager,
     if (options.fromTime !== undefined) {
       // Find the first matching message at or after fromTime; windows below start there.
       const probe = await openReader(jsm, stream, { time: options.fromTime }, subject);
-      const head = (await drain(js, jsm, stream, probe, Math.min(1, probe.pending)))[0];
+      const head = (await drain(nc, jsm, stream, probe, Math.min(1, probe.pending)))[0];
       if (!head) return [];
       lowest = Math.max(lowest, head.seq);
     }
     if (!options.last) {
       const reader = await openReader(jsm, stream, { seq: lowest }, subject);
-      return drain(js, jsm, stream, reader, Math.min(limit, reader.pending));
+      return await drain(nc, jsm, stream, reader, Math.min(limit, reader.pending));
     }
-    return await readLast(js, jsm, options, lowest, last, limit);
+    return await readLast(nc, jsm, options, lowest, last, limit);
   } catch (err) {
     throw mapNatsError(err, { operation: `readStream '${stream}'`, stream: { kind: 'stream', name: stream } });
   }

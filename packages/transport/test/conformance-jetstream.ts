@@ -158,6 +158,34 @@ export function runJetStreamConformance(c: Clients): void {
     await expect(c.a.consume({ stream: unique('S_NONE_'), durable: 'd' }, () => {})).rejects.toBeInstanceOf(JetStreamNotFoundError);
   });
 
+  it('stream - reads: from below the first, past the end, more than one pull, big messages, a subject; no reader left behind', async () => {
+    const name = unique('S_READS_');
+    await c.a.ensureStream({ name, subjects: [`${name}.*`], maxMsgs: 2500 });
+    for (let i = 0; i < 3000; i++) c.a.publish(`${name}.${i % 3 === 0 ? 'a' : 'b'}`, enc(String(i)));
+    await c.a.flush();
+    await waitFor(async () => (await c.a.streamState(name)).lastSeq === 3000, { message: '3000 messages stored' });
+    const seqs = async (o: object) => (await c.b.readStream({ stream: name, ...o })).map((m) => m.seq);
+    expect(await seqs({ fromSeq: 1, limit: 3 })).toEqual([501, 502, 503]); // below the first stored
+    expect(await seqs({ fromSeq: 2999, limit: 5 })).toEqual([2999, 3000]);
+    expect(await seqs({ fromSeq: 3001 })).toEqual([]);
+    const many = await c.b.readStream({ stream: name, fromSeq: 700, limit: 1500 }); // above one pull of 1,000
+    expect(many.map((m) => m.seq)).toEqual(Array.from({ length: 1500 }, (_, k) => 700 + k));
+    expect(many.map((m) => dec(m.data))).toEqual(Array.from({ length: 1500 }, (_, k) => String(699 + k)));
+    expect(many[0]).toMatchObject({ subject: `${name}.a` });
+    expect(Math.abs(many[0]!.time - Date.now())).toBeLessThan(60_000);
+    expect(await seqs({ fromSeq: 2990, subject: `${name}.a`, limit: 10 })).toEqual([2992, 2995, 2998]);
+    // Messages of 700 kB: a read of 30 (21 MB) is answered in several pulls.
+    const big = unique('S_BIG_');
+    await c.a.ensureStream({ name: big, subjects: [`${big}.x`] });
+    const payload = new Uint8Array(700_000).fill(65);
+    for (let i = 0; i < 30; i++) await c.a.publishDurable(`${big}.x`, payload, { headers: { 'x-n': String(i) } });
+    const heavy = await c.b.readStream({ stream: big, limit: 50 });
+    expect(heavy.map((m) => m.headers['x-n'])).toEqual(Array.from({ length: 30 }, (_, k) => String(k)));
+    expect(heavy.every((m) => m.data.length === 700_000)).toBe(true);
+    expect(await c.b.listConsumers(name)).toEqual([]);
+    expect(await c.b.listConsumers(big)).toEqual([]);
+  });
+
   it('stream - durable consumer: ack, redelivery after ackWait, resume after stop with what is left', async () => {
     const name = unique('S_CONSUME_');
     const subject = `${name}.claims`;
