@@ -101,7 +101,9 @@ describe('reverb - kill -9 mid-bar and restart', () => {
       expect(r.agents_reporting, `bar ${bar} agents`).toBe(want.agents.size);
       expect(r.agents_reporting).toBe(5);
       expect(r.state_counts, `bar ${bar} state counts`).toEqual(want.states);
-      expect(r.performance!.claims_processed, `bar ${bar} claims (first full ${firstFull}, killed at ${killedAt}, restarted at ${restartedAt}, last ${lastBar}; failures ${failures.join('; ')}; beats ${beats.join(',')})`).toBe(20);
+      // Every acknowledged claim is counted. (Five agents send 20 a bar on a quiet host; a
+      // client whose event loop stalls skips a stale beat and sends none for it.)
+      expect(r.performance!.claims_processed, `bar ${bar} claims (first full ${firstFull}, killed at ${killedAt}, restarted at ${restartedAt}, last ${lastBar}; failures ${failures.join('; ')}; beats ${beats.join(',')})`).toBe(Object.values(want.states).reduce((a, b) => a + b, 0));
       expect(r.late_claims ?? 0).toBe(0);
       expect(r.issues.filter((i) => i.category === 'replayed')).toEqual([]);
       if (r.built_late) lateBars.push(bar);
