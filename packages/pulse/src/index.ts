@@ -17,7 +17,7 @@ export { SingleNodeElector } from './elector.js';
 export type { LeaderElector, Leadership } from './elector.js';
 export { KvLeaseElector, LEADER_TERM_KEY } from './kv-lease.js';
 export type { KvLeaseOptions, PulseLeaseRecord } from './kv-lease.js';
-export { DEFAULT_KV_OUTAGE_GRACE_MS, leaseRequestTimeoutMs, outageTimings, OUTAGE_RETRY_MS } from './lease-outage.js';
+export { DEFAULT_KV_OUTAGE_GRACE_MS, leaseRequestTimeoutMs, needsHandoverGuard, outageTimings, OUTAGE_RETRY_MS } from './lease-outage.js';
 export type { OutageTimings } from './lease-outage.js';
 export { LeaseTtlMismatchError, PULSE_ERROR_CODES } from './errors.js';
 export { gateLease, gatePending, gateTempoMap, gateTermRecord } from './kv-gates.js';

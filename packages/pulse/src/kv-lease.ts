@@ -22,7 +22,7 @@ import { compareSlots, scheduleAt, systemClock, silentLogger, type Clock, type L
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket, type LeaseRecord } from '@backbeat/transport';
 import type { LeaderElector, Leadership } from './elector.js';
 import { gateLease, gateSlot, gateTermRecord, type GatedKey, type TermRecord, type WireSlot } from './kv-gates.js';
-import { DEFAULT_KV_OUTAGE_GRACE_MS, isOutageEvidence, needsHandoverGuard, OUTAGE_RETRY_MS, outageTimings, outageValidity, type OutageTimings } from './lease-outage.js';
+import { DEFAULT_KV_OUTAGE_GRACE_MS, isOutageEvidence, needsHandoverGuard, OUTAGE_RETRY_MS, outageJustEnded, outageTimings, outageValidity, type OutageTimings } from './lease-outage.js';
 
 /** State-bucket key of the term counter. */
 export const LEADER_TERM_KEY = 'leader-term';
@@ -278,7 +278,7 @@ export class KvLeaseElector implements LeaderElector {
     // After a KV outage the previous leader may be riding it out: it re-creates the lease within
     // a retry or two. Give it that head start rather than a handover with a guard.
     const now = this.#clock.now();
-    const outage = this.kvOutageGraceMs > 0 && this.#troubleAt !== undefined && now - this.#troubleAt < this.ttlMs + this.kvOutageGraceMs && this.#previous !== this.nodeId;
+    const outage = this.kvOutageGraceMs > 0 && outageJustEnded(now, this.#troubleAt, this.ttlMs) && this.#previous !== this.nodeId;
     if (outage) {
       this.#absentSince ??= now;
       if (now - this.#absentSince < INCUMBENT_HEAD_START_MS) return;

@@ -97,5 +97,15 @@ export function needsHandoverGuard(a: {
 }): boolean {
   if (a.graceMs <= 0 || a.endedCleanly || a.troubleAt === undefined) return false;
   if (a.previousNode == null || a.previousNode === a.nodeId) return false;
-  return a.now - a.troubleAt < a.ttlMs + a.graceMs;
+  return outageJustEnded(a.now, a.troubleAt, a.ttlMs);
+}
+
+/**
+ * True when this node's lease operations failed within the last TTL: the KV may only now be
+ * answering again, and a leader riding out the outage may not have renewed yet. A KV that
+ * answered this node for a whole TTL answered the leader too (unless the leader is cut off,
+ * and then no short guard would help): a lease that expired meanwhile has no holder left.
+ */
+export function outageJustEnded(now: number, troubleAt: number | undefined, ttlMs: number): boolean {
+  return troubleAt !== undefined && now - troubleAt < ttlMs;
 }

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
 import { MemoryBroker, MemoryBus, NoRespondersError, openLeaseBucket, openStateBucket, TimeoutError, type KvBucket } from '@backbeat/transport';
-import { KvLeaseElector, LEADER_TERM_KEY, outageTimings } from '@backbeat/pulse';
+import { KvLeaseElector, LEADER_TERM_KEY, needsHandoverGuard, outageTimings } from '@backbeat/pulse';
 
 type Fault = 'none' | 'no-responders' | 'timeout' | 'hang';
 
@@ -291,5 +291,17 @@ describe('lease - KV outage rules (issue 10)', () => {
     expect(tookAt).toBeGreaterThan(0);
     expect(firstPublish).toBe(tookAt);
     expect(b.logs).not.toContain('took a lease that expired during a KV outage: first frame after the handover guard');
+  });
+});
+
+describe('lease - the handover guard only right after a KV outage', () => {
+  it('guard - a lease taken while the KV failed within the last TTL waits the guard; a TTL of answers later (a pulse killed after the outage) it does not', () => {
+    const base = { now: 100_000, graceMs: 15_000, ttlMs: 2000, previousNode: 'a', nodeId: 'b', endedCleanly: false };
+    expect(needsHandoverGuard({ ...base, troubleAt: 100_000 - 500 })).toBe(true);
+    expect(needsHandoverGuard({ ...base, troubleAt: 100_000 - 2500 })).toBe(false);
+    expect(needsHandoverGuard({ ...base, troubleAt: undefined })).toBe(false);
+    expect(needsHandoverGuard({ ...base, troubleAt: 100_000 - 500, endedCleanly: true })).toBe(false);
+    expect(needsHandoverGuard({ ...base, troubleAt: 100_000 - 500, graceMs: 0 })).toBe(false);
+    expect(needsHandoverGuard({ ...base, troubleAt: 100_000 - 500, previousNode: 'b' })).toBe(false);
   });
 });
