@@ -142,14 +142,22 @@ export function measure(obs, stored, p, lastBeat) {
   }
   let missed = 0;
   let twice = 0;
+  const sdkProblems = []; // where a probe skipped or repeated slots, for the JSON
   for (const probe of obs.probes) {
     let last;
+    let lastAt;
     for (const s of probe.fired) {
       if (s.at >= p.from && s.at <= p.to && last !== undefined) {
-        if (s.slot <= last) twice += 1;
-        else missed += s.slot - last - 1;
+        if (s.slot <= last) {
+          twice += 1;
+          sdkProblems.push({ probe: probe.client.options?.agentId, kind: 'twice', slot: s.slot, source: s.source, at: s.at });
+        } else if (s.slot - last - 1 > 0) {
+          missed += s.slot - last - 1;
+          sdkProblems.push({ probe: probe.client.options?.agentId, kind: 'missed', after_slot: last, slot: s.slot, source: s.source, at: s.at, since_previous_ms: s.at - lastAt });
+        }
       }
       last = last === undefined ? s.slot : Math.max(last, s.slot);
+      lastAt = s.at;
     }
   }
   const claimsFailed = obs.probes.reduce((n, pr) => n + pr.failures.filter((f) => f.at >= p.from && f.at <= p.to).length, 0);
@@ -185,6 +193,7 @@ export function measure(obs, stored, p, lastBeat) {
     fault: p.fault,
     gap_ms: Math.round(gap),
     bound_ms: p.boundMs,
+    ...(p.jsRecoveryMs !== undefined ? { jetstream_recovery_ms: p.jsRecoveryMs } : {}),
     frames_duplicated: duplicated,
     frames_backwards: backwards,
     sdk_slots_missed: missed,
@@ -199,6 +208,7 @@ export function measure(obs, stored, p, lastBeat) {
     reports,
     bars_without_one_report: badBars,
     bars_detail: detail,
+    sdk_problems: sdkProblems,
   };
 }
 
