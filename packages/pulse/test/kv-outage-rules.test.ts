@@ -95,6 +95,18 @@ async function run(ms: number, each: () => void = () => {}): Promise<void> {
   }
 }
 
+/** A fresh broker and clock, node a leading and node b following it (half a second in). */
+async function leaderAndStandby(): Promise<{ a: Node; b: Node }> {
+  clock = new FakeClock();
+  broker = new MemoryBroker({ clock });
+  const a = await node('a');
+  await a.e.start();
+  const b = await node('b');
+  await b.e.start();
+  await run(500);
+  return { a, b };
+}
+
 describe('lease - KV outage rules (issue 10)', () => {
   it('outage - a leader whose renewals get no responders publishes past its lease, up to the grace, then steps down', async () => {
     clock = new FakeClock();
@@ -164,13 +176,7 @@ describe('lease - KV outage rules (issue 10)', () => {
   });
 
   it('outage - a standby that takes the expired lease first: the old leader steps down at once, the new one waits the guard; fences never overlap', async () => {
-    clock = new FakeClock();
-    broker = new MemoryBroker({ clock });
-    const a = await node('a');
-    await a.e.start();
-    const b = await node('b');
-    await b.e.start();
-    await run(500);
+    const { a, b } = await leaderAndStandby();
     expect(b.e.leadership()).toMatchObject({ isLeader: false, leaderId: 'a' });
     a.lease.mode = 'no-responders';
     b.lease.mode = 'no-responders';
@@ -200,13 +206,7 @@ describe('lease - KV outage rules (issue 10)', () => {
   });
 
   it('outage - the KV returns for both nodes at once: the incumbent keeps its term (the standby leaves it a head start); the beat never stops', async () => {
-    clock = new FakeClock();
-    broker = new MemoryBroker({ clock });
-    const a = await node('a');
-    await a.e.start();
-    const b = await node('b');
-    await b.e.start();
-    await run(500);
+    const { a, b } = await leaderAndStandby();
     a.lease.mode = 'no-responders';
     b.lease.mode = 'no-responders';
     let gaps = 0;
@@ -273,13 +273,7 @@ describe('lease - KV outage rules (issue 10)', () => {
   });
 
   it('outage - a standby that saw no KV failure takes an expired lease without the guard (the leader died)', async () => {
-    clock = new FakeClock();
-    broker = new MemoryBroker({ clock });
-    const a = await node('a');
-    await a.e.start();
-    const b = await node('b');
-    await b.e.start();
-    await run(500);
+    const { a, b } = await leaderAndStandby();
     a.lease.mode = 'hang'; // a is gone: its requests never come back
     a.state.mode = 'hang';
     let tookAt = 0;

@@ -1,24 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, waitFor } from '@backbeat/testing';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@backbeat/testing';
 import { NatsBus, statusStreamConfig, type Bus, type DurableMsg } from '@backbeat/transport';
 import { createClient } from '@backbeat/sdk';
 import { Reverb } from '@backbeat/reverb';
 import type { BarReport } from '@backbeat/contracts';
-import { collectReports, startPulse } from './helpers.js';
+import { collectReports, startPulse, useNatsServer } from './helpers.js';
 
-let server: NatsServer;
-let observer: NatsBus;
-const cleanups: Array<() => Promise<void>> = [];
-beforeAll(async () => {
-  server = await NatsServer.start();
-  observer = await NatsBus.connect({ servers: server.url });
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await observer?.close();
-  await server?.stop();
-});
-
+const fx = useNatsServer();
 /**
  * The bus as given, except that while `held` is true every durable delivery is held back and
  * handed over when it is released: a consumer stalled as by a NATS fault (its Raft group
@@ -53,22 +41,22 @@ function stallableConsumer(bus: NatsBus): { bus: Bus; hold(): void; release(): v
 describe('reverb - a stalled claim consumer', () => {
   it('catch-up - reports built while the consumer is stalled count every stored claim; the late deliveries count nowhere twice', async () => {
     const cluster = 'stall';
-    const seen = collectReports(observer, cluster);
-    const p = await startPulse(server.url, cluster, 240, 4); // 1 s bars
-    cleanups.push(p.stop);
-    const conn = await NatsBus.connect({ servers: server.url });
+    const seen = collectReports(fx.bus, cluster);
+    const p = await startPulse(fx.server.url, cluster, 240, 4); // 1 s bars
+    fx.cleanup(p.stop);
+    const conn = await NatsBus.connect({ servers: fx.server.url });
     const stall = stallableConsumer(conn);
     const r = new Reverb({ bus: stall.bus, clusterId: cluster, nodeId: 'rs', signatures: 'off', catchUpWaitMs: 100 });
     await r.start();
-    cleanups.push(async () => {
+    fx.cleanup(async () => {
       await r.stop();
       await conn.close();
     });
     for (const id of ['agent:s1', 'agent:s2', 'agent:s3']) {
-      const c = createClient({ clusterId: cluster, agentId: id, nats: server.url });
+      const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
       c.onBeat((f) => void c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index }).catch(() => {}));
       await c.start();
-      cleanups.push(() => c.stop());
+      fx.cleanup(() => c.stop());
     }
     await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 12), { timeoutMs: 8000, message: 'a full bar' });
     stall.hold();
@@ -80,7 +68,7 @@ describe('reverb - a stalled claim consumer', () => {
     await waitFor(() => seen.reports.some((x) => x.from_beat === after), { timeoutMs: 6000, message: 'a bar after the stall' });
 
     // What the stream acknowledged, by bar.
-    const stored = await observer.readStream({ stream: statusStreamConfig(cluster).name, limit: 10_000 });
+    const stored = await fx.bus.readStream({ stream: statusStreamConfig(cluster).name, limit: 10_000 });
     const perBar = new Map<number, number>();
     for (const m of stored) {
       const beat = (JSON.parse(new TextDecoder().decode(m.data)) as { beat_index: number }).beat_index;

@@ -1,41 +1,29 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BarReport, ClaimState } from '@backbeat/contracts';
-import { NatsServer, waitFor, type ManagedProcess } from '@backbeat/testing';
-import { NatsBus, reportStreamConfig, subjects, type BusMsg } from '@backbeat/transport';
+import { waitFor, type ManagedProcess } from '@backbeat/testing';
+import { reportStreamConfig, subjects, type BusMsg } from '@backbeat/transport';
 import { createClient, publicKeyBase64, type Client } from '@backbeat/sdk';
-import { startPulse } from './helpers.js';
+import { startPulse, useNatsServer } from './helpers.js';
 import { startReverbProcess } from './process.js';
 
 const CLUSTER = 'crash';
 const BAR = 4;
-let server: NatsServer;
-let observer: NatsBus;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  observer = await NatsBus.connect({ servers: server.url });
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await observer?.close();
-  await server?.stop();
-});
+const fx = useNatsServer();
 
 const STATES: ClaimState[] = ['planning', 'executing', 'reviewing', 'completed'];
 
 describe('reverb - kill -9 mid-bar and restart', () => {
   it('crash - every bar gets one report whose counts equal the acknowledged claims; missed bars built late; nothing dead-lettered as replayed', async () => {
-    const pulse = await startPulse(server.url, CLUSTER, 120, BAR); // 2 s bars
-    cleanups.push(pulse.stop);
+    const pulse = await startPulse(fx.server.url, CLUSTER, 120, BAR); // 2 s bars
+    fx.cleanup(pulse.stop);
     const keys = Array.from({ length: 5 }, () => generateKeyPairSync('ed25519').privateKey);
     const trust = JSON.stringify({ agents: Object.fromEntries(keys.map((k, i) => [`agent:s${i}`, [publicKeyBase64(k)]])) });
-    const env = { NATS_URL: server.url, CLUSTER, NODE_ID: 'r1', SIGNATURES: 'require', TRUST: trust };
+    const env = { NATS_URL: fx.server.url, CLUSTER, NODE_ID: 'r1', SIGNATURES: 'require', TRUST: trust };
     const dlq: BusMsg[] = [];
-    const dlqSub = observer.subscribe(subjects(CLUSTER).dlq, (m) => dlq.push(m));
+    const dlqSub = fx.bus.subscribe(subjects(CLUSTER).dlq, (m) => dlq.push(m));
     let proc: ManagedProcess = (await startReverbProcess(env)).proc;
-    cleanups.push(() => proc.stop());
+    fx.cleanup(() => proc.stop());
 
     // Acknowledged claims per bar: agent ids and state counts, as the agents saw them acked.
     const acked = new Map<number, { agents: Set<string>; states: Record<string, number> }>();
@@ -44,7 +32,7 @@ describe('reverb - kill -9 mid-bar and restart', () => {
     const failures: string[] = [];
     const beats: number[] = [];
     for (let i = 0; i < keys.length; i++) {
-      const c = createClient({ clusterId: CLUSTER, agentId: `agent:s${i}`, nats: server.url, signingKey: keys[i]! });
+      const c = createClient({ clusterId: CLUSTER, agentId: `agent:s${i}`, nats: fx.server.url, signingKey: keys[i]! });
       c.onBeat((f) => {
         if (!sending) return;
         if (i === 0) beats.push(f.beat_index);
@@ -61,7 +49,7 @@ describe('reverb - kill -9 mid-bar and restart', () => {
         );
       });
       await c.start();
-      cleanups.push(() => c.stop());
+      fx.cleanup(() => c.stop());
       clients.push(c);
     }
     const beat = () => clients[0]!.currentBeat;
@@ -84,7 +72,7 @@ describe('reverb - kill -9 mid-bar and restart', () => {
     const stream = reportStreamConfig(CLUSTER).name;
     const stored = await waitFor(
       async () => {
-        const msgs = await observer.readStream({ stream, limit: 1000 });
+        const msgs = await fx.bus.readStream({ stream, limit: 1000 });
         const reports = msgs.map((m) => JSON.parse(new TextDecoder().decode(m.data)) as BarReport);
         return reports.some((r) => r.from_beat >= lastBar) ? reports : null;
       },

@@ -4,30 +4,14 @@
  * what a query costs in bus calls, whatever the stream holds.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, windowId } from '@backbeat/core';
-import type { BarReport } from '@backbeat/contracts';
-import { NatsServer } from '@backbeat/testing';
-import { MemoryBus, NatsBus, clusterNames, reportStreamConfig, subjects, type Bus } from '@backbeat/transport';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '@backbeat/core';
+import { MemoryBus, clusterNames, reportStreamConfig, subjects, type Bus } from '@backbeat/transport';
 import { readReports, type ReportQuery } from '@backbeat/reverb';
+import { emptyReport, useNatsServer } from './helpers.js';
 
 const enc = new TextEncoder();
 
-function report(cluster: string, fromBeat: number, beats: number): BarReport {
-  return {
-    type: 'backbeat.barreport.v1',
-    cluster_id: cluster,
-    window_id: windowId(cluster, fromBeat),
-    from_beat: fromBeat,
-    to_beat: fromBeat + beats - 1,
-    agents_reporting: 0,
-    on_time_reviews: 0,
-    help_promises_fulfilled: 0,
-    secret_rotations_ok: true,
-    tempo_drift_ms: 0,
-    issues: [],
-  };
-}
 
 /** Stores one report per bar: bar lengths `steps` (beats), from beat `start`; returns the from_beats. */
 async function store(bus: Bus, cluster: string, start: number, steps: readonly number[], maxMsgs?: number): Promise<number[]> {
@@ -35,7 +19,7 @@ async function store(bus: Bus, cluster: string, start: number, steps: readonly n
   const beats: number[] = [];
   let beat = start;
   for (const step of steps) {
-    await bus.publishDurable(subjects(cluster).reportStore, enc.encode(JSON.stringify(report(cluster, beat, step))));
+    await bus.publishDurable(subjects(cluster).reportStore, enc.encode(JSON.stringify(emptyReport(cluster, beat, step))));
     beats.push(beat);
     beat += step;
   }
@@ -164,34 +148,25 @@ describe('history - readReports on the in-memory bus', () => {
 });
 
 describe('history - readReports on nats-server', () => {
-  let server: NatsServer;
-  let bus: NatsBus;
-  beforeAll(async () => {
-    server = await NatsServer.start();
-    bus = await NatsBus.connect({ servers: server.url });
-  });
-  afterAll(async () => {
-    await bus?.close();
-    await server?.stop();
-  });
+  const fx = useNatsServer();
 
   it('history - tempo changes, a gap and rotated-out reports: pages match the stored reports; no reader is left behind', async () => {
     const cluster = 'nats-hist';
     const steps = [...Array.from({ length: 150 }, () => 4), ...Array.from({ length: 100 }, () => 3), 3 * 400, ...Array.from({ length: 150 }, () => 7)];
-    const stored = (await store(bus, cluster, 16, steps, 350)).slice(-350);
+    const stored = (await store(fx.bus, cluster, 16, steps, 350)).slice(-350);
     const queries = [0, stored[0]!, stored[0]! + 1, stored[40]!, stored[99]! + 2, stored[100]!, stored[101]! - 1, stored[299]!, stored.at(-1)!, stored.at(-1)! + 1];
     for (const fromBeat of queries) {
       for (const limit of [1, 7, 100]) {
         const want = expected(stored, fromBeat, limit);
-        const page = await readReports(bus, cluster, { fromBeat, limit });
+        const page = await readReports(fx.bus, cluster, { fromBeat, limit });
         expect(page.reports.map((r) => r.from_beat), `from_beat ${fromBeat} limit ${limit}`).toEqual(want.beats);
         expect(page.nextCursor !== undefined).toBe(want.more);
       }
     }
-    expect((await allPages(bus, cluster, { fromBeat: stored[10]!, limit: 60 })).flat()).toEqual(stored.slice(10));
-    expect((await readReports(bus, cluster, { limit: 3 })).reports.map((r) => r.from_beat)).toEqual(stored.slice(-3));
-    expect(await bus.listConsumers(clusterNames(cluster).reportStream)).toEqual([]);
-    await expect(readReports(bus, 'nats-none', { fromBeat: 0, limit: 5 })).rejects.toMatchObject({ code: 'BB_ERR_JETSTREAM_NOT_FOUND' });
-    await expect(readReports(bus, 'nats-none', { cursor: '3', limit: 5 })).rejects.toMatchObject({ code: 'BB_ERR_JETSTREAM_NOT_FOUND' });
+    expect((await allPages(fx.bus, cluster, { fromBeat: stored[10]!, limit: 60 })).flat()).toEqual(stored.slice(10));
+    expect((await readReports(fx.bus, cluster, { limit: 3 })).reports.map((r) => r.from_beat)).toEqual(stored.slice(-3));
+    expect(await fx.bus.listConsumers(clusterNames(cluster).reportStream)).toEqual([]);
+    await expect(readReports(fx.bus, 'nats-none', { fromBeat: 0, limit: 5 })).rejects.toMatchObject({ code: 'BB_ERR_JETSTREAM_NOT_FOUND' });
+    await expect(readReports(fx.bus, 'nats-none', { cursor: '3', limit: 5 })).rejects.toMatchObject({ code: 'BB_ERR_JETSTREAM_NOT_FOUND' });
   });
 });

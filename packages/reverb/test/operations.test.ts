@@ -1,56 +1,29 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { windowId } from '@backbeat/core';
 import type { BarReport } from '@backbeat/contracts';
-import { NatsServer, waitFor } from '@backbeat/testing';
-import { NatsBus, readPresence, reportStreamConfig, statusStreamConfig, subjects, type Bus } from '@backbeat/transport';
+import { waitFor } from '@backbeat/testing';
+import { readPresence, reportStreamConfig, statusStreamConfig, subjects, type Bus } from '@backbeat/transport';
 import { publicKeyBase64 } from '@backbeat/sdk';
 import { Reverb, TrustStore, buildReverbApp, listReverbConsumers, pruneReverbConsumers, readReports } from '@backbeat/reverb';
-import { startPulse } from './helpers.js';
+import { emptyReport, startPulse, useNatsServer } from './helpers.js';
 import { refusedReverbProcess, startReverbProcess } from './process.js';
 
-let server: NatsServer;
-let bus: NatsBus;
-const cleanups: Array<() => Promise<unknown>> = [];
+const fx = useNatsServer();
 const enc = new TextEncoder();
-beforeAll(async () => {
-  server = await NatsServer.start();
-  bus = await NatsBus.connect({ servers: server.url });
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await bus?.close();
-  await server?.stop();
-});
-
-async function startReverb(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Reverb>[0]> = {}, on: Bus = bus): Promise<Reverb> {
+async function startReverb(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Reverb>[0]> = {}, on: Bus = fx.bus): Promise<Reverb> {
   const r = new Reverb({ bus: on, clusterId: cluster, nodeId, signatures: 'off', ...extra });
   await r.start();
-  cleanups.push(() => r.stop());
+  fx.cleanup(() => r.stop());
   return r;
 }
 
-function report(cluster: string, fromBeat: number): BarReport {
-  return {
-    type: 'backbeat.barreport.v1',
-    cluster_id: cluster,
-    window_id: windowId(cluster, fromBeat),
-    from_beat: fromBeat,
-    to_beat: fromBeat + 3,
-    agents_reporting: 0,
-    on_time_reviews: 0,
-    help_promises_fulfilled: 0,
-    secret_rotations_ok: true,
-    tempo_drift_ms: 0,
-    issues: [],
-  };
-}
 
 describe('reverb - admin auth on the HTTP API', () => {
   it('auth - a state-changing route is 401 without the token and 2xx with it; GET needs none', async () => {
     const cluster = 'auth';
-    const { proc, http } = await startReverbProcess({ NATS_URL: server.url, CLUSTER: cluster, NODE_ID: 'a1', ADMIN_TOKEN: 's3cret' });
-    cleanups.push(() => proc.stop());
+    const { proc, http } = await startReverbProcess({ NATS_URL: fx.server.url, CLUSTER: cluster, NODE_ID: 'a1', ADMIN_TOKEN: 's3cret' });
+    fx.cleanup(() => proc.stop());
     const post = (headers: Record<string, string>) => fetch(`${http}/api/v1/tempo`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"bpm":66}' });
     const denied = await post({});
     expect(denied.status).toBe(401);
@@ -63,7 +36,7 @@ describe('reverb - admin auth on the HTTP API', () => {
   });
 
   it('auth - without a token reverb refuses a non-loopback address with one clear line and exit 1', async () => {
-    const r = await refusedReverbProcess({ NATS_URL: server.url, CLUSTER: 'auth2', HTTP_HOST: '0.0.0.0', ADMIN_TOKEN: '' });
+    const r = await refusedReverbProcess({ NATS_URL: fx.server.url, CLUSTER: 'auth2', HTTP_HOST: '0.0.0.0', ADMIN_TOKEN: '' });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/'0\.0\.0\.0' is not a loopback address: without --admin-token/)]);
   });
@@ -72,17 +45,17 @@ describe('reverb - admin auth on the HTTP API', () => {
 describe('reverb - report history from the stream', () => {
   it('history - from_beat finds its report by sequence lookup, pages follow the cursor, no from_beat gives the newest', async () => {
     const cluster = 'hist';
-    await bus.ensureStream(reportStreamConfig(cluster));
-    for (let i = 0; i < 300; i++) await bus.publishDurable(subjects(cluster).reportStore, enc.encode(JSON.stringify(report(cluster, i * 4))), { msgId: windowId(cluster, i * 4) });
-    const first = await readReports(bus, cluster, { fromBeat: 801, limit: 5 });
+    await fx.bus.ensureStream(reportStreamConfig(cluster));
+    for (let i = 0; i < 300; i++) await fx.bus.publishDurable(subjects(cluster).reportStore, enc.encode(JSON.stringify(emptyReport(cluster, i * 4))), { msgId: windowId(cluster, i * 4) });
+    const first = await readReports(fx.bus, cluster, { fromBeat: 801, limit: 5 });
     expect(first.reports.map((r) => r.from_beat)).toEqual([804, 808, 812, 816, 820]);
-    const second = await readReports(bus, cluster, { cursor: first.nextCursor, limit: 5 });
+    const second = await readReports(fx.bus, cluster, { cursor: first.nextCursor, limit: 5 });
     expect(second.reports.map((r) => r.from_beat)).toEqual([824, 828, 832, 836, 840]);
-    const end = await readReports(bus, cluster, { fromBeat: 1188, limit: 5 });
+    const end = await readReports(fx.bus, cluster, { fromBeat: 1188, limit: 5 });
     expect(end.reports.map((r) => r.from_beat)).toEqual([1188, 1192, 1196]);
     expect(end.nextCursor).toBeUndefined();
-    expect((await readReports(bus, cluster, { fromBeat: 5000, limit: 5 })).reports).toEqual([]);
-    expect((await readReports(bus, cluster, { limit: 3 })).reports.map((r) => r.from_beat)).toEqual([1188, 1192, 1196]);
+    expect((await readReports(fx.bus, cluster, { fromBeat: 5000, limit: 5 })).reports).toEqual([]);
+    expect((await readReports(fx.bus, cluster, { limit: 3 })).reports.map((r) => r.from_beat)).toEqual([1188, 1192, 1196]);
     // Over HTTP, with the cursor.
     const r = await startReverb(cluster, 'h1');
     const app = buildReverbApp(r);
@@ -98,35 +71,35 @@ describe('reverb - report history from the stream', () => {
 describe('reverb - identity, consumers and new replicas', () => {
   it('consumers - list marks the durable of a stopped replica orphaned, prune deletes only it; presence names the consumer', async () => {
     const cluster = 'orphans';
-    const p = await startPulse(server.url, cluster, 240, 4);
-    cleanups.push(p.stop);
+    const p = await startPulse(fx.server.url, cluster, 240, 4);
+    fx.cleanup(p.stop);
     const live = await startReverb(cluster, 'live');
     const gone = await startReverb(cluster, 'gone');
     await gone.stop();
-    const presence = (await readPresence(bus, cluster)).filter((x) => x.kind === 'reverb'); // the pulse announces itself too
+    const presence = (await readPresence(fx.bus, cluster)).filter((x) => x.kind === 'reverb'); // the pulse announces itself too
     expect(presence.map((x) => [x.kind, x.node_id, x.info.consumer])).toEqual([['reverb', 'live', 'reverb_live']]);
-    const list = await listReverbConsumers(bus, cluster);
+    const list = await listReverbConsumers(fx.bus, cluster);
     expect(list.map((c) => [c.name, c.orphaned])).toEqual([
       ['reverb_gone', true],
       ['reverb_live', false],
     ]);
-    expect(await pruneReverbConsumers(bus, cluster)).toEqual(['reverb_gone']);
-    expect((await listReverbConsumers(bus, cluster)).map((c) => c.name)).toEqual(['reverb_live']);
+    expect(await pruneReverbConsumers(fx.bus, cluster)).toEqual(['reverb_gone']);
+    expect((await listReverbConsumers(fx.bus, cluster)).map((c) => c.name)).toEqual(['reverb_live']);
     expect(live.state).toBe('running');
   });
 
   it('replica - a new replica starts from the current window, not the start of the stream', async () => {
     const cluster = 'fresh';
-    const p = await startPulse(server.url, cluster, 240, 4); // 1 s bars
-    cleanups.push(p.stop);
-    await bus.ensureStream(statusStreamConfig(cluster));
+    const p = await startPulse(fx.server.url, cluster, 240, 4); // 1 s bars
+    fx.cleanup(p.stop);
+    await fx.bus.ensureStream(statusStreamConfig(cluster));
     const claim = (beat: number, n: number) => enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: `agent:o${n}`, beat_index: beat, state: 'executing', hlc: `18bcfe56800:${n.toString(16).padStart(4, '0')}:abcd` }));
-    for (let n = 0; n < 20; n++) await bus.publishDurable(subjects(cluster).status, claim(0, n));
+    for (let n = 0; n < 20; n++) await fx.bus.publishDurable(subjects(cluster).status, claim(0, n));
     const first = await startReverb(cluster, 'probe');
     await waitFor(() => first.currentBeat >= 12, { timeoutMs: 8000, message: 'three bars later' });
     await first.stop();
     const r = await startReverb(cluster, 'newcomer');
-    await waitFor(async () => (await bus.listConsumers(statusStreamConfig(cluster).name)).some((c) => c.name === 'reverb_newcomer' && c.pending === 0 && c.ackPending === 0), { message: 'the consumer caught up' });
+    await waitFor(async () => (await fx.bus.listConsumers(statusStreamConfig(cluster).name)).some((c) => c.name === 'reverb_newcomer' && c.pending === 0 && c.ackPending === 0), { message: 'the consumer caught up' });
     const windows = r.windows();
     expect(windows.every((w) => w.fromBeat >= 8)).toBe(true); // nothing of bar 0
     expect(windows.reduce((a, w) => a + w.claims + w.rejected + w.lateClaims, 0)).toBe(0);
@@ -137,11 +110,11 @@ describe('reverb - identity, consumers and new replicas', () => {
 describe('reverb - stores that fail, signatures after a reload, the HLC', () => {
   it('retry - a report whose store fails is retried until stored, in bar order, never sealed unsent', async () => {
     const cluster = 'retry';
-    const p = await startPulse(server.url, cluster, 240, 4);
-    cleanups.push(p.stop);
+    const p = await startPulse(fx.server.url, cluster, 240, 4);
+    fx.cleanup(p.stop);
     let failures = 0;
     let failing = true;
-    const flaky: Bus = new Proxy(bus, {
+    const flaky: Bus = new Proxy(fx.bus, {
       get(target, prop, receiver) {
         if (prop === 'publishDurable') {
           return async (subject: string, ...rest: Parameters<Bus['publishDurable']> extends [string, ...infer R] ? R : never) => {
@@ -163,7 +136,7 @@ describe('reverb - stores that fail, signatures after a reload, the HLC', () => 
     failing = false;
     const stored = await waitFor(
       async () => {
-        const m = await bus.readStream({ stream: reportStreamConfig(cluster).name, limit: 100 });
+        const m = await fx.bus.readStream({ stream: reportStreamConfig(cluster).name, limit: 100 });
         return m.length >= 2 ? m.map((x) => JSON.parse(new TextDecoder().decode(x.data)) as BarReport) : null;
       },
       { timeoutMs: 5000, message: 'reports stored after the failures' },
@@ -176,8 +149,8 @@ describe('reverb - stores that fail, signatures after a reload, the HLC', () => 
 
   it('rotation - after a trust reload, claims signed with the now retired key are refused and the bar says secret_rotations_ok false; the HLC follows the claims', async () => {
     const cluster = 'rotation';
-    const p = await startPulse(server.url, cluster, 240, 4);
-    cleanups.push(p.stop);
+    const p = await startPulse(fx.server.url, cluster, 240, 4);
+    fx.cleanup(p.stop);
     const k1 = generateKeyPairSync('ed25519').privateKey;
     const k2 = generateKeyPairSync('ed25519').privateKey;
     const r = await startReverb(cluster, 'rot', { signatures: 'require', trust: TrustStore.parse(JSON.stringify({ agents: { 'agent:k': [publicKeyBase64(k1)] } })) });

@@ -1,26 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { validateBarReport } from '@backbeat/contracts';
-import { NatsServer, waitFor } from '@backbeat/testing';
+import { waitFor } from '@backbeat/testing';
 import { NatsBus, reportStreamConfig } from '@backbeat/transport';
 import { createClient, type Client } from '@backbeat/sdk';
 import { Reverb, buildReverbApp } from '@backbeat/reverb';
-import { collectReports, startPulse } from './helpers.js';
+import { collectReports, startPulse, useNatsServer } from './helpers.js';
 
-let server: NatsServer;
-let observer: NatsBus;
-const cleanups: Array<() => Promise<void>> = [];
-beforeAll(async () => {
-  server = await NatsServer.start();
-  observer = await NatsBus.connect({ servers: server.url });
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await observer?.close();
-  await server?.stop();
-});
+const fx = useNatsServer();
 
 async function reverb(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Reverb>[0]> = {}): Promise<{ r: Reverb; bus: NatsBus; stop(): Promise<void> }> {
-  const bus = await NatsBus.connect({ servers: server.url });
+  const bus = await NatsBus.connect({ servers: fx.server.url });
   const r = new Reverb({ bus, clusterId: cluster, nodeId, signatures: 'off', ...extra });
   await r.start();
   let stopped = false;
@@ -30,7 +19,7 @@ async function reverb(cluster: string, nodeId: string, extra: Partial<Constructo
     await r.stop();
     await bus.close();
   };
-  cleanups.push(stop);
+  fx.cleanup(stop);
   return { r, bus, stop };
 }
 
@@ -38,12 +27,12 @@ async function reverb(cluster: string, nodeId: string, extra: Partial<Constructo
 async function agents(cluster: string, scripts: Record<string, Array<'planning' | 'executing' | 'reviewing' | 'completed' | 'failed' | 'blocked' | 'helping'>>): Promise<Client[]> {
   const out: Client[] = [];
   for (const [id, script] of Object.entries(scripts)) {
-    const c = createClient({ clusterId: cluster, agentId: id, nats: server.url });
+    const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
     c.onBeat((f) => {
       void c.emitStatusClaim({ state: script[f.beat_index % 4]!, beatIndex: f.beat_index }).catch(() => {});
     });
     await c.start();
-    cleanups.push(() => c.stop());
+    fx.cleanup(() => c.stop());
     out.push(c);
   }
   return out;
@@ -52,9 +41,9 @@ async function agents(cluster: string, scripts: Record<string, Array<'planning' 
 describe('reverb - bar reports on nats-server', () => {
   it('reverb - reports match the claims over several bars; an empty bar is reported too', async () => {
     const cluster = 'kpis';
-    const seen = collectReports(observer, cluster);
-    const p = await startPulse(server.url, cluster);
-    cleanups.push(p.stop);
+    const seen = collectReports(fx.bus, cluster);
+    const p = await startPulse(fx.server.url, cluster);
+    fx.cleanup(p.stop);
     await reverb(cluster, 'r1');
     await waitFor(() => seen.reports.length >= 1, { timeoutMs: 6000, message: 'a first (empty) report' });
     expect(seen.reports[0]).toMatchObject({ agents_reporting: 0, issues: [expect.objectContaining({ category: 'silence', severity: 'warning' })] });
@@ -89,16 +78,16 @@ describe('reverb - bar reports on nats-server', () => {
 
   it('reverb - two replicas publish each bar once, and history is served from the stream', async () => {
     const cluster = 'replicas';
-    const seen = collectReports(observer, cluster);
-    const p = await startPulse(server.url, cluster);
-    cleanups.push(p.stop);
+    const seen = collectReports(fx.bus, cluster);
+    const p = await startPulse(fx.server.url, cluster);
+    fx.cleanup(p.stop);
     const a = await reverb(cluster, 'ra');
     await reverb(cluster, 'rb');
     await agents(cluster, { 'agent:x1': ['planning', 'executing', 'reviewing', 'completed'] });
     await waitFor(() => seen.reports.length >= 4, { timeoutMs: 8000 });
     const ids = seen.reports.map((r) => r.window_id);
     expect(new Set(ids).size).toBe(ids.length);
-    const stored = await observer.readStream({ stream: reportStreamConfig(cluster).name, limit: 100 });
+    const stored = await fx.bus.readStream({ stream: reportStreamConfig(cluster).name, limit: 100 });
     const storedIds = stored.map((m) => JSON.parse(new TextDecoder().decode(m.data)).window_id);
     expect(new Set(storedIds).size).toBe(storedIds.length);
     const app = buildReverbApp(a.r);
@@ -110,9 +99,9 @@ describe('reverb - bar reports on nats-server', () => {
 
   it('reverb - killed and restarted mid-bar, the bar report still counts every agent', async () => {
     const cluster = 'restart';
-    const seen = collectReports(observer, cluster);
-    const p = await startPulse(server.url, cluster, 120, 4); // 2 s bars
-    cleanups.push(p.stop);
+    const seen = collectReports(fx.bus, cluster);
+    const p = await startPulse(fx.server.url, cluster, 120, 4); // 2 s bars
+    fx.cleanup(p.stop);
     const first = await reverb(cluster, 'rr');
     const clients = await agents(cluster, { 'agent:a': ['planning', 'executing', 'reviewing', 'completed'], 'agent:b': ['planning', 'executing', 'reviewing', 'completed'], 'agent:c': ['planning', 'executing', 'reviewing', 'completed'] });
     await waitFor(() => seen.reports.some((r) => r.agents_reporting === 3), { timeoutMs: 8000, message: 'a full bar' });
