@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
 import { NatsBus, statusStreamConfig } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
@@ -22,7 +22,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function run(name: string, args: string[], expect: ExpectStatic): Promise<ManagedProcess> {
+async function run(name: string, args: string[]): Promise<ManagedProcess> {
   const p = ManagedProcess.node(example(name), ['--nats', server.url, '--cluster', 'examples', ...args]);
   const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
   if (code !== 0) await p.stop();
@@ -30,21 +30,20 @@ async function run(name: string, args: string[], expect: ExpectStatic): Promise<
   return p;
 }
 
-// Separate processes against one pulse, mostly waiting (the hint waits 5 s of silence): side by side.
-describe.concurrent('sdk examples - each runs with one command', () => {
-  it('simple-agent - follows beats and reports a claim per beat', async ({ expect }) => {
-    const p = await run('simple-agent', ['--beats', '4'], expect);
+describe('sdk examples - each runs with one command', () => {
+  it('simple-agent - follows beats and reports a claim per beat', async () => {
+    const p = await run('simple-agent', ['--beats', '4']);
     expect(p.stdout.match(/^beat \d+ \(leader\) tempo 240 BPM/gm)?.length).toBeGreaterThanOrEqual(4);
     expect(p.stdout).toMatch(/done: 4 beats, 4 claims/);
   });
 
-  it('task-processor - a task within its budget finishes, an overrun is aborted', async ({ expect }) => {
-    const p = await run('task-processor', [], expect);
+  it('task-processor - a task within its budget finishes, an overrun is aborted', async () => {
+    const p = await run('task-processor', []);
     expect(p.stdout).toMatch(/task quick: finished in \d+ ms \(budget 2 beats\)/);
     expect(p.stdout).toMatch(/task slow: beat budget of 1 beats exceeded/);
   });
 
-  it('examples - a mistyped --cluster prints one hint naming the subject after 5 s', async ({ expect }) => {
+  it('examples - a mistyped --cluster prints one hint naming the subject after 5 s', async () => {
     const p = ManagedProcess.node(example('simple-agent'), ['--nats', server.url, '--cluster', 'exmaples', '--beats', '1']);
     try {
       await waitFor(() => /no BeatFrame in 5 s from cluster 'exmaples': listening on 'backbeat\.exmaples\.beat'/.test(p.stderr), { timeoutMs: 12_000, message: 'the hint' });
@@ -54,8 +53,8 @@ describe.concurrent('sdk examples - each runs with one command', () => {
     }
   });
 
-  it('service-monitor - prints health every beat', async ({ expect }) => {
-    const p = await run('service-monitor', ['--beats', '3'], expect);
+  it('service-monitor - prints health every beat', async () => {
+    const p = await run('service-monitor', ['--beats', '3']);
     expect(p.stdout.match(/^health connected=true beat=\d+ degraded=false tempo=240/gm)?.length).toBe(3);
     expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toMatchObject({ framesReceived: expect.any(Number) });
   });
