@@ -11,13 +11,65 @@ const alias = packages.map((name) => ({
   replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),
 }));
 
+/**
+ * Files that assert a wall-clock bound of tens of milliseconds on real timers (frame lateness,
+ * clock offset, tempo drift, consecutive grid slots): a busy CPU breaks those bounds, not the
+ * code. They run one at a time, after the rest, with no other test file beside them.
+ * Everything else mostly waits (for beats, leases, elections, processes) and runs side by side.
+ */
+const timing = [
+  'packages/cli/test/cli.test.ts', // watch --json lateness_ms < 50
+  'packages/sdk/test/client.test.ts', // local beats within tolerance + 30 ms
+  'packages/sdk/test/trust.test.ts', // clock offset < 50 ms; grid slots consecutive
+  'packages/pulse/test/admin.test.ts', // follower offset < 50 ms
+  'packages/pulse/test/clock-skew.test.ts', // frames within [-1, 250) ms of their slot
+  'packages/pulse/test/emitter-thread.test.ts', // lateness < 83 ms
+  'packages/pulse/test/failover.test.ts', // frames < 100 ms late, failover gap bound
+  'packages/reverb/test/reverb.test.ts', // tempo_drift_ms < 20
+];
+
+/**
+ * Test files at once in the first group (`BACKBEAT_TEST_WORKERS`, default 1: one at a time, as
+ * before). Most of their time is waiting, not CPU, so 2 or 3 shorten the run on an otherwise
+ * idle machine; on a machine busy with other work the wall-clock bounds above fail either way.
+ */
+const PARALLEL_WORKERS = workers(process.env.BACKBEAT_TEST_WORKERS);
+
+/** @throws Error for anything but an integer from 1 to 8 */
+function workers(value: string | undefined): number {
+  if (value === undefined || value === '') return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`BACKBEAT_TEST_WORKERS: must be an integer from 1 to 8, got '${value}'`);
+  return n;
+}
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'parallel',
+          include: ['packages/*/test/**/*.test.ts'],
+          exclude: timing,
+          maxWorkers: PARALLEL_WORKERS,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'timing',
+          include: timing,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
