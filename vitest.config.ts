@@ -19,7 +19,7 @@ const alias = packages.map((name) => ({
  * beats, leases, elections, processes) and may run side by side.
  */
 const alone = [
-  'packages/cli/test/cli.test.ts', // watch --json lateness_ms < 50
+  'packages/cli/test/watch-json.test.ts', // watch --json lateness_ms < 50
   'packages/sdk/test/client.test.ts', // local beats within tolerance + 30 ms
   'packages/sdk/test/trust.test.ts', // clock offset < 50 ms; grid slots consecutive
   'packages/pulse/test/admin.test.ts', // follower offset < 50 ms

@@ -4,8 +4,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
-import { Pulse } from '@backbeat/pulse';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 const examples = fileURLToPath(new URL('../../contracts/examples/valid', import.meta.url));
@@ -84,28 +82,6 @@ describe('backbeat CLI - against nats-server', () => {
     expect(ids[0]).toMatch(/^pulse-[0-9a-f]{8}$/);
     expect(ids[1]).toBe(ids[0]);
     expect(readFileSync(join(dataDir, 'node-id'), 'utf8').trim()).toBe(ids[0]);
-  });
-
-  it('watch --json - one line per (beat, phase) callback', async () => {
-    const bus = await NatsBus.connect({ servers: server.url });
-    const pulse = new Pulse({ bus, clusterId: 'watch', bpm: 240, maxBpm: 1000, elector: 'single' });
-    await pulse.start();
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'watch', '--nats', server.url, '--json']);
-    try {
-      await waitFor(() => w.stdout.split('\n').filter(Boolean).length >= 6, { timeoutMs: 8000, message: 'six lines' });
-      const lines = w.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      for (const l of lines) {
-        expect(Object.keys(l)).toEqual(expect.arrayContaining(['beat_index', 'phase', 'source', 'scheduled_at', 'lateness_ms']));
-        expect(l.source).toBe('leader');
-        expect(l.lateness_ms).toBeLessThan(50);
-      }
-      const slots = lines.map((l) => l.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(l.phase));
-      expect(slots).toEqual(slots.map((_, i) => slots[0]! + i));
-    } finally {
-      await w.stop();
-      await pulse.stop();
-      await bus.close();
-    }
   });
 
   it('reverb - reloads its trust file on SIGHUP and when the file changes; a bad file keeps the old keys', async () => {
