@@ -11,13 +11,68 @@ const alias = packages.map((name) => ({
   replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),
 }));
 
+/**
+ * Files that must not share the CPU: wall-clock bounds of tens of milliseconds on real timers
+ * (frame lateness, clock offset, tempo drift, consecutive grid slots), which a busy CPU breaks,
+ * not the code; and the headless browser, which takes a core by itself. They run one at a time,
+ * in their own group, with no other test file beside them. Everything else mostly waits (for
+ * beats, leases, elections, processes) and may run side by side.
+ */
+const alone = [
+  'packages/cli/test/watch-json.test.ts', // watch --json lateness_ms < 50
+  'packages/sdk/test/client.test.ts', // local beats within tolerance + 30 ms
+  'packages/sdk/test/trust.test.ts', // clock offset < 50 ms; grid slots consecutive
+  'packages/pulse/test/admin.test.ts', // follower offset < 50 ms
+  'packages/pulse/test/clock-skew.test.ts', // frames within [-1, 250) ms of their slot
+  'packages/pulse/test/emitter-thread.test.ts', // lateness < 83 ms
+  'packages/pulse/test/failover.test.ts', // frames < 100 ms late, failover gap bound
+  'packages/reverb/test/reverb.test.ts', // tempo_drift_ms < 20
+  'packages/contracts/test/validate.test.ts', // 50,000 claims validated in < 1 s (typically 30 ms; 1043 ms beside two files at load ~10)
+  'packages/cli/test/dashboard.browser.test.ts', // chromium; its virtual-time screenshot timed out at 40 s beside two other files at load ~10
+];
+
+/**
+ * Test files at once in the first group (`BACKBEAT_TEST_WORKERS`, default 3; 1 runs every file
+ * one at a time, as before). Most of their time is waiting, not CPU. Measured on 2 cores shared
+ * with other work: 3 workers 282 s and 262 s, both green; one at a time 374 s.
+ */
+const PARALLEL_WORKERS = workers(process.env.BACKBEAT_TEST_WORKERS);
+
+/** @throws Error for anything but an integer from 1 to 8 */
+function workers(value: string | undefined): number {
+  if (value === undefined || value === '') return 3;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`BACKBEAT_TEST_WORKERS: must be an integer from 1 to 8, got '${value}'`);
+  return n;
+}
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'parallel',
+          include: ['packages/*/test/**/*.test.ts'],
+          exclude: alone,
+          maxWorkers: PARALLEL_WORKERS,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'alone',
+          include: alone,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

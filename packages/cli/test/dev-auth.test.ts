@@ -50,8 +50,9 @@ describe('backbeat dev - admin auth (issue 12)', () => {
   });
 });
 
-describe('backbeat dev - loopback only without a token', () => {
-  it.each([['0.0.0.0'], ['192.0.2.7']])('dev - --host %s without --admin-token is refused in one line, exit 2', async (host) => {
+// Two processes that only check their flags: side by side.
+describe.concurrent('backbeat dev - loopback only without a token', () => {
+  it.for(['0.0.0.0', '192.0.2.7'])('dev - --host %s without --admin-token is refused in one line, exit 2', async (host, { expect }) => {
     const p = ManagedProcess.node(bin, ['dev', '--port', '0', '--host', host], { env: { BACKBEAT_ADMIN_TOKEN: '' } });
     const code = await Promise.race([p.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 8000))]);
     await p.stop();

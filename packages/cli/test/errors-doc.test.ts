@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -10,7 +10,8 @@ function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) return name === 'node_modules' || name === 'dist' || name === 'generated' ? [] : sources(p);
-    return /\.(ts|js)$/.test(name) && !p.includes(`${join('test', '')}`) ? [p] : [];
+    // A test folder inside the repository, not a 'test' anywhere in the checkout's own path.
+    return /\.(ts|js)$/.test(name) && !relative(root, p).split(sep).includes('test') ? [p] : [];
   });
 }
 

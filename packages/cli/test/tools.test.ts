@@ -82,11 +82,11 @@ describe('backbeat status - against nats-server', () => {
   });
 
   it('status - a wrong --cluster or no NATS is one line and exit 1, without hanging', async () => {
-    const wrong = await run(['status', '--cluster', 'nosuch', '--nats', server.url], 15_000);
+    // Two independent processes: started together.
+    const [wrong, none] = await Promise.all([run(['status', '--cluster', 'nosuch', '--nats', server.url], 15_000), run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 15_000)]);
     expect(wrong.code).toBe(1);
     expect(wrong.err.trim()).toMatch(/^backbeat: no cluster 'nosuch' on NATS at nats:\/\/127\.0\.0\.1:\d+: no pulse has run with --cluster nosuch/);
     expect(wrong.err.trim().split('\n')).toHaveLength(1);
-    const none = await run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 15_000);
     expect(none.code).toBe(1);
     expect(none.err.trim()).toMatch(/^backbeat: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
   }, 60_000);
@@ -124,14 +124,17 @@ describe('backbeat tempo - through a pulse admin API', () => {
   });
 
   it('tempo set - 401 without the token and 400 out of range are one line each, exit 1', async () => {
-    const noToken = await run(['tempo', 'set', '61', '--pulse', adminUrl]);
+    // Three refusals, none of which changes anything: started together.
+    const [noToken, far, nobody] = await Promise.all([
+      run(['tempo', 'set', '61', '--pulse', adminUrl]),
+      run(['tempo', 'set', '200', '--pulse', adminUrl, '--admin-token', 's3cret']),
+      run(['tempo', 'get', '--pulse', 'http://127.0.0.1:1']),
+    ]);
     expect(noToken.code).toBe(1);
     expect(noToken.err.trim()).toMatch(/^backbeat: the pulse at http:\/\/127\.0\.0\.1:\d+ refused the change: a valid bearer token is required.*pass --admin-token TOKEN/);
-    const far = await run(['tempo', 'set', '200', '--pulse', adminUrl, '--admin-token', 's3cret']);
     expect(far.code).toBe(1);
     expect(far.err.trim()).toMatch(/^backbeat: tempo change refused: /);
     expect(far.err.trim().split('\n')).toHaveLength(1);
-    const nobody = await run(['tempo', 'get', '--pulse', 'http://127.0.0.1:1']);
     expect(nobody.code).toBe(1);
     expect(nobody.err.trim()).toMatch(/^backbeat: no pulse admin API answered at http:\/\/127\.0\.0\.1:1/);
   }, 60_000);

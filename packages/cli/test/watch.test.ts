@@ -26,7 +26,7 @@ async function kvPulse(cluster: string, nodeId: string): Promise<{ pulse: Pulse;
   };
 }
 
-describe('backbeat watch and agent - leader changes, hints, timing (issues 13 and 15)', () => {
+describe('backbeat watch and agent - leader changes and timing (issues 13 and 15)', () => {
   it('watch - prints the leader, then the change when another node takes over', async () => {
     const a = await kvPulse('wlead', 'node-a');
     const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wlead', '--nats', server.url]);
@@ -48,33 +48,6 @@ describe('backbeat watch and agent - leader changes, hints, timing (issues 13 an
       await w.stop();
       await b?.stop();
       await a.stop().catch(() => {});
-    }
-  });
-
-  it('watch - a mistyped --cluster prints one hint naming the subject after 5 s', async () => {
-    const p = await kvPulse('wreal', 'node-r');
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', server.url]);
-    try {
-      await waitFor(() => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr), { timeoutMs: 20_000, message: 'the hint' });
-      expect(w.stderr.match(/no BeatFrame/g)).toHaveLength(1);
-      expect(w.stdout).toBe('');
-    } finally {
-      await w.stop();
-      await p.stop();
-    }
-  });
-
-  it('agent - a mistyped --cluster logs one hint naming the subject after 5 s', async () => {
-    const p = await kvPulse('areal', 'node-ar');
-    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
-    try {
-      await waitFor(() => /no BeatFrame in 5 s from cluster 'arael': listening on 'backbeat\.arael\.beat'/.test(a.stdout + a.stderr), { timeoutMs: 20_000, message: 'the hint' }).catch((err) => {
-        throw new Error(`${(err as Error).message}; output: ${a.stdout.slice(-2000)} ${a.stderr.slice(-2000)}`);
-      });
-      expect((a.stdout + a.stderr).match(/no BeatFrame/g)).toHaveLength(1); // one line for the process, not one per agent
-    } finally {
-      await a.stop();
-      await p.stop();
     }
   });
 
@@ -100,8 +73,39 @@ describe('backbeat watch and agent - leader changes, hints, timing (issues 13 an
       await p.stop();
     }
   });
+});
 
-  it('agent and watch - a bad --timing is one line naming the flag, exit 2 (usage)', async () => {
+// The hints wait 5 s of silence each, and the usage check only starts processes: side by side,
+// these three take as long as the slowest one instead of their sum.
+describe.concurrent('backbeat watch and agent - hints and usage (issues 13 and 15)', () => {
+  it('watch - a mistyped --cluster prints one hint naming the subject after 5 s', async ({ expect }) => {
+    const p = await kvPulse('wreal', 'node-r');
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', server.url]);
+    try {
+      await waitFor(() => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr), { timeoutMs: 20_000, message: 'the hint' });
+      expect(w.stderr.match(/no BeatFrame/g)).toHaveLength(1);
+      expect(w.stdout).toBe('');
+    } finally {
+      await w.stop();
+      await p.stop();
+    }
+  });
+
+  it('agent - a mistyped --cluster logs one hint naming the subject after 5 s', async ({ expect }) => {
+    const p = await kvPulse('areal', 'node-ar');
+    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    try {
+      await waitFor(() => /no BeatFrame in 5 s from cluster 'arael': listening on 'backbeat\.arael\.beat'/.test(a.stdout + a.stderr), { timeoutMs: 20_000, message: 'the hint' }).catch((err) => {
+        throw new Error(`${(err as Error).message}; output: ${a.stdout.slice(-2000)} ${a.stderr.slice(-2000)}`);
+      });
+      expect((a.stdout + a.stderr).match(/no BeatFrame/g)).toHaveLength(1); // one line for the process, not one per agent
+    } finally {
+      await a.stop();
+      await p.stop();
+    }
+  });
+
+  it('agent and watch - a bad --timing is one line naming the flag, exit 2 (usage)', async ({ expect }) => {
     for (const cmd of ['agent', 'watch']) {
       const p = ManagedProcess.node(bin, [cmd, '--cluster', 'x', '--nats', server.url, '--timing', 'fast']);
       const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
