@@ -58,7 +58,7 @@ export class SlotTimer {
     if (first === undefined || first === this.#armedFor) return;
     this.#disarm();
     this.#armedFor = first;
-    this.#cancel = scheduleAt(this.clock, first, () => this.#fire(), { precise: true });
+    this.#cancel = scheduleAt(this.clock, first, () => this.#fire(), { precise: true, wait: 'block' });
   }
 
   #fire(): void {
