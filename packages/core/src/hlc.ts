@@ -48,6 +48,8 @@ export class Hlc {
   /** The bound beyond which a remote clock is not adopted, in ms. */
   readonly maxForwardSkewMs: number;
   readonly #clock: Clock;
+  /** The node group of the wire form, as formatHlc writes it. */
+  readonly #nodeWire: string;
   #physical = 0;
   #logical = 0;
   #rejected = 0;
@@ -63,21 +65,32 @@ export class Hlc {
       throw new InvalidArgumentError('maxForwardSkewMs', `must be a finite number of ms >= 0, got ${bound}`);
     }
     this.node = hlcNodeSuffix(nodeId);
+    this.#nodeWire = formatHlc({ physical: 0, logical: 0, node: this.node }).slice(10);
     this.maxForwardSkewMs = bound;
     this.#clock = options.clock ?? systemClock;
   }
 
   /** A new reading for a local or send event: strictly later than every earlier one. */
   now(): HlcTimestamp {
-    const wall = this.#wall();
-    if (wall > this.#physical) this.#set(wall, 0);
-    else this.#set(this.#physical, this.#logical + 1);
+    this.#tick();
     return this.peek();
   }
 
-  /** {@link now} in the wire form. */
+  /**
+   * {@link now} in the wire form (what formatHlc(now()) gives). It is on the SDK's per-client
+   * hot path (a grid slot stamps every client's frame in the same ms), so it formats without
+   * re-validating its own parts and shares the physical part's hex across the process's clocks.
+   */
   nowString(): string {
-    return formatHlc(this.now());
+    this.#tick();
+    const logical = this.#logical;
+    return `${physicalHex(this.#physical)}:${logical.toString(16).padStart(4, '0')}:${this.#nodeWire}`;
+  }
+
+  #tick(): void {
+    const wall = this.#wall();
+    if (wall > this.#physical) this.#set(wall, 0);
+    else this.#set(this.#physical, this.#logical + 1);
   }
 
   /**
@@ -129,4 +142,15 @@ export class Hlc {
     this.#physical = physical;
     this.#logical = logical;
   }
+}
+
+let hexOf = -1;
+let hex = '';
+/** The physical part's hex (padded to 4 digits), remembered for the last ms asked about. */
+function physicalHex(physical: number): string {
+  if (physical !== hexOf) {
+    hex = physical.toString(16).padStart(4, '0');
+    hexOf = physical;
+  }
+  return hex;
 }

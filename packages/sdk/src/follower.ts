@@ -95,7 +95,7 @@ export class BeatFollower implements GateListener {
   readonly #leaseListeners = new Set<(lease: LeaseView) => void>();
   readonly #callbacks = { phase: new Set<BeatCallback>(), beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>() };
 
-  readonly #onTimerBound = (): void => this.#onTimer();
+  readonly #onTimerBound = (firedAt: number): void => this.#onTimer(firedAt);
 
   constructor(private readonly o: FollowerOptions) {
     this.#timing = o.timing;
@@ -303,24 +303,26 @@ export class BeatFollower implements GateListener {
    * busy spell libuv runs due timers before polling I/O, so a frame that arrived in time
    * would otherwise lose to its own late timer and the slot would fire as `local`.
    */
-  #onTimer(): void {
+  #onTimer(firedAt: number): void {
     const clock = this.o.clock;
     if (this.#timing === 'frames' && clock.defer) {
       let cancelled = false;
       this.#armedDue = NaN;
       this.#cancelTimer = () => (cancelled = true);
-      clock.defer(() => cancelled || this.#onDue());
+      clock.defer(() => cancelled || this.#onDue(clock.now()));
       return;
     }
-    this.#onDue();
+    this.#onDue(firedAt);
   }
 
-  /** Fires the slot that holds now, if it is due and not fired yet; never a stale one. */
-  #onDue(): void {
+  /**
+   * Fires the slot that holds `now`, if it is due and not fired yet; never a stale one.
+   * `now` is when the shared timer woke: every client of one wake-up fires with it.
+   */
+  #onDue(now: number): void {
     this.#cancelTimer = undefined;
     const map = this.map;
     if (!this.#running || !map) return;
-    const now = this.o.clock.now();
     const cur = slotHolding(map, now);
     if (!cur || (this.#last && compareSlots(cur, this.#last) <= 0)) return this.#arm();
     const dueAt = this.#dueAt(cur);
@@ -335,7 +337,7 @@ export class BeatFollower implements GateListener {
       const prev = this.#recent.at(-1);
       if (prev && !prev.confirmed) this.#setDegraded(true);
     }
-    this.#fire(cur, { ...slotFrame(this.o.clusterId, map, cur), hlc: this.o.hlc.nowString() }, grid ? 'grid' : 'local', now);
+    this.#fire(cur, withHlc(slotFrame(this.o.clusterId, map, cur), this.o.hlc.nowString()), grid ? 'grid' : 'local', now);
     this.#arm();
   }
 
@@ -348,7 +350,7 @@ export class BeatFollower implements GateListener {
       if (skipped > 0) m.skipped(skipped);
     }
     this.#last = pos;
-    this.#recent.push({ pos, source, firedAt: this.o.clock.now(), confirmed: source === 'leader' });
+    this.#recent.push({ pos, source, firedAt: receivedAt, confirmed: source === 'leader' });
     if (this.#recent.length > RECENT) this.#recent.shift();
     if (source !== 'leader') m.synthesized();
     const first = pos.phaseIndex === 0;
@@ -359,7 +361,7 @@ export class BeatFollower implements GateListener {
         if (this.#beatArrivals.length > 11) this.#beatArrivals.shift();
       }
     }
-    const info: BeatInfo = { source, receivedAt, scheduledAt: pos.phaseStart };
+    const info = infoOf(source, receivedAt, pos.phaseStart);
     this.#call(this.#callbacks.phase, frame, info);
     if (first) this.#call(this.#callbacks.beat, frame, info);
     if (first && frame.downbeat) this.#call(this.#callbacks.downbeat, frame, info);
@@ -412,6 +414,19 @@ function slotFrame(clusterId: string, map: TempoMap, pos: BeatPosition): BeatFra
   const frame = buildBeatFrame(clusterId, map, pos, '0000:0000:0000');
   lastBuilt = { clusterId, map, pos, frame };
   return frame;
+}
+
+/** A slot's frame with a client's HLC: a copy (field by field, faster than a spread). */
+function withHlc(b: BeatFrame, hlc: string): BeatFrame {
+  return { type: b.type, cluster_id: b.cluster_id, beat_index: b.beat_index, downbeat: b.downbeat, phase: b.phase, hlc, deadline_at: b.deadline_at, tempo_bpm: b.tempo_bpm, window_id: b.window_id, scheduled_at: b.scheduled_at, bar_length: b.bar_length, phases: b.phases };
+}
+
+let lastInfo: BeatInfo | undefined;
+/** The BeatInfo, frozen and shared by every client that fires a slot at the same wake-up. */
+function infoOf(source: BeatSource, receivedAt: number, scheduledAt: number): BeatInfo {
+  const i = lastInfo;
+  if (i && i.receivedAt === receivedAt && i.scheduledAt === scheduledAt && i.source === source) return i;
+  return (lastInfo = Object.freeze({ source, receivedAt, scheduledAt }));
 }
 
 function add(set: Set<BeatCallback>, cb: BeatCallback): () => void {

@@ -1,9 +1,12 @@
 /**
  * One timer per process for every client (BACKBEAT-REQ-040, issue 13): clients on the same
- * Clock share a {@link SlotTimer}, which keeps one precise `scheduleAt` (sleep, then poll,
- * then spin the last fraction of a millisecond; SPEC 12) armed for the earliest instant
- * anyone waits for, and runs every callback due at that instant in one go. A thousand
- * clients on a bus cost one wake-up per slot, not a thousand.
+ * Clock share a {@link SlotTimer}, which keeps one precise `scheduleAt` armed for the
+ * earliest instant anyone waits for, and runs every callback due at that instant in one go.
+ * A thousand clients on a bus cost one wake-up per slot, not a thousand.
+ * The wait is sleep-then-block (scheduleAt `wait: 'block'`): a timer until ~2 ms before the
+ * instant, then the thread sleeps in the kernel to the instant (at most 3 ms, the event loop
+ * held meanwhile) instead of polling: processes of a host that wake for the same slot do not
+ * compete for its cores, which cost each of them milliseconds when they polled (SPEC 12).
  */
 import { scheduleAt, type Clock } from '@backbeat/core';
 
@@ -11,7 +14,7 @@ import { scheduleAt, type Clock } from '@backbeat/core';
 export class SlotTimer {
   /** Instants with callbacks, ascending; one bucket per instant. */
   readonly #times: number[] = [];
-  readonly #buckets = new Map<number, Set<() => void>>();
+  readonly #buckets = new Map<number, Set<(firedAt: number) => void>>();
   #armedFor: number | undefined;
   #cancel: (() => void) | undefined;
 
@@ -25,10 +28,11 @@ export class SlotTimer {
   }
 
   /**
-   * Calls `cb` at absolute time `t` (clock.now() scale), never before it; returns the
-   * cancel function.
+   * Calls `cb(firedAt)` at absolute time `t` (clock.now() scale), never before it; returns
+   * the cancel function. `firedAt` is clock.now() when the timer woke: the same for every
+   * callback of one wake-up (read the clock again for the time a callback itself runs).
    */
-  at(t: number, cb: () => void): () => void {
+  at(t: number, cb: (firedAt: number) => void): () => void {
     let bucket = this.#buckets.get(t);
     if (!bucket) {
       bucket = new Set();
@@ -66,7 +70,7 @@ export class SlotTimer {
     this.#armedFor = undefined;
     const now = this.clock.now();
     // Take what is due first: a callback that sets another timer is served on a later turn.
-    const due: Array<Set<() => void>> = [];
+    const due: Array<Set<(firedAt: number) => void>> = [];
     while (this.#times.length > 0 && this.#times[0]! <= now) {
       const t = this.#times.shift()!;
       due.push(this.#buckets.get(t)!);
@@ -75,7 +79,7 @@ export class SlotTimer {
     for (const bucket of due) {
       for (const cb of bucket) {
         try {
-          cb();
+          cb(now);
         } catch {
           // A client's own handler reports its errors; one client never stops the others.
         }
