@@ -96,6 +96,11 @@ export class BeatFollower implements GateListener {
   readonly #callbacks = { phase: new Set<BeatCallback>(), beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>() };
 
   readonly #onTimerBound = (firedAt: number): void => this.#onTimer(firedAt);
+  /** The bookkeeping of the last slot fired, done once every client of the batch has been called. */
+  #unsettled: { pos: BeatPosition; prev: BeatPosition | undefined; source: BeatSource; receivedAt: number; callbackMs: number } | undefined;
+  /** A leader frame's HLC, merged after the batch. */
+  #frameHlc: string | undefined;
+  readonly #settleBound = (): void => this.settle();
 
   constructor(private readonly o: FollowerOptions) {
     this.#timing = o.timing;
@@ -199,11 +204,16 @@ export class BeatFollower implements GateListener {
     this.#detach = undefined;
   }
 
-  /** GateListener: a frame that passed the gate. Callbacks first; bookkeeping after them. */
+  /**
+   * GateListener: a frame that passed the gate. Only the callbacks and what they can see (the
+   * current slot, health) happen here; the gate calls {@link settle} once every listener had
+   * the frame, so the last client of a hub is not called after everyone else's bookkeeping.
+   */
   accept(f: AcceptedFrame): void {
     if (!this.#running) return;
     const m = this.o.metrics;
     m.received();
+    this.#frameHlc = f.frame.hlc;
     const pos = f.pos;
     const last = this.#last;
     this.#setDegraded(false);
@@ -215,13 +225,43 @@ export class BeatFollower implements GateListener {
     } else {
       this.#fire(pos, f.frame, 'leader', f.receivedAt);
     }
-    try {
-      m.skew(this.o.hlc.update(f.frame.hlc).skewMs / 1000);
-    } catch {
-      // The schema checked the HLC's form; an impossible value only leaves the HLC alone.
+  }
+
+  /**
+   * The bookkeeping after a batch of callbacks (GateListener, and the SlotTimer's afterFire):
+   * metrics, the slots remembered for confirmation, the HLC merge, the clock-offset check and
+   * the timer for the next slot. Idempotent.
+   */
+  settle(): void {
+    const u = this.#unsettled;
+    if (u) {
+      this.#unsettled = undefined;
+      const m = this.o.metrics;
+      if (u.prev) {
+        const phases = this.map?.phases.length ?? 3;
+        const skipped = u.pos.beatIndex * phases + u.pos.phaseIndex - (u.prev.beatIndex * phases + u.prev.phaseIndex) - 1;
+        if (skipped > 0) m.skipped(skipped);
+      }
+      this.#recent.push({ pos: u.pos, source: u.source, firedAt: u.receivedAt, confirmed: u.source === 'leader' });
+      if (this.#recent.length > RECENT) this.#recent.shift();
+      if (u.source !== 'leader') m.synthesized();
+      if (u.pos.phaseIndex === 0 && u.source === 'leader') {
+        this.#beatArrivals.push(u.receivedAt);
+        if (this.#beatArrivals.length > 11) this.#beatArrivals.shift();
+      }
+      m.callback(u.callbackMs);
     }
-    this.#checkOffset();
-    this.#arm();
+    const hlc = this.#frameHlc;
+    if (hlc !== undefined) {
+      this.#frameHlc = undefined;
+      try {
+        this.o.metrics.skew(this.o.hlc.update(hlc).skewMs / 1000);
+      } catch {
+        // The schema checked the HLC's form; an impossible value only leaves the HLC alone.
+      }
+      this.#checkOffset();
+    }
+    if (this.#running) this.#arm();
   }
 
   /** GateListener: a frame that did not pass; what was wrong with it goes to health. */
@@ -338,34 +378,21 @@ export class BeatFollower implements GateListener {
       if (prev && !prev.confirmed) this.#setDegraded(true);
     }
     this.#fire(cur, withHlc(slotFrame(this.o.clusterId, map, cur), this.o.hlc.nowString()), grid ? 'grid' : 'local', now);
-    this.#arm();
+    this.o.timer.afterFire(this.#settleBound);
   }
 
+  /** Calls the callbacks of a slot; its bookkeeping waits for {@link settle}. */
   #fire(pos: BeatPosition, frame: BeatFrame, source: BeatSource, receivedAt: number): void {
-    const m = this.o.metrics;
-    const last = this.#last;
-    if (last) {
-      const phases = this.map?.phases.length ?? 3;
-      const skipped = pos.beatIndex * phases + pos.phaseIndex - (last.beatIndex * phases + last.phaseIndex) - 1;
-      if (skipped > 0) m.skipped(skipped);
-    }
+    if (this.#unsettled) this.settle(); // never two slots' bookkeeping at once
+    const prev = this.#last;
     this.#last = pos;
-    this.#recent.push({ pos, source, firedAt: receivedAt, confirmed: source === 'leader' });
-    if (this.#recent.length > RECENT) this.#recent.shift();
-    if (source !== 'leader') m.synthesized();
     const first = pos.phaseIndex === 0;
-    if (first) {
-      this.#lastBeatTime = receivedAt;
-      if (source === 'leader') {
-        this.#beatArrivals.push(receivedAt);
-        if (this.#beatArrivals.length > 11) this.#beatArrivals.shift();
-      }
-    }
+    if (first) this.#lastBeatTime = receivedAt;
     const info = infoOf(source, receivedAt, pos.phaseStart);
     this.#call(this.#callbacks.phase, frame, info);
     if (first) this.#call(this.#callbacks.beat, frame, info);
     if (first && frame.downbeat) this.#call(this.#callbacks.downbeat, frame, info);
-    m.callback(this.o.clock.now() - receivedAt);
+    this.#unsettled = { pos, prev, source, receivedAt, callbackMs: this.o.clock.now() - receivedAt };
   }
 
   #call(set: Set<BeatCallback>, frame: BeatFrame, info: BeatInfo): void {

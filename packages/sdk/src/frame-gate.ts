@@ -61,6 +61,8 @@ export interface AcceptedFrame {
 /** What a gate tells each client. */
 export interface GateListener {
   accept(f: AcceptedFrame): void;
+  /** Called on every listener once all of them had {@link accept}: bookkeeping after the callbacks. */
+  settle?(): void;
   /** `log` is true for one listener only, so a thousand clients log a drop once. */
   drop(reason: DropReason, detail: string, log: boolean): void;
   /** The tempo map changed (from KV or learned from a frame). */
@@ -197,7 +199,9 @@ export class FrameGate {
     if (pos.phaseStart - receivedAt > this.options.aheadMs) {
       return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`);
     }
-    for (const l of this.listeners) l.accept({ frame, pos, term, receivedAt });
+    const accepted: AcceptedFrame = { frame, pos, term, receivedAt };
+    for (const l of this.listeners) l.accept(accepted);
+    for (const l of this.listeners) l.settle?.();
     this.#prepareAfter(pos);
   }
 

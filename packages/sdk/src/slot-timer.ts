@@ -16,6 +16,8 @@ export class SlotTimer {
   readonly #times: number[] = [];
   readonly #buckets = new Map<number, Set<(firedAt: number) => void>>();
   #armedFor: number | undefined;
+  #firing = false;
+  readonly #after: Array<() => void> = [];
   #cancel: (() => void) | undefined;
 
   constructor(private readonly clock: Clock) {}
@@ -51,6 +53,16 @@ export class SlotTimer {
     };
   }
 
+  /**
+   * Runs `fn` once every callback of the current wake-up has run (at once when called
+   * outside one): a callback defers its bookkeeping so that the last client of a slot is not
+   * called after all the others' bookkeeping.
+   */
+  afterFire(fn: () => void): void {
+    if (this.#firing) this.#after.push(fn);
+    else fn();
+  }
+
   #disarm(): void {
     this.#cancel?.();
     this.#cancel = undefined;
@@ -76,6 +88,7 @@ export class SlotTimer {
       due.push(this.#buckets.get(t)!);
       this.#buckets.delete(t);
     }
+    this.#firing = true;
     for (const bucket of due) {
       for (const cb of bucket) {
         try {
@@ -83,6 +96,15 @@ export class SlotTimer {
         } catch {
           // A client's own handler reports its errors; one client never stops the others.
         }
+      }
+    }
+    this.#firing = false;
+    const after = this.#after.splice(0);
+    for (const fn of after) {
+      try {
+        fn();
+      } catch {
+        // As above.
       }
     }
     this.#arm();
