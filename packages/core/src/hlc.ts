@@ -50,6 +50,8 @@ export class Hlc {
   readonly #clock: Clock;
   /** The node group of the wire form, as formatHlc writes it. */
   readonly #nodeWire: string;
+  /** `:0000:` and the node group: the wire form after the physical part when logical is 0. */
+  readonly #tail0: string;
   #physical = 0;
   #logical = 0;
   #rejected = 0;
@@ -66,6 +68,7 @@ export class Hlc {
     }
     this.node = hlcNodeSuffix(nodeId);
     this.#nodeWire = formatHlc({ physical: 0, logical: 0, node: this.node }).slice(10);
+    this.#tail0 = `:0000:${this.#nodeWire}`;
     this.maxForwardSkewMs = bound;
     this.#clock = options.clock ?? systemClock;
   }
@@ -84,6 +87,7 @@ export class Hlc {
   nowString(): string {
     this.#tick();
     const logical = this.#logical;
+    if (logical === 0) return physicalHex(this.#physical) + this.#tail0;
     return `${physicalHex(this.#physical)}:${logical.toString(16).padStart(4, '0')}:${this.#nodeWire}`;
   }
 
