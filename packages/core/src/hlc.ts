@@ -105,7 +105,7 @@ export class Hlc {
    * @throws InvalidArgumentError when `remote` is not a valid HLC (string or object)
    */
   update(remote: HlcTimestamp | string): HlcUpdate {
-    const r = typeof remote === 'string' ? parseHlc(remote) : parseHlc(formatHlc(remote));
+    const r = typeof remote === 'string' ? parseRemote(remote) : parseHlc(formatHlc(remote));
     const wall = this.#wall();
     const skewMs = r.physical - wall;
     if (r.physical > this.#physical && skewMs > this.maxForwardSkewMs) {
@@ -157,4 +157,18 @@ function physicalHex(physical: number): string {
     hexOf = physical;
   }
   return hex;
+}
+
+let parsedText: string | undefined;
+let parsed: HlcTimestamp | undefined;
+/**
+ * parseHlc, remembered for the last text: every client of a process merges the same frame's
+ * HLC (the object stays inside {@link Hlc.update}, which only reads it).
+ */
+function parseRemote(text: string): HlcTimestamp {
+  if (text === parsedText && parsed) return parsed;
+  const ts = parseHlc(text);
+  parsedText = text;
+  parsed = ts;
+  return ts;
 }

@@ -211,6 +211,7 @@ export class BeatFollower implements GateListener {
    */
   accept(f: AcceptedFrame): void {
     if (!this.#running) return;
+    if (this.#unsettled) this.settle(); // a grid slot's bookkeeping first: its frame may confirm it
     const m = this.o.metrics;
     m.received();
     this.#frameHlc = f.frame.hlc;

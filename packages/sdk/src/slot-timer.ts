@@ -18,6 +18,7 @@ export class SlotTimer {
   #armedFor: number | undefined;
   #firing = false;
   readonly #after: Array<() => void> = [];
+  #settling = false;
   #cancel: (() => void) | undefined;
 
   constructor(private readonly clock: Clock) {}
@@ -54,9 +55,11 @@ export class SlotTimer {
   }
 
   /**
-   * Runs `fn` once every callback of the current wake-up has run (at once when called
-   * outside one): a callback defers its bookkeeping so that the last client of a slot is not
-   * called after all the others' bookkeeping.
+   * Runs `fn` {@link SETTLE_DELAY_MS} after the callbacks of the current wake-up (at once
+   * when called outside one): a callback defers its bookkeeping so that the last client of a
+   * slot is not called after all the others' bookkeeping, and the process sleeps in between,
+   * so that the other processes of the host that woke for the same slot get the cores for
+   * their callbacks before this one does its bookkeeping.
    */
   afterFire(fn: () => void): void {
     if (this.#firing) this.#after.push(fn);
@@ -70,6 +73,7 @@ export class SlotTimer {
   }
 
   #arm(): void {
+    if (this.#settling) return; // #settle arms
     const first = this.#times[0];
     if (first === undefined || first === this.#armedFor) return;
     this.#disarm();
@@ -99,6 +103,14 @@ export class SlotTimer {
       }
     }
     this.#firing = false;
+    if (this.#after.length === 0) return this.#arm();
+    // The bookkeeping arms the next instants: the timer is re-armed after it.
+    this.#settling = true;
+    this.clock.setTimeout(() => this.#settle(), SETTLE_DELAY_MS);
+  }
+
+  #settle(): void {
+    this.#settling = false;
     const after = this.#after.splice(0);
     for (const fn of after) {
       try {
@@ -110,6 +122,9 @@ export class SlotTimer {
     this.#arm();
   }
 }
+
+/** The pause between a wake-up's callbacks and their bookkeeping, ms (see {@link SlotTimer.afterFire}). */
+export const SETTLE_DELAY_MS = 1;
 
 function lowerBound(a: number[], t: number): number {
   let lo = 0;
