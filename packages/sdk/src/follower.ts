@@ -101,6 +101,9 @@ export class BeatFollower implements GateListener {
   /** A leader frame's HLC, merged after the batch. */
   #frameHlc: string | undefined;
   readonly #settleBound = (): void => this.settle();
+  readonly #prepareBound = (): void => this.#prepare();
+  /** Grid timing: the armed slot's frame, built before its instant (SlotTimer prepare). */
+  #prepared: { map: TempoMap; pos: BeatPosition; frame: BeatFrame } | undefined;
 
   constructor(private readonly o: FollowerOptions) {
     this.#timing = o.timing;
@@ -332,7 +335,7 @@ export class BeatFollower implements GateListener {
     if (this.#cancelTimer && this.#armedDue === due) return; // a confirmation changes nothing: keep the timer
     this.#cancelTimer?.();
     this.#armedDue = due;
-    this.#cancelTimer = this.o.timer.at(due, this.#onTimerBound);
+    this.#cancelTimer = this.o.timer.at(due, this.#onTimerBound, this.#prepareBound);
   }
 
   #dueAt(s: BeatPosition): number {
@@ -369,7 +372,7 @@ export class BeatFollower implements GateListener {
     const dueAt = this.#dueAt(cur);
     if (now < dueAt) {
       this.#armedDue = dueAt;
-      this.#cancelTimer = this.o.timer.at(dueAt, this.#onTimerBound);
+      this.#cancelTimer = this.o.timer.at(dueAt, this.#onTimerBound, this.#prepareBound);
       return;
     }
     const grid = this.#timing === 'grid';
@@ -378,8 +381,24 @@ export class BeatFollower implements GateListener {
       const prev = this.#recent.at(-1);
       if (prev && !prev.confirmed) this.#setDegraded(true);
     }
-    this.#fire(cur, withHlc(slotFrame(this.o.clusterId, map, cur), this.o.hlc.nowString()), grid ? 'grid' : 'local', now);
+    const p = this.#prepared;
+    this.#prepared = undefined;
+    const frame = p && p.map === map && compareSlots(p.pos, cur) === 0 ? p.frame : withHlc(slotFrame(this.o.clusterId, map, cur), '');
+    frame.hlc = this.o.hlc.nowString();
+    this.#fire(cur, frame, grid ? 'grid' : 'local', now);
     this.o.timer.afterFire(this.#settleBound);
+  }
+
+  /**
+   * SlotTimer prepare, ~2.5 ms before the armed instant (grid timing): the slot's frame is
+   * built then, so that the instant costs this client an HLC stamp and its callbacks.
+   */
+  #prepare(): void {
+    const map = this.map;
+    if (!this.#running || !map || this.#timing !== 'grid' || !this.#last) return;
+    const next = nextOf(map, this.#last);
+    if (next.phaseStart !== this.#armedDue) return;
+    this.#prepared = { map, pos: next, frame: withHlc(slotFrame(this.o.clusterId, map, next), '') };
   }
 
   /** Calls the callbacks of a slot; its bookkeeping waits for {@link settle}. */

@@ -8,14 +8,19 @@
  * held meanwhile) instead of polling: processes of a host that wake for the same slot do not
  * compete for its cores, which cost each of them milliseconds when they polled (SPEC 12).
  */
-import { scheduleAt, type Clock } from '@backbeat/core';
+import { BLOCK_WINDOW_MS, scheduleAt, type Clock } from '@backbeat/core';
+
+type SlotCallback = (firedAt: number) => void;
 
 /** Shared absolute-time callbacks on one clock. */
 export class SlotTimer {
   /** Instants with callbacks, ascending; one bucket per instant. */
   readonly #times: number[] = [];
-  readonly #buckets = new Map<number, Set<(firedAt: number) => void>>();
+  /** Per instant: each callback and its optional prepare. */
+  readonly #buckets = new Map<number, Map<SlotCallback, (() => void) | undefined>>();
   #armedFor: number | undefined;
+  /** The armed instant's prepares have run (its final wait is armed). */
+  #prepared = false;
   #firing = false;
   readonly #after: Array<() => void> = [];
   #settling = false;
@@ -34,16 +39,20 @@ export class SlotTimer {
    * Calls `cb(firedAt)` at absolute time `t` (clock.now() scale), never before it; returns
    * the cancel function. `firedAt` is clock.now() when the timer woke: the same for every
    * callback of one wake-up (read the clock again for the time a callback itself runs).
+   * `prepare`, if given, runs about {@link PREPARE_LEAD_MS} before `t` (at once if that is
+   * past): the work a callback can do ahead of its instant, so that the instant itself costs
+   * each client as little as possible.
    */
-  at(t: number, cb: (firedAt: number) => void): () => void {
+  at(t: number, cb: SlotCallback, prepare?: () => void): () => void {
     let bucket = this.#buckets.get(t);
     if (!bucket) {
-      bucket = new Set();
+      bucket = new Map();
       this.#buckets.set(t, bucket);
       this.#times.splice(lowerBound(this.#times, t), 0, t);
     }
     // A callback is kept once per instant: adding the same one twice for one instant is one call.
-    bucket.add(cb);
+    bucket.set(cb, prepare ?? bucket.get(cb));
+    if (prepare && this.#armedFor === t && this.#prepared) prepare();
     this.#arm();
     return () => {
       const b = this.#buckets.get(t);
@@ -78,15 +87,45 @@ export class SlotTimer {
     if (first === undefined || first === this.#armedFor) return;
     this.#disarm();
     this.#armedFor = first;
-    this.#cancel = scheduleAt(this.clock, first, () => this.#fire(), { precise: true, wait: 'block' });
+    this.#prepared = false;
+    this.#cancel = scheduleAt(this.clock, first - PREPARE_LEAD_MS, () => this.#prepare(first));
+  }
+
+  /** Runs the prepares of instant `t`, then waits for it (sleep, then block; SPEC 12). */
+  #prepare(t: number): void {
+    if (this.#armedFor !== t) return;
+    this.#prepared = true;
+    const bucket = this.#buckets.get(t);
+    if (bucket && this.clock.now() < t - PREPARE_STOP_MS) {
+      let n = 0;
+      for (const prepare of bucket.values()) {
+        // Never late for the instant: what is not prepared by then is done at the instant.
+        if (++n % 32 === 0 && this.clock.now() >= t - PREPARE_STOP_MS) break;
+        try {
+          prepare?.();
+        } catch {
+          // A prepare only saves work: the callback does it at the instant instead.
+        }
+      }
+    }
+    const block = this.clock.blockUntil?.bind(this.clock);
+    const remaining = t - this.clock.now();
+    if (block && remaining <= BLOCK_WINDOW_MS) {
+      // Close enough: sleep the thread to the instant here rather than through another timer tick.
+      this.#cancel = undefined;
+      if (remaining > 0) block(t);
+      return this.#fire();
+    }
+    this.#cancel = scheduleAt(this.clock, t, () => this.#fire(), { precise: true, wait: 'block' });
   }
 
   #fire(): void {
     this.#cancel = undefined;
     this.#armedFor = undefined;
+    this.#prepared = false;
     const now = this.clock.now();
     // Take what is due first: a callback that sets another timer is served on a later turn.
-    const due: Array<Set<(firedAt: number) => void>> = [];
+    const due: Array<Map<SlotCallback, (() => void) | undefined>> = [];
     while (this.#times.length > 0 && this.#times[0]! <= now) {
       const t = this.#times.shift()!;
       due.push(this.#buckets.get(t)!);
@@ -94,7 +133,7 @@ export class SlotTimer {
     }
     this.#firing = true;
     for (const bucket of due) {
-      for (const cb of bucket) {
+      for (const cb of bucket.keys()) {
         try {
           cb(now);
         } catch {
@@ -122,6 +161,11 @@ export class SlotTimer {
     this.#arm();
   }
 }
+
+/** How long before an instant its callbacks' prepares run, ms (within the final wait's reach). */
+export const PREPARE_LEAD_MS = 2.5;
+/** Prepares stop this close to the instant, ms. */
+const PREPARE_STOP_MS = 0.3;
 
 /** The pause between a wake-up's callbacks and their bookkeeping, ms (see {@link SlotTimer.afterFire}). */
 export const SETTLE_DELAY_MS = 1;
