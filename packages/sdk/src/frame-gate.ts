@@ -18,7 +18,7 @@
 import { compareSlots, DEFAULT_BAR_LENGTH, nextSlot, slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
 import { parseBeatFrame, parseTermHeader, type BeatFrame } from '@backbeat/contracts';
 import { ClockOffsetEstimator } from './clock-offset.js';
-import { buildFrameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
+import { frameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
 
 /** deadline_at has millisecond precision: agreement within this is agreement. */
 export const GRID_TOLERANCE_MS = 1;
@@ -92,8 +92,8 @@ export class FrameGate {
   #mapSource: MapSource = 'none';
   #lease: LeaseView = { state: 'absent', reason: 'lease not read yet' };
   #held: Held | undefined;
-  /** The expected text of the slot after the last accepted frame (frame-template.ts). */
-  #next: FrameTemplate | null = null;
+  /** The expected text of the slot after the last accepted frame (frame-template.ts), and the map it is for. */
+  #next: { readonly t: FrameTemplate | null; readonly map: TempoMap; readonly key: BeatPosition } | undefined;
   /** Frames that took the template's short path, and all frames offered as bytes. */
   #matched = 0;
   #offered = 0;
@@ -145,8 +145,9 @@ export class FrameGate {
    */
   offerBytes(data: Uint8Array, termHeader: string | undefined, receivedAt: number): void {
     this.#offered++;
-    const t = this.#next;
-    if (t && t.map === this.#map) {
+    const next = this.#next;
+    const t = next?.t;
+    if (t && next.map === this.#map) {
       const frame = matchFrameTemplate(t, data);
       if (frame) {
         this.#matched++;
@@ -183,7 +184,7 @@ export class FrameGate {
       return this.#drop('bad_term', `frame of term ${term}, the lease is at term ${lease.term}`);
     }
     let pos: BeatPosition | null = null;
-    if (known && known.map === this.#map) {
+    if (known && this.#next?.t === known && this.#next.map === this.#map) {
       pos = known.pos;
     } else if (!this.#map) {
       if (!Number.isSafeInteger(frame.beat_index)) return this.#drop('off_grid', `frame beat_index ${frame.beat_index} is not a safe integer`);
@@ -210,9 +211,9 @@ export class FrameGate {
     const map = this.#map;
     if (!map) return;
     const next = nextSlot(map, pos);
-    const t = this.#next;
-    if (t && t.map === map && compareSlots(t.pos, next) === 0) return;
-    this.#next = buildFrameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d));
+    const n = this.#next;
+    if (n && n.map === map && compareSlots(n.key, next) === 0) return;
+    this.#next = { t: frameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d)), map, key: next };
   }
 
   #drop(reason: DropReason, detail: string): void {

@@ -24,8 +24,6 @@ const decoder = new TextDecoder('utf-8');
 
 /** One slot's expected frame text. */
 export interface FrameTemplate {
-  /** The map it was built from: it holds only while the gate keeps that very map. */
-  readonly map: TempoMap;
   readonly pos: BeatPosition;
   /** deadline_at as a number (ms). */
   readonly deadline: number;
@@ -35,10 +33,29 @@ export interface FrameTemplate {
   readonly frame: BeatFrame;
 }
 
+/** Templates shared by every gate of the process: one build per slot, also with a connection per client. */
+const cache = new Map<string, FrameTemplate | null>();
+const CACHE_SIZE = 16;
+const mapKeys = new WeakMap<TempoMap, string>();
+
 /**
- * The template of `pos` on `map`, or null when the frame built for it would not pass the
- * schema or `onGrid` (then every frame of that slot takes the full path).
+ * The template of `pos` on `map` (built once per process for maps of the same content), or
+ * null when the frame built for it would not pass the schema or `onGrid` (then every frame
+ * of that slot takes the full path). `onGrid` must depend only on the map's content.
  */
+export function frameTemplate(clusterId: string, map: TempoMap, pos: BeatPosition, onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null): FrameTemplate | null {
+  let mk = mapKeys.get(map);
+  if (mk === undefined) mapKeys.set(map, (mk = JSON.stringify(map)));
+  const key = `${clusterId}|${pos.beatIndex}|${pos.phaseIndex}|${mk}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const t = buildFrameTemplate(clusterId, map, pos, onGrid);
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(key, t);
+  return t;
+}
+
+/** {@link frameTemplate} without the cache. */
 export function buildFrameTemplate(clusterId: string, map: TempoMap, pos: BeatPosition, onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null): FrameTemplate | null {
   const frame = buildBeatFrame(clusterId, map, pos, SAMPLE_HLC);
   const deadline = Date.parse(frame.deadline_at);
@@ -48,7 +65,7 @@ export function buildFrameTemplate(clusterId: string, map: TempoMap, pos: BeatPo
   const text = JSON.stringify({ ...frame, hlc: MARKER });
   const at = text.indexOf(MARKER);
   if (at < 0 || text.indexOf(MARKER, at + 1) >= 0) return null;
-  return { map, pos: on, deadline, before: text.slice(0, at), after: text.slice(at + MARKER.length), frame };
+  return { pos: on, deadline, before: text.slice(0, at), after: text.slice(at + MARKER.length), frame };
 }
 
 /** The frame `data` encodes when it is `t`'s text with a well-formed HLC, else null. */
