@@ -6,7 +6,9 @@
 //    (receipt - scheduled time), callback time - scheduled time, and slots missed, for
 //    (a) 250 clients sharing one NatsBus per process (frames timing), (b) 250 bare
 //    subscriptions per process (the baseline), (g) the same clients in grid timing (issue 13:
-//    callback - slot p99 <= 0.5 ms, 0 missed or doubled), (c) one NATS connection per client.
+//    callback - slot p99 <= 0.5 ms, 0 missed or doubled), (l) the grid baseline: 250 no-op
+//    callbacks per process run in one loop by one timer per process at each slot instant (the
+//    SDK's wait: scheduleAt precise, wait 'block'), (c) one NATS connection per client.
 //    Unless BENCH_SECONDS is short (< 10 s), grid timing also runs 10,000 clients in 8 processes.
 // 3. Optional: local degradation on the real clock, the pulse stopped (BENCH_DEGRADE_SECONDS).
 // Env (seconds): BENCH_SECONDS fan-out (a), (b) and (g), default 30, below 10 is the short mode
@@ -16,7 +18,7 @@
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { slot, slotAtOrAfter } from '@backbeat/core';
+import { nextSlot, scheduleAt, slot, slotAtOrAfter, systemClock } from '@backbeat/core';
 import { NatsServer } from '@backbeat/testing';
 import { NatsBus, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
@@ -40,12 +42,12 @@ function envSeconds(name, fallback) {
 }
 
 // ---------------------------------------------------------------- child: one fan-out process
-/** Runs `count` followers ('shared' | 'grid' | 'conn' SDK clients, or 'bare' subscriptions). */
+/** Runs `count` followers ('shared' | 'grid' | 'conn' SDK clients, 'bare' subscriptions, or 'loop' no-op callbacks on one timer). */
 async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
   process.on('disconnect', () => process.exit(1)); // the parent is gone: never linger
   const map = JSON.parse(mapJson);
   const count = Number(countArg);
-  const bus = mode === 'conn' ? undefined : await NatsBus.connect({ servers: url });
+  const bus = mode === 'conn' || mode === 'loop' ? undefined : await NatsBus.connect({ servers: url });
   let window = { from: Infinity, to: -Infinity }; // grid times of the measured slots
   const delivery = [];
   const callback = [];
@@ -67,9 +69,14 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
     delivery.push(receivedAt - scheduledAt);
     callback.push(calledAt - scheduledAt);
   };
+  const loop = [];
   const startOne = async (i) => {
     const t = { fired: new Set(), leader: 0, local: 0, grid: 0, dup: 0 };
     tallies.push(t);
+    if (mode === 'loop') {
+      loop.push((beat, p, scheduledAt, firedAt) => record(t, beat, p, scheduledAt, 'grid', firedAt, now()));
+      return;
+    }
     if (mode === 'bare') {
       const sub = bus.subscribe(subjects(cluster).beat, (m) => {
         const receivedAt = now();
@@ -90,15 +97,34 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
   for (let i = 0; i < count; i += START_BATCH) {
     await Promise.all(Array.from({ length: Math.min(START_BATCH, count - i) }, (_, j) => startOne(i + j)));
   }
+  if (mode === 'loop') {
+    // One timer per process, every callback of a slot in one loop: what a grid fire costs at least.
+    let pos = slotAtOrAfter(map, now() + 5);
+    let cancel;
+    const arm = () => {
+      cancel = scheduleAt(systemClock, pos.phaseStart, (firedAt) => {
+        for (const cb of loop) cb(pos.beatIndex, pos.phaseIndex, pos.phaseStart, firedAt);
+        pos = nextSlot(map, pos);
+        arm();
+      }, { precise: true, wait: 'block' });
+    };
+    arm();
+    stops.push(async () => cancel());
+  }
   await bus?.flush();
   process.send({ ready: true, rssMb: process.memoryUsage().rss / 2 ** 20 });
+  let cpuAtGo;
   process.on('message', async (msg) => {
-    if (msg.go) return void (window = msg.go);
+    if (msg.go) {
+      cpuAtGo = process.cpuUsage();
+      return void (window = msg.go);
+    }
+    const cpu = process.cpuUsage(cpuAtGo);
     for (let i = 0; i < stops.length; i += START_BATCH) await Promise.all(stops.slice(i, i + START_BATCH).map((s) => s()));
     await bus?.close();
     const missed = tallies.reduce((a, t) => a + msg.expected - [...t.fired].filter((k) => k >= msg.firstKey && k < msg.firstKey + msg.expected).length, 0);
     const sum = (f) => tallies.reduce((a, t) => a + f(t), 0);
-    const out = { clients: tallies.length, missed, leader: sum((t) => t.leader), local: sum((t) => t.local), grid: sum((t) => t.grid), dup: sum((t) => t.dup) };
+    const out = { clients: tallies.length, missed, leader: sum((t) => t.leader), local: sum((t) => t.local), grid: sum((t) => t.grid), dup: sum((t) => t.dup), cpuMs: (cpu.user + cpu.system) / 1000 };
     process.send({ ...out, delivery: Float64Array.from(delivery), callback: Float64Array.from(callback) }, () => process.exit(0));
   });
 }
@@ -156,6 +182,8 @@ async function fanout(ctx, mode, seconds, processes = PROCESSES, perProcess = PE
     seconds,
     startup_s: Math.round(startupS * 10) / 10,
     rss_mb_per_process: Math.round(Math.max(...ready.map((r) => r.rssMb))),
+    // CPU of a child from 'go' to 'stop' (the measured window, plus the tolerance), per second of it.
+    cpu_ms_per_s_per_process: Math.round((Math.max(...res.map((r) => r.cpuMs)) / (to + TOLERANCE_MS + 250 - from)) * 1000 * 10) / 10,
     clients: sum((r) => r.clients),
     expected_per_client: expected,
     fired_leader: sum((r) => r.leader),
@@ -220,6 +248,7 @@ async function main() {
       ['shared', seconds],
       ['bare', seconds],
       ['grid', seconds],
+      ['loop', seconds],
       ['grid10k', short ? 0 : seconds, 8, 1250],
       ['conn', perConnSeconds],
     ].filter(([, s]) => s > 0);
@@ -283,6 +312,7 @@ function report(result) {
     bare: 'bare subscriptions (baseline)',
     grid: 'SDK grid, 1 conn/process',
     grid10k: 'SDK grid, 10,000 in 8 processes',
+    loop: 'no-op callbacks, 1 timer/process (grid baseline)',
     conn: 'SDK frames, 1 conn/client',
   };
   const fan = Object.values(result.fanout);
@@ -290,7 +320,7 @@ function report(result) {
   printTable('Fan-out: callback time - scheduled time (grid target p99 <= 0.5 ms, below the bare subscription)', fan.map((f) => ({ name: `${label[f.mode]}, ${f.clients} clients, ${f.seconds} s`, ...f.callback_ms })));
   console.log('\nSlots per variant (target: nothing missed, no duplicates):');
   for (const f of fan) {
-    console.log(`  ${label[f.mode].padEnd(32)} expected ${f.expected_per_client} x ${f.clients} clients; leader ${f.fired_leader}, grid ${f.fired_grid}, local ${f.fired_local}, duplicates ${f.duplicates}, missed ${f.missed}; startup ${f.startup_s} s, rss <= ${f.rss_mb_per_process} MB/process`);
+    console.log(`  ${label[f.mode].padEnd(32)} expected ${f.expected_per_client} x ${f.clients} clients; leader ${f.fired_leader}, grid ${f.fired_grid}, local ${f.fired_local}, duplicates ${f.duplicates}, missed ${f.missed}; startup ${f.startup_s} s, rss <= ${f.rss_mb_per_process} MB/process, cpu <= ${f.cpu_ms_per_s_per_process} ms/s per process`);
   }
   if (!result.fanout.conn) console.log('  SDK, 1 connection per client: skipped (BENCH_PERCONN_SECONDS=0, its default in short mode)');
   if (!result.fanout.grid10k) console.log('  SDK grid, 10,000 in 8 processes: skipped in short mode (BENCH_SECONDS < 10)');

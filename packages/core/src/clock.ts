@@ -33,7 +33,20 @@ export interface Clock {
    * {@link scheduleAt} uses it for at most `spinMs` in precise mode.
    */
   spinUntil?(t: number): void;
+  /**
+   * Blocks the thread until now() >= t without burning the CPU: a futex wait
+   * (Atomics.wait, microsecond timeout), then a spin of the last ~0.1 ms. Real clocks only;
+   * {@link scheduleAt} uses it for the last few ms in precise mode with `wait: 'block'`.
+   * A sleeping process is woken on time by the OS even on a busy host, where a polling or
+   * spinning one competes for the CPU with everything else.
+   */
+  blockUntil?(t: number): void;
 }
+
+/** blockUntil wakes this long before its time and spins the rest (futex wake-ups are ~50 µs late). */
+const BLOCK_SPIN_MS = 0.1;
+/** Nobody ever notifies it: Atomics.wait on it is a sleep with a microsecond timeout. */
+const blockCell = new Int32Array(new SharedArrayBuffer(4));
 
 /** Options of {@link createSystemClock}. */
 export interface SystemClockOptions {
@@ -52,6 +65,11 @@ export function createSystemClock(options: SystemClockOptions = {}): Clock {
   const origin = performance.timeOrigin;
   const unref = options.unrefTimers === true;
   const now = (): number => origin + performance.now();
+  const spinUntil = (t: number): void => {
+    while (now() < t) {
+      // Busy-wait: callers bound it to a fraction of a millisecond.
+    }
+  };
   return Object.freeze({
     now,
     wallNow: () => Date.now(),
@@ -64,10 +82,11 @@ export function createSystemClock(options: SystemClockOptions = {}): Clock {
       const immediate = setImmediate(cb);
       if (unref) immediate.unref();
     },
-    spinUntil: (t: number) => {
-      while (now() < t) {
-        // Busy-wait: callers bound it to a fraction of a millisecond.
-      }
+    spinUntil,
+    blockUntil: (t: number) => {
+      const wait = t - now() - BLOCK_SPIN_MS;
+      if (wait > 0) Atomics.wait(blockCell, 0, 0, wait);
+      spinUntil(t);
     },
   });
 }

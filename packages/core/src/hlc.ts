@@ -48,6 +48,10 @@ export class Hlc {
   /** The bound beyond which a remote clock is not adopted, in ms. */
   readonly maxForwardSkewMs: number;
   readonly #clock: Clock;
+  /** The node group of the wire form, as formatHlc writes it. */
+  readonly #nodeWire: string;
+  /** `:0000:` and the node group: the wire form after the physical part when logical is 0. */
+  readonly #tail0: string;
   #physical = 0;
   #logical = 0;
   #rejected = 0;
@@ -63,21 +67,34 @@ export class Hlc {
       throw new InvalidArgumentError('maxForwardSkewMs', `must be a finite number of ms >= 0, got ${bound}`);
     }
     this.node = hlcNodeSuffix(nodeId);
+    this.#nodeWire = formatHlc({ physical: 0, logical: 0, node: this.node }).slice(10);
+    this.#tail0 = `:0000:${this.#nodeWire}`;
     this.maxForwardSkewMs = bound;
     this.#clock = options.clock ?? systemClock;
   }
 
   /** A new reading for a local or send event: strictly later than every earlier one. */
   now(): HlcTimestamp {
-    const wall = this.#wall();
-    if (wall > this.#physical) this.#set(wall, 0);
-    else this.#set(this.#physical, this.#logical + 1);
+    this.#tick();
     return this.peek();
   }
 
-  /** {@link now} in the wire form. */
+  /**
+   * {@link now} in the wire form (what formatHlc(now()) gives). It is on the SDK's per-client
+   * hot path (a grid slot stamps every client's frame in the same ms), so it formats without
+   * re-validating its own parts and shares the physical part's hex across the process's clocks.
+   */
   nowString(): string {
-    return formatHlc(this.now());
+    this.#tick();
+    const logical = this.#logical;
+    if (logical === 0) return physicalHex(this.#physical) + this.#tail0;
+    return `${physicalHex(this.#physical)}:${logical.toString(16).padStart(4, '0')}:${this.#nodeWire}`;
+  }
+
+  #tick(): void {
+    const wall = this.#wall();
+    if (wall > this.#physical) this.#set(wall, 0);
+    else this.#set(this.#physical, this.#logical + 1);
   }
 
   /**
@@ -88,7 +105,7 @@ export class Hlc {
    * @throws InvalidArgumentError when `remote` is not a valid HLC (string or object)
    */
   update(remote: HlcTimestamp | string): HlcUpdate {
-    const r = typeof remote === 'string' ? parseHlc(remote) : parseHlc(formatHlc(remote));
+    const r = typeof remote === 'string' ? parseRemote(remote) : parseHlc(formatHlc(remote));
     const wall = this.#wall();
     const skewMs = r.physical - wall;
     if (r.physical > this.#physical && skewMs > this.maxForwardSkewMs) {
@@ -129,4 +146,29 @@ export class Hlc {
     this.#physical = physical;
     this.#logical = logical;
   }
+}
+
+let hexOf = -1;
+let hex = '';
+/** The physical part's hex (padded to 4 digits), remembered for the last ms asked about. */
+function physicalHex(physical: number): string {
+  if (physical !== hexOf) {
+    hex = physical.toString(16).padStart(4, '0');
+    hexOf = physical;
+  }
+  return hex;
+}
+
+let parsedText: string | undefined;
+let parsed: HlcTimestamp | undefined;
+/**
+ * parseHlc, remembered for the last text: every client of a process merges the same frame's
+ * HLC (the object stays inside {@link Hlc.update}, which only reads it).
+ */
+function parseRemote(text: string): HlcTimestamp {
+  if (text === parsedText && parsed) return parsed;
+  const ts = parseHlc(text);
+  parsedText = text;
+  parsed = ts;
+  return ts;
 }

@@ -26,7 +26,7 @@ export type { ErrorReply, HttpErrorBody, HttpErrorCode } from './http-errors.js'
 
 export { systemClock, createSystemClock } from './clock.js';
 export type { Clock, TimerHandle, SystemClockOptions } from './clock.js';
-export { scheduleAt, sleepUntil } from './schedule.js';
+export { BLOCK_WINDOW_MS, scheduleAt, sleepUntil } from './schedule.js';
 export type { ScheduleOptions, SleepOptions } from './schedule.js';
 export { FakeClock } from './fake-clock.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSystemClock, FakeClock, scheduleAt, sleepUntil, systemClock, type TimerHandle } from '@backbeat/core';
+import { BLOCK_WINDOW_MS, createSystemClock, FakeClock, scheduleAt, sleepUntil, systemClock, type TimerHandle } from '@backbeat/core';
 
 /**
  * A FakeClock whose timers fire up to `early` ms before they are due, as libuv's may (delays
@@ -30,6 +30,18 @@ class PollingClock extends EarlyClock {
 
   spinUntil(t: number): void {
     this.longestSpin = Math.max(this.longestSpin, t - this.now());
+    this.stall(t - this.now());
+  }
+}
+
+/** An EarlyClock with blockUntil (a stall to the time) and the poll hooks, which block mode must not use. */
+class BlockingClock extends PollingClock {
+  longestBlock = 0;
+  blocks = 0;
+
+  blockUntil(t: number): void {
+    this.blocks++;
+    this.longestBlock = Math.max(this.longestBlock, t - this.now());
     this.stall(t - this.now());
   }
 }
@@ -146,10 +158,34 @@ describe('clock - scheduleAt on a fake clock', () => {
     expect(clock.longestSpin).toBeLessThanOrEqual(0.5);
   });
 
-  it('scheduleAt - rejects a non-finite time and a spin over 1 ms', () => {
+  it('scheduleAt - block mode sleeps on timers, blocks at most BLOCK_WINDOW_MS, lands on time and never polls', () => {
+    for (const early of [0, 0.4, 1.7]) {
+      const clock = new BlockingClock(0, early);
+      const fired: number[] = [];
+      for (const t of [50, 50.25, 170.6]) scheduleAt(clock, t, (at) => fired.push(at - t), { precise: true, wait: 'block' });
+      clock.advance(300);
+      expect(fired).toEqual([0, 0, 0]);
+      expect(clock.deferred).toBe(0);
+      expect(clock.blocks).toBe(3);
+      expect(clock.longestBlock).toBeLessThanOrEqual(BLOCK_WINDOW_MS);
+    }
+  });
+
+  it('scheduleAt - block mode on a clock without blockUntil polls as before', () => {
+    const clock = new PollingClock(0, 1);
+    const fired: number[] = [];
+    scheduleAt(clock, 40, (at) => fired.push(at), { precise: true, wait: 'block' });
+    clock.advance(100);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toBeGreaterThanOrEqual(40);
+    expect(clock.deferred).toBeGreaterThan(0);
+  });
+
+  it('scheduleAt - rejects a non-finite time, a spin over 1 ms and an unknown wait', () => {
     const clock = new FakeClock(0);
     expect(() => scheduleAt(clock, Number.NaN, () => {})).toThrow(/t: must be a finite/);
     expect(() => scheduleAt(clock, 10, () => {}, { spinMs: 2 })).toThrow(/spinMs/);
+    expect(() => scheduleAt(clock, 10, () => {}, { wait: 'sleep' as 'block' })).toThrow(/wait: must be 'poll' or 'block'/);
   });
 
   it('sleepUntil - resolves at the time, rejects when aborted', async () => {
@@ -174,19 +210,29 @@ describe('clock - real clock', () => {
       { ms: 11.7, precise: false },
       { ms: 19, precise: true },
       { ms: -3, precise: true },
+      { ms: 3.4, precise: true, wait: 'block' as const },
+      { ms: 9.9, precise: true, wait: 'block' as const },
     ];
     const results = await Promise.all(
       cases.map(
-        ({ ms, precise }) =>
+        ({ ms, precise, wait }: { ms: number; precise: boolean; wait?: 'block' }) =>
           new Promise<{ target: number; firedAt: number; nowInCallback: number }>((resolve) => {
             const target = systemClock.now() + ms;
-            scheduleAt(systemClock, target, (firedAt) => resolve({ target, firedAt, nowInCallback: systemClock.now() }), { precise });
+            scheduleAt(systemClock, target, (firedAt) => resolve({ target, firedAt, nowInCallback: systemClock.now() }), { precise, wait });
           }),
       ),
     );
     for (const { target, firedAt, nowInCallback } of results) {
       expect(firedAt).toBeGreaterThanOrEqual(target);
       expect(nowInCallback).toBeGreaterThanOrEqual(target);
+    }
+  });
+
+  it('systemClock.blockUntil - returns at its time, never before, and at once for a past time', () => {
+    for (const ms of [0.05, 0.3, 1.2, -1]) {
+      const target = systemClock.now() + ms;
+      systemClock.blockUntil!(target);
+      expect(systemClock.now()).toBeGreaterThanOrEqual(target);
     }
   });
 

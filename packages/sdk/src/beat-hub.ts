@@ -5,7 +5,7 @@
  * neither parses each frame a thousand times nor opens a thousand KV watchers.
  */
 import type { Clock } from '@backbeat/core';
-import { parseBeatFrame, TERM_HEADER } from '@backbeat/contracts';
+import { defaultValidator, TERM_HEADER } from '@backbeat/contracts';
 import { subjects, type Bus, type Subscription } from '@backbeat/transport';
 import { watchCluster, type ClusterWatch } from './cluster-watch.js';
 import { FrameGate } from './frame-gate.js';
@@ -54,14 +54,15 @@ export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, tol
     const gate = new FrameGate(clusterId, clock, { aheadMs: Math.max(MIN_AHEAD_MS, toleranceMs), refresh });
     const h: Hub = { gate, reporters, members: 0, ready: Promise.resolve() };
     const open = async () => {
+      // The schemas compile on first use (~150 ms): now, not on the first frame's path.
+      defaultValidator();
       const watch = watchCluster(bus, clusterId, gate, clock, reportAll);
       h.watch = watch;
       await watch.ready;
       h.sub = bus.subscribe(subjects(clusterId).beat, (m) => {
         const receivedAt = clock.now();
-        const r = parseBeatFrame(m.data);
         try {
-          gate.offer(r.ok ? { frame: r.message, termHeader: m.headers[TERM_HEADER], receivedAt } : { error: r.error.message, termHeader: m.headers[TERM_HEADER], receivedAt });
+          gate.offerBytes(m.data, m.headers[TERM_HEADER], receivedAt);
         } catch (err) {
           // No message can crash a client: a check that throws drops the frame and says why.
           reportAll(`frame check failed, frame dropped: ${(err as Error).message}`);

@@ -95,7 +95,15 @@ export class BeatFollower implements GateListener {
   readonly #leaseListeners = new Set<(lease: LeaseView) => void>();
   readonly #callbacks = { phase: new Set<BeatCallback>(), beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>() };
 
-  readonly #onTimerBound = (): void => this.#onTimer();
+  readonly #onTimerBound = (firedAt: number): void => this.#onTimer(firedAt);
+  /** The bookkeeping of the last slot fired, done once every client of the batch has been called. */
+  #unsettled: { pos: BeatPosition; prev: BeatPosition | undefined; source: BeatSource; receivedAt: number; callbackMs: number } | undefined;
+  /** A leader frame's HLC, merged after the batch. */
+  #frameHlc: string | undefined;
+  readonly #settleBound = (): void => this.settle();
+  readonly #prepareBound = (): void => this.#prepare();
+  /** Grid timing: the armed slot's frame, built before its instant (SlotTimer prepare). */
+  #prepared: { map: TempoMap; pos: BeatPosition; frame: BeatFrame } | undefined;
 
   constructor(private readonly o: FollowerOptions) {
     this.#timing = o.timing;
@@ -199,11 +207,17 @@ export class BeatFollower implements GateListener {
     this.#detach = undefined;
   }
 
-  /** GateListener: a frame that passed the gate. Callbacks first; bookkeeping after them. */
+  /**
+   * GateListener: a frame that passed the gate. Only the callbacks and what they can see (the
+   * current slot, health) happen here; the gate calls {@link settle} once every listener had
+   * the frame, so the last client of a hub is not called after everyone else's bookkeeping.
+   */
   accept(f: AcceptedFrame): void {
     if (!this.#running) return;
+    if (this.#unsettled) this.settle(); // a grid slot's bookkeeping first: its frame may confirm it
     const m = this.o.metrics;
     m.received();
+    this.#frameHlc = f.frame.hlc;
     const pos = f.pos;
     const last = this.#last;
     this.#setDegraded(false);
@@ -215,13 +229,43 @@ export class BeatFollower implements GateListener {
     } else {
       this.#fire(pos, f.frame, 'leader', f.receivedAt);
     }
-    try {
-      m.skew(this.o.hlc.update(f.frame.hlc).skewMs / 1000);
-    } catch {
-      // The schema checked the HLC's form; an impossible value only leaves the HLC alone.
+  }
+
+  /**
+   * The bookkeeping after a batch of callbacks (GateListener, and the SlotTimer's afterFire):
+   * metrics, the slots remembered for confirmation, the HLC merge, the clock-offset check and
+   * the timer for the next slot. Idempotent.
+   */
+  settle(): void {
+    const u = this.#unsettled;
+    if (u) {
+      this.#unsettled = undefined;
+      const m = this.o.metrics;
+      if (u.prev) {
+        const phases = this.map?.phases.length ?? 3;
+        const skipped = u.pos.beatIndex * phases + u.pos.phaseIndex - (u.prev.beatIndex * phases + u.prev.phaseIndex) - 1;
+        if (skipped > 0) m.skipped(skipped);
+      }
+      this.#recent.push({ pos: u.pos, source: u.source, firedAt: u.receivedAt, confirmed: u.source === 'leader' });
+      if (this.#recent.length > RECENT) this.#recent.shift();
+      if (u.source !== 'leader') m.synthesized();
+      if (u.pos.phaseIndex === 0 && u.source === 'leader') {
+        this.#beatArrivals.push(u.receivedAt);
+        if (this.#beatArrivals.length > 11) this.#beatArrivals.shift();
+      }
+      m.callback(u.callbackMs);
     }
-    this.#checkOffset();
-    this.#arm();
+    const hlc = this.#frameHlc;
+    if (hlc !== undefined) {
+      this.#frameHlc = undefined;
+      try {
+        this.o.metrics.skew(this.o.hlc.update(hlc).skewMs / 1000);
+      } catch {
+        // The schema checked the HLC's form; an impossible value only leaves the HLC alone.
+      }
+      this.#checkOffset();
+    }
+    if (this.#running) this.#arm();
   }
 
   /** GateListener: a frame that did not pass; what was wrong with it goes to health. */
@@ -291,7 +335,7 @@ export class BeatFollower implements GateListener {
     if (this.#cancelTimer && this.#armedDue === due) return; // a confirmation changes nothing: keep the timer
     this.#cancelTimer?.();
     this.#armedDue = due;
-    this.#cancelTimer = this.o.timer.at(due, this.#onTimerBound);
+    this.#cancelTimer = this.o.timer.at(due, this.#onTimerBound, this.#prepareBound);
   }
 
   #dueAt(s: BeatPosition): number {
@@ -303,30 +347,32 @@ export class BeatFollower implements GateListener {
    * busy spell libuv runs due timers before polling I/O, so a frame that arrived in time
    * would otherwise lose to its own late timer and the slot would fire as `local`.
    */
-  #onTimer(): void {
+  #onTimer(firedAt: number): void {
     const clock = this.o.clock;
     if (this.#timing === 'frames' && clock.defer) {
       let cancelled = false;
       this.#armedDue = NaN;
       this.#cancelTimer = () => (cancelled = true);
-      clock.defer(() => cancelled || this.#onDue());
+      clock.defer(() => cancelled || this.#onDue(clock.now()));
       return;
     }
-    this.#onDue();
+    this.#onDue(firedAt);
   }
 
-  /** Fires the slot that holds now, if it is due and not fired yet; never a stale one. */
-  #onDue(): void {
+  /**
+   * Fires the slot that holds `now`, if it is due and not fired yet; never a stale one.
+   * `now` is when the shared timer woke: every client of one wake-up fires with it.
+   */
+  #onDue(now: number): void {
     this.#cancelTimer = undefined;
     const map = this.map;
     if (!this.#running || !map) return;
-    const now = this.o.clock.now();
     const cur = slotHolding(map, now);
     if (!cur || (this.#last && compareSlots(cur, this.#last) <= 0)) return this.#arm();
     const dueAt = this.#dueAt(cur);
     if (now < dueAt) {
       this.#armedDue = dueAt;
-      this.#cancelTimer = this.o.timer.at(dueAt, this.#onTimerBound);
+      this.#cancelTimer = this.o.timer.at(dueAt, this.#onTimerBound, this.#prepareBound);
       return;
     }
     const grid = this.#timing === 'grid';
@@ -335,35 +381,38 @@ export class BeatFollower implements GateListener {
       const prev = this.#recent.at(-1);
       if (prev && !prev.confirmed) this.#setDegraded(true);
     }
-    this.#fire(cur, { ...slotFrame(this.o.clusterId, map, cur), hlc: this.o.hlc.nowString() }, grid ? 'grid' : 'local', now);
-    this.#arm();
+    const p = this.#prepared;
+    this.#prepared = undefined;
+    const frame = p && p.map === map && compareSlots(p.pos, cur) === 0 ? p.frame : withHlc(slotFrame(this.o.clusterId, map, cur), '');
+    frame.hlc = this.o.hlc.nowString();
+    this.#fire(cur, frame, grid ? 'grid' : 'local', now);
+    this.o.timer.afterFire(this.#settleBound);
   }
 
+  /**
+   * SlotTimer prepare, ~2.5 ms before the armed instant (grid timing): the slot's frame is
+   * built then, so that the instant costs this client an HLC stamp and its callbacks.
+   */
+  #prepare(): void {
+    const map = this.map;
+    if (!this.#running || !map || this.#timing !== 'grid' || !this.#last) return;
+    const next = nextOf(map, this.#last);
+    if (next.phaseStart !== this.#armedDue) return;
+    this.#prepared = { map, pos: next, frame: withHlc(slotFrame(this.o.clusterId, map, next), '') };
+  }
+
+  /** Calls the callbacks of a slot; its bookkeeping waits for {@link settle}. */
   #fire(pos: BeatPosition, frame: BeatFrame, source: BeatSource, receivedAt: number): void {
-    const m = this.o.metrics;
-    const last = this.#last;
-    if (last) {
-      const phases = this.map?.phases.length ?? 3;
-      const skipped = pos.beatIndex * phases + pos.phaseIndex - (last.beatIndex * phases + last.phaseIndex) - 1;
-      if (skipped > 0) m.skipped(skipped);
-    }
+    if (this.#unsettled) this.settle(); // never two slots' bookkeeping at once
+    const prev = this.#last;
     this.#last = pos;
-    this.#recent.push({ pos, source, firedAt: this.o.clock.now(), confirmed: source === 'leader' });
-    if (this.#recent.length > RECENT) this.#recent.shift();
-    if (source !== 'leader') m.synthesized();
     const first = pos.phaseIndex === 0;
-    if (first) {
-      this.#lastBeatTime = receivedAt;
-      if (source === 'leader') {
-        this.#beatArrivals.push(receivedAt);
-        if (this.#beatArrivals.length > 11) this.#beatArrivals.shift();
-      }
-    }
-    const info: BeatInfo = { source, receivedAt, scheduledAt: pos.phaseStart };
+    if (first) this.#lastBeatTime = receivedAt;
+    const info = infoOf(source, receivedAt, pos.phaseStart);
     this.#call(this.#callbacks.phase, frame, info);
     if (first) this.#call(this.#callbacks.beat, frame, info);
     if (first && frame.downbeat) this.#call(this.#callbacks.downbeat, frame, info);
-    m.callback(this.o.clock.now() - receivedAt);
+    this.#unsettled = { pos, prev, source, receivedAt, callbackMs: this.o.clock.now() - receivedAt };
   }
 
   #call(set: Set<BeatCallback>, frame: BeatFrame, info: BeatInfo): void {
@@ -412,6 +461,19 @@ function slotFrame(clusterId: string, map: TempoMap, pos: BeatPosition): BeatFra
   const frame = buildBeatFrame(clusterId, map, pos, '0000:0000:0000');
   lastBuilt = { clusterId, map, pos, frame };
   return frame;
+}
+
+/** A slot's frame with a client's HLC: a copy (field by field, faster than a spread). */
+function withHlc(b: BeatFrame, hlc: string): BeatFrame {
+  return { type: b.type, cluster_id: b.cluster_id, beat_index: b.beat_index, downbeat: b.downbeat, phase: b.phase, hlc, deadline_at: b.deadline_at, tempo_bpm: b.tempo_bpm, window_id: b.window_id, scheduled_at: b.scheduled_at, bar_length: b.bar_length, phases: b.phases };
+}
+
+let lastInfo: BeatInfo | undefined;
+/** The BeatInfo, frozen and shared by every client that fires a slot at the same wake-up. */
+function infoOf(source: BeatSource, receivedAt: number, scheduledAt: number): BeatInfo {
+  const i = lastInfo;
+  if (i && i.receivedAt === receivedAt && i.scheduledAt === scheduledAt && i.source === source) return i;
+  return (lastInfo = Object.freeze({ source, receivedAt, scheduledAt }));
 }
 
 function add(set: Set<BeatCallback>, cb: BeatCallback): () => void {

@@ -10,13 +10,15 @@
  *   (`off_grid`),
  * - it arrives before its deadline_at (else `stale`).
  * Pure logic on an injected Clock: one gate serves every client on a bus (beat-hub.ts), so
- * each frame is checked once. No header value turns a check off: with no lease to read (a
+ * each frame is checked once. The frame expected next is recognised by its bytes and skips
+ * the parse, the schema and the grid arithmetic (frame-template.ts), never the checks above. No header value turns a check off: with no lease to read (a
  * single-node pulse, or a KV the client may not read) there is no term fencing at all, and
  * the grid checks still hold.
  */
-import { DEFAULT_BAR_LENGTH, slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
-import { parseTermHeader, type BeatFrame } from '@backbeat/contracts';
+import { compareSlots, DEFAULT_BAR_LENGTH, nextSlot, slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
+import { parseBeatFrame, parseTermHeader, type BeatFrame } from '@backbeat/contracts';
 import { ClockOffsetEstimator } from './clock-offset.js';
+import { frameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
 
 /** deadline_at has millisecond precision: agreement within this is agreement. */
 export const GRID_TOLERANCE_MS = 1;
@@ -59,6 +61,8 @@ export interface AcceptedFrame {
 /** What a gate tells each client. */
 export interface GateListener {
   accept(f: AcceptedFrame): void;
+  /** Called on every listener once all of them had {@link accept}: bookkeeping after the callbacks. */
+  settle?(): void;
   /** `log` is true for one listener only, so a thousand clients log a drop once. */
   drop(reason: DropReason, detail: string, log: boolean): void;
   /** The tempo map changed (from KV or learned from a frame). */
@@ -88,6 +92,11 @@ export class FrameGate {
   #mapSource: MapSource = 'none';
   #lease: LeaseView = { state: 'absent', reason: 'lease not read yet' };
   #held: Held | undefined;
+  /** The expected text of the slot after the last accepted frame (frame-template.ts), and the map it is for. */
+  #next: { readonly t: FrameTemplate | null; readonly map: TempoMap; readonly key: BeatPosition } | undefined;
+  /** Frames that took the template's short path, and all frames offered as bytes. */
+  #matched = 0;
+  #offered = 0;
 
   constructor(
     private readonly clusterId: string,
@@ -128,18 +137,45 @@ export class FrameGate {
     this.#held = undefined;
   }
 
-  /** Checks one frame from the bus and tells every listener the verdict. */
+  /**
+   * Decodes and checks one frame as it came off the bus. The frame the leader is expected to
+   * send next is recognised by its bytes (frame-template.ts) and skips the parse, the schema
+   * and the grid arithmetic; every other frame is parsed and validated against INT-A. Either
+   * way the same checks decide and every listener hears the verdict.
+   */
+  offerBytes(data: Uint8Array, termHeader: string | undefined, receivedAt: number): void {
+    this.#offered++;
+    const next = this.#next;
+    const t = next?.t;
+    if (t && next.map === this.#map) {
+      const frame = matchFrameTemplate(t, data);
+      if (frame) {
+        this.#matched++;
+        return this.#check({ frame, termHeader, receivedAt }, true, t);
+      }
+    }
+    const r = parseBeatFrame(data);
+    this.#check(r.ok ? { frame: r.message, termHeader, receivedAt } : { error: r.error.message, termHeader, receivedAt }, true);
+  }
+
+  /** How many frames offered as bytes took the template's short path (a measure, for tests and benchmarks). */
+  get templateHits(): { readonly matched: number; readonly offered: number } {
+    return { matched: this.#matched, offered: this.#offered };
+  }
+
+  /** Checks one parsed frame and tells every listener the verdict. */
   offer(incoming: IncomingFrame): void {
     this.#check(incoming, true);
   }
 
-  #check(incoming: IncomingFrame, mayHold: boolean): void {
+  /** `known`: the template the frame matched (its schema and grid checks are done). */
+  #check(incoming: IncomingFrame, mayHold: boolean, known?: FrameTemplate): void {
     const { frame, receivedAt } = incoming;
     if (!frame) return this.#drop('invalid', `invalid BeatFrame: ${incoming.error ?? 'unknown error'}`);
     if (frame.cluster_id !== this.clusterId) return this.#drop('other_cluster', `frame of cluster '${frame.cluster_id}'`);
     const term = parseTermHeader(incoming.termHeader);
     if (term === null) return this.#drop('malformed', `frame ${frame.beat_index}.${frame.phase}: Backbeat-Term header '${String(incoming.termHeader).slice(0, 40)}' is not a term`);
-    const deadline = Date.parse(frame.deadline_at);
+    const deadline = known ? known.deadline : Date.parse(frame.deadline_at);
     if (this.clock.now() > deadline) return this.#drop('stale', `frame ${frame.beat_index}.${frame.phase} arrived after its deadline ${frame.deadline_at}`);
     const lease = this.#lease;
     if (lease.state === 'held' && term !== lease.term) {
@@ -148,7 +184,9 @@ export class FrameGate {
       return this.#drop('bad_term', `frame of term ${term}, the lease is at term ${lease.term}`);
     }
     let pos: BeatPosition | null = null;
-    if (!this.#map) {
+    if (known && this.#next?.t === known && this.#next.map === this.#map) {
+      pos = known.pos;
+    } else if (!this.#map) {
       if (!Number.isSafeInteger(frame.beat_index)) return this.#drop('off_grid', `frame beat_index ${frame.beat_index} is not a safe integer`);
       this.#learn(frame, deadline);
       pos = onGrid(this.#map!, this.clusterId, frame, deadline);
@@ -162,7 +200,20 @@ export class FrameGate {
     if (pos.phaseStart - receivedAt > this.options.aheadMs) {
       return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`);
     }
-    for (const l of this.listeners) l.accept({ frame, pos, term, receivedAt });
+    const accepted: AcceptedFrame = { frame, pos, term, receivedAt };
+    for (const l of this.listeners) l.accept(accepted);
+    for (const l of this.listeners) l.settle?.();
+    this.#prepareAfter(pos);
+  }
+
+  /** After the callbacks: the template of the slot after `pos`, for the next frame. */
+  #prepareAfter(pos: BeatPosition): void {
+    const map = this.#map;
+    if (!map) return;
+    const next = nextSlot(map, pos);
+    const n = this.#next;
+    if (n && n.map === map && compareSlots(n.key, next) === 0) return;
+    this.#next = { t: frameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d)), map, key: next };
   }
 
   #drop(reason: DropReason, detail: string): void {

@@ -17,7 +17,7 @@ export { BeatFollower } from './follower.js';
 export { FrameGate, GRID_TOLERANCE_MS, HOLD_MS, onGrid } from './frame-gate.js';
 export type { AcceptedFrame, DropReason, FrameGateOptions, GateListener, IncomingFrame, LeaseView, MapSource } from './frame-gate.js';
 export { ClockOffsetEstimator } from './clock-offset.js';
-export { SlotTimer, sharedSlotTimer } from './slot-timer.js';
+export { PREPARE_LEAD_MS, SETTLE_DELAY_MS, SlotTimer, sharedSlotTimer } from './slot-timer.js';
 export { ClaimSender, DEFAULT_NO_STREAM_GRACE_MS, permanentCause, PERMANENT_ATTEMPTS } from './claims.js';
 export { SdkMetrics } from './metrics.js';
 export type { SdkMetricsSnapshot } from './metrics.js';

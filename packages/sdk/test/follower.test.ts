@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTempoMap, FakeClock, Hlc, slot, windowId, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
-import { BeatFollower, FrameGate, HOLD_MS, SdkMetrics, SlotTimer, type BeatInfo, type Timing } from '@backbeat/sdk';
+import { BeatFollower, FrameGate, HOLD_MS, SdkMetrics, SETTLE_DELAY_MS, SlotTimer, type BeatInfo, type Timing } from '@backbeat/sdk';
 
 const T0 = 1_700_000_000_000;
 const CLUSTER = 'c1';
@@ -171,6 +171,43 @@ describe('sdk follower - grid timing (issue 13)', () => {
     expect(fired.slice(6).every((x) => x.source === 'grid')).toBe(true);
     expect(fired).toHaveLength(10);
     expect(f.degraded).toBe(true);
+  });
+
+  it('follower grid - clients sharing a timer and a gate are all called before any of them does its bookkeeping', () => {
+    const clock = new FakeClock(T0 - 1);
+    const gate = new FrameGate(CLUSTER, clock, { aheadMs: 50 });
+    const timer = new SlotTimer(clock);
+    const log: string[] = [];
+    const followers = ['a', 'b', 'c'].map((id) => {
+      const metrics = new (class extends SdkMetrics {
+        override callback(ms: number): void {
+          log.push(`settle:${id}`);
+          super.callback(ms);
+        }
+      })();
+      const f = new BeatFollower({ clusterId: CLUSTER, clock, hlc: new Hlc(id, { clock }), toleranceMs: 50, timing: 'grid', maxClockOffsetMs: 20, metrics, timer, onError: () => {}, onDegradation: () => {} });
+      f.attach(gate);
+      f.onPhase((fr, info) => log.push(`call:${id}:${fr.beat_index}.${fr.phase}:${info.source}`));
+      f.start();
+      return { f, metrics };
+    });
+    gate.setMap(map);
+    clock.advanceTo(slot(map, 0, 1).phaseStart); // 0.plan and 0.execute, each a batch of three
+    expect(log).toEqual(['call:a:0.plan:grid', 'call:b:0.plan:grid', 'call:c:0.plan:grid', 'settle:a', 'settle:b', 'settle:c', 'call:a:0.execute:grid', 'call:b:0.execute:grid', 'call:c:0.execute:grid']);
+    // The bookkeeping waits SETTLE_DELAY_MS: other processes woken for the slot get the cores first.
+    clock.advance(SETTLE_DELAY_MS);
+    expect(log.slice(9)).toEqual(['settle:a', 'settle:b', 'settle:c']);
+    for (const { metrics } of followers) expect(metrics.snapshot).toMatchObject({ callbacks: 2, framesSynthesized: 2 });
+    // A leader frame for a slot not fired yet (10 ms early): the same order through the gate.
+    log.length = 0;
+    clock.advanceTo(slot(map, 0, 2).phaseStart - 10);
+    gate.offer({ frame: frame(map, 0, 2), termHeader: '1', receivedAt: clock.now() });
+    expect(log).toEqual(['call:a:0.review:leader', 'call:b:0.review:leader', 'call:c:0.review:leader', 'settle:a', 'settle:b', 'settle:c']);
+    // Each armed its next slot in its bookkeeping: the grid goes on.
+    log.length = 0;
+    clock.advanceTo(slot(map, 1, 0).phaseStart);
+    expect(log.filter((l) => l.startsWith('call:'))).toEqual(['call:a:1.plan:grid', 'call:b:1.plan:grid', 'call:c:1.plan:grid']);
+    for (const { f } of followers) f.stop();
   });
 
   it('follower grid - a clock proven behind the leader falls back to frames timing and says so', () => {
