@@ -43,6 +43,8 @@ const scheduler = new BeatScheduler({
   onError: (err) => post({ type: 'error', message: `a beat slot failed: ${err.message}` }),
   staleAfterMs: init.staleAfterMs,
   precise: init.precise,
+  // This thread only emits: sleep through the last ms before a slot instead of polling.
+  wait: 'block',
 });
 
 port.on('message', (c: EmitterCommand) => {

@@ -31,6 +31,12 @@ export interface BeatSchedulerOptions {
   staleAfterMs?: number;
   /** Spin the last ~1 ms for sub-ms precision. @default true */
   precise?: boolean;
+  /**
+   * How a precise wait spends the last ms before a slot: 'poll' keeps the event loop serving
+   * I/O (the main thread: KV, HTTP), 'block' sleeps in the kernel (core's scheduleAt; for a
+   * thread that only emits). @default 'poll'
+   */
+  wait?: 'poll' | 'block';
 }
 
 /** Runs the grid. */
@@ -40,7 +46,7 @@ export class BeatScheduler {
   #running = false;
 
   constructor(options: BeatSchedulerOptions) {
-    this.#o = { clock: systemClock, staleAfterMs: 250, precise: true, ...options };
+    this.#o = { clock: systemClock, staleAfterMs: 250, precise: true, wait: 'poll', ...options };
   }
 
   /** Starts at the first slot at or after now. Idempotent. */
@@ -85,7 +91,7 @@ export class BeatScheduler {
 
   #arm(pos: BeatPosition): void {
     this.#guard(() => this.#o.onArm?.(pos));
-    this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise, spinMs: 1 });
+    this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise, spinMs: 1, wait: this.#o.wait });
   }
 
   #fire(armed: BeatPosition, firedAt: number): void {
