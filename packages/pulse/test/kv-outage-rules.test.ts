@@ -95,10 +95,24 @@ async function run(ms: number, each: () => void = () => {}): Promise<void> {
   }
 }
 
-/** A fresh broker and clock, node a leading and node b following it (half a second in). */
-async function leaderAndStandby(): Promise<{ a: Node; b: Node }> {
+/** A fresh fake clock and broker for the next test. */
+function freshCluster(): void {
   clock = new FakeClock();
   broker = new MemoryBroker({ clock });
+}
+
+/** A fresh cluster with node a leading alone, 300 ms in. */
+async function soloLeader(graceMs: number): Promise<Node> {
+  freshCluster();
+  const a = await node('a', graceMs);
+  await a.e.start();
+  await run(300);
+  return a;
+}
+
+/** A fresh broker and clock, node a leading and node b following it (half a second in). */
+async function leaderAndStandby(): Promise<{ a: Node; b: Node }> {
+  freshCluster();
   const a = await node('a');
   await a.e.start();
   const b = await node('b');
@@ -109,8 +123,7 @@ async function leaderAndStandby(): Promise<{ a: Node; b: Node }> {
 
 describe('lease - KV outage rules (issue 10)', () => {
   it('outage - a leader whose renewals get no responders publishes past its lease, up to the grace, then steps down', async () => {
-    clock = new FakeClock();
-    broker = new MemoryBroker({ clock });
+    freshCluster();
     const a = await node('a', 3000);
     await a.e.start();
     expect(a.e.leadership()).toMatchObject({ isLeader: true, term: 1 });
@@ -134,11 +147,7 @@ describe('lease - KV outage rules (issue 10)', () => {
       [3000, 'timeout'],
       [3000, 'hang'],
     ] as const) {
-      clock = new FakeClock();
-      broker = new MemoryBroker({ clock });
-      const a = await node('a', grace);
-      await a.e.start();
-      await run(300);
+      const a = await soloLeader(grace);
       const lastOk = a.e.leadership().lastRenewalAt!;
       a.lease.mode = mode;
       let lastPublishable = 0;
@@ -156,11 +165,7 @@ describe('lease - KV outage rules (issue 10)', () => {
   });
 
   it('outage - the KV answers again after the lease expired: the leader re-creates it under the same term, without a gap', async () => {
-    clock = new FakeClock();
-    broker = new MemoryBroker({ clock });
-    const a = await node('a', 5000);
-    await a.e.start();
-    await run(300);
+    const a = await soloLeader(5000);
     a.lease.mode = 'no-responders';
     let gaps = 0;
     await run(3000, () => {
@@ -227,11 +232,7 @@ describe('lease - KV outage rules (issue 10)', () => {
   });
 
   it('outage - the term counter moved on during the outage: the old leader ends the lease it re-created and steps down; no frame of its term after that', async () => {
-    clock = new FakeClock();
-    broker = new MemoryBroker({ clock });
-    const a = await node('a', 5000);
-    await a.e.start();
-    await run(300);
+    const a = await soloLeader(5000);
     a.lease.mode = 'no-responders';
     await run(2000);
     // Another node counted a term meanwhile (it took the lease and lost it).
@@ -254,11 +255,7 @@ describe('lease - KV outage rules (issue 10)', () => {
   });
 
   it('outage - a leader paused past its validity (event loop stalled) is not extended by answers it gets late', async () => {
-    clock = new FakeClock();
-    broker = new MemoryBroker({ clock });
-    const a = await node('a', 10_000);
-    await a.e.start();
-    await run(300);
+    const a = await soloLeader(10_000);
     a.lease.mode = 'no-responders';
     await run(1500);
     expect(a.e.canPublish(clock.now())).toBe(true); // on the grace
