@@ -344,7 +344,9 @@ export class Reverb {
     const wid = w.windowId;
     const counted = w.seen(c.agent_id, c.hlc);
     if (counted !== undefined) {
-      if (counted === seq && (seq > 0 || source !== 'live')) return 'duplicate'; // the same stored message again
+      // A stored message seen again is caught by its sequence above; without one (seq 0), a
+      // re-read claim counted without a sequence is the same message again.
+      if (seq === 0 && counted === 0 && source !== 'live') return 'duplicate';
       // Another message repeating a counted claim: a replay (SPEC 10).
       w.issue('replayed', now);
       this.metrics.claims.inc({ outcome: 'rejected' });
