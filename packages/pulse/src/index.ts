@@ -15,8 +15,10 @@ export { resolvePulseOptions, normalizePhases, DEFAULT_LEASE_TTL_MS, DEFAULT_MAX
 export type { PulseOptions, ResolvedPulseOptions } from './options.js';
 export { SingleNodeElector } from './elector.js';
 export type { LeaderElector, Leadership } from './elector.js';
-export { KvLeaseElector, LEADER_TERM_KEY } from './kv-lease.js';
-export type { KvLeaseOptions, PulseLeaseRecord } from './kv-lease.js';
+export { KvLeaseElector } from './kv-lease.js';
+export type { KvLeaseOptions } from './kv-lease.js';
+export { LEADER_TERM_KEY } from './lease-records.js';
+export type { PulseLeaseRecord } from './lease-records.js';
 export { DEFAULT_KV_OUTAGE_GRACE_MS, leaseRequestTimeoutMs, needsHandoverGuard, outageTimings, OUTAGE_RETRY_MS } from './lease-outage.js';
 export type { OutageTimings } from './lease-outage.js';
 export { LeaseTtlMismatchError, PULSE_ERROR_CODES } from './errors.js';

@@ -18,24 +18,12 @@
  *   counter still holds that term (checked by compare-and-set); anything else steps down. A node
  *   that takes a lease which expired while it saw the KV fail waits a handover guard first.
  */
-import { compareSlots, scheduleAt, systemClock, silentLogger, type Clock, type Logger, type SlotKey, type TimerHandle } from '@backbeat/core';
-import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket, type LeaseRecord } from '@backbeat/transport';
+import { scheduleAt, systemClock, silentLogger, type Clock, type Logger, type SlotKey, type TimerHandle } from '@backbeat/core';
+import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
 import type { LeaderElector, Leadership } from './elector.js';
-import { gateLease, gateSlot, gateTermRecord, type GatedKey, type TermRecord, type WireSlot } from './kv-gates.js';
+import type { GatedKey, TermRecord } from './kv-gates.js';
+import { fromWire, later, LEADER_TERM_KEY, readLease, readTerm, toWire, type LeaseRead, type PulseLeaseRecord, type TermRead } from './lease-records.js';
 import { DEFAULT_KV_OUTAGE_GRACE_MS, isOutageEvidence, needsHandoverGuard, OUTAGE_RETRY_MS, outageJustEnded, outageTimings, outageValidity, type OutageTimings } from './lease-outage.js';
-
-/** State-bucket key of the term counter. */
-export const LEADER_TERM_KEY = 'leader-term';
-
-/** The lease value the pulse writes: a LeaseRecord plus why and after what it began. */
-export interface PulseLeaseRecord extends LeaseRecord {
-  /** The leader before this one, when known. */
-  readonly previous_node: string | null;
-  /** Why the lease changed hands. */
-  readonly reason: string;
-  /** The last (beat, phase) this leader sent or saw, refreshed at each renewal. */
-  readonly last_slot?: WireSlot;
-}
 
 /** Options of {@link KvLeaseElector}. */
 export interface KvLeaseOptions {
@@ -63,18 +51,11 @@ export interface KvLeaseOptions {
   logger?: Logger;
 }
 
-const toWire = (s: SlotKey | undefined): WireSlot | undefined => (s ? { beat_index: s.beatIndex, phase_index: s.phaseIndex } : undefined);
-const fromWire = (s: WireSlot | undefined): SlotKey | undefined => (s ? { beatIndex: s.beat_index, phaseIndex: s.phase_index } : undefined);
-const later = (a: SlotKey | undefined, b: SlotKey | undefined): SlotKey | undefined => (!a ? b : !b ? a : compareSlots(a, b) >= 0 ? a : b);
-
 /** How long a follower that saw the KV fail leaves an absent lease to its previous holder (two of its retries). */
 const INCUMBENT_HEAD_START_MS = 2 * OUTAGE_RETRY_MS;
 
 /** Failures of lease operations are logged at most this often (a leader in an outage retries every 150 ms). */
 const WARN_EVERY_MS = 2000;
-
-/** The lease as read: null when absent; `value` null when the stored value was refused. */
-type LeaseRead = { readonly value: PulseLeaseRecord | null; readonly revision: number } | null;
 
 /** Leader election by a KV lease. */
 export class KvLeaseElector implements LeaderElector {
@@ -232,26 +213,15 @@ export class KvLeaseElector implements LeaderElector {
     this.#failuresSinceWarn = 0;
   }
 
-  /** The lease as it is now: null when absent; a refused value counts as absent-but-held. */
+  /** The lease as it is now (see {@link readLease}); a read that answers shows the KV reachable. */
   async #readLease(): Promise<LeaseRead> {
-    const e = await this.kv.get(STATE_KEYS.leader);
+    const lease = await readLease(this.kv, this.#o.onRefused);
     this.#ok();
-    if (!e) return null;
-    const r = gateLease(e.value);
-    if (!r.ok) {
-      this.#o.onRefused?.('leader', r.reason);
-      return { value: null, revision: e.revision };
-    }
-    const v = r.value as PulseLeaseRecord;
-    return { value: { ...v, previous_node: typeof v.previous_node === 'string' ? v.previous_node : null, reason: String(v.reason ?? ''), last_slot: gateSlot(v.last_slot) }, revision: e.revision };
+    return lease;
   }
 
-  async #readTerm(): Promise<{ value: TermRecord | null; revision: number } | null> {
-    const e = await this.#o.state.get(LEADER_TERM_KEY);
-    if (!e) return null;
-    const r = gateTermRecord(e.value);
-    if (!r.ok) this.#o.onRefused?.('leader-term', r.reason);
-    return { value: r.ok ? r.value : null, revision: e.revision };
+  #readTerm(): Promise<TermRead> {
+    return readTerm(this.#o.state, this.#o.onRefused);
   }
 
   async #campaign(): Promise<void> {
