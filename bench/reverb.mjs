@@ -2,9 +2,10 @@
 // npm run bench:reverb: reverb's figures, each beside the plain baseline of the same run.
 //   verify      Ed25519 verifications/s: node:crypto on one core (baseline), node:crypto across
 //               worker threads, libsodium (sodium-native) on one core; reverb uses ED25519_BACKEND.
-//   ingest      claims/s in one process: JSON.parse only (baseline), unsigned, verified.
-//   end_to_end  claims/s from JetStream through reverb's durable consumer, beside a bare
-//               durable consumer that only acks (baseline).
+//   ingest      claims/s in one process: JSON.parse only (baseline), unsigned, verified on the main
+//               thread, and verified on the verify threads (reverb's consumer path).
+//   end_to_end  claims/s through JetStream (a publisher thread stores them) taken out by reverb's
+//               durable (AckAll), beside bare durables that only ack: AckAll (baseline), explicit.
 //   rollup      closing downbeat to published report at 0 (baseline), 1,000 and 10,000 agents.
 //   memory      bytes per agent in one open window (100,000 agents x 8 claims).
 //   history     /api/v1/reports?from_beat= over 1,000,000 stored reports: query time beside a
@@ -119,53 +120,111 @@ if (section('ingest')) {
   const bus = new MemoryBus();
   const unsigned = claims(N, 3, agents);
   const rate = (mode, list) => {
-    const r = new Reverb({ bus, clusterId: 'bench', nodeId: `b${mode}`, barLength: 8, signatures: mode, trust, maxWindows: 10 });
+    const r = new Reverb({ bus, clusterId: 'bench', nodeId: `b${mode}`, barLength: 8, signatures: mode, trust, maxWindows: 10, verifyThreads: 0 });
     const t = performance.now();
     for (const c of list) r.ingest(c.data, c.headers, Date.now());
     return perS(list.length, performance.now() - t);
   };
+  // Through the verify threads (reverb's consumer path): every claim submitted, then all counted.
+  const threaded = async (list) => {
+    const r = new Reverb({ bus, clusterId: 'bench', nodeId: 'bthreads', barLength: 8, signatures: 'require', trust, maxWindows: 10 });
+    await r.ingestAsync(list[0].data, list[0].headers, Date.now()); // the threads are started
+    const t = performance.now();
+    const outcomes = await Promise.all(list.slice(1).map((c) => r.ingestAsync(c.data, c.headers, Date.now())));
+    const ms = performance.now() - t;
+    if (outcomes.some((o) => o !== 'accepted')) throw new Error(`verified ingest: ${outcomes.find((o) => o !== 'accepted')}`);
+    await r.stop();
+    return { per_s: perS(list.length - 1, ms), threads: r.options.verifyThreads };
+  };
   const t = performance.now();
   for (const c of unsigned) JSON.parse(dec.decode(c.data));
-  results.ingest = { json_parse_baseline_per_s: perS(unsigned.length, performance.now() - t), unsigned_per_s: rate('off', unsigned), verified_per_s: rate('require', signed), backend: ED25519_BACKEND };
+  const json = perS(unsigned.length, performance.now() - t);
+  const unsignedRate = rate('off', unsigned);
+  const mainThread = rate('require', signed);
+  const pool = await threaded(signed);
+  results.ingest = { json_parse_baseline_per_s: json, unsigned_per_s: unsignedRate, verified_per_s: pool.per_s, verify_threads: pool.threads, verified_main_thread_per_s: mainThread, backend: ED25519_BACKEND };
   await bus.close();
 }
 
 const server = await NatsServer.start();
 try {
-  // 3. End to end through JetStream: stored claims, consumed by a bare durable (baseline) and by reverb.
+  // 3. End to end through JetStream: a publisher thread (its own connection) stores N claims
+  // while a durable takes them out: a bare durable that only acks (baselines: AckAll, reverb's
+  // policy, and explicit acks), then reverb's. Each figure is first to last claim handled.
   if (section('end_to_end')) {
     const bus = await NatsBus.connect({ servers: server.url });
     const cluster = 'e2e';
     await bus.ensureStream(statusStreamConfig(cluster));
-    const list = claims(Math.min(N, 50_000), 3, 1000, undefined, cluster).map((c) => ({ ...c, data: enc.encode(dec.decode(c.data)) }));
     const stream = statusStreamConfig(cluster).name;
+    const count = Math.min(N, 50_000);
+    const publisher = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      parentPort.once('message', async () => {
+        const { NatsBus } = await import('@backbeat/transport');
+        const bus = await NatsBus.connect({ servers: workerData.url });
+        const enc = new TextEncoder();
+        const t = performance.now();
+        for (let i = 0; i < workerData.count; i++) {
+          const agent = 'agent:a' + (i % 1000);
+          const data = enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: 3, state: 'executing', hlc: '18bcfe56800:' + (workerData.run * workerData.count + i).toString(16).padStart(6, '0') + ':abcd' }));
+          bus.publish(workerData.subject, data, { headers: { 'x-agent-id': agent } });
+          if (i % 2000 === 1999) await bus.flush();
+        }
+        await bus.flush();
+        const ms = performance.now() - t;
+        await bus.close();
+        parentPort.postMessage(ms);
+      });`;
+    let run = 0;
     const publishAll = async () => {
-      for (let i = 0; i < list.length; i++) {
-        bus.publish(subjects(cluster).status, list[i].data, { headers: list[i].headers });
-        if (i % 2000 === 1999) await bus.flush();
-      }
-      await bus.flush();
+      const w = new Worker(publisher, { eval: true, workerData: { url: server.url, count, subject: subjects(cluster).status, run: run++ } });
+      const done = new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      w.postMessage('go');
+      const ms = await done;
+      await w.terminate();
+      return ms;
     };
-    // Both consumers are attached first, then the claims are published: each figure is
-    // publish-to-ingest of every claim through the stream, on the same connection.
-    let acked = 0;
-    const bare = await bus.consume({ stream, durable: 'bare', deliverPolicy: 'new', ackWaitMs: 30_000, maxAckPending: 20_000 }, (m) => {
-      acked++;
-      m.ack();
-    });
-    let t = performance.now();
-    await publishAll();
-    while (acked < list.length && performance.now() - t < 60_000) await sleep(2);
-    const bareRate = perS(acked, performance.now() - t);
-    await bare.stop();
+    const measure = async (handled, start) => {
+      let first;
+      let last;
+      const seen = () => {
+        last = performance.now();
+        first ??= last;
+      };
+      const stop = await start(seen);
+      const publishMs = await publishAll();
+      const t = performance.now();
+      while (handled() < count && performance.now() - t < 60_000) await sleep(2);
+      await stop();
+      return { n: handled(), per_s: perS(handled(), last - first), publish_per_s: perS(count, publishMs) };
+    };
+    const bare = (ackPolicy) => {
+      let acked = 0;
+      return measure(
+        () => acked,
+        async (seen) => {
+          const c = await bus.consume({ stream, durable: `bare_${ackPolicy}`, ackPolicy, deliverPolicy: 'new', ackWaitMs: 30_000, maxAckPending: 20_000 }, (m) => {
+            acked++;
+            seen();
+            m.ack();
+          });
+          return () => c.stop();
+        },
+      );
+    };
+    const bareExplicit = await bare('explicit');
+    const bareAll = await bare('all');
     const r = new Reverb({ bus, clusterId: cluster, nodeId: 'e2e', barLength: 8, signatures: 'off' });
-    await r.start();
     const total = () => r.windows().reduce((a, w) => a + w.claims + w.rejected, 0);
-    t = performance.now();
-    await publishAll();
-    while (total() < list.length && performance.now() - t < 60_000) await sleep(2);
-    results.end_to_end = { claims: total(), per_s: perS(total(), performance.now() - t), bare_consumer_baseline_per_s: bareRate };
-    await r.stop();
+    const rev = await measure(total, async (seen) => {
+      r.onClaim(seen);
+      await r.start();
+      return () => r.stop();
+    });
+    results.end_to_end = { claims: rev.n, per_s: rev.per_s, bare_consumer_baseline_per_s: bareAll.per_s, bare_consumer_explicit_ack_per_s: bareExplicit.per_s, publish_per_s: rev.publish_per_s };
     await bus.close();
   }
 
@@ -276,9 +335,14 @@ if (ing || e) console.log('\nIngestion (one process)');
 if (ing) {
   console.log(`  JSON.parse only (baseline)   ${f(ing.json_parse_baseline_per_s)} claims/s`);
   console.log(`  reverb, unsigned             ${f(ing.unsigned_per_s)} claims/s`);
-  console.log(`  reverb, Ed25519 verified     ${f(ing.verified_per_s)} claims/s   (target >= 25,000: ${met(ing.verified_per_s >= 25_000)})`);
+  console.log(`  reverb, verified on the main thread   ${f(ing.verified_main_thread_per_s)} claims/s`);
+  console.log(`  reverb, verified on ${ing.verify_threads} verify threads ${f(ing.verified_per_s)} claims/s   (target >= 25,000: ${met(ing.verified_per_s >= 25_000)})`);
 }
-if (e) console.log(`  end to end from JetStream    ${f(e.per_s)} claims/s (${f(e.claims)} claims; bare durable consumer baseline ${f(e.bare_consumer_baseline_per_s)}/s; target >= 60,000: ${met(e.per_s >= 60_000)})`);
+if (e) {
+  console.log(`  bare durable consumer, explicit acks  ${f(e.bare_consumer_explicit_ack_per_s)} claims/s`);
+  console.log(`  bare durable consumer, AckAll (baseline) ${f(e.bare_consumer_baseline_per_s)} claims/s`);
+  console.log(`  end to end from JetStream    ${f(e.per_s)} claims/s (${f(e.claims)} claims, unsigned, published at ${f(e.publish_per_s)}/s; target >= 60,000: ${met(e.per_s >= 60_000)})`);
+}
 if (results.rollup_ms) {
   console.log('\nRollup: closing downbeat to published report');
   for (const [k, x] of Object.entries(results.rollup_ms)) console.log(`  ${k.padEnd(20)} ${String(x.rollup_ms).padStart(8)} ms published (${x.built_ms} ms built; ${x.agents_reporting} agents, ${x.claims} claims)`);

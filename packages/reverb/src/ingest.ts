@@ -6,7 +6,7 @@
 import { parseStatusClaim, type StatusClaim } from '@backbeat/contracts';
 import type { Headers } from '@backbeat/transport';
 import type { SignatureMode } from './options.js';
-import type { TrustStore } from './trust.js';
+import type { SignatureCheck, TrustStore } from './trust.js';
 import type { IssueKind } from './window.js';
 
 /** What to do with a claim. */
@@ -31,6 +31,11 @@ export interface IngestContext {
    * ones are late claims (an SDK queues claims through an outage). @default replayBeats
    */
   readonly lateBeats?: number;
+  /**
+   * The signature's check, already made (on a verify thread) for the agent of the
+   * `x-agent-id` header, which is then the claim's own; checked here when absent.
+   */
+  readonly signature?: SignatureCheck;
 }
 
 const WHAT = {
@@ -56,7 +61,8 @@ export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContex
       if (headers['x-agent-id'] !== undefined && headers['x-agent-id'] !== claim.agent_id) {
         return { accept: false, reason: 'bad_signature', message: `x-agent-id '${headers['x-agent-id']}' is not the claim's agent_id '${claim.agent_id}'`, claim };
       }
-      const check = ctx.trust ? ctx.trust.check(claim.agent_id, data, signature) : ({ ok: false, reason: signature ? 'unknown_agent' : 'unsigned' } as const);
+      const checked = headers['x-agent-id'] !== undefined ? ctx.signature : undefined;
+      const check = checked ?? (ctx.trust ? ctx.trust.check(claim.agent_id, data, signature) : ({ ok: false, reason: signature ? 'unknown_agent' : 'unsigned' } as const));
       if (!check.ok) return { accept: false, reason: check.reason, message: `claim of ${claim.agent_id} ${WHAT[check.reason]}`, claim };
     }
   }

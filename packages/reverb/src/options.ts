@@ -1,5 +1,5 @@
 /** Reverb options: documented, defaulted, validated and frozen. */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_CLUSTER_ID, InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
 import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
@@ -58,6 +58,11 @@ export interface ReverbOptions {
    * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees). @default 'auto'
    */
   replicas?: ReplicaSetting;
+  /**
+   * Threads that check claim signatures (Ed25519, the costliest step by far); 0 checks them
+   * on the main thread. Started at the first signed claim. @default os.availableParallelism()
+   */
+  verifyThreads?: number;
   /** Host name announced in presence and used by the default node id. @default os.hostname() */
   host?: string;
   clock?: Clock;
@@ -79,6 +84,12 @@ export type ResolvedReverbOptions = Readonly<Required<Omit<ReverbOptions, 'bus' 
  */
 export function defaultReverbNodeId(clusterId: string, host: string = hostname()): string {
   return `${host}-${clusterId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
+
+/** @throws InvalidArgumentError unless an integer from 0 to 64 */
+function threads(v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0 || v > 64) throw new InvalidArgumentError('verify-threads', `must be an integer from 0 to 64, got ${v}`);
+  return v;
 }
 
 /**
@@ -113,6 +124,7 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),
     catchUpWaitMs: positive('catch-up-wait', o.catchUpWaitMs ?? 500, 0),
     replicas: checkReplicaSetting(o.replicas ?? 'auto'),
+    verifyThreads: threads(o.verifyThreads ?? availableParallelism()),
     host,
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,

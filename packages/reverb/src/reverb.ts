@@ -12,6 +12,7 @@ import { Hlc, positionAt, tempoAt, timeOf, type LifecycleState, type TempoMap } 
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers, type StoredMsg } from '@backbeat/transport';
+import { ClaimPipeline } from './claim-pipeline.js';
 import { readClaims } from './claim-stream.js';
 import { deadLetter, storeReport } from './publish.js';
 import { consumerName } from './consumers.js';
@@ -22,7 +23,8 @@ import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
 import { DEFAULT_BAR_LENGTH, resolveReverbOptions, type ResolvedReverbOptions, type ReverbOptions } from './options.js';
 import { planRecovery } from './recovery.js';
 import { reportTiming, type Downbeat } from './report-timing.js';
-import type { TrustStore } from './trust.js';
+import type { SignatureCheck, TrustStore } from './trust.js';
+import { VerifyPool } from './verify-pool.js';
 import type { IssueKind, WindowAggregation } from './window.js';
 import { WindowStore } from './window-store.js';
 
@@ -39,6 +41,17 @@ export type ClaimSource = 'live' | 'redelivered' | 'history';
 /** Outcome of {@link Reverb.ingest}: counted, refused (the reason), or a message already counted. */
 export type IngestOutcome = 'accepted' | IssueKind | 'duplicate';
 
+
+/** A claim between delivery and counting (see ClaimPipeline). */
+interface DeliveredClaim {
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+  readonly storedAt: number;
+  readonly source: ClaimSource;
+  readonly seq: number;
+  /** Called with the outcome once counted (the consumer's ack). */
+  readonly done: (outcome: IngestOutcome) => void;
+}
 
 /** One reverb replica. */
 export class Reverb {
@@ -76,6 +89,10 @@ export class Reverb {
   #httpAddress: string | undefined;
   #reportListeners = new Set<(r: BarReport, timing: { publishedMs: number }) => void>();
   #claimListeners = new Set<(windowId: string) => void>();
+  /** Delivered claims in order, their signatures checked on the verify threads. */
+  readonly #pipeline: ClaimPipeline<DeliveredClaim>;
+  /** Started at the first signed claim to check on a thread. */
+  #pool: VerifyPool | undefined;
 
   constructor(options: ReverbOptions) {
     this.options = Object.freeze({ ...resolveReverbOptions(options), bus: options.bus });
@@ -92,6 +109,26 @@ export class Reverb {
       maxWindows: this.options.maxWindows,
       onSize: (n) => this.metrics.activeWindows.set(n),
     });
+    this.#pipeline = new ClaimPipeline<DeliveredClaim>({
+      toCheck: (c) => this.#threadCheck(c.headers, c.data),
+      check: (agent, payload, signature) => this.#verifyPool().check(agent, payload, signature),
+      apply: (c, check) => c.done(this.#ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check)),
+      onError: (err) => this.options.logger.error({ err: (err as Error).message }, 'a claim listener failed'),
+    });
+  }
+
+  /** The signature check a verify thread makes for this claim; undefined when it is checked here or needs none. */
+  #threadCheck(headers: Headers, data: Uint8Array): { agent: string; payload: Uint8Array; signature: string } | undefined {
+    const agent = headers['x-agent-id'];
+    const signature = headers['x-signature'];
+    if (this.options.signatures === 'off' || this.options.verifyThreads === 0 || !this.#trust || !agent || !signature) return undefined;
+    if (data.length > this.options.maxClaimBytes) return undefined; // refused before any check
+    return { agent, payload: data, signature };
+  }
+
+  #verifyPool(): VerifyPool {
+    this.#pool ??= new VerifyPool(this.options.verifyThreads, this.#trust!);
+    return this.#pool;
   }
 
   /** Where the service is in its lifecycle. */
@@ -102,6 +139,7 @@ export class Reverb {
   /** Replaces the trust store (a reloaded trust file). */
   setTrust(trust: TrustStore): void {
     this.#trust = trust;
+    this.#pool?.setTrust(trust);
   }
 
   /** The HTTP address announced in presence (set by whoever listens). */
@@ -152,7 +190,9 @@ export class Reverb {
     this.#recovered = true;
     this.#kick();
     this.#consumer = await bus.consume(
-      { stream: statusStream, durable: this.consumer, ackWaitMs: 30_000, maxAckPending: 20_000, ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }) },
+      // AckAll: claims are counted (then acked) in delivery order, and every claim is settled
+      // by the handler (counted, or dead-lettered with its reason), never nak'ed.
+      { stream: statusStream, durable: this.consumer, ackPolicy: 'all', ackWaitMs: 30_000, maxAckPending: 20_000, ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }) },
       (msg) => this.#onDelivery(msg),
     );
     this.#scheduleSweep();
@@ -220,8 +260,7 @@ export class Reverb {
   }
 
   #onDelivery(msg: DurableMsg): void {
-    this.#ingestStored(msg, msg.redelivered ? 'redelivered' : 'live');
-    msg.ack();
+    this.#pipeline.submit({ data: msg.data, headers: msg.headers, storedAt: msg.time, source: msg.redelivered ? 'redelivered' : 'live', seq: msg.seq, done: () => msg.ack() });
   }
 
   #ingestStored(m: StoredMsg, source: ClaimSource): void {
@@ -267,6 +306,8 @@ export class Reverb {
     if (this.#sweeper) clock.clearTimeout(this.#sweeper);
     if (this.#retry) clock.clearTimeout(this.#retry);
     await this.#consumer?.stop();
+    await this.#pipeline.idle();
+    await this.#pool?.close();
     await this.#pumping;
     await this.#presence?.stop();
     await this.#client?.stop();
@@ -307,6 +348,18 @@ export class Reverb {
    * message; the same message again (same `seq`) is a duplicate, silently skipped.
    */
   ingest(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): IngestOutcome {
+    return this.#ingest(data, headers, storedAt, source, seq, undefined);
+  }
+
+  /**
+   * {@link ingest}, with the signature checked on a verify thread (`verifyThreads`); claims
+   * are counted in the order they were given, the outcome resolves once this one is.
+   */
+  ingestAsync(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): Promise<IngestOutcome> {
+    return new Promise((done) => this.#pipeline.submit({ data, headers, storedAt, source, seq, done }));
+  }
+
+  #ingest(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource, seq: number, signature: SignatureCheck | undefined): IngestOutcome {
     if (seq > 0) {
       if (this.#handled.has(seq)) return 'duplicate'; // the same stored message again
       this.#handled.add(seq);
@@ -321,6 +374,7 @@ export class Reverb {
       currentBeat: storedBeat,
       replayBeats: this.options.replayBars * this.barLength,
       lateBeats: this.#lateBeats(storedAt),
+      ...(signature ? { signature } : {}),
     });
     if (!v.accept) {
       // Counted in the bar it was stored in: a refused claim's own beat is not to be trusted.

@@ -57,6 +57,12 @@ export class TrustStore {
     return new TrustStore(keys, old);
   }
 
+  /** The trust file's form of this store: what {@link TrustStore.parse} reads back. */
+  toJSON(): { agents: Record<string, string[]>; retired: Record<string, string[]> } {
+    const out = (m: ReadonlyMap<string, readonly PublicKey[]>) => Object.fromEntries([...m].map(([agent, keys]) => [agent, keys.map((k) => Buffer.from(k.raw).toString('base64'))]));
+    return { agents: out(this.#keys), retired: out(this.#retired) };
+  }
+
   /** Reads and parses a trust file. @throws TrustFileError */
   static load(file: string): TrustStore {
     let text: string;

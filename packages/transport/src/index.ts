@@ -30,7 +30,7 @@ export type {
   StreamMsgQuery,
   StreamState,
 } from './stream-types.js';
-export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS } from './stream-types.js';
+export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS, ACK_ALL_BATCH, ACK_ALL_DELAY_MS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';
 export { natsConnectOptions } from './nats-options.js';
 export type { NatsConfig } from './nats-options.js';

@@ -1,6 +1,6 @@
 /**
  * In-process durable consumers with the semantics of a JetStream pull consumer with explicit
- * ack: a cursor that survives the consumers attached to it, messages pending until acked,
+ * ack (or AckAll: an ack settles every message delivered before it too): a cursor that survives the consumers attached to it, messages pending until acked,
  * redelivery after ackWait or a nak, max deliveries, and max ack pending. Several consumers
  * attached to one durable share its messages, each handling one at a time.
  */
@@ -51,8 +51,19 @@ export class MemoryDurable {
     this.#cursor = options.startTime !== undefined ? stream.seqAtTime(options.startTime) - 1 : options.deliverPolicy === 'new' ? stream.lastSeq : 0;
   }
 
-  /** Takes new ack wait, limits and filter (the start policy of an existing durable stays). */
+  /**
+   * Takes new ack wait, limits and filter (the start policy of an existing durable stays).
+   * Another ack policy re-creates it after its acknowledged floor, as on a server: every
+   * message after the floor is delivered again.
+   */
   update(options: ConsumeOptions): void {
+    if ((options.ackPolicy ?? 'explicit') !== (this.#options.ackPolicy ?? 'explicit')) {
+      const pending = [...this.#pending.keys()];
+      if (pending.length > 0) this.#cursor = Math.min(...pending) - 1;
+      for (const p of this.#pending.values()) this.#clear(p.timer);
+      this.#pending.clear();
+      this.#due.length = 0;
+    }
     this.#options = options;
   }
 
@@ -164,6 +175,17 @@ export class MemoryDurable {
       if (settle()) this.#pending.delete(m.seq);
       setImmediate(() => this.pump());
     };
+    // AckAll: this message and every one delivered before it.
+    const ackAll = () => {
+      if (!a.live()) return;
+      settled = true;
+      for (const [seq, p] of this.#pending) {
+        if (seq > m.seq) continue;
+        this.#clear(p.timer);
+        this.#pending.delete(seq);
+      }
+      setImmediate(() => this.pump());
+    };
     return Object.freeze({
       subject: m.subject,
       data: m.data.slice(),
@@ -172,7 +194,7 @@ export class MemoryDurable {
       time: m.time,
       deliveryCount: count,
       redelivered: count > 1,
-      ack: done,
+      ack: this.#options.ackPolicy === 'all' ? ackAll : done,
       term: done,
       nak: (delayMs = 0) => {
         const p = settle();

@@ -5,12 +5,14 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   type ConsumerConfig,
+  type ConsumerInfo,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
+import { AckAllBatch } from './nats-ack-batch.js';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
 import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
@@ -59,7 +61,8 @@ export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConf
   }
 }
 
-function toDurableMsg(m: JsMsg): DurableMsg {
+/** The bus's view of a delivery; with `batch` (AckAll), acks are coalesced and a nak sends the run before it first. */
+function toDurableMsg(m: JsMsg, batch: AckAllBatch | undefined): DurableMsg {
   return Object.freeze({
     subject: m.subject,
     data: m.data,
@@ -68,33 +71,53 @@ function toDurableMsg(m: JsMsg): DurableMsg {
     time: m.time.getTime(),
     deliveryCount: m.info.deliveryCount,
     redelivered: m.redelivered,
-    ack: () => m.ack(),
-    nak: (delayMs?: number) => m.nak(delayMs),
-    term: () => m.term(),
+    ack: batch ? () => batch.ack(m) : () => m.ack(),
+    nak: (delayMs?: number) => {
+      batch?.flush();
+      m.nak(delayMs);
+    },
+    term: () => {
+      batch?.flush();
+      m.term();
+    },
   });
 }
 
-/** Creates the durable when absent, else updates its ack wait, limits and filter. */
+/**
+ * Creates the durable when absent, else updates its ack wait, limits and filter. A durable
+ * with another ack policy (which the server cannot change) is re-created to start after its
+ * acknowledged floor.
+ */
 async function ensureDurable(jsm: JetStreamManager, options: ConsumeOptions): Promise<void> {
   const update: Partial<ConsumerConfig> = {
     ack_wait: nanos(options.ackWaitMs ?? 30_000),
     max_ack_pending: options.maxAckPending ?? 1000,
     max_deliver: options.maxDeliver ?? -1,
   };
-  let existing: ConsumerConfig | undefined;
+  const ackPolicy = options.ackPolicy === 'all' ? AckPolicy.All : AckPolicy.Explicit;
+  let info: ConsumerInfo | undefined;
   try {
-    existing = (await jsm.consumers.info(options.stream, options.durable)).config;
+    info = await jsm.consumers.info(options.stream, options.durable);
   } catch (err) {
     if (!isNotFound(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
   }
+  let start: Partial<ConsumerConfig> =
+    options.startTime !== undefined
+      ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.startTime).toISOString() }
+      : { deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All };
+  if (info && info.config.ack_policy !== ackPolicy) {
+    // Same position, new policy: everything after the acknowledged floor is delivered again.
+    await jsm.consumers.delete(options.stream, options.durable);
+    start = { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 };
+    info = undefined;
+  }
+  const existing = info?.config;
   if (!existing) {
     await jsm.consumers.add(options.stream, {
       ...update,
       durable_name: options.durable,
-      ack_policy: AckPolicy.Explicit,
-      ...(options.startTime !== undefined
-        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.startTime).toISOString() }
-        : { deliver_policy: options.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All }),
+      ack_policy: ackPolicy,
+      ...start,
       ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
     });
     return;
@@ -123,13 +146,15 @@ export async function natsConsume(
   if (options.filterSubject !== undefined) assertSubject(options.filterSubject, true);
   const operation = `consume '${options.stream}' as '${options.durable}'`;
   let messages: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>>;
+  const batch = options.ackPolicy === 'all' ? new AckAllBatch() : undefined;
   try {
     await ensureDurable(jsm, options);
     const consumer = await js.consumers.get(options.stream, options.durable);
-    // A small buffer: ack wait runs from delivery to this client, not from the handler's turn.
-    // Short pulls: after stop() a pull still open on the server can take messages that then
-    // wait out ackWait, so keep that window at seconds.
-    messages = await consumer.consume({ max_messages: Math.min(100, options.maxAckPending ?? 1000), expires: 5000 });
+    // A small buffer: ack wait runs from delivery to this client, not from the handler's turn
+    // (larger for AckAll, whose point is throughput). Short pulls: after stop() a pull still
+    // open on the server can take messages that then wait out ackWait, so keep that window
+    // at seconds.
+    messages = await consumer.consume({ max_messages: Math.min(batch ? 1000 : 100, options.maxAckPending ?? 1000), expires: 5000 });
   } catch (err) {
     throw mapNatsError(err, { operation, stream: { kind: 'stream', name: options.stream } });
   }
@@ -138,12 +163,14 @@ export async function natsConsume(
     try {
       for await (const m of messages) {
         if (stopping) {
+          batch?.flush();
           m.nak(); // buffered but not handled: let the next consumer have it at once
           continue;
         }
         try {
-          await handler(toDurableMsg(m));
+          await handler(toDurableMsg(m, batch));
         } catch (err) {
+          batch?.flush();
           m.nak();
           reportError(err);
         }
@@ -157,6 +184,7 @@ export async function natsConsume(
       stopping = true;
       await messages.close();
       await loop;
+      batch?.flush();
     },
   };
 }

@@ -289,4 +289,31 @@ export function runJetStreamConformance(c: Clients): void {
     await expect(c.a.getStreamMsg(unique('S_NONE_'), { seq: 1 })).rejects.toBeInstanceOf(JetStreamNotFoundError);
     await expect(c.a.listConsumers(unique('S_NONE_'))).rejects.toBeInstanceOf(JetStreamNotFoundError);
   });
+
+  it('stream - ackPolicy all: an ack settles every message before it; a durable that changes policy resumes after its floor', async () => {
+    const name = unique('S_ACKALL_');
+    const subject = `${name}.claims`;
+    await c.a.ensureStream({ name, subjects: [subject] });
+    for (let i = 0; i < 6; i++) await c.a.publishDurable(subject, enc(String(i)));
+    const seen: string[] = [];
+    const all = await c.b.consume({ stream: name, durable: 'batch', ackPolicy: 'all', ackWaitMs: 1000 }, (m) => {
+      const body = dec(m.data);
+      seen.push(`${body}#${m.deliveryCount}`);
+      if (body === '3' || m.redelivered) m.ack(); // acks 3 (so 0..3), not 4 and 5 on their first delivery
+    });
+    await waitFor(() => seen.includes('5#2'), { timeoutMs: 8000, message: 'redelivery of 4 and 5 after ackWait' });
+    await waitFor(async () => (await c.a.listConsumers(name)).some((x) => x.name === 'batch' && x.ackPending === 0), { message: 'every message settled' });
+    expect(seen.filter((x) => x.endsWith('#1'))).toEqual(['0#1', '1#1', '2#1', '3#1', '4#1', '5#1']);
+    expect(seen.filter((x) => !x.endsWith('#1')).sort()).toEqual(['4#2', '5#2']); // 0..2 were settled by the ack of 3
+    await all.stop();
+    for (let i = 6; i < 8; i++) await c.a.publishDurable(subject, enc(String(i)));
+    const after: string[] = [];
+    const explicit = await c.b.consume({ stream: name, durable: 'batch', ackWaitMs: 1000 }, (m) => {
+      after.push(dec(m.data));
+      m.ack();
+    });
+    await waitFor(() => after.length >= 2, { message: 'messages after the policy change' });
+    expect(after.sort()).toEqual(['6', '7']);
+    await explicit.stop();
+  });
 }
