@@ -23,6 +23,7 @@ interface ReverbFlags extends NatsFlags {
   trustFile?: string;
   windowTtl: string;
   maxWindows: string;
+  verifyThreads?: string;
   dataDir?: string;
   pulseAdmin?: string;
   adminToken?: string;
@@ -43,6 +44,7 @@ export function registerReverb(program: Command): void {
     .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file changes)')
     .option('--window-ttl <ms>', 'drop reported windows this long after their last update', '300000')
     .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
+    .option('--verify-threads <n>', 'threads that check claim signatures (0: on the main thread; default: one per core)')
     .option('--pulse-admin <url>', "a pulse admin API (http://host:8080) the dashboard's tempo form is forwarded to")
     .option('--admin-token <token>', 'bearer token for state-changing routes (the tempo proxy); without it the HTTP API binds loopback only (or BACKBEAT_ADMIN_TOKEN)', process.env.BACKBEAT_ADMIN_TOKEN)
     .option('--list-consumers', "list the cluster's durable consumers on the claim stream, orphans marked, and exit")
@@ -91,6 +93,7 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     trust,
     windowTtlMs: intFlag('--window-ttl', f.windowTtl, 1000, 7 * 24 * 3600 * 1000),
     maxWindows: intFlag('--max-windows', f.maxWindows, 2, 100_000),
+    ...(f.verifyThreads === undefined ? {} : { verifyThreads: intFlag('--verify-threads', f.verifyThreads, 0, 64) }),
     replicas: replicasFlag(f.replicas),
     logger: log,
   };
