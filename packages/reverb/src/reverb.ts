@@ -183,9 +183,9 @@ export class Reverb {
     // Everything stored before this start is either rebuilt now or belongs to bars already reported.
     const floor = (await retryTransient(() => bus.streamState(statusStream), { what: `reading stream ${statusStream}`, clock, logger })).lastSeq;
     const { startTime, complete } = await this.#recover(floor);
-    // Claims up to the floor were all rebuilt now (a complete re-read) or belong to bars
-    // reported before (no tempo map: nothing to rebuild). After a partial re-read the
-    // consumer delivers the rest.
+    // Claims up to the floor were all rebuilt now (a complete re-read), or a new durable takes
+    // only later ones. After a partial re-read, or when an existing durable resumes without
+    // a rebuild, the consumer delivers the rest.
     if (complete) this.#handled.advanceTo(floor);
     this.#recovered = true;
     this.#kick();
@@ -234,15 +234,19 @@ export class Reverb {
       this.#reportedUpTo = lastReport.from_beat;
       this.#dueUpTo = lastReport.from_beat;
     }
-    const nothing = { startTime: undefined, complete: true };
+    const stream = clusterNames(clusterId).statusStream;
+    const consumers = await bus.listConsumers(stream).catch(() => undefined);
+    const mine = consumers?.find((c) => c.name === this.consumer);
+    // Nothing to rebuild. A new durable takes only new claims; one that exists (or may: the
+    // list failed) resumes where it stopped and delivers what was stored meanwhile, none of
+    // it handled yet.
+    const nothing = { startTime: undefined, complete: consumers !== undefined && mine === undefined };
     if (!map) return nothing;
     const plan = planRecovery({ map, barLength: this.barLength, now: clock.now(), lastReported: lastReport?.from_beat, maxBars: catchUpBars });
     if (!plan) return nothing;
     if (plan.skippedBars > 0) logger.warn({ bars: plan.skippedBars, catch_up_bars: catchUpBars }, 'bars ended too long ago to rebuild; no report for them');
     this.#reportedUpTo = plan.firstBar - this.barLength;
     this.#dueUpTo = Math.max(this.#dueUpTo, plan.currentBar - this.barLength);
-    const stream = clusterNames(clusterId).statusStream;
-    const mine = (await bus.listConsumers(stream).catch(() => [])).find((c) => c.name === this.consumer);
     const handledUpTo = mine?.deliveredSeq ?? 0;
     this.#rebuildFrom = plan.readFrom;
     let count = 0;
