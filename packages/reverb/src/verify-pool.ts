@@ -63,8 +63,14 @@ export class VerifyPool {
   #closed = false;
   #failures = 0;
 
-  /** Starts `threads` threads (>= 1) holding `trust`. */
-  constructor(threads: number, trust: TrustStore) {
+  readonly #script: URL;
+
+  /**
+   * Starts `threads` threads (>= 1) holding `trust`. `script`: the thread's module (tests
+   * give one that fails) @default verify-worker.js
+   */
+  constructor(threads: number, trust: TrustStore, script: URL = workerScript()) {
+    this.#script = script;
     this.#trust = trust;
     this.#json = JSON.stringify(trust);
     for (let i = 0; i < threads; i++) this.#threads.push(this.#spawn());
@@ -111,7 +117,7 @@ export class VerifyPool {
   }
 
   #spawn(): Thread {
-    const worker = new Worker(workerScript(), { workerData: { trust: this.#json } satisfies VerifyInit });
+    const worker = new Worker(this.#script, { workerData: { trust: this.#json } satisfies VerifyInit });
     const t: Thread = { worker, load: 0, batches: new Map() };
     worker.on('message', (m: { id: number; results: SignatureCheck[] }) => {
       const jobs = t.batches.get(m.id);

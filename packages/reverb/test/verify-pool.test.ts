@@ -43,6 +43,24 @@ describe('reverb - signatures checked on verify threads (issue 13)', () => {
     expect(await pool.check('agent:a', data, sign(null, data, a).toString('base64'))).toEqual({ ok: false, reason: 'bad_signature' });
   });
 
+  it('pool - threads that die are replaced, then given up on; their claims are checked on the calling thread', async () => {
+    const k = key();
+    const trust = TrustStore.parse(JSON.stringify({ agents: { 'agent:a': [publicKeyBase64(k)] } }));
+    const pool = new VerifyPool(2, trust, new URL('./fixtures/failing-verify-worker.mjs', import.meta.url));
+    try {
+      for (let round = 0; round < 12; round++) {
+        const data = enc.encode(`{"round":${round}}`);
+        const good = sign(null, data, k).toString('base64');
+        const got = await Promise.all([pool.check('agent:a', data, good), pool.check('agent:a', enc.encode('{"forged":1}'), good)]);
+        expect(got).toEqual([{ ok: true, keyIndex: 0 }, { ok: false, reason: 'bad_signature' }]);
+      }
+      expect(pool.size).toBe(0); // 8 replacements, then every claim on the calling thread
+      expect(pool.pending).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('pipeline - claims are counted in the order given, whatever order their checks finish in; idle waits for the last', async () => {
     const resolvers: Array<(c: SignatureCheck) => void> = [];
     const applied: string[] = [];
