@@ -68,6 +68,9 @@ function hlcHash(hlc: string): number {
 /** Orders two wire HLCs (contract-valid) like compareHlc, without parsing: group by group, as hex numbers. */
 export function compareHlcText(a: string, b: string): number {
   if (a === b) return 0;
+  // Groups of equal widths (the common case: one agent's clock, zero-padded): lowercase hex
+  // of equal widths orders as text.
+  if (a.length === b.length && a.indexOf(':') === b.indexOf(':') && a.lastIndexOf(':') === b.lastIndexOf(':')) return a < b ? -1 : 1;
   const x = a.split(':');
   const y = b.split(':');
   for (let i = 0; i < 3; i++) {

@@ -124,6 +124,17 @@ describe('reverb - HLC order without parsing', () => {
       }),
       { numRuns: 500 },
     );
+    // Groups of equal widths (one agent's clock): the text fast path.
+    fc.assert(
+      fc.property(hlc, hlc, (a, b) => {
+        const wire = (h: typeof a) => formatHlc(h).split(':').map((g, i) => g.padStart([13, 5, 6][i]!, '0')).join(':');
+        const x = wire(a);
+        const y = wire(b);
+        expect(x.length).toBe(y.length);
+        expect(Math.sign(compareHlcText(x, y))).toBe(Math.sign(compareHlc(parseHlc(x), parseHlc(y))));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
