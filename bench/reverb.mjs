@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench:reverb: reverb's figures, each beside the plain baseline of the same run.
 //   verify      Ed25519 verifications/s: node:crypto on one core (baseline), node:crypto across
-//               worker threads, libsodium (sodium-native) on one core; reverb uses ED25519_BACKEND.
+//               worker threads, libsodium (sodium-native) on one core, and reverb's VerifyPool
+//               (ED25519_BACKEND on one thread per core).
 //   ingest      claims/s in one process: JSON.parse only (baseline), unsigned, verified on the main
 //               thread, and verified on the verify threads (reverb's consumer path).
 //   end_to_end  claims/s through JetStream (a publisher thread stores them) taken out by reverb's
@@ -23,7 +24,7 @@ import { NatsServer } from '@backbeat/testing';
 import { MemoryBus, NatsBus, reportStreamConfig, statusStreamConfig, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import { publicKeyBase64 } from '@backbeat/sdk';
-import { ED25519_BACKEND, Reverb, TrustStore, WindowAggregation, readReports } from '@backbeat/reverb';
+import { ED25519_BACKEND, Reverb, TrustStore, VerifyPool, WindowAggregation, readReports } from '@backbeat/reverb';
 import { summaryMany } from './lib.mjs';
 
 const short = process.env.BENCH_SECONDS !== undefined;
@@ -112,7 +113,16 @@ if (section('verify')) {
   const nodeWorkers = perS(sample.length, performance.now() - t);
   await Promise.all(pool.map((w) => w.terminate()));
   if (oks.reduce((a, b) => a + b, 0) !== sample.length) throw new Error('worker verify failed');
-  results.verify = { node_crypto_baseline_per_s: nodeOne, node_crypto_workers_per_s: nodeWorkers, workers, sodium_native_per_s: sodiumOne, backend: ED25519_BACKEND, verifications: sample.length };
+  // Reverb's VerifyPool: the trust store's check (base64 decode, key lookup, ED25519_BACKEND) on `workers` threads.
+  const vp = new VerifyPool(workers, trust);
+  const checks = signed.slice(0, sample.length).map((c) => [c.headers['x-agent-id'], c.data, c.headers['x-signature']]);
+  await vp.check(...checks[0]); // the threads are up
+  t = performance.now();
+  const verdicts = await Promise.all(checks.map((c) => vp.check(...c)));
+  const poolRate = perS(checks.length, performance.now() - t);
+  await vp.close();
+  if (verdicts.some((x) => !x.ok)) throw new Error('VerifyPool verify failed');
+  results.verify = { node_crypto_baseline_per_s: nodeOne, node_crypto_workers_per_s: nodeWorkers, workers, sodium_native_per_s: sodiumOne, verify_pool_per_s: poolRate, backend: ED25519_BACKEND, verifications: sample.length };
 }
 
 // 2. Ingestion rate in one process (checks + aggregation), against a bare JSON.parse loop.
@@ -328,6 +338,7 @@ if (v) {
   console.log(`  node:crypto, one core (baseline)   ${f(v.node_crypto_baseline_per_s)} /s`);
   console.log(`  node:crypto, ${v.workers} worker threads      ${f(v.node_crypto_workers_per_s)} /s`);
   console.log(`  libsodium (sodium-native), one core ${f(v.sodium_native_per_s)} /s   (reverb uses ${v.backend})`);
+  console.log(`  reverb VerifyPool, ${v.workers} threads        ${f(v.verify_pool_per_s)} /s   (${v.backend} on each)`);
 }
 const ing = results.ingest;
 const e = results.end_to_end;
