@@ -3,6 +3,7 @@
  * connection, so that KV, HTTP, metrics and logging on the main thread cannot delay a frame.
  * It publishes only while the shared fence is open; it tells the main thread what it did.
  */
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compareSlots, Hlc, systemClock, type SlotKey, type TempoMap } from '@backbeat/core';
 import { NatsBus, type NatsConfig } from '@backbeat/transport';
@@ -61,5 +62,15 @@ port.on('message', (c: EmitterCommand) => {
     });
   }
 });
+/** This thread's id in the OS (Linux: /proc/thread-self is <pid>/task/<tid>), for its CPU time. */
+function ownTid(): number | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isSafeInteger(tid) ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 scheduler.start();
-post({ type: 'ready' });
+post({ type: 'ready', tid: ownTid() });

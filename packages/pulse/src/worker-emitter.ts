@@ -3,6 +3,7 @@
  * connection, feeds it the tempo map, the wire floor and remote HLCs, shares the fence with
  * it, and hands its events (frames sent, slots skipped, a stalled connection) to the pulse.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { SlotKey, TempoMap } from '@backbeat/core';
 import type { NatsConfig } from '@backbeat/transport';
@@ -30,18 +31,35 @@ export type EmitterCommand =
 
 /** Emitter thread -> main thread. */
 export type EmitterEvent =
-  | { readonly type: 'ready' }
+  /** `tid`: the thread's id in the OS (Linux), for its CPU time. */
+  | { readonly type: 'ready'; readonly tid?: number }
   | { readonly type: 'published'; readonly frame: PublishedFrame }
   | { readonly type: 'skip'; readonly reason: SkipReason }
   | { readonly type: 'stalled'; readonly ms: number }
   | { readonly type: 'error'; readonly message: string }
   | { readonly type: 'stopped' };
 
-/** An event loop's busy time: `active` and `idle` ms since it started, `utilization` = active / (active + idle). */
+/**
+ * The emitter thread's load since it started: its event loop's `active` and `idle` ms and
+ * `utilization` = active / (active + idle) (a wait that blocks the thread counts as active),
+ * and `cpuMs`, the CPU time the OS gave the thread (Linux; undefined elsewhere).
+ */
 export interface EmitterLoad {
   readonly active: number;
   readonly idle: number;
   readonly utilization: number;
+  readonly cpuMs: number | undefined;
+}
+
+/** CPU time of thread `tid` of this process in ms (the first field of its schedstat, in ns); undefined when unreadable. */
+function threadCpuMs(tid: number | undefined): number | undefined {
+  if (tid === undefined) return undefined;
+  try {
+    const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return Number.isFinite(ns) ? ns / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Handlers of the emitter's events. */
@@ -70,16 +88,17 @@ export class WorkerEmitter {
   private constructor(
     private readonly worker: Worker,
     private readonly stopped: Promise<void>,
+    private readonly tid: number | undefined,
   ) {}
 
   /** Starts the thread and resolves once its connection is up. @throws when it cannot connect */
   static async start(init: Omit<EmitterInit, 'fence'> & { fence: SharedFence }, h: WorkerEmitterHandlers): Promise<WorkerEmitter> {
     const worker = new Worker(workerScript(), { workerData: { ...init, fence: init.fence.buffer } satisfies EmitterInit });
     let self: WorkerEmitter | undefined;
-    const ready = new Promise<void>((resolve, reject) => {
+    const ready = new Promise<number | undefined>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (e: EmitterEvent) => {
-        if (e.type === 'ready') resolve();
+        if (e.type === 'ready') resolve(e.tid);
         else if (e.type === 'published') h.onPublished(e.frame);
         else if (e.type === 'skip') h.onSkip(e.reason);
         else if (e.type === 'stalled') h.onStalled(e.ms);
@@ -93,8 +112,8 @@ export class WorkerEmitter {
       });
     });
     worker.on('error', (err) => h.onError(`emitter thread: ${err.message}`));
-    await ready;
-    self = new WorkerEmitter(worker, stopped);
+    const tid = await ready;
+    self = new WorkerEmitter(worker, stopped, tid);
     return self;
   }
 
@@ -118,10 +137,10 @@ export class WorkerEmitter {
     this.#send({ type: 'reset' });
   }
 
-  /** The thread's event loop since it started: busy (active) and idle ms, and the busy share. */
+  /** The thread's load since it started. */
   utilization(): EmitterLoad {
     const { active, idle, utilization } = this.worker.performance.eventLoopUtilization();
-    return { active, idle, utilization };
+    return { active, idle, utilization, cpuMs: threadCpuMs(this.tid) };
   }
 
   /** Stops the schedule, closes the thread's connection and waits for the thread to end. */
