@@ -13,12 +13,23 @@ export class AckAllBatch {
   #latest: JsMsg | undefined;
   #count = 0;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
-  /** `m` is handled: its ack, and every earlier message's, goes out with the batch. */
+  /** `m` is handled: its ack, and every earlier message's, goes out with the batch (at once after close). */
   ack(m: JsMsg): void {
+    if (this.#closed) {
+      m.ack();
+      return;
+    }
     if (this.#latest === undefined || m.seq > this.#latest.seq) this.#latest = m;
     if (++this.#count >= ACK_ALL_BATCH) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), ACK_ALL_DELAY_MS).unref();
+  }
+
+  /** The consumer stopped: sends what is pending; acks of messages still in hand go out one by one. */
+  close(): void {
+    this.flush();
+    this.#closed = true;
   }
 
   /** Sends the pending acknowledgement now (before a nak, and when the consumer stops). */

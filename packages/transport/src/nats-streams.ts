@@ -184,7 +184,7 @@ export async function natsConsume(
       stopping = true;
       await messages.close();
       await loop;
-      batch?.flush();
+      batch?.close();
     },
   };
 }
