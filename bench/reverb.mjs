@@ -107,7 +107,8 @@ if (section('verify')) {
     });`;
   const pool = Array.from({ length: workers }, () => new Worker(code, { eval: true, workerData: { keys: keyObjects.map((j) => j.key.x) } }));
   await Promise.all(pool.map((w) => new Promise((r) => w.once('online', r))));
-  const shares = pool.map((_, w) => sample.filter((_, i) => i % workers === w).map((s, j) => ({ msg: s.msg, sig: s.sig, k: (j * workers + w) % agents })));
+  // Fresh copies: a small Buffer is a view of Node's 8 KB pool slab, which postMessage would copy whole.
+  const shares = pool.map((_, w) => sample.filter((_, i) => i % workers === w).map((s, j) => ({ msg: new Uint8Array(s.msg), sig: new Uint8Array(s.sig), k: (j * workers + w) % agents })));
   t = performance.now();
   const oks = await Promise.all(pool.map((w, i) => new Promise((r) => { w.once('message', r); w.postMessage(shares[i]); })));
   const nodeWorkers = perS(sample.length, performance.now() - t);
