@@ -68,5 +68,7 @@ describe('pulse - a leader clock is checked (issue 11)', () => {
     expect(metrics).toMatch(/backbeat_is_leader 0/);
     expect(skewed.proc.stdout.split('\n').filter((l) => l.includes('max-clock-offset'))).toHaveLength(1);
     seen.stop();
+    // Done with: they would only take CPU from the next case (the file's afterAll stops them too, also on a failure).
+    await Promise.all([skewed.proc.stop(), second.proc.stop()]);
   });
 });

@@ -65,6 +65,7 @@ describe('pulse - failover between processes on nats-server', () => {
     expect(metrics).toMatch(/backbeat_leadership_changes_total [1-9]/);
     console.log(`failover after kill -9: first frame of the new term ${gap.toFixed(0)} ms after the kill`);
     seen.stop();
+    await follower.proc.stop(); // done with: it would only take CPU from the next tests (the file's afterAll stops it too, also on a failure)
   });
 
   it('failover - a leader paused past its lease (SIGSTOP) wakes as a follower and sends nothing stale', async () => {
@@ -83,6 +84,7 @@ describe('pulse - failover between processes on nats-server', () => {
     expect(staleAfterWake).toEqual([]);
     expect(gridProblems(seen.frames)).toEqual([]);
     seen.stop();
+    await Promise.all([leader.proc.stop(), follower.proc.stop()]);
   });
 
   it('failover - SIGTERM releases the lease: exit within 2 s and the follower leads at once', async () => {
@@ -96,6 +98,7 @@ describe('pulse - failover between processes on nats-server', () => {
     await waitFor(async () => (await getJson(`${follower.admin}/leader`)).is_leader === true, { timeoutMs: 1500, message: 'an immediate takeover' });
     expect(leader.proc.stdout).toMatch(/released the leader lease/);
     seen.stop();
+    await follower.proc.stop();
   });
 
   it('failover - nats-server restarted under a running pulse: it reconnects and resumes on the grid', async () => {
