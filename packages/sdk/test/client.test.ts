@@ -59,7 +59,8 @@ async function client(cluster: string, extra: Partial<Parameters<typeof createCl
   return c;
 }
 
-describe('sdk client - on a real pulse and nats-server', () => {
+// Side by side: each test has a cluster and a pulse of its own, and none of them bounds a time.
+describe.concurrent('sdk client - on a real pulse and nats-server', () => {
   it('client - callback order and counts over several bars', async () => {
     const c = await client('order');
     const events: string[] = [];
