@@ -16,8 +16,9 @@ const TOKEN = 's3cret-token';
 beforeAll(async () => {
   server = await NatsServer.start();
   bus = await NatsBus.connect({ servers: server.url });
-  leader = new Pulse({ bus, clusterId: 'admin', nodeId: 'lead', bpm: 20, minBpm: 4, maxBpm: 24, barLength: 2, leaseTtlMs: 1000 });
-  follower = new Pulse({ bus, clusterId: 'admin', nodeId: 'follow', leaseTtlMs: 1000 });
+  // 200 BPM in 2-beat bars: a change waits at most one bar (600 ms) for its downbeat.
+  leader = new Pulse({ bus, clusterId: 'admin', nodeId: 'lead', bpm: 200, minBpm: 4, maxBpm: 240, barLength: 2, leaseTtlMs: 1000 });
+  follower = new Pulse({ bus, clusterId: 'admin', nodeId: 'follow', maxBpm: 240, leaseTtlMs: 1000 });
   app = buildAdminApp(leader, { token: TOKEN });
   followerApp = buildAdminApp(follower, {});
   // Compile the routes before the pulses run: on a loaded host this blocks the event loop
@@ -41,41 +42,44 @@ const post = (a: FastifyInstance, body: unknown, token?: string) =>
 
 describe('pulse admin API - tempo changes (BACKBEAT-REQ-004)', () => {
   it('admin - 401 without a valid token when one is configured', async () => {
-    expect((await post(app, { tempo_bpm: 21 })).statusCode).toBe(401);
-    const wrong = await post(app, { tempo_bpm: 21 }, 'nope');
+    expect((await post(app, { tempo_bpm: 210 })).statusCode).toBe(401);
+    const wrong = await post(app, { tempo_bpm: 210 }, 'nope');
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toMatchObject({ error: 'BB_ERR_UNAUTHORIZED' });
   });
 
   it('admin - 400 names the rule: range, delta, malformed body', async () => {
-    const range = await post(app, { tempo_bpm: 25 }, TOKEN);
+    const range = await post(app, { tempo_bpm: 241 }, TOKEN);
     expect(range.statusCode).toBe(400);
     expect(range.json()).toMatchObject({ error: 'BB_ERR_TEMPO_OUT_OF_RANGE', rule: 'range', field: 'tempo_bpm' });
-    const delta = await post(app, { tempo_bpm: 23 }, TOKEN);
+    const delta = await post(app, { tempo_bpm: 230 }, TOKEN);
     expect(delta.json()).toMatchObject({ error: 'BB_ERR_TEMPO_DELTA_TOO_LARGE', message: expect.stringMatching(/at most 10%/) });
     const bad = await post(app, { tempo_bpm: 'fast' }, TOKEN);
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toMatch(/tempo_bpm/);
-    expect((await post(app, { tempo_bpm: 21, extra: 1 }, TOKEN)).statusCode).toBe(400);
+    expect((await post(app, { tempo_bpm: 210, extra: 1 }, TOKEN)).statusCode).toBe(400);
   });
 
   it('admin - a change accepted on a follower is applied by the leader at the next downbeat; a second is refused while pending', async () => {
     const seen = collectFrames(bus, 'admin');
     await waitFor(() => seen.frames.length >= 2, { timeoutMs: 5000, message: 'the grid to run' });
-    const ok = await post(followerApp, { tempo_bpm: 22, justification: 'load' });
+    // Right after a downbeat, so the next one (where the change applies) is a bar away.
+    const from = seen.frames.length;
+    await waitFor(() => seen.frames.slice(from).some((f) => f.frame.downbeat && f.frame.phase === 'plan'), { timeoutMs: 5000, message: 'a downbeat' });
+    const ok = await post(followerApp, { tempo_bpm: 220, justification: 'load' });
     expect(ok.statusCode).toBe(202);
-    const again = await post(app, { tempo_bpm: 21 }, TOKEN);
+    const again = await post(app, { tempo_bpm: 210 }, TOKEN);
     expect(again.json()).toMatchObject({ error: 'BB_ERR_TEMPO_CHANGE_PENDING' });
     const status = (await app.inject({ url: '/tempo' })).json();
-    expect(status).toMatchObject({ pending_bpm: 22, can_change: false });
-    await waitFor(() => seen.frames.some((f) => f.frame.tempo_bpm === 22), { timeoutMs: 10_000, message: 'a frame at 22 BPM' });
-    const first = seen.frames.find((f) => f.frame.tempo_bpm === 22)!.frame;
+    expect(status).toMatchObject({ pending_bpm: 220, can_change: false });
+    await waitFor(() => seen.frames.some((f) => f.frame.tempo_bpm === 220), { timeoutMs: 10_000, message: 'a frame at 220 BPM' });
+    const first = seen.frames.find((f) => f.frame.tempo_bpm === 220)!.frame;
     expect(first.downbeat).toBe(true);
     expect(first.phase).toBe('plan');
     const before = seen.frames.filter((f) => f.frame.beat_index < first.beat_index);
-    expect(before.every((f) => f.frame.tempo_bpm === 20)).toBe(true);
+    expect(before.every((f) => f.frame.tempo_bpm === 200)).toBe(true);
     await waitFor(async () => (await app.inject({ url: '/tempo' })).json().pending_bpm === null, { timeoutMs: 5000, message: 'the pending change to clear' });
-    expect((await app.inject({ url: '/tempo' })).json()).toMatchObject({ current_bpm: 22, can_change: true });
+    expect((await app.inject({ url: '/tempo' })).json()).toMatchObject({ current_bpm: 220, can_change: true });
     seen.stop();
   });
 });

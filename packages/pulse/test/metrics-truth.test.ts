@@ -24,10 +24,18 @@ describe('pulse - metrics that are true (issues 10, 15)', () => {
   it('metrics - after a tempo change and a failover every node reports the tempo in force, who leads and the term', async () => {
     const cluster = 'truth';
     const seen = collectFrames(fx.observer, cluster);
-    const a = await fx.start(cluster, 'a', ['--lease-ttl', '1000']);
-    await waitFor(async () => (await getJson(`${a.admin}/leader`)).is_leader === true, { timeoutMs: 5000, message: 'a to lead' });
-    const b = await fx.start(cluster, 'b', ['--lease-ttl', '1000']);
-    await waitFor(async () => (await getJson(`${b.admin}/leader`)).leader === 'a', { message: 'b to follow a' });
+    // Started side by side: whichever takes the lease is a, the other b. 2-beat bars: the tempo
+    // change waits at most a bar (1 s) for its downbeat, not 8 beats (4 s).
+    const both = await Promise.all(['one', 'two'].map((id) => fx.start(cluster, id, ['--lease-ttl', '1000', '--bar', '2'])));
+    const a = await waitFor(
+      async () => {
+        for (const p of both) if ((await getJson(`${p.admin}/leader`)).is_leader === true) return p;
+        return undefined;
+      },
+      { timeoutMs: 5000, message: 'one of the two to lead' },
+    );
+    const b = both.find((p) => p !== a)!;
+    await waitFor(async () => (await getJson(`${b.admin}/leader`)).leader === a.nodeId, { message: 'the other to follow it' });
     for (const p of [a, b]) expect(await gauge(p.admin, 'backbeat_tempo_bpm')).toBe(120);
 
     const r = await fetch(`${b.admin}/tempo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tempo_bpm: 110 }) });
@@ -44,13 +52,13 @@ describe('pulse - metrics that are true (issues 10, 15)', () => {
     expect(await gauge(b.admin, 'backbeat_tempo_bpm')).toBe(110);
     expect(await gauge(b.admin, 'backbeat_is_leader')).toBe(1);
     expect(await gauge(b.admin, 'backbeat_leadership_term')).toBe(2);
-    expect(await getJson(`${b.admin}/leader`)).toMatchObject({ term: 2, previous_leader: 'a', change_reason: 'lease expired' });
+    expect(await getJson(`${b.admin}/leader`)).toMatchObject({ term: 2, previous_leader: a.nodeId, change_reason: 'lease expired' });
     expect(gridProblems(seen.frames)).toEqual([]);
 
     // Presence: the node announces its role, term, leader and admin address.
     await waitFor(
       async () => {
-        const entry = (await readPresence(fx.observer, cluster)).find((e) => e.node_id === 'b');
+        const entry = (await readPresence(fx.observer, cluster)).find((e) => e.node_id === b.nodeId);
         return entry?.info.role === 'leader' && entry.info.term === 2 && entry.info.admin === b.admin;
       },
       { timeoutMs: 8000, message: "b's presence entry to show it leads" },

@@ -29,12 +29,14 @@ export function libfaketime(): string | undefined {
 }
 
 /**
- * Starts `backbeat pulse` (the built CLI) and waits for its admin API. `env` is added to the
- * process's environment (e.g. LD_PRELOAD and FAKETIME for a skewed clock).
+ * Starts `backbeat pulse` (the built CLI) at `bpm` (default 120) and waits for its admin API.
+ * `env` is added to the process's environment (e.g. LD_PRELOAD and FAKETIME for a skewed clock);
+ * `onSpawn` gets the process as soon as it is spawned.
  */
-export async function startPulseProcess(nats: string, cluster: string, nodeId: string, extra: string[] = [], env: Record<string, string> = {}): Promise<PulseProcess> {
-  const args = ['pulse', '--cluster', cluster, '--node-id', nodeId, '--nats', nats, '--admin-port', '0', '--bpm', '120', '--max-bpm', '120', ...extra];
+export async function startPulseProcess(nats: string, cluster: string, nodeId: string, extra: string[] = [], env: Record<string, string> = {}, bpm = 120, onSpawn?: (proc: ManagedProcess) => void): Promise<PulseProcess> {
+  const args = ['pulse', '--cluster', cluster, '--node-id', nodeId, '--nats', nats, '--admin-port', '0', '--bpm', String(bpm), '--max-bpm', String(bpm), ...extra];
   const proc = ManagedProcess.node(bin, args, { env: { BACKBEAT_LOG_FORMAT: 'json', ...env } });
+  onSpawn?.(proc);
   const m = await proc.waitForOutput(/"admin":"(http:\/\/127\.0\.0\.1:\d+)"/, 15_000);
   return { proc, admin: m[1]!, nodeId };
 }
@@ -51,18 +53,19 @@ export interface PulseProcessFixture {
   readonly server: NatsServer;
   /** A connection of the test's own, to watch the wire. */
   readonly observer: NatsBus;
-  /** Starts `backbeat pulse` on the file's server (see {@link startPulseProcess}); stopped after the file. */
+  /** Starts `backbeat pulse` on the file's server at the fixture's tempo (see {@link startPulseProcess}); stopped after the file. */
   start(cluster: string, nodeId: string, extra?: string[], env?: Record<string, string>): Promise<PulseProcess>;
   /** Stops `proc` after the file (a process the test started itself). */
   track(proc: ManagedProcess): ManagedProcess;
 }
 
 /**
- * One nats-server and one observer connection for a test file of pulse processes; every
+ * One nats-server and one observer connection for a test file of pulse processes at `bpm`
+ * (default 120; a test where the tempo is not the point runs faster ones); every
  * process started through it, the observer and the server are stopped after the file, also
  * when a test fails.
  */
-export function usePulseProcesses(options: { observerReconnectMs?: number } = {}): PulseProcessFixture {
+export function usePulseProcesses(options: { observerReconnectMs?: number; bpm?: number } = {}): PulseProcessFixture {
   let server: NatsServer | undefined;
   let observer: NatsBus | undefined;
   const procs: ManagedProcess[] = [];
@@ -87,9 +90,8 @@ export function usePulseProcesses(options: { observerReconnectMs?: number } = {}
       return ready(observer);
     },
     async start(cluster, nodeId, extra = [], env = {}) {
-      const p = await startPulseProcess(ready(server).url, cluster, nodeId, extra, env);
-      procs.push(p.proc);
-      return p;
+      // Tracked from the spawn on, so one that never gets ready is stopped too.
+      return startPulseProcess(ready(server).url, cluster, nodeId, extra, env, options.bpm, (proc) => procs.push(proc));
     },
     track(proc) {
       procs.push(proc);

@@ -30,7 +30,9 @@ async function run(name: string, args: string[]): Promise<ManagedProcess> {
   return p;
 }
 
-describe('sdk examples - each runs with one command', () => {
+// Side by side: each example is a process of its own that mostly waits for beats (and one
+// waits 5 s for its hint), all following the one pulse.
+describe.concurrent('sdk examples - each runs with one command', () => {
   it('simple-agent - follows beats and reports a claim per beat', async () => {
     const p = await run('simple-agent', ['--beats', '4']);
     expect(p.stdout.match(/^beat \d+ \(leader\) tempo 240 BPM/gm)?.length).toBeGreaterThanOrEqual(4);

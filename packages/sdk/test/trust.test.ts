@@ -8,23 +8,34 @@ import { createClient, type BeatInfo, type Client } from '@backbeat/sdk';
 
 let server: NatsServer;
 const closers: Array<() => Promise<void>> = [];
+const pulses = new Map<string, { p: Pulse; bus: NatsBus }>();
 beforeAll(async () => {
   server = await NatsServer.start();
+  // Each test has a cluster and a pulse of its own, all started here side by side: a new grid
+  // begins at the next whole second, so each test would otherwise wait for it.
+  await Promise.all(
+    [
+      ['hostile', 2000],
+      ['stale', 2000],
+      ['grid', 1000],
+    ].map(async ([cluster, ttl]) => pulses.set(cluster as string, await kvPulse(cluster as string, ttl as number))),
+  );
 });
 afterAll(async () => {
   for (const c of closers.reverse()) await c().catch(() => {});
   await server?.stop();
 });
 
-async function kvPulse(cluster: string): Promise<Pulse> {
+/** A pulse with the KV lease, on a connection of its own; both stopped after the file. */
+async function kvPulse(cluster: string, leaseTtlMs: number): Promise<{ p: Pulse; bus: NatsBus }> {
   const bus = await NatsBus.connect({ servers: server.url });
-  const p = new Pulse({ bus, clusterId: cluster, nodeId: `pulse-${cluster}`, bpm: 240, maxBpm: 1000, barLength: 4, leaseTtlMs: 2000 });
-  await p.start();
+  const p = new Pulse({ bus, clusterId: cluster, nodeId: `pulse-${cluster}`, bpm: 240, maxBpm: 1000, barLength: 4, leaseTtlMs });
   closers.push(async () => {
     await p.stop();
     await bus.close();
   });
-  return p;
+  await p.start();
+  return { p, bus };
 }
 
 async function client(cluster: string, timing: 'grid' | 'frames' = 'frames'): Promise<Client> {
@@ -39,7 +50,7 @@ const enc = new TextEncoder();
 describe('sdk trust - the lease and the tempo map, not the header (issue 11)', () => {
   it('trust - a hostile publisher (huge term, beat 1,000,000, non-numeric term) changes nothing; its frames are counted', async () => {
     const cluster = 'hostile';
-    const p = await kvPulse(cluster);
+    const { p } = pulses.get(cluster)!;
     const c = await client(cluster);
     const seen: Array<{ beat: number; phase: string; info: BeatInfo }> = [];
     c.onPhase((f, info) => seen.push({ beat: f.beat_index, phase: f.phase, info }));
@@ -82,7 +93,7 @@ describe('sdk trust - the lease and the tempo map, not the header (issue 11)', (
 
   it('trust - a frame arriving after its deadline is dropped as stale; the clock offset is reported', async () => {
     const cluster = 'stale';
-    const p = await kvPulse(cluster);
+    const { p } = pulses.get(cluster)!;
     const c = await client(cluster);
     await waitFor(() => c.health().lease.state === 'held' && c.currentBeat >= 3, { timeoutMs: 8000 });
     const map = p.tempoMap as TempoMap;
@@ -102,13 +113,7 @@ describe('sdk trust - the lease and the tempo map, not the header (issue 11)', (
 describe('sdk grid timing (issue 13)', () => {
   it('grid - fires every slot at its instant, the leader confirms; losing the leader changes only health', async () => {
     const cluster = 'grid';
-    const bus = await NatsBus.connect({ servers: server.url });
-    const p = new Pulse({ bus, clusterId: cluster, nodeId: 'gp', bpm: 240, maxBpm: 1000, barLength: 4, leaseTtlMs: 1000 });
-    await p.start();
-    closers.push(async () => {
-      await p.stop();
-      await bus.close();
-    });
+    const { p } = pulses.get(cluster)!;
     const c = await client(cluster, 'grid');
     const seen: Array<{ key: number; info: BeatInfo }> = [];
     c.onPhase((f, info) => seen.push({ key: f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase), info }));
