@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BackbeatError } from '@backbeat/core';
 import { UsageError } from './errors.js';
+import { STDIO, type CliOutput } from './output.js';
 
 type Register = (program: Command) => void;
 
@@ -31,12 +32,12 @@ const COMMANDS: ReadonlyArray<{ readonly names: readonly string[]; readonly load
  * Builds the command tree (exported for tests and for `--help` docs generation): only the
  * command `argv` names when it names one, else every command.
  */
-export async function buildProgram(argv: readonly string[] = [], output: CliOutput = STDERR): Promise<Command> {
+export async function buildProgram(argv: readonly string[] = [], output: CliOutput = STDIO): Promise<Command> {
   const program = new Command('backbeat')
     .description('BACKBEAT: one shared musical clock for a distributed fleet')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeErr: (text) => output.writeErr(text) })
+    .configureOutput({ writeOut: (text) => output.writeOut(text), writeErr: (text) => output.writeErr(text) })
     .exitOverride();
   // The top-level options (--help, --version) take no value: the first other word is the command.
   const named = argv.slice(2).find((a) => !a.startsWith('-'));
@@ -48,20 +49,13 @@ export async function buildProgram(argv: readonly string[] = [], output: CliOutp
 /** The CLI's version: the one in its package.json. */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** Where the CLI writes its own error lines (commander's and its one-line errors). */
-export interface CliOutput {
-  writeErr(text: string): void;
-}
-
-const STDERR: CliOutput = { writeErr: (text) => void process.stderr.write(text) };
-
 /**
  * Parses `argv` and runs its command; returns the exit code of a failure (2 for a user
  * mistake, 1 otherwise; 0 after --help or --version), or undefined when the command ran (it
  * may have set process.exitCode itself). Touches no process-wide state on a failure, so a test
  * can run it in-process; {@link main} is this plus the exit.
  */
-export async function runCli(argv: string[], output: CliOutput = STDERR): Promise<number | undefined> {
+export async function runCli(argv: string[], output: CliOutput = STDIO): Promise<number | undefined> {
   try {
     const program = await buildProgram(argv, output);
     await program.parseAsync(argv);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
-import { runCli } from '@backbeat/cli';
+import { runInProcess } from './in-process.js';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 const examples = fileURLToPath(new URL('../../contracts/examples/valid', import.meta.url));
@@ -55,9 +55,8 @@ describe.concurrent('backbeat CLI - usage', () => {
   });
 });
 
-// The flag checks themselves run in-process through runCli, what the launcher's main() runs
-// before it sets the exit code (one process above shows that path end to end): a process per
-// row cost about 0.9 s of CPU, mostly imports.
+// The flag checks themselves run in-process (./in-process.ts; one process above shows that path
+// end to end): a process per row cost about 0.9 s of CPU, mostly imports.
 describe('backbeat CLI - flag errors', () => {
   it.for([
     [['pulse', '--bpm', '99'], /--bpm: must be from 4 to 24, got 99/],
@@ -72,8 +71,7 @@ describe('backbeat CLI - flag errors', () => {
     [['agent', '--count', '0'], /--count: must be an integer from 1 to 10000, got '0'/],
     [['pulse', '--log-level', 'loud'], /--log-level: must be one of/],
   ])('cli - %j exits 2 with one line naming the flag', async ([args, message]) => {
-    let err = '';
-    const code = await runCli(['node', 'backbeat', ...(args as string[])], { writeErr: (text) => void (err += text) });
+    const { code, err } = await runInProcess(args as string[]);
     expect(code).toBe(2);
     expect(err).toMatch(message as RegExp);
     expect(err.trim().split('\n')).toHaveLength(1);

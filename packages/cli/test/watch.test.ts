@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
 import { NatsBus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
-import { runCli } from '@backbeat/cli';
+import { runInProcess } from './in-process.js';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 let server: NatsServer;
@@ -109,11 +109,10 @@ describe.concurrent('backbeat watch and agent - hints and usage (issues 13 and 1
   });
 
   it('agent and watch - a bad --timing is one line naming the flag, exit 2 (usage)', async ({ expect }) => {
-    // In-process through runCli (what the launcher runs before it sets the exit code; cli.test
-    // shows a flag error end to end in a process): the flag is checked before any connection.
+    // In-process (cli.test shows a flag error end to end in a process): the flag is checked
+    // before any connection.
     for (const cmd of ['agent', 'watch']) {
-      let err = '';
-      const code = await runCli(['node', 'backbeat', cmd, '--cluster', 'x', '--nats', server.url, '--timing', 'fast'], { writeErr: (text) => void (err += text) });
+      const { code, err } = await runInProcess([cmd, '--cluster', 'x', '--nats', server.url, '--timing', 'fast']);
       expect(code, err).toBe(2);
       expect(err.trim()).toBe("backbeat: --timing: must be 'grid' or 'frames', got 'fast'");
     }
