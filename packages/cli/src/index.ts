@@ -1,5 +1,6 @@
 /** @backbeat/cli: the `backbeat` command. Run `backbeat --help`. */
-export { main, buildProgram } from './main.js';
+export { main, runCli, buildProgram } from './main.js';
+export type { CliOutput } from './output.js';
 export { intFlag, numberFlag } from './usage.js';
 export { UsageError, StartupError, NatsUnreachableError, ClusterNotFoundError, CommandFailedError, CLI_ERROR_CODES } from './errors.js';
 export { readClusterStatus } from './cluster-status.js';

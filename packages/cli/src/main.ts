@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BackbeatError } from '@backbeat/core';
 import { UsageError } from './errors.js';
+import { STDIO, type CliOutput } from './output.js';
 
 type Register = (program: Command) => void;
 
@@ -31,11 +32,12 @@ const COMMANDS: ReadonlyArray<{ readonly names: readonly string[]; readonly load
  * Builds the command tree (exported for tests and for `--help` docs generation): only the
  * command `argv` names when it names one, else every command.
  */
-export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+export async function buildProgram(argv: readonly string[] = [], output: CliOutput = STDIO): Promise<Command> {
   const program = new Command('backbeat')
     .description('BACKBEAT: one shared musical clock for a distributed fleet')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (text) => output.writeOut(text), writeErr: (text) => output.writeErr(text) })
     .exitOverride();
   // The top-level options (--help, --version) take no value: the first other word is the command.
   const named = argv.slice(2).find((a) => !a.startsWith('-'));
@@ -48,37 +50,50 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
+ * Parses `argv` and runs its command; returns the exit code of a failure (2 for a user
+ * mistake, 1 otherwise; 0 after --help or --version), or undefined when the command ran (it
+ * may have set process.exitCode itself). Touches no process-wide state on a failure, so a test
+ * can run it in-process; {@link main} is this plus the exit.
+ */
+export async function runCli(argv: string[], output: CliOutput = STDIO): Promise<number | undefined> {
+  try {
+    const program = await buildProgram(argv, output);
+    await program.parseAsync(argv);
+    return undefined;
+  } catch (err) {
+    return exitCodeFor(err, output);
+  }
+}
+
+/**
  * Runs the CLI. Sets process.exitCode rather than calling process.exit, so long-running
  * subcommands can drain on SIGINT/SIGTERM before Node exits by itself.
  */
 export async function main(argv: string[]): Promise<void> {
-  try {
-    const program = await buildProgram(argv);
-    await program.parseAsync(argv);
-  } catch (err) {
-    process.exitCode = exitCodeFor(err);
-    // A command that failed has closed what it opened; should a handle linger anyway, the
-    // process still ends within a second (fail fast), with the code set above.
-    if (process.exitCode !== 0) setTimeout(() => process.exit(), 500).unref();
-  }
+  const code = await runCli(argv);
+  if (code === undefined) return;
+  process.exitCode = code;
+  // A command that failed has closed what it opened; should a handle linger anyway, the
+  // process still ends within a second (fail fast), with the code set above.
+  if (code !== 0) setTimeout(() => process.exit(), 500).unref();
 }
 
-function exitCodeFor(err: unknown): number {
+function exitCodeFor(err: unknown, output: CliOutput): number {
   if (err instanceof CommanderError) {
     // --help and --version end through exitOverride with exit code 0; commander already printed.
     return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`backbeat: ${err.message}\n`);
+    output.writeErr(`backbeat: ${err.message}\n`);
     return 2;
   }
   if (err instanceof BackbeatError) {
     // StartupError, NatsUnreachableError, ClusterNotFoundError, CommandFailedError: one sentence.
-    process.stderr.write(`backbeat: ${err.message}\n`);
+    output.writeErr(`backbeat: ${err.message}\n`);
     return 1;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`backbeat: ${message}\n`);
-  if (process.env.BACKBEAT_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  output.writeErr(`backbeat: ${message}\n`);
+  if (process.env.BACKBEAT_DEBUG && err instanceof Error && err.stack) output.writeErr(`${err.stack}\n`);
   return 1;
 }

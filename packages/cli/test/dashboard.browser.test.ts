@@ -20,7 +20,7 @@ let url: string;
 beforeAll(async () => {
   server = await NatsServer.start();
   bus = await NatsBus.connect({ servers: server.url });
-  dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--bpm', '120', '--bar', '4', '--agents', '5', '--pulse-nodes', '2', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
+  dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--bpm', '240', '--bar', '4', '--agents', '5', '--pulse-nodes', '2', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
   url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 20_000))[1]!;
   browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -59,7 +59,7 @@ describe('dashboard - in a real headless browser against backbeat dev', () => {
       await page.waitForSelector('body[data-painted=true]', { timeout: 10_000 });
       expect(await page.textContent('#beat')).toMatch(/^\d+ · (plan|execute|review)$/);
       expect(await page.textContent('#leader')).toMatch(/^pulse-[12]$/);
-      expect(await page.textContent('#tempo')).toBe('120');
+      expect(await page.textContent('#tempo')).toBe('240');
       expect((await page.$$('#reports .report')).length).toBeGreaterThanOrEqual(2);
       const bars = await page.$$eval('#delivery div', (ds) => ds.map((d) => parseFloat((d as HTMLElement).style.height)));
       expect(bars).toHaveLength(30);
@@ -140,7 +140,7 @@ describe('dashboard - in a real headless browser against backbeat dev', () => {
       expect(await page.textContent('#timeline li:nth-child(2)')).toContain(before);
       // The tempo change comes after the failover: a pulse that starts while a change is
       // pending crashes on main today (reported to the pulse owner).
-      await page.fill('input[name=tempo_bpm]', '125');
+      await page.fill('input[name=tempo_bpm]', '250');
       await page.click('#tempo-form button');
       await waitFor(async () => /accepted/.test((await page.textContent('#tempo-result')) ?? ''), { timeoutMs: 5000, message: 'the tempo change to be accepted' });
     } finally {

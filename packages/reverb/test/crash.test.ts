@@ -15,7 +15,7 @@ const STATES: ClaimState[] = ['planning', 'executing', 'reviewing', 'completed']
 
 describe('reverb - kill -9 mid-bar and restart', () => {
   it('crash - every bar gets one report whose counts equal the acknowledged claims; missed bars built late; nothing dead-lettered as replayed', async () => {
-    const pulse = await startPulse(fx.server.url, CLUSTER, 120, BAR); // 2 s bars
+    const pulse = await startPulse(fx.server.url, CLUSTER, 240, BAR); // 1 s bars
     fx.cleanup(pulse.stop);
     const keys = Array.from({ length: 5 }, () => generateKeyPairSync('ed25519').privateKey);
     const trust = JSON.stringify({ agents: Object.fromEntries(keys.map((k, i) => [`agent:s${i}`, [publicKeyBase64(k)]])) });

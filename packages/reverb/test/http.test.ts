@@ -9,12 +9,12 @@ let server: NatsServer;
 let bus: NatsBus;
 let reverb: Reverb;
 let app: FastifyInstance;
-let stopPulse: () => Promise<void>;
+let pulse: Awaited<ReturnType<typeof startPulse>> | undefined;
 const enc = new TextEncoder();
 
 beforeAll(async () => {
   server = await NatsServer.start();
-  stopPulse = (await startPulse(server.url, 'http', 240, 4)).stop;
+  pulse = await startPulse(server.url, 'http', 240, 4);
   bus = await NatsBus.connect({ servers: server.url, reconnectTimeWaitMs: 100 });
   reverb = new Reverb({ bus, clusterId: 'http', nodeId: 'h', signatures: 'off' });
   await reverb.start();
@@ -24,7 +24,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await reverb?.stop();
-  await stopPulse?.();
+  // After the restart in the last test the pulse's connection may still be retrying; stopped
+  // disconnected, the pulse waits about 5 s for it. Give it a moment to come back first.
+  if (pulse) await waitFor(() => pulse!.bus.status().connected, { timeoutMs: 3000, message: "the pulse's connection" }).catch(() => {});
+  await pulse?.stop();
   await bus?.close();
   await server?.stop();
 });

@@ -7,7 +7,7 @@ import { readPresence, reportStreamConfig, statusStreamConfig, subjects, type Bu
 import { publicKeyBase64 } from '@backbeat/sdk';
 import { Reverb, TrustStore, buildReverbApp, listReverbConsumers, pruneReverbConsumers, readReports } from '@backbeat/reverb';
 import { emptyReport, startPulse, useNatsServer } from './helpers.js';
-import { refusedReverbProcess, startReverbProcess } from './process.js';
+import { refusedReverbProcess } from './process.js';
 
 const fx = useNatsServer();
 const enc = new TextEncoder();
@@ -21,9 +21,14 @@ async function startReverb(cluster: string, nodeId: string, extra: Partial<Const
 
 describe('reverb - admin auth on the HTTP API', () => {
   it('auth - a state-changing route is 401 without the token and 2xx with it; GET needs none', async () => {
-    const cluster = 'auth';
-    const { proc, http } = await startReverbProcess({ NATS_URL: fx.server.url, CLUSTER: cluster, NODE_ID: 'a1', ADMIN_TOKEN: 's3cret' });
-    fx.cleanup(() => proc.stop());
+    // In this process, on a real HTTP port (a reverb process costs about 1 s of CPU to start;
+    // the refusal below is what needs one).
+    const r = await startReverb('auth', 'a1');
+    const app = buildReverbApp(r, { adminToken: 's3cret' });
+    app.post('/api/v1/tempo', async () => ({ accepted: true })); // stands in for the dashboard's tempo proxy
+    fx.cleanup(() => app.close());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const http = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const post = (headers: Record<string, string>) => fetch(`${http}/api/v1/tempo`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"bpm":66}' });
     const denied = await post({});
     expect(denied.status).toBe(401);
@@ -32,7 +37,7 @@ describe('reverb - admin auth on the HTTP API', () => {
     const ok = await post({ authorization: 'Bearer s3cret' });
     expect(ok.status).toBe(200);
     expect((await fetch(`${http}/api/v1/status`)).status).toBe(200);
-    await proc.stop();
+    await app.close();
   });
 
   it('auth - without a token reverb refuses a non-loopback address with one clear line and exit 1', async () => {

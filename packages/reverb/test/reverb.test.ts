@@ -38,7 +38,9 @@ async function agents(cluster: string, scripts: Record<string, Array<'planning' 
   return out;
 }
 
-describe('reverb - bar reports on nats-server', () => {
+// The three tests use clusters of their own (own subjects, streams and consumers) and wait on
+// bars, not the CPU: side by side they take as long as the slowest.
+describe.concurrent('reverb - bar reports on nats-server', () => {
   it('reverb - reports match the claims over several bars; an empty bar is reported too', async () => {
     const cluster = 'kpis';
     const seen = collectReports(fx.bus, cluster);

@@ -138,7 +138,7 @@ export class NatsCluster {
         );
         return routes.every((n) => n >= nodes.length - 1) ? true : null;
       },
-      { timeoutMs, intervalMs: 100, message: 'routes between every pair of nodes' },
+      { timeoutMs, intervalMs: 20, message: 'routes between every pair of nodes' },
     );
   }
 
@@ -153,7 +153,7 @@ export class NatsCluster {
         const first = leaders[0];
         return first && leaders.every((l) => l === first) ? first : '';
       },
-      { timeoutMs, intervalMs: 100, message: 'a JetStream meta leader in the cluster' },
+      { timeoutMs, intervalMs: 20, message: 'a JetStream meta leader in the cluster' },
     );
   }
 

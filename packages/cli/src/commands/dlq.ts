@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { dlqStreamConfig, subjects } from '@backbeat/transport';
 import { followDeadLetters, readDeadLetters, type DeadLetter } from '../dead-letters.js';
 import { runUntilSignal } from '../lifecycle.js';
+import { outputOf } from '../output.js';
 import { addToolFlags, withCluster, type ToolFlags } from '../tool-flags.js';
 import { intFlag } from '../usage.js';
 
@@ -24,18 +25,19 @@ export function registerDlq(program: Command): void {
     .option('--limit <n>', 'stored letters to show (the newest)', '50');
   addToolFlags(cmd).action(async (f: DlqFlags) => {
     const limit = intFlag('--limit', f.limit, 0, 100_000);
-    const print = (d: DeadLetter) => process.stdout.write(f.json ? `${JSON.stringify(d)}\n` : `${letterLine(d)}\n`);
+    const { writeOut, writeErr } = outputOf(cmd);
+    const print = (d: DeadLetter) => writeOut(f.json ? `${JSON.stringify(d)}\n` : `${letterLine(d)}\n`);
     await withCluster(f, 'backbeat-dlq', async (bus) => {
       const stored = limit > 0 ? await readDeadLetters(bus, f.cluster, limit) : [];
-      if (stored === null) process.stderr.write(`no dead-letter stream ${dlqStreamConfig(f.cluster).name} yet (reverb creates it); ${f.follow ? 'following new letters' : 'use --follow to see new letters'}\n`);
+      if (stored === null) writeErr(`no dead-letter stream ${dlqStreamConfig(f.cluster).name} yet (reverb creates it); ${f.follow ? 'following new letters' : 'use --follow to see new letters'}\n`);
       for (const d of stored ?? []) print(d);
       if (!f.follow) {
-        if (stored?.length === 0 && !f.json) process.stderr.write('no dead letters\n');
+        if (stored?.length === 0 && !f.json) writeErr('no dead letters\n');
         return;
       }
       const off = followDeadLetters(bus, f.cluster, print);
       await bus.flush();
-      process.stderr.write(`following ${subjects(f.cluster).dlq} (Ctrl-C to stop)\n`);
+      writeErr(`following ${subjects(f.cluster).dlq} (Ctrl-C to stop)\n`);
       await runUntilSignal(async () => off(), () => {});
     });
   });

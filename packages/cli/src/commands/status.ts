@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { readClusterStatus, type ClusterStatus, type NodeView } from '../cluster-status.js';
+import { outputOf } from '../output.js';
 import { addToolFlags, withCluster, type ToolFlags } from '../tool-flags.js';
 
 /** Registers `backbeat status`. */
@@ -13,7 +14,7 @@ export function registerStatus(program: Command): void {
   const cmd = program.command('status').description('show the leader, term, tempo, pulse nodes, reverb replicas and NATS servers of a cluster');
   addToolFlags(cmd).action(async (f: ToolFlags) => {
     const s = await withCluster(f, 'backbeat-status', (bus) => readClusterStatus(bus, f.cluster, f.nats));
-    process.stdout.write(f.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s, Date.now()));
+    outputOf(cmd).writeOut(f.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s, Date.now()));
   });
 }
 

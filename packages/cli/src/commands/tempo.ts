@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { CommandFailedError, UsageError } from '../errors.js';
+import { outputOf } from '../output.js';
 import { numberFlag } from '../usage.js';
 
 interface TempoFlags {
@@ -23,18 +24,18 @@ export function registerTempo(program: Command): void {
     c
       .option('--pulse <url>', 'admin API of any pulse node (or BACKBEAT_PULSE_URL)', process.env.BACKBEAT_PULSE_URL ?? DEFAULT_PULSE)
       .option('--json', 'print the answer as JSON');
-  common(tempo.command('get').description('show the tempo in force, the pending change and the limits')).action(async (f: TempoFlags) => {
+  common(tempo.command('get').description('show the tempo in force, the pending change and the limits')).action(async (f: TempoFlags, cmd: Command) => {
     const body = await call(f, 'GET');
-    process.stdout.write(f.json ? `${JSON.stringify(body)}\n` : renderTempo(body));
+    outputOf(cmd).writeOut(f.json ? `${JSON.stringify(body)}\n` : renderTempo(body));
   });
   common(tempo.command('set <bpm>').description('ask for a new tempo, applied at the next downbeat'))
     .option('--justification <text>', 'why (kept with the pending change)')
     .option('--admin-token <token>', 'bearer token of the pulse admin API (or BACKBEAT_ADMIN_TOKEN)')
-    .action(async (bpmRaw: string, f: TempoFlags) => {
+    .action(async (bpmRaw: string, f: TempoFlags, cmd: Command) => {
       const bpm = numberFlag('BPM', bpmRaw, 0.1, 1000);
       if (f.justification !== undefined && f.justification.length > 1024) throw new UsageError('--justification', 'must be at most 1024 characters');
       const body = (await call(f, 'POST', { tempo_bpm: bpm, ...(f.justification ? { justification: f.justification } : {}) })) as { pending?: { effective_at?: string } };
-      process.stdout.write(f.json ? `${JSON.stringify(body)}\n` : `accepted: ${bpm} BPM from the next downbeat${body.pending?.effective_at ? ` (${body.pending.effective_at})` : ''}\n`);
+      outputOf(cmd).writeOut(f.json ? `${JSON.stringify(body)}\n` : `accepted: ${bpm} BPM from the next downbeat${body.pending?.effective_at ? ` (${body.pending.effective_at})` : ''}\n`);
     });
 }
 
