@@ -54,11 +54,14 @@ describe('reverb - a stalled claim consumer', () => {
     });
     for (const id of ['agent:s1', 'agent:s2', 'agent:s3']) {
       const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
-      c.onBeat((f) => void c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index }).catch(() => {}));
+      // Beats 0 to 2 of each bar: a claim of the bar's last beat is sent 250 ms before the
+      // report, and a loaded machine can store it after the report (a late claim, rightly):
+      // not what this test is about.
+      c.onBeat((f) => void (f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })).catch(() => {}));
       await c.start();
       fx.cleanup(() => c.stop());
     }
-    await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 12), { timeoutMs: 8000, message: 'a full bar' });
+    await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), { timeoutMs: 8000, message: 'a full bar' });
     stall.hold();
     const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
     // Two whole bars end while nothing is delivered to the consumer.
@@ -79,8 +82,8 @@ describe('reverb - a stalled claim consumer', () => {
       const rep = byBar.get(from)!;
       expect(rep, `report of bar ${from}`).toBeDefined();
       expect(rep.agents_reporting).toBe(3);
-      expect(rep.performance!.claims_processed).toBe(12);
-      expect(perBar.get(from)).toBe(12);
+      expect(rep.performance!.claims_processed).toBe(9);
+      expect(perBar.get(from)).toBe(9);
       // The held deliveries, handed over after the stall, are neither replays nor late claims.
       expect(rep.issues.map((i) => i.category)).not.toContain('replayed');
       expect(rep.late_claims).toBeUndefined();
