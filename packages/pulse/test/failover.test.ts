@@ -31,9 +31,9 @@ async function pair(cluster: string, extra: string[] = []): Promise<Pair> {
 
 // Every test has a cluster and processes of its own, all started before the first test (the
 // grid of a new cluster begins at the next whole second, so the later ones are running by the
-// time their test comes) and stopped after the file. Two at a time: a process needs about
-// 1.3 s of CPU to start, and seven at once on two busy cores took longer than the 15 s a start
-// may take.
+// time their test comes) and stopped after the file. Two or three at a time: a process needs
+// about 1.3 s of CPU to start, and seven at once on two busy cores took longer than the 15 s a
+// start may take.
 let kill9: Pair;
 let sigstop: Pair;
 let sigterm: Pair;
@@ -41,8 +41,7 @@ let solo: PulseProcess;
 beforeAll(async () => {
   kill9 = await pair('kill9', ['--lease-ttl', '1000']);
   sigstop = await pair('sigstop', ['--lease-ttl', '1000']);
-  sigterm = await pair('sigterm');
-  solo = await fx.start('natsrestart', 'solo');
+  [sigterm, solo] = await Promise.all([pair('sigterm'), fx.start('natsrestart', 'solo')]);
 }, 60_000);
 
 describe('pulse - failover between processes on nats-server', () => {
