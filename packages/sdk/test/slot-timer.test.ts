@@ -62,7 +62,9 @@ describe('sdk slot timer - one timer per process (issue 13)', () => {
       let preparedAt = NaN;
       timer.at(t, (firedAt) => resolve({ firedAt, now: systemClock.now(), preparedAt }), () => (preparedAt = systemClock.now()));
     });
-    expect(seen.preparedAt).toBeLessThan(t);
+    // A prepare never runs at or after its instant: on a busy machine whose timer woke later than
+    // PREPARE_LEAD_MS before it, it is skipped (NaN here) and the callback does that work.
+    expect(Number.isNaN(seen.preparedAt) || seen.preparedAt < t, `prepared at ${seen.preparedAt - t} ms from the instant`).toBe(true);
     expect(seen.firedAt).toBeGreaterThanOrEqual(t);
     expect(seen.now).toBeGreaterThanOrEqual(t);
   });
