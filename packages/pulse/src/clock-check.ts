@@ -43,7 +43,6 @@ export class ClockCheck {
   #state: ClockCheckStatus['state'] = 'unknown';
   #timer: TimerHandle | undefined;
   #running = false;
-  #probing: Promise<void> = Promise.resolve();
   readonly #key: string;
 
   constructor(private readonly o: ClockCheckOptions) {
@@ -57,10 +56,15 @@ export class ClockCheck {
     await this.#tick();
   }
 
+  /**
+   * Stops probing and deletes the probe key. A probe in flight is not waited for: one sent
+   * while the connection was down waits out its request timeout (seconds) after the
+   * reconnection, which held a SIGTERM past the CLI's shutdown deadline; its answer no longer
+   * matters. Should it write the key again after this delete, the lease bucket's TTL expires it.
+   */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer) this.o.clock.clearTimeout(this.#timer);
-    await this.#probing;
     await this.o.kv.delete(this.#key).catch(() => {});
   }
 
@@ -84,8 +88,7 @@ export class ClockCheck {
   }
 
   async #tick(): Promise<void> {
-    this.#probing = this.#probe();
-    await this.#probing;
+    await this.#probe();
     if (this.#running) this.#timer = this.o.clock.setTimeout(() => void this.#tick(), this.o.everyMs ?? 1000);
   }
 
@@ -96,6 +99,7 @@ export class ClockCheck {
       const revision = await kv.put(this.#key, new Uint8Array(0));
       const t1 = clock.now();
       const e = await kv.get(this.#key);
+      if (!this.#running) return; // stopped meanwhile: nothing to report
       if (!e || e.revision !== revision) return; // expired or rewritten meanwhile: no sample
       this.#samples.push({ offset: (t0 + t1) / 2 - e.created, half: (t1 - t0) / 2 + 1 });
       if (this.#samples.length > SAMPLES) this.#samples.shift();
