@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { compareSlots, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { openStateBucket, resolveReplicas, retryTransient, startPresence, subjects, type ClusterSubjects, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
+import { openStateBucket, resolveReplicas, retryTransient, startPresence, subjects, type ClusterSubjects, type KvBucket, type Presence, type ReplicaOptions } from '@backbeat/transport';
 import type { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import type { LeaderElector, Leadership } from './elector.js';
@@ -35,7 +35,7 @@ export class Pulse {
   #elector: LeaderElector | undefined;
   #clockCheck: ClockCheck | undefined;
   #observer: FrameObserver | undefined;
-  #presence: { stop(): Promise<void> } | undefined;
+  #presence: Presence | undefined;
   #replicas = 1;
   #emission: Emission | undefined;
   #emissionStarting = false;
@@ -261,6 +261,7 @@ export class Pulse {
       if (this.#lastLeaderId !== null || l.isLeader) this.metrics.leadershipChanges.inc();
       this.#lastLeaderId = l.leaderId;
     }
+    this.#presence?.refresh(); // role, term and leader now, not at the next refresh (up to 5 s later)
     if (l.isLeader) {
       // A term begins once: later events of the same term (the lease reachable again) change nothing here.
       if (l.term !== this.#leadingTerm) {

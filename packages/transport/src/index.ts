@@ -78,7 +78,7 @@ export {
 export type { ReplicaOptions, ReplicaSetting } from './replicas.js';
 export { AUTO_REPLICAS_MAX, checkReplicaSetting, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';
 export { MAX_REPLICAS } from './replica-count.js';
-export type { PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
+export type { Presence, PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
 export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';
 export type { RetryOptions } from './retry.js';
 export { isTransientError, retryTransient } from './retry.js';

@@ -63,11 +63,19 @@ export function presenceKey(kind: PresenceKind, nodeId: string): string {
   return `${kind}.${nodeId.replace(/[^-/_=a-zA-Z0-9]/g, '_')}`;
 }
 
+/** A node's running announcement. */
+export interface Presence {
+  /** Writes the entry now (e.g. after a change of leader), then every `everyMs` from then. */
+  refresh(): void;
+  /** Stops announcing and deletes the entry. */
+  stop(): Promise<void>;
+}
+
 /**
  * Announces a node now and every `everyMs` until stopped; stop() deletes the entry. A failed
  * write is logged once per outage and retried at the next refresh: presence never stops a node.
  */
-export async function startPresence(bus: Bus, clusterId: string, options: PresenceOptions): Promise<{ stop(): Promise<void> }> {
+export async function startPresence(bus: Bus, clusterId: string, options: PresenceOptions): Promise<Presence> {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? silentLogger;
   const everyMs = options.everyMs ?? PRESENCE_EVERY_MS;
@@ -96,15 +104,21 @@ export async function startPresence(bus: Bus, clusterId: string, options: Presen
       failing = true;
     }
   };
+  // Writes one after the other; each one schedules the next refresh.
   const tick = () => {
     if (stopped) return;
-    writing = write().finally(() => {
-      if (!stopped) timer = clock.setTimeout(tick, everyMs);
+    if (timer) clock.clearTimeout(timer);
+    timer = undefined;
+    writing = writing.then(write).finally(() => {
+      if (stopped) return;
+      if (timer) clock.clearTimeout(timer);
+      timer = clock.setTimeout(tick, everyMs);
     });
   };
   tick();
   await writing;
   return {
+    refresh: tick,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -11,7 +11,7 @@ describe('presence - on nats-server', () => {
     await server?.stop();
   });
 
-  it('presence - nodes announce themselves, refresh on their clock, and a clean stop removes the entry', async () => {
+  it('presence - nodes announce themselves, refresh on their clock and when asked, and a clean stop removes the entry', async () => {
     server = await NatsServer.start();
     bus = await NatsBus.connect({ servers: server.url });
     const clock = new FakeClock(Date.parse('2026-12-01T00:00:00Z'));
@@ -26,6 +26,16 @@ describe('presence - on nats-server', () => {
     term = 2;
     clock.advance(1000);
     await expect.poll(async () => (await readPresence(bus!, 'pres'))[0]?.info.term, { timeout: 5000 }).toBe(2);
+    // refresh(): written now, with the clock standing still; the next refresh is everyMs after it.
+    term = 3;
+    pulse.refresh();
+    await expect.poll(async () => (await readPresence(bus!, 'pres'))[0]?.info.term, { timeout: 5000 }).toBe(3);
+    term = 4;
+    clock.advance(999);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await readPresence(bus, 'pres'))[0]?.info.term).toBe(3);
+    clock.advance(1);
+    await expect.poll(async () => (await readPresence(bus!, 'pres'))[0]?.info.term, { timeout: 5000 }).toBe(4);
     await pulse.stop();
     await reverb.stop();
     seen = await readPresence(bus, 'pres');
