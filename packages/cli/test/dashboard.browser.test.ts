@@ -15,23 +15,27 @@ let server: NatsServer;
 let bus: NatsBus;
 let dev: ManagedProcess;
 let browser: Browser;
+let launching: Promise<Browser> | undefined;
 let url: string;
 
 beforeAll(async () => {
   server = await NatsServer.start();
   bus = await NatsBus.connect({ servers: server.url });
   dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--bpm', '240', '--bar', '4', '--agents', '5', '--pulse-nodes', '2', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
-  url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 20_000))[1]!;
-  browser = await chromium.launch({
+  // The browser starts while dev starts and its first bars pass.
+  launching = chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  launching.catch(() => {}); // awaited below (and in afterAll, to close it whatever happened)
+  url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 20_000))[1]!;
   // Two bar reports exist before any page opens, so the first paint has something to show.
   await waitFor(async () => (((await (await fetch(`${url}api/v1/dashboard`)).json()) as { reports: unknown[] }).reports.length >= 2 ? true : null), { timeoutMs: 20_000, message: 'two bar reports' });
+  browser = await launching;
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await (await launching?.catch(() => undefined))?.close();
   await dev?.stop();
   await bus?.close();
   await server?.stop();

@@ -19,7 +19,9 @@ async function startReverb(cluster: string, nodeId: string, extra: Partial<Const
 }
 
 
-describe('reverb - admin auth on the HTTP API', () => {
+// Every test has a cluster of its own (subjects, streams, consumers) and most wait on bars:
+// all of them run side by side.
+describe.concurrent('reverb - admin auth on the HTTP API', () => {
   it('auth - a state-changing route is 401 without the token and 2xx with it; GET needs none', async () => {
     // In this process, on a real HTTP port (a reverb process costs about 1 s of CPU to start;
     // the refusal below is what needs one).
@@ -47,7 +49,7 @@ describe('reverb - admin auth on the HTTP API', () => {
   });
 });
 
-describe('reverb - report history from the stream', () => {
+describe.concurrent('reverb - report history from the stream', () => {
   it('history - from_beat finds its report by sequence lookup, pages follow the cursor, no from_beat gives the newest', async () => {
     const cluster = 'hist';
     await fx.bus.ensureStream(reportStreamConfig(cluster));
@@ -73,7 +75,7 @@ describe('reverb - report history from the stream', () => {
   });
 });
 
-describe('reverb - identity, consumers and new replicas', () => {
+describe.concurrent('reverb - identity, consumers and new replicas', () => {
   it('consumers - list marks the durable of a stopped replica orphaned, prune deletes only it; presence names the consumer', async () => {
     const cluster = 'orphans';
     const p = await startPulse(fx.server.url, cluster, 240, 4);
@@ -112,7 +114,7 @@ describe('reverb - identity, consumers and new replicas', () => {
   });
 });
 
-describe('reverb - stores that fail, signatures after a reload, the HLC', () => {
+describe.concurrent('reverb - stores that fail, signatures after a reload, the HLC', () => {
   it('retry - a report whose store fails is retried until stored, in bar order, never sealed unsent', async () => {
     const cluster = 'retry';
     const p = await startPulse(fx.server.url, cluster, 240, 4);
