@@ -123,8 +123,12 @@ export async function startPresence(bus: Bus, clusterId: string, options: Presen
       if (stopped) return;
       stopped = true;
       if (timer) clock.clearTimeout(timer);
-      await writing;
+      // A write in flight is not waited for: one sent while the connection was down waits out
+      // its request timeout (seconds) after the reconnection, which held shutdowns past their
+      // deadline. Should it land after this delete, the entry is deleted again once it settles
+      // (and expires with the bucket's TTL if the connection is gone by then).
       await kv.delete(key).catch(() => {});
+      void writing.then(() => kv.delete(key)).catch(() => {});
     },
   };
 }
