@@ -58,8 +58,9 @@ export class MemoryDurable {
    */
   update(options: ConsumeOptions): void {
     if ((options.ackPolicy ?? 'explicit') !== (this.#options.ackPolicy ?? 'explicit')) {
-      const pending = [...this.#pending.keys()];
-      if (pending.length > 0) this.#cursor = Math.min(...pending) - 1;
+      let floor = this.#cursor;
+      for (const seq of this.#pending.keys()) floor = Math.min(floor, seq - 1);
+      this.#cursor = floor;
       for (const p of this.#pending.values()) this.#clear(p.timer);
       this.#pending.clear();
       this.#due.length = 0;
