@@ -13,7 +13,8 @@ import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NatsServer } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
+import { NatsBus, clusterNames, readTempoMap } from '@backbeat/transport';
+import { slot } from '@backbeat/core';
 import { Pulse } from '@backbeat/pulse';
 import { printTable, summaryMany as summary } from './lib.mjs';
 
@@ -132,10 +133,24 @@ async function subscriberChild(url) {
   const bus = await NatsBus.connect({ servers: url });
   const delivery = {};
   const add = (key, lateness) => (delivery[key] ??= []).push(lateness);
+  // A frame's scheduled_at is ISO text, whole ms: the slot's exact instant (fractional, as the
+  // spin emitter sends its own) is read from the pulse's tempo map once the run is over.
+  const frames = [];
   bus.subscribe('backbeat.*.beat', (m) => {
     const t = now();
-    add(m.subject.split('.')[1], t - Date.parse(JSON.parse(dec.decode(m.data)).scheduled_at));
+    const f = JSON.parse(dec.decode(m.data));
+    frames.push({ cluster: m.subject.split('.')[1], t, beat: f.beat_index, phase: f.phase, iso: f.scheduled_at });
   });
+  const exactDelivery = async () => {
+    const maps = new Map();
+    for (const c of new Set(frames.map((f) => f.cluster))) maps.set(c, (await readTempoMap(await bus.kv(clusterNames(c).stateBucket, { create: false })))?.map);
+    for (const f of frames) {
+      const map = maps.get(f.cluster);
+      const at = map ? slot(map, f.beat, map.phases.indexOf(f.phase)).phaseStart : Date.parse(f.iso);
+      if (map && Math.abs(at - Date.parse(f.iso)) >= 1) throw new Error(`frame ${f.beat}/${f.phase} scheduled_at ${f.iso} is not its slot ${at}`);
+      add(f.cluster, f.t - at);
+    }
+  };
   bus.subscribe('bench.*', (m) => {
     const t = now();
     add(m.subject.split('.')[1], t - JSON.parse(dec.decode(m.data)).scheduled);
@@ -143,6 +158,7 @@ async function subscriberChild(url) {
   await bus.flush();
   process.send({ ready: true });
   process.on('message', async () => {
+    await exactDelivery();
     await bus.close();
     process.send(delivery, () => process.exit(0));
   });
