@@ -11,6 +11,8 @@ import type { Pulse } from '@backbeat/pulse';
 export interface NatsFixture {
   /** The server's client URL (valid once beforeAll ran). */
   readonly url: string;
+  /** The server itself, e.g. to restart it (valid once beforeAll ran). */
+  readonly server: NatsServer;
   /** A new connection, closed after the file. */
   bus(): Promise<NatsBus>;
   /** Stops `pulse` after the file (before the buses close); returns it. */
@@ -32,14 +34,19 @@ export function useNatsFixture(): NatsFixture {
     await Promise.all(buses.map((b) => b.close()));
     await server?.stop();
   });
+  const ready = (): NatsServer => {
+    if (!server) throw new Error('the nats fixture is used before beforeAll ran');
+    return server;
+  };
   return {
     get url() {
-      if (!server) throw new Error('the nats fixture is used before beforeAll ran');
-      return server.url;
+      return ready().url;
+    },
+    get server() {
+      return ready();
     },
     async bus() {
-      if (!server) throw new Error('the nats fixture is used before beforeAll ran');
-      const b = await NatsBus.connect({ servers: server.url });
+      const b = await NatsBus.connect({ servers: ready().url });
       buses.push(b);
       return b;
     },
