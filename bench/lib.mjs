@@ -1,18 +1,4 @@
-// Shared helpers of the benchmarks: percentiles and a side-by-side table.
-
-/** p-th percentile (0..100) of numbers, nearest-rank. */
-export function percentile(values, p) {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
-  return s[i];
-}
-
-/** {n, p50, p95, p99, max} of a list, rounded to 3 decimals. */
-export function summary(values) {
-  const r = (x) => Math.round(x * 1000) / 1000;
-  return { n: values.length, p50: r(percentile(values, 50)), p95: r(percentile(values, 95)), p99: r(percentile(values, 99)), max: r(Math.max(...values)) };
-}
+// Shared helpers of the benchmarks: a summary of percentiles and a side-by-side table.
 
 /** Prints rows of {name, ...summary} as an aligned table. */
 export function printTable(title, rows, unit = 'ms') {
@@ -23,8 +9,8 @@ export function printTable(title, rows, unit = 'ms') {
   for (const r of rows) console.log(`${r.name.padEnd(w)}  ${cols.map((c) => String(r[c]).padStart(11)).join('')}`);
 }
 
-/** summary() for lists of any length (sorted once, no spread): {n, p50, p95, p99, max}. */
-export function summaryMany(values) {
+/** {n, p50, p95, p99, max} of a list of any length (sorted once, no spread), rounded to 3 decimals. */
+export function summary(values) {
   const s = Float64Array.from(values).sort();
   const r = (x) => Math.round(x * 1000) / 1000;
   const at = (p) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);

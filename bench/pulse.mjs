@@ -16,7 +16,7 @@ import { NatsServer } from '@backbeat/testing';
 import { NatsBus, clusterNames, readTempoMap } from '@backbeat/transport';
 import { slot } from '@backbeat/core';
 import { Pulse } from '@backbeat/pulse';
-import { printTable, summaryMany as summary } from './lib.mjs';
+import { printTable, summary } from './lib.mjs';
 
 const role = process.argv[2];
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
@@ -92,7 +92,7 @@ async function spinChild(url, load) {
         if (stopped) return;
         if (now() < t) return void setImmediate(poll);
         const t0 = now();
-        bus.publish(subject, enc.encode(JSON.stringify({ n, scheduled: t })));
+        bus.publish(subject, enc.encode(JSON.stringify({ n, scheduled: t, sent: t0 })));
         jitter.push(t0 - t);
         n++;
         arm();
@@ -153,7 +153,12 @@ async function subscriberChild(url) {
   };
   bus.subscribe('bench.*', (m) => {
     const t = now();
-    add(m.subject.split('.')[1], t - JSON.parse(dec.decode(m.data)).scheduled);
+    const f = JSON.parse(dec.decode(m.data));
+    const key = m.subject.split('.')[1];
+    add(key, t - f.scheduled);
+    // The raw NATS hop (receive - publish call) of the spin emitter's frames: the machine's
+    // floor for delivery, whatever the emitter does before it publishes.
+    if (f.sent !== undefined) add(`${key}_hop`, t - f.sent);
   });
   await bus.flush();
   process.send({ ready: true });
@@ -214,6 +219,8 @@ else {
     bpm: BPM,
     jitter: Object.fromEntries(names.map((n) => [n, summary(runs[n].jitter)])),
     delivery: Object.fromEntries(names.map((n) => [n, summary(deliveryOf[n] ?? [])])),
+    // receive - publish call of the spin emitter's frames (idle run): the machine's own hop
+    nats_hop: summary(delivered.spin_hop ?? []),
     early: Object.fromEntries(names.map((n) => [n, runs[n].jitter.filter((x) => x < 0).length])),
     cpu: {
       pulse_process_pct: runs.pulse.cpu_pct,
@@ -239,7 +246,7 @@ else {
     never_early: result.early.pulse === 0 && result.early.pulse_loaded === 0,
   };
   printTable('Jitter: publish time - slot time', names.map((n) => ({ name: n, ...result.jitter[n] })));
-  printTable('Delivery: subscriber receive time - slot time', names.map((n) => ({ name: n, ...result.delivery[n] })));
+  printTable('Delivery: subscriber receive time - slot time', [...names.map((n) => ({ name: n, ...result.delivery[n] })), { name: 'NATS hop (spin: receive - publish)', ...result.nats_hop }]);
   console.log(`\nFrames sent before their slot: ${names.map((n) => `${n} ${result.early[n]}`).join(', ')}`);
   console.log(
     `CPU at ${BPM} BPM (% of one core): pulse emitter thread ${result.cpu.pulse_emitter_thread_pct.toFixed(2)} (${result.cpu.pulse_emitter_thread_measured_by}; its event loop busy ${result.cpu.pulse_emitter_loop_busy_pct.toFixed(2)} %, blocked waits included) (whole pulse process ${result.cpu.pulse_process_pct.toFixed(2)}), spin process ${result.cpu.spin_process_pct.toFixed(2)}, setInterval process ${result.cpu.setInterval_process_pct.toFixed(2)}`,

@@ -25,7 +25,7 @@ import { MemoryBus, NatsBus, reportStreamConfig, statusStreamConfig, subjects } 
 import { Pulse } from '@backbeat/pulse';
 import { publicKeyBase64 } from '@backbeat/sdk';
 import { ED25519_BACKEND, Reverb, TrustStore, VerifyPool, WindowAggregation, readReports } from '@backbeat/reverb';
-import { summaryMany } from './lib.mjs';
+import { summary } from './lib.mjs';
 
 const short = process.env.BENCH_SECONDS !== undefined;
 const N = Number(process.env.BENCH_CLAIMS ?? (short ? 20_000 : 100_000));
@@ -319,10 +319,10 @@ try {
       checked: queries * 2,
       wrong_answers: wrong,
       store_s: Math.round(storeS),
-      query_ms: summaryMany(query),
-      single_lookup_baseline_ms: summaryMany(lookup),
-      query_unwarmed_ms: summaryMany(unwarmed),
-      steps_ms: { first_last_lookups: summaryMany(lookups), reader_105: summaryMany(reader) },
+      query_ms: summary(query),
+      single_lookup_baseline_ms: summary(lookup),
+      query_unwarmed_ms: summary(unwarmed),
+      steps_ms: { first_last_lookups: summary(lookups), reader_105: summary(reader) },
     };
     await bus.close();
   }

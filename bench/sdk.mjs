@@ -23,7 +23,7 @@ import { NatsServer } from '@backbeat/testing';
 import { NatsBus, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import { createClient } from '@backbeat/sdk';
-import { printTable, summary, summaryMany } from './lib.mjs';
+import { printTable, summary } from './lib.mjs';
 
 const PROCESSES = 4;
 const PER_PROCESS = 250;
@@ -192,8 +192,8 @@ async function fanout(ctx, mode, seconds, processes = PROCESSES, perProcess = PE
     processes,
     duplicates: sum((r) => r.dup),
     missed: sum((r) => r.missed),
-    delivery_ms: summaryMany(cat((r) => r.delivery)),
-    callback_ms: summaryMany(cat((r) => r.callback)),
+    delivery_ms: summary(cat((r) => r.delivery)),
+    callback_ms: summary(cat((r) => r.callback)),
   };
 }
 
