@@ -86,4 +86,5 @@ export type {
 export { windowId, downbeatOf, windowIdForBeat } from './window.js';
 
 export { silentLogger } from './logger.js';
+export { workerScript } from './worker-script.js';
 export type { Logger } from './logger.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { SlotKey, TempoMap } from '@backbeat/core';
+import { workerScript, type SlotKey, type TempoMap } from '@backbeat/core';
 import type { NatsConfig } from '@backbeat/transport';
 import type { PublishedFrame, SkipReason } from './frame-publisher.js';
 import type { SharedFence } from './shared-fence.js';
@@ -72,15 +72,6 @@ export interface WorkerEmitterHandlers {
   readonly onExit: (code: number) => void;
 }
 
-/**
- * The thread's script: beside this file once built; from the TypeScript sources (tests run
- * them through an alias) the built one, as for spawned processes.
- */
-function workerScript(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../dist/emitter-worker.js', here) : new URL('./emitter-worker.js', here);
-}
-
 /** A running emitter thread. */
 export class WorkerEmitter {
   #stopping = false;
@@ -93,7 +84,7 @@ export class WorkerEmitter {
 
   /** Starts the thread and resolves once its connection is up. @throws when it cannot connect */
   static async start(init: Omit<EmitterInit, 'fence'> & { fence: SharedFence }, h: WorkerEmitterHandlers): Promise<WorkerEmitter> {
-    const worker = new Worker(workerScript(), { workerData: { ...init, fence: init.fence.buffer } satisfies EmitterInit });
+    const worker = new Worker(workerScript(import.meta.url, 'emitter-worker.js'), { workerData: { ...init, fence: init.fence.buffer } satisfies EmitterInit });
     let self: WorkerEmitter | undefined;
     const ready = new Promise<number | undefined>((resolve, reject) => {
       worker.once('error', reject);

@@ -8,6 +8,7 @@
  * checked on the calling thread: a check never fails.
  */
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '@backbeat/core';
 import type { SignatureCheck, TrustStore } from './trust.js';
 
 /** What a thread starts with. */
@@ -47,11 +48,6 @@ interface Thread {
   readonly batches: Map<number, readonly Job[]>;
 }
 
-function workerScript(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../dist/verify-worker.js', here) : new URL('./verify-worker.js', here);
-}
-
 /** Worker threads that check claim signatures against the trust store. */
 export class VerifyPool {
   readonly #threads: Thread[] = [];
@@ -69,7 +65,7 @@ export class VerifyPool {
    * Starts `threads` threads (>= 1) holding `trust`. `script`: the thread's module (tests
    * give one that fails) @default verify-worker.js
    */
-  constructor(threads: number, trust: TrustStore, script: URL = workerScript()) {
+  constructor(threads: number, trust: TrustStore, script: URL = workerScript(import.meta.url, 'verify-worker.js')) {
     this.#script = script;
     this.#trust = trust;
     this.#json = JSON.stringify(trust);
