@@ -2,9 +2,9 @@
  * The default elector: a lease in the cluster's JetStream KV lease bucket, whose TTL is the
  * lease TTL (SPEC 6 and 12; the Pulse checks the bucket's TTL before it builds this).
  * - take it: create-if-absent, then count the leadership: the term counter (state bucket key
- *   `leader-term`, no TTL) is compare-and-set from T to T + 1, so terms read 1, 2, 3 ... and
- *   only grow; the lease value is a LeaseRecord carrying that term, written before the first
- *   frame of the term (clients learn the legitimate term from it alone);
+ *   `leader-term`, no TTL, term-counter.ts) is compare-and-set from T to T + 1, so terms read
+ *   1, 2, 3 ... and only grow; the lease value is a LeaseRecord carrying that term, written
+ *   before the first frame of the term (clients learn the legitimate term from it alone);
  * - keep it: update with the expected revision, every ttl/4; a renewal whose answer is lost
  *   or conflicts is read back, and a value that is still this node's is adopted;
  * - fencing: the leader stops publishing at (send time of its last successful write +
@@ -21,9 +21,11 @@
 import { scheduleAt, systemClock, silentLogger, type Clock, type Logger, type SlotKey, type TimerHandle } from '@backbeat/core';
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
 import type { LeaderElector, Leadership } from './elector.js';
-import type { GatedKey, TermRecord } from './kv-gates.js';
-import { fromWire, later, LEADER_TERM_KEY, readLease, readTerm, toWire, type LeaseRead, type PulseLeaseRecord, type TermRead } from './lease-records.js';
+import type { GatedKey } from './kv-gates.js';
+import { fromWire, later, readLease, toWire, type LeaseRead, type PulseLeaseRecord } from './lease-records.js';
 import { DEFAULT_KV_OUTAGE_GRACE_MS, isOutageEvidence, needsHandoverGuard, OUTAGE_RETRY_MS, outageJustEnded, outageTimings, outageValidity, type OutageTimings } from './lease-outage.js';
+import { LeaseReachability } from './lease-reachability.js';
+import { nextTerm, predecessor, TermCounter } from './term-counter.js';
 
 /** Options of {@link KvLeaseElector}. */
 export interface KvLeaseOptions {
@@ -54,9 +56,6 @@ export interface KvLeaseOptions {
 /** How long a follower that saw the KV fail leaves an absent lease to its previous holder (two of its retries). */
 const INCUMBENT_HEAD_START_MS = 2 * OUTAGE_RETRY_MS;
 
-/** Failures of lease operations are logged at most this often (a leader in an outage retries every 150 ms). */
-const WARN_EVERY_MS = 2000;
-
 /** Leader election by a KV lease. */
 export class KvLeaseElector implements LeaderElector {
   readonly ttlMs: number;
@@ -64,6 +63,8 @@ export class KvLeaseElector implements LeaderElector {
   readonly kvOutageGraceMs: number;
   readonly timings: OutageTimings;
   readonly #o: KvLeaseOptions;
+  readonly #terms: TermCounter;
+  readonly #reachability: LeaseReachability;
   #clock: Clock;
   #log: Logger;
   #listeners = new Set<(l: Leadership) => void>();
@@ -79,8 +80,6 @@ export class KvLeaseElector implements LeaderElector {
   #previous: string | null = null;
   #reason = '';
   #validUntil = 0;
-  #lastOkAt: number | null = null;
-  #reachable = true;
   #resumeAfter: SlotKey | undefined;
   #selfFenced = false;
   /** Send time of the last write of this term the KV acknowledged. */
@@ -89,8 +88,6 @@ export class KvLeaseElector implements LeaderElector {
   #unsureSince: number | undefined;
   /** When this leader's KV outage began (its first failed renewal), or undefined. */
   #outageSince: number | undefined;
-  /** Last time a lease operation failed for a transient reason. */
-  #troubleAt: number | undefined;
   /** A new leader publishes from this time on (the handover guard). */
   #publishFrom = 0;
   #cancelGuard: (() => void) | undefined;
@@ -98,8 +95,6 @@ export class KvLeaseElector implements LeaderElector {
   #termUnverified = false;
   /** When a follower that saw the KV fail first found the lease absent (the incumbent's head start). */
   #absentSince: number | undefined;
-  #lastWarnAt = -Infinity;
-  #failuresSinceWarn = 0;
 
   constructor(
     private readonly kv: KvBucket,
@@ -107,12 +102,14 @@ export class KvLeaseElector implements LeaderElector {
     options: KvLeaseOptions,
   ) {
     this.#o = options;
+    this.#terms = new TermCounter(options.state, options.onRefused);
     this.ttlMs = options.ttlMs ?? 2000;
     this.fenceMarginMs = options.fenceMarginMs ?? Math.max(100, this.ttlMs / 8);
     this.kvOutageGraceMs = options.kvOutageGraceMs ?? DEFAULT_KV_OUTAGE_GRACE_MS;
     this.timings = outageTimings(this.ttlMs);
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;
+    this.#reachability = new LeaseReachability(this.#clock, this.#log, () => this.#isLeader, () => this.#emit());
   }
 
   async start(): Promise<void> {
@@ -152,8 +149,8 @@ export class KvLeaseElector implements LeaderElector {
       leaderId: this.#leaderId,
       previousLeaderId: this.#previous,
       reason: this.#reason,
-      lastRenewalAt: this.#lastOkAt,
-      leaseReachable: this.#reachable,
+      lastRenewalAt: this.#reachability.lastOkAt,
+      leaseReachable: this.#reachability.reachable,
       resumeAfter: this.#resumeAfter,
     };
   }
@@ -181,47 +178,17 @@ export class KvLeaseElector implements LeaderElector {
         } else await this.#renew();
       } else await this.#campaign();
     } catch (err) {
-      this.#failed(err);
+      this.#reachability.failed(err);
     } finally {
       this.#schedule();
     }
   }
 
-  #ok(): void {
-    this.#lastOkAt = this.#clock.wallNow();
-    if (!this.#reachable) {
-      this.#reachable = true;
-      this.#emit();
-    }
-  }
-
-  #unreachable(): void {
-    if (!this.#reachable) return;
-    this.#reachable = false;
-    this.#emit();
-  }
-
-  /** A lease operation failed: unreachable, remembered (a conflict is an answer, not trouble), logged at most every 2 s. */
-  #failed(err: unknown): void {
-    if (!(err instanceof KvConflictError)) this.#troubleAt = this.#clock.now();
-    this.#unreachable();
-    this.#failuresSinceWarn++;
-    const now = this.#clock.now();
-    if (now - this.#lastWarnAt < WARN_EVERY_MS) return;
-    this.#log.warn({ err: (err as Error).message, leader: this.#isLeader, failures: this.#failuresSinceWarn }, 'lease operation failed');
-    this.#lastWarnAt = now;
-    this.#failuresSinceWarn = 0;
-  }
-
   /** The lease as it is now (see {@link readLease}); a read that answers shows the KV reachable. */
   async #readLease(): Promise<LeaseRead> {
     const lease = await readLease(this.kv, this.#o.onRefused);
-    this.#ok();
+    this.#reachability.ok();
     return lease;
-  }
-
-  #readTerm(): Promise<TermRead> {
-    return readTerm(this.#o.state, this.#o.onRefused);
   }
 
   async #campaign(): Promise<void> {
@@ -248,7 +215,7 @@ export class KvLeaseElector implements LeaderElector {
     // After a KV outage the previous leader may be riding it out: it re-creates the lease within
     // a retry or two. Give it that head start rather than a handover with a guard.
     const now = this.#clock.now();
-    const outage = this.kvOutageGraceMs > 0 && outageJustEnded(now, this.#troubleAt, this.ttlMs) && this.#previous !== this.nodeId;
+    const outage = this.kvOutageGraceMs > 0 && outageJustEnded(now, this.#reachability.troubleAt, this.ttlMs) && this.#previous !== this.nodeId;
     if (outage) {
       this.#absentSince ??= now;
       if (now - this.#absentSince < INCUMBENT_HEAD_START_MS) return;
@@ -272,16 +239,12 @@ export class KvLeaseElector implements LeaderElector {
 
   async #acquire(): Promise<void> {
     const sentAt = this.#clock.now();
-    let tr = await this.#readTerm();
-    // A refused counter value: its revision bounds every term ever written, so it is safe.
-    const base = (t: typeof tr) => Math.max(this.#term, t ? (t.value ? t.value.term : t.revision) : 0);
+    const tr = await this.#terms.read();
     this.#resumeAfter = later(later(this.#resumeAfter, fromWire(tr?.value?.last_slot)), this.#o.lastSlot?.());
-    const ended = tr?.value && tr.value.term >= this.#term ? tr.value.ended : undefined;
-    const previousHolder = tr ? (tr.value?.node_id ?? 'unknown') : null;
-    const reason = ended ? `${tr!.value!.node_id} ${ended}` : !tr && this.#term === 0 ? 'first leader' : 'lease expired';
+    const { holder: previousHolder, ended, reason } = predecessor(tr, this.#term);
     let record: PulseLeaseRecord = {
       node_id: this.nodeId,
-      term: base(tr) + 1,
+      term: nextTerm(this.#term, tr),
       acquired_at: new Date(this.#clock.wallNow()).toISOString(),
       previous_node: this.#leaderId ?? this.#previous ?? tr?.value?.node_id ?? null,
       reason,
@@ -296,24 +259,9 @@ export class KvLeaseElector implements LeaderElector {
       if (cur) this.#follow(cur.value);
       return;
     }
-    this.#ok();
-    // Count the leadership. A lost race means another node counted a term meanwhile: take the next one.
-    for (let attempt = 0; ; attempt++) {
-      const counter: TermRecord = { term: record.term, node_id: this.nodeId, acquired_at: record.acquired_at, last_slot: record.last_slot };
-      try {
-        if (tr) await this.#o.state.update(LEADER_TERM_KEY, encodeJson(counter), tr.revision);
-        else await this.#o.state.create(LEADER_TERM_KEY, encodeJson(counter));
-        break;
-      } catch (err) {
-        if (!(err instanceof KvConflictError) || attempt >= 3) {
-          await this.kv.delete(STATE_KEYS.leader, { expectedRevision: revision }).catch(() => {});
-          throw err;
-        }
-        tr = await this.#readTerm();
-        record = { ...record, term: base(tr) + 1 };
-        revision = await this.kv.update(STATE_KEYS.leader, encodeJson(record), revision);
-      }
-    }
+    this.#reachability.ok();
+    // Count the leadership (a lost race takes the next term, term-counter.ts).
+    ({ record, revision } = await this.#terms.count(this.kv, this.#term, tr, { record, revision }));
     if (!this.#running) {
       await this.kv.delete(STATE_KEYS.leader, { expectedRevision: revision }).catch(() => {});
       return;
@@ -335,7 +283,7 @@ export class KvLeaseElector implements LeaderElector {
       previousNode: previousHolder,
       nodeId: this.nodeId,
       endedCleanly: ended !== undefined,
-      troubleAt: this.#troubleAt,
+      troubleAt: this.#reachability.troubleAt,
     });
     // The previous leader may still be publishing on its outage grace: let it learn first.
     this.#publishFrom = guard ? this.#clock.now() + this.timings.handoverGuardMs : 0;
@@ -376,7 +324,7 @@ export class KvLeaseElector implements LeaderElector {
       this.#outageSince = undefined;
     }
     if (sentAt + this.ttlMs - this.fenceMarginMs > this.#validUntil || this.#validUntil === 0) this.#extend(sentAt);
-    this.#ok();
+    this.#reachability.ok();
   }
 
   /**
@@ -387,7 +335,7 @@ export class KvLeaseElector implements LeaderElector {
   #renewFailed(err: unknown, sentAt: number, outage: boolean): void {
     const evidence = outage && isOutageEvidence(err);
     if (!evidence && !(err instanceof KvConflictError)) this.#unsureSince ??= sentAt; // a timeout may have been applied
-    this.#failed(err);
+    this.#reachability.failed(err);
     if (!this.#isLeader) return;
     const first = this.#outageSince === undefined;
     this.#outageSince ??= sentAt;
@@ -464,18 +412,14 @@ export class KvLeaseElector implements LeaderElector {
 
   /** After {@link #restore}: the term counter must still hold this node's term. Transient failures wait for the next renewal. */
   async #verifyTerm(): Promise<void> {
+    let ours: boolean;
     try {
-      const tr = await this.#readTerm();
-      const ours = tr?.value && tr.value.term === this.#term && tr.value.node_id === this.nodeId;
-      if (ours) await this.#o.state.update(LEADER_TERM_KEY, encodeJson({ ...tr.value, last_slot: this.#record?.last_slot }), tr.revision);
-      if (ours) {
-        this.#termUnverified = false;
-        return;
-      }
+      ours = await this.#terms.confirm(this.#term, this.nodeId, this.#record?.last_slot);
     } catch (err) {
-      if (!(err instanceof KvConflictError)) return this.#failed(err);
+      return this.#reachability.failed(err);
     }
     this.#termUnverified = false;
+    if (ours) return;
     this.#setLeader(false, 'lease expired during a KV outage and another term began');
     await this.kv.delete(STATE_KEYS.leader, { expectedRevision: this.#revision }).catch(() => {});
   }
@@ -485,8 +429,7 @@ export class KvLeaseElector implements LeaderElector {
     const last = toWire(later(this.#resumeAfter, this.#o.lastSlot?.()));
     try {
       // Leave the last slot in the term record (no TTL) for the next leader, then end the lease.
-      const tr = await this.#readTerm();
-      if (tr?.value && tr.value.term === this.#term) await this.#o.state.update(LEADER_TERM_KEY, encodeJson({ ...tr.value, last_slot: last, ended: reason }), tr.revision).catch(() => {});
+      await this.#terms.close(this.#term, last, reason);
       await this.kv.delete(STATE_KEYS.leader, { expectedRevision: revision });
       this.#leaderId = null;
       this.#previous = this.nodeId;
