@@ -8,39 +8,29 @@
  * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
  * retried and never sealed unsent.
  */
-import { Hlc, positionAt, tempoAt, timeOf, type LifecycleState, type TempoMap } from '@backbeat/core';
+import { Hlc, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers, type StoredMsg } from '@backbeat/transport';
+import { ClaimCounter, type ClaimSource, type IngestOutcome } from './claim-counter.js';
 import { ClaimPipeline } from './claim-pipeline.js';
 import { readClaims } from './claim-stream.js';
 import { deadLetter, storeReport } from './publish.js';
 import { consumerName } from './consumers.js';
-import { HandledSeqs } from './handled-seqs.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
-import { checkClaim } from './ingest.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
 import { DEFAULT_BAR_LENGTH, resolveReverbOptions, type ResolvedReverbOptions, type ReverbOptions } from './options.js';
 import { planRecovery } from './recovery.js';
 import { reportTiming, type Downbeat } from './report-timing.js';
-import type { SignatureCheck, TrustStore } from './trust.js';
+import type { TrustStore } from './trust.js';
 import { VerifyPool } from './verify-pool.js';
-import type { IssueKind, WindowAggregation } from './window.js';
+import type { WindowAggregation } from './window.js';
 import { WindowStore } from './window-store.js';
 
 /** Lifecycle of the service. */
 export type ReverbState = LifecycleState;
 
-/**
- * Where a claim came from: a first delivery, a redelivery, or the claim stream re-read at
- * start (`history`: already handled by this replica before it stopped, so never sent to the
- * dead-letter subject again).
- */
-export type ClaimSource = 'live' | 'redelivered' | 'history';
-
-/** Outcome of {@link Reverb.ingest}: counted, refused (the reason), or a message already counted. */
-export type IngestOutcome = 'accepted' | IssueKind | 'duplicate';
-
+export type { ClaimSource, IngestOutcome } from './claim-counter.js';
 
 /** A claim between delivery and counting (see ClaimPipeline). */
 interface DeliveredClaim {
@@ -78,8 +68,8 @@ export class Reverb {
   #dueUpTo = -1;
   #recovered = false;
   #pumping: Promise<void> | undefined;
-  /** Claim-stream sequences handled (counted, refused or skipped): a delivery of one is a duplicate. */
-  #handled: HandledSeqs;
+  /** Checks and counts each claim (and knows the stream sequences handled). */
+  readonly #counter: ClaimCounter;
   /** Where the start-up re-read of the claim stream began (ms since the epoch). */
   #rebuildFrom: number | undefined;
   /** The tempo map read from the state bucket at start, until the SDK has one. */
@@ -101,7 +91,6 @@ export class Reverb {
     this.#trust = this.options.trust;
     this.startedAt = this.options.clock.wallNow();
     this.consumer = consumerName(this.options.nodeId);
-    this.#handled = new HandledSeqs(this.options.clock);
     this.#windows = new WindowStore({
       clusterId: this.options.clusterId,
       barLength: () => this.barLength,
@@ -109,10 +98,28 @@ export class Reverb {
       maxWindows: this.options.maxWindows,
       onSize: (n) => this.metrics.activeWindows.set(n),
     });
+    const { bus, clusterId, logger } = this.options;
+    this.#counter = new ClaimCounter({
+      options: this.options,
+      metrics: this.metrics,
+      hlc: this.hlc,
+      windows: this.#windows,
+      trust: () => this.#trust,
+      barLength: () => this.barLength,
+      tempoMap: () => this.tempoMap,
+      currentBeat: () => this.currentBeat,
+      reportedUpTo: () => this.#reportedUpTo,
+      recovered: () => this.#recovered,
+      lastStoredReportAt: () => this.#lastStoredReportAt,
+      deadLetter: (data, headers, reason, message) => deadLetter(bus, clusterId, data, headers, reason, message, logger),
+      onAccepted: (windowId) => {
+        for (const l of this.#claimListeners) l(windowId);
+      },
+    });
     this.#pipeline = new ClaimPipeline<DeliveredClaim>({
       toCheck: (c) => this.#threadCheck(c.headers, c.data),
       check: (agent, payload, signature) => this.#verifyPool().check(agent, payload, signature),
-      apply: (c, check) => c.done(this.#ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check)),
+      apply: (c, check) => c.done(this.#counter.ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check)),
       onError: (err) => this.options.logger.error({ err: (err as Error).message }, 'a claim listener failed'),
     });
   }
@@ -186,7 +193,7 @@ export class Reverb {
     // Claims up to the floor were all rebuilt now (a complete re-read), or a new durable takes
     // only later ones. After a partial re-read, or when an existing durable resumes without
     // a rebuild, the consumer delivers the rest.
-    if (complete) this.#handled.advanceTo(floor);
+    if (complete) this.#counter.handled.advanceTo(floor);
     this.#recovered = true;
     this.#kick();
     this.#consumer = await bus.consume(
@@ -283,16 +290,16 @@ export class Reverb {
     const stream = clusterNames(clusterId).statusStream;
     try {
       const target = (await bus.streamState(stream)).lastSeq;
-      if (await this.#handled.whenHandled(target, catchUpWaitMs)) return true;
+      if (await this.#counter.handled.whenHandled(target, catchUpWaitMs)) return true;
       // Nothing handled yet (the start-up re-read failed): from where that re-read began.
-      const upTo = this.#handled.upTo;
+      const upTo = this.#counter.handled.upTo;
       const from = upTo !== undefined ? { fromSeq: upTo + 1 } : { fromTime: this.#rebuildFrom ?? clock.now() };
       const { count, lastSeq } = await readClaims(bus, { stream, ...from, toSeq: target }, (m) => this.#ingestStored(m, 'live'));
       if (lastSeq !== undefined && lastSeq < target) {
         logger.warn({ read_up_to_seq: lastSeq ?? null, up_to_seq: target }, 'the claim stream answered only part of what it holds; the report waits');
         return false;
       }
-      this.#handled.advanceTo(target);
+      this.#counter.handled.advanceTo(target);
       this.metrics.catchUpReads.inc();
       logger.info({ claims: count, up_to_seq: target }, 'the claim consumer was behind; read the claim stream directly before the report');
       return true;
@@ -318,33 +325,6 @@ export class Reverb {
     this.#state = 'stopped';
   }
 
-  /** How many beats behind the beat it was stored at a claim may name (maxClaimDelayMs at the tempo of `t`). */
-  #lateBeats(t: number): number {
-    const map = this.tempoMap;
-    const bars = this.options.replayBars * this.barLength;
-    return map ? Math.max(bars, Math.ceil((this.options.maxClaimDelayMs * tempoAt(map, t)) / 60_000)) : bars;
-  }
-
-  /** The beat at time `t` on the tempo map, else the followed beat (-1 when neither is known). */
-  #beatAt(t: number): number {
-    const map = this.tempoMap;
-    const pos = map ? positionAt(map, t) : null;
-    return pos ? pos.beatIndex : this.currentBeat;
-  }
-
-  #isReported(fromBeat: number): boolean {
-    const w = this.#windows.peek(fromBeat);
-    return w?.reportedAt !== undefined || (this.#reportedUpTo !== undefined && fromBeat <= this.#reportedUpTo);
-  }
-
-  /** The first bar not reported yet at or after the bar of `beat`: where refusals and corrections count. */
-  #openWindow(beat: number): WindowAggregation {
-    const b = Math.max(0, beat);
-    let from = b - (b % this.barLength);
-    if (this.#reportedUpTo !== undefined && from <= this.#reportedUpTo) from = this.#reportedUpTo + this.barLength;
-    return this.#windows.get(from, this.options.clock.now());
-  }
-
   /**
    * Checks and counts one claim; a refused one goes to the dead-letter subject with the
    * reason in a header (not for `history`). Never throws. A claim is a replay only when the
@@ -352,7 +332,7 @@ export class Reverb {
    * message; the same message again (same `seq`) is a duplicate, silently skipped.
    */
   ingest(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): IngestOutcome {
-    return this.#ingest(data, headers, storedAt, source, seq, undefined);
+    return this.#counter.ingest(data, headers, storedAt, source, seq, undefined);
   }
 
   /**
@@ -361,70 +341,6 @@ export class Reverb {
    */
   ingestAsync(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): Promise<IngestOutcome> {
     return new Promise((done) => this.#pipeline.submit({ data, headers, storedAt, source, seq, done }));
-  }
-
-  #ingest(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource, seq: number, signature: SignatureCheck | undefined): IngestOutcome {
-    if (seq > 0) {
-      if (this.#handled.has(seq)) return 'duplicate'; // the same stored message again
-      this.#handled.add(seq);
-    }
-    const now = this.options.clock.now();
-    const dlq = source !== 'history';
-    const storedBeat = this.#beatAt(storedAt);
-    const v = checkClaim(data, headers, {
-      mode: this.options.signatures,
-      trust: this.#trust,
-      maxBytes: this.options.maxClaimBytes,
-      currentBeat: storedBeat,
-      replayBeats: this.options.replayBars * this.barLength,
-      lateBeats: this.#lateBeats(storedAt),
-      ...(signature ? { signature } : {}),
-    });
-    if (!v.accept) {
-      // Counted in the bar it was stored in: a refused claim's own beat is not to be trusted.
-      this.#openWindow(storedBeat).issue(v.reason, now);
-      this.metrics.claims.inc({ outcome: 'rejected' });
-      this.metrics.rejected.inc({ reason: v.reason });
-      if (dlq) this.#deadLetter(data, headers, v.reason, v.message);
-      return v.reason;
-    }
-    const c = v.claim;
-    const fromBeat = c.beat_index - (c.beat_index % this.barLength);
-    if (this.#isReported(fromBeat)) {
-      // Re-read at start and stored before the last report: it was in time for its bar.
-      if (!this.#recovered && this.#lastStoredReportAt !== undefined && storedAt < this.#lastStoredReportAt) return 'duplicate';
-      this.#openWindow(storedBeat).issue('late_claims', now);
-      this.metrics.claims.inc({ outcome: 'late' });
-      return 'late_claims';
-    }
-    // The x-window-id header is used when it agrees with beat_index (SPEC 8): then it is this id.
-    const w = this.#windows.get(fromBeat, now);
-    const wid = w.windowId;
-    const counted = w.seen(c.agent_id, c.hlc);
-    if (counted !== undefined) {
-      // A stored message seen again is caught by its sequence above; without one (seq 0), a
-      // re-read claim counted without a sequence is the same message again.
-      if (seq === 0 && counted === 0 && source !== 'live') return 'duplicate';
-      // Another message repeating a counted claim: a replay (SPEC 10).
-      w.issue('replayed', now);
-      this.metrics.claims.inc({ outcome: 'rejected' });
-      this.metrics.rejected.inc({ reason: 'replayed' });
-      if (dlq) this.#deadLetter(data, headers, 'replayed', `claim ${c.agent_id} ${c.hlc} was already counted`);
-      return 'replayed';
-    }
-    // SPEC 5: receiving advances the HLC. A clock behind ours teaches it nothing: skip the merge.
-    if (parseInt(c.hlc.slice(0, c.hlc.indexOf(':')), 16) >= this.hlc.peek().physical && !this.hlc.update(c.hlc).adopted) w.issue('hlc_ahead', now);
-    const map = this.tempoMap;
-    const onTime = map ? storedAt < timeOf(map, c.beat_index + 1, 0) : false;
-    w.add(c, onTime, now, seq);
-    if (v.unsignedAccepted) w.issue('unsigned_accepted', now);
-    this.metrics.claims.inc({ outcome: 'accepted' });
-    for (const l of this.#claimListeners) l(wid);
-    return 'accepted';
-  }
-
-  #deadLetter(data: Uint8Array, headers: Headers, reason: string, message: string): void {
-    deadLetter(this.options.bus, this.options.clusterId, data, headers, reason, message, this.options.logger);
   }
 
   #onDownbeat(frame: BeatFrame, info: BeatInfo): void {
