@@ -29,7 +29,30 @@ async function openReader(jsm: JetStreamManager, stream: string, start: Start, s
     ...(subject ? { filter_subject: subject } : {}),
   };
   const info = await jsm.consumers.add(stream, config);
-  return { name: info.name, pending: info.num_pending };
+  let pending = info.num_pending;
+  if (pending === 0 && 'seq' in start) pending = await settledPending(jsm, stream, info.name, start.seq);
+  return { name: info.name, pending };
+}
+
+/** How long a reader whose count says 0 is re-asked while the stream holds messages at or after its start. */
+const PENDING_SETTLE_MS = 200;
+
+/**
+ * A reader created right after its stream changed peers (R1 scaled to R3) can report
+ * num_pending 0 for a moment although messages lie ahead (seen in CI: a read returned []
+ * with every replica current). When the stream's last sequence is at or after `from`, the
+ * reader's count is asked again for up to {@link PENDING_SETTLE_MS}; 0 then stands (e.g. no
+ * message ahead matches the filter).
+ */
+async function settledPending(jsm: JetStreamManager, stream: string, name: string, from: number): Promise<number> {
+  const { messages, last_seq: last } = (await jsm.streams.info(stream)).state;
+  if (messages === 0 || last < from) return 0;
+  const until = Date.now() + PENDING_SETTLE_MS;
+  for (;;) {
+    const n = (await jsm.consumers.info(stream, name)).num_pending;
+    if (n > 0 || Date.now() >= until) return n;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Bytes one pull may return; above nats-server's largest max_payload (64 MiB) is never needed. */
