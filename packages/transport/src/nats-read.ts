@@ -18,7 +18,7 @@ import { assertSubject } from './subjects.js';
 type Start = { seq: number } | { time: number };
 
 /** A reader positioned at `start`; `pending` matching messages lie ahead of it. */
-async function openReader(jsm: JetStreamManager, stream: string, start: Start, subject?: string): Promise<{ name: string; pending: number }> {
+async function openReader(jsm: JetStreamManager, stream: string, start: Start, subject?: string, lastSeq?: number): Promise<{ name: string; pending: number }> {
   const config: Partial<ConsumerConfig> = {
     ack_policy: AckPolicy.None,
     mem_storage: true,
@@ -30,7 +30,9 @@ async function openReader(jsm: JetStreamManager, stream: string, start: Start, s
   };
   const info = await jsm.consumers.add(stream, config);
   let pending = info.num_pending;
-  if (pending === 0 && 'seq' in start) pending = await settledPending(jsm, stream, info.name, start.seq);
+  // With a filter, 0 ahead is an ordinary answer (readLast's probes meet it often): only an
+  // unfiltered reader's 0 can contradict the stream's own last sequence.
+  if (pending === 0 && 'seq' in start && !subject) pending = await settledPending(jsm, stream, info.name, start.seq, lastSeq);
   return { name: info.name, pending };
 }
 
@@ -40,13 +42,17 @@ const PENDING_SETTLE_MS = 200;
 /**
  * A reader created right after its stream changed peers (R1 scaled to R3) can report
  * num_pending 0 for a moment although messages lie ahead (seen in CI: a read returned []
- * with every replica current). When the stream's last sequence is at or after `from`, the
- * reader's count is asked again for up to {@link PENDING_SETTLE_MS}; 0 then stands (e.g. no
- * message ahead matches the filter).
+ * with every replica current). When the stream's last sequence (`lastSeq` when the caller
+ * read it already, else asked here) is at or after `from`, the reader's count is asked again
+ * for up to {@link PENDING_SETTLE_MS}; 0 then stands (e.g. every message ahead was deleted).
  */
-async function settledPending(jsm: JetStreamManager, stream: string, name: string, from: number): Promise<number> {
-  const { messages, last_seq: last } = (await jsm.streams.info(stream)).state;
-  if (messages === 0 || last < from) return 0;
+async function settledPending(jsm: JetStreamManager, stream: string, name: string, from: number, lastSeq?: number): Promise<number> {
+  let last = lastSeq;
+  if (last === undefined) {
+    const state = (await jsm.streams.info(stream)).state;
+    last = state.messages === 0 ? 0 : state.last_seq;
+  }
+  if (last < from) return 0;
   const until = Date.now() + PENDING_SETTLE_MS;
   for (;;) {
     const n = (await jsm.consumers.info(stream, name)).num_pending;
@@ -127,7 +133,7 @@ async function readLast(nc: NatsConnection, jsm: JetStreamManager, options: Read
   let hi = last + 1; // a start with fewer than `limit` ahead
   for (let width = limit; ; width *= 4) {
     const from = Math.max(lowest, last - width + 1);
-    const reader = await openReader(jsm, stream, { seq: from }, subject);
+    const reader = await openReader(jsm, stream, { seq: from }, subject, last);
     if (reader.pending < limit) {
       if (from === lowest) return drain(nc, jsm, stream, reader, reader.pending);
       await discard(reader);
@@ -138,7 +144,7 @@ async function readLast(nc: NatsConnection, jsm: JetStreamManager, options: Read
     let lo = from;
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
-      const probe = await openReader(jsm, stream, { seq: mid }, subject);
+      const probe = await openReader(jsm, stream, { seq: mid }, subject, last);
       if (probe.pending >= limit) {
         await discard(best);
         best = probe;
@@ -179,7 +185,7 @@ export async function natsReadStream(nc: NatsConnection, jsm: JetStreamManager, 
       lowest = Math.max(lowest, head.seq);
     }
     if (!options.last) {
-      const reader = await openReader(jsm, stream, { seq: lowest }, subject);
+      const reader = await openReader(jsm, stream, { seq: lowest }, subject, last);
       return await drain(nc, jsm, stream, reader, Math.min(limit, reader.pending));
     }
     return await readLast(nc, jsm, options, lowest, last, limit);
