@@ -8,12 +8,13 @@
  * await server.restart(); // same port, same JetStream store: streams and KV survive
  * ```
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onProcessExit } from './cleanup.js';
+import { natsServerBinary, readVersion } from './nats-binary.js';
 import { waitFor } from './wait.js';
 
 /** Options of {@link NatsServer.start}. */
@@ -28,7 +29,7 @@ export interface NatsServerOptions {
   port?: number;
   /** Also serve HTTP monitoring (`/varz`, `/jsz`) on a free loopback port. @default false */
   monitor?: boolean;
-  /** The nats-server program. @default process.env.NATS_SERVER_BIN ?? 'nats-server' */
+  /** The nats-server program. @default {@link natsServerBinary}: `BACKBEAT_NATS_SERVER`, the pinned build, or 2.10+ on PATH */
   binary?: string;
   /** How long to wait for the server to accept connections. @default 10000 */
   startTimeoutMs?: number;
@@ -38,16 +39,13 @@ export interface NatsServerOptions {
 
 const checkedBinaries = new Set<string>();
 
-/** @throws Error with the install hint when the binary does not run */
-function assertInstalled(binary: string): void {
-  if (checkedBinaries.has(binary)) return;
-  const r = spawnSync(binary, ['--version'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
-    throw new Error(
-      `nats-server is not installed (could not run '${binary}'): install it with \`apt-get install nats-server\`, or run \`npm test\`, which installs it.`,
-    );
-  }
+/** The program to run: the option, else the project's rule. @throws Error in one line when none runs */
+function binaryOf(options: NatsServerOptions): string {
+  const binary = options.binary ?? natsServerBinary().path;
+  if (checkedBinaries.has(binary)) return binary;
+  if (!readVersion(binary)) throw new Error(`nats-server '${binary}' does not run (\`${binary} --version\` failed)`);
   checkedBinaries.add(binary);
+  return binary;
 }
 
 interface Ports {
@@ -78,7 +76,7 @@ export class NatsServer {
    *   install hint when nats-server is missing
    */
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
-    assertInstalled(options.binary ?? process.env.NATS_SERVER_BIN ?? 'nats-server');
+    binaryOf(options);
     const server = new NatsServer(mkdtempSync(join(tmpdir(), 'backbeat-nats-')), options);
     try {
       await server.#launch(options.port ?? 0);
@@ -137,7 +135,7 @@ export class NatsServer {
     mkdirSync(portsDir, { recursive: true });
     const conf = join(this.dir, 'nats.conf');
     writeFileSync(conf, this.#configText(port, portsDir));
-    const binary = this.options.binary ?? process.env.NATS_SERVER_BIN ?? 'nats-server';
+    const binary = binaryOf(this.options);
     const proc = spawn(binary, ['-c', conf, ...(this.options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc = proc;
     this.#stderr = '';

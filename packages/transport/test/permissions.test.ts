@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, waitFor } from '@backbeat/testing';
+import { NatsServer, natsServerBinary, waitFor } from '@backbeat/testing';
 import {
   NatsBus,
   dlqStreamConfig,
@@ -71,7 +71,7 @@ describe('permissions - deploy/nats/auth.conf on nats-server', () => {
       expect(conf).toMatch(/^\s+sync_interval: always$/m);
       writeFileSync(join(dir, 'nats-server.conf'), conf.replace(/^\s+sync_interval: always$/m, ''));
       const env = { ...process.env, SERVER_NAME: 'nats-1', ...Object.fromEntries(ROLES.map((r) => [`BACKBEAT_NATS_${r.toUpperCase()}_PASS`, pass(r)])) };
-      const r = spawnSync(process.env.NATS_SERVER_BIN ?? 'nats-server', ['-t', '-c', join(dir, 'nats-server.conf')], { env, encoding: 'utf8' });
+      const r = spawnSync(natsServerBinary().path, ['-t', '-c', join(dir, 'nats-server.conf')], { env, encoding: 'utf8' });
       expect(r.status, r.stderr + r.stdout).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
