@@ -63,6 +63,7 @@ function workers(value: string | undefined): number {
 export default defineConfig({
   resolve: { alias },
   test: {
+    globalSetup: ['./vitest.global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

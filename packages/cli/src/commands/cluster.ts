@@ -2,12 +2,13 @@
  * `backbeat cluster` (also `npm run cluster`): a local nats-server with JetStream and two
  * pulse nodes, admin APIs on :8080 and :8081, as the pulse seed's `make cluster`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { natsServerBinary } from '@backbeat/testing';
 import { addClusterFlag } from '../nats-flags.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { assertPortFree } from '../listen.js';
@@ -39,8 +40,11 @@ async function runCluster(f: ClusterFlags): Promise<void> {
   const natsPort = intFlag('--nats-port', f.natsPort, 1, 65535);
   const adminPort = intFlag('--admin-port', f.adminPort, 1, 65535);
   const nodes = intFlag('--nodes', f.nodes, 1, 9);
-  if (spawnSync('nats-server', ['--version']).status !== 0) {
-    throw new UsageError('nats-server', 'not installed: run `apt-get install nats-server` (Debian), or point `backbeat pulse --nats` at your own server');
+  let natsServer: string;
+  try {
+    natsServer = natsServerBinary().path;
+  } catch (err) {
+    throw new UsageError('nats-server', (err as Error).message);
   }
   // Fail fast (issue 15): every port this command's children will bind is free now.
   await assertPortFree('127.0.0.1', natsPort, { host: '--nats-port', port: '--nats-port' });
@@ -62,7 +66,7 @@ async function runCluster(f: ClusterFlags): Promise<void> {
     }
     children.push(child);
   };
-  prefix('nats', spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  prefix('nats', spawn(natsServer, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const url = `nats://127.0.0.1:${natsPort}`;
   await waitForPort(natsPort);
   for (let i = 0; i < nodes; i++) {

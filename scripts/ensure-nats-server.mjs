@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Makes sure the nats-server the tests, the chaos suite, the benchmarks and `backbeat cluster`
+// run is on this machine: the pinned release, built from its Go module into the cache directory
+// when it is not there yet. The rule that then picks the program is
+// packages/testing/src/nats-binary.ts; this script only prepares what that rule finds first.
+//
+//   node scripts/ensure-nats-server.mjs            # build when missing, print the version in use
+//   BACKBEAT_NATS_SERVER=/path/to/nats-server ...  # use that program instead (nothing is built)
+//
+// Without Go, a nats-server on PATH is used when it is 2.10 or newer; otherwise one line says
+// what to install. Never a silent fallback to an older server.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+const VERSION = '2.14.10';
+const MODULE = `github.com/nats-io/nats-server/v2@v${VERSION}`;
+
+const cache = process.env.BACKBEAT_CACHE_DIR
+  ?? (process.env.XDG_CACHE_HOME ? join(process.env.XDG_CACHE_HOME, 'backbeat') : join(homedir(), '.cache', 'backbeat'));
+const target = join(cache, `nats-server-v${VERSION}`, 'nats-server');
+
+/** @param {string} binary @returns {string | undefined} */
+function versionOf(binary) {
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return undefined;
+  return /v?(\d+\.\d+\.\d+)/.exec(`${r.stdout}${r.stderr}`)?.[1];
+}
+
+/** @param {string} v @returns {boolean} */
+function atLeast210(v) {
+  const [major = 0, minor = 0] = v.split('.').map(Number);
+  return major > 2 || (major === 2 && minor >= 10);
+}
+
+/** @param {string} line */
+function fail(line) {
+  console.error(line);
+  process.exit(1);
+}
+
+/** @param {string} path @param {string} version @param {string} how */
+function done(path, version, how) {
+  console.error(`nats-server ${version} (${path}, ${how})`);
+  process.exit(0);
+}
+
+const chosen = process.env.BACKBEAT_NATS_SERVER;
+if (chosen) {
+  const v = versionOf(chosen);
+  if (!v) fail(`BACKBEAT_NATS_SERVER=${chosen}: does not run as a nats-server (\`${chosen} --version\` failed)`);
+  done(chosen, v, 'BACKBEAT_NATS_SERVER');
+}
+
+const cached = existsSync(target) ? versionOf(target) : undefined;
+if (cached) done(target, cached, 'built from its Go module');
+
+const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+if (go.error || go.status !== 0) {
+  const onPath = versionOf('nats-server');
+  if (onPath && atLeast210(onPath)) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
+  fail(
+    `Go is not installed and ${onPath ? `the nats-server on PATH is ${onPath} (older than 2.10)` : 'no nats-server is on PATH'}: ` +
+      `install Go 1.25 or newer (then run this again to build nats-server v${VERSION}), or set BACKBEAT_NATS_SERVER=/path/to/nats-server (2.10 or newer)`,
+  );
+}
+
+console.error(`Building nats-server v${VERSION} from its Go module into ${dirname(target)} (once; about a minute)...`);
+const staging = join(cache, `.build-${process.pid}`);
+mkdirSync(staging, { recursive: true });
+const build = spawnSync('go', ['install', '-trimpath', MODULE], {
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+});
+if (build.status !== 0) {
+  rmSync(staging, { recursive: true, force: true });
+  fail(`go install ${MODULE} failed (exit ${build.status ?? build.signal}); see the lines above, or set BACKBEAT_NATS_SERVER=/path/to/nats-server`);
+}
+mkdirSync(dirname(target), { recursive: true });
+// A rename into place: a run stopped half-way never leaves a half-written program behind.
+renameSync(join(staging, 'nats-server'), target);
+rmSync(staging, { recursive: true, force: true });
+const built = versionOf(target);
+if (!built) fail(`the nats-server built at ${target} does not run; remove it and try again`);
+done(target, built, 'built from its Go module');
