@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { compareSlots, Hlc, TempoChangeError, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { openStateBucket, resolveReplicas, retryTransient, startPresence, subjects, type ClusterSubjects, type KvBucket, type Presence, type ReplicaOptions } from '@backbeat/transport';
+import { assertServerVersion, openStateBucket, resolveReplicas, retryTransient, startPresence, subjects, type ClusterSubjects, type KvBucket, type Presence, type ReplicaOptions } from '@backbeat/transport';
 import type { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import type { LeaderElector, Leadership } from './elector.js';
@@ -114,6 +114,7 @@ export class Pulse {
     const { bus, clusterId, nodeId, clock, logger } = this.options;
     // Every bucket this node opens gets the same replica count (issue 10).
     this.#replicas = await resolveReplicas(bus, this.options.replicas);
+    assertServerVersion(bus, this.#replicas, logger);
     this.#stateKv = await retryTransient(() => openStateBucket(bus, clusterId, this.#replicaOptions()), { what: 'opening the state bucket', clock, logger });
     this.#keeper = new TempoKeeper(this.#stateKv, {
       logger,

@@ -11,7 +11,7 @@
 import { Hlc, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
-import { clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers, type StoredMsg } from '@backbeat/transport';
+import { assertServerVersion, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers, type StoredMsg } from '@backbeat/transport';
 import { ClaimCounter, type ClaimSource, type IngestOutcome } from './claim-counter.js';
 import { ClaimPipeline } from './claim-pipeline.js';
 import { readClaims } from './claim-stream.js';
@@ -179,6 +179,7 @@ export class Reverb {
     const { bus, clusterId, nodeId, logger, clock } = this.options;
     // Reverb owns the claim, report and dead-letter streams, each with the same replica count (issue 10).
     const replicas = await resolveReplicas(bus, this.options.replicas);
+    assertServerVersion(bus, replicas, logger);
     const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
     for (const config of [statusStreamConfig(clusterId, { replicas }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
       await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), { what: `ensuring stream ${config.name}`, clock, logger });

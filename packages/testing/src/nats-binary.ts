@@ -90,3 +90,16 @@ function resolve(env: NodeJS.ProcessEnv): NatsServerBinary {
     `${found}: run \`node scripts/ensure-nats-server.mjs\` (builds v${PINNED_NATS_SERVER_VERSION} with Go), or set BACKBEAT_NATS_SERVER=/path/to/nats-server`,
   );
 }
+
+/**
+ * Debian's nats-server 2.9.10 (`apt-get install nats-server`, `/usr/sbin/nats-server`), which the
+ * named 2.9 subset of the suite and the version-rule tests run against;
+ * `BACKBEAT_LEGACY_NATS_SERVER` picks another old server.
+ * @throws Error with one line when it is not installed
+ */
+export function legacyNatsServerBinary(env: NodeJS.ProcessEnv = process.env): NatsServerBinary {
+  const path = env.BACKBEAT_LEGACY_NATS_SERVER ?? '/usr/sbin/nats-server';
+  const version = readVersion(path);
+  if (!version) throw new Error(`Debian's nats-server 2.9.10 is not installed at ${path}: \`apt-get install nats-server\` (npm test installs it when run as root)`);
+  return { path, version, source: 'env' };
+}

@@ -15,6 +15,7 @@ export const TRANSPORT_ERROR_CODES = {
   BB_ERR_JETSTREAM_NOT_FOUND: 'a stream or KV bucket that must exist does not',
   BB_ERR_TRANSPORT: 'the broker refused an operation for another reason (the cause says which)',
   BB_ERR_REPLICAS: 'an existing bucket or stream has another replica count than asked, and the server cannot change it',
+  BB_ERR_SERVER_VERSION: 'the nats-server is too old for what the service needs (replicated state before 2.9.21)',
 } as const;
 
 /** One of the transport error codes. */
@@ -82,5 +83,12 @@ export class ReplicaMismatchError extends BackbeatError<{ kind: 'stream' | 'buck
         ? `run with --replicas ${actual} to keep it, or change it with \`nats stream edit KV_${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`
         : `run with --replicas ${actual} to keep it, or change it with \`nats stream edit ${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`;
     super('BB_ERR_REPLICAS', `${kind} '${name}' has ${actual} replica(s), ${wanted} asked: ${reason}; ${fix}`, { kind, name, actual, wanted, reason }, options);
+  }
+}
+
+/** The connected nats-server is too old for what the service needs; the message says why and what to do. */
+export class ServerVersionError extends BackbeatError<{ version: string }> {
+  constructor(version: string, message: string) {
+    super('BB_ERR_SERVER_VERSION', message, { version });
   }
 }

@@ -57,6 +57,7 @@ export {
   JetStreamNotFoundError,
   TransportError,
   ReplicaMismatchError,
+  ServerVersionError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
@@ -82,3 +83,14 @@ export type { Presence, PresenceKind, PresenceOptions, PresenceRecord } from './
 export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';
 export type { RetryOptions } from './retry.js';
 export { isTransientError, retryTransient } from './retry.js';
+export {
+  assertServerVersion,
+  compareServerVersions,
+  serverVersionOf,
+  serverVersionVerdict,
+  supportsLimitMarkers,
+  MIN_CLUSTERED_VERSION,
+  MIN_MARKER_VERSION,
+  MIN_SUPPORTED_VERSION,
+} from './server-version.js';
+export type { ServerVersionVerdict } from './server-version.js';

@@ -108,6 +108,11 @@ export class NatsBus implements Bus {
     if (this.#closed || this.nc.isClosed()) throw new NotConnectedError(op);
   }
 
+  /** The version of the server this bus is connected to, from its INFO (`2.14.10`). */
+  get serverVersion(): string | undefined {
+    return this.nc.info?.version;
+  }
+
   /** True when the server this bus is connected to belongs to a cluster (its INFO names one). */
   get clustered(): boolean {
     return typeof this.nc.info?.cluster === 'string' && this.nc.info.cluster.length > 0;
