@@ -37,6 +37,11 @@ async function cleanup() {
   await obs?.stop().catch(() => {});
   await fleet?.stop().catch(() => {});
 }
+// A watchdog for the hard bound: a step that hangs (a call with no answer) cannot hold the run.
+setTimeout(() => {
+  log(`the run passed its hard bound of 8 minutes: stopping every process${fleet ? `\n${fleet.tails(15)}` : ''}`);
+  void cleanup().finally(() => process.exit(1));
+}, deadline - Date.now() + 30_000).unref();
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
     log(`${sig}: stopping every process`);

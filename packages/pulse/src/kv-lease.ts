@@ -10,7 +10,10 @@
  * - fencing: the leader stops publishing at (send time of its last successful write +
  *   ttl − margin), before the server can expire the lease, so two leaders never publish;
  * - a node whose clock check refuses it does not take the lease, and a leader releases it;
- * - followers retry on their own timer: nats-server 2.9 sends no watch event on expiry;
+ * - followers retry on their own timer (without limit markers, e.g. on nats-server 2.9, an
+ *   expiry sends no watch event), and also at once when a watch of the lease key sees it end
+ *   (a release, or the limit marker of an expiry on 2.11.7+): a failover then costs the TTL,
+ *   not the TTL plus a poll;
  * - KV outage (issue 10, lease-outage.ts): while renewals get "no responders" (no stream
  *   leader: nobody can take the lease either), the leader keeps publishing on fresh evidence,
  *   up to `kvOutageGraceMs` past its lease, retrying every 150 ms. When the KV answers, a lease
@@ -72,6 +75,10 @@ export class KvLeaseElector implements LeaderElector {
   #timer: TimerHandle | undefined;
   #cancelFence: (() => void) | undefined;
   #ticking: Promise<void> = Promise.resolve();
+  #inTick = false;
+  /** A watch saw the lease end: the next campaign runs at once and need not read the lease. */
+  #leaseEnded = false;
+  #watch: { stop(): void } | undefined;
   #isLeader = false;
   #revision = 0;
   #record: PulseLeaseRecord | undefined;
@@ -117,11 +124,29 @@ export class KvLeaseElector implements LeaderElector {
     this.#running = true;
     this.#ticking = this.#tick();
     await this.#ticking;
+    try {
+      this.#watch = await this.kv.watch(STATE_KEYS.leader, (e) => {
+        if (e.operation === 'delete') this.#onLeaseEnded();
+      });
+    } catch (err) {
+      // The poll alone still finds an absent lease; only the failover is a poll slower.
+      this.#log.warn({ err: (err as Error).message }, 'could not watch the lease key; followers find an ended lease by polling');
+    }
+  }
+
+  /** A watch saw the lease key deleted or expired: a follower campaigns now instead of at its next poll. */
+  #onLeaseEnded(): void {
+    if (!this.#running || this.#isLeader) return;
+    this.#leaseEnded = true;
+    if (this.#inTick) return; // the tick in flight schedules the next one at once
+    if (this.#timer) this.#clock.clearTimeout(this.#timer);
+    this.#schedule();
   }
 
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    this.#watch?.stop();
     if (this.#timer) this.#clock.clearTimeout(this.#timer);
     this.#cancelFence?.();
     this.#cancelGuard?.();
@@ -162,13 +187,16 @@ export class KvLeaseElector implements LeaderElector {
 
   #schedule(): void {
     if (!this.#running) return;
-    const every = this.#isLeader ? (this.#outageSince !== undefined ? OUTAGE_RETRY_MS : this.ttlMs / 4) : Math.min(250, this.ttlMs / 8);
+    const poll = this.#leaseEnded ? 0 : Math.min(250, this.ttlMs / 8);
+    const every = this.#isLeader ? (this.#outageSince !== undefined ? OUTAGE_RETRY_MS : this.ttlMs / 4) : poll;
     this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
       this.#ticking = this.#tick();
     }, every);
   }
 
   async #tick(): Promise<void> {
+    this.#inTick = true;
     try {
       if (this.#isLeader) {
         const refusal = this.#o.refusal?.() ?? null;
@@ -180,6 +208,7 @@ export class KvLeaseElector implements LeaderElector {
     } catch (err) {
       this.#reachability.failed(err);
     } finally {
+      this.#inTick = false;
       this.#schedule();
     }
   }
@@ -192,7 +221,11 @@ export class KvLeaseElector implements LeaderElector {
   }
 
   async #campaign(): Promise<void> {
-    const cur = await this.#readLease();
+    // After a delete seen by the watch, go straight to the create (a compare-and-set): a read
+    // may be served by a replica that has not applied the delete yet.
+    const ended = this.#leaseEnded;
+    this.#leaseEnded = false;
+    const cur = ended ? null : await this.#readLease();
     if (cur) {
       const mine = cur.value?.node_id === this.nodeId && cur.value.term === this.#term;
       if (!(mine && this.#selfFenced)) return this.#follow(cur.value);

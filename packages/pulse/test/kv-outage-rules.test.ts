@@ -21,9 +21,16 @@ function heal(f: FaultState): void {
   for (const fail of f.hung.splice(0)) fail();
 }
 
-/** A bucket whose every call fails as `f.mode` says (a timeout after `timeoutMs` of the fake clock). */
+/**
+ * A bucket whose every call fails as `f.mode` says (a timeout after `timeoutMs` of the fake
+ * clock). Its watch sees nothing while the fault lasts, as a watch of a stream with no leader:
+ * what it missed (the limit marker of an expiry, written once the stream has a leader again)
+ * arrives after the fault, at this node's next call.
+ */
 function faulty(kv: KvBucket, clock: FakeClock, f: FaultState, timeoutMs: number): KvBucket {
+  const held: Array<() => void> = [];
   const gate = <T>(op: () => Promise<T>): Promise<T> => {
+    if (f.mode === 'none') for (const deliver of held.splice(0)) deliver();
     if (f.mode === 'no-responders') return Promise.reject(new NoRespondersError(`$KV.${kv.name}`));
     if (f.mode === 'timeout') return new Promise((_, reject) => clock.setTimeout(() => reject(new TimeoutError(`$KV.${kv.name}`, timeoutMs)), timeoutMs));
     if (f.mode === 'hang') return new Promise((_, reject) => f.hung.push(() => reject(new TimeoutError(`$KV.${kv.name}`, timeoutMs))));
@@ -36,7 +43,7 @@ function faulty(kv: KvBucket, clock: FakeClock, f: FaultState, timeoutMs: number
     update: (k, v, r) => gate(() => kv.update(k, v, r)),
     put: (k, v) => gate(() => kv.put(k, v)),
     delete: (k, o) => gate(() => kv.delete(k, o)),
-    watch: (k, cb) => kv.watch(k, cb),
+    watch: (k, cb) => kv.watch(k, (e) => (f.mode === 'none' ? cb(e) : held.push(() => cb(e)))),
     keys: () => kv.keys(),
     settings: () => kv.settings(),
   };

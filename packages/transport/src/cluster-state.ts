@@ -5,6 +5,7 @@
 import { checkTempoMap, type TempoMap } from '@backbeat/core';
 import type { Bus } from './bus.js';
 import type { KvBucket } from './kv-types.js';
+import { supportsLimitMarkers } from './server-version.js';
 import { withReplicaFallback, type ReplicaOptions } from './replicas.js';
 import type { StreamConfig } from './stream-types.js';
 import { clusterNames, subjects } from './subjects.js';
@@ -94,7 +95,10 @@ export interface LeaseBucketOptions extends ReplicaOptions {
  */
 export function openLeaseBucket(bus: Bus, clusterId: string, options: LeaseBucketOptions): Promise<KvBucket> {
   const name = clusterNames(clusterId).leaseBucket;
-  return withReplicaFallback(options, (replicas) => bus.kv(name, { ttlMs: options.ttlMs, history: 1, ...(replicas === undefined ? {} : { replicas }) }));
+  // Limit markers where the server has them: every replica agrees on the lease's expiry, and a
+  // standby's watcher sees it and takes the lease at once (docs/spec.md §7 Election, terms and fencing).
+  const markers = bus.kind === 'memory' || supportsLimitMarkers(bus) ? { markerTtlMs: Math.max(1000, options.ttlMs) } : {};
+  return withReplicaFallback(options, (replicas) => bus.kv(name, { ttlMs: options.ttlMs, history: 1, ...markers, ...(replicas === undefined ? {} : { replicas }) }));
 }
 
 /** The tempo map and its revision, or null when no pulse has created one yet. */

@@ -16,6 +16,14 @@ export interface KvBucketOptions {
   ttlMs?: number;
   /** Values kept per key. Only applies when this call creates the bucket. @default 1 */
   history?: number;
+  /**
+   * Limit markers (nats-server 2.11.7 and later): when an entry expires by the bucket TTL, the
+   * stream leader writes a delete marker through Raft, so every replica agrees on the expiry
+   * and a watcher sees it as a `delete` event; the marker itself is kept this long (at least
+   * 1000). An existing bucket without markers is updated in place. Nothing expires while the
+   * bucket's stream has no leader. Absent: no markers (expiry is silent, as on 2.9).
+   */
+  markerTtlMs?: number;
   /** Create the bucket when absent; with false, fail instead. @default true */
   create?: boolean;
   /**
@@ -43,6 +51,8 @@ export interface KvBucketSettings {
   readonly history: number;
   /** Copies of the bucket's stream (1 on a single server and on the in-memory bus). */
   readonly replicas: number;
+  /** How long a limit marker is kept; 0 when the bucket writes none (its expiry is silent). */
+  readonly markerTtlMs: number;
 }
 
 /** A stored KV value. */
@@ -70,9 +80,11 @@ export interface KvWatchEvent {
 /**
  * A KV bucket with revisions and compare-and-set (the leader lease, the tempo map).
  *
- * Expiry: on nats-server 2.9 an entry expired by the bucket TTL simply disappears. A watcher
- * gets **no event** for it (SPEC 12): whoever waits for a lease to expire must poll `get` or
- * try `create` on its own timer. After expiry `get` returns null and `create` succeeds.
+ * Expiry: without limit markers (nats-server 2.9, or a bucket made without them) an entry
+ * expired by the bucket TTL simply disappears and a watcher gets **no event** for it
+ * (docs/spec.md §12 Known pitfalls): whoever waits for a lease to expire must poll `get` or try
+ * `create` on its own timer. With markers a watcher sees a `delete`. After expiry `get` returns
+ * null and `create` succeeds.
  */
 export interface KvBucket {
   readonly name: string;

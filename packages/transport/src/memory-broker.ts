@@ -124,6 +124,8 @@ export class MemoryBroker {
       this.#buckets.set(name, b);
     }
     if (b && options.replicas !== undefined) b.replicas = options.replicas;
+    // An existing bucket takes limit markers when asked (a stream update on nats-server 2.11.5+).
+    if (b && b.ttlMs > 0 && b.markerTtlMs === 0 && options.markerTtlMs !== undefined) b.markerTtlMs = Math.max(0, options.markerTtlMs);
     return b;
   }
 

@@ -1,9 +1,11 @@
 /**
- * In-process KV with the semantics of JetStream KV on nats-server 2.9: one revision sequence
- * per bucket across all keys, deletes as markers, compare-and-set on the last revision, a
- * bucket-level TTL, and no watch event when an entry expires (SPEC 12).
+ * In-process KV with the semantics of JetStream KV: one revision sequence per bucket across
+ * all keys, deletes as markers, compare-and-set on the last revision, a bucket-level TTL, and
+ * no watch event when an entry expires (docs/spec.md §12 Known pitfalls), unless the bucket
+ * has limit markers (nats-server 2.11.7+): then an expiry writes a delete marker with a
+ * revision of its own, which watchers see.
  */
-import type { Clock } from '@backbeat/core';
+import type { Clock, TimerHandle } from '@backbeat/core';
 import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
 import { KvConflictError } from './errors.js';
@@ -45,7 +47,11 @@ export class MemoryKvStore {
   readonly history: number;
   /** Copies as asked (the in-memory bus keeps one; it reports the option as NATS would). */
   replicas: number;
+  /** How long a limit marker is kept; 0: expiry is silent. */
+  markerTtlMs: number;
   #seq = 0;
+  /** Per key, the timer that writes its limit marker at expiry. */
+  readonly #expiries = new Map<string, TimerHandle>();
   readonly #entries = new Map<string, Stored>();
   readonly #watchers = new Set<Watcher>();
   readonly #enqueue: (task: () => void) => void;
@@ -57,6 +63,7 @@ export class MemoryKvStore {
     this.ttlMs = options.ttlMs ?? 0;
     this.history = options.history ?? 1;
     this.replicas = options.replicas ?? 1;
+    this.markerTtlMs = this.ttlMs > 0 ? Math.max(0, options.markerTtlMs ?? 0) : 0;
     this.#enqueue = enqueue;
     this.#clock = clock;
   }
@@ -65,10 +72,32 @@ export class MemoryKvStore {
   #last(key: string): Stored | undefined {
     const e = this.#entries.get(key);
     if (e && this.ttlMs > 0 && this.#clock.wallNow() - e.created >= this.ttlMs) {
+      if (this.markerTtlMs > 0 && e.op === 'put') return this.#expire(key, e.revision);
       this.#entries.delete(key); // expiry is silent: no watch event, as on nats-server 2.9
       return undefined;
     }
     return e;
+  }
+
+  /** Writes the limit marker of an expired value (when it is still the key's last entry). */
+  #expire(key: string, revision: number): Stored | undefined {
+    const e = this.#entries.get(key);
+    if (e?.revision !== revision || e.op !== 'put') return e;
+    this.#write(key, new Uint8Array(0), 'delete');
+    return this.#entries.get(key);
+  }
+
+  /** With limit markers, the marker is written when the value's TTL ends, read or not. */
+  #armExpiry(key: string, revision: number): void {
+    const previous = this.#expiries.get(key);
+    if (previous !== undefined) this.#clock.clearTimeout(previous);
+    const timer = this.#clock.setTimeout(() => {
+      this.#expiries.delete(key);
+      this.#expire(key, revision);
+    }, this.ttlMs);
+    // The store may outlive every client: its timers never hold the process open.
+    (timer as { unref?: () => void }).unref?.();
+    this.#expiries.set(key, timer);
   }
 
   #notify(w: Watcher, event: KvWatchEvent): void {
@@ -83,6 +112,7 @@ export class MemoryKvStore {
     const revision = ++this.#seq;
     const stored: Stored = { value: value.slice(), revision, created: this.#clock.wallNow(), op };
     this.#entries.set(key, stored);
+    if (this.markerTtlMs > 0 && op === 'put') this.#armExpiry(key, revision);
     for (const w of this.#watchers) if (subjectMatches(w.pattern, key)) this.#notify(w, toEvent(key, stored));
     return revision;
   }
@@ -228,6 +258,6 @@ export class MemoryKvBucket implements KvBucket {
 
   async settings(): Promise<KvBucketSettings> {
     await this.#client.gate(`kv status '${this.name}'`);
-    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: this.#store.replicas };
+    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: this.#store.replicas, markerTtlMs: this.#store.markerTtlMs };
   }
 }

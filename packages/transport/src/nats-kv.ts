@@ -1,6 +1,7 @@
-/** KvBucket over JetStream KV (@nats-io/kv) on nats-server 2.9. */
+/** KvBucket over JetStream KV (@nats-io/kv); limit markers where the server has them (2.11.7+). */
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
 import { mapNatsError, type ErrorContext } from './nats-errors.js';
@@ -37,13 +38,26 @@ export async function openNatsKv(js: JetStreamClient, jsm: JetStreamManager, buc
       await jsm.streams.info(target.stream);
       kv = await kvm.open(bucket);
     } else {
-      kv = await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas: options.replicas ?? 1 });
+      const markerTTL = options.markerTtlMs !== undefined && (options.ttlMs ?? 0) > 0 ? Math.max(1000, options.markerTtlMs) : undefined;
+      kv = await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas: options.replicas ?? 1, ...(markerTTL ? { markerTTL } : {}) });
+      if (markerTTL) await ensureLimitMarkers(jsm, target.stream, markerTTL);
     }
     if (options.replicas !== undefined) await natsReconcileReplicas(jsm, target, options.replicas, hooks.clustered());
     return new NatsKvBucket(bucket, kv, hooks, options.timeoutMs);
   } catch (err) {
     throw mapNatsError(err, ctx);
   }
+}
+
+/**
+ * Turns limit markers on for a bucket made without them (a stream update, nats-server 2.11.5+):
+ * an existing lease bucket then agrees on expiries like a new one. A bucket that has them keeps
+ * its marker TTL.
+ */
+async function ensureLimitMarkers(jsm: JetStreamManager, stream: string, markerTtlMs: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (info.config.allow_msg_ttl === true && (info.config.subject_delete_marker_ttl ?? 0) > 0) return;
+  await jsm.streams.update(stream, { ...info.config, allow_msg_ttl: true, subject_delete_marker_ttl: nanos(markerTtlMs) });
 }
 
 class NatsKvBucket implements KvBucket {
@@ -130,7 +144,7 @@ class NatsKvBucket implements KvBucket {
   async settings(): Promise<KvBucketSettings> {
     try {
       const st = await this.#kv.status();
-      return { ttlMs: st.ttl, history: st.history, replicas: st.replicas };
+      return { ttlMs: st.ttl, history: st.history, replicas: st.replicas, markerTtlMs: st.markerTTL };
     } catch (err) {
       throw mapNatsError(err, { operation: `kv status '${this.name}'` });
     }

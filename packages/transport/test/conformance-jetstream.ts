@@ -78,9 +78,30 @@ export function runJetStreamConformance(c: Clients): void {
   it('kv - settings are read back from the server; an existing bucket keeps the TTL it was created with', async () => {
     const name = unique('kv_settings_');
     const kv = await c.a.kv(name, { ttlMs: 1500, history: 2 });
-    expect(await kv.settings()).toEqual({ ttlMs: 1500, history: 2, replicas: 1 });
+    expect(await kv.settings()).toEqual({ ttlMs: 1500, history: 2, replicas: 1, markerTtlMs: 0 });
     const again = await c.b.kv(name, { ttlMs: 9000, history: 1 });
-    expect(await again.settings()).toEqual({ ttlMs: 1500, history: 2, replicas: 1 });
+    expect(await again.settings()).toEqual({ ttlMs: 1500, history: 2, replicas: 1, markerTtlMs: 0 });
+  });
+
+  it('kv - limit markers: an expiry is a delete event with a revision of its own; create succeeds after; a bucket made without them takes them', async () => {
+    const name = unique('kv_markers_');
+    const plain = await c.a.kv(name, { ttlMs: 1000 });
+    expect((await plain.settings()).markerTtlMs).toBe(0);
+    const kv = await c.b.kv(name, { ttlMs: 1000, markerTtlMs: 1000 }); // updated in place
+    expect(await kv.settings()).toMatchObject({ ttlMs: 1000, markerTtlMs: 1000 });
+    const events: KvWatchEvent[] = [];
+    const r1 = await kv.create('lease', enc('n1'));
+    const w = await kv.watch('lease', (e) => events.push(e));
+    await waitFor(() => events.length === 1, { message: 'the current value' });
+    const written = Date.now();
+    await waitFor(() => events.length === 2, { timeoutMs: 5000, intervalMs: 20, message: 'the limit marker of the expiry' });
+    expect(Date.now() - written).toBeGreaterThanOrEqual(900);
+    expect(events[1]).toMatchObject({ key: 'lease', operation: 'delete' });
+    expect(events[1]!.revision).toBeGreaterThan(r1);
+    expect(await kv.get('lease')).toBeNull();
+    const r2 = await kv.create('lease', enc('n2'));
+    expect(r2).toBeGreaterThan(events[1]!.revision);
+    w.stop();
   });
 
   it('kv - bucket TTL: entries expire without a watch event; create succeeds again, stale update fails', async () => {
