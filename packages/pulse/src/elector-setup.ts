@@ -43,7 +43,7 @@ export interface ElectorSetup {
  * @throws LeaseTtlMismatchError when the lease bucket's TTL is not `leaseTtlMs`
  */
 export async function setUpElector(i: ElectorSetupInput): Promise<ElectorSetup> {
-  const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs, kvOutageGraceMs } = i.options;
+  const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs, kvOutageGraceMs, leaseMarkers } = i.options;
   if (elector === 'single') {
     const single = new SingleNodeElector(nodeId);
     single.onChange((l) => (l.isLeader ? i.fence.open(Infinity, l.term) : i.fence.close()));
@@ -51,7 +51,7 @@ export async function setUpElector(i: ElectorSetupInput): Promise<ElectorSetup> 
   }
   if (elector !== 'kv') return { elector, clockCheck: undefined, leaseTtlMs: null };
   const bucket = clusterNames(clusterId).leaseBucket;
-  const leaseKv = await retryTransient(() => openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ...i.replicas }), { what: 'opening the lease bucket', clock, logger });
+  const leaseKv = await retryTransient(() => openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, markers: leaseMarkers, ...i.replicas }), { what: 'opening the lease bucket', clock, logger });
   const { ttlMs } = await leaseKv.settings();
   if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
   let clockCheck: ClockCheck | undefined;

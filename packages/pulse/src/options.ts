@@ -45,6 +45,14 @@ export interface PulseOptions {
    */
   kvOutageGraceMs?: number;
   /**
+   * Create the lease bucket with limit markers where the server has them (2.11.7+), and turn
+   * them on for an existing bucket: a standby then sees the lease expire and takes it at once
+   * (docs/spec.md §7 Election, terms and fencing). false: followers find an expired lease by
+   * polling (every min(250, TTL / 8) ms); a bucket that has markers keeps them. `--lease-markers`.
+   * @default true
+   */
+  leaseMarkers?: boolean;
+  /**
    * Copies of every bucket the pulse creates (state, lease, presence; issue 10): a number from
    * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees; 1 on one server or
    * the in-memory bus). An existing bucket with another count is scaled when the server
@@ -83,6 +91,7 @@ export interface ResolvedPulseOptions {
   readonly leaseTtlMs: number | undefined;
   readonly maxClockOffsetMs: number;
   readonly kvOutageGraceMs: number;
+  readonly leaseMarkers: boolean;
   readonly replicas: ReplicaSetting;
   readonly elector: 'kv' | 'single' | LeaderElector;
   readonly staleAfterMs: number | undefined;
@@ -149,6 +158,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     leaseTtlMs,
     maxClockOffsetMs,
     kvOutageGraceMs,
+    leaseMarkers: o.leaseMarkers ?? true,
     replicas: checkReplicaSetting(o.replicas ?? 'auto'),
     elector: o.elector ?? 'kv',
     staleAfterMs: o.staleAfterMs,

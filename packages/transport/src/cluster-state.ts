@@ -86,6 +86,8 @@ export function openStateBucket(bus: Bus, clusterId: string, options: ReplicaOpt
 export interface LeaseBucketOptions extends ReplicaOptions {
   /** The lease TTL: the bucket-level TTL (SPEC 6, 12). Only applies when the bucket is created. */
   readonly ttlMs: number;
+  /** Limit markers where the server has them (2.11.7+; the in-memory bus has them). @default true */
+  readonly markers?: boolean;
 }
 
 /**
@@ -97,7 +99,7 @@ export function openLeaseBucket(bus: Bus, clusterId: string, options: LeaseBucke
   const name = clusterNames(clusterId).leaseBucket;
   // Limit markers where the server has them: every replica agrees on the lease's expiry, and a
   // standby's watcher sees it and takes the lease at once (docs/spec.md §7 Election, terms and fencing).
-  const markers = bus.kind === 'memory' || supportsLimitMarkers(bus) ? { markerTtlMs: Math.max(1000, options.ttlMs) } : {};
+  const markers = options.markers !== false && (bus.kind === 'memory' || supportsLimitMarkers(bus)) ? { markerTtlMs: Math.max(1000, options.ttlMs) } : {};
   return withReplicaFallback(options, (replicas) => bus.kv(name, { ttlMs: options.ttlMs, history: 1, ...markers, ...(replicas === undefined ? {} : { replicas }) }));
 }
 

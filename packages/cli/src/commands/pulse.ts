@@ -31,6 +31,7 @@ interface PulseFlags extends NatsFlags {
   leaseTtl?: string;
   maxClockOffset: string;
   kvOutageGrace?: string;
+  leaseMarkers: string;
   emitter: string;
   logLevel?: string;
 }
@@ -67,6 +68,12 @@ function kvOutageGraceFlag(raw: string | undefined): number | undefined {
   return raw === undefined || raw === '' ? undefined : intFlag('--kv-outage-grace', raw, 0, 600_000);
 }
 
+/** An on/off flag. @throws UsageError for anything else */
+function onOffFlag(flag: string, raw: string): boolean {
+  if (raw !== 'on' && raw !== 'off') throw new UsageError(flag, `must be 'on' or 'off', got '${raw}'`);
+  return raw === 'on';
+}
+
 /** Registers `backbeat pulse`. */
 export function registerPulse(program: Command): void {
   const cmd = addClusterFlag(program.command('pulse'))
@@ -82,6 +89,11 @@ export function registerPulse(program: Command): void {
     .option(
       '--kv-outage-grace <ms>',
       "how long past its lease the leader keeps publishing while the lease KV has no stream leader (nobody can take the lease then); in a network partition the old leader may publish this long to clients on its side, whose SDK drops frames of a term that is not the lease's; 0: stop at the lease's expiry (or BACKBEAT_KV_OUTAGE_GRACE; default 15000)",
+    )
+    .option(
+      '--lease-markers <on|off>',
+      "'on': the lease bucket gets limit markers where the server has them (nats-server 2.11.7+), so a standby sees the lease expire and takes it at once; 'off': standbys poll for an expired lease",
+      'on',
     )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
@@ -112,6 +124,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     leaseTtlMs: f.leaseTtl === undefined ? undefined : intFlag('--lease-ttl', f.leaseTtl, 500, 600_000),
     maxClockOffsetMs: numberFlag('--max-clock-offset', f.maxClockOffset, 0.1, 600_000),
     kvOutageGraceMs: kvOutageGraceFlag(f.kvOutageGrace ?? process.env.BACKBEAT_KV_OUTAGE_GRACE),
+    leaseMarkers: onOffFlag('--lease-markers', f.leaseMarkers),
     replicas: replicasFlag(f.replicas),
     emitterNats: emitterFlag(f),
     logger: log,
