@@ -26,6 +26,7 @@ const COMMANDS: ReadonlyArray<{ readonly names: readonly string[]; readonly load
   { names: ['status'], load: async () => (await import('./commands/status.js')).registerStatus },
   { names: ['tempo'], load: async () => (await import('./commands/tempo.js')).registerTempo },
   { names: ['dlq'], load: async () => (await import('./commands/dlq.js')).registerDlq },
+  { names: ['mirrors'], load: async () => (await import('./commands/mirrors.js')).registerMirrors },
 ];
 
 /**

@@ -13,6 +13,7 @@ export interface NatsFlags {
   natsToken?: string;
   natsNkey?: string;
   natsCreds?: string;
+  natsInboxPrefix?: string;
   natsTlsCa?: string;
   natsTlsCert?: string;
   natsTlsKey?: string;
@@ -27,6 +28,7 @@ export function addNatsFlags(cmd: Command, defaultUrl = 'nats://127.0.0.1:4222')
     .option('--nats-token <token>', 'NATS token (or BACKBEAT_NATS_TOKEN)')
     .option('--nats-nkey <seed>', 'NATS nkey seed (or BACKBEAT_NATS_NKEY)')
     .option('--nats-creds <file>', 'NATS credentials file (JWT and nkey)')
+    .option('--nats-inbox-prefix <prefix>', 'prefix of reply subjects, e.g. _INBOX.agent (or BACKBEAT_NATS_INBOX_PREFIX)')
     .option('--nats-tls-ca <file>', 'CA certificate for TLS to NATS')
     .option('--nats-tls-cert <file>', 'client certificate for TLS to NATS')
     .option('--nats-tls-key <file>', 'client key for TLS to NATS');
@@ -43,6 +45,7 @@ export function natsConfigFrom(f: NatsFlags, name: string): NatsConfig {
     token: f.natsToken ?? env.BACKBEAT_NATS_TOKEN,
     nkeySeed: f.natsNkey ?? env.BACKBEAT_NATS_NKEY,
     credsFile: f.natsCreds,
+    inboxPrefix: f.natsInboxPrefix ?? env.BACKBEAT_NATS_INBOX_PREFIX,
     tls: f.natsTlsCa || f.natsTlsCert || f.natsTlsKey ? { caFile: f.natsTlsCa, certFile: f.natsTlsCert, keyFile: f.natsTlsKey } : undefined,
   };
 }

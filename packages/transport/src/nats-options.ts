@@ -22,6 +22,12 @@ export interface NatsConfig {
   nkeySeed?: string;
   /** Path of a .creds file (JWT + nkey seed), read when connecting. Not together with nkeySeed. */
   credsFile?: string;
+  /**
+   * Prefix of this connection's reply subjects (request replies, JetStream deliveries), e.g.
+   * `_INBOX.agent`; a login that may subscribe only to its own prefix reads no one else's
+   * replies (docs/security.md Roles). @default '_INBOX'
+   */
+  inboxPrefix?: string;
   /** TLS files; any of them turns TLS on. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Client ping interval. @default 5000 */
@@ -64,6 +70,12 @@ export function natsConnectOptions(config: NatsConfig = {}): ConnectionOptions {
   if (config.user !== undefined) opts.user = config.user;
   if (config.pass !== undefined) opts.pass = config.pass;
   if (config.token !== undefined) opts.token = config.token;
+  if (config.inboxPrefix !== undefined) {
+    if (!/^[^\s*>]+$/.test(config.inboxPrefix) || config.inboxPrefix.split('.').some((t) => t === '')) {
+      throw new InvalidArgumentError('nats.inboxPrefix', `must be a subject without wildcards or empty tokens, got '${config.inboxPrefix}'`);
+    }
+    opts.inboxPrefix = config.inboxPrefix;
+  }
   if (config.nkeySeed) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(config.nkeySeed));
   const credsFile = config.credsFile;
   if (credsFile) opts.authenticator = credsAuthenticator(() => readFileSync(credsFile));

@@ -87,7 +87,8 @@ function deliveryOf(reply: string | undefined): { seq: number; time: number } | 
  */
 function pullOnce(nc: NatsConnection, stream: string, consumer: string, batch: number, out: StoredMsg[]): Promise<number> {
   return new Promise((resolve) => {
-    const inbox = createInbox();
+    // The login's own reply prefix (NatsConfig.inboxPrefix; docs/security.md Roles).
+    const inbox = createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     let got = 0;
     let seen = -1;
     const end = () => {
