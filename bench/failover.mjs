@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// npm run bench:failover: the beat gap after kill -9 of the leading pulse, on a 3-node
+// nats-server cluster (the pinned build, R3 lease), with the lease bucket's limit markers off
+// (standbys poll for an expired lease: the baseline) and on (a standby's watch sees the expiry).
+// The gap is measured on the wire by a raw subscriber: from the last frame of the old term to
+// the first frame of the new one. The floor is the lease TTL itself (the lease must expire);
+// the target is TTL + 150 ms. Frames: 120 BPM, 3 phases (a slot every 167 ms).
+// BENCH_KILLS (default 8; short mode, BENCH_SECONDS set: 2) kills per mode; BENCH_JSON=file
+// writes the summary.
+import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeJson, NatsBus, subjects } from '@backbeat/transport';
+import { ManagedProcess, NatsCluster, natsServerBinary, waitFor } from '@backbeat/testing';
+import { summary } from './lib.mjs';
+
+const short = process.env.BENCH_SECONDS !== undefined;
+const KILLS = Number(process.env.BENCH_KILLS ?? (short ? 2 : 8));
+const TTL = 2000;
+const CLI = fileURLToPath(new URL('../packages/cli/bin/backbeat.js', import.meta.url));
+const server = natsServerBinary();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+console.log(`failover after kill -9 of the leading pulse: nats-server ${server.version}, 3 nodes, R3 lease, TTL ${TTL} ms, 120 BPM, ${KILLS} kills per mode${short ? ' (short mode: not a measurement)' : ''}`);
+
+const cluster = await NatsCluster.start(3, { name: 'failover' });
+const dir = mkdtempSync(join(tmpdir(), 'bb-failover-'));
+const procs = new Map();
+let bus;
+const stopAll = async () => {
+  await Promise.allSettled([...procs.values()].map((p) => p.stop(3000)));
+  await bus?.close().catch(() => {});
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+};
+process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
+process.once('SIGTERM', () => void stopAll().finally(() => process.exit(143)));
+
+const results = { server: server.version, ttl_ms: TTL, bpm: 120, kills: KILLS, target_ms: TTL + 150, mode: short ? 'short' : 'full' };
+try {
+  bus = await NatsBus.connect({ servers: cluster.urls, name: 'failover-recorder' });
+  for (const markers of ['off', 'on']) {
+    const clusterId = `fo${markers}`;
+    /** @type {{ term: number, slot: number, at: number }[]} */
+    const frames = [];
+    const sub = bus.subscribe(subjects(clusterId).beat, (m) => {
+      const f = decodeJson(m.data);
+      frames.push({ term: Number(m.headers['Backbeat-Term']), slot: f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase), at: performance.now() });
+    });
+    const args = (id) => ['pulse', '--cluster', clusterId, '--node-id', id, '--nats', cluster.urls.join(','), '--replicas', '3', '--bpm', '120', '--max-bpm', '600', '--lease-ttl', String(TTL), '--lease-markers', markers, '--admin-port', '0', '--data-dir', join(dir, `${clusterId}-${id}`), '--log-level', 'warn'];
+    const start = (id) => procs.set(`${clusterId}-${id}`, ManagedProcess.node(CLI, args(id)));
+    start('p1');
+    await waitFor(() => frames.length > 3, { timeoutMs: 30_000, message: 'frames of the first leader' });
+    start('p2');
+    await sleep(3000);
+    const gaps = [];
+    for (let k = 0; k < KILLS; k++) {
+      const lease = await bus.kv(`backbeat_${clusterId}_lease`, { create: false });
+      const leader = decodeJson((await lease.get('leader')).value);
+      const term = leader.term;
+      procs.get(`${clusterId}-${leader.node_id}`).kill('SIGKILL');
+      await waitFor(() => frames.some((f) => f.term > term), { timeoutMs: 20_000, intervalMs: 5, message: `frames of a term after ${term}` });
+      const last = frames.filter((f) => f.term === term).at(-1);
+      const first = frames.find((f) => f.term > term);
+      gaps.push(first.at - last.at);
+      await procs.get(`${clusterId}-${leader.node_id}`).exited;
+      start(leader.node_id);
+      await sleep(3000 + Math.random() * 500); // the next kill lands at another point of the renewal and slot cycle
+    }
+    sub.unsubscribe();
+    for (const id of ['p1', 'p2']) await procs.get(`${clusterId}-${id}`).stop(3000);
+    results[`markers_${markers}`] = { gap_ms: summary(gaps), gaps_ms: gaps.map((g) => Math.round(g)) };
+    console.log(`lease markers ${markers.padEnd(3)}: gap ms ${JSON.stringify(summary(gaps))}  (each: ${gaps.map((g) => Math.round(g)).join(', ')})`);
+  }
+  console.log(`floor: the lease TTL, ${TTL} ms; target: TTL + 150 = ${TTL + 150} ms`);
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 2)}\n`);
+} finally {
+  await stopAll();
+}
