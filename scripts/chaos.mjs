@@ -20,6 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { waitFor } from '@backbeat/testing';
 import { startFleet, DEFAULTS } from './chaos/fleet.mjs';
 import { claimTotals, formatTable, measure, rowOk, startObservers } from './chaos/observe.mjs';
+import { formatFreshStart, freshStart } from './chaos/fresh-start.mjs';
 
 const settleMs = Number(process.env.CHAOS_SETTLE_MS ?? 6000);
 const only = process.env.CHAOS_FAULTS ? new Set(process.env.CHAOS_FAULTS.split(',')) : undefined;
@@ -148,7 +149,18 @@ const faults = [
 ];
 
 let exitCode = 1;
+/** The fresh-cluster row (its own cluster, before the main fleet); CHAOS_FAULTS selects it by its name. */
+let fresh;
 try {
+  if (!only || only.has('fresh cluster concurrent start')) {
+    log('fresh cluster: 3 nats-servers just started, 2 pulses and 2 reverbs spawned at the same instant');
+    fresh = await freshStart({ log });
+    process.stdout.write(`\n${formatFreshStart(fresh)}\n`);
+    if (only && only.size === 1) {
+      exitCode = fresh.ok ? 0 : 1;
+      throw Object.assign(new Error('done'), { done: true });
+    }
+  }
   fleet = await startFleet({ log });
   obs = await startObservers({ urls: fleet.urls, clusterId: DEFAULTS.clusterId });
   await waitFor(() => obs.recorders.some((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 100, message: 'the first bar report' }).catch((e) => {
@@ -198,17 +210,17 @@ try {
   process.stdout.write(`\nSDK probes: ${probes}\n`);
   const reasons = [...new Set(obs.probes.flatMap((p) => p.failures.map((f) => f.message)))];
   if (reasons.length > 0) process.stdout.write(`SDK claim failures: ${reasons.slice(0, 5).join(' | ')}\n`);
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, rows, claims }, null, 2));
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, fresh, rows, claims }, null, 2));
   for (const r of rows.filter((x) => !rowOk(x))) {
     const bad = r.bars_detail.filter((b) => b.reports !== 1);
     for (const b of bad) log(`${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
   }
   if (process.env.CHAOS_TAILS) process.stderr.write(`${fleet.tails(Number(process.env.CHAOS_TAILS) || 40)}\n`);
   if (!claims.ok) for (const r of rows) for (const b of r.bars_detail.filter((x) => x.claims_acked !== x.claims_counted)) log(`${r.fault}: bar ${b.from_beat}: claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
-  exitCode = rows.length > 0 && rows.every(rowOk) && claims.ok && notR3.length === 0 ? 0 : 1;
+  exitCode = rows.length > 0 && rows.every(rowOk) && claims.ok && notR3.length === 0 && (fresh?.ok ?? true) ? 0 : 1;
   if (exitCode !== 0) log('some faults broke a guarantee (rows with ok = NO)');
 } catch (err) {
-  log(`chaos run failed: ${err.stack ?? err}`);
+  if (!err.done) log(`chaos run failed: ${err.stack ?? err}`);
 } finally {
   await cleanup();
 }

@@ -17,15 +17,16 @@ export const CLI = fileURLToPath(new URL('../../packages/cli/bin/backbeat.js', i
 export const DEFAULTS = Object.freeze({ clusterId: 'chaos', bpm: 60, bar: 4, leaseTtlMs: 2000, agents: 4, replicas: 3 });
 
 /**
- * Starts the cluster and the fleet; resolves once frames and reports flow.
- * @param {Partial<typeof DEFAULTS> & { log?: (line: string) => void, reverbs?: number, pulses?: number }} options
+ * Starts the cluster and the fleet (the services one after the other, or all at once with
+ * `concurrent`).
+ * @param {Partial<typeof DEFAULTS> & { log?: (line: string) => void, reverbs?: number, pulses?: number, concurrent?: boolean, beforeServices?: (fleet: Fleet) => Promise<void> | void }} options
  */
 export async function startFleet(options = {}) {
   const o = { ...DEFAULTS, ...options };
   const log = options.log ?? (() => {});
   const fleet = new Fleet(o, log);
   try {
-    await fleet.start(options.pulses ?? 2, options.reverbs ?? 2);
+    await fleet.start(options.pulses ?? 2, options.reverbs ?? 2, { concurrent: options.concurrent, beforeServices: options.beforeServices });
   } catch (err) {
     await fleet.stop();
     throw err;
@@ -46,22 +47,34 @@ class Fleet {
     this.procs = new Map();
     /** Processes the runner killed and has not restarted yet. */
     this.killed = new Set();
+    /** HTTP port of each reverb. */
+    this.httpPorts = new Map();
+    /** When a concurrent start spawned its services. */
+    this.startedAt = 0;
   }
 
   get urls() {
     return this.cluster.urls;
   }
 
-  async start(pulses, reverbs) {
+  /**
+   * Starts the cluster, then the services: one after the other, or (`concurrent`) all at the
+   * same instant, as an operator's orchestrator does. `beforeServices` runs once the cluster is
+   * up, before the first service starts (the fresh-start row connects its recorder there).
+   */
+  async start(pulses, reverbs, { concurrent = false, beforeServices } = {}) {
     this.cluster = await NatsCluster.start(3, { name: 'chaos' });
     this.log(`nats cluster up: ${this.urls.join(', ')}`);
     this.bus = await NatsBus.connect({ servers: this.urls, name: 'chaos-runner', reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
+    await beforeServices?.(this);
     // The services create every bucket and stream themselves, with BACKBEAT_REPLICAS copies
-    // (replicas() reads back what they made). Replicas of a reverb start one after the other.
-    // One after the other: two services creating the same R3 bucket or stream at the same moment
-    // can stall JetStream for one of them past its 5 s timeout on nats-server 2.9, and the
-    // service exits (seen with two pulses and with two reverbs). The faults are measured on a
-    // fleet that is up; a process that died anyway is reported by dead().
+    // (replicas() reads back what they made).
+    if (concurrent) {
+      this.startedAt = Date.now();
+      for (let i = 1; i <= pulses; i++) await this.startPulse(`p${i}`);
+      for (let i = 1; i <= reverbs; i++) await this.startReverb(`r${i}`);
+      return;
+    }
     for (let i = 1; i <= pulses; i++) {
       await this.startPulse(`p${i}`);
       if (i < pulses || reverbs > 0) await this.proc(`p${i}`).waitForOutput(/pulse started/, 30_000);
@@ -115,6 +128,7 @@ class Fleet {
 
   async startReverb(id) {
     const port = await freePort();
+    this.httpPorts.set(id, port);
     this.spawn(id, ['reverb', '--node-id', id, '--http-port', String(port), '--data-dir', join(this.dir, id), '--signatures', 'off']);
   }
 

@@ -44,7 +44,9 @@ export class TempoWriter {
   async ensureMap(): Promise<void> {
     if (this.keeper.map || this.#stopped) return;
     const { clock, bpm, barLength, phases, logger } = this.o;
-    const startTime = Math.ceil((clock.wallNow() + 500) / 1000) * 1000;
+    // Beat 0 on the next 100 ms mark at least 250 ms ahead: time for the map to reach every
+    // node and client, and a fresh cluster beats within the lease TTL + 1 s of its start.
+    const startTime = Math.ceil((clock.wallNow() + 250) / 100) * 100;
     const map = createTempoMap({ startTime, tempoBpm: bpm, barLength, phases });
     try {
       const revision = await this.kv.create(STATE_KEYS.tempoMap, encodeJson(map));

@@ -16,6 +16,11 @@ import type { FrameGate } from './frame-gate.js';
 
 /** Wait before opening a bucket again after it was missing or unreadable. */
 export const RETRY_MS = 5000;
+/**
+ * How long a read of the lease or the tempo map waits. Short: on a cluster that has just started,
+ * the replicas of a new bucket may not answer a direct get yet, and the read is tried again.
+ */
+const KV_TIMEOUT_MS = 1000;
 /** Shortest interval between two re-reads asked for by the gate. */
 const REFRESH_MS = 200;
 
@@ -38,11 +43,11 @@ export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock
   const lastRefresh = { lease: -Infinity, map: -Infinity };
   let leaseGood = false;
 
-  const later = (fn: () => void) => {
+  const later = (fn: () => void, ms = RETRY_MS) => {
     const t = clock.setTimeout(() => {
       timers.delete(t);
       if (!stopped) fn();
-    }, RETRY_MS);
+    }, ms);
     timers.add(t);
   };
 
@@ -68,7 +73,7 @@ export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock
 
   const openState = async () => {
     try {
-      const kv = await bus.kv(names.stateBucket, { create: false });
+      const kv = await bus.kv(names.stateBucket, { create: false, timeoutMs: KV_TIMEOUT_MS });
       const w = await kv.watch(STATE_KEYS.tempoMap, (e) => e.operation === 'put' && onMap(e.value));
       if (stopped) return w.stop();
       buckets.state = kv;
@@ -80,15 +85,26 @@ export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock
       later(() => void openState());
     }
   };
+  /** A key that was never written gives its watch no event: only a read tells that no node holds the lease. */
+  const checkAbsent = async (kv: KvBucket): Promise<void> => {
+    try {
+      const e = await kv.get(STATE_KEYS.leader);
+      if (!e && !stopped) onLease(null);
+    } catch (err) {
+      // The watch runs; only the read is tried again (a fresh replica may not answer yet).
+      if (stopped) return;
+      report(`reading the lease failed (${(err as Error).message}); retrying`);
+      later(() => void checkAbsent(kv), KV_TIMEOUT_MS);
+    }
+  };
   const openLease = async () => {
     try {
-      const kv = await bus.kv(names.leaseBucket, { create: false });
+      const kv = await bus.kv(names.leaseBucket, { create: false, timeoutMs: KV_TIMEOUT_MS });
       const w = await kv.watch(STATE_KEYS.leader, (e) => onLease(e.operation === 'put' ? e.value : null));
       if (stopped) return w.stop();
       buckets.lease = kv;
       stops.push(() => w.stop());
-      const e = await kv.get(STATE_KEYS.leader);
-      if (!e && !stopped) onLease(null);
+      await checkAbsent(kv);
     } catch (err) {
       if (stopped) return;
       if (err instanceof JetStreamNotFoundError) gate.setLease({ state: 'absent', reason: 'no lease bucket (a single-node pulse): terms are not fenced' });

@@ -11,6 +11,7 @@ import { NotConnectedError } from './errors.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { mapNatsError } from './nats-errors.js';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
+import { CREATE_TIMEOUT_MS, createManager } from './nats-create.js';
 import { openNatsKv } from './nats-kv.js';
 import { natsConnectOptions, type NatsConfig } from './nats-options.js';
 import { natsGetStreamMsg, natsReadStream, natsStreamState } from './nats-read.js';
@@ -37,6 +38,9 @@ export class NatsBus implements Bus {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   #jsm: Promise<JetStreamManager> | undefined;
+  /** JetStream contexts whose calls wait CREATE_TIMEOUT_MS: for creates only (nats-create.ts). */
+  #createJsm: Promise<JetStreamManager> | undefined;
+  readonly #creator: JetStreamClient;
   #connected: boolean;
   #reconnects = 0;
   #dropped = 0;
@@ -51,6 +55,7 @@ export class NatsBus implements Bus {
     this.#owned = owned;
     this.#connected = !nc.isClosed();
     this.js = jetstream(nc);
+    this.#creator = jetstream(nc, { timeout: CREATE_TIMEOUT_MS });
     void this.#watchStatus();
     void nc.closed().then(() => {
       this.#connected = false;
@@ -200,16 +205,21 @@ export class NatsBus implements Bus {
     if (t !== undefined && !(Number.isFinite(t) && t >= 1)) throw new InvalidArgumentError('timeoutMs', `must be a number of ms >= 1, got ${t}`);
     // A handle with its own timeout gets its own JetStream context (the KV's writes and direct gets use it).
     const js = t === undefined ? this.js : jetstream(this.nc, { timeout: t });
-    return openNatsKv(js, await this.#manager(), bucket, options, {
-      track: (s) => this.#track(s),
-      reportError: (e) => this.#reportError(e),
-      clustered: () => this.clustered,
-    });
+    return openNatsKv(
+      js,
+      await this.#manager(),
+      bucket,
+      options,
+      { track: (s) => this.#track(s), reportError: (e) => this.#reportError(e), clustered: () => this.clustered },
+      this.#creator,
+    );
   }
 
   async ensureStream(config: StreamConfig): Promise<void> {
     this.#checkOpen(`ensureStream '${config.name}'`);
-    await natsEnsureStream(await this.#manager(), config, this.clustered);
+    this.#createJsm ??= createManager(this.nc);
+    this.#createJsm.catch(() => (this.#createJsm = undefined));
+    await natsEnsureStream(await this.#manager(), config, this.clustered, await this.#createJsm);
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {

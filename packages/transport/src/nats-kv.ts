@@ -4,6 +4,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
+import { createOrFind } from './nats-create.js';
 import { mapNatsError, type ErrorContext } from './nats-errors.js';
 import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
 import { assertJetStreamName } from './subjects.js';
@@ -26,7 +27,14 @@ export interface NatsKvHooks {
  * @throws InvalidArgumentError for replicas > 1 on a server that is not clustered
  * @throws ReplicaMismatchError when an existing bucket's replica count cannot be changed
  */
-export async function openNatsKv(js: JetStreamClient, jsm: JetStreamManager, bucket: string, options: KvBucketOptions, hooks: NatsKvHooks): Promise<KvBucket> {
+export async function openNatsKv(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: string,
+  options: KvBucketOptions,
+  hooks: NatsKvHooks,
+  creator: JetStreamClient = js,
+): Promise<KvBucket> {
   assertJetStreamName(bucket);
   const target: ReplicaTarget = { kind: 'bucket', name: bucket, stream: `KV_${bucket}` };
   if (options.replicas !== undefined) assertReplicasPossible(options.replicas, hooks.clustered(), target);
@@ -39,7 +47,11 @@ export async function openNatsKv(js: JetStreamClient, jsm: JetStreamManager, buc
       kv = await kvm.open(bucket);
     } else {
       const markerTTL = options.markerTtlMs !== undefined && (options.ttlMs ?? 0) > 0 ? Math.max(1000, options.markerTtlMs) : undefined;
-      kv = await kvm.create(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas: options.replicas ?? 1, ...(markerTTL ? { markerTTL } : {}) });
+      const config = { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas: options.replicas ?? 1, ...(markerTTL ? { markerTTL } : {}) };
+      // A concurrent identical create can swallow this one's answer (nats-create.ts): then bind.
+      let created: KV | undefined;
+      await createOrFind(jsm, target.stream, async () => (created = await new Kvm(creator).create(bucket, config)));
+      kv = created ?? (await kvm.open(bucket));
       if (markerTTL) await ensureLimitMarkers(jsm, target.stream, markerTTL);
     }
     if (options.replicas !== undefined) await natsReconcileReplicas(jsm, target, options.replicas, hooks.clustered());

@@ -12,6 +12,7 @@ import {
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
+import { CREATE_TIMEOUT_MS, createOrFind } from './nats-create.js';
 import { AckAllBatch } from './nats-ack-batch.js';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
@@ -30,7 +31,7 @@ function isNotFound(err: unknown, code: number): boolean {
  * @throws ReplicaMismatchError when the server refuses the new replica count
  * @throws TransportError (e.g. overlapping subjects)
  */
-export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConfig, clustered: boolean): Promise<void> {
+export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConfig, clustered: boolean, creator: JetStreamManager = jsm): Promise<void> {
   assertJetStreamName(config.name);
   config.subjects.forEach((s) => assertSubject(s, true));
   const c = resolveStreamConfig(config);
@@ -47,17 +48,19 @@ export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConf
   const limits = { ...cfg }; // the update of an existing stream: its replica count is reconciled on its own
   const operation = `ensureStream '${c.name}'`;
   try {
+    // Short waits (nats-create.ts): a fresh cluster drops some requests; the caller retries.
     try {
-      await jsm.streams.info(c.name);
+      await creator.streams.info(c.name);
     } catch (err) {
       if (!isNotFound(err, JetStreamApiCodes.StreamNotFound)) throw err;
-      await jsm.streams.add({ ...cfg, num_replicas: c.replicas ?? 1 });
+      // A concurrent identical create can swallow this one's answer (nats-create.ts).
+      await createOrFind(jsm, c.name, () => creator.streams.add({ ...cfg, num_replicas: c.replicas ?? 1 }));
       return;
     }
-    await jsm.streams.update(c.name, limits);
+    await creator.streams.update(c.name, limits);
     if (c.replicas !== undefined) await natsReconcileReplicas(jsm, target, c.replicas, clustered);
   } catch (err) {
-    throw mapNatsError(err, { operation });
+    throw mapNatsError(err, { operation, timeoutMs: CREATE_TIMEOUT_MS });
   }
 }
 

@@ -1,0 +1,46 @@
+/**
+ * Creating a stream (or a KV bucket, whose stream it is) that another client may be creating
+ * at the same moment. On a JetStream cluster the meta leader answers only the first of two
+ * identical concurrent create requests: the second is proposed as an equal assignment that
+ * takes over the first one's "responded" mark (nats-server 2.14 `processStreamAssignment`), so
+ * its reply never comes and the caller would wait out the whole JetStream timeout (5 s), once
+ * per stream. Here a create waits a short time, and on a timeout asks whether the stream exists
+ * now: it usually does, because the other create made it. Creates are idempotent, so a create
+ * that was only slow costs one more round trip, never a second stream.
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { TimeoutError } from './errors.js';
+import { mapNatsError } from './nats-errors.js';
+
+/** How long a create request waits for its answer before the stream is looked up instead. */
+export const CREATE_TIMEOUT_MS = 1000;
+
+/** A JetStream manager whose calls wait {@link CREATE_TIMEOUT_MS}: for create requests only. */
+export function createManager(nc: NatsConnection): Promise<JetStreamManager> {
+  return jetstreamManager(nc, { timeout: CREATE_TIMEOUT_MS });
+}
+
+/**
+ * Runs `create`; when its answer does not come in time, looks the stream up (with the normal
+ * manager) a few times over about a second and returns normally once it exists.
+ * @throws the create's error when it is not a timeout, or the timeout when the stream never appears
+ */
+export async function createOrFind(jsm: JetStreamManager, stream: string, create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+    return;
+  } catch (err) {
+    if (!(mapNatsError(err, { operation: `create '${stream}'` }) instanceof TimeoutError)) throw err;
+    for (let i = 0; i < 4; i++) {
+      try {
+        await jsm.streams.info(stream);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    throw err;
+  }
+}
