@@ -6,11 +6,13 @@
 import type { Command } from 'commander';
 import { CommandFailedError, UsageError } from '../errors.js';
 import { outputOf } from '../output.js';
+import { adminTokenOf } from '../secrets.js';
 import { numberFlag } from '../usage.js';
 
 interface TempoFlags {
   pulse: string;
   adminToken?: string;
+  adminTokenFile?: string;
   json?: boolean;
   justification?: string;
 }
@@ -30,7 +32,8 @@ export function registerTempo(program: Command): void {
   });
   common(tempo.command('set <bpm>').description('ask for a new tempo, applied at the next downbeat'))
     .option('--justification <text>', 'why (kept with the pending change)')
-    .option('--admin-token <token>', 'bearer token of the pulse admin API (or BACKBEAT_ADMIN_TOKEN)')
+    .option('--admin-token <token>', 'bearer token of the pulse admin API; visible in ps: prefer --admin-token-file or BACKBEAT_ADMIN_TOKEN')
+    .option('--admin-token-file <file>', 'file holding the admin token (or BACKBEAT_ADMIN_TOKEN_FILE)')
     .action(async (bpmRaw: string, f: TempoFlags, cmd: Command) => {
       const bpm = numberFlag('BPM', bpmRaw, 0.1, 1000);
       if (f.justification !== undefined && f.justification.length > 1024) throw new UsageError('--justification', 'must be at most 1024 characters');
@@ -46,7 +49,7 @@ async function call(f: TempoFlags, method: 'GET' | 'POST', body?: unknown): Prom
   } catch {
     throw new UsageError('--pulse', `must be an http(s) URL such as ${DEFAULT_PULSE}, got '${f.pulse}'`);
   }
-  const token = f.adminToken ?? process.env.BACKBEAT_ADMIN_TOKEN;
+  const token = method === 'POST' ? adminTokenOf(f) : undefined;
   let r: Response;
   try {
     r = await fetch(url, {
