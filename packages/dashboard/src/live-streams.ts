@@ -2,7 +2,8 @@
  * The server-sent event streams of `/api/v1/events`, bounded under abuse (docs/spec.md §10
  * Security): a stream is written only while its client reads (a write the socket did not take
  * pauses it until `drain`, and it resumes from where it stopped); a client that falls out of
- * the hub's buffer gets `event: reset` and is closed; the number of streams is capped, and when
+ * the hub's buffer gets `event: reset` and is closed (at once, without it, when it stopped
+ * reading); the number of streams is capped, and when
  * the cap is reached the slowest stream that is behind is closed for a newcomer (or, when every
  * stream keeps up, the newcomer is refused).
  */
@@ -82,7 +83,12 @@ export class LiveStreams {
   }
 
   #flush(s: Stream): void {
-    if (s.closed || s.paused) return;
+    if (s.closed) return;
+    if (s.paused) {
+      // A client that stopped reading and has fallen out of the buffer will never catch up.
+      if (this.hub.since(s.last, 0).reset) this.#close(s, true);
+      return;
+    }
     for (;;) {
       const page = this.hub.since(s.last);
       if (page.reset) {
