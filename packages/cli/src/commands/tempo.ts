@@ -65,7 +65,7 @@ async function call(f: TempoFlags, method: 'GET' | 'POST', body?: unknown): Prom
   const answer = (await r.json().catch(() => ({}))) as Record<string, unknown>;
   if (r.ok) return answer;
   const msg = typeof answer.message === 'string' ? answer.message : `HTTP ${r.status}`;
-  if (r.status === 401) throw new CommandFailedError(`the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token TOKEN or set BACKBEAT_ADMIN_TOKEN`, { status: 401 });
+  if (r.status === 401) throw new CommandFailedError(`the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token-file FILE (or --admin-token TOKEN, BACKBEAT_ADMIN_TOKEN, BACKBEAT_ADMIN_TOKEN_FILE)`, { status: 401 });
   if (r.status === 400) throw new CommandFailedError(`tempo change refused: ${msg}${typeof answer.rule === 'string' && !msg.includes(answer.rule) ? ` (${answer.rule})` : ''}`, { status: 400 });
   throw new CommandFailedError(`the pulse at ${f.pulse} answered ${r.status}: ${msg}`, { status: r.status });
 }
