@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// npm run bench:dashboard: the dashboard under abuse (docs/spec.md §10 Security), on a real
+// nats-server on 127.0.0.1 and `backbeat dev --nats` in its own process:
+// 1. A hostile agent login publishes dead letters with 60 KB `x-agent-id` headers (the
+//    dashboard shows every dead letter), BENCH_LETTERS of them (default 600).
+// 2. `/live` latency with nobody else asking (the baseline), then with three hostile pollers
+//    asking `/api/v1/updates?after=0` back to back; also the bytes each poll answered and the
+//    dev process's resident memory.
+// Env: BENCH_LETTERS, BENCH_LIVE_SAMPLES (default 500), BENCH_JSON=file writes the summary too,
+// BACKBEAT_ROOT=dir runs the `backbeat` of another checkout (to measure a baseline build).
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NatsServer } from '@backbeat/testing';
+import { NatsBus, subjects } from '@backbeat/transport';
+import { printTable, summary } from './lib.mjs';
+
+const LETTERS = Number(process.env.BENCH_LETTERS ?? 600);
+const SAMPLES = Number(process.env.BENCH_LIVE_SAMPLES ?? 500);
+const root = process.env.BACKBEAT_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
+const bin = `${root.replace(/\/$/, '')}/packages/cli/bin/backbeat.js`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** `/live` latencies (ms) of `n` requests, one every 5 ms. */
+async function liveLatencies(base, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = await fetch(`${base}/live`);
+    await r.arrayBuffer();
+    out.push(performance.now() - t0);
+    await sleep(5);
+  }
+  return out;
+}
+
+/** Resident memory of a process, MB (Linux). */
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+const server = await NatsServer.start();
+const dev = spawn(process.execPath, [bin, 'dev', '--nats', server.url, '--port', '0', '--agents', '6'], {
+  env: { ...process.env, BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+try {
+  const base = await new Promise((resolve, reject) => {
+    let text = '';
+    const t = setTimeout(() => reject(new Error('backbeat dev did not start in 40 s')), 40_000);
+    dev.stdout.on('data', (c) => {
+      text += c;
+      const m = /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(text);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
+    });
+  });
+  dev.stdout.resume();
+  const bus = await NatsBus.connect({ servers: server.url });
+  await sleep(3000); // the first bars
+  const idle = await liveLatencies(base, SAMPLES);
+  const rssBefore = rssMb(dev.pid);
+
+  const agentId = `agent:${'x'.repeat(60 * 1024)}`;
+  for (let i = 0; i < LETTERS; i++) {
+    bus.publish(subjects('dev').dlq, new TextEncoder().encode(`{"agent_id":"a${i}"}`), { headers: { 'x-reason': 'forged', 'x-error': 'e', 'x-agent-id': agentId } });
+    if (i % 50 === 49) await bus.flush();
+  }
+  await bus.flush();
+  await sleep(1000);
+
+  let stop = false;
+  const pollBytes = [];
+  const pollers = Array.from({ length: 3 }, async () => {
+    while (!stop) {
+      const r = await fetch(`${base}/api/v1/updates?after=0`);
+      pollBytes.push((await r.arrayBuffer()).byteLength);
+    }
+  });
+  await sleep(500);
+  const hostile = await liveLatencies(base, SAMPLES);
+  const rssAfter = rssMb(dev.pid);
+  stop = true;
+  await Promise.all(pollers);
+  await bus.close();
+
+  printTable('/live latency', [
+    { name: 'alone', ...summary(idle) },
+    { name: '3 hostile pollers', ...summary(hostile) },
+  ]);
+  const bytes = summary(pollBytes);
+  console.log(`\npolls of /api/v1/updates?after=0: ${bytes.n}, bytes each p50 ${bytes.p50}, max ${bytes.max}`);
+  console.log(`backbeat dev RSS: ${rssBefore} MB before the dead letters, ${rssAfter} MB after (${LETTERS} letters of 60 KB headers)`);
+  const result = { letters: LETTERS, live_alone: summary(idle), live_hostile: summary(hostile), poll_bytes: bytes, rss_mb: { before: rssBefore, after: rssAfter } };
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2));
+} finally {
+  dev.kill('SIGTERM');
+  await new Promise((r) => (dev.exitCode !== null ? r() : dev.once('exit', r)));
+  await server.stop();
+}
