@@ -4,11 +4,12 @@
 // 1. A hostile agent login publishes dead letters with 60 KB `x-agent-id` headers (the
 //    dashboard shows every dead letter), BENCH_LETTERS of them (default 600).
 // 2. `/live` latency with nobody else asking (the baseline), then with three hostile pollers
-//    asking `/api/v1/updates?after=0` back to back; also the bytes each poll answered and the
-//    dev process's resident memory.
+//    asking `/api/v1/updates?after=0` back to back (in their own process, so reading their
+//    answers does not delay this one's); also the bytes each poll answered and the dev
+//    process's resident memory.
 // Env: BENCH_LETTERS, BENCH_LIVE_SAMPLES (default 500), BENCH_JSON=file writes the summary too,
 // BACKBEAT_ROOT=dir runs the `backbeat` of another checkout (to measure a baseline build).
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NatsServer } from '@backbeat/testing';
@@ -38,6 +39,21 @@ async function liveLatencies(base, n) {
 function rssMb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+// The hostile pollers' process: polls until told to stop, then reports the bytes of each answer.
+if (process.argv[2] === 'pollers') {
+  const base = process.argv[3];
+  let stop = false;
+  const bytes = [];
+  process.on('message', () => (stop = true));
+  await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      while (!stop) bytes.push((await (await fetch(`${base}/api/v1/updates?after=0`)).arrayBuffer()).byteLength);
+    }),
+  );
+  process.send(bytes, () => process.exit(0));
+  await new Promise(() => {});
 }
 
 const server = await NatsServer.start();
@@ -72,26 +88,19 @@ try {
   await bus.flush();
   await sleep(1000);
 
-  let stop = false;
-  const pollBytes = [];
-  const pollers = Array.from({ length: 3 }, async () => {
-    while (!stop) {
-      const r = await fetch(`${base}/api/v1/updates?after=0`);
-      pollBytes.push((await r.arrayBuffer()).byteLength);
-    }
-  });
+  const pollers = fork(fileURLToPath(import.meta.url), ['pollers', base]);
+  const pollBytes = new Promise((resolve) => pollers.once('message', resolve));
   await sleep(500);
   const hostile = await liveLatencies(base, SAMPLES);
   const rssAfter = rssMb(dev.pid);
-  stop = true;
-  await Promise.all(pollers);
+  pollers.send('stop');
+  const bytes = summary(await pollBytes);
   await bus.close();
 
   printTable('/live latency', [
     { name: 'alone', ...summary(idle) },
     { name: '3 hostile pollers', ...summary(hostile) },
   ]);
-  const bytes = summary(pollBytes);
   console.log(`\npolls of /api/v1/updates?after=0: ${bytes.n}, bytes each p50 ${bytes.p50}, max ${bytes.max}`);
   console.log(`backbeat dev RSS: ${rssBefore} MB before the dead letters, ${rssAfter} MB after (${LETTERS} letters of 60 KB headers)`);
   const result = { letters: LETTERS, live_alone: summary(idle), live_hostile: summary(hostile), poll_bytes: bytes, rss_mb: { before: rssBefore, after: rssAfter } };

@@ -56,11 +56,16 @@ export function registerDashboard(app: FastifyInstance, source: DashboardSource,
     }),
   );
 
+  let lastPage: { key: string; body: Buffer } | undefined;
   app.get<{ Querystring: { after?: string } }>('/api/v1/updates', async (req, reply) => {
     const after = Number(req.query.after ?? '0');
     if (!Number.isSafeInteger(after) || after < 0) return sendHttpError(reply, httpError('BB_ERR_BAD_REQUEST', 'query.after must be an integer >= 0'));
-    // One bounded page, joined from events serialised when they arrived.
-    return reply.type('application/json; charset=utf-8').send(answerJson(await hub.poll(after, HOLD_MS)));
+    // One bounded page, joined from events serialised when they arrived; pollers asking the
+    // same question of the same buffer (many pages open, or a hostile loop) share one body.
+    const answer = await hub.poll(after, HOLD_MS);
+    const key = `${after}:${answer.seq}:${hub.seq}:${answer.reset}`;
+    if (lastPage?.key !== key) lastPage = { key, body: Buffer.from(answerJson(answer)) };
+    return reply.type('application/json; charset=utf-8').send(lastPage.body);
   });
 
   app.post('/api/v1/tempo', async (req, reply) => {
