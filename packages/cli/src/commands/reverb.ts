@@ -11,6 +11,7 @@ import { createLogger } from '../logger.js';
 import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, replicasFlag, shownNatsUrl, type NatsFlags } from '../nats-flags.js';
 import { resolveNodeId } from './pulse.js';
 import { addAdminTokenFlags, adminTokenOf, readSecret, type AdminTokenFlags } from '../secrets.js';
+import { terminalSafe } from '../terminal.js';
 import { intFlag, UsageError } from '../usage.js';
 
 interface ReverbFlags extends NatsFlags, AdminTokenFlags {
@@ -76,7 +77,10 @@ async function runConsumers(f: ReverbFlags): Promise<void> {
     }
     const list = await listReverbConsumers(bus, f.cluster);
     if (list.length === 0) process.stdout.write('no durable consumers on the claim stream\n');
-    for (const c of list) process.stdout.write(`${c.name}\t${c.orphaned ? 'ORPHANED' : 'in use'}\tpending ${c.pending}\tack pending ${c.ackPending}\t${c.why}\n`);
+    for (const c of list) {
+      const fields = [c.name, c.orphaned ? 'ORPHANED' : 'in use', `pending ${c.pending}`, `ack pending ${c.ackPending}`, c.why];
+      process.stdout.write(`${fields.map(terminalSafe).join('\t')}\n`);
+    }
   } finally {
     await bus.close();
   }

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { CommandFailedError, UsageError } from '../errors.js';
 import { outputOf } from '../output.js';
 import { adminTokenOf } from '../secrets.js';
+import { terminalLines } from '../terminal.js';
 import { numberFlag } from '../usage.js';
 
 interface TempoFlags {
@@ -77,5 +78,5 @@ function renderTempo(t: Record<string, unknown>): string {
     `limits   ${t.min_bpm} to ${t.max_bpm} BPM, at most ±10 % per change`,
     `change   ${t.can_change ? 'possible now' : `not now: ${t.reason}`}`,
   ];
-  return `${lines.join('\n')}\n`;
+  return terminalLines(lines);
 }
