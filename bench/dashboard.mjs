@@ -7,10 +7,13 @@
 //    asking `/api/v1/updates?after=0` back to back (in their own process, so reading their
 //    answers does not delay this one's); also the bytes each poll answered and the dev
 //    process's resident memory.
+// 3. Twenty `/api/v1/events` clients that never read while another BENCH_LETTERS such dead
+//    letters arrive: the dev process's resident memory before and after.
 // Env: BENCH_LETTERS, BENCH_LIVE_SAMPLES (default 500), BENCH_JSON=file writes the summary too,
 // BACKBEAT_ROOT=dir runs the `backbeat` of another checkout (to measure a baseline build).
 import { fork, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { NatsServer } from '@backbeat/testing';
 import { NatsBus, subjects } from '@backbeat/transport';
@@ -81,12 +84,15 @@ try {
   const rssBefore = rssMb(dev.pid);
 
   const agentId = `agent:${'x'.repeat(60 * 1024)}`;
-  for (let i = 0; i < LETTERS; i++) {
-    bus.publish(subjects('dev').dlq, new TextEncoder().encode(`{"agent_id":"a${i}"}`), { headers: { 'x-reason': 'forged', 'x-error': 'e', 'x-agent-id': agentId } });
-    if (i % 50 === 49) await bus.flush();
-  }
-  await bus.flush();
-  await sleep(1000);
+  const letters = async () => {
+    for (let i = 0; i < LETTERS; i++) {
+      bus.publish(subjects('dev').dlq, new TextEncoder().encode(`{"agent_id":"a${i}"}`), { headers: { 'x-reason': 'forged', 'x-error': 'e', 'x-agent-id': agentId } });
+      if (i % 50 === 49) await bus.flush();
+    }
+    await bus.flush();
+    await sleep(1000);
+  };
+  await letters();
 
   const pollers = fork(fileURLToPath(import.meta.url), ['pollers', base]);
   const pollBytes = new Promise((resolve) => pollers.once('message', resolve));
@@ -95,6 +101,20 @@ try {
   const rssAfter = rssMb(dev.pid);
   pollers.send('stop');
   const bytes = summary(await pollBytes);
+
+  // Twenty live-stream clients that never read, then more hostile letters.
+  const port = Number(new URL(base).port);
+  const stuck = Array.from({ length: 20 }, () => {
+    const sock = connect(port, '127.0.0.1', () => sock.write(`GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+    sock.on('error', () => {});
+    sock.pause();
+    return sock;
+  });
+  await sleep(500);
+  const rssStreamsBefore = rssMb(dev.pid);
+  await letters();
+  const rssStreamsAfter = rssMb(dev.pid);
+  for (const s of stuck) s.destroy();
   await bus.close();
 
   printTable('/live latency', [
@@ -103,7 +123,14 @@ try {
   ]);
   console.log(`\npolls of /api/v1/updates?after=0: ${bytes.n}, bytes each p50 ${bytes.p50}, max ${bytes.max}`);
   console.log(`backbeat dev RSS: ${rssBefore} MB before the dead letters, ${rssAfter} MB after (${LETTERS} letters of 60 KB headers)`);
-  const result = { letters: LETTERS, live_alone: summary(idle), live_hostile: summary(hostile), poll_bytes: bytes, rss_mb: { before: rssBefore, after: rssAfter } };
+  console.log(`with 20 event-stream clients that never read: ${rssStreamsBefore} MB, ${rssStreamsAfter} MB after ${LETTERS} more letters`);
+  const result = {
+    letters: LETTERS,
+    live_alone: summary(idle),
+    live_hostile: summary(hostile),
+    poll_bytes: bytes,
+    rss_mb: { before: rssBefore, after: rssAfter, streams_before: rssStreamsBefore, streams_after: rssStreamsAfter },
+  };
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2));
 } finally {
   dev.kill('SIGTERM');
