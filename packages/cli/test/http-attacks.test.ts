@@ -172,6 +172,29 @@ describe('pulse admin API - slow and large bodies', () => {
     expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
   });
 
+  it('pulse - headers that never end (slowloris) are cut off at the header timeout', async () => {
+    const u = new URL(pulseTok);
+    const closedAfterMs = await new Promise<number>((resolve, reject) => {
+      const sock = connect(Number(u.port), u.hostname);
+      const t0 = Date.now();
+      let drip: NodeJS.Timeout | undefined;
+      const bound = setTimeout(() => (sock.destroy(), reject(new Error('the server kept unfinished headers open for 10 s'))), 10_000);
+      sock.on('error', () => {});
+      sock.on('close', () => {
+        clearTimeout(bound);
+        clearInterval(drip);
+        resolve(Date.now() - t0);
+      });
+      sock.on('connect', () => {
+        sock.write(`GET /tempo HTTP/1.1\r\nHost: ${u.host}\r\n`);
+        let n = 0;
+        drip = setInterval(() => sock.writable && sock.write(`X-Slow-${n++}: 1\r\n`), 100);
+      });
+    });
+    expect(closedAfterMs).toBeGreaterThanOrEqual(LIMITS.headersTimeoutMs - 100);
+    expect(closedAfterMs).toBeLessThan(LIMITS.headersTimeoutMs + 3000);
+  });
+
   it('pulse - a body over 64 KiB is refused 413 with a registered code', async () => {
     const big = JSON.stringify({ tempo_bpm: 62, justification: 'x'.repeat(70 * 1024) });
     const r = await send(pulseTok, 'POST', '/tempo', { authorization: `Bearer ${PULSE_TOKEN}`, 'content-type': 'application/json' }, big);
