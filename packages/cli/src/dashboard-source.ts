@@ -7,8 +7,11 @@ import type { Bus } from '@backbeat/transport';
 import { readClusterStatus, type ClusterStatus, type NodeView } from './cluster-status.js';
 import { followDeadLetters, readDeadLetters, type DeadLetter } from './dead-letters.js';
 
-/** How the host applies a tempo change, or undefined when it cannot. */
-export type TempoChanger = (body: unknown, authorization: string | undefined) => Promise<TempoAnswer>;
+/**
+ * How the host applies a tempo change, or undefined when it cannot. The host's guard has
+ * checked the browser's request; the browser's credentials are never passed on.
+ */
+export type TempoChanger = (body: unknown) => Promise<TempoAnswer>;
 
 /** What `backbeat dev` adds to the dashboard. */
 export interface DevExtras {
@@ -158,13 +161,16 @@ function nodeOf(n: NodeView, leader: string | null): DashboardNode {
   return { kind: n.kind, node_id: n.node_id, role: n.role, is_leader: n.node_id === leader, detail: [`${n.host} pid ${n.pid}`, ...facts].join(', '), updated_at: n.updated_at };
 }
 
-/** Forwards tempo changes to a pulse admin API (its bearer token check applies). */
-export function proxyTempoTo(adminUrl: string): TempoChanger {
-  return async (body, authorization) => {
+/**
+ * Forwards tempo changes to a pulse admin API with this host's own `pulseToken` (its bearer
+ * token check applies); the browser's Authorization header, if any, is never forwarded.
+ */
+export function proxyTempoTo(adminUrl: string, pulseToken?: string): TempoChanger {
+  return async (body) => {
     try {
       const r = await fetch(new URL('/tempo', adminUrl), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        headers: { 'content-type': 'application/json', ...(pulseToken ? { authorization: `Bearer ${pulseToken}` } : {}) },
         body: JSON.stringify(body ?? {}),
         signal: AbortSignal.timeout(5000),
       });

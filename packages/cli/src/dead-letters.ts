@@ -26,6 +26,14 @@ export interface DeadLetter {
 /** Payload characters kept in {@link DeadLetter.payload}. */
 export const PAYLOAD_CHARS = 120;
 
+/** Characters kept of a header or id from the message (`x-agent-id`, `x-reason`, `x-error` ...). */
+export const FIELD_CHARS = 256;
+
+/** `s` cut to `max` characters, an ellipsis marking the cut. */
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
 const dec = new TextDecoder();
 
 /** The dead letter of one message on the dead-letter subject. */
@@ -44,10 +52,10 @@ export function deadLetterOf(data: Uint8Array, headers: Headers, timeMs: number,
   return {
     time: new Date(timeMs).toISOString(),
     ...(seq !== undefined ? { seq } : {}),
-    reason: headers['x-reason'] ?? 'unknown',
-    error: headers['x-error'] ?? '',
-    agent_id: agent,
-    window_id: headers['x-window-id'] ?? null,
+    reason: clip(headers['x-reason'] ?? 'unknown', FIELD_CHARS),
+    error: clip(headers['x-error'] ?? '', 4 * FIELD_CHARS),
+    agent_id: agent === null ? null : clip(agent, FIELD_CHARS),
+    window_id: headers['x-window-id'] === undefined ? null : clip(headers['x-window-id'], FIELD_CHARS),
     payload: flat.length > PAYLOAD_CHARS ? `${flat.slice(0, PAYLOAD_CHARS - 1)}…` : flat,
     bytes: data.length,
   };

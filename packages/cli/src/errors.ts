@@ -2,7 +2,7 @@
  * The cli package's errors. Each one is a sentence a person can act on: `main` prints it on
  * one line and exits (2 for a usage mistake, 1 for anything else); never a stack trace.
  */
-import { BackbeatError } from '@backbeat/core';
+import { BackbeatError, redactCredentials } from '@backbeat/core';
 
 /** A flag or argument the user gave breaks its rule: one line on stderr, exit code 2. */
 export class UsageError extends BackbeatError<{ flag: string }> {
@@ -24,7 +24,8 @@ export class StartupError extends BackbeatError<{ flag: string }> {
 /** No NATS server answered at the given URL(s); exit code 1. */
 export class NatsUnreachableError extends BackbeatError<{ url: string }> {
   constructor(url: string, reason: string, options?: { cause?: unknown }) {
-    super('BB_ERR_NATS_UNREACHABLE', `cannot connect to NATS at ${url}: ${reason} (start nats-server, or point --nats at yours)`, { url }, options);
+    const shown = redactCredentials(url);
+    super('BB_ERR_NATS_UNREACHABLE', `cannot connect to NATS at ${shown}: ${redactCredentials(reason)} (start nats-server, or point --nats at yours)`, { url: shown }, options);
   }
 }
 
@@ -33,7 +34,7 @@ export class ClusterNotFoundError extends BackbeatError<{ clusterId: string }> {
   constructor(clusterId: string, url: string) {
     super(
       'BB_ERR_CLUSTER_NOT_FOUND',
-      `no cluster '${clusterId}' on NATS at ${url}: no pulse has run with --cluster ${clusterId} there (check --cluster, or start a pulse)`,
+      `no cluster '${clusterId}' on NATS at ${redactCredentials(url)}: no pulse has run with --cluster ${clusterId} there (check --cluster, or start a pulse)`,
       { clusterId },
     );
   }

@@ -13,13 +13,6 @@ export interface ListenFlags {
   readonly port: string;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-/** True for an address that only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /** The StartupError for a failed bind of `host:port`. */
 export function explainListenError(err: unknown, host: string, port: number, flags: ListenFlags): StartupError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { BackbeatError } from '@backbeat/core';
+import { BackbeatError, redactCredentials } from '@backbeat/core';
 import { UsageError } from './errors.js';
 import { STDIO, type CliOutput } from './output.js';
 
@@ -79,7 +79,9 @@ export async function main(argv: string[]): Promise<void> {
   if (code !== 0) setTimeout(() => process.exit(), 500).unref();
 }
 
-function exitCodeFor(err: unknown, output: CliOutput): number {
+function exitCodeFor(err: unknown, out: CliOutput): number {
+  // Whatever an error says, a password or token in a URL in it is masked.
+  const output: CliOutput = { writeOut: out.writeOut, writeErr: (text) => out.writeErr(redactCredentials(text)) };
   if (err instanceof CommanderError) {
     // --help and --version end through exitOverride with exit code 0; commander already printed.
     return err.exitCode === 0 ? 0 : 2;

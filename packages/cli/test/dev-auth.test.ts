@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagedProcess, waitFor } from '@backbeat/testing';
@@ -9,7 +12,12 @@ let url: string;
 const auth = { authorization: 'Bearer t0ken', 'content-type': 'application/json' };
 
 beforeAll(async () => {
-  dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '1', '--pulse-nodes', '2', '--admin-token', 't0ken'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+  // The token from a file named by the environment, as a deployment passes it (not on argv).
+  const file = join(mkdtempSync(join(tmpdir(), 'backbeat-dev-auth-')), 'admin-token');
+  writeFileSync(file, 't0ken\n');
+  dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '1', '--pulse-nodes', '2'], {
+    env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '', BACKBEAT_ADMIN_TOKEN_FILE: file },
+  });
   url = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 40_000))[1]!;
 }, 60_000);
 afterAll(async () => {

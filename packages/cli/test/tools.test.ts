@@ -135,7 +135,7 @@ describe('backbeat tempo - through a pulse admin API', () => {
       runInProcess(['tempo', 'get', '--pulse', 'http://127.0.0.1:1']),
     ]);
     expect(noToken.code).toBe(1);
-    expect(noToken.err.trim()).toMatch(/^backbeat: the pulse at http:\/\/127\.0\.0\.1:\d+ refused the change: a valid bearer token is required.*pass --admin-token TOKEN/);
+    expect(noToken.err.trim()).toMatch(/^backbeat: the pulse at http:\/\/127\.0\.0\.1:\d+ refused the change: POST \/tempo needs 'Authorization: Bearer <admin token>'; pass --admin-token-file FILE/);
     expect(far.code).toBe(1);
     expect(far.err.trim()).toMatch(/^backbeat: tempo change refused: /);
     expect(far.err.trim().split('\n')).toHaveLength(1);

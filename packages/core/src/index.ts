@@ -20,6 +20,22 @@
 export { BackbeatError, InvalidArgumentError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { HTTP_ERROR_CODES, httpError, sendHttpError } from './http-errors.js';
+export {
+  SAFE_METHODS,
+  HTTP_LIMITS,
+  PAGE_SECURITY_HEADERS,
+  adminTokenProblem,
+  errorAnswer,
+  bearerMatches,
+  guardHook,
+  guardRequest,
+  hostnameOf,
+  httpServerOptions,
+  isLoopbackHost,
+  parseBearer,
+} from './http-guard.js';
+export type { GuardOptions, GuardRefusal, GuardReply, GuardRequest, HttpLimits, ServerErrorLike } from './http-guard.js';
+export { redactCredentials } from './redact.js';
 export { DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID } from './defaults.js';
 export type { LifecycleState } from './defaults.js';
 export type { ErrorReply, HttpErrorBody, HttpErrorCode } from './http-errors.js';

@@ -238,7 +238,8 @@ async function pollLoop() {
       else for (const e of u.events) handlers[e.event]?.(e.data);
       seq = Math.max(seq, u.seq);
       setConn('live', true);
-      await new Promise((ok) => setTimeout(ok, POLL_GAP_MS));
+      // A bounded page: when more events wait, ask again at once.
+      if (!u.more) await new Promise((ok) => setTimeout(ok, POLL_GAP_MS));
     } catch {
       setConn('reconnecting', false);
       await new Promise((ok) => setTimeout(ok, 2000));

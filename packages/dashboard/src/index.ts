@@ -6,6 +6,9 @@
  * ```
  */
 export { registerDashboard } from './plugin.js';
+export type { DashboardOptions } from './plugin.js';
+export { LIVE_STREAM_LIMITS } from './live-streams.js';
+export type { LiveStreamLimits } from './live-streams.js';
 export type {
   DashboardSource,
   DashboardBeat,

@@ -116,6 +116,9 @@ export interface DashboardSource {
   /** The last dead letters, oldest first. */
   recentDeadLetters(limit: number): Promise<DashboardDeadLetter[]>;
   cluster(): Promise<DashboardCluster>;
-  /** Applies a tempo change; `authorization` is the browser's header, passed on. */
-  changeTempo(body: unknown, authorization: string | undefined): Promise<TempoAnswer>;
+  /**
+   * Applies a tempo change. The host's guard has checked the request (token, Origin, Host);
+   * the browser's credentials are not passed on.
+   */
+  changeTempo(body: unknown): Promise<TempoAnswer>;
 }

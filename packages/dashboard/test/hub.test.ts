@@ -31,7 +31,7 @@ describe('dashboard hub - live updates for the long-poll', () => {
     s.fire(2);
     const a = await hub.poll(0, 1000);
     expect(a.reset).toBe(false);
-    expect(a.events.map((e) => [e.seq, e.event, (e.data as DashboardBeat).beat_index])).toEqual([
+    expect(a.events.map((e) => [e.seq, e.event, (JSON.parse(e.json) as DashboardBeat).beat_index])).toEqual([
       [1, 'beat', 1],
       [2, 'beat', 2],
     ]);
@@ -45,9 +45,9 @@ describe('dashboard hub - live updates for the long-poll', () => {
     const hub = new UpdateHub(s.source);
     const waiting = hub.poll(0, 60_000);
     s.fire(7);
-    expect((await waiting).events.map((e) => (e.data as DashboardBeat).beat_index)).toEqual([7]);
+    expect((await waiting).events.map((e) => (JSON.parse(e.json) as DashboardBeat).beat_index)).toEqual([7]);
     const empty = await hub.poll(hub.seq, 10);
-    expect(empty).toEqual({ seq: 1, events: [], reset: false });
+    expect(empty).toEqual({ seq: 1, events: [], reset: false, more: false });
     hub.close();
   });
 
@@ -58,7 +58,7 @@ describe('dashboard hub - live updates for the long-poll', () => {
     expect((await hub.poll(99, 10)).reset).toBe(true);
     for (let i = 0; i < 600; i++) s.fire(i);
     expect((await hub.poll(5, 10)).reset).toBe(true);
-    expect((await hub.poll(0, 10)).events).toHaveLength(512);
+    expect((await hub.poll(0, 10, 1024 * 1024)).events).toHaveLength(512);
     hub.close();
     expect(s.listeners()).toBe(0);
   });

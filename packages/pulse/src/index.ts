@@ -36,5 +36,5 @@ export type { PulseMetrics, PulseGaugeReadings } from './metrics.js';
 export { DriftTracker } from './drift.js';
 export type { DriftReport } from './drift.js';
 export type { PendingTempo, TempoRequest } from './tempo.js';
-export { buildAdminApp, bearerMatches, hasBearer, sendError, tempoChangeAnswer } from './admin.js';
+export { buildAdminApp, tempoChangeAnswer } from './admin.js';
 export type { AdminOptions, TempoChangeAnswer } from './admin.js';

@@ -1,11 +1,12 @@
 /**
- * Reverb's HTTP API (fastify): probes, metrics, windows, status and report history. Requests
- * that change state need the admin token when one is configured (admin-auth.ts).
+ * Reverb's HTTP API (fastify): probes, metrics, windows, status and report history. Every
+ * request passes the shared guard of docs/spec.md §10 Security before its body is read:
+ * requests that change state need the admin token when one is configured; without one the
+ * server answers loopback `Host`s only and takes JSON state changes from its own origin only.
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { httpError, sendHttpError, type Clock } from '@backbeat/core';
-import { SAFE_METHODS, bearerMatches } from './admin-auth.js';
+import { errorAnswer, guardHook, httpError, httpServerOptions, sendHttpError, type Clock, type HttpLimits } from '@backbeat/core';
 import type { Reverb } from './reverb.js';
 
 /** Options of {@link buildReverbApp}. */
@@ -14,28 +15,19 @@ export interface ReverbAppOptions {
   adminToken?: string;
   /** @default the reverb's clock */
   clock?: Clock;
+  /** Time and size limits (tests shorten them). @default HTTP_LIMITS of @backbeat/core */
+  limits?: Partial<HttpLimits>;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Builds the app (not listening yet). */
 export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, ...httpServerOptions(options.limits) });
   const clock = options.clock ?? reverb.options.clock;
   const iso = () => new Date(clock.wallNow()).toISOString();
-  const token = options.adminToken;
-  if (token) {
-    app.addHook('onRequest', async (req, reply) => {
-      if (SAFE_METHODS.has(req.method) || bearerMatches(req.headers.authorization, token)) return;
-      return sendHttpError(reply.header('www-authenticate', 'Bearer'), httpError('BB_ERR_UNAUTHORIZED', `${req.method} ${req.url} needs 'Authorization: Bearer <admin token>'`));
-    });
-  }
-  const fail = (status: number, error: string, message: string) => ({ status, body: { error, message } });
-
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
-    const { status, body } = err.validation || (err.statusCode ?? 500) < 500 ? fail(err.statusCode ?? 400, 'BB_ERR_BAD_REQUEST', err.message) : fail(500, 'BB_ERR_INTERNAL', 'internal error');
-    return reply.code(status).send(body);
-  });
+  app.addHook('onRequest', guardHook({ token: options.adminToken }));
+  app.setErrorHandler((err, _req, reply) => sendHttpError(reply, errorAnswer(err as Error)));
   app.setNotFoundHandler((req, reply) => sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`)));
 
   app.get('/health', async () => ({

@@ -32,5 +32,5 @@ export { createReverbMetrics } from './metrics.js';
 export type { ReverbMetrics } from './metrics.js';
 export { buildReverbApp } from './http.js';
 export type { ReverbAppOptions } from './http.js';
-export { assertBindable, isLoopbackHost, bearerMatches } from './admin-auth.js';
+export { assertBindable } from './admin-auth.js';
 export { TrustFileError, REVERB_ERROR_CODES } from './errors.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock, compareHlc, createTempoMap, formatHlc, parseHlc } from '@backbeat/core';
 import { validateBarReport } from '@backbeat/contracts';
 import { publicKeyBase64 } from '@backbeat/sdk';
-import { HandledSeqs, TrustStore, WindowAggregation, compareHlcText, assertBindable, bearerMatches, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, isLoopbackHost, planRecovery, resolveReverbOptions } from '@backbeat/reverb';
+import { HandledSeqs, TrustStore, WindowAggregation, compareHlcText, assertBindable, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, planRecovery, resolveReverbOptions } from '@backbeat/reverb';
 
 const map = createTempoMap({ startTime: 1_000_000, tempoBpm: 60, barLength: 4 }); // 1 s beats, 4 s bars
 const enc = new TextEncoder();
@@ -175,14 +175,10 @@ describe('reverb - identity and admin auth', () => {
     ]);
   });
 
-  it('auth - loopback addresses only without a token; bearer tokens compared exactly', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(isLoopbackHost(h)).toBe(true);
-    for (const h of ['0.0.0.0', '10.0.0.1', '::', 'example.com']) expect(isLoopbackHost(h)).toBe(false);
+  it('auth - loopback addresses only without a token', () => {
     expect(() => assertBindable('0.0.0.0', undefined)).toThrow(/not a loopback address: without --admin-token/);
     expect(() => assertBindable('0.0.0.0', 's3cret')).not.toThrow();
     expect(() => assertBindable('127.0.0.1', undefined)).not.toThrow();
-    expect(bearerMatches('Bearer s3cret', 's3cret')).toBe(true);
-    expect(bearerMatches('Bearer s3cre', 's3cret')).toBe(false);
-    expect(bearerMatches(undefined, 's3cret')).toBe(false);
+    expect(() => assertBindable('[::1]', undefined)).not.toThrow();
   });
 });

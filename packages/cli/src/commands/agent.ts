@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { hintIfSilent } from '@backbeat/sdk';
 import { runUntilSignal } from '../lifecycle.js';
 import { createLogger } from '../logger.js';
-import { addClusterFlag, addNatsFlags, connectBus, type NatsFlags } from '../nats-flags.js';
+import { addClusterFlag, addNatsFlags, connectBus, shownNatsUrl, type NatsFlags } from '../nats-flags.js';
 import { startSimAgents } from '../sim-agents.js';
 import { intFlag } from '../usage.js';
 import { registerWatch, timingFlag } from './watch.js';
@@ -33,7 +33,7 @@ export function registerAgentAndWatch(program: Command): void {
     const timing = timingFlag(f.timing);
     const bus = await connectBus(f, 'backbeat-agent');
     const agents = await startSimAgents({ bus, clusterId: f.cluster, count, sign: f.sign, logger: log, timing });
-    const cancelHint = hintIfSilent(agents.clients[0]!, (hint) => log.warn({ cluster: f.cluster }, hint), undefined, String(f.nats));
+    const cancelHint = hintIfSilent(agents.clients[0]!, (hint) => log.warn({ cluster: f.cluster }, hint), undefined, shownNatsUrl(f));
     if (f.trustOut) writeFileSync(f.trustOut, `${JSON.stringify(agents.trust, null, 2)}\n`);
     log.info({ count, cluster: f.cluster, signed: Boolean(f.sign), timing }, 'simulated agents running');
     await runUntilSignal(

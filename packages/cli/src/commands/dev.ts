@@ -3,27 +3,30 @@
  * simulated agents and the dashboard at http://127.0.0.1:8080/, on the in-memory bus (the
  * same code paths as on NATS, SPEC 3) or on a real broker with --nats.
  *
- * Fail fast (issue 15): flags are checked and the port is bound before anything touches the
- * cluster. Admin auth (issue 12, SPEC 10): with a token the tempo and failover routes need
- * `Authorization: Bearer <token>`; without one the server binds loopback only.
+ * Fail fast: flags are checked and the port is bound before anything touches the cluster.
+ * Admin auth (docs/spec.md §10 Security): every request passes reverb's guard; with a token
+ * the tempo and failover routes need `Authorization: Bearer <token>`; without one the server
+ * binds loopback only, answers loopback `Host`s only and takes JSON state changes from its
+ * own origin only.
  */
 import type { Command } from 'commander';
-import { httpError, sendHttpError } from '@backbeat/core';
+import { httpError, isLoopbackHost, sendHttpError } from '@backbeat/core';
 import { registerDashboard } from '@backbeat/dashboard';
-import { bearerMatches, Pulse, tempoChangeAnswer } from '@backbeat/pulse';
+import { Pulse, tempoChangeAnswer } from '@backbeat/pulse';
 import { buildReverbApp, Reverb, TrustStore } from '@backbeat/reverb';
 import { MemoryBus, type Bus } from '@backbeat/transport';
 import { reverbDashboardSource } from '../dashboard-source.js';
 import { UsageError } from '../errors.js';
 import { runUntilSignal } from '../lifecycle.js';
-import { isLoopback, listenOrExplain } from '../listen.js';
+import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { connectBus } from '../nats-flags.js';
+import { connectBus, shownNatsUrl } from '../nats-flags.js';
+import { addAdminTokenFlags, adminTokenOf, type AdminTokenFlags } from '../secrets.js';
 import { startSimAgents, type SimAgents } from '../sim-agents.js';
 import { intFlag, numberFlag } from '../usage.js';
 import { failover } from './dev-failover.js';
 
-interface DevFlags {
+interface DevFlags extends AdminTokenFlags {
   cluster: string;
   port: string;
   host: string;
@@ -32,7 +35,6 @@ interface DevFlags {
   bpm: string;
   bar: string;
   nats?: string;
-  adminToken?: string;
   logLevel?: string;
 }
 
@@ -41,7 +43,7 @@ export const DEV_DEFAULTS = { bpm: '60', bar: '4', minBpm: 1, maxBpm: 600 } as c
 
 /** Registers `backbeat dev`. */
 export function registerDev(program: Command): void {
-  program
+  const cmd = program
     .command('dev')
     .description('run everything in one process (pulse, reverb, simulated agents) with the dashboard at http://127.0.0.1:8080/')
     .option('--cluster <id>', 'cluster id', 'dev')
@@ -52,9 +54,8 @@ export function registerDev(program: Command): void {
     .option('--bpm <n>', 'tempo of a new grid, 1 to 600 (dev uses 60 so a demo moves; `backbeat pulse` defaults to 12)', DEV_DEFAULTS.bpm)
     .option('--bar <n>', 'beats per bar (dev uses 4; `backbeat pulse` defaults to 8)', DEV_DEFAULTS.bar)
     .option('--nats <url>', 'use this NATS server instead of the in-memory bus')
-    .option('--admin-token <token>', 'bearer token for the tempo and failover routes (or BACKBEAT_ADMIN_TOKEN)')
-    .option('--log-level <level>', 'log level', 'info')
-    .action(async (f: DevFlags) => runDev(f));
+    .option('--log-level <level>', 'log level', 'info');
+  addAdminTokenFlags(cmd, 'the tempo and failover routes').action(async (f: DevFlags) => runDev(f));
 }
 
 async function runDev(f: DevFlags): Promise<void> {
@@ -64,8 +65,8 @@ async function runDev(f: DevFlags): Promise<void> {
   const nodes = intFlag('--pulse-nodes', f.pulseNodes, 1, 9);
   const bpm = numberFlag('--bpm', f.bpm, DEV_DEFAULTS.minBpm, DEV_DEFAULTS.maxBpm);
   const bar = intFlag('--bar', f.bar, 1, 10_000);
-  const token = f.adminToken ?? process.env.BACKBEAT_ADMIN_TOKEN;
-  if (!token && !isLoopback(f.host)) {
+  const token = adminTokenOf(f);
+  if (!token && !isLoopbackHost(f.host)) {
     throw new UsageError('--host', `without --admin-token the dev server listens on loopback only (127.0.0.1 or ::1), got '${f.host}'`);
   }
   const bus: Bus = f.nats ? await connectBus({ nats: f.nats }, 'backbeat-dev') : new MemoryBus();
@@ -79,19 +80,18 @@ async function runDev(f: DevFlags): Promise<void> {
   const reverb = new Reverb({ bus, clusterId: f.cluster, nodeId: 'reverb-dev', signatures: 'require', trust: TrustStore.parse('{"agents":{}}'), logger: log.child({ component: 'reverb' }) });
   let started!: { resolve: () => void; reject: (err: unknown) => void };
   const startedP = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
-  const authorized = (authorization: string | undefined) => !token || bearerMatches(authorization, token);
 
-  const app = buildReverbApp(reverb);
+  // The guard of docs/spec.md §10 Security runs on every request before its body is read.
+  const app = buildReverbApp(reverb, { adminToken: token });
   const leaderPulse = () => pulses.find((p) => p.leaderStatus().is_leader) ?? pulses[0]!;
   registerDashboard(
     app,
-    reverbDashboardSource(reverb, bus, startedP, (body, authorization) => tempoChangeAnswer(leaderPulse(), body, authorization, token), {
+    reverbDashboardSource(reverb, bus, startedP, (body) => tempoChangeAnswer(leaderPulse(), body), {
       failover: nodes >= 2,
       localPulses: () => pulses,
     }),
   );
   app.post('/api/v1/dev/failover', async (req, reply) => {
-    if (!authorized(req.headers.authorization)) return sendHttpError(reply, httpError('BB_ERR_UNAUTHORIZED', 'a valid bearer token is required to fail over'));
     if (pulses.length < 2) return sendHttpError(reply, httpError('BB_ERR_NO_FAILOVER', 'run with --pulse-nodes 2 or more'));
     return failover(pulses);
   });
@@ -111,7 +111,7 @@ async function runDev(f: DevFlags): Promise<void> {
     await bus.close();
     throw err;
   }
-  log.info({ dashboard: url, bus: f.nats ?? 'in-memory', agents: agentCount, pulse_nodes: nodes, bpm, bar, admin_auth: token !== undefined }, `BACKBEAT is running: open ${url}`);
+  log.info({ dashboard: url, bus: f.nats ? shownNatsUrl({ nats: f.nats }) : 'in-memory', agents: agentCount, pulse_nodes: nodes, bpm, bar, admin_auth: token !== undefined }, `BACKBEAT is running: open ${url}`);
   process.stdout.write(`\n  BACKBEAT dev: dashboard at ${url}  (Ctrl-C to stop)\n\n`);
 
   await runUntilSignal(

@@ -8,6 +8,7 @@ import { dlqStreamConfig, subjects } from '@backbeat/transport';
 import { followDeadLetters, readDeadLetters, type DeadLetter } from '../dead-letters.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { outputOf } from '../output.js';
+import { terminalSafe } from '../terminal.js';
 import { addToolFlags, withCluster, type ToolFlags } from '../tool-flags.js';
 import { intFlag } from '../usage.js';
 
@@ -43,7 +44,7 @@ export function registerDlq(program: Command): void {
   });
 }
 
-/** One dead letter on one line. */
+/** One dead letter on one line, control characters shown as escapes. */
 export function letterLine(d: DeadLetter): string {
-  return `${d.time}  ${d.reason.padEnd(10)} ${(d.agent_id ?? '-').padEnd(16)} ${d.error}${d.error ? '  ' : ''}${d.payload}`;
+  return terminalSafe(`${d.time}  ${d.reason.padEnd(10)} ${(d.agent_id ?? '-').padEnd(16)} ${d.error}${d.error ? '  ' : ''}${d.payload}`);
 }

@@ -3,19 +3,20 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from '@backbeat/core';
+import { InvalidArgumentError, isLoopbackHost } from '@backbeat/core';
 import type { NatsConfig } from '@backbeat/transport';
 import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
-import { isLoopback, listenOrExplain } from '../listen.js';
+import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, natsConfigFrom, replicasFlag, type NatsFlags } from '../nats-flags.js';
+import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, natsConfigFrom, replicasFlag, shownNatsUrl, type NatsFlags } from '../nats-flags.js';
+import { addAdminTokenFlags, adminTokenOf, type AdminTokenFlags } from '../secrets.js';
 import { intFlag, numberFlag, UsageError } from '../usage.js';
 
 /** Option field -> flag, for error messages. */
 const FLAG_OF: Record<string, string> = { barLength: 'bar', cluster_id: 'cluster', phases: 'phases', 'min-bpm/max-bpm': 'min-bpm' };
 
-interface PulseFlags extends NatsFlags {
+interface PulseFlags extends NatsFlags, AdminTokenFlags {
   replicas: string;
   cluster: string;
   nodeId?: string;
@@ -26,7 +27,6 @@ interface PulseFlags extends NatsFlags {
   maxBpm: string;
   adminPort: string;
   adminHost?: string;
-  adminToken?: string;
   dataDir?: string;
   leaseTtl?: string;
   maxClockOffset: string;
@@ -97,8 +97,8 @@ export function registerPulse(program: Command): void {
     )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
-    .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)')
-    .option('--admin-token <token>', 'bearer token for POST /tempo (or BACKBEAT_ADMIN_TOKEN)')
+    .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)');
+  addAdminTokenFlags(cmd, 'POST /tempo (without one the admin API answers loopback requests only)')
     .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (or BACKBEAT_LOG_LEVEL)');
   addNatsFlags(addReplicasFlag(cmd)).action(async (f: PulseFlags) => runPulse(f));
@@ -106,9 +106,9 @@ export function registerPulse(program: Command): void {
 
 async function runPulse(f: PulseFlags): Promise<void> {
   const log = createLogger(f.logLevel, 'backbeat-pulse');
-  const token = f.adminToken ?? process.env.BACKBEAT_ADMIN_TOKEN;
+  const token = adminTokenOf(f);
   const host = f.adminHost ?? '127.0.0.1';
-  if (!token && !isLoopback(host)) {
+  if (!token && !isLoopbackHost(host)) {
     throw new UsageError('--admin-host', 'without --admin-token the admin API listens on loopback only (127.0.0.1 or ::1)');
   }
   const port = intFlag('--admin-port', f.adminPort, 0, 65535);
@@ -155,7 +155,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     await bus.close();
     throw err;
   }
-  log.info({ admin: adminUrl, nats: f.nats }, 'admin API listening');
+  log.info({ admin: adminUrl, nats: shownNatsUrl(f) }, 'admin API listening');
   await runUntilSignal(
     async () => {
       await pulse.stop();

@@ -8,11 +8,13 @@ import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, replicasFlag, type NatsFlags } from '../nats-flags.js';
+import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, replicasFlag, shownNatsUrl, type NatsFlags } from '../nats-flags.js';
 import { resolveNodeId } from './pulse.js';
+import { addAdminTokenFlags, adminTokenOf, readSecret, type AdminTokenFlags } from '../secrets.js';
+import { terminalSafe } from '../terminal.js';
 import { intFlag, UsageError } from '../usage.js';
 
-interface ReverbFlags extends NatsFlags {
+interface ReverbFlags extends NatsFlags, AdminTokenFlags {
   replicas: string;
   cluster: string;
   nodeId?: string;
@@ -26,7 +28,8 @@ interface ReverbFlags extends NatsFlags {
   verifyThreads?: string;
   dataDir?: string;
   pulseAdmin?: string;
-  adminToken?: string;
+  pulseAdminToken?: string;
+  pulseAdminTokenFile?: string;
   listConsumers?: boolean;
   pruneConsumers?: boolean;
   logLevel?: string;
@@ -46,7 +49,9 @@ export function registerReverb(program: Command): void {
     .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
     .option('--verify-threads <n>', 'threads that check claim signatures (0: on the main thread; default: one per core)')
     .option('--pulse-admin <url>', "a pulse admin API (http://host:8080) the dashboard's tempo form is forwarded to")
-    .option('--admin-token <token>', 'bearer token for state-changing routes (the tempo proxy); without it the HTTP API binds loopback only (or BACKBEAT_ADMIN_TOKEN)', process.env.BACKBEAT_ADMIN_TOKEN)
+    .option('--pulse-admin-token <token>', "the pulse admin API's bearer token, sent with forwarded tempo changes (or BACKBEAT_PULSE_ADMIN_TOKEN)")
+    .option('--pulse-admin-token-file <file>', 'file holding the pulse admin token (or BACKBEAT_PULSE_ADMIN_TOKEN_FILE)');
+  addAdminTokenFlags(cmd, "reverb's state-changing routes (the dashboard's tempo form); without it the HTTP API binds loopback only")
     .option('--list-consumers', "list the cluster's durable consumers on the claim stream, orphans marked, and exit")
     .option('--prune-consumers', 'delete the orphaned reverb consumers (no running replica owns them) and exit')
     .option('--data-dir <dir>', 'local state directory (or BACKBEAT_DATA_DIR)')
@@ -72,7 +77,10 @@ async function runConsumers(f: ReverbFlags): Promise<void> {
     }
     const list = await listReverbConsumers(bus, f.cluster);
     if (list.length === 0) process.stdout.write('no durable consumers on the claim stream\n');
-    for (const c of list) process.stdout.write(`${c.name}\t${c.orphaned ? 'ORPHANED' : 'in use'}\tpending ${c.pending}\tack pending ${c.ackPending}\t${c.why}\n`);
+    for (const c of list) {
+      const fields = [c.name, c.orphaned ? 'ORPHANED' : 'in use', `pending ${c.pending}`, `ack pending ${c.ackPending}`, c.why];
+      process.stdout.write(`${fields.map(terminalSafe).join('\t')}\n`);
+    }
   } finally {
     await bus.close();
   }
@@ -104,8 +112,16 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     throw err;
   }
   const port = intFlag('--http-port', f.httpPort, 0, 65535);
+  const adminToken = adminTokenOf(f);
+  const pulseToken = readSecret({
+    flag: '--pulse-admin-token',
+    value: f.pulseAdminToken,
+    fileFlag: '--pulse-admin-token-file',
+    file: f.pulseAdminTokenFile,
+    env: 'BACKBEAT_PULSE_ADMIN_TOKEN',
+  });
   try {
-    assertBindable(f.httpHost, f.adminToken);
+    assertBindable(f.httpHost, adminToken);
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw new UsageError('--http-host', err.context.rule);
     throw err;
@@ -114,10 +130,10 @@ async function runReverb(f: ReverbFlags): Promise<void> {
   // Fail fast (issue 15): the HTTP port is bound before reverb touches the cluster.
   const bus = await connectBus(f, `backbeat-reverb ${options.nodeId}`);
   const reverb = new Reverb({ ...options, bus });
-  const app = buildReverbApp(reverb, { adminToken: f.adminToken });
+  const app = buildReverbApp(reverb, { adminToken });
   let started!: { resolve: () => void; reject: (err: unknown) => void };
   const startedP = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
-  registerDashboard(app, reverbDashboardSource(reverb, bus, startedP, f.pulseAdmin ? proxyTempoTo(f.pulseAdmin) : undefined));
+  registerDashboard(app, reverbDashboardSource(reverb, bus, startedP, f.pulseAdmin ? proxyTempoTo(f.pulseAdmin, pulseToken) : undefined));
   let httpUrl: string;
   try {
     httpUrl = await listenOrExplain(app, f.httpHost, port, { host: '--http-host', port: '--http-port' });
@@ -130,7 +146,7 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     await bus.close();
     throw err;
   }
-  log.info({ http: httpUrl, nats: f.nats }, 'reverb HTTP API listening');
+  log.info({ http: httpUrl, nats: shownNatsUrl(f) }, 'reverb HTTP API listening');
 
   // Trust file reloads: on SIGHUP and when the file changes; a bad file keeps the old keys.
   let watcher: FSWatcher | undefined;

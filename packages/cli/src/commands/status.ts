@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { readClusterStatus, type ClusterStatus, type NodeView } from '../cluster-status.js';
 import { outputOf } from '../output.js';
+import { terminalLines } from '../terminal.js';
 import { addToolFlags, withCluster, type ToolFlags } from '../tool-flags.js';
 
 /** Registers `backbeat status`. */
@@ -32,7 +33,7 @@ export function ago(iso: string | undefined | null, now: number): string {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-/** The human form of a status. */
+/** The human form of a status; every line shows control characters as escapes. */
 export function renderStatus(s: ClusterStatus, now: number): string {
   const out: string[] = [`cluster ${s.cluster_id}`];
   const l = s.leader;
@@ -66,7 +67,7 @@ export function renderStatus(s: ClusterStatus, now: number): string {
     const extra = `${x.ttl_ms ? `, ttl ${x.ttl_ms} ms` : ''}${x.messages !== undefined ? `, ${plural(x.messages, 'message')}` : ''}`;
     out.push(`  ${x.kind.padEnd(6)} ${x.name.padEnd(width)}  ${x.replicas === null ? 'absent' : `${plural(x.replicas, 'replica')}${where}${extra}`}`);
   }
-  return `${out.join('\n')}\n`;
+  return terminalLines(out);
 }
 
 function nodeLine(n: NodeView, now: number, leader?: string): string {

@@ -6,11 +6,14 @@
 import type { Command } from 'commander';
 import { CommandFailedError, UsageError } from '../errors.js';
 import { outputOf } from '../output.js';
+import { adminTokenOf } from '../secrets.js';
+import { terminalLines } from '../terminal.js';
 import { numberFlag } from '../usage.js';
 
 interface TempoFlags {
   pulse: string;
   adminToken?: string;
+  adminTokenFile?: string;
   json?: boolean;
   justification?: string;
 }
@@ -30,7 +33,8 @@ export function registerTempo(program: Command): void {
   });
   common(tempo.command('set <bpm>').description('ask for a new tempo, applied at the next downbeat'))
     .option('--justification <text>', 'why (kept with the pending change)')
-    .option('--admin-token <token>', 'bearer token of the pulse admin API (or BACKBEAT_ADMIN_TOKEN)')
+    .option('--admin-token <token>', 'bearer token of the pulse admin API; visible in ps: prefer --admin-token-file or BACKBEAT_ADMIN_TOKEN')
+    .option('--admin-token-file <file>', 'file holding the admin token (or BACKBEAT_ADMIN_TOKEN_FILE)')
     .action(async (bpmRaw: string, f: TempoFlags, cmd: Command) => {
       const bpm = numberFlag('BPM', bpmRaw, 0.1, 1000);
       if (f.justification !== undefined && f.justification.length > 1024) throw new UsageError('--justification', 'must be at most 1024 characters');
@@ -46,7 +50,7 @@ async function call(f: TempoFlags, method: 'GET' | 'POST', body?: unknown): Prom
   } catch {
     throw new UsageError('--pulse', `must be an http(s) URL such as ${DEFAULT_PULSE}, got '${f.pulse}'`);
   }
-  const token = f.adminToken ?? process.env.BACKBEAT_ADMIN_TOKEN;
+  const token = method === 'POST' ? adminTokenOf(f) : undefined;
   let r: Response;
   try {
     r = await fetch(url, {
@@ -62,7 +66,7 @@ async function call(f: TempoFlags, method: 'GET' | 'POST', body?: unknown): Prom
   const answer = (await r.json().catch(() => ({}))) as Record<string, unknown>;
   if (r.ok) return answer;
   const msg = typeof answer.message === 'string' ? answer.message : `HTTP ${r.status}`;
-  if (r.status === 401) throw new CommandFailedError(`the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token TOKEN or set BACKBEAT_ADMIN_TOKEN`, { status: 401 });
+  if (r.status === 401) throw new CommandFailedError(`the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token-file FILE (or --admin-token TOKEN, BACKBEAT_ADMIN_TOKEN, BACKBEAT_ADMIN_TOKEN_FILE)`, { status: 401 });
   if (r.status === 400) throw new CommandFailedError(`tempo change refused: ${msg}${typeof answer.rule === 'string' && !msg.includes(answer.rule) ? ` (${answer.rule})` : ''}`, { status: 400 });
   throw new CommandFailedError(`the pulse at ${f.pulse} answered ${r.status}: ${msg}`, { status: r.status });
 }
@@ -74,5 +78,5 @@ function renderTempo(t: Record<string, unknown>): string {
     `limits   ${t.min_bpm} to ${t.max_bpm} BPM, at most ±10 % per change`,
     `change   ${t.can_change ? 'possible now' : `not now: ${t.reason}`}`,
   ];
-  return `${lines.join('\n')}\n`;
+  return terminalLines(lines);
 }

@@ -5,7 +5,9 @@
 import type { Command } from 'commander';
 import { createClient, hintIfSilent, type Client, type LeaseView, type Timing } from '@backbeat/sdk';
 import { runUntilSignal } from '../lifecycle.js';
+import { terminalSafe } from '../terminal.js';
 import { addClusterFlag, addNatsFlags, natsConfigFrom, type NatsFlags } from '../nats-flags.js';
+import { NatsUnreachableError } from '../errors.js';
 import { UsageError } from '../usage.js';
 
 interface WatchFlags extends NatsFlags {
@@ -62,15 +64,16 @@ export function registerWatch(program: Command): void {
         process.stdout.write(`${JSON.stringify(line)}\n`);
       } else {
         const mark = frame.downbeat && frame.phase === 'plan' ? ' ▼ downbeat' : '';
-        process.stdout.write(`beat ${String(frame.beat_index).padStart(6)} ${frame.phase.padEnd(7)} ${info.source.padEnd(6)} ${frame.tempo_bpm} BPM  late ${lateness.toFixed(3)} ms${mark}\n`);
+        const line = `beat ${String(frame.beat_index).padStart(6)} ${frame.phase.padEnd(7)} ${info.source.padEnd(6)} ${frame.tempo_bpm} BPM  late ${lateness.toFixed(3)} ms${mark}`;
+        process.stdout.write(`${terminalSafe(line)}\n`);
       }
     });
     try {
       await client.start();
     } catch (err) {
-      throw new Error(`cannot connect to NATS at ${f.nats}: ${(err as Error).message}`);
+      throw new NatsUnreachableError(f.nats, (err as Error).message, { cause: err });
     }
-    const say = (line: string) => (f.json ? process.stderr : process.stdout).write(`${line}\n`);
+    const say = (line: string) => (f.json ? process.stderr : process.stdout).write(`${terminalSafe(line)}\n`);
     const stopLeader = followLeader(client, (l) => say(`-- ${l}`));
     const cancelHint = hintIfSilent(client, (hint) => process.stderr.write(`${hint}\n`));
     await runUntilSignal(
