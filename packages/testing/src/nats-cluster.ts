@@ -18,7 +18,7 @@ import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
 /** Options of {@link NatsCluster.start}. */
-export interface NatsClusterOptions extends Pick<NatsServerOptions, 'binary' | 'startTimeoutMs' | 'stopGraceMs' | 'config'> {
+export interface NatsClusterOptions extends Pick<NatsServerOptions, 'binary' | 'startTimeoutMs' | 'stopGraceMs' | 'config' | 'jetstreamConfig'> {
   /** Cluster name. @default 'backbeat-test' */
   name?: string;
   /** How long to wait for a JetStream meta leader. @default 20000 */
@@ -70,6 +70,7 @@ export class NatsCluster {
           startTimeoutMs: options.startTimeoutMs,
           stopGraceMs: options.stopGraceMs,
           monitor: true,
+          jetstreamConfig: options.jetstreamConfig,
           config: [
             `server_name: "${name}-${i}"`,
             `cluster { name: "${name}", listen: "127.0.0.1:${port}", routes: [${routes}] }`,

@@ -23,6 +23,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Extra lines appended to the generated configuration file (e.g. `authorization { ... }`). */
   config?: string;
+  /** Extra lines inside the generated `jetstream { }` block (e.g. `sync_interval: always`). */
+  jetstreamConfig?: string;
   /** Extra command-line arguments. */
   args?: string[];
   /** Client port; 0 lets the server pick a free one (`listen: 127.0.0.1:-1`). @default 0 */
@@ -124,7 +126,7 @@ export class NatsServer {
       `listen: "127.0.0.1:${port === 0 ? -1 : port}"`,
       `ports_file_dir: "${portsDir}"`,
       o.monitor ? `http: "127.0.0.1:${this.#monitorPort || -1}"` : '',
-      o.jetstream === false ? '' : `jetstream { store_dir: "${join(this.dir, 'js')}" }`,
+      o.jetstream === false ? '' : `jetstream { store_dir: "${join(this.dir, 'js')}"\n${o.jetstreamConfig ?? ''} }`,
       o.config ?? '',
     ].join('\n');
   }
