@@ -1,0 +1,5 @@
+package sdk
+
+import "regexp"
+
+func regexpMust(p string) *regexp.Regexp { return regexp.MustCompile(p) }
