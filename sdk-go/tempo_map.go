@@ -215,12 +215,17 @@ func (m *TempoMap) PositionAt(t float64) (BeatPosition, bool) {
 		return BeatPosition{}, false
 	}
 	p := int64(len(m.Phases))
-	n := int64(math.Floor((t - seg.StartTime) / (60000 / seg.TempoBPM / float64(p))))
+	q := math.Floor((t - seg.StartTime) / (60000 / seg.TempoBPM / float64(p)))
+	if !(q < float64(maxSafeInteger-seg.StartBeat*p-2*p)) { // beyond the beats an index can hold
+		return BeatPosition{}, false
+	}
+	n := int64(q)
 	start := func(k int64) float64 { return m.startOf(seg.StartBeat+k/p, int(k%p)) }
-	for n > 0 && start(n) > t {
+	// floor() of a quotient lands at most a slot off at a boundary: a few steps correct it.
+	for i := 0; i < 4 && n > 0 && start(n) > t; i++ {
 		n--
 	}
-	for start(n+1) <= t {
+	for i := 0; i < 4 && start(n+1) <= t; i++ {
 		n++
 	}
 	return m.Slot(seg.StartBeat+n/p, int(n%p)), true

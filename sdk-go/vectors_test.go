@@ -37,13 +37,13 @@ type nodeSuffixVector struct {
 }
 
 type claimVector struct {
-	Name       string            `json:"name"`
-	Claim      StatusClaim       `json:"claim"`
-	Payload    string            `json:"payload"`
-	Signature  string            `json:"signature"`
-	BarLength  int               `json:"bar_length"`
-	Headers    map[string]string `json:"headers"`
-	SchemaOK   bool              `json:"schema_valid"`
+	Name      string            `json:"name"`
+	Claim     StatusClaim       `json:"claim"`
+	Payload   string            `json:"payload"`
+	Signature string            `json:"signature"`
+	BarLength int               `json:"bar_length"`
+	Headers   map[string]string `json:"headers"`
+	SchemaOK  bool              `json:"schema_valid"`
 }
 
 type claimVectors struct {
