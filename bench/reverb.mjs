@@ -13,17 +13,21 @@
 //               single MSG.GET lookup (baseline).
 // BENCH_SECONDS set: short mode (fewer claims, agents and reports; it says so). BENCH_JSON=file:
 // the summary as JSON (keys of earlier runs kept: ingest.verified_per_s, end_to_end.per_s ...).
-// BENCH_ONLY=history (or a comma list of memory, verify, ingest, end_to_end, rollup, history):
+//   durability  on a 3-node cluster (R3 claim stream), with the servers' default sync_interval and
+//               with sync_interval: always (fsync before every acknowledgement): the SDK's claim
+//               acknowledgement latency (emitStatusClaim resolved, one at a time) and claims/s end
+//               to end (acknowledged publishes taken out and counted by reverb).
+// BENCH_ONLY=history (or a comma list of memory, verify, ingest, end_to_end, rollup, history, durability):
 // only those sections (default: all).
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { windowId, windowIdForBeat } from '@backbeat/core';
-import { NatsServer } from '@backbeat/testing';
+import { NatsCluster, NatsServer } from '@backbeat/testing';
 import { MemoryBus, NatsBus, reportStreamConfig, statusStreamConfig, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
-import { publicKeyBase64 } from '@backbeat/sdk';
+import { createClient, publicKeyBase64 } from '@backbeat/sdk';
 import { ED25519_BACKEND, Reverb, TrustStore, VerifyPool, WindowAggregation, readReports } from '@backbeat/reverb';
 import { summary } from './lib.mjs';
 
@@ -330,6 +334,62 @@ try {
   await server.stop();
 }
 
+// 6. What durability costs: the same claims on a 3-node cluster, default sync against fsync on
+// every write (deploy/nats/nats-server.conf runs `sync_interval: always`).
+if (section('durability')) {
+  results.durability = {};
+  const acks = short ? 200 : 2000;
+  const e2e = short ? 2000 : 20_000;
+  for (const mode of ['default', 'always']) {
+    const cluster = await NatsCluster.start(3, { name: `dur-${mode}`, ...(mode === 'always' ? { jetstreamConfig: 'sync_interval: always' } : {}) });
+    try {
+      const bus = await NatsBus.connect({ servers: cluster.urls });
+      const clusterId = `dur${mode}`;
+      await bus.ensureStream(statusStreamConfig(clusterId, { replicas: 3 }));
+      // The SDK's acknowledgement latency: emitStatusClaim to its resolution, one claim at a time.
+      const client = createClient({ clusterId, agentId: 'agent:bench', bus });
+      await client.start();
+      const lat = [];
+      for (let i = 0; i < acks; i++) {
+        const t = performance.now();
+        await client.emitStatusClaim({ state: 'executing', beatIndex: 1 + (i % 7) });
+        lat.push(performance.now() - t);
+      }
+      await client.stop();
+      // End to end: acknowledged publishes (64 in flight) taken out and counted by reverb.
+      const r = new Reverb({ bus, clusterId, nodeId: 'dur', barLength: 8, signatures: 'off', replicas: 3 });
+      let handled = 0;
+      let first;
+      let last;
+      r.onClaim(() => {
+        handled++;
+        last = performance.now();
+        first ??= last;
+      });
+      await r.start();
+      const t0 = performance.now();
+      let next = 0;
+      const worker = async () => {
+        while (next < e2e) {
+          const i = next++;
+          const agent = `agent:a${i % 500}`;
+          const data = enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: 9, state: 'executing', hlc: `18bcfe56800:${i.toString(16).padStart(6, '0')}:abcd` }));
+          await bus.publishDurable(subjects(clusterId).status, data, { headers: { 'x-agent-id': agent }, msgId: `dur-${mode}-${i}` });
+        }
+      };
+      await Promise.all(Array.from({ length: 64 }, worker));
+      const publishMs = performance.now() - t0;
+      const until = performance.now() + 60_000;
+      while (handled < e2e && performance.now() < until) await sleep(5);
+      await r.stop();
+      await bus.close();
+      results.durability[mode] = { sdk_ack_ms: summary(lat), end_to_end_per_s: perS(handled, last - t0), claims: handled, acked_publish_per_s: perS(e2e, publishMs) };
+    } finally {
+      await cluster.stop();
+    }
+  }
+}
+
 const f = (n) => (n === null || n === undefined ? 'n/a' : n.toLocaleString('en-US'));
 const met = (ok) => (ok ? 'met' : 'NOT met');
 const v = results.verify;
@@ -373,6 +433,13 @@ if (h) {
   row('report query (another place, unwarmed)', h.query_unwarmed_ms);
   row('  step: first + last report (parallel)', h.steps_ms.first_last_lookups);
   row('  step: reader of 105 reports', h.steps_ms.reader_105);
+}
+const d = results.durability;
+if (d) {
+  console.log('\nDurability: 3-node cluster, R3 claim stream, sync_interval default against always');
+  for (const [mode, x] of Object.entries(d)) {
+    console.log(`  ${mode.padEnd(8)} SDK claim ack p50 ${x.sdk_ack_ms.p50} ms  p99 ${x.sdk_ack_ms.p99} ms   end to end ${f(x.end_to_end_per_s)} claims/s (${f(x.claims)} claims; acknowledged publishes ${f(x.acked_publish_per_s)}/s)`);
+  }
 }
 console.log(`\n${JSON.stringify(results)}`);
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 2)}\n`);
