@@ -44,6 +44,16 @@ export interface KvLeaseOptions {
    * the lease's expiry whatever the cause. See lease-outage.ts. @default 15000
    */
   kvOutageGraceMs?: number;
+  /**
+   * A follower takes a lease that was not renewed for TTL + this margin since the server wrote
+   * it (the entry's timestamp), by compare-and-set on its revision, instead of waiting for the
+   * server to expire it (which comes 100 to 300 ms later, then a poll or a limit marker). Safe
+   * while clock offsets are bounded: the old holder stops publishing at its send time + TTL −
+   * fence margin. Give it at least twice the largest clock offset the clock check allows;
+   * undefined turns the takeover off (no bound on clock offsets). docs/spec.md §7 Election,
+   * terms and fencing.
+   */
+  takeoverMarginMs?: number;
   /** Why this node may not lead now (its clock check), or null. @default always null */
   refusal?: () => string | null;
   /** The last (beat, phase) this node sent or saw on the wire, written into the records. */
@@ -78,6 +88,11 @@ export class KvLeaseElector implements LeaderElector {
   #inTick = false;
   /** A watch saw the lease end: the next campaign runs at once and need not read the lease. */
   #leaseEnded = false;
+  /** The lease entry this follower saw last (revision, server write time), and its takeover timer. */
+  #observed: { revision: number; created: number } | undefined;
+  #cancelTakeover: (() => void) | undefined;
+  /** The revision a due takeover replaces by compare-and-set. */
+  #takeover: number | undefined;
   #watch: { stop(): void } | undefined;
   #isLeader = false;
   #revision = 0;
@@ -127,11 +142,31 @@ export class KvLeaseElector implements LeaderElector {
     try {
       this.#watch = await this.kv.watch(STATE_KEYS.leader, (e) => {
         if (e.operation === 'delete') this.#onLeaseEnded();
+        else this.#observe(e.revision, e.created);
       });
     } catch (err) {
       // The poll alone still finds an absent lease; only the failover is a poll slower.
       this.#log.warn({ err: (err as Error).message }, 'could not watch the lease key; followers find an ended lease by polling');
     }
+  }
+
+  /**
+   * A follower saw the lease at `revision`, written at `created` (server time): unless it
+   * changes, it is taken over at created + TTL + the takeover margin.
+   */
+  #observe(revision: number, created: number): void {
+    if (this.#o.takeoverMarginMs === undefined || !this.#running || this.#isLeader) return;
+    if (this.#observed && revision <= this.#observed.revision) return;
+    this.#observed = { revision, created };
+    this.#cancelTakeover?.();
+    const due = created + this.ttlMs + this.#o.takeoverMarginMs - this.#clock.wallNow();
+    const handle = this.#clock.setTimeout(() => {
+      this.#cancelTakeover = undefined;
+      if (!this.#running || this.#isLeader || this.#observed?.revision !== revision) return;
+      this.#takeover = revision;
+      this.#onLeaseEnded();
+    }, Math.max(0, due));
+    this.#cancelTakeover = () => this.#clock.clearTimeout(handle);
   }
 
   /** A watch saw the lease key deleted or expired: a follower campaigns now instead of at its next poll. */
@@ -147,6 +182,7 @@ export class KvLeaseElector implements LeaderElector {
     if (!this.#running) return;
     this.#running = false;
     this.#watch?.stop();
+    this.#cancelTakeover?.();
     if (this.#timer) this.#clock.clearTimeout(this.#timer);
     this.#cancelFence?.();
     this.#cancelGuard?.();
@@ -224,10 +260,13 @@ export class KvLeaseElector implements LeaderElector {
     // After a delete seen by the watch, go straight to the create (a compare-and-set): a read
     // may be served by a replica that has not applied the delete yet.
     const ended = this.#leaseEnded;
+    const takeover = this.#takeover;
     this.#leaseEnded = false;
+    this.#takeover = undefined;
     const cur = ended ? null : await this.#readLease();
     if (cur) {
       const mine = cur.value?.node_id === this.nodeId && cur.value.term === this.#term;
+      this.#observe(cur.revision, cur.created);
       if (!(mine && this.#selfFenced)) return this.#follow(cur.value);
       // This node fenced itself from this very lease: end it, so a new term starts now.
       try {
@@ -254,7 +293,7 @@ export class KvLeaseElector implements LeaderElector {
       if (now - this.#absentSince < INCUMBENT_HEAD_START_MS) return;
     }
     this.#absentSince = undefined;
-    await this.#acquire();
+    await this.#acquire(takeover);
   }
 
   #follow(v: PulseLeaseRecord | null): void {
@@ -270,7 +309,8 @@ export class KvLeaseElector implements LeaderElector {
     this.#emit();
   }
 
-  async #acquire(): Promise<void> {
+  /** Takes the lease: create-if-absent, or (`replaces`) compare-and-set over a lease not renewed in time. */
+  async #acquire(replaces?: number): Promise<void> {
     const sentAt = this.#clock.now();
     const tr = await this.#terms.read();
     this.#resumeAfter = later(later(this.#resumeAfter, fromWire(tr?.value?.last_slot)), this.#o.lastSlot?.());
@@ -285,7 +325,7 @@ export class KvLeaseElector implements LeaderElector {
     };
     let revision: number;
     try {
-      revision = await this.kv.create(STATE_KEYS.leader, encodeJson(record));
+      revision = replaces === undefined ? await this.kv.create(STATE_KEYS.leader, encodeJson(record)) : await this.kv.update(STATE_KEYS.leader, encodeJson(record), replaces);
     } catch (err) {
       if (!(err instanceof KvConflictError)) throw err;
       const cur = await this.#readLease();

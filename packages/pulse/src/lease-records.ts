@@ -22,7 +22,7 @@ export interface PulseLeaseRecord extends LeaseRecord {
 }
 
 /** The lease as read: null when absent; `value` null when the stored value was refused. */
-export type LeaseRead = { readonly value: PulseLeaseRecord | null; readonly revision: number } | null;
+export type LeaseRead = { readonly value: PulseLeaseRecord | null; readonly revision: number; readonly created: number } | null;
 
 /** The term counter as read: null when absent; `value` null when the stored value was refused. */
 export type TermRead = { readonly value: TermRecord | null; readonly revision: number } | null;
@@ -44,10 +44,14 @@ export async function readLease(kv: KvBucket, onRefused: OnRefused): Promise<Lea
   const r = gateLease(e.value);
   if (!r.ok) {
     onRefused?.('leader', r.reason);
-    return { value: null, revision: e.revision };
+    return { value: null, revision: e.revision, created: e.created };
   }
   const v = r.value as PulseLeaseRecord;
-  return { value: { ...v, previous_node: typeof v.previous_node === 'string' ? v.previous_node : null, reason: String(v.reason ?? ''), last_slot: gateSlot(v.last_slot) }, revision: e.revision };
+  return {
+    value: { ...v, previous_node: typeof v.previous_node === 'string' ? v.previous_node : null, reason: String(v.reason ?? ''), last_slot: gateSlot(v.last_slot) },
+    revision: e.revision,
+    created: e.created,
+  };
 }
 
 /** The term counter as it is now. */

@@ -75,6 +75,8 @@ export interface KvWatchEvent {
   /** Empty for a delete. */
   readonly value: Uint8Array;
   readonly revision: number;
+  /** When this revision was written (the server's clock), ms since the epoch. */
+  readonly created: number;
 }
 
 /**

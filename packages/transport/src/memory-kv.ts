@@ -181,7 +181,7 @@ export class MemoryKvStore {
 }
 
 function toEvent(key: string, e: Stored): KvWatchEvent {
-  return { key, operation: e.op, value: e.value.slice(), revision: e.revision };
+  return { key, operation: e.op, value: e.value.slice(), revision: e.revision, created: e.created };
 }
 
 /** One client's handle on a bucket. */

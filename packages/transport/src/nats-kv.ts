@@ -136,7 +136,7 @@ class NatsKvBucket implements KvBucket {
       try {
         for await (const e of iter) {
           try {
-            cb({ key: e.key, operation: e.operation === 'PUT' ? 'put' : 'delete', value: e.value, revision: e.revision });
+            cb({ key: e.key, operation: e.operation === 'PUT' ? 'put' : 'delete', value: e.value, revision: e.revision, created: e.created.getTime() });
           } catch (err) {
             this.#hooks.reportError(err);
           }
