@@ -1,7 +1,7 @@
 /** Reverb options: documented, defaulted, validated and frozen. */
 import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_CLUSTER_ID, InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
-import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
+import { assertClusterId, checkReplicaSetting, CLAIM_MAX_BYTES, CLAIM_STREAM_MAX_BYTES, type Bus, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { TrustStore } from './trust.js';
 
@@ -24,7 +24,11 @@ export interface ReverbOptions {
   nodeId?: string;
   /** Beats per bar; learned from the pulse's tempo map when not given. */
   barLength?: number;
-  /** off: ignore signatures; verify: check those present; require: refuse unsigned claims. @default 'verify' */
+  /**
+   * How claims of agents not in the trust file are treated (docs/spec.md §10 Security): off
+   * accepts them, verify accepts them unsigned and checks a signature they carry, require
+   * refuses them. An agent in the trust file is always verified, in every mode. @default 'verify'
+   */
   signatures?: SignatureMode;
   /** Trusted agent keys (required by verify and require to accept signed claims). */
   trust?: TrustStore;
@@ -41,8 +45,13 @@ export interface ReverbOptions {
    * refused as a replay. @default 120000 (the claim stream's duplicate window)
    */
   maxClaimDelayMs?: number;
-  /** Largest claim accepted, in bytes. @default 65536 */
+  /** Largest claim accepted, in bytes. @default 65536 (CLAIM_MAX_BYTES) */
   maxClaimBytes?: number;
+  /**
+   * Byte limit of the claim stream reverb creates or updates (discard policy `new`: a full
+   * stream refuses new claims, which the SDK reports as failed). @default 1 GiB
+   */
+  claimStreamMaxBytes?: number;
   /** After a restart, rebuild at most this many missed bars from the claim stream. @default 1000 */
   catchUpBars?: number;
   /** A report whose store failed is tried again after this long. @default 1000 */
@@ -119,7 +128,8 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     maxWindows: positive('max-windows', o.maxWindows ?? 100, 2),
     replayBars: positive('replay-bars', o.replayBars ?? 2, 1),
     maxClaimDelayMs: positive('max-claim-delay', o.maxClaimDelayMs ?? 120_000, 0),
-    maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? 65_536, 256),
+    maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? CLAIM_MAX_BYTES, 256),
+    claimStreamMaxBytes: positive('claim-stream-max-bytes', o.claimStreamMaxBytes ?? CLAIM_STREAM_MAX_BYTES, 1024 * 1024),
     catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),
     catchUpWaitMs: positive('catch-up-wait', o.catchUpWaitMs ?? 500, 0),

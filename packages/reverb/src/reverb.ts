@@ -128,7 +128,8 @@ export class Reverb {
   #threadCheck(headers: Headers, data: Uint8Array): { agent: string; payload: Uint8Array; signature: string } | undefined {
     const agent = headers['x-agent-id'];
     const signature = headers['x-signature'];
-    if (this.options.signatures === 'off' || this.options.verifyThreads === 0 || !this.#trust || !agent || !signature) return undefined;
+    if (this.options.verifyThreads === 0 || !this.#trust || !agent || !signature) return undefined;
+    if (this.options.signatures === 'off' && !this.#trust.knows(agent)) return undefined; // ignored: not listed
     if (data.length > this.options.maxClaimBytes) return undefined; // refused before any check
     return { agent, payload: data, signature };
   }
@@ -180,7 +181,7 @@ export class Reverb {
     // Reverb owns the claim, report and dead-letter streams, each with the same replica count (issue 10).
     const replicas = await resolveReplicas(bus, this.options.replicas);
     const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
-    for (const config of [statusStreamConfig(clusterId, { replicas }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
+    for (const config of [statusStreamConfig(clusterId, { replicas, maxBytes: this.options.claimStreamMaxBytes }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
       await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), { what: `ensuring stream ${config.name}`, clock, logger });
     }
     this.#client = createClient({ clusterId, agentId: `service:${nodeId}`, bus, clock, logger });
@@ -210,6 +211,11 @@ export class Reverb {
     }
     this.#state = 'running';
     logger.info({ cluster: clusterId, node: nodeId, consumer: this.consumer, signatures: this.options.signatures, bar: this.barLength }, 'reverb started');
+    if (this.options.signatures !== 'require') {
+      // docs/spec.md §10 Security: said once, so an operator knows what this mode lets through.
+      const how = this.options.signatures === 'off' ? 'signed or not' : 'unsigned';
+      logger.warn({ signatures: this.options.signatures, trusted_agents: this.#trust?.size ?? 0 }, `claims from agents not in the trust file are accepted ${how}: any login that may publish claims can speak for them (agents in the trust file are always verified)`);
+    }
   }
 
   #presenceInfo(): Record<string, unknown> {

@@ -57,6 +57,7 @@ export {
   JetStreamNotFoundError,
   TransportError,
   ReplicaMismatchError,
+  StreamRefusedError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
@@ -72,6 +73,9 @@ export {
   openLeaseBucket,
   readTempoMap,
   statusStreamConfig,
+  CLAIM_MAX_BYTES,
+  CLAIM_STREAM_MAX_BYTES,
+  CLAIM_HEADER_ALLOWANCE,
   reportStreamConfig,
   dlqStreamConfig,
 } from './cluster-state.js';

@@ -22,6 +22,7 @@ interface ReverbFlags extends NatsFlags {
   signatures: string;
   trustFile?: string;
   windowTtl: string;
+  claimStreamMaxBytes?: string;
   maxWindows: string;
   verifyThreads?: string;
   dataDir?: string;
@@ -40,8 +41,14 @@ export function registerReverb(program: Command): void {
     .option('--http-port <port>', 'HTTP API port', '8090')
     .option('--http-host <host>', 'HTTP API address', '127.0.0.1')
     .option('--bar-length <n>', "beats per bar (default: learned from the pulse's tempo map)")
-    .option('--signatures <mode>', `claim signatures: ${SIGNATURE_MODES.join(', ')}`, 'verify')
-    .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file changes)')
+    .option(
+      '--signatures <mode>',
+      'claims of agents NOT in the trust file: off = accepted, verify = accepted unsigned (a signature they carry is checked), ' +
+        'require = refused; an agent in the trust file is always verified, in every mode',
+      'verify',
+    )
+    .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file is changed or replaced)')
+    .option('--claim-stream-max-bytes <n>', 'byte limit of the claim stream; when full it refuses new claims (default 1 GiB)')
     .option('--window-ttl <ms>', 'drop reported windows this long after their last update', '300000')
     .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
     .option('--verify-threads <n>', 'threads that check claim signatures (0: on the main thread; default: one per core)')
@@ -93,6 +100,7 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     trust,
     windowTtlMs: intFlag('--window-ttl', f.windowTtl, 1000, 7 * 24 * 3600 * 1000),
     maxWindows: intFlag('--max-windows', f.maxWindows, 2, 100_000),
+    ...(f.claimStreamMaxBytes === undefined ? {} : { claimStreamMaxBytes: intFlag('--claim-stream-max-bytes', f.claimStreamMaxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER) }),
     ...(f.verifyThreads === undefined ? {} : { verifyThreads: intFlag('--verify-threads', f.verifyThreads, 0, 64) }),
     replicas: replicasFlag(f.replicas),
     logger: log,
