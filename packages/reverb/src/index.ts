@@ -12,6 +12,7 @@ export type { ReverbState, ClaimSource, IngestOutcome } from './reverb.js';
 export { resolveReverbOptions, defaultReverbNodeId, SIGNATURE_MODES, DEFAULT_CLUSTER_ID, DEFAULT_BAR_LENGTH } from './options.js';
 export type { ReverbOptions, ResolvedReverbOptions, SignatureMode } from './options.js';
 export { TrustStore } from './trust.js';
+export { watchTrustFile, type TrustWatch, type TrustWatchHooks } from './trust-watch.js';
 export { VerifyPool } from './verify-pool.js';
 export { ClaimPipeline, type ClaimPipelineHooks } from './claim-pipeline.js';
 export { ED25519_BACKEND, verifyEd25519, publicKeyFromRaw } from './ed25519.js';

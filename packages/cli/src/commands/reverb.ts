@@ -1,8 +1,7 @@
 /** `backbeat reverb`: claim aggregation, bar reports and the HTTP API (SPEC 8). */
-import { watch, type FSWatcher } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
-import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsumers, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, type SignatureMode } from '@backbeat/reverb';
+import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsumers, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, watchTrustFile, type SignatureMode } from '@backbeat/reverb';
 import { registerDashboard } from '@backbeat/dashboard';
 import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
@@ -140,31 +139,24 @@ async function runReverb(f: ReverbFlags): Promise<void> {
   }
   log.info({ http: httpUrl, nats: f.nats }, 'reverb HTTP API listening');
 
-  // Trust file reloads: on SIGHUP and when the file changes; a bad file keeps the old keys.
-  let watcher: FSWatcher | undefined;
-  const reload = (why: string) => {
-    if (!f.trustFile) return;
-    try {
-      const next = TrustStore.load(f.trustFile);
-      reverb.setTrust(next);
-      log.info({ agents: next.size, why }, 'trust file reloaded');
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'trust file not reloaded; the previous keys stay in force');
-    }
-  };
-  const onHup = () => reload('SIGHUP');
-  process.on('SIGHUP', onHup);
-  if (f.trustFile) {
-    let timer: NodeJS.Timeout | undefined;
-    watcher = watch(f.trustFile, () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => reload('file changed'), 100);
-    });
-  }
+  // Trust file reloads (docs/spec.md §10 Security): on SIGHUP and whenever the file is rewritten
+  // or replaced (its directory is watched); a bad file keeps the old keys.
+  const trustWatch = f.trustFile
+    ? watchTrustFile(f.trustFile, {
+        onLoad: (next, why) => {
+          reverb.setTrust(next);
+          log.info({ agents: next.size, why }, 'trust file reloaded');
+        },
+        onError: (err) => log.error({ err: err.message }, 'trust file not reloaded; the previous keys stay in force'),
+      })
+    : undefined;
+  // Without a trust file SIGHUP has nothing to reload, and must not end the service either.
+  const ignoreHup = () => log.info({}, 'SIGHUP: no --trust-file to reload');
+  if (!trustWatch) process.on('SIGHUP', ignoreHup);
   await runUntilSignal(
     async () => {
-      watcher?.close();
-      process.off('SIGHUP', onHup);
+      trustWatch?.close();
+      process.off('SIGHUP', ignoreHup);
       await app.close();
       await reverb.stop();
       await bus.close();
