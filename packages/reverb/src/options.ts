@@ -34,7 +34,10 @@ export interface ReverbOptions {
   trust?: TrustStore;
   /** Windows are dropped this long after their last update, once reported. @default 300000 */
   windowTtlMs?: number;
-  /** At most this many windows are kept (oldest dropped first). @default 100 */
+  /**
+   * At most this many reported windows are kept (oldest dropped first); a window whose report
+   * is not stored yet is never dropped. @default 100
+   */
   maxWindows?: number;
   /** Claims naming a beat more than this many bars ahead of the beat they were stored at are replays. @default 2 */
   replayBars?: number;
@@ -52,8 +55,18 @@ export interface ReverbOptions {
    * stream refuses new claims, which the SDK reports as failed). @default 1 GiB
    */
   claimStreamMaxBytes?: number;
-  /** After a restart, rebuild at most this many missed bars from the claim stream. @default 1000 */
+  /**
+   * After a restart every missed bar whose claims the claim stream still holds is rebuilt, in
+   * order, however many; older bars (they can only be empty) at most this many back from the
+   * current bar. @default 1000
+   */
   catchUpBars?: number;
+  /**
+   * Bytes a direct read of the claim stream (the rebuild at start, a catch-up before a report)
+   * holds at once, at most: pages are sized so that even claims of the largest size the claim
+   * stream stores stay within it. @default 33554432 (32 MiB)
+   */
+  readBytes?: number;
   /** A report whose store failed is tried again after this long. @default 1000 */
   retryMs?: number;
   /**
@@ -131,6 +144,7 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? CLAIM_MAX_BYTES, 256),
     claimStreamMaxBytes: positive('claim-stream-max-bytes', o.claimStreamMaxBytes ?? CLAIM_STREAM_MAX_BYTES, 1024 * 1024),
     catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
+    readBytes: positive('read-bytes', o.readBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),
     catchUpWaitMs: positive('catch-up-wait', o.catchUpWaitMs ?? 500, 0),
     replicas: checkReplicaSetting(o.replicas ?? 'auto'),
