@@ -23,6 +23,7 @@ export type { Verdict, IngestContext } from './ingest.js';
 export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText, compareHlcText } from './window.js';
 export type { IssueKind } from './window.js';
 export { planRecovery } from './recovery.js';
+export { ClaimStreamReader, pageLimitFor, DEFAULT_READ_BYTES, type ReadStart } from './claim-stream.js';
 export { HandledSeqs } from './handled-seqs.js';
 export type { RecoveryPlan, RecoveryInput } from './recovery.js';
 export { readReports, decodeStoredReport } from './history.js';
