@@ -49,7 +49,7 @@ export function registerReverb(program: Command): void {
     .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file is changed or replaced)')
     .option('--claim-stream-max-bytes <n>', 'byte limit of the claim stream; when full it refuses new claims (default 1 GiB)')
     .option('--window-ttl <ms>', 'drop reported windows this long after their last update', '300000')
-    .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
+    .option('--max-windows <n>', 'reported windows kept at most (oldest dropped first; a window is never dropped before its report is stored)', '100')
     .option('--verify-threads <n>', 'threads that check claim signatures (0: on the main thread; default: one per core)')
     .option('--pulse-admin <url>', "a pulse admin API (http://host:8080) the dashboard's tempo form is forwarded to")
     .option('--admin-token <token>', 'bearer token for state-changing routes (the tempo proxy); without it the HTTP API binds loopback only (or BACKBEAT_ADMIN_TOKEN)', process.env.BACKBEAT_ADMIN_TOKEN)
