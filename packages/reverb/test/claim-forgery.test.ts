@@ -59,7 +59,11 @@ afterAll(async () => {
 });
 
 /** The report of the bar holding `beat`, once published. */
-const reportOf = (beat: number) => waitFor(() => reports.find((r) => r.from_beat === beat - (beat % BAR)) ?? null, { timeoutMs: 10_000, message: `the report of beat ${beat}` });
+const reportOf = (beat: number) =>
+  waitFor(() => reports.find((r) => r.from_beat === beat - (beat % BAR)) ?? null, {
+    timeoutMs: 20_000,
+    message: `the report of beat ${beat} (reverb at beat ${reverb.currentBeat}, last report from beat ${reverb.lastReport?.from_beat})`,
+  });
 
 /** The Nats-Msg-Ids the SDK used to give an agent's claims (`<agent_id>|<hlc>`), for `ms` milliseconds from `from`. */
 function predictedIds(agent: string, from: number, ms: number, counters: number): string[] {
@@ -71,27 +75,29 @@ function predictedIds(agent: string, from: number, ms: number, counters: number)
 
 describe('claims - no other login can suppress them (finding 1)', () => {
   it('suppress - junk stored first under every message id the old scheme predicts for the victim: its claims are still counted in its bar', async () => {
-    const from = Date.now() + 1500;
-    const ids = predictedIds('agent:victim', from, 1000, 3);
+    // The ids of a window 3 s ahead (room for a loaded machine to store the junk first), 600 ms wide.
+    const from = Date.now() + 3000;
+    const ids = predictedIds('agent:victim', from, 600, 3);
     // The agent login stores junk under each id before the victim sends (as in the attack: all acknowledged).
     for (let i = 0; i < ids.length; i += 500) {
       await Promise.all(ids.slice(i, i + 500).map((msgId) => attacker.publishDurable(S.status, enc.encode('junk'), { msgId })));
     }
     expect(Date.now(), 'the junk was stored before the victim sends').toBeLessThan(from);
     await waitFor(() => Date.now() >= from, { timeoutMs: 3000, intervalMs: 5 });
-    const beat = victim.currentBeat;
+    // The first beat of the next bar (claims may name a beat up to two bars ahead): stored well before that bar's report.
+    const beat = victim.currentBeat - (victim.currentBeat % BAR) + BAR;
     const sent = await Promise.all(['planning', 'executing', 'reviewing'].map((state) => victim.emitStatusClaim({ state: state as 'planning', beatIndex: beat })));
     // The claims fall where the junk lies: under the old ids they were dropped as duplicates.
     for (const c of sent) {
       const [physical, logical] = c.hlc.split(':').map((g) => parseInt(g, 16)) as [number, number];
       expect(physical).toBeGreaterThanOrEqual(from);
-      expect(physical).toBeLessThan(from + 1000);
+      expect(physical).toBeLessThan(from + 600);
       expect(logical).toBeLessThan(3);
     }
     const report = await reportOf(beat);
     expect(report.agents_reporting).toBe(1);
     expect(report.state_counts).toEqual({ planning: 1, executing: 1, reviewing: 1 });
-  }, 30_000);
+  }, 40_000);
 });
 
 describe('claims - the signature binds the agent (findings 1 and 3)', () => {
@@ -116,10 +122,11 @@ describe('claims - the signature binds the agent (findings 1 and 3)', () => {
       timeoutMs: 5000,
       message: 'the three refusals',
     });
-    const report = await reportOf(beat);
-    expect(report.state_counts?.failed ?? 0).toBe(0); // none counted as the victim
-    expect(report.issues.map((i) => i.category)).toEqual(expect.arrayContaining(['unsigned', 'bad_signature', 'agent_mismatch']));
-  }, 30_000);
+    // A refusal counts in the bar it was stored in: this one, or the next on a slow machine.
+    const both = [await reportOf(beat), await reportOf(beat + BAR)];
+    expect(both.map((r) => r.state_counts?.failed ?? 0)).toEqual([0, 0]); // none counted as the victim
+    expect(both.flatMap((r) => r.issues.map((i) => i.category))).toEqual(expect.arrayContaining(['unsigned', 'bad_signature', 'agent_mismatch']));
+  }, 40_000);
 });
 
 describe('claims - what each signature mode accepts (docs/spec.md §10)', () => {
