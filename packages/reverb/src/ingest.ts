@@ -46,25 +46,34 @@ const WHAT = {
   retired_key: 'is signed with a key the trust file lists as retired',
 } as const;
 
-/** Checks one claim (BACKBEAT-REQ-044). */
+/**
+ * Checks one claim (BACKBEAT-REQ-044, docs/spec.md §10 Security). The claim's agent is bound
+ * by its signature: an `x-agent-id` header that names another agent than the payload's is
+ * refused in every mode, and an agent listed in the trust file is always verified, whatever
+ * the mode. Agents not listed: `off` accepts them, `verify` accepts them unsigned (flagged
+ * `unsigned_accepted`) and refuses a signature it cannot check, `require` refuses them.
+ */
 export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContext): Verdict {
   if (data.length > ctx.maxBytes) return { accept: false, reason: 'too_large', message: `claim of ${data.length} bytes exceeds ${ctx.maxBytes}` };
   const parsed = parseStatusClaim(data);
   if (!parsed.ok) return { accept: false, reason: 'invalid', message: parsed.error.message };
   const claim = parsed.message;
+  const agentHeader = headers['x-agent-id'];
+  if (agentHeader !== undefined && agentHeader !== claim.agent_id) {
+    const shown = JSON.stringify(agentHeader.slice(0, 128));
+    return { accept: false, reason: 'agent_mismatch', message: `x-agent-id ${shown} is not the claim's agent_id '${claim.agent_id}'`, claim };
+  }
+  const signature = headers['x-signature'];
+  const listed = ctx.trust?.knows(claim.agent_id) ?? false;
+  const mustVerify = listed || ctx.mode === 'require' || (ctx.mode === 'verify' && signature !== undefined);
   let unsignedAccepted = false;
-  if (ctx.mode !== 'off') {
-    const signature = headers['x-signature'];
-    if (signature === undefined && ctx.mode === 'verify') {
-      unsignedAccepted = true;
-    } else {
-      if (headers['x-agent-id'] !== undefined && headers['x-agent-id'] !== claim.agent_id) {
-        return { accept: false, reason: 'bad_signature', message: `x-agent-id '${headers['x-agent-id']}' is not the claim's agent_id '${claim.agent_id}'`, claim };
-      }
-      const checked = headers['x-agent-id'] !== undefined ? ctx.signature : undefined;
-      const check = checked ?? (ctx.trust ? ctx.trust.check(claim.agent_id, data, signature) : ({ ok: false, reason: signature ? 'unknown_agent' : 'unsigned' } as const));
-      if (!check.ok) return { accept: false, reason: check.reason, message: `claim of ${claim.agent_id} ${WHAT[check.reason]}`, claim };
-    }
+  if (mustVerify) {
+    // A verify thread checked the signature for the x-agent-id header's agent: the payload's, checked above.
+    const checked = agentHeader !== undefined ? ctx.signature : undefined;
+    const check = checked ?? (ctx.trust ? ctx.trust.check(claim.agent_id, data, signature) : ({ ok: false, reason: signature ? 'unknown_agent' : 'unsigned' } as const));
+    if (!check.ok) return { accept: false, reason: check.reason, message: `claim of ${claim.agent_id} ${WHAT[check.reason]}`, claim };
+  } else if (ctx.mode === 'verify') {
+    unsignedAccepted = true;
   }
   const ahead = claim.beat_index - ctx.currentBeat;
   if (ctx.currentBeat >= 0 && (ahead > ctx.replayBeats || -ahead > (ctx.lateBeats ?? ctx.replayBeats))) {

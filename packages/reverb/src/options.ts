@@ -1,7 +1,7 @@
 /** Reverb options: documented, defaulted, validated and frozen. */
 import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_CLUSTER_ID, InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
-import { assertClusterId, checkReplicaSetting, type Bus, type ReplicaSetting } from '@backbeat/transport';
+import { assertClusterId, checkReplicaSetting, CLAIM_MAX_BYTES, CLAIM_STREAM_MAX_BYTES, type Bus, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { TrustStore } from './trust.js';
 
@@ -24,13 +24,20 @@ export interface ReverbOptions {
   nodeId?: string;
   /** Beats per bar; learned from the pulse's tempo map when not given. */
   barLength?: number;
-  /** off: ignore signatures; verify: check those present; require: refuse unsigned claims. @default 'verify' */
+  /**
+   * How claims of agents not in the trust file are treated (docs/spec.md §10 Security): off
+   * accepts them, verify accepts them unsigned and checks a signature they carry, require
+   * refuses them. An agent in the trust file is always verified, in every mode. @default 'verify'
+   */
   signatures?: SignatureMode;
   /** Trusted agent keys (required by verify and require to accept signed claims). */
   trust?: TrustStore;
   /** Windows are dropped this long after their last update, once reported. @default 300000 */
   windowTtlMs?: number;
-  /** At most this many windows are kept (oldest dropped first). @default 100 */
+  /**
+   * At most this many reported windows are kept (oldest dropped first); a window whose report
+   * is not stored yet is never dropped. @default 100
+   */
   maxWindows?: number;
   /** Claims naming a beat more than this many bars ahead of the beat they were stored at are replays. @default 2 */
   replayBars?: number;
@@ -41,10 +48,25 @@ export interface ReverbOptions {
    * refused as a replay. @default 120000 (the claim stream's duplicate window)
    */
   maxClaimDelayMs?: number;
-  /** Largest claim accepted, in bytes. @default 65536 */
+  /** Largest claim accepted, in bytes. @default 65536 (CLAIM_MAX_BYTES) */
   maxClaimBytes?: number;
-  /** After a restart, rebuild at most this many missed bars from the claim stream. @default 1000 */
+  /**
+   * Byte limit of the claim stream reverb creates or updates (discard policy `new`: a full
+   * stream refuses new claims, which the SDK reports as failed). @default 1 GiB
+   */
+  claimStreamMaxBytes?: number;
+  /**
+   * After a restart every missed bar whose claims the claim stream still holds is rebuilt, in
+   * order, however many; older bars (they can only be empty) at most this many back from the
+   * current bar. @default 1000
+   */
   catchUpBars?: number;
+  /**
+   * Bytes a direct read of the claim stream (the rebuild at start, a catch-up before a report)
+   * holds at once, at most: pages are sized so that even claims of the largest size the claim
+   * stream stores stay within it. @default 33554432 (32 MiB)
+   */
+  readBytes?: number;
   /** A report whose store failed is tried again after this long. @default 1000 */
   retryMs?: number;
   /**
@@ -119,8 +141,10 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     maxWindows: positive('max-windows', o.maxWindows ?? 100, 2),
     replayBars: positive('replay-bars', o.replayBars ?? 2, 1),
     maxClaimDelayMs: positive('max-claim-delay', o.maxClaimDelayMs ?? 120_000, 0),
-    maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? 65_536, 256),
+    maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? CLAIM_MAX_BYTES, 256),
+    claimStreamMaxBytes: positive('claim-stream-max-bytes', o.claimStreamMaxBytes ?? CLAIM_STREAM_MAX_BYTES, 1024 * 1024),
     catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
+    readBytes: positive('read-bytes', o.readBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),
     catchUpWaitMs: positive('catch-up-wait', o.catchUpWaitMs ?? 500, 0),
     replicas: checkReplicaSetting(o.replicas ?? 'auto'),

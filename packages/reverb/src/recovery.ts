@@ -1,7 +1,9 @@
 /**
- * What a starting replica must rebuild (SPEC 8: a crash loses nothing). Pure: from the tempo
- * map, the last report in the stream and the time, which bars ended without a report and
- * from when the claim stream must be re-read to rebuild them and the bar in progress.
+ * What a starting replica must rebuild (docs/spec.md §9 Reverb, crash safety: nothing
+ * acknowledged is lost, however long reverb was down). Pure: from the tempo map, the last
+ * report in the stream, the oldest claim the claim stream still holds and the time, which
+ * bars ended without a report and from when the claim stream must be re-read to rebuild them
+ * and the bar in progress.
  */
 import { positionAt, timeOf, type TempoMap } from '@backbeat/core';
 
@@ -13,7 +15,7 @@ export interface RecoveryPlan {
   readonly currentBar: number;
   /** Re-read claims stored from this time (ms since the epoch): one beat before firstBar. */
   readonly readFrom: number;
-  /** Bars skipped because they lie beyond `maxBars` (reported in the log). */
+  /** Bars skipped: older than the oldest claim stored and beyond `maxBars` (reported in the log). */
   readonly skippedBars: number;
 }
 
@@ -25,21 +27,33 @@ export interface RecoveryInput {
   readonly now: number;
   /** from_beat of the last report stored, if any. */
   readonly lastReported: number | undefined;
-  /** Rebuild at most this many ended bars. */
+  /**
+   * When the oldest claim the claim stream holds was stored (undefined: the stream is empty).
+   * Every bar from the one it falls in is rebuilt, however many.
+   */
+  readonly oldestClaimAt?: number;
+  /** Bars older than the oldest stored claim (they can only be empty) are rebuilt at most this many back. */
   readonly maxBars: number;
 }
 
 /**
- * The plan, or null before the tempo map's first beat. Without any stored report the bar
- * before the current one is rebuilt too (a replica that died in its first bar).
+ * The plan, or null before the tempo map's first beat. Without any stored report every bar
+ * from the oldest stored claim's is rebuilt (a replica stopped before it stored a report),
+ * or, with no claim stored, the bar before the current one (a replica that died in its first
+ * bar). Bars whose claims are in the stream are always rebuilt; older, empty ones at most
+ * `maxBars` back from the current bar.
  */
 export function planRecovery(o: RecoveryInput): RecoveryPlan | null {
   const pos = positionAt(o.map, o.now);
   if (!pos) return null;
   const bar = o.barLength;
-  const currentBar = pos.beatIndex - (pos.beatIndex % bar);
-  let firstBar = o.lastReported === undefined ? Math.max(0, currentBar - bar) : Math.min(currentBar, o.lastReported - (o.lastReported % bar) + bar);
-  const oldest = Math.max(0, currentBar - o.maxBars * bar);
+  const barOf = (beat: number) => beat - (beat % bar);
+  const currentBar = barOf(pos.beatIndex);
+  const oldestClaimBar = o.oldestClaimAt === undefined ? undefined : Math.min(currentBar, barOf(positionAt(o.map, o.oldestClaimAt)?.beatIndex ?? 0));
+  let firstBar: number;
+  if (o.lastReported !== undefined) firstBar = Math.min(currentBar, barOf(o.lastReported) + bar);
+  else firstBar = oldestClaimBar ?? Math.max(0, currentBar - bar);
+  const oldest = Math.min(oldestClaimBar ?? currentBar, Math.max(0, currentBar - o.maxBars * bar));
   const skippedBars = firstBar < oldest ? (oldest - firstBar) / bar : 0;
   firstBar = Math.max(firstBar, oldest);
   const start = timeOf(o.map, firstBar);

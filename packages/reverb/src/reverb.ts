@@ -8,13 +8,13 @@
  * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
  * retried and never sealed unsent.
  */
-import { Hlc, type LifecycleState, type TempoMap } from '@backbeat/core';
+import { Hlc, timeOf, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import { assertServerVersion, clusterNames, dlqStreamConfig, ensureStreamReplicated, readTempoMap, reportStreamConfig, resolveReplicas, retryTransient, startPresence, statusStreamConfig, type ReplicaMismatchError, subjects, type Consumer, type DurableMsg, type Headers, type StoredMsg } from '@backbeat/transport';
 import { ClaimCounter, type ClaimSource, type IngestOutcome } from './claim-counter.js';
 import { ClaimPipeline } from './claim-pipeline.js';
-import { readClaims } from './claim-stream.js';
+import { ClaimStreamReader, pageLimitFor } from './claim-stream.js';
 import { deadLetter, storeReport } from './publish.js';
 import { consumerName } from './consumers.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
@@ -26,6 +26,9 @@ import type { TrustStore } from './trust.js';
 import { VerifyPool } from './verify-pool.js';
 import type { WindowAggregation } from './window.js';
 import { WindowStore } from './window-store.js';
+
+/** A bar rebuilt at start counts the claims stored up to one beat, and at least this long, after it ended (ms). */
+export const REBUILD_GRACE_MS = 1000;
 
 /** Lifecycle of the service. */
 export type ReverbState = LifecycleState;
@@ -117,7 +120,7 @@ export class Reverb {
       },
     });
     this.#pipeline = new ClaimPipeline<DeliveredClaim>({
-      toCheck: (c) => this.#threadCheck(c.headers, c.data),
+      toCheck: (c) => (c.seq > 0 && this.#counter.handled.has(c.seq) ? undefined : this.#threadCheck(c.headers, c.data)),
       check: (agent, payload, signature) => this.#verifyPool().check(agent, payload, signature),
       apply: (c, check) => c.done(this.#counter.ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check)),
       onError: (err) => this.options.logger.error({ err: (err as Error).message }, 'a claim listener failed'),
@@ -128,7 +131,8 @@ export class Reverb {
   #threadCheck(headers: Headers, data: Uint8Array): { agent: string; payload: Uint8Array; signature: string } | undefined {
     const agent = headers['x-agent-id'];
     const signature = headers['x-signature'];
-    if (this.options.signatures === 'off' || this.options.verifyThreads === 0 || !this.#trust || !agent || !signature) return undefined;
+    if (this.options.verifyThreads === 0 || !this.#trust || !agent || !signature) return undefined;
+    if (this.options.signatures === 'off' && !this.#trust.knows(agent)) return undefined; // ignored: not listed
     if (data.length > this.options.maxClaimBytes) return undefined; // refused before any check
     return { agent, payload: data, signature };
   }
@@ -181,7 +185,7 @@ export class Reverb {
     const replicas = await resolveReplicas(bus, this.options.replicas);
     assertServerVersion(bus, replicas, logger);
     const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
-    for (const config of [statusStreamConfig(clusterId, { replicas }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
+    for (const config of [statusStreamConfig(clusterId, { replicas, maxBytes: this.options.claimStreamMaxBytes }), reportStreamConfig(clusterId, { replicas }), dlqStreamConfig(clusterId, { replicas })]) {
       await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), { what: `ensuring stream ${config.name}`, clock, logger });
     }
     this.#client = createClient({ clusterId, agentId: `service:${nodeId}`, bus, clock, logger });
@@ -189,12 +193,13 @@ export class Reverb {
     await this.#client.start();
     const statusStream = clusterNames(clusterId).statusStream;
     // Everything stored before this start is either rebuilt now or belongs to bars already reported.
-    const floor = (await retryTransient(() => bus.streamState(statusStream), { what: `reading stream ${statusStream}`, clock, logger })).lastSeq;
-    const { startTime, complete } = await this.#recover(floor);
-    // Claims up to the floor were all rebuilt now (a complete re-read), or a new durable takes
-    // only later ones. After a partial re-read, or when an existing durable resumes without
-    // a rebuild, the consumer delivers the rest.
-    if (complete) this.#counter.handled.advanceTo(floor);
+    const state = await retryTransient(() => bus.streamState(statusStream), { what: `reading stream ${statusStream}`, clock, logger });
+    const recovery = await this.#recover(state.lastSeq, state.messages > 0 ? state.firstSeq : undefined);
+    if (recovery === undefined) return; // stopped meanwhile
+    const { startTime, handledUpTo } = recovery;
+    // Claims up to handledUpTo were all read now, or a new durable takes only later ones; when
+    // an existing durable resumes without a rebuild, the consumer delivers the rest.
+    if (handledUpTo !== undefined) this.#counter.handled.advanceTo(handledUpTo);
     this.#recovered = true;
     this.#kick();
     this.#consumer = await bus.consume(
@@ -211,6 +216,11 @@ export class Reverb {
     }
     this.#state = 'running';
     logger.info({ cluster: clusterId, node: nodeId, consumer: this.consumer, signatures: this.options.signatures, bar: this.barLength }, 'reverb started');
+    if (this.options.signatures !== 'require') {
+      // docs/spec.md §10 Security: said once, so an operator knows what this mode lets through.
+      const how = this.options.signatures === 'off' ? 'signed or not' : 'unsigned';
+      logger.warn({ signatures: this.options.signatures, trusted_agents: this.#trust?.size ?? 0 }, `claims from agents not in the trust file are accepted ${how}: any login that may publish claims can speak for them (agents in the trust file are always verified)`);
+    }
   }
 
   #presenceInfo(): Record<string, unknown> {
@@ -224,13 +234,16 @@ export class Reverb {
   }
 
   /**
-   * Rebuilds the bars a stop lost: re-reads the claims stored since one beat before the
-   * first bar without a report, up to `floor` (the stream's last sequence at start). Returns
-   * where a new durable starts (undefined: no tempo map yet, a new durable then takes only
-   * new claims) and whether everything up to the floor is handled now.
+   * Rebuilds the bars a stop lost (docs/spec.md §9 Reverb, crash safety), however many: reads
+   * the claims stored since one beat before the first bar without a report, bar by bar, and
+   * stores each bar's report before it reads the next one's claims, so memory holds one bar
+   * and one page of claims whatever the outage; then reads the claims of the bar in progress.
+   * Returns where a new durable starts (undefined: no tempo map yet, a new durable then takes
+   * only new claims) and the sequence up to which every claim is handled (undefined when the
+   * consumer delivers them); undefined altogether when the replica was stopped meanwhile.
    */
-  async #recover(floor: number): Promise<{ startTime: number | undefined; complete: boolean }> {
-    const { bus, clusterId, clock, logger, catchUpBars } = this.options;
+  async #recover(floor: number, firstSeq: number | undefined): Promise<{ startTime: number | undefined; handledUpTo: number | undefined } | undefined> {
+    const { bus, clusterId, logger, catchUpBars, clock } = this.options;
     // The SDK's watch may not have delivered the map yet: read it from the state bucket (the
     // pulse owns that bucket: opened, never created here).
     this.#stateMap = this.#client!.tempoMap ?? (await bus.kv(clusterNames(clusterId).stateBucket, { create: false }).then(readTempoMap).catch(() => null))?.map ?? null;
@@ -248,27 +261,58 @@ export class Reverb {
     // Nothing to rebuild. A new durable takes only new claims; one that exists (or may: the
     // list failed) resumes where it stopped and delivers what was stored meanwhile, none of
     // it handled yet.
-    const nothing = { startTime: undefined, complete: consumers !== undefined && mine === undefined };
+    const nothing = { startTime: undefined, handledUpTo: consumers !== undefined && mine === undefined ? floor : undefined };
     if (!map) return nothing;
-    const plan = planRecovery({ map, barLength: this.barLength, now: clock.now(), lastReported: lastReport?.from_beat, maxBars: catchUpBars });
+    const oldest = firstSeq === undefined ? undefined : await bus.getStreamMsg(stream, { seq: firstSeq }).catch(() => undefined);
+    const plan = planRecovery({ map, barLength: this.barLength, now: clock.now(), lastReported: lastReport?.from_beat, oldestClaimAt: oldest?.time, maxBars: catchUpBars });
     if (!plan) return nothing;
-    if (plan.skippedBars > 0) logger.warn({ bars: plan.skippedBars, catch_up_bars: catchUpBars }, 'bars ended too long ago to rebuild; no report for them');
+    if (plan.skippedBars > 0) logger.warn({ bars: plan.skippedBars, catch_up_bars: catchUpBars }, 'bars older than the oldest stored claim and beyond --catch-up-bars; no report for them');
     this.#reportedUpTo = plan.firstBar - this.barLength;
     this.#dueUpTo = Math.max(this.#dueUpTo, plan.currentBar - this.barLength);
-    const handledUpTo = mine?.deliveredSeq ?? 0;
     this.#rebuildFrom = plan.readFrom;
-    let count = 0;
-    let complete = false;
-    try {
-      const read = await readClaims(bus, { stream, fromTime: plan.readFrom, toSeq: floor }, (m) => this.#ingestStored(m, m.seq <= handledUpTo ? 'history' : 'live'));
-      count = read.count;
-      complete = read.lastSeq === undefined || read.lastSeq >= floor;
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not re-read the claim stream; bars rebuilt from what was read');
+    const reader = new ClaimStreamReader(bus, stream, { fromTime: plan.readFrom }, pageLimitFor(this.options.readBytes));
+    const delivered = mine?.deliveredSeq ?? 0;
+    const each = (m: StoredMsg) => this.#ingestStored(m, m.seq <= delivered ? 'history' : 'live');
+    const missed = Math.max(0, (this.#dueUpTo + this.barLength - plan.firstBar) / this.barLength);
+    if (missed > 0) logger.info({ from_bar: plan.firstBar, missed_bars: missed, consumer: this.consumer, resumed: mine !== undefined }, 'rebuilding missed bars from the claim stream');
+    // Bar by bar, in order: the claims stored until the first beat of the next bar ended, and
+    // at least REBUILD_GRACE_MS after the bar (a live replica builds a report sooner), then the report.
+    for (;;) {
+      if (this.#state !== 'starting') return undefined;
+      const next: number = this.#reportedUpTo! + this.barLength;
+      if (next > this.#dueUpTo) break;
+      const m = this.tempoMap ?? map;
+      const horizon = Math.max(timeOf(m, next + this.barLength + 1), timeOf(m, next + this.barLength) + REBUILD_GRACE_MS);
+      if ((await this.#untilDone('reading the claim stream to rebuild a bar', () => reader.read(each, { beforeTime: horizon }))) === undefined) return undefined;
+      if (!(await this.#publishReport(next, false))) {
+        await this.#sleep(this.options.retryMs);
+        continue;
+      }
+      this.#reportedUpTo = next;
     }
-    const missed = Math.max(0, (plan.currentBar - plan.firstBar) / this.barLength);
-    logger.info({ claims: count, from_bar: plan.firstBar, missed_bars: missed, consumer: this.consumer, resumed: mine !== undefined }, 'rebuilt from the claim stream');
-    return { startTime: plan.readFrom, complete };
+    // The bar in progress: every claim stored so far.
+    const target = await this.#untilDone(`reading stream ${stream}`, async () => (await bus.streamState(stream)).lastSeq);
+    if (target === undefined || (await this.#untilDone('reading the claim stream', () => reader.read(each, { toSeq: target }))) === undefined) return undefined;
+    logger.info({ claims: reader.count, from_bar: plan.firstBar, missed_bars: missed, up_to_seq: target }, 'rebuilt from the claim stream');
+    // A new durable starts a little before the last claim read (stream times may repeat); what it delivers again is skipped by sequence.
+    return { startTime: reader.lastTime !== undefined ? reader.lastTime - 1000 : plan.readFrom, handledUpTo: target };
+  }
+
+  /** Runs `fn` until it succeeds, waiting `retryMs` after each failure; undefined once the replica stops. */
+  async #untilDone<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    while (this.#state === 'starting') {
+      try {
+        return await fn();
+      } catch (err) {
+        this.options.logger.warn({ err: (err as Error).message }, `${what} failed; retrying`);
+        await this.#sleep(this.options.retryMs);
+      }
+    }
+    return undefined;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.options.clock.setTimeout(resolve, ms));
   }
 
   #onDelivery(msg: DurableMsg): void {
@@ -292,10 +336,12 @@ export class Reverb {
     try {
       const target = (await bus.streamState(stream)).lastSeq;
       if (await this.#counter.handled.whenHandled(target, catchUpWaitMs)) return true;
-      // Nothing handled yet (the start-up re-read failed): from where that re-read began.
+      // Nothing handled yet (a durable resumed without a rebuild): from where a rebuild would have begun.
       const upTo = this.#counter.handled.upTo;
       const from = upTo !== undefined ? { fromSeq: upTo + 1 } : { fromTime: this.#rebuildFrom ?? clock.now() };
-      const { count, lastSeq } = await readClaims(bus, { stream, ...from, toSeq: target }, (m) => this.#ingestStored(m, 'live'));
+      const reader = new ClaimStreamReader(bus, stream, from, pageLimitFor(this.options.readBytes));
+      await reader.read((m) => this.#ingestStored(m, 'live'), { toSeq: target });
+      const { count, lastSeq } = reader;
       if (lastSeq !== undefined && lastSeq < target) {
         logger.warn({ read_up_to_seq: lastSeq ?? null, up_to_seq: target }, 'the claim stream answered only part of what it holds; the report waits');
         return false;
@@ -378,14 +424,16 @@ export class Reverb {
   }
 
   /**
-   * Builds, stores (de-duplicated by window id) and publishes the report of bar `fromBeat`.
-   * False when the store failed: the window stays open and the report is built again later.
+   * Builds, stores (de-duplicated by window id) and publishes the report of bar `fromBeat`;
+   * with `catchUp`, after making sure every claim stored so far is handled (the rebuild at
+   * start has read the bar's claims itself). False when the store failed: the window stays
+   * open and the report is built again later.
    */
-  async #publishReport(fromBeat: number): Promise<boolean> {
+  async #publishReport(fromBeat: number, catchUp = true): Promise<boolean> {
     const { bus, clusterId, clock, logger } = this.options;
     const w = this.#windows.get(fromBeat, clock.now());
     if (w.reportedAt !== undefined) return true;
-    if (!(await this.#catchUp())) return false;
+    if (catchUp && !(await this.#catchUp())) return false;
     const built = clock.now();
     const { due, tempoDriftMs, builtLate } = reportTiming({ map: this.tempoMap, fromBeat, barLength: this.barLength, opening: this.#downbeats.get(fromBeat), closing: this.#downbeats.get(fromBeat + this.barLength), now: built });
     const report = w.report(clusterId, { tempoDriftMs, rollupMs: Math.max(0, built - due), barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString(), builtLate });

@@ -37,6 +37,11 @@ export class TrustStore {
     return this.#keys.has(agentId);
   }
 
+  /** True when the agent is listed with current or retired keys: its claims are always verified. */
+  knows(agentId: string): boolean {
+    return this.#keys.has(agentId) || this.#retired.has(agentId);
+  }
+
   /**
    * Parses the trust file's JSON.
    * @throws TrustFileError naming the agent and key at fault

@@ -1,7 +1,9 @@
 /**
  * The windows a replica holds, by window id (one per bar), with their ids computed once per
- * bar (a sha256 each, BACKBEAT-REQ-005) and evicted by age once reported, then by count,
- * oldest first.
+ * bar (a sha256 each, BACKBEAT-REQ-005). Only reported windows are evicted, by age, then by
+ * count, oldest first: a window whose report is not stored yet is never dropped (docs/spec.md
+ * §9 Reverb: nothing acknowledged is lost). Unreported windows stay few: the bars from the
+ * first one not reported to the few bars ahead that claims may name.
  */
 import { windowId } from '@backbeat/core';
 import { WindowAggregation } from './window.js';
@@ -13,7 +15,7 @@ export interface WindowStoreOptions {
   readonly barLength: () => number;
   /** Reported windows are dropped this long after their last update. */
   readonly ttlMs: number;
-  /** At most this many windows are kept. */
+  /** At most this many reported windows are kept. */
   readonly maxWindows: number;
   /** Called with the count after every change. */
   readonly onSize?: (size: number) => void;
@@ -67,12 +69,17 @@ export class WindowStore {
     return [...this.#windows.values()].sort((x, y) => y.fromBeat - x.fromBeat);
   }
 
-  /** Drops reported windows past their TTL, then the oldest beyond maxWindows. */
+  /** Drops reported windows past their TTL, then the oldest reported ones beyond maxWindows; never an unreported one. */
   evict(now: number): void {
-    for (const [id, w] of this.#windows) if (w.reportedAt !== undefined && now - w.lastUpdated > this.#o.ttlMs) this.#windows.delete(id);
-    if (this.#windows.size > this.#o.maxWindows) {
-      const oldest = [...this.#windows.values()].sort((x, y) => x.fromBeat - y.fromBeat);
-      for (const w of oldest.slice(0, this.#windows.size - this.#o.maxWindows)) this.#windows.delete(w.windowId);
+    let reported = 0;
+    for (const [id, w] of this.#windows) {
+      if (w.reportedAt === undefined) continue;
+      if (now - w.lastUpdated > this.#o.ttlMs) this.#windows.delete(id);
+      else reported++;
+    }
+    if (reported > this.#o.maxWindows) {
+      const oldest = [...this.#windows.values()].filter((w) => w.reportedAt !== undefined).sort((x, y) => x.fromBeat - y.fromBeat);
+      for (const w of oldest.slice(0, reported - this.#o.maxWindows)) this.#windows.delete(w.windowId);
     }
     this.#o.onSize?.(this.#windows.size);
   }

@@ -15,6 +15,7 @@ export const ISSUE_KINDS = {
   bad_signature: { severity: 'critical', text: ['claim had a signature no trusted key of its agent verifies', 'claims had a signature no trusted key of their agent verifies'] },
   retired_key: { severity: 'critical', text: ['claim was signed with a retired key', 'claims were signed with a retired key'] },
   malformed_signature: { severity: 'error', text: ['claim had a signature that is not base64 of 64 bytes', 'claims had a signature that is not base64 of 64 bytes'] },
+  agent_mismatch: { severity: 'critical', text: ["claim's x-agent-id header named another agent than its agent_id", "claims' x-agent-id headers named another agent than their agent_id"] },
   unknown_agent: { severity: 'error', text: ['claim came from an agent missing from the trust file', 'claims came from agents missing from the trust file'] },
   replayed: { severity: 'warning', text: ['claim was a replay or named a beat far from the beat it was stored at', 'claims were replays or named a beat far from the beat they were stored at'] },
   too_large: { severity: 'error', text: ['claim was larger than the size limit', 'claims were larger than the size limit'] },

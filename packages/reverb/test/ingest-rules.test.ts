@@ -42,7 +42,7 @@ describe('reverb - what counts as a replay (FakeClock, in-memory bus)', () => {
     await r.start();
     try {
       expect(r.ingest(claim('agent:q', 184, '18bcfe56800:0001:abcd'), {}, clock.now(), 'live', 1)).toBe('late_claims'); // 16 s late: its bar is reported
-      expect(r.ingest(claim('agent:q', 198, '18bcfe56800:0002:abcd'), {}, clock.now(), 'live', 2)).toBe('accepted'); // its bar is open
+      expect(r.ingest(claim('agent:q', 200, '18bcfe56800:0002:abcd'), {}, clock.now(), 'live', 2)).toBe('accepted'); // its bar is in progress
       expect(r.ingest(claim('agent:q', 60, '18bcfe56800:0003:abcd'), {}, clock.now(), 'live', 3)).toBe('replayed'); // 140 s late: beyond 120 s
       expect(r.ingest(claim('agent:q', 212, '18bcfe56800:0004:abcd'), {}, clock.now(), 'live', 4)).toBe('replayed'); // 12 beats ahead: beyond 2 bars
       const tight = new Reverb({ bus, clusterId: 'late', nodeId: 'tight', signatures: 'off', clock, maxClaimDelayMs: 5000 });

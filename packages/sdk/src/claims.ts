@@ -4,16 +4,17 @@
  * (SPEC 12: a core publish made while disconnected is silently lost; a claim must not be).
  * The SDK never creates or updates the stream: reverb and the pulse own it (issue 12).
  * - Transient failures (disconnected, timeout) are retried without limit, with backoff.
- * - Permanent ones (no stream captures the subject, permission denied, a bad subject) are
- *   retried {@link PERMANENT_ATTEMPTS} times, then that claim fails with ClaimRejectedError
- *   and the queue moves on: one bad claim never blocks the others. "No responders" is also
+ * - Permanent ones (no stream captures the subject, permission denied, a bad subject, a full
+ *   claim stream: discard policy `new`) are retried {@link PERMANENT_ATTEMPTS} times, then
+ *   that claim fails with ClaimRejectedError and the queue moves on: one bad claim never
+ *   blocks the others. One the stream refuses as too large fails at once. "No responders" is also
  *   what JetStream answers while a stream elects a leader after a node loss, so it counts as
  *   "no stream" only once it has lasted `noStreamGraceMs` (issue 10).
  * Waits use the injected Clock, so the retry logic runs on FakeClock in tests.
  */
 import { silentLogger, type Clock, type Logger } from '@backbeat/core';
-import { InvalidSubjectError, JetStreamNotFoundError, NoRespondersError, NotConnectedError, type Bus, type Headers } from '@backbeat/transport';
-import { ClaimQueueFullError, ClaimRejectedError } from './errors.js';
+import { InvalidSubjectError, JetStreamNotFoundError, NoRespondersError, NotConnectedError, StreamRefusedError, type Bus, type Headers } from '@backbeat/transport';
+import { ClaimQueueFullError, ClaimRejectedError, type ClaimFailure } from './errors.js';
 import type { SdkMetrics } from './metrics.js';
 
 /** Attempts of a claim that fails permanently before it is rejected. */
@@ -41,7 +42,8 @@ interface Outgoing {
 }
 
 /** Why a publish failed for good, or null when retrying may help. */
-export function permanentCause(err: unknown): 'no_stream' | 'permission' | 'invalid_subject' | null {
+export function permanentCause(err: unknown): ClaimFailure | null {
+  if (err instanceof StreamRefusedError) return err.context.reason === 'full' ? 'stream_full' : 'too_large';
   if (err instanceof NoRespondersError || err instanceof JetStreamNotFoundError) return 'no_stream';
   if (err instanceof InvalidSubjectError) return 'invalid_subject';
   if (err instanceof Error && /permission/i.test(err.message)) return 'permission';
@@ -105,7 +107,8 @@ export class ClaimSender {
           if (err instanceof NoRespondersError) next.noRespondersSince ??= this.clock.now();
           else next.noRespondersSince = undefined;
           const settled = next.noRespondersSince === undefined || this.clock.now() - next.noRespondersSince >= this.noStreamGraceMs;
-          if (cause && ++next.permanent >= PERMANENT_ATTEMPTS && settled) {
+          // A claim the stream refused as too large is refused again: it fails at the first answer.
+          if (cause && (++next.permanent >= PERMANENT_ATTEMPTS || cause === 'too_large') && settled) {
             this.#shift();
             this.metrics.failed(cause);
             next.reject(new ClaimRejectedError(next.subject, cause, next.permanent, err));

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { beatDurationMs, DEFAULT_BAR_LENGTH, Hlc, tempoAt, toLegacy as legacyOf, windowIdForBeat, type LegacyBeat, type LifecycleState, type TempoMap } from '@backbeat/core';
 import { LEGACY_STATE_ALIASES, validateStatusClaim, type ClaimState, type StatusClaim } from '@backbeat/contracts';
-import { NatsBus, subjects, type Bus } from '@backbeat/transport';
+import { CLAIM_MAX_BYTES, NatsBus, subjects, type Bus } from '@backbeat/transport';
 import { runWithBudget } from './budget.js';
 import { ClaimSender } from './claims.js';
-import { ClaimInvalidError, ClientStoppedError, NoBeatError } from './errors.js';
+import { ClaimInvalidError, ClaimTooLargeError, ClientStoppedError, NoBeatError } from './errors.js';
 import type { LeaseView, MapSource } from './frame-gate.js';
 import { BeatFollower, type BeatCallback, type Timing } from './follower.js';
 import { SdkMetrics, type SdkMetricsSnapshot } from './metrics.js';
@@ -170,8 +170,10 @@ export class Client {
    * Sends a status claim (BACKBEAT-REQ-041), signed when a key is set (REQ-044), with the
    * headers of SPEC 10. Resolves when the stream acknowledged it (after a reconnect, if the
    * connection is down).
-   * @throws ClaimInvalidError for input that breaks INT-B; ClientStoppedError when not running;
-   *   ClaimQueueFullError when too many claims wait for the connection
+   * @throws ClaimInvalidError for input that breaks INT-B; ClaimTooLargeError for a payload over
+   *   CLAIM_MAX_BYTES (64 KiB); ClientStoppedError when not running; ClaimQueueFullError when
+   *   too many claims wait for the connection; ClaimRejectedError when it failed for good (no
+   *   stream, permission denied, the claim stream full or refusing its size)
    */
   async emitStatusClaim(input: ClaimInput): Promise<StatusClaim> {
     if (this.#state !== 'running' || !this.#claims) throw new ClientStoppedError('emitStatusClaim');
@@ -196,6 +198,11 @@ export class Client {
       throw new ClaimInvalidError(v.errors);
     }
     const payload = enc.encode(JSON.stringify(v.value));
+    if (payload.length > CLAIM_MAX_BYTES) {
+      // docs/spec.md §10 Security: reverb refuses it and the claim stream would too; never sent.
+      this.#metrics.failed('too_large');
+      throw new ClaimTooLargeError(payload.length, CLAIM_MAX_BYTES);
+    }
     const barLength = this.#follower.map?.barLength ?? DEFAULT_BAR_LENGTH;
     const headers: Record<string, string> = {
       'x-agent-id': this.options.agentId,
@@ -203,7 +210,9 @@ export class Client {
       'x-hlc': hlc,
     };
     if (this.options.signingKey) headers['x-signature'] = signPayload(this.options.signingKey, payload);
-    await this.#claims.send(subjects(this.options.clusterId).status, payload, headers, `${this.options.agentId}|${hlc}`);
+    // docs/spec.md §10 Security: a random 128-bit Nats-Msg-Id, so no other login can predict it
+    // and store junk under it first; made once here, so the sender's retries keep it.
+    await this.#claims.send(subjects(this.options.clusterId).status, payload, headers, randomBytes(16).toString('hex'));
     return v.value;
   }
 

@@ -23,6 +23,7 @@ export { SdkMetrics } from './metrics.js';
 export type { SdkMetricsSnapshot } from './metrics.js';
 export { resolveClientOptions, assertAgentId } from './options.js';
 export type { ClientOptions, ResolvedClientOptions } from './options.js';
-export { BeatBudgetExceededError, ClaimInvalidError, ClaimQueueFullError, ClaimRejectedError, ClientStoppedError, NoBeatError, SDK_ERROR_CODES } from './errors.js';
+export { BeatBudgetExceededError, ClaimInvalidError, ClaimQueueFullError, ClaimRejectedError, ClaimTooLargeError, ClientStoppedError, NoBeatError, SDK_ERROR_CODES } from './errors.js';
+export type { ClaimFailure } from './errors.js';
 export { toSigningKey, signPayload, publicKeyBase64 } from './signing.js';
 export { hintIfSilent, noBeatHint, SILENCE_HINT_MS } from './silence.js';

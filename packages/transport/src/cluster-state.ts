@@ -109,17 +109,30 @@ export async function readTempoMap(state: KvBucket): Promise<{ map: TempoMap; re
   return e ? { map: checkTempoMap(decodeJson(e.value)), revision: e.revision } : null;
 }
 
+/** Largest claim payload the SDK sends and reverb counts, bytes (docs/spec.md §10 Security). */
+export const CLAIM_MAX_BYTES = 65_536;
+/** Room for a claim's headers above CLAIM_MAX_BYTES in the claim stream's per-message limit. */
+export const CLAIM_HEADER_ALLOWANCE = 4096;
+/** Default byte limit of the claim stream (1 GiB). */
+export const CLAIM_STREAM_MAX_BYTES = 1024 * 1024 * 1024;
+
 /**
- * The stream capturing a cluster's StatusClaims (SPEC 8). With `replicas`, the count to
- * create it with or bring it to (ensure it with {@link ensureStreamReplicated}).
+ * The stream capturing a cluster's StatusClaims (docs/spec.md §3 Subjects and shared state):
+ * kept a day, at most 5M messages and `maxBytes` bytes, each message at most CLAIM_MAX_BYTES
+ * plus its headers; a full stream refuses new claims (discard `new`) rather than dropping
+ * claims reverb may not have read. With `replicas`, the count to create it with or bring it
+ * to (ensure it with {@link ensureStreamReplicated}).
  */
-export function statusStreamConfig(clusterId: string, options: { replicas?: number } = {}): StreamConfig {
+export function statusStreamConfig(clusterId: string, options: { replicas?: number; maxBytes?: number } = {}): StreamConfig {
   return {
     ...replicasOf(options),
     name: clusterNames(clusterId).statusStream,
     subjects: [subjects(clusterId).status],
     maxAgeMs: 24 * 60 * 60 * 1000,
     maxMsgs: 5_000_000,
+    maxBytes: options.maxBytes ?? CLAIM_STREAM_MAX_BYTES,
+    maxMsgSize: CLAIM_MAX_BYTES + CLAIM_HEADER_ALLOWANCE,
+    discard: 'new',
     duplicateWindowMs: 120_000,
   };
 }

@@ -14,6 +14,7 @@ export const TRANSPORT_ERROR_CODES = {
   BB_ERR_INVALID_SUBJECT: 'a subject, KV key, bucket or stream name breaks the NATS naming rules',
   BB_ERR_JETSTREAM_NOT_FOUND: 'a stream or KV bucket that must exist does not',
   BB_ERR_TRANSPORT: 'the broker refused an operation for another reason (the cause says which)',
+  BB_ERR_STREAM_REFUSED: 'a stream refused to store a message: larger than its message size limit, or full with discard policy new',
   BB_ERR_REPLICAS: 'an existing bucket or stream has another replica count than asked, and the server cannot change it',
   BB_ERR_SERVER_VERSION: 'the nats-server is too old for what the service needs (replicated state before 2.9.21)',
 } as const;
@@ -68,6 +69,19 @@ export class JetStreamNotFoundError extends BackbeatError<{ kind: 'stream' | 'bu
 export class TransportError extends BackbeatError<{ operation: string }> {
   constructor(operation: string, message: string, options?: { cause?: unknown }) {
     super('BB_ERR_TRANSPORT', `${operation}: ${message}`, { operation }, options);
+  }
+}
+
+/**
+ * A stream refused to store a message (docs/spec.md §3 Subjects and shared state): `too_large`
+ * (over its per-message size limit) or `full` (at its message or byte limit, discard policy
+ * `new`: a full stream refuses new messages rather than dropping stored ones). Retrying the
+ * same message does not help until the stream has room.
+ */
+export class StreamRefusedError extends BackbeatError<{ subject: string; reason: 'too_large' | 'full' }> {
+  constructor(subject: string, reason: 'too_large' | 'full', detail: string, options?: { cause?: unknown }) {
+    const what = reason === 'too_large' ? 'the message is larger than the stream allows' : 'the stream is full (it refuses new messages)';
+    super('BB_ERR_STREAM_REFUSED', `publish on '${subject}' refused: ${what}: ${detail}`, { subject, reason }, options);
   }
 }
 

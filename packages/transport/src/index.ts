@@ -58,6 +58,7 @@ export {
   TransportError,
   ReplicaMismatchError,
   ServerVersionError,
+  StreamRefusedError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
@@ -73,6 +74,9 @@ export {
   openLeaseBucket,
   readTempoMap,
   statusStreamConfig,
+  CLAIM_MAX_BYTES,
+  CLAIM_STREAM_MAX_BYTES,
+  CLAIM_HEADER_ALLOWANCE,
   reportStreamConfig,
   dlqStreamConfig,
 } from './cluster-state.js';

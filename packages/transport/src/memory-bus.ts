@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '@backbeat/core';
 import type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
 import { MSG_ID_HEADER } from './bus.js';
-import { JetStreamNotFoundError, NoRespondersError, NotConnectedError, TimeoutError } from './errors.js';
+import { JetStreamNotFoundError, NoRespondersError, NotConnectedError, StreamRefusedError, TimeoutError } from './errors.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { MemoryBroker, type BrokerSub } from './memory-broker.js';
 import { assertReplicas } from './replica-count.js';
@@ -121,7 +121,11 @@ export class MemoryBus implements Bus {
     }
     const headers = options.headers ?? {};
     this.broker.route(subject, data, headers);
-    this.broker.capture(subject, data, headers);
+    try {
+      this.broker.capture(subject, data, headers);
+    } catch (err) {
+      if (!(err instanceof StreamRefusedError)) throw err; // as on NATS: a core publish a stream refuses is just not stored
+    }
   }
 
   subscribe(subject: string, handler: (msg: BusMsg) => void, options: SubscribeOptions = {}): Subscription {

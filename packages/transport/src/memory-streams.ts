@@ -6,6 +6,7 @@
 import type { Clock } from '@backbeat/core';
 import type { Headers } from './headers.js';
 import { MSG_ID_HEADER } from './bus.js';
+import { StreamRefusedError } from './errors.js';
 import { MemoryDurable } from './memory-consumer.js';
 import type { ConsumeOptions, ConsumerState, ReadStreamOptions, ResolvedStreamConfig, StoredMsg, StreamMsgQuery, StreamState } from './stream-types.js';
 import { resolveReadLimit } from './stream-types.js';
@@ -55,7 +56,10 @@ export class MemoryStream {
     return this.#config.subjects.some((p) => subjectMatches(p, subject));
   }
 
-  /** Stores a message; returns its sequence, or the first copy's when its msgId is a duplicate. */
+  /**
+   * Stores a message; returns its sequence, or the first copy's when its msgId is a duplicate.
+   * @throws StreamRefusedError over maxMsgSize (payload and headers), or when full with discard 'new'
+   */
   store(subject: string, data: Uint8Array, headers: Headers): { seq: number; duplicate: boolean } {
     const now = this.#clock.wallNow();
     for (const [id, d] of this.#dedupe) {
@@ -65,6 +69,14 @@ export class MemoryStream {
     const msgId = headers[MSG_ID_HEADER];
     const seen = msgId === undefined ? undefined : this.#dedupe.get(msgId);
     if (seen) return { seq: seen.seq, duplicate: true };
+    const { maxMsgSize, maxMsgs, maxBytes, discard } = this.#config;
+    const size = data.length + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+    if (maxMsgSize > 0 && size > maxMsgSize) throw new StreamRefusedError(subject, 'too_large', `${size} bytes, the limit is ${maxMsgSize}`);
+    if (discard === 'new') {
+      this.enforceLimits(now);
+      if (maxMsgs > 0 && this.#msgs.length + 1 > maxMsgs) throw new StreamRefusedError(subject, 'full', 'maximum messages exceeded');
+      if (maxBytes > 0 && this.#bytes + data.length > maxBytes) throw new StreamRefusedError(subject, 'full', 'maximum bytes exceeded');
+    }
     const seq = ++this.#lastSeq;
     this.#msgs.push(Object.freeze({ subject, data: data.slice(), headers: Object.freeze({ ...headers }), seq, time: now }));
     this.#bytes += data.length;

@@ -5,7 +5,7 @@
 import { BackbeatError } from '@backbeat/core';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { errors as natsErrors } from '@nats-io/transport-node';
-import { InvalidSubjectError, JetStreamNotFoundError, KvConflictError, NoRespondersError, NotConnectedError, TimeoutError, TransportError } from './errors.js';
+import { InvalidSubjectError, JetStreamNotFoundError, KvConflictError, NoRespondersError, NotConnectedError, StreamRefusedError, TimeoutError, TransportError } from './errors.js';
 
 /** What was being done when a nats.js call failed. */
 export interface ErrorContext {
@@ -19,6 +19,11 @@ export interface ErrorContext {
   /** KV key and expected revision, for a compare-and-set conflict. */
   kv?: { bucket: string; key: string; expectedRevision?: number };
 }
+
+/** JetStream's err_code for a message over the stream's max_msg_size. */
+const JS_MESSAGE_TOO_LARGE = 10054;
+/** JetStream's err_code for a store that failed, e.g. "maximum bytes exceeded" (discard new). */
+const JS_STORE_FAILED = 10077;
 
 /** The error and its causes, outermost first (at most 5 deep). */
 function chain(err: unknown): unknown[] {
@@ -54,6 +59,10 @@ export function mapNatsError(err: unknown, ctx: ErrorContext): Error {
   if (has(natsErrors.TimeoutError)) return new TimeoutError(subject, ctx.timeoutMs ?? 5000, { cause: err });
   if (has(natsErrors.ClosedConnectionError) || has(natsErrors.DrainingConnectionError)) return new NotConnectedError(ctx.operation, { cause: err });
   const code = apiCode(errs);
+  const text = err instanceof Error ? err.message : String(err);
+  // A stream's limits (docs/spec.md §3): over its max_msg_size, or full with discard new.
+  if (code === JS_MESSAGE_TOO_LARGE) return new StreamRefusedError(subject, 'too_large', text, { cause: err });
+  if (code === JS_STORE_FAILED && /maximum (bytes|messages)/i.test(text)) return new StreamRefusedError(subject, 'full', text, { cause: err });
   if (ctx.stream && (code === JetStreamApiCodes.StreamNotFound || errs.some((e) => e instanceof Error && /stream not found/i.test(e.message)))) {
     return new JetStreamNotFoundError(ctx.stream.kind, ctx.stream.name, { cause: err });
   }

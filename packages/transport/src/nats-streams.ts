@@ -2,6 +2,7 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   type ConsumerConfig,
@@ -43,6 +44,8 @@ export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConf
     max_age: nanos(c.maxAgeMs),
     max_msgs: c.maxMsgs || -1,
     max_bytes: c.maxBytes || -1,
+    max_msg_size: c.maxMsgSize || -1,
+    discard: c.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
     duplicate_window: nanos(c.duplicateWindowMs),
   };
   const limits = { ...cfg }; // the update of an existing stream: its replica count is reconciled on its own

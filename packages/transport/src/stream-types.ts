@@ -19,6 +19,13 @@ export interface StreamConfig {
   maxMsgs?: number;
   /** Keep at most this many payload bytes, dropping the oldest. 0: no limit. @default 0 */
   maxBytes?: number;
+  /** Refuse a message larger than this (payload and headers), with StreamRefusedError. 0: no limit. @default 0 */
+  maxMsgSize?: number;
+  /**
+   * What a stream at its message or byte limit does: `old` drops its oldest messages, `new`
+   * refuses the new one (StreamRefusedError, reason `full`). @default 'old'
+   */
+  discard?: 'old' | 'new';
   /**
    * Window in which a repeated `Nats-Msg-Id` is refused as a duplicate. At most maxAgeMs.
    * @default 120000, or maxAgeMs when that is shorter
@@ -195,7 +202,10 @@ export function resolveStreamConfig(config: StreamConfig): ResolvedStreamConfig 
   const maxAgeMs = config.maxAgeMs ?? 0;
   const maxMsgs = config.maxMsgs ?? 0;
   const maxBytes = config.maxBytes ?? 0;
-  for (const [field, v] of Object.entries({ maxAgeMs, maxMsgs, maxBytes })) {
+  const maxMsgSize = config.maxMsgSize ?? 0;
+  const discard = config.discard ?? 'old';
+  if (discard !== 'old' && discard !== 'new') throw new InvalidArgumentError('stream.discard', `must be 'old' or 'new', got '${String(discard)}'`);
+  for (const [field, v] of Object.entries({ maxAgeMs, maxMsgs, maxBytes, maxMsgSize })) {
     if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`stream.${field}`, `must be a number >= 0, got ${v}`);
   }
   const duplicateWindowMs = config.duplicateWindowMs ?? (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS);
@@ -207,7 +217,7 @@ export function resolveStreamConfig(config: StreamConfig): ResolvedStreamConfig 
   }
   if (config.replicas !== undefined) assertReplicas(config.replicas, 'stream.replicas');
   const replicas = config.replicas === undefined ? {} : { replicas: config.replicas };
-  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, duplicateWindowMs, ...replicas });
+  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, maxMsgSize, discard, duplicateWindowMs, ...replicas });
 }
 
 /** @throws InvalidArgumentError unless the limit of a read is an integer >= 1 */

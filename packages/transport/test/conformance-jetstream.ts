@@ -7,6 +7,7 @@ import {
   JetStreamNotFoundError,
   KvConflictError,
   NoRespondersError,
+  StreamRefusedError,
   TransportError,
   type DurableMsg,
   type KvWatchEvent,
@@ -177,6 +178,22 @@ export function runJetStreamConformance(c: Clients): void {
     await expect(c.a.ensureStream({ name: 'bad.name', subjects: ['bad.name'] })).rejects.toBeInstanceOf(InvalidSubjectError);
     await expect(c.a.readStream({ stream: unique('S_NONE_') })).rejects.toBeInstanceOf(JetStreamNotFoundError);
     await expect(c.a.consume({ stream: unique('S_NONE_'), durable: 'd' }, () => {})).rejects.toBeInstanceOf(JetStreamNotFoundError);
+  });
+
+  it('stream - maxMsgSize and discard new: a large message or one more than a full stream holds is refused (StreamRefusedError), nothing stored is dropped', async () => {
+    const name = unique('S_REFUSE_');
+    await c.a.ensureStream({ name, subjects: [`${name}.*`], maxMsgs: 3, maxMsgSize: 1000, discard: 'new' });
+    const big = await c.a.publishDurable(`${name}.x`, new Uint8Array(2000)).catch((e: unknown) => e);
+    expect(big).toBeInstanceOf(StreamRefusedError);
+    expect((big as StreamRefusedError).context).toEqual({ subject: `${name}.x`, reason: 'too_large' });
+    for (let i = 0; i < 3; i++) await c.a.publishDurable(`${name}.x`, enc(String(i)));
+    const full = await c.a.publishDurable(`${name}.x`, enc('3')).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(StreamRefusedError);
+    expect((full as StreamRefusedError).context.reason).toBe('full');
+    c.a.publish(`${name}.x`, enc('core')); // a core publish the stream refuses is just not stored
+    await c.a.flush();
+    expect((await c.a.readStream({ stream: name })).map((m) => dec(m.data))).toEqual(['0', '1', '2']);
+    await expect(c.a.ensureStream({ name: unique('S_DISCARD_'), subjects: [unique('d.')], discard: 'both' as 'new' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('stream - reads: from below the first, past the end, more than one pull, big messages, a subject; no reader left behind', async () => {

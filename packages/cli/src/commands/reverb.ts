@@ -1,8 +1,7 @@
 /** `backbeat reverb`: claim aggregation, bar reports and the HTTP API (SPEC 8). */
-import { watch, type FSWatcher } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
-import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsumers, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, type SignatureMode } from '@backbeat/reverb';
+import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsumers, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, watchTrustFile, type SignatureMode } from '@backbeat/reverb';
 import { registerDashboard } from '@backbeat/dashboard';
 import { proxyTempoTo, reverbDashboardSource } from '../dashboard-source.js';
 import { runUntilSignal } from '../lifecycle.js';
@@ -24,6 +23,7 @@ interface ReverbFlags extends NatsFlags, AdminTokenFlags {
   signatures: string;
   trustFile?: string;
   windowTtl: string;
+  claimStreamMaxBytes?: string;
   maxWindows: string;
   verifyThreads?: string;
   dataDir?: string;
@@ -43,10 +43,16 @@ export function registerReverb(program: Command): void {
     .option('--http-port <port>', 'HTTP API port', '8090')
     .option('--http-host <host>', 'HTTP API address', '127.0.0.1')
     .option('--bar-length <n>', "beats per bar (default: learned from the pulse's tempo map)")
-    .option('--signatures <mode>', `claim signatures: ${SIGNATURE_MODES.join(', ')}`, 'verify')
-    .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file changes)')
+    .option(
+      '--signatures <mode>',
+      'claims of agents NOT in the trust file: off = accepted, verify = accepted unsigned (a signature they carry is checked), ' +
+        'require = refused; an agent in the trust file is always verified, in every mode',
+      'verify',
+    )
+    .option('--trust-file <file>', 'agent public keys (reloaded on SIGHUP and when the file is changed or replaced)')
+    .option('--claim-stream-max-bytes <n>', 'byte limit of the claim stream; when full it refuses new claims (default 1 GiB)')
     .option('--window-ttl <ms>', 'drop reported windows this long after their last update', '300000')
-    .option('--max-windows <n>', 'windows kept at most (oldest dropped first)', '100')
+    .option('--max-windows <n>', 'reported windows kept at most (oldest dropped first; a window is never dropped before its report is stored)', '100')
     .option('--verify-threads <n>', 'threads that check claim signatures (0: on the main thread; default: one per core)')
     .option('--pulse-admin <url>', "a pulse admin API (http://host:8080) the dashboard's tempo form is forwarded to")
     .option('--pulse-admin-token <token>', "the pulse admin API's bearer token, sent with forwarded tempo changes (or BACKBEAT_PULSE_ADMIN_TOKEN)")
@@ -101,6 +107,7 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     trust,
     windowTtlMs: intFlag('--window-ttl', f.windowTtl, 1000, 7 * 24 * 3600 * 1000),
     maxWindows: intFlag('--max-windows', f.maxWindows, 2, 100_000),
+    ...(f.claimStreamMaxBytes === undefined ? {} : { claimStreamMaxBytes: intFlag('--claim-stream-max-bytes', f.claimStreamMaxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER) }),
     ...(f.verifyThreads === undefined ? {} : { verifyThreads: intFlag('--verify-threads', f.verifyThreads, 0, 64) }),
     replicas: replicasFlag(f.replicas),
     logger: log,
@@ -148,31 +155,24 @@ async function runReverb(f: ReverbFlags): Promise<void> {
   }
   log.info({ http: httpUrl, nats: shownNatsUrl(f) }, 'reverb HTTP API listening');
 
-  // Trust file reloads: on SIGHUP and when the file changes; a bad file keeps the old keys.
-  let watcher: FSWatcher | undefined;
-  const reload = (why: string) => {
-    if (!f.trustFile) return;
-    try {
-      const next = TrustStore.load(f.trustFile);
-      reverb.setTrust(next);
-      log.info({ agents: next.size, why }, 'trust file reloaded');
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'trust file not reloaded; the previous keys stay in force');
-    }
-  };
-  const onHup = () => reload('SIGHUP');
-  process.on('SIGHUP', onHup);
-  if (f.trustFile) {
-    let timer: NodeJS.Timeout | undefined;
-    watcher = watch(f.trustFile, () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => reload('file changed'), 100);
-    });
-  }
+  // Trust file reloads (docs/spec.md §10 Security): on SIGHUP and whenever the file is rewritten
+  // or replaced (its directory is watched); a bad file keeps the old keys.
+  const trustWatch = f.trustFile
+    ? watchTrustFile(f.trustFile, {
+        onLoad: (next, why) => {
+          reverb.setTrust(next);
+          log.info({ agents: next.size, why }, 'trust file reloaded');
+        },
+        onError: (err) => log.error({ err: err.message }, 'trust file not reloaded; the previous keys stay in force'),
+      })
+    : undefined;
+  // Without a trust file SIGHUP has nothing to reload, and must not end the service either.
+  const ignoreHup = () => log.info({}, 'SIGHUP: no --trust-file to reload');
+  if (!trustWatch) process.on('SIGHUP', ignoreHup);
   await runUntilSignal(
     async () => {
-      watcher?.close();
-      process.off('SIGHUP', onHup);
+      trustWatch?.close();
+      process.off('SIGHUP', ignoreHup);
       await app.close();
       await reverb.stop();
       await bus.close();
