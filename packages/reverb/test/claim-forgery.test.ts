@@ -4,28 +4,24 @@
  * the agent login, the one an attacker among the agents holds.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatHlc, hlcNodeSuffix, windowIdForBeat, type Logger } from '@backbeat/core';
 import type { BarReport } from '@backbeat/contracts';
-import { NatsServer, waitFor } from '@backbeat/testing';
+import { waitFor } from '@backbeat/testing';
 import { MemoryBus, NatsBus, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import { createClient, publicKeyBase64, type Client } from '@backbeat/sdk';
 import { checkClaim, Reverb, TrustStore, type SignatureMode } from '@backbeat/reverb';
+import { C, inboxOf, pass, startRolesServer, type RolesServer } from '../../transport/test/roles-server.js';
 
-const C = 'chorus-aus-01'; // the cluster deploy/nats/auth.conf is written for
 const S = subjects(C);
 const BAR = 4;
-const auth = readFileSync(new URL('../../../deploy/nats/auth.conf', import.meta.url), 'utf8');
-const ROLES = ['pulse', 'reverb', 'agent', 'observer'] as const;
-const pass = (role: string) => `${role}-secret-for-test`;
 const enc = new TextEncoder();
 const victimKey = generateKeyPairSync('ed25519').privateKey;
 const malloryKey = generateKeyPairSync('ed25519').privateKey;
 const trust = TrustStore.parse(JSON.stringify({ agents: { 'agent:victim': [publicKeyBase64(victimKey)], 'agent:mallory': [publicKeyBase64(malloryKey)] } }));
 
-let server: NatsServer;
+let roles: RolesServer;
 let pulseBus: NatsBus;
 let reverbBus: NatsBus;
 let attacker: NatsBus;
@@ -35,18 +31,15 @@ let victim: Client;
 const reports: BarReport[] = [];
 
 beforeAll(async () => {
-  const vars = ROLES.map((r) => `BACKBEAT_NATS_${r.toUpperCase()}_PASS: "${pass(r)}"`).join('\n');
-  server = await NatsServer.start({ config: `${vars}\n${auth}` });
-  const login = (role: string) => NatsBus.connect({ servers: server.url, user: role, pass: pass(role), name: `forgery-${role}` });
-  pulseBus = await login('pulse');
-  reverbBus = await login('reverb');
-  attacker = await login('agent');
+  // The deploy's own users and accounts (deploy/nats/auth.conf), mirrors included.
+  roles = await startRolesServer();
+  ({ pulse: pulseBus, reverb: reverbBus, agent: attacker } = roles.bus);
   pulse = new Pulse({ bus: pulseBus, clusterId: C, nodeId: 'p1', bpm: 240, maxBpm: 1000, barLength: BAR, elector: 'single' });
   await pulse.start();
   reverb = new Reverb({ bus: reverbBus, clusterId: C, nodeId: 'forgery', signatures: 'verify', trust });
   reverb.onReport((r) => reports.push(r));
   await reverb.start();
-  victim = createClient({ clusterId: C, agentId: 'agent:victim', nats: { servers: server.url, user: 'agent', pass: pass('agent') }, signingKey: victimKey });
+  victim = createClient({ clusterId: C, agentId: 'agent:victim', nats: { servers: roles.server.url, user: 'agent', pass: pass('agent'), inboxPrefix: inboxOf('agent') }, signingKey: victimKey });
   await victim.start();
   await waitFor(() => victim.currentBeat >= 0 && reverb.currentBeat >= 0, { timeoutMs: 10_000, message: 'the beat' });
 }, 30_000);
@@ -54,8 +47,7 @@ afterAll(async () => {
   await victim?.stop();
   await reverb?.stop();
   await pulse?.stop();
-  for (const b of [attacker, reverbBus, pulseBus]) await b?.close();
-  await server?.stop();
+  await roles?.stop();
 });
 
 /** The report of the bar holding `beat`, once published. */
