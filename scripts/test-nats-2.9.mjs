@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// npm run test:nats-2.9: the single-server tests of the election, the SDK and reverb, run once
-// more against Debian's nats-server 2.9.10 (`apt-get install nats-server`, /usr/sbin/nats-server;
+// npm run test:nats-2.9: the single-server tests of the election, the SDK and reverb, and the
+// fresh start (two pulses and two reverbs spawned at once), run once more against Debian's
+// nats-server 2.9.10 (`apt-get install nats-server`, /usr/sbin/nats-server;
 // BACKBEAT_LEGACY_NATS_SERVER picks another). On one server the compare-and-set bug of releases
 // before 2.9.21 cannot strike, so BACKBEAT still runs there (with one warning line); this keeps it
 // true. The lease bucket gets no limit markers on 2.9, so these tests also cover standbys that
@@ -18,6 +19,7 @@ export const LEGACY_SUBSET = [
   'packages/reverb/test/reverb.test.ts',
   'packages/reverb/test/crash.test.ts',
   'packages/reverb/test/catch-up.test.ts',
+  'packages/cli/test/fresh-start.test.ts',
 ];
 
 const binary = process.env.BACKBEAT_LEGACY_NATS_SERVER ?? '/usr/sbin/nats-server';
