@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // npm run bench:failover: the beat gap after kill -9 of the leading pulse, on a 3-node
-// nats-server cluster (the pinned build, R3 lease), with the lease bucket's limit markers off
-// (standbys poll for an expired lease: the baseline) and on (a standby's watch sees the expiry).
+// nats-server cluster (the pinned build, R3 lease), in three modes of the standby:
+//   poll      (baseline) it polls for the lease every 250 ms and takes it once the server has
+//             expired it: no limit markers, no takeover (--lease-markers off --max-clock-offset 600000: a takeover margin of 20 minutes);
+//   markers   its watch sees the limit marker of the expiry (--max-clock-offset 600000: a takeover margin of 20 minutes);
+//   takeover  (the default) it takes a lease not renewed for TTL + 2 x max clock offset by
+//             compare-and-set, without waiting for the server's expiry.
 // The gap is measured on the wire by a raw subscriber: from the last frame of the old term to
 // the first frame of the new one. The floor is the lease TTL itself (the lease must expire);
 // the target is TTL + 150 ms. Frames: 120 BPM, 3 phases (a slot every 167 ms).
@@ -41,15 +45,20 @@ process.once('SIGTERM', () => void stopAll().finally(() => process.exit(143)));
 const results = { server: server.version, ttl_ms: TTL, bpm: 120, kills: KILLS, target_ms: TTL + 150, mode: short ? 'short' : 'full' };
 try {
   bus = await NatsBus.connect({ servers: cluster.urls, name: 'failover-recorder' });
-  for (const markers of ['off', 'on']) {
-    const clusterId = `fo${markers}`;
+  const modes = {
+    poll: ['--lease-markers', 'off', '--max-clock-offset', '600000'],
+    markers: ['--lease-markers', 'on', '--max-clock-offset', '600000'],
+    takeover: ['--lease-markers', 'on'],
+  };
+  for (const [mode, flags] of Object.entries(modes)) {
+    const clusterId = `fo${mode}`;
     /** @type {{ term: number, slot: number, at: number }[]} */
     const frames = [];
     const sub = bus.subscribe(subjects(clusterId).beat, (m) => {
       const f = decodeJson(m.data);
       frames.push({ term: Number(m.headers['Backbeat-Term']), slot: f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase), at: performance.now() });
     });
-    const args = (id) => ['pulse', '--cluster', clusterId, '--node-id', id, '--nats', cluster.urls.join(','), '--replicas', '3', '--bpm', '120', '--max-bpm', '600', '--lease-ttl', String(TTL), '--lease-markers', markers, '--admin-port', '0', '--data-dir', join(dir, `${clusterId}-${id}`), '--log-level', 'warn'];
+    const args = (id) => ['pulse', '--cluster', clusterId, '--node-id', id, '--nats', cluster.urls.join(','), '--replicas', '3', '--bpm', '120', '--max-bpm', '600', '--lease-ttl', String(TTL), ...flags, '--admin-port', '0', '--data-dir', join(dir, `${clusterId}-${id}`), '--log-level', 'warn'];
     const start = (id) => procs.set(`${clusterId}-${id}`, ManagedProcess.node(CLI, args(id)));
     start('p1');
     await waitFor(() => frames.length > 3, { timeoutMs: 30_000, message: 'frames of the first leader' });
@@ -71,8 +80,8 @@ try {
     }
     sub.unsubscribe();
     for (const id of ['p1', 'p2']) await procs.get(`${clusterId}-${id}`).stop(3000);
-    results[`markers_${markers}`] = { gap_ms: summary(gaps), gaps_ms: gaps.map((g) => Math.round(g)) };
-    console.log(`lease markers ${markers.padEnd(3)}: gap ms ${JSON.stringify(summary(gaps))}  (each: ${gaps.map((g) => Math.round(g)).join(', ')})`);
+    results[mode] = { gap_ms: summary(gaps), gaps_ms: gaps.map((g) => Math.round(g)) };
+    console.log(`${mode.padEnd(9)} gap ms ${JSON.stringify(summary(gaps))}  (each: ${gaps.map((g) => Math.round(g)).join(', ')})`);
   }
   console.log(`floor: the lease TTL, ${TTL} ms; target: TTL + 150 = ${TTL + 150} ms`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 2)}\n`);

@@ -4,6 +4,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
+import { TransportError } from './errors.js';
 import { createOrFind } from './nats-create.js';
 import { mapNatsError, type ErrorContext } from './nats-errors.js';
 import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
@@ -69,7 +70,16 @@ export async function openNatsKv(
 async function ensureLimitMarkers(jsm: JetStreamManager, stream: string, markerTtlMs: number): Promise<void> {
   const info = await jsm.streams.info(stream);
   if (info.config.allow_msg_ttl === true && (info.config.subject_delete_marker_ttl ?? 0) > 0) return;
-  await jsm.streams.update(stream, { ...info.config, allow_msg_ttl: true, subject_delete_marker_ttl: nanos(markerTtlMs) });
+  try {
+    await jsm.streams.update(stream, { ...info.config, allow_msg_ttl: true, subject_delete_marker_ttl: nanos(markerTtlMs) });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new TransportError(
+      `add limit markers to '${stream}'`,
+      `the bucket was made without limit markers and the server refused to add them (${why}): run with --lease-markers off, or delete the bucket so it is made again`,
+      { cause: err },
+    );
+  }
 }
 
 class NatsKvBucket implements KvBucket {
