@@ -302,13 +302,22 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     for (let i = 1; i < frames.length; i++) expect(frames[i]!.beat_index).toBeGreaterThanOrEqual(frames[i - 1]!.beat_index);
   });
 
-  it('deploy run - backbeat status with the observer login shows the leader, both pulse nodes, reverb and three NATS servers', () => {
-    const r = cli(['status', '--cluster', C, '--json', ...login('observer')], 'OBSERVER');
-    expect(r.status, r.stderr).toBe(0);
-    const s = JSON.parse(r.stdout) as { leader?: { node_id: string; term: number }; pulse_nodes: Array<{ node_id: string }>; reverb_replicas?: Array<{ node_id: string }>; nats?: unknown };
+  it('deploy run - backbeat status with the observer login shows the leader, both pulse nodes, reverb and the three NATS servers', async () => {
+    type Status = { leader?: { node_id: string; term: number }; pulse_nodes: Array<{ node_id: string }>; reverb_replicas: Array<{ node_id: string }>; servers: Array<{ name: string }> };
+    // Presence entries are refreshed every 5 s (a write that failed on the fresh cluster is retried then).
+    const s = await waitFor(
+      () => {
+        const r = cli(['status', '--cluster', C, '--json', ...login('observer')], 'OBSERVER');
+        if (r.status !== 0) throw new Error(`backbeat status exited ${r.status}: ${r.stderr}`);
+        const st = JSON.parse(r.stdout) as Status;
+        return st.pulse_nodes.length === 2 && st.reverb_replicas.length === 1 ? st : null;
+      },
+      { timeoutMs: 12_000, intervalMs: 1000, message: 'both pulse nodes and reverb in backbeat status' },
+    );
     expect(['pulse-1', 'pulse-2']).toContain(s.leader?.node_id);
     expect(s.pulse_nodes.map((n) => n.node_id).sort()).toEqual(['pulse-1', 'pulse-2']);
-    expect(r.stdout).toContain('reverb-1');
+    expect(s.reverb_replicas.map((n) => n.node_id)).toEqual(['reverb-1']);
+    expect(s.servers.map((x) => x.name).sort()).toEqual(['nats-1', 'nats-2', 'nats-3']);
     const text = cli(['status', '--cluster', C, ...login('observer')], 'OBSERVER');
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/leader\s+pulse-[12], term \d+/);
