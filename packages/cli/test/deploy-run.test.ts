@@ -295,6 +295,22 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     expect(mirror.cluster?.replicas?.length, 'the mirror has two more copies').toBe(2);
   });
 
+  it('deploy run - the admin token reaches pulse and reverb through their environment: reverb forwards a tempo change to pulse-1 (401 without it, the rule with it)', async () => {
+    // The services listen on 127.0.0.1 here (tests use loopback only); compose's 0.0.0.0 needs the token, which this shows they have.
+    const post = async (url: string, auth?: string) => {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify({ tempo_bpm: 100, justification: 'deploy run' }) });
+      return { status: r.status, body: JSON.stringify(await r.json()) };
+    };
+    const token = `Bearer ${secrets.BACKBEAT_ADMIN_TOKEN}`;
+    for (const url of [`http://127.0.0.1:${await hosts.port('reverb', 8090)}/api/v1/tempo`, `http://127.0.0.1:${await hosts.port('pulse-2', 8081)}/tempo`]) {
+      expect((await post(url)).status, url).toBe(401);
+      expect((await post(url, 'Bearer wrong')).status, url).toBe(401);
+      const withToken = await post(url, token);
+      expect(withToken.status, `${url}: ${withToken.body}`).toBe(400); // 100 BPM is above --max-bpm 24: refused by the rule, not the token
+      expect(withToken.body).toMatch(/24/);
+    }
+  });
+
   it('deploy run - the beat flows: the observer and agent logins hear the leader frames', async () => {
     await waitFor(() => frames.length >= 3 && agentFrames.length >= 3, { timeoutMs: 15_000, message: 'three frames at the observer and the agent' });
     expect(frames[0]).toMatchObject({ cluster_id: C });
