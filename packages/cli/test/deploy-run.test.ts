@@ -293,6 +293,10 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     expect(origin.config.num_replicas).toBe(3);
     expect(mirror.config).toMatchObject({ mirror: { name: `KV_${N.leaseBucket}` }, num_replicas: 3, max_age: origin.config.max_age, allow_msg_ttl: true, deny_delete: true });
     expect(mirror.cluster?.replicas?.length, 'the mirror has two more copies').toBe(2);
+    // Why the mirror has no marker TTL of its own: the server refuses one on a mirror (the origin's markers reach it as messages).
+    await expect((await view.jsm()).streams.update(`KV_${N.leaseBucket}`, { ...mirror.config, subject_delete_marker_ttl: origin.config.subject_delete_marker_ttl })).rejects.toThrow(
+      /subject delete markers forbidden on mirrors/,
+    );
   });
 
   it('deploy run - the admin token reaches pulse and reverb through their environment: reverb forwards a tempo change to pulse-1 (401 without it, the rule with it)', async () => {
