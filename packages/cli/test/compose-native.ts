@@ -37,15 +37,18 @@ export interface ComposeFile {
  * @throws Error naming the variable when a required one is unset (compose refuses to start)
  */
 export function interpolate(text: string, env: Readonly<Record<string, string | undefined>>): string {
-  return text.replace(/\$(\$|[A-Za-z_][A-Za-z0-9_]*|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\})/g, (all, body: string, name?: string, op?: string, arg?: string) => {
-    if (body === '$') return '$';
-    const key = name ?? body;
-    const value = env[key];
-    const missing = op?.startsWith(':') ? !value : value === undefined;
-    if (op?.endsWith('?') && missing) throw new Error(`required variable ${key} is missing a value: ${arg}`);
-    if (op?.endsWith('-') && missing) return arg ?? '';
-    return value ?? '';
-  });
+  return text.replace(
+    /\$(\$|[A-Za-z_][A-Za-z0-9_]*|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\})/g,
+    (all, body: string, name?: string, op?: string, arg?: string) => {
+      if (body === '$') return '$';
+      const key = name ?? body;
+      const value = env[key];
+      const missing = op?.startsWith(':') ? !value : value === undefined;
+      if (op?.endsWith('?') && missing) throw new Error(`required variable ${key} is missing a value: ${arg}`);
+      if (op?.endsWith('-') && missing) return arg ?? '';
+      return value ?? '';
+    },
+  );
 }
 
 /** Reads and substitutes the compose file (every string in it, as compose does). */
@@ -152,12 +155,19 @@ export class HostMap {
     return out;
   }
 
-  /** A command line (or health check) for the host: each argument rewritten, and a bare port after a `--*-port` flag mapped. */
+  /**
+   * A command line (or health check) for the host: each argument rewritten, and a bare port after
+   * a `--*-port` flag mapped.
+   */
   async rewriteArgs(self: string, args: readonly string[]): Promise<string[]> {
     const out: string[] = [];
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
-      out.push(/^\d+$/.test(a) && /^--[a-z-]*port$/.test(args[i - 1] ?? '') ? String(await this.port(self, Number(a))) : await this.rewrite(self, a));
+      out.push(
+        /^\d+$/.test(a) && /^--[a-z-]*port$/.test(args[i - 1] ?? '')
+          ? String(await this.port(self, Number(a)))
+          : await this.rewrite(self, a),
+      );
     }
     return out;
   }
@@ -215,7 +225,8 @@ export function containerEnv(env: Readonly<Record<string, string>>): NodeJS.Proc
 export function dockerfileEnv(dockerfile: string): Record<string, string> {
   const lastStage = dockerfile.split(/^FROM /m).at(-1) ?? '';
   const env: Record<string, string> = {};
-  for (const [, line] of lastStage.matchAll(/^ENV (.+)$/gm)) for (const [, k, v] of line!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S+)/g)) env[k!] = v!;
+  for (const [, line] of lastStage.matchAll(/^ENV (.+)$/gm))
+    for (const [, k, v] of line!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S+)/g)) env[k!] = v!;
   return env;
 }
 

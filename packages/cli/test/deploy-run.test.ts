@@ -10,7 +10,7 @@
  */
 import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +43,10 @@ const ROLES = ['PULSE', 'REVERB', 'AGENT', 'OBSERVER', 'VIEW'] as const;
 
 /** `openssl rand -hex 24`. */
 const hex24 = () => randomBytes(24).toString('hex');
-/** Every documented secret, as the README's recipe makes them; most start with a digit, one reads as a float and one as an integer if unquoted. */
+/**
+ * Every documented secret, as the README's recipe makes them: most start with a digit, one reads as a
+ * float and one as an integer if unquoted.
+ */
 const secrets: Record<string, string> = {
   BACKBEAT_ADMIN_TOKEN: `${randomInt(10)}${hex24().slice(1)}`,
   BACKBEAT_NATS_PULSE_PASS: hex24(),
@@ -70,9 +73,15 @@ let observer: NatsBus;
 let agentBus: NatsBus;
 let trustFile: string;
 let natsUrls: string;
-const frames: Array<{ term: number | null; beat_index: number; phase: string; cluster_id: string }> = []; // term: from the frame's term header
+/** Frames heard by the observer; term from the frame's term header. */
+const frames: Array<{ term: number | null; beat_index: number; phase: string; cluster_id: string }> = [];
 const agentFrames: unknown[] = [];
-const reports: Array<{ from_beat: number; agents_reporting: number; state_counts?: Record<string, number>; issues: Array<{ code?: string; kind?: string } | string> }> = [];
+const reports: Array<{
+  from_beat: number;
+  agents_reporting: number;
+  state_counts?: Record<string, number>;
+  issues: Array<{ code?: string; kind?: string } | string>;
+}> = [];
 const liveDlq: Array<{ reason: string; data: string }> = [];
 
 /** Services this test runs: the NATS nodes and every service built from deploy/Dockerfile. */
@@ -84,7 +93,13 @@ function ourServices(c: ComposeFile): { nats: string[]; backbeat: string[]; othe
 }
 
 function connectAs(user: 'agent' | 'observer', name: string): Promise<NatsBus> {
-  return NatsBus.connect({ servers: natsUrls.split(','), user, pass: pass(user === 'agent' ? 'AGENT' : 'OBSERVER'), inboxPrefix: `_INBOX.${user}`, name });
+  return NatsBus.connect({
+    servers: natsUrls.split(','),
+    user,
+    pass: pass(user === 'agent' ? 'AGENT' : 'OBSERVER'),
+    inboxPrefix: `_INBOX.${user}`,
+    name,
+  });
 }
 
 /** The CLI as the image runs it, with a login's environment (BACKBEAT_NATS_PASS, as the README says). */
@@ -94,7 +109,14 @@ function cli(args: string[], role: 'AGENT' | 'OBSERVER', timeoutMs = 20_000) {
   return spawnSync(process.execPath, [script!, ...args], { cwd: repo, env, encoding: 'utf8', timeout: timeoutMs });
 }
 
-const login = (user: 'agent' | 'observer') => ['--nats', natsUrls, '--nats-user', user, '--nats-inbox-prefix', `_INBOX.${user}`];
+const login = (user: 'agent' | 'observer') => [
+  '--nats',
+  natsUrls,
+  '--nats-user',
+  user,
+  '--nats-inbox-prefix',
+  `_INBOX.${user}`,
+];
 
 /** Starts every service of `order` as compose would: each once its depends_on conditions hold. */
 async function upAll(order: string[], launchers: Map<string, () => ManagedProcess>): Promise<void> {
@@ -105,7 +127,11 @@ async function upAll(order: string[], launchers: Map<string, () => ManagedProces
   const start = (name: string): Promise<ManagedProcess> => {
     if (!started.has(name)) {
       const deps = Object.entries(compose.services[name]!.depends_on ?? {}).map(([dep, { condition }]) =>
-        condition === 'service_healthy' ? isHealthy(dep) : condition === 'service_started' ? start(dep) : completed(dep),
+        condition === 'service_healthy'
+          ? isHealthy(dep)
+          : condition === 'service_started'
+            ? start(dep)
+            : completed(dep),
       );
       started.set(
         name,
@@ -129,14 +155,24 @@ async function upAll(order: string[], launchers: Map<string, () => ManagedProces
           let last = '';
           await waitFor(
             () => {
-              if (!p.running) throw new Error(`${name} exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.stdout.slice(-1500)}\n${p.stderr.slice(-1500)}`);
+              if (!p.running)
+                throw new Error(
+                  `${name} exited (${p.child.exitCode ?? p.child.signalCode}):\n` +
+                    `${p.stdout.slice(-1500)}\n${p.stderr.slice(-1500)}`,
+                );
               const r = runHealthcheck(hc.test, hc.timeoutMs);
               last = r.output;
               return r.ok;
             },
-            { timeoutMs: 30_000, intervalMs: 250, message: `${name}'s healthcheck (${hc.test.join(' ')}; last output: ${last})` },
+            {
+              timeoutMs: 30_000,
+              intervalMs: 250,
+              message: `${name}'s healthcheck (${hc.test.join(' ')}; last output: ${last})`,
+            },
           ).catch((err: Error) => {
-            throw new Error(`${err.message}\n--- ${name} output ---\n${p.stdout.slice(-1500)}\n${p.stderr.slice(0, 3000)}`);
+            throw new Error(
+              `${err.message}\n--- ${name} output ---\n${p.stdout.slice(-1500)}\n${p.stderr.slice(0, 3000)}`,
+            );
           });
           timeline[`${name} healthy`] = Date.now() - t0;
         }),
@@ -150,7 +186,8 @@ async function upAll(order: string[], launchers: Map<string, () => ManagedProces
         name,
         start(name).then(async (p) => {
           const code = await p.exited;
-          if (code !== 0) throw new Error(`${name} exited ${code}:\n${p.stdout.slice(-2000)}\n${p.stderr.slice(-2000)}`);
+          if (code !== 0)
+            throw new Error(`${name} exited ${code}:\n${p.stdout.slice(-2000)}\n${p.stderr.slice(-2000)}`);
           timeline[`${name} done`] = Date.now() - t0;
         }),
       );
@@ -158,7 +195,11 @@ async function upAll(order: string[], launchers: Map<string, () => ManagedProces
     return done.get(name)!;
   };
   // Compose's `up` starts everything; a service with a healthcheck is waited for, a job (no healthcheck) to its exit.
-  await Promise.all(order.map((n) => (healthchecks.has(n) ? isHealthy(n) : compose.services[n]!.restart === 'on-failure' ? completed(n) : start(n))));
+  await Promise.all(
+    order.map((n) =>
+      healthchecks.has(n) ? isHealthy(n) : compose.services[n]!.restart === 'on-failure' ? completed(n) : start(n),
+    ),
+  );
 }
 
 beforeAll(async () => {
@@ -183,16 +224,25 @@ beforeAll(async () => {
     if (nats.includes(name)) {
       // Never start a node whose store or addresses were not mapped (it would write to /data, or bind 0.0.0.0).
       const conf = readFileSync(join(tmp, name, 'nats', 'nats-server.conf'), 'utf8');
-      if (!conf.includes(`store_dir: "${join(tmp, name)}`) || /0\.0\.0\.0|nats-\d:/.test(conf)) throw new Error(`${name}: nats-server.conf was not templated:\n${conf}`);
+      if (!conf.includes(`store_dir: "${join(tmp, name)}`) || /0\.0\.0\.0|nats-\d:/.test(conf))
+        throw new Error(`${name}: nats-server.conf was not templated:\n${conf}`);
     }
     const args = await hosts.rewriteArgs(name, svc.command ?? []);
-    if (svc.healthcheck) healthchecks.set(name, { test: await hosts.rewriteArgs(name, svc.healthcheck.test), timeoutMs: durationMs(svc.healthcheck.timeout, 30_000) });
+    if (svc.healthcheck)
+      healthchecks.set(name, {
+        test: await hosts.rewriteArgs(name, svc.healthcheck.test),
+        timeoutMs: durationMs(svc.healthcheck.timeout, 30_000),
+      });
     const env = svc.environment ?? {};
     launchers.set(
       name,
       nats.includes(name)
         ? () => ManagedProcess.spawn(binary, args, { env: containerEnv(env) })
-        : () => ManagedProcess.spawn(process.execPath, [script!, ...args], { cwd: repo, env: containerEnv({ ...dockerfileEnv(dockerfile), ...env }) }),
+        : () =>
+            ManagedProcess.spawn(process.execPath, [script!, ...args], {
+              cwd: repo,
+              env: containerEnv({ ...dockerfileEnv(dockerfile), ...env }),
+            }),
     );
   }
   natsUrls = (await Promise.all(nats.map(async (n) => `nats://127.0.0.1:${await hosts.port(n, 4222)}`))).join(',');
@@ -201,7 +251,9 @@ beforeAll(async () => {
   observer = await connectAs('observer', 'deploy-run-observer');
   agentBus = await connectAs('agent', 'deploy-run-agent');
   buses.push(observer, agentBus);
-  observer.subscribe(S.beat, (m) => frames.push({ ...JSON.parse(dec(m.data)), term: parseTermHeader(m.headers[TERM_HEADER]) }));
+  observer.subscribe(S.beat, (m) =>
+    frames.push({ ...JSON.parse(dec(m.data)), term: parseTermHeader(m.headers[TERM_HEADER]) }),
+  );
   observer.subscribe(S.reverb, (m) => reports.push(JSON.parse(dec(m.data))));
   observer.subscribe(S.dlq, (m) => liveDlq.push({ reason: m.headers?.['x-reason'] ?? '', data: dec(m.data) }));
   agentBus.subscribe(S.beat, (m) => agentFrames.push(m.data));
@@ -210,12 +262,28 @@ beforeAll(async () => {
   // Agents as the README says: the agent login, signed claims, their keys in reverb's trust file.
   const agents = ManagedProcess.spawn(
     process.execPath,
-    [script!, 'agent', '--cluster', C, '--count', String(AGENTS), '--sign', '--trust-out', trustFile, ...login('agent')],
+    [
+      script!,
+      'agent',
+      '--cluster',
+      C,
+      '--count',
+      String(AGENTS),
+      '--sign',
+      '--trust-out',
+      trustFile,
+      ...login('agent'),
+    ],
     { cwd: repo, env: containerEnv({ ...dockerfileEnv(dockerfile), BACKBEAT_NATS_PASS: pass('AGENT') }) },
   );
   procs.set('agents', agents);
   await agents.waitForOutput(/simulated agents running/, 20_000);
-  await procs.get('reverb')!.waitForOutput(new RegExp(`"agents":${AGENTS}[^\\n]*trust file reloaded|trust file reloaded[^\\n]*"agents":${AGENTS}`), 10_000);
+  await procs
+    .get('reverb')!
+    .waitForOutput(
+      new RegExp(`"agents":${AGENTS}[^\\n]*trust file reloaded|trust file reloaded[^\\n]*"agents":${AGENTS}`),
+      10_000,
+    );
 }, 90_000);
 
 afterAll(async () => {
@@ -236,7 +304,8 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     expect(() => loadCompose(join(deploy, 'docker-compose.yml'), without)).toThrow(/BACKBEAT_NATS_OBSERVER_PASS/);
     expect(interpolate('${A:-x} ${B-y} $$C ${A}', { A: '1' })).toBe('1 y $C 1');
     for (const n of ourServices(compose).nats) {
-      for (const r of ROLES) expect(compose.services[n]!.environment![`BACKBEAT_NATS_${r}_PASS`], `${n} ${r}`).toBe(`"${pass(r)}"`);
+      for (const r of ROLES)
+        expect(compose.services[n]!.environment![`BACKBEAT_NATS_${r}_PASS`], `${n} ${r}`).toBe(`"${pass(r)}"`);
     }
     expect(Object.values(secrets).filter((s) => /^\d/.test(s)).length).toBeGreaterThanOrEqual(5);
   });
@@ -244,7 +313,8 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
   it('deploy run - the NATS nodes run the pinned version, nats-server.conf templated to loopback with sync_interval always, auth.conf as written', async () => {
     const { nats, other } = ourServices(compose);
     expect(nats).toEqual(['nats-1', 'nats-2', 'nats-3']);
-    expect(other.sort()).toEqual(['grafana', 'prometheus']); // third-party images; deploy.test.ts checks their files with promtool
+    // third-party images; deploy.test.ts checks their files with promtool
+    expect(other.sort()).toEqual(['grafana', 'prometheus']);
     const version = readVersion(natsServerBinary().path);
     for (const n of nats) {
       expect(compose.services[n]!.image, n).toBe(`nats:${version}-alpine`);
@@ -262,7 +332,9 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
       expect(varz).toMatchObject({ server_name: n, version, host: '127.0.0.1', cluster: { name: 'backbeat' } });
       expect(varz.jetstream.config.store_dir).toContain(tmp);
       expect(varz.jetstream.config.sync_always, `${n} sync_interval: always`).toBe(true);
-      const routez = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/routez`)).json()) as { num_routes: number };
+      const routez = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/routez`)).json()) as {
+        num_routes: number;
+      };
       expect(routez.num_routes, n).toBeGreaterThanOrEqual(2);
     }
   });
@@ -279,51 +351,98 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
   it('deploy run - the mirrors job made the VIEW mirrors at 3 replicas and exited 0; the lease mirror follows a lease with limit markers', async () => {
     const mirrors = procs.get('mirrors')!;
     expect(await mirrors.exited).toBe(0);
-    for (const origin of [`KV_${N.leaseBucket}`, `KV_${N.stateBucket}`, `KV_${N.presenceBucket}`, dlqStreamConfig(C).name]) {
+    for (const origin of [
+      `KV_${N.leaseBucket}`,
+      `KV_${N.stateBucket}`,
+      `KV_${N.presenceBucket}`,
+      dlqStreamConfig(C).name,
+    ]) {
       expect(mirrors.stdout).toMatch(new RegExp(`mirror ${origin}: (created|up to date)`));
     }
     // The origin, as the observer may read it (STREAM.INFO of the lease is served by the VIEW mirror):
     // read the origin's settings with the pulse login, the mirror's with the view login.
-    const pulse = await NatsBus.connect({ servers: natsUrls.split(','), user: 'pulse', pass: pass('PULSE'), name: 'deploy-run-pulse' });
-    const view = await NatsBus.connect({ servers: natsUrls.split(','), user: 'view', pass: pass('VIEW'), inboxPrefix: '_INBOX.view', name: 'deploy-run-view' });
+    const pulse = await NatsBus.connect({
+      servers: natsUrls.split(','),
+      user: 'pulse',
+      pass: pass('PULSE'),
+      name: 'deploy-run-pulse',
+    });
+    const view = await NatsBus.connect({
+      servers: natsUrls.split(','),
+      user: 'view',
+      pass: pass('VIEW'),
+      inboxPrefix: '_INBOX.view',
+      name: 'deploy-run-view',
+    });
     buses.push(pulse, view);
     const origin = await (await pulse.jsm()).streams.info(`KV_${N.leaseBucket}`);
     const mirror = await (await view.jsm()).streams.info(`KV_${N.leaseBucket}`);
-    expect(origin.config.subject_delete_marker_ttl ?? 0, 'the lease bucket has limit markers (nats-server 2.11.7+)').toBeGreaterThan(0);
+    expect(
+      origin.config.subject_delete_marker_ttl ?? 0,
+      'the lease bucket has limit markers (nats-server 2.11.7+)',
+    ).toBeGreaterThan(0);
     expect(origin.config.num_replicas).toBe(3);
-    expect(mirror.config).toMatchObject({ mirror: { name: `KV_${N.leaseBucket}` }, num_replicas: 3, max_age: origin.config.max_age, allow_msg_ttl: true, deny_delete: true });
+    expect(mirror.config).toMatchObject({
+      mirror: { name: `KV_${N.leaseBucket}` },
+      num_replicas: 3,
+      max_age: origin.config.max_age,
+      allow_msg_ttl: true,
+      deny_delete: true,
+    });
     expect(mirror.cluster?.replicas?.length, 'the mirror has two more copies').toBe(2);
-    // Why the mirror has no marker TTL of its own: the server refuses one on a mirror (the origin's markers reach it as messages).
-    await expect((await view.jsm()).streams.update(`KV_${N.leaseBucket}`, { ...mirror.config, subject_delete_marker_ttl: origin.config.subject_delete_marker_ttl })).rejects.toThrow(
-      /subject delete markers forbidden on mirrors/,
-    );
+    // Why the mirror has no marker TTL of its own: the server refuses one on a mirror (the origin's
+    // markers reach it as messages).
+    await expect(
+      (await view.jsm()).streams.update(`KV_${N.leaseBucket}`, {
+        ...mirror.config,
+        subject_delete_marker_ttl: origin.config.subject_delete_marker_ttl,
+      }),
+    ).rejects.toThrow(/subject delete markers forbidden on mirrors/);
   });
 
   it('deploy run - the admin token reaches pulse and reverb through their environment: reverb forwards a tempo change to pulse-1 (401 without it, the rule with it)', async () => {
-    // The services listen on 127.0.0.1 here (tests use loopback only); compose's 0.0.0.0 needs the token, which this shows they have.
+    // The services listen on 127.0.0.1 here (tests use loopback only); compose's 0.0.0.0 needs the
+    // token, which this shows they have.
     const post = async (url: string, auth?: string) => {
-      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify({ tempo_bpm: 100, justification: 'deploy run' }) });
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+        body: JSON.stringify({ tempo_bpm: 100, justification: 'deploy run' }),
+      });
       return { status: r.status, body: JSON.stringify(await r.json()) };
     };
     const token = `Bearer ${secrets.BACKBEAT_ADMIN_TOKEN}`;
-    for (const url of [`http://127.0.0.1:${await hosts.port('reverb', 8090)}/api/v1/tempo`, `http://127.0.0.1:${await hosts.port('pulse-2', 8081)}/tempo`]) {
+    for (const url of [
+      `http://127.0.0.1:${await hosts.port('reverb', 8090)}/api/v1/tempo`,
+      `http://127.0.0.1:${await hosts.port('pulse-2', 8081)}/tempo`,
+    ]) {
       expect((await post(url)).status, url).toBe(401);
       expect((await post(url, 'Bearer wrong')).status, url).toBe(401);
       const withToken = await post(url, token);
-      expect(withToken.status, `${url}: ${withToken.body}`).toBe(400); // 100 BPM is above --max-bpm 24: refused by the rule, not the token
+      // 100 BPM is above --max-bpm 24: refused by the rule, not the token
+      expect(withToken.status, `${url}: ${withToken.body}`).toBe(400);
       expect(withToken.body).toMatch(/24/);
     }
   });
 
   it('deploy run - the beat flows: the observer and agent logins hear the leader frames', async () => {
-    await waitFor(() => frames.length >= 3 && agentFrames.length >= 3, { timeoutMs: 15_000, message: 'three frames at the observer and the agent' });
+    await waitFor(() => frames.length >= 3 && agentFrames.length >= 3, {
+      timeoutMs: 15_000,
+      message: 'three frames at the observer and the agent',
+    });
     expect(frames[0]).toMatchObject({ cluster_id: C });
     expect(frames.at(-1)!.term).toBeGreaterThanOrEqual(1);
-    for (let i = 1; i < frames.length; i++) expect(frames[i]!.beat_index).toBeGreaterThanOrEqual(frames[i - 1]!.beat_index);
+    for (let i = 1; i < frames.length; i++)
+      expect(frames[i]!.beat_index).toBeGreaterThanOrEqual(frames[i - 1]!.beat_index);
   });
 
   it('deploy run - backbeat status with the observer login shows the leader, both pulse nodes, reverb and the three NATS servers', async () => {
-    type Status = { leader?: { node_id: string; term: number }; pulse_nodes: Array<{ node_id: string }>; reverb_replicas: Array<{ node_id: string }>; servers: Array<{ name: string }> };
+    type Status = {
+      leader?: { node_id: string; term: number };
+      pulse_nodes: Array<{ node_id: string }>;
+      reverb_replicas: Array<{ node_id: string }>;
+      servers: Array<{ name: string }>;
+    };
     // Presence entries are refreshed every 5 s (a write that failed on the fresh cluster is retried then).
     const s = await waitFor(
       () => {
@@ -344,10 +463,17 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
   });
 
   it('deploy run - a malformed and a forged claim from the agent login are dead-lettered: heard live by the observer, listed by backbeat dlq', async () => {
-    const ack = await agentBus.publishDurable(S.status, new TextEncoder().encode('not a claim {deploy-run}'), { msgId: `deploy-run-${Date.now()}` });
+    const ack = await agentBus.publishDurable(S.status, new TextEncoder().encode('not a claim {deploy-run}'), {
+      msgId: `deploy-run-${Date.now()}`,
+    });
     expect(ack.duplicate).toBe(false);
     // A claim of a trusted agent (agent:sim-1) signed with a key that is not in the trust file.
-    const forger = createClient({ clusterId: C, agentId: 'agent:sim-1', bus: agentBus, signingKey: generateKeyPairSync('ed25519').privateKey });
+    const forger = createClient({
+      clusterId: C,
+      agentId: 'agent:sim-1',
+      bus: agentBus,
+      signingKey: generateKeyPairSync('ed25519').privateKey,
+    });
     await forger.start();
     try {
       await waitFor(() => forger.currentBeat >= 0, { timeoutMs: 10_000, message: 'a beat at the forger' });
@@ -355,10 +481,15 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     } finally {
       await forger.stop();
     }
-    await waitFor(() => liveDlq.some((d) => d.data.includes('{deploy-run}')) && liveDlq.some((d) => d.data.includes('task:forged-deploy-run')), {
-      timeoutMs: 10_000,
-      message: 'both dead letters heard live by the observer',
-    });
+    await waitFor(
+      () =>
+        liveDlq.some((d) => d.data.includes('{deploy-run}')) &&
+        liveDlq.some((d) => d.data.includes('task:forged-deploy-run')),
+      {
+        timeoutMs: 10_000,
+        message: 'both dead letters heard live by the observer',
+      },
+    );
     expect(liveDlq.find((d) => d.data.includes('{deploy-run}'))!.reason).toBe('invalid');
     expect(liveDlq.find((d) => d.data.includes('task:forged-deploy-run'))!.reason).toBe('bad_signature');
     // backbeat dlq reads the VIEW mirror of the dead-letter stream.
@@ -366,19 +497,35 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
       () => {
         const r = cli(['dlq', '--cluster', C, '--json', ...login('observer')], 'OBSERVER');
         if (r.status !== 0) throw new Error(`backbeat dlq exited ${r.status}: ${r.stderr}`);
-        const letters = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string; agent_id: string | null; payload: string });
-        return letters.some((l) => l.payload.includes('{deploy-run}')) && letters.some((l) => l.payload.includes('task:forged-deploy-run')) ? letters : null;
+        const letters = r.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { reason: string; agent_id: string | null; payload: string });
+        return letters.some((l) => l.payload.includes('{deploy-run}')) &&
+          letters.some((l) => l.payload.includes('task:forged-deploy-run'))
+          ? letters
+          : null;
       },
       { timeoutMs: 15_000, intervalMs: 500, message: 'both dead letters in backbeat dlq' },
     );
-    expect(listed.find((l) => l.payload.includes('task:forged-deploy-run'))).toMatchObject({ reason: 'bad_signature', agent_id: 'agent:sim-1' });
+    expect(listed.find((l) => l.payload.includes('task:forged-deploy-run'))).toMatchObject({
+      reason: 'bad_signature',
+      agent_id: 'agent:sim-1',
+    });
     expect(listed.find((l) => l.payload.includes('{deploy-run}'))).toMatchObject({ reason: 'invalid' });
   }, 40_000);
 
   it('deploy run - signed claims of backbeat agent --sign are verified against the trust file and counted in a bar report', async () => {
-    expect(Object.keys((JSON.parse(readFileSync(trustFile, 'utf8')) as { agents: object }).agents)).toHaveLength(AGENTS);
+    expect(Object.keys((JSON.parse(readFileSync(trustFile, 'utf8')) as { agents: object }).agents)).toHaveLength(
+      AGENTS,
+    );
     // 12 BPM and 8-beat bars (compose's pulse defaults): the first downbeat after the grid starts is 40 s in.
-    const report = await waitFor(() => reports.find((r) => r.agents_reporting === AGENTS), { timeoutMs: 60_000, intervalMs: 200, message: `a bar report counting the ${AGENTS} agents` });
+    const report = await waitFor(() => reports.find((r) => r.agents_reporting === AGENTS), {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      message: `a bar report counting the ${AGENTS} agents`,
+    });
     const counted = Object.values(report.state_counts ?? {}).reduce((a, b) => a + b, 0);
     expect(counted).toBeGreaterThanOrEqual(AGENTS);
     // verify mode accepts unsigned claims but marks the report; these were signed and verified
@@ -396,13 +543,21 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     try {
       const killedAt = Date.now();
       procs.get(leader.node_id)!.kill('SIGKILL');
-      await waitFor(() => events.some((e) => e.operation === 'delete'), { timeoutMs: 10_000, message: 'the lease expiry (a limit marker) through the mirror' });
+      await waitFor(() => events.some((e) => e.operation === 'delete'), {
+        timeoutMs: 10_000,
+        message: 'the lease expiry (a limit marker) through the mirror',
+      });
       const expiredAfter = Date.now() - killedAt;
-      await waitFor(() => (frames.at(-1)!.term ?? 0) > leader.term, { timeoutMs: 10_000, message: 'frames of a new term' });
+      await waitFor(() => (frames.at(-1)!.term ?? 0) > leader.term, {
+        timeoutMs: 10_000,
+        message: 'frames of a new term',
+      });
       const now = JSON.parse(dec((await lease.get(STATE_KEYS.leader))!.value)) as { node_id: string; term: number };
       expect(now.node_id).not.toBe(leader.node_id);
       expect(now.term).toBeGreaterThan(leader.term);
-      console.log(`deploy run: lease expiry seen through the mirror ${expiredAfter} ms after kill -9 of ${leader.node_id}`);
+      console.log(
+        `deploy run: lease expiry seen through the mirror ${expiredAfter} ms after kill -9 of ${leader.node_id}`,
+      );
     } finally {
       w.stop();
     }

@@ -56,7 +56,8 @@ export class TempoKeeper {
     this.#stops.push(() => m.stop(), () => p.stop());
     // A bucket just created on a fresh cluster may have no stream leader for a moment ("no
     // responders"): the reads are retried like the bucket's opening (docs/spec.md §12 Known pitfalls).
-    const read = (key: string) => retryTransient(() => this.kv.get(key), { what: `reading ${key}`, logger: this.o.logger });
+    const read = (key: string) =>
+      retryTransient(() => this.kv.get(key), { what: `reading ${key}`, logger: this.o.logger });
     const map = await read(STATE_KEYS.tempoMap);
     if (map) this.#offerMap(map.value, map.revision);
     const pending = await read(STATE_KEYS.tempoPending);

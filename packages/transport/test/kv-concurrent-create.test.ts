@@ -23,7 +23,12 @@ describe('kv concurrent create - one R3 bucket created by two clients at once', 
     const failures: string[] = [];
     for (let i = 0; i < 20; i++) {
       const opened = await Promise.allSettled(
-        buses.map((bus) => retryTransient(() => bus.kv(`concurrent_${i}`, { ttlMs: 15_000, history: 1, replicas: 3 }), { what: 'opening the bucket', forMs: 20_000 })),
+        buses.map((bus) =>
+          retryTransient(() => bus.kv(`concurrent_${i}`, { ttlMs: 15_000, history: 1, replicas: 3 }), {
+            what: 'opening the bucket',
+            forMs: 20_000,
+          }),
+        ),
       );
       for (const r of opened) if (r.status === 'rejected') failures.push(`bucket ${i}: ${(r.reason as Error).message}`);
       if (opened.every((r) => r.status === 'fulfilled')) {
