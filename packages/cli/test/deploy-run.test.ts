@@ -74,7 +74,7 @@ let agentBus: NatsBus;
 let trustFile: string;
 let natsUrls: string;
 /** Frames heard by the observer; term from the frame's term header. */
-const frames: Array<{ term: number | null; beat_index: number; phase: string; cluster_id: string }> = [];
+const frames: Array<{ term: number | null; beat_index: number; phase: string; cluster_id: string; at: number }> = [];
 const agentFrames: unknown[] = [];
 const reports: Array<{
   from_beat: number;
@@ -252,7 +252,7 @@ beforeAll(async () => {
   agentBus = await connectAs('agent', 'deploy-run-agent');
   buses.push(observer, agentBus);
   observer.subscribe(S.beat, (m) =>
-    frames.push({ ...JSON.parse(dec(m.data)), term: parseTermHeader(m.headers[TERM_HEADER]) }),
+    frames.push({ ...JSON.parse(dec(m.data)), term: parseTermHeader(m.headers[TERM_HEADER]), at: Date.now() }),
   );
   observer.subscribe(S.reverb, (m) => reports.push(JSON.parse(dec(m.data))));
   observer.subscribe(S.dlq, (m) => liveDlq.push({ reason: m.headers?.['x-reason'] ?? '', data: dec(m.data) }));
@@ -552,11 +552,14 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
         timeoutMs: 10_000,
         message: 'frames of a new term',
       });
+      const lastOld = frames.filter((f) => f.term === leader.term).at(-1)!;
+      const firstNew = frames.find((f) => (f.term ?? 0) > leader.term)!;
       const now = JSON.parse(dec((await lease.get(STATE_KEYS.leader))!.value)) as { node_id: string; term: number };
       expect(now.node_id).not.toBe(leader.node_id);
       expect(now.term).toBeGreaterThan(leader.term);
       console.log(
-        `deploy run: lease expiry seen through the mirror ${expiredAfter} ms after kill -9 of ${leader.node_id}`,
+        `deploy run: lease expiry seen through the mirror ${expiredAfter} ms after kill -9 of ${leader.node_id}; ` +
+          `frames: last of term ${leader.term} to first of term ${firstNew.term} ${firstNew.at - lastOld.at} ms`,
       );
     } finally {
       w.stop();
