@@ -23,12 +23,20 @@ export interface OriginSettings {
   max_msg_size?: number;
   storage?: string;
   allow_msg_ttl?: boolean;
+  /** Limit markers of the origin (nats-server 2.11.7+; the lease bucket has them), ns. */
+  subject_delete_marker_ttl?: number;
 }
 
 /**
  * The mirror of `origin` in the VIEW account: same name, same limits, deliveries under
  * `backbeat.<cluster>.mirror.<origin>`, direct gets answered by the mirror, nothing deleted or
  * purged by hand.
+ *
+ * Limit markers (docs/spec.md §10 Security, docs/security.md Roles): the server refuses
+ * `subject_delete_marker_ttl` on a mirror (a mirror writing its own markers would diverge from
+ * its origin's sequence). The origin's markers are messages of the origin and reach the mirror
+ * like any other, so a watcher of the lease mirror sees the lease expire; the mirror takes
+ * `allow_msg_ttl` so each marker there is removed after its own TTL, as in the origin.
  */
 export function mirrorConfig(clusterId: string, origin: string, settings: OriginSettings, replicas: number): Record<string, unknown> {
   return {
@@ -40,7 +48,7 @@ export function mirrorConfig(clusterId: string, origin: string, settings: Origin
     max_msgs_per_subject: settings.max_msgs_per_subject ?? -1,
     ...(settings.max_msg_size !== undefined ? { max_msg_size: settings.max_msg_size } : {}),
     ...(settings.storage !== undefined ? { storage: settings.storage } : {}),
-    ...(settings.allow_msg_ttl ? { allow_msg_ttl: true } : {}),
+    ...(settings.allow_msg_ttl || (settings.subject_delete_marker_ttl ?? 0) > 0 ? { allow_msg_ttl: true } : {}),
     allow_direct: true,
     deny_delete: true,
     deny_purge: true,

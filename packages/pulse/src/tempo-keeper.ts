@@ -5,7 +5,7 @@
  * (BACKBEAT-REQ-003, -004).
  */
 import type { Logger, TempoMap } from '@backbeat/core';
-import { STATE_KEYS, type KvBucket } from '@backbeat/transport';
+import { retryTransient, STATE_KEYS, type KvBucket } from '@backbeat/transport';
 import { gatePending, gateTempoMap, type GatedKey, type GateResult } from './kv-gates.js';
 import type { PendingTempo } from './tempo.js';
 
@@ -54,9 +54,13 @@ export class TempoKeeper {
       else if (e.revision > this.#pendingRevision) this.#setPending(null, e.revision);
     });
     this.#stops.push(() => m.stop(), () => p.stop());
-    const map = await this.kv.get(STATE_KEYS.tempoMap);
+    // A bucket just created on a fresh cluster may have no stream leader for a moment ("no
+    // responders"): the reads are retried like the bucket's opening (docs/spec.md §12 Known pitfalls).
+    const read = (key: string) =>
+      retryTransient(() => this.kv.get(key), { what: `reading ${key}`, logger: this.o.logger });
+    const map = await read(STATE_KEYS.tempoMap);
     if (map) this.#offerMap(map.value, map.revision);
-    const pending = await this.kv.get(STATE_KEYS.tempoPending);
+    const pending = await read(STATE_KEYS.tempoPending);
     if (pending) this.#offerPending(pending.value, pending.revision);
   }
 

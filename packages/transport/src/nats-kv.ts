@@ -53,12 +53,35 @@ export async function openNatsKv(
       let created: KV | undefined;
       await createOrFind(jsm, target.stream, async () => (created = await new Kvm(creator).create(bucket, config)));
       kv = created ?? (await kvm.open(bucket));
-      if (markerTTL) await ensureLimitMarkers(jsm, target.stream, markerTTL);
+      if (markerTTL) await whileJustCreated(() => ensureLimitMarkers(jsm, target.stream, markerTTL));
     }
-    if (options.replicas !== undefined) await natsReconcileReplicas(jsm, target, options.replicas, hooks.clustered());
+    const reconcile = () => natsReconcileReplicas(jsm, target, options.replicas!, hooks.clustered());
+    if (options.replicas !== undefined) await (options.create === false ? reconcile() : whileJustCreated(reconcile));
     return new NatsKvBucket(bucket, kv, hooks, options.timeoutMs);
   } catch (err) {
     throw mapNatsError(err, ctx);
+  }
+}
+
+/** How long a bucket just created may still be reported missing (see whileJustCreated). */
+const JUST_CREATED_MS = 3000;
+
+/**
+ * Runs a read of a bucket's stream right after `Kvm.create` succeeded, again (every 100 ms, for
+ * at most JUST_CREATED_MS) while the server answers "stream not found": with several services
+ * creating one replicated bucket at once, a server may answer before the cluster's meta layer
+ * has the stream (seen on nats-server 2.14.10 with two pulses starting together on three nodes;
+ * docs/spec.md §12 Known pitfalls). Any other error, or the same one after that, is thrown.
+ */
+async function whileJustCreated<T>(read: () => Promise<T>): Promise<T> {
+  const until = Date.now() + JUST_CREATED_MS;
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error)?.message ?? '') || Date.now() >= until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

@@ -8,7 +8,9 @@ import { systemClock, type Clock, type Logger, silentLogger, type TimerHandle } 
 import type { Bus } from './bus.js';
 import { decodeJson, encodeJson } from './cluster-state.js';
 import type { KvBucket } from './kv-types.js';
+import type { ReplicaMismatchError } from './errors.js';
 import { withReplicaFallback, type ReplicaOptions } from './replicas.js';
+import { retryTransient } from './retry.js';
 import { clusterNames } from './subjects.js';
 
 /** Kinds of node that announce themselves. */
@@ -81,7 +83,14 @@ export async function startPresence(bus: Bus, clusterId: string, options: Presen
   const everyMs = options.everyMs ?? PRESENCE_EVERY_MS;
   const key = presenceKey(options.kind, options.nodeId);
   const startedAt = new Date(clock.wallNow()).toISOString();
-  const kv = await openPresenceBucket(bus, clusterId, { replicas: options.replicas, onMismatch: (e) => log.warn({ code: e.code, ...e.context }, e.message) });
+  // A fresh cluster may time out or answer no one for a moment (docs/spec.md §12 Known
+  // pitfalls): retried like the other buckets.
+  const onMismatch = (e: ReplicaMismatchError) => log.warn({ code: e.code, ...e.context }, e.message);
+  const kv = await retryTransient(() => openPresenceBucket(bus, clusterId, { replicas: options.replicas, onMismatch }), {
+    what: 'opening the presence bucket',
+    clock,
+    logger: log,
+  });
   let timer: TimerHandle | undefined;
   let stopped = false;
   let failing = false;

@@ -1,0 +1,568 @@
+/**
+ * The deploy, as written, runs (deploy/README.md Checks): deploy/docker-compose.yml is read,
+ * its NATS nodes run the pinned nats-server from deploy/nats/nats-server.conf and auth.conf
+ * (ports and store directories templated to loopback and temporary directories), and each
+ * BACKBEAT service runs the built CLI with the compose file's own command line and environment,
+ * in depends_on order. Passwords are made as `openssl rand -hex 24` makes them, several starting
+ * with a digit. Then, through the role logins: the beat flows, signed claims are counted in bar
+ * reports, dead letters show, `backbeat status` works, every compose health check passes, and
+ * the lease expires visibly through the VIEW mirror when the leading pulse is killed.
+ */
+import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManagedProcess, natsServerBinary, readVersion, waitFor } from '@backbeat/testing';
+import { parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
+import { createClient } from '@backbeat/sdk';
+import { NatsBus, STATE_KEYS, clusterNames, dlqStreamConfig, subjects, type KvWatchEvent } from '@backbeat/transport';
+import {
+  HostMap,
+  containerEnv,
+  dockerfileEntrypoint,
+  dockerfileEnv,
+  durationMs,
+  interpolate,
+  loadCompose,
+  parseVolume,
+  runHealthcheck,
+  startOrder,
+  type ComposeFile,
+} from './compose-native.js';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const deploy = join(repo, 'deploy');
+const C = 'chorus-aus-01';
+const S = subjects(C);
+const N = clusterNames(C);
+const AGENTS = 3;
+const ROLES = ['PULSE', 'REVERB', 'AGENT', 'OBSERVER', 'VIEW'] as const;
+
+/** `openssl rand -hex 24`. */
+const hex24 = () => randomBytes(24).toString('hex');
+/**
+ * Every documented secret, as the README's recipe makes them: most start with a digit, one reads as a
+ * float and one as an integer if unquoted.
+ */
+const secrets: Record<string, string> = {
+  BACKBEAT_ADMIN_TOKEN: `${randomInt(10)}${hex24().slice(1)}`,
+  BACKBEAT_NATS_PULSE_PASS: hex24(),
+  BACKBEAT_NATS_REVERB_PASS: `${randomInt(1, 10)}${hex24().slice(1)}`,
+  BACKBEAT_NATS_AGENT_PASS: `0e7${hex24().replace(/[a-f]/g, '').padEnd(45, '7').slice(0, 45)}`,
+  BACKBEAT_NATS_OBSERVER_PASS: `9${hex24().slice(1)}`,
+  BACKBEAT_NATS_VIEW_PASS: Array.from({ length: 48 }, () => randomInt(10)).join(''),
+  GRAFANA_ADMIN_PASSWORD: `${randomInt(10)}${hex24().slice(1)}`,
+};
+const pass = (role: (typeof ROLES)[number]) => secrets[`BACKBEAT_NATS_${role}_PASS`]!;
+
+const read = (p: string) => readFileSync(join(deploy, p), 'utf8');
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+let compose: ComposeFile;
+let hosts: HostMap;
+let tmp: string;
+const procs = new Map<string, ManagedProcess>();
+const healthchecks = new Map<string, { test: string[]; timeoutMs: number }>();
+/** ms from the first process start until each service was started / healthy / done. */
+const timeline: Record<string, number> = {};
+const buses: NatsBus[] = [];
+let observer: NatsBus;
+let agentBus: NatsBus;
+let trustFile: string;
+let natsUrls: string;
+/** Frames heard by the observer; term from the frame's term header. */
+const frames: Array<{ term: number | null; beat_index: number; phase: string; cluster_id: string; at: number }> = [];
+const agentFrames: unknown[] = [];
+const reports: Array<{
+  from_beat: number;
+  agents_reporting: number;
+  state_counts?: Record<string, number>;
+  issues: Array<{ code?: string; kind?: string } | string>;
+}> = [];
+const liveDlq: Array<{ reason: string; data: string }> = [];
+
+/** Services this test runs: the NATS nodes and every service built from deploy/Dockerfile. */
+function ourServices(c: ComposeFile): { nats: string[]; backbeat: string[]; other: string[] } {
+  const names = Object.keys(c.services);
+  const nats = names.filter((n) => c.services[n]!.image?.startsWith('nats:'));
+  const backbeat = names.filter((n) => c.services[n]!.build?.dockerfile === 'deploy/Dockerfile');
+  return { nats, backbeat, other: names.filter((n) => !nats.includes(n) && !backbeat.includes(n)) };
+}
+
+function connectAs(user: 'agent' | 'observer', name: string): Promise<NatsBus> {
+  return NatsBus.connect({
+    servers: natsUrls.split(','),
+    user,
+    pass: pass(user === 'agent' ? 'AGENT' : 'OBSERVER'),
+    inboxPrefix: `_INBOX.${user}`,
+    name,
+  });
+}
+
+/** The CLI as the image runs it, with a login's environment (BACKBEAT_NATS_PASS, as the README says). */
+function cli(args: string[], role: 'AGENT' | 'OBSERVER', timeoutMs = 20_000) {
+  const env = containerEnv({ ...dockerfileEnv(read('Dockerfile')), BACKBEAT_NATS_PASS: pass(role) });
+  const [, script] = dockerfileEntrypoint(read('Dockerfile'));
+  return spawnSync(process.execPath, [script!, ...args], { cwd: repo, env, encoding: 'utf8', timeout: timeoutMs });
+}
+
+const login = (user: 'agent' | 'observer') => [
+  '--nats',
+  natsUrls,
+  '--nats-user',
+  user,
+  '--nats-inbox-prefix',
+  `_INBOX.${user}`,
+];
+
+/** Starts every service of `order` as compose would: each once its depends_on conditions hold. */
+async function upAll(order: string[], launchers: Map<string, () => ManagedProcess>): Promise<void> {
+  const t0 = Date.now();
+  const started = new Map<string, Promise<ManagedProcess>>();
+  const healthy = new Map<string, Promise<void>>();
+  const done = new Map<string, Promise<void>>();
+  const start = (name: string): Promise<ManagedProcess> => {
+    if (!started.has(name)) {
+      const deps = Object.entries(compose.services[name]!.depends_on ?? {}).map(([dep, { condition }]) =>
+        condition === 'service_healthy'
+          ? isHealthy(dep)
+          : condition === 'service_started'
+            ? start(dep)
+            : completed(dep),
+      );
+      started.set(
+        name,
+        Promise.all(deps).then(() => {
+          const p = launchers.get(name)!();
+          procs.set(name, p);
+          timeline[`${name} started`] = Date.now() - t0;
+          return p;
+        }),
+      );
+    }
+    return started.get(name)!;
+  };
+  const isHealthy = (name: string): Promise<void> => {
+    if (!healthy.has(name)) {
+      healthy.set(
+        name,
+        start(name).then(async (p) => {
+          const hc = healthchecks.get(name);
+          if (!hc) throw new Error(`${name} has no healthcheck, but a service waits for it to be healthy`);
+          let last = '';
+          await waitFor(
+            () => {
+              if (!p.running)
+                throw new Error(
+                  `${name} exited (${p.child.exitCode ?? p.child.signalCode}):\n` +
+                    `${p.stdout.slice(-1500)}\n${p.stderr.slice(-1500)}`,
+                );
+              const r = runHealthcheck(hc.test, hc.timeoutMs);
+              last = r.output;
+              return r.ok;
+            },
+            {
+              timeoutMs: 30_000,
+              intervalMs: 250,
+              message: `${name}'s healthcheck (${hc.test.join(' ')}; last output: ${last})`,
+            },
+          ).catch((err: Error) => {
+            throw new Error(
+              `${err.message}\n--- ${name} output ---\n${p.stdout.slice(-1500)}\n${p.stderr.slice(0, 3000)}`,
+            );
+          });
+          timeline[`${name} healthy`] = Date.now() - t0;
+        }),
+      );
+    }
+    return healthy.get(name)!;
+  };
+  const completed = (name: string): Promise<void> => {
+    if (!done.has(name)) {
+      done.set(
+        name,
+        start(name).then(async (p) => {
+          const code = await p.exited;
+          if (code !== 0)
+            throw new Error(`${name} exited ${code}:\n${p.stdout.slice(-2000)}\n${p.stderr.slice(-2000)}`);
+          timeline[`${name} done`] = Date.now() - t0;
+        }),
+      );
+    }
+    return done.get(name)!;
+  };
+  // Compose's `up` starts everything; a service with a healthcheck is waited for, a job (no healthcheck) to its exit.
+  await Promise.all(
+    order.map((n) =>
+      healthchecks.has(n) ? isHealthy(n) : compose.services[n]!.restart === 'on-failure' ? completed(n) : start(n),
+    ),
+  );
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'bb-deploy-run-'));
+  compose = loadCompose(join(deploy, 'docker-compose.yml'), secrets);
+  hosts = new HostMap(compose);
+  const { nats, backbeat } = ourServices(compose);
+  const binary = natsServerBinary().path;
+  const dockerfile = read('Dockerfile');
+  const [, script] = dockerfileEntrypoint(dockerfile);
+  const launchers = new Map<string, () => ManagedProcess>();
+  for (const name of [...nats, ...backbeat]) {
+    const svc = compose.services[name]!;
+    const volumes = (svc.volumes ?? []).map((spec) => parseVolume(spec, deploy));
+    const hostPath = (v: (typeof volumes)[number]) => join(tmp, name, v.named ? v.source : basename(v.source));
+    for (const v of volumes) hosts.mount(name, v.inside, hostPath(v));
+    for (const v of volumes) {
+      if (v.named) mkdirSync(hostPath(v), { recursive: true });
+      else await hosts.template(name, v.source, hostPath(v));
+      if (v.inside === '/etc/backbeat/trust.json') trustFile = hostPath(v);
+    }
+    if (nats.includes(name)) {
+      // Never start a node whose store or addresses were not mapped (it would write to /data, or bind 0.0.0.0).
+      const conf = readFileSync(join(tmp, name, 'nats', 'nats-server.conf'), 'utf8');
+      if (!conf.includes(`store_dir: "${join(tmp, name)}`) || /0\.0\.0\.0|nats-\d:/.test(conf))
+        throw new Error(`${name}: nats-server.conf was not templated:\n${conf}`);
+    }
+    const args = await hosts.rewriteArgs(name, svc.command ?? []);
+    if (svc.healthcheck)
+      healthchecks.set(name, {
+        test: await hosts.rewriteArgs(name, svc.healthcheck.test),
+        timeoutMs: durationMs(svc.healthcheck.timeout, 30_000),
+      });
+    const env = svc.environment ?? {};
+    launchers.set(
+      name,
+      nats.includes(name)
+        ? () => ManagedProcess.spawn(binary, args, { env: containerEnv(env) })
+        : () =>
+            ManagedProcess.spawn(process.execPath, [script!, ...args], {
+              cwd: repo,
+              env: containerEnv({ ...dockerfileEnv(dockerfile), ...env }),
+            }),
+    );
+  }
+  natsUrls = (await Promise.all(nats.map(async (n) => `nats://127.0.0.1:${await hosts.port(n, 4222)}`))).join(',');
+  await upAll(startOrder(compose, [...nats, ...backbeat]), launchers);
+
+  observer = await connectAs('observer', 'deploy-run-observer');
+  agentBus = await connectAs('agent', 'deploy-run-agent');
+  buses.push(observer, agentBus);
+  observer.subscribe(S.beat, (m) =>
+    frames.push({ ...JSON.parse(dec(m.data)), term: parseTermHeader(m.headers[TERM_HEADER]), at: Date.now() }),
+  );
+  observer.subscribe(S.reverb, (m) => reports.push(JSON.parse(dec(m.data))));
+  observer.subscribe(S.dlq, (m) => liveDlq.push({ reason: m.headers?.['x-reason'] ?? '', data: dec(m.data) }));
+  agentBus.subscribe(S.beat, (m) => agentFrames.push(m.data));
+  await Promise.all([observer.flush(), agentBus.flush()]);
+
+  // Agents as the README says: the agent login, signed claims, their keys in reverb's trust file.
+  const agents = ManagedProcess.spawn(
+    process.execPath,
+    [
+      script!,
+      'agent',
+      '--cluster',
+      C,
+      '--count',
+      String(AGENTS),
+      '--sign',
+      '--trust-out',
+      trustFile,
+      ...login('agent'),
+    ],
+    { cwd: repo, env: containerEnv({ ...dockerfileEnv(dockerfile), BACKBEAT_NATS_PASS: pass('AGENT') }) },
+  );
+  procs.set('agents', agents);
+  await agents.waitForOutput(/simulated agents running/, 20_000);
+  await procs
+    .get('reverb')!
+    .waitForOutput(
+      new RegExp(`"agents":${AGENTS}[^\\n]*trust file reloaded|trust file reloaded[^\\n]*"agents":${AGENTS}`),
+      10_000,
+    );
+}, 90_000);
+
+afterAll(async () => {
+  for (const b of buses) await b.close().catch(() => {});
+  for (const p of [...procs.values()].reverse()) await p.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  console.log(`deploy run timeline (ms from the first start): ${JSON.stringify(timeline)}`);
+  // What each BACKBEAT service warned about (JSON log lines of level warn and above), for a failing run.
+  for (const [name, p] of procs) {
+    const warned = (p.stdout + p.stderr).split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
+    if (warned.length > 0) console.log(`${name} warned:\n${warned.slice(0, 20).join('\n')}`);
+  }
+});
+
+describe('deploy run - the compose file as written, natively on loopback', () => {
+  it('deploy run - compose substitutions: a missing password stops it with its name; the nodes get each password double-quoted', () => {
+    const { BACKBEAT_NATS_OBSERVER_PASS: _, ...without } = secrets;
+    expect(() => loadCompose(join(deploy, 'docker-compose.yml'), without)).toThrow(/BACKBEAT_NATS_OBSERVER_PASS/);
+    expect(interpolate('${A:-x} ${B-y} $$C ${A}', { A: '1' })).toBe('1 y $C 1');
+    for (const n of ourServices(compose).nats) {
+      for (const r of ROLES)
+        expect(compose.services[n]!.environment![`BACKBEAT_NATS_${r}_PASS`], `${n} ${r}`).toBe(`"${pass(r)}"`);
+    }
+    expect(Object.values(secrets).filter((s) => /^\d/.test(s)).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('deploy run - the NATS nodes run the pinned version, nats-server.conf templated to loopback with sync_interval always, auth.conf as written', async () => {
+    const { nats, other } = ourServices(compose);
+    expect(nats).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    // third-party images; deploy.test.ts checks their files with promtool
+    expect(other.sort()).toEqual(['grafana', 'prometheus']);
+    const version = readVersion(natsServerBinary().path);
+    for (const n of nats) {
+      expect(compose.services[n]!.image, n).toBe(`nats:${version}-alpine`);
+      const conf = readFileSync(join(tmp, n, 'nats', 'nats-server.conf'), 'utf8');
+      expect(conf).toMatch(/^\s+sync_interval: always$/m);
+      expect(conf).not.toMatch(/0\.0\.0\.0|nats-\d:|"\/data"/);
+      expect(readFileSync(join(tmp, n, 'nats', 'auth.conf'), 'utf8')).toBe(read('nats/auth.conf'));
+      const varz = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/varz`)).json()) as {
+        server_name: string;
+        version: string;
+        host: string;
+        cluster: { name: string; urls?: string[] };
+        jetstream: { config: { sync_interval?: number; sync_always?: boolean; store_dir: string } };
+      };
+      expect(varz).toMatchObject({ server_name: n, version, host: '127.0.0.1', cluster: { name: 'backbeat' } });
+      expect(varz.jetstream.config.store_dir).toContain(tmp);
+      expect(varz.jetstream.config.sync_always, `${n} sync_interval: always`).toBe(true);
+      const routez = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/routez`)).json()) as {
+        num_routes: number;
+      };
+      expect(routez.num_routes, n).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('deploy run - every service passes its compose health check, and none has exited', () => {
+    expect([...healthchecks.keys()].sort()).toEqual(['nats-1', 'nats-2', 'nats-3', 'pulse-1', 'pulse-2', 'reverb']);
+    for (const [name, hc] of healthchecks) {
+      const r = runHealthcheck(hc.test, hc.timeoutMs);
+      expect(r.ok, `${name}: ${hc.test.join(' ')} -> ${r.output}`).toBe(true);
+      expect(procs.get(name)!.running, name).toBe(true);
+    }
+  });
+
+  it('deploy run - the mirrors job made the VIEW mirrors at 3 replicas and exited 0; the lease mirror follows a lease with limit markers', async () => {
+    const mirrors = procs.get('mirrors')!;
+    expect(await mirrors.exited).toBe(0);
+    for (const origin of [
+      `KV_${N.leaseBucket}`,
+      `KV_${N.stateBucket}`,
+      `KV_${N.presenceBucket}`,
+      dlqStreamConfig(C).name,
+    ]) {
+      expect(mirrors.stdout).toMatch(new RegExp(`mirror ${origin}: (created|up to date)`));
+    }
+    // The origin, as the observer may read it (STREAM.INFO of the lease is served by the VIEW mirror):
+    // read the origin's settings with the pulse login, the mirror's with the view login.
+    const pulse = await NatsBus.connect({
+      servers: natsUrls.split(','),
+      user: 'pulse',
+      pass: pass('PULSE'),
+      name: 'deploy-run-pulse',
+    });
+    const view = await NatsBus.connect({
+      servers: natsUrls.split(','),
+      user: 'view',
+      pass: pass('VIEW'),
+      inboxPrefix: '_INBOX.view',
+      name: 'deploy-run-view',
+    });
+    buses.push(pulse, view);
+    const origin = await (await pulse.jsm()).streams.info(`KV_${N.leaseBucket}`);
+    const mirror = await (await view.jsm()).streams.info(`KV_${N.leaseBucket}`);
+    expect(
+      origin.config.subject_delete_marker_ttl ?? 0,
+      'the lease bucket has limit markers (nats-server 2.11.7+)',
+    ).toBeGreaterThan(0);
+    expect(origin.config.num_replicas).toBe(3);
+    expect(mirror.config).toMatchObject({
+      mirror: { name: `KV_${N.leaseBucket}` },
+      num_replicas: 3,
+      max_age: origin.config.max_age,
+      allow_msg_ttl: true,
+      deny_delete: true,
+    });
+    expect(mirror.cluster?.replicas?.length, 'the mirror has two more copies').toBe(2);
+    // Why the mirror has no marker TTL of its own: the server refuses one on a mirror (the origin's
+    // markers reach it as messages).
+    await expect(
+      (await view.jsm()).streams.update(`KV_${N.leaseBucket}`, {
+        ...mirror.config,
+        subject_delete_marker_ttl: origin.config.subject_delete_marker_ttl,
+      }),
+    ).rejects.toThrow(/subject delete markers forbidden on mirrors/);
+  });
+
+  it('deploy run - the admin token reaches pulse and reverb through their environment: reverb forwards a tempo change to pulse-1 (401 without it, the rule with it)', async () => {
+    // The services listen on 127.0.0.1 here (tests use loopback only); compose's 0.0.0.0 needs the
+    // token, which this shows they have.
+    const post = async (url: string, auth?: string) => {
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+        body: JSON.stringify({ tempo_bpm: 100, justification: 'deploy run' }),
+      });
+      return { status: r.status, body: JSON.stringify(await r.json()) };
+    };
+    const token = `Bearer ${secrets.BACKBEAT_ADMIN_TOKEN}`;
+    for (const url of [
+      `http://127.0.0.1:${await hosts.port('reverb', 8090)}/api/v1/tempo`,
+      `http://127.0.0.1:${await hosts.port('pulse-2', 8081)}/tempo`,
+    ]) {
+      expect((await post(url)).status, url).toBe(401);
+      expect((await post(url, 'Bearer wrong')).status, url).toBe(401);
+      const withToken = await post(url, token);
+      // 100 BPM is above --max-bpm 24: refused by the rule, not the token
+      expect(withToken.status, `${url}: ${withToken.body}`).toBe(400);
+      expect(withToken.body).toMatch(/24/);
+    }
+  });
+
+  it('deploy run - the beat flows: the observer and agent logins hear the leader frames', async () => {
+    await waitFor(() => frames.length >= 3 && agentFrames.length >= 3, {
+      timeoutMs: 15_000,
+      message: 'three frames at the observer and the agent',
+    });
+    expect(frames[0]).toMatchObject({ cluster_id: C });
+    expect(frames.at(-1)!.term).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < frames.length; i++)
+      expect(frames[i]!.beat_index).toBeGreaterThanOrEqual(frames[i - 1]!.beat_index);
+  });
+
+  it('deploy run - backbeat status with the observer login shows the leader, both pulse nodes, reverb and the three NATS servers', async () => {
+    type Status = {
+      leader?: { node_id: string; term: number };
+      pulse_nodes: Array<{ node_id: string }>;
+      reverb_replicas: Array<{ node_id: string }>;
+      servers: Array<{ name: string }>;
+    };
+    // Presence entries are refreshed every 5 s (a write that failed on the fresh cluster is retried then).
+    const s = await waitFor(
+      () => {
+        const r = cli(['status', '--cluster', C, '--json', ...login('observer')], 'OBSERVER');
+        if (r.status !== 0) throw new Error(`backbeat status exited ${r.status}: ${r.stderr}`);
+        const st = JSON.parse(r.stdout) as Status;
+        return st.pulse_nodes.length === 2 && st.reverb_replicas.length === 1 ? st : null;
+      },
+      { timeoutMs: 12_000, intervalMs: 1000, message: 'both pulse nodes and reverb in backbeat status' },
+    );
+    expect(['pulse-1', 'pulse-2']).toContain(s.leader?.node_id);
+    expect(s.pulse_nodes.map((n) => n.node_id).sort()).toEqual(['pulse-1', 'pulse-2']);
+    expect(s.reverb_replicas.map((n) => n.node_id)).toEqual(['reverb-1']);
+    expect(s.servers.map((x) => x.name).sort()).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    const text = cli(['status', '--cluster', C, ...login('observer')], 'OBSERVER');
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/leader\s+pulse-[12], term \d+/);
+  });
+
+  it('deploy run - a malformed and a forged claim from the agent login are dead-lettered: heard live by the observer, listed by backbeat dlq', async () => {
+    const ack = await agentBus.publishDurable(S.status, new TextEncoder().encode('not a claim {deploy-run}'), {
+      msgId: `deploy-run-${Date.now()}`,
+    });
+    expect(ack.duplicate).toBe(false);
+    // A claim of a trusted agent (agent:sim-1) signed with a key that is not in the trust file.
+    const forger = createClient({
+      clusterId: C,
+      agentId: 'agent:sim-1',
+      bus: agentBus,
+      signingKey: generateKeyPairSync('ed25519').privateKey,
+    });
+    await forger.start();
+    try {
+      await waitFor(() => forger.currentBeat >= 0, { timeoutMs: 10_000, message: 'a beat at the forger' });
+      await forger.emitStatusClaim({ state: 'executing', taskId: 'task:forged-deploy-run' });
+    } finally {
+      await forger.stop();
+    }
+    await waitFor(
+      () =>
+        liveDlq.some((d) => d.data.includes('{deploy-run}')) &&
+        liveDlq.some((d) => d.data.includes('task:forged-deploy-run')),
+      {
+        timeoutMs: 10_000,
+        message: 'both dead letters heard live by the observer',
+      },
+    );
+    expect(liveDlq.find((d) => d.data.includes('{deploy-run}'))!.reason).toBe('invalid');
+    expect(liveDlq.find((d) => d.data.includes('task:forged-deploy-run'))!.reason).toBe('bad_signature');
+    // backbeat dlq reads the VIEW mirror of the dead-letter stream.
+    const listed = await waitFor(
+      () => {
+        const r = cli(['dlq', '--cluster', C, '--json', ...login('observer')], 'OBSERVER');
+        if (r.status !== 0) throw new Error(`backbeat dlq exited ${r.status}: ${r.stderr}`);
+        const letters = r.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { reason: string; agent_id: string | null; payload: string });
+        return letters.some((l) => l.payload.includes('{deploy-run}')) &&
+          letters.some((l) => l.payload.includes('task:forged-deploy-run'))
+          ? letters
+          : null;
+      },
+      { timeoutMs: 15_000, intervalMs: 500, message: 'both dead letters in backbeat dlq' },
+    );
+    expect(listed.find((l) => l.payload.includes('task:forged-deploy-run'))).toMatchObject({
+      reason: 'bad_signature',
+      agent_id: 'agent:sim-1',
+    });
+    expect(listed.find((l) => l.payload.includes('{deploy-run}'))).toMatchObject({ reason: 'invalid' });
+  }, 40_000);
+
+  it('deploy run - signed claims of backbeat agent --sign are verified against the trust file and counted in a bar report', async () => {
+    expect(Object.keys((JSON.parse(readFileSync(trustFile, 'utf8')) as { agents: object }).agents)).toHaveLength(
+      AGENTS,
+    );
+    // 12 BPM and 8-beat bars (compose's pulse defaults): the first downbeat after the grid starts is 40 s in.
+    const report = await waitFor(() => reports.find((r) => r.agents_reporting === AGENTS), {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      message: `a bar report counting the ${AGENTS} agents`,
+    });
+    const counted = Object.values(report.state_counts ?? {}).reduce((a, b) => a + b, 0);
+    expect(counted).toBeGreaterThanOrEqual(AGENTS);
+    // verify mode accepts unsigned claims but marks the report; these were signed and verified
+    expect(JSON.stringify(report.issues)).not.toContain('unsigned_accepted');
+    const metrics = await (await fetch(`http://127.0.0.1:${await hosts.port('reverb', 8090)}/metrics`)).text();
+    expect(metrics).toMatch(/backbeat_reverb_claims_total\{outcome="accepted"\} [1-9]/);
+    expect(metrics).toMatch(/backbeat_reverb_claims_rejected_total\{reason="bad_signature"\} 1$/m);
+  }, 70_000);
+
+  it('deploy run - kill -9 of the leading pulse: the observer sees the lease expire through the VIEW mirror and the standby leads', async () => {
+    const lease = await observer.kv(N.leaseBucket, { create: false });
+    const leader = JSON.parse(dec((await lease.get(STATE_KEYS.leader))!.value)) as { node_id: string; term: number };
+    const events: KvWatchEvent[] = [];
+    const w = await lease.watch(STATE_KEYS.leader, (e) => events.push(e));
+    try {
+      const killedAt = Date.now();
+      procs.get(leader.node_id)!.kill('SIGKILL');
+      await waitFor(() => events.some((e) => e.operation === 'delete'), {
+        timeoutMs: 10_000,
+        message: 'the lease expiry (a limit marker) through the mirror',
+      });
+      const expiredAfter = Date.now() - killedAt;
+      await waitFor(() => (frames.at(-1)!.term ?? 0) > leader.term, {
+        timeoutMs: 10_000,
+        message: 'frames of a new term',
+      });
+      const lastOld = frames.filter((f) => f.term === leader.term).at(-1)!;
+      const firstNew = frames.find((f) => (f.term ?? 0) > leader.term)!;
+      const now = JSON.parse(dec((await lease.get(STATE_KEYS.leader))!.value)) as { node_id: string; term: number };
+      expect(now.node_id).not.toBe(leader.node_id);
+      expect(now.term).toBeGreaterThan(leader.term);
+      console.log(
+        `deploy run: lease expiry seen through the mirror ${expiredAfter} ms after kill -9 of ${leader.node_id}; ` +
+          `frames: last of term ${leader.term} to first of term ${firstNew.term} ${firstNew.at - lastOld.at} ms`,
+      );
+    } finally {
+      w.stop();
+    }
+  }, 30_000);
+});
