@@ -22,6 +22,12 @@ import { startFleet, DEFAULTS } from './chaos/fleet.mjs';
 import { claimTotals, formatTable, measure, rowOk, startObservers } from './chaos/observe.mjs';
 import { formatFreshStart, freshStart } from './chaos/fresh-start.mjs';
 
+// CHAOS_MODE=partition: the same suite on hosts of their own (scripts/chaos/partition.mjs).
+if (process.env.CHAOS_MODE === 'partition') {
+  await import('./chaos/partition.mjs');
+  await new Promise(() => {}); // partition.mjs exits by itself
+}
+
 const settleMs = Number(process.env.CHAOS_SETTLE_MS ?? 6000);
 const only = process.env.CHAOS_FAULTS ? new Set(process.env.CHAOS_FAULTS.split(',')) : undefined;
 const deadline = Date.now() + 8 * 60_000; // hard bound of the whole run

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes sure the system programs the test suite drives are on this machine, installing them
 // from Debian's packages when running as root. Real parts only: tests run a real nats-server,
-// Debian's chromium (through playwright-core) and promtool.
+// Debian's chromium (through playwright-core), promtool and nftables.
 //
 //   node scripts/ensure-system-deps.mjs          # what `npm test` needs
 //   node scripts/ensure-system-deps.mjs --quiet
@@ -13,6 +13,7 @@ const NEEDED = [
   { program: 'chromium', pkg: 'chromium', why: 'the dashboard test drives a real headless browser' },
   { program: 'promtool', pkg: 'prometheus', why: 'the alert rules are checked with promtool' },
   { program: 'faketime', pkg: 'faketime', why: 'the pulse clock-offset test runs one node under libfaketime' },
+  { program: 'nft', pkg: 'nftables', why: 'NetCluster (the partition tests) cuts links between network namespaces with nftables' },
 ];
 
 const quiet = process.argv.includes('--quiet');

@@ -24,3 +24,8 @@ export { waitFor, delay } from './wait.js';
 export type { WaitForOptions } from './wait.js';
 export { onProcessExit } from './cleanup.js';
 export { freePort } from './ports.js';
+export { NetCluster, NET_NATS_PORT, NET_ROUTE_PORT } from './net-cluster.js';
+export type { NetClusterOptions, NetHost } from './net-cluster.js';
+export { PROBE_PORT } from './netns-relay.js';
+export type { ProbeResult } from './netns-relay.js';
+export { missingForNetns, sweepOrphans, listNetns, NETNS_PREFIX } from './netns.js';

@@ -46,10 +46,25 @@ export class NatsCluster {
   readonly servers: readonly NatsServer[];
   /** Server names (`server_name`) by index: what stream leaders are reported as. */
   readonly names: readonly string[];
+  /** Monitoring base URL of each node as this process reaches it. */
+  readonly #monitorUrls: ReadonlyArray<string | undefined>;
 
-  private constructor(servers: NatsServer[], names: string[]) {
+  private constructor(servers: NatsServer[], names: string[], monitorUrls?: ReadonlyArray<string | undefined>) {
     this.servers = servers;
     this.names = names;
+    this.#monitorUrls = monitorUrls ?? [];
+  }
+
+  /**
+   * A view of servers started elsewhere (e.g. one per network namespace by NetCluster), whose
+   * monitoring endpoints this process reaches at `monitorUrls` (same order as `servers`).
+   */
+  static of(servers: NatsServer[], names: string[], monitorUrls: ReadonlyArray<string | undefined>): NatsCluster {
+    return new NatsCluster(servers, names, monitorUrls);
+  }
+
+  #monitorUrl(server: NatsServer): string | undefined {
+    return this.#monitorUrls[this.servers.indexOf(server)] ?? server.monitorUrl;
   }
 
   /**
@@ -110,7 +125,7 @@ export class NatsCluster {
   }
 
   async #jsz(server: NatsServer, query = ''): Promise<Jsz> {
-    const res = await fetch(`${server.monitorUrl}/jsz${query}`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
+    const res = await fetch(`${this.#monitorUrl(server)}/jsz${query}`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
     return (await res.json()) as Jsz;
   }
 
@@ -133,7 +148,7 @@ export class NatsCluster {
         const nodes = this.#answering();
         const routes = await Promise.all(
           nodes.map(async (s) => {
-            const res = await fetch(`${s.monitorUrl}/routez`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
+            const res = await fetch(`${this.#monitorUrl(s)}/routez`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
             return ((await res.json()) as { num_routes?: number }).num_routes ?? 0;
           }),
         );

@@ -37,6 +37,12 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
   /** Wait this long after SIGTERM before SIGKILL when stopping. @default 3000 */
   stopGraceMs?: number;
+  /** Address the client port listens on. @default '127.0.0.1' */
+  host?: string;
+  /** Command prefix the server runs under, e.g. `['ip', 'netns', 'exec', name]` (which execs it: same pid). */
+  launcher?: readonly string[];
+  /** Readiness check of the client port. @default a TCP connect to 127.0.0.1:port ({@link canConnect}) */
+  probe?: (port: number) => Promise<boolean>;
 }
 
 const checkedBinaries = new Set<string>();
@@ -123,7 +129,7 @@ export class NatsServer {
   #configText(port: number, portsDir: string): string {
     const o = this.options;
     return [
-      `listen: "127.0.0.1:${port === 0 ? -1 : port}"`,
+      `listen: "${o.host ?? '127.0.0.1'}:${port === 0 ? -1 : port}"`,
       `ports_file_dir: "${portsDir}"`,
       o.monitor ? `http: "127.0.0.1:${this.#monitorPort || -1}"` : '',
       o.jetstream === false ? '' : `jetstream { store_dir: "${join(this.dir, 'js')}"\n${o.jetstreamConfig ?? ''} }`,
@@ -138,7 +144,8 @@ export class NatsServer {
     const conf = join(this.dir, 'nats.conf');
     writeFileSync(conf, this.#configText(port, portsDir));
     const binary = binaryOf(this.options);
-    const proc = spawn(binary, ['-c', conf, ...(this.options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [command, ...prefix] = [...(this.options.launcher ?? []), binary];
+    const proc = spawn(command!, [...prefix, '-c', conf, ...(this.options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc = proc;
     this.#stderr = '';
     proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -174,7 +181,8 @@ export class NatsServer {
       ]);
       this.#port = Number(new URL(ports.nats![0]!).port);
       if (ports.monitoring?.[0]) this.#monitorPort = Number(new URL(ports.monitoring[0]).port);
-      await Promise.race([exited, waitFor(() => canConnect(this.#port), { timeoutMs, message: `a TCP connect to nats-server on port ${this.#port}` })]);
+      const probe = this.options.probe ?? canConnect;
+      await Promise.race([exited, waitFor(() => probe(this.#port), { timeoutMs, message: `a TCP connect to nats-server on port ${this.#port}` })]);
     } catch (err) {
       // Let the last log lines arrive before quoting them.
       await new Promise((r) => setTimeout(r, 50));

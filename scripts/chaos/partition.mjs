@@ -1,0 +1,429 @@
+#!/usr/bin/env node
+/**
+ * The partition chaos run (`npm run chaos:partition`, or `CHAOS_MODE=partition npm run chaos`):
+ * three hosts of their own (network namespaces on a bridge, @backbeat/testing NetCluster),
+ * one nats-server per host in one JetStream cluster (R3 state), pulses on h1 and h2, reverbs
+ * on h2 and h3, `backbeat agent --count 2` on every host, and on every host a raw wire
+ * recorder and an SDK client (scripts/chaos/net-observer.mjs); every process is connected to
+ * its own host's NATS node only. Lease TTL 2 s, 120 BPM, 4 beats a bar. Faults, each from a
+ * quiet second to a settled end:
+ *   (a) the leader's host isolated 10 s (the lease and state streams led from the majority)
+ *   (b) the follower's host isolated 10 s (no leader there)
+ *   (c) every TCP connection to the leader's NATS node's client port cut 10 s (routes stay)
+ *   (c2) the leader's host isolated 10 s while its NATS node leads the lease and state streams
+ *   (d) flapping: the leader's host isolated 5 s, healed, isolated again 1 s later for 5 s
+ *   (e) one way: what the leader's host sends is dropped 10 s; what it receives still arrives
+ * A cut drops packets (TCP sees silence). Prints one table; BENCH_JSON=<file> writes the rows;
+ * CHAOS_FAULTS=a,c2 runs only those; CHAOS_SETTLE_MS (default 6000) is the observation after
+ * each heal. Exit code 1 when a row breaks a bound a partition is to meet (rowOk below; what
+ * is met today: docs/spec.md §7 Election, terms and fencing, Network partitions). Bounded (about six minutes); everything it made is removed, also
+ * on failure or SIGINT.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NetCluster, waitFor } from '@backbeat/testing';
+import { decodeLeaseRecord, NatsBus, STATE_KEYS, statusStreamConfig } from '@backbeat/transport';
+import { CLI } from './fleet.mjs';
+import { claimTotals, measure } from './observe.mjs';
+
+const OBSERVER = new URL('./net-observer.mjs', import.meta.url).pathname;
+const S = Object.freeze({ clusterId: 'chaos', bpm: 120, bar: 4, leaseTtlMs: 2000 });
+const BEAT_MS = 60_000 / S.bpm;
+const settleMs = Number(process.env.CHAOS_SETTLE_MS ?? 6000);
+const only = process.env.CHAOS_FAULTS ? new Set(process.env.CHAOS_FAULTS.split(',')) : undefined;
+const log = (line) => process.stderr.write(`[partition ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+/** The fault's own duration: part of the fault, not a wait for a condition. */
+const hold = (ms) => new Promise((r) => setTimeout(r, ms));
+const bound = S.leaseTtlMs + 1000;
+const PULSE_HOST = { p1: 0, p2: 1 };
+
+let net;
+const buses = [];
+/** @type {Map<string, { host: number, args: string[], proc: import('@backbeat/testing').ManagedProcess, kind: string }>} */
+const procs = new Map();
+const dir = mkdtempSync(join(tmpdir(), 'backbeat-partition-'));
+let stopping = false;
+async function cleanup() {
+  if (stopping) return;
+  stopping = true;
+  await Promise.allSettled(buses.map((b) => b.close()));
+  await Promise.allSettled([...procs.values()].map((p) => p.proc.stop(3000)));
+  await net?.stop().catch((e) => log(`cleanup: ${e.message}`));
+  rmSync(dir, { recursive: true, force: true });
+}
+setTimeout(() => {
+  log('the run passed its hard bound of 9 minutes: stopping every process');
+  void cleanup().finally(() => process.exit(1));
+}, 9 * 60_000).unref();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    log(`${sig}: stopping every process`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function start(id, host, kind, args) {
+  const full = [...args, '--cluster', S.clusterId, '--nats', net.natsUrl(host), '--log-level', 'info'];
+  const proc = kind === 'observer' ? net.node(host, OBSERVER, args) : net.node(host, CLI, full, { env: { BACKBEAT_REPLICAS: '3' } });
+  procs.set(id, { host, kind, args, proc });
+  return proc;
+}
+const restart = async (id) => {
+  const p = procs.get(id);
+  await p.proc.stop(3000);
+  if (p.kind === 'observer') observations(); // read what it printed before it is replaced
+  start(id, p.host, p.kind, p.args);
+};
+const startedRe = { pulse: /pulse started/, reverb: /reverb started/, agent: /simulated agents running/, observer: /observer h\d started/ };
+
+/** What each host's observer printed, parsed as it comes (kept across a restart of the observer). */
+const seen = new Map();
+function observations() {
+  for (const [id, p] of procs) {
+    if (p.kind !== 'observer') continue;
+    const host = net.hosts[p.host].name;
+    let o = seen.get(id);
+    if (!o) {
+      o = {
+        proc: p.proc,
+        offset: 0,
+        rec: { host, frames: [], reports: [] },
+        probe: { host, fired: [], acked: 0, failed: 0, failures: [], client: { options: { agentId: `chaos:sdk-${host}` } } },
+      };
+      seen.set(id, o);
+    }
+    if (o.proc !== p.proc) Object.assign(o, { proc: p.proc, offset: 0 });
+    const text = p.proc.stdout;
+    const end = text.lastIndexOf('\n') + 1;
+    if (end <= o.offset) continue;
+    for (const line of text.slice(o.offset, end).split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let x;
+      try {
+        x = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (x.k === 'f') o.rec.frames.push(x);
+      else if (x.k === 'r') o.rec.reports.push(x);
+      else if (x.k === 's') o.probe.fired.push(x);
+      else if (x.k === 'a') o.probe.acked += 1;
+      else if (x.k === 'x') {
+        o.probe.failed += 1;
+        o.probe.failures.push(x);
+      }
+    }
+    o.offset = end;
+  }
+  const all = [...seen.values()];
+  return { recorders: all.map((o) => o.rec), probes: all.map((o) => o.probe) };
+}
+
+/** A bus for the runner's own reads, through the control path to host i's node. */
+async function runnerBus(i) {
+  if (!buses[i]) buses[i] = await NatsBus.connect({ servers: [await net.controlNatsUrl(i)], name: `partition-runner-${i}`, reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
+  return buses[i];
+}
+
+/** The pulse holding the lease, as host i's node answers (null when none or no answer). */
+async function leaderSeenFrom(i) {
+  try {
+    const kv = await (await runnerBus(i)).kv(`backbeat_${S.clusterId}_lease`, { create: false, timeoutMs: 1000 });
+    const e = await kv.get(STATE_KEYS.leader);
+    return e ? decodeLeaseRecord(e.value) : null;
+  } catch {
+    return null;
+  }
+}
+async function leaderHost() {
+  const rec = await waitFor(() => leaderSeenFrom(2), { timeoutMs: 20_000, intervalMs: 200, message: 'a pulse holding the lease' });
+  const host = PULSE_HOST[rec.node_id];
+  if (host === undefined) throw new Error(`the lease names '${rec.node_id}', not a pulse of this run`);
+  return { id: rec.node_id, host, term: rec.term };
+}
+
+const STREAMS = [`KV_backbeat_${S.clusterId}_lease`, `KV_backbeat_${S.clusterId}_state`];
+/**
+ * Moves the leadership of the lease and state streams onto host `want` (true) or off it
+ * (false), by leader step-downs with a placement preference; bounded.
+ */
+async function placeStreams(want, host) {
+  const name = net.hosts[host].name;
+  const others = net.hosts.filter((h) => h.index !== host).map((h) => h.name);
+  for (const stream of STREAMS) {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const leader = (await net.nats.streamCluster(stream))?.leader;
+      if (leader && (leader === name) === want) break;
+      const preferred = want ? name : others[attempt % others.length];
+      const bus = await runnerBus((host + 1) % 3);
+      await bus
+        .request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, new TextEncoder().encode(JSON.stringify({ placement: { preferred } })), { timeoutMs: 3000 })
+        .catch((e) => log(`step-down of ${stream}: ${e.message}`));
+      await waitFor(async () => (await net.nats.streamCluster(stream))?.leader, { timeoutMs: 15_000, intervalMs: 100, message: `a leader for ${stream}` });
+    }
+    const leader = (await net.nats.streamCluster(stream))?.leader;
+    log(`${stream} led by ${leader} (${want ? 'wanted on' : 'wanted off'} ${name})`);
+  }
+}
+
+const faults = [
+  {
+    name: 'a',
+    title: "leader's host isolated 10 s",
+    run: async () => {
+      const l = await leaderHost();
+      await placeStreams(false, l.host);
+      log(`(a) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}) for 10 s`);
+      await net.isolate(l.host);
+      await hold(10_000);
+      await net.heal();
+      return { minority: [l.host] };
+    },
+  },
+  {
+    name: 'b',
+    title: "follower's host isolated 10 s",
+    run: async () => {
+      const l = await leaderHost();
+      const h = l.host === 0 ? 1 : 0;
+      log(`(b) isolating ${net.hosts[h].name} (the follower pulse's host; leader ${l.id} on ${net.hosts[l.host].name}) for 10 s`);
+      await net.isolate(h);
+      await hold(10_000);
+      await net.heal();
+      return { minority: [h] };
+    },
+  },
+  {
+    name: 'c',
+    title: "clients cut from the leader's NATS node 10 s",
+    run: async () => {
+      const l = await leaderHost();
+      log(`(c) cutting tcp port 4222 on ${net.hosts[l.host].name} (leader ${l.id}) for 10 s: its clients lose it, routes stay`);
+      await net.cutPort(l.host, 4222);
+      await hold(10_000);
+      await net.heal();
+      return { minority: [l.host] };
+    },
+  },
+  {
+    name: 'c2',
+    title: "leader's host isolated 10 s, its node leading lease+state",
+    run: async () => {
+      const l = await leaderHost();
+      await placeStreams(true, l.host);
+      log(`(c2) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}; its node leads the lease and state streams) for 10 s`);
+      await net.isolate(l.host);
+      await hold(10_000);
+      await net.heal();
+      return { minority: [l.host] };
+    },
+  },
+  {
+    name: 'd',
+    title: "flapping: leader's host isolated 5 s, healed, again 5 s",
+    run: async () => {
+      const l = await leaderHost();
+      await placeStreams(false, l.host);
+      log(`(d) isolating ${net.hosts[l.host].name} (leader ${l.id}) 5 s, heal, 1 s, isolate again 5 s`);
+      await net.isolate(l.host);
+      await hold(5000);
+      await net.heal();
+      await hold(1000);
+      await net.isolate(l.host);
+      await hold(5000);
+      await net.heal();
+      return { minority: [l.host] };
+    },
+  },
+  {
+    name: 'e',
+    title: "one way: leader's host sends nothing 10 s",
+    run: async () => {
+      const l = await leaderHost();
+      await placeStreams(false, l.host);
+      log(`(e) dropping what ${net.hosts[l.host].name} (leader ${l.id}) sends, for 10 s; it still receives`);
+      for (const h of net.hosts) if (h.index !== l.host) await net.cutOneWay(l.host, h.index);
+      await hold(10_000);
+      await net.heal();
+      return { minority: [l.host] };
+    },
+  },
+];
+
+/**
+ * The partition columns of one row: the dual-leader window (two terms both delivered on time,
+ * before their deadline, to any observer), deliveries of an older term after any observer
+ * had a newer one, and SDK slots missed or fired twice per host.
+ */
+function partitionFigures(obs, p) {
+  const inPhase = (x) => x.at >= p.from && x.at <= p.to;
+  const frames = obs.recorders.flatMap((r) => r.frames.map((f) => ({ ...f, host: r.host }))).filter((f) => f.slot >= 0);
+  frames.sort((a, b) => a.at - b.at);
+  // On time: delivered before the phase's deadline.
+  const onTime = new Map();
+  for (const f of frames.filter(inPhase)) {
+    if (f.at > f.deadline) continue;
+    const t = onTime.get(f.term) ?? { first: f.at, last: f.at };
+    t.first = Math.min(t.first, f.at);
+    t.last = Math.max(t.last, f.at);
+    onTime.set(f.term, t);
+  }
+  let dual = 0;
+  for (const [ta, a] of onTime) for (const [tb, b] of onTime) if (ta < tb) dual = Math.max(dual, a.last - b.first);
+  // Older term after newer: any observer, in arrival order over the whole run so far.
+  let maxTerm = -1;
+  let older = 0;
+  let olderLateMs = 0;
+  const olderByHost = {};
+  for (const f of frames) {
+    if (f.term < maxTerm && inPhase(f)) {
+      older += 1;
+      olderLateMs = Math.max(olderLateMs, f.at - f.deadline);
+      olderByHost[f.host] = (olderByHost[f.host] ?? 0) + 1;
+    }
+    maxTerm = Math.max(maxTerm, f.term);
+  }
+  const terms = [...new Set(frames.filter(inPhase).map((f) => f.term))].sort((a, b) => a - b);
+  const sdk = {};
+  for (const probe of obs.probes) {
+    let last;
+    let missed = 0;
+    let twice = 0;
+    for (const s of probe.fired) {
+      if (inPhase(s) && last !== undefined) {
+        if (s.slot <= last) twice += 1;
+        else missed += s.slot - last - 1;
+      }
+      last = last === undefined ? s.slot : Math.max(last, s.slot);
+    }
+    sdk[probe.host] = { missed, twice };
+  }
+  return { dual_leader_ms: Math.max(0, Math.round(dual)), older_term_after_newer: older, older_term_latest_ms: Math.round(olderLateMs), older_by_host: olderByHost, terms, sdk };
+}
+
+/**
+ * A row passes the bounds a partition is to meet (docs/operations.md, The partition chaos table):
+ * majority gap within TTL + 1 s, dual-leader window at most 1 s, no older term after a newer,
+ * no SDK slot fired twice, one report per bar.
+ */
+function rowOk(r) {
+  return r.gap_ms <= r.bound_ms && r.dual_leader_ms <= 1000 && r.older_term_after_newer === 0 && Object.values(r.sdk).every((x) => x.twice === 0) && r.bars_without_one_report === 0;
+}
+
+function formatTable(rows) {
+  const head = ['fault', 'majority gap ms (bound)', 'dual-leader ms', 'older term after newer (latest ms past deadline)', 'terms', 'sdk missed/twice h1 h2 h3', 'claims acked/counted+late', 'reports/bars', 'ok'];
+  const lines = rows.map((r) => [
+    `(${r.fault}) ${r.title}`,
+    `${r.gap_ms} (${r.bound_ms})`,
+    String(r.dual_leader_ms),
+    `${r.older_term_after_newer} (${r.older_term_latest_ms})`,
+    r.terms.join(','),
+    Object.keys(r.sdk).sort().map((h) => `${r.sdk[h].missed}/${r.sdk[h].twice}`).join(' '),
+    `${r.claims_acked}/${r.claims_counted}+${r.claims_counted_late}`,
+    `${r.reports}/${r.bars}`,
+    rowOk(r) ? 'yes' : 'NO',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
+}
+
+/**
+ * Claims the stream stored after the first report of their bar reached any observer, per
+ * agent: the ones a report can only carry as late (where the late claims come from).
+ */
+function lateClaimsByAgent(obs, stored) {
+  const reportAt = new Map();
+  for (const r of obs.recorders) for (const x of r.reports) reportAt.set(x.window, Math.min(reportAt.get(x.window) ?? Infinity, x.at));
+  const out = {};
+  for (const c of stored.all) {
+    const at = reportAt.get(c.window);
+    if (at !== undefined && c.time > at) out[c.agent] = (out[c.agent] ?? 0) + 1;
+  }
+  return out;
+}
+
+async function storedClaims(bus) {
+  const msgs = await bus.readStream({ stream: statusStreamConfig(S.clusterId).name, limit: 1_000_000 });
+  const perWindow = new Map();
+  const seen = new Set();
+  perWindow.duplicates = new Map();
+  /** Every stored claim: agent, window and when the stream stored it (for lateClaimsByAgent). */
+  perWindow.all = msgs.map((m) => ({ agent: m.headers['x-agent-id'], window: m.headers['x-window-id'] ?? '', time: m.time }));
+  for (const m of msgs) {
+    const w = m.headers['x-window-id'] ?? '';
+    perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+    const key = `${m.headers['x-agent-id']}|${m.headers['x-hlc']}`;
+    if (seen.has(key)) perWindow.duplicates.set(w, (perWindow.duplicates.get(w) ?? 0) + 1);
+    seen.add(key);
+  }
+  return perWindow;
+}
+
+let exitCode = 1;
+try {
+  net = await NetCluster.start({ hosts: 3, nats: true, clusterName: 'chaos' });
+  log(`network up: ${net.hosts.map((h) => `${h.name}=${h.address}`).join(' ')}; nats ${net.natsUrls.join(', ')}`);
+  for (const h of net.hosts) start(`o${h.index + 1}`, h.index, 'observer', [net.natsUrl(h.index), S.clusterId, h.name]);
+  const pulse = (id) => ['pulse', '--node-id', id, '--bpm', String(S.bpm), '--max-bpm', String(S.bpm * 2), '--bar', String(S.bar), '--lease-ttl', String(S.leaseTtlMs), '--admin-port', '9100', '--data-dir', join(dir, id)];
+  start('p1', 0, 'pulse', pulse('p1'));
+  await procs.get('p1').proc.waitForOutput(startedRe.pulse, 30_000);
+  start('p2', 1, 'pulse', pulse('p2'));
+  for (const [id, host] of [['r1', 1], ['r2', 2]]) {
+    start(id, host, 'reverb', ['reverb', '--node-id', id, '--http-port', '9200', '--data-dir', join(dir, id), '--signatures', 'off']);
+    await procs.get(id).proc.waitForOutput(startedRe.reverb, 30_000);
+  }
+  for (const h of net.hosts) start(`a${h.index + 1}`, h.index, 'agent', ['agent', '--count', '2', '--id-prefix', h.name]);
+  await waitFor(() => observations().recorders.every((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 200, message: 'a bar report on every host' });
+  log('fleet up: frames and reports on every host');
+  const phases = [];
+  for (const f of faults) {
+    if (only && !only.has(f.name)) continue;
+    for (const [id, p] of procs) await p.proc.waitForOutput(startedRe[p.kind], 30_000).catch((e) => log(`${id} not started: ${e.message.split('\n')[0]}`));
+    await hold(1000);
+    const from = Date.now() - 1000;
+    let minority = [];
+    try {
+      ({ minority } = await f.run());
+    } catch (err) {
+      log(`(${f.name}) the fault could not be run: ${err.message}`);
+      if (net.faults.length > 0) await net.heal().catch((e) => log(`heal: ${e.message}`));
+    }
+    const healedAt = Date.now();
+    await waitFor(() => observations().recorders.some((r) => r.frames.at(-1)?.at > healedAt), { timeoutMs: 30_000, intervalMs: 50, message: 'frames after the heal' }).catch((e) => log(e.message));
+    await hold(settleMs);
+    const died = [...procs].filter(([, p]) => !p.proc.running).map(([id]) => id);
+    for (const id of died) {
+      log(`(${f.name}) ${id} exited on its own: ${(procs.get(id).proc.stdout + procs.get(id).proc.stderr).trimEnd().split('\n').slice(-3).join(' / ')}`);
+      await restart(id);
+    }
+    phases.push({ fault: f.name, title: f.title, from, to: Date.now(), healedAt, minority, boundMs: bound, bar: S.bar, died });
+  }
+  await hold(S.bar * BEAT_MS + 1500);
+  const obs = observations();
+  const stored = await storedClaims(await runnerBus(2));
+  const lastBeat = Math.max(-1, ...obs.recorders.flatMap((r) => r.frames.map((x) => x.beat)));
+  const rows = phases.map((p) => {
+    const all = measure(obs, stored, p, lastBeat);
+    const majority = { recorders: obs.recorders.filter((_, i) => !p.minority.includes(i)), probes: obs.probes };
+    const maj = measure(majority, stored, p, lastBeat);
+    return { ...all, fault: p.fault, title: p.title, minority: p.minority.map((i) => net.hosts[i].name), gap_ms: maj.gap_ms, gap_all_ms: all.gap_ms, ...partitionFigures(obs, p), processes_died: p.died };
+  });
+  process.stdout.write(`\n${formatTable(rows)}\n`);
+  const claims = claimTotals(obs, rows);
+  process.stdout.write(`\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`);
+  const lateByAgent = lateClaimsByAgent(obs, stored);
+  process.stdout.write(`claims stored after their bar's report, by agent: ${JSON.stringify(lateByAgent)}\n`);
+  const sdkTotals = obs.probes.map((p) => `${p.host}: ${p.acked} acknowledged, ${p.failed} failed`).join('; ');
+  process.stdout.write(`SDK claims: ${sdkTotals}\n`);
+  for (const r of rows) for (const b of r.bars_detail.filter((x) => x.reports !== 1 || x.claims_acked !== x.claims_counted)) log(`(${r.fault}) bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos-partition', settings: { ...S, settleMs }, rows, claims, late_by_agent: lateByAgent }, null, 2));
+  exitCode = rows.length > 0 && rows.every(rowOk) && claims.ok ? 0 : 1;
+  if (exitCode !== 0) log('some faults broke a bound (rows with ok = NO, or claims not as acknowledged)');
+} catch (err) {
+  log(`partition run failed: ${err.stack ?? err}`);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
