@@ -318,6 +318,10 @@ func (c *client) prepare(claim StatusClaim) (*outgoing, error) {
 		c.met.failed("invalid")
 		return nil, err
 	}
+	if len(payload) > MaxClaimBytes {
+		c.met.failed("too_large")
+		return nil, &ClaimTooLargeError{Bytes: len(payload)}
+	}
 	bar := DefaultBarLength
 	if m := c.hub.tempoMap(); m != nil {
 		bar = m.BarLength

@@ -49,6 +49,19 @@ func (e *ClaimInvalidError) Error() string {
 	return fmt.Sprintf("backbeat: invalid status claim: %s: %s", e.Field, e.Rule)
 }
 
+// MaxClaimBytes is the largest claim payload reverb and the claim stream take (64 KiB), as in
+// the TypeScript SDK.
+const MaxClaimBytes = 64 * 1024
+
+// ClaimTooLargeError: a claim's payload is over MaxClaimBytes; it is refused before sending.
+type ClaimTooLargeError struct {
+	Bytes int
+}
+
+func (e *ClaimTooLargeError) Error() string {
+	return fmt.Sprintf("backbeat: status claim refused: its payload is %d bytes, more than %d", e.Bytes, MaxClaimBytes)
+}
+
 // ClaimRejectedError: a claim failed for good after bounded retries (no stream captures
 // the subject, or permission was denied); it is not retried further.
 type ClaimRejectedError struct {
