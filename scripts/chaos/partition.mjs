@@ -19,7 +19,7 @@
  * is met today: docs/spec.md §7 Election, terms and fencing, Network partitions). Bounded (about six minutes); everything it made is removed, also
  * on failure or SIGINT.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetCluster, waitFor } from '@backbeat/testing';
@@ -49,6 +49,11 @@ async function cleanup() {
   stopping = true;
   await Promise.allSettled(buses.map((b) => b.close()));
   await Promise.allSettled([...procs.values()].map((p) => p.proc.stop(3000)));
+  if (process.env.CHAOS_LOGS) {
+    // Every process's output, for a diagnosis after the run (one file per process id).
+    mkdirSync(process.env.CHAOS_LOGS, { recursive: true });
+    for (const [id, p] of procs) writeFileSync(join(process.env.CHAOS_LOGS, `${id}.log`), `${p.proc.stdout}\n--- stderr ---\n${p.proc.stderr}`);
+  }
   await net?.stop().catch((e) => log(`cleanup: ${e.message}`));
   rmSync(dir, { recursive: true, force: true });
 }
@@ -64,7 +69,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 function start(id, host, kind, args) {
-  const full = [...args, '--cluster', S.clusterId, '--nats', net.natsUrl(host), '--log-level', 'info'];
+  const level = kind === 'reverb' ? (process.env.CHAOS_REVERB_LOG_LEVEL ?? 'info') : 'info';
+  const full = [...args, '--cluster', S.clusterId, '--nats', net.natsUrl(host), '--log-level', level];
   const proc = kind === 'observer' ? net.node(host, OBSERVER, args) : net.node(host, CLI, full, { env: { BACKBEAT_REPLICAS: '3' } });
   procs.set(id, { host, kind, args, proc });
   return proc;
