@@ -1,10 +1,12 @@
 /**
- * How a claim is counted (SPEC 8 and 10): the same stream message again is skipped by its
- * sequence; a claim is checked (ingest.ts) against the beat at which the stream stored it;
+ * How a claim is counted (docs/spec.md §9 Reverb): the same stream message again is skipped by
+ * its sequence; a claim is checked (ingest.ts) against the beat at which the stream stored it;
  * a refused one counts as an issue of the bar it was stored in and goes to the dead-letter
- * subject; one for a bar already reported counts as a late claim of the first bar not
- * reported yet; the same claim from another message is a replay; an accepted one is added
- * to its bar's window.
+ * subject; an accepted one is added to its bar's window; one for a bar already reported is a
+ * late claim of the first bar not reported yet, unless the last stored report already
+ * accounts for its stream sequence (the report's claim cut: every message up to it was counted
+ * by that report or an earlier one, whichever replica built them); the same claim from another
+ * message is a replay.
  */
 import { positionAt, tempoAt, timeOf, type Hlc, type TempoMap } from '@backbeat/core';
 import type { Headers } from '@backbeat/transport';
@@ -44,6 +46,11 @@ export interface ClaimCounterOptions {
   readonly currentBeat: () => number;
   /** from_beat of the last bar whose report is stored; undefined before the first. */
   readonly reportedUpTo: () => number | undefined;
+  /**
+   * The claim cut of that report: every claim-stream message up to this sequence is counted by
+   * it or an earlier report (undefined when not known: a report stored without one).
+   */
+  readonly reportedCut: () => number | undefined;
   /** True once the start-up rebuild is done. */
   readonly recovered: () => boolean;
   /** When the last report found at start was stored. */
@@ -85,14 +92,23 @@ export class ClaimCounter {
     return w?.reportedAt !== undefined || (reportedUpTo !== undefined && fromBeat <= reportedUpTo);
   }
 
-  /** The first bar not reported yet at or after the bar of `beat`: where refusals and corrections count. */
-  #openWindow(beat: number): WindowAggregation {
-    const barLength = this.#o.barLength();
+  /**
+   * Where a claim-stream message of the bar starting at `fromBeat` is counted: that bar's
+   * window while it is not reported; else the first bar not reported yet, or nowhere
+   * (undefined) when the last stored report's cut already covers `seq`.
+   */
+  #windowFor(fromBeat: number, seq: number): WindowAggregation | undefined {
     const reportedUpTo = this.#o.reportedUpTo();
+    const now = this.#o.options.clock.now();
+    if (!this.#isReported(fromBeat) || reportedUpTo === undefined) return this.#o.windows.get(Math.max(0, fromBeat), now);
+    const cut = this.#o.reportedCut();
+    if (cut !== undefined && seq > 0 && seq <= cut) return undefined;
+    return this.#o.windows.get(reportedUpTo + this.#o.barLength(), now);
+  }
+
+  #barOf(beat: number): number {
     const b = Math.max(0, beat);
-    let from = b - (b % barLength);
-    if (reportedUpTo !== undefined && from <= reportedUpTo) from = reportedUpTo + barLength;
-    return this.#o.windows.get(from, this.#o.options.clock.now());
+    return b - (b % this.#o.barLength());
   }
 
   /**
@@ -123,7 +139,9 @@ export class ClaimCounter {
     });
     if (!v.accept) {
       // Counted in the bar it was stored in: a refused claim's own beat is not to be trusted.
-      this.#openWindow(storedBeat).issue(v.reason, now);
+      const w = this.#windowFor(this.#barOf(storedBeat), seq);
+      if (w === undefined) return 'duplicate'; // a stored report counted it already
+      w.issue(v.reason, now, seq);
       metrics.claims.inc({ outcome: 'rejected' });
       metrics.rejected.inc({ reason: v.reason });
       if (dlq) this.#o.deadLetter(data, headers, v.reason, v.message);
@@ -132,10 +150,13 @@ export class ClaimCounter {
     const c = v.claim;
     const fromBeat = c.beat_index - (c.beat_index % barLength);
     if (this.#isReported(fromBeat)) {
-      // Re-read at start and stored before the last report: it was in time for its bar.
+      // Re-read at start and stored before the last report, when that report names no cut: in time for its bar.
       const lastStoredReportAt = this.#o.lastStoredReportAt();
-      if (!this.#o.recovered() && lastStoredReportAt !== undefined && storedAt < lastStoredReportAt) return 'duplicate';
-      this.#openWindow(storedBeat).issue('late_claims', now);
+      const cutKnown = this.#o.reportedCut() !== undefined;
+      if (!cutKnown && !this.#o.recovered() && lastStoredReportAt !== undefined && storedAt < lastStoredReportAt) return 'duplicate';
+      const late = this.#windowFor(fromBeat, seq);
+      if (late === undefined) return 'duplicate'; // counted by a stored report (in its bar or as late)
+      late.issue('late_claims', now, seq);
       metrics.claims.inc({ outcome: 'late' });
       return 'late_claims';
     }
@@ -148,7 +169,7 @@ export class ClaimCounter {
       // re-read claim counted without a sequence is the same message again.
       if (seq === 0 && counted === 0 && source !== 'live') return 'duplicate';
       // Another message repeating a counted claim: a replay (SPEC 10).
-      w.issue('replayed', now);
+      w.issue('replayed', now, seq);
       metrics.claims.inc({ outcome: 'rejected' });
       metrics.rejected.inc({ reason: 'replayed' });
       if (dlq) this.#o.deadLetter(data, headers, 'replayed', `claim ${c.agent_id} ${c.hlc} was already counted`);

@@ -12,15 +12,35 @@ const enc = new TextEncoder();
 const DLQ_MAX_BYTES = 65_536;
 
 /**
- * Stores `report` in the report stream (`Nats-Msg-Id` = window id) and, unless another
- * replica stored it first, broadcasts it on `backbeat.C.reverb`.
- * @returns 'stored', 'duplicate' (another replica's copy is stored), or 'failed' (retry later)
+ * Header of a stored report: its claim cut, the claim-stream sequence up to which the report
+ * accounts for every claim (docs/spec.md §9 Reverb, one count whichever replica stored it).
  */
-export async function storeReport(bus: Bus, clusterId: string, report: BarReport, logger: Logger): Promise<'stored' | 'duplicate' | 'failed'> {
+export const CLAIM_CUT_HEADER = 'Backbeat-Claim-Cut';
+
+/** The claim cut a stored report names, or undefined when it names none (or not a valid one). */
+export function claimCutOf(headers: Headers): number | undefined {
+  const raw = headers[CLAIM_CUT_HEADER];
+  if (raw === undefined || !/^\d{1,15}$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+/** What {@link storeReport} did: stored, or found another copy stored first (its sequence in the report stream). */
+export type StoreOutcome = { readonly stored: boolean; readonly seq: number } | 'failed';
+
+/**
+ * Stores `report` in the report stream (`Nats-Msg-Id` = window id, its claim cut in
+ * {@link CLAIM_CUT_HEADER}) and, unless another replica stored it first, broadcasts it on
+ * `backbeat.C.reverb`.
+ * @returns whether this copy was stored and the stored copy's sequence, or 'failed' (retry later)
+ */
+export async function storeReport(bus: Bus, clusterId: string, report: BarReport, cut: number, logger: Logger): Promise<StoreOutcome> {
   const data = enc.encode(JSON.stringify(report));
   const s = subjects(clusterId);
+  let seq: number;
   try {
-    if ((await bus.publishDurable(s.reportStore, data, { msgId: report.window_id })).duplicate) return 'duplicate';
+    const ack = await bus.publishDurable(s.reportStore, data, { msgId: report.window_id, headers: { [CLAIM_CUT_HEADER]: String(cut) } });
+    if (ack.duplicate) return { stored: false, seq: ack.seq };
+    seq = ack.seq;
   } catch (err) {
     logger.warn({ err: (err as Error).message, window: report.window_id, from_beat: report.from_beat }, 'could not store the bar report; retrying');
     return 'failed';
@@ -30,7 +50,7 @@ export async function storeReport(bus: Bus, clusterId: string, report: BarReport
   } catch (err) {
     logger.warn({ err: (err as Error).message, window: report.window_id }, 'bar report stored but not broadcast');
   }
-  return 'stored';
+  return { stored: true, seq };
 }
 
 /** Sends a refused claim to `backbeat.C.dlq` with `x-reason` and `x-error`; never throws. */

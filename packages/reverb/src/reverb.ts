@@ -15,7 +15,7 @@ import { assertServerVersion, clusterNames, dlqStreamConfig, ensureStreamReplica
 import { ClaimCounter, type ClaimSource, type IngestOutcome } from './claim-counter.js';
 import { ClaimPipeline } from './claim-pipeline.js';
 import { ClaimStreamReader, pageLimitFor } from './claim-stream.js';
-import { deadLetter, storeReport } from './publish.js';
+import { claimCutOf, deadLetter, storeReport } from './publish.js';
 import { consumerName } from './consumers.js';
 import { readReports, decodeStoredReport, type ReportPage, type ReportQuery } from './history.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
@@ -67,6 +67,11 @@ export class Reverb {
   #lastReportAt: number | undefined;
   /** from_beat of the last bar whose report is stored; undefined before the first. */
   #reportedUpTo: number | undefined;
+  /**
+   * The claim cut of the last stored report (docs/spec.md §9 Reverb): every claim-stream
+   * message up to it is counted by that report or an earlier one. Undefined when not known.
+   */
+  #reportedCut: number | undefined;
   /** from_beat of the last bar that ended (its report is due). */
   #dueUpTo = -1;
   #recovered = false;
@@ -112,6 +117,7 @@ export class Reverb {
       tempoMap: () => this.tempoMap,
       currentBeat: () => this.currentBeat,
       reportedUpTo: () => this.#reportedUpTo,
+      reportedCut: () => this.#reportedCut,
       recovered: () => this.#recovered,
       lastStoredReportAt: () => this.#lastStoredReportAt,
       deadLetter: (data, headers, reason, message) => deadLetter(bus, clusterId, data, headers, reason, message, logger),
@@ -122,7 +128,11 @@ export class Reverb {
     this.#pipeline = new ClaimPipeline<DeliveredClaim>({
       toCheck: (c) => (c.seq > 0 && this.#counter.handled.has(c.seq) ? undefined : this.#threadCheck(c.headers, c.data)),
       check: (agent, payload, signature) => this.#verifyPool().check(agent, payload, signature),
-      apply: (c, check) => c.done(this.#counter.ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check)),
+      apply: (c, check) => {
+        const o = this.#counter.ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check);
+        this.options.logger.debug({ seq: c.seq, agent: c.headers['x-agent-id'], hlc: c.headers['x-hlc'], win: c.headers['x-window-id'], src: c.source, via: 'consumer', o, rep: this.#reportedUpTo, upTo: this.#counter.handled.upTo }, 'DIAG claim');
+        c.done(o);
+      },
       onError: (err) => this.options.logger.error({ err: (err as Error).message }, 'a claim listener failed'),
     });
   }
@@ -252,6 +262,7 @@ export class Reverb {
     const lastReport = last && decodeStoredReport(last);
     if (lastReport) {
       this.#lastStoredReportAt = last.time;
+      this.#reportedCut = claimCutOf(last.headers);
       this.#reportedUpTo = lastReport.from_beat;
       this.#dueUpTo = lastReport.from_beat;
     }
@@ -273,6 +284,11 @@ export class Reverb {
     const reader = new ClaimStreamReader(bus, stream, { fromTime: plan.readFrom }, pageLimitFor(this.options.readBytes));
     const delivered = mine?.deliveredSeq ?? 0;
     const each = (m: StoredMsg) => this.#ingestStored(m, m.seq <= delivered ? 'history' : 'live');
+    // Reads every claim up to `toSeq`; a short answer (a replica behind its stream) is read again, never taken as all there is.
+    const readTo = async (toSeq: number): Promise<void> => {
+      const stopped = await reader.read(each, { toSeq });
+      if (!stopped && reader.lastSeq !== undefined && reader.lastSeq < toSeq) throw new Error(`the claim stream answered up to ${reader.lastSeq} of ${toSeq}`);
+    };
     const missed = Math.max(0, (this.#dueUpTo + this.barLength - plan.firstBar) / this.barLength);
     if (missed > 0) logger.info({ from_bar: plan.firstBar, missed_bars: missed, consumer: this.consumer, resumed: mine !== undefined }, 'rebuilding missed bars from the claim stream');
     // Bar by bar, in order: the claims stored until the first beat of the next bar ended, and
@@ -284,6 +300,9 @@ export class Reverb {
       const m = this.tempoMap ?? map;
       const horizon = Math.max(timeOf(m, next + this.barLength + 1), timeOf(m, next + this.barLength) + REBUILD_GRACE_MS);
       if ((await this.#untilDone('reading the claim stream to rebuild a bar', () => reader.read(each, { beforeTime: horizon }))) === undefined) return undefined;
+      // Every claim the last stored report accounts for is read before this bar's report names a later cut.
+      const cut = this.#reportedCut ?? 0;
+      if ((this.#counter.handled.upTo ?? 0) < cut && (await this.#untilDone('reading the claim stream to rebuild a bar', () => readTo(cut))) === undefined) return undefined;
       if (!(await this.#publishReport(next, false))) {
         await this.#sleep(this.options.retryMs);
         continue;
@@ -292,7 +311,7 @@ export class Reverb {
     }
     // The bar in progress: every claim stored so far.
     const target = await this.#untilDone(`reading stream ${stream}`, async () => (await bus.streamState(stream)).lastSeq);
-    if (target === undefined || (await this.#untilDone('reading the claim stream', () => reader.read(each, { toSeq: target }))) === undefined) return undefined;
+    if (target === undefined || (await this.#untilDone('reading the claim stream', () => readTo(target))) === undefined) return undefined;
     logger.info({ claims: reader.count, from_bar: plan.firstBar, missed_bars: missed, up_to_seq: target }, 'rebuilt from the claim stream');
     // A new durable starts a little before the last claim read (stream times may repeat); what it delivers again is skipped by sequence.
     return { startTime: reader.lastTime !== undefined ? reader.lastTime - 1000 : plan.readFrom, handledUpTo: target };
@@ -320,7 +339,8 @@ export class Reverb {
   }
 
   #ingestStored(m: StoredMsg, source: ClaimSource): void {
-    this.ingest(m.data, m.headers, m.time, source, m.seq);
+    const o = this.ingest(m.data, m.headers, m.time, source, m.seq);
+    this.options.logger.debug({ seq: m.seq, agent: m.headers['x-agent-id'], hlc: m.headers['x-hlc'], win: m.headers['x-window-id'], src: source, via: 'read', o, rep: this.#reportedUpTo, upTo: this.#counter.handled.upTo }, 'DIAG claim');
   }
 
   /**
@@ -330,11 +350,12 @@ export class Reverb {
    * bar's report counts every claim stored before it was built). False when the stream
    * cannot be read now: the report is tried again later.
    */
-  async #catchUp(): Promise<boolean> {
+  async #catchUp(w: WindowAggregation): Promise<boolean> {
     const { bus, clusterId, clock, logger, catchUpWaitMs } = this.options;
     const stream = clusterNames(clusterId).statusStream;
     try {
-      const target = (await bus.streamState(stream)).lastSeq;
+      // Also every claim the last stored report accounts for, and any the window counted above a gap.
+      const target = Math.max((await bus.streamState(stream)).lastSeq, this.#reportedCut ?? 0, w.maxSeq);
       if (await this.#counter.handled.whenHandled(target, catchUpWaitMs)) return true;
       // Nothing handled yet (a durable resumed without a rebuild): from where a rebuild would have begun.
       const upTo = this.#counter.handled.upTo;
@@ -342,7 +363,10 @@ export class Reverb {
       const reader = new ClaimStreamReader(bus, stream, from, pageLimitFor(this.options.readBytes));
       await reader.read((m) => this.#ingestStored(m, 'live'), { toSeq: target });
       const { count, lastSeq } = reader;
-      if (lastSeq !== undefined && lastSeq < target) {
+      // A read that stops short (even with nothing: a replica behind its stream after a heal
+      // answered it) covers nothing past what it handed over; the floor is never moved over
+      // sequences that were not read.
+      if (upTo === undefined ? lastSeq !== undefined && lastSeq < target : (lastSeq ?? upTo) < target) {
         logger.warn({ read_up_to_seq: lastSeq ?? null, up_to_seq: target }, 'the claim stream answered only part of what it holds; the report waits');
         return false;
       }
@@ -433,26 +457,82 @@ export class Reverb {
     const { bus, clusterId, clock, logger } = this.options;
     const w = this.#windows.get(fromBeat, clock.now());
     if (w.reportedAt !== undefined) return true;
-    if (catchUp && !(await this.#catchUp())) return false;
+    if (catchUp && !(await this.#catchUp(w))) return false;
+    // The claim cut (docs/spec.md §9 Reverb): every message up to it is handled, none above it is in this window.
+    const cut = Math.max(this.#counter.handled.upTo ?? 0, this.#reportedCut ?? 0);
+    if (w.maxSeq > cut) {
+      logger.warn({ window: w.windowId, cut, max_seq: w.maxSeq }, 'claims above a gap in the handled sequences; the report waits');
+      return false;
+    }
     const built = clock.now();
     const { due, tempoDriftMs, builtLate } = reportTiming({ map: this.tempoMap, fromBeat, barLength: this.barLength, opening: this.#downbeats.get(fromBeat), closing: this.#downbeats.get(fromBeat + this.barLength), now: built });
     const report = w.report(clusterId, { tempoDriftMs, rollupMs: Math.max(0, built - due), barLength: this.barLength, generatedAt: clock.wallNow(), hlc: this.hlc.nowString(), builtLate });
-    const stored = await storeReport(bus, clusterId, report, logger);
-    if (stored === 'failed') {
-      this.metrics.reportFailures.inc();
-      return false;
+    // No claim is counted from the build to the seal: each is counted against the report stored.
+    const release = this.#pipeline.hold();
+    let published: BarReport;
+    try {
+      const stored = await storeReport(bus, clusterId, report, cut, logger);
+      if (stored === 'failed') {
+        this.metrics.reportFailures.inc();
+        return false;
+      }
+      if (stored.stored) {
+        published = report;
+        this.#reportedCut = cut;
+      } else {
+        const adopted = await this.#adoptStored(w, stored.seq, cut);
+        if (adopted === undefined) return false;
+        published = adopted;
+      }
+      w.seal(published, clock.now());
+      this.#reportedUpTo = fromBeat;
+      if (stored.stored) this.metrics.reports.inc();
+    } finally {
+      release();
     }
-    w.seal(report, clock.now());
-    if (stored === 'stored') this.metrics.reports.inc();
     const publishedMs = Math.max(0, clock.now() - due); // closing downbeat to report published
     this.metrics.rollup.observe(publishedMs / 1000);
-    this.metrics.agentsReporting.set(report.agents_reporting);
-    this.#lastReport = report;
+    this.metrics.agentsReporting.set(published.agents_reporting);
+    this.#lastReport = published;
     this.#lastReportAt = clock.wallNow();
-    for (const l of this.#reportListeners) l(report, { publishedMs });
-    logger.debug({ window: report.window_id, from_beat: fromBeat, agents: report.agents_reporting, duplicate: stored === 'duplicate', built_late: builtLate, rollup_ms: Math.round(publishedMs * 1000) / 1000 }, 'bar report');
+    for (const l of this.#reportListeners) l(published, { publishedMs });
+    logger.debug({ claims: published.performance?.claims_processed, late: published.late_claims, cut: this.#reportedCut, upTo: this.#counter.handled.upTo, window: report.window_id, from_beat: fromBeat, agents: published.agents_reporting, duplicate: published !== report, built_late: builtLate, rollup_ms: Math.round(publishedMs * 1000) / 1000 }, 'bar report');
     this.#windows.evict(clock.now());
     return true;
+  }
+
+  /**
+   * Another replica stored the report of `w`'s bar first (report stream sequence `seq`): that
+   * copy is the bar's report. What this replica counted in `w` above that copy's claim cut is
+   * not in it, so it goes to the next bar as late (claims) or as the same refusal
+   * (docs/spec.md §9 Reverb: each claim counted once, whichever replica stored each report).
+   * Returns the stored report, or undefined when it cannot be read now (the report is tried again).
+   */
+  async #adoptStored(w: WindowAggregation, seq: number, ownCut: number): Promise<BarReport | undefined> {
+    const { bus, clusterId, clock, logger } = this.options;
+    let m: StoredMsg | undefined;
+    try {
+      m = await bus.getStreamMsg(clusterNames(clusterId).reportStream, { seq });
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, window: w.windowId, seq }, 'could not read the stored copy of the bar report; retrying');
+      return undefined;
+    }
+    const stored = m && decodeStoredReport(m);
+    const storedCut = m && claimCutOf(m.headers);
+    if (!stored || stored.window_id !== w.windowId || storedCut === undefined) {
+      // A copy without a cut (an older replica) or not this bar's: counted as built here.
+      logger.warn({ window: w.windowId, seq, found: stored?.window_id ?? null }, 'the stored copy of the bar report names no claim cut; counting as this replica built it');
+      this.#reportedCut = ownCut;
+      return stored?.window_id === w.windowId ? stored : undefined;
+    }
+    const moved = w.countedAfter(storedCut);
+    if (moved.length > 0) {
+      const next = this.#windows.get(w.fromBeat + this.barLength, clock.now());
+      for (const x of moved) next.issue(x.kind === 'claim' ? 'late_claims' : x.kind, clock.now(), x.seq);
+      logger.info({ window: w.windowId, stored_cut: storedCut, own_cut: ownCut, moved: moved.length }, "another replica's report of this bar was stored first; what it does not count goes to the next bar");
+    }
+    this.#reportedCut = storedCut;
+    return stored;
   }
 
   #scheduleSweep(): void {

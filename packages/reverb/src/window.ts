@@ -133,6 +133,16 @@ export class WindowAggregation {
   #rotationProblem = false;
   /** Claims that arrived during this bar for bars already reported (corrections). */
   lateClaims = 0;
+  /**
+   * What each claim-stream message counted here became (an accepted claim, a late claim, a
+   * refusal), by sequence, in parallel arrays: what {@link countedAfter} hands on when the
+   * stored report of this bar accounts only up to an earlier sequence. Flags (unsigned_accepted,
+   * hlc_ahead) ride on their claim and are not listed. Messages without a sequence are not listed.
+   */
+  readonly #seqs: number[] = [];
+  readonly #kinds: Array<IssueKind | 'claim'> = [];
+  /** The highest claim-stream sequence counted here (0: none). */
+  maxSeq = 0;
 
   constructor(windowId: string, fromBeat: number, barLength: number, now: number) {
     this.windowId = windowId;
@@ -161,6 +171,7 @@ export class WindowAggregation {
    */
   add(claim: StatusClaim, onTime: boolean, now: number, seq = 0): void {
     this.claims++;
+    this.#remember(seq, 'claim');
     this.lastUpdated = now;
     this.#stateCounts.set(claim.state, (this.#stateCounts.get(claim.state) ?? 0) + 1);
     let a = this.#agents.get(claim.agent_id);
@@ -185,8 +196,29 @@ export class WindowAggregation {
     }
   }
 
-  /** Counts a refused or flagged claim. */
-  issue(kind: IssueKind, now: number): void {
+  #remember(seq: number, kind: IssueKind | 'claim'): void {
+    if (seq <= 0) return;
+    this.#seqs.push(seq);
+    this.#kinds.push(kind);
+    if (seq > this.maxSeq) this.maxSeq = seq;
+  }
+
+  /**
+   * The messages counted here with a sequence above `seq`, in the order counted, and what each
+   * became: 'claim' for an accepted claim, else the issue kind (a late claim, a refusal).
+   */
+  countedAfter(seq: number): Array<{ readonly seq: number; readonly kind: IssueKind | 'claim' }> {
+    const out: Array<{ seq: number; kind: IssueKind | 'claim' }> = [];
+    for (let i = 0; i < this.#seqs.length; i++) if (this.#seqs[i]! > seq) out.push({ seq: this.#seqs[i]!, kind: this.#kinds[i]! });
+    return out;
+  }
+
+  /**
+   * Counts a refused or flagged claim; `seq`, the claim-stream sequence of a refused or late
+   * claim (0 for a flag, or a claim without one).
+   */
+  issue(kind: IssueKind, now: number, seq = 0): void {
+    this.#remember(seq, kind);
     this.#issues.set(kind, (this.#issues.get(kind) ?? 0) + 1);
     if (!NOT_REJECTED.has(kind)) this.rejected++;
     if (kind === 'late_claims') this.lateClaims++;
@@ -204,8 +236,14 @@ export class WindowAggregation {
   seal(report: BarReport, at: number): void {
     this.finalReport = report;
     this.reportedAt = at;
-    this.#sealedAgents = this.#agents.size;
+    // The stored report's counts (another replica's, when its copy was stored first).
+    this.#sealedAgents = report.agents_reporting;
+    this.claims = report.performance?.claims_processed ?? this.claims;
+    this.rejected = report.performance?.claims_rejected ?? this.rejected;
+    this.lateClaims = report.late_claims ?? 0;
     this.#agents.clear();
+    this.#seqs.length = 0;
+    this.#kinds.length = 0;
   }
 
   #sealedAgents: number | undefined;
