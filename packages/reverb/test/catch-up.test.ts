@@ -10,11 +10,13 @@ const fx = useNatsServer();
 /**
  * The bus as given, except that while `held` is true every durable delivery is held back and
  * handed over when it is released: a consumer stalled as by a NATS fault (its Raft group
- * electing a leader), while the stream itself stays readable.
+ * electing a leader), while the stream itself stays readable. While `short` is true, reads of
+ * the stream answer nothing: a replica behind its stream after a heal answering them.
  */
-function stallableConsumer(bus: NatsBus): { bus: Bus; hold(): void; release(): void } {
+function stallableConsumer(bus: NatsBus): { bus: Bus; hold(): void; release(): void; short: boolean } {
   let held = false;
   const queue: Array<() => void> = [];
+  const state = { short: false };
   const proxy = new Proxy(bus, {
     get(target, key) {
       if (key === 'consume') {
@@ -24,18 +26,21 @@ function stallableConsumer(bus: NatsBus): { bus: Bus; hold(): void; release(): v
             queue.push(() => void handler(m));
           });
       }
+      if (key === 'readStream') {
+        return (options: Parameters<Bus['readStream']>[0]) => (state.short ? Promise.resolve([]) : target.readStream(options));
+      }
       const v = Reflect.get(target, key, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return {
+  return Object.assign(state, {
     bus: proxy,
-    hold: () => (held = true),
+    hold: () => void (held = true),
     release: () => {
       held = false;
       for (const deliver of queue.splice(0)) deliver();
     },
-  };
+  });
 }
 
 describe('reverb - a stalled claim consumer', () => {
@@ -90,6 +95,46 @@ describe('reverb - a stalled claim consumer', () => {
     }
     const catchUps = (await r.metrics.registry.getSingleMetric('backbeat_reverb_catch_up_reads_total')!.get()).values[0]!.value;
     expect(catchUps).toBeGreaterThanOrEqual(2);
+    seen.stop();
+  });
+  it('catch-up - a direct read the stream answers with nothing is not taken as all there is: the reports wait, then count every stored claim', async () => {
+    const cluster = 'short';
+    const seen = collectReports(fx.bus, cluster);
+    const p = await startPulse(fx.server.url, cluster, 240, 4); // 1 s bars
+    fx.cleanup(p.stop);
+    const conn = await NatsBus.connect({ servers: fx.server.url });
+    const stall = stallableConsumer(conn);
+    const r = new Reverb({ bus: stall.bus, clusterId: cluster, nodeId: 'rshort', signatures: 'off', catchUpWaitMs: 100, retryMs: 100 });
+    await r.start();
+    fx.cleanup(async () => {
+      await r.stop();
+      await conn.close();
+    });
+    for (const id of ['agent:t1', 'agent:t2', 'agent:t3']) {
+      const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
+      // Beats 0 to 2 of each bar (as above: a claim of the last beat may rightly be late).
+      c.onBeat((f) => void (f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })).catch(() => {}));
+      await c.start();
+      fx.cleanup(() => c.stop());
+    }
+    await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), { timeoutMs: 8000, message: 'a full bar' });
+    stall.hold();
+    stall.short = true;
+    const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
+    // Two bars end while the consumer delivers nothing and every read of the stream answers nothing.
+    await waitFor(() => r.currentBeat >= stalledFrom + 9, { timeoutMs: 6000, intervalMs: 20, message: 'two bars ended' });
+    expect(seen.reports.some((x) => x.from_beat >= stalledFrom), 'no report built from a read that answered nothing').toBe(false);
+    stall.short = false;
+    const after = stalledFrom + 8;
+    await waitFor(() => seen.reports.some((x) => x.from_beat === after), { timeoutMs: 6000, message: 'the stalled bars reported' });
+    stall.release();
+    await waitFor(() => seen.reports.some((x) => x.from_beat === after + 4), { timeoutMs: 6000, message: 'a bar after the release' });
+    const byBar = new Map<number, BarReport>(seen.reports.map((x) => [x.from_beat, x]));
+    for (const from of [stalledFrom, stalledFrom + 4]) {
+      const rep = byBar.get(from)!;
+      expect(rep.performance!.claims_processed, `claims of bar ${from}`).toBe(9);
+      expect(rep.late_claims).toBeUndefined();
+    }
     seen.stop();
   });
 });
