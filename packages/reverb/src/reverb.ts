@@ -128,11 +128,7 @@ export class Reverb {
     this.#pipeline = new ClaimPipeline<DeliveredClaim>({
       toCheck: (c) => (c.seq > 0 && this.#counter.handled.has(c.seq) ? undefined : this.#threadCheck(c.headers, c.data)),
       check: (agent, payload, signature) => this.#verifyPool().check(agent, payload, signature),
-      apply: (c, check) => {
-        const o = this.#counter.ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check);
-        this.options.logger.debug({ seq: c.seq, agent: c.headers['x-agent-id'], hlc: c.headers['x-hlc'], win: c.headers['x-window-id'], src: c.source, via: 'consumer', o, rep: this.#reportedUpTo, upTo: this.#counter.handled.upTo }, 'DIAG claim');
-        c.done(o);
-      },
+      apply: (c, check) => c.done(this.#counter.ingest(c.data, c.headers, c.storedAt, c.source, c.seq, check)),
       onError: (err) => this.options.logger.error({ err: (err as Error).message }, 'a claim listener failed'),
     });
   }
@@ -339,8 +335,7 @@ export class Reverb {
   }
 
   #ingestStored(m: StoredMsg, source: ClaimSource): void {
-    const o = this.ingest(m.data, m.headers, m.time, source, m.seq);
-    this.options.logger.debug({ seq: m.seq, agent: m.headers['x-agent-id'], hlc: m.headers['x-hlc'], win: m.headers['x-window-id'], src: source, via: 'read', o, rep: this.#reportedUpTo, upTo: this.#counter.handled.upTo }, 'DIAG claim');
+    this.ingest(m.data, m.headers, m.time, source, m.seq);
   }
 
   /**
