@@ -16,9 +16,6 @@ import { leaseRequestTimeoutMs } from './lease-outage.js';
 import { DEFAULT_LEASE_TTL_MS, type PulseOptions, type ResolvedPulseOptions } from './options.js';
 import type { SharedFence } from './shared-fence.js';
 
-/** The takeover margin when every node reads the same clock (the in-memory bus). */
-const TAKEOVER_MARGIN_SAME_CLOCK_MS = 10;
-
 /** What {@link setUpElector} needs from the pulse. */
 export interface ElectorSetupInput {
   readonly options: ResolvedPulseOptions & { readonly bus: PulseOptions['bus'] };
@@ -69,7 +66,7 @@ export async function setUpElector(i: ElectorSetupInput): Promise<ElectorSetup> 
     kvOutageGraceMs,
     // A lease not renewed in time is taken by compare-and-set where clock offsets are bounded:
     // by the clock check on NATS, by construction on the in-memory bus (one process, one clock).
-    takeoverMarginMs: clockCheck ? 2 * maxClockOffsetMs : bus.kind === 'memory' ? TAKEOVER_MARGIN_SAME_CLOCK_MS : undefined,
+    clockOffsetBoundMs: clockCheck ? maxClockOffsetMs : bus.kind === 'memory' ? 0 : undefined,
     clock,
     logger,
     refusal: () => clockCheck?.refusal() ?? null,

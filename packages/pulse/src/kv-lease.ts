@@ -45,15 +45,15 @@ export interface KvLeaseOptions {
    */
   kvOutageGraceMs?: number;
   /**
-   * A follower takes a lease that was not renewed for TTL + this margin since the server wrote
-   * it (the entry's timestamp), by compare-and-set on its revision, instead of waiting for the
-   * server to expire it (which comes 100 to 300 ms later, then a poll or a limit marker). Safe
-   * while clock offsets are bounded: the old holder stops publishing at its send time + TTL −
-   * fence margin. Give it at least twice the largest clock offset the clock check allows;
-   * undefined turns the takeover off (no bound on clock offsets). docs/spec.md §7 Election,
-   * terms and fencing.
+   * The bound on clock offsets between nodes and NATS servers (the clock check's), or undefined
+   * for none. With a bound, a follower takes a lease whose holder must have stopped publishing:
+   * one not renewed since the server wrote it (the entry's timestamp c) by c + TTL − fence margin
+   * + 2 x this bound + {@link TAKEOVER_SAFETY_MS}, by compare-and-set on its revision, instead of
+   * waiting for the server to expire it (which comes 100 to 300 ms after the TTL). The holder's
+   * own fence ends at its renewal's send time + TTL − fence margin, and that send time is before
+   * c. Without a bound there is no takeover. docs/spec.md §7 Election, terms and fencing.
    */
-  takeoverMarginMs?: number;
+  clockOffsetBoundMs?: number;
   /** Why this node may not lead now (its clock check), or null. @default always null */
   refusal?: () => string | null;
   /** The last (beat, phase) this node sent or saw on the wire, written into the records. */
@@ -65,6 +65,9 @@ export interface KvLeaseOptions {
   clock?: Clock;
   logger?: Logger;
 }
+
+/** What a takeover waits beyond the holder's fence and the clock-offset bound: timer and request latency. */
+export const TAKEOVER_SAFETY_MS = 50;
 
 /** How long a follower that saw the KV fail leaves an absent lease to its previous holder (two of its retries). */
 const INCUMBENT_HEAD_START_MS = 2 * OUTAGE_RETRY_MS;
@@ -152,14 +155,15 @@ export class KvLeaseElector implements LeaderElector {
 
   /**
    * A follower saw the lease at `revision`, written at `created` (server time): unless it
-   * changes, it is taken over at created + TTL + the takeover margin.
+   * changes, it is taken over once its holder must have fenced itself (see clockOffsetBoundMs).
    */
   #observe(revision: number, created: number): void {
-    if (this.#o.takeoverMarginMs === undefined || !this.#running || this.#isLeader) return;
+    const bound = this.#o.clockOffsetBoundMs;
+    if (bound === undefined || !this.#running || this.#isLeader) return;
     if (this.#observed && revision <= this.#observed.revision) return;
     this.#observed = { revision, created };
     this.#cancelTakeover?.();
-    const due = created + this.ttlMs + this.#o.takeoverMarginMs - this.#clock.wallNow();
+    const due = created + this.ttlMs - this.fenceMarginMs + 2 * bound + TAKEOVER_SAFETY_MS - this.#clock.wallNow();
     const handle = this.#clock.setTimeout(() => {
       this.#cancelTakeover = undefined;
       if (!this.#running || this.#isLeader || this.#observed?.revision !== revision) return;

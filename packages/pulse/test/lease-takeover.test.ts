@@ -1,7 +1,7 @@
 /**
  * The lease takeover (docs/spec.md §7 Election, terms and fencing): a follower takes a lease
- * that was not renewed for TTL + the takeover margin since it was written, by compare-and-set
- * on its revision. Two electors on one in-memory KV and a fake clock, driven by fast-check
+ * whose holder must have fenced itself (not renewed for TTL − fence margin + 2 x the clock-offset
+ * bound + 50 ms since it was written), by compare-and-set on its revision. Two electors on one in-memory KV and a fake clock, driven by fast-check
  * through any schedule of KV faults: a bucket's stream without a leader ("no responders" for
  * every node alike), and timeouts or hangs of one node's calls (a stalled link or process).
  * They never may publish at the same instant, and the terms each node sees only grow. (One
@@ -12,11 +12,12 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
 import { MemoryBroker, MemoryBus, openLeaseBucket, openStateBucket } from '@backbeat/transport';
-import { KvLeaseElector, outageTimings } from '@backbeat/pulse';
+import { KvLeaseElector, outageTimings, TAKEOVER_SAFETY_MS } from '@backbeat/pulse';
 import { fault, faulty, heal, type Fault, type FaultState } from './lease-faults.js';
 
 const TTL = 1000;
-const MARGIN = 40;
+/** The fake clock is every node's clock: no offset between them. */
+const OFFSET_BOUND = 0;
 const T = outageTimings(TTL);
 
 interface SimNode {
@@ -35,7 +36,7 @@ class Sim {
   /** A bucket's stream without a leader: "no responders" for every node alike. */
   readonly noLeader = { lease: fault(), state: fault() };
 
-  async node(id: string, takeoverMarginMs: number | undefined = MARGIN): Promise<SimNode> {
+  async node(id: string, clockOffsetBoundMs: number | undefined = OFFSET_BOUND): Promise<SimNode> {
     const bus = new MemoryBus({ broker: this.broker, clock: this.clock });
     const leaseKv = await openLeaseBucket(bus, 'c', { ttlMs: TTL });
     const stateKv = await openStateBucket(bus, 'c');
@@ -46,7 +47,7 @@ class Sim {
       state: faulty(shared(stateKv, this.noLeader.state), this.clock, state, T.requestTimeoutMs),
       ttlMs: TTL,
       kvOutageGraceMs: 3000,
-      takeoverMarginMs,
+      clockOffsetBoundMs,
       clock: this.clock,
     });
     const n = { id, e, lease, state, started: false };
@@ -82,7 +83,7 @@ const sim = (): Sim => {
 };
 
 describe('lease - takeover by compare-and-set', () => {
-  it('takeover - a leader that stops renewing is replaced TTL + margin after its last write, by a new term', async () => {
+  it('takeover - a leader that stops renewing is replaced once it must have fenced itself, by a new term, never overlapping', async () => {
     const s = sim();
     const a = await s.node('a');
     await a.e.start();
@@ -102,8 +103,9 @@ describe('lease - takeover by compare-and-set', () => {
     });
     expect(b.e.leadership()).toMatchObject({ isLeader: true, term: 2 });
     expect(aLast).toBeLessThan(bFirst);
-    // The last renewal was at most TTL/4 before the hang: b leads within TTL + margin + a poll of it.
-    expect(bFirst - hungAt).toBeLessThanOrEqual(TTL + MARGIN + 50);
+    // The last renewal was at most TTL/4 before the hang: b leads within TTL − fence margin + 50 ms of it, plus a step.
+    expect(bFirst - hungAt).toBeLessThanOrEqual(TTL - a.e.fenceMarginMs + TAKEOVER_SAFETY_MS + 10);
+    expect(bFirst - aLast).toBeGreaterThan(0);
   });
 
   it('takeover - any schedule of KV faults and pauses: never two publishers at once, terms only grow', async () => {
