@@ -281,9 +281,11 @@ export class Reverb {
     const delivered = mine?.deliveredSeq ?? 0;
     const each = (m: StoredMsg) => this.#ingestStored(m, m.seq <= delivered ? 'history' : 'live');
     // Reads every claim up to `toSeq`; a short answer (a replica behind its stream) is read again, never taken as all there is.
-    const readTo = async (toSeq: number): Promise<void> => {
+    // Resolves true (#untilDone takes undefined for "stopped meanwhile").
+    const readTo = async (toSeq: number): Promise<true> => {
       const stopped = await reader.read(each, { toSeq });
       if (!stopped && reader.lastSeq !== undefined && reader.lastSeq < toSeq) throw new Error(`the claim stream answered up to ${reader.lastSeq} of ${toSeq}`);
+      return true;
     };
     const missed = Math.max(0, (this.#dueUpTo + this.barLength - plan.firstBar) / this.barLength);
     if (missed > 0) logger.info({ from_bar: plan.firstBar, missed_bars: missed, consumer: this.consumer, resumed: mine !== undefined }, 'rebuilding missed bars from the claim stream');
