@@ -91,7 +91,8 @@ export class FramePublisher {
     if (term <= 0 || !map) return;
     const floor = this.#o.floor();
     if ((floor && compareSlots(pos, floor) <= 0) || (this.#lastSent && compareSlots(pos, this.#lastSent) <= 0)) {
-      // Never backwards on the wire, whatever the local clock says (SPEC 4, 6).
+      // Never backwards on the wire, whatever the local clock says (docs/spec.md §5 The beat grid
+      // and the tempo map and §7 Election, terms and fencing).
       return this.#o.onSkip('behind_wire', pos);
     }
     while (this.#inflight[0]?.confirmed) this.#inflight.shift();

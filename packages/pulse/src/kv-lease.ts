@@ -1,6 +1,7 @@
 /**
  * The default elector: a lease in the cluster's JetStream KV lease bucket, whose TTL is the
- * lease TTL (SPEC 6 and 12; the Pulse checks the bucket's TTL before it builds this).
+ * lease TTL (docs/spec.md §7 Election, terms and fencing and §12 Known pitfalls; the Pulse checks
+ * the bucket's TTL before it builds this).
  * - take it: create-if-absent, then count the leadership: the term counter (state bucket key
  *   `leader-term`, no TTL, term-counter.ts) is compare-and-set from T to T + 1, so terms read
  *   1, 2, 3 ... and only grow; the lease value is a LeaseRecord carrying that term, written

@@ -108,7 +108,10 @@ export const DEFAULT_LEASE_TTL_MS = 2000;
 /** Default of `maxClockOffsetMs` (`--max-clock-offset`). */
 export const DEFAULT_MAX_CLOCK_OFFSET_MS = 20;
 
-/** Maps phase names, accepting the pulse seed's `work` for execute (SPEC 9). */
+/**
+ * Maps phase names, accepting the pulse seed's `work` for execute (docs/spec.md §11 Choices made
+ * where the sources disagreed).
+ */
 export function normalizePhases(names: readonly string[]): Phase[] {
   return names.map((raw) => {
     const name = raw.trim();

@@ -1,8 +1,9 @@
 /**
  * Sends status claims (BACKBEAT-REQ-041): JetStream publish with acknowledgement and a
  * Nats-Msg-Id (a retry is stored once), in order, with a bounded queue while disconnected
- * (SPEC 12: a core publish made while disconnected is silently lost; a claim must not be).
- * The SDK never creates or updates the stream: reverb and the pulse own it (issue 12).
+ * (docs/spec.md §12 Known pitfalls: a core publish made while disconnected is silently lost; a
+ * claim must not be). The SDK never creates or updates the stream: reverb and the pulse own it
+ * (issue 12).
  * - Transient failures (disconnected, timeout) are retried without limit, with backoff.
  * - Permanent ones (no stream captures the subject, permission denied, a bad subject, a full
  *   claim stream: discard policy `new`) are retried {@link PERMANENT_ATTEMPTS} times, then

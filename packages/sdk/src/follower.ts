@@ -1,7 +1,7 @@
 /**
- * Follows the beat (BACKBEAT-REQ-040, REQ-003, SPEC 7) for one client: takes the frames its
- * {@link FrameGate} accepted, keeps time when they are late, and calls the client's beat
- * callbacks exactly once per (beat, phase), in grid order.
+ * Follows the beat (BACKBEAT-REQ-040, REQ-003, docs/spec.md §8 Degradation and grid timing) for one
+ * client: takes the frames its {@link FrameGate} accepted, keeps time when they are late, and calls
+ * the client's beat callbacks exactly once per (beat, phase), in grid order.
  * - `frames` timing: a leader frame fires its slot on receipt; when none arrived by the
  *   slot's start + the jitter tolerance (at most half the phase), the slot fires from the
  *   tempo map (source `local`) and the client reports local degradation until frames return.

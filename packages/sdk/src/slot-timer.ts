@@ -6,7 +6,8 @@
  * The wait is sleep-then-block (scheduleAt `wait: 'block'`): a timer until ~2 ms before the
  * instant, then the thread sleeps in the kernel to the instant (at most 3 ms, the event loop
  * held meanwhile) instead of polling: processes of a host that wake for the same slot do not
- * compete for its cores, which cost each of them milliseconds when they polled (SPEC 12).
+ * compete for its cores, which cost each of them milliseconds when they polled (docs/spec.md §12
+ * Known pitfalls).
  */
 import { BLOCK_WINDOW_MS, scheduleAt, type Clock } from '@backbeat/core';
 
@@ -91,7 +92,7 @@ export class SlotTimer {
     this.#cancel = scheduleAt(this.clock, first - PREPARE_LEAD_MS, () => this.#prepare(first));
   }
 
-  /** Runs the prepares of instant `t`, then waits for it (sleep, then block; SPEC 12). */
+  /** Runs the prepares of instant `t`, then waits for it (sleep, then block; docs/spec.md §12 Known pitfalls). */
   #prepare(t: number): void {
     if (this.#armedFor !== t) return;
     this.#prepared = true;

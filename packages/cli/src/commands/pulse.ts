@@ -1,4 +1,7 @@
-/** `backbeat pulse`: one pulse node with its admin API (the pulse seed's flags, SPEC 6). */
+/**
+ * `backbeat pulse`: one pulse node with its admin API (the pulse seed's flags, docs/spec.md §7
+ * Election, terms and fencing).
+ */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';

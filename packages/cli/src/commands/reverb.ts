@@ -1,4 +1,4 @@
-/** `backbeat reverb`: claim aggregation, bar reports and the HTTP API (SPEC 8). */
+/** `backbeat reverb`: claim aggregation, bar reports and the HTTP API (docs/spec.md §9 Reverb). */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
 import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsumers, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, watchTrustFile, type SignatureMode } from '@backbeat/reverb';
