@@ -33,11 +33,18 @@ function titlePattern(title: string): RegExp {
 const OLD_FORM = new RegExp(String.raw`\bSPEC(?:[ \t]+section)?[ \t]+\d+|\bspec[ \t]+section[ \t]+\d+`, 'gi');
 const CITED = new RegExp(`${SECTION}(\\d+)`, 'g');
 
+const DECISION = /docs\/decisions\/(\d{4}-[a-z0-9-]+\.md)/g;
+
 /**
  * The problems of one file's text, one line each: `line N: ...`. Every section sign followed
- * by a number must be followed by that section's title; no old form may remain.
+ * by a number must be followed by that section's title; no old form may remain; every
+ * `docs/decisions/NNNN-name.md` cited must be one of `decisions`.
  */
-export function citationProblems(text: string, sections: Map<number, string>): string[] {
+export function citationProblems(
+  text: string,
+  sections: Map<number, string>,
+  decisions: ReadonlySet<string> = new Set(),
+): string[] {
   const problems: string[] = [];
   const lineOf = (index: number) => text.slice(0, index).split('\n').length;
   for (const m of text.matchAll(OLD_FORM)) {
@@ -56,6 +63,9 @@ export function citationProblems(text: string, sections: Map<number, string>): s
       const said = text.slice(m.index, m.index + m[0].length + title.length + 12).split('\n')[0]!.trimEnd();
       problems.push(`line ${lineOf(m.index)}: '${said}' must read '${SECTION}${n} ${title}'`);
     }
+  }
+  for (const m of text.matchAll(DECISION)) {
+    if (!decisions.has(m[1]!)) problems.push(`line ${lineOf(m.index)}: ${m[0]} does not exist`);
   }
   return problems;
 }
@@ -99,6 +109,7 @@ function groups(): Array<[string, string[]]> {
 }
 
 const sections = specSections(readFileSync(join(root, 'docs/spec.md'), 'utf8'));
+const decisions = new Set(readdirSync(join(root, 'docs/decisions')));
 
 describe('spec citations - the checker', () => {
   const spec = '# x\n\n## 7. Election, terms and fencing\n\ntext\n\n## 12. Known pitfalls\n';
@@ -118,15 +129,16 @@ describe('spec citations - the checker', () => {
     expect([one, wrapped, go].flatMap((t) => citationProblems(t, s))).toEqual([]);
   });
 
-  it('spec citations - refuses a wrong title, a missing title, an unknown section and the old forms', () => {
+  it('spec citations - refuses a wrong title, a missing title, an unknown section, the old forms and a missing decision', () => {
     const text = [
       `// docs/spec.md ${SECTION}7 Degradation and grid timing`,
       `// docs/spec.md ${SECTION}12)`,
       `// docs/spec.md ${SECTION}99 Nothing`,
       `// docs/spec.md ${SECTION}7 Election, terms and fencings`,
       `// the lease (${'SP'}EC 6), the grid (${'SP'}EC section 4), see ${'sp'}ec section 12`,
+      `// see docs/decisions/${'0001-here.md'} and docs/decisions/${'0002-gone.md'}`,
     ].join('\n');
-    expect(citationProblems(text, s)).toEqual([
+    expect(citationProblems(text, s, new Set(['0001-here.md']))).toEqual([
       `line 5: '${'SP'}EC 6' is an old citation; write docs/spec.md ${SECTION}N Title`,
       `line 5: '${'SP'}EC section 4' is an old citation; write docs/spec.md ${SECTION}N Title`,
       `line 5: '${'sp'}ec section 12' is an old citation; write docs/spec.md ${SECTION}N Title`,
@@ -134,6 +146,7 @@ describe('spec citations - the checker', () => {
       `line 2: '${SECTION}12)' must read '${SECTION}12 Known pitfalls'`,
       `line 3: ${SECTION}99 is not a section of docs/spec.md`,
       `line 4: '${SECTION}7 Election, terms and fencings' must read '${SECTION}7 Election, terms and fencing'`,
+      `line 6: docs/decisions/${'0002-gone.md'} does not exist`,
     ]);
   });
 });
@@ -145,7 +158,7 @@ describe('spec citations - every citation in the repository names a section of d
 
   it.each(groups())('spec citations - %s', (_group, files) => {
     const problems = files.flatMap((f) =>
-      citationProblems(readFileSync(f, 'utf8'), sections).map((p) => `${relative(root, f)} ${p}`),
+      citationProblems(readFileSync(f, 'utf8'), sections, decisions).map((p) => `${relative(root, f)} ${p}`),
     );
     expect(problems).toEqual([]);
   });

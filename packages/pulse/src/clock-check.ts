@@ -59,8 +59,9 @@ export class ClockCheck {
   /**
    * Stops probing and deletes the probe key. A probe in flight is not waited for: one sent
    * while the connection was down waits out its request timeout (seconds) after the
-   * reconnection, which held a SIGTERM past the CLI's shutdown deadline; its answer no longer
-   * matters. Should it write the key again after this delete, the lease bucket's TTL expires it.
+   * reconnection, and waiting for it would hold a SIGTERM past the CLI's shutdown deadline; its
+   * answer does not matter. Should it write the key again after this delete, the lease bucket's TTL
+   * expires it.
    */
   async stop(): Promise<void> {
     this.#running = false;

@@ -98,7 +98,7 @@ export class FramePublisher {
     while (this.#inflight[0]?.confirmed) this.#inflight.shift();
     const oldest = this.#inflight[0];
     if (oldest && clock.now() - oldest.sentAt >= STALL_FENCE_MS) {
-      // No frame outlives its slot (issue 11): a frame whose flush is still unconfirmed after
+      // No frame outlives its slot: a frame whose flush is still unconfirmed after
       // STALL_FENCE_MS means a stalled connection. Nothing more goes into it: the node fences
       // itself and the connection is dropped with everything buffered for it. (A younger
       // unconfirmed flush is a slow event loop or link, not a stall: the frame goes out, and

@@ -3,7 +3,7 @@
  * Election, terms and fencing), read-only: the tempo map (state bucket, key `tempo-map`, checked
  * with checkTempoMap) and the leader lease (lease bucket, key `leader`, checked with
  * decodeLeaseRecord). Buckets are opened with `create: false`: agents never create or change
- * JetStream state (issue 12).
+ * JetStream state (docs/decisions/0005-agents-read-only.md).
  *
  * When KV cannot be read: a missing lease bucket means a single-node pulse (no election),
  * so the lease is `absent` and terms are not fenced; a lease or map that cannot be read

@@ -48,7 +48,7 @@ async function agentOn(cluster: string) {
   };
 }
 
-describe('claim stream limits (finding 8, claim stream)', () => {
+describe('claim stream limits', () => {
   it('limits - a claim over 64 KiB is refused by the SDK before it is sent, counted as too_large', async () => {
     const cluster = 'lim-sdk';
     await admin.ensureStream(statusStreamConfig(cluster));

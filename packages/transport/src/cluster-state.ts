@@ -97,7 +97,7 @@ export interface LeaseBucketOptions extends ReplicaOptions {
 /**
  * Opens the cluster's lease bucket (key `leader`, expiring by the bucket TTL), creating it
  * when absent, with `replicas` copies when given. A lease on one node stops the beat when
- * that node dies: on a cluster, use 3 (issue 10).
+ * that node dies: on a cluster, use 3 (docs/decisions/0001-replicated-state.md).
  */
 export function openLeaseBucket(bus: Bus, clusterId: string, options: LeaseBucketOptions): Promise<KvBucket> {
   const name = clusterNames(clusterId).leaseBucket;

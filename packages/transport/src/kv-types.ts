@@ -37,7 +37,7 @@ export interface KvBucketOptions {
   /**
    * How long each operation on this handle waits for JetStream's answer before a
    * TimeoutError (on the in-memory bus: for a reconnection). A short one lets a caller learn
-   * of an outage or of its end quickly (the leader lease, issue 10). Only the handle it
+   * of an outage or of its end quickly (the leader lease). Only the handle it
    * opens is affected. @default the bus's JetStream timeout (5000)
    */
   timeoutMs?: number;

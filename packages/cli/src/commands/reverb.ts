@@ -134,7 +134,8 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     throw err;
   }
   if (f.pulseAdmin && !/^https?:\/\/[^\s]+$/.test(f.pulseAdmin)) throw new UsageError('--pulse-admin', `must be an http(s) URL, got '${f.pulseAdmin}'`);
-  // Fail fast (issue 15): the HTTP port is bound before reverb touches the cluster.
+  // Fail fast (docs/spec.md §13 Operating it): the HTTP port is bound before reverb touches the
+  // cluster.
   const bus = await connectBus(f, `backbeat-reverb ${options.nodeId}`);
   const reverb = new Reverb({ ...options, bus });
   const app = buildReverbApp(reverb, { adminToken });
