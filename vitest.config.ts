@@ -48,8 +48,8 @@ const PARALLEL_WORKERS = workers(process.env.BACKBEAT_TEST_WORKERS);
  * Measured at load 4-9 (other work on the machine): the 39 parallel files of cli, reverb,
  * testing, transport, contracts, core and dashboard 107 s wall, 108 s CPU isolated, 72 s and
  * 86 s reused; the alone group 114 s and 64 s isolated, 102 s and 55 s reused; all green.
- * Whole suite with the test changes of session 18, at load < 2 when started: 176 s and 178 s
- * (66 files, 507 tests green both times; before: 218 s); alone group about 90 s of it.
+ * Whole suite, reused workers, at load < 2 when started: 176 s and 178 s (66 files, 507 tests
+ * green both times); the alone group about 90 s of it.
  */
 const ISOLATE = process.env.BACKBEAT_TEST_ISOLATE === '1';
 

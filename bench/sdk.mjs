@@ -5,7 +5,7 @@
 // 2. Fan-out: 1,000 clients over 4 processes following one pulse at 120 BPM: delivery
 //    (receipt - scheduled time), callback time - scheduled time, and slots missed, for
 //    (a) 250 clients sharing one NatsBus per process (frames timing), (b) 250 bare
-//    subscriptions per process (the baseline), (g) the same clients in grid timing (issue 13:
+//    subscriptions per process (the baseline), (g) the same clients in grid timing (target:
 //    callback - slot p99 <= 0.5 ms, 0 missed or doubled), (l) the grid baseline: 250 no-op
 //    callbacks per process run in one loop by one timer per process at each slot instant (the
 //    SDK's wait: scheduleAt precise, wait 'block'), (c) one NATS connection per client.
@@ -332,7 +332,7 @@ function report(result) {
     ]);
     console.log(`baseline: a setTimeout(500 ms) chain is ${d.settimeout_chain_lateness_ms_at_end} ms late after ${d.seconds} s`);
   } else {
-    console.log('\nLocal degradation: skipped (BENCH_DEGRADE_SECONDS=600 runs the 10 minutes of issue 4)');
+    console.log('\nLocal degradation: skipped (BENCH_DEGRADE_SECONDS=600 runs the 10-minute drift run)');
   }
   console.log(`\n${JSON.stringify(result)}`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(result, null, 2)}\n`);

@@ -103,7 +103,7 @@ const faults = [
     // The outage, plus the cluster's own restart after a cold start of every node (measured
     // below: from starting the servers until the lease bucket takes a write), plus TTL + 1 s. While the lease KV cannot
     // answer, no node may take the lease, and a leader whose connection was gone has no
-    // evidence that nobody else did (issue 10).
+    // evidence that nobody else did (docs/decisions/0002-kv-outage-grace.md).
     boundMs: 10_000 + bound,
     run: async () => {
       log('full outage: kill -9 of every node for 10 s');

@@ -21,7 +21,8 @@ const TermHeader = "Backbeat-Term"
 const BeatFrameType = "backbeat.beatframe.v1"
 
 // BeatFrame is an INT-A BeatFrame (docs/spec.md §4 The three messages). One frame per
-// phase; TempoBPM is a number (the seed's int was wrong, docs/spec.md §11).
+// phase; TempoBPM is a number (the seed's int was wrong, docs/spec.md §11 Choices made where
+// the sources disagreed).
 type BeatFrame struct {
 	Type        string    `json:"type"`
 	ClusterID   string    `json:"cluster_id"`
@@ -46,7 +47,8 @@ var (
 )
 
 // ParseTermHeader returns the term of a Backbeat-Term value, or 0 when it is not a plain
-// decimal integer >= 1 (no sign, exponent, spaces or leading zeros; docs/spec.md §7).
+// decimal integer >= 1 (no sign, exponent, spaces or leading zeros;
+// docs/spec.md §7 Election, terms and fencing).
 func ParseTermHeader(v string) int64 {
 	if !termPattern.MatchString(v) {
 		return 0

@@ -1,8 +1,8 @@
 /**
- * What a cluster looks like now, read from NATS alone: the lease (leader and term, SPEC 6),
- * the state bucket (tempo map, pending change), the presence bucket (pulse nodes, reverb
- * replicas), the NATS server(s) and the replicas of every bucket and stream. One reader for
- * `backbeat status` and the dashboard's cluster panel.
+ * What a cluster looks like now, read from NATS alone: the lease (leader and term, docs/spec.md §7
+ * Election, terms and fencing), the state bucket (tempo map, pending change), the presence bucket
+ * (pulse nodes, reverb replicas), the NATS server(s) and the replicas of every bucket and stream.
+ * One reader for `backbeat status` and the dashboard's cluster panel.
  */
 import { checkTempoMap, tempoAt, type TempoMap } from '@backbeat/core';
 import {
@@ -22,7 +22,7 @@ import {
 } from '@backbeat/transport';
 import { ClusterNotFoundError } from './errors.js';
 
-/** The leader as the lease record in KV says (never a frame header, SPEC 6). */
+/** The leader as the lease record in KV says (never a frame header, docs/spec.md §7 Election, terms and fencing). */
 export interface LeaderView {
   readonly node_id: string;
   readonly term: number;

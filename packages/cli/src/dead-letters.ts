@@ -1,6 +1,7 @@
 /**
- * Dead letters (`backbeat.C.dlq`, SPEC 3 and 10): messages reverb refused, with the reason in
- * the `x-reason` header. Read back from the cluster's dead-letter stream, or followed live.
+ * Dead letters (`backbeat.C.dlq`, docs/spec.md §3 Subjects and shared state and §10 Security):
+ * messages reverb refused, with the reason in the `x-reason` header. Read back from the cluster's
+ * dead-letter stream, or followed live.
  */
 import { decodeJson, dlqStreamConfig, JetStreamNotFoundError, subjects, type Bus, type Headers } from '@backbeat/transport';
 

@@ -29,7 +29,10 @@ const CLAIM_LOG_EVERY_MS = 10_000;
 /** Running simulated agents. */
 export interface SimAgents {
   readonly clients: readonly Client[];
-  /** The trust file content for the agents' keys (SPEC 10 format), when signing. */
+  /**
+   * The trust file content for the agents' keys (the format of docs/spec.md §10 Security, Trust
+   * file), when signing.
+   */
   readonly trust: { agents: Record<string, string[]> };
   stop(): Promise<void>;
 }

@@ -30,7 +30,7 @@ const post = (path: string, body: unknown, headers: Record<string, string> = { '
 
 /** A JSON answer body, for reading fields in assertions. */
 const json = (r: Response) => r.json() as Promise<Record<string, any>>;
-describe('backbeat dev - admin auth (issue 12)', () => {
+describe('backbeat dev - admin auth (docs/spec.md §10 Security)', () => {
   it('dev - POST /api/v1/tempo is 401 without the token, 401 with a wrong one, 202 with it', async () => {
     const none = await post('/api/v1/tempo', { tempo_bpm: 62 });
     expect(none.status).toBe(401);

@@ -21,8 +21,8 @@ afterAll(async () => {
 });
 
 /**
- * Runs the CLI until it exits by itself (at most 20 s: the old behaviour was to keep running
- * for minutes). `lingerMs` is the time from its error line to its exit: node's own start-up
+ * Runs the CLI until it exits by itself (at most 20 s: a CLI still running then gives the code
+ * 'timeout'). `lingerMs` is the time from its error line to its exit: node's own start-up
  * takes seconds on a loaded machine, so the bound that matters is after the failure is known.
  */
 async function run(args: string[]): Promise<{ code: number | string; err: string; lingerMs: number }> {

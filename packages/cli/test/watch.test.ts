@@ -29,7 +29,7 @@ async function kvPulse(cluster: string, nodeId: string): Promise<{ pulse: Pulse;
 
 // Each test has a cluster of its own; all of them wait (for leases, slots, 5 s of silence),
 // so they run side by side.
-describe.concurrent('backbeat watch and agent - leader changes and timing (issues 13 and 15)', () => {
+describe.concurrent('backbeat watch and agent - leader changes and timing', () => {
   it('watch - prints the leader, then the change when another node takes over', async ({ expect }) => {
     const a = await kvPulse('wlead', 'node-a');
     const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wlead', '--nats', server.url]);
@@ -80,7 +80,7 @@ describe.concurrent('backbeat watch and agent - leader changes and timing (issue
 
 // The hints wait 5 s of silence each: side by side, these take as long as the slowest one
 // instead of their sum.
-describe.concurrent('backbeat watch and agent - hints and usage (issues 13 and 15)', () => {
+describe.concurrent('backbeat watch and agent - hints and usage', () => {
   it('watch - a mistyped --cluster prints one hint naming the subject after 5 s', async ({ expect }) => {
     const p = await kvPulse('wreal', 'node-r');
     const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', server.url]);

@@ -1,13 +1,16 @@
 /**
  * The one place a BeatFrame (INT-A) is built from a grid slot, and the one codec of the
- * `Backbeat-Term` header (SPEC 6). The pulse publishes what {@link buildBeatFrame} returns;
- * SDK clients build their local and grid frames with the same function, so the two can only
- * differ in the HLC.
+ * `Backbeat-Term` header (docs/spec.md §7 Election, terms and fencing). The pulse publishes what
+ * {@link buildBeatFrame} returns; SDK clients build their local and grid frames with the same
+ * function, so the two can only differ in the HLC.
  */
 import { windowId, type BeatPosition, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from './generated/types.js';
 
-/** NATS header carrying the leadership term of a frame (SPEC 6; case-sensitive). */
+/**
+ * NATS header carrying the leadership term of a frame (docs/spec.md §7 Election, terms and fencing;
+ * case-sensitive).
+ */
 export const TERM_HEADER = 'Backbeat-Term';
 
 /** Largest term the header codec accepts: terms count leaderships, far below this. */

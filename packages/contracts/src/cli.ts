@@ -1,7 +1,7 @@
 /**
  * `backbeat-validate` (also `backbeat validate`): checks messages against the contracts, with
- * the integration guide's flags (SPEC 9): --schemas DIR, --dir DIR, --file F, --message JSON|-,
- * --json, --exit-code.
+ * the integration guide's flags (docs/spec.md §4 The three messages): --schemas DIR, --dir DIR,
+ * --file F, --message JSON|-, --json, --exit-code.
  *
  * Exit codes, one per meaning: 0 every message checked (all valid, or some invalid without
  * --exit-code); 1 invalid input: a message breaks its contract (with --exit-code), or cannot

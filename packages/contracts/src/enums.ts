@@ -10,7 +10,7 @@ export const PHASES = CORE_PHASES satisfies readonly BeatFrame['phase'][];
 /** One phase of a beat. */
 export type Phase = (typeof PHASES)[number];
 
-/** StatusClaim states (INT-B `state`), in lifecycle order (SPEC 9). */
+/** StatusClaim states (INT-B `state`), in lifecycle order (docs/spec.md §4 The three messages). */
 export const CLAIM_STATES = [
   'idle',
   'planning',
@@ -32,6 +32,6 @@ export type Severity = (typeof SEVERITIES)[number];
 
 /**
  * SDK-seed state names the SDK accepts as aliases (with a one-time warning) and never sends
- * on the wire (SPEC 9): the contracts themselves reject them.
+ * on the wire (docs/spec.md §4 The three messages): the contracts themselves reject them.
  */
 export const LEGACY_STATE_ALIASES = Object.freeze({ review: 'reviewing', done: 'completed' } as const satisfies Record<string, ClaimState>);

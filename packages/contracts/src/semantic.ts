@@ -17,7 +17,7 @@ export const SEMANTIC_RULES = {
 export type SemanticRule = (typeof SEMANTIC_RULES)[keyof typeof SEMANTIC_RULES];
 
 /**
- * The BarReport rules (SPEC 9, BACKBEAT-REQ-005, BACKBEAT-REQ-021):
+ * The BarReport rules (docs/spec.md §4 The three messages, BACKBEAT-REQ-005, BACKBEAT-REQ-021):
  * - to_beat is not before from_beat;
  * - window_id is the window of from_beat (the bar's downbeat) in cluster_id;
  * - with bar_length given, to_beat = from_beat + bar_length - 1.

@@ -1,8 +1,8 @@
 /**
- * The beat grid computed from a tempo map (SPEC section 4): when any (beat, phase) slot
- * starts, which slot holds an instant, bars and downbeats. A beat of D = 60000/bpm ms has P
- * phases; phase k spans [k·D/P, (k+1)·D/P). Every time comes from the segment's absolute
- * start: startTime + (beat − startBeat)·D + k·D/P.
+ * The beat grid computed from a tempo map (docs/spec.md §5 The beat grid and the tempo map): when
+ * any (beat, phase) slot starts, which slot holds an instant, bars and downbeats. A beat of D =
+ * 60000/bpm ms has P phases; phase k spans [k·D/P, (k+1)·D/P). Every time comes from the segment's
+ * absolute start: startTime + (beat − startBeat)·D + k·D/P.
  */
 import { InvalidArgumentError } from './errors.js';
 import type { Phase } from './phases.js';

@@ -1,7 +1,8 @@
 /**
- * HLC timestamps and their wire form (SPEC section 5): `pppp:llll:nnnn`, three lower-case hex
- * groups of 4 to 16 digits each: physical time in ms since the epoch, logical counter, node
- * suffix. Example: `7ffd:0001:abcd`; a stamp of today looks like `19a8f3c2b10:0000:9f86d081`.
+ * HLC timestamps and their wire form (docs/spec.md §6 Hybrid logical clock): `pppp:llll:nnnn`,
+ * three lower-case hex groups of 4 to 16 digits each: physical time in ms since the epoch, logical
+ * counter, node suffix. Example: `7ffd:0001:abcd`; a stamp of today looks like
+ * `19a8f3c2b10:0000:9f86d081`.
  */
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';

@@ -1,7 +1,7 @@
 /**
- * Hybrid logical clock (Kulkarni et al., "Logical Physical Clocks", 2014), SPEC section 5.
- * Every message a component sends carries `hlc.now()`; every message it receives goes through
- * `hlc.update(remote)`. Readings only grow, also when the wall clock steps backwards, and a
+ * Hybrid logical clock (Kulkarni et al., "Logical Physical Clocks", 2014), docs/spec.md §6 Hybrid
+ * logical clock. Every message a component sends carries `hlc.now()`; every message it receives
+ * goes through `hlc.update(remote)`. Readings only grow, also when the wall clock steps backwards, and a
  * remote clock too far ahead is reported, not adopted.
  */
 import { systemClock, type Clock } from './clock.js';
@@ -14,7 +14,8 @@ export interface HlcOptions {
   clock?: Clock;
   /**
    * A remote physical time further ahead of the local wall clock than this is reported and
-   * not adopted (SPEC 5; the integration guide's alert level). @default 5000
+   * not adopted (docs/spec.md §6 Hybrid logical clock; the integration guide's alert level).
+   * @default 5000
    */
   maxForwardSkewMs?: number;
 }

@@ -3,7 +3,10 @@ export const PHASES = ['plan', 'execute', 'review'] as const;
 /** One phase name. */
 export type Phase = (typeof PHASES)[number];
 
-/** The pulse seed's name for `execute`, accepted on the pulse command line only (SPEC 9). */
+/**
+ * The pulse seed's name for `execute`, accepted on the pulse command line only (docs/spec.md §11
+ * Choices made where the sources disagreed).
+ */
 export const PHASE_ALIASES: Readonly<Record<string, Phase>> = Object.freeze({ work: 'execute' });
 
 /** True when `name` is one of {@link PHASES}. */

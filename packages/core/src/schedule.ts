@@ -1,7 +1,7 @@
 /**
  * Acting at an absolute time. libuv timers may fire up to ~1 ms early and `setInterval`
- * accumulates lateness (SPEC section 12), so every deadline is an absolute clock.now() value
- * and every wake-up re-checks the clock before acting.
+ * accumulates lateness (docs/spec.md §12 Known pitfalls), so every deadline is an absolute
+ * clock.now() value and every wake-up re-checks the clock before acting.
  */
 import type { Clock, TimerHandle } from './clock.js';
 import { InvalidArgumentError } from './errors.js';

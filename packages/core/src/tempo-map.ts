@@ -1,7 +1,7 @@
 /**
- * The tempo map (SPEC section 4): the schedule every node computes the grid from. An ordered
- * list of segments {startBeat, startTime, tempoBpm}; a beat's time is always computed from
- * its segment's absolute start, never by adding intervals, so no drift accumulates.
+ * The tempo map (docs/spec.md §5 The beat grid and the tempo map): the schedule every node computes
+ * the grid from. An ordered list of segments {startBeat, startTime, tempoBpm}; a beat's time is
+ * always computed from its segment's absolute start, never by adding intervals, so no drift accumulates.
  * Immutable (frozen) and JSON-serialisable: it lives in the cluster's KV bucket and is read
  * by every pulse node and SDK client, so whatever is read back goes through checkTempoMap.
  */

@@ -1,9 +1,9 @@
 /**
- * The leader's clock check (SPEC 6, issue 11): a node whose clock is off cannot be trusted to
- * put the beat on the grid, so it does not take or keep the lease. The offset is estimated
- * against the NATS servers: the node writes a probe key in the lease bucket and compares the
- * server's timestamp of that write with the middle of the round trip; the estimate's error is
- * at most half the round trip (plus the timestamp's 1 ms resolution). The probe with the
+ * The leader's clock check (docs/spec.md §7 Election, terms and fencing): a node whose clock is off
+ * cannot be trusted to put the beat on the grid, so it does not take or keep the lease. The offset
+ * is estimated against the NATS servers: the node writes a probe key in the lease bucket and
+ * compares the server's timestamp of that write with the middle of the round trip; the estimate's
+ * error is at most half the round trip (plus the timestamp's 1 ms resolution). The probe with the
  * shortest round trip among the recent ones is the estimate.
  */
 import type { Clock, Logger, TimerHandle } from '@backbeat/core';
@@ -59,8 +59,9 @@ export class ClockCheck {
   /**
    * Stops probing and deletes the probe key. A probe in flight is not waited for: one sent
    * while the connection was down waits out its request timeout (seconds) after the
-   * reconnection, which held a SIGTERM past the CLI's shutdown deadline; its answer no longer
-   * matters. Should it write the key again after this delete, the lease bucket's TTL expires it.
+   * reconnection, and waiting for it would hold a SIGTERM past the CLI's shutdown deadline; its
+   * answer does not matter. Should it write the key again after this delete, the lease bucket's TTL
+   * expires it.
    */
   async stop(): Promise<void> {
     this.#running = false;

@@ -1,9 +1,10 @@
 /**
  * Which elector a pulse node runs, built from its options: one it was given, the single-node
  * elector, or the KV lease (the default). For the lease it opens the lease bucket, checks the
- * bucket's TTL against `--lease-ttl` (the TTL that expires the lease is the bucket's, SPEC 6
- * and 12), starts the clock check, and opens the lease and state buckets a second time with a
- * short request timeout, so a KV outage and its end show at once (issue 10).
+ * bucket's TTL against `--lease-ttl` (the TTL that expires the lease is the bucket's, docs/spec.md
+ * §7 Election, terms and fencing and §12 Known pitfalls), starts the clock check, and opens the
+ * lease and state buckets a second time with a short request timeout, so a KV outage and its end
+ * show at once (docs/decisions/0002-kv-outage-grace.md).
  */
 import { clusterNames, openLeaseBucket, retryTransient, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
 import type { SlotKey } from '@backbeat/core';

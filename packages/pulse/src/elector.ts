@@ -30,8 +30,8 @@ export interface LeaderElector {
   /** Stops campaigning and releases a held lease, so another node can take over at once. */
   stop(): Promise<void>;
   /**
-   * Fencing check, made before every publish (SPEC 6): true only while this node holds a
-   * lease that cannot have expired at `now`.
+   * Fencing check, made before every publish (docs/spec.md §7 Election, terms and fencing): true
+   * only while this node holds a lease that cannot have expired at `now`.
    */
   canPublish(now: number): boolean;
   /** Current view of leadership. */

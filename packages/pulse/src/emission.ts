@@ -1,8 +1,8 @@
 /**
- * Where the emission path runs (issue 13): in a worker thread with its own NATS connection
- * when the node has connection settings for it (NATS bus, real clock), else in this thread
- * (the in-memory bus, `backbeat dev`, tests on a fake clock). Both run the same scheduler and
- * FramePublisher; the worker publishes only while the shared fence is open.
+ * Where the emission path runs (docs/decisions/0003-emitter-thread.md): in a worker thread with its
+ * own NATS connection when the node has connection settings for it (NATS bus, real clock), else in
+ * this thread (the in-memory bus, `backbeat dev`, tests on a fake clock). Both run the same
+ * scheduler and FramePublisher; the worker publishes only while the shared fence is open.
  */
 import { beatDurationMs, systemClock, type Clock, type Hlc, type Logger, type SlotKey, type TempoMap } from '@backbeat/core';
 import type { Bus, NatsConfig } from '@backbeat/transport';

@@ -1,7 +1,8 @@
 /**
- * The emitter thread (issue 13): owns only the schedule and the publish, on its own NATS
- * connection, so that KV, HTTP, metrics and logging on the main thread cannot delay a frame.
- * It publishes only while the shared fence is open; it tells the main thread what it did.
+ * The emitter thread (docs/decisions/0003-emitter-thread.md): owns only the schedule and the
+ * publish, on its own NATS connection, so that KV, HTTP, metrics and logging on the main thread
+ * cannot delay a frame. It publishes only while the shared fence is open; it tells the main thread
+ * what it did.
  */
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';

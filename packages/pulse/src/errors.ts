@@ -8,8 +8,8 @@ export const PULSE_ERROR_CODES = {
 
 /**
  * The lease bucket's TTL is not the one asked for. The bucket's TTL is what expires the lease,
- * so a node fencing with another value could publish beside the next leader (SPEC 6): the
- * pulse refuses to start.
+ * so a node fencing with another value could publish beside the next leader (docs/spec.md §7
+ * Election, terms and fencing): the pulse refuses to start.
  */
 export class LeaseTtlMismatchError extends BackbeatError<{ bucket: string; bucketTtlMs: number; requestedTtlMs: number }> {
   constructor(bucket: string, bucketTtlMs: number, requestedTtlMs: number) {

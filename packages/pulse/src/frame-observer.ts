@@ -1,8 +1,9 @@
 /**
  * The own-frame observer: every pulse node listens to its cluster's BeatFrames (its own
  * included) to measure the drift of its local grid (BACKBEAT-REQ-003), to learn the last
- * (beat, phase) that reached the wire (a new leader resumes strictly after it, SPEC 6), and to
- * estimate its clock offset against the other pulse nodes from their frames' HLC.
+ * (beat, phase) that reached the wire (a new leader resumes strictly after it, docs/spec.md §7
+ * Election, terms and fencing), and to estimate its clock offset against the other pulse nodes from
+ * their frames' HLC.
  */
 import { compareSlots, hlcNodeSuffix, parseHlc, slot, timeOf, type Clock, type Hlc, type Logger, type SlotKey, type TempoMap } from '@backbeat/core';
 import { parseBeatFrame, parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
@@ -20,9 +21,9 @@ export interface FrameObserverOptions {
   /** The local tempo map (frames are ignored until there is one). */
   readonly map: () => TempoMap | null;
   /**
-   * The legitimate term as the lease shows it (SPEC 6): frames of any other term are not
-   * measured, so neither a deposed leader nor a stray publisher with a huge term header moves
-   * what this node believes about the wire.
+   * The legitimate term as the lease shows it (docs/spec.md §7 Election, terms and fencing): frames
+   * of any other term are not measured, so neither a deposed leader nor a stray publisher with a
+   * huge term header moves what this node believes about the wire.
    */
   readonly leaseTerm: () => number;
   /** Called with the HLC of each frame from another node (the emitter thread keeps its HLC ahead of them). */
@@ -94,7 +95,7 @@ export class FrameObserver {
     if (!r.ok || !map) return;
     const f = r.message;
     // Only the lease's term counts: a deposed leader's frame, or one whose header claims a
-    // term the lease does not show, is not measured (SPEC 6).
+    // term the lease does not show, is not measured (docs/spec.md §7 Election, terms and fencing).
     if (parseTermHeader(termHeader) !== this.o.leaseTerm()) return;
     const phaseIndex = map.phases.indexOf(f.phase);
     if (phaseIndex < 0 || !Number.isSafeInteger(f.beat_index)) return;

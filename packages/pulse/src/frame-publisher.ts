@@ -91,13 +91,14 @@ export class FramePublisher {
     if (term <= 0 || !map) return;
     const floor = this.#o.floor();
     if ((floor && compareSlots(pos, floor) <= 0) || (this.#lastSent && compareSlots(pos, this.#lastSent) <= 0)) {
-      // Never backwards on the wire, whatever the local clock says (SPEC 4, 6).
+      // Never backwards on the wire, whatever the local clock says (docs/spec.md §5 The beat grid
+      // and the tempo map and §7 Election, terms and fencing).
       return this.#o.onSkip('behind_wire', pos);
     }
     while (this.#inflight[0]?.confirmed) this.#inflight.shift();
     const oldest = this.#inflight[0];
     if (oldest && clock.now() - oldest.sentAt >= STALL_FENCE_MS) {
-      // No frame outlives its slot (issue 11): a frame whose flush is still unconfirmed after
+      // No frame outlives its slot: a frame whose flush is still unconfirmed after
       // STALL_FENCE_MS means a stalled connection. Nothing more goes into it: the node fences
       // itself and the connection is dropped with everything buffered for it. (A younger
       // unconfirmed flush is a slow event loop or link, not a stall: the frame goes out, and

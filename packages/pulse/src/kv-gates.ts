@@ -1,8 +1,8 @@
 /**
  * The checking gates for every value the pulse reads from KV (one per kind, used on every
  * path: get and watch). A gate returns the typed value or a refusal naming the rule; nothing
- * downstream re-checks, and a refused value never replaces the last good one (SPEC 6, STYLE
- * "one gate per trust boundary").
+ * downstream re-checks, and a refused value never replaces the last good one (docs/spec.md §7
+ * Election, terms and fencing, STYLE "one gate per trust boundary").
  */
 import { checkTempoMap, CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, type TempoMap } from '@backbeat/core';
 import { decodeJson, decodeLeaseRecord, type LeaseRecord } from '@backbeat/transport';

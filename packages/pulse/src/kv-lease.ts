@@ -1,6 +1,7 @@
 /**
  * The default elector: a lease in the cluster's JetStream KV lease bucket, whose TTL is the
- * lease TTL (SPEC 6 and 12; the Pulse checks the bucket's TTL before it builds this).
+ * lease TTL (docs/spec.md §7 Election, terms and fencing and §12 Known pitfalls; the Pulse checks
+ * the bucket's TTL before it builds this).
  * - take it: create-if-absent, then count the leadership: the term counter (state bucket key
  *   `leader-term`, no TTL, term-counter.ts) is compare-and-set from T to T + 1, so terms read
  *   1, 2, 3 ... and only grow; the lease value is a LeaseRecord carrying that term, written
@@ -14,7 +15,8 @@
  *   expiry sends no watch event), and also at once when a watch of the lease key sees it end
  *   (a release, or the limit marker of an expiry on 2.11.7+): a failover then costs the TTL,
  *   not the TTL plus a poll;
- * - KV outage (issue 10, lease-outage.ts): while renewals get "no responders" (no stream
+ * - KV outage (lease-outage.ts, docs/decisions/0002-kv-outage-grace.md): while renewals get "no
+ * responders" (no stream
  *   leader: nobody can take the lease either), the leader keeps publishing on fresh evidence,
  *   up to `kvOutageGraceMs` past its lease, retrying every 150 ms. When the KV answers, a lease
  *   still ours is kept; an expired one is re-created under the same term only when the term
@@ -40,7 +42,7 @@ export interface KvLeaseOptions {
   fenceMarginMs?: number;
   /**
    * How long past its lease a leader may keep publishing while the lease KV answers "no
-   * responders" (no stream leader, so nobody can take the lease; issue 10). 0: it stops at
+   * responders" (no stream leader, so nobody can take the lease). 0: it stops at
    * the lease's expiry whatever the cause. See lease-outage.ts. @default 15000
    */
   kvOutageGraceMs?: number;

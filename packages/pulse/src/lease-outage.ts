@@ -1,6 +1,6 @@
 /**
- * The KV-outage rules of the lease (issue 10): what a leader may do while nobody can write the
- * lease bucket, and what a node that takes an expired lease must wait for.
+ * The KV-outage rules of the lease (docs/decisions/0002-kv-outage-grace.md): what a leader may do
+ * while nobody can write the lease bucket, and what a node that takes an expired lease must wait for.
  *
  * On nats-server 2.9 a kill -9 of the node leading the lease bucket's stream leaves the stream
  * without a leader for 4 to 9 s (measured; the probe answers "no responders" within 1 to 5 ms

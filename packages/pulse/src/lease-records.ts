@@ -1,7 +1,7 @@
 /**
- * What the KV lease elector stores (SPEC 6): the lease record in the lease bucket (key
- * `leader`) and the term counter in the state bucket (key `leader-term`), and how it reads
- * them back through the value gates (a malformed value is refused and reported, never
+ * What the KV lease elector stores (docs/spec.md §7 Election, terms and fencing): the lease record
+ * in the lease bucket (key `leader`) and the term counter in the state bucket (key `leader-term`),
+ * and how it reads them back through the value gates (a malformed value is refused and reported, never
  * trusted). No timing, no decisions: kv-lease.ts makes those.
  */
 import { compareSlots, type SlotKey } from '@backbeat/core';

@@ -21,7 +21,7 @@ export interface PulseMetrics {
 }
 
 /**
- * Readings taken at each scrape, so the gauges say what is true now (issue 15): the tempo in
+ * Readings taken at each scrape, so the gauges say what is true now: the tempo in
  * force at this instant, whether this node may publish at this instant.
  */
 export interface PulseGaugeReadings {

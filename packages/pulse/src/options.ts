@@ -53,10 +53,11 @@ export interface PulseOptions {
    */
   leaseMarkers?: boolean;
   /**
-   * Copies of every bucket the pulse creates (state, lease, presence; issue 10): a number from
-   * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees; 1 on one server or
-   * the in-memory bus). An existing bucket with another count is scaled when the server
-   * allows it, else one log line says what differs and how to fix it. @default 'auto'
+   * Copies of every bucket the pulse creates (state, lease, presence;
+   * docs/decisions/0001-replicated-state.md): a number from 1 to 5, or 'auto' = min(3, the
+   * JetStream servers the connection sees; 1 on one server or the in-memory bus). An existing
+   * bucket with another count is scaled when the server allows it, else one log line says what
+   * differs and how to fix it. @default 'auto'
    */
   replicas?: ReplicaSetting;
   /** 'kv' (lease in JetStream KV), 'single' (always leader), or an elector. @default 'kv' */
@@ -66,9 +67,10 @@ export interface PulseOptions {
   /** Sub-millisecond scheduling (spins the last ~1 ms before each frame). @default true */
   precise?: boolean;
   /**
-   * Connection settings for the emitter thread (issue 13). When set, on a NATS bus with the
-   * real clock, the schedule and the publish run in a worker thread with its own connection,
-   * and KV, HTTP, metrics and logging stay on this one. Unset: the emitter runs in-thread.
+   * Connection settings for the emitter thread (docs/decisions/0003-emitter-thread.md). When set,
+   * on a NATS bus with the real clock, the schedule and the publish run in a worker thread with its
+   * own connection, and KV, HTTP, metrics and logging stay on this one. Unset: the emitter runs
+   * in-thread.
    */
   emitterNats?: NatsConfig;
   clock?: Clock;
@@ -108,7 +110,10 @@ export const DEFAULT_LEASE_TTL_MS = 2000;
 /** Default of `maxClockOffsetMs` (`--max-clock-offset`). */
 export const DEFAULT_MAX_CLOCK_OFFSET_MS = 20;
 
-/** Maps phase names, accepting the pulse seed's `work` for execute (SPEC 9). */
+/**
+ * Maps phase names, accepting the pulse seed's `work` for execute (docs/spec.md §11 Choices made
+ * where the sources disagreed).
+ */
 export function normalizePhases(names: readonly string[]): Phase[] {
   return names.map((raw) => {
     const name = raw.trim();

@@ -112,7 +112,8 @@ export class Pulse {
 
   async #start(): Promise<void> {
     const { bus, clusterId, nodeId, clock, logger } = this.options;
-    // Every bucket this node opens gets the same replica count (issue 10).
+    // Every bucket this node opens gets the same replica count
+    // (docs/decisions/0001-replicated-state.md).
     this.#replicas = await resolveReplicas(bus, this.options.replicas);
     assertServerVersion(bus, this.#replicas, logger);
     this.#stateKv = await retryTransient(() => openStateBucket(bus, clusterId, this.#replicaOptions()), { what: 'opening the state bucket', clock, logger });

@@ -2,7 +2,7 @@
  * The fence shared between the main thread (which holds the lease) and the emitter thread
  * (which publishes): the lease deadline and the term, in a SharedArrayBuffer read with
  * Atomics, so the emitter checks them before every publish without a message round trip
- * (SPEC 6: a leader checks its own deadline before every publish).
+ * (docs/spec.md §7 Election, terms and fencing: a leader checks its own deadline before every publish).
  */
 
 /** Deadline used for "no expiry" (the single-node elector). */

@@ -1,7 +1,7 @@
 /**
  * The status views of a pulse node: what GET /tempo, /leader, /drift, /health and /ready
  * report. Pure functions of a snapshot of the node, so each view says what the node can
- * actually do at that instant (issues 10 and 15).
+ * actually do at that instant.
  */
 import { beatDurationMs, tempoAt, type LifecycleState, type TempoMap } from '@backbeat/core';
 import type { ClockCheckStatus } from './clock-check.js';

@@ -1,7 +1,8 @@
 /**
  * The term counter (state bucket key `leader-term`, no TTL) as the lease elector writes it
- * (SPEC 6). Every write is a compare-and-set on the revision just read, so terms read 1, 2,
- * 3 ... and only grow, and a lost race tells a node that another one counted a term meanwhile:
+ * (docs/spec.md §7 Election, terms and fencing). Every write is a compare-and-set on the revision
+ * just read, so terms read 1, 2, 3 ... and only grow, and a lost race tells a node that another one
+ * counted a term meanwhile:
  * - a node that created the lease counts its term from T to T + 1 ({@link TermCounter.count});
  * - a leader that re-created its lease after a KV outage confirms that the counter still holds
  *   its term ({@link TermCounter.confirm});

@@ -1,7 +1,7 @@
 /**
- * The main thread's side of the emitter thread (issue 13): starts it with its own NATS
- * connection, feeds it the tempo map, the wire floor and remote HLCs, shares the fence with
- * it, and hands its events (frames sent, slots skipped, a stalled connection) to the pulse.
+ * The main thread's side of the emitter thread (docs/decisions/0003-emitter-thread.md): starts it
+ * with its own NATS connection, feeds it the tempo map, the wire floor and remote HLCs, shares the
+ * fence with it, and hands its events (frames sent, slots skipped, a stalled connection) to the pulse.
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';

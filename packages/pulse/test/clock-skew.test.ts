@@ -4,7 +4,7 @@ import { collectFrames, gridProblems } from './helpers.js';
 import { getJson, libfaketime, usePulseProcesses, type PulseProcess } from './process.js';
 
 // One pulse node runs under libfaketime (Debian `faketime`) with its clock 500 ms off; the
-// other nodes and this observer keep the machine's clock (issue 11). 300 BPM and a 1000 ms
+// other nodes and this observer keep the machine's clock. 300 BPM and a 1000 ms
 // lease: neither the tempo nor the TTL is the point here.
 const fx = usePulseProcesses({ bpm: 300 });
 const TTL = ['--lease-ttl', '1000'];
@@ -26,7 +26,7 @@ beforeAll(async () => {
   CASES.forEach(([name], i) => nodes.set(name, { skewed: skewed[i]!, honest: honest[i]! }));
 }, 60_000);
 
-describe('pulse - a leader clock is checked (issue 11)', () => {
+describe('pulse - a leader clock is checked', () => {
   it.each(CASES)('clock - a node 500 ms %s never takes the lease and says so in /drift, /health, a metric and one log line; nothing off the grid reaches the wire', async (name, _offset, sign) => {
     const cluster = `skew-${name}`;
     const seen = collectFrames(fx.observer, cluster);

@@ -15,7 +15,7 @@ function block(ms: number): void {
   }
 }
 
-describe('pulse - the emitter thread (issue 13)', () => {
+describe('pulse - the emitter thread', () => {
   it('emitter thread - frames leave on their slots while the main thread is blocked; stop() ends the thread', async () => {
     const bus = await NatsBus.connect({ servers: nats.url });
     const observer = await NatsBus.connect({ servers: nats.url });

@@ -26,7 +26,10 @@ export function slotNo(f: BeatFrame): number {
   return f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase);
 }
 
-/** Asserts the wire invariants (SPEC 4): slots strictly increase, none repeats. Returns problems. */
+/**
+ * Asserts the wire invariants (docs/spec.md §5 The beat grid and the tempo map): slots strictly
+ * increase, none repeats. Returns problems.
+ */
 export function gridProblems(frames: readonly SeenFrame[]): string[] {
   const out: string[] = [];
   for (let i = 1; i < frames.length; i++) {

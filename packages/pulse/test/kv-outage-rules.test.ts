@@ -1,6 +1,7 @@
 /**
- * The lease's KV-outage rules (issue 10) on the in-memory bus and a fake clock: a lease KV that
- * answers "no responders" (a stream-leader election), times out, or hangs, and two electors.
+ * The lease's KV-outage rules (docs/decisions/0002-kv-outage-grace.md) on the in-memory bus and a
+ * fake clock: a lease KV that answers "no responders" (a stream-leader election), times out, or
+ * hangs, and two electors.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
@@ -87,7 +88,7 @@ async function leaderAndStandby(): Promise<{ a: Node; b: Node }> {
   return { a, b };
 }
 
-describe('lease - KV outage rules (issue 10)', () => {
+describe('lease - KV outage rules', () => {
   it('outage - a leader whose renewals get no responders publishes past its lease, up to the grace, then steps down', async () => {
     freshCluster();
     const a = await node('a', 3000);

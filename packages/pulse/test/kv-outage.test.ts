@@ -1,8 +1,8 @@
 /**
- * Issue 10 on a real 3-node nats-server cluster (every bucket R3): a kill -9 of the NATS node
- * leading the lease bucket's stream under two pulses. nats-server 2.9 takes 4 to 9 s to elect
- * a new stream leader; the beat must resume on the wire within the lease TTL + 1 s, with no
- * frame duplicated or going backwards.
+ * The KV outage grace (docs/decisions/0002-kv-outage-grace.md) on a real 3-node nats-server cluster
+ * (every bucket R3): a kill -9 of the NATS node leading the lease bucket's stream under two pulses.
+ * nats-server 2.9 takes 4 to 9 s to elect a new stream leader; the beat must resume on the wire
+ * within the lease TTL + 1 s, with no frame duplicated or going backwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsCluster, waitFor } from '@backbeat/testing';
@@ -51,7 +51,7 @@ function longestGap(frames: readonly SeenFrame[], from: number, to: number): num
   return gap;
 }
 
-describe('pulse - a NATS node kill under two pulses (issue 10)', () => {
+describe('pulse - a NATS node kill under two pulses', () => {
   it('kv outage - kill -9 of the lease stream leader: frames resume within TTL + 1 s, none duplicated or backwards', async () => {
     const a = await pulse('a');
     await waitFor(() => a.leaderStatus().is_leader, { timeoutMs: 10_000, message: 'a to lead' });

@@ -5,8 +5,8 @@
  * through any schedule of KV faults: a bucket's stream without a leader ("no responders" for
  * every node alike), and timeouts or hangs of one node's calls (a stalled link or process).
  * They never may publish at the same instant, and the terms each node sees only grow. (One
- * node alone getting "no responders" is a network partition: docs/spec.md §7 states what the
- * KV-outage grace allows there.)
+ * node alone getting "no responders" is a network partition: docs/spec.md §7 Election, terms
+ * and fencing states what the KV-outage grace allows there.)
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';

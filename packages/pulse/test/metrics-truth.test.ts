@@ -20,7 +20,7 @@ async function gauge(admin: string, name: string): Promise<number | undefined> {
   return m ? Number(m[1]) : undefined;
 }
 
-describe('pulse - metrics that are true (issues 10, 15)', () => {
+describe('pulse - metrics that are true', () => {
   it('metrics - after a tempo change and a failover every node reports the tempo in force, who leads and the term', async () => {
     const cluster = 'truth';
     const seen = collectFrames(fx.observer, cluster);

@@ -15,7 +15,7 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-describe('pulse - bad KV values cannot crash anything (issue 11)', () => {
+describe('pulse - bad KV values cannot crash anything', () => {
   it('poison - garbage and a rule-breaking tempo map written while two pulses run: refused, logged once, counted; the beat goes on', async () => {
     const cluster = 'poison';
     // 300 BPM: the tempo is not the point, and the frames awaited come 2.5 times as often as at 120.

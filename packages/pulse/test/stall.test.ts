@@ -24,7 +24,7 @@ afterAll(async () => {
 
 // The two cases run side by side, each with a cluster and a stall proxy of its own. 300 BPM:
 // the tempo is not the point, and frames come 2.5 times as often as at 120.
-describe('pulse - no frame outlives its slot (issue 11)', () => {
+describe('pulse - no frame outlives its slot', () => {
   it.concurrent.each(['inline', 'thread'])('stall - a leader behind a stalled connection (%s emitter) fences itself and drops it: no old-term frame reaches the wire after the new leader starts', async (emitter) => {
     const cluster = `stall-${emitter}`;
     const proxy = await StallProxy.start(Number(new URL(server.url).port));

@@ -19,7 +19,7 @@ async function node(cluster: string, nodeId: string, extra: Partial<ConstructorP
   return p;
 }
 
-describe('pulse - terms count leaderships and the lease shows them (issues 11, 15)', () => {
+describe('pulse - terms count leaderships and the lease shows them', () => {
   it('terms - 1, 2, 3 across two handovers; every frame carries a term the lease showed; /leader names the previous leader and why', async () => {
     const cluster = 'terms';
     const seen = collectFrames(await bus(), cluster);
@@ -55,7 +55,7 @@ describe('pulse - terms count leaderships and the lease shows them (issues 11, 1
 });
 
 // Side by side: two clusters, and one of them a CLI process that mostly loads and exits.
-describe.concurrent('pulse - the lease TTL is the bucket TTL (issue 11)', () => {
+describe.concurrent('pulse - the lease TTL is the bucket TTL', () => {
   it('lease ttl - a node asking for another TTL refuses to start, naming both values and the fix; one without the flag adopts the bucket TTL', async () => {
     const cluster = 'ttl';
     const seen = collectFrames(await bus(), cluster);
@@ -146,7 +146,7 @@ async function runUntil(clock: FakeClock, ms: number, predicate: () => boolean):
   return predicate();
 }
 
-describe('pulse - a lost renewal answer (issue 11)', () => {
+describe('pulse - a lost renewal answer', () => {
   it('renewal - the leader reads its lease back, adopts the revision and keeps leading without a gap', async () => {
     const { clock, lease: kv, state } = await memoryBuckets('lost');
     const lease = losingAnswers(kv);
@@ -174,7 +174,7 @@ describe('pulse - a lost renewal answer (issue 11)', () => {
   });
 });
 
-describe('pulse - a leader that cannot renew says so (issue 10)', () => {
+describe('pulse - a leader that cannot renew says so', () => {
   it('renewal - lease_unreachable while it may still publish, then it stops before the lease can expire', async () => {
     const { clock, lease: kv, state } = await memoryBuckets('unreach');
     const lease = losingAnswers(kv);

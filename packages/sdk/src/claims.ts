@@ -1,15 +1,16 @@
 /**
  * Sends status claims (BACKBEAT-REQ-041): JetStream publish with acknowledgement and a
  * Nats-Msg-Id (a retry is stored once), in order, with a bounded queue while disconnected
- * (SPEC 12: a core publish made while disconnected is silently lost; a claim must not be).
- * The SDK never creates or updates the stream: reverb and the pulse own it (issue 12).
+ * (docs/spec.md §12 Known pitfalls: a core publish made while disconnected is silently lost; a
+ * claim must not be). The SDK never creates or updates the stream: reverb and the pulse own it
+ * (docs/decisions/0005-agents-read-only.md).
  * - Transient failures (disconnected, timeout) are retried without limit, with backoff.
  * - Permanent ones (no stream captures the subject, permission denied, a bad subject, a full
  *   claim stream: discard policy `new`) are retried {@link PERMANENT_ATTEMPTS} times, then
  *   that claim fails with ClaimRejectedError and the queue moves on: one bad claim never
  *   blocks the others. One the stream refuses as too large fails at once. "No responders" is also
  *   what JetStream answers while a stream elects a leader after a node loss, so it counts as
- *   "no stream" only once it has lasted `noStreamGraceMs` (issue 10).
+ *   "no stream" only once it has lasted `noStreamGraceMs`.
  * Waits use the injected Clock, so the retry logic runs on FakeClock in tests.
  */
 import { silentLogger, type Clock, type Logger } from '@backbeat/core';

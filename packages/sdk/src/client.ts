@@ -168,8 +168,8 @@ export class Client {
 
   /**
    * Sends a status claim (BACKBEAT-REQ-041), signed when a key is set (REQ-044), with the
-   * headers of SPEC 10. Resolves when the stream acknowledged it (after a reconnect, if the
-   * connection is down).
+   * headers of docs/spec.md §10 Security. Resolves when the stream acknowledged it (after a
+   * reconnect, if the connection is down).
    * @throws ClaimInvalidError for input that breaks INT-B; ClaimTooLargeError for a payload over
    *   CLAIM_MAX_BYTES (64 KiB); ClientStoppedError when not running; ClaimQueueFullError when
    *   too many claims wait for the connection; ClaimRejectedError when it failed for good (no
@@ -304,7 +304,10 @@ export class Client {
   }
 }
 
-/** Maps the SDK seed's aliases onto INT-B states, warning once per alias (REQ-043, SPEC 9). */
+/**
+ * Maps the SDK seed's aliases onto INT-B states, warning once per alias (REQ-043, docs/spec.md §4
+ * The three messages).
+ */
 function canonicalState(state: string, log: { warn(o: object, m?: string): void }): string {
   const alias = (LEGACY_STATE_ALIASES as Record<string, string>)[state];
   if (!alias) return state;

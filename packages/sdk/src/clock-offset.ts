@@ -1,10 +1,10 @@
 /**
  * The client's clock offset from the leader, estimated from the leader's frames
- * (BACKBEAT-REQ-003, SPEC 7): a frame scheduled at s on the leader's clock is received at
- * r = s + delay - offset on this one, with delay >= 0. The smallest r - s over recent frames
- * is therefore an upper bound of this clock's lead over the leader's, too high by at most
- * the network's smallest delay: a negative value (frames arriving before their slot) means
- * this clock is behind by at least that much.
+ * (BACKBEAT-REQ-003, docs/spec.md §8 Degradation and grid timing): a frame scheduled at s on the
+ * leader's clock is received at r = s + delay - offset on this one, with delay >= 0. The smallest
+ * r - s over recent frames is therefore an upper bound of this clock's lead over the leader's, too
+ * high by at most the network's smallest delay: a negative value (frames arriving before their
+ * slot) means this clock is behind by at least that much.
  */
 
 /** Frames the estimate looks back over. */

@@ -1,8 +1,9 @@
 /**
- * Reads what the SDK trusts from the cluster's KV (SPEC 3 and 6), read-only: the tempo map
- * (state bucket, key `tempo-map`, checked with checkTempoMap) and the leader lease (lease
- * bucket, key `leader`, checked with decodeLeaseRecord). Buckets are opened with
- * `create: false`: agents never create or change JetStream state (issue 12).
+ * Reads what the SDK trusts from the cluster's KV (docs/spec.md §3 Subjects and shared state and §7
+ * Election, terms and fencing), read-only: the tempo map (state bucket, key `tempo-map`, checked
+ * with checkTempoMap) and the leader lease (lease bucket, key `leader`, checked with
+ * decodeLeaseRecord). Buckets are opened with `create: false`: agents never create or change
+ * JetStream state (docs/decisions/0005-agents-read-only.md).
  *
  * When KV cannot be read: a missing lease bucket means a single-node pulse (no election),
  * so the lease is `absent` and terms are not fenced; a lease or map that cannot be read

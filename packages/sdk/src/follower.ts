@@ -1,11 +1,12 @@
 /**
- * Follows the beat (BACKBEAT-REQ-040, REQ-003, SPEC 7) for one client: takes the frames its
- * {@link FrameGate} accepted, keeps time when they are late, and calls the client's beat
- * callbacks exactly once per (beat, phase), in grid order.
+ * Follows the beat (BACKBEAT-REQ-040, REQ-003, docs/spec.md §8 Degradation and grid timing) for one
+ * client: takes the frames its {@link FrameGate} accepted, keeps time when they are late, and calls
+ * the client's beat callbacks exactly once per (beat, phase), in grid order.
  * - `frames` timing: a leader frame fires its slot on receipt; when none arrived by the
  *   slot's start + the jitter tolerance (at most half the phase), the slot fires from the
  *   tempo map (source `local`) and the client reports local degradation until frames return.
- * - `grid` timing (issue 13): every slot fires from the tempo map at its instant (source
+ * - `grid` timing (docs/decisions/0004-sdk-beat-delivery.md): every slot fires from the tempo map
+ * at its instant (source
  *   `grid`) on the process's shared {@link SlotTimer}; the leader's frame confirms it
  *   (confirmation lag is a metric). A frame for a slot not fired yet fires it (source
  *   `leader`). Losing the leader changes only health. Beyond `maxClockOffsetMs` between this

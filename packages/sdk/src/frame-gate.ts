@@ -1,7 +1,7 @@
 /**
  * The gate every BeatFrame passes before any client sees it (BACKBEAT-REQ-001, REQ-003,
- * SPEC 6 and 7): the SDK trusts the lease and its own tempo map, never a header. A frame is
- * accepted only when
+ * docs/spec.md §7 Election, terms and fencing and §8 Degradation and grid timing): the SDK trusts
+ * the lease and its own tempo map, never a header. A frame is accepted only when
  * - its `Backbeat-Term` is a plain integer (else `malformed`) equal to the lease's term (an
  *   older one is `old_term`; a newer one is held until the lease shows it, else `bad_term`),
  * - its (beat_index, phase, tempo_bpm, window_id, deadline_at, downbeat) agree with the
@@ -28,7 +28,7 @@ export const HOLD_MS = 250;
 /** Why a frame was not used. */
 export type DropReason = 'invalid' | 'malformed' | 'other_cluster' | 'old_term' | 'bad_term' | 'off_grid' | 'stale' | 'backwards' | 'duplicate';
 
-/** What the client knows about the lease (SPEC 6). */
+/** What the client knows about the lease (docs/spec.md §7 Election, terms and fencing). */
 export type LeaseView =
   | { readonly state: 'held'; readonly term: number; readonly nodeId: string }
   /** No lease bucket (a single-node pulse) or no lease in it (between two leaders). */

@@ -1,6 +1,6 @@
 /**
- * The bytes the leader sends for the next slot, known in advance (issue 13: receipt to
- * callback in a fraction of a millisecond). The pulse publishes
+ * The bytes the leader sends for the next slot, known in advance (receipt to callback in
+ * a fraction of a millisecond; docs/decisions/0004-sdk-beat-delivery.md). The pulse publishes
  * `JSON.stringify(buildBeatFrame(cluster, map, pos, hlc))` (its frame encoder splices the HLC
  * into a prepared text); a {@link FrameTemplate} holds the same text for the slot after the
  * last accepted one, with a hole where the HLC goes. A frame whose bytes are that text with a

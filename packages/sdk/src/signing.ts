@@ -1,6 +1,6 @@
 /**
- * Ed25519 signing of status claims (BACKBEAT-REQ-044, SPEC 10): the signature covers the
- * exact payload bytes sent, and travels as standard padded base64 of the raw 64 bytes.
+ * Ed25519 signing of status claims (BACKBEAT-REQ-044, docs/spec.md §10 Security): the signature
+ * covers the exact payload bytes sent, and travels as standard padded base64 of the raw 64 bytes.
  */
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { InvalidArgumentError } from '@backbeat/core';

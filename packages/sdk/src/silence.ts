@@ -1,5 +1,5 @@
 /**
- * A mistyped cluster id must not wait silently (issue 15): after `ms` without any beat, one
+ * A mistyped cluster id must not wait silently: after `ms` without any beat, one
  * hint naming the subject the client listens on, the cluster id and the NATS servers.
  */
 import { subjects } from '@backbeat/transport';

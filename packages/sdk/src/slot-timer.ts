@@ -1,12 +1,13 @@
 /**
- * One timer per process for every client (BACKBEAT-REQ-040, issue 13): clients on the same
- * Clock share a {@link SlotTimer}, which keeps one precise `scheduleAt` armed for the
- * earliest instant anyone waits for, and runs every callback due at that instant in one go.
- * A thousand clients on a bus cost one wake-up per slot, not a thousand.
- * The wait is sleep-then-block (scheduleAt `wait: 'block'`): a timer until ~2 ms before the
- * instant, then the thread sleeps in the kernel to the instant (at most 3 ms, the event loop
- * held meanwhile) instead of polling: processes of a host that wake for the same slot do not
- * compete for its cores, which cost each of them milliseconds when they polled (SPEC 12).
+ * One timer per process for every client (BACKBEAT-REQ-040;
+ * docs/decisions/0004-sdk-beat-delivery.md): clients on the same Clock share a {@link SlotTimer},
+ * which keeps one precise `scheduleAt` armed for the earliest instant anyone waits for, and runs
+ * every callback due at that instant in one go. A thousand clients on a bus cost one wake-up per
+ * slot, not a thousand. The wait is sleep-then-block (scheduleAt `wait: 'block'`): a timer until ~2
+ * ms before the instant, then the thread sleeps in the kernel to the instant (at most 3 ms, the
+ * event loop held meanwhile) instead of polling: processes of a host that wake for the same slot do not
+ * compete for its cores, which cost each of them milliseconds when they polled (docs/spec.md §12
+ * Known pitfalls).
  */
 import { BLOCK_WINDOW_MS, scheduleAt, type Clock } from '@backbeat/core';
 
@@ -91,7 +92,7 @@ export class SlotTimer {
     this.#cancel = scheduleAt(this.clock, first - PREPARE_LEAD_MS, () => this.#prepare(first));
   }
 
-  /** Runs the prepares of instant `t`, then waits for it (sleep, then block; SPEC 12). */
+  /** Runs the prepares of instant `t`, then waits for it (sleep, then block; docs/spec.md §12 Known pitfalls). */
   #prepare(t: number): void {
     if (this.#armedFor !== t) return;
     this.#prepared = true;

@@ -1,9 +1,9 @@
 /**
- * The claim stream's limits on a real nats-server (docs/spec.md §3 and §10): a per-message
- * size limit matching reverb's 64 KiB refusal, a byte limit with discard policy `new` (a full
- * stream refuses new claims and keeps the unread ones), and the SDK's side of each: a claim
- * over 64 KiB is never sent, a claim the stream refuses fails (a rejected promise, counted
- * with its reason), and nothing is retried forever.
+ * The claim stream's limits on a real nats-server (docs/spec.md §3 Subjects
+ * and shared state and §10 Security): a per-message size limit matching reverb's 64 KiB refusal,
+ * a byte limit with discard policy `new` (a full stream refuses new claims and keeps the unread ones), and
+ * the SDK's side of each: a claim over 64 KiB is never sent, a claim the stream refuses fails (a
+ * rejected promise, counted with its reason), and nothing is retried forever.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
@@ -48,7 +48,7 @@ async function agentOn(cluster: string) {
   };
 }
 
-describe('claim stream limits (finding 8, claim stream)', () => {
+describe('claim stream limits', () => {
   it('limits - a claim over 64 KiB is refused by the SDK before it is sent, counted as too_large', async () => {
     const cluster = 'lim-sdk';
     await admin.ensureStream(statusStreamConfig(cluster));

@@ -100,7 +100,7 @@ describe('sdk client - on a real pulse and nats-server', () => {
     await waitFor(() => c.currentTempo === 260);
   });
 
-  it.concurrent('client - signs the exact payload (checked with node:crypto) and sends the SPEC 10 headers', async () => {
+  it.concurrent('client - signs the exact payload and sends the headers of docs/spec.md §10 Security', async () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const c = await client('signed', { signingKey: privateKey });
     await waitFor(() => c.currentBeat >= 0, { timeoutMs: 5000 });

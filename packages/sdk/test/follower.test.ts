@@ -150,7 +150,7 @@ describe('sdk metrics - prom-client registry', () => {
   });
 });
 
-describe('sdk follower - grid timing (issue 13)', () => {
+describe('sdk follower - grid timing', () => {
   const map = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
 
   it('follower grid - fires each slot at its instant; the leader frame confirms it, never a second time', () => {
@@ -227,7 +227,7 @@ describe('sdk follower - grid timing (issue 13)', () => {
   });
 });
 
-describe('sdk gate - holding a frame until KV confirms it (issue 11)', () => {
+describe('sdk gate - holding a frame until KV confirms it', () => {
   const map = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
 
   it('gate - a newer term waits for the lease: accepted once the lease shows it, bad_term after the hold', () => {

@@ -5,7 +5,7 @@ import { Pulse } from '@backbeat/pulse';
 import { createClient } from '@backbeat/sdk';
 
 // An agent that may use the beat and status subjects but not JetStream's API: it cannot read
-// the lease or the tempo map (issue 11: the case "KV cannot be read at all").
+// the lease or the tempo map (the case "KV cannot be read at all").
 const config = `authorization {
   users = [
     { user: admin, password: admin }
@@ -22,7 +22,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('sdk - KV that the agent may not read (issue 11)', () => {
+describe('sdk - KV that the agent may not read', () => {
   it('permissions - no lease and no map readable: frames are followed on the learned grid, health says why', async () => {
     const url = `nats://127.0.0.1:${server.port}`;
     const admin = await NatsBus.connect({ servers: url, user: 'admin', pass: 'admin' });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock, systemClock } from '@backbeat/core';
 import { PREPARE_LEAD_MS, SETTLE_DELAY_MS, SlotTimer } from '@backbeat/sdk';
 
-describe('sdk slot timer - one timer per process (issue 13)', () => {
+describe('sdk slot timer - one timer per process', () => {
   it('slot timer - prepares run before the instant, callbacks at it with one firedAt, each once, bookkeeping after', () => {
     const clock = new FakeClock(0);
     const timer = new SlotTimer(clock);

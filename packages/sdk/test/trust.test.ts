@@ -47,7 +47,7 @@ async function client(cluster: string, timing: 'grid' | 'frames' = 'frames'): Pr
 
 const enc = new TextEncoder();
 
-describe('sdk trust - the lease and the tempo map, not the header (issue 11)', () => {
+describe('sdk trust - the lease and the tempo map, not the header', () => {
   it('trust - a hostile publisher (huge term, beat 1,000,000, non-numeric term) changes nothing; its frames are counted', async () => {
     const cluster = 'hostile';
     const { p } = pulses.get(cluster)!;
@@ -110,7 +110,7 @@ describe('sdk trust - the lease and the tempo map, not the header (issue 11)', (
   });
 });
 
-describe('sdk grid timing (issue 13)', () => {
+describe('sdk grid timing', () => {
   it('grid - fires every slot at its instant, the leader confirms; losing the leader changes only health', async () => {
     const cluster = 'grid';
     const { p } = pulses.get(cluster)!;

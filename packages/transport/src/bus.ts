@@ -61,7 +61,7 @@ export interface BusStatus {
   readonly connected: boolean;
   /** Reconnections since the bus was created. */
   readonly reconnects: number;
-  /** Core publishes dropped because the bus was disconnected (SPEC 12). */
+  /** Core publishes dropped because the bus was disconnected (docs/spec.md §12 Known pitfalls). */
   readonly dropped: number;
 }
 
@@ -80,7 +80,8 @@ export interface Bus {
   /**
    * Fire-and-forget publish. While disconnected the message is dropped silently and counted
    * in `status().dropped`: right for beats (stale beats must not arrive late), wrong for
-   * claims: use {@link publishDurable} with a msgId and queue while disconnected (SPEC 12).
+   * claims: use {@link publishDurable} with a msgId and queue while disconnected (docs/spec.md §12
+   * Known pitfalls).
    * @throws InvalidSubjectError for a bad subject or one with wildcards
    * @throws NotConnectedError once closed
    * @throws TransportError for a payload over the server's max_payload (1 MiB by default)
@@ -141,7 +142,8 @@ export interface Bus {
    * Drops the current connection at once, together with everything still buffered for it
    * (nothing queued before the drop is sent later), then reconnects as after any connection
    * loss. For a publisher whose connection stalled: its stale messages must never arrive
-   * late (the pulse fences itself with it, SPEC 6). No effect while disconnected or closed.
+   * late (the pulse fences itself with it, docs/spec.md §7 Election, terms and fencing). No effect
+   * while disconnected or closed.
    */
   dropConnection(): void;
   /**
@@ -177,5 +179,5 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Header a durable publish carries its de-duplication id in (exact case, SPEC 10). */
+/** Header a durable publish carries its de-duplication id in (exact case, docs/spec.md §10 Security). */
 export const MSG_ID_HEADER = 'Nats-Msg-Id';

@@ -1,6 +1,6 @@
 /**
- * Where a cluster's shared state lives in KV (SPEC 4 and 6), and its encoding. The pulse
- * writes it; followers, reverb and tools read it.
+ * Where a cluster's shared state lives in KV (docs/spec.md §3 Subjects and shared state), and its
+ * encoding. The pulse writes it; followers, reverb and tools read it.
  */
 import { checkTempoMap, type TempoMap } from '@backbeat/core';
 import type { Bus } from './bus.js';
@@ -23,7 +23,8 @@ export const STATE_KEYS = {
 /**
  * The leader lease's value (lease bucket, key `leader`). The pulse writes it; SDK clients,
  * pulse followers and tools read the legitimate term from it, never from a frame header
- * (SPEC 6). Writers may add fields; readers ignore what they do not know.
+ * (docs/spec.md §7 Election, terms and fencing). Writers may add fields; readers ignore what they
+ * do not know.
  */
 export interface LeaseRecord {
   /** Node holding the lease. */
@@ -84,7 +85,10 @@ export function openStateBucket(bus: Bus, clusterId: string, options: ReplicaOpt
 
 /** Options of {@link openLeaseBucket}. */
 export interface LeaseBucketOptions extends ReplicaOptions {
-  /** The lease TTL: the bucket-level TTL (SPEC 6, 12). Only applies when the bucket is created. */
+  /**
+   * The lease TTL: the bucket-level TTL (docs/spec.md §7 Election, terms and fencing and §12 Known
+   * pitfalls). Only applies when the bucket is created.
+   */
   readonly ttlMs: number;
   /** Limit markers where the server has them (2.11.7+; the in-memory bus has them). @default true */
   readonly markers?: boolean;
@@ -93,7 +97,7 @@ export interface LeaseBucketOptions extends ReplicaOptions {
 /**
  * Opens the cluster's lease bucket (key `leader`, expiring by the bucket TTL), creating it
  * when absent, with `replicas` copies when given. A lease on one node stops the beat when
- * that node dies: on a cluster, use 3 (issue 10).
+ * that node dies: on a cluster, use 3 (docs/decisions/0001-replicated-state.md).
  */
 export function openLeaseBucket(bus: Bus, clusterId: string, options: LeaseBucketOptions): Promise<KvBucket> {
   const name = clusterNames(clusterId).leaseBucket;
@@ -137,7 +141,10 @@ export function statusStreamConfig(clusterId: string, options: { replicas?: numb
   };
 }
 
-/** The stream keeping a cluster's BarReports, de-duplicated by window id (SPEC 8); `replicas` as above. */
+/**
+ * The stream keeping a cluster's BarReports, de-duplicated by window id (docs/spec.md §9 Reverb);
+ * `replicas` as above.
+ */
 export function reportStreamConfig(clusterId: string, options: { replicas?: number } = {}): StreamConfig {
   return {
     ...replicasOf(options),

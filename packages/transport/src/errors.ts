@@ -88,7 +88,7 @@ export class StreamRefusedError extends BackbeatError<{ subject: string; reason:
 /**
  * An existing bucket or stream has `actual` replicas, `wanted` were asked, and the server
  * refused (or cannot make) the change: the message says what differs and how to fix it
- * (issue 10: every bucket and stream is replicated).
+ * (every bucket and stream is replicated: docs/decisions/0001-replicated-state.md).
  */
 export class ReplicaMismatchError extends BackbeatError<{ kind: 'stream' | 'bucket'; name: string; actual: number; wanted: number; reason: string }> {
   constructor(kind: 'stream' | 'bucket', name: string, actual: number, wanted: number, reason: string, options?: { cause?: unknown }) {

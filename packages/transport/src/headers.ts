@@ -4,7 +4,7 @@
  */
 
 /**
- * Message headers. Names are case-sensitive and kept exactly as sent (SPEC 10): write
+ * Message headers. Names are case-sensitive and kept exactly as sent (docs/spec.md §10 Security): write
  * `Backbeat-Term`, `Nats-Msg-Id`, `x-agent-id` exactly so. One value per name.
  */
 export type Headers = Readonly<Record<string, string>>;

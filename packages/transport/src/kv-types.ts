@@ -1,7 +1,7 @@
 /**
- * KV buckets as JetStream KV has them on nats-server 2.9 (SPEC 6 and 12): revisions, compare-
- * and-set, delete markers and a bucket-level TTL. Both bus implementations follow these
- * rules exactly; the conformance suite checks them.
+ * KV buckets as JetStream KV has them on nats-server 2.9 (docs/spec.md §7 Election, terms and
+ * fencing and §12 Known pitfalls): revisions, compare-and-set, delete markers and a bucket-level
+ * TTL. Both bus implementations follow these rules exactly; the conformance suite checks them.
  */
 import { InvalidArgumentError } from '@backbeat/core';
 import { InvalidSubjectError } from './errors.js';
@@ -37,13 +37,16 @@ export interface KvBucketOptions {
   /**
    * How long each operation on this handle waits for JetStream's answer before a
    * TimeoutError (on the in-memory bus: for a reconnection). A short one lets a caller learn
-   * of an outage or of its end quickly (the leader lease, issue 10). Only the handle it
+   * of an outage or of its end quickly (the leader lease). Only the handle it
    * opens is affected. @default the bus's JetStream timeout (5000)
    */
   timeoutMs?: number;
 }
 
-/** A bucket's configuration as the server holds it (SPEC 12: never assume the flags took effect). */
+/**
+ * A bucket's configuration as the server holds it (docs/spec.md §12 Known pitfalls: never assume
+ * the flags took effect).
+ */
 export interface KvBucketSettings {
   /** Bucket-level TTL; 0 keeps entries forever. */
   readonly ttlMs: number;

@@ -116,7 +116,7 @@ export class MemoryBus implements Bus {
     assertSubject(subject, false);
     this.#checkOpen('publish');
     if (this.#state !== 'connected') {
-      this.#dropped += 1; // SPEC 12: never delivered late
+      this.#dropped += 1; // docs/spec.md §12 Known pitfalls: never delivered late
       return;
     }
     const headers = options.headers ?? {};

@@ -64,7 +64,8 @@ export class NatsBus implements Bus {
   }
 
   /**
-   * Connects with the project's defaults: unlimited reconnects, 5 s pings (SPEC 12).
+   * Connects with the project's defaults: unlimited reconnects, 5 s pings (docs/spec.md §12 Known
+   * pitfalls).
    * @throws TransportError when the first connection fails
    */
   static async connect(config: NatsConfig = {}): Promise<NatsBus> {
@@ -145,7 +146,8 @@ export class NatsBus implements Bus {
     assertSubject(subject, false);
     this.#checkOpen('publish');
     if (!this.#connected) {
-      // nats.js would buffer it and may send it after the reconnect: a stale beat (SPEC 12).
+      // nats.js would buffer it and may send it after the reconnect: a stale beat (docs/spec.md §12
+      // Known pitfalls).
       this.#dropped += 1;
       return;
     }

@@ -60,7 +60,8 @@ export function mapNatsError(err: unknown, ctx: ErrorContext): Error {
   if (has(natsErrors.ClosedConnectionError) || has(natsErrors.DrainingConnectionError)) return new NotConnectedError(ctx.operation, { cause: err });
   const code = apiCode(errs);
   const text = err instanceof Error ? err.message : String(err);
-  // A stream's limits (docs/spec.md §3): over its max_msg_size, or full with discard new.
+  // A stream's limits (docs/spec.md §3 Subjects and shared state): over its max_msg_size, or full
+  // with discard new.
   if (code === JS_MESSAGE_TOO_LARGE) return new StreamRefusedError(subject, 'too_large', text, { cause: err });
   if (code === JS_STORE_FAILED && /maximum (bytes|messages)/i.test(text)) return new StreamRefusedError(subject, 'full', text, { cause: err });
   if (ctx.stream && (code === JetStreamApiCodes.StreamNotFound || errs.some((e) => e instanceof Error && /stream not found/i.test(e.message)))) {

@@ -1,4 +1,4 @@
-/** Header conversion between the bus (plain records) and nats.js, names kept exactly (SPEC 10). */
+/** Header conversion between the bus (plain records) and nats.js, names kept exactly (docs/spec.md §10 Security). */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import type { Headers } from './bus.js';
 

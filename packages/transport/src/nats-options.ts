@@ -1,7 +1,8 @@
 /**
  * Connection options for NatsBus, mapped onto nats.js's. Defaults fix two measured traps
- * (SPEC 12): nats.js gives up after 10 reconnect attempts and pings every 2 minutes, so a
- * silent partition would go unnoticed for minutes. Credentials and TLS per SPEC 10.
+ * (docs/spec.md §12 Known pitfalls): nats.js gives up after 10 reconnect attempts and pings every 2
+ * minutes, so a silent partition would go unnoticed for minutes. Credentials and TLS per
+ * docs/spec.md §10 Security.
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '@backbeat/core';

@@ -1,8 +1,8 @@
 /**
  * Replica counts on nats-server: an existing bucket or stream keeps the count it was created
- * with (SPEC 12), so a service that asks for another count changes it here, with a stream
- * update, which a JetStream cluster allows (scale up or down; the new peers catch up from the
- * leader). Where the server cannot do it, ReplicaMismatchError says what differs and how to
+ * with (docs/spec.md §12 Known pitfalls), so a service that asks for another count changes it here,
+ * with a stream update, which a JetStream cluster allows (scale up or down; the new peers catch up
+ * from the leader). Where the server cannot do it, ReplicaMismatchError says what differs and how to
  * fix it.
  */
 import { InvalidArgumentError } from '@backbeat/core';

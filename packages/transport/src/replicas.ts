@@ -1,7 +1,8 @@
 /**
- * How many copies of each bucket and stream the project keeps (issue 10). Services take a
- * setting, `auto` or a number (`--replicas N|auto`, `BACKBEAT_REPLICAS`), resolve it once
- * against the bus they are handed, and pass the number to every bucket and stream they open.
+ * How many copies of each bucket and stream the project keeps
+ * (docs/decisions/0001-replicated-state.md). Services take a setting, `auto` or a number
+ * (`--replicas N|auto`, `BACKBEAT_REPLICAS`), resolve it once against the bus they are handed, and
+ * pass the number to every bucket and stream they open.
  *
  * ```ts
  * const replicas = await resolveReplicas(bus, parseReplicaSetting(process.env.BACKBEAT_REPLICAS ?? 'auto'));

@@ -3,7 +3,7 @@
  * stream or bucket that elects a leader after a node loss answers "no responders" or times
  * out for a few seconds (4 to 9 s measured on nats-server 2.9), and two services creating
  * the same replicated stream at once can time out: a service starting at that moment waits
- * and tries again instead of exiting (issue 10).
+ * and tries again instead of exiting.
  */
 import { systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
 import { NoRespondersError, NotConnectedError, TimeoutError } from './errors.js';

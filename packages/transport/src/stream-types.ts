@@ -1,7 +1,7 @@
 /**
- * JetStream streams and durable consumers as the services use them (SPEC 8): status claims
- * captured with de-duplication by `Nats-Msg-Id`, consumed by reverb's durable consumer; bar
- * reports kept and read back as history.
+ * JetStream streams and durable consumers as the services use them (docs/spec.md §3 Subjects and
+ * shared state and §9 Reverb): status claims captured with de-duplication by `Nats-Msg-Id`,
+ * consumed by reverb's durable consumer; bar reports kept and read back as history.
  */
 import { InvalidArgumentError } from '@backbeat/core';
 import type { Headers } from './headers.js';

@@ -1,11 +1,11 @@
 /**
- * Subjects and JetStream names of a cluster (SPEC section 3), and the NATS subject rules the
- * in-memory bus enforces exactly as nats-server does.
+ * Subjects and JetStream names of a cluster (docs/spec.md §3 Subjects and shared state), and the
+ * NATS subject rules the in-memory bus enforces exactly as nats-server does.
  */
 import { InvalidArgumentError } from '@backbeat/core';
 import { InvalidSubjectError } from './errors.js';
 
-/** A cluster id is one subject token (SPEC 3). */
+/** A cluster id is one subject token (docs/spec.md §3 Subjects and shared state). */
 export const CLUSTER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** The subjects of one cluster. */

@@ -121,7 +121,7 @@ export function runJetStreamConformance(c: Clients): void {
     expect(events.map((e) => [e.operation, dec(e.value)])).toEqual([
       ['put', 'n1'],
       ['put', 'n2'],
-    ]); // nothing for the expiry (SPEC 12)
+    ]); // nothing for the expiry (docs/spec.md §12 Known pitfalls)
     w.stop();
   });
 

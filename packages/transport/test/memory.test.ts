@@ -101,7 +101,7 @@ describe('memory bus - simulated connection loss', () => {
   });
 });
 
-describe('memory bus - on a FakeClock (issue 14)', () => {
+describe('memory bus - on a FakeClock', () => {
   it('memory bus - bucket TTL, stored times, stream max age, ack wait and request timeouts follow the clock, not the wall', async () => {
     const clock = new FakeClock(Date.parse('2026-12-01T00:00:00Z'));
     const bus = new MemoryBus({ clock });

@@ -15,7 +15,7 @@ runConformance('nats', async () => {
   };
 });
 
-describe('nats bus - connection loss (SPEC 12)', () => {
+describe('nats bus - connection loss (docs/spec.md §12 Known pitfalls)', () => {
   let server: NatsServer;
   let bus: NatsBus;
   beforeAll(async () => {

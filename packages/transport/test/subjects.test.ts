@@ -6,7 +6,7 @@ import { assertKvKey, assertSubject, clusterNames, InvalidSubjectError, resolveS
 const token = fc.stringMatching(/^[a-z0-9_-]{1,4}$/);
 const subject = fc.array(token, { minLength: 1, maxLength: 5 });
 
-describe('subjects - names of a cluster (SPEC 3)', () => {
+describe('subjects - names of a cluster (docs/spec.md §3 Subjects and shared state)', () => {
   it('subjects - one subject per message type under backbeat.<cluster>', () => {
     expect(subjects('chorus-aus-01')).toMatchObject({
       beat: 'backbeat.chorus-aus-01.beat',

@@ -46,7 +46,8 @@ async function runCluster(f: ClusterFlags): Promise<void> {
   } catch (err) {
     throw new UsageError('nats-server', (err as Error).message);
   }
-  // Fail fast (issue 15): every port this command's children will bind is free now.
+  // Fail fast (docs/spec.md §13 Operating it): every port this command's children will bind is
+  // free now.
   await assertPortFree('127.0.0.1', natsPort, { host: '--nats-port', port: '--nats-port' });
   for (let i = 0; i < nodes; i++) await assertPortFree('127.0.0.1', adminPort + i, { host: '--admin-port', port: '--admin-port' });
   const dir = mkdtempSync(join(tmpdir(), 'backbeat-cluster-'));

@@ -1,7 +1,8 @@
 /**
  * `backbeat dev` (npm start): the whole system in one process: pulse nodes, reverb,
  * simulated agents and the dashboard at http://127.0.0.1:8080/, on the in-memory bus (the
- * same code paths as on NATS, SPEC 3) or on a real broker with --nats.
+ * same code paths as on NATS, docs/spec.md §3 Subjects and shared state) or on a real broker with
+ * --nats.
  *
  * Fail fast: flags are checked and the port is bound before anything touches the cluster.
  * Admin auth (docs/spec.md §10 Security): every request passes reverb's guard; with a token

@@ -1,4 +1,7 @@
-/** `backbeat pulse`: one pulse node with its admin API (the pulse seed's flags, SPEC 6). */
+/**
+ * `backbeat pulse`: one pulse node with its admin API (the pulse seed's flags, docs/spec.md §7
+ * Election, terms and fencing).
+ */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -135,8 +138,8 @@ async function runPulse(f: PulseFlags): Promise<void> {
     if (err instanceof InvalidArgumentError) throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, err.context.rule);
     throw err;
   }
-  // Fail fast (issue 15): flags are checked above; the admin port is bound before this node
-  // touches the cluster (constructing the Pulse does no I/O; start() takes the lease).
+  // Fail fast (docs/spec.md §13 Operating it): flags are checked above; the admin port is bound
+  // before this node touches the cluster (constructing the Pulse does no I/O; start() takes the lease).
   const bus = await connectBus(f, `backbeat-pulse ${options.nodeId}`);
   const pulse = new Pulse({ ...options, bus });
   const admin = buildAdminApp(pulse, { token });

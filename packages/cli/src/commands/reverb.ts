@@ -1,4 +1,4 @@
-/** `backbeat reverb`: claim aggregation, bar reports and the HTTP API (SPEC 8). */
+/** `backbeat reverb`: claim aggregation, bar reports and the HTTP API (docs/spec.md §9 Reverb). */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '@backbeat/core';
 import { assertBindable, buildReverbApp, listReverbConsumers, pruneReverbConsumers, resolveReverbOptions, Reverb, SIGNATURE_MODES, TrustStore, watchTrustFile, type SignatureMode } from '@backbeat/reverb';
@@ -134,7 +134,8 @@ async function runReverb(f: ReverbFlags): Promise<void> {
     throw err;
   }
   if (f.pulseAdmin && !/^https?:\/\/[^\s]+$/.test(f.pulseAdmin)) throw new UsageError('--pulse-admin', `must be an http(s) URL, got '${f.pulseAdmin}'`);
-  // Fail fast (issue 15): the HTTP port is bound before reverb touches the cluster.
+  // Fail fast (docs/spec.md §13 Operating it): the HTTP port is bound before reverb touches the
+  // cluster.
   const bus = await connectBus(f, `backbeat-reverb ${options.nodeId}`);
   const reverb = new Reverb({ ...options, bus });
   const app = buildReverbApp(reverb, { adminToken });

@@ -1,8 +1,8 @@
 /**
  * `backbeat status`: the cluster at a glance, read from NATS alone: leader and term (from the
- * lease record, SPEC 6), tempo and pending change, every pulse node with its role and last
- * renewal, the reverb replicas and their last report, the NATS servers and the replicas of
- * every bucket and stream. `--json` prints the same as one object.
+ * lease record, docs/spec.md §7 Election, terms and fencing), tempo and pending change, every pulse
+ * node with its role and last renewal, the reverb replicas and their last report, the NATS servers
+ * and the replicas of every bucket and stream. `--json` prints the same as one object.
  */
 import type { Command } from 'commander';
 import { readClusterStatus, type ClusterStatus, type NodeView } from '../cluster-status.js';

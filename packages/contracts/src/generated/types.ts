@@ -87,7 +87,7 @@ export interface BarIssue {
    */
   severity: 'info' | 'warning' | 'error' | 'critical';
   /**
-   * Kind of issue: any non-empty string (SPEC 9). BACKBEAT's own reports use snake_case (e.g. failed_agents, late_claims).
+   * Kind of issue: any non-empty string (docs/spec.md §4 The three messages). BACKBEAT's own reports use snake_case (e.g. failed_agents, late_claims).
    */
   category: string;
   /**
