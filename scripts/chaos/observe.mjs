@@ -172,7 +172,7 @@ export function measure(obs, stored, p, lastBeat) {
   }
   let acked = 0;
   let counted = 0;
-  let late = 0; // claims that reached reverb after their bar's report: counted as late_claims on a later report (the correction, issue 12)
+  let late = 0; // claims that reached reverb after their bar's report: counted as late_claims on a later report (the correction)
   let storedTwice = 0;
   let badBars = 0;
   let reports = 0;

@@ -32,7 +32,7 @@ export type IngestOutcome = 'accepted' | IssueKind | 'duplicate';
 export interface ClaimCounterOptions {
   readonly options: Pick<ResolvedReverbOptions, 'clock' | 'signatures' | 'maxClaimBytes' | 'replayBars' | 'maxClaimDelayMs'>;
   readonly metrics: Pick<ReverbMetrics, 'claims' | 'rejected'>;
-  /** The replica's clock, advanced by every claim counted (SPEC 5). */
+  /** The replica's clock, advanced by every claim counted (docs/spec.md §6 Hybrid logical clock). */
   readonly hlc: Hlc;
   /** The replica's windows (it reports, seals and evicts them; the counter adds to them). */
   readonly windows: WindowStore;
@@ -160,7 +160,7 @@ export class ClaimCounter {
       metrics.claims.inc({ outcome: 'late' });
       return 'late_claims';
     }
-    // The x-window-id header is used when it agrees with beat_index (SPEC 8): then it is this id.
+    // The x-window-id header is used when it agrees with beat_index (docs/spec.md §9 Reverb): then it is this id.
     const w = windows.get(fromBeat, now);
     const wid = w.windowId;
     const counted = w.seen(c.agent_id, c.hlc);
@@ -168,14 +168,14 @@ export class ClaimCounter {
       // A stored message seen again is caught by its sequence above; without one (seq 0), a
       // re-read claim counted without a sequence is the same message again.
       if (seq === 0 && counted === 0 && source !== 'live') return 'duplicate';
-      // Another message repeating a counted claim: a replay (SPEC 10).
+      // Another message repeating a counted claim: a replay (docs/spec.md §9 Reverb).
       w.issue('replayed', now, seq);
       metrics.claims.inc({ outcome: 'rejected' });
       metrics.rejected.inc({ reason: 'replayed' });
       if (dlq) this.#o.deadLetter(data, headers, 'replayed', `claim ${c.agent_id} ${c.hlc} was already counted`);
       return 'replayed';
     }
-    // SPEC 5: receiving advances the HLC. A clock behind ours teaches it nothing: skip the merge.
+    // docs/spec.md §6 Hybrid logical clock: receiving advances the HLC. A clock behind ours teaches it nothing: skip the merge.
     const { hlc } = this.#o;
     if (parseInt(c.hlc.slice(0, c.hlc.indexOf(':')), 16) >= hlc.peek().physical && !hlc.update(c.hlc).adopted) w.issue('hlc_ahead', now);
     const map = this.#o.tempoMap();

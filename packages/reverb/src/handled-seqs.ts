@@ -1,5 +1,5 @@
 /**
- * Which claim-stream sequences a replica has handled (issue 10). Everything up to a floor
+ * Which claim-stream sequences a replica has handled (docs/decisions/0001-replicated-state.md). Everything up to a floor
  * is handled; above it, the sequences handled out of order are kept until the gap below them
  * closes. A delivery of a handled sequence (a redelivery, or a message the replica read from
  * the stream itself while its consumer was stalled) is skipped. Pure: no I/O, injected clock.

@@ -1,5 +1,5 @@
 /**
- * Report history from the report stream (SPEC 8): a page of reports from a beat, from a
+ * Report history from the report stream (docs/spec.md §9 Reverb): a page of reports from a beat, from a
  * cursor, or the newest ones. Reports are stored in bar order, one per bar, so the start of
  * a beat is found by interpolation over stream sequences (binary search when that misses):
  * a query from a beat costs two parallel lookups and one read of `limit` reports, whatever

@@ -1,5 +1,5 @@
 /**
- * The checks every claim passes before it counts (SPEC 8 and 10): size, contract (INT-B),
+ * The checks every claim passes before it counts (docs/spec.md §9 Reverb and docs/spec.md §10 Security): size, contract (INT-B),
  * signature per mode, distance from the beat at which it was stored. Pure: returns a
  * verdict, never throws.
  */

@@ -5,7 +5,7 @@ import { assertClusterId, checkReplicaSetting, CLAIM_MAX_BYTES, CLAIM_STREAM_MAX
 import type { Registry } from 'prom-client';
 import type { TrustStore } from './trust.js';
 
-/** How signatures are treated (SPEC 10). */
+/** How signatures are treated (docs/spec.md §10 Security). */
 export const SIGNATURE_MODES = ['off', 'verify', 'require'] as const;
 /** One signature mode. */
 export type SignatureMode = (typeof SIGNATURE_MODES)[number];
@@ -76,7 +76,7 @@ export interface ReverbOptions {
    */
   catchUpWaitMs?: number;
   /**
-   * Copies of the claim, report and dead-letter streams and of the presence bucket (issue 10):
+   * Copies of the claim, report and dead-letter streams and of the presence bucket (docs/decisions/0001-replicated-state.md):
    * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees). @default 'auto'
    */
   replicas?: ReplicaSetting;

@@ -1,7 +1,7 @@
 /**
  * What reverb puts on the bus: a bar report, stored de-duplicated by window id and then
- * broadcast once (SPEC 8), and a refused claim on the dead-letter subject with its reason
- * (SPEC 10). Thin: the decisions are the caller's.
+ * broadcast once (docs/spec.md §9 Reverb), and a refused claim on the dead-letter subject with its reason
+ * (docs/spec.md §9 Reverb). Thin: the decisions are the caller's.
  */
 import type { BarReport } from '@backbeat/contracts';
 import type { Logger } from '@backbeat/core';

@@ -1,5 +1,5 @@
 /**
- * When a bar's report was due and what its timing fields say (SPEC 8): the closing downbeat
+ * When a bar's report was due and what its timing fields say (docs/spec.md §9 Reverb): the closing downbeat
  * as received (else as the tempo map places it), the tempo drift between the bar's two
  * downbeats as received from the leader, and whether the report is built late. Pure.
  */

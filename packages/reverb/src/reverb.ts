@@ -3,7 +3,7 @@
  * consumer, checks each, aggregates per window, and at each downbeat publishes the BarReport
  * of the bar that ended (an empty bar included), stored de-duplicated by window id.
  *
- * Crash safety (SPEC 8): at start it rebuilds, from the claim stream, every bar that ended
+ * Crash safety (docs/spec.md §9 Reverb): at start it rebuilds, from the claim stream, every bar that ended
  * without a stored report and the bar in progress, then reports the missed bars in order
  * (marked `built_late`). Reports go out strictly in bar order; one whose store fails is
  * retried and never sealed unsent.
@@ -187,7 +187,7 @@ export class Reverb {
     if (this.#state !== 'created') return;
     this.#state = 'starting';
     const { bus, clusterId, nodeId, logger, clock } = this.options;
-    // Reverb owns the claim, report and dead-letter streams, each with the same replica count (issue 10).
+    // Reverb owns the claim, report and dead-letter streams, each with the same replica count (docs/decisions/0001-replicated-state.md).
     const replicas = await resolveReplicas(bus, this.options.replicas);
     assertServerVersion(bus, replicas, logger);
     const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
@@ -343,7 +343,7 @@ export class Reverb {
   /**
    * Before a report is built: every claim the stream acknowledged so far is handled. The
    * consumer is given `catchUpWaitMs` to deliver them; a consumer stalled by a NATS fault (its
-   * Raft group electing a leader) is overtaken by reading the stream directly (issue 10: a
+   * Raft group electing a leader) is overtaken by reading the stream directly (a
    * bar's report counts every claim stored before it was built). False when the stream
    * cannot be read now: the report is tried again later.
    */

@@ -1,5 +1,5 @@
 /**
- * The trust file (SPEC 10): which Ed25519 public keys each agent may sign with. Several keys
+ * The trust file (docs/spec.md §10 Security): which Ed25519 public keys each agent may sign with. Several keys
  * per agent make rotation possible; keys listed under `retired` are refused and make the
  * bar's `secret_rotations_ok` false (a rotation that did not reach the agent). Format:
  *   {"agents": {"agent:worker-1": ["<base64 of the raw 32-byte public key>", ...]},

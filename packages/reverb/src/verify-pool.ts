@@ -1,5 +1,5 @@
 /**
- * Ed25519 checks of claim signatures across worker threads (issue 13): verification is
+ * Ed25519 checks of claim signatures across worker threads: verification is
  * reverb's costliest step by far (about 80 µs a claim with libsodium on this project's test
  * machine, against about 12 µs for everything else), so one thread caps a replica at about
  * 12,000 verified claims/s. The pool batches the claims of one turn of the event loop, packs

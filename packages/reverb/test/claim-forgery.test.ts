@@ -65,7 +65,7 @@ function predictedIds(agent: string, from: number, ms: number, counters: number)
   return ids;
 }
 
-describe('claims - no other login can suppress them (finding 1)', () => {
+describe('claims - no other login can suppress them', () => {
   it('suppress - junk stored first under every message id the old scheme predicts for the victim: its claims are still counted in its bar', async () => {
     // The ids of a window 3 s ahead (room for a loaded machine to store the junk first), 600 ms wide.
     const from = Date.now() + 3000;
@@ -121,7 +121,7 @@ describe('claims - the signature binds the agent (findings 1 and 3)', () => {
   }, 40_000);
 });
 
-describe('claims - what each signature mode accepts (docs/spec.md §10)', () => {
+describe('claims - what each signature mode accepts (docs/spec.md §10 Security)', () => {
   const claim = (agent: string) => enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: 5, state: 'executing', hlc: '18bcfe56800:0001:abcd' }));
   const verdict = (mode: SignatureMode, agent: string, signedBy?: typeof victimKey, header = agent) => {
     const data = claim(agent);

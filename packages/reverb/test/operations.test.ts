@@ -167,7 +167,7 @@ describe.concurrent('reverb - stores that fail, signatures after a reload, the H
       const data = enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:k', beat_index: r.currentBeat, state: 'executing', hlc: `${physical.toString(16)}:${(n++).toString(16).padStart(4, '0')}:abcd` }));
       return r.ingest(data, { 'x-agent-id': 'agent:k', 'x-signature': sign(null, data, k).toString('base64') }, Date.now());
     };
-    const ahead = Date.now() + 2000; // ahead, within the 5 s bound: adopted (SPEC 5)
+    const ahead = Date.now() + 2000; // ahead, within the 5 s bound: adopted (docs/spec.md §6 Hybrid logical clock)
     expect(send(k1, ahead)).toBe('accepted');
     expect(r.hlc.peek().physical).toBeGreaterThanOrEqual(ahead);
     r.setTrust(TrustStore.parse(JSON.stringify({ agents: { 'agent:k': [publicKeyBase64(k2)] }, retired: { 'agent:k': [publicKeyBase64(k1)] } })));

@@ -1,5 +1,5 @@
 /**
- * Nothing acknowledged is lost however long reverb was down (finding 2, docs/spec.md §9
+ * Nothing acknowledged is lost however long reverb was down (docs/spec.md §9
  * Reverb, crash safety): after an outage of 1,000 bars, and after a stop before any report
  * was stored, every bar whose claims are in the stream gets one report that counts them, in
  * order, read bar by bar in bounded memory.

@@ -1,5 +1,5 @@
 /**
- * Trust file reloads that survive atomic replaces (finding 10): the directory is watched, so
+ * Trust file reloads that survive atomic replaces: the directory is watched, so
  * after every rename over the file and every in-place rewrite the revoked key is refused and
  * the new one accepted; SIGHUP still reloads; a bad file keeps the keys in force.
  */
@@ -57,7 +57,7 @@ async function setup() {
   return { dir, file, first, loads, errors, signals, verdict };
 }
 
-describe('reverb - trust file reloads (finding 10)', () => {
+describe('reverb - trust file reloads', () => {
   it('trust-watch - five atomic replaces in a row: after each the revoked key is refused and the new key accepted', async () => {
     const t = await setup();
     expect(t.verdict(t.first)).toBe('accepted');

@@ -6,7 +6,7 @@ import { ClaimPipeline, TrustStore, VerifyPool, type SignatureCheck } from '@bac
 const enc = new TextEncoder();
 const key = () => generateKeyPairSync('ed25519').privateKey;
 
-describe('reverb - signatures checked on verify threads (issue 13)', () => {
+describe('reverb - signatures checked on verify threads', () => {
   it('pool - every verdict equals the check on the main thread, for good, forged, unsigned, malformed, unknown and retired claims', async () => {
     const [a, b, old, stranger] = [key(), key(), key(), key()];
     const trust = TrustStore.parse(JSON.stringify({ agents: { 'agent:a': [publicKeyBase64(a)], 'agent:b': [publicKeyBase64(b), publicKeyBase64(a)] }, retired: { 'agent:b': [publicKeyBase64(old)] } }));
