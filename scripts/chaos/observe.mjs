@@ -24,6 +24,27 @@ class Recorder {
 }
 
 /**
+ * The claims the status stream of `clusterId` holds: a Map of window id -> count, with
+ * `duplicates` (window -> claims stored twice: the same agent and HLC under two sequences, a
+ * retry the de-duplication missed) and `all` (every claim: agent, window, store time).
+ */
+export async function storedClaims(bus, clusterId) {
+  const msgs = await bus.readStream({ stream: statusStreamConfig(clusterId).name, limit: 1_000_000 });
+  const perWindow = new Map();
+  const seen = new Set();
+  perWindow.duplicates = new Map();
+  perWindow.all = msgs.map((m) => ({ agent: m.headers['x-agent-id'], window: m.headers['x-window-id'] ?? '', time: m.time }));
+  for (const m of msgs) {
+    const w = m.headers['x-window-id'] ?? '';
+    perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+    const key = `${m.headers['x-agent-id']}|${m.headers['x-hlc']}`;
+    if (seen.has(key)) perWindow.duplicates.set(w, (perWindow.duplicates.get(w) ?? 0) + 1);
+    seen.add(key);
+  }
+  return perWindow;
+}
+
+/**
  * Starts the recorders and the SDK probes.
  * @param {{ urls: string[], clusterId: string, sdkClients?: number }} o
  */
@@ -74,21 +95,7 @@ export async function startObservers(o) {
     recorders,
     probes,
     /** Stored claims of the status stream: per window, how many. */
-    async storedClaims(bus) {
-      const msgs = await bus.readStream({ stream: statusStreamConfig(o.clusterId).name, limit: 1_000_000 });
-      const perWindow = new Map();
-      const seen = new Set();
-      /** Claims stored twice: the same agent and HLC under two sequences (a retry the de-duplication missed). */
-      perWindow.duplicates = new Map();
-      for (const m of msgs) {
-        const w = m.headers['x-window-id'] ?? '';
-        perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
-        const key = `${m.headers['x-agent-id']}|${m.headers['x-hlc']}`;
-        if (seen.has(key)) perWindow.duplicates.set(w, (perWindow.duplicates.get(w) ?? 0) + 1);
-        seen.add(key);
-      }
-      return perWindow;
-    },
+    storedClaims: (bus) => storedClaims(bus, o.clusterId),
     async stop() {
       await Promise.allSettled(probes.map((p) => p.client.stop()));
       await Promise.allSettled(recorders.map((r) => r.bus.close()));

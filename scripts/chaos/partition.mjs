@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { NetCluster, waitFor } from '@backbeat/testing';
 import { decodeLeaseRecord, NatsBus, STATE_KEYS, statusStreamConfig } from '@backbeat/transport';
 import { CLI } from './fleet.mjs';
-import { claimTotals, measure } from './observe.mjs';
+import { claimTotals, measure, storedClaims } from './observe.mjs';
 
 const OBSERVER = new URL('./net-observer.mjs', import.meta.url).pathname;
 const S = Object.freeze({ clusterId: 'chaos', bpm: 120, bar: 4, leaseTtlMs: 2000 });
@@ -350,22 +350,6 @@ function lateClaimsByAgent(obs, stored) {
   return out;
 }
 
-async function storedClaims(bus) {
-  const msgs = await bus.readStream({ stream: statusStreamConfig(S.clusterId).name, limit: 1_000_000 });
-  const perWindow = new Map();
-  const seen = new Set();
-  perWindow.duplicates = new Map();
-  /** Every stored claim: agent, window and when the stream stored it (for lateClaimsByAgent). */
-  perWindow.all = msgs.map((m) => ({ agent: m.headers['x-agent-id'], window: m.headers['x-window-id'] ?? '', time: m.time }));
-  for (const m of msgs) {
-    const w = m.headers['x-window-id'] ?? '';
-    perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
-    const key = `${m.headers['x-agent-id']}|${m.headers['x-hlc']}`;
-    if (seen.has(key)) perWindow.duplicates.set(w, (perWindow.duplicates.get(w) ?? 0) + 1);
-    seen.add(key);
-  }
-  return perWindow;
-}
 
 let exitCode = 1;
 try {
@@ -408,7 +392,7 @@ try {
   }
   await hold(S.bar * BEAT_MS + 1500);
   const obs = observations();
-  const stored = await storedClaims(await runnerBus(2));
+  const stored = await storedClaims(await runnerBus(2), S.clusterId);
   const lastBeat = Math.max(-1, ...obs.recorders.flatMap((r) => r.frames.map((x) => x.beat)));
   const rows = phases.map((p) => {
     const all = measure(obs, stored, p, lastBeat);
