@@ -43,30 +43,38 @@ function stallableConsumer(bus: NatsBus): { bus: Bus; hold(): void; release(): v
   });
 }
 
+/**
+ * A pulse at 240 BPM (1 s bars), a reverb on a stallable bus and three agents that claim on
+ * beats 0 to 2 of each bar (a claim of the bar's last beat is sent 250 ms before the report,
+ * and a loaded machine can store it after the report: a late claim, rightly, and not what these
+ * tests are about); resolves once a full bar (3 agents, 9 claims) is reported.
+ */
+async function stallableFleet(cluster: string, nodeId: string, agents: string[], options: { retryMs?: number } = {}) {
+  const seen = collectReports(fx.bus, cluster);
+  const p = await startPulse(fx.server.url, cluster, 240, 4);
+  fx.cleanup(p.stop);
+  const conn = await NatsBus.connect({ servers: fx.server.url });
+  const stall = stallableConsumer(conn);
+  const r = new Reverb({ bus: stall.bus, clusterId: cluster, nodeId, signatures: 'off', catchUpWaitMs: 100, ...options });
+  await r.start();
+  fx.cleanup(async () => {
+    await r.stop();
+    await conn.close();
+  });
+  for (const id of agents) {
+    const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
+    c.onBeat((f) => void (f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })).catch(() => {}));
+    await c.start();
+    fx.cleanup(() => c.stop());
+  }
+  await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), { timeoutMs: 8000, message: 'a full bar' });
+  return { seen, stall, r };
+}
+
 describe('reverb - a stalled claim consumer', () => {
   it('catch-up - reports built while the consumer is stalled count every stored claim; the late deliveries count nowhere twice', async () => {
     const cluster = 'stall';
-    const seen = collectReports(fx.bus, cluster);
-    const p = await startPulse(fx.server.url, cluster, 240, 4); // 1 s bars
-    fx.cleanup(p.stop);
-    const conn = await NatsBus.connect({ servers: fx.server.url });
-    const stall = stallableConsumer(conn);
-    const r = new Reverb({ bus: stall.bus, clusterId: cluster, nodeId: 'rs', signatures: 'off', catchUpWaitMs: 100 });
-    await r.start();
-    fx.cleanup(async () => {
-      await r.stop();
-      await conn.close();
-    });
-    for (const id of ['agent:s1', 'agent:s2', 'agent:s3']) {
-      const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
-      // Beats 0 to 2 of each bar: a claim of the bar's last beat is sent 250 ms before the
-      // report, and a loaded machine can store it after the report (a late claim, rightly):
-      // not what this test is about.
-      c.onBeat((f) => void (f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })).catch(() => {}));
-      await c.start();
-      fx.cleanup(() => c.stop());
-    }
-    await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), { timeoutMs: 8000, message: 'a full bar' });
+    const { seen, stall, r } = await stallableFleet(cluster, 'rs', ['agent:s1', 'agent:s2', 'agent:s3']);
     stall.hold();
     const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
     // Two whole bars end while nothing is delivered to the consumer.
@@ -98,26 +106,7 @@ describe('reverb - a stalled claim consumer', () => {
     seen.stop();
   });
   it('catch-up - a direct read the stream answers with nothing is not taken as all there is: the reports wait, then count every stored claim', async () => {
-    const cluster = 'short';
-    const seen = collectReports(fx.bus, cluster);
-    const p = await startPulse(fx.server.url, cluster, 240, 4); // 1 s bars
-    fx.cleanup(p.stop);
-    const conn = await NatsBus.connect({ servers: fx.server.url });
-    const stall = stallableConsumer(conn);
-    const r = new Reverb({ bus: stall.bus, clusterId: cluster, nodeId: 'rshort', signatures: 'off', catchUpWaitMs: 100, retryMs: 100 });
-    await r.start();
-    fx.cleanup(async () => {
-      await r.stop();
-      await conn.close();
-    });
-    for (const id of ['agent:t1', 'agent:t2', 'agent:t3']) {
-      const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
-      // Beats 0 to 2 of each bar (as above: a claim of the last beat may rightly be late).
-      c.onBeat((f) => void (f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })).catch(() => {}));
-      await c.start();
-      fx.cleanup(() => c.stop());
-    }
-    await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), { timeoutMs: 8000, message: 'a full bar' });
+    const { seen, stall, r } = await stallableFleet('short', 'rshort', ['agent:t1', 'agent:t2', 'agent:t3'], { retryMs: 100 });
     stall.hold();
     stall.short = true;
     const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
