@@ -6,7 +6,8 @@
  * its reply never comes and the caller would wait out the whole JetStream timeout (5 s), once
  * per stream. Here a create waits a short time, and on a timeout asks whether the stream exists
  * now: it usually does, because the other create made it. Creates are idempotent, so a create
- * that was only slow costs one more round trip, never a second stream.
+ * that was only slow costs one more round trip, never a second stream. Right after a create
+ * succeeded, a server may still report the stream missing for a moment: reads then wait too.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -42,5 +43,27 @@ export async function createOrFind(jsm: JetStreamManager, stream: string, create
       }
     }
     throw err;
+  }
+}
+
+/** How long a bucket just created may still be reported missing (see whileJustCreated). */
+const JUST_CREATED_MS = 3000;
+
+/**
+ * Runs a read of a bucket's stream right after `Kvm.create` succeeded, again (every 100 ms, for
+ * at most JUST_CREATED_MS) while the server answers "stream not found": with several services
+ * creating one replicated bucket at once, a server may answer before the cluster's meta layer
+ * has the stream (seen on nats-server 2.14.10 with two pulses starting together on three nodes;
+ * docs/spec.md §12 Known pitfalls). Any other error, or the same one after that, is thrown.
+ */
+export async function whileJustCreated<T>(read: () => Promise<T>): Promise<T> {
+  const until = Date.now() + JUST_CREATED_MS;
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error)?.message ?? '') || Date.now() >= until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }

@@ -5,7 +5,7 @@ import { nanos } from '@nats-io/transport-node';
 import type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 import { assertKvKey, assertRevision } from './kv-types.js';
 import { TransportError } from './errors.js';
-import { createOrFind } from './nats-create.js';
+import { createOrFind, whileJustCreated } from './nats-create.js';
 import { mapNatsError, type ErrorContext } from './nats-errors.js';
 import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
 import { assertJetStreamName } from './subjects.js';
@@ -60,28 +60,6 @@ export async function openNatsKv(
     return new NatsKvBucket(bucket, kv, hooks, options.timeoutMs);
   } catch (err) {
     throw mapNatsError(err, ctx);
-  }
-}
-
-/** How long a bucket just created may still be reported missing (see whileJustCreated). */
-const JUST_CREATED_MS = 3000;
-
-/**
- * Runs a read of a bucket's stream right after `Kvm.create` succeeded, again (every 100 ms, for
- * at most JUST_CREATED_MS) while the server answers "stream not found": with several services
- * creating one replicated bucket at once, a server may answer before the cluster's meta layer
- * has the stream (seen on nats-server 2.14.10 with two pulses starting together on three nodes;
- * docs/spec.md §12 Known pitfalls). Any other error, or the same one after that, is thrown.
- */
-async function whileJustCreated<T>(read: () => Promise<T>): Promise<T> {
-  const until = Date.now() + JUST_CREATED_MS;
-  for (;;) {
-    try {
-      return await read();
-    } catch (err) {
-      if (!/stream not found/i.test((err as Error)?.message ?? '') || Date.now() >= until) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
   }
 }
 
