@@ -15,7 +15,8 @@ export { resolvePulseOptions, normalizePhases, DEFAULT_LEASE_TTL_MS, DEFAULT_MAX
 export type { PulseOptions, ResolvedPulseOptions } from './options.js';
 export { SingleNodeElector } from './elector.js';
 export type { LeaderElector, Leadership } from './elector.js';
-export { KvLeaseElector, TAKEOVER_SAFETY_MS } from './kv-lease.js';
+export { KvLeaseElector } from './kv-lease.js';
+export { TAKEOVER_SAFETY_MS, takeoverDueAt } from './lease-takeover.js';
 export type { KvLeaseOptions } from './kv-lease.js';
 export { LEADER_TERM_KEY } from './lease-records.js';
 export type { PulseLeaseRecord } from './lease-records.js';

@@ -30,6 +30,7 @@ import type { GatedKey } from './kv-gates.js';
 import { fromWire, later, readLease, toWire, type LeaseRead, type PulseLeaseRecord } from './lease-records.js';
 import { DEFAULT_KV_OUTAGE_GRACE_MS, isOutageEvidence, needsHandoverGuard, OUTAGE_RETRY_MS, outageJustEnded, outageTimings, outageValidity, type OutageTimings } from './lease-outage.js';
 import { LeaseReachability } from './lease-reachability.js';
+import { TakeoverTimer, takeoverDueAt } from './lease-takeover.js';
 import { nextTerm, predecessor, TermCounter } from './term-counter.js';
 
 /** Options of {@link KvLeaseElector}. */
@@ -48,12 +49,9 @@ export interface KvLeaseOptions {
   kvOutageGraceMs?: number;
   /**
    * The bound on clock offsets between nodes and NATS servers (the clock check's), or undefined
-   * for none. With a bound, a follower takes a lease whose holder must have stopped publishing:
-   * one not renewed since the server wrote it (the entry's timestamp c) by c + TTL − fence margin
-   * + 2 x this bound + {@link TAKEOVER_SAFETY_MS}, by compare-and-set on its revision, instead of
-   * waiting for the server to expire it (which comes 100 to 300 ms after the TTL). The holder's
-   * own fence ends at its renewal's send time + TTL − fence margin, and that send time is before
-   * c. Without a bound there is no takeover. docs/spec.md §7 Election, terms and fencing.
+   * for none. With a bound, a follower takes a lease whose holder must have stopped publishing
+   * (lease-takeover.ts) by compare-and-set on its revision, instead of waiting for the server to
+   * expire it (which comes 100 to 300 ms after the TTL). Without a bound there is no takeover.
    */
   clockOffsetBoundMs?: number;
   /** Why this node may not lead now (its clock check), or null. @default always null */
@@ -67,9 +65,6 @@ export interface KvLeaseOptions {
   clock?: Clock;
   logger?: Logger;
 }
-
-/** What a takeover waits beyond the holder's fence and the clock-offset bound: timer and request latency. */
-export const TAKEOVER_SAFETY_MS = 50;
 
 /** How long a follower that saw the KV fail leaves an absent lease to its previous holder (two of its retries). */
 const INCUMBENT_HEAD_START_MS = 2 * OUTAGE_RETRY_MS;
@@ -93,9 +88,8 @@ export class KvLeaseElector implements LeaderElector {
   #inTick = false;
   /** A watch saw the lease end: the next campaign runs at once and need not read the lease. */
   #leaseEnded = false;
-  /** The lease entry this follower saw last (revision, server write time), and its takeover timer. */
-  #observed: { revision: number; created: number } | undefined;
-  #cancelTakeover: (() => void) | undefined;
+  /** Takes over a lease not renewed in time (undefined: no clock-offset bound, no takeover). */
+  readonly #takeoverTimer: TakeoverTimer | undefined;
   /** The revision a due takeover replaces by compare-and-set. */
   #takeover: number | undefined;
   #watch: { stop(): void } | undefined;
@@ -137,6 +131,15 @@ export class KvLeaseElector implements LeaderElector {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;
     this.#reachability = new LeaseReachability(this.#clock, this.#log, () => this.#isLeader, () => this.#emit());
+    const bound = options.clockOffsetBoundMs;
+    this.#takeoverTimer =
+      bound === undefined
+        ? undefined
+        : new TakeoverTimer(this.#clock, (created) => takeoverDueAt(created, this.ttlMs, this.fenceMarginMs, bound), (revision) => {
+            if (!this.#running || this.#isLeader) return;
+            this.#takeover = revision;
+            this.#onLeaseEnded();
+          });
   }
 
   async start(): Promise<void> {
@@ -155,24 +158,9 @@ export class KvLeaseElector implements LeaderElector {
     }
   }
 
-  /**
-   * A follower saw the lease at `revision`, written at `created` (server time): unless it
-   * changes, it is taken over once its holder must have fenced itself (see clockOffsetBoundMs).
-   */
+  /** A follower saw the lease at `revision`, written at `created` (server time). */
   #observe(revision: number, created: number): void {
-    const bound = this.#o.clockOffsetBoundMs;
-    if (bound === undefined || !this.#running || this.#isLeader) return;
-    if (this.#observed && revision <= this.#observed.revision) return;
-    this.#observed = { revision, created };
-    this.#cancelTakeover?.();
-    const due = created + this.ttlMs - this.fenceMarginMs + 2 * bound + TAKEOVER_SAFETY_MS - this.#clock.wallNow();
-    const handle = this.#clock.setTimeout(() => {
-      this.#cancelTakeover = undefined;
-      if (!this.#running || this.#isLeader || this.#observed?.revision !== revision) return;
-      this.#takeover = revision;
-      this.#onLeaseEnded();
-    }, Math.max(0, due));
-    this.#cancelTakeover = () => this.#clock.clearTimeout(handle);
+    if (this.#running && !this.#isLeader) this.#takeoverTimer?.observe(revision, created);
   }
 
   /** A watch saw the lease key deleted or expired: a follower campaigns now instead of at its next poll. */
@@ -188,7 +176,7 @@ export class KvLeaseElector implements LeaderElector {
     if (!this.#running) return;
     this.#running = false;
     this.#watch?.stop();
-    this.#cancelTakeover?.();
+    this.#takeoverTimer?.cancel();
     if (this.#timer) this.#clock.clearTimeout(this.#timer);
     this.#cancelFence?.();
     this.#cancelGuard?.();
