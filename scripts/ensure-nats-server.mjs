@@ -9,30 +9,16 @@
 //
 // Without Go, a nats-server on PATH is used when it is 2.10 or newer; otherwise one line says
 // what to install. Never a silent fallback to an older server.
+// The cache directory, the pinned version and how a version is read come from the rule itself
+// (@backbeat/testing, built by `npm ci`), so the two cannot drift apart.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { compareVersions, MIN_PATH_VERSION, PINNED_NATS_SERVER_VERSION as VERSION, pinnedBinaryPath, readVersion as versionOf } from '@backbeat/testing';
 
-const VERSION = '2.14.10';
 const MODULE = `github.com/nats-io/nats-server/v2@v${VERSION}`;
-
-const cache = process.env.BACKBEAT_CACHE_DIR
-  ?? (process.env.XDG_CACHE_HOME ? join(process.env.XDG_CACHE_HOME, 'backbeat') : join(homedir(), '.cache', 'backbeat'));
-const target = join(cache, `nats-server-v${VERSION}`, 'nats-server');
-
-/** @param {string} binary @returns {string | undefined} */
-function versionOf(binary) {
-  const r = spawnSync(binary, ['--version'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return undefined;
-  return /v?(\d+\.\d+\.\d+)/.exec(`${r.stdout}${r.stderr}`)?.[1];
-}
-
-/** @param {string} v @returns {boolean} */
-function atLeast210(v) {
-  const [major = 0, minor = 0] = v.split('.').map(Number);
-  return major > 2 || (major === 2 && minor >= 10);
-}
+const target = pinnedBinaryPath();
+const cache = dirname(dirname(target));
 
 /** @param {string} line */
 function fail(line) {
@@ -59,7 +45,7 @@ if (cached) done(target, cached, 'built from its Go module');
 const go = spawnSync('go', ['version'], { encoding: 'utf8' });
 if (go.error || go.status !== 0) {
   const onPath = versionOf('nats-server');
-  if (onPath && atLeast210(onPath)) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
+  if (onPath && compareVersions(onPath, MIN_PATH_VERSION) >= 0) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
   fail(
     `Go is not installed and ${onPath ? `the nats-server on PATH is ${onPath} (older than 2.10)` : 'no nats-server is on PATH'}: ` +
       `install Go 1.25 or newer (then run this again to build nats-server v${VERSION}), or set BACKBEAT_NATS_SERVER=/path/to/nats-server (2.10 or newer)`,

@@ -14,7 +14,7 @@
  */
 export { NatsServer, canConnect } from './nats-server.js';
 export type { NatsServerOptions } from './nats-server.js';
-export { natsServerBinary, legacyNatsServerBinary, PINNED_NATS_SERVER_VERSION, pinnedBinaryPath, readVersion, compareVersions } from './nats-binary.js';
+export { natsServerBinary, legacyNatsServerBinary, PINNED_NATS_SERVER_VERSION, MIN_PATH_VERSION, pinnedBinaryPath, readVersion, compareVersions } from './nats-binary.js';
 export type { NatsServerBinary } from './nats-binary.js';
 export { NatsCluster } from './nats-cluster.js';
 export type { NatsClusterOptions, StreamCluster } from './nats-cluster.js';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 export const PINNED_NATS_SERVER_VERSION = '2.14.10';
 
 /** The oldest server found on PATH that is used without being asked for by name. */
-const MIN_PATH_VERSION: readonly [number, number, number] = [2, 10, 0];
+export const MIN_PATH_VERSION = '2.10.0';
 
 /** The resolved program and the version it reports. */
 export interface NatsServerBinary {
@@ -47,12 +47,11 @@ export function readVersion(binary: string): string | undefined {
   return /v?(\d+\.\d+\.\d+)/.exec(`${r.stdout}${r.stderr}`)?.[1];
 }
 
-/** Compares dotted versions numerically: negative, 0 or positive. */
-export function compareVersions(a: string, b: string | readonly number[]): number {
-  const pa = a.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
-  const pb = typeof b === 'string' ? b.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0) : b;
+/** Compares dotted versions numerically (`2.9.21` < `2.10.0`): negative, 0 or positive. */
+export function compareVersions(a: string, b: string): number {
+  const [pa, pb] = [a, b].map((v) => v.replace(/^v/, '').split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0));
   for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    const d = (pa![i] ?? 0) - (pb![i] ?? 0);
     if (d !== 0) return d;
   }
   return 0;
