@@ -87,7 +87,12 @@ describe('harness - nats cluster', () => {
       const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 });
       const js = jetstream(nc);
-      await js.publish('r3.a', new Uint8Array([1]));
+      // The create reply can reach us before the stream leader's interest in r3.> has crossed the routes to the
+      // node we are connected to; until it has, a publish meets "no responders". Wait for that, boundedly.
+      await waitFor(async () => (await js.publish('r3.a', new Uint8Array([1]), { timeout: 1000 })).seq === 1, {
+        timeoutMs: 5_000,
+        message: 'the first publish to the new R3 stream to be acknowledged',
+      });
       await cluster.servers[2]!.halt();
       await waitFor(async () => (await js.publish('r3.b', new Uint8Array([2]), { timeout: 1000 })).seq >= 2, {
         timeoutMs: 10_000,
