@@ -25,6 +25,11 @@ export interface NatsClusterOptions extends Pick<NatsServerOptions, 'binary' | '
   readyTimeoutMs?: number;
 }
 
+interface Routez {
+  num_routes?: number;
+  routes?: { remote_name?: string; account?: string }[];
+}
+
 interface Jsz {
   meta_cluster?: { leader?: string; cluster_size?: number };
   account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: StreamCluster }> }>;
@@ -139,20 +144,28 @@ export class NatsCluster {
   /**
    * Waits until every answering node has a route to every other answering node, so each one
    * announces the whole cluster to its clients (INFO `connect_urls`: what `--replicas auto`
-   * counts).
+   * counts). On 2.10+ a pair of nodes is joined by a pool of routes (`pool_size`, 3 by default)
+   * and an account's interest travels on one of them: the pool must be whole, or a stream just
+   * created can be unreachable from some node for a moment ("no responders").
    * @throws Error on timeout
    */
   async waitForRoutes(timeoutMs = 20_000): Promise<void> {
+    const get = async <T>(s: NatsServer, path: string): Promise<T> =>
+      (await (await fetch(`${this.#monitorUrl(s)}${path}`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) })).json()) as T;
     await waitFor(
       async () => {
         const nodes = this.#answering();
-        const routes = await Promise.all(
+        const whole = await Promise.all(
           nodes.map(async (s) => {
-            const res = await fetch(`${this.#monitorUrl(s)}/routez`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
-            return ((await res.json()) as { num_routes?: number }).num_routes ?? 0;
+            const [routez, varz] = await Promise.all([get<Routez>(s, '/routez'), get<{ cluster?: { pool_size?: number } }>(s, '/varz')]);
+            const pool = varz.cluster?.pool_size ?? 0;
+            if (pool <= 0) return (routez.num_routes ?? 0) >= nodes.length - 1;
+            const pooled = new Map<string, number>();
+            for (const r of routez.routes ?? []) if (!r.account && r.remote_name) pooled.set(r.remote_name, (pooled.get(r.remote_name) ?? 0) + 1);
+            return pooled.size >= nodes.length - 1 && [...pooled.values()].every((n) => n >= pool);
           }),
         );
-        return routes.every((n) => n >= nodes.length - 1) ? true : null;
+        return whole.every(Boolean) ? true : null;
       },
       { timeoutMs, intervalMs: 20, message: 'routes between every pair of nodes' },
     );
