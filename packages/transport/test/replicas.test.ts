@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@backbeat/core';
-import { NatsCluster, NatsServer } from '@backbeat/testing';
+import { NatsCluster, NatsServer, waitFor } from '@backbeat/testing';
 import {
   ensureStreamReplicated,
   MemoryBus,
@@ -120,7 +120,12 @@ describe('replicas - a 3-node JetStream cluster', () => {
     expect((await r3.settings()).replicas).toBe(3);
     expect(dec((await r3.get('tempo-map'))!.value)).toBe('kept');
     await bus.ensureStream(statusStreamConfig(id));
-    await bus.publishDurable(`backbeat.${id}.status`, enc('claim'), { msgId: 'c1' });
+    // The create's reply can come before the stream's interest has crossed the routes to our node ("no
+    // responders" until then); the message id makes a repeated publish store once.
+    await waitFor(() => bus.publishDurable(`backbeat.${id}.status`, enc('claim'), { msgId: 'c1' }).then(() => true), {
+      timeoutMs: 5_000,
+      message: 'the first claim to reach the new stream',
+    });
     expect((await streamReplicas(`BACKBEAT_${id}_STATUS`)).configured).toBe(1);
     await bus.ensureStream(statusStreamConfig(id, { replicas: 3 }));
     await expect.poll(() => streamReplicas(`BACKBEAT_${id}_STATUS`), { timeout: 10_000 }).toEqual({ configured: 3, peers: 3 });
