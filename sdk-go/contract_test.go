@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math/rand"
@@ -213,7 +214,7 @@ func TestBadConfigIsAnErrorNamingTheField(t *testing.T) {
 
 func mustB64(t *testing.T, s string) []byte {
 	t.Helper()
-	b, err := b64(s)
+	b, err := base64.StdEncoding.DecodeString(s)
 	must(t, err)
 	return b
 }
