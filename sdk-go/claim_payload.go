@@ -1,5 +1,7 @@
 package sdk
 
+// A claim's exact bytes and their Ed25519 signature (docs/spec.md §10 Security).
+
 import (
 	"bytes"
 	"crypto/ed25519"

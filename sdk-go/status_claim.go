@@ -1,5 +1,8 @@
 package sdk
 
+// The INT-B StatusClaim and its checks (docs/spec.md §4 The three messages): the type, the
+// nine states and the seed's aliases, the agent id rule and the schema's field rules.
+
 import (
 	"crypto/rand"
 	"encoding/hex"
