@@ -76,6 +76,9 @@ type client struct {
 	warned     sync.Map
 }
 
+// maxErrorsRemember: Health().Errors keeps the last this many.
+const maxErrorsRemember = 20
+
 var epochBase = time.Now()
 
 // systemNowMs is ms since the epoch on the monotonic clock (anchored once per process).
@@ -108,14 +111,15 @@ func newClient(config *Config) (*client, error) {
 	c.log = r.Logger
 	c.hlc = newHLC(r.AgentID, func() int64 { return time.Now().UnixMilli() })
 	c.report = c.recordError
-	c.follower = newFollower(r.ClusterID, c.hlc, float64(r.JitterTolerance)/1e6, r.Timing, float64(r.MaxClockOffset)/1e6, c.clock, c.met,
-		c.recordError, func(on bool) {
-			if on {
-				c.log.Warn("backbeat: leader frames late: keeping time locally", "agent", r.AgentID)
-			} else {
-				c.log.Info("backbeat: leader frames back: re-joined the leader", "agent", r.AgentID)
-			}
-		})
+	rules := followerRules{tolMs: float64(r.JitterTolerance) / 1e6, configured: r.Timing,
+		maxOffsetMs: float64(r.MaxClockOffset) / 1e6}
+	c.follower = newFollower(r.ClusterID, c.hlc, rules, c.clock, c.met, c.recordError, func(on bool) {
+		if on {
+			c.log.Warn("backbeat: leader frames late: keeping time locally", "agent", r.AgentID)
+		} else {
+			c.log.Info("backbeat: leader frames back: re-joined the leader", "agent", r.AgentID)
+		}
+	})
 	return c, nil
 }
 

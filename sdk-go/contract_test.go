@@ -145,7 +145,7 @@ func TestOutgoingClaimsPassTheSchema(t *testing.T) {
 	c.state = "running"
 	c.hub = &hub{}
 	c.claims = &claimSender{max: 10, met: newMetrics(), wake: make(chan struct{}, 1)}
-	c.follower.last = &BeatPosition{BeatIndex: 9}
+	c.follower.st.last, c.follower.st.hasLast = BeatPosition{BeatIndex: 9}, true
 	for _, in := range []StatusClaim{{State: "executing", Progress: 0.5, Notes: "Processing data"}, {State: "done"}, {State: "review", BeatsLeft: 2, WaitFor: []string{"hmmm://thread/9"}}} {
 		o, err := c.prepare(in)
 		must(t, err)
