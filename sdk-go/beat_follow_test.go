@@ -159,3 +159,34 @@ func TestForgedTermFrameChangesNothing(t *testing.T) {
 		t.Fatalf("a header changed the term: %+v", c.Health().Lease)
 	}
 }
+
+// A service may stop its client from inside a beat callback (the last client on its connection):
+// Stop returns instead of waiting for the goroutine that runs the callback.
+func TestStopFromInsideABeatCallbackReturns(t *testing.T) {
+	srv := startNATS(t)
+	cluster := uniqueCluster("stopcb")
+	startPulse(t, srv.URL, cluster, "p1").waitOutput(t, `"became leader"`, 20*time.Second)
+	c := newTestClient(t, srv.URL, cluster, "agent:stopcb-1", nil)
+	stopped := make(chan error, 1)
+	var once bool
+	if err := c.OnBeat(func(BeatFrame) {
+		if once {
+			return
+		}
+		once = true
+		stopped <- c.Stop()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Stop called from a beat callback did not return within 15 s")
+	}
+	if c.Health().Connected {
+		t.Fatal("still connected after Stop")
+	}
+}
