@@ -35,14 +35,23 @@ export type StoreOutcome = { readonly stored: boolean; readonly seq: number } | 
  * `Backbeat-Claim-Cut`, this replica's node id in `Backbeat-Report-Node`).
  * @returns whether this copy was stored and the stored copy's sequence, or 'failed' (retry later)
  */
-export async function storeReport(bus: Bus, clusterId: string, report: BarReport, o: { cut: number; nodeId: string }, logger: Logger): Promise<StoreOutcome> {
+export async function storeReport(
+  bus: Bus,
+  clusterId: string,
+  report: BarReport,
+  o: { cut: number; nodeId: string },
+  logger: Logger,
+): Promise<StoreOutcome> {
   const data = enc.encode(JSON.stringify(report));
   const headers = { [CLAIM_CUT_HEADER]: String(o.cut), [REPORT_NODE_HEADER]: o.nodeId };
   try {
     const ack = await bus.publishDurable(subjects(clusterId).reportStore, data, { msgId: report.window_id, headers });
     return { stored: !ack.duplicate, seq: ack.seq };
   } catch (err) {
-    logger.warn({ err: (err as Error).message, window: report.window_id, from_beat: report.from_beat }, 'could not store the bar report; retrying');
+    logger.warn(
+      { err: (err as Error).message, window: report.window_id, from_beat: report.from_beat },
+      'could not store the bar report; retrying',
+    );
     return 'failed';
   }
 }
@@ -50,18 +59,33 @@ export async function storeReport(bus: Bus, clusterId: string, report: BarReport
 /** Broadcasts a stored report on `backbeat.C.reverb` (once per bar: the ledger says which replica); never throws. */
 export function broadcastReport(bus: Bus, clusterId: string, report: BarReport, logger: Logger): void {
   try {
-    bus.publish(subjects(clusterId).reverb, enc.encode(JSON.stringify(report)), { headers: { [MSG_ID_HEADER]: report.window_id } });
+    bus.publish(subjects(clusterId).reverb, enc.encode(JSON.stringify(report)), {
+      headers: { [MSG_ID_HEADER]: report.window_id },
+    });
   } catch (err) {
     logger.warn({ err: (err as Error).message, window: report.window_id }, 'bar report stored but not broadcast');
   }
 }
 
 /** Sends a refused claim to `backbeat.C.dlq` with `x-reason` and `x-error`; never throws. */
-export function deadLetter(bus: Bus, clusterId: string, data: Uint8Array, headers: Headers, reason: string, message: string, logger: Logger): void {
-  const h: Record<string, string> = { [REASON_HEADER]: reason, [ERROR_HEADER]: message.replace(/[\r\n]+/g, ' ').slice(0, 512) };
+export function deadLetter(
+  bus: Bus,
+  clusterId: string,
+  data: Uint8Array,
+  headers: Headers,
+  reason: string,
+  message: string,
+  logger: Logger,
+): void {
+  const h: Record<string, string> = {
+    [REASON_HEADER]: reason,
+    [ERROR_HEADER]: message.replace(/[\r\n]+/g, ' ').slice(0, 512),
+  };
   for (const k of [AGENT_ID_HEADER, WINDOW_ID_HEADER, HLC_HEADER]) if (headers[k] !== undefined) h[k] = headers[k]!;
   try {
-    bus.publish(subjects(clusterId).dlq, data.length > DLQ_MAX_BYTES ? data.subarray(0, DLQ_MAX_BYTES) : data, { headers: h });
+    bus.publish(subjects(clusterId).dlq, data.length > DLQ_MAX_BYTES ? data.subarray(0, DLQ_MAX_BYTES) : data, {
+      headers: h,
+    });
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'could not publish to the dead-letter subject');
   }

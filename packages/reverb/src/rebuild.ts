@@ -50,18 +50,35 @@ export interface RebuildResult {
  * Rebuilds the bars a stop lost, however many; `floor` and `firstSeq` are the claim stream's
  * last and first sequences at start (firstSeq undefined when it is empty).
  */
-export async function rebuild(h: RebuildHost, floor: number, firstSeq: number | undefined): Promise<RebuildResult | undefined> {
+export async function rebuild(
+  h: RebuildHost,
+  floor: number,
+  firstSeq: number | undefined,
+): Promise<RebuildResult | undefined> {
   const { bus, clusterId, logger, catchUpBars, clock, readBytes } = h.options;
   const names = clusterNames(clusterId);
   // The SDK's watch may not have delivered the map yet: read it from the state bucket (the
   // pulse owns that bucket: opened, never created here).
-  const read = h.tempoMap() ? null : await bus.kv(names.stateBucket, { create: false }).then(readTempoMap).catch(() => null);
+  const read = h.tempoMap()
+    ? null
+    : await bus
+        .kv(names.stateBucket, { create: false })
+        .then(readTempoMap)
+        .catch(() => null);
   const stateMap = h.tempoMap() ?? read?.map ?? null;
   h.setStateMap(stateMap);
   const map = stateMap;
-  const last = await bus.getStreamMsg(names.reportStream, { lastBySubject: subjects(clusterId).reportStore }).catch(() => undefined);
+  const last = await bus
+    .getStreamMsg(names.reportStream, { lastBySubject: subjects(clusterId).reportStore })
+    .catch(() => undefined);
   const lastReport = last && decodeStoredReport(last);
-  if (last && lastReport) h.apply({ type: 'last-report', fromBeat: lastReport.from_beat, cut: claimCutOf(last.headers), storedAt: last.time });
+  if (last && lastReport)
+    h.apply({
+      type: 'last-report',
+      fromBeat: lastReport.from_beat,
+      cut: claimCutOf(last.headers),
+      storedAt: last.time,
+    });
   const stream = names.statusStream;
   const consumers = await bus.listConsumers(stream).catch(() => undefined);
   const mine = consumers?.find((c) => c.name === h.consumer);
@@ -71,25 +88,51 @@ export async function rebuild(h: RebuildHost, floor: number, firstSeq: number | 
   const handledUpTo = consumers !== undefined && mine === undefined ? floor : undefined;
   const nothing = { startTime: undefined, handledUpTo, readFrom: undefined };
   if (!map) return nothing;
-  const oldest = firstSeq === undefined ? undefined : await bus.getStreamMsg(stream, { seq: firstSeq }).catch(() => undefined);
+  const oldest =
+    firstSeq === undefined ? undefined : await bus.getStreamMsg(stream, { seq: firstSeq }).catch(() => undefined);
   const barLength = barLengthOf(h.ledger);
   const lastReported = lastReport?.from_beat;
-  const plan = planRecovery({ map, barLength, now: clock.now(), lastReported, oldestClaimAt: oldest?.time, maxBars: catchUpBars });
+  const plan = planRecovery({
+    map,
+    barLength,
+    now: clock.now(),
+    lastReported,
+    oldestClaimAt: oldest?.time,
+    maxBars: catchUpBars,
+  });
   if (!plan) return nothing;
-  if (plan.skippedBars > 0) logger.warn({ bars: plan.skippedBars, catch_up_bars: catchUpBars }, 'bars older than the oldest stored claim and beyond --catch-up-bars; no report for them');
+  if (plan.skippedBars > 0)
+    logger.warn(
+      { bars: plan.skippedBars, catch_up_bars: catchUpBars },
+      'bars older than the oldest stored claim and beyond --catch-up-bars; no report for them',
+    );
   h.apply({ type: 'rebuild', firstBar: plan.firstBar, currentBar: plan.currentBar });
   const reader = new ClaimStreamReader(bus, stream, { fromTime: plan.readFrom }, pageLimitFor(readBytes));
   const delivered = mine?.deliveredSeq ?? 0;
   const each = (m: StoredMsg) => h.ingestStored(m, m.seq <= delivered ? 'history' : 'live');
+  // A sequential read covers every sequence up to the last it handed over, gaps in the stream included.
+  const covered = () => reader.lastSeq !== undefined && h.apply({ type: 'read-through', seq: reader.lastSeq });
+  const readBefore = async (beforeTime: number): Promise<true> => {
+    await reader.read(each, { beforeTime });
+    covered();
+    return true;
+  };
   // Reads every claim up to `toSeq`; a short answer (a replica behind its stream) is read again, never taken as all there is.
   const readTo = async (toSeq: number): Promise<true> => {
     const stopped = await reader.read(each, { toSeq });
-    if (!stopped && reader.lastSeq !== undefined && reader.lastSeq < toSeq) throw new Error(`the claim stream answered up to ${reader.lastSeq} of ${toSeq}`);
+    covered();
+    if (!stopped && reader.lastSeq !== undefined && reader.lastSeq < toSeq) {
+      throw new Error(`the claim stream answered up to ${reader.lastSeq} of ${toSeq}`);
+    }
     return true;
   };
   const { ledger } = h;
   const missed = Math.max(0, (ledger.dueUpTo + barLength - plan.firstBar) / barLength);
-  if (missed > 0) logger.info({ from_bar: plan.firstBar, missed_bars: missed, consumer: h.consumer, resumed: mine !== undefined }, 'rebuilding missed bars from the claim stream');
+  if (missed > 0)
+    logger.info(
+      { from_bar: plan.firstBar, missed_bars: missed, consumer: h.consumer, resumed: mine !== undefined },
+      'rebuilding missed bars from the claim stream',
+    );
   // Bar by bar, in order: the claims stored until the first beat of the next bar ended, and
   // at least REBUILD_GRACE_MS after the bar (a live replica builds a report sooner), then the report.
   for (;;) {
@@ -98,16 +141,25 @@ export async function rebuild(h: RebuildHost, floor: number, firstSeq: number | 
     if (next > ledger.dueUpTo) break;
     const m = h.tempoMap() ?? map;
     const horizon = Math.max(timeOf(m, next + barLength + 1), timeOf(m, next + barLength) + REBUILD_GRACE_MS);
-    if ((await h.untilDone('reading the claim stream to rebuild a bar', () => reader.read(each, { beforeTime: horizon }))) === undefined) return undefined;
+    if ((await h.untilDone('reading the claim stream to rebuild a bar', () => readBefore(horizon))) === undefined)
+      return undefined;
     // Every claim the last stored report accounts for is read before this bar's report names a later cut.
     const cut = ledger.reportedCut ?? 0;
-    if ((ledger.handled.upTo ?? 0) < cut && (await h.untilDone('reading the claim stream to rebuild a bar', () => readTo(cut))) === undefined) return undefined;
+    if (
+      (ledger.handled.upTo ?? 0) < cut &&
+      (await h.untilDone('reading the claim stream to rebuild a bar', () => readTo(cut))) === undefined
+    )
+      return undefined;
     if (!(await h.publish(next))) await h.sleep(h.options.retryMs);
   }
   // The bar in progress: every claim stored so far.
   const target = await h.untilDone(`reading stream ${stream}`, async () => (await bus.streamState(stream)).lastSeq);
-  if (target === undefined || (await h.untilDone('reading the claim stream', () => readTo(target))) === undefined) return undefined;
-  logger.info({ claims: reader.count, from_bar: plan.firstBar, missed_bars: missed, up_to_seq: target }, 'rebuilt from the claim stream');
+  if (target === undefined || (await h.untilDone('reading the claim stream', () => readTo(target))) === undefined)
+    return undefined;
+  logger.info(
+    { claims: reader.count, from_bar: plan.firstBar, missed_bars: missed, up_to_seq: target },
+    'rebuilt from the claim stream',
+  );
   // A new durable starts a little before the last claim read (stream times may repeat); what it delivers again is skipped by sequence.
   const startTime = reader.lastTime !== undefined ? reader.lastTime - 1000 : plan.readFrom;
   return { startTime, handledUpTo: target, readFrom: plan.readFrom };

@@ -89,10 +89,17 @@ export class ReportPump {
     try {
       m = await bus.getStreamMsg(clusterNames(clusterId).reportStream, { seq: stored.seq });
     } catch (err) {
-      logger.warn({ err: (err as Error).message, window: store.report.window_id, seq: stored.seq }, 'could not read the stored copy of the bar report; retrying');
+      logger.warn(
+        { err: (err as Error).message, window: store.report.window_id, seq: stored.seq },
+        'could not read the stored copy of the bar report; retrying',
+      );
       return done(this.#h.apply({ type: 'store-failed', why: 'read' }));
     }
-    const found = { report: m && decodeStoredReport(m), cut: m && claimCutOf(m.headers), storedBy: m?.headers[REPORT_NODE_HEADER] };
+    const found = {
+      report: m && decodeStoredReport(m),
+      cut: m && claimCutOf(m.headers),
+      storedBy: m?.headers[REPORT_NODE_HEADER],
+    };
     return done(this.#h.apply({ type: 'found-stored', ...found }));
   }
 
@@ -119,12 +126,18 @@ export class ReportPump {
       // answered it) covers nothing past what it handed over; the floor is never moved over
       // sequences that were not read.
       if (upTo === undefined ? lastSeq !== undefined && lastSeq < target : (lastSeq ?? upTo) < target) {
-        logger.warn({ read_up_to_seq: lastSeq ?? null, up_to_seq: target }, 'the claim stream answered only part of what it holds; the report waits');
+        logger.warn(
+          { read_up_to_seq: lastSeq ?? null, up_to_seq: target },
+          'the claim stream answered only part of what it holds; the report waits',
+        );
         return false;
       }
       this.#h.apply({ type: 'read-through', seq: target });
       this.#h.metrics.catchUpReads.inc();
-      logger.info({ claims: count, up_to_seq: target }, 'the claim consumer was behind; read the claim stream directly before the report');
+      logger.info(
+        { claims: count, up_to_seq: target },
+        'the claim consumer was behind; read the claim stream directly before the report',
+      );
       return true;
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not read the claim stream before the report; retrying');

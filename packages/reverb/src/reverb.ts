@@ -8,41 +8,35 @@
  * effects.
  */
 import { Hlc, type LifecycleState, type TempoMap } from '@backbeat/core';
-import { AGENT_ID_HEADER, SIGNATURE_HEADER, type BarReport, type BeatFrame } from '@backbeat/contracts';
+import type { BarReport, BeatFrame } from '@backbeat/contracts';
 import { createClient, type BeatCallback, type BeatInfo, type Client } from '@backbeat/sdk';
 import type { Consumer, DurableMsg, Headers, StoredMsg } from '@backbeat/transport';
-import { ClaimPipeline } from './claim-pipeline.js';
+import { ClaimIntake, type DeliveredClaim } from './claim-intake.js';
 import { consumerName } from './consumers.js';
+import { LedgerEffects, type ReportListener } from './effects.js';
 import { HandledWaiters } from './handled-waiters.js';
 import { readReports, type ReportPage, type ReportQuery } from './history.js';
-import type { ClaimEvent, ClaimSource, IngestOutcome, LedgerEffect, LedgerEvent } from './ledger/events.js';
+import type { ClaimSource, IngestOutcome, LedgerEffect, LedgerEvent } from './ledger/events.js';
 import { barLengthOf, createLedger, type LedgerState } from './ledger/state.js';
 import { step } from './ledger/step.js';
 import type { WindowAggregation } from './ledger/window.js';
 import { createReverbMetrics, type ReverbMetrics } from './metrics.js';
 import { resolveReverbOptions, type ResolvedReverbOptions, type ReverbOptions } from './options.js';
-import { broadcastReport, deadLetter } from './publish.js';
 import { ReportPump } from './report-pump.js';
-import { claimStreamState, ensureReverbStreams, openConsumer, startReverbPresence, warnSignatureMode } from './start-up.js';
+import {
+  claimStreamState,
+  ensureReverbStreams,
+  openConsumer,
+  startReverbPresence,
+  warnSignatureMode,
+} from './start-up.js';
 import { rebuild } from './rebuild.js';
 import type { SignatureCheck, TrustStore } from './trust.js';
-import { VerifyPool } from './verify-pool.js';
 
 /** Lifecycle of the service. */
 export type ReverbState = LifecycleState;
 
 export type { ClaimSource, IngestOutcome } from './ledger/events.js';
-
-/** A claim between delivery and counting (see ClaimPipeline). */
-interface DeliveredClaim {
-  readonly data: Uint8Array;
-  readonly headers: Headers;
-  readonly storedAt: number;
-  readonly source: ClaimSource;
-  readonly seq: number;
-  /** Called with the outcome once counted (the consumer's ack). */
-  readonly done: (outcome: IngestOutcome) => void;
-}
 
 /** One reverb replica. */
 export class Reverb {
@@ -53,7 +47,6 @@ export class Reverb {
   /** This replica's durable consumer on the claim stream. */
   readonly consumer: string;
   #state: ReverbState = 'created';
-  #trust: TrustStore | undefined;
   #client: Client | undefined;
   #consumer: Consumer | undefined;
   #presence: { stop(): Promise<void> } | undefined;
@@ -62,36 +55,31 @@ export class Reverb {
   readonly #ledger: LedgerState;
   readonly #waiters: HandledWaiters;
   readonly #pump: ReportPump;
-  /** Claims stepped and not answered yet (held while a report is stored), by event id. */
-  readonly #answers = new Map<number, (outcome: IngestOutcome) => void>();
-  #nextId = 1;
-  #lastReport: BarReport | undefined;
-  #lastReportAt: number | undefined;
+  readonly #effects: LedgerEffects;
   #rebuildFrom: number | undefined;
   /** The tempo map read from the state bucket at start, until the SDK has one. */
   #stateMap: TempoMap | null = null;
   #httpAddress: string | undefined;
-  #reportListeners = new Set<(r: BarReport, timing: { publishedMs: number }) => void>();
-  #claimListeners = new Set<(windowId: string) => void>();
-  /** Delivered claims in order, their signatures checked on the verify threads. */
-  readonly #pipeline: ClaimPipeline<DeliveredClaim>;
-  /** Started at the first signed claim to check on a thread. */
-  #pool: VerifyPool | undefined;
+  readonly #intake: ClaimIntake;
 
   constructor(options: ReverbOptions) {
     this.options = Object.freeze({ ...resolveReverbOptions(options), bus: options.bus });
     const o = this.options;
     this.metrics = createReverbMetrics(o.registry);
     this.hlc = new Hlc(o.nodeId, { clock: o.clock });
-    this.#trust = o.trust;
     this.startedAt = o.clock.wallNow();
     this.consumer = consumerName(o.nodeId);
-    const { clusterId, nodeId, signatures, maxClaimBytes, replayBars, maxClaimDelayMs, windowTtlMs, maxWindows } = o;
-    const config = { clusterId, nodeId, signatures, maxClaimBytes, replayBars, maxClaimDelayMs, windowTtlMs, maxWindows };
-    this.#ledger = createLedger({ ...config, barLength: o.barLength });
-    this.#ledger.trust = this.#trust;
+    this.#ledger = createLedger(o); // reads the settings it needs (LedgerConfig)
+    this.#effects = new LedgerEffects(o, this.metrics, this.hlc, this.#ledger);
     this.#waiters = new HandledWaiters(o.clock, () => this.#ledger.handled.upTo);
-    const host = { options: o, metrics: this.metrics, hlc: this.hlc, ledger: this.#ledger, apply: (e: LedgerEvent) => this.#apply(e) };
+    this.#apply({ type: 'trust', trust: o.trust });
+    const host = {
+      options: o,
+      metrics: this.metrics,
+      hlc: this.hlc,
+      ledger: this.#ledger,
+      apply: this.#apply.bind(this),
+    };
     this.#pump = new ReportPump({
       ...host,
       ingestStored: (m) => this.#ingestStored(m, 'live'),
@@ -99,117 +87,34 @@ export class Reverb {
       active: () => this.#state === 'starting' || this.#state === 'running',
       rebuildFrom: () => this.#rebuildFrom,
     });
-    this.#pipeline = new ClaimPipeline<DeliveredClaim>({
-      toCheck: (c) => (c.seq > 0 && this.#ledger.handled.has(c.seq) ? undefined : this.#threadCheck(c.headers, c.data)),
-      check: (agent, payload, signature) => this.#verifyPool().check(agent, payload, signature),
-      apply: (c, check) => void this.#count(c, c.done, check),
-      onError: (err) => o.logger.error({ err: (err as Error).message }, 'a claim listener failed'),
-    });
-  }
-
-  /** The signature check a verify thread makes for this claim; undefined when it is checked here or needs none. */
-  #threadCheck(headers: Headers, data: Uint8Array): { agent: string; payload: Uint8Array; signature: string } | undefined {
-    const agent = headers[AGENT_ID_HEADER];
-    const signature = headers[SIGNATURE_HEADER];
-    if (this.options.verifyThreads === 0 || !this.#trust || !agent || !signature) return undefined;
-    if (this.options.signatures === 'off' && !this.#trust.knows(agent)) return undefined; // ignored: not listed
-    if (data.length > this.options.maxClaimBytes) return undefined; // refused before any check
-    return { agent, payload: data, signature };
-  }
-
-  #verifyPool(): VerifyPool {
-    this.#pool ??= new VerifyPool(this.options.verifyThreads, this.#trust!);
-    return this.#pool;
+    const intake = { options: o, handled: this.#ledger.handled };
+    this.#intake = new ClaimIntake({ ...intake, count: (c, check) => void this.#count(c, c.done, check) }, o.trust);
   }
 
   /** Steps the ledger (the tempo map first, when it changed) and carries out the effects. */
   #apply(e: LedgerEvent): LedgerEffect[] {
     const now = this.options.clock.now();
-    if (this.tempoMap !== this.#ledger.map) this.#do(step(this.#ledger, { type: 'tempo', map: this.tempoMap }, now).effects);
+    if (this.tempoMap !== this.#ledger.map)
+      this.#effects.run(step(this.#ledger, { type: 'tempo', map: this.tempoMap }, now).effects);
     const { effects } = step(this.#ledger, e, now);
-    this.#do(effects);
+    this.#effects.run(effects);
     this.#waiters.check();
     return effects;
   }
 
-  #do(effects: readonly LedgerEffect[]): void {
-    const { bus, clusterId, logger } = this.options;
-    for (const fx of effects) {
-      switch (fx.type) {
-        case 'outcome': {
-          const answer = this.#answers.get(fx.id);
-          this.#answers.delete(fx.id);
-          answer?.(fx.outcome);
-          break;
-        }
-        case 'dead-letter':
-          deadLetter(bus, clusterId, fx.data, fx.headers, fx.reason, fx.message, logger);
-          break;
-        case 'claim-counted':
-          this.metrics.claims.inc({ outcome: fx.outcome });
-          if (fx.reason !== undefined && fx.outcome === 'rejected') this.metrics.rejected.inc({ reason: fx.reason });
-          break;
-        case 'claim-accepted':
-          for (const l of this.#claimListeners) {
-            try {
-              l(fx.windowId);
-            } catch (err) {
-              logger.error({ err: (err as Error).message }, 'a claim listener failed');
-            }
-          }
-          break;
-        case 'merge-hlc':
-          this.hlc.update(fx.hlc);
-          break;
-        case 'report-waits':
-          logger.warn({ window: this.#ledger.windows.id(fx.fromBeat), cut: fx.cut, max_seq: fx.maxSeq }, 'claims above a gap in the handled sequences; the report waits');
-          break;
-        case 'report-done':
-          this.#reported(fx);
-          break;
-        case 'report-failed':
-          if (fx.why === 'store') this.metrics.reportFailures.inc();
-          break;
-        case 'log':
-          logger[fx.level](fx.fields, fx.msg);
-          break;
-        case 'store-report':
-        case 'report-known':
-          break;
-      }
-    }
-    this.metrics.activeWindows.set(this.#ledger.windows.size);
-  }
-
-  /** A bar's report is the record: broadcast it when this replica's copy is the one stored, tell the listeners. */
-  #reported(fx: Extract<LedgerEffect, { type: 'report-done' }>): void {
-    const { bus, clusterId, clock, logger } = this.options;
-    const published = fx.report;
-    if (fx.broadcast) {
-      broadcastReport(bus, clusterId, published, logger);
-      this.metrics.reports.inc();
-    }
-    const publishedMs = Math.max(0, clock.now() - fx.due); // closing downbeat to report published
-    this.metrics.rollup.observe(publishedMs / 1000);
-    this.metrics.agentsReporting.set(published.agents_reporting);
-    this.#lastReport = published;
-    this.#lastReportAt = clock.wallNow();
-    for (const l of this.#reportListeners) l(published, { publishedMs });
-    const { claims_processed: claims } = published.performance ?? {};
-    const fields = { claims, late: published.late_claims, cut: fx.cut, window: published.window_id, from_beat: fx.fromBeat };
-    logger.debug({ ...fields, agents: published.agents_reporting, duplicate: !fx.builtHere, moved: fx.moved, rollup_ms: Math.round(publishedMs * 1000) / 1000 }, 'bar report');
-  }
-
   /** Counts one claim; `answer` gets the outcome once known (at once, or after a report in flight is stored). */
-  #count(c: Omit<DeliveredClaim, 'done'>, answer: ((o: IngestOutcome) => void) | undefined, signature?: SignatureCheck): IngestOutcome | 'held' {
-    const id = this.#nextId++;
+  #count(
+    c: Omit<DeliveredClaim, 'done'>,
+    answer?: (o: IngestOutcome) => void,
+    signature?: SignatureCheck,
+  ): IngestOutcome | 'held' {
     let outcome: IngestOutcome | undefined;
-    this.#answers.set(id, (o) => {
+    const id = this.#effects.expect((o) => {
       outcome = o;
       answer?.(o);
     });
-    const e: ClaimEvent = { type: 'claim', id, ...c, wall: this.options.clock.wallNow(), followedBeat: this.currentBeat, ...(signature ? { signature } : {}) };
-    this.#apply(e);
+    const wall = this.options.clock.wallNow();
+    this.#apply({ type: 'claim', id, ...c, wall, followedBeat: this.currentBeat, ...(signature ? { signature } : {}) });
     return outcome ?? 'held';
   }
 
@@ -224,9 +129,8 @@ export class Reverb {
 
   /** Replaces the trust store (a reloaded trust file). */
   setTrust(trust: TrustStore): void {
-    this.#trust = trust;
     this.#apply({ type: 'trust', trust });
-    this.#pool?.setTrust(trust);
+    this.#intake.setTrust(trust);
   }
 
   /** The HTTP address announced in presence (set by whoever listens). */
@@ -271,12 +175,25 @@ export class Reverb {
     if (recovery.handledUpTo !== undefined) this.#apply({ type: 'read-through', seq: recovery.handledUpTo });
     this.#apply({ type: 'recovered' });
     this.#pump.kick();
-    this.#consumer = await openConsumer(bus, statusStream, this.consumer, recovery.startTime, (msg) => this.#onDelivery(msg));
+    this.#consumer = await openConsumer(bus, statusStream, this.consumer, recovery.startTime, (msg) =>
+      this.#onDelivery(msg),
+    );
     this.#scheduleSweep();
-    this.#presence = await startReverbPresence(this.options, replicas, () => this.#presenceInfo());
+    this.#presence = await startReverbPresence(this.options, replicas, () =>
+      this.#effects.presenceInfo(this.#httpAddress, this.consumer),
+    );
     this.#state = 'running';
-    logger.info({ cluster: clusterId, node: nodeId, consumer: this.consumer, signatures: this.options.signatures, bar: this.barLength }, 'reverb started');
-    warnSignatureMode(this.options, this.#trust);
+    logger.info(
+      {
+        cluster: clusterId,
+        node: nodeId,
+        consumer: this.consumer,
+        signatures: this.options.signatures,
+        bar: this.barLength,
+      },
+      'reverb started',
+    );
+    warnSignatureMode(this.options, this.#ledger.trust);
   }
 
   #rebuildHost(): Parameters<typeof rebuild>[0] {
@@ -295,16 +212,6 @@ export class Reverb {
       publish: (fromBeat) => this.#pump.publish(fromBeat, false),
       untilDone: (what, fn) => this.#untilDone(what, fn),
       sleep: (ms) => this.#sleep(ms),
-    };
-  }
-
-  #presenceInfo(): Record<string, unknown> {
-    return {
-      http: this.#httpAddress ?? null,
-      consumer: this.consumer,
-      last_report_window: this.#lastReport?.window_id ?? null,
-      last_report_from_beat: this.#lastReport?.from_beat ?? null,
-      last_report_at: this.#lastReportAt === undefined ? null : new Date(this.#lastReportAt).toISOString(),
     };
   }
 
@@ -327,7 +234,8 @@ export class Reverb {
 
   #onDelivery(msg: DurableMsg): void {
     const source = msg.redelivered ? 'redelivered' : 'live';
-    this.#pipeline.submit({ data: msg.data, headers: msg.headers, storedAt: msg.time, source, seq: msg.seq, done: () => msg.ack() });
+    const { data, headers, time: storedAt, seq } = msg;
+    this.#intake.submit({ data, headers, storedAt, source, seq, done: () => msg.ack() });
   }
 
   /** Stops reporting, consuming and following; idempotent. */
@@ -336,8 +244,7 @@ export class Reverb {
     this.#state = 'stopping';
     if (this.#sweeper) this.options.clock.clearTimeout(this.#sweeper);
     await this.#consumer?.stop();
-    await this.#pipeline.idle();
-    await this.#pool?.close();
+    await this.#intake.close();
     await this.#pump.stop();
     await this.#presence?.stop();
     await this.#client?.stop();
@@ -351,7 +258,13 @@ export class Reverb {
    * message; the same message again (same `seq`) is a duplicate, silently skipped. While a
    * report is being stored the claim waits and `held` comes back ({@link ingestAsync} resolves then).
    */
-  ingest(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): IngestOutcome | 'held' {
+  ingest(
+    data: Uint8Array,
+    headers: Headers,
+    storedAt: number,
+    source: ClaimSource = 'live',
+    seq = 0,
+  ): IngestOutcome | 'held' {
     return this.#count({ data, headers, storedAt, source, seq }, undefined);
   }
 
@@ -359,8 +272,14 @@ export class Reverb {
    * {@link ingest}, with the signature checked on a verify thread (`verifyThreads`); claims
    * are counted in the order they were given, the outcome resolves once this one is.
    */
-  ingestAsync(data: Uint8Array, headers: Headers, storedAt: number, source: ClaimSource = 'live', seq = 0): Promise<IngestOutcome> {
-    return new Promise((done) => this.#pipeline.submit({ data, headers, storedAt, source, seq, done }));
+  ingestAsync(
+    data: Uint8Array,
+    headers: Headers,
+    storedAt: number,
+    source: ClaimSource = 'live',
+    seq = 0,
+  ): Promise<IngestOutcome> {
+    return new Promise((done) => this.#intake.submit({ data, headers, storedAt, source, seq, done }));
   }
 
   #onDownbeat(frame: BeatFrame, info: BeatInfo): void {
@@ -389,7 +308,7 @@ export class Reverb {
 
   /** The last report this replica stored (or found stored by another replica). */
   get lastReport(): BarReport | undefined {
-    return this.#lastReport;
+    return this.#effects.lastReport;
   }
 
   /** Calls `cb` for every (beat, phase) reverb follows (the SDK's onPhase). Call after start(). */
@@ -398,15 +317,15 @@ export class Reverb {
   }
 
   /** Calls `l` with every report this replica publishes, and the time from the downbeat frame to its publication. */
-  onReport(l: (r: BarReport, timing: { publishedMs: number }) => void): () => void {
-    this.#reportListeners.add(l);
-    return () => this.#reportListeners.delete(l);
+  onReport(l: ReportListener): () => void {
+    this.#effects.reportListeners.add(l);
+    return () => this.#effects.reportListeners.delete(l);
   }
 
   /** Calls `l` with the window id of every accepted claim. */
   onClaim(l: (windowId: string) => void): () => void {
-    this.#claimListeners.add(l);
-    return () => this.#claimListeners.delete(l);
+    this.#effects.claimListeners.add(l);
+    return () => this.#effects.claimListeners.delete(l);
   }
 
   /** A page of stored reports (see {@link readReports}). @throws JetStreamNotFoundError */

@@ -36,7 +36,11 @@ export async function ensureReverbStreams(o: Options): Promise<{ replicas: numbe
     dlqStreamConfig(clusterId, { replicas }),
   ];
   for (const config of configs) {
-    await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), { what: `ensuring stream ${config.name}`, clock, logger });
+    await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), {
+      what: `ensuring stream ${config.name}`,
+      clock,
+      logger,
+    });
   }
   return { replicas, statusStream: clusterNames(clusterId).statusStream };
 }
@@ -51,17 +55,34 @@ export function claimStreamState(o: Options, stream: string): ReturnType<Bus['st
  * Opens the replica's durable consumer: from `startTime` when it is new (else only new
  * claims), or where an existing one stopped.
  */
-export function openConsumer(bus: Bus, stream: string, durable: string, startTime: number | undefined, handler: (msg: DurableMsg) => void): Promise<Consumer> {
+export function openConsumer(
+  bus: Bus,
+  stream: string,
+  durable: string,
+  startTime: number | undefined,
+  handler: (msg: DurableMsg) => void,
+): Promise<Consumer> {
   return bus.consume(
     // AckAll: claims are counted (then acked) in delivery order, and every claim is settled
     // by the handler (counted, or dead-lettered with its reason), never nak'ed.
-    { stream, durable, ackPolicy: 'all', ackWaitMs: 30_000, maxAckPending: 20_000, ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }) },
+    {
+      stream,
+      durable,
+      ackPolicy: 'all',
+      ackWaitMs: 30_000,
+      maxAckPending: 20_000,
+      ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }),
+    },
     handler,
   );
 }
 
 /** Announces the replica in the presence bucket; undefined (logged) when it cannot. */
-export async function startReverbPresence(o: Options, replicas: number, info: () => Record<string, unknown>): Promise<{ stop(): Promise<void> } | undefined> {
+export async function startReverbPresence(
+  o: Options,
+  replicas: number,
+  info: () => Record<string, unknown>,
+): Promise<{ stop(): Promise<void> } | undefined> {
   const { bus, clusterId, nodeId, clock, logger } = o;
   try {
     return await startPresence(bus, clusterId, { kind: 'reverb', nodeId, host: o.host, clock, logger, replicas, info });

@@ -12,7 +12,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTempoMap, timeOf } from '@backbeat/core';
 import type { BarReport } from '@backbeat/contracts';
-import { catchUpTarget, createLedger, nextDue, planRecovery, step, type LedgerEffect, type LedgerEvent, type LedgerState } from '../src/internal.js';
+import {
+  catchUpTarget,
+  createLedger,
+  nextDue,
+  planRecovery,
+  step,
+  type LedgerEffect,
+  type LedgerEvent,
+  type LedgerState,
+} from '../src/internal.js';
 
 const BAR = 4;
 const T0 = 1_700_000_000_000;
@@ -54,7 +63,9 @@ function claimStream(rnd: () => number, bars: number, rates: Rates): Stored[] {
       if (rnd() < 0.2) continue;
       const agent = `agent:${a}`;
       const hlc = `${(timeOf(MAP, beat) + a).toString(16)}:0001:${a.toString(16).padStart(4, '0')}`;
-      const data = enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc }));
+      const data = enc.encode(
+        JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc }),
+      );
       const headers = { 'x-agent-id': agent, 'x-hlc': hlc };
       const late = rnd() < rates.late ? 400 + rnd() * 1200 : rnd() * 90; // queued through a partition: after its bar's report
       raw.push({ storedAt: timeOf(MAP, beat) + late, data, headers });
@@ -99,7 +110,17 @@ class Replica {
   fresh(): void {
     if (this.done.length > 0) this.incarnations.push(this.done);
     this.done = [];
-    this.ledger = createLedger({ clusterId: 'prop', nodeId: this.id, signatures: 'off', maxClaimBytes: 65_536, replayBars: 2, maxClaimDelayMs: 120_000, barLength: BAR, windowTtlMs: 300_000, maxWindows: 1000 });
+    this.ledger = createLedger({
+      clusterId: 'prop',
+      nodeId: this.id,
+      signatures: 'off',
+      maxClaimBytes: 65_536,
+      replayBars: 2,
+      maxClaimDelayMs: 120_000,
+      barLength: BAR,
+      windowTtlMs: 300_000,
+      maxWindows: 1000,
+    });
     this.pending = undefined;
   }
 }
@@ -139,11 +160,34 @@ function run(seed: number, rates: Rates) {
     return effects;
   };
   const claim = (r: Replica, m: Stored, source: 'live' | 'redelivered' | 'history', now: number) =>
-    apply(r, { type: 'claim', id: ++id, data: m.data, headers: m.headers, storedAt: m.storedAt, source, seq: m.seq, wall: now, followedBeat: -1 }, now);
+    apply(
+      r,
+      {
+        type: 'claim',
+        id: ++id,
+        data: m.data,
+        headers: m.headers,
+        storedAt: m.storedAt,
+        source,
+        seq: m.seq,
+        wall: now,
+        followedBeat: -1,
+      },
+      now,
+    );
   const lastSeqAt = (now: number) => stream.filter((m) => m.storedAt <= now).at(-1)?.seq ?? 0;
   /** A direct read of the stream from `fromSeq` (or a time) up to `toSeq`; false when it came back short. */
-  const read = (r: Replica, from: { seq?: number; time?: number }, toSeq: number, now: number, mayFail: boolean): boolean => {
-    const all = stream.filter((m) => m.seq <= toSeq && m.storedAt <= now && (from.seq !== undefined ? m.seq >= from.seq : m.storedAt >= from.time!));
+  const read = (
+    r: Replica,
+    from: { seq?: number; time?: number },
+    toSeq: number,
+    now: number,
+    mayFail: boolean,
+  ): boolean => {
+    const all = stream.filter(
+      (m) =>
+        m.seq <= toSeq && m.storedAt <= now && (from.seq !== undefined ? m.seq >= from.seq : m.storedAt >= from.time!),
+    );
     const short = mayFail && rnd() < rates.shortRead;
     for (const m of short ? all.slice(0, Math.floor(all.length / 2)) : all) claim(r, m, 'live', now);
     return !short;
@@ -161,7 +205,14 @@ function run(seed: number, rates: Rates) {
       apply(r, { type: 'last-report', fromBeat: last, cut: c.cut, storedAt: now - 1 }, now);
     }
     const oldest = stream.find((m) => m.storedAt <= now);
-    const plan = planRecovery({ map: MAP, barLength: BAR, now, lastReported: last, oldestClaimAt: oldest?.storedAt, maxBars: 1000 })!;
+    const plan = planRecovery({
+      map: MAP,
+      barLength: BAR,
+      now,
+      lastReported: last,
+      oldestClaimAt: oldest?.storedAt,
+      maxBars: 1000,
+    })!;
     apply(r, { type: 'rebuild', firstBar: plan.firstBar, currentBar: plan.currentBar }, now);
     let cursor = stream.findIndex((m) => m.storedAt >= plan.readFrom);
     if (cursor < 0) cursor = stream.length;
@@ -211,7 +262,16 @@ function run(seed: number, rates: Rates) {
       // Downbeats.
       const beat = Math.floor((now - T0) / 100);
       for (let b = r.downbeatsSent + 1; b <= beat; b++) {
-        if (b % BAR === 0) apply(r, { type: 'downbeat', beat: b, at: { receivedAt: timeOf(MAP, b), scheduledAt: timeOf(MAP, b), source: 'leader' } }, now);
+        if (b % BAR === 0)
+          apply(
+            r,
+            {
+              type: 'downbeat',
+              beat: b,
+              at: { receivedAt: timeOf(MAP, b), scheduledAt: timeOf(MAP, b), source: 'leader' },
+            },
+            now,
+          );
       }
       r.downbeatsSent = beat;
       // Consumer deliveries: stalls, redeliveries from the ack floor, the same message twice.
@@ -268,9 +328,11 @@ describe('reverb - the bar ledger (fast-check, no bus)', () => {
         for (const c of reports.values()) {
           for (const x of c.counted) times.set(x.seq, (times.get(x.seq) ?? 0) + 1);
           const p = c.report.performance!;
-          expect(c.counted.length).toBe(p.claims_processed + p.claims_rejected + (c.report.late_claims ?? 0));
+          expect(c.counted.length).toBe(p.claims_processed! + p.claims_rejected! + (c.report.late_claims ?? 0));
         }
-        const wrong = stream.filter((m) => m.seq <= finalCut && times.get(m.seq) !== 1).map((m) => [m.seq, times.get(m.seq) ?? 0]);
+        const wrong = stream
+          .filter((m) => m.seq <= finalCut && times.get(m.seq) !== 1)
+          .map((m) => [m.seq, times.get(m.seq) ?? 0]);
         expect(wrong).toEqual([]);
         // The check covers every claim: the last report's cut is past the last claim stored.
         expect(finalCut).toBeGreaterThanOrEqual(stream.at(-1)?.seq ?? 0);
@@ -289,7 +351,8 @@ describe('reverb - the bar ledger (fast-check, no bus)', () => {
         // Not covered: a builder stopped between its store and the store's answer (see the README).
         for (const b of beats) expect([b, broadcasts.get(b) ?? 0]).toEqual([b, unanswered.has(b) ? 0 : 1]);
         for (const rep of replicas) {
-          for (const done of rep.incarnations) for (let i = 1; i < done.length; i++) expect(done[i]! - done[i - 1]!).toBe(BAR);
+          for (const done of rep.incarnations)
+            for (let i = 1; i < done.length; i++) expect(done[i]! - done[i - 1]!).toBe(BAR);
         }
       }),
       { numRuns: 150 },

@@ -51,12 +51,24 @@ describe('reverb - a report store whose answer is lost', () => {
       await conn.close();
     });
     const c = createClient({ clusterId: cluster, agentId: 'agent:lost', nats: fx.server.url });
-    c.onBeat((f) => void (f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })).catch(() => {}));
+    c.onBeat(
+      (f) =>
+        void (
+          f.beat_index % 4 === 3
+            ? Promise.resolve()
+            : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })
+        ).catch(() => {}),
+    );
     await c.start();
     fx.cleanup(() => c.stop());
-    await waitFor(() => losing.lost.length === 1 && seen.reports.length >= 5, { timeoutMs: 15_000, message: 'a lost store answer, then more reports' });
+    await waitFor(() => losing.lost.length === 1 && seen.reports.length >= 5, {
+      timeoutMs: 15_000,
+      message: 'a lost store answer, then more reports',
+    });
     await c.stop();
-    const stored = (await fx.bus.readStream({ stream: clusterNames(cluster).reportStream, limit: 1000 })).map((m) => decodeStoredReport(m)!);
+    const stored = (await fx.bus.readStream({ stream: clusterNames(cluster).reportStream, limit: 1000 })).map((m) =>
+      decodeStoredReport(m)!,
+    );
     const m = await fx.bus.getStreamMsg(clusterNames(cluster).reportStream, { seq: losing.lost[0]! });
     const lostCopy = decodeStoredReport(m!)!;
     expect(lostCopy.type).toBe('backbeat.barreport.v1');

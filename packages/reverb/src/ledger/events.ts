@@ -48,7 +48,12 @@ export type LedgerEvent =
   | { readonly type: 'tempo'; readonly map: TempoMap | null }
   | { readonly type: 'trust'; readonly trust: TrustStore | undefined }
   /** At start: the last report in the report stream. */
-  | { readonly type: 'last-report'; readonly fromBeat: number; readonly cut: number | undefined; readonly storedAt: number }
+  | {
+      readonly type: 'last-report';
+      readonly fromBeat: number;
+      readonly cut: number | undefined;
+      readonly storedAt: number;
+    }
   /** At start: the bars to rebuild, from `firstBar` to the one before `currentBar`. */
   | { readonly type: 'rebuild'; readonly firstBar: number; readonly currentBar: number }
   /** The start-up rebuild is done: reports go out from now on. */
@@ -72,7 +77,13 @@ export type LedgerEvent =
 /** Effects of the ledger. */
 export type LedgerEffect =
   | { readonly type: 'outcome'; readonly id: number; readonly outcome: IngestOutcome }
-  | { readonly type: 'dead-letter'; readonly data: Uint8Array; readonly headers: Headers; readonly reason: IssueKind; readonly message: string }
+  | {
+      readonly type: 'dead-letter';
+      readonly data: Uint8Array;
+      readonly headers: Headers;
+      readonly reason: IssueKind;
+      readonly message: string;
+    }
   | { readonly type: 'claim-counted'; readonly outcome: 'accepted' | 'late' | 'rejected'; readonly reason?: IssueKind }
   | { readonly type: 'claim-accepted'; readonly windowId: string }
   /** Merge this HLC into the replica's clock (its adoption was decided here). */
@@ -98,7 +109,12 @@ export type LedgerEffect =
       readonly moved: number;
     }
   | { readonly type: 'report-failed'; readonly fromBeat: number; readonly why: 'store' | 'read' | 'not-this-bar' }
-  | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn'; readonly msg: string; readonly fields: Record<string, unknown> };
+  | {
+      readonly type: 'log';
+      readonly level: 'debug' | 'info' | 'warn';
+      readonly msg: string;
+      readonly fields: Record<string, unknown>;
+    };
 
 /** What a step returns. */
 export interface StepResult<S> {

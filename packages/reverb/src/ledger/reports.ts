@@ -13,7 +13,14 @@ import { barLengthOf, type LedgerState } from './state.js';
 import type { WindowAggregation } from './window.js';
 
 /** Builds the report of bar `fromBeat` and hands it out to be stored, unless it must wait. */
-export function buildReport(s: LedgerState, fromBeat: number, wall: number, hlc: string, now: number, fx: LedgerEffect[]): void {
+export function buildReport(
+  s: LedgerState,
+  fromBeat: number,
+  wall: number,
+  hlc: string,
+  now: number,
+  fx: LedgerEffect[],
+): void {
   const w = s.windows.get(fromBeat, now);
   if (w.reportedAt !== undefined) {
     s.reportedUpTo = Math.max(s.reportedUpTo ?? fromBeat, fromBeat);
@@ -37,12 +44,26 @@ export function buildReport(s: LedgerState, fromBeat: number, wall: number, hlc:
 }
 
 /** Seals the bar in flight with `published` as its record. */
-function seal(s: LedgerState, w: WindowAggregation, published: BarReport, o: { builtHere: boolean; broadcast: boolean; moved: number }, now: number, fx: LedgerEffect[]): void {
+function seal(
+  s: LedgerState,
+  w: WindowAggregation,
+  published: BarReport,
+  o: { builtHere: boolean; broadcast: boolean; moved: number },
+  now: number,
+  fx: LedgerEffect[],
+): void {
   const f = s.inFlight!;
   w.seal(published, now);
   s.reportedUpTo = f.fromBeat;
   s.inFlight = undefined;
-  fx.push({ type: 'report-done', fromBeat: f.fromBeat, report: published, due: f.due, cut: s.reportedCut ?? f.cut, ...o });
+  fx.push({
+    type: 'report-done',
+    fromBeat: f.fromBeat,
+    report: published,
+    due: f.due,
+    cut: s.reportedCut ?? f.cut,
+    ...o,
+  });
   s.windows.evict(now);
 }
 
@@ -74,7 +95,12 @@ export function reportFoundStored(
   if (!report || report.window_id !== w.windowId || cut === undefined) {
     // A copy without a cut (an older replica) or not this bar's: counted as built here.
     const fields = { window: w.windowId, found: report?.window_id ?? null };
-    fx.push({ type: 'log', level: 'warn', msg: 'the stored copy of the bar report names no claim cut; counting as this replica built it', fields });
+    fx.push({
+      type: 'log',
+      level: 'warn',
+      msg: 'the stored copy of the bar report names no claim cut; counting as this replica built it',
+      fields,
+    });
     if (report?.window_id !== w.windowId) {
       s.inFlight = undefined;
       fx.push({ type: 'report-failed', fromBeat: f.fromBeat, why: 'not-this-bar' });
@@ -89,7 +115,12 @@ export function reportFoundStored(
     const next = s.windows.get(f.fromBeat + barLengthOf(s), now);
     for (const x of moved) next.issue(x.kind === 'claim' ? 'late_claims' : x.kind, now, x.seq);
     const fields = { window: w.windowId, stored_cut: cut, own_cut: f.cut, moved: moved.length };
-    fx.push({ type: 'log', level: 'info', msg: "another replica's report of this bar was stored first; what it does not count goes to the next bar", fields });
+    fx.push({
+      type: 'log',
+      level: 'info',
+      msg: "another replica's report of this bar was stored first; what it does not count goes to the next bar",
+      fields,
+    });
   }
   s.reportedCut = cut;
   seal(s, w, report, { builtHere: false, broadcast: mine, moved: moved.length }, now, fx);
