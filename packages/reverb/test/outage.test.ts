@@ -9,7 +9,8 @@ import type { BarReport, ClaimState } from '@backbeat/contracts';
 import { waitFor } from '@backbeat/testing';
 import { MemoryBus, NatsBus, reportStreamConfig, statusStreamConfig, subjects, type Bus, type StoredMsg } from '@backbeat/transport';
 import { createClient, type Client } from '@backbeat/sdk';
-import { ClaimStreamReader, pageLimitFor, Reverb } from '@backbeat/reverb';
+import { Reverb } from '@backbeat/reverb';
+import { ClaimStreamReader, pageLimitFor } from '../src/internal.js';
 import { startPulse, useNatsServer } from './helpers.js';
 
 const fx = useNatsServer();

@@ -3,10 +3,10 @@
  * signature per mode, distance from the beat at which it was stored. Pure: returns a
  * verdict, never throws.
  */
-import { parseStatusClaim, type StatusClaim } from '@backbeat/contracts';
+import { AGENT_ID_HEADER, parseStatusClaim, SIGNATURE_HEADER, type StatusClaim } from '@backbeat/contracts';
 import type { Headers } from '@backbeat/transport';
-import type { SignatureMode } from './options.js';
-import type { SignatureCheck, TrustStore } from './trust.js';
+import type { SignatureMode } from '../options.js';
+import type { SignatureCheck, TrustStore } from '../trust.js';
 import type { IssueKind } from './window.js';
 
 /** What to do with a claim. */
@@ -58,12 +58,12 @@ export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContex
   const parsed = parseStatusClaim(data);
   if (!parsed.ok) return { accept: false, reason: 'invalid', message: parsed.error.message };
   const claim = parsed.message;
-  const agentHeader = headers['x-agent-id'];
+  const agentHeader = headers[AGENT_ID_HEADER];
   if (agentHeader !== undefined && agentHeader !== claim.agent_id) {
     const shown = JSON.stringify(agentHeader.slice(0, 128));
     return { accept: false, reason: 'agent_mismatch', message: `x-agent-id ${shown} is not the claim's agent_id '${claim.agent_id}'`, claim };
   }
-  const signature = headers['x-signature'];
+  const signature = headers[SIGNATURE_HEADER];
   const listed = ctx.trust?.knows(claim.agent_id) ?? false;
   const mustVerify = listed || ctx.mode === 'require' || (ctx.mode === 'verify' && signature !== undefined);
   let unsignedAccepted = false;

@@ -17,8 +17,6 @@ export interface WindowStoreOptions {
   readonly ttlMs: number;
   /** At most this many reported windows are kept. */
   readonly maxWindows: number;
-  /** Called with the count after every change. */
-  readonly onSize?: (size: number) => void;
 }
 
 /** Windows by id. */
@@ -49,9 +47,13 @@ export class WindowStore {
     if (!w) {
       w = new WindowAggregation(id, fromBeat, this.#o.barLength(), now);
       this.#windows.set(id, w);
-      this.#o.onSize?.(this.#windows.size);
     }
     return w;
+  }
+
+  /** Windows held. */
+  get size(): number {
+    return this.#windows.size;
   }
 
   /** The window of the bar starting at `fromBeat`, when held. */
@@ -81,6 +83,5 @@ export class WindowStore {
       const oldest = [...this.#windows.values()].filter((w) => w.reportedAt !== undefined).sort((x, y) => x.fromBeat - y.fromBeat);
       for (const w of oldest.slice(0, reported - this.#o.maxWindows)) this.#windows.delete(w.windowId);
     }
-    this.#o.onSize?.(this.#windows.size);
   }
 }

@@ -1,0 +1,103 @@
+/**
+ * The I/O of a replica's start that holds no ledger decision (docs/spec.md §9 Reverb): the
+ * claim, report and dead-letter streams ensured with one replica count, the durable claim
+ * consumer opened, the presence entry started, and the one warning about the signature mode.
+ */
+import {
+  assertServerVersion,
+  clusterNames,
+  dlqStreamConfig,
+  ensureStreamReplicated,
+  reportStreamConfig,
+  resolveReplicas,
+  retryTransient,
+  startPresence,
+  statusStreamConfig,
+  type Bus,
+  type Consumer,
+  type DurableMsg,
+  type ReplicaMismatchError,
+} from '@backbeat/transport';
+import type { ResolvedReverbOptions } from './options.js';
+import type { TrustStore } from './trust.js';
+
+type Options = ResolvedReverbOptions & { readonly bus: Bus };
+
+/** Ensures the streams reverb owns; returns their replica count and the claim stream's name. */
+export async function ensureReverbStreams(o: Options): Promise<{ replicas: number; statusStream: string }> {
+  const { bus, clusterId, logger, clock } = o;
+  // Reverb owns the claim, report and dead-letter streams, each with the same replica count (docs/decisions/0001-replicated-state.md).
+  const replicas = await resolveReplicas(bus, o.replicas);
+  assertServerVersion(bus, replicas, logger);
+  const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
+  const configs = [
+    statusStreamConfig(clusterId, { replicas, maxBytes: o.claimStreamMaxBytes }),
+    reportStreamConfig(clusterId, { replicas }),
+    dlqStreamConfig(clusterId, { replicas }),
+  ];
+  for (const config of configs) {
+    await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), {
+      what: `ensuring stream ${config.name}`,
+      clock,
+      logger,
+    });
+  }
+  return { replicas, statusStream: clusterNames(clusterId).statusStream };
+}
+
+/** Reads the claim stream's sequences, retrying transient failures. */
+export function claimStreamState(o: Options, stream: string): ReturnType<Bus['streamState']> {
+  const { bus, clock, logger } = o;
+  return retryTransient(() => bus.streamState(stream), { what: `reading stream ${stream}`, clock, logger });
+}
+
+/**
+ * Opens the replica's durable consumer: from `startTime` when it is new (else only new
+ * claims), or where an existing one stopped.
+ */
+export function openConsumer(
+  bus: Bus,
+  stream: string,
+  durable: string,
+  startTime: number | undefined,
+  handler: (msg: DurableMsg) => void,
+): Promise<Consumer> {
+  return bus.consume(
+    // AckAll: claims are counted (then acked) in delivery order, and every claim is settled
+    // by the handler (counted, or dead-lettered with its reason), never nak'ed.
+    {
+      stream,
+      durable,
+      ackPolicy: 'all',
+      ackWaitMs: 30_000,
+      maxAckPending: 20_000,
+      ...(startTime !== undefined ? { startTime } : { deliverPolicy: 'new' }),
+    },
+    handler,
+  );
+}
+
+/** Announces the replica in the presence bucket; undefined (logged) when it cannot. */
+export async function startReverbPresence(
+  o: Options,
+  replicas: number,
+  info: () => Record<string, unknown>,
+): Promise<{ stop(): Promise<void> } | undefined> {
+  const { bus, clusterId, nodeId, clock, logger } = o;
+  try {
+    return await startPresence(bus, clusterId, { kind: 'reverb', nodeId, host: o.host, clock, logger, replicas, info });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not announce this replica in the presence bucket');
+    return undefined;
+  }
+}
+
+/** docs/spec.md §10 Security: said once, so an operator knows what the signature mode lets through. */
+export function warnSignatureMode(o: Options, trust: TrustStore | undefined): void {
+  if (o.signatures === 'require') return;
+  const how = o.signatures === 'off' ? 'signed or not' : 'unsigned';
+  o.logger.warn(
+    { signatures: o.signatures, trusted_agents: trust?.size ?? 0 },
+    `claims from agents not in the trust file are accepted ${how}: any login that may publish claims can speak for them (agents in the trust file are always verified)`,
+  );
+}
