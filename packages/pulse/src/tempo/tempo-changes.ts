@@ -6,9 +6,9 @@
  */
 import { applyTempoChange, pruneTempoMap, TempoChangeError, validateTempoChange, type Clock, type TempoMap } from '@backbeat/core';
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
-import { gatePending, gateTempoMap, type PendingTempo } from './kv-gates.js';
+import { gatePending, gateTempoMap, type PendingTempo } from './tempo-gates.js';
 
-export type { PendingTempo } from './kv-gates.js';
+export type { PendingTempo } from './tempo-gates.js';
 
 /** A tempo change request (the POST /tempo body). */
 export interface TempoRequest {
