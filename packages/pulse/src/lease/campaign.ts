@@ -9,6 +9,7 @@
  */
 import type { KvAnswer, KvFailure } from './machine-io.js';
 import { needsHandoverGuard, OUTAGE_RETRY_MS, outageJustEnded } from './outage.js';
+import { wasBlind } from './reachability.js';
 import { fromWire, later, toWire, type PulseLeaseRecord } from './records.js';
 import { COUNT_ATTEMPTS, countedTerm, nextTerm, predecessor } from './terms.js';
 import type { Phase, Taking, Turn } from './turn.js';
@@ -23,6 +24,7 @@ export function campaign(t: Turn): void {
   // After a delete seen by the watch, go straight to the create (a compare-and-set): a read
   // may be served by a replica that has not applied the delete yet.
   const { leaseEnded: ended, takeover } = t.s;
+  t.s.reach = wasBlind(t.s.reach, t.now.at, t.cfg.ttlMs);
   t.s.leaseEnded = false;
   t.s.takeover = undefined;
   if (ended) return leaseAbsent(t, takeover);

@@ -57,6 +57,7 @@ export function step(state: LeaseState, event: LeaseEvent, now: LeaseNow): Lease
     case 'kv': {
       if (!s.op || s.op.req !== event.req) break; // not the operation in flight
       const phase = s.op.phase;
+      t.answerSentAt = s.op.sentAt;
       s.op = undefined;
       (steps[phase.name] as (t: Turn, p: Phase, a: KvAnswer) => void)(t, phase, event.answer);
       break;

@@ -13,6 +13,8 @@ export const WARN_EVERY_MS = 2000;
 export interface Reachability {
   /** Wall time (ms) of the last answer, or null. */
   readonly lastOkAt: number | null;
+  /** Send time (the fence clock) of the last request the KV answered, or undefined. */
+  readonly answeredAt: number | undefined;
   /** False while the last lease operation failed. */
   readonly reachable: boolean;
   /** Last time (the fence clock) a lease operation failed for a transient reason, or undefined. */
@@ -24,6 +26,7 @@ export interface Reachability {
 /** Nothing known yet. */
 export const UNKNOWN_REACHABILITY: Reachability = {
   lastOkAt: null,
+  answeredAt: undefined,
   reachable: true,
   troubleAt: undefined,
   lastWarnAt: -Infinity,
@@ -37,9 +40,18 @@ export interface ReachabilityChange {
   readonly warn?: { readonly failures: number };
 }
 
-/** The KV answered at wall time `wall`. */
-export function answered(r: Reachability, wall: number): ReachabilityChange {
-  return { r: { ...r, lastOkAt: wall, reachable: true }, flipped: !r.reachable };
+/** The KV answered, at wall time `wall`, a request sent at `sentAt` (the fence clock). */
+export function answered(r: Reachability, sentAt: number, wall: number): ReachabilityChange {
+  return { r: { ...r, lastOkAt: wall, answeredAt: sentAt, reachable: true }, flipped: !r.reachable };
+}
+
+/**
+ * A node that heard no answer from the KV for a whole TTL (paused, or its event loop stalled)
+ * cannot tell whether a KV outage began and ended meanwhile: that counts as trouble at `now`,
+ * like a failure it saw (outage.ts: the incumbent's head start and the handover guard).
+ */
+export function wasBlind(r: Reachability, now: number, ttlMs: number): Reachability {
+  return r.answeredAt !== undefined && now - r.answeredAt > ttlMs ? { ...r, troubleAt: now } : r;
 }
 
 /**

@@ -60,8 +60,8 @@ export interface LeaseState {
   readonly busy: boolean;
   /** Id of the last KV effect. */
   readonly req: number;
-  /** The KV operation in flight and what it is for. */
-  readonly op: { readonly req: number; readonly phase: Phase } | undefined;
+  /** The KV operation in flight, when it was sent, and what it is for. */
+  readonly op: { readonly req: number; readonly sentAt: number; readonly phase: Phase } | undefined;
   /** A watch saw the lease end: the next campaign runs at once and need not read the lease. */
   readonly leaseEnded: boolean;
   /** The newest lease revision a follower saw (the takeover timer is armed for it). */
@@ -157,6 +157,8 @@ export class Turn {
   readonly effects: LeaseEffect[] = [];
   /** The flow in flight ended in this step. */
   flowEnded = false;
+  /** When the request this step answers was sent. */
+  answerSentAt: number | undefined;
 
   constructor(
     state: LeaseState,
@@ -170,7 +172,7 @@ export class Turn {
   send(op: KvOp, phase: Phase): void {
     const req = this.s.req + 1;
     this.s.req = req;
-    this.s.op = { req, phase };
+    this.s.op = { req, sentAt: this.now.at, phase };
     this.effects.push({ type: 'kv', req, op });
   }
 
@@ -201,9 +203,9 @@ export class Turn {
     this.effects.push({ type: 'deadline', validUntil, term: this.s.term });
   }
 
-  /** The KV answered. */
+  /** The KV answered: what it said is as fresh as the request (an answer may arrive late, after a pause). */
   answered(): void {
-    const c = answered(this.s.reach, this.now.wall);
+    const c = answered(this.s.reach, this.answerSentAt ?? this.now.at, this.now.wall);
     this.s.reach = c.r;
     if (c.flipped) this.changed();
   }
