@@ -11,7 +11,14 @@
  * ```
  */
 export { Pulse } from './pulse.js';
-export type { ServiceState, TempoStatus, LeaderStatus, LeaderRole, PulseDriftReport, Readiness } from './status-views.js';
+export type {
+  ServiceState,
+  TempoStatus,
+  LeaderStatus,
+  LeaderRole,
+  PulseDriftReport,
+  Readiness,
+} from './status-views.js';
 export { resolvePulseOptions, normalizePhases, DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CLOCK_OFFSET_MS } from './options.js';
 export type { PulseOptions, ResolvedPulseOptions } from './options.js';
 export { DEFAULT_KV_OUTAGE_GRACE_MS } from './lease/outage.js';

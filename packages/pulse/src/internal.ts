@@ -4,7 +4,16 @@
  * it changes with the code.
  */
 export { step, initialLeaseState, leadershipOf, mayPublish, type LeaseState, type LeaseStep } from './lease/machine.js';
-export type { KvAnswer, KvFailure, KvOp, LeaseConfig, LeaseEffect, LeaseEvent, LeaseNow, LeaseTimer } from './lease/machine-io.js';
+export type {
+  KvAnswer,
+  KvFailure,
+  KvOp,
+  LeaseConfig,
+  LeaseEffect,
+  LeaseEvent,
+  LeaseNow,
+  LeaseTimer,
+} from './lease/machine-io.js';
 export { KvLeaseElector, kvFailure, type KvLeaseOptions } from './lease/kv-lease-elector.js';
 export { INCUMBENT_HEAD_START_MS } from './lease/campaign.js';
 export { TAKEOVER_SAFETY_MS, takeoverDueAt } from './lease/takeover.js';

@@ -1,8 +1,12 @@
 /**
  * What a pulse node reports about itself: the snapshot every status view reads (status-views.ts:
- * GET /tempo, /leader, /drift, /health, /ready), and the entry it announces in the presence
- * bucket. Taken from the node's parts as they are at that instant.
+ * GET /tempo, /leader, /drift, /health, /ready), the gauges read at each scrape, and the entry it
+ * announces in the presence bucket. Taken from the node's parts as they are at that instant.
  */
+import { hostname } from 'node:os';
+import { tempoAt } from '@backbeat/core';
+import { startPresence, type Presence } from '@backbeat/transport';
+import type { PulseGaugeReadings } from './metrics.js';
 import type { PulseOptions, ResolvedPulseOptions } from './options.js';
 import { DriftTracker } from './drift.js';
 import type { FrameObserver } from './frame-observer.js';
@@ -21,9 +25,11 @@ export interface NodeParts {
   leaseTtlMs: number | null;
 }
 
+type NodeOptions = ResolvedPulseOptions & { readonly bus: PulseOptions['bus'] };
+
 /** The node's state at this instant, the input of every view. */
 export function nodeSnapshot(
-  o: ResolvedPulseOptions & { readonly bus: PulseOptions['bus'] },
+  o: NodeOptions,
   state: views.ServiceState,
   p: NodeParts,
   canPublish: boolean,
@@ -56,4 +62,37 @@ export function nodeDrift(s: views.PulseSnapshot, p: NodeParts): views.PulseDrif
 export function presenceInfo(s: views.PulseSnapshot, adminUrl: string | undefined): Record<string, unknown> {
   const { role, term, leader, last_renewal } = views.leaderStatus(s);
   return { role, term, leader, last_renewal, clock_offset_ms: s.clock?.offsetMs ?? null, admin: adminUrl ?? null };
+}
+
+/** The gauges read at each scrape: tempo in force and whether this node may publish now, term, clock offsets. */
+export function gaugeReadings(o: NodeOptions, p: NodeParts, canPublish: () => boolean): PulseGaugeReadings {
+  return {
+    tempoBpm: () => (p.tempo?.map ? tempoAt(p.tempo.map, o.clock.now()) : null),
+    isLeader: canPublish,
+    term: () => p.elector?.leadership().term ?? 0,
+    clockOffsetMs: () => ({ nats: p.clockCheck?.status().offsetMs ?? null, peers: p.observer?.peerOffsetMs ?? null }),
+  };
+}
+
+/** Announces the node in the presence bucket; a failure is one warning (the node runs without an entry). */
+export async function announce(
+  o: NodeOptions,
+  replicas: number,
+  info: () => Record<string, unknown>,
+): Promise<Presence | undefined> {
+  const { bus, clusterId, nodeId, clock, logger } = o;
+  try {
+    return await startPresence(bus, clusterId, {
+      kind: 'pulse',
+      nodeId,
+      host: hostname(),
+      clock,
+      logger,
+      replicas,
+      info,
+    });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not announce this node in the presence bucket');
+    return undefined;
+  }
 }

@@ -3,21 +3,20 @@
  * KV; the node holding the lease publishes one BeatFrame per phase, with its term in the
  * `Backbeat-Term` header, and a legacy {bar, beat} message per beat. This file wires the
  * parts: the tempo (tempo/), the elector and its clock check (lease/), the emission, the
- * own-frame observer, the failover count and the status views.
+ * own-frame observer, the counts and the status views.
  */
-import { hostname } from 'node:os';
-import { Hlc, tempoAt, type SlotKey, type TempoMap } from '@backbeat/core';
-import { assertServerVersion, openStateBucket, resolveReplicas, retryTransient, startPresence, subjects } from '@backbeat/transport';
-import type { ClusterSubjects, Presence, ReplicaOptions } from '@backbeat/transport';
-import { FailoverCount } from './failover-count.js';
+import { Hlc, type SlotKey, type TempoMap } from '@backbeat/core';
+import { assertServerVersion, openStateBucket, resolveReplicas, retryTransient, subjects } from '@backbeat/transport';
+import type { Presence, ReplicaOptions } from '@backbeat/transport';
 import type { PublishedFrame } from './frame-publisher.js';
 import { FrameObserver } from './frame-observer.js';
 import type { Leadership } from './lease/leader-elector.js';
 import { openElector } from './lease/open-elector.js';
 import { later } from './lease/records.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
+import { NodeCounts } from './node-counts.js';
 import { NodeEmitter } from './node-emitter.js';
-import { nodeDrift, nodeSnapshot, presenceInfo, type NodeParts } from './node-status.js';
+import { announce, gaugeReadings, nodeDrift, nodeSnapshot, presenceInfo, type NodeParts } from './node-status.js';
 import { resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
 import { SharedFence } from './shared-fence.js';
 import * as views from './status-views.js';
@@ -34,27 +33,21 @@ export class Pulse {
   /** Tempo, observer, elector and clock check, as they start. */
   readonly #p: NodeParts = { leaseTtlMs: null };
   #presence: Presence | undefined;
-  #replicas = 1;
+  /** Replica count (and mismatch handler) of every bucket this node opens. */
+  #replicas: ReplicaOptions = { replicas: 1 };
   #emitter: NodeEmitter | undefined;
   readonly #fence = new SharedFence();
-  readonly #failover: FailoverCount;
+  readonly #counts: NodeCounts;
   /** The term this node knows (the lease's). */
   #term = 0;
-  #published = 0;
   #adminUrl: string | undefined;
-  readonly #subjects: ClusterSubjects;
 
   constructor(options: PulseOptions) {
     this.options = Object.freeze({ ...resolvePulseOptions(options), bus: options.bus });
-    this.metrics = createPulseMetrics(this.options.registry, {
-      tempoBpm: () => (this.tempoMap ? tempoAt(this.tempoMap, this.options.clock.now()) : null),
-      isLeader: () => this.#canPublish(),
-      term: () => this.#p.elector?.leadership().term ?? 0,
-      clockOffsetMs: () => ({ nats: this.#p.clockCheck?.status().offsetMs ?? null, peers: this.#p.observer?.peerOffsetMs ?? null }),
-    });
-    this.#failover = new FailoverCount(this.metrics);
+    const readings = gaugeReadings(this.options, this.#p, () => this.#canPublish());
+    this.metrics = createPulseMetrics(this.options.registry, readings);
+    this.#counts = new NodeCounts(this.metrics);
     this.hlc = new Hlc(this.options.nodeId, { clock: this.options.clock });
-    this.#subjects = subjects(this.options.clusterId);
   }
 
   get state(): views.ServiceState {
@@ -68,7 +61,7 @@ export class Pulse {
 
   /** BeatFrames this node published. */
   get publishedCount(): number {
-    return this.#published;
+    return this.#counts.published;
   }
 
   /**
@@ -102,15 +95,13 @@ export class Pulse {
 
   async #start(): Promise<void> {
     const { bus, clusterId, nodeId, clock, logger } = this.options;
-    // Every bucket this node opens gets the same replica count
-    // (docs/decisions/0001-replicated-state.md).
-    this.#replicas = await resolveReplicas(bus, this.options.replicas);
-    assertServerVersion(bus, this.#replicas, logger);
-    const stateKv = await retryTransient(() => openStateBucket(bus, clusterId, this.#replicaOptions()), {
-      what: 'opening the state bucket',
-      clock,
-      logger,
-    });
+    // Every bucket this node opens gets the same replica count (docs/decisions/0001-replicated-state.md);
+    // a count the server cannot change is one log line.
+    const replicas = await resolveReplicas(bus, this.options.replicas);
+    assertServerVersion(bus, replicas, logger);
+    this.#replicas = { replicas, onMismatch: (e) => logger.warn({ code: e.code, ...e.context }, e.message) };
+    const open = (): ReturnType<typeof openStateBucket> => openStateBucket(bus, clusterId, this.#replicas);
+    const stateKv = await retryTransient(open, { what: 'opening the state bucket', clock, logger });
     const p = this.#p;
     p.tempo = new NodeTempo(stateKv, {
       ...this.options,
@@ -122,7 +113,7 @@ export class Pulse {
     await p.tempo.start();
     p.observer = new FrameObserver({
       ...this.options,
-      subject: this.#subjects.beat,
+      subject: subjects(clusterId).beat,
       hlc: this.hlc,
       map: () => this.tempoMap,
       leaseTerm: () => p.elector?.leadership().term ?? 0,
@@ -133,7 +124,7 @@ export class Pulse {
     p.observer.start();
     const setup = await openElector({
       options: this.options,
-      replicas: this.#replicaOptions(),
+      replicas: this.#replicas,
       fence: this.#fence,
       lastSlot: () => this.#floor(),
       onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
@@ -157,13 +148,8 @@ export class Pulse {
     this.#state = 'running';
     this.#emitter.mapChanged();
     await setup.elector.start();
-    try {
-      const info = (): Record<string, unknown> => presenceInfo(this.#snapshot(), this.#adminUrl);
-      const replicas = this.#replicas;
-      this.#presence = await startPresence(bus, clusterId, { kind: 'pulse', nodeId, host: hostname(), clock, logger, replicas, info });
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not announce this node in the presence bucket');
-    }
+    const info = (): Record<string, unknown> => presenceInfo(this.#snapshot(), this.#adminUrl);
+    this.#presence = await announce(this.options, replicas, info);
     logger.info({ cluster: clusterId, node: nodeId, lease_ttl_ms: p.leaseTtlMs }, 'pulse started');
   }
 
@@ -173,7 +159,7 @@ export class Pulse {
     this.#state = 'stopping';
     await this.#teardown();
     this.#state = 'stopped';
-    this.options.logger.info({ node: this.options.nodeId, published: this.#published }, 'pulse stopped');
+    this.options.logger.info({ node: this.options.nodeId, published: this.#counts.published }, 'pulse stopped');
   }
 
   async #teardown(): Promise<void> {
@@ -199,7 +185,7 @@ export class Pulse {
     this.#term = l.term;
     const floor = this.#floor();
     this.#emitter?.setFloor(floor);
-    const began = this.#failover.leadership(l, floor);
+    const began = this.#counts.leadership(l, floor);
     this.#presence?.refresh(); // role, term and leader now, not at the next refresh (up to 5 s later)
     const fields = { term: l.term, previous_leader: l.previousLeaderId ?? null, reason: l.reason ?? '' };
     if (began) this.options.logger.info(fields, 'leading');
@@ -209,19 +195,16 @@ export class Pulse {
 
   /** A frame went out (in this thread or the emitter thread). */
   #onPublished(f: PublishedFrame): void {
-    this.metrics.publishDuration.observe(f.publishMs / 1000);
-    this.metrics.jitter.observe(Math.max(0, f.publishedAt - f.scheduledAt) / 1000);
-    this.metrics.beatsTotal.inc({ phase: f.phase });
-    this.#published++;
+    this.#counts.frame(this.tempoMap!, f);
     const { beatIndex, phaseIndex, scheduledAt, firedAt, publishedAt } = f;
     this.options.onPublished?.({ beatIndex, phaseIndex, scheduledAt, firedAt, publishedAt });
-    this.#failover.published(this.tempoMap!, f);
     this.#p.observer!.noteSent(f);
     this.#p.tempo!.frameSent();
   }
 
   /**
-   * Accepts a tempo change on this node (BACKBEAT-REQ-004); the leader applies it at the next downbeat.
+   * Accepts a tempo change on this node (BACKBEAT-REQ-004); the leader applies it at the next
+   * downbeat.
    * @throws TempoChangeError for a request that breaks a rule
    */
   requestTempoChange(req: TempoRequest): Promise<PendingTempo> {
@@ -230,11 +213,6 @@ export class Pulse {
 
   #snapshot(): views.PulseSnapshot {
     return nodeSnapshot(this.options, this.#state, this.#p, this.#canPublish());
-  }
-
-  /** Replica count for the buckets this node opens; a count the server cannot change is one log line. */
-  #replicaOptions(): ReplicaOptions {
-    return { replicas: this.#replicas, onMismatch: (e) => this.options.logger.warn({ code: e.code, ...e.context }, e.message) };
   }
 
   /** GET /tempo. */

@@ -31,7 +31,8 @@ function termProblem(intervals: readonly PublishInterval[]): string | undefined 
   for (const x of intervals) {
     if (x.term < highest) return `term ${x.term} of n${x.node} at ${x.start} after term ${highest}`;
     highest = x.term;
-    if ((owner.get(x.term) ?? x.node) !== x.node) return `term ${x.term} published by n${owner.get(x.term)} and n${x.node}`;
+    if ((owner.get(x.term) ?? x.node) !== x.node)
+      return `term ${x.term} published by n${owner.get(x.term)} and n${x.node}`;
     owner.set(x.term, x.node);
   }
   return undefined;
@@ -64,11 +65,18 @@ const world = fc.record({
 });
 
 describe('lease machine - two nodes on a simulated KV', () => {
-  it('safety - any schedule of answers, timeouts, hangs, outages, pauses and clock skew: never two publishers at once; terms only grow', () => {
+  it('safety - any answers, timeouts, hangs, outages, pauses, clock skew: one publisher at a time, terms grow', () => {
     fc.assert(
       fc.property(world, (w) => {
         const offsets = w.skew.map((f) => Math.round(f * w.bound));
-        const sim = new LeaseSim({ ttlMs: w.ttlMs, graceMs: w.graceMs, clockOffsetBoundMs: w.bound, offsets, markers: w.markers, seed: w.seed });
+        const sim = new LeaseSim({
+          ttlMs: w.ttlMs,
+          graceMs: w.graceMs,
+          clockOffsetBoundMs: w.bound,
+          offsets,
+          markers: w.markers,
+          seed: w.seed,
+        });
         sim.start();
         let t = 0;
         for (const st of w.schedule) {
@@ -92,11 +100,11 @@ describe('lease machine - two nodes on a simulated KV', () => {
         for (const n of sim.nodes) expect(n.terms).toEqual([...n.terms].sort((a, b) => a - b));
         expect(sim.nodes.some((n) => n.state.isLeader)).toBe(true);
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 
-  it('safety - a standby paused through a whole lease-stream outage, waking as it ends, never publishes beside the leader on its grace', () => {
+  it('safety - a standby paused through a whole outage never publishes beside the leader on its grace', () => {
     // The standby saw no KV failure: without counting its blindness as trouble it would take the
     // expired lease at once, while the leader still publishes on its last "no responders".
     let runs = 0;
@@ -105,7 +113,14 @@ describe('lease machine - two nodes on a simulated KV', () => {
         for (const len of [1200, 2000, 3000])
           for (const extra of [0, 10, 40])
             for (let seed = 0; seed < 5; seed++) {
-              const sim = new LeaseSim({ ttlMs: 1000, graceMs: 3000, clockOffsetBoundMs: 0, offsets: [0, 0], markers, seed });
+              const sim = new LeaseSim({
+                ttlMs: 1000,
+                graceMs: 3000,
+                clockOffsetBoundMs: 0,
+                offsets: [0, 0],
+                markers,
+                seed,
+              });
               sim.start();
               sim.run(start);
               const standby = sim.nodes.findIndex((n) => !n.state.isLeader);

@@ -21,10 +21,20 @@ import {
 const TTL = 1000;
 const MARGIN = 125;
 const T = outageTimings(TTL);
-const cfg: LeaseConfig = { nodeId: 'a', ttlMs: TTL, fenceMarginMs: MARGIN, kvOutageGraceMs: 3000, clockOffsetBoundMs: 20, timings: T };
+const cfg: LeaseConfig = {
+  nodeId: 'a',
+  ttlMs: TTL,
+  fenceMarginMs: MARGIN,
+  kvOutageGraceMs: 3000,
+  clockOffsetBoundMs: 20,
+  timings: T,
+};
 
 const ok = (extra: Omit<Extract<KvAnswer, { ok: true }>, 'ok'> = {}): KvAnswer => ({ ok: true, ...extra });
-const fail = (kind: 'conflict' | 'no-responders' | 'failed'): KvAnswer => ({ ok: false, failure: { kind, message: kind } });
+const fail = (kind: 'conflict' | 'no-responders' | 'failed'): KvAnswer => ({
+  ok: false,
+  failure: { kind, message: kind },
+});
 const record = (node: string, term: number, extra: Partial<PulseLeaseRecord> = {}): PulseLeaseRecord => ({
   node_id: node,
   term,
@@ -93,7 +103,11 @@ describe('lease machine - take', () => {
     d.answer(ok({ lease: null }));
     expect(d.op).toEqual({ key: 'term', op: 'get' });
     d.answer(ok({ counter: null }));
-    expect(d.op).toMatchObject({ key: 'lease', op: 'create', value: { node_id: 'a', term: 1, reason: 'first leader' } });
+    expect(d.op).toMatchObject({
+      key: 'lease',
+      op: 'create',
+      value: { node_id: 'a', term: 1, reason: 'first leader' },
+    });
     d.answer(ok({ revision: 7 }));
     expect(d.op).toMatchObject({ key: 'term', op: 'create', value: { term: 1, node_id: 'a' } });
     d.answer(ok({ revision: 1 }), 1010);
@@ -105,7 +119,7 @@ describe('lease machine - take', () => {
     expect(mayPublish(d.state, 1000 + TTL - MARGIN)).toBe(false);
   });
 
-  it('take - a lease held by another node is followed, and a takeover armed for when its holder must have fenced itself', () => {
+  it('take - a lease of another node is followed; a takeover armed for when its holder must have fenced itself', () => {
     const d = new Drive();
     d.send({ type: 'start' });
     d.answer(ok({ lease: { value: record('b', 4), revision: 9, created: 900 } }));
@@ -128,10 +142,15 @@ describe('lease machine - take', () => {
     d.send({ type: 'timer', timer: 'tick' });
     expect(d.op).toEqual({ key: 'term', op: 'get' });
     d.answer(ok({ counter: { value: { term: 4, node_id: 'b', acquired_at: '' }, revision: 4 } }));
-    expect(d.op).toMatchObject({ key: 'lease', op: 'update', expectedRevision: 9, value: { term: 5, previous_node: 'b' } });
+    expect(d.op).toMatchObject({
+      key: 'lease',
+      op: 'update',
+      expectedRevision: 9,
+      value: { term: 5, previous_node: 'b' },
+    });
   });
 
-  it('take - a lost create race follows the winner; a lost count race takes the next term, and the fourth ends the lease', () => {
+  it('take - a lost create race follows the winner; a lost count race takes the next term; the 4th ends it', () => {
     const d = new Drive();
     d.send({ type: 'start' });
     d.answer(ok({ lease: null }));
@@ -170,7 +189,7 @@ describe('lease machine - take', () => {
     expect(d.fx).toContainEqual({ type: 'idle' });
   });
 
-  it('take - after a KV failure the incumbent gets a head start; a lease that expired during the outage is taken behind the handover guard', () => {
+  it('take - after a KV failure: a head start for the incumbent, then the lease taken behind the guard', () => {
     const d = new Drive();
     d.send({ type: 'start' });
     d.answer(ok({ lease: { value: record('b', 1), revision: 1, created: 900 } }));
@@ -192,7 +211,7 @@ describe('lease machine - take', () => {
     expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: d.state.validUntil, term: 2 }]);
   });
 
-  it('take - a node that heard nothing from the KV for a TTL (paused) counts that as trouble: head start and guard', () => {
+  it('take - a node that heard nothing from the KV for a TTL (paused) counts that as trouble', () => {
     const d = new Drive();
     d.send({ type: 'start' });
     d.answer(ok({ lease: { value: record('b', 1), revision: 1, created: 900 } }));
@@ -213,7 +232,7 @@ describe('lease machine - keep', () => {
     expect(d.fx).toContainEqual({ type: 'arm', timer: 'fence', at: 1250 + TTL - MARGIN });
   });
 
-  it('renew - a conflict whose read shows our own newer revision adopts it (a lost answer), from the first unsure send', () => {
+  it('renew - a conflict whose read shows our own newer revision adopts it (a lost answer)', () => {
     const d = leader();
     d.send({ type: 'timer', timer: 'tick' }, 1250);
     d.answer(fail('failed'), 1500); // a timeout: it may have been applied
@@ -248,11 +267,13 @@ describe('lease machine - keep', () => {
     d.send({ type: 'timer', timer: 'tick' }, 1250);
     d.answer(fail('no-responders'), 1252);
     expect(d.state.validUntil).toBe(Math.max(1000 + TTL - MARGIN, 1250 + T.evidenceMs));
-    expect(d.logs()).toContain('the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace');
+    expect(d.logs()).toContain(
+      'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace',
+    );
     expect(d.fx).toContainEqual({ type: 'arm', timer: 'tick', at: 1252 + 150 });
   });
 
-  it('outage - a lease that expired meanwhile is re-created under the same term, then the counter must still hold the term', () => {
+  it('outage - an expired lease is re-created under the same term; the counter must then still hold the term', () => {
     const d = leader();
     d.send({ type: 'timer', timer: 'tick' }, 1250);
     d.answer(fail('no-responders'), 1252);
@@ -278,13 +299,16 @@ describe('lease machine - keep', () => {
     d.answer(ok({ lease: null }));
     d.answer(ok({ revision: 4 }));
     d.answer(ok({ counter: { value: { term: 2, node_id: 'x', acquired_at: '' }, revision: 3 } }));
-    expect(d.state).toMatchObject({ isLeader: false, reason: 'lease expired during a KV outage and another term began' });
+    expect(d.state).toMatchObject({
+      isLeader: false,
+      reason: 'lease expired during a KV outage and another term began',
+    });
     expect(d.op).toEqual({ key: 'lease', op: 'delete', expectedRevision: 4 });
   });
 });
 
 describe('lease machine - lose and release', () => {
-  it('refusal - a leader its clock check refuses steps down and releases: the counter records why, then the lease ends', () => {
+  it('refusal - a leader its clock check refuses steps down and releases; the counter records why', () => {
     const d = leader();
     d.refusal = 'clock offset beyond 20 ms';
     d.send({ type: 'timer', timer: 'tick' }, 1250);

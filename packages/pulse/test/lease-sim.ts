@@ -212,14 +212,24 @@ export class LeaseSim {
   #step(i: number, event: LeaseEvent): void {
     const n = this.nodes[i]!;
     const local = this.now + n.offset;
-    const r = step(n.state, event, { at: local, wall: local, lastSlot: undefined, refusal: n.refused ? 'clock offset' : null });
+    const r = step(n.state, event, {
+      at: local,
+      wall: local,
+      lastSlot: undefined,
+      refusal: n.refused ? 'clock offset' : null,
+    });
     n.state = r.state;
     for (const e of r.effects) {
       if (e.type === 'kv') this.#send(i, e.req, e.op);
       else if (e.type === 'arm') {
         const id = this.#seq++;
         n.timers.set(e.timer, id);
-        this.#push(Math.max(this.now, e.at - n.offset), { kind: 'event', node: i, event: { type: 'timer', timer: e.timer }, timerId: id });
+        this.#push(Math.max(this.now, e.at - n.offset), {
+          kind: 'event',
+          node: i,
+          event: { type: 'timer', timer: e.timer },
+          timerId: id,
+        });
       } else if (e.type === 'disarm') n.timers.delete(e.timer);
       else if (e.type === 'deadline') n.fence = { validUntil: e.validUntil, term: e.term };
       else if (e.type === 'stopped') n.stopped = true;
@@ -233,9 +243,10 @@ export class LeaseSim {
   #reopen(i: number): void {
     const n = this.nodes[i]!;
     const s = n.state;
-    if (n.fence.validUntil > 0) n.open.push({ node: i, start: this.now, end: n.fence.validUntil - n.offset, term: n.fence.term });
+    if (n.fence.validUntil > 0)
+      n.open.push({ node: i, start: this.now, end: n.fence.validUntil - n.offset, term: n.fence.term });
     if (s.isLeader) {
-      // The check the in-thread emitter makes before each publish (mayPublish): leading, past the guard, before the fence.
+      // The check the in-thread emitter makes before each publish (mayPublish): leading, guard over, before the fence.
       const start = Math.max(this.now, s.publishFrom - n.offset);
       n.open.push({ node: i, start, end: s.validUntil - n.offset, term: s.term });
     }

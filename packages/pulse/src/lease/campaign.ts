@@ -47,7 +47,8 @@ function tryTake(t: Turn, takeover: number | undefined): void {
   if (!s.running || now.refusal) return t.endFlow();
   // After a KV outage the previous leader may be riding it out: it re-creates the lease within
   // a retry or two. Give it that head start rather than a handover with a guard.
-  const outage = cfg.kvOutageGraceMs > 0 && outageJustEnded(now.at, s.reach.troubleAt, cfg.ttlMs) && s.previous !== cfg.nodeId;
+  const outage =
+    cfg.kvOutageGraceMs > 0 && outageJustEnded(now.at, s.reach.troubleAt, cfg.ttlMs) && s.previous !== cfg.nodeId;
   if (outage) {
     s.absentSince ??= now.at;
     if (now.at - s.absentSince < INCUMBENT_HEAD_START_MS) return t.endFlow();
@@ -69,7 +70,10 @@ const campaignRead: On<'campaign-read'> = (t, p, a) => {
     return t.endFlow();
   }
   // This node fenced itself from this very lease: end it, so a new term starts now.
-  t.send({ key: 'lease', op: 'delete', expectedRevision: cur.revision }, { name: 'fenced-delete', takeover: p.takeover });
+  t.send(
+    { key: 'lease', op: 'delete', expectedRevision: cur.revision },
+    { name: 'fenced-delete', takeover: p.takeover },
+  );
 };
 
 const fencedDelete: On<'fenced-delete'> = (t, p, a) => {
@@ -117,7 +121,8 @@ const takeLostRead: On<'take-lost-read'> = (t, _p, a) => {
 /** Counts the leadership: the counter from the value read before to this lease's term. */
 function count(t: Turn, take: Taking): void {
   const value = countedTerm(take.record);
-  if (take.tr) t.send({ key: 'term', op: 'update', value, expectedRevision: take.tr.revision }, { name: 'count', take });
+  if (take.tr)
+    t.send({ key: 'term', op: 'update', value, expectedRevision: take.tr.revision }, { name: 'count', take });
   else t.send({ key: 'term', op: 'create', value }, { name: 'count', take });
 }
 
@@ -138,7 +143,10 @@ const countReread: On<'count-reread'> = (t, p, a) => {
   const tr = a.counter ?? null;
   const record = { ...p.take.record, term: nextTerm(t.s.term, tr) };
   const take = { ...p.take, record, tr };
-  t.send({ key: 'lease', op: 'update', value: record, expectedRevision: p.take.revision }, { name: 'count-rewrite', take });
+  t.send(
+    { key: 'lease', op: 'update', value: record, expectedRevision: p.take.revision },
+    { name: 'count-rewrite', take },
+  );
 };
 
 const countRewrite: On<'count-rewrite'> = (t, p, a) => {

@@ -139,7 +139,12 @@ export class KvLeaseElector implements LeaderElector {
   }
 
   #now(): LeaseNow {
-    return { at: this.#clock.now(), wall: this.#clock.wallNow(), lastSlot: this.#o.lastSlot?.(), refusal: this.#o.refusal?.() ?? null };
+    return {
+      at: this.#clock.now(),
+      wall: this.#clock.wallNow(),
+      lastSlot: this.#o.lastSlot?.(),
+      refusal: this.#o.refusal?.() ?? null,
+    };
   }
 
   /** Steps the machine; an event raised while effects run (a listener that fences) waits its turn. */

@@ -38,7 +38,9 @@ export function gateSlot(v: unknown): WireSlot | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const s = v as Record<string, unknown>;
   const index = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-  return index(s.beat_index) && index(s.phase_index) ? { beat_index: s.beat_index, phase_index: s.phase_index } : undefined;
+  return index(s.beat_index) && index(s.phase_index)
+    ? { beat_index: s.beat_index, phase_index: s.phase_index }
+    : undefined;
 }
 
 /** The term counter gate: an object with an integer term >= 1 and a node_id. */
@@ -52,7 +54,8 @@ export function gateTermRecord(bytes: Uint8Array): GateResult<TermRecord> {
   const refuse = (reason: string): GateResult<TermRecord> => ({ ok: false, reason });
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return refuse('term record must be a JSON object');
   const r = v as Record<string, unknown>;
-  if (!Number.isSafeInteger(r.term) || (r.term as number) < 1) return refuse('term record: term must be an integer >= 1');
+  if (!Number.isSafeInteger(r.term) || (r.term as number) < 1)
+    return refuse('term record: term must be an integer >= 1');
   if (typeof r.node_id !== 'string') return refuse('term record: node_id must be a string');
   const value: TermRecord = {
     term: r.term as number,

@@ -33,7 +33,12 @@ export type LeaseTimer = 'tick' | 'fence' | 'guard' | 'takeover';
 export type KvOp =
   | { readonly key: 'lease'; readonly op: 'get' }
   | { readonly key: 'lease'; readonly op: 'create'; readonly value: PulseLeaseRecord }
-  | { readonly key: 'lease'; readonly op: 'update'; readonly value: PulseLeaseRecord; readonly expectedRevision: number }
+  | {
+      readonly key: 'lease';
+      readonly op: 'update';
+      readonly value: PulseLeaseRecord;
+      readonly expectedRevision: number;
+    }
   | { readonly key: 'lease'; readonly op: 'delete'; readonly expectedRevision: number }
   | { readonly key: 'term'; readonly op: 'get' }
   | { readonly key: 'term'; readonly op: 'create'; readonly value: TermRecord }
@@ -81,7 +86,12 @@ export type LeaseEffect =
   | { readonly type: 'deadline'; readonly validUntil: number; readonly term: number }
   /** The view of leadership changed. */
   | { readonly type: 'changed'; readonly leadership: Leadership }
-  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly fields: Record<string, unknown>; readonly msg: string }
+  | {
+      readonly type: 'log';
+      readonly level: 'info' | 'warn';
+      readonly fields: Record<string, unknown>;
+      readonly msg: string;
+    }
   /** A campaign or renewal ended; nothing is in flight. */
   | { readonly type: 'idle' }
   /** The stop is done (a held lease released or given up). */

@@ -113,7 +113,7 @@ function schedule(t: Turn): void {
   t.arm('tick', t.now.at + every);
 }
 
-/** A watch saw the lease key deleted or expired, or a takeover fell due: a follower campaigns now, not at its next poll. */
+/** The lease ended (the watch saw it) or a takeover fell due: a follower campaigns now, not at its next poll. */
 function leaseEnded(t: Turn): void {
   const s = t.s;
   if (!s.running || s.isLeader) return;

@@ -59,7 +59,8 @@ export async function openElector(i: OpenElectorInput): Promise<OpenedElector> {
     { what: 'opening the lease bucket', clock, logger },
   );
   const { ttlMs } = await leaseKv.settings();
-  if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, wanted);
+  if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs))
+    throw new LeaseTtlMismatchError(bucket, ttlMs, wanted);
   let clockCheck: ClockCheck | undefined;
   if (bus.kind === 'nats' && Number.isFinite(maxClockOffsetMs)) {
     clockCheck = new ClockCheck({ kv: leaseKv, nodeId, clock, logger, maxOffsetMs: maxClockOffsetMs });

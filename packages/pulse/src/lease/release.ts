@@ -21,7 +21,12 @@ const releaseRead: On<'release-read'> = (t, p, a) => {
   if (!a.ok) return notReleased(t, a.failure.message);
   const tr = a.counter ?? null;
   if (tr?.value && tr.value.term === t.s.term) {
-    const close = { key: 'term', op: 'update', value: closedTerm(tr.value, p.last, p.reason), expectedRevision: tr.revision } as const;
+    const close = {
+      key: 'term',
+      op: 'update',
+      value: closedTerm(tr.value, p.last, p.reason),
+      expectedRevision: tr.revision,
+    } as const;
     return t.send(close, { name: 'release-close', reason: p.reason, revision: p.revision });
   }
   endLease(t, p.reason, p.revision);

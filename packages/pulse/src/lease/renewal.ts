@@ -46,13 +46,17 @@ const renewed: On<'renew'> = (t, p, a) => {
   t.endFlow();
 };
 
-/** A write of this term was acknowledged (or adopted): sent at `sentAt`, the lease cannot expire before sentAt + ttl. */
+/** A write of this term was acknowledged (or adopted): sent at `sentAt`, the lease lives until sentAt + ttl. */
 function acknowledged(t: Turn, sentAt: number): void {
   const { s, cfg } = t;
   s.okSentAt = sentAt;
   s.unsureSince = undefined;
   if (s.outageSince !== undefined) {
-    t.log('info', { term: s.term, outage_ms: Math.round(t.now.at - s.outageSince) }, 'the lease KV answers again; still leading');
+    t.log(
+      'info',
+      { term: s.term, outage_ms: Math.round(t.now.at - s.outageSince) },
+      'the lease KV answers again; still leading',
+    );
     s.outageSince = undefined;
   }
   if (sentAt + cfg.ttlMs - cfg.fenceMarginMs > s.validUntil || s.validUntil === 0) t.extend(sentAt);
@@ -87,7 +91,11 @@ function renewFailed(t: Turn, f: KvFailure, sentAt: number, outage: boolean): vo
   if (until <= s.validUntil) return;
   if (first || s.validUntil <= s.okSentAt + cfg.ttlMs - cfg.fenceMarginMs) {
     const fields = { term: s.term, grace_ms: cfg.kvOutageGraceMs, err: f.message };
-    t.log('warn', fields, 'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace');
+    t.log(
+      'warn',
+      fields,
+      'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace',
+    );
   }
   t.setValidity(until);
 }
@@ -109,7 +117,11 @@ const renewConflictRead: On<'renew-conflict-read'> = (t, _p, a) => {
       s.revision = cur.revision;
       s.record = cur.value;
       acknowledged(t, appliedFrom);
-      t.log('info', { term: s.term, revision: cur.revision }, 'a renewal answer was lost; the lease is still ours: adopted its revision');
+      t.log(
+        'info',
+        { term: s.term, revision: cur.revision },
+        'a renewal answer was lost; the lease is still ours: adopted its revision',
+      );
     }
     return t.endFlow();
   }
@@ -143,7 +155,11 @@ const restored: On<'restore'> = (t, p, a) => {
   s.record = p.value;
   s.termUnverified = true;
   const outageMs = Math.round(p.sentAt - (s.outageSince ?? p.sentAt));
-  t.log('info', { term: s.term, outage_ms: outageMs }, 'the lease expired during a KV outage; re-created it under the same term');
+  t.log(
+    'info',
+    { term: s.term, outage_ms: outageMs },
+    'the lease expired during a KV outage; re-created it under the same term',
+  );
   acknowledged(t, p.sentAt);
   verifyTerm(t, 'end');
 };
@@ -151,7 +167,10 @@ const restored: On<'restore'> = (t, p, a) => {
 const restoreLostRead: On<'restore-lost-read'> = (t, _p, a) => {
   if (a.ok) t.answered();
   const cur = a.ok ? (a.lease ?? null) : null;
-  t.setLeader(false, cur?.value ? `lease taken by ${cur.value.node_id}` : 'lease expired during a KV outage and could not be re-created');
+  t.setLeader(
+    false,
+    cur?.value ? `lease taken by ${cur.value.node_id}` : 'lease expired during a KV outage and could not be re-created',
+  );
   if (cur) t.follow(cur.value);
   t.endFlow();
 };
@@ -169,7 +188,12 @@ const verifyRead: On<'verify-read'> = (t, p, a) => {
   if (!a.ok) return a.failure.kind === 'conflict' ? notOurs(t, p.then) : verifyFailed(t, a.failure, p.then);
   const tr = a.counter ?? null;
   if (!holdsTerm(tr, s.term, cfg.nodeId)) return notOurs(t, p.then);
-  const update = { key: 'term', op: 'update', value: { ...tr.value, last_slot: s.record?.last_slot }, expectedRevision: tr.revision } as const;
+  const update = {
+    key: 'term',
+    op: 'update',
+    value: { ...tr.value, last_slot: s.record?.last_slot },
+    expectedRevision: tr.revision,
+  } as const;
   t.send(update, { name: 'verify-write', then: p.then });
 };
 

@@ -10,6 +10,11 @@
 export const TAKEOVER_SAFETY_MS = 50;
 
 /** The wall-clock time from which a lease written at `created` and not renewed since may be taken over. */
-export function takeoverDueAt(created: number, ttlMs: number, fenceMarginMs: number, clockOffsetBoundMs: number): number {
+export function takeoverDueAt(
+  created: number,
+  ttlMs: number,
+  fenceMarginMs: number,
+  clockOffsetBoundMs: number,
+): number {
   return created + ttlMs - fenceMarginMs + 2 * clockOffsetBoundMs + TAKEOVER_SAFETY_MS;
 }

@@ -46,7 +46,11 @@ export function countedTerm(record: PulseLeaseRecord): TermRecord {
 }
 
 /** True when the counter `tr` still holds `term` of `nodeId`. */
-export function holdsTerm(tr: TermRead, term: number, nodeId: string): tr is NonNullable<TermRead> & { value: TermRecord } {
+export function holdsTerm(
+  tr: TermRead,
+  term: number,
+  nodeId: string,
+): tr is NonNullable<TermRead> & { value: TermRecord } {
   return !!tr?.value && tr.value.term === term && tr.value.node_id === nodeId;
 }
 

@@ -46,7 +46,12 @@ export type Phase =
   | { readonly name: 'renew-conflict-read' }
   | { readonly name: 'restore'; readonly sentAt: number; readonly value: PulseLeaseRecord }
   | { readonly name: 'restore-lost-read' }
-  | { readonly name: 'release-read'; readonly reason: string; readonly revision: number; readonly last: PulseLeaseRecord['last_slot'] }
+  | {
+      readonly name: 'release-read';
+      readonly reason: string;
+      readonly revision: number;
+      readonly last: PulseLeaseRecord['last_slot'];
+    }
   | { readonly name: 'release-close'; readonly reason: string; readonly revision: number }
   | { readonly name: 'release-delete'; readonly reason: string };
 
@@ -215,7 +220,12 @@ export class Turn {
     const c = failed(this.s.reach, f.kind === 'conflict', this.now.at);
     this.s.reach = c.r;
     if (c.flipped) this.changed();
-    if (c.warn) this.log('warn', { err: f.message, leader: this.s.isLeader, failures: c.warn.failures }, 'lease operation failed');
+    if (c.warn)
+      this.log(
+        'warn',
+        { err: f.message, leader: this.s.isLeader, failures: c.warn.failures },
+        'lease operation failed',
+      );
   }
 
   setLeader(isLeader: boolean, reason: string): void {
@@ -237,7 +247,11 @@ export class Turn {
       }
       s.reason = reason;
     }
-    this.log('info', { term: s.term, reason, previous_leader: s.previous }, isLeader ? 'became leader' : 'stepped down');
+    this.log(
+      'info',
+      { term: s.term, reason, previous_leader: s.previous },
+      isLeader ? 'became leader' : 'stepped down',
+    );
     this.changed();
   }
 

@@ -44,10 +44,16 @@ export function gatePending(bytes: Uint8Array): GateResult<PendingTempo> {
   for (const f of ['justification', 'requested_at', 'requested_by'] as const) {
     if (typeof p[f] !== 'string') return refuse(`${f} must be a string`);
   }
-  if (p.effective_beat !== undefined && !(Number.isSafeInteger(p.effective_beat) && (p.effective_beat as number) >= 0)) {
+  if (
+    p.effective_beat !== undefined &&
+    !(Number.isSafeInteger(p.effective_beat) && (p.effective_beat as number) >= 0)
+  ) {
     return refuse('effective_beat must be an integer >= 0');
   }
-  if (p.effective_at !== undefined && (typeof p.effective_at !== 'string' || Number.isNaN(Date.parse(p.effective_at)))) {
+  if (
+    p.effective_at !== undefined &&
+    (typeof p.effective_at !== 'string' || Number.isNaN(Date.parse(p.effective_at)))
+  ) {
     return refuse('effective_at must be an RFC 3339 time');
   }
   return { ok: true, value: p as unknown as PendingTempo };

@@ -53,7 +53,10 @@ export class TempoWatch {
       if (e.operation === 'put') this.#offerPending(e.value, e.revision);
       else if (e.revision > this.#pendingRevision) this.#setPending(null, e.revision);
     });
-    this.#stops.push(() => m.stop(), () => p.stop());
+    this.#stops.push(
+      () => m.stop(),
+      () => p.stop(),
+    );
     // A bucket just created on a fresh cluster may have no stream leader for a moment ("no
     // responders"): the reads are retried like the bucket's opening (docs/spec.md §12 Known pitfalls).
     const read = (key: string) =>

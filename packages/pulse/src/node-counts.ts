@@ -1,10 +1,11 @@
 /**
- * What a pulse node counts when leadership changes hands (docs/spec.md §7 Election, terms and
- * fencing): each change of leader it sees (`backbeat_leadership_changes_total`), and, on the
- * first frame of a term it leads, the grid slots nobody published during the failover
- * (`backbeat_frames_skipped_total{reason="failover"}`).
+ * What a pulse node counts: the frames it published (their number, publish time, lateness and
+ * phase), each change of leader it sees (`backbeat_leadership_changes_total`), and, on the first
+ * frame of a term it leads, the grid slots nobody published during the failover
+ * (`backbeat_frames_skipped_total{reason="failover"}`; docs/spec.md §7 Election, terms and fencing).
  */
 import type { SlotKey, TempoMap } from '@backbeat/core';
+import type { PublishedFrame } from './frame-publisher.js';
 import type { Leadership } from './lease/leader-elector.js';
 import type { PulseMetrics } from './metrics.js';
 
@@ -14,8 +15,10 @@ export function slotsBetween(map: TempoMap, a: SlotKey, b: SlotKey): number {
   return Math.max(0, (b.beatIndex - a.beatIndex) * p + (b.phaseIndex - a.phaseIndex) - 1);
 }
 
-/** Counts leadership changes and the slots a failover cost. */
-export class FailoverCount {
+/** Counts frames, leadership changes and the slots a failover cost. */
+export class NodeCounts {
+  /** BeatFrames this node published. */
+  published = 0;
   #lastLeaderId: string | null = null;
   /** The term this node leads (0 while it does not). */
   #leadingTerm = 0;
@@ -48,11 +51,15 @@ export class FailoverCount {
     return true;
   }
 
-  /** A frame of this node went out at `slot` on `map`: the first of a term counts the slots missed before it. */
-  published(map: TempoMap, slot: SlotKey): void {
+  /** A frame of this node went out on `map`: the first of a term counts the slots missed before it. */
+  frame(map: TempoMap, f: PublishedFrame): void {
+    this.metrics.publishDuration.observe(f.publishMs / 1000);
+    this.metrics.jitter.observe(Math.max(0, f.publishedAt - f.scheduledAt) / 1000);
+    this.metrics.beatsTotal.inc({ phase: f.phase });
+    this.published++;
     const floor = this.#termStartFloor;
     if (this.#newTerm && floor) {
-      const missed = slotsBetween(map, floor, slot);
+      const missed = slotsBetween(map, floor, f);
       if (missed > 0) this.metrics.framesSkipped.inc({ reason: 'failover' }, missed);
     }
     this.#newTerm = false;
