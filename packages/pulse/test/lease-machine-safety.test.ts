@@ -6,8 +6,8 @@
  * for every node alike, pauses of a node, clock-check refusals, self-fences, and clock offsets
  * within the bound. Their publish intervals never overlap in true time, a term is published by
  * one node only and terms on the wire only grow, and the terms each node sees only grow. (One
- * node alone getting "no responders" is a network partition: §7 states what the KV-outage grace
- * allows there, so the stream outage here is every node's.)
+ * node alone getting "no responders" is a network partition: docs/spec.md §7 Election, terms and
+ * fencing states what the KV-outage grace allows there, so the stream outage here is every node's.)
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

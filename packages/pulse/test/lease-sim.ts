@@ -63,19 +63,12 @@ export interface SimNode {
   /** Terms this node's view went through, in order. */
   terms: number[];
   open: PublishInterval[];
-  stopped: boolean;
 }
 
 type Item =
   | { kind: 'event'; node: number; event: LeaseEvent; timerId?: number }
   | { kind: 'apply'; node: number; req: number; op: KvOp; lost: boolean }
   | { kind: 'expire'; revision: number };
-
-interface Entry<V> {
-  value: V;
-  revision: number;
-  created: number;
-}
 
 export interface SimOptions {
   readonly ttlMs: number;
@@ -95,9 +88,9 @@ export class LeaseSim {
   readonly #rand: () => number;
   readonly #queue: Array<{ at: number; seq: number; item: Item }> = [];
   #seq = 0;
-  #lease: Entry<PulseLeaseRecord> | null = null;
+  #lease: { value: PulseLeaseRecord; revision: number; created: number } | null = null;
   #leaseRev = 0;
-  #counter: Entry<TermRecord> | null = null;
+  #counter: { value: TermRecord; revision: number } | null = null;
   #counterRev = 0;
   /** A lease due to expire while the stream had no leader (with markers it goes when one is elected). */
   #overdue = false;
@@ -125,7 +118,6 @@ export class LeaseSim {
       timers: new Map(),
       terms: [],
       open: [],
-      stopped: false,
     }));
   }
 
@@ -232,7 +224,6 @@ export class LeaseSim {
         });
       } else if (e.type === 'disarm') n.timers.delete(e.timer);
       else if (e.type === 'deadline') n.fence = { validUntil: e.validUntil, term: e.term };
-      else if (e.type === 'stopped') n.stopped = true;
     }
     if (n.terms.at(-1) !== n.state.term) n.terms.push(n.state.term);
     this.#close(n);
@@ -338,11 +329,11 @@ export class LeaseSim {
         return { ok: true, counter: cur ? { value: cur.value, revision: cur.revision } : null };
       case 'create':
         if (cur) return conflict();
-        this.#counter = { value: op.value, revision: ++this.#counterRev, created: this.now };
+        this.#counter = { value: op.value, revision: ++this.#counterRev };
         return { ok: true, revision: this.#counterRev };
       case 'update':
         if (!cur || cur.revision !== op.expectedRevision) return conflict();
-        this.#counter = { value: op.value, revision: ++this.#counterRev, created: this.now };
+        this.#counter = { value: op.value, revision: ++this.#counterRev };
         return { ok: true, revision: this.#counterRev };
     }
   }
