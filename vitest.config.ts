@@ -10,6 +10,8 @@ const alias = packages.map((name) => ({
   find: new RegExp(`^@backbeat/${name}$`),
   replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),
 }));
+const internal = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/internal.ts`, import.meta.url));
+alias.push(...packages.map((name) => ({ find: new RegExp(`^@backbeat/${name}/internal$`), replacement: internal(name) })));
 
 /**
  * Files that must not share the CPU: wall-clock bounds of tens of milliseconds on real timers

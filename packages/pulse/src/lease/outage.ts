@@ -19,7 +19,7 @@
  */
 import { NoRespondersError } from '@backbeat/transport';
 
-/** Default of `kvOutageGraceMs` (`--kv-outage-grace`): above the 4 to 9 s stream-leader elections measured on nats-server 2.9. */
+/** Default of `kvOutageGraceMs` (`--kv-outage-grace`): above the 4 to 9 s stream elections on nats-server 2.9. */
 export const DEFAULT_KV_OUTAGE_GRACE_MS = 15_000;
 
 /** Renewal attempts of a leader in a KV outage, ms apart. */

@@ -1,6 +1,7 @@
 /**
  * Leader election (BACKBEAT-REQ-001): who may publish BeatFrames. A strategy behind one
- * interface: the KV lease by default, a single-node elector for dev.
+ * interface: the KV lease by default (kv-lease-elector.ts), a single-node elector for dev
+ * (single-node-elector.ts).
  */
 import type { SlotKey } from '@backbeat/core';
 
@@ -44,35 +45,4 @@ export interface LeaderElector {
    * nobody to hand over to.
    */
   fence?(reason: string): void;
-}
-
-/** Always the leader, term 1: one node, `backbeat dev`, tests of everything but election. */
-export class SingleNodeElector implements LeaderElector {
-  #listeners = new Set<(l: Leadership) => void>();
-  #running = false;
-
-  constructor(private readonly nodeId: string) {}
-
-  async start(): Promise<void> {
-    this.#running = true;
-    for (const l of this.#listeners) l(this.leadership());
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    for (const l of this.#listeners) l(this.leadership());
-  }
-
-  canPublish(): boolean {
-    return this.#running;
-  }
-
-  leadership(): Leadership {
-    return { isLeader: this.#running, term: this.#running ? 1 : 0, leaderId: this.#running ? this.nodeId : null, leaseReachable: true };
-  }
-
-  onChange(listener: (l: Leadership) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
 }

@@ -1,16 +1,16 @@
 /**
- * The tempo-map keeper: follows the tempo map and the pending tempo change in the cluster's
+ * The tempo watch: follows the tempo map and the pending tempo change in the cluster's
  * state bucket (read and watch), each value through its one gate. A refused value is logged
  * once (until a good one arrives), counted, and the last good value stays in force
  * (BACKBEAT-REQ-003, -004).
  */
 import type { Logger, TempoMap } from '@backbeat/core';
 import { retryTransient, STATE_KEYS, type KvBucket } from '@backbeat/transport';
-import { gatePending, gateTempoMap, type GatedKey, type GateResult } from './kv-gates.js';
-import type { PendingTempo } from './tempo.js';
+import type { GatedKey, GateResult } from '../kv-gate.js';
+import { gatePending, gateTempoMap, type PendingTempo } from './tempo-gates.js';
 
-/** Options of {@link TempoKeeper}. */
-export interface TempoKeeperOptions {
+/** Options of {@link TempoWatch}. */
+export interface TempoWatchOptions {
   readonly logger: Logger;
   /** Called with the new map each time a (checked) tempo map arrives. */
   readonly onMap: (map: TempoMap) => void;
@@ -21,7 +21,7 @@ export interface TempoKeeperOptions {
 }
 
 /** Keeps the last good tempo map and pending change of a cluster. */
-export class TempoKeeper {
+export class TempoWatch {
   #map: TempoMap | null = null;
   #mapRevision = 0;
   #pending: PendingTempo | null = null;
@@ -31,7 +31,7 @@ export class TempoKeeper {
 
   constructor(
     private readonly kv: KvBucket,
-    private readonly o: TempoKeeperOptions,
+    private readonly o: TempoWatchOptions,
   ) {}
 
   /** The tempo map in force (null before a leader created one). */
@@ -53,7 +53,10 @@ export class TempoKeeper {
       if (e.operation === 'put') this.#offerPending(e.value, e.revision);
       else if (e.revision > this.#pendingRevision) this.#setPending(null, e.revision);
     });
-    this.#stops.push(() => m.stop(), () => p.stop());
+    this.#stops.push(
+      () => m.stop(),
+      () => p.stop(),
+    );
     // A bucket just created on a fresh cluster may have no stream leader for a moment ("no
     // responders"): the reads are retried like the bucket's opening (docs/spec.md §12 Known pitfalls).
     const read = (key: string) =>

@@ -2,15 +2,15 @@
  * The leader's writes to the tempo map (BACKBEAT-REQ-004): the first leader creates the map,
  * the leader places a pending change at the next downbeat, and it repairs the key when a
  * refused value was written over the good map. Every write it makes is adopted by the
- * tempo-map keeper at its revision.
+ * tempo watch at its revision.
  */
 import { createTempoMap, type Clock, type Logger, type Phase } from '@backbeat/core';
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
-import { applyPendingTempo, readTempoMap } from './tempo.js';
-import type { TempoKeeper } from './tempo-keeper.js';
+import { applyPendingTempo, readTempoMap } from './tempo-changes.js';
+import type { TempoWatch } from './tempo-watch.js';
 
-/** Options of {@link TempoWriter}. */
-export interface TempoWriterOptions {
+/** Options of {@link LeaderMapWriter}. */
+export interface LeaderMapWriterOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   /** Tempo, bar and phases of a new map. */
@@ -22,7 +22,7 @@ export interface TempoWriterOptions {
 }
 
 /** Writes the tempo map as the leader. */
-export class TempoWriter {
+export class LeaderMapWriter {
   #applying = false;
   #again = false;
   #retry: (() => void) | undefined;
@@ -30,8 +30,8 @@ export class TempoWriter {
 
   constructor(
     private readonly kv: KvBucket,
-    private readonly keeper: TempoKeeper,
-    private readonly o: TempoWriterOptions,
+    private readonly watch: TempoWatch,
+    private readonly o: LeaderMapWriterOptions,
   ) {}
 
   /** Cancels a pending retry; idempotent. */
@@ -42,7 +42,7 @@ export class TempoWriter {
 
   /** The first leader creates the tempo map; later leaders continue the one in KV. */
   async ensureMap(): Promise<void> {
-    if (this.keeper.map || this.#stopped) return;
+    if (this.watch.map || this.#stopped) return;
     const { clock, bpm, barLength, phases, logger } = this.o;
     // Beat 0 on the next 100 ms mark at least 250 ms ahead: time for the map to reach every
     // node and client, and a fresh cluster beats within the lease TTL + 1 s of its start.
@@ -51,11 +51,11 @@ export class TempoWriter {
     try {
       const revision = await this.kv.create(STATE_KEYS.tempoMap, encodeJson(map));
       logger.info({ bpm, bar: barLength, start: new Date(startTime).toISOString() }, 'created the tempo map');
-      this.keeper.adopt(map, revision);
+      this.watch.adopt(map, revision);
     } catch (err) {
       if (err instanceof KvConflictError) {
         const existing = await readTempoMap(this.kv).catch(() => null);
-        if (existing) this.keeper.adopt(existing.map, existing.revision);
+        if (existing) this.watch.adopt(existing.map, existing.revision);
         return;
       }
       logger.warn({ err: (err as Error).message }, 'could not create the tempo map; retrying');
@@ -66,11 +66,11 @@ export class TempoWriter {
 
   /** Writes the last good tempo map over a refused one (compare-and-set on its revision). */
   async restoreMap(badRevision: number): Promise<void> {
-    const map = this.keeper.map;
+    const map = this.watch.map;
     if (!map || !this.o.isLeader()) return;
     try {
       const revision = await this.kv.update(STATE_KEYS.tempoMap, encodeJson(map), badRevision);
-      this.keeper.adopt(map, revision);
+      this.watch.adopt(map, revision);
       this.o.logger.info({ revision }, 'restored the last good tempo map over a refused one');
     } catch {
       // a newer value arrived meanwhile: it goes through the gate like any other
@@ -89,7 +89,7 @@ export class TempoWriter {
     try {
       const placed = await applyPendingTempo(this.kv, this.o.clock);
       if (placed) {
-        this.keeper.adopt(placed.map, placed.revision);
+        this.watch.adopt(placed.map, placed.revision);
         this.o.logger.info({ segments: placed.map.segments.at(-1) }, 'tempo change placed at the next downbeat');
       }
     } catch (err) {

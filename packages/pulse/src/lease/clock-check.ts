@@ -71,7 +71,12 @@ export class ClockCheck {
 
   status(): ClockCheckStatus {
     const best = this.#best();
-    return { state: this.#state, offsetMs: best ? best.offset : null, uncertaintyMs: best ? best.half : null, maxOffsetMs: this.o.maxOffsetMs };
+    return {
+      state: this.#state,
+      offsetMs: best ? best.offset : null,
+      uncertaintyMs: best ? best.half : null,
+      maxOffsetMs: this.o.maxOffsetMs,
+    };
   }
 
   /** Why this node may not lead, or null when its clock is known to be within the bound. */
@@ -79,7 +84,8 @@ export class ClockCheck {
     const s = this.status();
     if (s.state === 'ok') return null;
     if (s.state === 'unknown') return 'clock offset against the NATS servers not measured yet';
-    return `clock offset ${s.offsetMs!.toFixed(1)} ms (± ${s.uncertaintyMs!.toFixed(1)}) against the NATS servers is beyond --max-clock-offset ${this.o.maxOffsetMs} ms`;
+    const offset = `${s.offsetMs!.toFixed(1)} ms (± ${s.uncertaintyMs!.toFixed(1)})`;
+    return `clock offset ${offset} against the NATS servers is beyond --max-clock-offset ${this.o.maxOffsetMs} ms`;
   }
 
   #best(): { offset: number; half: number } | undefined {
@@ -114,8 +120,16 @@ export class ClockCheck {
       const was = this.#state;
       this.#state = next;
       // One log line per change of verdict.
-      if (next === 'beyond') this.o.logger.error({ offset_ms: best.offset, uncertainty_ms: best.half, max_clock_offset_ms: this.o.maxOffsetMs }, `${this.refusal()}: this node will not lead`);
-      else if (was === 'beyond') this.o.logger.info({ offset_ms: best.offset, max_clock_offset_ms: this.o.maxOffsetMs }, 'clock offset back within --max-clock-offset');
+      if (next === 'beyond')
+        this.o.logger.error(
+          { offset_ms: best.offset, uncertainty_ms: best.half, max_clock_offset_ms: this.o.maxOffsetMs },
+          `${this.refusal()}: this node will not lead`,
+        );
+      else if (was === 'beyond')
+        this.o.logger.info(
+          { offset_ms: best.offset, max_clock_offset_ms: this.o.maxOffsetMs },
+          'clock offset back within --max-clock-offset',
+        );
     }
     this.o.onChange?.(this.status());
   }

@@ -1,12 +1,13 @@
 /**
  * What the KV lease elector stores (docs/spec.md §7 Election, terms and fencing): the lease record
  * in the lease bucket (key `leader`) and the term counter in the state bucket (key `leader-term`),
- * and how it reads them back through the value gates (a malformed value is refused and reported, never
- * trusted). No timing, no decisions: kv-lease.ts makes those.
+ * and how the shell reads them back through the value gates (a malformed value is refused and
+ * reported, never trusted). No timing, no decisions: the lease machine makes those.
  */
 import { compareSlots, type SlotKey } from '@backbeat/core';
 import { STATE_KEYS, type KvBucket, type LeaseRecord } from '@backbeat/transport';
-import { gateLease, gateSlot, gateTermRecord, type GatedKey, type TermRecord, type WireSlot } from './kv-gates.js';
+import type { GatedKey } from '../kv-gate.js';
+import { gateLease, gateSlot, gateTermRecord, type TermRecord, type WireSlot } from './lease-gates.js';
 
 /** State-bucket key of the term counter. */
 export const LEADER_TERM_KEY = 'leader-term';
@@ -22,7 +23,12 @@ export interface PulseLeaseRecord extends LeaseRecord {
 }
 
 /** The lease as read: null when absent; `value` null when the stored value was refused. */
-export type LeaseRead = { readonly value: PulseLeaseRecord | null; readonly revision: number; readonly created: number } | null;
+export type LeaseRead = {
+  readonly value: PulseLeaseRecord | null;
+  readonly revision: number;
+  /** The server's wall time of the write. */
+  readonly created: number;
+} | null;
 
 /** The term counter as read: null when absent; `value` null when the stored value was refused. */
 export type TermRead = { readonly value: TermRecord | null; readonly revision: number } | null;
@@ -31,11 +37,14 @@ export type TermRead = { readonly value: TermRecord | null; readonly revision: n
 export type OnRefused = ((key: GatedKey, reason: string) => void) | undefined;
 
 /** A slot as the records store it. */
-export const toWire = (s: SlotKey | undefined): WireSlot | undefined => (s ? { beat_index: s.beatIndex, phase_index: s.phaseIndex } : undefined);
+export const toWire = (s: SlotKey | undefined): WireSlot | undefined =>
+  s ? { beat_index: s.beatIndex, phase_index: s.phaseIndex } : undefined;
 /** A stored slot as a SlotKey. */
-export const fromWire = (s: WireSlot | undefined): SlotKey | undefined => (s ? { beatIndex: s.beat_index, phaseIndex: s.phase_index } : undefined);
+export const fromWire = (s: WireSlot | undefined): SlotKey | undefined =>
+  s ? { beatIndex: s.beat_index, phaseIndex: s.phase_index } : undefined;
 /** The later of two slots (either may be unknown). */
-export const later = (a: SlotKey | undefined, b: SlotKey | undefined): SlotKey | undefined => (!a ? b : !b ? a : compareSlots(a, b) >= 0 ? a : b);
+export const later = (a: SlotKey | undefined, b: SlotKey | undefined): SlotKey | undefined =>
+  !a ? b : !b ? a : compareSlots(a, b) >= 0 ? a : b;
 
 /** The lease as it is now: null when absent; a refused value counts as absent-but-held. */
 export async function readLease(kv: KvBucket, onRefused: OnRefused): Promise<LeaseRead> {
@@ -47,11 +56,13 @@ export async function readLease(kv: KvBucket, onRefused: OnRefused): Promise<Lea
     return { value: null, revision: e.revision, created: e.created };
   }
   const v = r.value as PulseLeaseRecord;
-  return {
-    value: { ...v, previous_node: typeof v.previous_node === 'string' ? v.previous_node : null, reason: String(v.reason ?? ''), last_slot: gateSlot(v.last_slot) },
-    revision: e.revision,
-    created: e.created,
+  const value: PulseLeaseRecord = {
+    ...v,
+    previous_node: typeof v.previous_node === 'string' ? v.previous_node : null,
+    reason: String(v.reason ?? ''),
+    last_slot: gateSlot(v.last_slot),
   };
+  return { value, revision: e.revision, created: e.created };
 }
 
 /** The term counter as it is now. */

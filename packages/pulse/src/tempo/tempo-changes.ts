@@ -4,11 +4,18 @@
  * leader places it at the next downbeat as a new tempo-map segment, then clears it once the
  * downbeat has passed.
  */
-import { applyTempoChange, pruneTempoMap, TempoChangeError, validateTempoChange, type Clock, type TempoMap } from '@backbeat/core';
+import {
+  applyTempoChange,
+  pruneTempoMap,
+  TempoChangeError,
+  validateTempoChange,
+  type Clock,
+  type TempoMap,
+} from '@backbeat/core';
 import { encodeJson, KvConflictError, STATE_KEYS, type KvBucket } from '@backbeat/transport';
-import { gatePending, gateTempoMap, type PendingTempo } from './kv-gates.js';
+import { gatePending, gateTempoMap, type PendingTempo } from './tempo-gates.js';
 
-export type { PendingTempo } from './kv-gates.js';
+export type { PendingTempo } from './tempo-gates.js';
 
 /** A tempo change request (the POST /tempo body). */
 export interface TempoRequest {
@@ -45,10 +52,22 @@ export async function submitTempoChange(
   ctx: { clock: Clock; nodeId: string; minBpm: number; maxBpm: number },
 ): Promise<PendingTempo> {
   const current = await readTempoMap(state);
-  if (!current) throw new TempoChangeError('BB_ERR_TEMPO_CHANGE_PENDING', 'no tempo map yet: wait until a leader has started the grid', req.tempo_bpm, 0);
+  if (!current)
+    throw new TempoChangeError(
+      'BB_ERR_TEMPO_CHANGE_PENDING',
+      'no tempo map yet: wait until a leader has started the grid',
+      req.tempo_bpm,
+      0,
+    );
   const now = ctx.clock.now();
   const pending = await readPending(state);
-  validateTempoChange(current.map, { tempoBpm: req.tempo_bpm, at: now, minBpm: ctx.minBpm, maxBpm: ctx.maxBpm, pending: pending !== null });
+  validateTempoChange(current.map, {
+    tempoBpm: req.tempo_bpm,
+    at: now,
+    minBpm: ctx.minBpm,
+    maxBpm: ctx.maxBpm,
+    pending: pending !== null,
+  });
   const preview = applyTempoChange(current.map, req.tempo_bpm, now);
   const value: PendingTempo = {
     tempo_bpm: req.tempo_bpm,
@@ -62,7 +81,12 @@ export async function submitTempoChange(
     await state.create(STATE_KEYS.tempoPending, encodeJson({ ...value, effective_at: undefined }));
   } catch (err) {
     if (err instanceof KvConflictError) {
-      throw new TempoChangeError('BB_ERR_TEMPO_CHANGE_PENDING', 'a tempo change is already pending until the next downbeat', req.tempo_bpm, current.map.segments.at(-1)!.tempoBpm);
+      throw new TempoChangeError(
+        'BB_ERR_TEMPO_CHANGE_PENDING',
+        'a tempo change is already pending until the next downbeat',
+        req.tempo_bpm,
+        current.map.segments.at(-1)!.tempoBpm,
+      );
     }
     throw err;
   }
@@ -74,11 +98,17 @@ export async function submitTempoChange(
  * (or that its gate refused: it would block every later change). Returns the new map and its
  * revision when it changed it.
  */
-export async function applyPendingTempo(state: KvBucket, clock: Clock): Promise<{ map: TempoMap; revision: number } | null> {
+export async function applyPendingTempo(
+  state: KvBucket,
+  clock: Clock,
+): Promise<{ map: TempoMap; revision: number } | null> {
   const read = await readPending(state);
   if (!read) return null;
   const now = clock.now();
-  if (read.value === null || (read.value.effective_beat !== undefined && read.value.effective_at && Date.parse(read.value.effective_at) <= now)) {
+  if (
+    read.value === null ||
+    (read.value.effective_beat !== undefined && read.value.effective_at && Date.parse(read.value.effective_at) <= now)
+  ) {
     await state.delete(STATE_KEYS.tempoPending, { expectedRevision: read.revision }).catch(() => {});
     return null;
   }
@@ -88,7 +118,11 @@ export async function applyPendingTempo(state: KvBucket, clock: Clock): Promise<
   if (!current) return null;
   const placed = applyTempoChange(pruneTempoMap(current.map, now - 60_000), pending.value.tempo_bpm, now);
   const revision = await state.update(STATE_KEYS.tempoMap, encodeJson(placed.map), current.revision);
-  const applied: PendingTempo = { ...pending.value, effective_beat: placed.effectiveBeat, effective_at: new Date(placed.effectiveTime).toISOString() };
+  const applied: PendingTempo = {
+    ...pending.value,
+    effective_beat: placed.effectiveBeat,
+    effective_at: new Date(placed.effectiveTime).toISOString(),
+  };
   await state.update(STATE_KEYS.tempoPending, encodeJson(applied), pending.revision).catch(() => {});
   return { map: placed.map, revision };
 }

@@ -8,17 +8,18 @@
  */
 import { clusterNames, openLeaseBucket, retryTransient, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
 import type { SlotKey } from '@backbeat/core';
+import { LeaseTtlMismatchError } from '../errors.js';
+import type { GatedKey } from '../kv-gate.js';
+import { DEFAULT_LEASE_TTL_MS, type PulseOptions, type ResolvedPulseOptions } from '../options.js';
+import type { SharedFence } from '../shared-fence.js';
 import { ClockCheck } from './clock-check.js';
-import { SingleNodeElector, type LeaderElector } from './elector.js';
-import { LeaseTtlMismatchError } from './errors.js';
-import type { GatedKey } from './kv-gates.js';
-import { KvLeaseElector } from './kv-lease.js';
-import { leaseRequestTimeoutMs } from './lease-outage.js';
-import { DEFAULT_LEASE_TTL_MS, type PulseOptions, type ResolvedPulseOptions } from './options.js';
-import type { SharedFence } from './shared-fence.js';
+import { KvLeaseElector } from './kv-lease-elector.js';
+import type { LeaderElector } from './leader-elector.js';
+import { leaseRequestTimeoutMs } from './outage.js';
+import { SingleNodeElector } from './single-node-elector.js';
 
-/** What {@link setUpElector} needs from the pulse. */
-export interface ElectorSetupInput {
+/** What {@link openElector} needs from the pulse. */
+export interface OpenElectorInput {
   readonly options: ResolvedPulseOptions & { readonly bus: PulseOptions['bus'] };
   /** Replica count (and mismatch handler) for the lease bucket. */
   readonly replicas: ReplicaOptions;
@@ -31,7 +32,7 @@ export interface ElectorSetupInput {
 }
 
 /** The elector and what came with it. */
-export interface ElectorSetup {
+export interface OpenedElector {
   readonly elector: LeaderElector;
   /** The clock check (KV lease on NATS with a finite --max-clock-offset only). */
   readonly clockCheck: ClockCheck | undefined;
@@ -43,8 +44,8 @@ export interface ElectorSetup {
  * Builds the elector the options name.
  * @throws LeaseTtlMismatchError when the lease bucket's TTL is not `leaseTtlMs`
  */
-export async function setUpElector(i: ElectorSetupInput): Promise<ElectorSetup> {
-  const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs, kvOutageGraceMs, leaseMarkers } = i.options;
+export async function openElector(i: OpenElectorInput): Promise<OpenedElector> {
+  const { bus, clusterId, nodeId, clock, logger, elector, leaseTtlMs, maxClockOffsetMs, kvOutageGraceMs } = i.options;
   if (elector === 'single') {
     const single = new SingleNodeElector(nodeId);
     single.onChange((l) => (l.isLeader ? i.fence.open(Infinity, l.term) : i.fence.close()));
@@ -52,15 +53,22 @@ export async function setUpElector(i: ElectorSetupInput): Promise<ElectorSetup> 
   }
   if (elector !== 'kv') return { elector, clockCheck: undefined, leaseTtlMs: null };
   const bucket = clusterNames(clusterId).leaseBucket;
-  const leaseKv = await retryTransient(() => openLeaseBucket(bus, clusterId, { ttlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, markers: leaseMarkers, ...i.replicas }), { what: 'opening the lease bucket', clock, logger });
+  const wanted = leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const leaseKv = await retryTransient(
+    () => openLeaseBucket(bus, clusterId, { ttlMs: wanted, markers: i.options.leaseMarkers, ...i.replicas }),
+    { what: 'opening the lease bucket', clock, logger },
+  );
   const { ttlMs } = await leaseKv.settings();
-  if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs)) throw new LeaseTtlMismatchError(bucket, ttlMs, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
+  if (ttlMs <= 0 || (leaseTtlMs !== undefined && ttlMs !== leaseTtlMs))
+    throw new LeaseTtlMismatchError(bucket, ttlMs, wanted);
   let clockCheck: ClockCheck | undefined;
   if (bus.kind === 'nats' && Number.isFinite(maxClockOffsetMs)) {
     clockCheck = new ClockCheck({ kv: leaseKv, nodeId, clock, logger, maxOffsetMs: maxClockOffsetMs });
     await clockCheck.start();
   }
-  const fast = (name: string): Promise<KvBucket> => retryTransient(() => bus.kv(name, { create: false, timeoutMs: leaseRequestTimeoutMs(ttlMs) }), { what: `opening ${name}`, clock, logger });
+  const timeoutMs = leaseRequestTimeoutMs(ttlMs);
+  const fast = (name: string): Promise<KvBucket> =>
+    retryTransient(() => bus.kv(name, { create: false, timeoutMs }), { what: `opening ${name}`, clock, logger });
   const lease = new KvLeaseElector(await fast(bucket), nodeId, {
     state: await fast(clusterNames(clusterId).stateBucket),
     ttlMs,
