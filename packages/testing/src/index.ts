@@ -1,10 +1,12 @@
 /**
- * @backbeat/testing: the shared test harness (test-only, Node built-ins only). Real
- * nats-servers on free loopback ports, always stopped; polling with a deadline instead of
- * sleeps; child processes that cannot outlive the test run.
+ * @backbeat/testing: the shared test harness (test-only). Real nats-servers on free loopback
+ * ports, always stopped; the NATS fixture (a server, connections and what runs on them, stopped
+ * in order; `useNatsFixture()` in `@backbeat/testing/vitest`); polling with a deadline instead
+ * of sleeps; child processes that cannot outlive the test run.
  *
  * ```ts
  * await using server = await NatsServer.start();           // JetStream on, port picked by the server
+ * await using nats = await NatsFixture.start();            // a server, nats.bus, nats.connect(), nats.track(x)
  * await waitFor(() => received.length >= 3, { message: 'three frames' });
  * await server.restart();                                   // same port, same JetStream store
  * const cli = ManagedProcess.node('packages/cli/bin/backbeat.js', ['watch']);
@@ -16,6 +18,8 @@ export { NatsServer, canConnect } from './nats-server.js';
 export type { NatsServerOptions } from './nats-server.js';
 export { natsServerBinary, legacyNatsServerBinary, PINNED_NATS_SERVER_VERSION, MIN_PATH_VERSION, pinnedBinaryPath, readVersion, compareVersions } from './nats-binary.js';
 export type { NatsServerBinary } from './nats-binary.js';
+export { NatsFixture } from './nats-fixture.js';
+export type { NatsFixtureOptions, Stoppable } from './nats-fixture.js';
 export { NatsCluster } from './nats-cluster.js';
 export type { NatsClusterOptions, StreamCluster } from './nats-cluster.js';
 export { ManagedProcess } from './process.js';
