@@ -10,9 +10,10 @@ import { waitFor } from '@backbeat/testing';
 import { MemoryBus, NatsBus, reportStreamConfig, statusStreamConfig, subjects, type Bus, type StoredMsg } from '@backbeat/transport';
 import { createClient, type Client } from '@backbeat/sdk';
 import { ClaimStreamReader, pageLimitFor, Reverb } from '@backbeat/reverb';
-import { startPulse, useNatsServer } from './helpers.js';
+import { startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 const dec = new TextDecoder();
 const STATES: ClaimState[] = ['planning', 'executing', 'reviewing'];
 
