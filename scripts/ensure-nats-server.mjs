@@ -10,11 +10,13 @@
 // Without Go, a nats-server on PATH is used when it is 2.10 or newer; otherwise one line says
 // what to install. Never a silent fallback to an older server.
 // The cache directory, the pinned version and how a version is read come from the rule itself
-// (@backbeat/testing, built by `npm ci`), so the two cannot drift apart.
+// (@backbeat/testing, built by `npm ci`), and versions compare with @backbeat/transport's
+// compareServerVersions, so none of it can drift apart.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { compareVersions, MIN_PATH_VERSION, PINNED_NATS_SERVER_VERSION as VERSION, pinnedBinaryPath, readVersion as versionOf } from '@backbeat/testing';
+import { MIN_PATH_VERSION, PINNED_NATS_SERVER_VERSION as VERSION, pinnedBinaryPath, readVersion as versionOf } from '@backbeat/testing';
+import { compareServerVersions } from '@backbeat/transport';
 
 const MODULE = `github.com/nats-io/nats-server/v2@v${VERSION}`;
 const target = pinnedBinaryPath();
@@ -45,7 +47,7 @@ if (cached) done(target, cached, 'built from its Go module');
 const go = spawnSync('go', ['version'], { encoding: 'utf8' });
 if (go.error || go.status !== 0) {
   const onPath = versionOf('nats-server');
-  if (onPath && compareVersions(onPath, MIN_PATH_VERSION) >= 0) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
+  if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
   fail(
     `Go is not installed and ${onPath ? `the nats-server on PATH is ${onPath} (older than 2.10)` : 'no nats-server is on PATH'}: ` +
       `install Go 1.25 or newer (then run this again to build nats-server v${VERSION}), or set BACKBEAT_NATS_SERVER=/path/to/nats-server (2.10 or newer)`,
