@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Keeps every package manifest true to its code (run by `npm run lint`):
-// - each package imported by src/ (or bin/) is in `dependencies` (or `peerDependencies`: the host's
-//   copy, e.g. the test harness's vitest), and each dependency is used;
+// - each package imported by src/ (or bin/) is in `dependencies`, and each dependency is used;
+//   a src file the manifest names in `backbeat.devOnly` (a test-only entry, e.g. the harness's
+//   `@backbeat/testing/vitest`) may import `devDependencies` too, and no other src file imports it;
 // - each package imported by test/ or examples/ is declared by the package (dependencies or
 //   devDependencies) or, for shared tools (vitest, fast-check ...), by the root;
 // - tsconfig `references` name exactly the @backbeat packages src/ imports;
@@ -49,13 +50,24 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   const where = `packages/${dir}/package.json`;
   const deps = new Set(Object.keys(pkg.dependencies ?? {}));
   const devDeps = new Set(Object.keys(pkg.devDependencies ?? {}));
-  const peerDeps = new Set(Object.keys(pkg.peerDependencies ?? {}));
+  const devOnly = new Set((pkg.backbeat?.devOnly ?? []).map((f) => join(pkgDir, f)));
   const rootDev = new Set(Object.keys(rootPkg.devDependencies ?? {}));
 
   const srcFiles = [...walk(join(pkgDir, 'src'), ['.ts']), ...walk(join(pkgDir, 'bin'), ['.js', '.mjs'])];
   const srcImports = new Map();
-  for (const f of srcFiles) for (const n of importsOf(f)) if (n !== pkg.name) srcImports.set(n, srcImports.get(n) ?? relative(root, f));
-  for (const [n, f] of srcImports) if (!deps.has(n) && !peerDeps.has(n)) problems.push(`${where}: ${f} imports '${n}', which is not in dependencies`);
+  for (const f of srcFiles) {
+    for (const n of importsOf(f)) {
+      if (n === pkg.name) continue;
+      if (devOnly.has(f) && devDeps.has(n)) continue;
+      srcImports.set(n, srcImports.get(n) ?? relative(root, f));
+    }
+  }
+  for (const d of devOnly) {
+    if (!existsSync(d)) problems.push(`${where}: backbeat.devOnly lists '${relative(pkgDir, d)}', which does not exist`);
+    const spec = `./${relative(join(pkgDir, 'src'), d).replace(/\.ts$/, '.js')}`;
+    for (const f of srcFiles) if (f !== d && readFileSync(f, 'utf8').includes(`'${spec}'`)) problems.push(`${relative(root, f)} imports the test-only ${spec}`);
+  }
+  for (const [n, f] of srcImports) if (!deps.has(n)) problems.push(`${where}: ${f} imports '${n}', which is not in dependencies`);
   for (const d of deps) if (!srcImports.has(d)) problems.push(`${where}: dependency '${d}' is not imported by src/ or bin/`);
 
   const otherFiles = [...walk(join(pkgDir, 'test'), ['.ts', '.mjs', '.js']), ...walk(join(pkgDir, 'examples'), ['.ts'])];
