@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // npm run bench:pulse: emitters at 120 BPM on a real nats-server, one after the other, each for
 // BENCH_SECONDS (default 60), idle and with their main thread blocked 5 ms every 50 ms (load):
 //   - pulse: the Pulse with its emitter thread (schedule and publish in a worker with its own

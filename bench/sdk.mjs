@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // npm run bench:sdk, on a real nats-server on 127.0.0.1, each measure beside its baseline:
 // 1. Callback latency (frame receipt to callback): one SDK client following a pulse at 240 BPM
 //    against a bare bus subscription that parses the JSON and calls a no-op, same process.

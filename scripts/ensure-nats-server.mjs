@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Makes sure the nats-server the tests, the chaos suite, the benchmarks and `backbeat cluster`
 // run is on this machine: the pinned release, built from its Go module into the cache directory
 // when it is not there yet. The rule that then picks the program is
@@ -22,13 +23,21 @@ const MODULE = `github.com/nats-io/nats-server/v2@v${VERSION}`;
 const target = pinnedBinaryPath();
 const cache = dirname(dirname(target));
 
-/** @param {string} line */
+/**
+ * @param {string} line
+ * @returns {never}
+ */
 function fail(line) {
   console.error(line);
   process.exit(1);
 }
 
-/** @param {string} path @param {string} version @param {string} how */
+/**
+ * @param {string} path
+ * @param {string} version
+ * @param {string} how
+ * @returns {never}
+ */
 function done(path, version, how) {
   console.error(`nats-server ${version} (${path}, ${how})`);
   process.exit(0);
