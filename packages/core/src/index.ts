@@ -21,7 +21,6 @@ export { BackbeatError, InvalidArgumentError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { HTTP_ERROR_CODES, httpError, sendHttpError } from './http-errors.js';
 export {
-  SAFE_METHODS,
   HTTP_LIMITS,
   PAGE_SECURITY_HEADERS,
   adminTokenProblem,
@@ -29,7 +28,6 @@ export {
   bearerMatches,
   guardHook,
   guardRequest,
-  hostnameOf,
   httpServerOptions,
   isLoopbackHost,
   parseBearer,
@@ -48,7 +46,7 @@ export { FakeClock } from './fake-clock.js';
 
 export { Hlc } from './hlc.js';
 export type { HlcOptions, HlcUpdate } from './hlc.js';
-export { formatHlc, parseHlc, compareHlc, hlcNodeSuffix, HLC_MAX_COUNTER } from './hlc-wire.js';
+export { formatHlc, parseHlc, compareHlc, hlcNodeSuffix } from './hlc-wire.js';
 export type { HlcTimestamp } from './hlc-wire.js';
 
 export { PHASES, PHASE_ALIASES, isPhase } from './phases.js';

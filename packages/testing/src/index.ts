@@ -33,4 +33,3 @@ export type { NetClusterOptions } from './net-cluster.js';
 export type { NetHost } from './net-links.js';
 export { PROBE_PORT } from './netns-relay.js';
 export type { ProbeResult } from './netns-relay.js';
-export { missingForNetns, sweepOrphans, listNetns, NETNS_PREFIX } from './netns.js';
