@@ -25,11 +25,13 @@ export {
   PAGE_SECURITY_HEADERS,
   adminTokenProblem,
   errorAnswer,
+  bearerHeader,
   bearerMatches,
   guardHook,
   guardRequest,
   httpServerOptions,
   isLoopbackHost,
+  loopbackBindProblem,
   parseBearer,
 } from './http-guard.js';
 export type { GuardOptions, GuardRefusal, GuardReply, GuardRequest, HttpLimits, ServerErrorLike } from './http-guard.js';
