@@ -200,7 +200,10 @@ try {
   log(`replicas: ${Object.entries(replicas).map(([n, r]) => `${n}=${r}`).join(' ')}`);
   const notR3 = Object.entries(replicas).filter(([, r]) => r !== DEFAULTS.replicas);
   if (notR3.length > 0) log(`NOT at ${DEFAULTS.replicas} replicas: ${notR3.map(([n]) => n).join(', ')} (the run fails)`);
-  /** @type {Array<{ fault: string, from: number, to: number, boundMs: number, jsRecoveryMs?: number, bar: number, died: string[] }>} */
+  /**
+   * @type {Array<{ fault: string, from: number, to: number, boundMs: number, jsRecoveryMs?: number, bar: number,
+   *   died: string[] }>}
+   */
   const phases = [];
   /** @type {{ firstKilled?: number }} */
   const ctx = {};

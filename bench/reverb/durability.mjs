@@ -17,7 +17,10 @@ import { enc, perS, sleep } from './common.mjs';
  * @param {number} e2e
  */
 export async function benchDurability(acks, e2e) {
-  /** @type {Record<string, { sdk_ack_ms: ReturnType<typeof summary>, end_to_end_per_s: number, claims: number, acked_publish_per_s: number }>} */
+  /**
+   * @type {Record<string, { sdk_ack_ms: ReturnType<typeof summary>, end_to_end_per_s: number, claims: number,
+   *   acked_publish_per_s: number }>}
+   */
   const out = {};
   for (const mode of ['default', 'always']) {
     const syncAlways = mode === 'always' ? { jetstreamConfig: 'sync_interval: always' } : {};

@@ -128,7 +128,10 @@ export async function benchRollup(url, agentCounts) {
   const waitBeat = async (pred) => {
     while (!pred(r.currentBeat)) await sleep(5);
   };
-  /** @type {Record<string, { rollup_ms: number, built_ms: number | undefined, agents_reporting: number, claims: number | undefined }>} */
+  /**
+   * @type {Record<string, { rollup_ms: number, built_ms: number | undefined, agents_reporting: number,
+   *   claims: number | undefined }>}
+   */
   const out = {};
   for (const n of agentCounts) {
     await waitBeat((b) => b >= 0 && b % 4 === 0);

@@ -22,7 +22,8 @@ function toParent(message, then) {
 }
 
 /**
- * Runs `count` followers ('shared' | 'grid' | 'conn' SDK clients, 'bare' subscriptions, or 'loop' no-op callbacks on one timer).
+ * Runs `count` followers: 'shared' | 'grid' | 'conn' SDK clients, 'bare' subscriptions, or 'loop'
+ * no-op callbacks on one timer.
  * @param {string[]} args url, cluster, mode, count and the tempo map as JSON
  */
 async function fanoutChild([url, cluster, mode, countArg, mapJson]) {

@@ -10,7 +10,8 @@ import { printTable } from '../lib.mjs';
  * @property {boolean} short
  * @property {number} latency_seconds
  * @property {number} perconn_seconds
- * @property {{ sdk: import('../lib.mjs').Summary, bare_subscription: import('../lib.mjs').Summary }} [callback_latency_ms]
+ * @property {{ sdk: import('../lib.mjs').Summary,
+ *   bare_subscription: import('../lib.mjs').Summary }} [callback_latency_ms]
  * @property {Record<string, Awaited<ReturnType<typeof import('./fanout.mjs').fanout>>>} fanout
  * @property {{ seconds: number, local_slots: number, grid_error_ms: import('../lib.mjs').Summary,
  *   local_fire_lateness_ms: import('../lib.mjs').Summary, settimeout_chain_lateness_ms_at_end: number }} [degradation]

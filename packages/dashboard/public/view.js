@@ -59,7 +59,8 @@ const ago = (iso) => {
 };
 
 /**
- * @type {{ reports: ShownReport[], letters: DashboardDeadLetter[], delivery: number[], jitter: number[], barLength: number,
+ * @type {{ reports: ShownReport[], letters: DashboardDeadLetter[], delivery: number[], jitter: number[],
+ *   barLength: number,
  *   phases: readonly string[] }}
  */
 export const state = { reports: [], letters: [], delivery: [], jitter: [], barLength: 8, phases: ['plan', 'execute', 'review'] };
