@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareHlc, FakeClock, formatHlc, Hlc, HLC_MAX_COUNTER, hlcNodeSuffix, InvalidArgumentError, parseHlc, type HlcTimestamp } from '@backbeat/core';
+import { compareHlc, FakeClock, formatHlc, Hlc, hlcNodeSuffix, InvalidArgumentError, parseHlc, type HlcTimestamp } from '@backbeat/core';
+import { HLC_MAX_COUNTER } from '@backbeat/core/internal';
 
 const T0 = 1_700_000_000_000;
 const arbStamp = fc.record({

@@ -21,7 +21,7 @@ import {
   type LedgerEffect,
   type LedgerEvent,
   type LedgerState,
-} from '../src/internal.js';
+} from '@backbeat/reverb/internal';
 
 const BAR = 4;
 const T0 = 1_700_000_000_000;

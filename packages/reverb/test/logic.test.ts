@@ -5,7 +5,7 @@ import { FakeClock, compareHlc, createTempoMap, formatHlc, parseHlc } from '@bac
 import { validateBarReport } from '@backbeat/contracts';
 import { publicKeyBase64 } from '@backbeat/sdk';
 import { TrustStore, WindowAggregation, assertBindable, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, resolveReverbOptions } from '@backbeat/reverb';
-import { HandledSeqs, HandledWaiters, compareHlcText, planRecovery } from '../src/internal.js';
+import { HandledSeqs, HandledWaiters, compareHlcText, planRecovery } from '@backbeat/reverb/internal';
 
 const map = createTempoMap({ startTime: 1_000_000, tempoBpm: 60, barLength: 4 }); // 1 s beats, 4 s bars
 const enc = new TextEncoder();

@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { publicKeyBase64 } from '@backbeat/sdk';
 import { TrustStore, VerifyPool, type SignatureCheck } from '@backbeat/reverb';
-import { ClaimPipeline } from '../src/internal.js';
+import { ClaimPipeline } from '@backbeat/reverb/internal';
 
 const enc = new TextEncoder();
 const key = () => generateKeyPairSync('ed25519').privateKey;
