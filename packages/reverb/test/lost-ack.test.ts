@@ -9,9 +9,10 @@ import { waitFor } from '@backbeat/testing';
 import { NatsBus, clusterNames, subjects, type Bus } from '@backbeat/transport';
 import { createClient } from '@backbeat/sdk';
 import { Reverb, decodeStoredReport } from '@backbeat/reverb';
-import { collectReports, startPulse, useNatsServer } from './helpers.js';
+import { collectReports, startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 
 /** The bus as given, except that the answer of the `n`th report store is lost after the server stored it. */
 function losingStoreAnswer(bus: NatsBus, cluster: string, n: number): { bus: Bus; lost: number[] } {
