@@ -28,9 +28,10 @@ export type {
   StoredMsg,
   StreamConfig,
   StreamMsgQuery,
+  StreamRepublish,
   StreamState,
 } from './stream-types.js';
-export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS, ACK_ALL_BATCH, ACK_ALL_DELAY_MS } from './stream-types.js';
+export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS, ACK_ALL_BATCH, ACK_ALL_DELAY_MS, REPUBLISH_HEADERS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';
 export { natsConnectOptions } from './nats-options.js';
 export type { NatsConfig } from './nats-options.js';
@@ -59,6 +60,7 @@ export {
   ReplicaMismatchError,
   ServerVersionError,
   StreamRefusedError,
+  RepublishUnchangeableError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
