@@ -20,6 +20,7 @@ export const LEGACY_SUBSET = [
   'packages/reverb/test/reverb.test.ts',
   'packages/reverb/test/crash.test.ts',
   'packages/reverb/test/catch-up.test.ts',
+  'packages/reverb/test/report-broadcast.test.ts',
   'packages/cli/test/fresh-start.test.ts',
 ];
 

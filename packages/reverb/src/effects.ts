@@ -1,8 +1,10 @@
 /**
  * Carries out what the bar ledger decided (ledger/events.ts LedgerEffect): a claim's outcome
  * to whoever waits for it (the consumer's ack), the dead-letter subject, metrics, the HLC
- * merge, a report broadcast by the replica whose copy is the record, listeners and logs
- * (docs/spec.md §9 Reverb). Holds no decision of its own.
+ * merge, listeners and logs (docs/spec.md §9 Reverb). A stored report is broadcast by the
+ * server (the report stream's republish); only on an old report stream that the server cannot
+ * give a republish does the replica whose copy is the record broadcast it. Holds no decision
+ * of its own.
  */
 import type { BarReport } from '@backbeat/contracts';
 import type { Hlc } from '@backbeat/core';
@@ -27,6 +29,11 @@ export class LedgerEffects {
   #nextId = 1;
   readonly reportListeners = new Set<ReportListener>();
   readonly claimListeners = new Set<(windowId: string) => void>();
+  /**
+   * True only when the report stream has no republish (made before it, on nats-server 2.9):
+   * then this replica broadcasts the reports whose stored copy is its own.
+   */
+  broadcastsOwnCopies = false;
   /** The last report this replica stored or adopted, and when. */
   lastReport: BarReport | undefined;
   lastReportAt: number | undefined;
@@ -110,12 +117,12 @@ export class LedgerEffects {
     }
   }
 
-  /** A bar's report is the record: broadcast it when this replica's copy is the one stored, tell the listeners. */
+  /** A bar's report is the record: counted when the stored copy is this replica's, the listeners told. */
   #reported(fx: Extract<LedgerEffect, { type: 'report-done' }>): void {
     const { bus, clusterId, clock, logger } = this.#o;
     const published = fx.report;
-    if (fx.broadcast) {
-      broadcastReport(bus, clusterId, published, logger);
+    if (fx.ownCopy) {
+      if (this.broadcastsOwnCopies) broadcastReport(bus, clusterId, published, logger);
       this.#metrics.reports.inc();
     }
     const publishedMs = Math.max(0, clock.now() - fx.due); // closing downbeat to report published

@@ -1,7 +1,8 @@
 /**
  * What reverb puts on the bus: a bar report, stored de-duplicated by window id with its claim
- * cut and builder, and broadcast once (docs/spec.md §9 Reverb), and a refused claim on the
- * dead-letter subject with its reason. Thin: the decisions are the ledger's.
+ * cut and builder (the server republishes each stored copy on the broadcast subject;
+ * docs/spec.md §9 Reverb), and a refused claim on the dead-letter subject with its reason.
+ * Thin: the decisions are the ledger's.
  */
 import {
   AGENT_ID_HEADER,
@@ -56,7 +57,10 @@ export async function storeReport(
   }
 }
 
-/** Broadcasts a stored report on `backbeat.C.reverb` (once per bar: the ledger says which replica); never throws. */
+/**
+ * Broadcasts a stored report on `backbeat.C.reverb` itself: only for an old report stream without
+ * the server's republish (nats-server 2.9 cannot add it in place); never throws.
+ */
 export function broadcastReport(bus: Bus, clusterId: string, report: BarReport, logger: Logger): void {
   try {
     bus.publish(subjects(clusterId).reverb, enc.encode(JSON.stringify(report)), {

@@ -161,7 +161,8 @@ export class Reverb {
     if (this.#state !== 'created') return;
     this.#state = 'starting';
     const { bus, clusterId, nodeId, logger, clock } = this.options;
-    const { replicas, statusStream } = await ensureReverbStreams(this.options);
+    const { replicas, statusStream, serverBroadcasts } = await ensureReverbStreams(this.options);
+    this.#effects.broadcastsOwnCopies = !serverBroadcasts;
     this.#client = createClient({ clusterId, agentId: `service:${nodeId}`, bus, clock, logger });
     this.#client.onDownbeat((frame, info) => this.#onDownbeat(frame, info));
     await this.#client.start();

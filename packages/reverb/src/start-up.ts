@@ -1,6 +1,7 @@
 /**
  * The I/O of a replica's start that holds no ledger decision (docs/spec.md §9 Reverb): the
- * claim, report and dead-letter streams ensured with one replica count, the durable claim
+ * claim, report and dead-letter streams ensured with one replica count (the report stream with
+ * the server's republish of each stored report on the broadcast subject), the durable claim
  * consumer opened, the presence entry started, and the one warning about the signature mode.
  */
 import {
@@ -9,6 +10,7 @@ import {
   dlqStreamConfig,
   ensureStreamReplicated,
   reportStreamConfig,
+  RepublishUnchangeableError,
   resolveReplicas,
   retryTransient,
   startPresence,
@@ -17,32 +19,53 @@ import {
   type Consumer,
   type DurableMsg,
   type ReplicaMismatchError,
+  type StreamConfig,
 } from '@backbeat/transport';
 import type { ResolvedReverbOptions } from './options.js';
 import type { TrustStore } from './trust.js';
 
 type Options = ResolvedReverbOptions & { readonly bus: Bus };
 
-/** Ensures the streams reverb owns; returns their replica count and the claim stream's name. */
-export async function ensureReverbStreams(o: Options): Promise<{ replicas: number; statusStream: string }> {
+/** What {@link ensureReverbStreams} found. */
+export interface ReverbStreams {
+  readonly replicas: number;
+  readonly statusStream: string;
+  /**
+   * True when the server republishes each stored report on the broadcast subject. False only
+   * for a report stream made before that, on a nats-server (2.9) that cannot add it in place:
+   * then the replica whose copy is stored broadcasts it (docs/spec.md §9 Reverb).
+   */
+  readonly serverBroadcasts: boolean;
+}
+
+/** Ensures the streams reverb owns; returns their replica count, the claim stream's name and who broadcasts reports. */
+export async function ensureReverbStreams(o: Options): Promise<ReverbStreams> {
   const { bus, clusterId, logger, clock } = o;
   // Reverb owns the claim, report and dead-letter streams, each with the same replica count (docs/decisions/0001-replicated-state.md).
   const replicas = await resolveReplicas(bus, o.replicas);
   assertServerVersion(bus, replicas, logger);
   const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
-  const configs = [
-    statusStreamConfig(clusterId, { replicas, maxBytes: o.claimStreamMaxBytes }),
-    reportStreamConfig(clusterId, { replicas }),
-    dlqStreamConfig(clusterId, { replicas }),
-  ];
-  for (const config of configs) {
-    await retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), {
+  const ensure = (config: StreamConfig) =>
+    retryTransient(() => ensureStreamReplicated(bus, config, onMismatch), {
       what: `ensuring stream ${config.name}`,
       clock,
       logger,
     });
+  await ensure(statusStreamConfig(clusterId, { replicas, maxBytes: o.claimStreamMaxBytes }));
+  const reports = reportStreamConfig(clusterId, { replicas });
+  let serverBroadcasts = true;
+  try {
+    await ensure(reports);
+  } catch (err) {
+    if (!(err instanceof RepublishUnchangeableError)) throw err;
+    // docs/spec.md §9 Reverb: an old report stream on nats-server 2.9 keeps working, broadcast by its builders.
+    logger.warn({ code: err.code, ...err.context }, `${err.message}; until then each replica broadcasts the reports it stored`);
+    const { republish: _unchangeable, ...rest } = reports;
+    await ensure(rest);
+    serverBroadcasts = false;
   }
-  return { replicas, statusStream: clusterNames(clusterId).statusStream };
+  await ensure(dlqStreamConfig(clusterId, { replicas }));
+  return { replicas, statusStream: clusterNames(clusterId).statusStream, serverBroadcasts };
 }
 
 /** Reads the claim stream's sequences, retrying transient failures. */

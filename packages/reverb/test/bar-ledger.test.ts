@@ -5,8 +5,9 @@
  * stream sequences, claims stored late or twice, store answers (stored, lost, failed, another
  * copy first) and restarts mid-bar. Checks docs/spec.md §9 Reverb: every stored claim is
  * counted in exactly one stored report (in its bar, as late, or as a refusal), every bar is
- * reported once and in order, and every stored report is broadcast exactly once (unless its builder stopped before the store's
- * answer came).
+ * reported once and in order, and every stored report is broadcast exactly once: by the server, which republishes
+ * each copy the report stream stores, whatever became of its builder. The fallback rule for a report stream without
+ * the republish (the replica whose copy is stored broadcasts it) holds unless its builder stopped before the answer.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -131,7 +132,9 @@ function run(seed: number, rates: Rates) {
   const bars = 6 + Math.floor(rnd() * 4);
   const stream = claimStream(rnd, bars, rates);
   const reports = new Map<number, Copy>();
+  /** What the server republished (one per stored copy) and the copies the ledger calls a replica's own. */
   const broadcasts = new Map<number, number>();
+  const ownCopies = new Map<number, number>();
   const replicas = [new Replica('A'), new Replica('B')];
   let id = 0;
   let faults = true;
@@ -142,7 +145,7 @@ function run(seed: number, rates: Rates) {
     for (const fx of effects) {
       if (fx.type === 'report-done') {
         r.done.push(fx.fromBeat);
-        if (fx.broadcast) broadcasts.set(fx.fromBeat, (broadcasts.get(fx.fromBeat) ?? 0) + 1);
+        if (fx.ownCopy) ownCopies.set(fx.fromBeat, (ownCopies.get(fx.fromBeat) ?? 0) + 1);
       }
       if (fx.type === 'store-report') {
         const counted = r.ledger.windows.peek(fx.fromBeat)!.countedAfter(0);
@@ -152,6 +155,7 @@ function run(seed: number, rates: Rates) {
         else if (faults && rnd() < rates.storeFails) answer = { type: 'store-failed', why: 'store' };
         else {
           reports.set(fx.fromBeat, { report: fx.report, cut: fx.cut, by: r.id, counted });
+          broadcasts.set(fx.fromBeat, (broadcasts.get(fx.fromBeat) ?? 0) + 1); // the stream's republish
           answer = faults && rnd() < rates.ackLost ? { type: 'store-failed', why: 'store' } : { type: 'stored' };
         }
         r.pending = { fromBeat: fx.fromBeat, answer };
@@ -302,7 +306,7 @@ function run(seed: number, rates: Rates) {
   }
   for (const r of replicas) answer(r, end);
   for (const r of replicas) r.incarnations.push(r.done);
-  return { stream, reports, broadcasts, replicas, bars, unanswered };
+  return { stream, reports, broadcasts, ownCopies, replicas, bars, unanswered };
 }
 
 const rates = fc.record({
@@ -341,15 +345,16 @@ describe('reverb - the bar ledger (fast-check, no bus)', () => {
     );
   });
 
-  it('ledger - every bar has one stored report, each replica reports bars once and in order, each stored report is broadcast once (by the replica whose copy it is)', () => {
+  it('ledger - every bar has one stored report, each replica reports bars once and in order, each stored report is broadcast once (by the server), builders stopped before the answer included', () => {
     fc.assert(
       fc.property(fc.integer(), rates, (seed, r) => {
-        const { reports, broadcasts, replicas, bars, unanswered } = run(seed, r);
+        const { reports, broadcasts, ownCopies, replicas, bars, unanswered } = run(seed, r);
         const beats = [...reports.keys()].sort((x, y) => x - y);
         for (let i = 1; i < beats.length; i++) expect(beats[i]! - beats[i - 1]!).toBe(BAR);
         expect(beats.at(-1)).toBeGreaterThanOrEqual((bars + 2) * BAR);
-        // Not covered: a builder stopped between its store and the store's answer (see the README).
-        for (const b of beats) expect([b, broadcasts.get(b) ?? 0]).toEqual([b, unanswered.has(b) ? 0 : 1]);
+        for (const b of beats) expect([b, broadcasts.get(b) ?? 0]).toEqual([b, 1]);
+        // The fallback without the republish: one replica calls the copy its own, unless it stopped before the answer.
+        for (const b of beats) expect([b, ownCopies.get(b) ?? 0]).toEqual([b, unanswered.has(b) ? 0 : 1]);
         for (const rep of replicas) {
           for (const done of rep.incarnations)
             for (let i = 1; i < done.length; i++) expect(done[i]! - done[i - 1]!).toBe(BAR);

@@ -1,8 +1,9 @@
 /**
  * A report store whose answer is lost (docs/spec.md §9 Reverb): in a partition the report
  * stream stores the copy but its acknowledgement never reaches the replica. The replica's
- * retry finds its own copy stored; that copy is the bar's record and must still be broadcast,
- * once. Real nats-server; the bus drops the answer of one store after the server stored it.
+ * retry finds its own copy stored; that copy is the bar's record and is broadcast once (by the
+ * stream's republish, as every stored copy is). Real nats-server; the bus drops the answer of
+ * one store after the server stored it.
  */
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
@@ -38,7 +39,7 @@ function losingStoreAnswer(bus: NatsBus, cluster: string, n: number): { bus: Bus
 }
 
 describe('reverb - a report store whose answer is lost', () => {
-  it('lost ack - the copy stored without an answer is broadcast once by its builder, with the claims it counts; every stored report is broadcast once', async () => {
+  it('lost ack - the copy stored without an answer is broadcast once, with the claims it counts; every stored report is broadcast once', async () => {
     const cluster = 'lostack';
     const seen = collectReports(fx.bus, cluster);
     const p = await startPulse(fx.server.url, cluster, 240, 4);

@@ -27,8 +27,10 @@ export type {
   StoredMsg,
   StreamConfig,
   StreamMsgQuery,
+  StreamRepublish,
   StreamState,
 } from './stream-types.js';
+export { REPUBLISH_HEADERS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';
 export { natsConnectOptions } from './nats-options.js';
 export type { NatsConfig } from './nats-options.js';
@@ -48,6 +50,7 @@ export {
   ReplicaMismatchError,
   ServerVersionError,
   StreamRefusedError,
+  RepublishUnchangeableError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';

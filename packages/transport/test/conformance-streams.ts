@@ -6,8 +6,10 @@ import {
   InvalidSubjectError,
   JetStreamNotFoundError,
   NoRespondersError,
+  REPUBLISH_HEADERS,
   StreamRefusedError,
   TransportError,
+  type BusMsg,
   type DurableMsg,
 } from '@backbeat/transport';
 import { dec, enc, unique, type Clients } from './helpers.js';
@@ -45,6 +47,39 @@ export function runStreamConformance(c: Clients): void {
     expect(await read({ fromTime: stored[2]!.time })).toEqual(['core']);
     expect(await read({ fromSeq: 9 })).toEqual([]);
     await expect(c.a.publishDurable(`${name}x.none`, enc('x'), { timeoutMs: 1000 })).rejects.toBeInstanceOf(NoRespondersError);
+  });
+
+  it('stream - republish: each stored message once on the destination, in order, with the stream headers; a duplicate is not republished; an existing stream takes it, a config without it keeps it', async () => {
+    const name = unique('S_REPUB_');
+    const dest = `${name}_out`;
+    const republish = { source: `${name}.in`, destination: dest };
+    await c.a.ensureStream({ name, subjects: [`${name}.>`] });
+    await c.a.publishDurable(`${name}.in`, enc('before'), { msgId: 'm0' });
+    const got: BusMsg[] = [];
+    c.b.subscribe(dest, (m) => got.push(m));
+    await c.b.flush();
+    await c.b.ensureStream({ name, subjects: [`${name}.>`], republish }); // an existing stream takes it in place
+    await c.a.ensureStream({ name, subjects: [`${name}.>`] }); // a config without it keeps it
+    await c.a.publishDurable(`${name}.in`, enc('one'), { msgId: 'm1', headers: { 'x-agent-id': 'a:b' } });
+    await c.b.publishDurable(`${name}.in`, enc('one again'), { msgId: 'm1' });
+    await c.a.publishDurable(`${name}.other`, enc('not its source'));
+    await c.a.publishDurable(`${name}.in`, enc('two'));
+    await waitFor(() => got.length >= 2, { message: 'the republished messages' });
+    await c.a.publishDurable(`${name}.in`, enc('three'));
+    await waitFor(() => got.length >= 3, { message: 'the last republished message' });
+    const h = REPUBLISH_HEADERS;
+    const seen = got.map((m) => [dec(m.data), ...[h.stream, h.subject, h.sequence, h.lastSequence].map((k) => m.headers[k])]);
+    expect(seen).toEqual([
+      ['one', name, `${name}.in`, '2', '1'],
+      ['two', name, `${name}.in`, '4', '2'],
+      ['three', name, `${name}.in`, '5', '4'],
+    ]);
+    expect(got[0]!.headers).toMatchObject({ 'x-agent-id': 'a:b', 'Nats-Msg-Id': 'm1' });
+    expect(Number.isNaN(Date.parse(got[0]!.headers[h.timeStamp]!))).toBe(false);
+    const bad = (republish: { source: string; destination: string }) => c.a.ensureStream({ name: unique('S_BAD_'), subjects: [`${name}x.>`], republish });
+    await expect(bad({ source: `${name}x.in`, destination: `${name}x.out` })).rejects.toBeInstanceOf(InvalidArgumentError); // a cycle
+    await expect(bad({ source: `${name}y.in`, destination: `${name}y.out` })).rejects.toBeInstanceOf(InvalidArgumentError); // not its subject
+    await expect(bad({ source: `${name}x.in`, destination: `${name}y.*` })).rejects.toBeInstanceOf(InvalidSubjectError);
   });
 
   it('stream - limits, configuration rules and missing streams', async () => {

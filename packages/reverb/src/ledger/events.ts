@@ -95,8 +95,9 @@ export type LedgerEffect =
   /** The bar was reported already (nothing to do). */
   | { readonly type: 'report-known'; readonly fromBeat: number }
   /**
-   * The bar's report is the record: `report` is the stored copy. `broadcast`: this replica's
-   * copy is the one stored and nobody published it yet (its store's answer may have been lost).
+   * The bar's report is the record: `report` is the stored copy. `ownCopy`: the stored copy is
+   * this replica's (stored now, or found on a retry whose first answer was lost); the server
+   * broadcasts it, or, where it cannot (docs/spec.md §9 Reverb), this replica does.
    */
   | {
       readonly type: 'report-done';
@@ -104,7 +105,7 @@ export type LedgerEffect =
       readonly report: BarReport;
       readonly due: number;
       readonly builtHere: boolean;
-      readonly broadcast: boolean;
+      readonly ownCopy: boolean;
       readonly cut: number;
       readonly moved: number;
     }

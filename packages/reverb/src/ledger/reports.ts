@@ -3,8 +3,8 @@
  * message up to the cut handled, none above it in the window), hands it out to be stored, and
  * seals it once the store answers: this replica's copy stored, or another copy found stored
  * first, whose cut it adopts (what it counted in the bar past that cut goes to the next bar as
- * late, or as the same refusal). Each bar's stored copy is broadcast by exactly one replica:
- * the one whose copy it is. Pure: pushes the effects.
+ * late, or as the same refusal). It says whether the stored copy is this replica's own (whose
+ * builder it names). Pure: pushes the effects.
  */
 import type { BarReport } from '@backbeat/contracts';
 import type { LedgerEffect } from './events.js';
@@ -48,7 +48,7 @@ function seal(
   s: LedgerState,
   w: WindowAggregation,
   published: BarReport,
-  o: { builtHere: boolean; broadcast: boolean; moved: number },
+  o: { builtHere: boolean; ownCopy: boolean; moved: number },
   now: number,
   fx: LedgerEffect[],
 ): void {
@@ -67,19 +67,19 @@ function seal(
   s.windows.evict(now);
 }
 
-/** The report in flight was stored: it is the bar's record, and this replica broadcasts it. */
+/** The report in flight was stored: it is the bar's record, and this replica's copy. */
 export function reportStored(s: LedgerState, now: number, fx: LedgerEffect[]): void {
   const f = s.inFlight;
   if (!f) return;
   s.reportedCut = f.cut;
-  seal(s, s.windows.get(f.fromBeat, now), f.report, { builtHere: true, broadcast: true, moved: 0 }, now, fx);
+  seal(s, s.windows.get(f.fromBeat, now), f.report, { builtHere: true, ownCopy: true, moved: 0 }, now, fx);
 }
 
 /**
  * A copy of the bar's report was stored first (read back: report, cut, builder). That copy is
  * the bar's report; what this replica counted in the bar above its cut goes to the next bar.
  * When the copy names this replica as its builder, it is this replica's own earlier attempt
- * whose answer was lost: nobody broadcast it, so this replica does.
+ * whose answer was lost: still this replica's copy.
  */
 export function reportFoundStored(
   s: LedgerState,
@@ -107,7 +107,7 @@ export function reportFoundStored(
       return;
     }
     s.reportedCut = f.cut;
-    seal(s, w, report, { builtHere: false, broadcast: mine, moved: 0 }, now, fx);
+    seal(s, w, report, { builtHere: false, ownCopy: mine, moved: 0 }, now, fx);
     return;
   }
   const moved = w.countedAfter(cut);
@@ -123,7 +123,7 @@ export function reportFoundStored(
     });
   }
   s.reportedCut = cut;
-  seal(s, w, report, { builtHere: false, broadcast: mine, moved: moved.length }, now, fx);
+  seal(s, w, report, { builtHere: false, ownCopy: mine, moved: moved.length }, now, fx);
 }
 
 /** The report in flight was not stored, or the stored copy could not be read: the bar stays open. */
