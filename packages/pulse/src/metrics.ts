@@ -91,7 +91,9 @@ export function createPulseMetrics(registry = new Registry(), readings: PulseGau
     }),
     streamStepdowns: new Counter({
       name: 'backbeat_pulse_stream_stepdowns_total',
-      help: "Step-downs of a beat-critical stream's leader this node asked for (reason=colocated: it ran on this leader's NATS server)",
+      help:
+        "Step-downs of a beat-critical stream's leader this node asked for " +
+        "(reason=colocated: it ran on this leader's NATS server)",
       labelNames: ['stream', 'reason'],
       registers: [registry],
     }),

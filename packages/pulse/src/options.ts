@@ -162,7 +162,8 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
   if (!Number.isFinite(kvOutageGraceMs) || kvOutageGraceMs < 0 || kvOutageGraceMs > 600_000) throw new InvalidArgumentError('kv-outage-grace', `must be from 0 to 600000 ms, got ${kvOutageGraceMs}`);
   const streamPlacement = o.streamPlacement ?? 'away-from-leader';
   if (!STREAM_PLACEMENT_MODES.includes(streamPlacement)) {
-    throw new InvalidArgumentError('stream-placement', `must be 'off' or 'away-from-leader', got '${String(streamPlacement)}'`);
+    const got = String(streamPlacement);
+    throw new InvalidArgumentError('stream-placement', `must be 'off' or 'away-from-leader', got '${got}'`);
   }
   const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);

@@ -9,14 +9,22 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsCluster, waitFor } from '@backbeat/testing';
-import { NatsBus, openLeaseBucket, openPresenceBucket, openStateBucket, statusStreamConfig, type BusEvent } from '@backbeat/transport';
+import {
+  NatsBus,
+  openLeaseBucket,
+  openPresenceBucket,
+  openStateBucket,
+  statusStreamConfig,
+  type BusEvent,
+} from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 
 const C = 'chorus-aus-01';
 const LOGINS = ['pulse', 'reverb', 'agent', 'observer', 'view'] as const;
 type Login = (typeof LOGINS)[number];
 const pass = (l: Login): string => `${l}-secret-for-placement-test`;
-const inboxOf = (l: Login): string | undefined => (l === 'agent' || l === 'observer' || l === 'view' ? `_INBOX.${l}` : undefined);
+const inboxOf = (l: Login): string | undefined =>
+  l === 'agent' || l === 'observer' || l === 'view' ? `_INBOX.${l}` : undefined;
 const authConf = readFileSync(fileURLToPath(new URL('../../../deploy/nats/auth.conf', import.meta.url)), 'utf8');
 const LEASE = `KV_backbeat_${C}_lease`;
 const STATE = `KV_backbeat_${C}_state`;
@@ -34,7 +42,13 @@ beforeAll(async () => {
   cluster = await NatsCluster.start(3, { name: 'roles', config: `${vars}\n${authConf}` });
   for (const l of LOGINS) {
     const inboxPrefix = inboxOf(l);
-    bus[l] = await NatsBus.connect({ servers: cluster.urls, user: l, pass: pass(l), name: `placement-${l}`, ...(inboxPrefix ? { inboxPrefix } : {}) });
+    bus[l] = await NatsBus.connect({
+      servers: cluster.urls,
+      user: l,
+      pass: pass(l),
+      name: `placement-${l}`,
+      ...(inboxPrefix ? { inboxPrefix } : {}),
+    });
     errors[l] = [];
     bus[l].onStatus((e: BusEvent) => e.type === 'error' && errors[l].push(e.error.message));
   }
@@ -61,7 +75,7 @@ async function stepDown(login: Login, stream: string, preferred?: string): Promi
 }
 
 describe('stream placement roles - deploy/nats/auth.conf on a 3-node cluster', () => {
-  it('stream placement roles - agent, observer, view and reverb cannot step down the lease or state stream: refused, and the leaders stay', async () => {
+  it('stream placement roles - agent, observer, view, reverb cannot step down lease or state', async () => {
     for (const stream of [LEASE, STATE]) {
       await cluster.waitForStreamCurrent(stream, 3, 20_000);
       const before = await leaderOf(stream);
@@ -71,7 +85,9 @@ describe('stream placement roles - deploy/nats/auth.conf on a 3-node cluster', (
           (e: unknown) => e as Error,
         );
         expect(err.message, `${login} stepping down ${stream}`).not.toMatch(/^answered/);
-        const violation = new RegExp(`Permissions Violation for Publish to "${(STEPDOWN + stream).replace(/[.$]/g, (c) => `\\${c}`)}"`);
+        const violation = new RegExp(
+          `Permissions Violation for Publish to "${(STEPDOWN + stream).replace(/[.$]/g, (c) => `\\${c}`)}"`,
+        );
         await waitFor(() => errors[login].some((m) => violation.test(m)), { message: `the refusal of ${login}` });
       }
       await new Promise((r) => setTimeout(r, 1000)); // a step-down that got through would have moved it by now
@@ -79,16 +95,21 @@ describe('stream placement roles - deploy/nats/auth.conf on a 3-node cluster', (
     }
   }, 60_000);
 
-  it('stream placement roles - the pulse login steps down its lease and state streams, and no other stream', async () => {
+  it('stream placement roles - the pulse login steps down its lease and state streams and no other', async () => {
     for (const stream of [LEASE, STATE]) {
       await cluster.waitForStreamCurrent(stream, 3, 20_000);
       const before = await leaderOf(stream);
       expect(JSON.parse(await stepDown('pulse', stream))).toMatchObject({ success: true });
-      await waitFor(async () => (await leaderOf(stream)) !== before, { timeoutMs: 10_000, message: `${stream} to move` });
+      await waitFor(async () => (await leaderOf(stream)) !== before, {
+        timeoutMs: 10_000,
+        message: `${stream} to move`,
+      });
     }
     for (const stream of [PRESENCE, statusStreamConfig(C).name, 'KV_backbeat_other-cluster_lease']) {
       await expect(stepDown('pulse', stream)).rejects.toThrow();
-      const violation = new RegExp(`Permissions Violation for Publish to "${(STEPDOWN + stream).replace(/[.$]/g, (c) => `\\${c}`)}"`);
+      const violation = new RegExp(
+        `Permissions Violation for Publish to "${(STEPDOWN + stream).replace(/[.$]/g, (c) => `\\${c}`)}"`,
+      );
       await waitFor(() => errors.pulse.some((m) => violation.test(m)), { message: `the refusal of ${stream}` });
     }
   }, 60_000);
@@ -111,18 +132,38 @@ describe('stream placement roles - deploy/nats/auth.conf on a 3-node cluster', (
     const lines: string[] = [];
     const log = (o: object, msg = ''): void => void lines.push(`${msg} ${JSON.stringify(o)}`);
     const logger = { debug: () => {}, info: log, warn: log, error: log, child: () => logger };
-    pulseBus = await NatsBus.connect({ servers: [cluster.urls[0]!], user: 'pulse', pass: pass('pulse'), name: 'placement-pulse' });
-    pulse = new Pulse({ bus: pulseBus, clusterId: C, nodeId: 'p0', leaseTtlMs: 2000, replicas: 3, bpm: 120, maxBpm: 120, logger });
+    pulseBus = await NatsBus.connect({
+      servers: [cluster.urls[0]!],
+      user: 'pulse',
+      pass: pass('pulse'),
+      name: 'placement-pulse',
+    });
+    pulse = new Pulse({
+      bus: pulseBus,
+      clusterId: C,
+      nodeId: 'p0',
+      leaseTtlMs: 2000,
+      replicas: 3,
+      bpm: 120,
+      maxBpm: 120,
+      logger,
+    });
     await pulse.start();
     await waitFor(() => pulse!.leaderStatus().is_leader, { timeoutMs: 10_000, message: 'p0 to lead' });
     await putOn(LEASE, 0);
-    await waitFor(async () => (await leaderOf(LEASE)) !== 0, { timeoutMs: 6000, intervalMs: 50, message: 'the pulse to move the lease stream' }).catch(
-      (err: unknown) => {
-        console.log(lines.join('\n'));
-        throw err;
-      },
-    );
-    expect(await pulse.metrics.streamStepdowns.get()).toMatchObject({ values: [{ labels: { stream: LEASE, reason: 'colocated' }, value: 1 }] });
-    expect(lines.filter((l) => l.includes('step down'))).toEqual([expect.stringContaining(`"stream":"${LEASE}","server":"roles-0"`)]);
+    await waitFor(async () => (await leaderOf(LEASE)) !== 0, {
+      timeoutMs: 6000,
+      intervalMs: 50,
+      message: 'the pulse to move the lease stream',
+    }).catch((err: unknown) => {
+      console.log(lines.join('\n'));
+      throw err;
+    });
+    expect(await pulse.metrics.streamStepdowns.get()).toMatchObject({
+      values: [{ labels: { stream: LEASE, reason: 'colocated' }, value: 1 }],
+    });
+    expect(lines.filter((l) => l.includes('step down'))).toEqual([
+      expect.stringContaining(`"stream":"${LEASE}","server":"roles-0"`),
+    ]);
   }, 60_000);
 });

@@ -57,7 +57,13 @@ function recordingLogger(): { logger: Logger; lines: LogLine[] } {
     (level: string) =>
     (o: object, msg = ''): void =>
       void lines.push({ at: now(), level, msg, fields: o as Record<string, unknown> });
-  const logger: Logger = { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+  const logger: Logger = {
+    debug: () => {},
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: () => logger,
+  };
   return { logger, lines };
 }
 
@@ -126,7 +132,7 @@ function movedOff(stream: string, node: number, timeoutMs: number): Promise<numb
   );
 }
 
-/** Creates the cluster's lease and state buckets (R3) as the pulse would, and puts both streams' leaders on node `node`. */
+/** Creates the cluster's lease and state buckets (R3) as the pulse would; puts both streams' leaders on node `node`. */
 async function bucketsOn(clusterId: string, node: number): Promise<void> {
   await openLeaseBucket(admin, clusterId, { ttlMs: TTL, replicas: 3 });
   await openStateBucket(admin, clusterId, { replicas: 3 });
@@ -137,7 +143,8 @@ async function bucketsOn(clusterId: string, node: number): Promise<void> {
 
 async function stepdowns(p: Pulse): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const v of (await p.metrics.streamStepdowns.get()).values) out[`${v.labels.stream}/${v.labels.reason}`] = v.value;
+  for (const v of (await p.metrics.streamStepdowns.get()).values)
+    out[`${v.labels.stream}/${v.labels.reason}`] = v.value;
   return out;
 }
 
@@ -155,7 +162,7 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
   let seen: ReturnType<typeof collectFrames>;
   let term = 0;
 
-  it("stream placement - the lease and state streams forced onto the leader's node are moved off it within the bound, with one log line and one count each", async () => {
+  it("stream placement - streams on the leader's node moved off within the bound; a line, a count each", async () => {
     const s = streamsOf(C);
     // Both streams start elsewhere: the leader's first look finds nothing to do.
     await openLeaseBucket(admin, C, { ttlMs: TTL, replicas: 3 });
@@ -172,7 +179,10 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
     for (const stream of [s.lease, s.state]) {
       const forcedAt = await forceOnto(stream, 0);
       const movedAt = await movedOff(stream, 0, MOVE_BOUND_MS + 5000);
-      console.log(`stream placement: ${stream} forced onto node 0, moved off it after ${(movedAt - forcedAt).toFixed(0)} ms (bound ${MOVE_BOUND_MS} ms)`);
+      console.log(
+        `stream placement: ${stream} forced onto node 0, moved off it after ` +
+          `${(movedAt - forcedAt).toFixed(0)} ms (bound ${MOVE_BOUND_MS} ms)`,
+      );
       expect(movedAt - forcedAt).toBeLessThanOrEqual(MOVE_BOUND_MS);
     }
     expect(await stepdowns(a.pulse)).toEqual({ [`${s.lease}/colocated`]: 1, [`${s.state}/colocated`]: 1 });
@@ -183,7 +193,7 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
     ]);
   }, 90_000);
 
-  it('stream placement - the step-downs cost no term and no slot: every frame of the same term, no slot skipped or repeated', async () => {
+  it('stream placement - the step-downs cost no term and no slot: one term, no slot skipped or repeated', async () => {
     const s = streamsOf(C);
     const from = seen.frames[0]!.at;
     // Two more rounds of both streams forced onto node 0 (the rule allows one step-down per stream per 10 s).
@@ -208,11 +218,15 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
     const downs = a.lines.filter((l) => l.msg.startsWith("asked the stream's leader to step down")).map((l) => l.at);
     const near = holes.map((f) => Math.min(...downs.map((d) => Math.abs(f.at - d))).toFixed(0));
     const skips = (await a.pulse.metrics.framesSkipped.get()).values.map((v) => `${v.labels.reason}=${v.value}`);
-    console.log(`holes ${near.join(', ') || '-'} ms from the nearest step-down; the pulse's own skips: ${skips.join(', ') || '-'}`);
     console.log(
-      `stream placement: ${counts[`${s.lease}/colocated`]} lease and ${counts[`${s.state}/colocated`]} state step-downs over ` +
-        `${((to - from) / 1000).toFixed(1)} s: ${frames.length} frames, longest gap ${gap.toFixed(0)} ms (a slot is 167 ms), ` +
-        `slots skipped ${skipped}, renewals on the outage grace ${outage.length} times (KV back after ${back.join(', ') || '-'} ms)`,
+      `holes ${near.join(', ') || '-'} ms from the nearest step-down; ` +
+        `the pulse's own skips: ${skips.join(', ') || '-'}`,
+    );
+    console.log(
+      `stream placement: ${counts[`${s.lease}/colocated`]} lease and ${counts[`${s.state}/colocated`]} state ` +
+        `step-downs over ${((to - from) / 1000).toFixed(1)} s: ${frames.length} frames, ` +
+        `longest gap ${gap.toFixed(0)} ms (a slot is 167 ms), slots skipped ${skipped}, ` +
+        `renewals on the outage grace ${outage.length} times (KV back after ${back.join(', ') || '-'} ms)`,
     );
     expect(counts).toEqual({ [`${s.lease}/colocated`]: 3, [`${s.state}/colocated`]: 3 });
     expect([...new Set(frames.map((f) => f.term))]).toEqual([term]);
@@ -226,17 +240,24 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
 
 describe('stream placement - kill -9 of the leader’s NATS node', () => {
   /**
-   * Two pulses, a on node 0 (leading) and b on node 1, an observer on node 2; the lease and state streams are put on node 0 before a starts. Returns the gap on node 2 between the last frame
-   * of a's term and the first frame of the next, after kill -9 of node 0.
+   * Two pulses, a on node 0 (leading) and b on node 1, an observer on node 2; the lease and state
+   * streams are put on node 0 before a starts. Returns the gap on node 2 between the last frame of
+   * a's term and the first frame of the next, after kill -9 of node 0 (a's connection closed with it).
    */
-  async function killLeadersNode(clusterId: string, mode: 'off' | 'away-from-leader'): Promise<{ gap: number; moved: boolean }> {
+  async function killLeadersNode(
+    clusterId: string,
+    mode: 'off' | 'away-from-leader',
+  ): Promise<{ gap: number; moved: boolean }> {
     const s = streamsOf(clusterId);
     await bucketsOn(clusterId, 0);
     const seen = collectFrames(await connect([cluster.urls[2]!]), clusterId);
     const a = await pulseOn(0, clusterId, `${clusterId}-a`, mode);
     await waitFor(() => a.pulse.leaderStatus().is_leader, { timeoutMs: 10_000, message: 'a to lead' });
     const b = await pulseOn(1, clusterId, `${clusterId}-b`, mode);
-    await waitFor(() => b.pulse.leaderStatus().leader === `${clusterId}-a`, { timeoutMs: 10_000, message: 'b to follow a' });
+    await waitFor(() => b.pulse.leaderStatus().leader === `${clusterId}-a`, {
+      timeoutMs: 10_000,
+      message: 'b to follow a',
+    });
     const oldTerm = a.pulse.leaderStatus().term;
     if (mode === 'away-from-leader') {
       await movedOff(s.lease, 0, MOVE_BOUND_MS + 5000);
@@ -248,7 +269,10 @@ describe('stream placement - kill -9 of the leader’s NATS node', () => {
     const leaders = [await leaderOf(s.lease), await leaderOf(s.state)];
     await cluster.waitForStreamCurrent(s.lease, 3, 10_000);
     await cluster.waitForStreamCurrent(s.state, 3, 10_000);
-    await waitFor(() => seen.frames.filter((f) => f.term === oldTerm).length >= 6, { timeoutMs: 5000, message: 'frames on node 2' });
+    await waitFor(() => seen.frames.filter((f) => f.term === oldTerm).length >= 6, {
+      timeoutMs: 5000,
+      message: 'frames on node 2',
+    });
     // The leader's host goes: its NATS node (kill -9) and, with it, the pulse's only way to the
     // cluster (its connection closed, so it cannot move to a server it was told of, as a cut host cannot).
     await a.pulse.options.bus.close();
@@ -259,7 +283,8 @@ describe('stream placement - kill -9 of the leader’s NATS node', () => {
       intervalMs: 20,
       message: 'a frame of the next term',
     }).catch((err: unknown) => {
-      const show = (l: LogLine): string => `${(l.at - killedAt).toFixed(0)} ${l.level} ${l.msg} ${JSON.stringify(l.fields)}`;
+      const show = (l: LogLine): string =>
+        `${(l.at - killedAt).toFixed(0)} ${l.level} ${l.msg} ${JSON.stringify(l.fields)}`;
       console.log(`b: ${JSON.stringify(b.pulse.leaderStatus())}\n${b.lines.map(show).join('\n')}`);
       console.log(`a: ${JSON.stringify(a.pulse.leaderStatus())}\n${a.lines.map(show).join('\n')}`);
       throw err;
@@ -269,7 +294,8 @@ describe('stream placement - kill -9 of the leader’s NATS node', () => {
     await new Promise((r) => setTimeout(r, 1000));
     seen.stop();
     console.log(
-      `stream placement ${mode}: lease/state stream leaders on nodes ${leaders.join('/')} at the kill; first frame of term ` +
+      `stream placement ${mode}: lease/state stream leaders on nodes ${leaders.join('/')} at the kill; ` +
+        'first frame of term ' +
         `${next.term} ${gap.toFixed(0)} ms after the last of term ${oldTerm} (bound TTL + 1 s = ${TTL + 1000} ms)`,
     );
     expect(gridProblems(seen.frames)).toEqual([]);
@@ -281,10 +307,13 @@ describe('stream placement - kill -9 of the leader’s NATS node', () => {
     return { gap, moved: leaders.every((i) => i !== 0) };
   }
 
-  it('stream placement - the follower on another node publishes the next term within TTL + 1 s of the old one; with placement off, after the stream election', async () => {
+  it("stream placement - kill -9 of the leader's node: next term within TTL + 1 s; off: later", async () => {
     const on = await killLeadersNode('placekill', 'away-from-leader');
     const off = await killLeadersNode('placeoff', 'off');
-    console.log(`stream placement: kill -9 of the leader's NATS node: gap ${on.gap.toFixed(0)} ms with away-from-leader, ${off.gap.toFixed(0)} ms with off`);
+    console.log(
+      `stream placement: kill -9 of the leader's NATS node: gap ${on.gap.toFixed(0)} ms with away-from-leader, ` +
+        `${off.gap.toFixed(0)} ms with off`,
+    );
     expect(on.moved).toBe(true);
     expect(on.gap).toBeLessThanOrEqual(TTL + 1000);
     expect(off.moved).toBe(false);

@@ -80,8 +80,8 @@ function onOffFlag(flag: string, raw: string): boolean {
 
 /** `--stream-placement`. @throws UsageError for anything but 'off' and 'away-from-leader' */
 function streamPlacementFlag(raw: string): 'off' | 'away-from-leader' {
-  if (raw !== 'off' && raw !== 'away-from-leader') throw new UsageError('--stream-placement', `must be 'off' or 'away-from-leader', got '${raw}'`);
-  return raw;
+  if (raw === 'off' || raw === 'away-from-leader') return raw;
+  throw new UsageError('--stream-placement', `must be 'off' or 'away-from-leader', got '${raw}'`);
 }
 
 /** Registers `backbeat pulse`. */
@@ -107,7 +107,9 @@ export function registerPulse(program: Command): void {
     )
     .option(
       '--stream-placement <mode>',
-      "'away-from-leader': the leading node keeps the Raft leaders of the lease and state buckets' streams off its own NATS server (asks them to step down), so a cut of its host does not also stop the lease; 'off': leave them where they are",
+      "'away-from-leader': the leading node keeps the Raft leaders of the lease and state buckets' streams " +
+        "off its own NATS server (asks them to step down), so a cut of its host does not also stop the lease; " +
+        "'off': leave them where they are",
       'away-from-leader',
     )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')

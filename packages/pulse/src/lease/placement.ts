@@ -36,13 +36,24 @@ export interface PlacementRules {
   readonly maxAttempts: number;
   /** How long the pause after {@link maxAttempts} lasts. */
   readonly pauseMs: number;
-  /** A step-down is asked for only this soon after the lease answered (a renewal), so the lease has most of its TTL left. */
+  /**
+   * A step-down is asked for only this soon after the lease answered (a renewal), so the lease has
+   * most of its TTL left.
+   */
   readonly freshRenewalMs: number;
 }
 
-/** The rules for a lease TTL: one step-down per stream per 10 s, 3 in a row, then 60 s of pause; renewal at most TTL/8 old. */
+/**
+ * The rules for a lease TTL: one step-down per stream per 10 s, 3 in a row, then 60 s of pause;
+ * the renewal at most TTL/8 old.
+ */
 export function placementRules(ttlMs: number): PlacementRules {
-  return { minIntervalMs: 10_000, maxAttempts: 3, pauseMs: 60_000, freshRenewalMs: Math.max(50, Math.round(ttlMs / 8)) };
+  return {
+    minIntervalMs: 10_000,
+    maxAttempts: 3,
+    pauseMs: 60_000,
+    freshRenewalMs: Math.max(50, Math.round(ttlMs / 8)),
+  };
 }
 
 /** What this node remembers of its step-downs of one stream. */
@@ -101,7 +112,8 @@ export function judge(i: PlacementInput): PlacementVerdict {
   if (!look.followers.some((f) => f.current)) return { kind: 'leave', why: 'no current follower' };
   if (record.pausedUntil !== undefined && now < record.pausedUntil) return { kind: 'leave', why: 'paused' };
   if (record.attempts >= rules.maxAttempts) return { kind: 'pause' };
-  if (record.lastAt !== undefined && now - record.lastAt < rules.minIntervalMs) return { kind: 'leave', why: 'rate limited' };
+  if (record.lastAt !== undefined && now - record.lastAt < rules.minIntervalMs)
+    return { kind: 'leave', why: 'rate limited' };
   if (i.renewalAgeMs === null || i.renewalAgeMs > rules.freshRenewalMs) return { kind: 'wait-renewal' };
   return { kind: 'step-down', reason: 'colocated' };
 }
@@ -136,7 +148,9 @@ function parseObject(data: Uint8Array): Record<string, unknown> | string {
   } catch {
     return 'not JSON';
   }
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : 'not a JSON object';
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : 'not a JSON object';
 }
 
 /**
@@ -151,7 +165,8 @@ export function gateStreamInfo(stream: string, data: Uint8Array): GateResult<Str
   if (err !== undefined) return { ok: false, reason: err };
   const config = v.config as Record<string, unknown> | undefined;
   const replicas = config?.num_replicas ?? 1;
-  if (!Number.isSafeInteger(replicas) || (replicas as number) < 0) return { ok: false, reason: 'config.num_replicas is not an integer' };
+  if (!Number.isSafeInteger(replicas) || (replicas as number) < 0)
+    return { ok: false, reason: 'config.num_replicas is not an integer' };
   const cluster = typeof v.cluster === 'object' && v.cluster !== null ? (v.cluster as Record<string, unknown>) : {};
   const leader = typeof cluster.leader === 'string' && cluster.leader.length > 0 ? cluster.leader : undefined;
   const list = Array.isArray(cluster.replicas) ? (cluster.replicas as unknown[]) : [];

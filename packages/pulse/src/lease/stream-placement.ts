@@ -145,7 +145,8 @@ export class StreamPlacement {
       const own = this.#ownServer();
       const before = this.#records.get(stream) ?? FRESH_RECORD;
       let record = afterLook(before, look, own);
-      if (record !== before) this.#o.logger.debug({ stream, leader: look.leader }, 'stream leader is off this node\'s server');
+      if (record !== before)
+        this.#o.logger.debug({ stream, leader: look.leader }, "stream leader is off this node's server");
       const input = (): Parameters<typeof judge>[0] => ({
         now: this.#o.clock.now(),
         look,
@@ -166,7 +167,10 @@ export class StreamPlacement {
         record = afterPause(record, this.#o.clock.now(), this.rules);
         this.#records.set(stream, record);
         const fields = { stream, server: own, attempts: this.rules.maxAttempts, pause_ms: this.rules.pauseMs };
-        this.#o.logger.warn(fields, 'the stream leader stays on this node\'s NATS server after step-downs; leaving it for a while');
+        this.#o.logger.warn(
+          fields,
+          "the stream leader stays on this node's NATS server after step-downs; leaving it for a while",
+        );
         continue;
       }
       this.#records.set(stream, record);
@@ -179,7 +183,10 @@ export class StreamPlacement {
     }
   }
 
-  /** Waits (up to half the TTL) until the lease answered within the rule's freshness; false when it did not, or this node stopped leading. */
+  /**
+   * Waits (up to half the TTL) until the lease answered within the rule's freshness; false when it
+   * did not, or this node stopped leading.
+   */
   async #freshRenewal(term: number): Promise<boolean> {
     const { clock } = this.#o;
     const until = clock.now() + this.#o.ttlMs / 2;
@@ -194,7 +201,9 @@ export class StreamPlacement {
   /** The stream's info, or null (not answered, or refused by its gate: one debug line). */
   async #look(stream: string): Promise<StreamLook | null> {
     try {
-      const msg = await this.#o.bus.request(`$JS.API.STREAM.INFO.${stream}`, new Uint8Array(0), { timeoutMs: this.#timeout() });
+      const msg = await this.#o.bus.request(`$JS.API.STREAM.INFO.${stream}`, new Uint8Array(0), {
+        timeoutMs: this.#timeout(),
+      });
       const g = gateStreamInfo(stream, msg.data);
       if (g.ok) return g.value;
       this.#o.logger.debug({ stream, reason: g.reason }, 'stream info refused');
@@ -252,7 +261,8 @@ export function openStreamPlacement(i: {
   readonly onStepDown: (stream: string, reason: string) => void;
 }): StreamPlacement | undefined {
   const { bus, clusterId, streamPlacement, clock, logger } = i.options;
-  if (streamPlacement === 'off' || i.leaseTtlMs === null || i.replicas <= 1 || !(bus instanceof NatsBus)) return undefined;
+  if (streamPlacement === 'off' || i.leaseTtlMs === null || i.replicas <= 1 || !(bus instanceof NatsBus))
+    return undefined;
   const streams = beatCriticalStreams(clusterId);
   const { leadership, onStepDown } = i;
   return new StreamPlacement({ bus, streams, ttlMs: i.leaseTtlMs, leadership, clock, logger, onStepDown });
