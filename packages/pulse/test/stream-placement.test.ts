@@ -196,6 +196,25 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
   it('stream placement - the step-downs cost no term and no slot: one term, no slot skipped or repeated', async () => {
     const s = streamsOf(C);
     const from = seen.frames[0]!.at;
+    // A probe writes a key of the lease bucket every 20 ms from node 2, as a renewal would: how long
+    // the lease KV does not take writes around each step-down.
+    const probeKv = await (await connect([cluster.urls[2]!])).kv(clusterNames(C).leaseBucket, {
+      create: false,
+      timeoutMs: 500,
+    });
+    const failures: Array<{ from: number; to: number; err: string }> = [];
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        const t = now();
+        await probeKv.put('placement-probe', new TextEncoder().encode(String(t))).catch((err: unknown) => {
+          const last = failures.at(-1);
+          if (last && t - last.to < 100) last.to = now();
+          else failures.push({ from: t, to: now(), err: (err as Error).message.slice(0, 60) });
+        });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
     // Two more rounds of both streams forced onto node 0 (the rule allows one step-down per stream per 10 s).
     for (let round = 0; round < 2; round++) {
       await new Promise((r) => setTimeout(r, 10_500));
@@ -206,12 +225,20 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
     }
     await new Promise((r) => setTimeout(r, 1000));
     const to = now();
+    probing = false;
+    await probe;
     seen.stop();
     const frames = seen.frames.filter((f) => f.at >= from && f.at <= to);
     const counts = await stepdowns(a.pulse);
     const outage = a.lines.filter((l) => l.msg.startsWith('the lease KV has no stream leader'));
     const back = a.lines.filter((l) => l.msg.startsWith('the lease KV answers again')).map((l) => l.fields.outage_ms);
     const gap = longestGap(frames, from, to);
+    const failedRenewals = a.lines.filter((l) => l.msg === 'lease operation failed').length;
+    const windows = failures.map((f) => `${(f.to - f.from).toFixed(0)} ms (${f.err})`);
+    console.log(
+      `lease KV writes refused around the step-downs (the test's 20 ms probe, forced ones included): ` +
+        `${windows.join(', ') || 'none'}; the leader's 'lease operation failed' lines: ${failedRenewals}`,
+    );
     const slots = frames.map((f) => slotNo(f.frame));
     const holes = frames.slice(1).filter((f, i) => slotNo(f.frame) !== slots[i]! + 1);
     const skipped = holes.length;
