@@ -34,3 +34,16 @@ export { BeatScheduler, type BeatSchedulerOptions, type SlotEvent } from './sche
 export { buildLegacyControl } from './frames.js';
 export { FrameEncoder } from './frame-encoder.js';
 export { DriftTracker } from './drift.js';
+export {
+  afterLook,
+  afterPause,
+  afterStepDown,
+  FRESH_RECORD,
+  gateStepDownAnswer,
+  gateStreamInfo,
+  judge,
+  placementRules,
+  type PlacementInput,
+  type StreamLook,
+} from './lease/placement.js';
+export { beatCriticalStreams } from './lease/stream-placement.js';

@@ -18,6 +18,7 @@ export interface PulseMetrics {
   readonly term: Gauge;
   readonly kvValuesRefused: Counter<'key'>;
   readonly clockOffset: Gauge<'against'>;
+  readonly streamStepdowns: Counter<'stream' | 'reason'>;
 }
 
 /**
@@ -87,6 +88,14 @@ export function createPulseMetrics(registry = new Registry(), readings: PulseGau
       collect() {
         for (const [against, ms] of Object.entries(readings.clockOffsetMs?.() ?? {})) if (ms !== null) this.set({ against }, ms / 1000);
       },
+    }),
+    streamStepdowns: new Counter({
+      name: 'backbeat_pulse_stream_stepdowns_total',
+      help:
+        "Step-downs of a beat-critical stream's leader this node asked for " +
+        "(reason=colocated: it ran on this leader's NATS server)",
+      labelNames: ['stream', 'reason'],
+      registers: [registry],
     }),
   };
 }

@@ -5,6 +5,7 @@ import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type R
 import type { Registry } from 'prom-client';
 import type { LeaderElector } from './lease/leader-elector.js';
 import { DEFAULT_KV_OUTAGE_GRACE_MS } from './lease/outage.js';
+import { STREAM_PLACEMENT_MODES, type StreamPlacementMode } from './lease/placement.js';
 
 /** Options of {@link Pulse}. */
 export interface PulseOptions {
@@ -60,6 +61,14 @@ export interface PulseOptions {
    * differs and how to fix it. @default 'auto'
    */
   replicas?: ReplicaSetting;
+  /**
+   * 'away-from-leader': the leading node keeps the Raft leaders of the lease and state buckets'
+   * streams off the NATS server it is connected to (asks such a leader to step down, rate-limited),
+   * so a cut of its host leaves the majority with those leaders (docs/spec.md §7 Election, terms and
+   * fencing). Nothing to do on one server or with unreplicated buckets. `--stream-placement`.
+   * @default 'away-from-leader'
+   */
+  streamPlacement?: StreamPlacementMode;
   /** 'kv' (lease in JetStream KV), 'single' (always leader), or an elector. @default 'kv' */
   elector?: 'kv' | 'single' | LeaderElector;
   /** Slots later than this are skipped, never sent stale. @default min(phase / 2, 250) */
@@ -95,6 +104,7 @@ export interface ResolvedPulseOptions {
   readonly kvOutageGraceMs: number;
   readonly leaseMarkers: boolean;
   readonly replicas: ReplicaSetting;
+  readonly streamPlacement: StreamPlacementMode;
   readonly elector: 'kv' | 'single' | LeaderElector;
   readonly staleAfterMs: number | undefined;
   readonly precise: boolean;
@@ -150,6 +160,11 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
   if (!(maxClockOffsetMs > 0)) throw new InvalidArgumentError('max-clock-offset', `must be a number of ms > 0 (Infinity: no check), got ${maxClockOffsetMs}`);
   const kvOutageGraceMs = o.kvOutageGraceMs ?? DEFAULT_KV_OUTAGE_GRACE_MS;
   if (!Number.isFinite(kvOutageGraceMs) || kvOutageGraceMs < 0 || kvOutageGraceMs > 600_000) throw new InvalidArgumentError('kv-outage-grace', `must be from 0 to 600000 ms, got ${kvOutageGraceMs}`);
+  const streamPlacement = o.streamPlacement ?? 'away-from-leader';
+  if (!STREAM_PLACEMENT_MODES.includes(streamPlacement)) {
+    const got = String(streamPlacement);
+    throw new InvalidArgumentError('stream-placement', `must be 'off' or 'away-from-leader', got '${got}'`);
+  }
   const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
   return Object.freeze({
@@ -165,6 +180,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     kvOutageGraceMs,
     leaseMarkers: o.leaseMarkers ?? true,
     replicas: checkReplicaSetting(o.replicas ?? 'auto'),
+    streamPlacement,
     elector: o.elector ?? 'kv',
     staleAfterMs: o.staleAfterMs,
     precise: o.precise ?? true,

@@ -13,6 +13,7 @@ import { FrameObserver } from './frame-observer.js';
 import type { Leadership } from './lease/leader-elector.js';
 import { openElector } from './lease/open-elector.js';
 import { later } from './lease/records.js';
+import { openStreamPlacement, type StreamPlacement } from './lease/stream-placement.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { NodeCounts } from './node-counts.js';
 import { NodeEmitter } from './node-emitter.js';
@@ -36,6 +37,8 @@ export class Pulse {
   /** Replica count (and mismatch handler) of every bucket this node opens. */
   #replicas: ReplicaOptions = { replicas: 1 };
   #emitter: NodeEmitter | undefined;
+  /** Keeps the beat-critical streams' leaders off this node's NATS server while it leads. */
+  #placement: StreamPlacement | undefined;
   readonly #fence = new SharedFence();
   readonly #counts: NodeCounts;
   /** The term this node knows (the lease's). */
@@ -130,6 +133,13 @@ export class Pulse {
       onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
     });
     Object.assign(p, setup);
+    this.#placement = openStreamPlacement({
+      options: this.options,
+      replicas,
+      leaseTtlMs: setup.leaseTtlMs,
+      leadership: () => setup.elector.leadership(),
+      onStepDown: (stream, reason) => this.metrics.streamStepdowns.inc({ stream, reason }),
+    });
     setup.elector.onChange((l) => this.#onLeadership(l));
     const o = this.options;
     this.#emitter = new NodeEmitter({
@@ -165,6 +175,7 @@ export class Pulse {
   async #teardown(): Promise<void> {
     this.#fence.close();
     await this.#emitter?.stop();
+    await this.#placement?.stop();
     this.#p.tempo?.stop();
     await this.#p.elector?.stop();
     await this.#presence?.stop();
@@ -183,6 +194,7 @@ export class Pulse {
 
   #onLeadership(l: Leadership): void {
     this.#term = l.term;
+    this.#placement?.leadership(l);
     const floor = this.#floor();
     this.#emitter?.setFloor(floor);
     const began = this.#counts.leadership(l, floor);

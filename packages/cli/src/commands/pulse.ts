@@ -35,6 +35,7 @@ interface PulseFlags extends NatsFlags, AdminTokenFlags {
   maxClockOffset: string;
   kvOutageGrace?: string;
   leaseMarkers: string;
+  streamPlacement: string;
   emitter: string;
   logLevel?: string;
 }
@@ -77,6 +78,12 @@ function onOffFlag(flag: string, raw: string): boolean {
   return raw === 'on';
 }
 
+/** `--stream-placement`. @throws UsageError for anything but 'off' and 'away-from-leader' */
+function streamPlacementFlag(raw: string): 'off' | 'away-from-leader' {
+  if (raw === 'off' || raw === 'away-from-leader') return raw;
+  throw new UsageError('--stream-placement', `must be 'off' or 'away-from-leader', got '${raw}'`);
+}
+
 /** Registers `backbeat pulse`. */
 export function registerPulse(program: Command): void {
   const cmd = addClusterFlag(program.command('pulse'))
@@ -97,6 +104,13 @@ export function registerPulse(program: Command): void {
       '--lease-markers <on|off>',
       "'on': the lease bucket gets limit markers where the server has them (nats-server 2.11.7+), so a standby sees the lease expire and takes it at once; 'off': standbys poll for an expired lease",
       'on',
+    )
+    .option(
+      '--stream-placement <mode>',
+      "'away-from-leader': the leading node keeps the Raft leaders of the lease and state buckets' streams " +
+        "off its own NATS server (asks them to step down), so a cut of its host does not also stop the lease; " +
+        "'off': leave them where they are",
+      'away-from-leader',
     )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
@@ -127,6 +141,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     maxClockOffsetMs: numberFlag('--max-clock-offset', f.maxClockOffset, 0.1, 600_000),
     kvOutageGraceMs: kvOutageGraceFlag(f.kvOutageGrace ?? process.env.BACKBEAT_KV_OUTAGE_GRACE),
     leaseMarkers: onOffFlag('--lease-markers', f.leaseMarkers),
+    streamPlacement: streamPlacementFlag(f.streamPlacement),
     replicas: replicasFlag(f.replicas),
     emitterNats: emitterFlag(f),
     logger: log,
