@@ -25,6 +25,9 @@ export interface NatsClusterOptions extends Pick<NatsServerOptions, 'binary' | '
   readyTimeoutMs?: number;
 }
 
+/** Cluster starts tried when a route port was taken between picking and binding it. */
+const PORT_RACE_ATTEMPTS = 3;
+
 interface Routez {
   num_routes?: number;
   routes?: { remote_name?: string; account?: string }[];
@@ -79,6 +82,18 @@ export class NatsCluster {
    */
   static async start(n: number, options: NatsClusterOptions = {}): Promise<NatsCluster> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`cluster size must be an integer >= 1, got ${n}`);
+    // Route ports are picked before the nodes bind them; another process (a parallel test file)
+    // can take one in between. Then the node says "address already in use": pick new ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.#startOnce(n, options);
+      } catch (err) {
+        if (attempt >= PORT_RACE_ATTEMPTS || !/address already in use/i.test(String((err as Error)?.message ?? err))) throw err;
+      }
+    }
+  }
+
+  static async #startOnce(n: number, options: NatsClusterOptions): Promise<NatsCluster> {
     const name = options.name ?? 'backbeat-test';
     const routePorts: number[] = [];
     for (let i = 0; i < n; i++) routePorts.push(await freePort());
