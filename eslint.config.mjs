@@ -13,7 +13,7 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@backbeat/*/*'], message: 'import packages by name, not their internals' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@backbeat/*/*', '!@backbeat/*/internal'], message: 'import packages by name, not their internals' }] }],
     },
   },
 );

@@ -9,14 +9,15 @@ import { beatDurationMs, DEFAULT_BAR_LENGTH, Hlc, tempoAt, toLegacy as legacyOf,
 import { LEGACY_STATE_ALIASES, validateStatusClaim, type ClaimState, type StatusClaim } from '@backbeat/contracts';
 import { CLAIM_MAX_BYTES, NatsBus, subjects, type Bus } from '@backbeat/transport';
 import { runWithBudget } from './budget.js';
-import { ClaimSender } from './claims.js';
+import { ClaimSender } from './claims/claim-sender.js';
 import { ClaimInvalidError, ClaimTooLargeError, ClientStoppedError, NoBeatError } from './errors.js';
-import type { LeaseView, MapSource } from './frame-gate.js';
-import { BeatFollower, type BeatCallback, type Timing } from './follower.js';
+import type { LeaseView, MapSource } from './follow/frame-gate.js';
+import type { BeatCallback, Timing } from './follow/beat-types.js';
+import { BeatFollower } from './follow/follower.js';
 import { SdkMetrics, type SdkMetricsSnapshot } from './metrics.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
-import { signPayload } from './signing.js';
-import { sharedSlotTimer } from './slot-timer.js';
+import { signPayload } from './claims/signing.js';
+import { sharedSlotTimer } from './follow/slot-timer.js';
 
 /** What emitStatusClaim takes; the SDK fills type, agent_id, beat_index, hlc and task_id. */
 export interface ClaimInput {

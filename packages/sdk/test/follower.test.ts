@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTempoMap, FakeClock, Hlc, slot, windowId, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
-import { BeatFollower, FrameGate, HOLD_MS, SdkMetrics, SETTLE_DELAY_MS, SlotTimer, type BeatInfo, type Timing } from '@backbeat/sdk';
+import type { BeatInfo, Timing } from '@backbeat/sdk';
+import { BeatFollower, FrameGate, HOLD_MS, SdkMetrics, SETTLE_DELAY_MS, SlotTimer } from '@backbeat/sdk/internal';
 
 const T0 = 1_700_000_000_000;
 const CLUSTER = 'c1';

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkTempoMap, FakeClock, formatHlc, hlcNodeSuffix, parseHlc, windowId, windowIdForBeat } from '@backbeat/core';
 import { validateStatusClaim } from '@backbeat/contracts';
-import { FrameGate, HOLD_MS, publicKeyBase64, signPayload, toSigningKey, type DropReason, type GateListener } from '@backbeat/sdk';
+import { publicKeyBase64, signPayload, toSigningKey, type DropReason } from '@backbeat/sdk';
+import { FrameGate, HOLD_MS, type GateListener } from '@backbeat/sdk/internal';
 
 const dir = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url));
 const read = <T>(name: string): T => JSON.parse(readFileSync(dir + name, 'utf8')) as T;

@@ -19,6 +19,7 @@ import { compareSlots, DEFAULT_BAR_LENGTH, nextSlot, slot, windowId, type BeatPo
 import { parseBeatFrame, parseTermHeader, type BeatFrame } from '@backbeat/contracts';
 import { ClockOffsetEstimator } from './clock-offset.js';
 import { frameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
+import { SlotFrames } from './slot-frames.js';
 
 /** deadline_at has millisecond precision: agreement within this is agreement. */
 export const GRID_TOLERANCE_MS = 1;
@@ -88,6 +89,17 @@ interface Held {
 export class FrameGate {
   readonly listeners = new Set<GateListener>();
   readonly offset = new ClockOffsetEstimator();
+  /** The frames of slots fired from the tempo map, built once for the clients of this gate. */
+  readonly slotFrames: SlotFrames;
+  /** The window id (a sha256) of the last downbeat checked: every frame of a bar shares it. */
+  #window = { clusterId: '', downbeatIndex: -1, id: '' };
+  readonly #windowIdOf = (clusterId: string, downbeatIndex: number): string => {
+    const w = this.#window;
+    if (w.downbeatIndex === downbeatIndex && w.clusterId === clusterId) return w.id;
+    const id = windowId(clusterId, downbeatIndex);
+    this.#window = { clusterId, downbeatIndex, id };
+    return id;
+  };
   #map: TempoMap | null = null;
   #mapSource: MapSource = 'none';
   #lease: LeaseView = { state: 'absent', reason: 'lease not read yet' };
@@ -102,7 +114,9 @@ export class FrameGate {
     private readonly clusterId: string,
     private readonly clock: Clock,
     private readonly options: FrameGateOptions,
-  ) {}
+  ) {
+    this.slotFrames = new SlotFrames(clusterId);
+  }
 
   get map(): TempoMap | null {
     return this.#map;
@@ -189,10 +203,10 @@ export class FrameGate {
     } else if (!this.#map) {
       if (!Number.isSafeInteger(frame.beat_index)) return this.#drop('off_grid', `frame beat_index ${frame.beat_index} is not a safe integer`);
       this.#learn(frame, deadline);
-      pos = onGrid(this.#map!, this.clusterId, frame, deadline);
+      pos = onGrid(this.#map!, this.clusterId, frame, deadline, this.#windowIdOf);
     } else {
-      pos = onGrid(this.#map, this.clusterId, frame, deadline);
-      if (!pos && this.#mapSource === 'frames' && this.#relearn(frame, deadline)) pos = onGrid(this.#map, this.clusterId, frame, deadline);
+      pos = onGrid(this.#map, this.clusterId, frame, deadline, this.#windowIdOf);
+      if (!pos && this.#mapSource === 'frames' && this.#relearn(frame, deadline)) pos = onGrid(this.#map, this.clusterId, frame, deadline, this.#windowIdOf);
       if (!pos && mayHold && this.#mapSource === 'kv') return this.#hold(incoming, 'map');
     }
     if (!pos) return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, deadline ${frame.deadline_at}) is not on the tempo map`);
@@ -213,7 +227,7 @@ export class FrameGate {
     const next = nextSlot(map, pos);
     const n = this.#next;
     if (n && n.map === map && compareSlots(n.key, next) === 0) return;
-    this.#next = { t: frameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d)), map, key: next };
+    this.#next = { t: frameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d, this.#windowIdOf)), map, key: next };
   }
 
   #drop(reason: DropReason, detail: string): void {
@@ -286,25 +300,22 @@ export class FrameGate {
   }
 }
 
-/** The frame's slot on `map` when every field agrees with it, else null. */
-export function onGrid(map: TempoMap, clusterId: string, frame: BeatFrame, deadline: number): BeatPosition | null {
+/**
+ * The frame's slot on `map` when every field agrees with it, else null. `windowIdOf` may be a
+ * memo of core's `windowId` (a sha256).
+ */
+export function onGrid(
+  map: TempoMap,
+  clusterId: string,
+  frame: BeatFrame,
+  deadline: number,
+  windowIdOf: (clusterId: string, downbeatIndex: number) => string = windowId,
+): BeatPosition | null {
   const p = map.phases.indexOf(frame.phase);
   if (p < 0 || !Number.isSafeInteger(frame.beat_index) || frame.beat_index < map.segments[0]!.startBeat) return null;
   const s = slot(map, frame.beat_index, p);
   if (Math.abs(s.tempoBpm - frame.tempo_bpm) > 1e-9 || s.downbeat !== frame.downbeat) return null;
   if (!(Math.abs(s.phaseEnd - deadline) <= GRID_TOLERANCE_MS)) return null;
-  if (frame.window_id !== cachedWindowId(clusterId, s.downbeatIndex)) return null;
+  if (frame.window_id !== windowIdOf(clusterId, s.downbeatIndex)) return null;
   return s;
-}
-
-const windowIds = new Map<string, string>();
-/** windowId (a sha256) memoised: every frame of a bar shares one, and so do the clients. */
-function cachedWindowId(clusterId: string, downbeatIndex: number): string {
-  const key = `${clusterId}:${downbeatIndex}`;
-  let id = windowIds.get(key);
-  if (id === undefined) {
-    if (windowIds.size >= 64) windowIds.clear();
-    windowIds.set(key, (id = windowId(clusterId, downbeatIndex)));
-  }
-  return id;
 }
