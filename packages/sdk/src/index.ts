@@ -3,7 +3,8 @@
  * only; what the package's own tests need from inside is in `@backbeat/sdk/internal`.
  *
  * ```ts
- * const client = createClient({ clusterId: 'chorus-aus-01', agentId: 'agent:worker-1', nats: 'nats://127.0.0.1:4222' });
+ * const nats = 'nats://127.0.0.1:4222';
+ * const client = createClient({ clusterId: 'chorus-aus-01', agentId: 'agent:worker-1', nats });
  * client.onBeat((frame, { source }) => console.log(frame.beat_index, source));
  * await client.start();
  * await client.emitStatusClaim({ state: 'executing', progress: 0.5 });

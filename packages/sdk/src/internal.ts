@@ -3,8 +3,9 @@
  * directly (the follower machine and its shell, the frame gate, the slot timer, the claim
  * sender). Not a public API: it changes with the implementation.
  */
-export { step, initialFollowerState, dueAt } from './follow/follower-machine.js';
-export type { FollowerConfig, FollowerEffect, FollowerEvent, FollowerState, Step } from './follow/follower-machine.js';
+export { step } from './follow/follower-machine.js';
+export { dueAt, initialFollowerState } from './follow/follower-state.js';
+export type { FollowerConfig, FollowerEffect, FollowerEvent, FollowerState, Step } from './follow/follower-state.js';
 export { BeatFollower } from './follow/follower.js';
 export type { FollowerOptions } from './follow/follower.js';
 export { FrameGate, GRID_TOLERANCE_MS, HOLD_MS, onGrid } from './follow/frame-gate.js';

@@ -52,8 +52,18 @@ const REASONS: DropReason[] = ['invalid', 'malformed', 'other_cluster', 'old_ter
 
 function actions(opts: { late: number; stalls: boolean; early: boolean }): fc.Arbitrary<Action[]> {
   const action: fc.Arbitrary<Action> = fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 600 }), late: fc.integer({ min: 0, max: opts.late }) }) },
-    { weight: opts.stalls ? 1 : 0, arbitrary: fc.record({ kind: fc.constant('stall' as const), ms: fc.integer({ min: 0, max: 5000 }) }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('advance' as const),
+        ms: fc.integer({ min: 0, max: 600 }),
+        late: fc.integer({ min: 0, max: opts.late }),
+      }),
+    },
+    {
+      weight: opts.stalls ? 1 : 0,
+      arbitrary: fc.record({ kind: fc.constant('stall' as const), ms: fc.integer({ min: 0, max: 5000 }) }),
+    },
     {
       weight: 5,
       arbitrary: fc.record({
@@ -65,11 +75,27 @@ function actions(opts: { late: number; stalls: boolean; early: boolean }): fc.Ar
       }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('again' as const) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), reason: fc.constantFrom(...REASONS), detail: fc.constantFrom('', 'why') }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('tempo' as const), bpm: fc.integer({ min: 30, max: 300 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('drop' as const),
+        reason: fc.constantFrom(...REASONS),
+        detail: fc.constantFrom('', 'why'),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('tempo' as const), bpm: fc.integer({ min: 30, max: 300 }) }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('prepare' as const) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('settle' as const) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('spurious' as const), event: fc.constantFrom<'wake' | 'due'>('wake', 'due') }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('spurious' as const),
+        event: fc.constantFrom<'wake' | 'due'>('wake', 'due'),
+      }),
+    },
   );
   return fc.array(action, { maxLength: 80 });
 }
@@ -119,7 +145,8 @@ class Driver {
       else if (e.kind === 'settle-after-batch') this.pendingSettle = true;
       else if (e.kind === 'skipped') this.skipped += e.slots;
       else if (e.kind === 'confirmed') this.confirmed++;
-      else if (e.kind === 'fire') this.#check({ pos: e.pos, source: e.source, at: e.receivedAt, timing: timingBefore }, e.frame);
+      else if (e.kind === 'fire')
+        this.#check({ pos: e.pos, source: e.source, at: e.receivedAt, timing: timingBefore }, e.frame);
     }
   }
 
@@ -128,7 +155,12 @@ class Driver {
     const prev = this.fires.at(-1);
     ok(!prev || compareSlots(f.pos, prev.pos) > 0, 'a slot twice or backwards', prev?.pos, f.pos);
     const s = slot(this.map, f.pos.beatIndex, f.pos.phaseIndex);
-    ok(f.pos.phaseStart === s.phaseStart && f.pos.phaseEnd === s.phaseEnd && f.pos.tempoBpm === s.tempoBpm, 'off the map', f.pos, s);
+    ok(
+      f.pos.phaseStart === s.phaseStart && f.pos.phaseEnd === s.phaseEnd && f.pos.tempoBpm === s.tempoBpm,
+      'off the map',
+      f.pos,
+      s,
+    );
     ok(f.at === this.now, 'fired at another time than now', f.at, this.now);
     if (f.source === 'leader') {
       ok(frame !== null, 'a leader fire without its frame');
@@ -137,7 +169,12 @@ class Driver {
       ok(frame === null, 'a local fire with a frame');
       ok(f.source === (f.timing === 'grid' ? 'grid' : 'local'), 'source and timing disagree', f);
       // The slot that holds now, and due: never a stale one, never early.
-      ok(compareSlots(positionAt(this.map, f.at)!, f.pos) === 0, 'not the slot holding now', f, positionAt(this.map, f.at));
+      ok(
+        compareSlots(positionAt(this.map, f.at)!, f.pos) === 0,
+        'not the slot holding now',
+        f,
+        positionAt(this.map, f.at),
+      );
       ok(f.at >= dueAt({ config: this.state.config, timing: f.timing }, f.pos), 'fired before due', f);
       ok(f.at < s.phaseEnd, 'a stale slot', f, s);
     }
@@ -208,7 +245,12 @@ class Driver {
     const s = slot(this.map, pos.beatIndex, pos.phaseIndex);
     this.delivered = false;
     if (s.phaseStart - this.now > this.tolerance || this.now > s.phaseEnd) {
-      return this.send({ kind: 'drop', reason: this.now > s.phaseEnd ? 'stale' : 'off_grid', detail: 'gate', log: true });
+      return this.send({
+        kind: 'drop',
+        reason: this.now > s.phaseEnd ? 'stale' : 'off_grid',
+        detail: 'gate',
+        log: true,
+      });
     }
     this.delivered = true;
     const frame = { beat_index: s.beatIndex, phase: s.phase, hlc: '7ffd:0001:abcd' } as BeatFrame;
@@ -223,7 +265,9 @@ function nextKey(map: TempoMap, pos: BeatPosition): [number, number] {
 }
 
 function previous(map: TempoMap, pos: BeatPosition): BeatPosition {
-  return pos.phaseIndex > 0 ? slot(map, pos.beatIndex, pos.phaseIndex - 1) : slot(map, pos.beatIndex - 1, map.phases.length - 1);
+  return pos.phaseIndex > 0
+    ? slot(map, pos.beatIndex, pos.phaseIndex - 1)
+    : slot(map, pos.beatIndex - 1, map.phases.length - 1);
 }
 
 const setup = fc.record({
@@ -243,52 +287,63 @@ function begin(c: { timing: Timing; tolerance: number; canDefer: boolean; start:
 }
 
 describe('sdk follower machine - properties (fast-check, no clock, no timer)', () => {
-  it('machine - any order, duplication, delay or loss of frames, tempo changes at downbeats, timer lateness and stalls: no slot twice, nothing backwards, only due slots on the true grid', () => {
-    let fired = 0;
-    fc.assert(
-      fc.property(setup, actions({ late: 400, stalls: true, early: true }), (c, acts) => {
-        const d = begin(c);
-        for (const a of acts) d.act(a);
-        d.runTo(d.now + 1000, 0);
-        d.send({ kind: 'settle' });
-        // Catch-up is bounded and counted: every slot between two fires was skipped and counted once.
-        let gaps = 0;
-        for (let i = 1; i < d.fires.length; i++) gaps += slotsBetween(d.map, d.fires[i - 1]!.pos, d.fires[i]!.pos);
-        expect(d.skipped).toBe(gaps);
-        // The grid held for the fired slots is the final map's: tempo changes only move the future.
-        for (const f of d.fires) expect(slot(d.map, f.pos.beatIndex, f.pos.phaseIndex).phaseStart).toBe(f.pos.phaseStart);
-        fired += d.fires.length;
-      }),
-      { numRuns: 400 },
-    );
-    expect(fired).toBeGreaterThan(2000); // not vacuous
-  });
+  it(
+    'machine - frames in any order, duplicated, delayed or lost, tempo changes, late timers, stalls: ' +
+      'no slot twice, nothing backwards, only due slots on the true grid',
+    () => {
+      let fired = 0;
+      fc.assert(
+        fc.property(setup, actions({ late: 400, stalls: true, early: true }), (c, acts) => {
+          const d = begin(c);
+          for (const a of acts) d.act(a);
+          d.runTo(d.now + 1000, 0);
+          d.send({ kind: 'settle' });
+          // Catch-up is bounded and counted: every slot between two fires was skipped and counted once.
+          let gaps = 0;
+          for (let i = 1; i < d.fires.length; i++) gaps += slotsBetween(d.map, d.fires[i - 1]!.pos, d.fires[i]!.pos);
+          expect(d.skipped).toBe(gaps);
+          // The grid held for the fired slots is the final map's: tempo changes only move the future.
+          for (const f of d.fires)
+            expect(slot(d.map, f.pos.beatIndex, f.pos.phaseIndex).phaseStart).toBe(f.pos.phaseStart);
+          fired += d.fires.length;
+        }),
+        { numRuns: 400 },
+      );
+      expect(fired).toBeGreaterThan(2000); // not vacuous
+    },
+  );
 
-  it('machine - timers on time and frames never early: every slot fires exactly once, in order, whatever frames are lost or late (a failover gap is filled slot by slot)', () => {
-    fc.assert(
-      fc.property(setup, actions({ late: 0, stalls: false, early: false }), (c, acts) => {
-        const d = begin(c);
-        for (const a of acts) d.act(a);
-        d.runTo(d.now + 1000, 0);
-        expect(d.skipped).toBe(0);
-        for (let i = 1; i < d.fires.length; i++) ok(slotsBetween(d.map, d.fires[i - 1]!.pos, d.fires[i]!.pos) === 0, 'a gap', i);
-        // Nothing left behind: the last slot fired is the one holding now (or the one before it, not yet due).
-        const cur = positionAt(d.map, d.now);
-        const last = d.fires.at(-1);
-        if (cur && last) expect(slotsBetween(d.map, last.pos, cur)).toBe(0);
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    'machine - timers on time, frames never early: every slot fires once, in order, whatever frames are lost ' +
+      'or late (a failover gap is filled slot by slot)',
+    () => {
+      fc.assert(
+        fc.property(setup, actions({ late: 0, stalls: false, early: false }), (c, acts) => {
+          const d = begin(c);
+          for (const a of acts) d.act(a);
+          d.runTo(d.now + 1000, 0);
+          expect(d.skipped).toBe(0);
+          for (let i = 1; i < d.fires.length; i++)
+            ok(slotsBetween(d.map, d.fires[i - 1]!.pos, d.fires[i]!.pos) === 0, 'a gap', i);
+          // Nothing left behind: the last slot fired is the one holding now (or the one before it, not yet due).
+          const cur = positionAt(d.map, d.now);
+          const last = d.fires.at(-1);
+          if (cur && last) expect(slotsBetween(d.map, last.pos, cur)).toBe(0);
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 
-  it('machine - frames timing: degraded after a local slot, not after a leader frame; grid timing: a leader frame confirms a grid slot once', () => {
+  it('machine - degraded after a local slot, not after a leader frame; a frame confirms a grid slot once', () => {
     fc.assert(
       fc.property(setup, actions({ late: 50, stalls: true, early: true }), (c, acts) => {
         const d = begin(c);
         for (const a of acts) {
           d.act(a);
           const last = d.fires.at(-1);
-          if (a.kind === 'advance' && last?.source === 'local' && last.at === d.now) expect(d.state.degraded).toBe(true);
+          if (a.kind === 'advance' && last?.source === 'local' && last.at === d.now)
+            expect(d.state.degraded).toBe(true);
           if ((a.kind === 'frame' || a.kind === 'again') && d.delivered) expect(d.state.degraded).toBe(false);
         }
         expect(d.confirmed).toBeLessThanOrEqual(d.fires.filter((f) => f.source === 'grid').length);

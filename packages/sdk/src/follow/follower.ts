@@ -6,13 +6,14 @@
  * the client's beat callbacks exactly once per (beat, phase), in grid order, arms the timer,
  * merges HLCs and records metrics and health. {@link BeatFollower.follow} joins the bus's beat hub.
  */
-import type { Clock, Hlc, TempoMap } from '@backbeat/core';
+import type { BeatPosition, Clock, Hlc, TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
 import type { Bus } from '@backbeat/transport';
 import type { SdkMetrics } from '../metrics.js';
 import { joinBeatHub } from './beat-hub.js';
 import type { BeatCallback, BeatInfo, Timing } from './beat-types.js';
-import { initialFollowerState, step, type FollowerEffect, type FollowerEvent, type FollowerState } from './follower-machine.js';
+import { step } from './follower-machine.js';
+import { initialFollowerState, type FollowerEffect, type FollowerEvent, type FollowerState } from './follower-state.js';
 import type { AcceptedFrame, DropReason, FrameGate, GateListener, LeaseView, MapSource } from './frame-gate.js';
 import { withHlc } from './slot-frames.js';
 import type { SlotTimer } from './slot-timer.js';
@@ -48,7 +49,11 @@ export class BeatFollower implements GateListener {
   #callbackMs = 0;
   readonly #mapListeners = new Set<() => void>();
   readonly #leaseListeners = new Set<(lease: LeaseView) => void>();
-  readonly #callbacks = { phase: new Set<BeatCallback>(), beat: new Set<BeatCallback>(), downbeat: new Set<BeatCallback>() };
+  readonly #callbacks = {
+    phase: new Set<BeatCallback>(),
+    beat: new Set<BeatCallback>(),
+    downbeat: new Set<BeatCallback>(),
+  };
   readonly #onWake = (firedAt: number): void => {
     this.#cancelTimer = undefined; // the shared timer forgets a callback once it ran
     this.#step({ kind: 'wake' }, firedAt);
@@ -58,7 +63,8 @@ export class BeatFollower implements GateListener {
 
   constructor(private readonly o: FollowerOptions) {
     const canDefer = typeof o.clock.defer === 'function';
-    this.#state = initialFollowerState({ toleranceMs: o.toleranceMs, timing: o.timing, maxClockOffsetMs: o.maxClockOffsetMs, canDefer });
+    const { toleranceMs, timing, maxClockOffsetMs } = o;
+    this.#state = initialFollowerState({ toleranceMs, timing, maxClockOffsetMs, canDefer });
   }
 
   /** Joins the bus's shared beat subscription and KV watch (beat-hub.ts). */
@@ -178,7 +184,7 @@ export class BeatFollower implements GateListener {
     this.#step({ kind: 'frame', frame: f.frame, pos: f.pos, receivedAt: f.receivedAt, offset });
   }
 
-  /** The bookkeeping after a batch of callbacks (GateListener, and the SlotTimer's afterFire). Idempotent. */
+  /** The bookkeeping after a batch of callbacks (GateListener, and the SlotTimer's afterFire); idempotent. */
   settle(): void {
     this.#step({ kind: 'settle' });
   }
@@ -220,7 +226,7 @@ export class BeatFollower implements GateListener {
       case 'settle-after-batch':
         return this.o.timer.afterFire(this.#settleBound);
       case 'prepare':
-        this.#prepared = { map: e.map, pos: e.pos, frame: withHlc(this.#gate!.slotFrames.frameOf(e.map, e.pos), '') };
+        this.#prepared = { map: e.map, pos: e.pos, frame: this.#unstamped(e.map, e.pos) };
         return;
       case 'degraded':
         m.degraded(e.on);
@@ -277,7 +283,7 @@ export class BeatFollower implements GateListener {
       this.#prepared = undefined;
       const map = e.map!;
       const same = p && p.map === map && p.pos.beatIndex === pos.beatIndex && p.pos.phaseIndex === pos.phaseIndex;
-      frame = same ? p.frame : withHlc(this.#gate!.slotFrames.frameOf(map, pos), '');
+      frame = same ? p.frame : this.#unstamped(map, pos);
       frame.hlc = this.o.hlc.nowString();
     }
     const first = pos.phaseIndex === 0;
@@ -288,11 +294,17 @@ export class BeatFollower implements GateListener {
     this.#callbackMs = this.o.clock.now() - receivedAt;
   }
 
+  /** A slot's frame built from the map, a copy of this client's own (its HLC set when it fires). */
+  #unstamped(map: TempoMap, pos: BeatPosition): BeatFrame {
+    return withHlc(this.#gate!.slotFrames.frameOf(map, pos), '');
+  }
+
   #call(set: Set<BeatCallback>, frame: BeatFrame, info: BeatInfo): void {
     for (const cb of set) {
       try {
         const r = cb(frame, info) as unknown;
-        if (r instanceof Promise) r.catch((err: unknown) => this.o.onError(`beat callback rejected: ${messageOf(err)}`));
+        if (r instanceof Promise)
+          r.catch((err: unknown) => this.o.onError(`beat callback rejected: ${messageOf(err)}`));
       } catch (err) {
         this.o.onError(`beat callback threw: ${(err as Error).message}`);
       }
