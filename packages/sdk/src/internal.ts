@@ -3,7 +3,7 @@
  * directly (the follower machine and its shell, the frame gate, the slot timer, the claim
  * sender). Not a public API: it changes with the implementation.
  */
-export { step } from './follow/follower-machine.js';
+export { slotToPrepare, step } from './follow/follower-machine.js';
 export { dueAt, initialFollowerState } from './follow/follower-state.js';
 export type { FollowerConfig, FollowerEffect, FollowerEvent, FollowerState, Step } from './follow/follower-state.js';
 export { BeatFollower } from './follow/follower.js';

@@ -13,7 +13,14 @@ import {
 } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
 import type { BeatSource, DropReason, Timing } from '@backbeat/sdk';
-import { dueAt, initialFollowerState, step, type FollowerEvent, type FollowerState } from '@backbeat/sdk/internal';
+import {
+  dueAt,
+  initialFollowerState,
+  slotToPrepare,
+  step,
+  type FollowerEvent,
+  type FollowerState,
+} from '@backbeat/sdk/internal';
 
 // The follower machine (docs/spec.md §8 Degradation and grid timing) driven directly: no gate,
 // no timer, no clock. A small driver plays the shell: it keeps the armed instant, wakes the
@@ -41,7 +48,7 @@ type Action =
   | { kind: 'drop'; reason: DropReason; detail: string }
   /** A tempo change at the next downbeat (docs/spec.md §5 The beat grid and the tempo map). */
   | { kind: 'tempo'; bpm: number }
-  /** The prepare call shortly before a grid instant. */
+  /** The question asked shortly before a grid instant: which slot's frame to build. */
   | { kind: 'prepare' }
   /** A settle from another client's batch (idempotent). */
   | { kind: 'settle' }
@@ -231,8 +238,14 @@ class Driver {
         this.map = { ...this.map, segments: [...this.map.segments, segment] };
         return this.send({ kind: 'map', map: this.map });
       }
-      case 'prepare':
-        return this.send({ kind: 'prepare' });
+      case 'prepare': {
+        const p = slotToPrepare(this.state);
+        if (!p) return;
+        // Only the armed slot, the one after the last fired, in grid timing.
+        ok(this.state.timing === 'grid' && p.pos.phaseStart === this.timerAt, 'prepared a slot not armed', p.pos);
+        ok(!!this.state.last && slotsBetween(p.map, this.state.last, p.pos) === 0, 'prepared a slot not next', p.pos);
+        return;
+      }
       case 'settle':
         return this.send({ kind: 'settle' });
       case 'spurious':

@@ -51,9 +51,20 @@ const LEAD_FACTOR = 5;
 /** Frames the clock-offset estimate needs before timing may change. */
 const OFFSET_MIN_SAMPLES = 4;
 
+/**
+ * Grid timing, shortly before the armed instant: the slot whose frame may be built now (the
+ * armed one), or null. A question, not an event: it changes nothing.
+ */
+export function slotToPrepare(s: FollowerState): { readonly map: TempoMap; readonly pos: BeatPosition } | null {
+  const map = s.map;
+  if (!s.running || !map || s.timing !== 'grid' || !s.last) return null;
+  const pos = (s.config.nextSlot ?? nextSlot)(map, s.last);
+  return pos.phaseStart === s.timer ? { map, pos } : null;
+}
+
 /** The state after `event` at `now`, and what the shell must do. The input state is not changed. */
 export function step(state: FollowerState, event: FollowerEvent, now: number): Step {
-  const d: Draft = { ...state };
+  const d = draftOf(state);
   const fx: FollowerEffect[] = [];
   switch (event.kind) {
     case 'start':
@@ -62,7 +73,7 @@ export function step(state: FollowerState, event: FollowerEvent, now: number): S
       break;
     case 'stop':
       d.running = false;
-      if (d.timer !== null) fx.push({ kind: 'disarm' });
+      if (d.timer !== null) fx.push(DISARM);
       d.timer = null;
       break;
     case 'map':
@@ -81,14 +92,11 @@ export function step(state: FollowerState, event: FollowerEvent, now: number): S
     case 'wake':
       if (d.timing === 'frames' && d.config.canDefer) {
         d.timer = 'deferred';
-        fx.push({ kind: 'defer' });
+        fx.push(DEFER);
       } else onDue(d, now, fx);
       break;
     case 'due':
       onDue(d, now, fx);
-      break;
-    case 'prepare':
-      prepare(d, fx);
       break;
   }
   return { state: d, effects: fx };
@@ -96,26 +104,60 @@ export function step(state: FollowerState, event: FollowerEvent, now: number): S
 
 type Draft = { -readonly [K in keyof FollowerState]: FollowerState[K] };
 
+/** A copy to change: every field written out, so every state has one shape (a spread is slower). */
+function draftOf(s: FollowerState): Draft {
+  return {
+    config: s.config,
+    running: s.running,
+    map: s.map,
+    timing: s.timing,
+    fallback: s.fallback,
+    last: s.last,
+    recent: s.recent,
+    degraded: s.degraded,
+    timer: s.timer,
+    lastBeatTime: s.lastBeatTime,
+    beatArrivals: s.beatArrivals,
+    unsettled: s.unsettled,
+    frameHlc: s.frameHlc,
+    frameOffset: s.frameOffset,
+    reported: s.reported,
+  };
+}
+
+// The effects that carry nothing: one frozen object each.
+const DISARM: FollowerEffect = Object.freeze({ kind: 'disarm' });
+const DEFER: FollowerEffect = Object.freeze({ kind: 'defer' });
+const RECEIVED: FollowerEffect = Object.freeze({ kind: 'received' });
+const SYNTHESIZED: FollowerEffect = Object.freeze({ kind: 'synthesized' });
+const SETTLED: FollowerEffect = Object.freeze({ kind: 'settled' });
+const SETTLE_AFTER_BATCH: FollowerEffect = Object.freeze({ kind: 'settle-after-batch' });
+
 function accept(d: Draft, e: Extract<FollowerEvent, { kind: 'frame' }>, now: number, fx: FollowerEffect[]): void {
   if (!d.running) return;
   if (d.unsettled) settle(d, now, fx); // a grid slot's bookkeeping first: its frame may confirm it
-  fx.push({ kind: 'received' });
+  fx.push(RECEIVED);
   d.frameHlc = e.frame.hlc;
   d.frameOffset = e.offset;
   setDegraded(d, false, fx);
   const last = d.last;
   if (!last || compareSlots(e.pos, last) > 0) return fire(d, e.pos, e.frame, 'leader', e.receivedAt, now, fx);
-  const i = d.recent.findIndex((r) => compareSlots(r.pos, e.pos) === 0);
+  let i = d.recent.length - 1;
+  while (i >= 0 && compareSlots(d.recent[i]!.pos, e.pos) !== 0) i--;
   const mine = i >= 0 ? d.recent[i]! : undefined;
   if (mine && !mine.confirmed && mine.source === 'grid')
     fx.push({ kind: 'confirmed', lagMs: e.receivedAt - mine.firedAt });
   else fx.push({ kind: 'dropped', reason: compareSlots(e.pos, last) === 0 ? 'duplicate' : 'backwards' });
-  if (mine && !mine.confirmed) d.recent = d.recent.map((r, k) => (k === i ? { ...r, confirmed: true } : r));
+  if (mine && !mine.confirmed) {
+    const recent = d.recent.slice();
+    recent[i] = { pos: mine.pos, source: mine.source, firedAt: mine.firedAt, confirmed: true };
+    d.recent = recent;
+  }
 }
 
 function drop(d: Draft, e: Extract<FollowerEvent, { kind: 'drop' }>, now: number, fx: FollowerEffect[]): void {
   if (!d.running) return;
-  fx.push({ kind: 'received' }, { kind: 'dropped', reason: e.reason });
+  fx.push(RECEIVED, { kind: 'dropped', reason: e.reason });
   if (e.detail === '' || QUIET_DROPS.has(e.reason)) return;
   if (now - (d.reported[e.reason] ?? -Infinity) < REPORT_EVERY_MS) return; // a flood is counted, reported once a second
   d.reported = { ...d.reported, [e.reason]: now };
@@ -132,13 +174,17 @@ function settle(d: Draft, now: number, fx: FollowerEffect[]): void {
       if (skipped > 0) fx.push({ kind: 'skipped', slots: skipped });
     }
     const fired: Fired = { pos: u.pos, source: u.source, firedAt: u.receivedAt, confirmed: u.source === 'leader' };
-    d.recent = d.recent.length >= RECENT ? [...d.recent.slice(1 - RECENT), fired] : [...d.recent, fired];
-    if (u.source !== 'leader') fx.push({ kind: 'synthesized' });
+    const recent = d.recent.slice(d.recent.length >= RECENT ? 1 : 0);
+    recent.push(fired);
+    d.recent = recent;
+    if (u.source !== 'leader') fx.push(SYNTHESIZED);
     if (u.pos.phaseIndex === 0 && u.source === 'leader') {
       const a = d.beatArrivals;
-      d.beatArrivals = a.length >= ARRIVALS ? [...a.slice(1 - ARRIVALS), u.receivedAt] : [...a, u.receivedAt];
+      const arrivals = a.slice(a.length >= ARRIVALS ? 1 : 0);
+      arrivals.push(u.receivedAt);
+      d.beatArrivals = arrivals;
     }
-    fx.push({ kind: 'settled' });
+    fx.push(SETTLED);
   }
   const hlc = d.frameHlc;
   if (hlc !== undefined) {
@@ -181,20 +227,16 @@ function setDegraded(d: Draft, on: boolean, fx: FollowerEffect[]): void {
   fx.push({ kind: 'degraded', on });
 }
 
-/** The slot after the last one fired, computed once per slot and map. */
+/** The slot after `last` (the config's nextSlot: maybe a memo shared by the clients of a gate). */
 function nextOf(d: Draft, map: TempoMap, last: BeatPosition): BeatPosition {
-  const n = d.next;
-  if (n && n.map === map && n.from === last) return n.pos;
-  const pos = nextSlot(map, last);
-  d.next = { map, from: last, pos };
-  return pos;
+  return (d.config.nextSlot ?? nextSlot)(map, last);
 }
 
 /** Waits for the next slot: its start (grid), or its start + the late delay (frames). */
 function arm(d: Draft, now: number, fx: FollowerEffect[]): void {
   const map = d.map;
   if (!d.running || !map) {
-    if (d.timer !== null) fx.push({ kind: 'disarm' });
+    if (d.timer !== null) fx.push(DISARM);
     d.timer = null;
     return;
   }
@@ -209,9 +251,9 @@ function onDue(d: Draft, now: number, fx: FollowerEffect[]): void {
   d.timer = null;
   const map = d.map;
   if (!d.running || !map) return;
-  const n = d.next;
   // The slot armed for usually holds now: no search of the map.
-  const cur = n && n.map === map && n.pos.phaseStart <= now && now < n.pos.phaseEnd ? n.pos : positionAt(map, now);
+  const n = d.last ? nextOf(d, map, d.last) : undefined;
+  const cur = n && n.phaseStart <= now && now < n.phaseEnd ? n : positionAt(map, now);
   if (!cur || (d.last && compareSlots(cur, d.last) <= 0)) return arm(d, now, fx);
   const due = dueAt(d, cur);
   if (now < due) {
@@ -226,16 +268,7 @@ function onDue(d: Draft, now: number, fx: FollowerEffect[]): void {
     if (prev && !prev.confirmed) setDegraded(d, true, fx);
   }
   fire(d, cur, null, grid ? 'grid' : 'local', now, now, fx);
-  fx.push({ kind: 'settle-after-batch' });
-}
-
-/** Grid timing, shortly before the armed instant: the slot's frame can be built now. */
-function prepare(d: Draft, fx: FollowerEffect[]): void {
-  const map = d.map;
-  if (!d.running || !map || d.timing !== 'grid' || !d.last) return;
-  const next = nextOf(d, map, d.last);
-  if (next.phaseStart !== d.timer) return;
-  fx.push({ kind: 'prepare', map, pos: next });
+  fx.push(SETTLE_AFTER_BATCH);
 }
 
 /** Fires a slot; its bookkeeping waits for `settle`. */

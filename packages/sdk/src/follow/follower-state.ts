@@ -4,9 +4,10 @@
  * (effects), and the two rules both the machine and its tests read: the initial state and when
  * a slot is due.
  */
-import type { BeatPosition, TempoMap } from '@backbeat/core';
+import type { BeatPosition, SlotKey, TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
 import type { BeatSource, Timing } from './beat-types.js';
+import type { OffsetReading } from './clock-offset.js';
 import type { DropReason } from './frame-gate.js';
 
 /** What does not change while a follower runs. */
@@ -19,6 +20,11 @@ export interface FollowerConfig {
   readonly maxClockOffsetMs: number;
   /** The shell can let the event loop read its sockets once before a late timer counts (clock.defer). */
   readonly canDefer: boolean;
+  /**
+   * core's `nextSlot`, or a memo of it that gives the same answers (the shell's: one computation
+   * per slot for every client of a gate, grid-memo.ts). @default core's nextSlot
+   */
+  readonly nextSlot?: (map: TempoMap, from: SlotKey) => BeatPosition;
 }
 
 /** A fired slot, remembered for confirmation by a late leader frame. */
@@ -37,12 +43,6 @@ export interface Unsettled {
   readonly receivedAt: number;
 }
 
-/** The clock-offset estimate a frame arrived with (clock-offset.ts). */
-export interface OffsetReading {
-  readonly offsetMs: number | null;
-  readonly samples: number;
-}
-
 /** Everything the follower knows. */
 export interface FollowerState {
   readonly config: FollowerConfig;
@@ -53,8 +53,6 @@ export interface FollowerState {
   readonly fallback: string | null;
   /** The last slot fired. */
   readonly last: BeatPosition | undefined;
-  /** The slot after `last` on `map` (computed once per slot). */
-  readonly next: { readonly map: TempoMap; readonly from: BeatPosition; readonly pos: BeatPosition } | undefined;
   readonly recent: readonly Fired[];
   readonly degraded: boolean;
   /** The armed timer's instant, 'deferred' while a woken late timer waits one I/O turn, or null. */
@@ -88,9 +86,7 @@ export type FollowerEvent =
   /** The armed timer woke (`now` is when). */
   | { readonly kind: 'wake' }
   /** A deferred late timer's turn came. */
-  | { readonly kind: 'due' }
-  /** Shortly before the armed instant (grid timing): the slot's frame may be built now. */
-  | { readonly kind: 'prepare' };
+  | { readonly kind: 'due' };
 
 /** What the shell must do, in order. */
 export type FollowerEffect =
@@ -103,15 +99,13 @@ export type FollowerEffect =
       readonly frame: BeatFrame | null;
       readonly map: TempoMap | null;
     }
-  /** Replace any timer by one at `at` (calls back with `wake`, and `prepare` before grid slots). */
+  /** Replace any timer by one at `at` (it calls back with `wake`; before it, ask slotToPrepare). */
   | { readonly kind: 'arm'; readonly at: number }
   | { readonly kind: 'disarm' }
   /** Let the event loop read its sockets once, then send `due` (unless re-armed meanwhile). */
   | { readonly kind: 'defer' }
   /** Send `settle` once every client of this wake-up has been called. */
   | { readonly kind: 'settle-after-batch' }
-  /** Build the frame of `pos` ahead of its instant. */
-  | { readonly kind: 'prepare'; readonly map: TempoMap; readonly pos: BeatPosition }
   | { readonly kind: 'degraded'; readonly on: boolean }
   /** Merge a leader frame's HLC into the client's. */
   | { readonly kind: 'merge-hlc'; readonly hlc: string }
@@ -139,7 +133,6 @@ export function initialFollowerState(config: FollowerConfig): FollowerState {
     timing: config.timing,
     fallback: null,
     last: undefined,
-    next: undefined,
     recent: [],
     degraded: false,
     timer: null,

@@ -6,16 +6,16 @@
  * the client's beat callbacks exactly once per (beat, phase), in grid order, arms the timer,
  * merges HLCs and records metrics and health. {@link BeatFollower.follow} joins the bus's beat hub.
  */
-import type { BeatPosition, Clock, Hlc, TempoMap } from '@backbeat/core';
+import { nextSlot, type BeatPosition, type Clock, type Hlc, type SlotKey, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
 import type { Bus } from '@backbeat/transport';
 import type { SdkMetrics } from '../metrics.js';
 import { joinBeatHub } from './beat-hub.js';
 import type { BeatCallback, BeatInfo, Timing } from './beat-types.js';
-import { step } from './follower-machine.js';
+import { slotToPrepare, step } from './follower-machine.js';
 import { initialFollowerState, type FollowerEffect, type FollowerEvent, type FollowerState } from './follower-state.js';
 import type { AcceptedFrame, DropReason, FrameGate, GateListener, LeaseView, MapSource } from './frame-gate.js';
-import { withHlc } from './slot-frames.js';
+import { withHlc } from './grid-memo.js';
 import type { SlotTimer } from './slot-timer.js';
 
 /** What a follower needs. */
@@ -56,15 +56,21 @@ export class BeatFollower implements GateListener {
   };
   readonly #onWake = (firedAt: number): void => {
     this.#cancelTimer = undefined; // the shared timer forgets a callback once it ran
-    this.#step({ kind: 'wake' }, firedAt);
+    this.#step(WAKE_EVENT, firedAt);
   };
-  readonly #onPrepare = (): void => this.#step({ kind: 'prepare' });
+  /** SlotTimer prepare, ~2.5 ms before the armed instant: the grid slot's frame is built then. */
+  readonly #onPrepare = (): void => {
+    const p = slotToPrepare(this.#state);
+    if (p) this.#prepared = { map: p.map, pos: p.pos, frame: this.#unstamped(p.map, p.pos) };
+  };
   readonly #settleBound = (): void => this.settle();
 
   constructor(private readonly o: FollowerOptions) {
     const canDefer = typeof o.clock.defer === 'function';
     const { toleranceMs, timing, maxClockOffsetMs } = o;
-    this.#state = initialFollowerState({ toleranceMs, timing, maxClockOffsetMs, canDefer });
+    // The clients of a gate share its grid memo (the same answers as core's nextSlot, once per slot).
+    const next = (map: TempoMap, from: SlotKey): BeatPosition => (this.#gate?.grid ?? coreGrid).nextSlot(map, from);
+    this.#state = initialFollowerState({ toleranceMs, timing, maxClockOffsetMs, canDefer, nextSlot: next });
   }
 
   /** Joins the bus's shared beat subscription and KV watch (beat-hub.ts). */
@@ -165,11 +171,11 @@ export class BeatFollower implements GateListener {
   }
 
   start(): void {
-    this.#step({ kind: 'start' });
+    this.#step(START_EVENT);
   }
 
   stop(): void {
-    this.#step({ kind: 'stop' });
+    this.#step(STOP_EVENT);
     this.#detach?.();
     this.#detach = undefined;
   }
@@ -179,14 +185,12 @@ export class BeatFollower implements GateListener {
    * here; the gate calls {@link settle} once every listener had the frame.
    */
   accept(f: AcceptedFrame): void {
-    const est = this.#gate?.offset;
-    const offset = { offsetMs: est?.offsetMs ?? null, samples: est?.samples ?? 0 };
-    this.#step({ kind: 'frame', frame: f.frame, pos: f.pos, receivedAt: f.receivedAt, offset });
+    this.#step(f);
   }
 
   /** The bookkeeping after a batch of callbacks (GateListener, and the SlotTimer's afterFire); idempotent. */
   settle(): void {
-    this.#step({ kind: 'settle' });
+    this.#step(SETTLE_EVENT);
   }
 
   /** GateListener: a frame that did not pass; what was wrong with it goes to health. */
@@ -207,7 +211,8 @@ export class BeatFollower implements GateListener {
   #step(event: FollowerEvent, now = this.o.clock.now()): void {
     const r = step(this.#state, event, now);
     this.#state = r.state;
-    for (const e of r.effects) this.#do(e);
+    const effects = r.effects;
+    for (let i = 0; i < effects.length; i++) this.#do(effects[i]!);
   }
 
   #do(e: FollowerEffect): void {
@@ -225,9 +230,6 @@ export class BeatFollower implements GateListener {
         return this.#defer();
       case 'settle-after-batch':
         return this.o.timer.afterFire(this.#settleBound);
-      case 'prepare':
-        this.#prepared = { map: e.map, pos: e.pos, frame: this.#unstamped(e.map, e.pos) };
-        return;
       case 'degraded':
         m.degraded(e.on);
         return this.o.onDegradation(e.on);
@@ -270,7 +272,7 @@ export class BeatFollower implements GateListener {
     this.#cancelTimer = undefined;
     const generation = this.#generation;
     this.o.clock.defer!(() => {
-      if (generation === this.#generation) this.#step({ kind: 'due' });
+      if (generation === this.#generation) this.#step(DUE_EVENT);
     });
   }
 
@@ -287,7 +289,7 @@ export class BeatFollower implements GateListener {
       frame.hlc = this.o.hlc.nowString();
     }
     const first = pos.phaseIndex === 0;
-    const info: BeatInfo = Object.freeze({ source, receivedAt, scheduledAt: pos.phaseStart });
+    const info: BeatInfo = this.#gate!.grid.info(source, receivedAt, pos.phaseStart);
     this.#call(this.#callbacks.phase, frame, info);
     if (first) this.#call(this.#callbacks.beat, frame, info);
     if (first && frame.downbeat) this.#call(this.#callbacks.downbeat, frame, info);
@@ -296,7 +298,7 @@ export class BeatFollower implements GateListener {
 
   /** A slot's frame built from the map, a copy of this client's own (its HLC set when it fires). */
   #unstamped(map: TempoMap, pos: BeatPosition): BeatFrame {
-    return withHlc(this.#gate!.slotFrames.frameOf(map, pos), '');
+    return withHlc(this.#gate!.grid.frameOf(map, pos), '');
   }
 
   #call(set: Set<BeatCallback>, frame: BeatFrame, info: BeatInfo): void {
@@ -311,6 +313,16 @@ export class BeatFollower implements GateListener {
     }
   }
 }
+
+// The events that carry nothing: one frozen object each.
+const WAKE_EVENT: FollowerEvent = Object.freeze({ kind: 'wake' });
+const START_EVENT: FollowerEvent = Object.freeze({ kind: 'start' });
+const STOP_EVENT: FollowerEvent = Object.freeze({ kind: 'stop' });
+const SETTLE_EVENT: FollowerEvent = Object.freeze({ kind: 'settle' });
+const DUE_EVENT: FollowerEvent = Object.freeze({ kind: 'due' });
+
+/** Before a gate is attached: core's own. */
+const coreGrid = { nextSlot };
 
 function messageOf(err: unknown): string {
   return (err as Error)?.message ?? String(err);

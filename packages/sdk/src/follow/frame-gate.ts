@@ -15,11 +15,20 @@
  * single-node pulse, or a KV the client may not read) there is no term fencing at all, and
  * the grid checks still hold.
  */
-import { compareSlots, DEFAULT_BAR_LENGTH, nextSlot, slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
+import {
+  compareSlots,
+  slot,
+  windowId,
+  type BeatPosition,
+  type Clock,
+  type TempoMap,
+  type TimerHandle,
+} from '@backbeat/core';
 import { parseBeatFrame, parseTermHeader, type BeatFrame } from '@backbeat/contracts';
-import { ClockOffsetEstimator } from './clock-offset.js';
+import { ClockOffsetEstimator, type OffsetReading } from './clock-offset.js';
 import { frameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
-import { SlotFrames } from './slot-frames.js';
+import { mapFromFrame, startsOnLearnedGrid } from './learned-map.js';
+import { GridMemo } from './grid-memo.js';
 
 /** deadline_at has millisecond precision: agreement within this is agreement. */
 export const GRID_TOLERANCE_MS = 1;
@@ -53,10 +62,14 @@ export interface IncomingFrame {
 
 /** A frame that passed every check, with its slot on the client's grid. */
 export interface AcceptedFrame {
+  /** An accepted frame is, as it is, the follower machine's `frame` event (follower-state.ts). */
+  readonly kind: 'frame';
   readonly frame: BeatFrame;
   readonly pos: BeatPosition;
   readonly term: number | null;
   readonly receivedAt: number;
+  /** The clock-offset estimate once this frame was sampled. */
+  readonly offset: OffsetReading;
 }
 
 /** What a gate tells each client. */
@@ -89,8 +102,8 @@ interface Held {
 export class FrameGate {
   readonly listeners = new Set<GateListener>();
   readonly offset = new ClockOffsetEstimator();
-  /** The frames of slots fired from the tempo map, built once for the clients of this gate. */
-  readonly slotFrames: SlotFrames;
+  /** Grid work done once per slot for the clients of this gate (grid-memo.ts). */
+  readonly grid: GridMemo;
   /** The window id (a sha256) of the last downbeat checked: every frame of a bar shares it. */
   #window = { clusterId: '', downbeatIndex: -1, id: '' };
   readonly #windowIdOf = (clusterId: string, downbeatIndex: number): string => {
@@ -115,7 +128,7 @@ export class FrameGate {
     private readonly clock: Clock,
     private readonly options: FrameGateOptions,
   ) {
-    this.slotFrames = new SlotFrames(clusterId);
+    this.grid = new GridMemo(clusterId);
   }
 
   get map(): TempoMap | null {
@@ -214,7 +227,9 @@ export class FrameGate {
     if (pos.phaseStart - receivedAt > this.options.aheadMs) {
       return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`);
     }
-    const accepted: AcceptedFrame = { frame, pos, term, receivedAt };
+    // One frozen value for every listener: none can change what the next one reads.
+    const offset = this.offset.reading;
+    const accepted: AcceptedFrame = Object.freeze({ kind: 'frame', frame, pos, term, receivedAt, offset });
     for (const l of this.listeners) l.accept(accepted);
     for (const l of this.listeners) l.settle?.();
     this.#prepareAfter(pos);
@@ -224,7 +239,7 @@ export class FrameGate {
   #prepareAfter(pos: BeatPosition): void {
     const map = this.#map;
     if (!map) return;
-    const next = nextSlot(map, pos);
+    const next = this.grid.nextSlot(map, pos);
     const n = this.#next;
     if (n && n.map === map && compareSlots(n.key, next) === 0) return;
     this.#next = { t: frameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d, this.#windowIdOf)), map, key: next };
@@ -272,29 +287,16 @@ export class FrameGate {
     this.#check(held.incoming, false);
   }
 
-  /** No map from KV: the first accepted frame teaches the grid. */
+  /** No map from KV: the first accepted frame teaches the grid (learned-map.ts). */
   #learn(frame: BeatFrame, deadline: number): void {
-    const phases = (frame.phases ?? ['plan', 'execute', 'review']) as TempoMap['phases'];
-    const p = Math.max(0, phases.indexOf(frame.phase));
-    const beatMs = 60_000 / frame.tempo_bpm;
-    const startTime = frame.scheduled_at ? Date.parse(frame.scheduled_at) - (p * beatMs) / phases.length : deadline - ((p + 1) * beatMs) / phases.length;
-    const keep = (this.#map?.segments ?? []).filter((s) => s.startBeat < frame.beat_index && s.startTime < startTime);
-    this.#map = { segments: [...keep, { startBeat: frame.beat_index, startTime, tempoBpm: frame.tempo_bpm }], barLength: frame.bar_length ?? this.#map?.barLength ?? DEFAULT_BAR_LENGTH, phases };
+    this.#map = mapFromFrame(this.#map, frame, deadline);
     this.#mapSource = 'frames';
     for (const l of this.listeners) l.mapChanged();
   }
 
-  /**
-   * A learned grid follows a tempo change: a frame whose beat starts where the grid says
-   * but at another tempo. A frame anywhere else is off the grid: a jump cannot be learned.
-   */
+  /** A learned grid follows a tempo change at a beat that starts where it says; never a jump. */
   #relearn(frame: BeatFrame, deadline: number): boolean {
-    const map = this.#map!;
-    const p = map.phases.indexOf(frame.phase);
-    if (p < 0 || !frame.scheduled_at) return false;
-    const beatMs = 60_000 / frame.tempo_bpm;
-    const beatStart = Date.parse(frame.scheduled_at) - (p * beatMs) / map.phases.length;
-    if (Math.abs(slot(map, frame.beat_index, 0).beatStart - beatStart) > GRID_TOLERANCE_MS) return false;
+    if (!startsOnLearnedGrid(this.#map!, frame, GRID_TOLERANCE_MS)) return false;
     this.#learn(frame, deadline);
     return true;
   }

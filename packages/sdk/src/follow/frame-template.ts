@@ -29,7 +29,11 @@ export interface FrameTemplate {
   readonly frame: BeatFrame;
 }
 
-/** Templates shared by every gate of the process: one build per slot, also with a connection per client. */
+/**
+ * A memo of {@link buildFrameTemplate}, a pure function of (cluster, map content, slot), for every
+ * gate of the process: one build per slot, also with a connection (so a gate) per client. What
+ * it holds is frozen, so no gate can change what another reads. Bounded.
+ */
 const cache = new Map<string, FrameTemplate | null>();
 const CACHE_SIZE = 16;
 const mapKeys = new WeakMap<TempoMap, string>();
@@ -60,7 +64,8 @@ export function buildFrameTemplate(clusterId: string, map: TempoMap, pos: BeatPo
   if (!on || on.beatIndex !== pos.beatIndex || on.phaseIndex !== pos.phaseIndex) return null;
   const hole = hlcHole(JSON.stringify({ ...frame, hlc: HLC_PLACEHOLDER }));
   if (!hole) return null;
-  return { pos: on, deadline, hole, frame };
+  if (frame.phases) Object.freeze(frame.phases);
+  return Object.freeze({ pos: Object.freeze(on), deadline, hole: Object.freeze(hole), frame: Object.freeze(frame) });
 }
 
 /** The frame `data` encodes when it is `t`'s text with a well-formed HLC, else null. */
