@@ -14,6 +14,8 @@ export { buildFrameTemplate, frameTemplate, matchFrameTemplate } from './follow/
 export type { FrameTemplate } from './follow/frame-template.js';
 export { ClockOffsetEstimator, OFFSET_WINDOW } from './follow/clock-offset.js';
 export { PREPARE_LEAD_MS, SETTLE_DELAY_MS, SlotTimer, sharedSlotTimer } from './follow/slot-timer.js';
+export { claimMessage } from './claims/claim-message.js';
+export type { ClaimContext, ClaimMessage } from './claims/claim-message.js';
 export { ClaimSender, DEFAULT_NO_STREAM_GRACE_MS, permanentCause, PERMANENT_ATTEMPTS } from './claims/claim-sender.js';
 export { SdkMetrics } from './metrics.js';
 export { resolveClientOptions, assertAgentId } from './options.js';

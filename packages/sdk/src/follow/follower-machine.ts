@@ -51,6 +51,37 @@ const LEAD_FACTOR = 5;
 /** Frames the clock-offset estimate needs before timing may change. */
 const OFFSET_MIN_SAMPLES = 4;
 
+type Draft = { -readonly [K in keyof FollowerState]: FollowerState[K] };
+
+/** A copy to change: every field written out, so every state has one shape (a spread is slower). */
+function draftOf(s: FollowerState): Draft {
+  return {
+    config: s.config,
+    running: s.running,
+    map: s.map,
+    timing: s.timing,
+    fallback: s.fallback,
+    last: s.last,
+    recent: s.recent,
+    degraded: s.degraded,
+    timer: s.timer,
+    lastBeatTime: s.lastBeatTime,
+    beatArrivals: s.beatArrivals,
+    unsettled: s.unsettled,
+    frameHlc: s.frameHlc,
+    frameOffset: s.frameOffset,
+    reported: s.reported,
+  };
+}
+
+// The effects that carry nothing: one frozen object each.
+const DISARM: FollowerEffect = Object.freeze({ kind: 'disarm' });
+const DEFER: FollowerEffect = Object.freeze({ kind: 'defer' });
+const RECEIVED: FollowerEffect = Object.freeze({ kind: 'received' });
+const SYNTHESIZED: FollowerEffect = Object.freeze({ kind: 'synthesized' });
+const SETTLED: FollowerEffect = Object.freeze({ kind: 'settled' });
+const SETTLE_AFTER_BATCH: FollowerEffect = Object.freeze({ kind: 'settle-after-batch' });
+
 /**
  * Grid timing, shortly before the armed instant: the slot whose frame may be built now (the
  * armed one), or null. A question, not an event: it changes nothing.
@@ -101,37 +132,6 @@ export function step(state: FollowerState, event: FollowerEvent, now: number): S
   }
   return { state: d, effects: fx };
 }
-
-type Draft = { -readonly [K in keyof FollowerState]: FollowerState[K] };
-
-/** A copy to change: every field written out, so every state has one shape (a spread is slower). */
-function draftOf(s: FollowerState): Draft {
-  return {
-    config: s.config,
-    running: s.running,
-    map: s.map,
-    timing: s.timing,
-    fallback: s.fallback,
-    last: s.last,
-    recent: s.recent,
-    degraded: s.degraded,
-    timer: s.timer,
-    lastBeatTime: s.lastBeatTime,
-    beatArrivals: s.beatArrivals,
-    unsettled: s.unsettled,
-    frameHlc: s.frameHlc,
-    frameOffset: s.frameOffset,
-    reported: s.reported,
-  };
-}
-
-// The effects that carry nothing: one frozen object each.
-const DISARM: FollowerEffect = Object.freeze({ kind: 'disarm' });
-const DEFER: FollowerEffect = Object.freeze({ kind: 'defer' });
-const RECEIVED: FollowerEffect = Object.freeze({ kind: 'received' });
-const SYNTHESIZED: FollowerEffect = Object.freeze({ kind: 'synthesized' });
-const SETTLED: FollowerEffect = Object.freeze({ kind: 'settled' });
-const SETTLE_AFTER_BATCH: FollowerEffect = Object.freeze({ kind: 'settle-after-batch' });
 
 function accept(d: Draft, e: Extract<FollowerEvent, { kind: 'frame' }>, now: number, fx: FollowerEffect[]): void {
   if (!d.running) return;

@@ -185,7 +185,7 @@ export class BeatFollower implements GateListener {
    * here; the gate calls {@link settle} once every listener had the frame.
    */
   accept(f: AcceptedFrame): void {
-    this.#step(f);
+    this.#step(f, f.receivedAt); // the machine reads `now` only for a follower that fired nothing yet
   }
 
   /** The bookkeeping after a batch of callbacks (GateListener, and the SlotTimer's afterFire); idempotent. */

@@ -11,9 +11,9 @@
  * - it arrives before its deadline_at (else `stale`).
  * Pure logic on an injected Clock: one gate serves every client on a bus (beat-hub.ts), so
  * each frame is checked once. The frame expected next is recognised by its bytes and skips
- * the parse, the schema and the grid arithmetic (frame-template.ts), never the checks above. No header value turns a check off: with no lease to read (a
- * single-node pulse, or a KV the client may not read) there is no term fencing at all, and
- * the grid checks still hold.
+ * the parse, the schema and the grid arithmetic (frame-template.ts), never the checks above.
+ * No header value turns a check off: with no lease to read (a single-node pulse, or a KV the
+ * client may not read) there is no term fencing at all, and the grid checks still hold.
  */
 import {
   compareSlots,
@@ -219,7 +219,9 @@ export class FrameGate {
       pos = onGrid(this.#map!, this.clusterId, frame, deadline, this.#windowIdOf);
     } else {
       pos = onGrid(this.#map, this.clusterId, frame, deadline, this.#windowIdOf);
-      if (!pos && this.#mapSource === 'frames' && this.#relearn(frame, deadline)) pos = onGrid(this.#map, this.clusterId, frame, deadline, this.#windowIdOf);
+      if (!pos && this.#mapSource === 'frames' && this.#relearn(frame, deadline)) {
+        pos = onGrid(this.#map, this.clusterId, frame, deadline, this.#windowIdOf);
+      }
       if (!pos && mayHold && this.#mapSource === 'kv') return this.#hold(incoming, 'map');
     }
     if (!pos) return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, deadline ${frame.deadline_at}) is not on the tempo map`);
@@ -242,7 +244,8 @@ export class FrameGate {
     const next = this.grid.nextSlot(map, pos);
     const n = this.#next;
     if (n && n.map === map && compareSlots(n.key, next) === 0) return;
-    this.#next = { t: frameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d, this.#windowIdOf)), map, key: next };
+    const check = (f: BeatFrame, d: number) => onGrid(map, this.clusterId, f, d, this.#windowIdOf);
+    this.#next = { t: frameTemplate(this.clusterId, map, next, check), map, key: next };
   }
 
   #drop(reason: DropReason, detail: string): void {

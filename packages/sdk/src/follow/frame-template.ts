@@ -43,7 +43,12 @@ const mapKeys = new WeakMap<TempoMap, string>();
  * null when the frame built for it would not pass the schema or `onGrid` (then every frame
  * of that slot takes the full path). `onGrid` must depend only on the map's content.
  */
-export function frameTemplate(clusterId: string, map: TempoMap, pos: BeatPosition, onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null): FrameTemplate | null {
+export function frameTemplate(
+  clusterId: string,
+  map: TempoMap,
+  pos: BeatPosition,
+  onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null,
+): FrameTemplate | null {
   let mk = mapKeys.get(map);
   if (mk === undefined) mapKeys.set(map, (mk = JSON.stringify(map)));
   const key = `${clusterId}|${pos.beatIndex}|${pos.phaseIndex}|${mk}`;
@@ -56,7 +61,12 @@ export function frameTemplate(clusterId: string, map: TempoMap, pos: BeatPositio
 }
 
 /** {@link frameTemplate} without the cache. */
-export function buildFrameTemplate(clusterId: string, map: TempoMap, pos: BeatPosition, onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null): FrameTemplate | null {
+export function buildFrameTemplate(
+  clusterId: string,
+  map: TempoMap,
+  pos: BeatPosition,
+  onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null,
+): FrameTemplate | null {
   const frame = buildBeatFrame(clusterId, map, pos, SAMPLE_HLC);
   const deadline = Date.parse(frame.deadline_at);
   if (!validateBeatFrame(frame).valid) return null;
