@@ -31,7 +31,6 @@ import type { BeatSource } from './beat-types.js';
 import type { DropReason } from './frame-gate.js';
 import {
   dueAt,
-  type Fired,
   type FollowerEffect,
   type FollowerEvent,
   type FollowerState,
@@ -63,6 +62,7 @@ function draftOf(s: FollowerState): Draft {
     fallback: s.fallback,
     last: s.last,
     recent: s.recent,
+    confirmed: s.confirmed,
     degraded: s.degraded,
     timer: s.timer,
     lastBeatTime: s.lastBeatTime,
@@ -145,14 +145,10 @@ function accept(d: Draft, e: Extract<FollowerEvent, { kind: 'frame' }>, now: num
   let i = d.recent.length - 1;
   while (i >= 0 && compareSlots(d.recent[i]!.pos, e.pos) !== 0) i--;
   const mine = i >= 0 ? d.recent[i]! : undefined;
-  if (mine && !mine.confirmed && mine.source === 'grid')
-    fx.push({ kind: 'confirmed', lagMs: e.receivedAt - mine.firedAt });
+  const confirmed = mine !== undefined && (d.confirmed & (1 << i)) !== 0;
+  if (mine && !confirmed && mine.source === 'grid') fx.push({ kind: 'confirmed', lagMs: e.receivedAt - mine.receivedAt });
   else fx.push({ kind: 'dropped', reason: compareSlots(e.pos, last) === 0 ? 'duplicate' : 'backwards' });
-  if (mine && !mine.confirmed) {
-    const recent = d.recent.slice();
-    recent[i] = { pos: mine.pos, source: mine.source, firedAt: mine.firedAt, confirmed: true };
-    d.recent = recent;
-  }
+  if (mine) d.confirmed |= 1 << i;
 }
 
 function drop(d: Draft, e: Extract<FollowerEvent, { kind: 'drop' }>, now: number, fx: FollowerEffect[]): void {
@@ -173,10 +169,12 @@ function settle(d: Draft, now: number, fx: FollowerEffect[]): void {
       const skipped = slotsBetween(d.map ?? { phases: PHASES }, u.prev, u.pos);
       if (skipped > 0) fx.push({ kind: 'skipped', slots: skipped });
     }
-    const fired: Fired = { pos: u.pos, source: u.source, firedAt: u.receivedAt, confirmed: u.source === 'leader' };
-    const recent = d.recent.slice(d.recent.length >= RECENT ? 1 : 0);
-    recent.push(fired);
+    const full = d.recent.length >= RECENT;
+    const recent = d.recent.slice(full ? 1 : 0);
+    recent.push(u);
     d.recent = recent;
+    const mask = full ? d.confirmed >>> 1 : d.confirmed;
+    d.confirmed = u.source === 'leader' ? mask | (1 << (recent.length - 1)) : mask;
     if (u.source !== 'leader') fx.push(SYNTHESIZED);
     if (u.pos.phaseIndex === 0 && u.source === 'leader') {
       const a = d.beatArrivals;
@@ -264,8 +262,8 @@ function onDue(d: Draft, now: number, fx: FollowerEffect[]): void {
   const grid = d.timing === 'grid';
   if (!grid) setDegraded(d, true, fx);
   else {
-    const prev = d.recent.at(-1);
-    if (prev && !prev.confirmed) setDegraded(d, true, fx);
+    const n = d.recent.length;
+    if (n > 0 && (d.confirmed & (1 << (n - 1))) === 0) setDegraded(d, true, fx);
   }
   fire(d, cur, null, grid ? 'grid' : 'local', now, now, fx);
   fx.push(SETTLE_AFTER_BATCH);

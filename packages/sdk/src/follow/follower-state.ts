@@ -27,16 +27,8 @@ export interface FollowerConfig {
   readonly nextSlot?: (map: TempoMap, from: SlotKey) => BeatPosition;
 }
 
-/** A fired slot, remembered for confirmation by a late leader frame. */
-export interface Fired {
-  readonly pos: BeatPosition;
-  readonly source: BeatSource;
-  readonly firedAt: number;
-  readonly confirmed: boolean;
-}
-
-/** A fired slot whose bookkeeping waits for `settle`. */
-export interface Unsettled {
+/** A fired slot: its bookkeeping waits for `settle`; then it is remembered among the `recent` ones. */
+export interface FiredSlot {
   readonly pos: BeatPosition;
   readonly prev: BeatPosition | undefined;
   readonly source: BeatSource;
@@ -53,13 +45,16 @@ export interface FollowerState {
   readonly fallback: string | null;
   /** The last slot fired. */
   readonly last: BeatPosition | undefined;
-  readonly recent: readonly Fired[];
+  /** The last slots fired, oldest first, for confirmation by late leader frames. */
+  readonly recent: readonly FiredSlot[];
+  /** Bit k set: recent[k] is confirmed (fired by, or confirmed by, a leader frame). */
+  readonly confirmed: number;
   readonly degraded: boolean;
   /** The armed timer's instant, 'deferred' while a woken late timer waits one I/O turn, or null. */
   readonly timer: number | 'deferred' | null;
   readonly lastBeatTime: number | undefined;
   readonly beatArrivals: readonly number[];
-  readonly unsettled: Unsettled | undefined;
+  readonly unsettled: FiredSlot | undefined;
   /** A leader frame's HLC and offset reading, used at the next settle. */
   readonly frameHlc: string | undefined;
   readonly frameOffset: OffsetReading | undefined;
@@ -134,6 +129,7 @@ export function initialFollowerState(config: FollowerConfig): FollowerState {
     fallback: null,
     last: undefined,
     recent: [],
+    confirmed: 0,
     degraded: false,
     timer: null,
     lastBeatTime: undefined,
