@@ -23,7 +23,7 @@ export class ClockOffsetEstimator {
   readonly #samples: number[] = [];
   #next = 0;
   #min: number | null = null;
-  #reading: OffsetReading = Object.freeze({ offsetMs: null, samples: 0 });
+  #reading: OffsetReading = { offsetMs: null, samples: 0 };
 
   /** Adds one frame's receipt minus its slot's scheduled time, ms. */
   sample(receiptMinusScheduled: number): void {
@@ -34,10 +34,10 @@ export class ClockOffsetEstimator {
     let m = Infinity;
     for (const v of this.#samples) if (v < m) m = v;
     this.#min = m;
-    this.#reading = Object.freeze({ offsetMs: m, samples: this.#samples.length });
+    this.#reading = { offsetMs: m, samples: this.#samples.length };
   }
 
-  /** {@link offsetMs} and {@link samples} as one frozen value (a new one after each sample). */
+  /** {@link offsetMs} and {@link samples} as one read-only value (a new one after each sample). */
   get reading(): OffsetReading {
     return this.#reading;
   }

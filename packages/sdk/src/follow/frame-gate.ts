@@ -229,9 +229,8 @@ export class FrameGate {
     if (pos.phaseStart - receivedAt > this.options.aheadMs) {
       return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`);
     }
-    // One frozen value for every listener: none can change what the next one reads.
-    const offset = this.offset.reading;
-    const accepted: AcceptedFrame = Object.freeze({ kind: 'frame', frame, pos, term, receivedAt, offset });
+    // One value for every listener, read-only (not frozen: a freeze costs microseconds on a cold path).
+    const accepted: AcceptedFrame = { kind: 'frame', frame, pos, term, receivedAt, offset: this.offset.reading };
     for (const l of this.listeners) l.accept(accepted);
     for (const l of this.listeners) l.settle?.();
     this.#prepareAfter(pos);

@@ -32,7 +32,7 @@ export interface FrameTemplate {
 /**
  * A memo of {@link buildFrameTemplate}, a pure function of (cluster, map content, slot), for every
  * gate of the process: one build per slot, also with a connection (so a gate) per client. What
- * it holds is frozen, so no gate can change what another reads. Bounded.
+ * it holds is never changed (read-only types; a match copies the frame). Bounded.
  */
 const cache = new Map<string, FrameTemplate | null>();
 const CACHE_SIZE = 16;
@@ -74,8 +74,7 @@ export function buildFrameTemplate(
   if (!on || on.beatIndex !== pos.beatIndex || on.phaseIndex !== pos.phaseIndex) return null;
   const hole = hlcHole(JSON.stringify({ ...frame, hlc: HLC_PLACEHOLDER }));
   if (!hole) return null;
-  if (frame.phases) Object.freeze(frame.phases);
-  return Object.freeze({ pos: Object.freeze(on), deadline, hole: Object.freeze(hole), frame: Object.freeze(frame) });
+  return { pos: on, deadline, hole, frame };
 }
 
 /** The frame `data` encodes when it is `t`'s text with a well-formed HLC, else null. */

@@ -4,8 +4,8 @@
  * frame of a slot fired from the tempo map (sources `local` and `grid`, docs/spec.md §8
  * Degradation and grid timing: `buildBeatFrame`, the leader's frame in all but the HLC; its
  * window id is a sha256). Memos of pure functions of their arguments, so a client gets the
- * answer it would compute itself; what they hand out is frozen, and each client stamps its HLC
- * on its own copy of a frame ({@link withHlc}).
+ * answer it would compute itself; what they hand out is read-only (the BeatInfo frozen, as it
+ * goes to callbacks), and each client stamps its HLC on its own copy of a frame ({@link withHlc}).
  */
 import { compareSlots, nextSlot, type BeatPosition, type SlotKey, type TempoMap } from '@backbeat/core';
 import { buildBeatFrame, type BeatFrame } from '@backbeat/contracts';
@@ -26,7 +26,7 @@ export class GridMemo {
   readonly nextSlot = (map: TempoMap, from: SlotKey): BeatPosition => {
     const n = this.#next;
     if (n && n.map === map && compareSlots(n.from, from) === 0) return n.next;
-    const next = Object.freeze(nextSlot(map, from));
+    const next = nextSlot(map, from);
     this.#next = { map, from: { beatIndex: from.beatIndex, phaseIndex: from.phaseIndex }, next };
     return next;
   };

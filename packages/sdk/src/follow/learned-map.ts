@@ -1,8 +1,9 @@
 /**
- * A tempo map learned from frames, when the client cannot read the cluster's map from KV
- * (docs/spec.md §7 Election, terms and fencing, "what the client trusts"): the first accepted
- * frame teaches the grid, and afterwards only a tempo change at a beat that starts where the
- * learned grid says is followed, never a jump. Pure functions of the frame and the map.
+ * A tempo map learned from frames, when the client cannot read the cluster's map from KV (the
+ * SDK README, "What the client trusts"): the first accepted frame teaches the grid, and
+ * afterwards only a tempo change at a beat that starts where the learned grid says is followed,
+ * never a jump. Pure functions of the frame and the map (docs/spec.md §5 The beat grid and the
+ * tempo map).
  */
 import { DEFAULT_BAR_LENGTH, PHASES, slot, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
