@@ -4,13 +4,19 @@ import { defineConfig } from 'vitest/config';
 const packages = ['core', 'contracts', 'transport', 'testing', 'sdk', 'pulse', 'reverb', 'dashboard', 'cli'];
 
 // Tests import workspace packages by name; point those names at the TypeScript sources so a
-// test always runs the code beside it. Spawned processes (CLI tests) run the built dist/,
-// which `npm test` rebuilds first (pretest).
-const alias = packages.flatMap((name) => [
-  { find: new RegExp(`^@backbeat/${name}$`), replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)) },
-  // A package's `./internal` subpath: what its own tests need from inside it.
-  { find: new RegExp(`^@backbeat/${name}/internal$`), replacement: fileURLToPath(new URL(`./packages/${name}/src/internal.ts`, import.meta.url)) },
-]);
+// test always runs the code beside it: `@backbeat/x` is packages/x/src/index.ts and a subpath
+// `@backbeat/x/y` (`./internal`, `./vitest`) packages/x/src/y.ts. Spawned processes (CLI tests)
+// run the built dist/, which `npm test` rebuilds first (pretest).
+const alias = [
+  ...packages.map((name) => ({
+    find: new RegExp(`^@backbeat/${name}$`),
+    replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),
+  })),
+  {
+    find: new RegExp(`^@backbeat/(${packages.join('|')})/([a-z-]+)$`),
+    replacement: `${fileURLToPath(new URL('./packages/', import.meta.url))}$1/src/$2.ts`,
+  },
+];
 
 /**
  * Files that must not share the CPU: wall-clock bounds of tens of milliseconds on real timers

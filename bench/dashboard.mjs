@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // npm run bench:dashboard: the dashboard under abuse (docs/spec.md §10 Security), on a real
 // nats-server on 127.0.0.1 and `backbeat dev --nats` in its own process:
 // 1. A hostile agent login publishes dead letters with 60 KB `x-agent-id` headers (the
@@ -23,10 +24,16 @@ const LETTERS = Number(process.env.BENCH_LETTERS ?? 600);
 const SAMPLES = Number(process.env.BENCH_LIVE_SAMPLES ?? 500);
 const root = process.env.BACKBEAT_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
 const bin = `${root.replace(/\/$/, '')}/packages/cli/bin/backbeat.js`;
+/** @param {number} ms @returns {Promise<void>} */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** `/live` latencies (ms) of `n` requests, one every 5 ms. */
+/**
+ * `/live` latencies (ms) of `n` requests, one every 5 ms.
+ * @param {string} base
+ * @param {number} n
+ */
 async function liveLatencies(base, n) {
+  /** @type {number[]} */
   const out = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -38,7 +45,10 @@ async function liveLatencies(base, n) {
   return out;
 }
 
-/** Resident memory of a process, MB (Linux). */
+/**
+ * Resident memory of a process, MB (Linux).
+ * @param {number | undefined} pid
+ */
 function rssMb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
@@ -48,6 +58,7 @@ function rssMb(pid) {
 if (process.argv[2] === 'pollers') {
   const base = process.argv[3];
   let stop = false;
+  /** @type {number[]} */
   const bytes = [];
   process.on('message', () => (stop = true));
   await Promise.all(
@@ -55,7 +66,7 @@ if (process.argv[2] === 'pollers') {
       while (!stop) bytes.push((await (await fetch(`${base}/api/v1/updates?after=0`)).arrayBuffer()).byteLength);
     }),
   );
-  process.send(bytes, () => process.exit(0));
+  process.send?.(bytes, () => process.exit(0));
   await new Promise(() => {});
 }
 
@@ -134,6 +145,6 @@ try {
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2));
 } finally {
   dev.kill('SIGTERM');
-  await new Promise((r) => (dev.exitCode !== null ? r() : dev.once('exit', r)));
+  await new Promise((r) => (dev.exitCode !== null ? r(undefined) : dev.once('exit', r)));
   await server.stop();
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // npm run bench:fenced-beat: what it would cost to make the server check the fencing of every
 // BeatFrame (docs/spec.md §7 Election, terms and fencing; the partition table in
 // docs/operations.md shows old-term frames arriving seconds late through a NATS route). On a
@@ -20,6 +21,7 @@ import { summary, printTable } from './lib.mjs';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const RATE = 50;
 const N = Math.max(20, Math.round(seconds * RATE));
+/** @param {number} ms @returns {Promise<void>} */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -32,8 +34,13 @@ try {
   const sub = await connect({ servers: cluster.urls[1] });
   conns.push(pub, sub);
 
-  /** Publishes N frames through `send`; returns receipt - send (ms) of each frame received on `subject`. */
+  /**
+   * Publishes N frames through `send`; returns receipt - send (ms) of each frame received on `subject`.
+   * @param {string} subject
+   * @param {(data: Uint8Array) => Promise<void>} send
+   */
   async function run(subject, send) {
+    /** @type {number[]} */
     const lat = [];
     const s = sub.subscribe(subject, {
       callback: (_err, m) => {
@@ -63,6 +70,7 @@ try {
   });
   const js = jetstream(pub);
   let last = 0;
+  /** @type {number[]} */
   const acks = [];
   let staleRefused = 0;
   let staleStored = 0;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * The chaos suite (`npm run chaos`): a 3-node NATS JetStream cluster with R3 buckets and
  * streams, 2 pulses, 2 reverbs, agents, wire recorders and SDK clients, then each fault in
@@ -31,11 +32,15 @@ if (process.env.CHAOS_MODE === 'partition') {
 const settleMs = Number(process.env.CHAOS_SETTLE_MS ?? 6000);
 const only = process.env.CHAOS_FAULTS ? new Set(process.env.CHAOS_FAULTS.split(',')) : undefined;
 const deadline = Date.now() + 8 * 60_000; // hard bound of the whole run
+/** @param {string} line */
 const log = (line) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 /** The fault's own duration (a node stays down, a process stays stopped): part of the fault, not a wait for a condition. */
+/** @param {number} ms @returns {Promise<void>} */
 const hold = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** @type {Awaited<ReturnType<typeof startFleet>> | undefined} */
 let fleet;
+/** @type {Awaited<ReturnType<typeof startObservers>> | undefined} */
 let obs;
 let stopping = false;
 async function cleanup() {
@@ -57,35 +62,49 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 const bound = DEFAULTS.leaseTtlMs + 1000;
-const lastFrameAt = () => Math.max(0, ...obs.recorders.flatMap((r) => r.frames.slice(-1).map((f) => f.at)));
-const lastBeat = () => Math.max(-1, ...obs.recorders.flatMap((r) => r.frames.map((f) => f.beat)));
+/** The fleet and its observers, once started (every fault runs after that). */
+const running = () => {
+  if (!fleet?.cluster || !fleet.bus || !obs) throw new Error('the fleet is not started');
+  return { fleet, obs, cluster: fleet.cluster, bus: fleet.bus };
+};
+const lastFrameAt = () => Math.max(0, ...running().obs.recorders.flatMap((r) => r.frames.slice(-1).map((f) => f.at)));
+const lastBeat = () => Math.max(-1, ...running().obs.recorders.flatMap((r) => r.frames.map((f) => f.beat)));
 /** Waits until frames flow again (at most 30 s), then observes for the settle time. */
 async function settle() {
   const t = Date.now();
-  await waitFor(() => lastFrameAt() > t, { timeoutMs: 30_000, intervalMs: 50, message: 'frames on the wire again' }).catch((e) => log(e.message));
+  await waitFor(() => lastFrameAt() > t, { timeoutMs: 30_000, intervalMs: 50, message: 'frames on the wire again' }).catch((e) => log(/** @type {Error} */ (e).message));
   await hold(settleMs);
 }
 
+/**
+ * @typedef {object} Fault
+ * @property {string} name
+ * @property {number} [boundMs] the bound of the beat gap, when not TTL + 1 s
+ * @property {(ctx: { firstKilled?: number }) => Promise<unknown>} run
+ */
+
+/** @type {Fault[]} */
 const faults = [
   {
     name: 'nats kill -9 (lease stream leader)',
     run: async () => {
-      const i = await fleet.leaseStreamLeader();
+      const i = await running().fleet.leaseStreamLeader();
       log(`kill -9 nats node ${i} (leads KV_backbeat_${DEFAULTS.clusterId}_lease)`);
-      await fleet.cluster.kill(i);
+      await running().cluster.kill(i);
       await hold(5000);
-      await fleet.cluster.restart(i);
+      await running().cluster.restart(i);
       return i;
     },
   },
   ...[1, 2].map((k) => ({
     name: `nats kill -9 (node +${k})`,
+    /** @param {{ firstKilled?: number }} ctx */
     run: async (ctx) => {
       const i = ((ctx.firstKilled ?? 0) + k) % 3;
       log(`kill -9 nats node ${i}`);
-      await fleet.cluster.kill(i);
+      await running().cluster.kill(i);
       await hold(5000);
-      await fleet.cluster.restart(i);
+      await running().cluster.restart(i);
     },
   })),
   {
@@ -93,8 +112,8 @@ const faults = [
     run: async () => {
       for (let i = 0; i < 3; i++) {
         log(`rolling restart: node ${i}`);
-        await fleet.cluster.restart(i);
-        await fleet.cluster.waitForStreamCurrent(`KV_backbeat_${DEFAULTS.clusterId}_lease`, 3, 30_000);
+        await running().cluster.restart(i);
+        await running().cluster.waitForStreamCurrent(`KV_backbeat_${DEFAULTS.clusterId}_lease`, 3, 30_000);
       }
     },
   },
@@ -107,12 +126,12 @@ const faults = [
     boundMs: 10_000 + bound,
     run: async () => {
       log('full outage: kill -9 of every node for 10 s');
-      await fleet.cluster.killAll();
+      await running().cluster.killAll();
       await hold(10_000);
       const up = Date.now();
-      await fleet.cluster.startAll();
+      await running().cluster.startAll();
       const started = Date.now() - up;
-      const kv = await waitFor(() => fleet.bus.kv(`backbeat_${DEFAULTS.clusterId}_lease`, { create: false, timeoutMs: 500 }).catch(() => null), { timeoutMs: 60_000, intervalMs: 100, message: 'the lease bucket after the restart' });
+      const kv = await waitFor(() => running().bus.kv(`backbeat_${DEFAULTS.clusterId}_lease`, { create: false, timeoutMs: 500 }).catch(() => null), { timeoutMs: 60_000, intervalMs: 100, message: 'the lease bucket after the restart' });
       // A write (reads are served by any replica before the stream has a leader again).
       const probe = new TextEncoder().encode('chaos');
       await waitFor(() => kv.put('chaos-probe', probe).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 100, message: 'a write to the lease bucket after the restart' });
@@ -124,32 +143,32 @@ const faults = [
   {
     name: 'pulse kill -9 (leader)',
     run: async () => {
-      const id = await fleet.leader();
+      const id = await running().fleet.leader();
       if (!id) throw new Error('no pulse holds the lease');
       log(`kill -9 of the leading pulse ${id}`);
-      fleet.kill(id);
+      running().fleet.kill(id);
       await hold(4000);
-      await fleet.restart(id);
+      await running().fleet.restart(id);
     },
   },
   {
     name: 'pulse SIGSTOP (leader)',
     run: async () => {
-      const id = await fleet.leader();
+      const id = await running().fleet.leader();
       if (!id) throw new Error('no pulse holds the lease');
       log(`SIGSTOP of the leading pulse ${id} for 5 s`);
-      fleet.kill(id, 'SIGSTOP');
+      running().fleet.kill(id, 'SIGSTOP');
       await hold(5000);
-      fleet.kill(id, 'SIGCONT');
+      running().fleet.kill(id, 'SIGCONT');
     },
   },
   {
     name: 'reverb kill -9',
     run: async () => {
       log('kill -9 of reverb r1 for 4 s');
-      fleet.kill('r1');
+      running().fleet.kill('r1');
       await hold(4000);
-      await fleet.restart('r1');
+      await running().fleet.restart('r1');
     },
   },
 ];
@@ -167,19 +186,26 @@ try {
       throw Object.assign(new Error('done'), { done: true });
     }
   }
-  fleet = await startFleet({ log });
-  obs = await startObservers({ urls: fleet.urls, clusterId: DEFAULTS.clusterId });
-  await waitFor(() => obs.recorders.some((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 100, message: 'the first bar report' }).catch((e) => {
-    throw new Error(`${e.message}\n${fleet.tails()}`);
+  const fl = await startFleet({ log });
+  fleet = fl;
+  const ob = await startObservers({ urls: fl.urls, clusterId: DEFAULTS.clusterId });
+  obs = ob;
+  await waitFor(() => ob.recorders.some((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 100, message: 'the first bar report' }).catch((e) => {
+    throw new Error(`${e.message}\n${fl.tails()}`);
   });
-  const deadAtStart = fleet.dead();
+  const deadAtStart = fl.dead();
   if (deadAtStart.length > 0) throw new Error(`a service exited while the fleet started: ${deadAtStart.map((d) => `${d.id}: ${d.tail}`).join('; ')}`);
   log('fleet up: frames and reports flow');
-  const replicas = await fleet.replicas();
+  const replicas = await fl.replicas();
   log(`replicas: ${Object.entries(replicas).map(([n, r]) => `${n}=${r}`).join(' ')}`);
   const notR3 = Object.entries(replicas).filter(([, r]) => r !== DEFAULTS.replicas);
   if (notR3.length > 0) log(`NOT at ${DEFAULTS.replicas} replicas: ${notR3.map(([n]) => n).join(', ')} (the run fails)`);
+  /**
+   * @type {Array<{ fault: string, from: number, to: number, boundMs: number, jsRecoveryMs?: number, bar: number,
+   *   died: string[] }>}
+   */
   const phases = [];
+  /** @type {{ firstKilled?: number }} */
   const ctx = {};
   for (const f of faults) {
     if (only && !only.has(f.name)) continue;
@@ -187,46 +213,51 @@ try {
       log(`time bound reached: ${f.name} not run`);
       break;
     }
-    await fleet.waitReady().catch((e) => log(`not every service is up before '${f.name}': ${e.message.split('\n')[0]}`));
+    await fl.waitReady().catch((e) => log(`not every service is up before '${f.name}': ${e.message.split('\n')[0]}`));
     await hold(1000); // a quiet second before the fault, inside the measured window
     const from = Date.now() - 1000;
     let boundMs = f.boundMs ?? bound;
+    /** @type {number | undefined} */
     let jsRecoveryMs;
     try {
       const r = await f.run(ctx);
-      if (f.name.includes('lease stream leader')) ctx.firstKilled = r;
-      if (r && typeof r === 'object' && r.boundMs !== undefined) ({ boundMs, jsRecoveryMs } = r);
+      if (f.name.includes('lease stream leader') && typeof r === 'number') ctx.firstKilled = r;
+      if (r && typeof r === 'object' && 'boundMs' in r && typeof r.boundMs === 'number') {
+        boundMs = r.boundMs;
+        jsRecoveryMs = 'jsRecoveryMs' in r && typeof r.jsRecoveryMs === 'number' ? r.jsRecoveryMs : undefined;
+      }
     } catch (err) {
-      log(`${f.name}: the fault could not be run: ${err.message}`);
+      log(`${f.name}: the fault could not be run: ${/** @type {Error} */ (err).message}`);
     }
     await settle();
-    const died = fleet.dead();
+    const died = fl.dead();
     for (const d of died) log(`${f.name}: ${d.id} exited on its own: ${d.tail}; restarting it`);
-    for (const d of died) await fleet.restart(d.id);
+    for (const d of died) await fl.restart(d.id);
     phases.push({ fault: f.name, from, to: Date.now(), boundMs, jsRecoveryMs, bar: DEFAULTS.bar, died: died.map((d) => d.id) });
   }
   // Let the last bar's report arrive, then read what was acknowledged.
   await hold(DEFAULTS.bar * (60_000 / DEFAULTS.bpm) + 1000);
-  const stored = await obs.storedClaims(fleet.bus);
-  const rows = phases.map((p) => measure(obs, stored, p, lastBeat()));
+  const stored = await ob.storedClaims(running().bus);
+  const rows = phases.map((p) => measure(ob, stored, p, lastBeat()));
   process.stdout.write(`\n${formatTable(rows)}\n`);
-  const claims = claimTotals(obs, rows);
+  const claims = claimTotals(ob, rows);
   process.stdout.write(`\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`);
-  const probes = obs.probes.map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`).join('; ');
+  const probes = ob.probes.map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`).join('; ');
   process.stdout.write(`\nSDK probes: ${probes}\n`);
-  const reasons = [...new Set(obs.probes.flatMap((p) => p.failures.map((f) => f.message)))];
+  const reasons = [...new Set(ob.probes.flatMap((p) => p.failures.map((/** @type {Error} */ f) => f.message)))];
   if (reasons.length > 0) process.stdout.write(`SDK claim failures: ${reasons.slice(0, 5).join(' | ')}\n`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, fresh, rows, claims }, null, 2));
   for (const r of rows.filter((x) => !rowOk(x))) {
     const bad = r.bars_detail.filter((b) => b.reports !== 1);
     for (const b of bad) log(`${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
   }
-  if (process.env.CHAOS_TAILS) process.stderr.write(`${fleet.tails(Number(process.env.CHAOS_TAILS) || 40)}\n`);
+  if (process.env.CHAOS_TAILS) process.stderr.write(`${fl.tails(Number(process.env.CHAOS_TAILS) || 40)}\n`);
   if (!claims.ok) for (const r of rows) for (const b of r.bars_detail.filter((x) => x.claims_acked !== x.claims_counted)) log(`${r.fault}: bar ${b.from_beat}: claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
   exitCode = rows.length > 0 && rows.every(rowOk) && claims.ok && notR3.length === 0 && (fresh?.ok ?? true) ? 0 : 1;
   if (exitCode !== 0) log('some faults broke a guarantee (rows with ok = NO)');
 } catch (err) {
-  if (!err.done) log(`chaos run failed: ${err.stack ?? err}`);
+  const e = /** @type {Error & { done?: boolean }} */ (err);
+  if (!e.done) log(`chaos run failed: ${e.stack ?? e}`);
 } finally {
   await cleanup();
 }

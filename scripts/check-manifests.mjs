@@ -1,6 +1,9 @@
 #!/usr/bin/env node
+// @ts-check
 // Keeps every package manifest true to its code (run by `npm run lint`):
 // - each package imported by src/ (or bin/) is in `dependencies`, and each dependency is used;
+//   a src file the manifest names in `backbeat.devOnly` (a test-only entry, e.g. the harness's
+//   `@backbeat/testing/vitest`) may import `devDependencies` too, and no other src file imports it;
 // - each package imported by test/ or examples/ is declared by the package (dependencies or
 //   devDependencies) or, for shared tools (vitest, fast-check ...), by the root;
 // - tsconfig `references` name exactly the @backbeat packages src/ imports;
@@ -13,9 +16,15 @@ import { join, relative } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const builtins = new Set(builtinModules);
+/** @type {string[]} */
 const problems = [];
 
-/** Files below `dir` ending in one of `exts` (no dist or node_modules). */
+/**
+ * Files below `dir` ending in one of `exts` (no dist or node_modules).
+ * @param {string} dir
+ * @param {string[]} exts
+ * @returns {string[]}
+ */
 function walk(dir, exts) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
@@ -26,9 +35,13 @@ function walk(dir, exts) {
   });
 }
 
-/** Bare package names a file imports (static, dynamic, type and re-exports). */
+/**
+ * Bare package names a file imports (static, dynamic, type and re-exports).
+ * @param {string} file
+ */
 function importsOf(file) {
   const src = readFileSync(file, 'utf8');
+  /** @type {Set<string>} */
   const names = new Set();
   const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\bcreateRequire\([^)]*\)\(\s*)['"]([^'"]+)['"]/g;
   for (const m of src.matchAll(re)) {
@@ -48,11 +61,24 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   const where = `packages/${dir}/package.json`;
   const deps = new Set(Object.keys(pkg.dependencies ?? {}));
   const devDeps = new Set(Object.keys(pkg.devDependencies ?? {}));
+  const devOnly = new Set((pkg.backbeat?.devOnly ?? []).map((/** @type {string} */ f) => join(pkgDir, f)));
   const rootDev = new Set(Object.keys(rootPkg.devDependencies ?? {}));
 
   const srcFiles = [...walk(join(pkgDir, 'src'), ['.ts']), ...walk(join(pkgDir, 'bin'), ['.js', '.mjs'])];
+  /** @type {Map<string, string>} */
   const srcImports = new Map();
-  for (const f of srcFiles) for (const n of importsOf(f)) if (n !== pkg.name) srcImports.set(n, srcImports.get(n) ?? relative(root, f));
+  for (const f of srcFiles) {
+    for (const n of importsOf(f)) {
+      if (n === pkg.name) continue;
+      if (devOnly.has(f) && devDeps.has(n)) continue;
+      srcImports.set(n, srcImports.get(n) ?? relative(root, f));
+    }
+  }
+  for (const d of devOnly) {
+    if (!existsSync(d)) problems.push(`${where}: backbeat.devOnly lists '${relative(pkgDir, d)}', which does not exist`);
+    const spec = `./${relative(join(pkgDir, 'src'), d).replace(/\.ts$/, '.js')}`;
+    for (const f of srcFiles) if (f !== d && readFileSync(f, 'utf8').includes(`'${spec}'`)) problems.push(`${relative(root, f)} imports the test-only ${spec}`);
+  }
   for (const [n, f] of srcImports) if (!deps.has(n)) problems.push(`${where}: ${f} imports '${n}', which is not in dependencies`);
   for (const d of deps) if (!srcImports.has(d)) problems.push(`${where}: dependency '${d}' is not imported by src/ or bin/`);
 
@@ -67,7 +93,7 @@ for (const dir of readdirSync(join(root, 'packages'))) {
 
   const tsconfig = join(pkgDir, 'tsconfig.json');
   if (existsSync(tsconfig)) {
-    const refs = new Set((JSON.parse(readFileSync(tsconfig, 'utf8')).references ?? []).map((r) => `@backbeat/${r.path.replace(/^\.\.\//, '')}`));
+    const refs = new Set((JSON.parse(readFileSync(tsconfig, 'utf8')).references ?? []).map((/** @type {{ path: string }} */ r) => `@backbeat/${r.path.replace(/^\.\.\//, '')}`));
     const wanted = new Set([...srcImports.keys()].filter((n) => n.startsWith('@backbeat/')));
     for (const w of wanted) if (!refs.has(w)) problems.push(`packages/${dir}/tsconfig.json: src imports '${w}' but references do not name it`);
     for (const r of refs) if (!wanted.has(r)) problems.push(`packages/${dir}/tsconfig.json: references '${r}', which src does not import`);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Makes sure the nats-server the tests, the chaos suite, the benchmarks and `backbeat cluster`
 // run is on this machine: the pinned release, built from its Go module into the cache directory
 // when it is not there yet. The rule that then picks the program is
@@ -10,23 +11,33 @@
 // Without Go, a nats-server on PATH is used when it is 2.10 or newer; otherwise one line says
 // what to install. Never a silent fallback to an older server.
 // The cache directory, the pinned version and how a version is read come from the rule itself
-// (@backbeat/testing, built by `npm ci`), so the two cannot drift apart.
+// (@backbeat/testing, built by `npm ci`), and versions compare with @backbeat/transport's
+// compareServerVersions, so none of it can drift apart.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { compareVersions, MIN_PATH_VERSION, PINNED_NATS_SERVER_VERSION as VERSION, pinnedBinaryPath, readVersion as versionOf } from '@backbeat/testing';
+import { MIN_PATH_VERSION, PINNED_NATS_SERVER_VERSION as VERSION, pinnedBinaryPath, readVersion as versionOf } from '@backbeat/testing';
+import { compareServerVersions } from '@backbeat/transport';
 
 const MODULE = `github.com/nats-io/nats-server/v2@v${VERSION}`;
 const target = pinnedBinaryPath();
 const cache = dirname(dirname(target));
 
-/** @param {string} line */
+/**
+ * @param {string} line
+ * @returns {never}
+ */
 function fail(line) {
   console.error(line);
   process.exit(1);
 }
 
-/** @param {string} path @param {string} version @param {string} how */
+/**
+ * @param {string} path
+ * @param {string} version
+ * @param {string} how
+ * @returns {never}
+ */
 function done(path, version, how) {
   console.error(`nats-server ${version} (${path}, ${how})`);
   process.exit(0);
@@ -45,7 +56,7 @@ if (cached) done(target, cached, 'built from its Go module');
 const go = spawnSync('go', ['version'], { encoding: 'utf8' });
 if (go.error || go.status !== 0) {
   const onPath = versionOf('nats-server');
-  if (onPath && compareVersions(onPath, MIN_PATH_VERSION) >= 0) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
+  if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
   fail(
     `Go is not installed and ${onPath ? `the nats-server on PATH is ${onPath} (older than 2.10)` : 'no nats-server is on PATH'}: ` +
       `install Go 1.25 or newer (then run this again to build nats-server v${VERSION}), or set BACKBEAT_NATS_SERVER=/path/to/nats-server (2.10 or newer)`,

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Makes sure the system programs the test suite drives are on this machine, installing them
 // from Debian's packages when running as root. Real parts only: tests run a real nats-server,
 // Debian's chromium (through playwright-core), promtool and nftables.
@@ -18,6 +19,7 @@ const NEEDED = [
 
 const quiet = process.argv.includes('--quiet');
 
+/** @param {string} program */
 function has(program) {
   return spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
 }
@@ -37,6 +39,7 @@ if (!isRoot || !has('apt-get')) {
 
 if (!quiet) console.error(`Installing ${pkgs.join(', ')} from Debian's packages...`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+/** @param {string[]} args */
 const run = (args) => spawnSync('apt-get', args, { stdio: quiet ? 'ignore' : 'inherit', env }).status === 0;
 if (!run(['update', '-qq']) || !run(['install', '-y', '-qq', '--no-install-recommends', ...pkgs])) {
   console.error(`Could not install ${pkgs.join(' ')} with apt-get; install them by hand and run the tests again.`);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Runs every package's code generator (schemas -> types). Generators write only when the
 // output changes, so an unchanged build stays incremental.
 import { existsSync } from 'node:fs';

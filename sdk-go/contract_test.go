@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math/rand"
@@ -144,7 +145,7 @@ func TestOutgoingClaimsPassTheSchema(t *testing.T) {
 	c.state = "running"
 	c.hub = &hub{}
 	c.claims = &claimSender{max: 10, met: newMetrics(), wake: make(chan struct{}, 1)}
-	c.follower.last = &BeatPosition{BeatIndex: 9}
+	c.follower.st.last, c.follower.st.hasLast = BeatPosition{BeatIndex: 9}, true
 	for _, in := range []StatusClaim{{State: "executing", Progress: 0.5, Notes: "Processing data"}, {State: "done"}, {State: "review", BeatsLeft: 2, WaitFor: []string{"hmmm://thread/9"}}} {
 		o, err := c.prepare(in)
 		must(t, err)
@@ -213,7 +214,7 @@ func TestBadConfigIsAnErrorNamingTheField(t *testing.T) {
 
 func mustB64(t *testing.T, s string) []byte {
 	t.Helper()
-	b, err := b64(s)
+	b, err := base64.StdEncoding.DecodeString(s)
 	must(t, err)
 	return b
 }

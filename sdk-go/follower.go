@@ -9,16 +9,10 @@ import (
 
 // The follower keeps one client on the cluster's grid (BACKBEAT-REQ-040, REQ-003;
 // docs/spec.md §8 Degradation and grid timing) and calls its callbacks exactly once per
-// (beat, phase), in grid order:
-//   - frames timing: a leader frame fires its slot on receipt; when none arrived by the
-//     slot's start + the jitter tolerance (at most half the phase), the slot fires from the
-//     tempo map (source local) and the client reports local degradation until frames return.
-//   - grid timing: every slot fires from the tempo map at its instant (source grid); the
-//     leader's frame confirms it. A frame for a slot not fired yet fires it (source leader).
-//     Beyond MaxClockOffset between this clock and the leader's it falls back to frames timing.
-// Catch-up is bounded: after a stall, a gap or a jump only the slot that holds "now" fires;
-// the skipped ones are counted. Decisions take the time as an argument; the hub (hub.go) is
-// the I/O shell that brings frames and timer wake-ups.
+// (beat, phase), in grid order. It is the shell around the timing rules (follower_rules.go):
+// it turns the hub's frames, map changes and timer wake-ups (hub.go, slot_timer.go) into
+// events, and carries out the effects the rules return: callbacks, metrics, health and the
+// instant the hub's timer wakes for this client.
 
 // Beat sources of BeatInfo.
 const (
@@ -40,29 +34,11 @@ type BeatInfo struct {
 	ScheduledAt float64 // the slot's start on the grid, ms since the epoch
 }
 
-const (
-	recentFired       = 8
-	leadFactor        = 5
-	offsetMinSamples  = 4
-	reportEveryMs     = 1000
-	beatArrivalsKept  = 11
-	maxErrorsRemember = 20
-)
+// reportEveryMs: drops of one reason reach health at most this often (a flood is counted).
+const reportEveryMs = 1000
 
+// quietDrops are part of normal operation (a failover, a late frame): counted, not reported.
 var quietDrops = map[string]bool{DropDuplicate: true, DropBackwards: true, DropStale: true, DropOldTerm: true}
-
-type fired struct {
-	pos       BeatPosition
-	source    string
-	firedAt   float64
-	confirmed bool
-}
-
-type callbacks struct {
-	phase    []func(BeatFrame, BeatInfo)
-	beat     []func(BeatFrame, BeatInfo)
-	downbeat []func(BeatFrame, BeatInfo)
-}
 
 // followerEnv is what a follower reads from its hub.
 type followerEnv interface {
@@ -73,57 +49,34 @@ type followerEnv interface {
 }
 
 type follower struct {
-	mu          sync.Mutex // held while deciding and while calling this client's callbacks
-	clusterID   string
-	hlc         *hlc
-	tolMs       float64
-	configured  string
-	maxOffsetMs float64
-	now         func() float64
-	env         followerEnv
-	met         *metrics
-	onError     func(msg string, log bool)
-	onDegrade   func(on bool)
+	mu        sync.Mutex // held while stepping the rules and carrying out their effects
+	rules     followerRules
+	effects   []followerEffect // reused for every step
+	clusterID string
+	hlc       *hlc
+	now       func() float64
+	env       followerEnv
+	met       *metrics
+	onError   func(msg string, log bool)
+	onDegrade func(on bool)
 
-	cbs      atomic.Pointer[callbacks]
-	cbMu     sync.Mutex
-	due      atomic.Uint64 // float64 bits of the armed instant; NaN: none
-	running  atomic.Bool
-	state    sync.RWMutex // guards the fields below for readers outside mu
-	last     *BeatPosition
-	degraded bool
-	timing   string
-	fallback string
-	lastBeat float64 // ms since the epoch of the last beat's first phase
-	arrivals []float64
+	cbs     atomic.Pointer[callbacks]
+	cbMu    sync.Mutex
+	due     atomic.Uint64 // float64 bits of the armed instant; NaN: none
+	running atomic.Bool
+	state   sync.RWMutex  // st is written with mu and state held, read by getters with state held
+	st      followerState // the rules' state
 
-	recent   []fired
-	reported map[string]float64
+	reported map[string]float64 // guarded by mu
 }
 
-func newFollower(clusterID string, h *hlc, tolMs float64, timing string, maxOffsetMs float64, now func() float64, met *metrics,
+func newFollower(clusterID string, h *hlc, rules followerRules, now func() float64, met *metrics,
 	onError func(string, bool), onDegrade func(bool)) *follower {
-	f := &follower{clusterID: clusterID, hlc: h, tolMs: tolMs, configured: timing, timing: timing, maxOffsetMs: maxOffsetMs,
-		now: now, met: met, onError: onError, onDegrade: onDegrade, reported: map[string]float64{}}
+	f := &follower{clusterID: clusterID, hlc: h, rules: rules, st: newFollowerState(rules), now: now, met: met,
+		onError: onError, onDegrade: onDegrade, reported: map[string]float64{}}
 	f.cbs.Store(&callbacks{})
 	f.due.Store(math.Float64bits(math.NaN()))
 	return f
-}
-
-func (f *follower) addCallback(kind string, cb func(BeatFrame, BeatInfo)) {
-	f.cbMu.Lock()
-	defer f.cbMu.Unlock()
-	old := f.cbs.Load()
-	n := &callbacks{phase: old.phase, beat: old.beat, downbeat: old.downbeat}
-	switch kind {
-	case "phase":
-		n.phase = append(append([]func(BeatFrame, BeatInfo){}, old.phase...), cb)
-	case "beat":
-		n.beat = append(append([]func(BeatFrame, BeatInfo){}, old.beat...), cb)
-	default:
-		n.downbeat = append(append([]func(BeatFrame, BeatInfo){}, old.downbeat...), cb)
-	}
-	f.cbs.Store(n)
 }
 
 func (f *follower) dueAt() float64 { return math.Float64frombits(f.due.Load()) }
@@ -131,8 +84,8 @@ func (f *follower) dueAt() float64 { return math.Float64frombits(f.due.Load()) }
 func (f *follower) start() {
 	f.running.Store(true)
 	f.mu.Lock()
-	f.arm()
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	f.step(followerEvent{kind: evStart, now: f.now(), m: f.env.tempoMap()}, nil)
 }
 
 func (f *follower) stop() {
@@ -140,7 +93,7 @@ func (f *follower) stop() {
 	f.due.Store(math.Float64bits(math.NaN()))
 }
 
-// accept takes a frame that passed the gate.
+// accept takes a frame that passed the gate; its HLC is merged after its callbacks.
 func (f *follower) accept(v verdict) {
 	if !f.running.Load() {
 		return
@@ -148,33 +101,13 @@ func (f *follower) accept(v verdict) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.met.received()
-	f.setDegraded(false)
-	pos := v.pos
-	if f.last != nil && compareSlots(pos, *f.last) <= 0 {
-		var mine *fired
-		for i := range f.recent {
-			if compareSlots(f.recent[i].pos, pos) == 0 {
-				mine = &f.recent[i]
-			}
-		}
-		switch {
-		case mine != nil && !mine.confirmed && mine.source == SourceGrid:
-			f.met.confirmed(v.receivedAt - mine.firedAt)
-		case compareSlots(pos, *f.last) == 0:
-			f.met.dropped(DropDuplicate)
-		default:
-			f.met.dropped(DropBackwards)
-		}
-		if mine != nil {
-			mine.confirmed = true
-		}
-	} else {
-		f.fire(pos, v.frame.BeatFrame, SourceLeader, v.receivedAt)
+	f.step(followerEvent{kind: evFrame, now: v.receivedAt, m: f.env.tempoMap(), pos: v.pos}, &v.frame.BeatFrame)
+	if _, err := f.hlc.Update(v.frame.HLC); err != nil {
+		return
 	}
-	if _, err := f.hlc.Update(v.frame.HLC); err == nil {
-		f.checkOffset()
+	if off, n, ok := f.env.clockOffset(); ok {
+		f.step(followerEvent{kind: evOffset, now: f.now(), m: f.env.tempoMap(), offMs: off, samples: n}, nil)
 	}
-	f.arm()
 }
 
 // drop counts a frame that did not pass; what was wrong goes to health (a flood once a second).
@@ -204,176 +137,68 @@ func (f *follower) mapChanged() {
 		return
 	}
 	f.mu.Lock()
-	f.arm()
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	f.step(followerEvent{kind: evMap, now: f.now(), m: f.env.tempoMap()}, nil)
 }
 
-// onDue fires the slot that holds now, if it is due and not fired yet; never a stale one.
+// onDue: the hub's timer woke at now, at or after this follower's armed instant.
 func (f *follower) onDue(now float64) {
 	if !f.running.Load() {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m := f.env.tempoMap()
-	if m == nil {
-		return
-	}
-	cur, ok := m.PositionAt(now)
-	if !ok || (f.last != nil && compareSlots(cur, *f.last) <= 0) {
-		f.arm()
-		return
-	}
-	if due := f.dueOf(cur); now < due {
-		f.due.Store(math.Float64bits(due)) // the slot holding now, not a skipped one before it
-		f.env.rearm()
-		return
-	}
-	grid := f.currentTiming() == TimingGrid
-	if !grid {
-		f.setDegraded(true)
-	} else if n := len(f.recent); n > 0 && !f.recent[n-1].confirmed {
-		f.setDegraded(true)
-	}
-	frame := f.env.frameFor(m, cur)
-	frame.HLC = f.hlc.Now()
-	src := SourceLocal
-	if grid {
-		src = SourceGrid
-	}
-	f.fire(cur, frame, src, now)
-	f.arm()
+	f.step(followerEvent{kind: evDue, now: now, m: f.env.tempoMap()}, nil)
 }
 
-func (f *follower) currentTiming() string {
-	f.state.RLock()
-	defer f.state.RUnlock()
-	return f.timing
-}
-
-func (f *follower) dueOf(s BeatPosition) float64 {
-	if f.currentTiming() == TimingGrid {
-		return s.PhaseStart
+// step runs the rules on ev, publishes the new state to the getters and carries out the
+// effects in order. leader is the frame of an evFrame. Called with mu held.
+func (f *follower) step(ev followerEvent, leader *BeatFrame) {
+	next, effects := f.st.step(f.rules, ev, f.effects[:0])
+	f.state.Lock()
+	f.st = next
+	f.state.Unlock()
+	for _, e := range effects {
+		switch e.kind {
+		case effFire:
+			var frame BeatFrame
+			if e.source == SourceLeader {
+				frame = *leader
+			} else {
+				frame = f.env.frameFor(ev.m, e.pos)
+				frame.HLC = f.hlc.Now()
+			}
+			f.fire(e.pos, frame, e.source, e.at)
+		case effConfirm:
+			f.met.confirmed(e.lagMs)
+		case effDrop:
+			f.met.dropped(e.reason)
+		case effDegraded:
+			f.met.degraded(e.on)
+			f.onDegrade(e.on)
+		case effSkipped:
+			f.met.skipped(e.n)
+		case effArm:
+			f.arm(e.at)
+		case effFallback:
+			go f.onError(e.reason, true)
+		}
 	}
-	return s.PhaseStart + math.Min(f.tolMs, (s.PhaseEnd-s.PhaseStart)/2)
+	f.effects = effects[:0]
 }
 
-// arm stores the instant of the next slot for the hub's timer. Called with mu held.
-func (f *follower) arm() {
-	m := f.env.tempoMap()
-	if !f.running.Load() || m == nil {
+// arm stores the instant of the next slot for the hub's timer and wakes it when it changed.
+func (f *follower) arm(at float64) {
+	if !f.running.Load() || math.IsNaN(at) {
 		f.due.Store(math.Float64bits(math.NaN()))
 		return
 	}
-	var next BeatPosition
-	if f.last != nil && f.last.PhaseIndex < len(m.Phases) {
-		next = m.NextSlot(*f.last)
-	} else {
-		next = m.SlotAtOrAfter(f.now())
-	}
-	due := f.dueOf(next)
-	if math.Float64frombits(f.due.Swap(math.Float64bits(due))) != due {
+	if math.Float64frombits(f.due.Swap(math.Float64bits(at))) != at {
 		f.env.rearm()
 	}
 }
 
-// fire calls the callbacks of a slot and does its bookkeeping. Called with mu held.
-func (f *follower) fire(pos BeatPosition, frame BeatFrame, source string, receivedAt float64) {
-	prev := f.last
-	first := pos.PhaseIndex == 0
-	f.state.Lock()
-	f.last = &pos
-	if first {
-		f.lastBeat = receivedAt
-		if source == SourceLeader {
-			f.arrivals = append(f.arrivals, receivedAt)
-			if len(f.arrivals) > beatArrivalsKept {
-				f.arrivals = f.arrivals[1:]
-			}
-		}
-	}
-	f.state.Unlock()
-	info := BeatInfo{Source: source, ReceivedAt: receivedAt, ScheduledAt: pos.PhaseStart}
-	cbs := f.cbs.Load()
-	f.call(cbs.phase, frame, info)
-	if first {
-		f.call(cbs.beat, frame, info)
-		if frame.Downbeat {
-			f.call(cbs.downbeat, frame, info)
-		}
-	}
-	f.met.callback(f.now() - receivedAt)
-	if prev != nil {
-		m := f.env.tempoMap()
-		phases := int64(3)
-		if m != nil {
-			phases = int64(len(m.Phases))
-		}
-		if skipped := pos.BeatIndex*phases + int64(pos.PhaseIndex) - (prev.BeatIndex*phases + int64(prev.PhaseIndex)) - 1; skipped > 0 {
-			f.met.skipped(skipped)
-		}
-	}
-	f.recent = append(f.recent, fired{pos: pos, source: source, firedAt: receivedAt, confirmed: source == SourceLeader})
-	if len(f.recent) > recentFired {
-		f.recent = f.recent[1:]
-	}
-	if source != SourceLeader {
-		f.met.synthesized()
-	}
-}
-
-func (f *follower) call(list []func(BeatFrame, BeatInfo), frame BeatFrame, info BeatInfo) {
-	for _, cb := range list {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					f.onError(fmt.Sprintf("beat callback panicked: %v", r), true)
-				}
-			}()
-			cb(frame, info)
-		}()
-	}
-}
-
-// checkOffset switches grid timing to frames while this clock is too far from the leader's.
-func (f *follower) checkOffset() {
-	off, n, ok := f.env.clockOffset()
-	if f.configured != TimingGrid || !ok || n < offsetMinSamples {
-		return
-	}
-	bound := f.maxOffsetMs
-	d := off / leadFactor
-	if off < 0 {
-		d = -off
-	}
-	f.state.Lock()
-	defer f.state.Unlock()
-	if f.timing == TimingGrid && d > bound {
-		f.timing = TimingFrames
-		if off < 0 {
-			f.fallback = fmt.Sprintf("this clock is at least %.1f ms behind the leader's (bound %v ms): grid timing fell back to frames", -off, bound)
-		} else {
-			f.fallback = fmt.Sprintf("frames arrive at least %.1f ms after their slot (bound %d x %v ms): grid timing fell back to frames", off, leadFactor, bound)
-		}
-		go f.onError(f.fallback, true)
-	} else if f.timing == TimingFrames && d <= bound/2 {
-		f.timing = TimingGrid
-		f.fallback = ""
-	}
-}
-
-func (f *follower) setDegraded(on bool) {
-	f.state.Lock()
-	changed := f.degraded != on
-	f.degraded = on
-	f.state.Unlock()
-	if changed {
-		f.met.degraded(on)
-		f.onDegrade(on)
-	}
-}
-
-// snapshot is what the client's getters read.
+// followerView is what the client's getters read.
 type followerView struct {
 	last     *BeatPosition
 	degraded bool
@@ -386,6 +211,11 @@ type followerView struct {
 func (f *follower) view() followerView {
 	f.state.RLock()
 	defer f.state.RUnlock()
-	return followerView{last: f.last, degraded: f.degraded, timing: f.timing, fallback: f.fallback, lastBeat: f.lastBeat,
-		arrivals: append([]float64(nil), f.arrivals...)}
+	v := followerView{degraded: f.st.degraded, timing: f.st.timing, fallback: f.st.fallback, lastBeat: f.st.lastBeat,
+		arrivals: f.st.beatArrivals()}
+	if f.st.hasLast {
+		last := f.st.last
+		v.last = &last
+	}
+	return v
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -169,7 +170,8 @@ func startNATS(t testing.TB) *natsServer {
 }
 
 func (s *natsServer) run() {
-	s.proc = start(s.t, "nats-server", s.dir, natsServerBinary(s.t), "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-js", "-sd", s.dir)
+	s.proc = start(s.t, "nats-server", s.dir, natsServerBinary(s.t), "-a", "127.0.0.1", "-p", strconv.Itoa(s.port),
+		"-js", "-sd", s.dir)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), 200*time.Millisecond)
@@ -204,7 +206,8 @@ func repoRoot(t testing.TB) string {
 func backbeat(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	root := repoRoot(t)
-	return start(t, name, root, append([]string{"node", filepath.Join(root, "packages", "cli", "bin", "backbeat.js")}, args...)...)
+	cli := filepath.Join(root, "packages", "cli", "bin", "backbeat.js")
+	return start(t, name, root, append([]string{"node", cli}, args...)...)
 }
 
 var clusterSeq struct {
@@ -222,10 +225,54 @@ func uniqueCluster(prefix string) string {
 // pulseArgs are a fast pulse for tests: 120 BPM (phases of 167 ms), 4-beat bars, short lease.
 func pulseArgs(url, cluster, node string, extra ...string) []string {
 	a := []string{"pulse", "--nats", url, "--cluster", cluster, "--node-id", node, "--bpm", "120", "--max-bpm", "600",
-		"--bar", "4", "--lease-ttl", "1000", "--admin-port", "0", "--replicas", "1", "--log-level", "info", "--emitter", "inline"}
+		"--bar", "4", "--lease-ttl", "1000", "--admin-port", "0", "--replicas", "1", "--log-level", "info",
+		"--emitter", "inline"}
 	return append(a, extra...)
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
 
 var _ = bufio.NewScanner
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestClient(t *testing.T, url, cluster, agent string, mutate func(*Config)) Client {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.ClusterID = cluster
+	cfg.AgentID = agent
+	cfg.NATSUrl = url
+	cfg.Logger = nil
+	if mutate != nil {
+		mutate(cfg)
+	}
+	c, err := New(cfg)
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	must(t, c.Start(ctx))
+	t.Cleanup(func() { _ = c.Stop() })
+	return c
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s", timeout, what)
+}
+
+func startPulse(t *testing.T, url, cluster, node string, extra ...string) *proc {
+	p := backbeat(t, "pulse "+node, pulseArgs(url, cluster, node, extra...)...)
+	return p
+}

@@ -1,5 +1,5 @@
 /** Feeds the dashboard from a reverb replica and the cluster's shared state. */
-import { httpError, parseHlc } from '@backbeat/core';
+import { bearerHeader, httpError, parseHlc } from '@backbeat/core';
 import type { DashboardBar, DashboardBeat, DashboardCluster, DashboardDeadLetter, DashboardLeadership, DashboardNode, DashboardSource, TempoAnswer } from '@backbeat/dashboard';
 import type { Pulse } from '@backbeat/pulse';
 import type { Reverb } from '@backbeat/reverb';
@@ -170,7 +170,7 @@ export function proxyTempoTo(adminUrl: string, pulseToken?: string): TempoChange
     try {
       const r = await fetch(new URL('/tempo', adminUrl), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(pulseToken ? { authorization: `Bearer ${pulseToken}` } : {}) },
+        headers: { 'content-type': 'application/json', ...bearerHeader(pulseToken) },
         body: JSON.stringify(body ?? {}),
         signal: AbortSignal.timeout(5000),
       });

@@ -3,6 +3,7 @@
  * messages reverb refused, with the reason in the `x-reason` header. Read back from the cluster's
  * dead-letter stream, or followed live.
  */
+import { AGENT_ID_HEADER, ERROR_HEADER, REASON_HEADER, WINDOW_ID_HEADER } from '@backbeat/contracts';
 import { decodeJson, dlqStreamConfig, JetStreamNotFoundError, subjects, type Bus, type Headers } from '@backbeat/transport';
 
 /** One dead letter, as a person reads it. */
@@ -40,7 +41,7 @@ const dec = new TextDecoder();
 /** The dead letter of one message on the dead-letter subject. */
 export function deadLetterOf(data: Uint8Array, headers: Headers, timeMs: number, seq?: number): DeadLetter {
   const text = dec.decode(data.subarray(0, 4 * PAYLOAD_CHARS));
-  let agent = headers['x-agent-id'] ?? null;
+  let agent = headers[AGENT_ID_HEADER] ?? null;
   if (agent === null) {
     try {
       const v = decodeJson<{ agent_id?: unknown }>(data);
@@ -53,10 +54,10 @@ export function deadLetterOf(data: Uint8Array, headers: Headers, timeMs: number,
   return {
     time: new Date(timeMs).toISOString(),
     ...(seq !== undefined ? { seq } : {}),
-    reason: clip(headers['x-reason'] ?? 'unknown', FIELD_CHARS),
-    error: clip(headers['x-error'] ?? '', 4 * FIELD_CHARS),
+    reason: clip(headers[REASON_HEADER] ?? 'unknown', FIELD_CHARS),
+    error: clip(headers[ERROR_HEADER] ?? '', 4 * FIELD_CHARS),
     agent_id: agent === null ? null : clip(agent, FIELD_CHARS),
-    window_id: headers['x-window-id'] === undefined ? null : clip(headers['x-window-id'], FIELD_CHARS),
+    window_id: headers[WINDOW_ID_HEADER] === undefined ? null : clip(headers[WINDOW_ID_HEADER], FIELD_CHARS),
     payload: flat.length > PAYLOAD_CHARS ? `${flat.slice(0, PAYLOAD_CHARS - 1)}…` : flat,
     bytes: data.length,
   };

@@ -2,19 +2,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManagedProcess, waitFor } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { runInProcess } from './in-process.js';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 const examples = fileURLToPath(new URL('../../contracts/examples/valid', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'bb-cli-'));
-let server: NatsServer;
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
+const nats = useNatsFixture();
 afterAll(async () => {
-  await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -84,7 +81,7 @@ describe('backbeat CLI - against nats-server', () => {
     const dataDir = join(tmp, 'pulse-data');
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const p = ManagedProcess.node(bin, ['pulse', '--cluster', 'keepid', '--nats', server.url, '--admin-port', '0', '--data-dir', dataDir], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+      const p = ManagedProcess.node(bin, ['pulse', '--cluster', 'keepid', '--nats', nats.url, '--admin-port', '0', '--data-dir', dataDir], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
       try {
         const admin = (await p.waitForOutput(/"admin":"(http:\/\/127\.0\.0\.1:\d+)"/, 15_000))[1]!;
         ids.push(((await (await fetch(`${admin}/leader`)).json()) as { node_id: string }).node_id);
@@ -100,7 +97,7 @@ describe('backbeat CLI - against nats-server', () => {
   it('reverb - reloads its trust file on SIGHUP and when the file changes; a bad file keeps the old keys', async () => {
     const trust = join(tmp, 'trust.json');
     writeFileSync(trust, JSON.stringify({ agents: { 'agent:a': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] } }));
-    const r = ManagedProcess.node(bin, ['reverb', '--cluster', 'trust', '--nats', server.url, '--http-port', '0', '--signatures', 'require', '--trust-file', trust, '--node-id', 'rt'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const r = ManagedProcess.node(bin, ['reverb', '--cluster', 'trust', '--nats', nats.url, '--http-port', '0', '--signatures', 'require', '--trust-file', trust, '--node-id', 'rt'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
     try {
       await r.waitForOutput(/reverb HTTP API listening/);
       writeFileSync(trust, JSON.stringify({ agents: { 'agent:a': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='], 'agent:b': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] } }));

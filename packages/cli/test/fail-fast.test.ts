@@ -1,23 +1,22 @@
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ManagedProcess, NatsServer } from '@backbeat/testing';
+import { freePort, ManagedProcess } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { clusterNames, JetStreamNotFoundError, NatsBus } from '@backbeat/transport';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
-let server: NatsServer;
+const nats = useNatsFixture();
 let busy: Server;
 let busyPort: number;
 
 beforeAll(async () => {
-  server = await NatsServer.start();
   busy = createServer();
   await new Promise<void>((r) => busy.listen({ host: '127.0.0.1', port: 0 }, () => r()));
   busyPort = (busy.address() as { port: number }).port;
 });
 afterAll(async () => {
   await new Promise<void>((r) => (busy ? busy.close(() => r()) : r()));
-  await server?.stop();
 });
 
 /**
@@ -47,11 +46,11 @@ function expectOneLine(err: string, flag: string): void {
 
 describe('fail fast - a busy port stops a service at once, in one line, exit 1', () => {
   it('fail fast - backbeat pulse with a busy --admin-port writes no tempo map and takes no lease', async () => {
-    const { code, err, lingerMs } = await run(['pulse', '--cluster', 'ffpulse', '--nats', server.url, '--admin-port', String(busyPort), '--node-id', 'p1']);
+    const { code, err, lingerMs } = await run(['pulse', '--cluster', 'ffpulse', '--nats', nats.url, '--admin-port', String(busyPort), '--node-id', 'p1']);
     expect(code).toBe(1);
     expectOneLine(err, '--admin-port');
     expect(lingerMs).toBeLessThan(2000);
-    const bus = await NatsBus.connect({ servers: server.url });
+    const bus = await NatsBus.connect({ servers: nats.url });
     try {
       for (const bucket of [clusterNames('ffpulse').stateBucket, clusterNames('ffpulse').leaseBucket]) {
         await expect(bus.kv(bucket, { create: false })).rejects.toBeInstanceOf(JetStreamNotFoundError);
@@ -62,11 +61,11 @@ describe('fail fast - a busy port stops a service at once, in one line, exit 1',
   });
 
   it('fail fast - backbeat reverb with a busy --http-port', async () => {
-    const { code, err, lingerMs } = await run(['reverb', '--cluster', 'ffrev', '--nats', server.url, '--http-port', String(busyPort), '--node-id', 'r1']);
+    const { code, err, lingerMs } = await run(['reverb', '--cluster', 'ffrev', '--nats', nats.url, '--http-port', String(busyPort), '--node-id', 'r1']);
     expect(code).toBe(1);
     expectOneLine(err, '--http-port');
     expect(lingerMs).toBeLessThan(2000);
-    const bus = await NatsBus.connect({ servers: server.url });
+    const bus = await NatsBus.connect({ servers: nats.url });
     try {
       const jsm = await bus.jsm();
       await expect(jsm.streams.info(clusterNames('ffrev').statusStream)).rejects.toThrow();

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDashboard } from '@backbeat/dashboard';
 import { buildAdminApp, Pulse } from '@backbeat/pulse';
 import { buildReverbApp, Reverb, TrustStore } from '@backbeat/reverb';
-import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
-import { NatsBus } from '@backbeat/transport';
+import { ManagedProcess, waitFor } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import type { FastifyInstance } from 'fastify';
 import { proxyTempoTo, reverbDashboardSource } from '../src/dashboard-source.js';
 
@@ -23,8 +23,7 @@ const REVERB_TOKEN = 'reverb-token-0123456789';
 /** Short limits, so a slow client is cut off within the test's time. */
 const LIMITS = { requestTimeoutMs: 1000, headersTimeoutMs: 1000, checkIntervalMs: 100 };
 
-let server: NatsServer;
-let bus: NatsBus;
+const nats = useNatsFixture();
 let pulse: Pulse;
 let reverb: Reverb;
 const apps: FastifyInstance[] = [];
@@ -43,20 +42,18 @@ async function listen(app: FastifyInstance): Promise<string> {
 
 function reverbApp(adminToken: string | undefined): FastifyInstance {
   const app = buildReverbApp(reverb, { adminToken, limits: LIMITS });
-  registerDashboard(app, reverbDashboardSource(reverb, bus, new Promise(() => {}), proxyTempoTo(pulseTok, PULSE_TOKEN)));
+  registerDashboard(app, reverbDashboardSource(reverb, nats.bus, new Promise(() => {}), proxyTempoTo(pulseTok, PULSE_TOKEN)));
   return app;
 }
 
 beforeAll(async () => {
-  server = await NatsServer.start();
-  bus = await NatsBus.connect({ servers: server.url });
-  pulse = new Pulse({ bus, clusterId: 'attack', nodeId: 'p1', bpm: 60, barLength: 2, minBpm: 30, maxBpm: 120 });
+  pulse = new Pulse({ bus: nats.bus, clusterId: 'attack', nodeId: 'p1', bpm: 60, barLength: 2, minBpm: 30, maxBpm: 120 });
   pulseOpen = await listen(buildAdminApp(pulse, { limits: LIMITS }));
   pulseTok = await listen(buildAdminApp(pulse, { token: PULSE_TOKEN, limits: LIMITS }));
   await pulse.start();
   await waitFor(() => pulse.leaderStatus().is_leader && pulse.tempoStatus().current_bpm === 60, { message: 'a leading pulse with a map' });
   // Reverb is built, not started: its HTTP API and the dashboard's tempo proxy need no stream.
-  reverb = new Reverb({ bus, clusterId: 'attack', nodeId: 'r1', signatures: 'off', trust: TrustStore.parse('{"agents":{}}') });
+  reverb = new Reverb({ bus: nats.bus, clusterId: 'attack', nodeId: 'r1', signatures: 'off', trust: TrustStore.parse('{"agents":{}}') });
   reverbOpen = await listen(reverbApp(undefined));
   reverbTok = await listen(reverbApp(REVERB_TOKEN));
   dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '1', '--pulse-nodes', '2'], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
@@ -67,8 +64,6 @@ afterAll(async () => {
   await dev?.stop();
   for (const a of apps) await a.close();
   await pulse?.stop();
-  await bus?.close();
-  await server?.stop();
 });
 
 interface Answer {

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyNatsServerBinary, ManagedProcess, NatsCluster, NatsServer } from '@backbeat/testing';
-import { serverVersionVerdict } from '@backbeat/transport';
+import { serverVersionVerdict } from '@backbeat/transport/internal';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 

@@ -9,9 +9,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess, NatsServer } from '@backbeat/testing';
-import { dlqStreamConfig, encodeJson, NatsBus, openLeaseBucket, openStateBucket, STATE_KEYS, subjects } from '@backbeat/transport';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ManagedProcess } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
+import { dlqStreamConfig, encodeJson, openLeaseBucket, openStateBucket, STATE_KEYS, subjects } from '@backbeat/transport';
 import type { ClusterStatus } from '../src/cluster-status.js';
 import { renderStatus } from '../src/commands/status.js';
 import { logSink, prettyLine } from '../src/logger.js';
@@ -25,30 +26,22 @@ const enc = new TextEncoder();
 const HOSTILE = 'agent:x\u001b[2J\u001b]0;owned\u0007\u202egnp.exe';
 /** Control characters a terminal would act on (C0 but none, DEL, C1) and bidi overrides. */
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-let server: NatsServer;
-let bus: NatsBus;
+const nats = useNatsFixture();
 const dir = mkdtempSync(join(tmpdir(), 'backbeat-secrets-'));
 
 beforeAll(async () => {
-  server = await NatsServer.start();
-  bus = await NatsBus.connect({ servers: server.url });
-  await openStateBucket(bus, 'term');
+  await openStateBucket(nats.bus, 'term');
   // A lease record as a hostile writer would leave it (only the pulse login may write it).
-  const lease = await openLeaseBucket(bus, 'term', { ttlMs: 60_000 });
+  const lease = await openLeaseBucket(nats.bus, 'term', { ttlMs: 60_000 });
   await lease.put(STATE_KEYS.leader, encodeJson({ node_id: HOSTILE, term: 7, acquired_at: new Date().toISOString() }));
-  await bus.ensureStream(dlqStreamConfig('term'));
+  await nats.bus.ensureStream(dlqStreamConfig('term'));
   // Any login that can publish a claim can put these headers on a message reverb refuses.
-  await bus.publishDurable(subjects('term').dlq, enc.encode('{"agent_id":"a"}'), { headers: { 'x-reason': `forged\u001b[31m`, 'x-error': 'bad \u0008\u0008\u0008ok', 'x-agent-id': HOSTILE } });
-});
-
-afterAll(async () => {
-  await bus?.close();
-  await server?.stop();
+  await nats.bus.publishDurable(subjects('term').dlq, enc.encode('{"agent_id":"a"}'), { headers: { 'x-reason': `forged\u001b[31m`, 'x-error': 'bad \u0008\u0008\u0008ok', 'x-agent-id': HOSTILE } });
 });
 
 describe('terminals - outside text is shown as escapes', () => {
   it('dlq - an x-agent-id with ESC, bell and a bidi override prints as escapes, one line per letter', async () => {
-    const r = await runInProcess(['dlq', '--cluster', 'term', '--nats', server.url]);
+    const r = await runInProcess(['dlq', '--cluster', 'term', '--nats', nats.url]);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -59,7 +52,7 @@ describe('terminals - outside text is shown as escapes', () => {
   });
 
   it('status - a node id with ESC sequences in the lease prints as escapes', async () => {
-    const r = await runInProcess(['status', '--cluster', 'term', '--nats', server.url]);
+    const r = await runInProcess(['status', '--cluster', 'term', '--nats', nats.url]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).not.toMatch(RAW_CONTROL);
     expect(r.out).toContain('leader   agent:x\\x1b[2J');
@@ -83,7 +76,7 @@ describe('terminals - outside text is shown as escapes', () => {
   });
 
   it('watch - a leader node id with ESC sequences prints as escapes', async () => {
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'term', '--nats', server.url]);
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'term', '--nats', nats.url]);
     try {
       await w.waitForOutput(/-- leader .*term 7/, 20_000);
     } finally {
@@ -115,7 +108,7 @@ describe('secrets - never in a log line or an error, and readable from files and
 
   it('secrets - a password in --nats is masked in every log line of a running pulse', async () => {
     // nats-server without authorization accepts any user and password.
-    const url = server.url.replace('nats://', 'nats://bob:hunter2@');
+    const url = nats.url.replace('nats://', 'nats://bob:hunter2@');
     const p = ManagedProcess.node(bin, ['pulse', '--cluster', 'logs', '--nats', url, '--admin-port', '0', '--emitter', 'inline'], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
     try {
       await p.waitForOutput(/admin API listening/, 20_000);
@@ -153,7 +146,7 @@ describe('secrets - never in a log line or an error, and readable from files and
   });
 
   it('secrets - --nats-pass-file is refused in one line naming the flag when unreadable', async () => {
-    const r = await runInProcess(['status', '--cluster', 'term', '--nats', server.url, '--nats-user', 'u', '--nats-pass-file', join(dir, 'nope')]);
+    const r = await runInProcess(['status', '--cluster', 'term', '--nats', nats.url, '--nats-user', 'u', '--nats-pass-file', join(dir, 'nope')]);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^backbeat: --nats-pass-file: cannot read .*nope: ENOENT$/);
   });

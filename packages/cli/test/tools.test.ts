@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAdminApp, Pulse } from '@backbeat/pulse';
-import { ManagedProcess, NatsCluster, NatsServer, waitFor } from '@backbeat/testing';
+import { ManagedProcess, NatsCluster, waitFor } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import type { ClusterStatus } from '../src/cluster-status.js';
 import { renderStatus } from '../src/commands/status.js';
 import { runInProcess } from './in-process.js';
@@ -9,25 +10,22 @@ import { dlqStreamConfig, NatsBus, openStateBucket, startPresence, statusStreamC
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 const enc = new TextEncoder();
-let server: NatsServer;
-let bus: NatsBus;
+const nats = useNatsFixture();
 let pulse: Pulse;
 let adminUrl: string;
 let admin: ReturnType<typeof buildAdminApp>;
 const presences: Array<{ stop(): Promise<void> }> = [];
 
 beforeAll(async () => {
-  server = await NatsServer.start();
-  bus = await NatsBus.connect({ servers: server.url });
-  pulse = new Pulse({ bus, clusterId: 'tools', nodeId: 'pulse-a', bpm: 60, barLength: 4, minBpm: 30, maxBpm: 120 });
+  pulse = new Pulse({ bus: nats.bus, clusterId: 'tools', nodeId: 'pulse-a', bpm: 60, barLength: 4, minBpm: 30, maxBpm: 120 });
   admin = buildAdminApp(pulse, { token: 's3cret' });
   await admin.listen({ host: '127.0.0.1', port: 0 });
   adminUrl = `http://127.0.0.1:${(admin.server.address() as { port: number }).port}`;
   await pulse.start();
   presences.push(
-    await startPresence(bus, 'tools', { kind: 'pulse', nodeId: 'pulse-a', host: 'h1', info: () => ({ role: 'leader', term: pulse.leaderStatus().term, last_renewal: new Date().toISOString() }) }),
-    await startPresence(bus, 'tools', { kind: 'pulse', nodeId: 'pulse-b', host: 'h2', info: () => ({ role: 'follower', term: pulse.leaderStatus().term }) }),
-    await startPresence(bus, 'tools', { kind: 'reverb', nodeId: 'r1', host: 'h3', info: () => ({ http: 'http://127.0.0.1:8090', last_report_window: 'abcdef0123456789', last_report_at: new Date().toISOString() }) }),
+    await startPresence(nats.bus, 'tools', { kind: 'pulse', nodeId: 'pulse-a', host: 'h1', info: () => ({ role: 'leader', term: pulse.leaderStatus().term, last_renewal: new Date().toISOString() }) }),
+    await startPresence(nats.bus, 'tools', { kind: 'pulse', nodeId: 'pulse-b', host: 'h2', info: () => ({ role: 'follower', term: pulse.leaderStatus().term }) }),
+    await startPresence(nats.bus, 'tools', { kind: 'reverb', nodeId: 'r1', host: 'h3', info: () => ({ http: 'http://127.0.0.1:8090', last_report_window: 'abcdef0123456789', last_report_at: new Date().toISOString() }) }),
   );
 });
 
@@ -35,8 +33,6 @@ afterAll(async () => {
   for (const p of presences) await p.stop();
   await pulse?.stop();
   await admin?.close();
-  await bus?.close();
-  await server?.stop();
 });
 
 // One-shot reads and refusals run in-process (./in-process.ts): a process each cost about 0.9 s
@@ -53,7 +49,7 @@ describe('backbeat status - against nats-server', () => {
   it('status --json - leader and term from the lease, tempo, every node, servers and replicas', async () => {
     const s = await waitFor(
       async () => {
-        const r = await runInProcess(['status', '--cluster', 'tools', '--nats', server.url, '--json']);
+        const r = await runInProcess(['status', '--cluster', 'tools', '--nats', nats.url, '--json']);
         const j = r.code === 0 ? JSON.parse(r.out) : null;
         return j?.leader ? j : null;
       },
@@ -75,7 +71,7 @@ describe('backbeat status - against nats-server', () => {
   it('status - the human form names the leader, each node and the pending change', async () => {
     const set = await runInProcess(['tempo', 'set', '63', '--justification', 'warm up', '--pulse', adminUrl, '--admin-token', 's3cret']);
     expect(set.code, set.err).toBe(0);
-    const r = await run(['status', '--cluster', 'tools', '--nats', server.url]);
+    const r = await run(['status', '--cluster', 'tools', '--nats', nats.url]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/leader\s+pulse-a, term \d+, leading since/);
     // At 60 BPM and 4 beats a bar the change may already be in force when status reads it.
@@ -87,7 +83,7 @@ describe('backbeat status - against nats-server', () => {
 
   it('status - a wrong --cluster or no NATS is one line and exit 1, without hanging', async () => {
     // Two independent processes: started together.
-    const [wrong, none] = await Promise.all([run(['status', '--cluster', 'nosuch', '--nats', server.url], 15_000), run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 15_000)]);
+    const [wrong, none] = await Promise.all([run(['status', '--cluster', 'nosuch', '--nats', nats.url], 15_000), run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 15_000)]);
     expect(wrong.code).toBe(1);
     expect(wrong.err.trim()).toMatch(/^backbeat: no cluster 'nosuch' on NATS at nats:\/\/127\.0\.0\.1:\d+: no pulse has run with --cluster nosuch/);
     expect(wrong.err.trim().split('\n')).toHaveLength(1);
@@ -146,11 +142,11 @@ describe('backbeat tempo - through a pulse admin API', () => {
 
 describe('backbeat dlq - dead letters with their reasons', () => {
   it('dlq --json - stored letters with time, reason, agent and a short payload; --follow prints new ones', async () => {
-    await bus.ensureStream(dlqStreamConfig('tools'));
+    await nats.bus.ensureStream(dlqStreamConfig('tools'));
     const claim = JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:x1', beat_index: 3, state: 'executing', hlc: '0001:0000:0001', notes: 'n'.repeat(500) });
-    await bus.publishDurable(subjects('tools').dlq, enc.encode(claim), { headers: { 'x-reason': 'forged', 'x-error': 'signature does not verify', 'x-agent-id': 'agent:x1' } });
-    await bus.publishDurable(subjects('tools').dlq, enc.encode('{ not json'), { headers: { 'x-reason': 'malformed', 'x-error': 'not JSON' } });
-    const r = await runInProcess(['dlq', '--cluster', 'tools', '--nats', server.url, '--json']);
+    await nats.bus.publishDurable(subjects('tools').dlq, enc.encode(claim), { headers: { 'x-reason': 'forged', 'x-error': 'signature does not verify', 'x-agent-id': 'agent:x1' } });
+    await nats.bus.publishDurable(subjects('tools').dlq, enc.encode('{ not json'), { headers: { 'x-reason': 'malformed', 'x-error': 'not JSON' } });
+    const r = await runInProcess(['dlq', '--cluster', 'tools', '--nats', nats.url, '--json']);
     expect(r.code, r.err).toBe(0);
     const letters = r.out.trim().split('\n').map((l) => JSON.parse(l));
     expect(letters.map((d) => [d.reason, d.agent_id])).toEqual([
@@ -161,10 +157,10 @@ describe('backbeat dlq - dead letters with their reasons', () => {
     expect(letters[0].payload).toMatch(/^\{"type":"backbeat.statusclaim.v1"/);
     expect(Date.parse(letters[0].time)).toBeGreaterThan(Date.now() - 60_000);
 
-    const f = ManagedProcess.node(bin, ['dlq', '--cluster', 'tools', '--nats', server.url, '--follow', '--limit', '0']);
+    const f = ManagedProcess.node(bin, ['dlq', '--cluster', 'tools', '--nats', nats.url, '--follow', '--limit', '0']);
     try {
       await f.waitForOutput(/following backbeat\.tools\.dlq/);
-      bus.publish(subjects('tools').dlq, enc.encode('{"agent_id":"agent:late"}'), { headers: { 'x-reason': 'replayed' } });
+      nats.bus.publish(subjects('tools').dlq, enc.encode('{"agent_id":"agent:late"}'), { headers: { 'x-reason': 'replayed' } });
       await f.waitForOutput(/replayed\s+agent:late/);
       f.kill('SIGINT');
       expect(await f.exited).toBe(0);
@@ -174,7 +170,7 @@ describe('backbeat dlq - dead letters with their reasons', () => {
   });
 
   it('dlq - a wrong --cluster is one line and exit 1', async () => {
-    const r = await runInProcess(['dlq', '--cluster', 'nosuch', '--nats', server.url]);
+    const r = await runInProcess(['dlq', '--cluster', 'nosuch', '--nats', nats.url]);
     expect(r.code).toBe(1);
     expect(r.err.trim()).toMatch(/^backbeat: no cluster 'nosuch'/);
   });

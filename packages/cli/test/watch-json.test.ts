@@ -4,26 +4,21 @@
  * other CLI tests need no such care and run beside other files.
  */
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { describe, expect, it } from 'vitest';
+import { ManagedProcess, waitFor } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { NatsBus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
-let server: NatsServer;
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const nats = useNatsFixture();
 
 describe('backbeat CLI - against nats-server', () => {
   it('watch --json - one line per (beat, phase) callback', async () => {
-    const bus = await NatsBus.connect({ servers: server.url });
+    const bus = await NatsBus.connect({ servers: nats.url });
     const pulse = new Pulse({ bus, clusterId: 'watch', bpm: 240, maxBpm: 1000, elector: 'single' });
     await pulse.start();
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'watch', '--nats', server.url, '--json']);
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'watch', '--nats', nats.url, '--json']);
     try {
       await waitFor(() => w.stdout.split('\n').filter(Boolean).length >= 6, { timeoutMs: 8000, message: 'six lines' });
       const lines = w.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));

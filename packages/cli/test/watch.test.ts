@@ -1,21 +1,16 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { ManagedProcess, NatsServer, waitFor } from '@backbeat/testing';
+import { describe, it } from 'vitest';
+import { ManagedProcess, waitFor } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { decodeJson, NatsBus, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import { runInProcess } from './in-process.js';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
-let server: NatsServer;
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const nats = useNatsFixture();
 
 async function kvPulse(cluster: string, nodeId: string): Promise<{ pulse: Pulse; stop: () => Promise<void> }> {
-  const bus = await NatsBus.connect({ servers: server.url });
+  const bus = await NatsBus.connect({ servers: nats.url });
   const pulse = new Pulse({ bus, clusterId: cluster, nodeId, bpm: 240, maxBpm: 1000, barLength: 4, leaseTtlMs: 1500 });
   await pulse.start();
   return {
@@ -32,7 +27,7 @@ async function kvPulse(cluster: string, nodeId: string): Promise<{ pulse: Pulse;
 describe.concurrent('backbeat watch and agent - leader changes and timing', () => {
   it('watch - prints the leader, then the change when another node takes over', async ({ expect }) => {
     const a = await kvPulse('wlead', 'node-a');
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wlead', '--nats', server.url]);
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wlead', '--nats', nats.url]);
     let b: Awaited<ReturnType<typeof kvPulse>> | undefined;
     try {
       await waitFor(() => /^-- leader node-a, term \d+$/m.test(w.stdout), { timeoutMs: 8000, message: 'the first leader' });
@@ -56,7 +51,7 @@ describe.concurrent('backbeat watch and agent - leader changes and timing', () =
 
   it('watch --json --timing grid - one line per slot from the grid, never before its slot, in order', async ({ expect }) => {
     const p = await kvPulse('wgrid', 'node-g');
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wgrid', '--nats', server.url, '--json', '--timing', 'grid']);
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wgrid', '--nats', nats.url, '--json', '--timing', 'grid']);
     try {
       await waitFor(() => w.stdout.split('\n').filter(Boolean).length >= 6, { timeoutMs: 8000, message: 'six lines' });
       const lines = w.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -83,7 +78,7 @@ describe.concurrent('backbeat watch and agent - leader changes and timing', () =
 describe.concurrent('backbeat watch and agent - hints and usage', () => {
   it('watch - a mistyped --cluster prints one hint naming the subject after 5 s', async ({ expect }) => {
     const p = await kvPulse('wreal', 'node-r');
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', server.url]);
+    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', nats.url]);
     try {
       await waitFor(() => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr), { timeoutMs: 20_000, message: 'the hint' });
       expect(w.stderr.match(/no BeatFrame/g)).toHaveLength(1);
@@ -96,7 +91,7 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
 
   it('agent - a mistyped --cluster logs one hint naming the subject after 5 s', async ({ expect }) => {
     const p = await kvPulse('areal', 'node-ar');
-    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', server.url], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', nats.url], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
     try {
       await waitFor(() => /no BeatFrame in 5 s from cluster 'arael': listening on 'backbeat\.arael\.beat'/.test(a.stdout + a.stderr), { timeoutMs: 20_000, message: 'the hint' }).catch((err) => {
         throw new Error(`${(err as Error).message}; output: ${a.stdout.slice(-2000)} ${a.stderr.slice(-2000)}`);
@@ -110,7 +105,7 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
 
   it('agent - two simulators without --id-prefix never share an agent id; --id-prefix names them agent:<prefix>-1..N', async ({ expect }) => {
     const p = await kvPulse('aids', 'node-ids');
-    const bus = await NatsBus.connect({ servers: server.url });
+    const bus = await NatsBus.connect({ servers: nats.url });
     const ids = new Set<string>();
     bus.subscribe(subjects('aids').status, (m) => {
       try {
@@ -120,7 +115,7 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
       }
     });
     const procs = [[], [], ['--id-prefix', 'rack-a.2']].map((extra) =>
-      ManagedProcess.node(bin, ['agent', '--cluster', 'aids', '--count', '3', '--nats', server.url, ...extra], { env: { BACKBEAT_LOG_FORMAT: 'json' } }),
+      ManagedProcess.node(bin, ['agent', '--cluster', 'aids', '--count', '3', '--nats', nats.url, ...extra], { env: { BACKBEAT_LOG_FORMAT: 'json' } }),
     );
     try {
       await waitFor(() => ids.size >= 9, { timeoutMs: 20_000, message: 'claims of nine agents' }).catch((err) => {
@@ -142,7 +137,7 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
 
   it('agent - a bad --id-prefix is one line naming the flag and the rule, exit 2 (usage)', async ({ expect }) => {
     for (const bad of ['a:b', 'x'.repeat(101), 'sp ace']) {
-      const { code, err } = await runInProcess(['agent', '--cluster', 'x', '--nats', server.url, '--id-prefix', bad]);
+      const { code, err } = await runInProcess(['agent', '--cluster', 'x', '--nats', nats.url, '--id-prefix', bad]);
       expect(code, err).toBe(2);
       expect(err.trim()).toBe(`backbeat: --id-prefix: must be 1 to 100 letters, digits, '.', '_' or '-', got '${bad}'`);
     }
@@ -152,7 +147,7 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
     // In-process (cli.test shows a flag error end to end in a process): the flag is checked
     // before any connection.
     for (const cmd of ['agent', 'watch']) {
-      const { code, err } = await runInProcess([cmd, '--cluster', 'x', '--nats', server.url, '--timing', 'fast']);
+      const { code, err } = await runInProcess([cmd, '--cluster', 'x', '--nats', nats.url, '--timing', 'fast']);
       expect(code, err).toBe(2);
       expect(err.trim()).toBe("backbeat: --timing: must be 'grid' or 'frames', got 'fast'");
     }

@@ -40,6 +40,11 @@ export function adminTokenProblem(token: string): string | undefined {
   return undefined;
 }
 
+/** The `Authorization` header a client sends with an admin `token`; none without a token. */
+export function bearerHeader(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 /** The host name of a `Host` header or a bind address: brackets and port removed, lower case. */
 export function hostnameOf(host: string): string {
   const h = host.trim().toLowerCase();
@@ -54,6 +59,16 @@ export function isLoopbackHost(host: string): boolean {
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+/**
+ * Where a server may listen (docs/spec.md §10 Security): without an admin token, on a loopback
+ * address only. Returns why `host` is refused, naming `server` (e.g. 'the admin API'), or
+ * undefined when it may listen there.
+ */
+export function loopbackBindProblem(server: string, host: string, token: string | undefined): string | undefined {
+  if (token || isLoopbackHost(host)) return undefined;
+  return `without --admin-token ${server} listens on loopback only (127.0.0.1 or ::1), got '${host}'`;
 }
 
 /** What {@link guardRequest} reads of a request. */

@@ -21,17 +21,17 @@ export { BackbeatError, InvalidArgumentError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { HTTP_ERROR_CODES, httpError, sendHttpError } from './http-errors.js';
 export {
-  SAFE_METHODS,
   HTTP_LIMITS,
   PAGE_SECURITY_HEADERS,
   adminTokenProblem,
   errorAnswer,
+  bearerHeader,
   bearerMatches,
   guardHook,
   guardRequest,
-  hostnameOf,
   httpServerOptions,
   isLoopbackHost,
+  loopbackBindProblem,
   parseBearer,
 } from './http-guard.js';
 export type { GuardOptions, GuardRefusal, GuardReply, GuardRequest, HttpLimits, ServerErrorLike } from './http-guard.js';
@@ -48,7 +48,16 @@ export { FakeClock } from './fake-clock.js';
 
 export { Hlc } from './hlc.js';
 export type { HlcOptions, HlcUpdate } from './hlc.js';
-export { formatHlc, parseHlc, compareHlc, hlcNodeSuffix, HLC_MAX_COUNTER, HLC_PLACEHOLDER, hlcHole, fillHlcHole, hlcInHole } from './hlc-wire.js';
+export {
+  formatHlc,
+  parseHlc,
+  compareHlc,
+  hlcNodeSuffix,
+  HLC_PLACEHOLDER,
+  hlcHole,
+  fillHlcHole,
+  hlcInHole,
+} from './hlc-wire.js';
 export type { HlcHole, HlcTimestamp } from './hlc-wire.js';
 
 export { PHASES, PHASE_ALIASES, isPhase } from './phases.js';

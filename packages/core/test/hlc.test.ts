@@ -6,7 +6,6 @@ import {
   fillHlcHole,
   formatHlc,
   Hlc,
-  HLC_MAX_COUNTER,
   HLC_PLACEHOLDER,
   hlcHole,
   hlcInHole,
@@ -15,6 +14,7 @@ import {
   parseHlc,
   type HlcTimestamp,
 } from '@backbeat/core';
+import { HLC_MAX_COUNTER } from '@backbeat/core/internal';
 
 const T0 = 1_700_000_000_000;
 const arbStamp = fc.record({

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { bearerMatches, errorAnswer, guardRequest, httpServerOptions, isLoopbackHost, parseBearer, redactCredentials } from '@backbeat/core';
+import {
+  bearerHeader,
+  bearerMatches,
+  errorAnswer,
+  guardRequest,
+  httpServerOptions,
+  isLoopbackHost,
+  loopbackBindProblem,
+  parseBearer,
+  redactCredentials,
+} from '@backbeat/core';
 
 const req = (method: string, headers: Record<string, string>) => ({ method, url: '/api/v1/tempo', headers: { host: '127.0.0.1:8080', ...headers } });
 
@@ -83,5 +93,24 @@ describe('redact - credentials in URLs', () => {
     expect(redactCredentials('cannot connect to nats://tok3n@a:4222,tls://bob:pw@b:4222 (x)')).toBe('cannot connect to nats://***@a:4222,tls://bob:***@b:4222 (x)');
     expect(redactCredentials('{"nats":"nats://u:p%40ss@h:1"}')).toBe('{"nats":"nats://u:***@h:1"}');
     expect(redactCredentials('nats://127.0.0.1:4222 and mail@example.com')).toBe('nats://127.0.0.1:4222 and mail@example.com');
+  });
+});
+
+describe('http guard - what clients send and where servers listen', () => {
+  it('bearerHeader - the header a client sends parses back to its token; none without a token', () => {
+    expect(bearerHeader(undefined)).toEqual({});
+    expect(bearerHeader('')).toEqual({});
+    const h = bearerHeader('s3cret');
+    expect(parseBearer(h.authorization)).toBe('s3cret');
+    expect(bearerMatches(h.authorization, 's3cret')).toBe(true);
+  });
+
+  it('loopbackBindProblem - without a token only loopback addresses ([::1] too); with one, any', () => {
+    for (const host of ['127.0.0.1', '::1', '[::1]', 'localhost']) expect(loopbackBindProblem('x', host, undefined), host).toBeUndefined();
+    expect(loopbackBindProblem('the admin API', '0.0.0.0', undefined)).toBe(
+      "without --admin-token the admin API listens on loopback only (127.0.0.1 or ::1), got '0.0.0.0'",
+    );
+    expect(loopbackBindProblem('x', '::', undefined)).toMatch(/loopback only/);
+    expect(loopbackBindProblem('x', '0.0.0.0', 't0ken')).toBeUndefined();
   });
 });

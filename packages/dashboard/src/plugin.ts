@@ -15,6 +15,7 @@ import type { DashboardSource } from './source.js';
 const ASSETS: Record<string, string> = {
   '/': 'index.html',
   '/dashboard/app.js': 'app.js',
+  '/dashboard/view.js': 'view.js',
   '/dashboard/style.css': 'style.css',
 };
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };

@@ -1,5 +1,6 @@
 /**
- * @backbeat/pulse: the leader-elected beat emitter (BACKBEAT-REQ-001..005).
+ * @backbeat/pulse: the leader-elected beat emitter (BACKBEAT-REQ-001..005). This barrel is the
+ * public API; what the package's own tests reach inside for is in `@backbeat/pulse/internal`.
  *
  * ```ts
  * const bus = await NatsBus.connect({ servers: 'nats://127.0.0.1:4222' });
@@ -10,32 +11,25 @@
  * ```
  */
 export { Pulse } from './pulse.js';
-export type { ServiceState, TempoStatus, LeaderStatus, LeaderRole, PulseDriftReport, Readiness } from './status-views.js';
+export type {
+  ServiceState,
+  TempoStatus,
+  LeaderStatus,
+  LeaderRole,
+  PulseDriftReport,
+  Readiness,
+} from './status-views.js';
 export { resolvePulseOptions, normalizePhases, DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CLOCK_OFFSET_MS } from './options.js';
 export type { PulseOptions, ResolvedPulseOptions } from './options.js';
-export { SingleNodeElector } from './elector.js';
-export type { LeaderElector, Leadership } from './elector.js';
-export { KvLeaseElector } from './kv-lease.js';
-export { TAKEOVER_SAFETY_MS, takeoverDueAt } from './lease-takeover.js';
-export type { KvLeaseOptions } from './kv-lease.js';
-export { LEADER_TERM_KEY } from './lease-records.js';
-export type { PulseLeaseRecord } from './lease-records.js';
-export { DEFAULT_KV_OUTAGE_GRACE_MS, leaseRequestTimeoutMs, needsHandoverGuard, outageTimings, OUTAGE_RETRY_MS } from './lease-outage.js';
-export type { OutageTimings } from './lease-outage.js';
+export { DEFAULT_KV_OUTAGE_GRACE_MS } from './lease/outage.js';
+export type { LeaderElector, Leadership } from './lease/leader-elector.js';
+export { SingleNodeElector } from './lease/single-node-elector.js';
+export type { ClockCheckStatus } from './lease/clock-check.js';
 export { LeaseTtlMismatchError, PULSE_ERROR_CODES } from './errors.js';
-export { gateLease, gatePending, gateTempoMap, gateTermRecord } from './kv-gates.js';
-export type { GateResult, GatedKey, TermRecord, WireSlot } from './kv-gates.js';
 export type { EmitterLoad } from './worker-emitter.js';
-export { ClockCheck } from './clock-check.js';
-export type { ClockCheckOptions, ClockCheckStatus } from './clock-check.js';
-export { BeatScheduler } from './scheduler.js';
-export type { BeatSchedulerOptions, SlotEvent } from './scheduler.js';
-export { buildLegacyControl } from './frames.js';
-export { buildBeatFrame, TERM_HEADER } from '@backbeat/contracts';
 export { createPulseMetrics } from './metrics.js';
 export type { PulseMetrics, PulseGaugeReadings } from './metrics.js';
-export { DriftTracker } from './drift.js';
 export type { DriftReport } from './drift.js';
-export type { PendingTempo, TempoRequest } from './tempo.js';
+export type { PendingTempo, TempoRequest } from './tempo/tempo-changes.js';
 export { buildAdminApp, tempoChangeAnswer } from './admin.js';
 export type { AdminOptions, TempoChangeAnswer } from './admin.js';

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
 import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
-import type { LeaderElector } from './elector.js';
-import { DEFAULT_KV_OUTAGE_GRACE_MS } from './lease-outage.js';
+import type { LeaderElector } from './lease/leader-elector.js';
+import { DEFAULT_KV_OUTAGE_GRACE_MS } from './lease/outage.js';
 
 /** Options of {@link Pulse}. */
 export interface PulseOptions {

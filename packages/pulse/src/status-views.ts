@@ -4,10 +4,10 @@
  * actually do at that instant.
  */
 import { beatDurationMs, tempoAt, type LifecycleState, type TempoMap } from '@backbeat/core';
-import type { ClockCheckStatus } from './clock-check.js';
+import type { ClockCheckStatus } from './lease/clock-check.js';
 import type { DriftReport } from './drift.js';
-import type { Leadership } from './elector.js';
-import type { PendingTempo } from './tempo.js';
+import type { Leadership } from './lease/leader-elector.js';
+import type { PendingTempo } from './tempo/tempo-changes.js';
 
 /** Lifecycle of a service. */
 export type ServiceState = LifecycleState;

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
 import { MemoryBroker, MemoryBus, openLeaseBucket, openStateBucket } from '@backbeat/transport';
 import { fault, faulty, heal, type FaultState } from './lease-faults.js';
-import { KvLeaseElector, LEADER_TERM_KEY, needsHandoverGuard, outageTimings } from '@backbeat/pulse';
+import { KvLeaseElector, LEADER_TERM_KEY, needsHandoverGuard, outageTimings } from '@backbeat/pulse/internal';
 
 const TTL = 1000;
 const T = outageTimings(TTL);

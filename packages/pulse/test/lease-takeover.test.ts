@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
 import { MemoryBroker, MemoryBus, openLeaseBucket, openStateBucket } from '@backbeat/transport';
-import { KvLeaseElector, outageTimings, TAKEOVER_SAFETY_MS } from '@backbeat/pulse';
+import { KvLeaseElector, outageTimings, TAKEOVER_SAFETY_MS } from '@backbeat/pulse/internal';
 import { fault, faulty, heal, type Fault, type FaultState } from './lease-faults.js';
 
 const TTL = 1000;

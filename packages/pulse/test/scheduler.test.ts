@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyTempoChange, createTempoMap, FakeClock, type TempoMap } from '@backbeat/core';
-import { BeatScheduler, type SlotEvent } from '@backbeat/pulse';
+import { BeatScheduler, type SlotEvent } from '@backbeat/pulse/internal';
 
 const T0 = 1_700_000_000_000;
 
@@ -56,7 +56,7 @@ describe('scheduler - grid timing', () => {
   });
 });
 
-import { DriftTracker } from '@backbeat/pulse';
+import { DriftTracker } from '@backbeat/pulse/internal';
 
 describe('drift tracker - REQ-003', () => {
   it('drift - a constant delay is not drift; a slowly growing offset is', () => {

@@ -30,8 +30,6 @@ export class ClaimPipeline<T> {
   #queue: Array<Entry<T>> = [];
   #head = 0;
   #idle: Array<() => void> = [];
-  /** While above 0, nothing is counted: claims wait in the queue (see {@link hold}). */
-  #holds = 0;
 
   constructor(hooks: ClaimPipelineHooks<T>) {
     this.#hooks = hooks;
@@ -45,7 +43,7 @@ export class ClaimPipeline<T> {
   /** Takes a claim; it is counted now or once the checks before it and its own are done. */
   submit(item: T): void {
     const job = this.#hooks.toCheck(item);
-    if (job === undefined && this.pending === 0 && this.#holds === 0) {
+    if (job === undefined && this.pending === 0) {
       this.#hooks.apply(item, undefined);
       return;
     }
@@ -59,21 +57,6 @@ export class ClaimPipeline<T> {
     });
   }
 
-  /**
-   * Counts nothing until the returned release is called (each hold once; holds nest): a
-   * report being stored sees no claim counted between its build and its seal.
-   */
-  hold(): () => void {
-    this.#holds++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#holds--;
-      this.#drain();
-    };
-  }
-
   /** Resolves once every claim submitted so far is counted. */
   idle(): Promise<void> {
     if (this.pending === 0) return Promise.resolve();
@@ -81,7 +64,7 @@ export class ClaimPipeline<T> {
   }
 
   #drain(): void {
-    while (this.#holds === 0 && this.#head < this.#queue.length && this.#queue[this.#head]!.ready) {
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.ready) {
       const e = this.#queue[this.#head]!;
       this.#queue[this.#head++] = undefined as unknown as Entry<T>; // let it go
       try {

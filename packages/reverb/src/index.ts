@@ -1,5 +1,6 @@
 /**
  * @backbeat/reverb: folds each bar's status claims into a BarReport (BACKBEAT-REQ-020..022).
+ * The public API; what tests and benchmarks need from inside is `@backbeat/reverb/internal`.
  *
  * ```ts
  * const reverb = new Reverb({ bus, clusterId: 'chorus-aus-01', nodeId: 'r1', signatures: 'require', trust: TrustStore.load('trust.json') });
@@ -12,20 +13,15 @@ export type { ReverbState, ClaimSource, IngestOutcome } from './reverb.js';
 export { resolveReverbOptions, defaultReverbNodeId, SIGNATURE_MODES, DEFAULT_CLUSTER_ID, DEFAULT_BAR_LENGTH } from './options.js';
 export type { ReverbOptions, ResolvedReverbOptions, SignatureMode } from './options.js';
 export { TrustStore } from './trust.js';
+export type { SignatureCheck } from './trust.js';
 export { watchTrustFile, type TrustWatch, type TrustWatchHooks } from './trust-watch.js';
 export { VerifyPool } from './verify-pool.js';
-export { ClaimPipeline, type ClaimPipelineHooks } from './claim-pipeline.js';
 export { ED25519_BACKEND, verifyEd25519, publicKeyFromRaw } from './ed25519.js';
 export type { PublicKey } from './ed25519.js';
-export type { SignatureCheck } from './trust.js';
-export { checkClaim } from './ingest.js';
-export type { Verdict, IngestContext } from './ingest.js';
-export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText, compareHlcText } from './window.js';
-export type { IssueKind } from './window.js';
-export { planRecovery } from './recovery.js';
-export { ClaimStreamReader, pageLimitFor, DEFAULT_READ_BYTES, type ReadStart } from './claim-stream.js';
-export { HandledSeqs } from './handled-seqs.js';
-export type { RecoveryPlan, RecoveryInput } from './recovery.js';
+export { checkClaim } from './ledger/check-claim.js';
+export type { Verdict, IngestContext } from './ledger/check-claim.js';
+export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText } from './ledger/window.js';
+export type { IssueKind } from './ledger/window.js';
 export { readReports, decodeStoredReport } from './history.js';
 export type { ReportPage, ReportQuery } from './history.js';
 export { consumerName, classifyConsumers, listReverbConsumers, pruneReverbConsumers, CONSUMER_PREFIX } from './consumers.js';

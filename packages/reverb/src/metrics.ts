@@ -28,7 +28,7 @@ export function createReverbMetrics(registry = new Registry()): ReverbMetrics {
       registers,
     }),
     activeWindows: new Gauge({ name: 'backbeat_reverb_active_windows', help: 'Windows held in memory', registers }),
-    reports: new Counter({ name: 'backbeat_reverb_reports_published_total', help: 'BarReports published by this replica', registers }),
+    reports: new Counter({ name: 'backbeat_reverb_reports_published_total', help: 'BarReports whose stored copy is this replica\'s (the report stream republishes each on the reverb subject)', registers }),
     agentsReporting: new Gauge({ name: 'backbeat_reverb_agents_reporting', help: 'Agents reporting in the last bar', registers }),
     reportFailures: new Counter({ name: 'backbeat_reverb_report_store_failures_total', help: 'BarReport stores that failed (each is retried)', registers }),
     catchUpReads: new Counter({

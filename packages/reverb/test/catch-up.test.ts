@@ -4,9 +4,10 @@ import { NatsBus, statusStreamConfig, type Bus, type DurableMsg } from '@backbea
 import { createClient } from '@backbeat/sdk';
 import { Reverb } from '@backbeat/reverb';
 import type { BarReport } from '@backbeat/contracts';
-import { collectReports, startPulse, useNatsServer } from './helpers.js';
+import { collectReports, startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 /**
  * The bus as given, except that while `held` is true every durable delivery is held back and
  * handed over when it is released: a consumer stalled as by a NATS fault (its Raft group

@@ -4,12 +4,13 @@ import type { BarReport, ClaimState } from '@backbeat/contracts';
 import { waitFor, type ManagedProcess } from '@backbeat/testing';
 import { reportStreamConfig, subjects, type BusMsg } from '@backbeat/transport';
 import { createClient, publicKeyBase64, type Client } from '@backbeat/sdk';
-import { startPulse, useNatsServer } from './helpers.js';
+import { startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { startReverbProcess } from './process.js';
 
 const CLUSTER = 'crash';
 const BAR = 4;
-const fx = useNatsServer();
+const fx = useNatsFixture();
 
 const STATES: ClaimState[] = ['planning', 'executing', 'reviewing', 'completed'];
 

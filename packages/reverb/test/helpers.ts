@@ -1,51 +1,7 @@
-import { afterAll, beforeAll } from 'vitest';
 import { windowId } from '@backbeat/core';
-import { NatsServer } from '@backbeat/testing';
 import { NatsBus, subjects, type Bus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import type { BarReport } from '@backbeat/contracts';
-
-/** What {@link useNatsServer} gives a test file. */
-export interface NatsServerFixture {
-  /** The file's nats-server (valid once beforeAll ran). */
-  readonly server: NatsServer;
-  /** A connection of the test's own. */
-  readonly bus: NatsBus;
-  /** Runs `stop` after the file, before the connection and the server close (last added, first run). */
-  cleanup(stop: () => Promise<unknown>): void;
-}
-
-/**
- * One nats-server and one connection for a test file; everything registered with `cleanup`,
- * the connection and the server are stopped after the file, also when a test fails.
- */
-export function useNatsServer(): NatsServerFixture {
-  let server: NatsServer | undefined;
-  let bus: NatsBus | undefined;
-  const cleanups: Array<() => Promise<unknown>> = [];
-  beforeAll(async () => {
-    server = await NatsServer.start();
-    bus = await NatsBus.connect({ servers: server.url });
-  });
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-    await bus?.close();
-    await server?.stop();
-  });
-  const ready = <T>(v: T | undefined): T => {
-    if (v === undefined) throw new Error('the nats-server fixture is used before beforeAll ran');
-    return v;
-  };
-  return {
-    get server() {
-      return ready(server);
-    },
-    get bus() {
-      return ready(bus);
-    },
-    cleanup: (stop) => void cleanups.push(stop),
-  };
-}
 
 /** An empty, valid BarReport of the bar from `fromBeat` (`beats` long). */
 export function emptyReport(cluster: string, fromBeat: number, beats = 4): BarReport {

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@backbeat/core';
 import { MemoryBus, clusterNames, reportStreamConfig, subjects, type Bus } from '@backbeat/transport';
 import { readReports, type ReportQuery } from '@backbeat/reverb';
-import { emptyReport, useNatsServer } from './helpers.js';
+import { emptyReport } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
 const enc = new TextEncoder();
 
@@ -152,7 +153,7 @@ describe('history - readReports on the in-memory bus', () => {
 });
 
 describe('history - readReports on nats-server', () => {
-  const fx = useNatsServer();
+  const fx = useNatsFixture();
 
   it('history - tempo changes, a gap and rotated-out reports: pages match the stored reports; no reader is left behind', async () => {
     const cluster = 'nats-hist';

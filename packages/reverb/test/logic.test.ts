@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock, compareHlc, createTempoMap, formatHlc, parseHlc } from '@backbeat/core';
 import { validateBarReport } from '@backbeat/contracts';
 import { publicKeyBase64 } from '@backbeat/sdk';
-import { HandledSeqs, TrustStore, WindowAggregation, compareHlcText, assertBindable, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, planRecovery, resolveReverbOptions } from '@backbeat/reverb';
+import { TrustStore, WindowAggregation, assertBindable, checkClaim, classifyConsumers, defaultReverbNodeId, issueText, resolveReverbOptions } from '@backbeat/reverb';
+import { HandledSeqs, HandledWaiters, compareHlcText, planRecovery } from '@backbeat/reverb/internal';
 
 const map = createTempoMap({ startTime: 1_000_000, tempoBpm: 60, barLength: 4 }); // 1 s beats, 4 s bars
 const enc = new TextEncoder();
@@ -30,7 +31,7 @@ describe('reverb - recovery plan', () => {
 
 describe('reverb - handled stream sequences', () => {
   it('handled - the floor closes over sequences handled out of order; a handled one is known again', () => {
-    const h = new HandledSeqs(new FakeClock());
+    const h = new HandledSeqs();
     expect(h.has(1)).toBe(false);
     expect(h.upTo).toBeUndefined();
     h.add(10); // the first sets the floor below it
@@ -53,7 +54,7 @@ describe('reverb - handled stream sequences', () => {
     const op = fc.oneof(fc.record({ add: fc.integer({ min: 1, max: 60 }) }), fc.record({ advance: fc.integer({ min: 1, max: 60 }) }));
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 80 }), (ops) => {
-        const h = new HandledSeqs(new FakeClock());
+        const h = new HandledSeqs();
         const model = new Set<number>();
         let floor: number | undefined;
         for (const o of ops) {
@@ -74,13 +75,15 @@ describe('reverb - handled stream sequences', () => {
 
   it('handled - a wait ends true when the floor reaches its target, false at its timeout', async () => {
     const clock = new FakeClock();
-    const h = new HandledSeqs(clock);
+    const h = new HandledSeqs();
+    const waits = new HandledWaiters(clock, () => h.upTo);
     h.advanceTo(4);
-    await expect(h.whenHandled(4, 100)).resolves.toBe(true);
-    const reached = h.whenHandled(6, 100);
-    const missed = h.whenHandled(9, 100);
+    await expect(waits.whenHandled(4, 100)).resolves.toBe(true);
+    const reached = waits.whenHandled(6, 100);
+    const missed = waits.whenHandled(9, 100);
     h.add(6);
     h.add(5);
+    waits.check();
     await expect(reached).resolves.toBe(true);
     clock.advance(100);
     await expect(missed).resolves.toBe(false);

@@ -6,10 +6,11 @@ import { waitFor } from '@backbeat/testing';
 import { readPresence, reportStreamConfig, statusStreamConfig, subjects, type Bus } from '@backbeat/transport';
 import { publicKeyBase64 } from '@backbeat/sdk';
 import { Reverb, TrustStore, buildReverbApp, listReverbConsumers, pruneReverbConsumers, readReports } from '@backbeat/reverb';
-import { emptyReport, startPulse, useNatsServer } from './helpers.js';
+import { emptyReport, startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { refusedReverbProcess } from './process.js';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 const enc = new TextEncoder();
 async function startReverb(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Reverb>[0]> = {}, on: Bus = fx.bus): Promise<Reverb> {
   const r = new Reverb({ bus: on, clusterId: cluster, nodeId, signatures: 'off', ...extra });

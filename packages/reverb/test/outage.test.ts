@@ -9,10 +9,12 @@ import type { BarReport, ClaimState } from '@backbeat/contracts';
 import { waitFor } from '@backbeat/testing';
 import { MemoryBus, NatsBus, reportStreamConfig, statusStreamConfig, subjects, type Bus, type StoredMsg } from '@backbeat/transport';
 import { createClient, type Client } from '@backbeat/sdk';
-import { ClaimStreamReader, pageLimitFor, Reverb } from '@backbeat/reverb';
-import { startPulse, useNatsServer } from './helpers.js';
+import { Reverb } from '@backbeat/reverb';
+import { ClaimStreamReader, pageLimitFor } from '@backbeat/reverb/internal';
+import { startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 const dec = new TextDecoder();
 const STATES: ClaimState[] = ['planning', 'executing', 'reviewing'];
 

@@ -4,9 +4,10 @@ import { NatsBus, clusterNames, statusStreamConfig, subjects, TimeoutError, type
 import { createClient } from '@backbeat/sdk';
 import { Reverb } from '@backbeat/reverb';
 import type { BarReport } from '@backbeat/contracts';
-import { startPulse, useNatsServer } from './helpers.js';
+import { startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 
 /**
  * The bus as given, except that while `cut` is true every store of a bar report times out:

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { subjects } from '@backbeat/transport';
 import { Reverb } from '@backbeat/reverb';
-import { useNatsServer } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 const enc = new TextEncoder();
 const claim = (agent: string, beat: number, n: number) =>
   enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc: `18bcfe56800:${n.toString(16).padStart(4, '0')}:abcd` }));

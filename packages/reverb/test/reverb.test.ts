@@ -4,9 +4,10 @@ import { waitFor } from '@backbeat/testing';
 import { NatsBus, reportStreamConfig } from '@backbeat/transport';
 import { createClient, type Client } from '@backbeat/sdk';
 import { Reverb, buildReverbApp } from '@backbeat/reverb';
-import { collectReports, startPulse, useNatsServer } from './helpers.js';
+import { collectReports, startPulse } from './helpers.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
-const fx = useNatsServer();
+const fx = useNatsFixture();
 
 async function reverb(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Reverb>[0]> = {}): Promise<{ r: Reverb; bus: NatsBus; stop(): Promise<void> }> {
   const bus = await NatsBus.connect({ servers: fx.server.url });

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { publicKeyBase64 } from '@backbeat/sdk';
-import { ClaimPipeline, TrustStore, VerifyPool, type SignatureCheck } from '@backbeat/reverb';
+import { TrustStore, VerifyPool, type SignatureCheck } from '@backbeat/reverb';
+import { ClaimPipeline } from '@backbeat/reverb/internal';
 
 const enc = new TextEncoder();
 const key = () => generateKeyPairSync('ed25519').privateKey;

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { compareServerVersions } from '@backbeat/transport';
 
 /** The release the project pins and builds from its Go module. */
 export const PINNED_NATS_SERVER_VERSION = '2.14.10';
@@ -47,16 +48,6 @@ export function readVersion(binary: string): string | undefined {
   return /v?(\d+\.\d+\.\d+)/.exec(`${r.stdout}${r.stderr}`)?.[1];
 }
 
-/** Compares dotted versions numerically (`2.9.21` < `2.10.0`): negative, 0 or positive. */
-export function compareVersions(a: string, b: string): number {
-  const [pa, pb] = [a, b].map((v) => v.replace(/^v/, '').split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0));
-  for (let i = 0; i < 3; i++) {
-    const d = (pa![i] ?? 0) - (pb![i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 let resolved: NatsServerBinary | undefined;
 
 /**
@@ -83,7 +74,7 @@ function resolve(env: NodeJS.ProcessEnv): NatsServerBinary {
     if (version) return { path: pinned, version, source: 'cache' };
   }
   const onPath = readVersion('nats-server');
-  if (onPath && compareVersions(onPath, MIN_PATH_VERSION) >= 0) return { path: 'nats-server', version: onPath, source: 'path' };
+  if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0) return { path: 'nats-server', version: onPath, source: 'path' };
   const found = onPath ? `the nats-server on PATH is ${onPath}, older than 2.10` : 'no nats-server was built or found on PATH';
   throw new Error(
     `${found}: run \`node scripts/ensure-nats-server.mjs\` (builds v${PINNED_NATS_SERVER_VERSION} with Go), or set BACKBEAT_NATS_SERVER=/path/to/nats-server`,

@@ -31,7 +31,7 @@ interface Routez {
 }
 
 interface Jsz {
-  meta_cluster?: { leader?: string; cluster_size?: number };
+  meta_cluster?: { leader?: string; cluster_size?: number; replicas?: ReadonlyArray<{ name: string; current: boolean }> };
   account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: StreamCluster }> }>;
 }
 
@@ -172,15 +172,22 @@ export class NatsCluster {
   }
 
   /**
-   * Waits until every answering node reports the same JetStream meta leader; returns its name.
+   * Waits until every answering node reports the same JetStream meta leader, and that leader counts
+   * every other answering node as a current peer (before that, an R3 create can answer "no suitable
+   * peers for placement"); returns the leader's name.
    * @throws Error on timeout
    */
   async waitForJetStream(timeoutMs = 20_000): Promise<string> {
     return waitFor(
       async () => {
-        const leaders = await Promise.all(this.#answering().map(async (s) => (await this.#jsz(s)).meta_cluster?.leader ?? ''));
-        const first = leaders[0];
-        return first && leaders.every((l) => l === first) ? first : '';
+        const nodes = this.#answering();
+        const metas = await Promise.all(nodes.map(async (s) => (await this.#jsz(s)).meta_cluster));
+        const first = metas[0]?.leader;
+        if (!first || !metas.every((m) => m?.leader === first)) return '';
+        const leader = metas[nodes.findIndex((s) => this.names[this.servers.indexOf(s)] === first)];
+        if (nodes.length > 1 && !leader) return '';
+        const current = (leader?.replicas ?? []).filter((r) => r.current).length;
+        return current >= nodes.length - 1 ? first : '';
       },
       { timeoutMs, intervalMs: 20, message: 'a JetStream meta leader in the cluster' },
     );

@@ -31,7 +31,19 @@ import { join } from 'node:path';
 import { onProcessExit } from './cleanup.js';
 import { NatsCluster } from './nats-cluster.js';
 import { NatsServer, type NatsServerOptions } from './nats-server.js';
-import { destroyNetnsSync, missingForNetns, run, sweepOrphans, uniquePrefix } from './netns.js';
+import {
+  bridgeDropScript,
+  createNetwork,
+  flushFaults,
+  isolateMatches,
+  netHosts,
+  nft,
+  oneWayMatch,
+  portDropScript,
+  switchNetns,
+  type NetHost,
+} from './net-links.js';
+import { destroyNetnsSync, missingForNetns, sweepOrphans, uniquePrefix } from './netns.js';
 import { NetnsRelay, PROBE_PORT, type ProbeResult } from './netns-relay.js';
 import { ManagedProcess, type SpawnOptions } from './process.js';
 import { waitFor } from './wait.js';
@@ -55,21 +67,6 @@ export interface NetClusterOptions {
   readyTimeoutMs?: number;
 }
 
-/** One host of the network. */
-export interface NetHost {
-  /** 0-based index, as the methods take it. */
-  readonly index: number;
-  /** 'h1', 'h2' ... (also the nats-server's `server_name`). */
-  readonly name: string;
-  /** The network namespace's name. */
-  readonly netns: string;
-  /** The host's address on the test network, e.g. '10.251.0.1'. */
-  readonly address: string;
-}
-
-/** The test network: 10.251.0.0/24, which exists only inside the namespaces. */
-const SUBNET = '10.251.0';
-
 /** A network of hosts, each a network namespace. */
 export class NetCluster {
   readonly hosts: readonly NetHost[];
@@ -92,12 +89,7 @@ export class NetCluster {
     this.#prefix = prefix;
     this.#options = options;
     this.#dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
-    this.hosts = Array.from({ length: options.hosts }, (_, index) => ({
-      index,
-      name: `h${index + 1}`,
-      netns: `${prefix}-h${index + 1}`,
-      address: `${SUBNET}.${index + 1}`,
-    }));
+    this.hosts = netHosts(prefix, options.hosts);
     const names = [this.#switchNs, ...this.hosts.map((h) => h.netns)];
     const dir = this.#dir;
     this.#unregister = onProcessExit(() => {
@@ -129,7 +121,7 @@ export class NetCluster {
   }
 
   get #switchNs(): string {
-    return `${this.#prefix}-sw`;
+    return switchNetns(this.#prefix);
   }
 
   /** @throws RangeError for an index that is not a host */
@@ -139,32 +131,8 @@ export class NetCluster {
     return h;
   }
 
-  async #nft(netns: string, script: string): Promise<void> {
-    await run('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], script);
-  }
-
   async #build(): Promise<void> {
-    const sw = this.#switchNs;
-    try {
-      await run('ip', ['netns', 'add', sw]);
-    } catch (err) {
-      throw new Error(`NetCluster cannot make network namespaces: ${(err as Error).message}`, { cause: err });
-    }
-    await run('ip', ['-n', sw, 'link', 'set', 'lo', 'up']);
-    await run('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
-    await run('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
-    await this.#nft(sw, 'table bridge bb { chain filter { type filter hook forward priority 0; policy accept; }; }');
-    for (const h of this.hosts) {
-      const port = `v${h.name}`;
-      await run('ip', ['netns', 'add', h.netns]);
-      await run('ip', ['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.netns]);
-      await run('ip', ['-n', sw, 'link', 'set', port, 'master', 'br0']);
-      await run('ip', ['-n', sw, 'link', 'set', port, 'up']);
-      await run('ip', ['-n', h.netns, 'addr', 'add', `${h.address}/24`, 'dev', 'eth0']);
-      await run('ip', ['-n', h.netns, 'link', 'set', 'eth0', 'up']);
-      await run('ip', ['-n', h.netns, 'link', 'set', 'lo', 'up']);
-      await this.#nft(h.netns, 'table inet bb { chain out { type filter hook output priority 0; policy accept; }; }');
-    }
+    await createNetwork(this.#switchNs, this.hosts);
     for (const h of this.hosts) this.#relays.push(await NetnsRelay.start(h.netns, join(this.#dir, `${h.name}.sock`)));
     const timeoutMs = this.#options.readyTimeoutMs ?? 30_000;
     await this.waitConnected(timeoutMs);
@@ -283,30 +251,29 @@ export class NetCluster {
     return [...this.#faults];
   }
 
-  async #bridgeRules(what: string, rules: string[]): Promise<void> {
-    const script = rules.map((r) => `add rule bridge bb filter ${r} ether type ip drop comment "${what}"`).join('\n');
-    await this.#nft(this.#switchNs, script);
+  async #bridgeRules(what: string, matches: string[]): Promise<void> {
+    await nft(this.#switchNs, bridgeDropScript(what, matches));
     this.#faults.push(what);
   }
 
   /** Host i hears nothing and nobody hears host i (its own processes still talk to each other). */
   async isolate(i: number): Promise<void> {
     const h = this.#host(i);
-    await this.#bridgeRules(`isolate ${h.name}`, [`iifname "v${h.name}"`, `oifname "v${h.name}"`]);
+    await this.#bridgeRules(`isolate ${h.name}`, isolateMatches(h));
   }
 
   /** Hosts i and j lose each other, both ways; each still reaches every other host. */
   async cut(i: number, j: number): Promise<void> {
     const [a, b] = [this.#host(i), this.#host(j)];
     if (a === b) throw new RangeError(`cut needs two different hosts, got ${a.name} twice`);
-    await this.#bridgeRules(`cut ${a.name} <-> ${b.name}`, [`iifname "v${a.name}" oifname "v${b.name}"`, `iifname "v${b.name}" oifname "v${a.name}"`]);
+    await this.#bridgeRules(`cut ${a.name} <-> ${b.name}`, [oneWayMatch(a, b), oneWayMatch(b, a)]);
   }
 
   /** What host `from` sends to host `to` is dropped; what `to` sends to `from` still arrives. */
   async cutOneWay(from: number, to: number): Promise<void> {
     const [a, b] = [this.#host(from), this.#host(to)];
     if (a === b) throw new RangeError(`cutOneWay needs two different hosts, got ${a.name} twice`);
-    await this.#bridgeRules(`cut ${a.name} -> ${b.name}`, [`iifname "v${a.name}" oifname "v${b.name}"`]);
+    await this.#bridgeRules(`cut ${a.name} -> ${b.name}`, [oneWayMatch(a, b)]);
   }
 
   /**
@@ -317,7 +284,7 @@ export class NetCluster {
     const h = this.#host(i);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be 1..65535, got ${port}`);
     const what = `cut tcp port ${port} on ${h.name}`;
-    await this.#nft(h.netns, [`tcp dport ${port}`, `tcp sport ${port}`].map((m) => `add rule inet bb out ${m} drop comment "${what}"`).join('\n'));
+    await nft(h.netns, portDropScript(what, port));
     this.#faults.push(what);
   }
 
@@ -326,8 +293,7 @@ export class NetCluster {
    * @throws Error naming the pair that still cannot reach each other after `timeoutMs`
    */
   async heal(timeoutMs = 10_000): Promise<void> {
-    await this.#nft(this.#switchNs, 'flush chain bridge bb filter');
-    for (const h of this.hosts) await this.#nft(h.netns, 'flush chain inet bb out');
+    await flushFaults(this.#switchNs, this.hosts);
     this.#faults.length = 0;
     await this.waitConnected(timeoutMs);
   }

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listNetns, ManagedProcess, NetCluster, PROBE_PORT, waitFor } from '@backbeat/testing';
+import { ManagedProcess, NetCluster, PROBE_PORT, waitFor } from '@backbeat/testing';
+import { listNetns } from '@backbeat/testing/internal';
 
 const fixture = fileURLToPath(new URL('./fixtures/net-orphan.mjs', import.meta.url));
 const alive = (pid: number) => {

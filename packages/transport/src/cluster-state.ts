@@ -142,17 +142,20 @@ export function statusStreamConfig(clusterId: string, options: { replicas?: numb
 }
 
 /**
- * The stream keeping a cluster's BarReports, de-duplicated by window id (docs/spec.md §9 Reverb);
- * `replicas` as above.
+ * The stream keeping a cluster's BarReports, de-duplicated by window id (docs/spec.md §9 Reverb),
+ * which the server republishes on `backbeat.C.reverb` as it stores each one: the broadcast of
+ * every stored report, whoever stored it. `replicas` as above.
  */
 export function reportStreamConfig(clusterId: string, options: { replicas?: number } = {}): StreamConfig {
+  const s = subjects(clusterId);
   return {
     ...replicasOf(options),
     name: clusterNames(clusterId).reportStream,
-    subjects: [subjects(clusterId).reportStore],
+    subjects: [s.reportStore],
     maxAgeMs: 30 * 24 * 60 * 60 * 1000,
     maxMsgs: 1_000_000,
     duplicateWindowMs: 10 * 60 * 1000,
+    republish: { source: s.reportStore, destination: s.reverb },
   };
 }
 

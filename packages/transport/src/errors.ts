@@ -17,6 +17,7 @@ export const TRANSPORT_ERROR_CODES = {
   BB_ERR_STREAM_REFUSED: 'a stream refused to store a message: larger than its message size limit, or full with discard policy new',
   BB_ERR_REPLICAS: 'an existing bucket or stream has another replica count than asked, and the server cannot change it',
   BB_ERR_SERVER_VERSION: 'the nats-server is too old for what the service needs (replicated state before 2.9.21)',
+  BB_ERR_REPUBLISH: 'an existing stream lacks the republish asked, and the server (2.9) cannot add it in place',
 } as const;
 
 /** One of the transport error codes. */
@@ -104,5 +105,23 @@ export class ReplicaMismatchError extends BackbeatError<{ kind: 'stream' | 'buck
 export class ServerVersionError extends BackbeatError<{ version: string }> {
   constructor(version: string, message: string) {
     super('BB_ERR_SERVER_VERSION', message, { version });
+  }
+}
+
+/**
+ * An existing stream has another republish than asked, and the server cannot change it in
+ * place (nats-server 2.9 refuses any change of a stream's RePublish; 2.10 and newer allow it).
+ * The stream is left as it was; the message says how to get the republish.
+ */
+export class RepublishUnchangeableError extends BackbeatError<{ stream: string; version: string | undefined }> {
+  constructor(stream: string, version: string | undefined, options?: { cause?: unknown }) {
+    super(
+      'BB_ERR_REPUBLISH',
+      `stream '${stream}' exists without the republish asked, and nats-server ${version ?? '(unknown version)'} ` +
+        'cannot add it to an existing stream: upgrade to nats-server 2.10 or newer (it is added at the next start), ' +
+        'or delete the stream so that it is made again with it',
+      { stream, version },
+      options,
+    );
   }
 }

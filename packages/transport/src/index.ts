@@ -15,7 +15,6 @@
 export type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
 export { MSG_ID_HEADER } from './bus.js';
 export type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
-export { assertKvKey } from './kv-types.js';
 export type {
   Consumer,
   ConsumeOptions,
@@ -28,25 +27,17 @@ export type {
   StoredMsg,
   StreamConfig,
   StreamMsgQuery,
+  StreamRepublish,
   StreamState,
 } from './stream-types.js';
-export { resolveStreamConfig, DEFAULT_DUPLICATE_WINDOW_MS, ACK_ALL_BATCH, ACK_ALL_DELAY_MS } from './stream-types.js';
+export { REPUBLISH_HEADERS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';
 export { natsConnectOptions } from './nats-options.js';
 export type { NatsConfig } from './nats-options.js';
 export { MemoryBus } from './memory-bus.js';
 export type { MemoryBusOptions } from './memory-bus.js';
-export { MemoryBroker, DEFAULT_MAX_PAYLOAD } from './memory-broker.js';
-export {
-  subjects,
-  clusterNames,
-  assertClusterId,
-  assertSubject,
-  assertJetStreamName,
-  subjectMatches,
-  subjectsOverlap,
-  CLUSTER_ID_PATTERN,
-} from './subjects.js';
+export { MemoryBroker } from './memory-broker.js';
+export { subjects, clusterNames, assertClusterId } from './subjects.js';
 export type { ClusterSubjects, ClusterNames } from './subjects.js';
 export {
   KvConflictError,
@@ -59,6 +50,7 @@ export {
   ReplicaMismatchError,
   ServerVersionError,
   StreamRefusedError,
+  RepublishUnchangeableError,
   TRANSPORT_ERROR_CODES,
 } from './errors.js';
 export type { TransportErrorCode } from './errors.js';
@@ -81,20 +73,9 @@ export {
   dlqStreamConfig,
 } from './cluster-state.js';
 export type { ReplicaOptions, ReplicaSetting } from './replicas.js';
-export { AUTO_REPLICAS_MAX, checkReplicaSetting, ensureStreamReplicated, parseReplicaSetting, resolveReplicas, withReplicaFallback } from './replicas.js';
-export { MAX_REPLICAS } from './replica-count.js';
+export { checkReplicaSetting, ensureStreamReplicated, parseReplicaSetting, resolveReplicas } from './replicas.js';
 export type { Presence, PresenceKind, PresenceOptions, PresenceRecord } from './presence.js';
-export { PRESENCE_EVERY_MS, PRESENCE_TTL_MS, openPresenceBucket, presenceKey, readPresence, startPresence } from './presence.js';
+export { openPresenceBucket, readPresence, startPresence } from './presence.js';
 export type { RetryOptions } from './retry.js';
-export { isTransientError, retryTransient } from './retry.js';
-export {
-  assertServerVersion,
-  compareServerVersions,
-  serverVersionOf,
-  serverVersionVerdict,
-  supportsLimitMarkers,
-  MIN_CLUSTERED_VERSION,
-  MIN_MARKER_VERSION,
-  MIN_SUPPORTED_VERSION,
-} from './server-version.js';
-export type { ServerVersionVerdict } from './server-version.js';
+export { retryTransient } from './retry.js';
+export { assertServerVersion, compareServerVersions } from './server-version.js';

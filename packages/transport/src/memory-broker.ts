@@ -9,7 +9,7 @@ import { TransportError } from './errors.js';
 import { MemoryKvStore } from './memory-kv.js';
 import { MemoryStream } from './memory-streams.js';
 import type { KvBucketOptions } from './kv-types.js';
-import { resolveStreamConfig, type StreamConfig } from './stream-types.js';
+import { REPUBLISH_HEADERS, resolveStreamConfig, type StreamConfig } from './stream-types.js';
 import { subjectMatches, subjectsOverlap } from './subjects.js';
 
 const defaultClock = createSystemClock({ unrefTimers: true });
@@ -108,9 +108,32 @@ export class MemoryBroker {
   /** Stores the message in the stream capturing `subject`, if any (as nats-server does for any publish). */
   capture(subject: string, data: Uint8Array, headers: Headers): { stream: MemoryStream; seq: number; duplicate: boolean } | undefined {
     for (const stream of this.#streams.values()) {
-      if (stream.captures(subject)) return { stream, ...stream.store(subject, data, headers) };
+      if (!stream.captures(subject)) continue;
+      const stored = stream.store(subject, data, headers);
+      if (!stored.duplicate) this.#republish(stream, subject, stored.seq);
+      return { stream, ...stored };
     }
     return undefined;
+  }
+
+  /** A stored message republished as nats-server does (StreamConfig.republish): once, with the stream's headers. */
+  #republish(stream: MemoryStream, subject: string, seq: number): void {
+    const r = stream.config.republish;
+    const m = stream.find(seq);
+    if (!r || !m || !subjectMatches(r.source, subject)) return;
+    const h = REPUBLISH_HEADERS;
+    const added = {
+      [h.stream]: stream.config.name,
+      [h.subject]: subject,
+      [h.sequence]: String(seq),
+      [h.timeStamp]: new Date(m.time).toISOString(),
+      [h.lastSequence]: String(stream.lastOnSubjectBefore(seq, subject)),
+    };
+    try {
+      this.route(r.destination, m.data, { ...m.headers, ...added });
+    } catch {
+      // A stored message is at most max_payload: routing it again cannot be refused.
+    }
   }
 
   /**
@@ -141,8 +164,12 @@ export class MemoryBroker {
       if (overlap) throw new TransportError(`ensureStream '${resolved.name}'`, `subjects overlap with an existing stream '${other.config.name}'`);
     }
     const existing = this.#streams.get(resolved.name);
-    if (existing) existing.reconfigure(resolved.replicas === undefined ? { ...resolved, replicas: existing.config.replicas } : resolved);
-    else this.#streams.set(resolved.name, new MemoryStream(resolved, this.clock));
+    if (existing) {
+      // Absent settings keep the stream's own, as an update on nats-server does.
+      const replicas = resolved.replicas ?? existing.config.replicas;
+      const republish = resolved.republish ?? existing.config.republish;
+      existing.reconfigure({ ...resolved, ...(replicas === undefined ? {} : { replicas }), ...(republish ? { republish } : {}) });
+    } else this.#streams.set(resolved.name, new MemoryStream(resolved, this.clock));
   }
 
   /** The stream named `name`, if it exists. */

@@ -113,6 +113,12 @@ export class MemoryStream {
     return m?.seq === seq ? m : undefined;
   }
 
+  /** Sequence of the last stored message on `subject` before `seq` (0 when none). */
+  lastOnSubjectBefore(seq: number, subject: string): number {
+    for (let i = this.#indexFrom(seq) - 1; i >= 0; i--) if (this.#msgs[i]!.subject === subject) return this.#msgs[i]!.seq;
+    return 0;
+  }
+
   /** The first stored message after sequence `after` matching `filter`, if any. */
   nextAfter(after: number, filter?: string): StoredMsg | undefined {
     this.enforceLimits();

@@ -221,7 +221,8 @@ export class NatsBus implements Bus {
     this.#checkOpen(`ensureStream '${config.name}'`);
     this.#createJsm ??= createManager(this.nc);
     this.#createJsm.catch(() => (this.#createJsm = undefined));
-    await natsEnsureStream(await this.#manager(), config, this.clustered, await this.#createJsm);
+    const server = { clustered: this.clustered, version: this.serverVersion };
+    await natsEnsureStream(await this.#manager(), config, server, await this.#createJsm);
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {

@@ -17,6 +17,7 @@ import { CREATE_TIMEOUT_MS, createOrFind } from './nats-create.js';
 import { AckAllBatch } from './nats-ack-batch.js';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
+import { RepublishUnchangeableError } from './errors.js';
 import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
 import type { Consumer, ConsumeOptions, ConsumerState, DurableMsg, StreamConfig } from './stream-types.js';
 import { resolveStreamConfig } from './stream-types.js';
@@ -27,12 +28,21 @@ function isNotFound(err: unknown, code: number): boolean {
 }
 
 /**
- * Creates the stream, or updates it to `config` (its replica count too, when given).
+ * Creates the stream, or updates it to `config` (its replica count too, when given; its
+ * republish when given: nats-server 2.10 and newer change it in place, an existing stream
+ * without it keeps it otherwise).
  * @throws InvalidArgumentError (bad limits; replicas > 1 on a server that is not clustered)
+ * @throws RepublishUnchangeableError when the server (2.9) cannot change the stream's republish
  * @throws ReplicaMismatchError when the server refuses the new replica count
  * @throws TransportError (e.g. overlapping subjects)
  */
-export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConfig, clustered: boolean, creator: JetStreamManager = jsm): Promise<void> {
+export async function natsEnsureStream(
+  jsm: JetStreamManager,
+  config: StreamConfig,
+  server: { readonly clustered: boolean; readonly version?: string | undefined },
+  creator: JetStreamManager = jsm,
+): Promise<void> {
+  const { clustered } = server;
   assertJetStreamName(config.name);
   config.subjects.forEach((s) => assertSubject(s, true));
   const c = resolveStreamConfig(config);
@@ -47,6 +57,7 @@ export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConf
     max_msg_size: c.maxMsgSize || -1,
     discard: c.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
     duplicate_window: nanos(c.duplicateWindowMs),
+    ...(c.republish ? { republish: { src: c.republish.source, dest: c.republish.destination } } : {}),
   };
   const limits = { ...cfg }; // the update of an existing stream: its replica count is reconciled on its own
   const operation = `ensureStream '${c.name}'`;
@@ -60,9 +71,18 @@ export async function natsEnsureStream(jsm: JetStreamManager, config: StreamConf
       await createOrFind(jsm, c.name, () => creator.streams.add({ ...cfg, num_replicas: c.replicas ?? 1 }));
       return;
     }
-    await creator.streams.update(c.name, limits);
+    try {
+      await creator.streams.update(c.name, limits);
+    } catch (err) {
+      // nats-server 2.9: "stream configuration update can not change RePublish" (2.10 allows it).
+      if (err instanceof JetStreamApiError && /can not change RePublish/i.test(err.message)) {
+        throw new RepublishUnchangeableError(c.name, server.version, { cause: err });
+      }
+      throw err;
+    }
     if (c.replicas !== undefined) await natsReconcileReplicas(jsm, target, c.replicas, clustered);
   } catch (err) {
+    if (err instanceof RepublishUnchangeableError) throw err;
     throw mapNatsError(err, { operation, timeoutMs: CREATE_TIMEOUT_MS });
   }
 }

@@ -6,6 +6,7 @@
 import { InvalidArgumentError } from '@backbeat/core';
 import type { Headers } from './headers.js';
 import { assertReplicas } from './replica-count.js';
+import { assertSubject, subjectsOverlap } from './subjects.js';
 
 /** A stream: which subjects it captures and how long it keeps messages. */
 export interface StreamConfig {
@@ -37,7 +38,34 @@ export interface StreamConfig {
    * differs and how to fix it. Absent: 1 for a new stream, an existing stream's count is kept.
    */
   replicas?: number;
+  /**
+   * The server republishes every message it stores on a subject matching `source` to
+   * `destination` (JetStream RePublish), once, in stream order, with the message's own headers
+   * and `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp`, `Nats-Last-Sequence`
+   * added; a duplicate (`Nats-Msg-Id` seen) is not stored, so not republished. `destination` must
+   * not be captured by the stream. An existing stream takes it by an update on nats-server 2.10
+   * or newer; 2.9 cannot change it (RepublishUnchangeableError). Absent: an existing stream keeps
+   * the republish it has.
+   */
+  republish?: StreamRepublish;
 }
+
+/** Where a stream republishes what it stores (see {@link StreamConfig.republish}). */
+export interface StreamRepublish {
+  /** The stored messages' subject (wildcards allowed), one the stream captures. */
+  readonly source: string;
+  /** The subject they are republished on (one subject, no wildcards). */
+  readonly destination: string;
+}
+
+/** Headers the server adds to a republished message. */
+export const REPUBLISH_HEADERS = {
+  stream: 'Nats-Stream',
+  subject: 'Nats-Subject',
+  sequence: 'Nats-Sequence',
+  timeStamp: 'Nats-Time-Stamp',
+  lastSequence: 'Nats-Last-Sequence',
+} as const;
 
 /** Options of {@link Bus.publishDurable}. */
 export interface DurablePublishOptions {
@@ -191,7 +219,9 @@ export interface ReadStreamOptions {
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 
 /** A stream configuration with every default applied (`replicas` stays absent when not asked). */
-export type ResolvedStreamConfig = Readonly<Required<Omit<StreamConfig, 'replicas'>> & Pick<StreamConfig, 'replicas'>>;
+export type ResolvedStreamConfig = Readonly<
+  Required<Omit<StreamConfig, 'replicas' | 'republish'>> & Pick<StreamConfig, 'replicas' | 'republish'>
+>;
 
 /**
  * Applies the defaults of a stream configuration and checks its numbers, the same way for
@@ -217,7 +247,27 @@ export function resolveStreamConfig(config: StreamConfig): ResolvedStreamConfig 
   }
   if (config.replicas !== undefined) assertReplicas(config.replicas, 'stream.replicas');
   const replicas = config.replicas === undefined ? {} : { replicas: config.replicas };
-  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, maxMsgSize, discard, duplicateWindowMs, ...replicas });
+  const republish = config.republish === undefined ? {} : { republish: resolveRepublish(config) };
+  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, maxMsgSize, discard, duplicateWindowMs, ...replicas, ...republish });
+}
+
+/**
+ * Checks a stream's republish: both subjects valid, `source` captured by the stream,
+ * `destination` not (the server refuses a cycle).
+ * @throws InvalidSubjectError for a bad subject
+ * @throws InvalidArgumentError naming `stream.republish.<field>` and the rule
+ */
+function resolveRepublish(config: StreamConfig): StreamRepublish {
+  const { source, destination } = config.republish!;
+  assertSubject(source, true);
+  assertSubject(destination, false);
+  if (!config.subjects.some((s) => subjectsOverlap(s, source))) {
+    throw new InvalidArgumentError('stream.republish.source', `'${source}' is not a subject of stream '${config.name}'`);
+  }
+  if (config.subjects.some((s) => subjectsOverlap(s, destination))) {
+    throw new InvalidArgumentError('stream.republish.destination', `'${destination}' is captured by stream '${config.name}' itself (a cycle)`);
+  }
+  return Object.freeze({ source, destination });
 }
 
 /** @throws InvalidArgumentError unless the limit of a read is an integer >= 1 */

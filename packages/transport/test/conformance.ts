@@ -1,13 +1,13 @@
 /**
  * One behaviour suite for every Bus implementation: MemoryBus must do what NatsBus does on a
  * real nats-server, so the embedded mode cannot drift from production. Core messaging here;
- * KV and streams in conformance-jetstream.ts.
+ * KV in conformance-kv.ts, streams in conformance-streams.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { InvalidSubjectError, NoRespondersError, NotConnectedError, TimeoutError, TransportError, type BusEvent, type BusMsg } from '@backbeat/transport';
-import { runJetStreamConformance } from './conformance-jetstream.js';
-
+import { runKvConformance } from './conformance-kv.js';
+import { runStreamConformance } from './conformance-streams.js';
 import { dec, enc, type BusFactory, type Clients } from './helpers.js';
 
 export type { BusFactory } from './helpers.js';
@@ -27,7 +27,8 @@ export function runConformance(name: string, makeFactory: () => Promise<BusFacto
       await c.factory?.teardown();
     });
     runCoreConformance(c);
-    runJetStreamConformance(c);
+    runKvConformance(c);
+    runStreamConformance(c);
   });
 }
 

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { createUser } from '@nats-io/nkeys';
 import { InvalidArgumentError } from '@backbeat/core';
 import { NatsServer, waitFor } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { NatsBus, natsConnectOptions, TransportError, type BusEvent, type DurableMsg, type KvWatchEvent } from '@backbeat/transport';
 import { runConformance } from './conformance.js';
 import { dec, enc } from './helpers.js';
@@ -16,18 +17,10 @@ runConformance('nats', async () => {
 });
 
 describe('nats bus - connection loss (docs/spec.md §12 Known pitfalls)', () => {
-  let server: NatsServer;
-  let bus: NatsBus;
-  beforeAll(async () => {
-    server = await NatsServer.start();
-    bus = await NatsBus.connect({ servers: server.url, reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
-  });
-  afterAll(async () => {
-    await bus?.close();
-    await server?.stop();
-  });
+  const nats = useNatsFixture({ bus: { reconnectTimeWaitMs: 100, pingIntervalMs: 1000 } });
 
   it('nats bus - reconnects after a server restart: events, subscriptions, KV, watch, stream and consumer all carry on; publishes while down are dropped', async () => {
+    const { bus, server } = nats;
     const events: BusEvent['type'][] = [];
     bus.onStatus((e) => events.push(e.type));
     const beats: string[] = [];

@@ -40,19 +40,21 @@ function suite(title: string, extraConfig: string): void {
       expect(s.errors.pulse).toEqual([]);
     });
 
-    it('permissions - reverb consumes claims, stores reports, publishes and hears dead letters, reads the tempo map', async () => {
+    it('permissions - reverb consumes claims, stores reports and hears them republished, publishes and hears dead letters, reads the tempo map', async () => {
       const got: DurableMsg[] = [];
       await s.bus.reverb.consume({ stream: statusStreamConfig(C).name, durable: 'reverb_r1', ackWaitMs: 5000 }, (m) => {
         got.push(m);
         m.ack();
       });
       const dlq: string[] = [];
+      const reports: string[] = [];
       s.bus.reverb.subscribe(S.dlq, (m) => dlq.push(dec(m.data)));
+      s.bus.reverb.subscribe(S.reverb, (m) => reports.push(dec(m.data)));
       await s.bus.reverb.flush();
       await s.bus.reverb.publishDurable(S.reportStore, enc('report-1'), { msgId: 'w1' });
-      s.bus.reverb.publish(S.reverb, enc('report-1'));
       s.bus.reverb.publish(S.dlq, enc('poison'));
       await waitFor(() => dlq.includes('poison'), { message: 'the dead letter heard live' });
+      await waitFor(() => reports.includes('report-1'), { message: 'the stored report, republished' });
       expect((await s.bus.reverb.readStream({ stream: reportStreamConfig(C).name })).map((m) => dec(m.data))).toEqual(['report-1']);
       await waitFor(async () => (await s.bus.reverb.readStream({ stream: dlqStreamConfig(C).name })).length === 1, { message: 'the dead letter in its stream' });
       const state = await s.bus.reverb.kv(`backbeat_${C}_state`, { create: false });
@@ -75,7 +77,7 @@ function suite(title: string, extraConfig: string): void {
       await s.bus.agent.flush();
       s.bus.pulse.publish(S.beat, enc('frame-2'));
       s.bus.pulse.publish(S.control, enc('ctl-2'));
-      s.bus.reverb.publish(S.reverb, enc('report-2'));
+      await s.bus.reverb.publishDurable(S.reportStore, enc('report-2'), { msgId: 'w2' }); // republished on S.reverb
       await waitFor(() => frames.includes('frame-2') && reports.includes('report-2') && control.includes('ctl-2'), { message: 'a frame, a report and control at the agent' });
       const ack = await s.bus.agent.publishDurable(S.status, enc('claim-2'), { msgId: 'agent:a1|2' });
       expect(ack).toMatchObject({ stream: statusStreamConfig(C).name, duplicate: false });
@@ -107,7 +109,7 @@ function suite(title: string, extraConfig: string): void {
       await waitFor(async () => (await s.bus.observer.readStream({ stream: dlqStreamConfig(C).name })).length === 2, { message: 'the dead letters through the mirror' });
       const jsm = await s.bus.observer.jsm();
       expect((await jsm.streams.info(statusStreamConfig(C).name)).state.messages).toBeGreaterThan(0);
-      expect((await jsm.streams.info(reportStreamConfig(C).name)).state.messages).toBe(1);
+      expect((await jsm.streams.info(reportStreamConfig(C).name)).state.messages).toBe(2);
       expect(s.errors.observer).toEqual([]);
     });
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@backbeat/core';
-import { NatsCluster, NatsServer } from '@backbeat/testing';
+import { NatsCluster, waitFor } from '@backbeat/testing';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import {
   ensureStreamReplicated,
   MemoryBus,
@@ -50,25 +51,16 @@ describe('replicas - settings', () => {
 });
 
 describe('replicas - one nats-server', () => {
-  let server: NatsServer;
-  let bus: NatsBus;
-  beforeAll(async () => {
-    server = await NatsServer.start();
-    bus = await NatsBus.connect({ servers: server.url });
-  });
-  afterAll(async () => {
-    await bus?.close();
-    await server?.stop();
-  });
+  const nats = useNatsFixture();
 
   it('replicas - auto is 1 on a server that is not clustered; more than 1 is refused before anything is created', async () => {
-    expect(bus.clustered).toBe(false);
-    expect(await resolveReplicas(bus, 'auto')).toBe(1);
-    await expect(bus.kv('single_r3', { replicas: 3 })).rejects.toThrow(/replicas: bucket 'single_r3': 3 replicas need a JetStream cluster/);
-    await expect(bus.ensureStream({ name: 'SINGLE_R3', subjects: ['single.r3'], replicas: 3 })).rejects.toThrow(InvalidArgumentError);
-    const jsm = await bus.jsm();
+    expect(nats.bus.clustered).toBe(false);
+    expect(await resolveReplicas(nats.bus, 'auto')).toBe(1);
+    await expect(nats.bus.kv('single_r3', { replicas: 3 })).rejects.toThrow(/replicas: bucket 'single_r3': 3 replicas need a JetStream cluster/);
+    await expect(nats.bus.ensureStream({ name: 'SINGLE_R3', subjects: ['single.r3'], replicas: 3 })).rejects.toThrow(InvalidArgumentError);
+    const jsm = await nats.bus.jsm();
     await expect(jsm.streams.info('KV_single_r3')).rejects.toThrow(/stream not found/);
-    const kv = await openStateBucket(bus, 'single', { replicas: 1 });
+    const kv = await openStateBucket(nats.bus, 'single', { replicas: 1 });
     expect((await kv.settings()).replicas).toBe(1);
   });
 });
@@ -120,7 +112,12 @@ describe('replicas - a 3-node JetStream cluster', () => {
     expect((await r3.settings()).replicas).toBe(3);
     expect(dec((await r3.get('tempo-map'))!.value)).toBe('kept');
     await bus.ensureStream(statusStreamConfig(id));
-    await bus.publishDurable(`backbeat.${id}.status`, enc('claim'), { msgId: 'c1' });
+    // The create's reply can come before the stream's interest has crossed the routes to our node ("no
+    // responders" until then); the message id makes a repeated publish store once.
+    await waitFor(() => bus.publishDurable(`backbeat.${id}.status`, enc('claim'), { msgId: 'c1' }).then(() => true), {
+      timeoutMs: 5_000,
+      message: 'the first claim to reach the new stream',
+    });
     expect((await streamReplicas(`BACKBEAT_${id}_STATUS`)).configured).toBe(1);
     await bus.ensureStream(statusStreamConfig(id, { replicas: 3 }));
     await expect.poll(() => streamReplicas(`BACKBEAT_${id}_STATUS`), { timeout: 10_000 }).toEqual({ configured: 3, peers: 3 });

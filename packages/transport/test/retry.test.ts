@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, InvalidArgumentError } from '@backbeat/core';
-import { isTransientError, NoRespondersError, retryTransient, TimeoutError } from '../src/index.js';
+import { NoRespondersError, retryTransient, TimeoutError } from '@backbeat/transport';
+import { isTransientError } from '@backbeat/transport/internal';
 
 /** Lets pending promise callbacks run, then moves the fake clock. */
 async function advance(clock: FakeClock, ms: number): Promise<void> {

@@ -2,7 +2,8 @@
  * The attacks of docs/security.md Roles, each performed by the login that would try it (agent,
  * observer) on a real nats-server running deploy/nats/auth.conf: JetStream made to publish for
  * them (push consumers delivering onto the beat, control, reports, dead-letter, claim or lease
- * subjects), rewriting or deleting reverb's durable, reading others' replies and claims.
+ * subjects), forged reports on the broadcast subject (by any login, reverb's included), rewriting
+ * or deleting reverb's durable, reading others' replies and claims.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
@@ -85,13 +86,13 @@ describe('roles attack - agent and observer logins against deploy/nats/auth.conf
     expect((await infos()).map((c) => [c.name, c.push_bound ?? false, c.delivered.stream_seq])).toEqual(made.map(([, n]) => [n, false, 0]));
     s.bus.pulse.publish(S.beat, enc('marker'));
     s.bus.pulse.publish(S.control, enc('marker'));
-    s.bus.reverb.publish(S.reverb, enc('marker'));
+    await s.bus.reverb.publishDurable(S.reportStore, enc('marker'), { msgId: 'marker' }); // broadcast by the stream's republish
     s.bus.reverb.publish(S.dlq, enc('marker'));
     const markers = (login: keyof typeof listens) => heard[login]!.filter((x) => x.endsWith(' marker')).length;
     await waitFor(() => (Object.keys(listens) as Array<keyof typeof listens>).every((l) => markers(l) === listens[l].length), { message: 'the markers everywhere' });
     for (const [login, h] of Object.entries(heard)) expect(h.filter((x) => !x.endsWith(' marker')), `${login} heard only the real messages`).toEqual([]);
     const after = await counts();
-    expect(after).toEqual({ ...before, lease: before.lease + 1, dlq: before.dlq + 1 }); // only pulse's record and reverb's marker
+    expect(after).toEqual({ ...before, lease: before.lease + 1, reports: before.reports + 1, dlq: before.dlq + 1 }); // only pulse's record and reverb's markers
   });
 
   it('roles attack - the agent and the observer cannot publish on the beat, control, reports, dead-letter or report-store subjects, nor write any bucket', async () => {
@@ -109,6 +110,19 @@ describe('roles attack - agent and observer logins against deploy/nats/auth.conf
       await refused((await s.bus[login].jsm()).streams.purge(LEASE));
     }
     await refused(s.bus.observer.publishDurable(S.status, enc('claim'), { timeoutMs: 1000 }));
+  });
+
+  it('roles attack - no login publishes on the report broadcast subject, reverb included: a report reaches it only stored, through the report stream\'s republish', async () => {
+    const heard: string[] = [];
+    s.bus.observer.subscribe(S.reverb, (m) => heard.push(dec(m.data)));
+    await s.bus.observer.flush();
+    for (const login of ['agent', 'observer', 'reverb', 'pulse'] as const) {
+      s.bus[login].publish(S.reverb, enc(`forged by ${login}`));
+      await violation(login, new RegExp(`Permissions Violation for Publish to "${S.reverb.replace(/\./g, '\\.')}"`));
+    }
+    await s.bus.reverb.publishDurable(S.reportStore, enc('a stored report'), { msgId: 'stored-report' });
+    await waitFor(() => heard.includes('a stored report'), { message: 'the stored report, republished, at the observer' });
+    expect(heard).toEqual(['a stored report']);
   });
 
   it("roles attack - the agent and the observer cannot rewrite, delete or take over reverb's durable, nor list anyone's consumers", async () => {

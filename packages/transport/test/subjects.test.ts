@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '@backbeat/core';
-import { assertKvKey, assertSubject, clusterNames, InvalidSubjectError, resolveStreamConfig, subjectMatches, subjects, subjectsOverlap } from '@backbeat/transport';
+import { clusterNames, InvalidSubjectError, subjects } from '@backbeat/transport';
+import { assertKvKey, assertSubject, resolveStreamConfig, subjectMatches, subjectsOverlap } from '@backbeat/transport/internal';
 
 const token = fc.stringMatching(/^[a-z0-9_-]{1,4}$/);
 const subject = fc.array(token, { minLength: 1, maxLength: 5 });

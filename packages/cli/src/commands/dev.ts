@@ -11,7 +11,7 @@
  * own origin only.
  */
 import type { Command } from 'commander';
-import { httpError, isLoopbackHost, sendHttpError } from '@backbeat/core';
+import { httpError, loopbackBindProblem, sendHttpError } from '@backbeat/core';
 import { registerDashboard } from '@backbeat/dashboard';
 import { Pulse, tempoChangeAnswer } from '@backbeat/pulse';
 import { buildReverbApp, Reverb, TrustStore } from '@backbeat/reverb';
@@ -67,9 +67,8 @@ async function runDev(f: DevFlags): Promise<void> {
   const bpm = numberFlag('--bpm', f.bpm, DEV_DEFAULTS.minBpm, DEV_DEFAULTS.maxBpm);
   const bar = intFlag('--bar', f.bar, 1, 10_000);
   const token = adminTokenOf(f);
-  if (!token && !isLoopbackHost(f.host)) {
-    throw new UsageError('--host', `without --admin-token the dev server listens on loopback only (127.0.0.1 or ::1), got '${f.host}'`);
-  }
+  const bindProblem = loopbackBindProblem('the dev server', f.host, token);
+  if (bindProblem) throw new UsageError('--host', bindProblem);
   const bus: Bus = f.nats ? await connectBus({ nats: f.nats }, 'backbeat-dev') : new MemoryBus();
 
   // Built, not started: constructing does no I/O.

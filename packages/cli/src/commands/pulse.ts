@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { InvalidArgumentError, isLoopbackHost } from '@backbeat/core';
+import { InvalidArgumentError, loopbackBindProblem } from '@backbeat/core';
 import type { NatsConfig } from '@backbeat/transport';
 import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
@@ -111,9 +111,8 @@ async function runPulse(f: PulseFlags): Promise<void> {
   const log = createLogger(f.logLevel, 'backbeat-pulse');
   const token = adminTokenOf(f);
   const host = f.adminHost ?? '127.0.0.1';
-  if (!token && !isLoopbackHost(host)) {
-    throw new UsageError('--admin-host', 'without --admin-token the admin API listens on loopback only (127.0.0.1 or ::1)');
-  }
+  const bindProblem = loopbackBindProblem('the admin API', host, token);
+  if (bindProblem) throw new UsageError('--admin-host', bindProblem);
   const port = intFlag('--admin-port', f.adminPort, 0, 65535);
   const dataDir = f.dataDir ?? process.env.BACKBEAT_DATA_DIR;
   const options = {

@@ -4,6 +4,7 @@
  * ±10 %, one pending change, applied at the next downbeat). A refusal is one line.
  */
 import type { Command } from 'commander';
+import { bearerHeader } from '@backbeat/core';
 import { CommandFailedError, UsageError } from '../errors.js';
 import { outputOf } from '../output.js';
 import { adminTokenOf } from '../secrets.js';
@@ -55,7 +56,7 @@ async function call(f: TempoFlags, method: 'GET' | 'POST', body?: unknown): Prom
   try {
     r = await fetch(url, {
       method,
-      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...bearerHeader(token) },
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(5000),
     });
