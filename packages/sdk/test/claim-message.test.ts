@@ -1,6 +1,7 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { windowIdForBeat } from '@backbeat/core';
+import { AGENT_ID_HEADER, HLC_HEADER, SIGNATURE_HEADER, WINDOW_ID_HEADER } from '@backbeat/contracts';
 import { CLAIM_MAX_BYTES } from '@backbeat/transport';
 import { ClaimInvalidError, ClaimTooLargeError, toSigningKey } from '@backbeat/sdk';
 import { claimMessage, type ClaimContext } from '@backbeat/sdk/internal';
@@ -27,9 +28,9 @@ describe('sdk claim message - the claim, its payload and headers (no I/O)', () =
     });
     expect(new TextDecoder().decode(a.payload)).toBe(JSON.stringify(a.claim));
     expect(a.headers).toEqual({
-      'x-agent-id': 'agent:m1',
-      'x-window-id': windowIdForBeat('c1', 9, 4),
-      'x-hlc': ctx.hlc,
+      [AGENT_ID_HEADER]: 'agent:m1',
+      [WINDOW_ID_HEADER]: windowIdForBeat('c1', 9, 4),
+      [HLC_HEADER]: ctx.hlc,
     });
     expect(a.msgId).toMatch(/^[0-9a-f]{32}$/);
     expect(claimMessage({ state: 'executing', taskId: 'task:1' }, ctx).msgId).not.toBe(a.msgId);
@@ -38,7 +39,7 @@ describe('sdk claim message - the claim, its payload and headers (no I/O)', () =
   it('claim message - signed: x-signature is Ed25519 over exactly the payload bytes', () => {
     const key = toSigningKey(new Uint8Array(32).fill(7));
     const m = claimMessage({ state: 'idle' }, { ...ctx, signingKey: key });
-    const sig = Buffer.from(m.headers['x-signature']!, 'base64');
+    const sig = Buffer.from(m.headers[SIGNATURE_HEADER]!, 'base64');
     expect(verify(null, m.payload, createPublicKey(key), sig)).toBe(true);
   });
 

@@ -6,7 +6,16 @@
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { windowIdForBeat } from '@backbeat/core';
-import { LEGACY_STATE_ALIASES, validateStatusClaim, type ClaimState, type StatusClaim } from '@backbeat/contracts';
+import {
+  AGENT_ID_HEADER,
+  HLC_HEADER,
+  LEGACY_STATE_ALIASES,
+  SIGNATURE_HEADER,
+  validateStatusClaim,
+  WINDOW_ID_HEADER,
+  type ClaimState,
+  type StatusClaim,
+} from '@backbeat/contracts';
 import { CLAIM_MAX_BYTES } from '@backbeat/transport';
 import { ClaimInvalidError, ClaimTooLargeError } from '../errors.js';
 import { signPayload } from './signing.js';
@@ -72,11 +81,11 @@ export function claimMessage(input: ClaimInput, ctx: ClaimContext): ClaimMessage
   // docs/spec.md §10 Security: reverb refuses it and the claim stream would too; never sent.
   if (payload.length > CLAIM_MAX_BYTES) throw new ClaimTooLargeError(payload.length, CLAIM_MAX_BYTES);
   const headers: Record<string, string> = {
-    'x-agent-id': ctx.agentId,
-    'x-window-id': windowIdForBeat(ctx.clusterId, ctx.beatIndex, ctx.barLength),
-    'x-hlc': ctx.hlc,
+    [AGENT_ID_HEADER]: ctx.agentId,
+    [WINDOW_ID_HEADER]: windowIdForBeat(ctx.clusterId, ctx.beatIndex, ctx.barLength),
+    [HLC_HEADER]: ctx.hlc,
   };
-  if (ctx.signingKey) headers['x-signature'] = signPayload(ctx.signingKey, payload);
+  if (ctx.signingKey) headers[SIGNATURE_HEADER] = signPayload(ctx.signingKey, payload);
   // docs/spec.md §10 Security: a random 128-bit Nats-Msg-Id, so no other login can predict it
   // and store junk under it first; made once here, so the sender's retries keep it.
   return { claim: v.value, payload, headers, msgId: randomBytes(16).toString('hex') };
