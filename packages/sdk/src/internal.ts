@@ -4,8 +4,10 @@
  * sender). Not a public API: it changes with the implementation.
  */
 export { slotToPrepare, step } from './follow/follower-machine.js';
-export { dueAt, initialFollowerState } from './follow/follower-state.js';
-export type { FollowerConfig, FollowerEffect, FollowerEvent, FollowerState, Step } from './follow/follower-state.js';
+export { cloneFollowerState, dueAt, initialFollowerState } from './follow/follower-state.js';
+export type { FiredSlot, FollowerConfig, FollowerEvent, FollowerState } from './follow/follower-state.js';
+export { copyEffect, FollowerEffects } from './follow/follower-effects.js';
+export type { EffectKind, FollowerEffect } from './follow/follower-effects.js';
 export { BeatFollower } from './follow/follower.js';
 export type { FollowerOptions } from './follow/follower.js';
 export { FrameGate, GRID_TOLERANCE_MS, HOLD_MS, onGrid } from './follow/frame-gate.js';

@@ -1,7 +1,9 @@
 /**
  * The follower as a pure machine (BACKBEAT-REQ-040, REQ-003; docs/spec.md §8 Degradation and grid
- * timing): `step(state, event, now)` says which slot fires when, and returns what the shell must do
- * (fire a slot, arm a timer, count, report). No I/O, timers or clock reads: `now` is given.
+ * timing): `step(state, event, now, effects)` says which slot fires when, and writes what the shell
+ * must do (fire a slot, arm a timer, count, report) into `effects`. No I/O, timers or clock reads:
+ * `now` is given. The state is the shell's and is updated in place, the effects buffer reused: a
+ * slot allocates nothing here (like the reverb's bar ledger, which updates its windows in place).
  * - `frames` timing: a leader frame (already through the gate's checks, docs/spec.md §7 Election,
  *   terms and fencing) fires its slot on receipt; when none arrived by the slot's start + the
  *   jitter tolerance (at most half the phase), the slot fires from the tempo map (source `local`)
@@ -28,15 +30,12 @@ import {
 } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
 import type { BeatSource } from './beat-types.js';
+import type { FollowerEffects } from './follower-effects.js';
+import { dueAt, type FiredSlot, type FollowerEvent, type FollowerState } from './follower-state.js';
 import type { DropReason } from './frame-gate.js';
-import {
-  dueAt,
-  type FollowerEffect,
-  type FollowerEvent,
-  type FollowerState,
-  type Step,
-} from './follower-state.js';
 
+/** slotsBetween's map before any map (the phases only). */
+const NO_MAP = { phases: PHASES };
 /** Drops that are part of normal operation (a failover, a late frame): counted, not reported. */
 const QUIET_DROPS: ReadonlySet<DropReason> = new Set<DropReason>(['duplicate', 'backwards', 'stale', 'old_term']);
 /** Shortest interval between two health reports of drops of one reason, ms. */
@@ -50,53 +49,25 @@ const LEAD_FACTOR = 5;
 /** Frames the clock-offset estimate needs before timing may change. */
 const OFFSET_MIN_SAMPLES = 4;
 
-type Draft = { -readonly [K in keyof FollowerState]: FollowerState[K] };
-
-/** A copy to change: every field written out, so every state has one shape (a spread is slower). */
-function draftOf(s: FollowerState): Draft {
-  return {
-    config: s.config,
-    running: s.running,
-    map: s.map,
-    timing: s.timing,
-    fallback: s.fallback,
-    last: s.last,
-    recent: s.recent,
-    confirmed: s.confirmed,
-    degraded: s.degraded,
-    timer: s.timer,
-    lastBeatTime: s.lastBeatTime,
-    beatArrivals: s.beatArrivals,
-    unsettled: s.unsettled,
-    frameHlc: s.frameHlc,
-    frameOffset: s.frameOffset,
-    reported: s.reported,
-  };
-}
-
-// The effects that carry nothing: one frozen object each.
-const DISARM: FollowerEffect = Object.freeze({ kind: 'disarm' });
-const DEFER: FollowerEffect = Object.freeze({ kind: 'defer' });
-const RECEIVED: FollowerEffect = Object.freeze({ kind: 'received' });
-const SYNTHESIZED: FollowerEffect = Object.freeze({ kind: 'synthesized' });
-const SETTLED: FollowerEffect = Object.freeze({ kind: 'settled' });
-const SETTLE_AFTER_BATCH: FollowerEffect = Object.freeze({ kind: 'settle-after-batch' });
+type Fx = FollowerEffects;
 
 /**
- * Grid timing, shortly before the armed instant: the slot whose frame may be built now (the
- * armed one), or null. A question, not an event: it changes nothing.
+ * Grid timing, shortly before the armed instant: the slot of `s.map` whose frame may be built now
+ * (the armed one), or null. A question, not an event: it changes nothing.
  */
-export function slotToPrepare(s: FollowerState): { readonly map: TempoMap; readonly pos: BeatPosition } | null {
+export function slotToPrepare(s: FollowerState): BeatPosition | null {
   const map = s.map;
   if (!s.running || !map || s.timing !== 'grid' || !s.last) return null;
   const pos = (s.config.nextSlot ?? nextSlot)(map, s.last);
-  return pos.phaseStart === s.timer ? { map, pos } : null;
+  return pos.phaseStart === s.timer ? pos : null;
 }
 
-/** The state after `event` at `now`, and what the shell must do. The input state is not changed. */
-export function step(state: FollowerState, event: FollowerEvent, now: number): Step {
-  const d = draftOf(state);
-  const fx: FollowerEffect[] = [];
+/**
+ * Applies `event` at `now` to `d` (in place) and writes what the shell must do into `fx` (cleared
+ * first). The same state and events give the same state and effects: nothing else is read.
+ */
+export function step(d: FollowerState, event: FollowerEvent, now: number, fx: Fx): void {
+  fx.clear();
   switch (event.kind) {
     case 'start':
       d.running = true;
@@ -104,7 +75,7 @@ export function step(state: FollowerState, event: FollowerEvent, now: number): S
       break;
     case 'stop':
       d.running = false;
-      if (d.timer !== null) fx.push(DISARM);
+      if (d.timer !== null) fx.push('disarm');
       d.timer = null;
       break;
     case 'map':
@@ -123,20 +94,19 @@ export function step(state: FollowerState, event: FollowerEvent, now: number): S
     case 'wake':
       if (d.timing === 'frames' && d.config.canDefer) {
         d.timer = 'deferred';
-        fx.push(DEFER);
+        fx.push('defer');
       } else onDue(d, now, fx);
       break;
     case 'due':
       onDue(d, now, fx);
       break;
   }
-  return { state: d, effects: fx };
 }
 
-function accept(d: Draft, e: Extract<FollowerEvent, { kind: 'frame' }>, now: number, fx: FollowerEffect[]): void {
+function accept(d: FollowerState, e: Extract<FollowerEvent, { kind: 'frame' }>, now: number, fx: Fx): void {
   if (!d.running) return;
   if (d.unsettled) settle(d, now, fx); // a grid slot's bookkeeping first: its frame may confirm it
-  fx.push(RECEIVED);
+  fx.push('received');
   d.frameHlc = e.frame.hlc;
   d.frameOffset = e.offset;
   setDegraded(d, false, fx);
@@ -146,55 +116,70 @@ function accept(d: Draft, e: Extract<FollowerEvent, { kind: 'frame' }>, now: num
   while (i >= 0 && compareSlots(d.recent[i]!.pos, e.pos) !== 0) i--;
   const mine = i >= 0 ? d.recent[i]! : undefined;
   const confirmed = mine !== undefined && (d.confirmed & (1 << i)) !== 0;
-  if (mine && !confirmed && mine.source === 'grid') fx.push({ kind: 'confirmed', lagMs: e.receivedAt - mine.receivedAt });
-  else fx.push({ kind: 'dropped', reason: compareSlots(e.pos, last) === 0 ? 'duplicate' : 'backwards' });
+  if (mine && !confirmed && mine.source === 'grid') fx.push('confirmed').lagMs = e.receivedAt - mine.receivedAt;
+  else fx.push('dropped').reason = compareSlots(e.pos, last) === 0 ? 'duplicate' : 'backwards';
   if (mine) d.confirmed |= 1 << i;
 }
 
-function drop(d: Draft, e: Extract<FollowerEvent, { kind: 'drop' }>, now: number, fx: FollowerEffect[]): void {
+function drop(d: FollowerState, e: Extract<FollowerEvent, { kind: 'drop' }>, now: number, fx: Fx): void {
   if (!d.running) return;
-  fx.push(RECEIVED, { kind: 'dropped', reason: e.reason });
+  fx.push('received');
+  fx.push('dropped').reason = e.reason;
   if (e.detail === '' || QUIET_DROPS.has(e.reason)) return;
   if (now - (d.reported[e.reason] ?? -Infinity) < REPORT_EVERY_MS) return; // a flood is counted, reported once a second
-  d.reported = { ...d.reported, [e.reason]: now };
-  fx.push({ kind: 'error', message: `frame dropped (${e.reason}): ${e.detail}`, log: e.log });
+  d.reported[e.reason] = now;
+  error(fx, `frame dropped (${e.reason}): ${e.detail}`, e.log);
 }
 
 /** The bookkeeping after a batch of callbacks; idempotent. */
-function settle(d: Draft, now: number, fx: FollowerEffect[]): void {
-  const u = d.unsettled;
-  if (u) {
-    d.unsettled = undefined;
+function settle(d: FollowerState, now: number, fx: Fx): void {
+  if (d.unsettled) {
+    d.unsettled = false;
+    const u = d.pending;
     if (u.prev) {
-      const skipped = slotsBetween(d.map ?? { phases: PHASES }, u.prev, u.pos);
-      if (skipped > 0) fx.push({ kind: 'skipped', slots: skipped });
+      const skipped = slotsBetween(d.map ?? NO_MAP, u.prev, u.pos);
+      if (skipped > 0) fx.push('skipped').slots = skipped;
     }
-    const full = d.recent.length >= RECENT;
-    const recent = d.recent.slice(full ? 1 : 0);
-    recent.push(u);
-    d.recent = recent;
-    const mask = full ? d.confirmed >>> 1 : d.confirmed;
-    d.confirmed = u.source === 'leader' ? mask | (1 << (recent.length - 1)) : mask;
-    if (u.source !== 'leader') fx.push(SYNTHESIZED);
+    remember(d, u);
+    if (u.source !== 'leader') fx.push('synthesized');
     if (u.pos.phaseIndex === 0 && u.source === 'leader') {
       const a = d.beatArrivals;
-      const arrivals = a.slice(a.length >= ARRIVALS ? 1 : 0);
-      arrivals.push(u.receivedAt);
-      d.beatArrivals = arrivals;
+      if (a.length >= ARRIVALS) a.shift();
+      a.push(u.receivedAt);
     }
-    fx.push(SETTLED);
+    fx.push('settled');
   }
   const hlc = d.frameHlc;
   if (hlc !== undefined) {
     d.frameHlc = undefined;
-    fx.push({ kind: 'merge-hlc', hlc });
+    fx.push('merge-hlc').hlc = hlc;
     checkOffset(d, now, fx);
   }
   if (d.running) arm(d, now, fx);
 }
 
+/** Keeps a copy of `u` among the recent slots, the oldest record reused once there are RECENT. */
+function remember(d: FollowerState, u: FiredSlot): void {
+  const recent = d.recent;
+  const full = recent.length >= RECENT;
+  const r = full ? recent.shift()! : { pos: u.pos, prev: undefined, source: u.source, receivedAt: 0 };
+  r.pos = u.pos;
+  r.prev = u.prev;
+  r.source = u.source;
+  r.receivedAt = u.receivedAt;
+  recent.push(r);
+  const mask = full ? d.confirmed >>> 1 : d.confirmed;
+  d.confirmed = u.source === 'leader' ? mask | (1 << (recent.length - 1)) : mask;
+}
+
+function error(fx: Fx, message: string, log: boolean): void {
+  const r = fx.push('error');
+  r.message = message;
+  r.log = log;
+}
+
 /** Grid timing falls back to frames beyond the offset bound and comes back within half of it. */
-function checkOffset(d: Draft, now: number, fx: FollowerEffect[]): void {
+function checkOffset(d: FollowerState, now: number, fx: Fx): void {
   const est = d.frameOffset;
   d.frameOffset = undefined;
   if (d.config.timing !== 'grid' || !est || est.samples < OFFSET_MIN_SAMPLES || est.offsetMs === null) return;
@@ -210,7 +195,7 @@ function checkOffset(d: Draft, now: number, fx: FollowerEffect[]): void {
           'grid timing fell back to frames'
         : `frames arrive at least ${est.offsetMs.toFixed(1)} ms after their slot (this clock ahead, or the network ` +
           `slow; bound ${LEAD_FACTOR} x ${max} ms): grid timing fell back to frames`;
-    fx.push({ kind: 'error', message: d.fallback, log: true });
+    error(fx, d.fallback, true);
     arm(d, now, fx);
   } else if (d.timing === 'frames' && off <= max / 2) {
     d.timing = 'grid';
@@ -219,33 +204,33 @@ function checkOffset(d: Draft, now: number, fx: FollowerEffect[]): void {
   }
 }
 
-function setDegraded(d: Draft, on: boolean, fx: FollowerEffect[]): void {
+function setDegraded(d: FollowerState, on: boolean, fx: Fx): void {
   if (d.degraded === on) return;
   d.degraded = on;
-  fx.push({ kind: 'degraded', on });
+  fx.push('degraded').on = on;
 }
 
 /** The slot after `last` (the config's nextSlot: maybe a memo shared by the clients of a gate). */
-function nextOf(d: Draft, map: TempoMap, last: BeatPosition): BeatPosition {
+function nextOf(d: FollowerState, map: TempoMap, last: BeatPosition): BeatPosition {
   return (d.config.nextSlot ?? nextSlot)(map, last);
 }
 
 /** Waits for the next slot: its start (grid), or its start + the late delay (frames). */
-function arm(d: Draft, now: number, fx: FollowerEffect[]): void {
+function arm(d: FollowerState, now: number, fx: Fx): void {
   const map = d.map;
   if (!d.running || !map) {
-    if (d.timer !== null) fx.push(DISARM);
+    if (d.timer !== null) fx.push('disarm');
     d.timer = null;
     return;
   }
   const due = dueAt(d, d.last ? nextOf(d, map, d.last) : slotAtOrAfter(map, now));
   if (d.timer === due) return; // a confirmation changes nothing: keep the timer
   d.timer = due;
-  fx.push({ kind: 'arm', at: due });
+  fx.push('arm').at = due;
 }
 
 /** Fires the slot that holds `now`, if it is due and not fired yet; never a stale one. */
-function onDue(d: Draft, now: number, fx: FollowerEffect[]): void {
+function onDue(d: FollowerState, now: number, fx: Fx): void {
   d.timer = null;
   const map = d.map;
   if (!d.running || !map) return;
@@ -256,7 +241,7 @@ function onDue(d: Draft, now: number, fx: FollowerEffect[]): void {
   const due = dueAt(d, cur);
   if (now < due) {
     d.timer = due;
-    fx.push({ kind: 'arm', at: due });
+    fx.push('arm').at = due;
     return;
   }
   const grid = d.timing === 'grid';
@@ -266,23 +251,33 @@ function onDue(d: Draft, now: number, fx: FollowerEffect[]): void {
     if (n > 0 && (d.confirmed & (1 << (n - 1))) === 0) setDegraded(d, true, fx);
   }
   fire(d, cur, null, grid ? 'grid' : 'local', now, now, fx);
-  fx.push(SETTLE_AFTER_BATCH);
+  fx.push('settle-after-batch');
 }
 
 /** Fires a slot; its bookkeeping waits for `settle`. */
 function fire(
-  d: Draft,
+  d: FollowerState,
   pos: BeatPosition,
   frame: BeatFrame | null,
   source: BeatSource,
   receivedAt: number,
   now: number,
-  fx: FollowerEffect[],
+  fx: Fx,
 ): void {
   if (d.unsettled) settle(d, now, fx); // never two slots' bookkeeping at once
   const prev = d.last;
   d.last = pos;
   if (pos.phaseIndex === 0) d.lastBeatTime = receivedAt;
-  fx.push({ kind: 'fire', pos, source, receivedAt, frame, map: d.map });
-  d.unsettled = { pos, prev, source, receivedAt };
+  const r = fx.push('fire');
+  r.pos = pos;
+  r.source = source;
+  r.receivedAt = receivedAt;
+  r.frame = frame;
+  r.map = d.map;
+  const u = d.pending;
+  u.pos = pos;
+  u.prev = prev;
+  u.source = source;
+  u.receivedAt = receivedAt;
+  d.unsettled = true;
 }

@@ -2,7 +2,7 @@
  * The follower machine's vocabulary (follower-machine.ts; docs/spec.md §8 Degradation and grid
  * timing): what it knows (state), what happens to it (events) and what it asks its shell to do
  * (effects), and the two rules both the machine and its tests read: the initial state and when
- * a slot is due.
+ * a slot is due. The effects are in follower-effects.ts.
  */
 import type { BeatPosition, SlotKey, TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
@@ -29,37 +29,45 @@ export interface FollowerConfig {
 
 /** A fired slot: its bookkeeping waits for `settle`; then it is remembered among the `recent` ones. */
 export interface FiredSlot {
-  readonly pos: BeatPosition;
-  readonly prev: BeatPosition | undefined;
-  readonly source: BeatSource;
-  readonly receivedAt: number;
+  pos: BeatPosition;
+  prev: BeatPosition | undefined;
+  source: BeatSource;
+  receivedAt: number;
 }
 
-/** Everything the follower knows. */
+/**
+ * Everything the follower knows. The shell owns it and the machine's `step` updates it in place
+ * (a copy per step cost more than the rest of a slot's work); {@link cloneFollowerState} makes
+ * an independent twin. Readers outside the machine treat it as read-only.
+ */
 export interface FollowerState {
   readonly config: FollowerConfig;
-  readonly running: boolean;
-  readonly map: TempoMap | null;
+  running: boolean;
+  map: TempoMap | null;
   /** The timing in force: the configured one, or frames after a clock-offset fallback. */
-  readonly timing: Timing;
-  readonly fallback: string | null;
+  timing: Timing;
+  fallback: string | null;
   /** The last slot fired. */
-  readonly last: BeatPosition | undefined;
-  /** The last slots fired, oldest first, for confirmation by late leader frames. */
-  readonly recent: readonly FiredSlot[];
+  last: BeatPosition | undefined;
+  /** The last slots fired (at most RECENT), oldest first, for confirmation by late leader frames; records reused. */
+  readonly recent: FiredSlot[];
   /** Bit k set: recent[k] is confirmed (fired by, or confirmed by, a leader frame). */
-  readonly confirmed: number;
-  readonly degraded: boolean;
+  confirmed: number;
+  degraded: boolean;
   /** The armed timer's instant, 'deferred' while a woken late timer waits one I/O turn, or null. */
-  readonly timer: number | 'deferred' | null;
-  readonly lastBeatTime: number | undefined;
-  readonly beatArrivals: readonly number[];
-  readonly unsettled: FiredSlot | undefined;
+  timer: number | 'deferred' | null;
+  lastBeatTime: number | undefined;
+  /** Receipt times of the last leader beats, oldest first (updated in place). */
+  readonly beatArrivals: number[];
+  /** `pending` is a fired slot whose bookkeeping waits for `settle`. */
+  unsettled: boolean;
+  /** The fired slot waiting for `settle` (meaningful while `unsettled`; the record is reused). */
+  readonly pending: FiredSlot;
   /** A leader frame's HLC and offset reading, used at the next settle. */
-  readonly frameHlc: string | undefined;
-  readonly frameOffset: OffsetReading | undefined;
+  frameHlc: string | undefined;
+  frameOffset: OffsetReading | undefined;
   /** When each drop reason was last reported, ms. */
-  readonly reported: Readonly<Partial<Record<DropReason, number>>>;
+  readonly reported: Partial<Record<DropReason, number>>;
 }
 
 /** What happens to a follower. */
@@ -83,42 +91,6 @@ export type FollowerEvent =
   /** A deferred late timer's turn came. */
   | { readonly kind: 'due' };
 
-/** What the shell must do, in order. */
-export type FollowerEffect =
-  /** Call the slot's callbacks; `frame` null: a frame built from `map` (source local or grid). */
-  | {
-      readonly kind: 'fire';
-      readonly pos: BeatPosition;
-      readonly source: BeatSource;
-      readonly receivedAt: number;
-      readonly frame: BeatFrame | null;
-      readonly map: TempoMap | null;
-    }
-  /** Replace any timer by one at `at` (it calls back with `wake`; before it, ask slotToPrepare). */
-  | { readonly kind: 'arm'; readonly at: number }
-  | { readonly kind: 'disarm' }
-  /** Let the event loop read its sockets once, then send `due` (unless re-armed meanwhile). */
-  | { readonly kind: 'defer' }
-  /** Send `settle` once every client of this wake-up has been called. */
-  | { readonly kind: 'settle-after-batch' }
-  | { readonly kind: 'degraded'; readonly on: boolean }
-  /** Merge a leader frame's HLC into the client's. */
-  | { readonly kind: 'merge-hlc'; readonly hlc: string }
-  | { readonly kind: 'error'; readonly message: string; readonly log: boolean }
-  | { readonly kind: 'received' }
-  | { readonly kind: 'dropped'; readonly reason: DropReason }
-  | { readonly kind: 'confirmed'; readonly lagMs: number }
-  | { readonly kind: 'skipped'; readonly slots: number }
-  | { readonly kind: 'synthesized' }
-  /** The last fired slot's bookkeeping is done (the shell records its callback time). */
-  | { readonly kind: 'settled' };
-
-/** One step's outcome. */
-export interface Step {
-  readonly state: FollowerState;
-  readonly effects: FollowerEffect[];
-}
-
 /** A stopped follower with no map. */
 export function initialFollowerState(config: FollowerConfig): FollowerState {
   return {
@@ -134,12 +106,55 @@ export function initialFollowerState(config: FollowerConfig): FollowerState {
     timer: null,
     lastBeatTime: undefined,
     beatArrivals: [],
-    unsettled: undefined,
+    unsettled: false,
+    pending: { pos: NO_SLOT, prev: undefined, source: 'leader', receivedAt: 0 },
     frameHlc: undefined,
     frameOffset: undefined,
     reported: {},
   };
 }
+
+/** An independent copy of `s` (the values it shares are immutable: config, map, slots, readings). */
+export function cloneFollowerState(s: FollowerState): FollowerState {
+  return {
+    config: s.config,
+    running: s.running,
+    map: s.map,
+    timing: s.timing,
+    fallback: s.fallback,
+    last: s.last,
+    recent: s.recent.map(copyFired),
+    confirmed: s.confirmed,
+    degraded: s.degraded,
+    timer: s.timer,
+    lastBeatTime: s.lastBeatTime,
+    beatArrivals: s.beatArrivals.slice(),
+    unsettled: s.unsettled,
+    pending: copyFired(s.pending),
+    frameHlc: s.frameHlc,
+    frameOffset: s.frameOffset,
+    reported: { ...s.reported },
+  };
+}
+
+function copyFired(f: FiredSlot): FiredSlot {
+  return { pos: f.pos, prev: f.prev, source: f.source, receivedAt: f.receivedAt };
+}
+
+/** The pending record's slot before anything fired (never read: `unsettled` is false). */
+const NO_SLOT: BeatPosition = Object.freeze({
+  beatIndex: -1,
+  phaseIndex: 0,
+  phase: 'plan',
+  tempoBpm: 0,
+  beatStart: 0,
+  phaseStart: 0,
+  phaseEnd: 0,
+  downbeat: false,
+  barIndex: -1,
+  beatInBar: 0,
+  downbeatIndex: -1,
+});
 
 /** When slot `s` is due: its start (grid), or its start + the late delay (frames). */
 export function dueAt(s: Pick<FollowerState, 'config' | 'timing'>, pos: BeatPosition): number {

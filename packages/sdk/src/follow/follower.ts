@@ -13,7 +13,8 @@ import type { SdkMetrics } from '../metrics.js';
 import { joinBeatHub } from './beat-hub.js';
 import type { BeatCallback, BeatInfo, Timing } from './beat-types.js';
 import { slotToPrepare, step } from './follower-machine.js';
-import { initialFollowerState, type FollowerEffect, type FollowerEvent, type FollowerState } from './follower-state.js';
+import { FollowerEffects, type FollowerEffect } from './follower-effects.js';
+import { initialFollowerState, type FollowerEvent, type FollowerState } from './follower-state.js';
 import type { AcceptedFrame, DropReason, FrameGate, GateListener, LeaseView, MapSource } from './frame-gate.js';
 import { withHlc } from './grid-memo.js';
 import type { SlotTimer } from './slot-timer.js';
@@ -37,14 +38,23 @@ export interface FollowerOptions {
 
 /** Keeps one client on the cluster's grid. */
 export class BeatFollower implements GateListener {
-  #state: FollowerState;
+  /** The machine's state, updated in place by every step. */
+  readonly #state: FollowerState;
+  /**
+   * Effects buffers, one per nesting level of steps (a beat callback may stop the client while
+   * the effects of the step that called it are carried out): reused, so a slot allocates none.
+   */
+  readonly #effects: FollowerEffects[] = [new FollowerEffects()];
+  #depth = 0;
   #gate: FrameGate | undefined;
   #detach: (() => void) | undefined;
   #cancelTimer: (() => void) | undefined;
   /** Bumped by every arm and disarm: a deferred late timer of an older generation does nothing. */
   #generation = 0;
-  /** Grid timing: the armed slot's frame, built before its instant (SlotTimer prepare). */
-  #prepared: { map: TempoMap; pos: { beatIndex: number; phaseIndex: number }; frame: BeatFrame } | undefined;
+  /** Grid timing: the armed slot's frame, built before its instant (SlotTimer prepare), and its slot and map. */
+  #prepared: BeatFrame | undefined;
+  #preparedPos: BeatPosition | undefined;
+  #preparedMap: TempoMap | null = null;
   /** Receipt (or firing) to the end of the last slot's callbacks, recorded when it settles. */
   #callbackMs = 0;
   readonly #mapListeners = new Set<() => void>();
@@ -60,8 +70,12 @@ export class BeatFollower implements GateListener {
   };
   /** SlotTimer prepare, ~2.5 ms before the armed instant: the grid slot's frame is built then. */
   readonly #onPrepare = (): void => {
-    const p = slotToPrepare(this.#state);
-    if (p) this.#prepared = { map: p.map, pos: p.pos, frame: this.#unstamped(p.map, p.pos) };
+    const pos = slotToPrepare(this.#state);
+    if (!pos) return;
+    const map = this.#state.map!;
+    this.#prepared = this.#unstamped(map, pos);
+    this.#preparedPos = pos;
+    this.#preparedMap = map;
   };
   readonly #settleBound = (): void => this.settle();
 
@@ -92,8 +106,8 @@ export class BeatFollower implements GateListener {
     if (gate.map !== this.#state.map) this.#step({ kind: 'map', map: gate.map });
   }
 
-  /** The machine's state (read only; for tests and health). */
-  get state(): FollowerState {
+  /** The machine's state (read only, changed by every step; for tests and health). */
+  get state(): Readonly<FollowerState> {
     return this.#state;
   }
 
@@ -209,10 +223,15 @@ export class BeatFollower implements GateListener {
   }
 
   #step(event: FollowerEvent, now = this.o.clock.now()): void {
-    const r = step(this.#state, event, now);
-    this.#state = r.state;
-    const effects = r.effects;
-    for (let i = 0; i < effects.length; i++) this.#do(effects[i]!);
+    const depth = this.#depth;
+    const fx = (this.#effects[depth] ??= new FollowerEffects());
+    step(this.#state, event, now, fx);
+    this.#depth = depth + 1;
+    try {
+      for (let i = 0; i < fx.length; i++) this.#do(fx.at(i));
+    } finally {
+      this.#depth = depth;
+    }
   }
 
   #do(e: FollowerEffect): void {
@@ -282,10 +301,11 @@ export class BeatFollower implements GateListener {
     let frame = e.frame;
     if (!frame) {
       const p = this.#prepared;
+      const q = this.#preparedPos;
       this.#prepared = undefined;
       const map = e.map!;
-      const same = p && p.map === map && p.pos.beatIndex === pos.beatIndex && p.pos.phaseIndex === pos.phaseIndex;
-      frame = same ? p.frame : this.#unstamped(map, pos);
+      const same = p && this.#preparedMap === map && q!.beatIndex === pos.beatIndex && q!.phaseIndex === pos.phaseIndex;
+      frame = same ? p : this.#unstamped(map, pos);
       frame.hlc = this.o.hlc.nowString();
     }
     const first = pos.phaseIndex === 0;
