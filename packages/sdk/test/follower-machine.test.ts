@@ -158,12 +158,14 @@ class Driver {
 
   send(event: FollowerEvent, now = this.now): void {
     const timingBefore = this.state.timing;
+    this.fx.truncate(0);
     step(this.state, event, now, this.fx);
     const effects = effectsOf(this.fx);
     ok(effects.filter((e) => e.kind === 'fire').length <= 1, 'one step fired two slots (a burst)', event);
     const twin = this.twin;
     if (twin) {
       // Determinism: the same state and events give the same state and effects, nothing else is read.
+      twin.fx.truncate(0);
       step(twin.state, event, now, twin.fx);
       expect(effectsOf(twin.fx)).toEqual(effects);
       expect(twin.state).toEqual(this.state);

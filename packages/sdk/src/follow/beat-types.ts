@@ -16,5 +16,17 @@ export interface BeatInfo {
   readonly scheduledAt: number;
 }
 
+/** Why a frame was not used. */
+export type DropReason =
+  | 'invalid'
+  | 'malformed'
+  | 'other_cluster'
+  | 'old_term'
+  | 'bad_term'
+  | 'off_grid'
+  | 'stale'
+  | 'backwards'
+  | 'duplicate';
+
 /** A beat callback: the frame (the leader's, or built from the tempo map) and where it came from. */
 export type BeatCallback = (frame: BeatFrame, info: BeatInfo) => void;

@@ -2,13 +2,15 @@
  * What the follower machine asks its shell to do (follower-machine.ts; docs/spec.md §8
  * Degradation and grid timing), and the buffer it writes them into. The buffer is the shell's
  * and is reused by every step: a slot costs no allocation (a client steps about four times per
- * slot, a process follows with hundreds of clients). Its records are valid until the next step
- * that writes into the same buffer: read them at once, or keep a {@link copyEffect}.
+ * slot, a process follows with hundreds of clients). A step appends its effects; the shell
+ * carries them out and truncates the buffer back, so it is a stack: a step taken while another
+ * step's effects are carried out (a beat callback stops a client) appends above them, and the
+ * followers of one gate share one buffer (frame-gate.ts). Records are valid until the buffer is
+ * truncated below them: read them at once, or keep a {@link copyEffect}.
  */
 import type { BeatPosition, TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
-import type { BeatSource } from './beat-types.js';
-import type { DropReason } from './frame-gate.js';
+import type { BeatSource, DropReason } from './beat-types.js';
 
 /** What the shell must do, in order. */
 export type FollowerEffect =
@@ -82,12 +84,12 @@ const FIELDS: { readonly [K in EffectKind]: readonly Exclude<keyof EffectRecord,
   settled: [],
 };
 
-/** The effects of one step, in order; cleared by the next step that writes into it. */
+/** Effects in order, appended by steps and truncated by the shell once carried out. */
 export class FollowerEffects {
   readonly #records: EffectRecord[] = [];
   #length = 0;
 
-  /** How many effects the last step wrote. */
+  /** How many effects the buffer holds. */
   get length(): number {
     return this.#length;
   }
@@ -97,9 +99,9 @@ export class FollowerEffects {
     return this.#records[i] as unknown as FollowerEffect;
   }
 
-  /** Forgets the effects (the machine does so at the start of every step). */
-  clear(): void {
-    this.#length = 0;
+  /** Forgets the effects from the `n`th on (the ones carried out). */
+  truncate(n: number): void {
+    this.#length = n;
   }
 
   /** The next record, its kind set; the machine sets the kind's fields (the others keep old values). */

@@ -1,7 +1,7 @@
 /**
  * The follower as a pure machine (BACKBEAT-REQ-040, REQ-003; docs/spec.md §8 Degradation and grid
- * timing): `step(state, event, now, effects)` says which slot fires when, and writes what the shell
- * must do (fire a slot, arm a timer, count, report) into `effects`. No I/O, timers or clock reads:
+ * timing): `step(state, event, now, effects)` says which slot fires when, and appends what the shell
+ * must do (fire a slot, arm a timer, count, report) to `effects`. No I/O, timers or clock reads:
  * `now` is given. The state is the shell's and is updated in place, the effects buffer reused: a
  * slot allocates nothing here (like the reverb's bar ledger, which updates its windows in place).
  * - `frames` timing: a leader frame (already through the gate's checks, docs/spec.md §7 Election,
@@ -29,10 +29,9 @@ import {
   type TempoMap,
 } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
-import type { BeatSource } from './beat-types.js';
+import type { BeatSource, DropReason } from './beat-types.js';
 import type { FollowerEffects } from './follower-effects.js';
 import { dueAt, type FiredSlot, type FollowerEvent, type FollowerState } from './follower-state.js';
-import type { DropReason } from './frame-gate.js';
 
 /** slotsBetween's map before any map (the phases only). */
 const NO_MAP = { phases: PHASES };
@@ -63,11 +62,10 @@ export function slotToPrepare(s: FollowerState): BeatPosition | null {
 }
 
 /**
- * Applies `event` at `now` to `d` (in place) and writes what the shell must do into `fx` (cleared
- * first). The same state and events give the same state and effects: nothing else is read.
+ * Applies `event` at `now` to `d` (in place) and appends what the shell must do to `fx`. The same
+ * state and events give the same state and effects: nothing else is read.
  */
 export function step(d: FollowerState, event: FollowerEvent, now: number, fx: Fx): void {
-  fx.clear();
   switch (event.kind) {
     case 'start':
       d.running = true;

@@ -6,9 +6,8 @@
  */
 import type { BeatPosition, SlotKey, TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
-import type { BeatSource, Timing } from './beat-types.js';
+import type { BeatSource, DropReason, Timing } from './beat-types.js';
 import type { OffsetReading } from './clock-offset.js';
-import type { DropReason } from './frame-gate.js';
 
 /** What does not change while a follower runs. */
 export interface FollowerConfig {

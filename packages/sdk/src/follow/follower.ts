@@ -40,12 +40,8 @@ export interface FollowerOptions {
 export class BeatFollower implements GateListener {
   /** The machine's state, updated in place by every step. */
   readonly #state: FollowerState;
-  /**
-   * Effects buffers, one per nesting level of steps (a beat callback may stop the client while
-   * the effects of the step that called it are carried out): reused, so a slot allocates none.
-   */
-  readonly #effects: FollowerEffects[] = [new FollowerEffects()];
-  #depth = 0;
+  /** The effects stack before a gate is attached (then the gate's, shared by its followers). */
+  readonly #effects = new FollowerEffects();
   #gate: FrameGate | undefined;
   #detach: (() => void) | undefined;
   #cancelTimer: (() => void) | undefined;
@@ -223,14 +219,14 @@ export class BeatFollower implements GateListener {
   }
 
   #step(event: FollowerEvent, now = this.o.clock.now()): void {
-    const depth = this.#depth;
-    const fx = (this.#effects[depth] ??= new FollowerEffects());
+    const fx = this.#gate?.effects ?? this.#effects;
+    // A stack: a step taken while these effects are carried out appends above them and truncates back.
+    const from = fx.length;
     step(this.#state, event, now, fx);
-    this.#depth = depth + 1;
     try {
-      for (let i = 0; i < fx.length; i++) this.#do(fx.at(i));
+      for (let i = from; i < fx.length; i++) this.#do(fx.at(i));
     } finally {
-      this.#depth = depth;
+      fx.truncate(from);
     }
   }
 
