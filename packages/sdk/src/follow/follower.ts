@@ -220,21 +220,28 @@ export class BeatFollower implements GateListener {
 
   #step(event: FollowerEvent, now = this.o.clock.now()): void {
     const fx = this.#gate?.effects ?? this.#effects;
-    // A stack: a step taken while these effects are carried out appends above them and truncates back.
+    // A stack: a step taken while these effects are carried out appends above them and truncates
+    // back to `to`. (Should an effect throw, its step's records stay below the next steps' and are
+    // never carried out: no try/finally on this path, which runs cold for a client with one beat.)
     const from = fx.length;
     step(this.#state, event, now, fx);
-    try {
-      for (let i = from; i < fx.length; i++) this.#do(fx.at(i));
-    } finally {
-      fx.truncate(from);
+    const to = fx.length;
+    for (let i = from; i < to; i++) {
+      const e = fx.at(i);
+      if (e.kind === 'fire') this.#fire(e);
+      else this.#do(e);
     }
+    fx.truncate(from);
   }
 
   #do(e: FollowerEffect): void {
     const m = this.o.metrics;
+    // The frequent kinds first ('fire' is carried out by #step).
     switch (e.kind) {
-      case 'fire':
-        return this.#fire(e);
+      case 'received':
+        return m.received();
+      case 'settled':
+        return m.callback(this.#callbackMs);
       case 'arm':
         this.#cancel();
         this.#cancelTimer = this.o.timer.at(e.at, this.#onWake, this.#onPrepare);
@@ -257,8 +264,6 @@ export class BeatFollower implements GateListener {
         return;
       case 'error':
         return this.o.onError(e.message, e.log);
-      case 'received':
-        return m.received();
       case 'dropped':
         return m.dropped(e.reason);
       case 'confirmed':
@@ -267,8 +272,8 @@ export class BeatFollower implements GateListener {
         return m.skipped(e.slots);
       case 'synthesized':
         return m.synthesized();
-      case 'settled':
-        return m.callback(this.#callbackMs);
+      case 'fire':
+        return this.#fire(e);
     }
   }
 
