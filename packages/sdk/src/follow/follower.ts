@@ -38,8 +38,7 @@ export interface FollowerOptions {
 
 /** Keeps one client on the cluster's grid. */
 export class BeatFollower implements GateListener {
-  /** The machine's state, updated in place by every step. */
-  readonly #state: FollowerState;
+  readonly #state: FollowerState; // the machine's, updated in place by every step
   /** The effects stack before a gate is attached (then the gate's, shared by its followers). */
   readonly #effects = new FollowerEffects();
   #gate: FrameGate | undefined;
@@ -190,10 +189,7 @@ export class BeatFollower implements GateListener {
     this.#detach = undefined;
   }
 
-  /**
-   * GateListener: a frame that passed the gate. Only the callbacks and what they can see happen
-   * here; the gate calls {@link settle} once every listener had the frame.
-   */
+  /** GateListener: a frame that passed the gate (callbacks only; the gate calls {@link settle} after all listeners). */
   accept(f: AcceptedFrame): void {
     this.#step(f, f.receivedAt); // the machine reads `now` only for a follower that fired nothing yet
   }
@@ -220,9 +216,8 @@ export class BeatFollower implements GateListener {
 
   #step(event: FollowerEvent, now = this.o.clock.now()): void {
     const fx = this.#gate?.effects ?? this.#effects;
-    // A stack: a step taken while these effects are carried out appends above them and truncates
-    // back to `to`. (Should an effect throw, its step's records stay below the next steps' and are
-    // never carried out: no try/finally on this path, which runs cold for a client with one beat.)
+    // A stack: a step inside an effect appends above `to` and truncates back. No try/finally on this
+    // cold path: should an effect throw, its step's records stay below the next steps', never run.
     const from = fx.length;
     step(this.#state, event, now, fx);
     const to = fx.length;
@@ -236,7 +231,6 @@ export class BeatFollower implements GateListener {
 
   #do(e: FollowerEffect): void {
     const m = this.o.metrics;
-    // The frequent kinds first ('fire' is carried out by #step).
     switch (e.kind) {
       case 'received':
         return m.received();
