@@ -155,6 +155,15 @@ export function compareSlots(a: SlotKey, b: SlotKey): number {
 }
 
 /**
+ * How many grid slots lie strictly between `a` and `b` (0 when `b` does not come after `a` by
+ * more than one): the slots a follower skipped when it fired `a`, then `b`.
+ */
+export function slotsBetween(map: Pick<TempoMap, 'phases'>, a: SlotKey, b: SlotKey): number {
+  const p = map.phases.length;
+  return Math.max(0, (b.beatIndex - a.beatIndex) * p + (b.phaseIndex - a.phaseIndex) - 1);
+}
+
+/**
  * Index of the first downbeat strictly after `beatIndex`: the smallest multiple of
  * `barLength` greater than it (8 for beats 0 to 7 with bars of 8; 16 for beat 8).
  */

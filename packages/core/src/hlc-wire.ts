@@ -98,3 +98,40 @@ export function hlcNodeSuffix(nodeId: string): string {
   if (/^[0-9a-fA-F]{4,16}$/.test(nodeId)) return nodeId.toLowerCase();
   return createHash('sha256').update(nodeId).digest('hex').slice(0, 8);
 }
+
+/**
+ * Stands in for the HLC while a message's text is built ahead of its time; JSON.stringify
+ * leaves it unchanged. The pulse's frame encoder and the SDK's frame templates both cut a
+ * frame's text at it ({@link hlcHole}), so the leader's bytes and the SDK's expected bytes
+ * come from one rule.
+ */
+export const HLC_PLACEHOLDER = '__BACKBEAT_HLC__';
+
+/** A message's text with a hole where the HLC goes. */
+export interface HlcHole {
+  readonly before: string;
+  readonly after: string;
+}
+
+/** `text` cut at its one {@link HLC_PLACEHOLDER}; null when it holds none, or more than one. */
+export function hlcHole(text: string): HlcHole | null {
+  const at = text.indexOf(HLC_PLACEHOLDER);
+  if (at < 0 || text.indexOf(HLC_PLACEHOLDER, at + 1) >= 0) return null;
+  return { before: text.slice(0, at), after: text.slice(at + HLC_PLACEHOLDER.length) };
+}
+
+/** The text of `hole` with `hlc` in it. */
+export function fillHlcHole(hole: HlcHole, hlc: string): string {
+  return hole.before + hlc + hole.after;
+}
+
+/**
+ * The HLC in `text` when `text` is `hole`'s text with a well-formed wire HLC in the hole
+ * (the shape only: see {@link parseHlc} for the value), else null.
+ */
+export function hlcInHole(hole: HlcHole, text: string): string | null {
+  if (text.length < hole.before.length + hole.after.length + 14) return null;
+  if (!text.startsWith(hole.before) || !text.endsWith(hole.after)) return null;
+  const hlc = text.slice(hole.before.length, text.length - hole.after.length);
+  return WIRE.test(hlc) ? hlc : null;
+}

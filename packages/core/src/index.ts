@@ -48,8 +48,17 @@ export { FakeClock } from './fake-clock.js';
 
 export { Hlc } from './hlc.js';
 export type { HlcOptions, HlcUpdate } from './hlc.js';
-export { formatHlc, parseHlc, compareHlc, hlcNodeSuffix } from './hlc-wire.js';
-export type { HlcTimestamp } from './hlc-wire.js';
+export {
+  formatHlc,
+  parseHlc,
+  compareHlc,
+  hlcNodeSuffix,
+  HLC_PLACEHOLDER,
+  hlcHole,
+  fillHlcHole,
+  hlcInHole,
+} from './hlc-wire.js';
+export type { HlcHole, HlcTimestamp } from './hlc-wire.js';
 
 export { PHASES, PHASE_ALIASES, isPhase } from './phases.js';
 export type { Phase } from './phases.js';
@@ -77,6 +86,7 @@ export {
   slotAfter,
   slotsFrom,
   compareSlots,
+  slotsBetween,
   firstBeat,
   nextDownbeat,
 } from './beat-clock.js';

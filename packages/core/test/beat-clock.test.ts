@@ -10,6 +10,7 @@ import {
   slot,
   slotAfter,
   slotAtOrAfter,
+  slotsBetween,
   slotsFrom,
   timeOf,
   windowId,
@@ -161,3 +162,25 @@ function* take<T>(it: Iterable<T>, n: number): Generator<T> {
     if (--n <= 0) return;
   }
 }
+
+describe('beat clock - slots between two slots', () => {
+  it('slotsBetween - counts the slots strictly between, across beats; 0 for neighbours, the same or backwards', () => {
+    const map = createTempoMap({ startTime: 0, tempoBpm: 120 });
+    expect(slotsBetween(map, { beatIndex: 0, phaseIndex: 0 }, { beatIndex: 0, phaseIndex: 1 })).toBe(0);
+    expect(slotsBetween(map, { beatIndex: 0, phaseIndex: 2 }, { beatIndex: 1, phaseIndex: 0 })).toBe(0);
+    expect(slotsBetween(map, { beatIndex: 0, phaseIndex: 1 }, { beatIndex: 2, phaseIndex: 0 })).toBe(4);
+    expect(slotsBetween(map, { beatIndex: 5, phaseIndex: 1 }, { beatIndex: 5, phaseIndex: 1 })).toBe(0);
+    expect(slotsBetween(map, { beatIndex: 5, phaseIndex: 1 }, { beatIndex: 4, phaseIndex: 0 })).toBe(0);
+  });
+
+  it('slotsBetween - equals the number of nextSlot steps minus one (property)', () => {
+    const map = createTempoMap({ startTime: 0, tempoBpm: 90 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 40 }), (b, p, n) => {
+        let to = slot(map, b, p);
+        for (let i = 0; i < n; i++) to = nextSlot(map, to);
+        expect(slotsBetween(map, slot(map, b, p), to)).toBe(n - 1);
+      }),
+    );
+  });
+});

@@ -1,6 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareHlc, FakeClock, formatHlc, Hlc, hlcNodeSuffix, InvalidArgumentError, parseHlc, type HlcTimestamp } from '@backbeat/core';
+import {
+  compareHlc,
+  FakeClock,
+  fillHlcHole,
+  formatHlc,
+  Hlc,
+  HLC_PLACEHOLDER,
+  hlcHole,
+  hlcInHole,
+  hlcNodeSuffix,
+  InvalidArgumentError,
+  parseHlc,
+  type HlcTimestamp,
+} from '@backbeat/core';
 import { HLC_MAX_COUNTER } from '@backbeat/core/internal';
 
 const T0 = 1_700_000_000_000;
@@ -197,6 +210,40 @@ describe('hlc - receive', () => {
         expect(adopted).toBe(true);
         expect(compareHlc(timestamp, local)).toBeGreaterThan(0);
         expect(compareHlc(timestamp, remote)).toBeGreaterThan(0);
+      }),
+    );
+  });
+});
+
+describe('hlc - the placeholder splice (one rule for the pulse encoder and the SDK templates)', () => {
+  const text = JSON.stringify({ type: 't', hlc: HLC_PLACEHOLDER, n: 1 });
+
+  it('hlcHole - cuts at the one placeholder; fillHlcHole gives the text JSON.stringify would', () => {
+    const hole = hlcHole(text)!;
+    expect(hole).toEqual({ before: '{"type":"t","hlc":"', after: '","n":1}' });
+    expect(fillHlcHole(hole, '7ffd:0001:abcd')).toBe(JSON.stringify({ type: 't', hlc: '7ffd:0001:abcd', n: 1 }));
+  });
+
+  it('hlcHole - null for a text with no placeholder or two', () => {
+    expect(hlcHole('{"hlc":"x"}')).toBeNull();
+    expect(hlcHole(`${HLC_PLACEHOLDER}${HLC_PLACEHOLDER}`)).toBeNull();
+  });
+
+  it('hlcInHole - reads back a well-formed HLC; null for any other text in the hole or around it', () => {
+    const hole = hlcHole(text)!;
+    expect(hlcInHole(hole, fillHlcHole(hole, '19a8f3c2b10:0000:9f86d081'))).toBe('19a8f3c2b10:0000:9f86d081');
+    for (const bad of ['7FFD:0001:abcd', '7ffd:0001', '7ffd:0001:abcd", "x":"y', '', 'abc:0001:abcd']) {
+      expect(hlcInHole(hole, fillHlcHole(hole, bad))).toBeNull();
+    }
+    expect(hlcInHole(hole, fillHlcHole(hole, '7ffd:0001:abcd').replace('"n":1', '"n":2'))).toBeNull();
+  });
+
+  it('hlcInHole - round-trips every wire HLC (property)', () => {
+    const hole = hlcHole(text)!;
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(), fc.stringMatching(/^[0-9a-f]{4,16}$/), (physical, logical, node) => {
+        const hlc = formatHlc({ physical, logical, node });
+        expect(hlcInHole(hole, fillHlcHole(hole, hlc))).toBe(hlc);
       }),
     );
   });

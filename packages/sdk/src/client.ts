@@ -1,36 +1,34 @@
 /**
  * The BACKBEAT client agents import (BACKBEAT-REQ-040..044): follow the beat, report status,
  * bound work by beats, and keep time alone when the leader is gone. A facade: the follower
- * (follower.ts) owns the beat subscription, its checks and the callbacks; the claim sender
- * (claims.ts) owns publishing.
+ * (follow/follower.ts) owns the beat subscription, its checks and the callbacks; the claim
+ * message (claims/claim-message.ts) and the claim sender (claims/claim-sender.ts) own claims.
  */
-import { randomBytes } from 'node:crypto';
-import { beatDurationMs, DEFAULT_BAR_LENGTH, Hlc, tempoAt, toLegacy as legacyOf, windowIdForBeat, type LegacyBeat, type LifecycleState, type TempoMap } from '@backbeat/core';
-import { LEGACY_STATE_ALIASES, validateStatusClaim, type ClaimState, type StatusClaim } from '@backbeat/contracts';
-import { CLAIM_MAX_BYTES, NatsBus, subjects, type Bus } from '@backbeat/transport';
+import {
+  beatDurationMs,
+  DEFAULT_BAR_LENGTH,
+  Hlc,
+  tempoAt,
+  toLegacy as legacyOf,
+  windowIdForBeat,
+  type LegacyBeat,
+  type LifecycleState,
+  type TempoMap,
+} from '@backbeat/core';
+import type { StatusClaim } from '@backbeat/contracts';
+import { NatsBus, subjects, type Bus } from '@backbeat/transport';
 import { runWithBudget } from './budget.js';
-import { ClaimSender } from './claims.js';
+import { claimMessage, type ClaimInput, type ClaimMessage } from './claims/claim-message.js';
+import { ClaimSender } from './claims/claim-sender.js';
 import { ClaimInvalidError, ClaimTooLargeError, ClientStoppedError, NoBeatError } from './errors.js';
-import type { LeaseView, MapSource } from './frame-gate.js';
-import { BeatFollower, type BeatCallback, type Timing } from './follower.js';
+import type { LeaseView, MapSource } from './follow/frame-gate.js';
+import type { BeatCallback, Timing } from './follow/beat-types.js';
+import { BeatFollower } from './follow/follower.js';
 import { SdkMetrics, type SdkMetricsSnapshot } from './metrics.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
-import { signPayload } from './signing.js';
-import { sharedSlotTimer } from './slot-timer.js';
+import { sharedSlotTimer } from './follow/slot-timer.js';
 
-/** What emitStatusClaim takes; the SDK fills type, agent_id, beat_index, hlc and task_id. */
-export interface ClaimInput {
-  /** One of the nine INT-B states; `review` and `done` are accepted as deprecated aliases. */
-  state: ClaimState | 'review' | 'done';
-  progress?: number;
-  beatsLeft?: number;
-  notes?: string;
-  waitFor?: string[];
-  /** @default a generated `task:xxxxxxxx` */
-  taskId?: string;
-  /** The beat the claim speaks for. @default the current beat */
-  beatIndex?: number;
-}
+export type { ClaimInput } from './claims/claim-message.js';
 
 /** Client health (the SDK seed's HealthStatus, plus what the client trusts). */
 export interface ClientHealth {
@@ -58,8 +56,6 @@ export interface ClientHealth {
   errors: string[];
 }
 
-const warnedAliases = new Set<string>();
-const enc = new TextEncoder();
 const MAX_ERRORS = 20;
 
 /** Lifecycle of a client. */
@@ -94,7 +90,11 @@ export class Client {
       metrics: this.#metrics,
       timer: sharedSlotTimer(clock),
       onError: (m, log) => this.#recordError(m, log),
-      onDegradation: (on) => logger[on ? 'warn' : 'info']({ agent: agentId }, on ? 'leader frames late: keeping time locally' : 'leader frames back: re-joined the leader'),
+      onDegradation: (on) =>
+        logger[on ? 'warn' : 'info'](
+          { agent: agentId },
+          on ? 'leader frames late: keeping time locally' : 'leader frames back: re-joined the leader',
+        ),
     });
   }
 
@@ -110,7 +110,14 @@ export class Client {
     this.#bus = this.options.bus ?? (await NatsBus.connect(this.options.nats));
     this.#ownsBus = this.options.bus === undefined;
     const bus = this.#bus;
-    this.#claims = new ClaimSender(bus, this.#metrics, this.options.maxQueuedClaims, clock, logger, this.options.noStreamGraceMs);
+    this.#claims = new ClaimSender(
+      bus,
+      this.#metrics,
+      this.options.maxQueuedClaims,
+      clock,
+      logger,
+      this.options.noStreamGraceMs,
+    );
     this.#cleanups.push(
       bus.onStatus((e) => {
         if (e.type === 'reconnect') {
@@ -123,7 +130,10 @@ export class Client {
     await this.#follower.follow(bus, (m, log) => this.#recordError(m, log));
     this.#follower.start();
     this.#state = 'running';
-    logger.info({ cluster: clusterId, agent: this.options.agentId, timing: this.options.timing }, 'backbeat client started');
+    logger.info(
+      { cluster: clusterId, agent: this.options.agentId, timing: this.options.timing },
+      'backbeat client started',
+    );
   }
 
   /** Stops following the beat and sends what is queued (up to 2 s). Idempotent. */
@@ -179,41 +189,26 @@ export class Client {
     if (this.#state !== 'running' || !this.#claims) throw new ClientStoppedError('emitStatusClaim');
     const beatIndex = input.beatIndex ?? this.currentBeat;
     if (beatIndex < 0) throw new NoBeatError('emitStatusClaim');
-    const hlc = this.hlc.nowString();
-    const claim: Record<string, unknown> = {
-      type: 'backbeat.statusclaim.v1',
-      agent_id: this.options.agentId,
-      task_id: input.taskId ?? `task:${randomBytes(4).toString('hex')}`,
-      beat_index: beatIndex,
-      state: canonicalState(input.state, this.options.logger),
-      hlc,
-    };
-    if (input.progress !== undefined) claim.progress = input.progress;
-    if (input.beatsLeft !== undefined) claim.beats_left = input.beatsLeft;
-    if (input.notes !== undefined) claim.notes = input.notes;
-    if (input.waitFor !== undefined) claim.wait_for = input.waitFor;
-    const v = validateStatusClaim(claim);
-    if (!v.valid) {
-      this.#metrics.failed('invalid');
-      throw new ClaimInvalidError(v.errors);
-    }
-    const payload = enc.encode(JSON.stringify(v.value));
-    if (payload.length > CLAIM_MAX_BYTES) {
-      // docs/spec.md §10 Security: reverb refuses it and the claim stream would too; never sent.
-      this.#metrics.failed('too_large');
-      throw new ClaimTooLargeError(payload.length, CLAIM_MAX_BYTES);
-    }
+    const { agentId, clusterId, signingKey, logger } = this.options;
     const barLength = this.#follower.map?.barLength ?? DEFAULT_BAR_LENGTH;
-    const headers: Record<string, string> = {
-      'x-agent-id': this.options.agentId,
-      'x-window-id': windowIdForBeat(this.options.clusterId, beatIndex, barLength),
-      'x-hlc': hlc,
-    };
-    if (this.options.signingKey) headers['x-signature'] = signPayload(this.options.signingKey, payload);
-    // docs/spec.md §10 Security: a random 128-bit Nats-Msg-Id, so no other login can predict it
-    // and store junk under it first; made once here, so the sender's retries keep it.
-    await this.#claims.send(subjects(this.options.clusterId).status, payload, headers, randomBytes(16).toString('hex'));
-    return v.value;
+    let m: ClaimMessage;
+    try {
+      m = claimMessage(input, {
+        agentId,
+        clusterId,
+        beatIndex,
+        hlc: this.hlc.nowString(),
+        barLength,
+        signingKey,
+        logger,
+      });
+    } catch (err) {
+      if (err instanceof ClaimInvalidError) this.#metrics.failed('invalid');
+      else if (err instanceof ClaimTooLargeError) this.#metrics.failed('too_large');
+      throw err;
+    }
+    await this.#claims.send(subjects(clusterId).status, m.payload, m.headers, m.msgId);
+    return m.claim;
   }
 
   /**
@@ -222,9 +217,17 @@ export class Client {
    * @throws NoBeatError before the first beat
    */
   withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    if (!Number.isSafeInteger(beats) || beats < 1) return Promise.reject(new RangeError(`beat budget must be a whole number >= 1, got ${beats}`));
+    if (!Number.isSafeInteger(beats) || beats < 1)
+      return Promise.reject(new RangeError(`beat budget must be a whole number >= 1, got ${beats}`));
     if (this.currentBeat < 0 || !this.#follower.map) return Promise.reject(new NoBeatError('withBeatBudget'));
-    return runWithBudget(this.options.clock, () => this.#follower.map, (l) => this.#follower.onMapChange(l), this.currentBeat, beats, fn);
+    return runWithBudget(
+      this.options.clock,
+      () => this.#follower.map,
+      (l) => this.#follower.onMapChange(l),
+      this.currentBeat,
+      beats,
+      fn,
+    );
   }
 
   /** Index of the current beat (-1 before the first). */
@@ -289,7 +292,10 @@ export class Client {
       timing: f.timing,
       timingFallback: f.timingFallback,
       clockOffsetMs: f.clockOffsetMs,
-      lease: lease.state === 'held' ? { state: 'held', term: lease.term, leader: lease.nodeId, reason: null } : { state: lease.state, term: null, leader: null, reason: lease.reason },
+      lease:
+        lease.state === 'held'
+          ? { state: 'held', term: lease.term, leader: lease.nodeId, reason: null }
+          : { state: lease.state, term: null, leader: null, reason: lease.reason },
       tempoMapSource: f.mapSource,
       framesDropped: { ...this.#metrics.snapshot.framesDropped },
       errors: [...this.#errors],
@@ -302,22 +308,6 @@ export class Client {
     this.#metrics.offset(this.#follower.clockOffsetMs);
     return snap;
   }
-}
-
-/**
- * Maps the SDK seed's aliases onto INT-B states, warning once per alias (REQ-043, docs/spec.md §4
- * The three messages).
- */
-function canonicalState(state: string, log: { warn(o: object, m?: string): void }): string {
-  const alias = (LEGACY_STATE_ALIASES as Record<string, string>)[state];
-  if (!alias) return state;
-  if (!warnedAliases.has(state)) {
-    warnedAliases.add(state);
-    const message = `status state '${state}' is deprecated: use '${alias}'`;
-    log.warn({ state, use: alias }, message);
-    process.emitWarning(message, { type: 'DeprecationWarning', code: 'BB_DEP_STATE_ALIAS' });
-  }
-  return alias;
 }
 
 /**

@@ -4,7 +4,7 @@ import { InvalidArgumentError, systemClock, silentLogger, type Clock, type Logge
 import { validateStatusClaim } from '@backbeat/contracts';
 import { assertClusterId, type Bus, type NatsConfig } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
-import { toSigningKey } from './signing.js';
+import { toSigningKey } from './claims/signing.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTempoMap, FakeClock, timeOf, type TempoMap } from '@backbeat/core';
 import { BeatBudgetExceededError } from '@backbeat/sdk';
-import { runWithBudget } from '../src/budget.js';
+import { runWithBudget } from '@backbeat/sdk/internal';
 
 const T0 = 1_700_000_000_000;
 

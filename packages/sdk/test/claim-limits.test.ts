@@ -11,7 +11,8 @@ import { FakeClock } from '@backbeat/core';
 import { NatsServer, waitFor } from '@backbeat/testing';
 import { CLAIM_MAX_BYTES, MemoryBus, NatsBus, statusStreamConfig, StreamRefusedError, subjects, TimeoutError, type Bus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
-import { ClaimRejectedError, ClaimSender, ClaimTooLargeError, createClient, SdkMetrics } from '@backbeat/sdk';
+import { ClaimRejectedError, ClaimTooLargeError, createClient } from '@backbeat/sdk';
+import { ClaimSender, SdkMetrics } from '@backbeat/sdk/internal';
 
 const enc = new TextEncoder();
 let server: NatsServer;

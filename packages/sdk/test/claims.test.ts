@@ -3,7 +3,8 @@ import { FakeClock } from '@backbeat/core';
 import { NatsServer, waitFor } from '@backbeat/testing';
 import { MemoryBus, NatsBus, NoRespondersError, statusStreamConfig, subjects, TimeoutError, TransportError } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
-import { ClaimRejectedError, ClaimSender, createClient, DEFAULT_NO_STREAM_GRACE_MS, permanentCause, PERMANENT_ATTEMPTS, SdkMetrics } from '@backbeat/sdk';
+import { ClaimRejectedError, createClient } from '@backbeat/sdk';
+import { ClaimSender, DEFAULT_NO_STREAM_GRACE_MS, permanentCause, PERMANENT_ATTEMPTS, SdkMetrics } from '@backbeat/sdk/internal';
 
 const enc = new TextEncoder();
 

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, createPublicKey, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, timeOf, windowIdForBeat } from '@backbeat/core';
+import { AGENT_ID_HEADER, HLC_HEADER, SIGNATURE_HEADER, WINDOW_ID_HEADER } from '@backbeat/contracts';
 import { NatsServer, waitFor } from '@backbeat/testing';
 import { NatsBus, statusStreamConfig, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
@@ -111,13 +112,14 @@ describe('sdk client - on a real pulse and nats-server', () => {
     const [stored] = await observer.readStream({ stream: statusStreamConfig('signed').name, last: true, limit: 1 });
     expect(stored).toBeDefined();
     const h = stored!.headers;
-    expect(h['x-agent-id']).toBe('agent:test-1');
-    expect(h['x-hlc']).toBe(claim.hlc);
-    expect(h['x-window-id']).toBe(windowIdForBeat('signed', claim.beat_index, 4));
+    expect(h[AGENT_ID_HEADER]).toBe('agent:test-1');
+    expect(h[HLC_HEADER]).toBe(claim.hlc);
+    expect(h[WINDOW_ID_HEADER]).toBe(windowIdForBeat('signed', claim.beat_index, 4));
     const raw = Buffer.from(publicKeyBase64(privateKey), 'base64');
     const pub = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
-    expect(verify(null, Buffer.from(stored!.data), pub, Buffer.from(h['x-signature']!, 'base64'))).toBe(true);
-    expect(verify(null, Buffer.from(JSON.stringify({ ...claim, progress: 0.6 })), pub, Buffer.from(h['x-signature']!, 'base64'))).toBe(false);
+    expect(verify(null, Buffer.from(stored!.data), pub, Buffer.from(h[SIGNATURE_HEADER]!, 'base64'))).toBe(true);
+    const forged = Buffer.from(JSON.stringify({ ...claim, progress: 0.6 }));
+    expect(verify(null, forged, pub, Buffer.from(h[SIGNATURE_HEADER]!, 'base64'))).toBe(false);
     expect(JSON.parse(Buffer.from(stored!.data).toString())).toEqual(claim);
     expect(claim).toMatchObject({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:test-1', state: 'executing', task_id: expect.stringMatching(/^task:[0-9a-f]{8}$/) });
     expect(c.metrics().claimsEmitted).toBe(1);

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareSlots, createTempoMap, FakeClock, Hlc, positionAt, slot, windowId, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
-import { BeatFollower, FrameGate, SdkMetrics, SlotTimer, type Timing } from '@backbeat/sdk';
+import type { Timing } from '@backbeat/sdk';
+import { BeatFollower, FrameGate, SdkMetrics, SlotTimer } from '@backbeat/sdk/internal';
 
 const T0 = 1_700_000_000_000;
 const CLUSTER = 'prop';

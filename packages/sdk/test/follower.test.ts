@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTempoMap, FakeClock, Hlc, slot, windowId, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
-import { BeatFollower, FrameGate, HOLD_MS, SdkMetrics, SETTLE_DELAY_MS, SlotTimer, type BeatInfo, type Timing } from '@backbeat/sdk';
+import type { BeatInfo, Timing } from '@backbeat/sdk';
+import { BeatFollower, FrameGate, HOLD_MS, SdkMetrics, SETTLE_DELAY_MS, SlotTimer } from '@backbeat/sdk/internal';
 
 const T0 = 1_700_000_000_000;
 const CLUSTER = 'c1';
@@ -208,6 +209,54 @@ describe('sdk follower - grid timing', () => {
     clock.advanceTo(slot(map, 1, 0).phaseStart);
     expect(log.filter((l) => l.startsWith('call:'))).toEqual(['call:a:1.plan:grid', 'call:b:1.plan:grid', 'call:c:1.plan:grid']);
     for (const { f } of followers) f.stop();
+  });
+
+  it('follower - a beat callback that stops clients mid-batch (steps inside steps on the gate\'s shared effects stack): the stopped ones fire nothing more, the others go on', () => {
+    const clock = new FakeClock(T0 - 1);
+    const gate = new FrameGate(CLUSTER, clock, { aheadMs: 50 });
+    const timer = new SlotTimer(clock);
+    const log: string[] = [];
+    const make = (id: string) => {
+      const metrics = new SdkMetrics();
+      const hlc = new Hlc(id, { clock });
+      const f = new BeatFollower({
+        clusterId: CLUSTER,
+        clock,
+        hlc,
+        toleranceMs: 50,
+        timing: 'frames',
+        maxClockOffsetMs: 20,
+        metrics,
+        timer,
+        onError: () => {},
+        onDegradation: () => {},
+      });
+      f.attach(gate);
+      f.start();
+      return { f, metrics };
+    };
+    const [a, b, c] = [make('a'), make('b'), make('c')];
+    // a stops itself and c while its own first slot's effects are being carried out.
+    a.f.onPhase((fr) => {
+      log.push(`a:${fr.beat_index}.${fr.phase}`);
+      a.f.stop();
+      c.f.stop();
+    });
+    b.f.onPhase((fr) => log.push(`b:${fr.beat_index}.${fr.phase}`));
+    c.f.onPhase((fr) => log.push(`c:${fr.beat_index}.${fr.phase}`));
+    gate.setMap(map);
+    for (let k = 0; k < 3; k++) {
+      clock.advanceTo(slot(map, 0, k).phaseStart + 1);
+      gate.offer({ frame: frame(map, 0, k), termHeader: '1', receivedAt: clock.now() });
+    }
+    clock.advanceTo(slot(map, 2, 0).phaseStart + 60); // b keeps time alone when frames stop (local slots)
+    expect(log.slice(0, 4)).toEqual(['a:0.plan', 'b:0.plan', 'b:0.execute', 'b:0.review']);
+    expect(log.slice(4).every((l) => l.startsWith('b:'))).toBe(true);
+    expect(log.length).toBeGreaterThan(6);
+    // b's bookkeeping ran for every slot it fired (its effects were carried out after a's nested steps).
+    expect(b.metrics.snapshot.callbacks).toBe(log.length - 1);
+    expect(a.metrics.snapshot.callbacks + c.metrics.snapshot.callbacks).toBeLessThanOrEqual(1);
+    b.f.stop();
   });
 
   it('follower grid - a clock proven behind the leader falls back to frames timing and says so', () => {

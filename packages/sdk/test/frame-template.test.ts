@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTempoMap, FakeClock, positionAt, slot, type TempoMap } from '@backbeat/core';
 import { buildBeatFrame, parseBeatFrame } from '@backbeat/contracts';
-import { FrameGate, type AcceptedFrame, type DropReason, type GateListener, type LeaseView } from '@backbeat/sdk';
+import type { DropReason, LeaseView } from '@backbeat/sdk';
+import { FrameGate, type AcceptedFrame, type GateListener } from '@backbeat/sdk/internal';
 
 const T0 = 1_700_000_000_000;
 const CLUSTER = 'tpl';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, systemClock } from '@backbeat/core';
-import { PREPARE_LEAD_MS, SETTLE_DELAY_MS, SlotTimer } from '@backbeat/sdk';
+import { PREPARE_LEAD_MS, SETTLE_DELAY_MS, SlotTimer } from '@backbeat/sdk/internal';
 
 describe('sdk slot timer - one timer per process', () => {
   it('slot timer - prepares run before the instant, callbacks at it with one firedAt, each once, bookkeeping after', () => {

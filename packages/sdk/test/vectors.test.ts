@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkTempoMap, FakeClock, formatHlc, hlcNodeSuffix, parseHlc, windowId, windowIdForBeat } from '@backbeat/core';
-import { validateStatusClaim } from '@backbeat/contracts';
-import { FrameGate, HOLD_MS, publicKeyBase64, signPayload, toSigningKey, type DropReason, type GateListener } from '@backbeat/sdk';
+import { SIGNATURE_HEADER, validateStatusClaim, WINDOW_ID_HEADER } from '@backbeat/contracts';
+import { publicKeyBase64, signPayload, toSigningKey, type DropReason } from '@backbeat/sdk';
+import { FrameGate, HOLD_MS, type GateListener } from '@backbeat/sdk/internal';
 
 const dir = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url));
 const read = <T>(name: string): T => JSON.parse(readFileSync(dir + name, 'utf8')) as T;
@@ -39,9 +40,9 @@ describe('shared vectors: signed claims', () => {
   it.each(vs.claims)('$name: payload bytes, signature and headers', (v) => {
     expect(JSON.stringify(v.claim)).toBe(v.payload); // the TypeScript SDK's serialisation, same field order
     expect(signPayload(key, new TextEncoder().encode(v.payload))).toBe(v.signature);
-    expect(v.headers['x-signature']).toBe(v.signature);
+    expect(v.headers[SIGNATURE_HEADER]).toBe(v.signature);
     expect(validateStatusClaim(JSON.parse(v.payload)).valid).toBe(v.schema_valid);
-    expect(windowIdForBeat(vs.cluster, v.claim.beat_index as number, v.bar_length)).toBe(v.headers['x-window-id']);
+    expect(windowIdForBeat(vs.cluster, v.claim.beat_index as number, v.bar_length)).toBe(v.headers[WINDOW_ID_HEADER]);
   });
 });
 

@@ -11,22 +11,33 @@
  * - it arrives before its deadline_at (else `stale`).
  * Pure logic on an injected Clock: one gate serves every client on a bus (beat-hub.ts), so
  * each frame is checked once. The frame expected next is recognised by its bytes and skips
- * the parse, the schema and the grid arithmetic (frame-template.ts), never the checks above. No header value turns a check off: with no lease to read (a
- * single-node pulse, or a KV the client may not read) there is no term fencing at all, and
- * the grid checks still hold.
+ * the parse, the schema and the grid arithmetic (frame-template.ts), never the checks above.
+ * No header value turns a check off: with no lease to read (a single-node pulse, or a KV the
+ * client may not read) there is no term fencing at all, and the grid checks still hold.
  */
-import { compareSlots, DEFAULT_BAR_LENGTH, nextSlot, slot, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
+import {
+  compareSlots,
+  slot,
+  windowId,
+  type BeatPosition,
+  type Clock,
+  type TempoMap,
+  type TimerHandle,
+} from '@backbeat/core';
 import { parseBeatFrame, parseTermHeader, type BeatFrame } from '@backbeat/contracts';
-import { ClockOffsetEstimator } from './clock-offset.js';
+import type { DropReason } from './beat-types.js';
+import { ClockOffsetEstimator, type OffsetReading } from './clock-offset.js';
+import { FollowerEffects } from './follower-effects.js';
 import { frameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
+import { mapFromFrame, startsOnLearnedGrid } from './learned-map.js';
+import { GridMemo } from './grid-memo.js';
 
 /** deadline_at has millisecond precision: agreement within this is agreement. */
 export const GRID_TOLERANCE_MS = 1;
 /** Longest a frame is held while the lease or the tempo map is re-read. */
 export const HOLD_MS = 250;
 
-/** Why a frame was not used. */
-export type DropReason = 'invalid' | 'malformed' | 'other_cluster' | 'old_term' | 'bad_term' | 'off_grid' | 'stale' | 'backwards' | 'duplicate';
+export type { DropReason };
 
 /** What the client knows about the lease (docs/spec.md §7 Election, terms and fencing). */
 export type LeaseView =
@@ -52,10 +63,14 @@ export interface IncomingFrame {
 
 /** A frame that passed every check, with its slot on the client's grid. */
 export interface AcceptedFrame {
+  /** An accepted frame is, as it is, the follower machine's `frame` event (follower-state.ts). */
+  readonly kind: 'frame';
   readonly frame: BeatFrame;
   readonly pos: BeatPosition;
   readonly term: number | null;
   readonly receivedAt: number;
+  /** The clock-offset estimate once this frame was sampled. */
+  readonly offset: OffsetReading;
 }
 
 /** What a gate tells each client. */
@@ -88,6 +103,23 @@ interface Held {
 export class FrameGate {
   readonly listeners = new Set<GateListener>();
   readonly offset = new ClockOffsetEstimator();
+  /** Grid work done once per slot for the clients of this gate (grid-memo.ts). */
+  readonly grid: GridMemo;
+  /**
+   * The effects stack of this gate's followers (follower-effects.ts): they step one at a time on
+   * one thread, so one buffer serves them all and stays in the CPU's cache (a buffer per client
+   * cost about 0.1 us per client and slot with 250 clients, `npm run bench:sdk`'s hot loop).
+   */
+  readonly effects = new FollowerEffects();
+  /** The window id (a sha256) of the last downbeat checked: every frame of a bar shares it. */
+  #window = { clusterId: '', downbeatIndex: -1, id: '' };
+  readonly #windowIdOf = (clusterId: string, downbeatIndex: number): string => {
+    const w = this.#window;
+    if (w.downbeatIndex === downbeatIndex && w.clusterId === clusterId) return w.id;
+    const id = windowId(clusterId, downbeatIndex);
+    this.#window = { clusterId, downbeatIndex, id };
+    return id;
+  };
   #map: TempoMap | null = null;
   #mapSource: MapSource = 'none';
   #lease: LeaseView = { state: 'absent', reason: 'lease not read yet' };
@@ -102,7 +134,9 @@ export class FrameGate {
     private readonly clusterId: string,
     private readonly clock: Clock,
     private readonly options: FrameGateOptions,
-  ) {}
+  ) {
+    this.grid = new GridMemo(clusterId);
+  }
 
   get map(): TempoMap | null {
     return this.#map;
@@ -189,10 +223,12 @@ export class FrameGate {
     } else if (!this.#map) {
       if (!Number.isSafeInteger(frame.beat_index)) return this.#drop('off_grid', `frame beat_index ${frame.beat_index} is not a safe integer`);
       this.#learn(frame, deadline);
-      pos = onGrid(this.#map!, this.clusterId, frame, deadline);
+      pos = onGrid(this.#map!, this.clusterId, frame, deadline, this.#windowIdOf);
     } else {
-      pos = onGrid(this.#map, this.clusterId, frame, deadline);
-      if (!pos && this.#mapSource === 'frames' && this.#relearn(frame, deadline)) pos = onGrid(this.#map, this.clusterId, frame, deadline);
+      pos = onGrid(this.#map, this.clusterId, frame, deadline, this.#windowIdOf);
+      if (!pos && this.#mapSource === 'frames' && this.#relearn(frame, deadline)) {
+        pos = onGrid(this.#map, this.clusterId, frame, deadline, this.#windowIdOf);
+      }
       if (!pos && mayHold && this.#mapSource === 'kv') return this.#hold(incoming, 'map');
     }
     if (!pos) return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, deadline ${frame.deadline_at}) is not on the tempo map`);
@@ -200,7 +236,8 @@ export class FrameGate {
     if (pos.phaseStart - receivedAt > this.options.aheadMs) {
       return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`);
     }
-    const accepted: AcceptedFrame = { frame, pos, term, receivedAt };
+    // One value for every listener, read-only (not frozen: a freeze costs microseconds on a cold path).
+    const accepted: AcceptedFrame = { kind: 'frame', frame, pos, term, receivedAt, offset: this.offset.reading };
     for (const l of this.listeners) l.accept(accepted);
     for (const l of this.listeners) l.settle?.();
     this.#prepareAfter(pos);
@@ -210,10 +247,11 @@ export class FrameGate {
   #prepareAfter(pos: BeatPosition): void {
     const map = this.#map;
     if (!map) return;
-    const next = nextSlot(map, pos);
+    const next = this.grid.nextSlot(map, pos);
     const n = this.#next;
     if (n && n.map === map && compareSlots(n.key, next) === 0) return;
-    this.#next = { t: frameTemplate(this.clusterId, map, next, (f, d) => onGrid(map, this.clusterId, f, d)), map, key: next };
+    const check = (f: BeatFrame, d: number) => onGrid(map, this.clusterId, f, d, this.#windowIdOf);
+    this.#next = { t: frameTemplate(this.clusterId, map, next, check), map, key: next };
   }
 
   #drop(reason: DropReason, detail: string): void {
@@ -258,53 +296,37 @@ export class FrameGate {
     this.#check(held.incoming, false);
   }
 
-  /** No map from KV: the first accepted frame teaches the grid. */
+  /** No map from KV: the first accepted frame teaches the grid (learned-map.ts). */
   #learn(frame: BeatFrame, deadline: number): void {
-    const phases = (frame.phases ?? ['plan', 'execute', 'review']) as TempoMap['phases'];
-    const p = Math.max(0, phases.indexOf(frame.phase));
-    const beatMs = 60_000 / frame.tempo_bpm;
-    const startTime = frame.scheduled_at ? Date.parse(frame.scheduled_at) - (p * beatMs) / phases.length : deadline - ((p + 1) * beatMs) / phases.length;
-    const keep = (this.#map?.segments ?? []).filter((s) => s.startBeat < frame.beat_index && s.startTime < startTime);
-    this.#map = { segments: [...keep, { startBeat: frame.beat_index, startTime, tempoBpm: frame.tempo_bpm }], barLength: frame.bar_length ?? this.#map?.barLength ?? DEFAULT_BAR_LENGTH, phases };
+    this.#map = mapFromFrame(this.#map, frame, deadline);
     this.#mapSource = 'frames';
     for (const l of this.listeners) l.mapChanged();
   }
 
-  /**
-   * A learned grid follows a tempo change: a frame whose beat starts where the grid says
-   * but at another tempo. A frame anywhere else is off the grid: a jump cannot be learned.
-   */
+  /** A learned grid follows a tempo change at a beat that starts where it says; never a jump. */
   #relearn(frame: BeatFrame, deadline: number): boolean {
-    const map = this.#map!;
-    const p = map.phases.indexOf(frame.phase);
-    if (p < 0 || !frame.scheduled_at) return false;
-    const beatMs = 60_000 / frame.tempo_bpm;
-    const beatStart = Date.parse(frame.scheduled_at) - (p * beatMs) / map.phases.length;
-    if (Math.abs(slot(map, frame.beat_index, 0).beatStart - beatStart) > GRID_TOLERANCE_MS) return false;
+    if (!startsOnLearnedGrid(this.#map!, frame, GRID_TOLERANCE_MS)) return false;
     this.#learn(frame, deadline);
     return true;
   }
 }
 
-/** The frame's slot on `map` when every field agrees with it, else null. */
-export function onGrid(map: TempoMap, clusterId: string, frame: BeatFrame, deadline: number): BeatPosition | null {
+/**
+ * The frame's slot on `map` when every field agrees with it, else null. `windowIdOf` may be a
+ * memo of core's `windowId` (a sha256).
+ */
+export function onGrid(
+  map: TempoMap,
+  clusterId: string,
+  frame: BeatFrame,
+  deadline: number,
+  windowIdOf: (clusterId: string, downbeatIndex: number) => string = windowId,
+): BeatPosition | null {
   const p = map.phases.indexOf(frame.phase);
   if (p < 0 || !Number.isSafeInteger(frame.beat_index) || frame.beat_index < map.segments[0]!.startBeat) return null;
   const s = slot(map, frame.beat_index, p);
   if (Math.abs(s.tempoBpm - frame.tempo_bpm) > 1e-9 || s.downbeat !== frame.downbeat) return null;
   if (!(Math.abs(s.phaseEnd - deadline) <= GRID_TOLERANCE_MS)) return null;
-  if (frame.window_id !== cachedWindowId(clusterId, s.downbeatIndex)) return null;
+  if (frame.window_id !== windowIdOf(clusterId, s.downbeatIndex)) return null;
   return s;
-}
-
-const windowIds = new Map<string, string>();
-/** windowId (a sha256) memoised: every frame of a bar shares one, and so do the clients. */
-function cachedWindowId(clusterId: string, downbeatIndex: number): string {
-  const key = `${clusterId}:${downbeatIndex}`;
-  let id = windowIds.get(key);
-  if (id === undefined) {
-    if (windowIds.size >= 64) windowIds.clear();
-    windowIds.set(key, (id = windowId(clusterId, downbeatIndex)));
-  }
-  return id;
 }

@@ -15,8 +15,8 @@
  */
 import { silentLogger, type Clock, type Logger } from '@backbeat/core';
 import { InvalidSubjectError, JetStreamNotFoundError, NoRespondersError, NotConnectedError, StreamRefusedError, type Bus, type Headers } from '@backbeat/transport';
-import { ClaimQueueFullError, ClaimRejectedError, type ClaimFailure } from './errors.js';
-import type { SdkMetrics } from './metrics.js';
+import { ClaimQueueFullError, ClaimRejectedError, type ClaimFailure } from '../errors.js';
+import type { SdkMetrics } from '../metrics.js';
 
 /** Attempts of a claim that fails permanently before it is rejected. */
 export const PERMANENT_ATTEMPTS = 3;

@@ -10,13 +10,9 @@
  * per-frame check (term, lease, deadline, lead). Any other byte sends the frame down the full
  * path, so a template can only ever speed up a verdict, never change it.
  */
-import { type BeatPosition, type TempoMap } from '@backbeat/core';
+import { HLC_PLACEHOLDER, hlcHole, hlcInHole, type BeatPosition, type HlcHole, type TempoMap } from '@backbeat/core';
 import { buildBeatFrame, validateBeatFrame, type BeatFrame } from '@backbeat/contracts';
 
-/** The schema's HLC pattern (INT-A `hlc`). */
-const HLC = /^[0-9a-f]{4,16}:[0-9a-f]{4,16}:[0-9a-f]{4,16}$/;
-/** Stands in for the HLC while the template is built; survives JSON.stringify unchanged. */
-const MARKER = '__BACKBEAT_HLC__';
 /** A valid HLC for the check of the template frame. */
 const SAMPLE_HLC = '0000:0000:0000';
 
@@ -27,13 +23,17 @@ export interface FrameTemplate {
   readonly pos: BeatPosition;
   /** deadline_at as a number (ms). */
   readonly deadline: number;
-  readonly before: string;
-  readonly after: string;
+  /** The frame's text cut where the HLC goes (core's hlcHole, as the pulse's frame encoder cuts it). */
+  readonly hole: HlcHole;
   /** The frame with a placeholder HLC; matches get a copy with theirs. */
   readonly frame: BeatFrame;
 }
 
-/** Templates shared by every gate of the process: one build per slot, also with a connection per client. */
+/**
+ * A memo of {@link buildFrameTemplate}, a pure function of (cluster, map content, slot), for every
+ * gate of the process: one build per slot, also with a connection (so a gate) per client. What
+ * it holds is never changed (read-only types; a match copies the frame). Bounded.
+ */
 const cache = new Map<string, FrameTemplate | null>();
 const CACHE_SIZE = 16;
 const mapKeys = new WeakMap<TempoMap, string>();
@@ -43,7 +43,12 @@ const mapKeys = new WeakMap<TempoMap, string>();
  * null when the frame built for it would not pass the schema or `onGrid` (then every frame
  * of that slot takes the full path). `onGrid` must depend only on the map's content.
  */
-export function frameTemplate(clusterId: string, map: TempoMap, pos: BeatPosition, onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null): FrameTemplate | null {
+export function frameTemplate(
+  clusterId: string,
+  map: TempoMap,
+  pos: BeatPosition,
+  onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null,
+): FrameTemplate | null {
   let mk = mapKeys.get(map);
   if (mk === undefined) mapKeys.set(map, (mk = JSON.stringify(map)));
   const key = `${clusterId}|${pos.beatIndex}|${pos.phaseIndex}|${mk}`;
@@ -56,25 +61,28 @@ export function frameTemplate(clusterId: string, map: TempoMap, pos: BeatPositio
 }
 
 /** {@link frameTemplate} without the cache. */
-export function buildFrameTemplate(clusterId: string, map: TempoMap, pos: BeatPosition, onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null): FrameTemplate | null {
+export function buildFrameTemplate(
+  clusterId: string,
+  map: TempoMap,
+  pos: BeatPosition,
+  onGrid: (frame: BeatFrame, deadline: number) => BeatPosition | null,
+): FrameTemplate | null {
   const frame = buildBeatFrame(clusterId, map, pos, SAMPLE_HLC);
   const deadline = Date.parse(frame.deadline_at);
   if (!validateBeatFrame(frame).valid) return null;
   const on = onGrid(frame, deadline);
   if (!on || on.beatIndex !== pos.beatIndex || on.phaseIndex !== pos.phaseIndex) return null;
-  const text = JSON.stringify({ ...frame, hlc: MARKER });
-  const at = text.indexOf(MARKER);
-  if (at < 0 || text.indexOf(MARKER, at + 1) >= 0) return null;
-  return { pos: on, deadline, before: text.slice(0, at), after: text.slice(at + MARKER.length), frame };
+  const hole = hlcHole(JSON.stringify({ ...frame, hlc: HLC_PLACEHOLDER }));
+  if (!hole) return null;
+  return { pos: on, deadline, hole, frame };
 }
 
 /** The frame `data` encodes when it is `t`'s text with a well-formed HLC, else null. */
 export function matchFrameTemplate(t: FrameTemplate, data: Uint8Array): BeatFrame | null {
-  if (data.length < t.before.length + t.after.length + 14 || data.length > t.before.length + t.after.length + 50) return null;
-  const text = decoder.decode(data);
-  if (!text.startsWith(t.before) || !text.endsWith(t.after)) return null;
-  const hlc = text.slice(t.before.length, text.length - t.after.length);
-  if (!HLC.test(hlc)) return null;
+  const around = t.hole.before.length + t.hole.after.length;
+  if (data.length < around + 14 || data.length > around + 50) return null;
+  const hlc = hlcInHole(t.hole, decoder.decode(data));
+  if (hlc === null) return null;
   // What JSON.parse would give: a fresh object (and array) per frame.
   const frame: BeatFrame = { ...t.frame, hlc };
   if (frame.phases) frame.phases = [...frame.phases];

@@ -10,11 +10,20 @@
 /** Frames the estimate looks back over. */
 export const OFFSET_WINDOW = 32;
 
+/** The estimate at one moment. */
+export interface OffsetReading {
+  /** This clock minus the leader's, ms (an upper bound), or null before the first frame. */
+  readonly offsetMs: number | null;
+  /** Frames the estimate rests on. */
+  readonly samples: number;
+}
+
 /** Running minimum of (receipt - scheduled) over the last {@link OFFSET_WINDOW} frames. */
 export class ClockOffsetEstimator {
   readonly #samples: number[] = [];
   #next = 0;
   #min: number | null = null;
+  #reading: OffsetReading = { offsetMs: null, samples: 0 };
 
   /** Adds one frame's receipt minus its slot's scheduled time, ms. */
   sample(receiptMinusScheduled: number): void {
@@ -25,6 +34,12 @@ export class ClockOffsetEstimator {
     let m = Infinity;
     for (const v of this.#samples) if (v < m) m = v;
     this.#min = m;
+    this.#reading = { offsetMs: m, samples: this.#samples.length };
+  }
+
+  /** {@link offsetMs} and {@link samples} as one read-only value (a new one after each sample). */
+  get reading(): OffsetReading {
+    return this.#reading;
   }
 
   /**
