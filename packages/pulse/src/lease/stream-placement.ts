@@ -231,7 +231,7 @@ export class StreamPlacement {
     this.#o.onStepDown(stream, reason);
     logger.info(
       { stream, server, term, reason },
-      "asked the stream's leader to step down: it ran on this leader's NATS server (docs/spec.md §7)",
+      "asked the stream's leader to step down: it ran on this leader's NATS server (docs/spec.md §7 Election, terms and fencing)",
     );
     return true;
   }
