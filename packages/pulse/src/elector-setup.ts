@@ -15,7 +15,7 @@ import type { GatedKey } from './kv-gates.js';
 import { KvLeaseElector } from './kv-lease.js';
 import { leaseRequestTimeoutMs } from './lease-outage.js';
 import { DEFAULT_LEASE_TTL_MS, type PulseOptions, type ResolvedPulseOptions } from './options.js';
-import type { SharedFence } from './shared-fence.js';
+import type { SharedFence } from './emit/shared-fence.js';
 
 /** What {@link setUpElector} needs from the pulse. */
 export interface ElectorSetupInput {

@@ -12,11 +12,11 @@ import type { ClockCheck } from './clock-check.js';
 import { DriftTracker } from './drift.js';
 import type { LeaderElector, Leadership } from './elector.js';
 import { setUpElector } from './elector-setup.js';
-import { startEmission, type Emission } from './emission.js';
-import { STALL_FENCE_MS, type PublishedFrame, type SkipReason } from './frame-publisher.js';
-import { SharedFence } from './shared-fence.js';
-import type { EmitterLoad } from './worker-emitter.js';
-import { FrameObserver } from './frame-observer.js';
+import { startEmitter, type Emitter } from './emit/emitter.js';
+import type { EmitterLoad } from './emit/emitter-thread.js';
+import { FrameObserver } from './emit/frame-observer.js';
+import { SharedFence } from './emit/shared-fence.js';
+import { STALL_FENCE_MS, type PublishedFrame, type SkipReason } from './emit/slot-publisher.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
 import { driftView, isDegraded, leaderStatus, readiness, tempoStatus, type LeaderStatus, type PulseDriftReport, type PulseSnapshot, type Readiness, type ServiceState, type TempoStatus } from './status-views.js';
@@ -37,7 +37,7 @@ export class Pulse {
   #observer: FrameObserver | undefined;
   #presence: Presence | undefined;
   #replicas = 1;
-  #emission: Emission | undefined;
+  #emission: Emitter | undefined;
   #emissionStarting = false;
   readonly #fence = new SharedFence();
   #leaseTtlMs: number | null = null;
@@ -211,7 +211,7 @@ export class Pulse {
     if (this.#emissionStarting) return;
     this.#emissionStarting = true;
     const o = this.options;
-    startEmission(
+    startEmitter(
       {
         bus: o.bus,
         clusterId: o.clusterId,
@@ -221,14 +221,16 @@ export class Pulse {
         logger: o.logger,
         precise: o.precise,
         staleAfterMs: o.staleAfterMs,
+        beatFencing: o.beatFencing,
+        replicas: this.#replicas,
         emitterNats: o.elector === 'kv' || o.elector === 'single' ? o.emitterNats : undefined,
-        map: () => this.tempoMap,
         term: () => (this.#canPublish() ? this.#term : 0),
-        floor: () => this.#floor(),
         fence: this.#fence,
         onPublished: (f) => this.#onPublished(f),
         onSkip: (reason) => this.#onSkip(reason),
         onStalled: (ms) => this.#onStalled(ms),
+        onRefused: (term, newer) => this.#onRefused(term, newer),
+        onWarning: (message) => o.logger.warn({}, message),
         onLost: () => {
           this.#elector?.fence?.('the emitter thread ended');
           this.#emission = undefined;
@@ -245,7 +247,7 @@ export class Pulse {
         e.setMap(this.tempoMap!);
         const floor = this.#floor();
         if (floor) e.setFloor(floor);
-        o.logger.info({ where: e.where }, 'emitter running');
+        o.logger.info({ where: e.where, beat_fencing: e.fencing }, 'emitter running');
       },
       (err: unknown) => {
         this.#emissionStarting = false;
@@ -296,6 +298,13 @@ export class Pulse {
     this.#newTerm = false;
     this.#observer!.noteSent(f);
     if (this.#keeper!.pending) void this.#writer?.applyPending();
+  }
+
+  /** The beat stream refused this node's frame: a newer term writes the beat (docs/spec.md §7). */
+  #onRefused(term: number, newerTerm: number): void {
+    this.metrics.beatWritesRefused.inc();
+    this.options.logger.warn({ term, newer_term: newerTerm }, 'the beat stream refused this leader\'s frame: a newer term writes the beat; fencing this node');
+    this.#elector?.fence?.('the beat stream refused a frame');
   }
 
   #onSkip(reason: SkipReason): void {

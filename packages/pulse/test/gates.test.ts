@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createTempoMap, slot } from '@backbeat/core';
 import { encodeJson } from '@backbeat/transport';
 import { gateLease, gatePending, gateTempoMap, gateTermRecord } from '@backbeat/pulse';
-import { FrameEncoder } from '../src/frame-encoder.js';
+import { FrameEncoder } from '../src/emit/frame-encoder.js';
 
 const T0 = 1_700_000_000_000;
 const text = (s: string) => new TextEncoder().encode(s);
