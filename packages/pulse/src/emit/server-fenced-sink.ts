@@ -31,8 +31,17 @@ const WRONG_LAST_SEQUENCE = 10071;
 export interface ServerFencedSinkEvents {
   /** The server refused `term`'s write and the stream's last frame is of `newerTerm`: this writer stopped. */
   readonly onRefused: (term: number, newerTerm: number) => void;
+  /** A frame sent was not stored (refused, no stream leader, no answer): it reached nobody. */
+  readonly onNotStored: () => void;
   /** Something went wrong that is not a refusal (no stream leader, a timeout); one line. */
   readonly onError: (message: string) => void;
+}
+
+/** One line for a failed write: "no responders" means the stream has no leader (an election, or no quorum). */
+function describe(err: unknown): string {
+  const e = err as Error;
+  if (e.name === 'JetStreamNotEnabled') return 'the beat stream does not answer (no stream leader: an election, or no quorum on this side)';
+  return e.message;
 }
 
 /** The frames of one writer into the beat stream. */
@@ -105,11 +114,12 @@ export class ServerFencedSink implements BeatSink {
         },
         (err: unknown) => {
           if (this.#inflight === write) this.#inflight = undefined;
+          this.events.onNotStored();
           if ((err as { code?: unknown }).code === WRONG_LAST_SEQUENCE) {
             // Someone else wrote: hold the next slots until the stream says who.
             if (this.#known?.term === term) this.#known = undefined;
             void this.#sync(term);
-          } else this.#error(`beat stream write failed: ${(err as Error).message}`);
+          } else this.#error(`a BeatFrame was not stored in the beat stream: ${describe(err)}`);
         },
       );
   }

@@ -74,6 +74,7 @@ export async function startSlotEmitter(s: SlotEmitterSetup): Promise<SlotEmitter
     s.fencing === 'server' && s.bus instanceof NatsBus
       ? await ServerFencedSink.open(s.bus, s.clusterId, s.replicas, s.clock, {
           onRefused: events.onRefused,
+          onNotStored: () => events.onSkip('not_stored'),
           onError: events.onWarning,
         })
       : new DirectSink(s.bus, s.clusterId);

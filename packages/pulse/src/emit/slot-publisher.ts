@@ -13,7 +13,7 @@ import { FrameEncoder } from './frame-encoder.js';
 export const STALL_FENCE_MS = 250;
 
 /** Why a slot got no frame from a node that could publish. */
-export type SkipReason = 'stale' | 'behind_wire' | 'stalled' | 'publish_error' | 'unacked' | 'syncing' | 'refused';
+export type SkipReason = 'stale' | 'behind_wire' | 'stalled' | 'publish_error' | 'unacked' | 'syncing' | 'refused' | 'not_stored';
 
 /** One frame sent. */
 export interface PublishedFrame {
