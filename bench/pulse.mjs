@@ -7,6 +7,7 @@
 //     setImmediate until due), the baseline the pulse must at least match;
 //   - setInterval: the naive ticker (idle only).
 // Each emitter runs in its own process; one subscriber process records delivery.
+// BENCH_BEAT_FENCING=sender|server picks the pulse's --beat-fencing (default: server, through the beat stream).
 // Prints jitter (publish time - slot time), delivery (subscriber receive time - slot time),
 // frames sent early (must be 0), CPU, and writes the JSON summary to BENCH_JSON when set.
 import { fork } from 'node:child_process';
@@ -54,7 +55,7 @@ async function pulseChild(url, load) {
   const bus = await NatsBus.connect({ servers: url });
   const jitter = [];
   const cluster = load ? 'benchload' : 'bench';
-  const pulse = new Pulse({ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url }, onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt) });
+  const pulse = new Pulse({ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url }, beatFencing: process.env.BENCH_BEAT_FENCING || undefined, onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt) });
   await pulse.start();
   while (!pulse.emitterStatus().load) await new Promise((r) => setTimeout(r, 20)); // the thread is up
   const load0 = pulse.emitterStatus().load;

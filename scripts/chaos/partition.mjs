@@ -7,10 +7,10 @@
  * recorder and an SDK client (scripts/chaos/net-observer.mjs); every process is connected to
  * its own host's NATS node only. Lease TTL 2 s, 120 BPM, 4 beats a bar. Faults, each from a
  * quiet second to a settled end:
- *   (a) the leader's host isolated 10 s (the lease and state streams led from the majority)
+ *   (a) the leader's host isolated 10 s (the lease, state and beat streams led from the majority)
  *   (b) the follower's host isolated 10 s (no leader there)
  *   (c) every TCP connection to the leader's NATS node's client port cut 10 s (routes stay)
- *   (c2) the leader's host isolated 10 s while its NATS node leads the lease and state streams
+ *   (c2) the leader's host isolated 10 s while its NATS node leads the lease, state and beat streams
  *   (d) flapping: the leader's host isolated 5 s, healed, isolated again 1 s later for 5 s
  *   (e) one way: what the leader's host sends is dropped 10 s; what it receives still arrives
  * A cut drops packets (TCP sees silence). Prints one table; BENCH_JSON=<file> writes the rows;
@@ -149,10 +149,11 @@ async function leaderHost() {
   return { id: rec.node_id, host, term: rec.term };
 }
 
-const STREAMS = [`KV_backbeat_${S.clusterId}_lease`, `KV_backbeat_${S.clusterId}_state`];
+const STREAMS = [`KV_backbeat_${S.clusterId}_lease`, `KV_backbeat_${S.clusterId}_state`, `BACKBEAT_${S.clusterId}_BEAT`];
 /**
- * Moves the leadership of the lease and state streams onto host `want` (true) or off it
- * (false), by leader step-downs with a placement preference; bounded.
+ * Moves the leadership of the lease, state and beat streams onto host `want` (true) or off it
+ * (false), by leader step-downs with a placement preference; bounded. (The beat stream carries
+ * every frame with `--beat-fencing server`: while it elects a leader no frame is stored.)
  */
 async function placeStreams(want, host) {
   const name = net.hosts[host].name;
