@@ -10,7 +10,7 @@
  *   (a) the leader's host isolated 10 s (the lease, state and beat streams led from the majority)
  *   (b) the follower's host isolated 10 s (no leader there)
  *   (c) every TCP connection to the leader's NATS node's client port cut 10 s (routes stay)
- *   (c2) the leader's host isolated 10 s while its NATS node leads the lease, state and beat streams
+ *   (c2) the leader's host isolated 10 s while its NATS node leads the lease and state streams
  *   (d) flapping: the leader's host isolated 5 s, healed, isolated again 1 s later for 5 s
  *   (e) one way: what the leader's host sends is dropped 10 s; what it receives still arrives
  * A cut drops packets (TCP sees silence). Prints one table; BENCH_JSON=<file> writes the rows;
@@ -151,14 +151,16 @@ async function leaderHost() {
 
 const STREAMS = [`KV_backbeat_${S.clusterId}_lease`, `KV_backbeat_${S.clusterId}_state`, `BACKBEAT_${S.clusterId}_BEAT`];
 /**
- * Moves the leadership of the lease, state and beat streams onto host `want` (true) or off it
- * (false), by leader step-downs with a placement preference; bounded. (The beat stream carries
- * every frame with `--beat-fencing server`: while it elects a leader no frame is stored.)
+ * Moves the leadership of the lease and state streams onto host `want` (true) or off it
+ * (false), by leader step-downs with a placement preference; bounded. Off a host, the beat
+ * stream too (it carries every frame with `--beat-fencing server`: while it elects a leader no
+ * frame is stored); onto one, the beat stream stays where the leading pulse keeps it, off the
+ * lease stream's node.
  */
 async function placeStreams(want, host) {
   const name = net.hosts[host].name;
   const others = net.hosts.filter((h) => h.index !== host).map((h) => h.name);
-  for (const stream of STREAMS) {
+  for (const stream of want ? STREAMS.slice(0, 2) : STREAMS) {
     for (let attempt = 0; attempt < 8; attempt++) {
       const leader = (await net.nats.streamCluster(stream))?.leader;
       if (leader && (leader === name) === want) break;

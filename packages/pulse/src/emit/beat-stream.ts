@@ -6,7 +6,7 @@
  * subscribers read. A stale writer's frame is refused by the server, and a stream without
  * quorum stores (and so republishes) nothing.
  */
-import { assertClusterId, type NatsBus } from '@backbeat/transport';
+import { assertClusterId, clusterNames, type NatsBus } from '@backbeat/transport';
 import { parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 
@@ -39,6 +39,7 @@ export interface LastBeat {
 /** JetStream API error codes this file tells apart. */
 const STREAM_IN_USE = 10058;
 const NO_MESSAGE = 10037;
+const STREAM_NOT_FOUND = 10059;
 
 function apiCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown }).code;
@@ -51,9 +52,10 @@ export function beatStreamManager(bus: NatsBus, timeoutMs: number): Promise<JetS
 }
 
 /**
- * Creates the beat stream, or brings an existing one to this configuration: memory storage
- * (a frame is worth nothing once its slot passed), one message kept per subject, `replicas`
- * copies (as the cluster's other state), republished to the beat and control subjects.
+ * Creates the beat stream, or brings an existing one to this configuration: one message kept
+ * per subject (a frame is worth nothing once its slot passed; file storage, so that the last
+ * sequence survives a restart of a single server), `replicas` copies (as the cluster's other
+ * state), republished to the beat and control subjects.
  * @throws the server's error when it cannot (no JetStream, no permission, replicas it cannot place)
  */
 export async function ensureBeatStream(jsm: JetStreamManager, clusterId: string, replicas: number): Promise<void> {
@@ -62,7 +64,7 @@ export async function ensureBeatStream(jsm: JetStreamManager, clusterId: string,
     name: n.stream,
     subjects: [n.beatIn, n.controlIn],
     retention: RetentionPolicy.Limits,
-    storage: StorageType.Memory,
+    storage: StorageType.File,
     num_replicas: replicas,
     max_msgs_per_subject: 1,
     discard: DiscardPolicy.Old,
@@ -92,4 +94,39 @@ export async function readLastBeat(jsm: JetStreamManager, clusterId: string): Pr
     if (apiCode(err) === NO_MESSAGE) return { seq: 0, term: 0 };
     throw err;
   }
+}
+
+/**
+ * Makes the beat stream again when it is gone (a single server restarted without its store, an
+ * operator deleted it); false when it was there.
+ * @throws when the server does not answer
+ */
+export async function repairBeatStream(jsm: JetStreamManager, clusterId: string, replicas: number): Promise<boolean> {
+  try {
+    await jsm.streams.info(beatStreamNames(clusterId).stream);
+    return false;
+  } catch (err) {
+    if (apiCode(err) !== STREAM_NOT_FOUND) throw err;
+    await ensureBeatStream(jsm, clusterId, replicas);
+    return true;
+  }
+}
+
+/**
+ * Keeps the beat stream's Raft leader off the node that leads the lease bucket's stream: a kill
+ * of that node then costs the lease's outage grace only (docs/spec.md §7, "KV outage grace"),
+ * not also a beat stream election. Asks the beat stream's leader to step down in favour of a
+ * current copy on another node when both are led from one node; returns that node's name, or
+ * undefined when nothing was to be done (or could be: fewer than three copies).
+ * @throws when the server does not answer
+ */
+export async function keepApartFromLease(jsm: JetStreamManager, bus: NatsBus, clusterId: string): Promise<string | undefined> {
+  const { stream } = beatStreamNames(clusterId);
+  const [beat, lease] = await Promise.all([jsm.streams.info(stream), jsm.streams.info(`KV_${clusterNames(clusterId).leaseBucket}`)]);
+  const leader = beat.cluster?.leader;
+  if (!leader || leader !== lease.cluster?.leader) return undefined;
+  const preferred = beat.cluster?.replicas?.find((r) => r.current && r.name !== leader)?.name;
+  if (!preferred) return undefined;
+  await bus.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, new TextEncoder().encode(JSON.stringify({ placement: { preferred } })), { timeout: 2000 });
+  return preferred;
 }

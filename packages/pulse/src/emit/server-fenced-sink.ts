@@ -16,12 +16,16 @@ import type { NatsBus } from '@backbeat/transport';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { BeatFencing, BeatSink, SinkHold } from './beat-sink.js';
-import { beatStreamManager, beatStreamNames, ensureBeatStream, readLastBeat, type BeatStreamNames } from './beat-stream.js';
+import { beatStreamManager, beatStreamNames, ensureBeatStream, keepApartFromLease, readLastBeat, repairBeatStream, type BeatStreamNames } from './beat-stream.js';
 
 /** A write unacknowledged this long is given up: the next slot may be written. */
 export const ACK_BOUND_MS = 250;
 /** How long a write's acknowledgement is awaited at most (then it is dropped). */
 const ACK_TIMEOUT_MS = 1000;
+/** How often the writer checks that the beat stream is not led from the lease stream's node. */
+const PLACEMENT_CHECK_MS = 10_000;
+/** A stream that does not answer is looked at (and made again when gone) at most this often. */
+const REPAIR_EVERY_MS = 2000;
 /** The same error is reported at most once in this long. */
 const ERROR_REPEAT_MS = 5000;
 /** JetStream API error: the stream's last sequence is not the one the write expected. */
@@ -56,8 +60,12 @@ export class ServerFencedSink implements BeatSink {
   #refusedUpTo = 0;
   #header: { term: number; text: string } = { term: 0, text: '' };
   #lastError = { message: '', at: -Infinity };
+  #placementAt = -Infinity;
+  #repairAt = -Infinity;
 
   private constructor(
+    private readonly bus: NatsBus,
+    private readonly replicas: number,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly clusterId: string,
@@ -75,7 +83,7 @@ export class ServerFencedSink implements BeatSink {
     const jsm = await beatStreamManager(bus, ACK_TIMEOUT_MS * 5);
     await ensureBeatStream(jsm, clusterId, replicas);
     const api = await beatStreamManager(bus, ACK_TIMEOUT_MS);
-    return new ServerFencedSink(jetstream(bus.nc, { timeout: ACK_TIMEOUT_MS }), api, clusterId, clock, events);
+    return new ServerFencedSink(bus, replicas, jetstream(bus.nc, { timeout: ACK_TIMEOUT_MS }), api, clusterId, clock, events);
   }
 
   prepare(term: number): void {
@@ -104,6 +112,7 @@ export class ServerFencedSink implements BeatSink {
       .publish(this.#names.beatIn, beat, { headers: h, expect: { lastSubjectSequence: known.seq } })
       .then((ack) => {
         if (this.#known?.term === term && ack.seq > this.#known.seq) this.#known = { term, seq: ack.seq };
+        this.#checkPlacement();
         // The legacy message is stored only while this writer's frame is the stream's last message.
         if (legacy) return this.js.publish(this.#names.controlIn, legacy, { headers: this.#headers(term), expect: { lastSequence: ack.seq } });
         return undefined;
@@ -119,7 +128,10 @@ export class ServerFencedSink implements BeatSink {
             // Someone else wrote: hold the next slots until the stream says who.
             if (this.#known?.term === term) this.#known = undefined;
             void this.#sync(term);
-          } else this.#error(`a BeatFrame was not stored in the beat stream: ${describe(err)}`);
+          } else {
+            this.#error(`a BeatFrame was not stored in the beat stream: ${describe(err)}`);
+            this.#repair();
+          }
         },
       );
   }
@@ -127,6 +139,28 @@ export class ServerFencedSink implements BeatSink {
   reset(): void {
     this.#inflight = undefined;
     this.#known = undefined;
+  }
+
+  /** Makes the stream again when it is gone (rate-limited; the next slots find out whether it worked). */
+  #repair(): void {
+    const now = this.clock.now();
+    if (now - this.#repairAt < REPAIR_EVERY_MS) return;
+    this.#repairAt = now;
+    repairBeatStream(this.jsm, this.clusterId, this.replicas).then(
+      (made) => made && this.events.onError('the beat stream was gone: made it again'),
+      () => {}, // no answer: an election, or no quorum on this side; the writes say so
+    );
+  }
+
+  /** While this node writes, keeps the beat stream's leader off the lease stream's node (rate-limited). */
+  #checkPlacement(): void {
+    const now = this.clock.now();
+    if (now - this.#placementAt < PLACEMENT_CHECK_MS) return;
+    this.#placementAt = now;
+    keepApartFromLease(this.jsm, this.bus, this.clusterId).then(
+      (to) => to && this.events.onError(`the beat stream was led from the lease stream's node: moved its leader to ${to}`),
+      (err: Error) => this.#error(`could not check where the beat stream is led: ${err.message}`),
+    );
   }
 
   /** Reports an error, the same text at most once per {@link ERROR_REPEAT_MS}. */
@@ -162,6 +196,7 @@ export class ServerFencedSink implements BeatSink {
       }
     } catch (err) {
       this.#error(`could not read the beat stream's last frame: ${(err as Error).message}`);
+      this.#repair();
     } finally {
       if (this.#syncing === term) this.#syncing = 0;
     }
