@@ -55,7 +55,12 @@ async function pulseChild(url, load) {
   const bus = await NatsBus.connect({ servers: url });
   const jitter = [];
   const cluster = load ? 'benchload' : 'bench';
-  const pulse = new Pulse({ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url }, beatFencing: process.env.BENCH_BEAT_FENCING || undefined, onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt) });
+  const beatFencing = process.env.BENCH_BEAT_FENCING || undefined;
+  const pulse = new Pulse({
+    ...{ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url } },
+    beatFencing,
+    onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt),
+  });
   await pulse.start();
   while (!pulse.emitterStatus().load) await new Promise((r) => setTimeout(r, 20)); // the thread is up
   const load0 = pulse.emitterStatus().load;

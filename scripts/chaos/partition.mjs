@@ -149,7 +149,11 @@ async function leaderHost() {
   return { id: rec.node_id, host, term: rec.term };
 }
 
-const STREAMS = [`KV_backbeat_${S.clusterId}_lease`, `KV_backbeat_${S.clusterId}_state`, `BACKBEAT_${S.clusterId}_BEAT`];
+const STREAMS = [
+  `KV_backbeat_${S.clusterId}_lease`,
+  `KV_backbeat_${S.clusterId}_state`,
+  `BACKBEAT_${S.clusterId}_BEAT`,
+];
 /**
  * Moves the leadership of the lease and state streams onto host `want` (true) or off it
  * (false), by leader step-downs with a placement preference; bounded. Off a host, the beat

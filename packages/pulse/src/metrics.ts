@@ -58,13 +58,15 @@ export function createPulseMetrics(registry = new Registry(), readings: PulseGau
     leadershipChanges: new Counter({ name: 'backbeat_leadership_changes_total', help: 'Changes of leader seen by this node', registers: [registry] }),
     framesSkipped: new Counter({
       name: 'backbeat_frames_skipped_total',
-      help: 'Grid slots with no frame: during a failover, stale after a stalled event loop, held back by the beat stream',
+      help:
+        'Grid slots with no frame: during a failover, stale after a stalled event loop, ' +
+        'held back or not stored by the beat stream',
       labelNames: ['reason'],
       registers: [registry],
     }),
     beatWritesRefused: new Counter({
       name: 'backbeat_beat_writes_refused_total',
-      help: "This node's BeatFrames the beat stream refused because a newer term writes the beat (the node fenced itself)",
+      help: "Refusals of this node's BeatFrames by the beat stream for a newer term (each fenced the node)",
       registers: [registry],
     }),
     tempoBpm: new Gauge({

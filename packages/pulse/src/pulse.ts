@@ -303,7 +303,8 @@ export class Pulse {
   /** The beat stream refused this node's frame: a newer term writes the beat (docs/spec.md §7). */
   #onRefused(term: number, newerTerm: number): void {
     this.metrics.beatWritesRefused.inc();
-    this.options.logger.warn({ term, newer_term: newerTerm }, 'the beat stream refused this leader\'s frame: a newer term writes the beat; fencing this node');
+    const line = "the beat stream refused this leader's frame: a newer term writes the beat; fencing this node";
+    this.options.logger.warn({ term, newer_term: newerTerm }, line);
     this.#elector?.fence?.('the beat stream refused a frame');
   }
 

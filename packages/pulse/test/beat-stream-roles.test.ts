@@ -39,7 +39,9 @@ describe('beat stream roles - deploy/nats/auth.conf', () => {
     return err!.message;
   };
   const violation = (login: Login, subject: string) =>
-    waitFor(() => s.errors[login].some((m) => m.includes(`Permissions Violation for Publish to "${subject}"`)), { message: `the refusal of ${subject} for ${login}` });
+    waitFor(() => s.errors[login].some((m) => m.includes(`Permissions Violation for Publish to "${subject}"`)), {
+      message: `the refusal of ${subject} for ${login}`,
+    });
 
   it("beat stream roles - the pulse login's frames reach the agent and the observer through the stream; agent, observer and reverb cannot write or change it", async () => {
     const heard: Record<'agent' | 'observer', BusMsg[]> = { agent: [], observer: [] };
@@ -49,7 +51,10 @@ describe('beat stream roles - deploy/nats/auth.conf', () => {
     }
     pulse = new Pulse({ bus: s.bus.pulse, clusterId: C, nodeId: 'p1', bpm: 300, maxBpm: 300, leaseTtlMs: 5000 });
     await pulse.start();
-    await waitFor(() => heard.agent.length >= 3 && heard.observer.length >= 3, { timeoutMs: 8000, message: 'frames at the agent and the observer' });
+    await waitFor(() => heard.agent.length >= 3 && heard.observer.length >= 3, {
+      timeoutMs: 8000,
+      message: 'frames at the agent and the observer',
+    });
     expect(pulse.emitterStatus().where).toBe('inline');
     for (const m of [...heard.agent, ...heard.observer]) {
       expect(parseBeatFrame(m.data).ok).toBe(true);

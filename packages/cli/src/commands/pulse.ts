@@ -99,7 +99,11 @@ export function registerPulse(program: Command): void {
       "'on': the lease bucket gets limit markers where the server has them (nats-server 2.11.7+), so a standby sees the lease expire and takes it at once; 'off': standbys poll for an expired lease",
       'on',
     )
-    .option('--beat-fencing <who>', "'server': frames go through the cluster's beat stream, whose NATS server refuses a stale leader's frame (default); 'sender': straight to the beat subject, fenced by the sender alone")
+    .option(
+      '--beat-fencing <who>',
+      "'server': frames go through the cluster's beat stream, whose NATS server refuses a stale leader's frame " +
+        "(default); 'sender': straight to the beat subject, fenced by the sender alone",
+    )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)');

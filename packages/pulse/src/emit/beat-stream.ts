@@ -8,7 +8,13 @@
  */
 import { assertClusterId, clusterNames, type NatsBus } from '@backbeat/transport';
 import { parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
-import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 
 /** The stream and its input subjects of one cluster. */
 export interface BeatStreamNames {
@@ -120,13 +126,24 @@ export async function repairBeatStream(jsm: JetStreamManager, clusterId: string,
  * undefined when nothing was to be done (or could be: fewer than three copies).
  * @throws when the server does not answer
  */
-export async function keepApartFromLease(jsm: JetStreamManager, bus: NatsBus, clusterId: string): Promise<string | undefined> {
+export async function keepApartFromLease(
+  jsm: JetStreamManager,
+  bus: NatsBus,
+  clusterId: string,
+): Promise<string | undefined> {
   const { stream } = beatStreamNames(clusterId);
-  const [beat, lease] = await Promise.all([jsm.streams.info(stream), jsm.streams.info(`KV_${clusterNames(clusterId).leaseBucket}`)]);
+  const [beat, lease] = await Promise.all([
+    jsm.streams.info(stream),
+    jsm.streams.info(`KV_${clusterNames(clusterId).leaseBucket}`),
+  ]);
   const leader = beat.cluster?.leader;
   if (!leader || leader !== lease.cluster?.leader) return undefined;
   const preferred = beat.cluster?.replicas?.find((r) => r.current && r.name !== leader)?.name;
   if (!preferred) return undefined;
-  await bus.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, new TextEncoder().encode(JSON.stringify({ placement: { preferred } })), { timeout: 2000 });
+  await bus.nc.request(
+    `$JS.API.STREAM.LEADER.STEPDOWN.${stream}`,
+    new TextEncoder().encode(JSON.stringify({ placement: { preferred } })),
+    { timeout: 2000 },
+  );
   return preferred;
 }

@@ -90,7 +90,10 @@ export class EmitterThread {
    * Starts the thread and resolves once its connection and emitter are up.
    * @throws when it cannot connect or cannot make the beat stream
    */
-  static async start(init: Omit<EmitterInit, 'fence'> & { fence: SharedFence }, h: EmitterThreadHandlers): Promise<EmitterThread> {
+  static async start(
+    init: Omit<EmitterInit, 'fence'> & { fence: SharedFence },
+    h: EmitterThreadHandlers,
+  ): Promise<EmitterThread> {
     // workerScript resolves against a module at the package's source (or dist) root; this one is a folder down.
     const ext = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
     const script = workerScript(new URL(`../index${ext}`, import.meta.url).href, 'emit/emitter-thread-entry.js');

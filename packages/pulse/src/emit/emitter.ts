@@ -4,7 +4,15 @@
  * in this thread (the in-memory bus, `backbeat dev`, tests on a fake clock). Both build the same
  * emitter ({@link startSlotEmitter}); the thread publishes only while the shared fence is open.
  */
-import { beatDurationMs, systemClock, type Clock, type Hlc, type Logger, type SlotKey, type TempoMap } from '@backbeat/core';
+import {
+  beatDurationMs,
+  systemClock,
+  type Clock,
+  type Hlc,
+  type Logger,
+  type SlotKey,
+  type TempoMap,
+} from '@backbeat/core';
 import type { Bus, NatsConfig } from '@backbeat/transport';
 import type { BeatFencing } from './beat-sink.js';
 import { EmitterThread, type EmitterLoad } from './emitter-thread.js';
@@ -69,7 +77,14 @@ export async function startEmitter(ctx: EmitterContext, map: TempoMap): Promise<
     onRefused: ctx.onRefused,
     onWarning: ctx.onWarning,
   };
-  const common = { clusterId: ctx.clusterId, map, staleAfterMs: staleAfter(ctx, map), precise: ctx.precise, fencing, replicas: ctx.replicas };
+  const common = {
+    clusterId: ctx.clusterId,
+    map,
+    staleAfterMs: staleAfter(ctx, map),
+    precise: ctx.precise,
+    fencing,
+    replicas: ctx.replicas,
+  };
   if (ctx.emitterNats && ctx.bus.kind === 'nats' && ctx.clock === systemClock) {
     const t = await EmitterThread.start(
       { ...common, nats: ctx.emitterNats, nodeId: ctx.nodeId, fence: ctx.fence },
@@ -92,7 +107,15 @@ export async function startEmitter(ctx: EmitterContext, map: TempoMap): Promise<
       stop: () => t.stop(),
     };
   }
-  const e = await startSlotEmitter({ ...common, bus: ctx.bus, hlc: ctx.hlc, clock: ctx.clock, term: ctx.term, wait: 'poll', events });
+  const e = await startSlotEmitter({
+    ...common,
+    bus: ctx.bus,
+    hlc: ctx.hlc,
+    clock: ctx.clock,
+    term: ctx.term,
+    wait: 'poll',
+    events,
+  });
   return {
     where: 'inline',
     fencing,

@@ -16,7 +16,15 @@ import type { NatsBus } from '@backbeat/transport';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { BeatFencing, BeatSink, SinkHold } from './beat-sink.js';
-import { beatStreamManager, beatStreamNames, ensureBeatStream, keepApartFromLease, readLastBeat, repairBeatStream, type BeatStreamNames } from './beat-stream.js';
+import {
+  beatStreamManager,
+  beatStreamNames,
+  ensureBeatStream,
+  keepApartFromLease,
+  readLastBeat,
+  repairBeatStream,
+  type BeatStreamNames,
+} from './beat-stream.js';
 
 /** A write unacknowledged this long is given up: the next slot may be written. */
 export const ACK_BOUND_MS = 250;
@@ -44,7 +52,8 @@ export interface ServerFencedSinkEvents {
 /** One line for a failed write: "no responders" means the stream has no leader (an election, or no quorum). */
 function describe(err: unknown): string {
   const e = err as Error;
-  if (e.name === 'JetStreamNotEnabled') return 'the beat stream does not answer (no stream leader: an election, or no quorum on this side)';
+  if (e.name === 'JetStreamNotEnabled')
+    return 'the beat stream does not answer (no stream leader: an election, or no quorum on this side)';
   return e.message;
 }
 
@@ -79,11 +88,25 @@ export class ServerFencedSink implements BeatSink {
    * Creates (or updates) the cluster's beat stream with `replicas` copies and returns a writer.
    * @throws the server's error when the stream cannot be made
    */
-  static async open(bus: NatsBus, clusterId: string, replicas: number, clock: Clock, events: ServerFencedSinkEvents): Promise<ServerFencedSink> {
+  static async open(
+    bus: NatsBus,
+    clusterId: string,
+    replicas: number,
+    clock: Clock,
+    events: ServerFencedSinkEvents,
+  ): Promise<ServerFencedSink> {
     const jsm = await beatStreamManager(bus, ACK_TIMEOUT_MS * 5);
     await ensureBeatStream(jsm, clusterId, replicas);
     const api = await beatStreamManager(bus, ACK_TIMEOUT_MS);
-    return new ServerFencedSink(bus, replicas, jetstream(bus.nc, { timeout: ACK_TIMEOUT_MS }), api, clusterId, clock, events);
+    return new ServerFencedSink(
+      bus,
+      replicas,
+      jetstream(bus.nc, { timeout: ACK_TIMEOUT_MS }),
+      api,
+      clusterId,
+      clock,
+      events,
+    );
   }
 
   prepare(term: number): void {
@@ -114,7 +137,11 @@ export class ServerFencedSink implements BeatSink {
         if (this.#known?.term === term && ack.seq > this.#known.seq) this.#known = { term, seq: ack.seq };
         this.#checkPlacement();
         // The legacy message is stored only while this writer's frame is the stream's last message.
-        if (legacy) return this.js.publish(this.#names.controlIn, legacy, { headers: this.#headers(term), expect: { lastSequence: ack.seq } });
+        if (legacy)
+          return this.js.publish(this.#names.controlIn, legacy, {
+            headers: this.#headers(term),
+            expect: { lastSequence: ack.seq },
+          });
         return undefined;
       })
       .then(
@@ -158,7 +185,8 @@ export class ServerFencedSink implements BeatSink {
     if (now - this.#placementAt < PLACEMENT_CHECK_MS) return;
     this.#placementAt = now;
     keepApartFromLease(this.jsm, this.bus, this.clusterId).then(
-      (to) => to && this.events.onError(`the beat stream was led from the lease stream's node: moved its leader to ${to}`),
+      (to) =>
+        to && this.events.onError(`the beat stream was led from the lease stream's node: moved its leader to ${to}`),
       (err: Error) => this.#error(`could not check where the beat stream is led: ${err.message}`),
     );
   }

@@ -59,7 +59,10 @@ export interface SlotEmitter {
  */
 export function resolveBeatFencing(option: BeatFencing | undefined, bus: Bus): BeatFencing {
   if (option === 'server' && !(bus instanceof NatsBus)) {
-    throw new InvalidArgumentError('beat-fencing', "'server' needs a NATS bus with JetStream (the in-memory bus has no beat stream)");
+    throw new InvalidArgumentError(
+      'beat-fencing',
+      "'server' needs a NATS bus with JetStream (the in-memory bus has no beat stream)",
+    );
   }
   return option ?? (bus instanceof NatsBus ? 'server' : 'sender');
 }
@@ -90,7 +93,8 @@ export async function startSlotEmitter(s: SlotEmitterSetup): Promise<SlotEmitter
       onPublished: events.onPublished,
       onSkip: (reason) => events.onSkip(reason),
       onStalled: events.onStalled,
-      onPublishError: (err, pos) => events.onWarning(`could not publish the BeatFrame of beat ${pos.beatIndex}: ${err.message}`),
+      onPublishError: (err, pos) =>
+        events.onWarning(`could not publish the BeatFrame of beat ${pos.beatIndex}: ${err.message}`),
     },
   });
   const scheduler = new BeatScheduler({

@@ -4,7 +4,15 @@
  * stream, HLC splice, send. What it knows of the node (tempo map, wire floor) is pushed into
  * it; the term comes from the fence; what it did goes out as events.
  */
-import { compareSlots, type BeatPosition, type Clock, type Hlc, type Phase, type SlotKey, type TempoMap } from '@backbeat/core';
+import {
+  compareSlots,
+  type BeatPosition,
+  type Clock,
+  type Hlc,
+  type Phase,
+  type SlotKey,
+  type TempoMap,
+} from '@backbeat/core';
 import type { Bus } from '@backbeat/transport';
 import type { BeatSink } from './beat-sink.js';
 import { FrameEncoder } from './frame-encoder.js';
@@ -13,7 +21,8 @@ import { FrameEncoder } from './frame-encoder.js';
 export const STALL_FENCE_MS = 250;
 
 /** Why a slot got no frame from a node that could publish. */
-export type SkipReason = 'stale' | 'behind_wire' | 'stalled' | 'publish_error' | 'unacked' | 'syncing' | 'refused' | 'not_stored';
+export type SkipReason =
+  'stale' | 'behind_wire' | 'stalled' | 'publish_error' | 'unacked' | 'syncing' | 'refused' | 'not_stored';
 
 /** One frame sent. */
 export interface PublishedFrame {
@@ -76,7 +85,8 @@ export class SlotPublisher {
 
   /** The last slot known to be on the wire: nothing at or before it is sent. Only moves forward. */
   setFloor(floor: SlotKey): void {
-    if (!this.#floor || compareSlots(floor, this.#floor) > 0) this.#floor = { beatIndex: floor.beatIndex, phaseIndex: floor.phaseIndex };
+    if (!this.#floor || compareSlots(floor, this.#floor) > 0)
+      this.#floor = { beatIndex: floor.beatIndex, phaseIndex: floor.phaseIndex };
   }
 
   /** Forgets what was in flight (the node stopped leading). */
