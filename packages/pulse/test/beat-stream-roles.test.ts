@@ -80,7 +80,7 @@ describe('beat stream roles - deploy/nats/auth.conf', () => {
     for (const m of [...heard.agent, ...heard.observer]) expect(dec(m.data)).not.toContain('forged');
     const info = await jsmPulse.streams.info(B.stream);
     expect(info.state.last_seq).toBeGreaterThan(before); // the pulse writes on
-    const last = await jsmPulse.streams.getMessage(B.stream, { last_by_subj: B.beatIn });
+    const last = await jsmPulse.direct.getMessage(B.stream, { last_by_subj: B.beatIn });
     expect(parseTermHeader(last!.header.get(TERM_HEADER))).toBe(pulse.leaderStatus().term);
   });
 });

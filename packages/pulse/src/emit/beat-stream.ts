@@ -44,7 +44,6 @@ export interface LastBeat {
 
 /** JetStream API error codes this file tells apart. */
 const STREAM_IN_USE = 10058;
-const NO_MESSAGE = 10037;
 const STREAM_NOT_FOUND = 10059;
 
 function apiCode(err: unknown): number | undefined {
@@ -87,19 +86,17 @@ export async function ensureBeatStream(jsm: JetStreamManager, clusterId: string,
 }
 
 /**
- * The last BeatFrame the stream holds, or `{ seq: 0, term: 0 }` when it holds none.
- * @throws when the stream does not answer
+ * The last BeatFrame the stream holds, or `{ seq: 0, term: 0 }` when it holds none. A direct get,
+ * answered by any copy of the stream without the JetStream meta leader (which may be on the far
+ * side of a partition while the stream itself has its quorum). A copy that lags can answer an
+ * older frame: a write on it is refused, never wrongly stored, and the next read is tried.
+ * @throws when no copy answers
  */
 export async function readLastBeat(jsm: JetStreamManager, clusterId: string): Promise<LastBeat> {
   const n = beatStreamNames(clusterId);
-  try {
-    const m = await jsm.streams.getMessage(n.stream, { last_by_subj: n.beatIn });
-    if (!m) return { seq: 0, term: 0 };
-    return { seq: m.seq, term: parseTermHeader(m.header?.get(TERM_HEADER) || undefined) ?? 0 };
-  } catch (err) {
-    if (apiCode(err) === NO_MESSAGE) return { seq: 0, term: 0 };
-    throw err;
-  }
+  const m = await jsm.direct.getMessage(n.stream, { last_by_subj: n.beatIn });
+  if (!m) return { seq: 0, term: 0 };
+  return { seq: m.seq, term: parseTermHeader(m.header.get(TERM_HEADER) || undefined) ?? 0 };
 }
 
 /**
