@@ -30,6 +30,11 @@ import {
 export const ACK_BOUND_MS = 250;
 /** How long a write's acknowledgement is awaited at most (then it is dropped). */
 const ACK_TIMEOUT_MS = 1000;
+/**
+ * How long a read of the stream's last frame (and the background checks) may take: a copy that
+ * does not answer by then is likely cut off; the next slot asks again, maybe another copy.
+ */
+const READ_TIMEOUT_MS = 300;
 /** How often the writer checks that the beat stream is not led from the lease stream's node. */
 const PLACEMENT_CHECK_MS = 10_000;
 /** A stream that does not answer is looked at (and made again when gone) at most this often. */
@@ -76,7 +81,10 @@ export class ServerFencedSink implements BeatSink {
     private readonly bus: NatsBus,
     private readonly replicas: number,
     private readonly js: JetStreamClient,
+    /** For the reads of the last frame (short timeout). */
     private readonly jsm: JetStreamManager,
+    /** For the stream's repair and placement (the API's usual timeout). */
+    private readonly admin: JetStreamManager,
     private readonly clusterId: string,
     private readonly clock: Clock,
     private readonly events: ServerFencedSinkEvents,
@@ -97,12 +105,13 @@ export class ServerFencedSink implements BeatSink {
   ): Promise<ServerFencedSink> {
     const jsm = await beatStreamManager(bus, ACK_TIMEOUT_MS * 5);
     await ensureBeatStream(jsm, clusterId, replicas);
-    const api = await beatStreamManager(bus, ACK_TIMEOUT_MS);
+    const api = await beatStreamManager(bus, READ_TIMEOUT_MS);
     return new ServerFencedSink(
       bus,
       replicas,
       jetstream(bus.nc, { timeout: ACK_TIMEOUT_MS }),
       api,
+      jsm,
       clusterId,
       clock,
       events,
@@ -173,7 +182,7 @@ export class ServerFencedSink implements BeatSink {
     const now = this.clock.now();
     if (now - this.#repairAt < REPAIR_EVERY_MS) return;
     this.#repairAt = now;
-    repairBeatStream(this.jsm, this.clusterId, this.replicas).then(
+    repairBeatStream(this.admin, this.clusterId, this.replicas).then(
       (made) => made && this.events.onError('the beat stream was gone: made it again'),
       () => {}, // no answer: an election, or no quorum on this side; the writes say so
     );
@@ -184,7 +193,7 @@ export class ServerFencedSink implements BeatSink {
     const now = this.clock.now();
     if (now - this.#placementAt < PLACEMENT_CHECK_MS) return;
     this.#placementAt = now;
-    keepApartFromLease(this.jsm, this.bus, this.clusterId).then(
+    keepApartFromLease(this.admin, this.bus, this.clusterId).then(
       (to) =>
         to && this.events.onError(`the beat stream was led from the lease stream's node: moved its leader to ${to}`),
       (err: Error) => this.#error(`could not check where the beat stream is led: ${err.message}`),
