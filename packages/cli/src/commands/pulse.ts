@@ -36,6 +36,7 @@ interface PulseFlags extends NatsFlags, AdminTokenFlags {
   kvOutageGrace?: string;
   leaseMarkers: string;
   emitter: string;
+  beatFencing?: 'server' | 'sender';
   logLevel?: string;
 }
 
@@ -98,6 +99,11 @@ export function registerPulse(program: Command): void {
       "'on': the lease bucket gets limit markers where the server has them (nats-server 2.11.7+), so a standby sees the lease expire and takes it at once; 'off': standbys poll for an expired lease",
       'on',
     )
+    .option(
+      '--beat-fencing <who>',
+      "'server': frames go through the cluster's beat stream, whose NATS server refuses a stale leader's frame " +
+        "(default); 'sender': straight to the beat subject, fenced by the sender alone",
+    )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)');
@@ -129,6 +135,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     leaseMarkers: onOffFlag('--lease-markers', f.leaseMarkers),
     replicas: replicasFlag(f.replicas),
     emitterNats: emitterFlag(f),
+    beatFencing: f.beatFencing,
     logger: log,
   };
   try {

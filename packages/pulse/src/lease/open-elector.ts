@@ -11,7 +11,7 @@ import type { SlotKey } from '@backbeat/core';
 import { LeaseTtlMismatchError } from '../errors.js';
 import type { GatedKey } from '../kv-gate.js';
 import { DEFAULT_LEASE_TTL_MS, type PulseOptions, type ResolvedPulseOptions } from '../options.js';
-import type { SharedFence } from '../shared-fence.js';
+import type { SharedFence } from '../emit/shared-fence.js';
 import { ClockCheck } from './clock-check.js';
 import { KvLeaseElector } from './kv-lease-elector.js';
 import type { LeaderElector } from './leader-elector.js';
