@@ -3,7 +3,15 @@
  * lease machine and its shell, the KV gates, the scheduler, the frame encoder, the beat stream's
  * names, the drift tracker). Not a public API: it changes with the code.
  */
-export { step, initialLeaseState, leadershipOf, mayPublish, type LeaseState, type LeaseStep } from './lease/machine.js';
+export {
+  step,
+  initialLeaseState,
+  leadershipOf,
+  mayPublish,
+  quorumHeldUntil,
+  type LeaseState,
+  type LeaseStep,
+} from './lease/machine.js';
 export type {
   KvAnswer,
   KvFailure,
@@ -34,4 +42,7 @@ export { BeatScheduler, type BeatSchedulerOptions, type SlotEvent } from './emit
 export { buildLegacyControl, FrameEncoder } from './emit/frame-encoder.js';
 export { beatStreamNames, type BeatStreamNames } from './emit/beat-stream.js';
 export { ServerFencedSink } from './emit/server-fenced-sink.js';
+export { SharedFence } from './emit/shared-fence.js';
+export { DirectSink } from './emit/beat-sink.js';
+export { DirectFallback, streamUnavailable, type FallbackEvent } from './emit/direct-fallback.js';
 export { DriftTracker } from './drift.js';

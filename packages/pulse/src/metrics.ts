@@ -15,6 +15,7 @@ export interface PulseMetrics {
   readonly leadershipChanges: Counter;
   readonly framesSkipped: Counter<'reason'>;
   readonly beatWritesRefused: Counter;
+  readonly beatFallbackFrames: Counter;
   readonly tempoBpm: Gauge;
   readonly term: Gauge;
   readonly kvValuesRefused: Counter<'key'>;
@@ -67,6 +68,13 @@ export function createPulseMetrics(registry = new Registry(), readings: PulseGau
     beatWritesRefused: new Counter({
       name: 'backbeat_beat_writes_refused_total',
       help: "Refusals of this node's BeatFrames by the beat stream for a newer term (each fenced the node)",
+      registers: [registry],
+    }),
+    beatFallbackFrames: new Counter({
+      name: 'backbeat_beat_fallback_frames_total',
+      help:
+        'BeatFrames this leader published straight to the beat subject while the beat stream did not answer ' +
+        'and a quorum write held its lease (the direct fallback)',
       registers: [registry],
     }),
     tempoBpm: new Gauge({

@@ -8,12 +8,13 @@
 import type { SlotKey, TempoMap } from '@backbeat/core';
 import { startEmitter, type Emitter, type EmitterContext } from './emit/emitter.js';
 import type { EmitterLoad } from './emit/emitter-thread.js';
+import type { FallbackEvent } from './emit/direct-fallback.js';
 import { STALL_FENCE_MS } from './emit/slot-publisher.js';
 import type { PulseMetrics } from './metrics.js';
 
 /** What {@link NodeEmitter} needs: the emitter context without the events it answers itself, and the node's. */
 export interface NodeEmitterOptions
-  extends Omit<EmitterContext, 'onStalled' | 'onLost' | 'onRefused' | 'onWarning'> {
+  extends Omit<EmitterContext, 'onStalled' | 'onLost' | 'onRefused' | 'onWarning' | 'onFallback'> {
   readonly map: () => TempoMap | null;
   /** The last slot known to be on the wire. */
   readonly floor: () => SlotKey | undefined;
@@ -21,7 +22,7 @@ export interface NodeEmitterOptions
   readonly running: () => boolean;
   /** Stops this node publishing at once, for `reason` (the elector's fence). */
   readonly fenceNode: (reason: string) => void;
-  readonly metrics: Pick<PulseMetrics, 'beatWritesRefused'>;
+  readonly metrics: Pick<PulseMetrics, 'beatWritesRefused' | 'beatFallbackFrames'>;
 }
 
 /** The node's emitter, started once there is a map and restarted when it is lost. */
@@ -58,6 +59,7 @@ export class NodeEmitter {
       ...this.o,
       onStalled: (ms) => this.#stalled(ms),
       onRefused: (term, newer) => this.#refused(term, newer),
+      onFallback: (e) => this.#fallback(e),
       onWarning: (message) => logger.warn({}, message),
       onLost,
     };
@@ -103,6 +105,18 @@ export class NodeEmitter {
     const line = "the beat stream refused this leader's frame: a newer term writes the beat; fencing this node";
     this.o.logger.warn({ term, newer_term: newerTerm }, line);
     this.o.fenceNode('the beat stream refused a frame');
+  }
+
+  /** The direct fallback while the beat stream has no leader (docs/spec.md §7, "Direct fallback"). */
+  #fallback(e: FallbackEvent): void {
+    const { logger, metrics } = this.o;
+    if (e.type === 'frame') return metrics.beatFallbackFrames.inc();
+    if (e.type === 'entered') {
+      const line = 'the beat stream does not answer; the lease is held by a quorum write: publishing frames directly';
+      return logger.warn({ term: e.term, err: e.reason }, line);
+    }
+    const fields = { term: e.term, frames: e.frames, fallback_ms: Math.round(e.ms), why: e.why };
+    logger.info(fields, 'left the direct fallback: frames go through the beat stream again');
   }
 
   #stalled(unconfirmedMs: number): void {

@@ -3,7 +3,8 @@
  * 3-node nats-server cluster: frames go through the R3 beat stream with the expected last
  * sequence and are republished to the beat subject, so a stale leader's frame is refused by the
  * server and reaches no subscriber on any node, also when its bytes were held on the way and
- * arrive after the new term began; and the kill -9 of the beat stream's leader costs a bounded gap.
+ * arrive after the new term began; and the kill -9 of the beat stream's leader costs a gap within
+ * TTL + 1 s (the direct fallback, beat-fallback.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsCluster, waitFor } from '@backbeat/testing';
@@ -167,15 +168,17 @@ describe('pulse - server-checked fencing on a 3-node cluster', () => {
       onRefused: (t: number, n: number) => void into.push([t, n]),
       onNotStored: () => {},
       onError: () => {},
+      onFallback: () => {},
     });
     const old = await ServerFencedSink.open(
       await connect(proxy.url, { timeoutMs: 5000 }),
       c,
       3,
       systemClock,
+      () => 0, // no direct fallback: only the stream's answers count here
       events(refusals),
     );
-    const next = await ServerFencedSink.open(await connect(cluster.urls[2]!), c, 3, systemClock, events([]));
+    const next = await ServerFencedSink.open(await connect(cluster.urls[2]!), c, 3, systemClock, () => 0, events([]));
     const sendWhenFree = async (sink: ServerFencedSink, term: number, text: string) => {
       sink.prepare(term);
       await waitFor(() => sink.hold(term, systemClock.now()) === null, {
@@ -210,7 +213,7 @@ describe('pulse - server-checked fencing on a 3-node cluster', () => {
 });
 
 describe('pulse - kill -9 of the beat stream leader', () => {
-  it('server fencing - kill -9 of the node leading the beat stream: the beat comes back after its Raft election (bounded, measured), grid and terms in order', async () => {
+  it('server fencing - kill -9 of the node leading the beat stream: the direct fallback keeps the beat within TTL + 1 s, grid and terms in order', async () => {
     const c = 'fence-kill';
     const { stream } = beatStreamNames(c);
     const urlsFrom = (first: number) => [cluster.urls[first]!, ...cluster.urls.filter((_, i) => i !== first)];
@@ -254,8 +257,9 @@ describe('pulse - kill -9 of the beat stream leader', () => {
       return gap;
     });
     // The figure for docs/operations.md, printed. Nothing is stored while the stream has no
-    // leader: the gap is nats-server's Raft election, which starts 4 to 9 s after the last
-    // heartbeat from the leader (1 s apart), plus the slot the first write waits for.
+    // leader (nats-server's Raft election starts 4 to 9 s after the last heartbeat from the
+    // leader): the leader's lease is held by a quorum write, so it publishes directly meanwhile
+    // (docs/spec.md §7, "Direct fallback"). The victim may be the leading pulse's own node.
     const ms = gaps.map((g) => g.toFixed(0)).join(', ');
     console.log(`kill -9 of the beat stream leader (node ${victim}, not the lease stream's): gap ${ms} ms`);
     for (const s of alive) {
@@ -263,6 +267,6 @@ describe('pulse - kill -9 of the beat stream leader', () => {
       expect(gridProblems(s.frames)).toEqual([]);
     }
     for (const s of seen) s.stop();
-    expect(Math.max(...gaps)).toBeLessThan(9000 + 1000 + 500);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(opts.leaseTtlMs + 1000);
   }, 60_000);
 });

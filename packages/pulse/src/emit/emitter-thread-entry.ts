@@ -40,6 +40,7 @@ try {
     clock: systemClock,
     map: init.map,
     term: (now) => fence.term(now),
+    quorumTerm: (now) => fence.quorumTerm(now),
     fencing: init.fencing,
     replicas: init.replicas,
     staleAfterMs: init.staleAfterMs,
@@ -52,6 +53,7 @@ try {
       onStalled: (ms) => post({ type: 'stalled', ms }),
       onRefused: (term, newerTerm) => post({ type: 'refused', term, newerTerm }),
       onWarning: (message) => post({ type: 'warning', message }),
+      onFallback: (event) => post({ type: 'fallback', event }),
     },
   });
   port.on('message', (c: EmitterCommand) => {

@@ -2,13 +2,15 @@
  * The emitter thread as the main thread holds it (docs/decisions/0003-emitter-thread.md): starts
  * it (emitter-thread-entry.ts runs inside) with its own NATS connection, feeds it the tempo map,
  * the wire floor and remote HLCs, shares the fence with it, and hands its events (frames sent,
- * slots skipped, a stalled connection, a write the beat stream refused) to the pulse.
+ * slots skipped, a stalled connection, a write the beat stream refused, the direct fallback) to
+ * the pulse.
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { workerScript, type SlotKey, type TempoMap } from '@backbeat/core';
 import type { NatsConfig } from '@backbeat/transport';
 import type { BeatFencing } from './beat-sink.js';
+import type { FallbackEvent } from './direct-fallback.js';
 import type { SharedFence } from './shared-fence.js';
 import type { EmitterEvents } from './slot-emitter.js';
 import type { PublishedFrame, SkipReason } from './slot-publisher.js';
@@ -43,6 +45,7 @@ export type EmitterEvent =
   | { readonly type: 'stalled'; readonly ms: number }
   | { readonly type: 'refused'; readonly term: number; readonly newerTerm: number }
   | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'fallback'; readonly event: FallbackEvent }
   /** The thread could not start its emitter (its connection, the beat stream). */
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'stopped' };
@@ -109,6 +112,7 @@ export class EmitterThread {
         else if (e.type === 'stalled') h.onStalled(e.ms);
         else if (e.type === 'refused') h.onRefused(e.term, e.newerTerm);
         else if (e.type === 'warning') h.onWarning(e.message);
+        else if (e.type === 'fallback') h.onFallback(e.event);
       });
     });
     const stopped = new Promise<void>((resolve) => {

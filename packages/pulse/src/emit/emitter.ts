@@ -76,6 +76,7 @@ export async function startEmitter(ctx: EmitterContext, map: TempoMap): Promise<
     onStalled: ctx.onStalled,
     onRefused: ctx.onRefused,
     onWarning: ctx.onWarning,
+    onFallback: ctx.onFallback,
   };
   const common = {
     clusterId: ctx.clusterId,
@@ -113,6 +114,7 @@ export async function startEmitter(ctx: EmitterContext, map: TempoMap): Promise<
     hlc: ctx.hlc,
     clock: ctx.clock,
     term: ctx.term,
+    quorumTerm: (now) => ctx.fence.quorumTerm(now),
     wait: 'poll',
     events,
   });

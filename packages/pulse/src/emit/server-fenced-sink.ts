@@ -8,14 +8,16 @@
  * one (an acknowledgement this writer missed, or a deposed leader still inside its lease),
  * the writer takes that sequence and goes on. One write is in flight at a time: a slot whose
  * predecessor is not acknowledged yet is held back, and an acknowledgement that does not come
- * within the bound is given up (the server still refuses the write if anyone wrote since).
+ * within the bound is given up (the server still refuses the write if anyone wrote since). A
+ * write that fails because the stream does not answer (not a refusal) may put the writer in the
+ * direct fallback (direct-fallback.ts) while a quorum write holds its lease.
  */
 import { encodeTermHeader, TERM_HEADER } from '@backbeat/contracts';
 import type { Clock } from '@backbeat/core';
 import type { NatsBus } from '@backbeat/transport';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { BeatFencing, BeatSink, SinkHold } from './beat-sink.js';
+import { DirectSink, type BeatFencing, type BeatSink, type SinkHold } from './beat-sink.js';
 import {
   beatStreamManager,
   beatStreamNames,
@@ -25,6 +27,7 @@ import {
   repairBeatStream,
   type BeatStreamNames,
 } from './beat-stream.js';
+import { DirectFallback, type FallbackEvent } from './direct-fallback.js';
 
 /** A write unacknowledged this long is given up: the next slot may be written. */
 export const ACK_BOUND_MS = 250;
@@ -52,6 +55,8 @@ export interface ServerFencedSinkEvents {
   readonly onNotStored: () => void;
   /** Something went wrong that is not a refusal (no stream leader, a timeout); one line. */
   readonly onError: (message: string) => void;
+  /** The direct fallback: entered, a frame sent directly, left. */
+  readonly onFallback: (e: FallbackEvent) => void;
 }
 
 /** One line for a failed write: "no responders" means the stream has no leader (an election, or no quorum). */
@@ -76,6 +81,9 @@ export class ServerFencedSink implements BeatSink {
   #lastError = { message: '', at: -Infinity };
   #placementAt = -Infinity;
   #repairAt = -Infinity;
+  /** Fenced writes sent so far (a failed write is sent directly only when it is still the last). */
+  #sends = 0;
+  readonly #fallback: DirectFallback;
 
   private constructor(
     private readonly bus: NatsBus,
@@ -87,13 +95,18 @@ export class ServerFencedSink implements BeatSink {
     private readonly admin: JetStreamManager,
     private readonly clusterId: string,
     private readonly clock: Clock,
+    quorumTerm: (now: number) => number,
     private readonly events: ServerFencedSinkEvents,
   ) {
     this.#names = beatStreamNames(clusterId);
+    const direct = new DirectSink(bus, clusterId);
+    this.#fallback = new DirectFallback(direct, clock, quorumTerm, (t) => this.#probe(t), events.onFallback);
   }
 
   /**
    * Creates (or updates) the cluster's beat stream with `replicas` copies and returns a writer.
+   * `quorumTerm`: the term whose lease a quorum write holds at `now`, or 0 (the direct fallback's
+   * condition; the shared fence).
    * @throws the server's error when the stream cannot be made
    */
   static async open(
@@ -101,6 +114,7 @@ export class ServerFencedSink implements BeatSink {
     clusterId: string,
     replicas: number,
     clock: Clock,
+    quorumTerm: (now: number) => number,
     events: ServerFencedSinkEvents,
   ): Promise<ServerFencedSink> {
     const jsm = await beatStreamManager(bus, ACK_TIMEOUT_MS * 5);
@@ -114,16 +128,19 @@ export class ServerFencedSink implements BeatSink {
       jsm,
       clusterId,
       clock,
+      quorumTerm,
       events,
     );
   }
 
   prepare(term: number): void {
+    if (this.#fallback.term === term) return; // the fallback's probe reads the last sequence
     if (term > this.#refusedUpTo && this.#known?.term !== term && this.#syncing !== term) void this.#sync(term);
   }
 
   hold(term: number, now: number): SinkHold | null {
     if (term <= this.#refusedUpTo) return 'refused';
+    if (this.#fallback.active(term, now)) return null;
     if (this.#known?.term !== term) {
       this.prepare(term);
       return 'syncing';
@@ -136,13 +153,15 @@ export class ServerFencedSink implements BeatSink {
   }
 
   send(term: number, beat: Uint8Array, legacy: Uint8Array | undefined): void {
+    if (this.#fallback.active(term, this.clock.now())) return this.#fallback.send(term, beat, legacy);
     const known = this.#known!;
-    const write = { sentAt: this.clock.now() };
+    const write = { sentAt: this.clock.now(), n: ++this.#sends, stored: false };
     this.#inflight = write;
     const h = this.#headers(term);
     this.js
       .publish(this.#names.beatIn, beat, { headers: h, expect: { lastSubjectSequence: known.seq } })
       .then((ack) => {
+        write.stored = true;
         if (this.#known?.term === term && ack.seq > this.#known.seq) this.#known = { term, seq: ack.seq };
         this.#checkPlacement();
         // The legacy message is stored only while this writer's frame is the stream's last message.
@@ -159,12 +178,21 @@ export class ServerFencedSink implements BeatSink {
         },
         (err: unknown) => {
           if (this.#inflight === write) this.#inflight = undefined;
-          this.events.onNotStored();
           if ((err as { code?: unknown }).code === WRONG_LAST_SEQUENCE) {
             // Someone else wrote: hold the next slots until the stream says who.
+            this.events.onNotStored();
             if (this.#known?.term === term) this.#known = undefined;
             void this.#sync(term);
+          } else if (!write.stored && this.#fallback.failed(term, err, write.sentAt)) {
+            // The stream does not answer and a quorum write holds the lease: the first fenced
+            // write after the fallback reads the stream's last sequence again. This slot goes
+            // out directly when no later one was sent and it is still on time.
+            this.#known = undefined;
+            if (write.n === this.#sends && this.clock.now() - write.sentAt < ACK_BOUND_MS) {
+              this.#fallback.send(term, beat, legacy);
+            } else this.events.onNotStored();
           } else {
+            this.events.onNotStored();
             this.#error(`a BeatFrame was not stored in the beat stream: ${describe(err)}`);
             this.#repair();
           }
@@ -175,6 +203,22 @@ export class ServerFencedSink implements BeatSink {
   reset(): void {
     this.#inflight = undefined;
     this.#known = undefined;
+    this.#fallback.leave('this node stopped leading');
+  }
+
+  /**
+   * The fallback asks whether the stream answers again: its leader answers its info, and then
+   * its last frame is read (as a new term's first write does). A stream that is gone is made again.
+   */
+  async #probe(term: number): Promise<boolean> {
+    try {
+      const info = await this.jsm.streams.info(this.#names.stream);
+      if (info.cluster && !info.cluster.leader) return false;
+    } catch {
+      this.#repair();
+      return false;
+    }
+    return (await this.#sync(term)) !== 'failed';
   }
 
   /** Makes the stream again when it is gone (rate-limited; the next slots find out whether it worked). */
@@ -216,8 +260,8 @@ export class ServerFencedSink implements BeatSink {
   }
 
   /** Learns the stream's last frame; stops this writer when it is of a newer term. */
-  async #sync(term: number): Promise<void> {
-    if (this.#syncing === term) return;
+  async #sync(term: number): Promise<'known' | 'refused' | 'failed'> {
+    if (this.#syncing === term) return 'failed'; // one read at a time
     this.#syncing = term;
     try {
       const last = await readLastBeat(this.jsm, this.clusterId);
@@ -228,12 +272,14 @@ export class ServerFencedSink implements BeatSink {
           this.#inflight = undefined;
           this.events.onRefused(term, last.term);
         }
-      } else if (term > this.#refusedUpTo) {
-        this.#known = { term, seq: last.seq };
+        return 'refused';
       }
+      if (term > this.#refusedUpTo) this.#known = { term, seq: last.seq };
+      return 'known';
     } catch (err) {
       this.#error(`could not read the beat stream's last frame: ${(err as Error).message}`);
       this.#repair();
+      return 'failed';
     } finally {
       if (this.#syncing === term) this.#syncing = 0;
     }

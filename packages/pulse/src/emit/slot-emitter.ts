@@ -9,6 +9,7 @@ import { InvalidArgumentError, type Clock, type Hlc, type SlotKey, type TempoMap
 import { NatsBus, type Bus } from '@backbeat/transport';
 import { BeatScheduler } from './beat-scheduler.js';
 import { DirectSink, type BeatFencing, type BeatSink } from './beat-sink.js';
+import type { FallbackEvent } from './direct-fallback.js';
 import { ServerFencedSink } from './server-fenced-sink.js';
 import { SlotPublisher, type PublishedFrame, type SkipReason } from './slot-publisher.js';
 
@@ -22,6 +23,8 @@ export interface EmitterEvents {
   readonly onRefused: (term: number, newerTerm: number) => void;
   /** A one-line warning (a publish that failed, a slot callback that threw). */
   readonly onWarning: (message: string) => void;
+  /** The direct fallback while the beat stream does not answer: entered, a frame, left. */
+  readonly onFallback: (e: FallbackEvent) => void;
 }
 
 /** What {@link startSlotEmitter} needs. */
@@ -33,6 +36,8 @@ export interface SlotEmitterSetup {
   readonly map: TempoMap;
   /** The term this node may publish under at `now`, or 0 (the fence). */
   readonly term: (now: number) => number;
+  /** The term whose lease a quorum write holds at `now`, or 0 (the fence; the direct fallback's condition). */
+  readonly quorumTerm: (now: number) => number;
   readonly fencing: BeatFencing;
   /** Copies of the beat stream (`server` fencing). */
   readonly replicas: number;
@@ -75,10 +80,11 @@ export async function startSlotEmitter(s: SlotEmitterSetup): Promise<SlotEmitter
   const { events } = s;
   const sink: BeatSink =
     s.fencing === 'server' && s.bus instanceof NatsBus
-      ? await ServerFencedSink.open(s.bus, s.clusterId, s.replicas, s.clock, {
+      ? await ServerFencedSink.open(s.bus, s.clusterId, s.replicas, s.clock, s.quorumTerm, {
           onRefused: events.onRefused,
           onNotStored: () => events.onSkip('not_stored'),
           onError: events.onWarning,
+          onFallback: events.onFallback,
         })
       : new DirectSink(s.bus, s.clusterId);
   const publisher = new SlotPublisher({

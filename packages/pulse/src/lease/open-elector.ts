@@ -80,7 +80,8 @@ export async function openElector(i: OpenElectorInput): Promise<OpenedElector> {
     logger,
     refusal: () => clockCheck?.refusal() ?? null,
     lastSlot: i.lastSlot,
-    onDeadline: (validUntil, term) => (validUntil > 0 ? i.fence.open(validUntil, term) : i.fence.close()),
+    onDeadline: (validUntil, term, quorumUntil) =>
+      validUntil > 0 ? i.fence.open(validUntil, term, quorumUntil) : i.fence.close(),
     onRefused: (key) => i.onRefused(key),
   });
   return { elector: lease, clockCheck, leaseTtlMs: ttlMs };
