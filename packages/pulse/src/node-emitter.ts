@@ -112,7 +112,7 @@ export class NodeEmitter {
     const { logger, metrics } = this.o;
     if (e.type === 'frame') return metrics.beatFallbackFrames.inc();
     if (e.type === 'entered') {
-      const line = 'the beat stream does not answer; the lease is held by a quorum write: publishing frames directly';
+      const line = 'the beat stream has no leader; the lease is held by a quorum write: publishing frames directly';
       return logger.warn({ term: e.term, err: e.reason }, line);
     }
     const fields = { term: e.term, frames: e.frames, fallback_ms: Math.round(e.ms), why: e.why };

@@ -141,7 +141,7 @@ describe('pulse - the direct fallback on a 3-node cluster', () => {
     expect(Math.max(...gaps)).toBeLessThanOrEqual(TTL + 1000);
     expect(direct).toBeGreaterThan(0);
     expect(viaStream.slice(0, viaStreamBefore)).toContain(false); // frames sent directly reached the wire
-    const entered = log.warn.filter((m) => m.startsWith('the beat stream does not answer; the lease is held'));
+    const entered = log.warn.filter((m) => m.startsWith('the beat stream has no leader; the lease is held'));
     expect(entered).toHaveLength(1);
     expect(log.info.filter((m) => m.startsWith('left the direct fallback'))).toHaveLength(1);
     expect(pulse.leaderStatus().role).toBe('leader');

@@ -1,11 +1,14 @@
 /**
  * The direct fallback of server-checked fencing (docs/spec.md §7 Election, terms and fencing,
- * "Direct fallback"): while the beat stream does not answer (no responders, a timeout, no stream
- * leader; never a refusal), a leader whose lease a quorum write holds (the write was sent less
- * than TTL − margin ago, so nobody else can hold the lease) publishes its slots straight onto the
- * beat subject, as `--beat-fencing sender` does. On the KV-outage grace the lease is not held
- * that way, so a leader cut off from the majority never falls back. The writer asks the stream
- * every {@link PROBE_EVERY_MS} whether it answers again and then goes back to fenced writes.
+ * "Direct fallback"): while the beat stream has no leader (its server answers "no responders":
+ * nobody serves the stream's subject; or says it has no leader; never a refusal), a leader whose
+ * lease a quorum write holds (the write was sent less than TTL − margin ago, so nobody else can
+ * hold the lease) publishes its slots straight onto the beat subject, as `--beat-fencing sender`
+ * does. On the KV-outage grace the lease is not held that way, so a leader cut off from the
+ * majority never falls back. A timeout is no evidence (as for the lease): the stream's leader may
+ * sit behind a route the network holds, and frames sent directly into that route would reach the
+ * other side after the heal. The writer asks the stream every {@link PROBE_EVERY_MS} whether it
+ * answers again and then goes back to fenced writes.
  */
 import type { Clock } from '@backbeat/core';
 import type { DirectSink } from './beat-sink.js';
@@ -27,17 +30,17 @@ export type FallbackEvent =
     };
 
 /**
- * True when a failed write says the beat stream cannot store anything now: nobody answers the
- * stream's subject (no stream leader), the write timed out, or the server says the stream or
- * its cluster has no leader. A refusal (wrong last sequence) and anything else are false.
+ * True when a failed write says the beat stream has no leader now: nobody serves the stream's
+ * subject ("no responders": the leader's server is gone or it stepped down), or the server says
+ * the stream or its cluster has no leader (503). A timeout, a refusal (wrong last sequence) and
+ * anything else are false.
  */
 export function streamUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { name?: unknown; message?: unknown; status?: unknown; cause?: { name?: unknown } };
-  if (e.name === 'JetStreamNotEnabled' || e.name === 'NoResponders' || e.name === 'TimeoutError') return true;
-  if (e.cause?.name === 'NoResponders' || e.cause?.name === 'TimeoutError') return true;
+  if (e.name === 'JetStreamNotEnabled' || e.name === 'NoResponders' || e.cause?.name === 'NoResponders') return true;
   if (e.name === 'JetStreamApiError' && e.status === 503) return true;
-  return typeof e.message === 'string' && /no responders|timeout|no (stream )?leader|not available/i.test(e.message);
+  return typeof e.message === 'string' && /no responders|no (stream )?leader/i.test(e.message);
 }
 
 /** The fallback state of one writer. */
