@@ -44,5 +44,5 @@ export { beatStreamNames, type BeatStreamNames } from './emit/beat-stream.js';
 export { ServerFencedSink } from './emit/server-fenced-sink.js';
 export { SharedFence } from './emit/shared-fence.js';
 export { DirectSink } from './emit/beat-sink.js';
-export { DirectFallback, streamUnavailable, type FallbackEvent } from './emit/direct-fallback.js';
+export { DirectFallback, streamUnavailable, type FallbackEvent, type ProbeAnswer } from './emit/direct-fallback.js';
 export { DriftTracker } from './drift.js';

@@ -7,14 +7,24 @@
  * does. On the KV-outage grace the lease is not held that way, so a leader cut off from the
  * majority never falls back. A timeout is no evidence (as for the lease): the stream's leader may
  * sit behind a route the network holds, and frames sent directly into that route would reach the
- * other side after the heal. The writer asks the stream every {@link PROBE_EVERY_MS} whether it
- * answers again and then goes back to fenced writes.
+ * other side after the heal. Every {@link PROBE_EVERY_MS} the writer sends the stream a write
+ * its leader must refuse: "no responders" again keeps the fallback for {@link EVIDENCE_MS}, a
+ * refusal (a leader) sends the writer back to fenced writes, silence ends the fallback.
  */
-import type { Clock } from '@backbeat/core';
+import type { Clock, TimerHandle } from '@backbeat/core';
 import type { DirectSink } from './beat-sink.js';
 
-/** How often a writer in fallback asks whether the beat stream answers again. */
-export const PROBE_EVERY_MS = 200;
+/** How often a writer in fallback asks the beat stream whether it has a leader again. */
+export const PROBE_EVERY_MS = 100;
+/**
+ * How long one answer "the beat stream has no leader" lets frames go out directly, from the send
+ * time of the write or probe it answered: a stream whose leader stops answering (a route the
+ * network holds) ends the fallback this soon (docs/spec.md §7, "Direct fallback").
+ */
+export const EVIDENCE_MS = 300;
+
+/** What a probe learned: the stream has no leader, it has one (and the writer knows its last sequence), or nothing. */
+export type ProbeAnswer = 'no-leader' | 'leader' | 'unknown';
 
 /** What the fallback reports: each frame sent directly, and one event at entering and at leaving. */
 export type FallbackEvent =
@@ -45,10 +55,10 @@ export function streamUnavailable(err: unknown): boolean {
 
 /** The fallback state of one writer. */
 export class DirectFallback {
-  #on: { term: number; since: number; frames: number } | undefined;
+  #on: { term: number; since: number; frames: number; evidenceAt: number } | undefined;
   /** When the fallback was last left: a failure of a write sent before that is old news. */
   #leftAt = -Infinity;
-  #probeAt = -Infinity;
+  #timer: TimerHandle | undefined;
   #probing = false;
 
   constructor(
@@ -56,8 +66,8 @@ export class DirectFallback {
     private readonly clock: Clock,
     /** The term whose lease a quorum write holds at `now`, or 0 (the shared fence). */
     private readonly quorumTerm: (now: number) => number,
-    /** Whether the beat stream answers again (and the writer knows its last sequence). */
-    private readonly probe: (term: number) => Promise<boolean>,
+    /** Asks the beat stream whether it has a leader (a write its leader must refuse). */
+    private readonly probe: (term: number) => Promise<ProbeAnswer>,
     private readonly onEvent: (e: FallbackEvent) => void,
   ) {}
 
@@ -67,60 +77,78 @@ export class DirectFallback {
   }
 
   /**
-   * True while `term` publishes directly at `now`. A fallback of another term, or one whose lease
-   * is no longer held by a quorum write, ends here (the slot goes the fenced way).
+   * True while `term` publishes directly at `now`: its lease held by a quorum write and a fresh
+   * answer that the stream has no leader. Otherwise a fallback ends here (the slot goes the
+   * fenced way).
    */
   active(term: number, now: number): boolean {
     const on = this.#on;
     if (!on) return false;
-    if (on.term === term && this.quorumTerm(now) === term) return true;
-    this.leave(on.term === term ? 'the lease is no longer held by a quorum write' : `term ${term} writes now`);
+    if (on.term !== term) this.leave(`term ${term} writes now`);
+    else if (this.quorumTerm(now) !== term) this.leave('the lease is no longer held by a quorum write');
+    else if (now - on.evidenceAt >= EVIDENCE_MS) this.leave('no fresh answer that the beat stream has no leader');
+    else return true;
     return false;
   }
 
   /**
    * A fenced write of `term` sent at `sentAt` failed with `err`: true when the writer is (now) in
-   * fallback for `term`, false when the failure does not allow it (a refusal, another error, the
-   * lease not held by a quorum write, a write older than the last return to fenced writes).
+   * fallback for `term`, false when the failure does not allow it (a refusal, a timeout, another
+   * error, the lease not held by a quorum write, an answer too old, a write older than the last
+   * return to fenced writes).
    */
   failed(term: number, err: unknown, sentAt: number): boolean {
     const now = this.clock.now();
-    if (this.#on?.term === term) return this.active(term, now);
-    if (sentAt < this.#leftAt || !streamUnavailable(err) || this.quorumTerm(now) !== term) return false;
-    if (this.#on) this.leave(`term ${term} writes now`);
-    this.#on = { term, since: now, frames: 0 };
+    const on = this.#on;
+    if (on?.term === term) {
+      if (streamUnavailable(err)) on.evidenceAt = Math.max(on.evidenceAt, sentAt);
+      return this.active(term, now);
+    }
+    if (sentAt < this.#leftAt || now - sentAt >= EVIDENCE_MS || !streamUnavailable(err)) return false;
+    if (this.quorumTerm(now) !== term) return false;
+    if (on) this.leave(`term ${term} writes now`);
+    this.#on = { term, since: now, frames: 0, evidenceAt: sentAt };
     this.onEvent({ type: 'entered', term, reason: (err as Error).message });
+    this.#arm(term);
     return true;
   }
 
-  /** Sends one slot straight onto the beat subject (the caller checked {@link active}) and probes the stream. */
+  /** Sends one slot straight onto the beat subject (the caller checked {@link active}). */
   send(term: number, beat: Uint8Array, legacy: Uint8Array | undefined): void {
     this.direct.send(term, beat, legacy);
     this.#on!.frames++;
     this.onEvent({ type: 'frame' });
-    this.#probe(term);
   }
 
-  /** Back to fenced writes (the stream answers, the lease is not held by a quorum write, a new term, a reset). */
+  /** Back to fenced writes (the stream answers, no fresh answer, no quorum hold, a new term, a reset). */
   leave(why: string): void {
     const on = this.#on;
     if (!on) return;
     this.#on = undefined;
+    if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#leftAt = this.clock.now();
     this.onEvent({ type: 'left', term: on.term, frames: on.frames, ms: this.#leftAt - on.since, why });
   }
 
-  #probe(term: number): void {
-    const now = this.clock.now();
-    if (this.#probing || now - this.#probeAt < PROBE_EVERY_MS) return;
-    this.#probing = true;
-    this.#probeAt = now;
-    this.probe(term).then(
-      (answers) => {
-        this.#probing = false;
-        if (answers && this.#on?.term === term) this.leave('the beat stream answers again');
-      },
-      () => (this.#probing = false),
-    );
+  /** Probes the stream every {@link PROBE_EVERY_MS} while in fallback (one probe in flight). */
+  #arm(term: number): void {
+    this.#timer = this.clock.setTimeout(() => {
+      if (!this.active(term, this.clock.now())) return; // ended (no quorum hold, no fresh answer)
+      this.#arm(term);
+      if (this.#probing) return;
+      this.#probing = true;
+      const sentAt = this.clock.now();
+      this.probe(term).then(
+        (answer) => {
+          this.#probing = false;
+          const on = this.#on;
+          if (on?.term !== term) return;
+          if (answer === 'no-leader') on.evidenceAt = Math.max(on.evidenceAt, sentAt);
+          else if (answer === 'leader') this.leave('the beat stream answers again');
+        },
+        () => (this.#probing = false),
+      );
+    }, PROBE_EVERY_MS);
   }
 }

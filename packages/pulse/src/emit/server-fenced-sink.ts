@@ -27,7 +27,7 @@ import {
   repairBeatStream,
   type BeatStreamNames,
 } from './beat-stream.js';
-import { DirectFallback, type FallbackEvent } from './direct-fallback.js';
+import { DirectFallback, streamUnavailable, type FallbackEvent, type ProbeAnswer } from './direct-fallback.js';
 
 /** A write unacknowledged this long is given up: the next slot may be written. */
 export const ACK_BOUND_MS = 250;
@@ -46,6 +46,9 @@ const REPAIR_EVERY_MS = 2000;
 const ERROR_REPEAT_MS = 5000;
 /** JetStream API error: the stream's last sequence is not the one the write expected. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** A probe expects this last sequence, which no stream reaches: its leader always refuses it. */
+const NO_SUCH_SEQUENCE = Number.MAX_SAFE_INTEGER;
+const EMPTY = new Uint8Array(0);
 
 /** What the sink reports. */
 export interface ServerFencedSinkEvents {
@@ -184,9 +187,9 @@ export class ServerFencedSink implements BeatSink {
             if (this.#known?.term === term) this.#known = undefined;
             void this.#sync(term);
           } else if (!write.stored && this.#fallback.failed(term, err, write.sentAt)) {
-            // The stream does not answer and a quorum write holds the lease: the first fenced
-            // write after the fallback reads the stream's last sequence again. This slot goes
-            // out directly when no later one was sent and it is still on time.
+            // The stream has no leader and a quorum write holds the lease: the first fenced write
+            // after the fallback reads the stream's last sequence again. This slot goes out
+            // directly when no later one was sent and it is still on time.
             this.#known = undefined;
             if (write.n === this.#sends && this.clock.now() - write.sentAt < ACK_BOUND_MS) {
               this.#fallback.send(term, beat, legacy);
@@ -207,18 +210,26 @@ export class ServerFencedSink implements BeatSink {
   }
 
   /**
-   * The fallback asks whether the stream answers again: its leader answers its info, and then
-   * its last frame is read (as a new term's first write does). A stream that is gone is made again.
+   * The fallback asks whether the stream has a leader again: a write that expects a sequence no
+   * stream reaches, so its leader always refuses it and nothing is stored. "No responders" (no
+   * leader) keeps the fallback; after a refusal the stream's last frame is read (as a new term's
+   * first write does) and the writer goes back to fenced writes; anything else tells nothing.
    */
-  async #probe(term: number): Promise<boolean> {
+  async #probe(term: number): Promise<ProbeAnswer> {
     try {
-      const info = await this.jsm.streams.info(this.#names.stream);
-      if (info.cluster && !info.cluster.leader) return false;
-    } catch {
-      this.#repair();
-      return false;
+      await this.js.publish(this.#names.beatIn, EMPTY, {
+        headers: this.#headers(term),
+        expect: { lastSubjectSequence: NO_SUCH_SEQUENCE },
+        timeout: READ_TIMEOUT_MS,
+      });
+    } catch (err) {
+      if (streamUnavailable(err)) {
+        this.#repair(); // a stream that is gone answers "no responders" too: make it again
+        return 'no-leader';
+      }
+      if ((err as { code?: unknown }).code !== WRONG_LAST_SEQUENCE) return 'unknown';
     }
-    return (await this.#sync(term)) !== 'failed';
+    return (await this.#sync(term)) === 'failed' ? 'unknown' : 'leader';
   }
 
   /** Makes the stream again when it is gone (rate-limited; the next slots find out whether it worked). */

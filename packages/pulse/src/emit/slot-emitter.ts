@@ -119,6 +119,9 @@ export async function startSlotEmitter(s: SlotEmitterSetup): Promise<SlotEmitter
     setMap: (m) => publisher.setMap(m),
     setFloor: (f) => publisher.setFloor(f),
     reset: () => publisher.reset(),
-    stop: () => scheduler.stop(),
+    stop: () => {
+      scheduler.stop();
+      sink.reset(); // ends a direct fallback and its probes
+    },
   };
 }
