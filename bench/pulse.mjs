@@ -8,6 +8,7 @@
 //     setImmediate until due), the baseline the pulse must at least match;
 //   - setInterval: the naive ticker (idle only).
 // Each emitter runs in its own process; one subscriber process records delivery.
+// BENCH_BEAT_FENCING=sender|server picks the pulse's --beat-fencing (default: server, through the beat stream).
 // Prints jitter (publish time - slot time), delivery (subscriber receive time - slot time),
 // frames sent early (must be 0), CPU, and writes the JSON summary to BENCH_JSON when set.
 import { fork } from 'node:child_process';
@@ -81,7 +82,15 @@ async function pulseChild(url, load) {
   /** @type {number[]} */
   const jitter = [];
   const cluster = load ? 'benchload' : 'bench';
-  const pulse = new Pulse({ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url }, onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt) });
+  // The pulse checks the value (one line naming --beat-fencing for anything else).
+  const beatFencing = /** @type {import('@backbeat/pulse').BeatFencing | undefined} */ (
+    process.env.BENCH_BEAT_FENCING || undefined
+  );
+  const pulse = new Pulse({
+    ...{ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url } },
+    beatFencing,
+    onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt),
+  });
   await pulse.start();
   /** The emitter thread's load counters (there once the thread is up). */
   const loadNow = () => {

@@ -7,7 +7,7 @@
  * recorder and an SDK client (scripts/chaos/net-observer.mjs); every process is connected to
  * its own host's NATS node only. Lease TTL 2 s, 120 BPM, 4 beats a bar. Faults, each from a
  * quiet second to a settled end:
- *   (a) the leader's host isolated 10 s (the lease and state streams led from the majority)
+ *   (a) the leader's host isolated 10 s (the lease, state and beat streams led from the majority)
  *   (b) the follower's host isolated 10 s (no leader there)
  *   (c) every TCP connection to the leader's NATS node's client port cut 10 s (routes stay)
  *   (c2) the leader's host isolated 10 s while its NATS node leads the lease and state streams
@@ -149,15 +149,22 @@ async function leaderHost() {
   return { id: rec.node_id, host, term: rec.term };
 }
 
-const STREAMS = [`KV_backbeat_${S.clusterId}_lease`, `KV_backbeat_${S.clusterId}_state`];
+const STREAMS = [
+  `KV_backbeat_${S.clusterId}_lease`,
+  `KV_backbeat_${S.clusterId}_state`,
+  `BACKBEAT_${S.clusterId}_BEAT`,
+];
 /**
  * Moves the leadership of the lease and state streams onto host `want` (true) or off it
- * (false), by leader step-downs with a placement preference; bounded.
+ * (false), by leader step-downs with a placement preference; bounded. Off a host, the beat
+ * stream too (it carries every frame with `--beat-fencing server`: while it elects a leader no
+ * frame is stored); onto one, the beat stream stays where the leading pulse keeps it, off the
+ * lease stream's node.
  */
 async function placeStreams(want, host) {
   const name = net.hosts[host].name;
   const others = net.hosts.filter((h) => h.index !== host).map((h) => h.name);
-  for (const stream of STREAMS) {
+  for (const stream of want ? STREAMS.slice(0, 2) : STREAMS) {
     for (let attempt = 0; attempt < 8; attempt++) {
       const leader = (await net.nats.streamCluster(stream))?.leader;
       if (leader && (leader === name) === want) break;

@@ -1,9 +1,17 @@
 /**
  * `@backbeat/pulse/internal`: the parts inside the package that its tests drive directly (the
- * lease machine and its shell, the KV gates, the scheduler, the drift tracker). Not a public API:
- * it changes with the code.
+ * lease machine and its shell, the KV gates, the scheduler, the frame encoder, the beat stream's
+ * names, the drift tracker). Not a public API: it changes with the code.
  */
-export { step, initialLeaseState, leadershipOf, mayPublish, type LeaseState, type LeaseStep } from './lease/machine.js';
+export {
+  step,
+  initialLeaseState,
+  leadershipOf,
+  mayPublish,
+  quorumHeldUntil,
+  type LeaseState,
+  type LeaseStep,
+} from './lease/machine.js';
 export type {
   KvAnswer,
   KvFailure,
@@ -30,9 +38,13 @@ export { gateLease, gateSlot, gateTermRecord, type TermRecord, type WireSlot } f
 export { gatePending, gateTempoMap } from './tempo/tempo-gates.js';
 export type { GateResult, GatedKey } from './kv-gate.js';
 export { ClockCheck, type ClockCheckOptions } from './lease/clock-check.js';
-export { BeatScheduler, type BeatSchedulerOptions, type SlotEvent } from './scheduler.js';
-export { buildLegacyControl } from './frames.js';
-export { FrameEncoder } from './frame-encoder.js';
+export { BeatScheduler, type BeatSchedulerOptions, type SlotEvent } from './emit/beat-scheduler.js';
+export { buildLegacyControl, FrameEncoder } from './emit/frame-encoder.js';
+export { beatStreamNames, type BeatStreamNames } from './emit/beat-stream.js';
+export { ServerFencedSink } from './emit/server-fenced-sink.js';
+export { SharedFence } from './emit/shared-fence.js';
+export { DirectSink } from './emit/beat-sink.js';
+export { DirectFallback, streamUnavailable, type FallbackEvent, type ProbeAnswer } from './emit/direct-fallback.js';
 export { DriftTracker } from './drift.js';
 export {
   afterLook,

@@ -14,6 +14,8 @@ export interface PulseMetrics {
   readonly tempoChangeErrors: Counter<'reason'>;
   readonly leadershipChanges: Counter;
   readonly framesSkipped: Counter<'reason'>;
+  readonly beatWritesRefused: Counter;
+  readonly beatFallbackFrames: Counter;
   readonly tempoBpm: Gauge;
   readonly term: Gauge;
   readonly kvValuesRefused: Counter<'key'>;
@@ -58,8 +60,22 @@ export function createPulseMetrics(registry = new Registry(), readings: PulseGau
     leadershipChanges: new Counter({ name: 'backbeat_leadership_changes_total', help: 'Changes of leader seen by this node', registers: [registry] }),
     framesSkipped: new Counter({
       name: 'backbeat_frames_skipped_total',
-      help: 'Grid slots with no frame: during a failover, or stale after a stalled event loop',
+      help:
+        'Grid slots with no frame: during a failover, stale after a stalled event loop, ' +
+        'held back or not stored by the beat stream',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    beatWritesRefused: new Counter({
+      name: 'backbeat_beat_writes_refused_total',
+      help: "Refusals of this node's BeatFrames by the beat stream for a newer term (each fenced the node)",
+      registers: [registry],
+    }),
+    beatFallbackFrames: new Counter({
+      name: 'backbeat_beat_fallback_frames_total',
+      help:
+        'BeatFrames this leader published straight to the beat subject while the beat stream did not answer ' +
+        'and a quorum write held its lease (the direct fallback)',
       registers: [registry],
     }),
     tempoBpm: new Gauge({

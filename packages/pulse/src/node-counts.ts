@@ -5,7 +5,7 @@
  * (`backbeat_frames_skipped_total{reason="failover"}`; docs/spec.md §7 Election, terms and fencing).
  */
 import type { SlotKey, TempoMap } from '@backbeat/core';
-import type { PublishedFrame } from './frame-publisher.js';
+import type { PublishedFrame } from './emit/slot-publisher.js';
 import type { Leadership } from './lease/leader-elector.js';
 import type { PulseMetrics } from './metrics.js';
 

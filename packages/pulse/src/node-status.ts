@@ -9,7 +9,7 @@ import { startPresence, type Presence } from '@backbeat/transport';
 import type { PulseGaugeReadings } from './metrics.js';
 import type { PulseOptions, ResolvedPulseOptions } from './options.js';
 import { DriftTracker } from './drift.js';
-import type { FrameObserver } from './frame-observer.js';
+import type { FrameObserver } from './emit/frame-observer.js';
 import type { ClockCheck } from './lease/clock-check.js';
 import type { LeaderElector } from './lease/leader-elector.js';
 import * as views from './status-views.js';

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
 import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
 import type { Registry } from 'prom-client';
+import type { BeatFencing } from './emit/beat-sink.js';
 import type { LeaderElector } from './lease/leader-elector.js';
 import { DEFAULT_KV_OUTAGE_GRACE_MS } from './lease/outage.js';
 import { STREAM_PLACEMENT_MODES, type StreamPlacementMode } from './lease/placement.js';
@@ -82,6 +83,14 @@ export interface PulseOptions {
    * in-thread.
    */
   emitterNats?: NatsConfig;
+  /**
+   * Who checks the fencing token (the term) of every BeatFrame (docs/spec.md §7 Election, terms and
+   * fencing): 'server' writes each frame into the cluster's beat stream with the expected last
+   * sequence, so the NATS server refuses a stale leader's frame and republishes the rest to the
+   * beat subject; 'sender' publishes to the beat subject directly and fences in the sender alone.
+   * `--beat-fencing`. @default 'server' on a NATS bus, 'sender' on the in-memory bus
+   */
+  beatFencing?: BeatFencing;
   clock?: Clock;
   logger?: Logger;
   /** Metrics registry (a new one by default). */
@@ -109,6 +118,7 @@ export interface ResolvedPulseOptions {
   readonly staleAfterMs: number | undefined;
   readonly precise: boolean;
   readonly emitterNats: NatsConfig | undefined;
+  readonly beatFencing: BeatFencing | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry | undefined;
@@ -165,6 +175,10 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     const got = String(streamPlacement);
     throw new InvalidArgumentError('stream-placement', `must be 'off' or 'away-from-leader', got '${got}'`);
   }
+  const beatFencing = o.beatFencing;
+  if (beatFencing !== undefined && beatFencing !== 'server' && beatFencing !== 'sender') {
+    throw new InvalidArgumentError('beat-fencing', `must be 'server' or 'sender', got '${String(beatFencing)}'`);
+  }
   const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
   return Object.freeze({
@@ -185,6 +199,7 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     staleAfterMs: o.staleAfterMs,
     precise: o.precise ?? true,
     emitterNats: o.emitterNats,
+    beatFencing,
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
     registry: o.registry,

@@ -8,8 +8,10 @@
 import { Hlc, type SlotKey, type TempoMap } from '@backbeat/core';
 import { assertServerVersion, openStateBucket, resolveReplicas, retryTransient, subjects } from '@backbeat/transport';
 import type { Presence, ReplicaOptions } from '@backbeat/transport';
-import type { PublishedFrame } from './frame-publisher.js';
-import { FrameObserver } from './frame-observer.js';
+import type { EmitterLoad } from './emit/emitter-thread.js';
+import { FrameObserver } from './emit/frame-observer.js';
+import { SharedFence } from './emit/shared-fence.js';
+import type { PublishedFrame } from './emit/slot-publisher.js';
 import type { Leadership } from './lease/leader-elector.js';
 import { openElector } from './lease/open-elector.js';
 import { later } from './lease/records.js';
@@ -19,11 +21,9 @@ import { NodeCounts } from './node-counts.js';
 import { NodeEmitter } from './node-emitter.js';
 import { announce, gaugeReadings, nodeDrift, nodeSnapshot, presenceInfo, type NodeParts } from './node-status.js';
 import { resolvePulseOptions, type PulseOptions, type ResolvedPulseOptions } from './options.js';
-import { SharedFence } from './shared-fence.js';
 import * as views from './status-views.js';
 import { NodeTempo } from './tempo/node-tempo.js';
 import type { PendingTempo, TempoRequest } from './tempo/tempo-changes.js';
-import type { EmitterLoad } from './worker-emitter.js';
 
 /** One pulse node. */
 export class Pulse {
@@ -145,11 +145,13 @@ export class Pulse {
     this.#emitter = new NodeEmitter({
       ...o,
       hlc: this.hlc,
+      replicas,
       emitterNats: o.elector === 'kv' || o.elector === 'single' ? o.emitterNats : undefined,
       map: () => this.tempoMap,
       term: () => (this.#canPublish() ? this.#term : 0),
       floor: () => this.#floor(),
       fence: this.#fence,
+      metrics: this.metrics,
       running: () => this.#state === 'running',
       fenceNode: (reason) => p.elector?.fence?.(reason),
       onPublished: (f) => this.#onPublished(f),

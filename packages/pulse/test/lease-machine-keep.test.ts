@@ -3,6 +3,7 @@
  * (docs/spec.md §7 Election, terms and fencing): `step` driven directly. No KV, no timers.
  */
 import { describe, expect, it } from 'vitest';
+import { quorumHeldUntil } from '@backbeat/pulse/internal';
 import { TTL, MARGIN, T, ok, fail, record, Drive, leader } from './lease-drive.js';
 
 describe('lease machine - keep', () => {
@@ -11,7 +12,8 @@ describe('lease machine - keep', () => {
     d.send({ type: 'timer', timer: 'tick' }, 1250);
     expect(d.op).toMatchObject({ key: 'lease', op: 'update', expectedRevision: 1 });
     d.answer(ok({ revision: 2 }), 1260);
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 1250 + TTL - MARGIN, term: 1 }]);
+    const until = 1250 + TTL - MARGIN;
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: until, term: 1, quorumUntil: until }]);
     expect(d.fx).toContainEqual({ type: 'arm', timer: 'fence', at: 1250 + TTL - MARGIN });
   });
 
@@ -32,7 +34,7 @@ describe('lease machine - keep', () => {
     d.answer(fail('conflict'));
     d.answer(ok({ lease: { value: record('b', 2), revision: 5, created: 1240 } }));
     expect(d.state).toMatchObject({ isLeader: false, leaderId: 'b', term: 2, previous: 'a' });
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
   });
 
   it('fence - a leader whose renewals time out stops at its fence: the fence timer steps it down', () => {
@@ -42,7 +44,7 @@ describe('lease machine - keep', () => {
     expect(d.state.validUntil).toBe(1000 + TTL - MARGIN); // a timeout is no evidence
     d.send({ type: 'timer', timer: 'fence' }, 1000 + TTL - MARGIN);
     expect(d.state).toMatchObject({ isLeader: false, reason: 'lease not renewed in time' });
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
   });
 
   it('outage - "no responders" lets the leader publish past its lease on fresh evidence, retrying every 150 ms', () => {
@@ -108,7 +110,7 @@ describe('lease machine - lose and release', () => {
   it('self-fence - stops publishing at once; the next campaign ends its own lease and takes a new term', () => {
     const d = leader();
     d.send({ type: 'fence', reason: 'connection stalled' });
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
     expect(d.state.selfFenced).toBe(true);
     d.send({ type: 'timer', timer: 'tick' }, 1125);
     d.answer(ok({ lease: { value: record('a', 1), revision: 1, created: 1000 } }));
@@ -150,5 +152,55 @@ describe('lease machine - lose and release', () => {
     const before = d.state;
     expect(d.send({ type: 'kv', req: 999, answer: ok({ revision: 50 }) })).toEqual([]);
     expect(d.state).toEqual(before);
+  });
+});
+
+describe('lease machine - the quorum hold (the direct fallback of the beat)', () => {
+  it('quorum - on the KV-outage grace the fence moves past the lease, the quorum hold stays at the last acknowledged write + TTL - margin', () => {
+    const d = leader();
+    d.send({ type: 'timer', timer: 'tick' }, 1250);
+    d.answer(ok({ revision: 2 }), 1260);
+    const held = 1250 + TTL - MARGIN;
+    expect(quorumHeldUntil(d.state)).toBe(held);
+    d.send({ type: 'timer', timer: 'tick' }, 1500);
+    d.answer(fail('no-responders'), 1502);
+    expect(d.of('deadline')).toEqual([
+      { type: 'deadline', validUntil: 1500 + T.evidenceMs, term: 1, quorumUntil: held },
+    ]);
+    d.send({ type: 'timer', timer: 'tick' }, 1652);
+    d.answer(fail('no-responders'), 1654);
+    expect(d.state.validUntil).toBe(1652 + T.evidenceMs);
+    expect(d.of('deadline')).toEqual([
+      { type: 'deadline', validUntil: 1652 + T.evidenceMs, term: 1, quorumUntil: held },
+    ]);
+    // Past the quorum hold the leader still publishes (the grace) but may not fall back.
+    expect(quorumHeldUntil(d.state)).toBe(held);
+    expect(d.state.validUntil).toBeGreaterThan(held);
+  });
+
+  it('quorum - when the KV answers again the quorum hold catches up with the fence', () => {
+    const d = leader();
+    d.send({ type: 'timer', timer: 'tick' }, 1250);
+    d.answer(fail('no-responders'), 1252);
+    expect(d.of('deadline')[0]).toMatchObject({ quorumUntil: 1000 + TTL - MARGIN });
+    d.send({ type: 'timer', timer: 'tick' }, 1402);
+    d.answer(ok({ revision: 2 }), 1410);
+    const until = 1402 + TTL - MARGIN;
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: until, term: 1, quorumUntil: until }]);
+    expect(d.logs()).toContain('the lease KV answers again; still leading');
+  });
+
+  it('quorum - a timed-out renewal moves nothing; 0 for a follower and after a step-down', () => {
+    const d = leader();
+    d.send({ type: 'timer', timer: 'tick' }, 1250);
+    d.answer(fail('failed'), 1500);
+    expect(quorumHeldUntil(d.state)).toBe(1000 + TTL - MARGIN);
+    d.send({ type: 'timer', timer: 'fence' }, 1000 + TTL - MARGIN);
+    expect(quorumHeldUntil(d.state)).toBe(0);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
+    const f = new Drive();
+    f.send({ type: 'start' });
+    f.answer(ok({ lease: { value: record('b', 1), revision: 1, created: 900 } }));
+    expect(quorumHeldUntil(f.state)).toBe(0);
   });
 });

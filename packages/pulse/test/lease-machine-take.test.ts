@@ -22,7 +22,8 @@ describe('lease machine - take', () => {
     d.answer(ok({ revision: 7 }));
     expect(d.op).toMatchObject({ key: 'term', op: 'create', value: { term: 1, node_id: 'a' } });
     d.answer(ok({ revision: 1 }), 1010);
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 1000 + TTL - MARGIN, term: 1 }]);
+    const until = 1000 + TTL - MARGIN;
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: until, term: 1, quorumUntil: until }]);
     expect(d.logs()).toContain('became leader');
     expect(d.fx).toContainEqual({ type: 'arm', timer: 'tick', at: 1010 + TTL / 4 });
     expect(d.state).toMatchObject({ isLeader: true, term: 1, revision: 7, leaderId: 'a' });
@@ -115,11 +116,13 @@ describe('lease machine - take', () => {
     d.answer(ok({ revision: 2 }));
     d.answer(ok({ revision: 2 }), 1570);
     expect(d.state).toMatchObject({ isLeader: true, term: 2, publishFrom: 1570 + T.handoverGuardMs });
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 2 }]); // not before the guard
+    // Not before the guard:
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 2, quorumUntil: 0 }]);
     expect(d.logs()).toContain('took a lease that expired during a KV outage: first frame after the handover guard');
     expect(mayPublish(d.state, 1570)).toBe(false);
     d.send({ type: 'timer', timer: 'guard' }, 1570 + T.handoverGuardMs);
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: d.state.validUntil, term: 2 }]);
+    const validUntil = d.state.validUntil;
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil, term: 2, quorumUntil: validUntil }]);
   });
 
   it('take - a node that heard nothing from the KV for a TTL (paused) counts that as trouble', () => {

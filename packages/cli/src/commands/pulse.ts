@@ -37,6 +37,7 @@ interface PulseFlags extends NatsFlags, AdminTokenFlags {
   leaseMarkers: string;
   streamPlacement: string;
   emitter: string;
+  beatFencing?: 'server' | 'sender';
   logLevel?: string;
 }
 
@@ -112,6 +113,11 @@ export function registerPulse(program: Command): void {
         "'off': leave them where they are",
       'away-from-leader',
     )
+    .option(
+      '--beat-fencing <who>',
+      "'server': frames go through the cluster's beat stream, whose NATS server refuses a stale leader's frame " +
+        "(default); 'sender': straight to the beat subject, fenced by the sender alone",
+    )
     .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)');
@@ -144,6 +150,7 @@ async function runPulse(f: PulseFlags): Promise<void> {
     streamPlacement: streamPlacementFlag(f.streamPlacement),
     replicas: replicasFlag(f.replicas),
     emitterNats: emitterFlag(f),
+    beatFencing: f.beatFencing,
     logger: log,
   };
   try {

@@ -40,8 +40,11 @@ export interface KvLeaseOptions {
   refusal?: () => string | null;
   /** The last (beat, phase) this node sent or saw on the wire, written into the records. */
   lastSlot?: () => SlotKey | undefined;
-  /** Called whenever the publish deadline changes: the fence time and term, or 0 when this node may not publish. */
-  onDeadline?: (validUntil: number, term: number) => void;
+  /**
+   * Called whenever the publish deadline changes: the fence time and term, or 0 when this node
+   * may not publish, and until when a quorum write holds the lease (machine-io.ts `deadline`).
+   */
+  onDeadline?: (validUntil: number, term: number, quorumUntil: number) => void;
   /** Called for each refused (malformed) lease or term value. */
   onRefused?: (key: GatedKey, reason: string) => void;
   clock?: Clock;
@@ -174,7 +177,7 @@ export class KvLeaseElector implements LeaderElector {
         this.#timers.delete(e.timer);
         return;
       case 'deadline':
-        return this.#o.onDeadline?.(e.validUntil, e.term);
+        return this.#o.onDeadline?.(e.validUntil, e.term, e.quorumUntil);
       case 'changed':
         for (const listener of this.#listeners) listener(e.leadership);
         return;

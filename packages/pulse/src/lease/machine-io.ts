@@ -82,8 +82,13 @@ export type LeaseEffect =
   /** Arm `timer` for `at` (replacing the one armed before); the takeover's `at` is wall time. */
   | { readonly type: 'arm'; readonly timer: LeaseTimer; readonly at: number }
   | { readonly type: 'disarm'; readonly timer: LeaseTimer }
-  /** Publishing is allowed until `validUntil` under `term`; 0: it is not. */
-  | { readonly type: 'deadline'; readonly validUntil: number; readonly term: number }
+  /**
+   * Publishing is allowed until `validUntil` under `term`; 0: it is not. `quorumUntil` (at most
+   * `validUntil`): until then the lease is held by a write the KV's quorum acknowledged (its
+   * send time + TTL − margin), not by the KV-outage grace; the beat's direct fallback is allowed
+   * only before it (docs/spec.md §7 Election, terms and fencing, "Direct fallback").
+   */
+  | { readonly type: 'deadline'; readonly validUntil: number; readonly term: number; readonly quorumUntil: number }
   /** The view of leadership changed. */
   | { readonly type: 'changed'; readonly leadership: Leadership }
   | {

@@ -15,7 +15,7 @@ import { release, releaseSteps } from './release.js';
 import { renew, renewalSteps } from './renewal.js';
 import { Turn, type LeaseState, type Phase } from './turn.js';
 
-export { initialLeaseState, leadershipOf, mayPublish, type LeaseState } from './turn.js';
+export { initialLeaseState, leadershipOf, mayPublish, quorumHeldUntil, type LeaseState } from './turn.js';
 
 /** One step: the next state and the effects, in order. */
 export interface LeaseStep {

@@ -11,7 +11,7 @@ import type { SlotKey } from '@backbeat/core';
 import { LeaseTtlMismatchError } from '../errors.js';
 import type { GatedKey } from '../kv-gate.js';
 import { DEFAULT_LEASE_TTL_MS, type PulseOptions, type ResolvedPulseOptions } from '../options.js';
-import type { SharedFence } from '../shared-fence.js';
+import type { SharedFence } from '../emit/shared-fence.js';
 import { ClockCheck } from './clock-check.js';
 import { KvLeaseElector } from './kv-lease-elector.js';
 import type { LeaderElector } from './leader-elector.js';
@@ -80,7 +80,8 @@ export async function openElector(i: OpenElectorInput): Promise<OpenedElector> {
     logger,
     refusal: () => clockCheck?.refusal() ?? null,
     lastSlot: i.lastSlot,
-    onDeadline: (validUntil, term) => (validUntil > 0 ? i.fence.open(validUntil, term) : i.fence.close()),
+    onDeadline: (validUntil, term, quorumUntil) =>
+      validUntil > 0 ? i.fence.open(validUntil, term, quorumUntil) : i.fence.close(),
     onRefused: (key) => i.onRefused(key),
   });
   return { elector: lease, clockCheck, leaseTtlMs: ttlMs };

@@ -148,6 +148,17 @@ export function leadershipOf(s: LeaseState): Leadership {
   };
 }
 
+/**
+ * Until when a leader's lease is held by a write the KV's quorum acknowledged (the take, a
+ * renewal, an adopted lost answer, a re-creation): its send time + TTL − margin, capped by the
+ * fence `validUntil`. Past it the leader publishes, if at all, on the KV-outage grace; 0 when
+ * not leading (docs/spec.md §7 Election, terms and fencing, "Direct fallback").
+ */
+export function quorumHeldUntil(s: LeaseState, validUntil = s.validUntil): number {
+  if (!s.isLeader || validUntil <= 0) return 0;
+  return Math.min(validUntil, s.okSentAt + s.cfg.ttlMs - s.cfg.fenceMarginMs);
+}
+
 /** The fencing check made before every publish: leading, past the handover guard, before the fence. */
 export function mayPublish(s: LeaseState, now: number): boolean {
   return s.isLeader && now >= s.publishFrom && now < s.validUntil;
@@ -204,8 +215,10 @@ export class Turn {
     this.effects.push({ type: 'changed', leadership: leadershipOf(this.s) });
   }
 
+  /** The publish deadline (0: none) and, within it, how long the lease is held by a quorum write. */
   deadline(validUntil: number): void {
-    this.effects.push({ type: 'deadline', validUntil, term: this.s.term });
+    const quorumUntil = validUntil > 0 ? quorumHeldUntil(this.s, validUntil) : 0;
+    this.effects.push({ type: 'deadline', validUntil, term: this.s.term, quorumUntil });
   }
 
   /** The KV answered: what it said is as fresh as the request (an answer may arrive late, after a pause). */

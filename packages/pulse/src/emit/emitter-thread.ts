@@ -1,14 +1,19 @@
 /**
- * The main thread's side of the emitter thread (docs/decisions/0003-emitter-thread.md): starts it
- * with its own NATS connection, feeds it the tempo map, the wire floor and remote HLCs, shares the
- * fence with it, and hands its events (frames sent, slots skipped, a stalled connection) to the pulse.
+ * The emitter thread as the main thread holds it (docs/decisions/0003-emitter-thread.md): starts
+ * it (emitter-thread-entry.ts runs inside) with its own NATS connection, feeds it the tempo map,
+ * the wire floor and remote HLCs, shares the fence with it, and hands its events (frames sent,
+ * slots skipped, a stalled connection, a write the beat stream refused, the direct fallback) to
+ * the pulse.
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { workerScript, type SlotKey, type TempoMap } from '@backbeat/core';
 import type { NatsConfig } from '@backbeat/transport';
-import type { PublishedFrame, SkipReason } from './frame-publisher.js';
+import type { BeatFencing } from './beat-sink.js';
+import type { FallbackEvent } from './direct-fallback.js';
 import type { SharedFence } from './shared-fence.js';
+import type { EmitterEvents } from './slot-emitter.js';
+import type { PublishedFrame, SkipReason } from './slot-publisher.js';
 
 /** What the emitter thread is started with. */
 export interface EmitterInit {
@@ -19,6 +24,8 @@ export interface EmitterInit {
   readonly map: TempoMap;
   readonly staleAfterMs: number;
   readonly precise: boolean;
+  readonly fencing: BeatFencing;
+  readonly replicas: number;
 }
 
 /** Main thread -> emitter thread. */
@@ -36,7 +43,11 @@ export type EmitterEvent =
   | { readonly type: 'published'; readonly frame: PublishedFrame }
   | { readonly type: 'skip'; readonly reason: SkipReason }
   | { readonly type: 'stalled'; readonly ms: number }
-  | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'refused'; readonly term: number; readonly newerTerm: number }
+  | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'fallback'; readonly event: FallbackEvent }
+  /** The thread could not start its emitter (its connection, the beat stream). */
+  | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'stopped' };
 
 /**
@@ -62,18 +73,14 @@ function threadCpuMs(tid: number | undefined): number | undefined {
   }
 }
 
-/** Handlers of the emitter's events. */
-export interface WorkerEmitterHandlers {
-  readonly onPublished: (f: PublishedFrame) => void;
-  readonly onSkip: (reason: SkipReason) => void;
-  readonly onStalled: (ms: number) => void;
-  readonly onError: (message: string) => void;
+/** Handlers of the emitter thread's events. */
+export interface EmitterThreadHandlers extends EmitterEvents {
   /** The thread ended without being asked to (it is not restarted here). */
   readonly onExit: (code: number) => void;
 }
 
 /** A running emitter thread. */
-export class WorkerEmitter {
+export class EmitterThread {
   #stopping = false;
 
   private constructor(
@@ -82,18 +89,30 @@ export class WorkerEmitter {
     private readonly tid: number | undefined,
   ) {}
 
-  /** Starts the thread and resolves once its connection is up. @throws when it cannot connect */
-  static async start(init: Omit<EmitterInit, 'fence'> & { fence: SharedFence }, h: WorkerEmitterHandlers): Promise<WorkerEmitter> {
-    const worker = new Worker(workerScript(import.meta.url, 'emitter-worker.js'), { workerData: { ...init, fence: init.fence.buffer } satisfies EmitterInit });
-    let self: WorkerEmitter | undefined;
+  /**
+   * Starts the thread and resolves once its connection and emitter are up.
+   * @throws when it cannot connect or cannot make the beat stream
+   */
+  static async start(
+    init: Omit<EmitterInit, 'fence'> & { fence: SharedFence },
+    h: EmitterThreadHandlers,
+  ): Promise<EmitterThread> {
+    // workerScript resolves against a module at the package's source (or dist) root; this one is a folder down.
+    const ext = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
+    const script = workerScript(new URL(`../index${ext}`, import.meta.url).href, 'emit/emitter-thread-entry.js');
+    const worker = new Worker(script, { workerData: { ...init, fence: init.fence.buffer } satisfies EmitterInit });
+    let self: EmitterThread | undefined;
     const ready = new Promise<number | undefined>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (e: EmitterEvent) => {
         if (e.type === 'ready') resolve(e.tid);
+        else if (e.type === 'failed') reject(new Error(e.message));
         else if (e.type === 'published') h.onPublished(e.frame);
         else if (e.type === 'skip') h.onSkip(e.reason);
         else if (e.type === 'stalled') h.onStalled(e.ms);
-        else if (e.type === 'error') h.onError(e.message);
+        else if (e.type === 'refused') h.onRefused(e.term, e.newerTerm);
+        else if (e.type === 'warning') h.onWarning(e.message);
+        else if (e.type === 'fallback') h.onFallback(e.event);
       });
     });
     const stopped = new Promise<void>((resolve) => {
@@ -102,9 +121,15 @@ export class WorkerEmitter {
         resolve();
       });
     });
-    worker.on('error', (err) => h.onError(`emitter thread: ${err.message}`));
-    const tid = await ready;
-    self = new WorkerEmitter(worker, stopped, tid);
+    worker.on('error', (err) => h.onWarning(`emitter thread: ${err.message}`));
+    let tid: number | undefined;
+    try {
+      tid = await ready;
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    self = new EmitterThread(worker, stopped, tid);
     return self;
   }
 

@@ -8,7 +8,7 @@
 import { compareSlots, hlcNodeSuffix, parseHlc, slot, timeOf, type Clock, type Hlc, type Logger, type SlotKey, type TempoMap } from '@backbeat/core';
 import { parseBeatFrame, parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
 import type { Bus, Subscription } from '@backbeat/transport';
-import { DriftTracker } from './drift.js';
+import { DriftTracker } from '../drift.js';
 
 /** Options of {@link FrameObserver}. */
 export interface FrameObserverOptions {

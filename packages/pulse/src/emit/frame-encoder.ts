@@ -3,13 +3,17 @@
  * before the slot is due, with a hole where the HLC goes; at fire time only the HLC is spliced
  * in, so the critical path is one string concatenation and one encode (BACKBEAT-PER-002).
  */
-import { compareSlots, type BeatPosition, type TempoMap } from '@backbeat/core';
+import { compareSlots, toLegacy, type BeatPosition, type TempoMap } from '@backbeat/core';
 import { buildBeatFrame } from '@backbeat/contracts';
-import { buildLegacyControl } from './frames.js';
 
 const enc = new TextEncoder();
 /** Stands in for the HLC while the frame is prepared; survives JSON.stringify unchanged. */
 const HLC_MARKER = '__BACKBEAT_HLC__';
+
+/** The legacy control message of a beat (BACKBEAT-REQ-043): {bar, beat}, both 1-based. */
+export function buildLegacyControl(pos: BeatPosition, barLength: number): { bar: number; beat: number } {
+  return toLegacy(pos.beatIndex, barLength);
+}
 
 /** A slot's messages, built before its time (the HLC goes between `before` and `after`). */
 export interface PreparedSlot {
