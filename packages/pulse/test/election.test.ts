@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { Pulse } from '@backbeat/pulse';
-import { useNatsFixture } from './fixture.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { collectFrames, gridProblems } from './helpers.js';
 
 const nats = useNatsFixture();
-const bus = () => nats.bus();
+const bus = () => nats.connect();
 // 300 BPM: the tempo is not the point, and 12 frames take 0.8 s rather than 2 s at 120.
 const BPM = 300;
 

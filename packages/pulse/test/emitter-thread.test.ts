@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { NatsBus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
-import { useNatsFixture } from './fixture.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { collectFrames, gridProblems, slotNo } from './helpers.js';
 
 const nats = useNatsFixture();
@@ -19,8 +19,8 @@ describe('pulse - the emitter thread', () => {
   it('emitter thread - frames leave on their slots while the main thread is blocked; stop() ends the thread', async () => {
     const bus = await NatsBus.connect({ servers: nats.url });
     const observer = await NatsBus.connect({ servers: nats.url });
-    nats.trackBus(bus);
-    nats.trackBus(observer);
+    nats.track(bus);
+    nats.track(observer);
     const seen = collectFrames(observer, 'thread');
     const p = new Pulse({ bus, clusterId: 'thread', nodeId: 'w', bpm: 120, maxBpm: 120, leaseTtlMs: 2000, emitterNats: { servers: nats.url } });
     nats.track(p);

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { encodeJson, openStateBucket, STATE_KEYS } from '@backbeat/transport';
 import { buildAdminApp, Pulse } from '@backbeat/pulse';
-import { useNatsFixture } from './fixture.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { collectFrames, gridProblems } from './helpers.js';
 
 const nats = useNatsFixture();
-const bus = () => nats.bus();
+const bus = () => nats.connect();
 
 function recordingLogger() {
   const lines: Array<{ level: string; msg: string; key?: unknown }> = [];

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { Pulse } from '@backbeat/pulse';
-import { useNatsFixture } from './fixture.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 
 const fx = useNatsFixture();
 
 describe('pulse - stop', () => {
   it('stop - right after a NATS restart, stop does not wait out a request sent while the connection was down', async () => {
     // Default reconnect wait: the connection is down long enough for a clock probe to be sent meanwhile.
-    const bus = await fx.bus();
+    const bus = await fx.connect();
     const pulse = fx.track(new Pulse({ bus, clusterId: 'stopping', nodeId: 's1', bpm: 300, maxBpm: 600, barLength: 4 }));
     await pulse.start();
     await waitFor(() => pulse.leaderStatus().role === 'leader' && pulse.publishedCount > 0, { timeoutMs: 8000, message: 'the pulse to lead' });

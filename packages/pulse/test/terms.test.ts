@@ -4,12 +4,12 @@ import { ManagedProcess, waitFor } from '@backbeat/testing';
 import { clusterNames, decodeLeaseRecord, MemoryBroker, MemoryBus, openStateBucket, STATE_KEYS, TimeoutError, type KvBucket } from '@backbeat/transport';
 import { LeaseTtlMismatchError, Pulse } from '@backbeat/pulse';
 import { KvLeaseElector, LEADER_TERM_KEY } from '@backbeat/pulse/internal';
-import { useNatsFixture } from './fixture.js';
+import { useNatsFixture } from '@backbeat/testing/vitest';
 import { collectFrames, gridProblems } from './helpers.js';
 import { pulseBin } from './process.js';
 
 const nats = useNatsFixture();
-const bus = () => nats.bus();
+const bus = () => nats.connect();
 // 300 BPM: the tempo is not the point, and the frames awaited come 2.5 times as often as at 120.
 const BPM = 300;
 
