@@ -9,13 +9,19 @@ import tseslint from 'typescript-eslint';
  * has run over the repository once (`npm run format`); then 'error'. Long strings, template
  * literals, URLs and regular expressions are left alone: the formatter does not break them.
  */
-const MAX_LEN = ['off', { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true, ignoreRegExpLiterals: true }];
+const MAX_LEN = [
+  'off',
+  { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true, ignoreRegExpLiterals: true },
+];
 
 /** The rules every linted file follows. */
 const rules = {
   '@typescript-eslint/no-floating-promises': 'error',
   '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
-  '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+  '@typescript-eslint/no-unused-vars': [
+    'error',
+    { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+  ],
   'max-len': MAX_LEN,
 };
 

@@ -65,7 +65,8 @@ const ISOLATE = process.env.BACKBEAT_TEST_ISOLATE === '1';
 function workers(value: string | undefined): number {
   if (value === undefined || value === '') return 3;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`BACKBEAT_TEST_WORKERS: must be an integer from 1 to 8, got '${value}'`);
+  if (!Number.isInteger(n) || n < 1 || n > 8)
+    throw new Error(`BACKBEAT_TEST_WORKERS: must be an integer from 1 to 8, got '${value}'`);
   return n;
 }
 

@@ -8,7 +8,9 @@ import { syncBuiltinESMExports } from 'node:module';
 const names = ['spawn', 'spawnSync', 'fork', 'exec', 'execSync', 'execFile', 'execFileSync'] as const;
 for (const name of names) {
   (childProcess as unknown as Record<string, unknown>)[name] = (command: unknown) => {
-    throw new Error(`a unit test started a child process (${name} ${String(command)}): it belongs in npm test, not npm run test:unit`);
+    throw new Error(
+      `a unit test started a child process (${name} ${String(command)}): it belongs in npm test, not npm run test:unit`,
+    );
   };
 }
 syncBuiltinESMExports();

@@ -97,7 +97,9 @@ try {
   const agentId = `agent:${'x'.repeat(60 * 1024)}`;
   const letters = async () => {
     for (let i = 0; i < LETTERS; i++) {
-      bus.publish(subjects('dev').dlq, new TextEncoder().encode(`{"agent_id":"a${i}"}`), { headers: { 'x-reason': 'forged', 'x-error': 'e', 'x-agent-id': agentId } });
+      bus.publish(subjects('dev').dlq, new TextEncoder().encode(`{"agent_id":"a${i}"}`), {
+        headers: { 'x-reason': 'forged', 'x-error': 'e', 'x-agent-id': agentId },
+      });
       if (i % 50 === 49) await bus.flush();
     }
     await bus.flush();
@@ -116,7 +118,9 @@ try {
   // Twenty live-stream clients that never read, then more hostile letters.
   const port = Number(new URL(base).port);
   const stuck = Array.from({ length: 20 }, () => {
-    const sock = connect(port, '127.0.0.1', () => sock.write(`GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+    const sock = connect(port, '127.0.0.1', () =>
+      sock.write(`GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`),
+    );
     sock.on('error', () => {});
     sock.pause();
     return sock;
@@ -133,8 +137,12 @@ try {
     { name: '3 hostile pollers', ...summary(hostile) },
   ]);
   console.log(`\npolls of /api/v1/updates?after=0: ${bytes.n}, bytes each p50 ${bytes.p50}, max ${bytes.max}`);
-  console.log(`backbeat dev RSS: ${rssBefore} MB before the dead letters, ${rssAfter} MB after (${LETTERS} letters of 60 KB headers)`);
-  console.log(`with 20 event-stream clients that never read: ${rssStreamsBefore} MB, ${rssStreamsAfter} MB after ${LETTERS} more letters`);
+  console.log(
+    `backbeat dev RSS: ${rssBefore} MB before the dead letters, ${rssAfter} MB after (${LETTERS} letters of 60 KB headers)`,
+  );
+  console.log(
+    `with 20 event-stream clients that never read: ${rssStreamsBefore} MB, ${rssStreamsAfter} MB after ${LETTERS} more letters`,
+  );
   const result = {
     letters: LETTERS,
     live_alone: summary(idle),

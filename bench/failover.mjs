@@ -30,7 +30,9 @@ const server = natsServerBinary();
 /** @param {number} ms @returns {Promise<void>} */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-console.log(`failover after kill -9 of the leading pulse: nats-server ${server.version}, 3 nodes, R3 lease, TTL ${TTL} ms, 120 BPM, ${KILLS} kills per mode${short ? ' (short mode: not a measurement)' : ''}`);
+console.log(
+  `failover after kill -9 of the leading pulse: nats-server ${server.version}, 3 nodes, R3 lease, TTL ${TTL} ms, 120 BPM, ${KILLS} kills per mode${short ? ' (short mode: not a measurement)' : ''}`,
+);
 
 const cluster = await NatsCluster.start(3, { name: 'failover' });
 const dir = mkdtempSync(join(tmpdir(), 'bb-failover-'));
@@ -48,7 +50,14 @@ process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
 process.once('SIGTERM', () => void stopAll().finally(() => process.exit(143)));
 
 /** @type {Record<string, unknown>} */
-const results = { server: server.version, ttl_ms: TTL, bpm: 120, kills: KILLS, target_ms: TTL + 150, mode: short ? 'short' : 'full' };
+const results = {
+  server: server.version,
+  ttl_ms: TTL,
+  bpm: 120,
+  kills: KILLS,
+  target_ms: TTL + 150,
+  mode: short ? 'short' : 'full',
+};
 try {
   const recorder = await NatsBus.connect({ servers: cluster.urls, name: 'failover-recorder' });
   bus = recorder;
@@ -63,10 +72,37 @@ try {
     const frames = [];
     const sub = recorder.subscribe(subjects(clusterId).beat, (m) => {
       const f = /** @type {{ beat_index: number, phase: string }} */ (decodeJson(m.data));
-      frames.push({ term: Number(m.headers['Backbeat-Term']), slot: f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase), at: performance.now() });
+      frames.push({
+        term: Number(m.headers['Backbeat-Term']),
+        slot: f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase),
+        at: performance.now(),
+      });
     });
     /** @param {string} id */
-    const args = (id) => ['pulse', '--cluster', clusterId, '--node-id', id, '--nats', cluster.urls.join(','), '--replicas', '3', '--bpm', '120', '--max-bpm', '600', '--lease-ttl', String(TTL), ...flags, '--admin-port', '0', '--data-dir', join(dir, `${clusterId}-${id}`), '--log-level', 'warn'];
+    const args = (id) => [
+      'pulse',
+      '--cluster',
+      clusterId,
+      '--node-id',
+      id,
+      '--nats',
+      cluster.urls.join(','),
+      '--replicas',
+      '3',
+      '--bpm',
+      '120',
+      '--max-bpm',
+      '600',
+      '--lease-ttl',
+      String(TTL),
+      ...flags,
+      '--admin-port',
+      '0',
+      '--data-dir',
+      join(dir, `${clusterId}-${id}`),
+      '--log-level',
+      'warn',
+    ];
     /** @param {string} id */
     const start = (id) => procs.set(`${clusterId}-${id}`, ManagedProcess.node(CLI, args(id)));
     start('p1');
@@ -84,7 +120,11 @@ try {
       const killed = procs.get(`${clusterId}-${leader.node_id}`);
       if (!killed) throw new Error(`the leader ${leader.node_id} is not one of this run's processes`);
       killed.kill('SIGKILL');
-      await waitFor(() => frames.some((f) => f.term > term), { timeoutMs: 20_000, intervalMs: 5, message: `frames of a term after ${term}` });
+      await waitFor(() => frames.some((f) => f.term > term), {
+        timeoutMs: 20_000,
+        intervalMs: 5,
+        message: `frames of a term after ${term}`,
+      });
       const last = frames.filter((f) => f.term === term).at(-1);
       const first = frames.find((f) => f.term > term);
       if (!first || !last) throw new Error(`no frames around the change from term ${term}`);
@@ -96,7 +136,9 @@ try {
     sub.unsubscribe();
     for (const id of ['p1', 'p2']) await procs.get(`${clusterId}-${id}`)?.stop(3000);
     results[mode] = { gap_ms: summary(gaps), gaps_ms: gaps.map((g) => Math.round(g)) };
-    console.log(`${mode.padEnd(9)} gap ms ${JSON.stringify(summary(gaps))}  (each: ${gaps.map((g) => Math.round(g)).join(', ')})`);
+    console.log(
+      `${mode.padEnd(9)} gap ms ${JSON.stringify(summary(gaps))}  (each: ${gaps.map((g) => Math.round(g)).join(', ')})`,
+    );
   }
   console.log(`baseline: poll (standbys wait for the server's expiry); target: TTL + 150 = ${TTL + 150} ms`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 2)}\n`);

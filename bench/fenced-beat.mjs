@@ -26,7 +26,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-console.log(`fenced beat: nats-server ${natsServerBinary().version}, 3 nodes, ${N} frames at ${RATE}/s per mode, publisher on node 0, subscriber on node 1`);
+console.log(
+  `fenced beat: nats-server ${natsServerBinary().version}, 3 nodes, ${N} frames at ${RATE}/s per mode, publisher on node 0, subscriber on node 1`,
+);
 const cluster = await NatsCluster.start(3, { name: 'fenced' });
 const conns = [];
 try {
@@ -83,7 +85,9 @@ try {
     // Every tenth frame, a stale writer (the sequence before) tries to publish: the server must refuse it.
     if (stale > 0 && ack.seq % 10 === 0) {
       try {
-        await js.publish('fenced.in', enc.encode(`${performance.now()} stale`), { expect: { lastSubjectSequence: stale } });
+        await js.publish('fenced.in', enc.encode(`${performance.now()} stale`), {
+          expect: { lastSubjectSequence: stale },
+        });
         staleStored++;
       } catch {
         staleRefused++;
@@ -98,7 +102,15 @@ try {
   ];
   printTable('publish to receipt on another node', rows);
   console.log(`stale writer: ${staleRefused} frames refused by the server, ${staleStored} stored (must be 0)`);
-  const result = { seconds, frames: N, raw_ms: summary(raw), fenced_ms: summary(fenced), fenced_ack_ms: summary(acks), stale_refused: staleRefused, stale_stored: staleStored };
+  const result = {
+    seconds,
+    frames: N,
+    raw_ms: summary(raw),
+    fenced_ms: summary(fenced),
+    fenced_ack_ms: summary(acks),
+    stale_refused: staleRefused,
+    stale_stored: staleStored,
+  };
   console.log(JSON.stringify(result));
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(result, null, 2)}\n`);
   if (staleStored > 0) process.exitCode = 1;

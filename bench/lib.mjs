@@ -26,6 +26,13 @@ export function summary(values) {
   /** @param {number} x */
   const r = (x) => Math.round(x * 1000) / 1000;
   /** @param {number} p */
-  const at = (p) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);
-  return { n: s.length, p50: r(at(50)), p95: r(at(95)), p99: r(at(99)), max: r(s.length === 0 ? NaN : s[s.length - 1]) };
+  const at = (p) =>
+    s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+  return {
+    n: s.length,
+    p50: r(at(50)),
+    p95: r(at(95)),
+    p99: r(at(99)),
+    max: r(s.length === 0 ? NaN : s[s.length - 1]),
+  };
 }

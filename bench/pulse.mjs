@@ -87,7 +87,15 @@ async function pulseChild(url, load) {
     process.env.BENCH_BEAT_FENCING || undefined
   );
   const pulse = new Pulse({
-    ...{ bus, clusterId: cluster, nodeId: cluster, bpm: BPM, maxBpm: BPM, elector: 'single', emitterNats: { servers: url } },
+    ...{
+      bus,
+      clusterId: cluster,
+      nodeId: cluster,
+      bpm: BPM,
+      maxBpm: BPM,
+      elector: 'single',
+      emitterNats: { servers: url },
+    },
     beatFencing,
     onPublished: (e) => jitter.push(e.publishedAt - e.scheduledAt),
   });
@@ -115,7 +123,12 @@ async function pulseChild(url, load) {
       const wall = active + l.idle - load0.idle;
       // CPU the OS gave the thread (Linux); its event loop's busy share counts blocked waits too.
       const cpu = l.cpuMs !== undefined && load0.cpuMs !== undefined ? ((l.cpuMs - load0.cpuMs) / wall) * 100 : null;
-      return { emitter_pct: cpu ?? (active / wall) * 100, emitter_loop_busy_pct: (active / wall) * 100, emitter_cpu_measured: cpu !== null, where: pulse.emitterStatus().where };
+      return {
+        emitter_pct: cpu ?? (active / wall) * 100,
+        emitter_loop_busy_pct: (active / wall) * 100,
+        emitter_cpu_measured: cpu !== null,
+        where: pulse.emitterStatus().where,
+      };
     },
   );
 }
@@ -134,18 +147,21 @@ async function spinChild(url, load) {
   let stopped = false;
   const arm = () => {
     const t = start + n * PHASE_MS;
-    setTimeout(() => {
-      const poll = () => {
-        if (stopped) return;
-        if (now() < t) return void setImmediate(poll);
-        const t0 = now();
-        bus.publish(subject, enc.encode(JSON.stringify({ n, scheduled: t, sent: t0 })));
-        jitter.push(t0 - t);
-        n++;
-        arm();
-      };
-      poll();
-    }, Math.max(0, t - now() - 2));
+    setTimeout(
+      () => {
+        const poll = () => {
+          if (stopped) return;
+          if (now() < t) return void setImmediate(poll);
+          const t0 = now();
+          bus.publish(subject, enc.encode(JSON.stringify({ n, scheduled: t, sent: t0 })));
+          jitter.push(t0 - t);
+          n++;
+          arm();
+        };
+        poll();
+      },
+      Math.max(0, t - now() - 2),
+    );
   };
   arm();
   const timer = load ? startLoad() : undefined;
@@ -200,11 +216,13 @@ async function subscriberChild(url) {
   });
   const exactDelivery = async () => {
     const maps = new Map();
-    for (const c of new Set(frames.map((f) => f.cluster))) maps.set(c, (await readTempoMap(await bus.kv(clusterNames(c).stateBucket, { create: false })))?.map);
+    for (const c of new Set(frames.map((f) => f.cluster)))
+      maps.set(c, (await readTempoMap(await bus.kv(clusterNames(c).stateBucket, { create: false })))?.map);
     for (const f of frames) {
       const map = maps.get(f.cluster);
       const at = map ? slot(map, f.beat, map.phases.indexOf(f.phase)).phaseStart : Date.parse(f.iso);
-      if (map && Math.abs(at - Date.parse(f.iso)) >= 1) throw new Error(`frame ${f.beat}/${f.phase} scheduled_at ${f.iso} is not its slot ${at}`);
+      if (map && Math.abs(at - Date.parse(f.iso)) >= 1)
+        throw new Error(`frame ${f.beat}/${f.phase} scheduled_at ${f.iso} is not its slot ${at}`);
       add(f.cluster, f.t - at);
     }
   };
@@ -234,7 +252,10 @@ const self = fileURLToPath(import.meta.url);
  */
 const ask = (child) =>
   new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`bench child ${child.spawnargs.slice(2).join(' ')} did not answer`)), 20_000);
+    const t = setTimeout(
+      () => reject(new Error(`bench child ${child.spawnargs.slice(2).join(' ')} did not answer`)),
+      20_000,
+    );
     child.once('message', (m) => {
       clearTimeout(t);
       resolve(m);
@@ -264,7 +285,9 @@ else {
   const server = await NatsServer.start();
   const sub = fork(self, ['subscriber', server.url]);
   await new Promise((r) => sub.once('message', r));
-  console.log(`emitters at ${BPM} BPM, ${seconds} s each, on nats-server ${server.url}: pulse and spin idle and loaded (main thread blocked 5 ms every 50 ms), setInterval idle...`);
+  console.log(
+    `emitters at ${BPM} BPM, ${seconds} s each, on nats-server ${server.url}: pulse and spin idle and loaded (main thread blocked 5 ms every 50 ms), setInterval idle...`,
+  );
   /** @type {Record<string, ChildReport>} */
   const runs = {};
   /** @type {Array<[string, string, boolean]>} */
@@ -283,7 +306,13 @@ else {
   const delivered = await ask(sub);
   await server.stop();
   /** @type {Record<string, number[] | undefined>} */
-  const deliveryOf = { pulse: delivered.bench, pulse_loaded: delivered.benchload, spin: delivered.spin, spin_loaded: delivered.spinload, setInterval: delivered.ticker };
+  const deliveryOf = {
+    pulse: delivered.bench,
+    pulse_loaded: delivered.benchload,
+    spin: delivered.spin,
+    spin_loaded: delivered.spinload,
+    setInterval: delivered.ticker,
+  };
   /** @param {number[]} xs */
   const tail = (xs) => xs.slice(-Math.max(1, Math.floor(xs.length / 10)));
   /** @param {number[]} xs */
@@ -301,7 +330,9 @@ else {
     cpu: {
       pulse_process_pct: runs.pulse.cpu_pct,
       pulse_emitter_thread_pct: pulseRun.emitter_pct ?? NaN,
-      pulse_emitter_thread_measured_by: runs.pulse.emitter_cpu_measured ? 'thread cpu time (/proc schedstat)' : 'event loop busy share',
+      pulse_emitter_thread_measured_by: runs.pulse.emitter_cpu_measured
+        ? 'thread cpu time (/proc schedstat)'
+        : 'event loop busy share',
       pulse_emitter_loop_busy_pct: pulseRun.emitter_loop_busy_pct ?? NaN,
       spin_process_pct: runs.spin.cpu_pct,
       setInterval_process_pct: runs.setInterval.cpu_pct,
@@ -310,7 +341,9 @@ else {
     drift: {
       pulse_first10pct_mean_ms: mean(runs.pulse.jitter.slice(0, Math.max(1, runs.pulse.jitter.length / 10))),
       pulse_last10pct_mean_ms: mean(tail(runs.pulse.jitter)),
-      setInterval_first10pct_mean_ms: mean(runs.setInterval.jitter.slice(0, Math.max(1, runs.setInterval.jitter.length / 10))),
+      setInterval_first10pct_mean_ms: mean(
+        runs.setInterval.jitter.slice(0, Math.max(1, runs.setInterval.jitter.length / 10)),
+      ),
       setInterval_last10pct_mean_ms: mean(tail(runs.setInterval.jitter)),
     },
   };
@@ -322,14 +355,26 @@ else {
     never_early: result.early.pulse === 0 && result.early.pulse_loaded === 0,
   };
   const summaries = { ...result, targets };
-  printTable('Jitter: publish time - slot time', names.map((n) => ({ name: n, ...result.jitter[n] })));
-  printTable('Delivery: subscriber receive time - slot time', [...names.map((n) => ({ name: n, ...result.delivery[n] })), { name: 'NATS hop (spin: receive - publish)', ...result.nats_hop }]);
+  printTable(
+    'Jitter: publish time - slot time',
+    names.map((n) => ({ name: n, ...result.jitter[n] })),
+  );
+  printTable('Delivery: subscriber receive time - slot time', [
+    ...names.map((n) => ({ name: n, ...result.delivery[n] })),
+    { name: 'NATS hop (spin: receive - publish)', ...result.nats_hop },
+  ]);
   console.log(`\nFrames sent before their slot: ${names.map((n) => `${n} ${result.early[n]}`).join(', ')}`);
   console.log(
     `CPU at ${BPM} BPM (% of one core): pulse emitter thread ${result.cpu.pulse_emitter_thread_pct.toFixed(2)} (${result.cpu.pulse_emitter_thread_measured_by}; its event loop busy ${result.cpu.pulse_emitter_loop_busy_pct.toFixed(2)} %, blocked waits included) (whole pulse process ${result.cpu.pulse_process_pct.toFixed(2)}), spin process ${result.cpu.spin_process_pct.toFixed(2)}, setInterval process ${result.cpu.setInterval_process_pct.toFixed(2)}`,
   );
-  console.log(`Drift over the run (mean lateness, first vs last 10 %): pulse ${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ms; setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`);
-  console.log(`Targets: ${Object.entries(targets).map(([k, v]) => `${k} ${v ? 'met' : 'NOT met'}`).join(', ')}`);
+  console.log(
+    `Drift over the run (mean lateness, first vs last 10 %): pulse ${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ms; setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`,
+  );
+  console.log(
+    `Targets: ${Object.entries(targets)
+      .map(([k, v]) => `${k} ${v ? 'met' : 'NOT met'}`)
+      .join(', ')}`,
+  );
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(summaries, null, 2)}\n`);
   console.log(`\n${JSON.stringify(summaries)}`);
 }

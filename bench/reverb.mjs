@@ -48,8 +48,13 @@ if (section('memory')) results.memory = benchMemory(AGENTS_MEM);
 
 // 1. Verify and 2. ingest, in one process: signed claims from 1,000 agents.
 const agents = 1000;
-const keys = section('verify') || section('ingest') ? Array.from({ length: agents }, () => generateKeyPairSync('ed25519').privateKey) : [];
-const trust = TrustStore.parse(JSON.stringify({ agents: Object.fromEntries(keys.map((k, i) => [`agent:a${i}`, [publicKeyBase64(k)]])) }));
+const keys =
+  section('verify') || section('ingest')
+    ? Array.from({ length: agents }, () => generateKeyPairSync('ed25519').privateKey)
+    : [];
+const trust = TrustStore.parse(
+  JSON.stringify({ agents: Object.fromEntries(keys.map((k, i) => [`agent:a${i}`, [publicKeyBase64(k)]])) }),
+);
 const signed = keys.length > 0 ? claims(Math.min(N, 50_000), 3, agents, keys) : [];
 if (section('verify')) results.verify = await benchVerify({ keys, signed, trust, agents });
 if (section('ingest')) results.ingest = await benchIngest({ unsigned: claims(N, 3, agents), signed, trust });

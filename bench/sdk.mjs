@@ -41,7 +41,8 @@ const dec = new TextDecoder();
  */
 function envSeconds(name, fallback) {
   const v = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(v) || v < 0 || v > 3600) throw new Error(`${name} must be from 0 to 3600 seconds, got '${process.env[name]}'`);
+  if (!Number.isFinite(v) || v < 0 || v > 3600)
+    throw new Error(`${name} must be from 0 to 3600 seconds, got '${process.env[name]}'`);
   return v;
 }
 
@@ -62,7 +63,14 @@ async function main() {
   try {
     // 1. Callback latency at 240 BPM: the SDK and a bare subscription, after 1 s of warm-up.
     console.log(`callback latency at 240 BPM for ${latencySeconds} s on ${server.url} ...`);
-    const latPulse = new Pulse({ bus, clusterId: 'sdklat', nodeId: 'bench-lat', bpm: 240, maxBpm: 1000, elector: 'single' });
+    const latPulse = new Pulse({
+      bus,
+      clusterId: 'sdklat',
+      nodeId: 'bench-lat',
+      bpm: 240,
+      maxBpm: 1000,
+      elector: 'single',
+    });
     await latPulse.start();
     /** @type {number[]} */
     const sdkLat = [];
@@ -93,7 +101,14 @@ async function main() {
     result.callback_latency_ms = { sdk: summary(sdkLat), bare_subscription: summary(bareLat) };
 
     // 2. Fan-out at 120 BPM: shared bus, bare subscriptions, one connection per client.
-    const pulse = new Pulse({ bus, clusterId: 'sdkfan', nodeId: 'bench-fan', bpm: 120, maxBpm: 1000, elector: 'single' });
+    const pulse = new Pulse({
+      bus,
+      clusterId: 'sdkfan',
+      nodeId: 'bench-fan',
+      bpm: 120,
+      maxBpm: 1000,
+      elector: 'single',
+    });
     await pulse.start();
     const deadline = now() + 10_000;
     while (!pulse.tempoMap && now() < deadline) await sleep(20);

@@ -50,10 +50,13 @@ async function cleanup() {
   await fleet?.stop().catch(() => {});
 }
 // A watchdog for the hard bound: a step that hangs (a call with no answer) cannot hold the run.
-setTimeout(() => {
-  log(`the run passed its hard bound of 8 minutes: stopping every process${fleet ? `\n${fleet.tails(15)}` : ''}`);
-  void cleanup().finally(() => process.exit(1));
-}, deadline - Date.now() + 30_000).unref();
+setTimeout(
+  () => {
+    log(`the run passed its hard bound of 8 minutes: stopping every process${fleet ? `\n${fleet.tails(15)}` : ''}`);
+    void cleanup().finally(() => process.exit(1));
+  },
+  deadline - Date.now() + 30_000,
+).unref();
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
     log(`${sig}: stopping every process`);
@@ -72,7 +75,11 @@ const lastBeat = () => Math.max(-1, ...running().obs.recorders.flatMap((r) => r.
 /** Waits until frames flow again (at most 30 s), then observes for the settle time. */
 async function settle() {
   const t = Date.now();
-  await waitFor(() => lastFrameAt() > t, { timeoutMs: 30_000, intervalMs: 50, message: 'frames on the wire again' }).catch((e) => log(/** @type {Error} */ (e).message));
+  await waitFor(() => lastFrameAt() > t, {
+    timeoutMs: 30_000,
+    intervalMs: 50,
+    message: 'frames on the wire again',
+  }).catch((e) => log(/** @type {Error} */ (e).message));
   await hold(settleMs);
 }
 
@@ -131,12 +138,27 @@ const faults = [
       const up = Date.now();
       await running().cluster.startAll();
       const started = Date.now() - up;
-      const kv = await waitFor(() => running().bus.kv(`backbeat_${DEFAULTS.clusterId}_lease`, { create: false, timeoutMs: 500 }).catch(() => null), { timeoutMs: 60_000, intervalMs: 100, message: 'the lease bucket after the restart' });
+      const kv = await waitFor(
+        () =>
+          running()
+            .bus.kv(`backbeat_${DEFAULTS.clusterId}_lease`, { create: false, timeoutMs: 500 })
+            .catch(() => null),
+        { timeoutMs: 60_000, intervalMs: 100, message: 'the lease bucket after the restart' },
+      );
       // A write (reads are served by any replica before the stream has a leader again).
       const probe = new TextEncoder().encode('chaos');
-      await waitFor(() => kv.put('chaos-probe', probe).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 100, message: 'a write to the lease bucket after the restart' });
+      await waitFor(
+        () =>
+          kv.put('chaos-probe', probe).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 60_000, intervalMs: 100, message: 'a write to the lease bucket after the restart' },
+      );
       const jsRecoveryMs = Date.now() - up;
-      log(`full outage: the nodes started again in ${started} ms; the lease bucket took a write ${jsRecoveryMs} ms after the restart began`);
+      log(
+        `full outage: the nodes started again in ${started} ms; the lease bucket took a write ${jsRecoveryMs} ms after the restart began`,
+      );
       return { boundMs: 10_000 + jsRecoveryMs + bound, jsRecoveryMs };
     },
   },
@@ -190,16 +212,28 @@ try {
   fleet = fl;
   const ob = await startObservers({ urls: fl.urls, clusterId: DEFAULTS.clusterId });
   obs = ob;
-  await waitFor(() => ob.recorders.some((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 100, message: 'the first bar report' }).catch((e) => {
+  await waitFor(() => ob.recorders.some((r) => r.reports.length > 0), {
+    timeoutMs: 40_000,
+    intervalMs: 100,
+    message: 'the first bar report',
+  }).catch((e) => {
     throw new Error(`${e.message}\n${fl.tails()}`);
   });
   const deadAtStart = fl.dead();
-  if (deadAtStart.length > 0) throw new Error(`a service exited while the fleet started: ${deadAtStart.map((d) => `${d.id}: ${d.tail}`).join('; ')}`);
+  if (deadAtStart.length > 0)
+    throw new Error(
+      `a service exited while the fleet started: ${deadAtStart.map((d) => `${d.id}: ${d.tail}`).join('; ')}`,
+    );
   log('fleet up: frames and reports flow');
   const replicas = await fl.replicas();
-  log(`replicas: ${Object.entries(replicas).map(([n, r]) => `${n}=${r}`).join(' ')}`);
+  log(
+    `replicas: ${Object.entries(replicas)
+      .map(([n, r]) => `${n}=${r}`)
+      .join(' ')}`,
+  );
   const notR3 = Object.entries(replicas).filter(([, r]) => r !== DEFAULTS.replicas);
-  if (notR3.length > 0) log(`NOT at ${DEFAULTS.replicas} replicas: ${notR3.map(([n]) => n).join(', ')} (the run fails)`);
+  if (notR3.length > 0)
+    log(`NOT at ${DEFAULTS.replicas} replicas: ${notR3.map(([n]) => n).join(', ')} (the run fails)`);
   /**
    * @type {Array<{ fault: string, from: number, to: number, boundMs: number, jsRecoveryMs?: number, bar: number,
    *   died: string[] }>}
@@ -233,7 +267,15 @@ try {
     const died = fl.dead();
     for (const d of died) log(`${f.name}: ${d.id} exited on its own: ${d.tail}; restarting it`);
     for (const d of died) await fl.restart(d.id);
-    phases.push({ fault: f.name, from, to: Date.now(), boundMs, jsRecoveryMs, bar: DEFAULTS.bar, died: died.map((d) => d.id) });
+    phases.push({
+      fault: f.name,
+      from,
+      to: Date.now(),
+      boundMs,
+      jsRecoveryMs,
+      bar: DEFAULTS.bar,
+      died: died.map((d) => d.id),
+    });
   }
   // Let the last bar's report arrive, then read what was acknowledged.
   await hold(DEFAULTS.bar * (60_000 / DEFAULTS.bpm) + 1000);
@@ -241,18 +283,34 @@ try {
   const rows = phases.map((p) => measure(ob, stored, p, lastBeat()));
   process.stdout.write(`\n${formatTable(rows)}\n`);
   const claims = claimTotals(ob, rows);
-  process.stdout.write(`\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`);
-  const probes = ob.probes.map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`).join('; ');
+  process.stdout.write(
+    `\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`,
+  );
+  const probes = ob.probes
+    .map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`)
+    .join('; ');
   process.stdout.write(`\nSDK probes: ${probes}\n`);
   const reasons = [...new Set(ob.probes.flatMap((p) => p.failures.map((/** @type {Error} */ f) => f.message)))];
   if (reasons.length > 0) process.stdout.write(`SDK claim failures: ${reasons.slice(0, 5).join(' | ')}\n`);
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, fresh, rows, claims }, null, 2));
+  if (process.env.BENCH_JSON)
+    writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify({ suite: 'chaos', settings: { ...DEFAULTS, settleMs }, fresh, rows, claims }, null, 2),
+    );
   for (const r of rows.filter((x) => !rowOk(x))) {
     const bad = r.bars_detail.filter((b) => b.reports !== 1);
-    for (const b of bad) log(`${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
+    for (const b of bad)
+      log(
+        `${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
+      );
   }
   if (process.env.CHAOS_TAILS) process.stderr.write(`${fl.tails(Number(process.env.CHAOS_TAILS) || 40)}\n`);
-  if (!claims.ok) for (const r of rows) for (const b of r.bars_detail.filter((x) => x.claims_acked !== x.claims_counted)) log(`${r.fault}: bar ${b.from_beat}: claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
+  if (!claims.ok)
+    for (const r of rows)
+      for (const b of r.bars_detail.filter((x) => x.claims_acked !== x.claims_counted))
+        log(
+          `${r.fault}: bar ${b.from_beat}: claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
+        );
   exitCode = rows.length > 0 && rows.every(rowOk) && claims.ok && notR3.length === 0 && (fresh?.ok ?? true) ? 0 : 1;
   if (exitCode !== 0) log('some faults broke a guarantee (rows with ok = NO)');
 } catch (err) {

@@ -29,7 +29,8 @@ function walk(dir, exts) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    if (name === 'node_modules' || name === 'dist' || name === 'dist-examples' || name === 'generated-fixtures') return [];
+    if (name === 'node_modules' || name === 'dist' || name === 'dist-examples' || name === 'generated-fixtures')
+      return [];
     if (statSync(p).isDirectory()) return walk(p, exts);
     return exts.some((e) => name.endsWith(e)) ? [p] : [];
   });
@@ -43,7 +44,8 @@ function importsOf(file) {
   const src = readFileSync(file, 'utf8');
   /** @type {Set<string>} */
   const names = new Set();
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\bcreateRequire\([^)]*\)\(\s*)['"]([^'"]+)['"]/g;
+  const re =
+    /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\bcreateRequire\([^)]*\)\(\s*)['"]([^'"]+)['"]/g;
   for (const m of src.matchAll(re)) {
     const spec = m[1];
     if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) continue;
@@ -75,14 +77,22 @@ for (const dir of readdirSync(join(root, 'packages'))) {
     }
   }
   for (const d of devOnly) {
-    if (!existsSync(d)) problems.push(`${where}: backbeat.devOnly lists '${relative(pkgDir, d)}', which does not exist`);
+    if (!existsSync(d))
+      problems.push(`${where}: backbeat.devOnly lists '${relative(pkgDir, d)}', which does not exist`);
     const spec = `./${relative(join(pkgDir, 'src'), d).replace(/\.ts$/, '.js')}`;
-    for (const f of srcFiles) if (f !== d && readFileSync(f, 'utf8').includes(`'${spec}'`)) problems.push(`${relative(root, f)} imports the test-only ${spec}`);
+    for (const f of srcFiles)
+      if (f !== d && readFileSync(f, 'utf8').includes(`'${spec}'`))
+        problems.push(`${relative(root, f)} imports the test-only ${spec}`);
   }
-  for (const [n, f] of srcImports) if (!deps.has(n)) problems.push(`${where}: ${f} imports '${n}', which is not in dependencies`);
-  for (const d of deps) if (!srcImports.has(d)) problems.push(`${where}: dependency '${d}' is not imported by src/ or bin/`);
+  for (const [n, f] of srcImports)
+    if (!deps.has(n)) problems.push(`${where}: ${f} imports '${n}', which is not in dependencies`);
+  for (const d of deps)
+    if (!srcImports.has(d)) problems.push(`${where}: dependency '${d}' is not imported by src/ or bin/`);
 
-  const otherFiles = [...walk(join(pkgDir, 'test'), ['.ts', '.mjs', '.js']), ...walk(join(pkgDir, 'examples'), ['.ts'])];
+  const otherFiles = [
+    ...walk(join(pkgDir, 'test'), ['.ts', '.mjs', '.js']),
+    ...walk(join(pkgDir, 'examples'), ['.ts']),
+  ];
   for (const f of otherFiles) {
     for (const n of importsOf(f)) {
       if (n === pkg.name || deps.has(n) || devDeps.has(n)) continue;
@@ -93,13 +103,21 @@ for (const dir of readdirSync(join(root, 'packages'))) {
 
   const tsconfig = join(pkgDir, 'tsconfig.json');
   if (existsSync(tsconfig)) {
-    const refs = new Set((JSON.parse(readFileSync(tsconfig, 'utf8')).references ?? []).map((/** @type {{ path: string }} */ r) => `@backbeat/${r.path.replace(/^\.\.\//, '')}`));
+    const refs = new Set(
+      (JSON.parse(readFileSync(tsconfig, 'utf8')).references ?? []).map(
+        (/** @type {{ path: string }} */ r) => `@backbeat/${r.path.replace(/^\.\.\//, '')}`,
+      ),
+    );
     const wanted = new Set([...srcImports.keys()].filter((n) => n.startsWith('@backbeat/')));
-    for (const w of wanted) if (!refs.has(w)) problems.push(`packages/${dir}/tsconfig.json: src imports '${w}' but references do not name it`);
-    for (const r of refs) if (!wanted.has(r)) problems.push(`packages/${dir}/tsconfig.json: references '${r}', which src does not import`);
+    for (const w of wanted)
+      if (!refs.has(w))
+        problems.push(`packages/${dir}/tsconfig.json: src imports '${w}' but references do not name it`);
+    for (const r of refs)
+      if (!wanted.has(r)) problems.push(`packages/${dir}/tsconfig.json: references '${r}', which src does not import`);
   }
 
-  for (const f of pkg.files ?? []) if (!existsSync(join(pkgDir, f))) problems.push(`${where}: files lists '${f}', which does not exist`);
+  for (const f of pkg.files ?? [])
+    if (!existsSync(join(pkgDir, f))) problems.push(`${where}: files lists '${f}', which does not exist`);
 }
 
 for (const p of problems) console.error(p);

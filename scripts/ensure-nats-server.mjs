@@ -16,7 +16,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MIN_PATH_VERSION, PINNED_NATS_SERVER_VERSION as VERSION, pinnedBinaryPath, readVersion as versionOf } from '@backbeat/testing';
+import {
+  MIN_PATH_VERSION,
+  PINNED_NATS_SERVER_VERSION as VERSION,
+  pinnedBinaryPath,
+  readVersion as versionOf,
+} from '@backbeat/testing';
 import { compareServerVersions } from '@backbeat/transport';
 
 const MODULE = `github.com/nats-io/nats-server/v2@v${VERSION}`;
@@ -56,7 +61,8 @@ if (cached) done(target, cached, 'built from its Go module');
 const go = spawnSync('go', ['version'], { encoding: 'utf8' });
 if (go.error || go.status !== 0) {
   const onPath = versionOf('nats-server');
-  if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0) done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
+  if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0)
+    done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
   fail(
     `Go is not installed and ${onPath ? `the nats-server on PATH is ${onPath} (older than 2.10)` : 'no nats-server is on PATH'}: ` +
       `install Go 1.25 or newer (then run this again to build nats-server v${VERSION}), or set BACKBEAT_NATS_SERVER=/path/to/nats-server (2.10 or newer)`,
@@ -72,7 +78,9 @@ const build = spawnSync('go', ['install', '-trimpath', MODULE], {
 });
 if (build.status !== 0) {
   rmSync(staging, { recursive: true, force: true });
-  fail(`go install ${MODULE} failed (exit ${build.status ?? build.signal}); see the lines above, or set BACKBEAT_NATS_SERVER=/path/to/nats-server`);
+  fail(
+    `go install ${MODULE} failed (exit ${build.status ?? build.signal}); see the lines above, or set BACKBEAT_NATS_SERVER=/path/to/nats-server`,
+  );
 }
 mkdirSync(dirname(target), { recursive: true });
 // A rename into place: a run stopped half-way never leaves a half-written program behind.

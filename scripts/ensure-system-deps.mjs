@@ -10,11 +10,19 @@ import { spawnSync } from 'node:child_process';
 
 /** program on PATH -> Debian package that provides it, and why the tests need it */
 const NEEDED = [
-  { program: 'nats-server', pkg: 'nats-server', why: "Debian's 2.9.10 runs the named 2.9 subset (npm run test:nats-2.9) and the version-rule tests; the rest run the pinned build" },
+  {
+    program: 'nats-server',
+    pkg: 'nats-server',
+    why: "Debian's 2.9.10 runs the named 2.9 subset (npm run test:nats-2.9) and the version-rule tests; the rest run the pinned build",
+  },
   { program: 'chromium', pkg: 'chromium', why: 'the dashboard test drives a real headless browser' },
   { program: 'promtool', pkg: 'prometheus', why: 'the alert rules are checked with promtool' },
   { program: 'faketime', pkg: 'faketime', why: 'the pulse clock-offset test runs one node under libfaketime' },
-  { program: 'nft', pkg: 'nftables', why: 'NetCluster (the partition tests) cuts links between network namespaces with nftables' },
+  {
+    program: 'nft',
+    pkg: 'nftables',
+    why: 'NetCluster (the partition tests) cuts links between network namespaces with nftables',
+  },
 ];
 
 const quiet = process.argv.includes('--quiet');

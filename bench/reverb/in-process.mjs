@@ -56,7 +56,11 @@ export async function benchVerify({ keys, signed, trust, agents }) {
   const pubs = keys.map((k) => Buffer.from(publicKeyBase64(k), 'base64'));
   const sample = signed
     .slice(0, Math.min(signed.length, 20_000))
-    .map((c, i) => ({ msg: c.data, sig: Buffer.from(c.headers['x-signature'] ?? '', 'base64'), pub: pubs[i % agents] }));
+    .map((c, i) => ({
+      msg: c.data,
+      sig: Buffer.from(c.headers['x-signature'] ?? '', 'base64'),
+      pub: pubs[i % agents],
+    }));
   const jwks = keys.map((k) => {
     const j = k.export({ format: 'jwk' });
     return { kty: j.kty ?? 'OKP', crv: j.crv ?? 'Ed25519', x: j.x ?? '' };
@@ -72,7 +76,8 @@ export async function benchVerify({ keys, signed, trust, agents }) {
   try {
     const sodium = createRequire(import.meta.url)('sodium-native');
     t = performance.now();
-    for (const s of sample) if (!sodium.crypto_sign_verify_detached(s.sig, s.msg, s.pub)) throw new Error('sodium verify failed');
+    for (const s of sample)
+      if (!sodium.crypto_sign_verify_detached(s.sig, s.msg, s.pub)) throw new Error('sodium verify failed');
     sodiumOne = perS(sample.length, performance.now() - t);
   } catch (err) {
     console.log(`sodium-native not available: ${/** @type {Error} */ (err).message}`);

@@ -117,7 +117,15 @@ export async function benchEndToEnd(url, count) {
 export async function benchRollup(url, agentCounts) {
   const bus = await NatsBus.connect({ servers: url });
   const cluster = 'rollup';
-  const pulse = new Pulse({ bus, clusterId: cluster, nodeId: 'p', bpm: 120, maxBpm: 600, barLength: 4, elector: 'single' });
+  const pulse = new Pulse({
+    bus,
+    clusterId: cluster,
+    nodeId: 'p',
+    bpm: 120,
+    maxBpm: 600,
+    barLength: 4,
+    elector: 'single',
+  });
   await pulse.start();
   const r = new Reverb({ bus, clusterId: cluster, nodeId: 'roll', signatures: 'off' });
   await r.start();

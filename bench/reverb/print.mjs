@@ -30,7 +30,9 @@ export function printResults(results) {
     console.log(`  node:crypto, one core (baseline)   ${f(v.node_crypto_baseline_per_s)} /s`);
     console.log(`  node:crypto, ${v.workers} worker threads      ${f(v.node_crypto_workers_per_s)} /s`);
     console.log(`  libsodium (sodium-native), one core ${f(v.sodium_native_per_s)} /s   (reverb uses ${v.backend})`);
-    console.log(`  reverb VerifyPool, ${v.workers} threads        ${f(v.verify_pool_per_s)} /s   (${v.backend} on each)`);
+    console.log(
+      `  reverb VerifyPool, ${v.workers} threads        ${f(v.verify_pool_per_s)} /s   (${v.backend} on each)`,
+    );
   }
   const ing = results.ingest;
   const e = results.end_to_end;
@@ -40,13 +42,17 @@ export function printResults(results) {
     console.log(`  JSON.parse only (baseline)   ${f(ing.json_parse_baseline_per_s)} claims/s`);
     console.log(`  reverb, unsigned             ${f(ing.unsigned_per_s)} claims/s`);
     console.log(`  reverb, verified on the main thread   ${f(ing.verified_main_thread_per_s)} claims/s`);
-    console.log(`  reverb, verified on ${ing.verify_threads} verify threads ${f(ing.verified_per_s)} claims/s   ${target}`);
+    console.log(
+      `  reverb, verified on ${ing.verify_threads} verify threads ${f(ing.verified_per_s)} claims/s   ${target}`,
+    );
   }
   if (e) {
     const detail = `${f(e.claims)} claims, unsigned, published at ${f(e.publish_per_s)}/s`;
     console.log(`  bare durable consumer, explicit acks  ${f(e.bare_consumer_explicit_ack_per_s)} claims/s`);
     console.log(`  bare durable consumer, AckAll (baseline) ${f(e.bare_consumer_baseline_per_s)} claims/s`);
-    console.log(`  end to end from JetStream    ${f(e.per_s)} claims/s (${detail}; target >= 60,000: ${met(e.per_s >= 60_000)})`);
+    console.log(
+      `  end to end from JetStream    ${f(e.per_s)} claims/s (${detail}; target >= 60,000: ${met(e.per_s >= 60_000)})`,
+    );
   }
   if (results.rollup_ms) {
     console.log('\nRollup: closing downbeat to published report');
@@ -60,7 +66,9 @@ export function printResults(results) {
     const target = `target <= 1,024 bytes: ${met(m.bytes_per_agent <= 1024)}`;
     const retained = `${m.retained_mb} MB; peak ${m.peak_heap_mb} MB; ${target}`;
     console.log(`\nMemory: one open window, ${f(m.agents)} agents x 8 claims`);
-    console.log(`  ${f(m.bytes_per_agent)} bytes per agent retained (${retained})${m.gc ? '' : ' (no --expose-gc: includes garbage)'}`);
+    console.log(
+      `  ${f(m.bytes_per_agent)} bytes per agent retained (${retained})${m.gc ? '' : ' (no --expose-gc: includes garbage)'}`,
+    );
   }
   const h = results.history;
   if (h) {

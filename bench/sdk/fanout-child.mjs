@@ -94,8 +94,14 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
     }
     const agentId = `agent:fan-${process.pid}-${i}`;
     const timing = mode === 'grid' ? 'grid' : 'frames';
-    const c = createClient(mode === 'conn' || !bus ? { clusterId: cluster, agentId, nats: url } : { clusterId: cluster, agentId, bus, timing });
-    c.onPhase((f, info) => record(t, f.beat_index, map.phases.indexOf(f.phase), info.scheduledAt, info.source, info.receivedAt, now()));
+    const c = createClient(
+      mode === 'conn' || !bus
+        ? { clusterId: cluster, agentId, nats: url }
+        : { clusterId: cluster, agentId, bus, timing },
+    );
+    c.onPhase((f, info) =>
+      record(t, f.beat_index, map.phases.indexOf(f.phase), info.scheduledAt, info.source, info.receivedAt, now()),
+    );
     stops.push(() => c.stop());
     await c.start();
   };
@@ -108,11 +114,16 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
     /** @type {() => void} */
     let cancel = () => {};
     const arm = () => {
-      cancel = scheduleAt(systemClock, pos.phaseStart, (firedAt) => {
-        for (const cb of loop) cb(pos.beatIndex, pos.phaseIndex, pos.phaseStart, firedAt);
-        pos = nextSlot(map, pos);
-        arm();
-      }, { precise: true, wait: 'block' });
+      cancel = scheduleAt(
+        systemClock,
+        pos.phaseStart,
+        (firedAt) => {
+          for (const cb of loop) cb(pos.beatIndex, pos.phaseIndex, pos.phaseStart, firedAt);
+          pos = nextSlot(map, pos);
+          arm();
+        },
+        { precise: true, wait: 'block' },
+      );
     };
     arm();
     stops.push(async () => cancel());
@@ -121,20 +132,38 @@ async function fanoutChild([url, cluster, mode, countArg, mapJson]) {
   toParent({ ready: true, rssMb: process.memoryUsage().rss / 2 ** 20 });
   /** @type {NodeJS.CpuUsage | undefined} */
   let cpuAtGo;
-  process.on('message', async (/** @type {{ go?: { from: number, to: number }, expected: number, firstKey: number }} */ msg) => {
-    if (msg.go) {
-      cpuAtGo = process.cpuUsage();
-      return void (window = msg.go);
-    }
-    const cpu = process.cpuUsage(cpuAtGo);
-    for (let i = 0; i < stops.length; i += START_BATCH) await Promise.all(stops.slice(i, i + START_BATCH).map((s) => s()));
-    await bus?.close();
-    const missed = tallies.reduce((a, t) => a + msg.expected - [...t.fired].filter((k) => k >= msg.firstKey && k < msg.firstKey + msg.expected).length, 0);
-    /** @param {(t: Tally) => number} f */
-    const sum = (f) => tallies.reduce((a, t) => a + f(t), 0);
-    const out = { clients: tallies.length, missed, leader: sum((t) => t.leader), local: sum((t) => t.local), grid: sum((t) => t.grid), dup: sum((t) => t.dup), cpuMs: (cpu.user + cpu.system) / 1000 };
-    toParent({ ...out, delivery: Float64Array.from(delivery), callback: Float64Array.from(callback) }, () => process.exit(0));
-  });
+  process.on(
+    'message',
+    async (/** @type {{ go?: { from: number, to: number }, expected: number, firstKey: number }} */ msg) => {
+      if (msg.go) {
+        cpuAtGo = process.cpuUsage();
+        return void (window = msg.go);
+      }
+      const cpu = process.cpuUsage(cpuAtGo);
+      for (let i = 0; i < stops.length; i += START_BATCH)
+        await Promise.all(stops.slice(i, i + START_BATCH).map((s) => s()));
+      await bus?.close();
+      const missed = tallies.reduce(
+        (a, t) =>
+          a + msg.expected - [...t.fired].filter((k) => k >= msg.firstKey && k < msg.firstKey + msg.expected).length,
+        0,
+      );
+      /** @param {(t: Tally) => number} f */
+      const sum = (f) => tallies.reduce((a, t) => a + f(t), 0);
+      const out = {
+        clients: tallies.length,
+        missed,
+        leader: sum((t) => t.leader),
+        local: sum((t) => t.local),
+        grid: sum((t) => t.grid),
+        dup: sum((t) => t.dup),
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      };
+      toParent({ ...out, delivery: Float64Array.from(delivery), callback: Float64Array.from(callback) }, () =>
+        process.exit(0),
+      );
+    },
+  );
 }
 
 await fanoutChild(process.argv.slice(2));

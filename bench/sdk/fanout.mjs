@@ -23,7 +23,8 @@ const CHILD = fileURLToPath(new URL('./fanout-child.mjs', import.meta.url));
  */
 function nextMessage(child, pred, ms) {
   return new Promise((resolve, reject) => {
-    if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`fan-out child ${child.pid} is gone (${child.exitCode ?? child.signalCode})`));
+    if (child.exitCode !== null || child.signalCode !== null)
+      return reject(new Error(`fan-out child ${child.pid} is gone (${child.exitCode ?? child.signalCode})`));
     /**
      * @param {(v: any) => void} fn
      * @param {unknown} v
@@ -58,7 +59,8 @@ function tell(child, msg) {
 function slotsIn(map, from, to) {
   const first = slotAtOrAfter(map, from);
   let n = 0;
-  for (let s = first; s.phaseStart < to; n++) s = s.phaseIndex + 1 < map.phases.length ? slot(map, s.beatIndex, s.phaseIndex + 1) : slot(map, s.beatIndex + 1, 0);
+  for (let s = first; s.phaseStart < to; n++)
+    s = s.phaseIndex + 1 < map.phases.length ? slot(map, s.beatIndex, s.phaseIndex + 1) : slot(map, s.beatIndex + 1, 0);
   return { firstKey: first.beatIndex * map.phases.length + first.phaseIndex, expected: n };
 }
 
@@ -71,7 +73,11 @@ function slotsIn(map, from, to) {
 export async function fanout(ctx, mode, seconds, processes = PROCESSES, perProcess = PER_PROCESS) {
   const t0 = now();
   const kids = Array.from({ length: processes }, () =>
-    fork(CHILD, [ctx.url, ctx.cluster, mode === 'grid10k' ? 'grid' : mode, String(perProcess), JSON.stringify(ctx.map)], { serialization: 'advanced' }),
+    fork(
+      CHILD,
+      [ctx.url, ctx.cluster, mode === 'grid10k' ? 'grid' : mode, String(perProcess), JSON.stringify(ctx.map)],
+      { serialization: 'advanced' },
+    ),
   );
   ctx.children.push(...kids);
   for (const k of kids) k.on('error', (err) => console.error(`fan-out child ${k.pid}: ${err.message}`));
@@ -86,7 +92,9 @@ export async function fanout(ctx, mode, seconds, processes = PROCESSES, perProce
   await sleep(to + TOLERANCE_MS + 250 - now());
   const { firstKey, expected } = slotsIn(ctx.map, from, to);
   /** @type {ChildResult[]} */
-  const res = await Promise.all(kids.map((k) => (tell(k, { stop: true, firstKey, expected }), nextMessage(k, (m) => 'missed' in m, 30_000))));
+  const res = await Promise.all(
+    kids.map((k) => (tell(k, { stop: true, firstKey, expected }), nextMessage(k, (m) => 'missed' in m, 30_000))),
+  );
   /** @param {(r: ChildResult) => Float64Array} f */
   const cat = (f) => res.flatMap((r) => Array.from(f(r)));
   /** @param {(r: ChildResult) => number} f */
@@ -97,7 +105,8 @@ export async function fanout(ctx, mode, seconds, processes = PROCESSES, perProce
     startup_s: Math.round(startupS * 10) / 10,
     rss_mb_per_process: Math.round(Math.max(...ready.map((r) => r.rssMb))),
     // CPU of a child from 'go' to 'stop' (the measured window, plus the tolerance), per second of it.
-    cpu_ms_per_s_per_process: Math.round((Math.max(...res.map((r) => r.cpuMs)) / (to + TOLERANCE_MS + 250 - from)) * 1000 * 10) / 10,
+    cpu_ms_per_s_per_process:
+      Math.round((Math.max(...res.map((r) => r.cpuMs)) / (to + TOLERANCE_MS + 250 - from)) * 1000 * 10) / 10,
     clients: sum((r) => r.clients),
     expected_per_client: expected,
     fired_leader: sum((r) => r.leader),
@@ -110,4 +119,3 @@ export async function fanout(ctx, mode, seconds, processes = PROCESSES, perProce
     callback_ms: summary(cat((r) => r.callback)),
   };
 }
-

@@ -9,12 +9,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ManagedProcess, NatsCluster } from '@backbeat/testing';
-import { decodeLeaseRecord, dlqStreamConfig, NatsBus, reportStreamConfig, STATE_KEYS, statusStreamConfig } from '@backbeat/transport';
+import {
+  decodeLeaseRecord,
+  dlqStreamConfig,
+  NatsBus,
+  reportStreamConfig,
+  STATE_KEYS,
+  statusStreamConfig,
+} from '@backbeat/transport';
 
 export const CLI = fileURLToPath(new URL('../../packages/cli/bin/backbeat.js', import.meta.url));
 
 /** Settings of a fleet. */
-export const DEFAULTS = Object.freeze({ clusterId: 'chaos', bpm: 60, bar: 4, leaseTtlMs: 2000, agents: 4, replicas: 3 });
+export const DEFAULTS = Object.freeze({
+  clusterId: 'chaos',
+  bpm: 60,
+  bar: 4,
+  leaseTtlMs: 2000,
+  agents: 4,
+  replicas: 3,
+});
 
 /**
  * Starts the cluster and the fleet (the services one after the other, or all at once with
@@ -26,7 +40,10 @@ export async function startFleet(options = {}) {
   const log = options.log ?? (() => {});
   const fleet = new Fleet(o, log);
   try {
-    await fleet.start(options.pulses ?? 2, options.reverbs ?? 2, { concurrent: options.concurrent, beforeServices: options.beforeServices });
+    await fleet.start(options.pulses ?? 2, options.reverbs ?? 2, {
+      concurrent: options.concurrent,
+      beforeServices: options.beforeServices,
+    });
   } catch (err) {
     await fleet.stop();
     throw err;
@@ -65,7 +82,12 @@ class Fleet {
   async start(pulses, reverbs, { concurrent = false, beforeServices } = {}) {
     this.cluster = await NatsCluster.start(3, { name: 'chaos' });
     this.log(`nats cluster up: ${this.urls.join(', ')}`);
-    this.bus = await NatsBus.connect({ servers: this.urls, name: 'chaos-runner', reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
+    this.bus = await NatsBus.connect({
+      servers: this.urls,
+      name: 'chaos-runner',
+      reconnectTimeWaitMs: 100,
+      pingIntervalMs: 1000,
+    });
     await beforeServices?.(this);
     // The services create every bucket and stream themselves, with BACKBEAT_REPLICAS copies
     // (replicas() reads back what they made).
@@ -102,7 +124,11 @@ class Fleet {
       dlqStreamConfig(clusterId).name,
     ];
     const out = {};
-    for (const n of names) out[n] = await jsm.streams.info(n).then((i) => i.config.num_replicas, () => null);
+    for (const n of names)
+      out[n] = await jsm.streams.info(n).then(
+        (i) => i.config.num_replicas,
+        () => null,
+      );
     return out;
   }
 
@@ -121,15 +147,38 @@ class Fleet {
     const port = await freePort();
     const { bpm, bar, leaseTtlMs } = this.o;
     this.spawn(id, [
-      'pulse', '--node-id', id, '--bpm', String(bpm), '--max-bpm', String(bpm * 2), '--bar', String(bar),
-      '--lease-ttl', String(leaseTtlMs), '--admin-port', String(port), '--data-dir', join(this.dir, id),
+      'pulse',
+      '--node-id',
+      id,
+      '--bpm',
+      String(bpm),
+      '--max-bpm',
+      String(bpm * 2),
+      '--bar',
+      String(bar),
+      '--lease-ttl',
+      String(leaseTtlMs),
+      '--admin-port',
+      String(port),
+      '--data-dir',
+      join(this.dir, id),
     ]);
   }
 
   async startReverb(id) {
     const port = await freePort();
     this.httpPorts.set(id, port);
-    this.spawn(id, ['reverb', '--node-id', id, '--http-port', String(port), '--data-dir', join(this.dir, id), '--signatures', 'off']);
+    this.spawn(id, [
+      'reverb',
+      '--node-id',
+      id,
+      '--http-port',
+      String(port),
+      '--data-dir',
+      join(this.dir, id),
+      '--signatures',
+      'off',
+    ]);
   }
 
   /** The process named `id` (p1, p2, r1, r2, agents). */
@@ -192,7 +241,12 @@ class Fleet {
 
   /** The last lines of every process's output (for a failure). */
   tails(lines = 8) {
-    return [...this.procs].map(([id, { proc }]) => `--- ${id} (${proc.running ? 'running' : 'exited'}) ---\n${(proc.stdout + proc.stderr).trimEnd().split('\n').slice(-lines).join('\n')}`).join('\n');
+    return [...this.procs]
+      .map(
+        ([id, { proc }]) =>
+          `--- ${id} (${proc.running ? 'running' : 'exited'}) ---\n${(proc.stdout + proc.stderr).trimEnd().split('\n').slice(-lines).join('\n')}`,
+      )
+      .join('\n');
   }
 
   /** Stops every process, the runner's bus and the cluster; removes the data directories. Idempotent. */

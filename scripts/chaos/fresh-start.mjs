@@ -48,16 +48,31 @@ export async function freshStart(o) {
     const t0 = fleet.startedAt;
     const pollReady = async (id) => {
       const url = `http://127.0.0.1:${fleet.httpPorts.get(id)}/ready`;
-      await waitFor(() => fetch(url).then((r) => r.status === 200, () => false), { timeoutMs: 30_000, intervalMs: 50, message: `${id} /ready` });
+      await waitFor(
+        () =>
+          fetch(url).then(
+            (r) => r.status === 200,
+            () => false,
+          ),
+        { timeoutMs: 30_000, intervalMs: 50, message: `${id} /ready` },
+      );
       readyAt.set(id, Date.now() - t0);
     };
-    await Promise.all([waitFor(() => frames.length > 0, { timeoutMs: 30_000, intervalMs: 10, message: 'the first frame' }), pollReady('r1'), pollReady('r2')]);
+    await Promise.all([
+      waitFor(() => frames.length > 0, { timeoutMs: 30_000, intervalMs: 10, message: 'the first frame' }),
+      pollReady('r1'),
+      pollReady('r2'),
+    ]);
     const firstFrameMs = frames[0].at - t0;
     const ready = Math.max(...readyAt.values());
     // Bars whose closing downbeat comes after both reverbs are ready must each be reported within a beat.
     const watchBars = o.bars ?? 4;
     const startBeat = frames.at(-1).beat;
-    await waitFor(() => frames.some((f) => f.beat >= startBeat + (watchBars + 1) * bar && f.phase === 'execute'), { timeoutMs: 60_000, intervalMs: 50, message: `${watchBars} more bars` });
+    await waitFor(() => frames.some((f) => f.beat >= startBeat + (watchBars + 1) * bar && f.phase === 'execute'), {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+      message: `${watchBars} more bars`,
+    });
     const downbeats = frames.filter((f) => f.downbeat && f.phase === 'plan' && f.at - t0 > ready);
     const late = [];
     let checked = 0;
@@ -68,8 +83,18 @@ export async function freshStart(o) {
       const rep = reports.find((r) => r.fromBeat === from);
       if (!rep || rep.at - d.at > beatMs) late.push({ fromBeat: from, afterMs: rep ? rep.at - d.at : null });
     }
-    const ok = firstFrameMs <= DEFAULTS.leaseTtlMs + 1000 && ready <= READY_BOUND_MS && late.length === 0 && checked > 0;
-    return { fault: 'fresh cluster concurrent start', firstFrameMs, firstFrameBoundMs: DEFAULTS.leaseTtlMs + 1000, readyMs: Object.fromEntries(readyAt), readyBoundMs: READY_BOUND_MS, barsChecked: checked, reportsLate: late, ok };
+    const ok =
+      firstFrameMs <= DEFAULTS.leaseTtlMs + 1000 && ready <= READY_BOUND_MS && late.length === 0 && checked > 0;
+    return {
+      fault: 'fresh cluster concurrent start',
+      firstFrameMs,
+      firstFrameBoundMs: DEFAULTS.leaseTtlMs + 1000,
+      readyMs: Object.fromEntries(readyAt),
+      readyBoundMs: READY_BOUND_MS,
+      barsChecked: checked,
+      reportsLate: late,
+      ok,
+    };
   } finally {
     await fleet?.stop();
   }
@@ -77,7 +102,9 @@ export async function freshStart(o) {
 
 /** One line per figure of the row. */
 export function formatFreshStart(r) {
-  const ready = Object.entries(r.readyMs).map(([id, ms]) => `${id} ${ms} ms`).join(', ');
+  const ready = Object.entries(r.readyMs)
+    .map(([id, ms]) => `${id} ${ms} ms`)
+    .join(', ');
   return [
     `${r.fault}: ${r.ok ? 'ok' : 'NOT ok'}`,
     `  first frame ${r.firstFrameMs} ms after the services were spawned (bound ${r.firstFrameBoundMs})`,

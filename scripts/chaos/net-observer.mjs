@@ -28,14 +28,29 @@ const slotOf = (beat, phase) => beat * PHASES.length + PHASES.indexOf(phase);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const s = subjects(clusterId);
 
-const bus = await NatsBus.connect({ servers: [url], name: `chaos-recorder-${host}`, reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
+const bus = await NatsBus.connect({
+  servers: [url],
+  name: `chaos-recorder-${host}`,
+  reconnectTimeWaitMs: 100,
+  pingIntervalMs: 1000,
+});
 bus.subscribe(s.beat, (m) => {
   const at = Date.now();
   const raw = m.headers['Backbeat-Term'];
   const term = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : -1;
   try {
     const f = decodeJson(m.data);
-    out({ k: 'f', slot: slotOf(f.beat_index, f.phase), beat: f.beat_index, phase: f.phase, term, window: f.window_id, sched: Date.parse(f.scheduled_at), deadline: Date.parse(f.deadline_at), at });
+    out({
+      k: 'f',
+      slot: slotOf(f.beat_index, f.phase),
+      beat: f.beat_index,
+      phase: f.phase,
+      term,
+      window: f.window_id,
+      sched: Date.parse(f.scheduled_at),
+      deadline: Date.parse(f.deadline_at),
+      at,
+    });
   } catch {
     out({ k: 'f', slot: -1, beat: -1, phase: 'invalid', term, window: '', sched: 0, deadline: 0, at });
   }
@@ -44,14 +59,35 @@ bus.subscribe(s.reverb, (m) => {
   try {
     const rep = decodeJson(m.data);
     if (rep.type !== 'backbeat.barreport.v1') return;
-    out({ k: 'r', window: rep.window_id, fromBeat: rep.from_beat, agents: rep.agents_reporting, claims: rep.performance?.claims_processed ?? -1, late: rep.late_claims ?? 0, at: Date.now() });
+    out({
+      k: 'r',
+      window: rep.window_id,
+      fromBeat: rep.from_beat,
+      agents: rep.agents_reporting,
+      claims: rep.performance?.claims_processed ?? -1,
+      late: rep.late_claims ?? 0,
+      at: Date.now(),
+    });
   } catch {
     // not a report
   }
 });
 
-const client = createClient({ clusterId, agentId: `chaos:sdk-${host}`, nats: { servers: [url], pingIntervalMs: 1000 } });
-client.onPhase((frame, info) => out({ k: 's', slot: slotOf(frame.beat_index, frame.phase), beat: frame.beat_index, window: frame.window_id, source: info.source, at: Date.now() }));
+const client = createClient({
+  clusterId,
+  agentId: `chaos:sdk-${host}`,
+  nats: { servers: [url], pingIntervalMs: 1000 },
+});
+client.onPhase((frame, info) =>
+  out({
+    k: 's',
+    slot: slotOf(frame.beat_index, frame.phase),
+    beat: frame.beat_index,
+    window: frame.window_id,
+    source: info.source,
+    at: Date.now(),
+  }),
+);
 client.onBeat((frame) => {
   const sentAt = Date.now();
   client.emitStatusClaim({ state: 'executing', beatIndex: frame.beat_index }).then(

@@ -33,7 +33,11 @@ export async function storedClaims(bus, clusterId) {
   const perWindow = new Map();
   const seen = new Set();
   perWindow.duplicates = new Map();
-  perWindow.all = msgs.map((m) => ({ agent: m.headers['x-agent-id'], window: m.headers['x-window-id'] ?? '', time: m.time }));
+  perWindow.all = msgs.map((m) => ({
+    agent: m.headers['x-agent-id'],
+    window: m.headers['x-window-id'] ?? '',
+    time: m.time,
+  }));
   for (const m of msgs) {
     const w = m.headers['x-window-id'] ?? '';
     perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
@@ -52,12 +56,24 @@ export async function startObservers(o) {
   const s = subjects(o.clusterId);
   const recorders = [];
   for (const url of o.urls) {
-    const bus = await NatsBus.connect({ servers: [url], name: 'chaos-recorder', reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
+    const bus = await NatsBus.connect({
+      servers: [url],
+      name: 'chaos-recorder',
+      reconnectTimeWaitMs: 100,
+      pingIntervalMs: 1000,
+    });
     const r = new Recorder(bus);
     bus.subscribe(s.beat, (m) => {
       try {
         const f = decodeJson(m.data);
-        r.frames.push({ slot: slotOf(f.beat_index, f.phase), beat: f.beat_index, phase: f.phase, window: f.window_id, downbeat: f.downbeat, at: Date.now() });
+        r.frames.push({
+          slot: slotOf(f.beat_index, f.phase),
+          beat: f.beat_index,
+          phase: f.phase,
+          window: f.window_id,
+          downbeat: f.downbeat,
+          at: Date.now(),
+        });
       } catch {
         r.frames.push({ slot: -1, beat: -1, phase: 'invalid', window: '', downbeat: false, at: Date.now() });
       }
@@ -66,7 +82,14 @@ export async function startObservers(o) {
       try {
         const rep = decodeJson(m.data);
         if (rep.type !== 'backbeat.barreport.v1') return;
-        r.reports.push({ window: rep.window_id, fromBeat: rep.from_beat, agents: rep.agents_reporting, claims: rep.performance?.claims_processed ?? -1, late: rep.late_claims ?? 0, at: Date.now() });
+        r.reports.push({
+          window: rep.window_id,
+          fromBeat: rep.from_beat,
+          agents: rep.agents_reporting,
+          claims: rep.performance?.claims_processed ?? -1,
+          late: rep.late_claims ?? 0,
+          at: Date.now(),
+        });
       } catch {
         // not a report
       }
@@ -77,7 +100,15 @@ export async function startObservers(o) {
   for (let i = 1; i <= (o.sdkClients ?? 2); i++) {
     const client = createClient({ clusterId: o.clusterId, agentId: `chaos:sdk-${i}`, nats: { servers: o.urls } });
     const probe = { client, fired: [], acked: 0, failed: 0, failures: [] };
-    client.onPhase((frame, info) => probe.fired.push({ slot: slotOf(frame.beat_index, frame.phase), beat: frame.beat_index, window: frame.window_id, source: info.source, at: Date.now() }));
+    client.onPhase((frame, info) =>
+      probe.fired.push({
+        slot: slotOf(frame.beat_index, frame.phase),
+        beat: frame.beat_index,
+        window: frame.window_id,
+        source: info.source,
+        at: Date.now(),
+      }),
+    );
     client.onBeat((frame) => {
       const sentAt = Date.now();
       client.emitStatusClaim({ state: 'executing', beatIndex: frame.beat_index }).then(
@@ -106,7 +137,9 @@ export async function startObservers(o) {
 /** Frames of all recorders merged: the first arrival of each slot, in arrival order. */
 function mergedFrames(recorders) {
   const first = new Map();
-  for (const r of recorders) for (const f of r.frames) if (f.slot >= 0 && (!first.has(f.slot) || first.get(f.slot).at > f.at)) first.set(f.slot, f);
+  for (const r of recorders)
+    for (const f of r.frames)
+      if (f.slot >= 0 && (!first.has(f.slot) || first.get(f.slot).at > f.at)) first.set(f.slot, f);
   return [...first.values()].sort((a, b) => a.at - b.at);
 }
 
@@ -157,17 +190,34 @@ export function measure(obs, stored, p, lastBeat) {
       if (s.at >= p.from && s.at <= p.to && last !== undefined) {
         if (s.slot <= last) {
           twice += 1;
-          sdkProblems.push({ probe: probe.client.options?.agentId, kind: 'twice', slot: s.slot, source: s.source, at: s.at });
+          sdkProblems.push({
+            probe: probe.client.options?.agentId,
+            kind: 'twice',
+            slot: s.slot,
+            source: s.source,
+            at: s.at,
+          });
         } else if (s.slot - last - 1 > 0) {
           missed += s.slot - last - 1;
-          sdkProblems.push({ probe: probe.client.options?.agentId, kind: 'missed', after_slot: last, slot: s.slot, source: s.source, at: s.at, since_previous_ms: s.at - lastAt });
+          sdkProblems.push({
+            probe: probe.client.options?.agentId,
+            kind: 'missed',
+            after_slot: last,
+            slot: s.slot,
+            source: s.source,
+            at: s.at,
+            since_previous_ms: s.at - lastAt,
+          });
         }
       }
       last = last === undefined ? s.slot : Math.max(last, s.slot);
       lastAt = s.at;
     }
   }
-  const claimsFailed = obs.probes.reduce((n, pr) => n + pr.failures.filter((f) => f.at >= p.from && f.at <= p.to).length, 0);
+  const claimsFailed = obs.probes.reduce(
+    (n, pr) => n + pr.failures.filter((f) => f.at >= p.from && f.at <= p.to).length,
+    0,
+  );
   // Bars of this phase that ended before the run's last beat: those with frames on the wire, and
   // those the SDK clients kept locally while no frame came (a full outage), whose claims were
   // queued and sent after the reconnection.
@@ -193,7 +243,14 @@ export function measure(obs, stored, p, lastBeat) {
     storedTwice += stored.duplicates?.get(window) ?? 0;
     counted += report?.claims ?? 0;
     late += report?.late ?? 0;
-    detail.push({ from_beat: fromBeat, window, claims_acked: stored.get(window) ?? 0, claims_counted: report?.claims ?? null, agents_reporting: report?.agents ?? null, reports: copies });
+    detail.push({
+      from_beat: fromBeat,
+      window,
+      claims_acked: stored.get(window) ?? 0,
+      claims_counted: report?.claims ?? null,
+      agents_reporting: report?.agents ?? null,
+      reports: copies,
+    });
   }
   detail.sort((a, b) => a.from_beat - b.from_beat);
   return {
@@ -231,7 +288,8 @@ export function claimTotals(obs, rows) {
   for (const r of rows) for (const b of r.bars_detail) bars.set(b.window, b);
   const first = Math.min(...[...bars.values()].map((b) => b.from_beat));
   const lateReports = new Map(); // one copy per report (several recorders see each)
-  for (const rec of obs.recorders) for (const x of rec.reports) if (x.fromBeat >= first) lateReports.set(x.window, x.late);
+  for (const rec of obs.recorders)
+    for (const x of rec.reports) if (x.fromBeat >= first) lateReports.set(x.window, x.late);
   const acked = [...bars.values()].reduce((n, b) => n + b.claims_acked, 0);
   const counted = [...bars.values()].reduce((n, b) => n + (b.claims_counted ?? 0), 0);
   const late = [...lateReports.values()].reduce((n, x) => n + x, 0);
@@ -255,7 +313,18 @@ export function rowOk(row) {
 
 /** The table as text, one line per fault. */
 export function formatTable(rows) {
-  const head = ['fault', 'gap ms (bound)', 'dup', 'back', 'sdk missed/twice', 'sdk claims failed', 'claims acked/counted+late (stored twice)', 'reports/bars', 'died', 'ok'];
+  const head = [
+    'fault',
+    'gap ms (bound)',
+    'dup',
+    'back',
+    'sdk missed/twice',
+    'sdk claims failed',
+    'claims acked/counted+late (stored twice)',
+    'reports/bars',
+    'died',
+    'ok',
+  ];
   const lines = rows.map((r) => [
     r.fault,
     `${r.gap_ms} (${r.bound_ms})`,

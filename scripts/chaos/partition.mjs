@@ -52,7 +52,8 @@ async function cleanup() {
   if (process.env.CHAOS_LOGS) {
     // Every process's output, for a diagnosis after the run (one file per process id).
     mkdirSync(process.env.CHAOS_LOGS, { recursive: true });
-    for (const [id, p] of procs) writeFileSync(join(process.env.CHAOS_LOGS, `${id}.log`), `${p.proc.stdout}\n--- stderr ---\n${p.proc.stderr}`);
+    for (const [id, p] of procs)
+      writeFileSync(join(process.env.CHAOS_LOGS, `${id}.log`), `${p.proc.stdout}\n--- stderr ---\n${p.proc.stderr}`);
   }
   await net?.stop().catch((e) => log(`cleanup: ${e.message}`));
   rmSync(dir, { recursive: true, force: true });
@@ -71,7 +72,10 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 function start(id, host, kind, args) {
   const level = kind === 'reverb' ? (process.env.CHAOS_REVERB_LOG_LEVEL ?? 'info') : 'info';
   const full = [...args, '--cluster', S.clusterId, '--nats', net.natsUrl(host), '--log-level', level];
-  const proc = kind === 'observer' ? net.node(host, OBSERVER, args) : net.node(host, CLI, full, { env: { BACKBEAT_REPLICAS: '3' } });
+  const proc =
+    kind === 'observer'
+      ? net.node(host, OBSERVER, args)
+      : net.node(host, CLI, full, { env: { BACKBEAT_REPLICAS: '3' } });
   procs.set(id, { host, kind, args, proc });
   return proc;
 }
@@ -81,7 +85,12 @@ const restart = async (id) => {
   if (p.kind === 'observer') observations(); // read what it printed before it is replaced
   start(id, p.host, p.kind, p.args);
 };
-const startedRe = { pulse: /pulse started/, reverb: /reverb started/, agent: /simulated agents running/, observer: /observer h\d started/ };
+const startedRe = {
+  pulse: /pulse started/,
+  reverb: /reverb started/,
+  agent: /simulated agents running/,
+  observer: /observer h\d started/,
+};
 
 /** What each host's observer printed, parsed as it comes (kept across a restart of the observer). */
 const seen = new Map();
@@ -95,7 +104,14 @@ function observations() {
         proc: p.proc,
         offset: 0,
         rec: { host, frames: [], reports: [] },
-        probe: { host, fired: [], acked: 0, failed: 0, failures: [], client: { options: { agentId: `chaos:sdk-${host}` } } },
+        probe: {
+          host,
+          fired: [],
+          acked: 0,
+          failed: 0,
+          failures: [],
+          client: { options: { agentId: `chaos:sdk-${host}` } },
+        },
       };
       seen.set(id, o);
     }
@@ -128,7 +144,13 @@ function observations() {
 
 /** A bus for the runner's own reads, through the control path to host i's node. */
 async function runnerBus(i) {
-  if (!buses[i]) buses[i] = await NatsBus.connect({ servers: [await net.controlNatsUrl(i)], name: `partition-runner-${i}`, reconnectTimeWaitMs: 100, pingIntervalMs: 1000 });
+  if (!buses[i])
+    buses[i] = await NatsBus.connect({
+      servers: [await net.controlNatsUrl(i)],
+      name: `partition-runner-${i}`,
+      reconnectTimeWaitMs: 100,
+      pingIntervalMs: 1000,
+    });
   return buses[i];
 }
 
@@ -143,7 +165,11 @@ async function leaderSeenFrom(i) {
   }
 }
 async function leaderHost() {
-  const rec = await waitFor(() => leaderSeenFrom(2), { timeoutMs: 20_000, intervalMs: 200, message: 'a pulse holding the lease' });
+  const rec = await waitFor(() => leaderSeenFrom(2), {
+    timeoutMs: 20_000,
+    intervalMs: 200,
+    message: 'a pulse holding the lease',
+  });
   const host = PULSE_HOST[rec.node_id];
   if (host === undefined) throw new Error(`the lease names '${rec.node_id}', not a pulse of this run`);
   return { id: rec.node_id, host, term: rec.term };
@@ -171,9 +197,17 @@ async function placeStreams(want, host) {
       const preferred = want ? name : others[attempt % others.length];
       const bus = await runnerBus((host + 1) % 3);
       await bus
-        .request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, new TextEncoder().encode(JSON.stringify({ placement: { preferred } })), { timeoutMs: 3000 })
+        .request(
+          `$JS.API.STREAM.LEADER.STEPDOWN.${stream}`,
+          new TextEncoder().encode(JSON.stringify({ placement: { preferred } })),
+          { timeoutMs: 3000 },
+        )
         .catch((e) => log(`step-down of ${stream}: ${e.message}`));
-      await waitFor(async () => (await net.nats.streamCluster(stream))?.leader, { timeoutMs: 15_000, intervalMs: 100, message: `a leader for ${stream}` });
+      await waitFor(async () => (await net.nats.streamCluster(stream))?.leader, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        message: `a leader for ${stream}`,
+      });
     }
     const leader = (await net.nats.streamCluster(stream))?.leader;
     log(`${stream} led by ${leader} (${want ? 'wanted on' : 'wanted off'} ${name})`);
@@ -200,7 +234,9 @@ const faults = [
     run: async () => {
       const l = await leaderHost();
       const h = l.host === 0 ? 1 : 0;
-      log(`(b) isolating ${net.hosts[h].name} (the follower pulse's host; leader ${l.id} on ${net.hosts[l.host].name}) for 10 s`);
+      log(
+        `(b) isolating ${net.hosts[h].name} (the follower pulse's host; leader ${l.id} on ${net.hosts[l.host].name}) for 10 s`,
+      );
       await net.isolate(h);
       await hold(10_000);
       await net.heal();
@@ -212,7 +248,9 @@ const faults = [
     title: "clients cut from the leader's NATS node 10 s",
     run: async () => {
       const l = await leaderHost();
-      log(`(c) cutting tcp port 4222 on ${net.hosts[l.host].name} (leader ${l.id}) for 10 s: its clients lose it, routes stay`);
+      log(
+        `(c) cutting tcp port 4222 on ${net.hosts[l.host].name} (leader ${l.id}) for 10 s: its clients lose it, routes stay`,
+      );
       await net.cutPort(l.host, 4222);
       await hold(10_000);
       await net.heal();
@@ -225,7 +263,9 @@ const faults = [
     run: async () => {
       const l = await leaderHost();
       await placeStreams(true, l.host);
-      log(`(c2) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}; its node leads the lease and state streams) for 10 s`);
+      log(
+        `(c2) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}; its node leads the lease and state streams) for 10 s`,
+      );
       await net.isolate(l.host);
       await hold(10_000);
       await net.heal();
@@ -312,7 +352,14 @@ function partitionFigures(obs, p) {
     }
     sdk[probe.host] = { missed, twice };
   }
-  return { dual_leader_ms: Math.max(0, Math.round(dual)), older_term_after_newer: older, older_term_latest_ms: Math.round(olderLateMs), older_by_host: olderByHost, terms, sdk };
+  return {
+    dual_leader_ms: Math.max(0, Math.round(dual)),
+    older_term_after_newer: older,
+    older_term_latest_ms: Math.round(olderLateMs),
+    older_by_host: olderByHost,
+    terms,
+    sdk,
+  };
 }
 
 /**
@@ -321,18 +368,37 @@ function partitionFigures(obs, p) {
  * no SDK slot fired twice, one report per bar.
  */
 function rowOk(r) {
-  return r.gap_ms <= r.bound_ms && r.dual_leader_ms <= 1000 && r.older_term_after_newer === 0 && Object.values(r.sdk).every((x) => x.twice === 0) && r.bars_without_one_report === 0;
+  return (
+    r.gap_ms <= r.bound_ms &&
+    r.dual_leader_ms <= 1000 &&
+    r.older_term_after_newer === 0 &&
+    Object.values(r.sdk).every((x) => x.twice === 0) &&
+    r.bars_without_one_report === 0
+  );
 }
 
 function formatTable(rows) {
-  const head = ['fault', 'majority gap ms (bound)', 'dual-leader ms', 'older term after newer (latest ms past deadline)', 'terms', 'sdk missed/twice h1 h2 h3', 'claims acked/counted+late', 'reports/bars', 'ok'];
+  const head = [
+    'fault',
+    'majority gap ms (bound)',
+    'dual-leader ms',
+    'older term after newer (latest ms past deadline)',
+    'terms',
+    'sdk missed/twice h1 h2 h3',
+    'claims acked/counted+late',
+    'reports/bars',
+    'ok',
+  ];
   const lines = rows.map((r) => [
     `(${r.fault}) ${r.title}`,
     `${r.gap_ms} (${r.bound_ms})`,
     String(r.dual_leader_ms),
     `${r.older_term_after_newer} (${r.older_term_latest_ms})`,
     r.terms.join(','),
-    Object.keys(r.sdk).sort().map((h) => `${r.sdk[h].missed}/${r.sdk[h].twice}`).join(' '),
+    Object.keys(r.sdk)
+      .sort()
+      .map((h) => `${r.sdk[h].missed}/${r.sdk[h].twice}`)
+      .join(' '),
     `${r.claims_acked}/${r.claims_counted}+${r.claims_counted_late}`,
     `${r.reports}/${r.bars}`,
     rowOk(r) ? 'yes' : 'NO',
@@ -348,7 +414,8 @@ function formatTable(rows) {
  */
 function lateClaimsByAgent(obs, stored) {
   const reportAt = new Map();
-  for (const r of obs.recorders) for (const x of r.reports) reportAt.set(x.window, Math.min(reportAt.get(x.window) ?? Infinity, x.at));
+  for (const r of obs.recorders)
+    for (const x of r.reports) reportAt.set(x.window, Math.min(reportAt.get(x.window) ?? Infinity, x.at));
   const out = {};
   for (const c of stored.all) {
     const at = reportAt.get(c.window);
@@ -357,27 +424,63 @@ function lateClaimsByAgent(obs, stored) {
   return out;
 }
 
-
 let exitCode = 1;
 try {
   net = await NetCluster.start({ hosts: 3, nats: true, clusterName: 'chaos' });
   log(`network up: ${net.hosts.map((h) => `${h.name}=${h.address}`).join(' ')}; nats ${net.natsUrls.join(', ')}`);
   for (const h of net.hosts) start(`o${h.index + 1}`, h.index, 'observer', [net.natsUrl(h.index), S.clusterId, h.name]);
-  const pulse = (id) => ['pulse', '--node-id', id, '--bpm', String(S.bpm), '--max-bpm', String(S.bpm * 2), '--bar', String(S.bar), '--lease-ttl', String(S.leaseTtlMs), '--admin-port', '9100', '--data-dir', join(dir, id)];
+  const pulse = (id) => [
+    'pulse',
+    '--node-id',
+    id,
+    '--bpm',
+    String(S.bpm),
+    '--max-bpm',
+    String(S.bpm * 2),
+    '--bar',
+    String(S.bar),
+    '--lease-ttl',
+    String(S.leaseTtlMs),
+    '--admin-port',
+    '9100',
+    '--data-dir',
+    join(dir, id),
+  ];
   start('p1', 0, 'pulse', pulse('p1'));
   await procs.get('p1').proc.waitForOutput(startedRe.pulse, 30_000);
   start('p2', 1, 'pulse', pulse('p2'));
-  for (const [id, host] of [['r1', 1], ['r2', 2]]) {
-    start(id, host, 'reverb', ['reverb', '--node-id', id, '--http-port', '9200', '--data-dir', join(dir, id), '--signatures', 'off']);
+  for (const [id, host] of [
+    ['r1', 1],
+    ['r2', 2],
+  ]) {
+    start(id, host, 'reverb', [
+      'reverb',
+      '--node-id',
+      id,
+      '--http-port',
+      '9200',
+      '--data-dir',
+      join(dir, id),
+      '--signatures',
+      'off',
+    ]);
     await procs.get(id).proc.waitForOutput(startedRe.reverb, 30_000);
   }
-  for (const h of net.hosts) start(`a${h.index + 1}`, h.index, 'agent', ['agent', '--count', '2', '--id-prefix', h.name]);
-  await waitFor(() => observations().recorders.every((r) => r.reports.length > 0), { timeoutMs: 40_000, intervalMs: 200, message: 'a bar report on every host' });
+  for (const h of net.hosts)
+    start(`a${h.index + 1}`, h.index, 'agent', ['agent', '--count', '2', '--id-prefix', h.name]);
+  await waitFor(() => observations().recorders.every((r) => r.reports.length > 0), {
+    timeoutMs: 40_000,
+    intervalMs: 200,
+    message: 'a bar report on every host',
+  });
   log('fleet up: frames and reports on every host');
   const phases = [];
   for (const f of faults) {
     if (only && !only.has(f.name)) continue;
-    for (const [id, p] of procs) await p.proc.waitForOutput(startedRe[p.kind], 30_000).catch((e) => log(`${id} not started: ${e.message.split('\n')[0]}`));
+    for (const [id, p] of procs)
+      await p.proc
+        .waitForOutput(startedRe[p.kind], 30_000)
+        .catch((e) => log(`${id} not started: ${e.message.split('\n')[0]}`));
     await hold(1000);
     const from = Date.now() - 1000;
     let minority = [];
@@ -388,14 +491,30 @@ try {
       if (net.faults.length > 0) await net.heal().catch((e) => log(`heal: ${e.message}`));
     }
     const healedAt = Date.now();
-    await waitFor(() => observations().recorders.some((r) => r.frames.at(-1)?.at > healedAt), { timeoutMs: 30_000, intervalMs: 50, message: 'frames after the heal' }).catch((e) => log(e.message));
+    await waitFor(() => observations().recorders.some((r) => r.frames.at(-1)?.at > healedAt), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      message: 'frames after the heal',
+    }).catch((e) => log(e.message));
     await hold(settleMs);
     const died = [...procs].filter(([, p]) => !p.proc.running).map(([id]) => id);
     for (const id of died) {
-      log(`(${f.name}) ${id} exited on its own: ${(procs.get(id).proc.stdout + procs.get(id).proc.stderr).trimEnd().split('\n').slice(-3).join(' / ')}`);
+      log(
+        `(${f.name}) ${id} exited on its own: ${(procs.get(id).proc.stdout + procs.get(id).proc.stderr).trimEnd().split('\n').slice(-3).join(' / ')}`,
+      );
       await restart(id);
     }
-    phases.push({ fault: f.name, title: f.title, from, to: Date.now(), healedAt, minority, boundMs: bound, bar: S.bar, died });
+    phases.push({
+      fault: f.name,
+      title: f.title,
+      from,
+      to: Date.now(),
+      healedAt,
+      minority,
+      boundMs: bound,
+      bar: S.bar,
+      died,
+    });
   }
   await hold(S.bar * BEAT_MS + 1500);
   const obs = observations();
@@ -405,17 +524,40 @@ try {
     const all = measure(obs, stored, p, lastBeat);
     const majority = { recorders: obs.recorders.filter((_, i) => !p.minority.includes(i)), probes: obs.probes };
     const maj = measure(majority, stored, p, lastBeat);
-    return { ...all, fault: p.fault, title: p.title, minority: p.minority.map((i) => net.hosts[i].name), gap_ms: maj.gap_ms, gap_all_ms: all.gap_ms, ...partitionFigures(obs, p), processes_died: p.died };
+    return {
+      ...all,
+      fault: p.fault,
+      title: p.title,
+      minority: p.minority.map((i) => net.hosts[i].name),
+      gap_ms: maj.gap_ms,
+      gap_all_ms: all.gap_ms,
+      ...partitionFigures(obs, p),
+      processes_died: p.died,
+    };
   });
   process.stdout.write(`\n${formatTable(rows)}\n`);
   const claims = claimTotals(obs, rows);
-  process.stdout.write(`\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`);
+  process.stdout.write(
+    `\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`,
+  );
   const lateByAgent = lateClaimsByAgent(obs, stored);
   process.stdout.write(`claims stored after their bar's report, by agent: ${JSON.stringify(lateByAgent)}\n`);
   const sdkTotals = obs.probes.map((p) => `${p.host}: ${p.acked} acknowledged, ${p.failed} failed`).join('; ');
   process.stdout.write(`SDK claims: ${sdkTotals}\n`);
-  for (const r of rows) for (const b of r.bars_detail.filter((x) => x.reports !== 1 || x.claims_acked !== x.claims_counted)) log(`(${r.fault}) bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`);
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ suite: 'chaos-partition', settings: { ...S, settleMs }, rows, claims, late_by_agent: lateByAgent }, null, 2));
+  for (const r of rows)
+    for (const b of r.bars_detail.filter((x) => x.reports !== 1 || x.claims_acked !== x.claims_counted))
+      log(
+        `(${r.fault}) bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
+      );
+  if (process.env.BENCH_JSON)
+    writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify(
+        { suite: 'chaos-partition', settings: { ...S, settleMs }, rows, claims, late_by_agent: lateByAgent },
+        null,
+        2,
+      ),
+    );
   exitCode = rows.length > 0 && rows.every(rowOk) && claims.ok ? 0 : 1;
   if (exitCode !== 0) log('some faults broke a bound (rows with ok = NO, or claims not as acknowledged)');
 } catch (err) {

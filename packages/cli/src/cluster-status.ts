@@ -77,7 +77,13 @@ export interface ClusterStatus {
   readonly tempo: {
     readonly bpm: number | null;
     readonly bar_length: number | null;
-    readonly pending: { readonly tempo_bpm: number; readonly effective_beat?: number; readonly effective_at?: string; readonly requested_by?: string; readonly justification?: string } | null;
+    readonly pending: {
+      readonly tempo_bpm: number;
+      readonly effective_beat?: number;
+      readonly effective_at?: string;
+      readonly requested_by?: string;
+      readonly justification?: string;
+    } | null;
   };
   readonly pulse_nodes: readonly NodeView[];
   readonly reverb_replicas: readonly NodeView[];
@@ -97,7 +103,12 @@ export async function assertClusterExists(bus: Bus, clusterId: string, where: st
  * Reads the status of cluster `clusterId` from `bus`.
  * @throws ClusterNotFoundError when NATS holds no state bucket for the cluster
  */
-export async function readClusterStatus(bus: Bus, clusterId: string, where: string, now = Date.now()): Promise<ClusterStatus> {
+export async function readClusterStatus(
+  bus: Bus,
+  clusterId: string,
+  where: string,
+  now = Date.now(),
+): Promise<ClusterStatus> {
   const names = clusterNames(clusterId);
   const state = await openExisting(bus, names.stateBucket);
   if (!state) throw new ClusterNotFoundError(clusterId, where);
@@ -106,14 +117,21 @@ export async function readClusterStatus(bus: Bus, clusterId: string, where: stri
     lease ? lease.get(STATE_KEYS.leader) : null,
     state.get(STATE_KEYS.tempoMap),
     state.get(STATE_KEYS.tempoPending),
-    readPresence(bus, clusterId).catch((err: unknown) => (err instanceof JetStreamNotFoundError ? [] : Promise.reject(err))),
+    readPresence(bus, clusterId).catch((err: unknown) =>
+      err instanceof JetStreamNotFoundError ? [] : Promise.reject(err),
+    ),
   ]);
   let leader: LeaderView | null = null;
   let leaseError: string | undefined;
   if (leaseEntry) {
     try {
       const r = decodeLeaseRecord(leaseEntry.value);
-      leader = { node_id: r.node_id, term: r.term, since: r.acquired_at, renewed_at: new Date(leaseEntry.created).toISOString() };
+      leader = {
+        node_id: r.node_id,
+        term: r.term,
+        since: r.acquired_at,
+        renewed_at: new Date(leaseEntry.created).toISOString(),
+      };
     } catch (err) {
       leaseError = (err as Error).message;
     }
@@ -144,8 +162,24 @@ export async function readClusterStatus(bus: Bus, clusterId: string, where: stri
 }
 
 function nodeView(p: PresenceRecord, leaderId: string | null): NodeView {
-  const role = p.kind === 'reverb' ? 'replica' : typeof p.info.role === 'string' ? p.info.role : p.node_id === leaderId ? 'leader' : 'follower';
-  return { kind: p.kind, node_id: p.node_id, role, host: p.host, pid: p.pid, started_at: p.started_at, updated_at: p.updated_at, info: p.info };
+  const role =
+    p.kind === 'reverb'
+      ? 'replica'
+      : typeof p.info.role === 'string'
+        ? p.info.role
+        : p.node_id === leaderId
+          ? 'leader'
+          : 'follower';
+  return {
+    kind: p.kind,
+    node_id: p.node_id,
+    role,
+    host: p.host,
+    pid: p.pid,
+    started_at: p.started_at,
+    updated_at: p.updated_at,
+    info: p.info,
+  };
 }
 
 async function openExisting(bus: Bus, name: string): Promise<KvBucket | null> {
@@ -157,7 +191,11 @@ async function openExisting(bus: Bus, name: string): Promise<KvBucket | null> {
   }
 }
 
-async function natsView(bus: Bus, clusterId: string, buckets: Array<KvBucket | null>): Promise<{ servers: ServerView[]; stores: StoreView[] }> {
+async function natsView(
+  bus: Bus,
+  clusterId: string,
+  buckets: Array<KvBucket | null>,
+): Promise<{ servers: ServerView[]; stores: StoreView[] }> {
   const names = clusterNames(clusterId);
   const presence = await openExisting(bus, names.presenceBucket);
   const stores: StoreView[] = [];
@@ -175,16 +213,38 @@ async function natsView(bus: Bus, clusterId: string, buckets: Array<KvBucket | n
     const si = await jsm.streams.info(`KV_${s.name}`).catch(() => null);
     if (si?.cluster) Object.assign(s, clusterOf(si.cluster), { messages: si.state.messages });
   }
-  for (const name of [statusStreamConfig(clusterId).name, reportStreamConfig(clusterId).name, dlqStreamConfig(clusterId).name]) {
+  for (const name of [
+    statusStreamConfig(clusterId).name,
+    reportStreamConfig(clusterId).name,
+    dlqStreamConfig(clusterId).name,
+  ]) {
     const si = await jsm.streams.info(name).catch(() => null);
-    stores.push(si ? { kind: 'stream', name, replicas: si.config.num_replicas, messages: si.state.messages, ...(si.cluster ? clusterOf(si.cluster) : {}) } : { kind: 'stream', name, replicas: null });
+    stores.push(
+      si
+        ? {
+            kind: 'stream',
+            name,
+            replicas: si.config.num_replicas,
+            messages: si.state.messages,
+            ...(si.cluster ? clusterOf(si.cluster) : {}),
+          }
+        : { kind: 'stream', name, replicas: null },
+    );
   }
   // The JetStream servers by name, from where the copies are; else the URLs the server gossips.
   const servers = new Map<string, ServerView>();
-  if (info) servers.set(info.server_name, { name: info.server_name, connected: true, version: info.version, url: `${info.host}:${info.port}` });
+  if (info)
+    servers.set(info.server_name, {
+      name: info.server_name,
+      connected: true,
+      version: info.version,
+      url: `${info.host}:${info.port}`,
+    });
   const peers = stores.flatMap((x) => [x.leader, ...(x.peers ?? [])]).filter((n): n is string => typeof n === 'string');
   if (peers.length > 0) for (const n of peers) if (!servers.has(n)) servers.set(n, { name: n, connected: false });
-  if (peers.length === 0) for (const u of info?.connect_urls ?? []) if (![...servers.values()].some((v) => v.url === u)) servers.set(u, { name: u, connected: false, url: u });
+  if (peers.length === 0)
+    for (const u of info?.connect_urls ?? [])
+      if (![...servers.values()].some((v) => v.url === u)) servers.set(u, { name: u, connected: false, url: u });
   return { servers: [...servers.values()], stores };
 }
 

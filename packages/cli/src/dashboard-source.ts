@@ -1,6 +1,15 @@
 /** Feeds the dashboard from a reverb replica and the cluster's shared state. */
 import { bearerHeader, httpError, parseHlc } from '@backbeat/core';
-import type { DashboardBar, DashboardBeat, DashboardCluster, DashboardDeadLetter, DashboardLeadership, DashboardNode, DashboardSource, TempoAnswer } from '@backbeat/dashboard';
+import type {
+  DashboardBar,
+  DashboardBeat,
+  DashboardCluster,
+  DashboardDeadLetter,
+  DashboardLeadership,
+  DashboardNode,
+  DashboardSource,
+  TempoAnswer,
+} from '@backbeat/dashboard';
 import type { Pulse } from '@backbeat/pulse';
 import type { Reverb } from '@backbeat/reverb';
 import type { Bus } from '@backbeat/transport';
@@ -29,7 +38,13 @@ const CLUSTER_CACHE_MS = 1000;
  * A DashboardSource over a reverb. It does no I/O until asked, so the host can bind its port
  * before it touches the cluster; beat and dead-letter events flow once `started` resolves.
  */
-export function reverbDashboardSource(reverb: Reverb, bus: Bus, started: Promise<void>, changeTempo?: TempoChanger, dev?: DevExtras): DashboardSource {
+export function reverbDashboardSource(
+  reverb: Reverb,
+  bus: Bus,
+  started: Promise<void>,
+  changeTempo?: TempoChanger,
+  dev?: DevExtras,
+): DashboardSource {
   const clusterId = reverb.options.clusterId;
   const beats = new Set<(b: DashboardBeat) => void>();
   const letterListeners = new Set<(d: DashboardDeadLetter) => void>();
@@ -129,7 +144,13 @@ export function reverbDashboardSource(reverb: Reverb, bus: Bus, started: Promise
       }
       return cached.value;
     },
-    changeTempo: changeTempo ?? (async () => httpError('BB_ERR_NOT_AVAILABLE', 'this server does not take tempo changes (start reverb with --pulse-admin URL)')),
+    changeTempo:
+      changeTempo ??
+      (async () =>
+        httpError(
+          'BB_ERR_NOT_AVAILABLE',
+          'this server does not take tempo changes (start reverb with --pulse-admin URL)',
+        )),
   };
 }
 
@@ -145,20 +166,45 @@ function nodesOf(s: ClusterStatus, reverb: Reverb, dev: DevExtras | undefined): 
     const id = p.options.nodeId;
     if (out.some((n) => n.kind === 'pulse' && n.node_id === id)) continue;
     const l = p.leaderStatus();
-    out.push({ kind: 'pulse', node_id: id, role: l.is_leader ? 'leader' : 'follower', is_leader: id === leader, detail: `term ${l.term || '–'}, in this process`, updated_at: null });
+    out.push({
+      kind: 'pulse',
+      node_id: id,
+      role: l.is_leader ? 'leader' : 'follower',
+      is_leader: id === leader,
+      detail: `term ${l.term || '–'}, in this process`,
+      updated_at: null,
+    });
   }
   if (!out.some((n) => n.kind === 'reverb' && n.node_id === reverb.options.nodeId)) {
-    out.push({ kind: 'reverb', node_id: reverb.options.nodeId, role: 'replica', is_leader: false, detail: 'serving this page', updated_at: null });
+    out.push({
+      kind: 'reverb',
+      node_id: reverb.options.nodeId,
+      role: 'replica',
+      is_leader: false,
+      detail: 'serving this page',
+      updated_at: null,
+    });
   }
-  return out.sort((a, b) => (a.kind === b.kind ? a.node_id.localeCompare(b.node_id, undefined, { numeric: true }) : a.kind === 'pulse' ? -1 : 1));
+  return out.sort((a, b) =>
+    a.kind === b.kind ? a.node_id.localeCompare(b.node_id, undefined, { numeric: true }) : a.kind === 'pulse' ? -1 : 1,
+  );
 }
 
 function nodeOf(n: NodeView, leader: string | null): DashboardNode {
   const facts = Object.entries(n.info)
     // The consumer name is reverb_<node id> (see `backbeat reverb --list-consumers`): not repeated here.
     .filter(([k, v]) => k !== 'role' && k !== 'consumer' && v !== null && v !== undefined && typeof v !== 'object')
-    .map(([k, v]) => `${k.replace(/_/g, ' ')} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`);
-  return { kind: n.kind, node_id: n.node_id, role: n.role, is_leader: n.node_id === leader, detail: [`${n.host} pid ${n.pid}`, ...facts].join(', '), updated_at: n.updated_at };
+    .map(
+      ([k, v]) => `${k.replace(/_/g, ' ')} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`,
+    );
+  return {
+    kind: n.kind,
+    node_id: n.node_id,
+    role: n.role,
+    is_leader: n.node_id === leader,
+    detail: [`${n.host} pid ${n.pid}`, ...facts].join(', '),
+    updated_at: n.updated_at,
+  };
 }
 
 /**
@@ -176,7 +222,10 @@ export function proxyTempoTo(adminUrl: string, pulseToken?: string): TempoChange
       });
       return { status: r.status, body: await r.json().catch(() => ({})) };
     } catch (err) {
-      return httpError('BB_ERR_PULSE_UNREACHABLE', `pulse admin API at ${adminUrl} did not answer: ${(err as Error).message}`);
+      return httpError(
+        'BB_ERR_PULSE_UNREACHABLE',
+        `pulse admin API at ${adminUrl} did not answer: ${(err as Error).message}`,
+      );
     }
   };
 }

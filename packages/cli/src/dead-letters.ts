@@ -4,7 +4,14 @@
  * dead-letter stream, or followed live.
  */
 import { AGENT_ID_HEADER, ERROR_HEADER, REASON_HEADER, WINDOW_ID_HEADER } from '@backbeat/contracts';
-import { decodeJson, dlqStreamConfig, JetStreamNotFoundError, subjects, type Bus, type Headers } from '@backbeat/transport';
+import {
+  decodeJson,
+  dlqStreamConfig,
+  JetStreamNotFoundError,
+  subjects,
+  type Bus,
+  type Headers,
+} from '@backbeat/transport';
 
 /** One dead letter, as a person reads it. */
 export interface DeadLetter {

@@ -25,7 +25,12 @@ export class StartupError extends BackbeatError<{ flag: string }> {
 export class NatsUnreachableError extends BackbeatError<{ url: string }> {
   constructor(url: string, reason: string, options?: { cause?: unknown }) {
     const shown = redactCredentials(url);
-    super('BB_ERR_NATS_UNREACHABLE', `cannot connect to NATS at ${shown}: ${redactCredentials(reason)} (start nats-server, or point --nats at yours)`, { url: shown }, options);
+    super(
+      'BB_ERR_NATS_UNREACHABLE',
+      `cannot connect to NATS at ${shown}: ${redactCredentials(reason)} (start nats-server, or point --nats at yours)`,
+      { url: shown },
+      options,
+    );
   }
 }
 

@@ -4,7 +4,11 @@
  */
 
 /** Waits for SIGINT/SIGTERM, calls `stop`, and sets the exit code. */
-export function runUntilSignal(stop: () => Promise<void>, log: (msg: string) => void, deadlineMs = 1800): Promise<void> {
+export function runUntilSignal(
+  stop: () => Promise<void>,
+  log: (msg: string) => void,
+  deadlineMs = 1800,
+): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals) => {

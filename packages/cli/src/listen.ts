@@ -19,16 +19,30 @@ export function explainListenError(err: unknown, host: string, port: number, fla
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   switch (code) {
     case 'EADDRINUSE':
-      return new StartupError(flags.port, `${where} is already in use by another process: stop it, or pick another port with ${flags.port} N (0 picks a free one)`, { cause: err });
+      return new StartupError(
+        flags.port,
+        `${where} is already in use by another process: stop it, or pick another port with ${flags.port} N (0 picks a free one)`,
+        { cause: err },
+      );
     case 'EACCES':
     case 'EPERM':
-      return new StartupError(flags.port, `no permission to listen on ${where} (ports below 1024 need root): pick a port from 1024 up with ${flags.port} N`, { cause: err });
+      return new StartupError(
+        flags.port,
+        `no permission to listen on ${where} (ports below 1024 need root): pick a port from 1024 up with ${flags.port} N`,
+        { cause: err },
+      );
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new StartupError(flags.host, `${host} is not an address of this machine: use 127.0.0.1, or one of this host's addresses with ${flags.host}`, { cause: err });
+      return new StartupError(
+        flags.host,
+        `${host} is not an address of this machine: use 127.0.0.1, or one of this host's addresses with ${flags.host}`,
+        { cause: err },
+      );
     default:
-      return new StartupError(flags.port, `cannot listen on ${where}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      return new StartupError(flags.port, `cannot listen on ${where}: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+      });
   }
 }
 
@@ -37,7 +51,12 @@ export function explainListenError(err: unknown, host: string, port: number, fla
  * the port the system picked for 0).
  * @throws StartupError naming the flag when the bind fails
  */
-export async function listenOrExplain(app: FastifyInstance, host: string, port: number, flags: ListenFlags): Promise<string> {
+export async function listenOrExplain(
+  app: FastifyInstance,
+  host: string,
+  port: number,
+  flags: ListenFlags,
+): Promise<string> {
   try {
     await app.listen({ host, port });
   } catch (err) {

@@ -28,7 +28,9 @@ export function prettyLine(json: string): string {
     .join(' ');
   // One record, one line: a message or field with a line break or an ESC sequence in it
   // (a justification, an agent id) cannot forge another line or drive the terminal.
-  return terminalSafe(`${t} ${NAMES[level as number] ?? String(level)} ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`);
+  return terminalSafe(
+    `${t} ${NAMES[level as number] ?? String(level)} ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`,
+  );
 }
 
 /** A stream that writes each record to `out`, credentials masked, pretty when `pretty`. */
@@ -46,7 +48,11 @@ export function logSink(out: (line: string) => void, pretty: boolean): Writable 
 /** The process logger. @throws UsageError for an unknown level */
 export function createLogger(level: string | undefined, name: string): PinoLogger {
   const lvl = (level ?? process.env.BACKBEAT_LOG_LEVEL ?? 'info').toLowerCase();
-  if (!(LEVELS as readonly string[]).includes(lvl)) throw new UsageError('--log-level', `must be one of ${LEVELS.join(', ')}, got '${lvl}'`);
+  if (!(LEVELS as readonly string[]).includes(lvl))
+    throw new UsageError('--log-level', `must be one of ${LEVELS.join(', ')}, got '${lvl}'`);
   const pretty = process.stdout.isTTY === true && process.env.BACKBEAT_LOG_FORMAT !== 'json';
-  return pino({ level: lvl, base: { service: name } }, logSink((line) => process.stdout.write(line), pretty));
+  return pino(
+    { level: lvl, base: { service: name } },
+    logSink((line) => process.stdout.write(line), pretty),
+  );
 }

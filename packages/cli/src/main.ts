@@ -48,7 +48,8 @@ export async function buildProgram(argv: readonly string[] = [], output: CliOutp
 }
 
 /** The CLI's version: the one in its package.json. */
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /**
  * Parses `argv` and runs its command; returns the exit code of a failure (2 for a user

@@ -38,7 +38,12 @@ export interface OriginSettings {
  * like any other, so a watcher of the lease mirror sees the lease expire; the mirror takes
  * `allow_msg_ttl` so each marker there is removed after its own TTL, as in the origin.
  */
-export function mirrorConfig(clusterId: string, origin: string, settings: OriginSettings, replicas: number): Record<string, unknown> {
+export function mirrorConfig(
+  clusterId: string,
+  origin: string,
+  settings: OriginSettings,
+  replicas: number,
+): Record<string, unknown> {
   return {
     name: origin,
     mirror: { name: origin, external: { api: ORIGIN_API_PREFIX, deliver: `backbeat.${clusterId}.mirror.${origin}` } },

@@ -39,7 +39,10 @@ export function addNatsFlags(cmd: Command, defaultUrl = 'nats://127.0.0.1:4222')
     .option('--nats-nkey <seed>', 'NATS nkey seed; visible in ps: prefer --nats-nkey-file (or BACKBEAT_NATS_NKEY)')
     .option('--nats-nkey-file <file>', 'file holding the NATS nkey seed (or BACKBEAT_NATS_NKEY_FILE)')
     .option('--nats-creds <file>', 'NATS credentials file (JWT and nkey) (or BACKBEAT_NATS_CREDS)')
-    .option('--nats-inbox-prefix <prefix>', 'prefix of reply subjects, e.g. _INBOX.agent (or BACKBEAT_NATS_INBOX_PREFIX)')
+    .option(
+      '--nats-inbox-prefix <prefix>',
+      'prefix of reply subjects, e.g. _INBOX.agent (or BACKBEAT_NATS_INBOX_PREFIX)',
+    )
     .option('--nats-tls-ca <file>', 'CA certificate for TLS to NATS')
     .option('--nats-tls-cert <file>', 'client certificate for TLS to NATS')
     .option('--nats-tls-key <file>', 'client key for TLS to NATS');
@@ -54,7 +57,10 @@ export function natsConfigFrom(f: NatsFlags, name: string): NatsConfig {
   const secret = (flag: string, value: string | undefined, file: string | undefined, envName: string) =>
     readSecret({ flag, value, fileFlag: `${flag}-file`, file, env: envName }, env);
   return {
-    servers: f.nats.split(',').map((s) => s.trim()).filter(Boolean),
+    servers: f.nats
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     name,
     user: f.natsUser ?? (env.BACKBEAT_NATS_USER || undefined),
     pass: secret('--nats-pass', f.natsPass, f.natsPassFile, 'BACKBEAT_NATS_PASS'),
@@ -62,7 +68,10 @@ export function natsConfigFrom(f: NatsFlags, name: string): NatsConfig {
     nkeySeed: secret('--nats-nkey', f.natsNkey, f.natsNkeyFile, 'BACKBEAT_NATS_NKEY'),
     credsFile: f.natsCreds ?? (env.BACKBEAT_NATS_CREDS || undefined),
     inboxPrefix: f.natsInboxPrefix ?? (env.BACKBEAT_NATS_INBOX_PREFIX || undefined),
-    tls: f.natsTlsCa || f.natsTlsCert || f.natsTlsKey ? { caFile: f.natsTlsCa, certFile: f.natsTlsCert, keyFile: f.natsTlsKey } : undefined,
+    tls:
+      f.natsTlsCa || f.natsTlsCert || f.natsTlsKey
+        ? { caFile: f.natsTlsCa, certFile: f.natsTlsCert, keyFile: f.natsTlsKey }
+        : undefined,
   };
 }
 
@@ -102,5 +111,9 @@ export function replicasFlag(value: string): ReplicaSetting {
 
 /** Adds `--cluster <id>` (env BACKBEAT_CLUSTER_ID, default DEFAULT_CLUSTER_ID): the one definition every command uses. */
 export function addClusterFlag(cmd: Command): Command {
-  return cmd.option('--cluster <id>', 'cluster id (or BACKBEAT_CLUSTER_ID)', process.env.BACKBEAT_CLUSTER_ID ?? DEFAULT_CLUSTER_ID);
+  return cmd.option(
+    '--cluster <id>',
+    'cluster id (or BACKBEAT_CLUSTER_ID)',
+    process.env.BACKBEAT_CLUSTER_ID ?? DEFAULT_CLUSTER_ID,
+  );
 }

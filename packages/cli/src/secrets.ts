@@ -26,7 +26,8 @@ export interface SecretSource {
  *   the file cannot be read or is empty
  */
 export function readSecret(s: SecretSource, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (s.value !== undefined && s.file !== undefined) throw new UsageError(s.fileFlag, `give ${s.flag} or ${s.fileFlag}, not both`);
+  if (s.value !== undefined && s.file !== undefined)
+    throw new UsageError(s.fileFlag, `give ${s.flag} or ${s.fileFlag}, not both`);
   if (s.value !== undefined) return s.value;
   if (s.file !== undefined) return fromFile(s.fileFlag, s.file);
   const direct = env[s.env];
@@ -55,9 +56,15 @@ export interface AdminTokenFlags {
 }
 
 /** Adds `--admin-token` and `--admin-token-file` (env BACKBEAT_ADMIN_TOKEN, BACKBEAT_ADMIN_TOKEN_FILE). */
-export function addAdminTokenFlags<C extends { option(flags: string, description: string): C }>(cmd: C, what: string): C {
+export function addAdminTokenFlags<C extends { option(flags: string, description: string): C }>(
+  cmd: C,
+  what: string,
+): C {
   return cmd
-    .option('--admin-token <token>', `bearer token for ${what}; visible in ps: prefer --admin-token-file or BACKBEAT_ADMIN_TOKEN`)
+    .option(
+      '--admin-token <token>',
+      `bearer token for ${what}; visible in ps: prefer --admin-token-file or BACKBEAT_ADMIN_TOKEN`,
+    )
     .option('--admin-token-file <file>', 'file holding the admin token (or BACKBEAT_ADMIN_TOKEN_FILE)');
 }
 
@@ -67,7 +74,16 @@ export function addAdminTokenFlags<C extends { option(flags: string, description
  * @throws UsageError naming the flag
  */
 export function adminTokenOf(f: AdminTokenFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const token = readSecret({ flag: '--admin-token', value: f.adminToken, fileFlag: '--admin-token-file', file: f.adminTokenFile, env: 'BACKBEAT_ADMIN_TOKEN' }, env);
+  const token = readSecret(
+    {
+      flag: '--admin-token',
+      value: f.adminToken,
+      fileFlag: '--admin-token-file',
+      file: f.adminTokenFile,
+      env: 'BACKBEAT_ADMIN_TOKEN',
+    },
+    env,
+  );
   const problem = token === undefined ? undefined : adminTokenProblem(token);
   if (problem) throw new UsageError('--admin-token', problem);
   return token;

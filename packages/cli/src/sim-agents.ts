@@ -53,7 +53,8 @@ export function stateAt(persona: Persona, beatInBar: number, barLength: number):
   const last = barLength - 1;
   if (beatInBar === 0) return 'planning';
   if (beatInBar === last) return persona === 'flaky' ? 'failed' : 'completed';
-  if (beatInBar === last - 1 && barLength > 2) return persona === 'blocked' ? 'blocked' : persona === 'helper' ? 'helping' : 'reviewing';
+  if (beatInBar === last - 1 && barLength > 2)
+    return persona === 'blocked' ? 'blocked' : persona === 'helper' ? 'helping' : 'reviewing';
   if (persona === 'blocked' && beatInBar >= Math.floor(barLength / 2)) return 'waiting';
   return 'executing';
 }
@@ -77,7 +78,14 @@ export async function startSimAgents(o: SimAgentsOptions): Promise<SimAgents> {
       key = generateKeyPairSync('ed25519').privateKey;
       trust.agents[agentId] = [publicKeyBase64(key)];
     }
-    const c = createClient({ clusterId: o.clusterId, agentId, bus: o.bus, signingKey: key, logger: o.logger, timing: o.timing });
+    const c = createClient({
+      clusterId: o.clusterId,
+      agentId,
+      bus: o.bus,
+      signingKey: key,
+      logger: o.logger,
+      timing: o.timing,
+    });
     const persona = personaOf(n);
     c.onBeat((frame) => {
       const bar = frame.bar_length ?? DEFAULT_BAR_LENGTH;

@@ -28,7 +28,8 @@ describe.concurrent('backbeat CLI - usage', () => {
   it('cli - --help lists every command', async ({ expect }) => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    for (const c of ['dev', 'validate', 'pulse', 'reverb', 'cluster', 'agent', 'watch', 'status', 'tempo', 'dlq']) expect(out).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const c of ['dev', 'validate', 'pulse', 'reverb', 'cluster', 'agent', 'watch', 'status', 'tempo', 'dlq'])
+      expect(out).toMatch(new RegExp(`\\n  ${c}\\b`));
   });
 
   it('cli - backbeat validate is backbeat-validate', async ({ expect }) => {
@@ -60,7 +61,10 @@ describe('backbeat CLI - flag errors', () => {
     [['pulse', '--bpm', '60'], /--bpm: must be from 4 to 24, got 60: set --max-bpm to 60 or more to lift the limit/],
     [['pulse', '--bpm', 'fast'], /--bpm: must be a number from 0.1 to 1000, got 'fast'/],
     [['pulse', '--phases', 'plan,sing'], /--phases: 'sing' is not one of plan, execute \(or work\), review/],
-    [['pulse', '--admin-host', '0.0.0.0'], /--admin-host: without --admin-token the admin API listens on loopback only/],
+    [
+      ['pulse', '--admin-host', '0.0.0.0'],
+      /--admin-host: without --admin-token the admin API listens on loopback only/,
+    ],
     [['pulse', '--cluster', 'a.b'], /--cluster: 'a.b' must match/],
     [['reverb', '--signatures', 'maybe'], /--signatures: must be one of off, verify, require, got 'maybe'/],
     [['reverb', '--signatures', 'require'], /--trust-file: is needed with --signatures require/],
@@ -81,7 +85,11 @@ describe('backbeat CLI - against nats-server', () => {
     const dataDir = join(tmp, 'pulse-data');
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const p = ManagedProcess.node(bin, ['pulse', '--cluster', 'keepid', '--nats', nats.url, '--admin-port', '0', '--data-dir', dataDir], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+      const p = ManagedProcess.node(
+        bin,
+        ['pulse', '--cluster', 'keepid', '--nats', nats.url, '--admin-port', '0', '--data-dir', dataDir],
+        { env: { BACKBEAT_LOG_FORMAT: 'json' } },
+      );
       try {
         const admin = (await p.waitForOutput(/"admin":"(http:\/\/127\.0\.0\.1:\d+)"/, 15_000))[1]!;
         ids.push(((await (await fetch(`${admin}/leader`)).json()) as { node_id: string }).node_id);
@@ -97,10 +105,36 @@ describe('backbeat CLI - against nats-server', () => {
   it('reverb - reloads its trust file on SIGHUP and when the file changes; a bad file keeps the old keys', async () => {
     const trust = join(tmp, 'trust.json');
     writeFileSync(trust, JSON.stringify({ agents: { 'agent:a': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] } }));
-    const r = ManagedProcess.node(bin, ['reverb', '--cluster', 'trust', '--nats', nats.url, '--http-port', '0', '--signatures', 'require', '--trust-file', trust, '--node-id', 'rt'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const r = ManagedProcess.node(
+      bin,
+      [
+        'reverb',
+        '--cluster',
+        'trust',
+        '--nats',
+        nats.url,
+        '--http-port',
+        '0',
+        '--signatures',
+        'require',
+        '--trust-file',
+        trust,
+        '--node-id',
+        'rt',
+      ],
+      { env: { BACKBEAT_LOG_FORMAT: 'json' } },
+    );
     try {
       await r.waitForOutput(/reverb HTTP API listening/);
-      writeFileSync(trust, JSON.stringify({ agents: { 'agent:a': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='], 'agent:b': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] } }));
+      writeFileSync(
+        trust,
+        JSON.stringify({
+          agents: {
+            'agent:a': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='],
+            'agent:b': ['11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='],
+          },
+        }),
+      );
       await r.waitForOutput(/"agents":2,"why":"file changed"/);
       r.kill('SIGHUP');
       await r.waitForOutput(/"why":"SIGHUP"/);
@@ -121,10 +155,21 @@ import { freePort } from '@backbeat/testing';
 describe('backbeat cluster', () => {
   it('cluster - a nats-server and two pulse nodes; SIGINT stops every one of them', async () => {
     const [natsPort, adminPort] = [await freePort(), await freePort()];
-    const c = ManagedProcess.node(bin, ['cluster', '--cluster', 'clu', '--nats-port', String(natsPort), '--admin-port', String(adminPort)], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const c = ManagedProcess.node(
+      bin,
+      ['cluster', '--cluster', 'clu', '--nats-port', String(natsPort), '--admin-port', String(adminPort)],
+      { env: { BACKBEAT_LOG_FORMAT: 'json' } },
+    );
     const children = () => {
       try {
-        return execFileSync('pgrep', ['-f', `(127.0.0.1:${natsPort}|--admin-port ${adminPort}|--admin-port ${adminPort + 1})`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+        return execFileSync(
+          'pgrep',
+          ['-f', `(127.0.0.1:${natsPort}|--admin-port ${adminPort}|--admin-port ${adminPort + 1})`],
+          { encoding: 'utf8' },
+        )
+          .trim()
+          .split('\n')
+          .filter(Boolean);
       } catch {
         return [];
       }
@@ -132,7 +177,11 @@ describe('backbeat cluster', () => {
     try {
       const leaders = await waitFor(
         async () => {
-          const ls = await Promise.all([adminPort, adminPort + 1].map((p) => fetch(`http://127.0.0.1:${p}/leader`).then((r) => r.json() as Promise<{ is_leader: boolean }>)));
+          const ls = await Promise.all(
+            [adminPort, adminPort + 1].map((p) =>
+              fetch(`http://127.0.0.1:${p}/leader`).then((r) => r.json() as Promise<{ is_leader: boolean }>),
+            ),
+          );
           return ls.filter((l) => l.is_leader).length === 1 ? ls : null;
         },
         { timeoutMs: 40_000, message: 'two pulse nodes, one leading' }, // three processes start: slow on a loaded machine

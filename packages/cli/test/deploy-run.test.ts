@@ -219,7 +219,9 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     });
     expect(ack.duplicate).toBe(false);
     // A claim of a trusted agent (the first one `backbeat agent --trust-out` wrote) signed with a key that is not in the trust file.
-    const trusted = Object.keys((JSON.parse(readFileSync(trustFile, 'utf8')) as { agents: Record<string, unknown> }).agents)[0]!;
+    const trusted = Object.keys(
+      (JSON.parse(readFileSync(trustFile, 'utf8')) as { agents: Record<string, unknown> }).agents,
+    )[0]!;
     const forger = createClient({
       clusterId: C,
       agentId: trusted,
@@ -292,7 +294,8 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     const leader = JSON.parse(dec((await lease.get(STATE_KEYS.leader))!.value)) as { node_id: string; term: number };
     const events: KvWatchEvent[] = [];
     const w = await lease.watch(STATE_KEYS.leader, (e) => events.push(e));
-    const holder = (e: KvWatchEvent) => (e.operation === 'put' ? (JSON.parse(dec(e.value)) as { node_id: string; term: number }) : undefined);
+    const holder = (e: KvWatchEvent) =>
+      e.operation === 'put' ? (JSON.parse(dec(e.value)) as { node_id: string; term: number }) : undefined;
     try {
       const killedAt = Date.now();
       procs.get(leader.node_id)!.kill('SIGKILL');

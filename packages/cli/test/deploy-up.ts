@@ -68,7 +68,8 @@ export let agentBus: NatsBus;
 export let trustFile: string;
 export let natsUrls: string;
 /** Frames heard by the observer; term from the frame's term header. */
-export const frames: Array<{ term: number | null; beat_index: number; phase: string; cluster_id: string; at: number }> = [];
+export const frames: Array<{ term: number | null; beat_index: number; phase: string; cluster_id: string; at: number }> =
+  [];
 export const agentFrames: unknown[] = [];
 export const reports: Array<{
   from_beat: number;

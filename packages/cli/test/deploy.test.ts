@@ -19,7 +19,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 /** Runs promtool (Debian package `prometheus`); a missing promtool fails the test, it never skips it. */
 function promtool(args: string[]): string {
   const which = spawnSync('sh', ['-c', 'command -v promtool']);
-  if (which.status !== 0) throw new Error('promtool is not installed: `apt-get install prometheus` (npm test installs it when run as root)');
+  if (which.status !== 0)
+    throw new Error('promtool is not installed: `apt-get install prometheus` (npm test installs it when run as root)');
   const r = spawnSync('promtool', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`promtool ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
@@ -51,7 +52,11 @@ async function exportedMetrics(): Promise<Set<string>> {
 
 const referenced = (text: string) => new Set(text.match(/backbeat_[a-z_]+/g) ?? []);
 
-type Dashboard = { uid: string; schemaVersion: number; panels: Array<{ id: number; title: string; targets: Array<{ refId: string; expr: string }> }> };
+type Dashboard = {
+  uid: string;
+  schemaVersion: number;
+  panels: Array<{ id: number; title: string; targets: Array<{ refId: string; expr: string }> }>;
+};
 const dashboard = () => JSON.parse(read('grafana/dashboards/backbeat.json')) as Dashboard;
 
 /** The compose file's services, each as its own block of lines (the file keeps a flat, two-space layout). */
@@ -68,7 +73,9 @@ function composeServices(text: string): Map<string, string> {
 describe('deploy - Prometheus rules and config', () => {
   it('deploy - promtool accepts the alert rules and the scrape config', () => {
     expect(promtool(['check', 'rules', join(deploy, 'prometheus/alerts.yml')])).toMatch(/SUCCESS: 10 rules found/);
-    expect(promtool(['check', 'config', join(deploy, 'prometheus/prometheus.yml')])).toMatch(/SUCCESS: 1 rule files found/);
+    expect(promtool(['check', 'config', join(deploy, 'prometheus/prometheus.yml')])).toMatch(
+      /SUCCESS: 1 rule files found/,
+    );
   });
 
   it('deploy - every alert fires on its bad series and stays quiet on the healthy ones (promtool test rules)', () => {
@@ -80,7 +87,18 @@ describe('deploy - Prometheus rules and config', () => {
     const blocks = rules.split(/^\s+- alert: /m).slice(1);
     const names = blocks.map((b) => b.split('\n')[0]!.trim());
     expect(names.sort()).toEqual(
-      ['BeatProcessingSlow', 'HlcDrift', 'LeadershipChanged', 'LocalDegradation', 'MissedBeats', 'NoLeader', 'PulseJitterHigh', 'SchemaValidationFailures', 'SeveralLeaders', 'TimerDrift']
+      [
+        'BeatProcessingSlow',
+        'HlcDrift',
+        'LeadershipChanged',
+        'LocalDegradation',
+        'MissedBeats',
+        'NoLeader',
+        'PulseJitterHigh',
+        'SchemaValidationFailures',
+        'SeveralLeaders',
+        'TimerDrift',
+      ]
         .map((n) => `Backbeat${n}`)
         .sort(),
     );
@@ -101,21 +119,44 @@ describe('deploy - Grafana dashboard', () => {
     expect(d.uid).toBe('backbeat');
     expect(d.schemaVersion).toBeGreaterThanOrEqual(36);
     expect(read('grafana/provisioning/dashboards/backbeat.yml')).toContain('path: /var/lib/grafana/dashboards');
-    expect(read('grafana/provisioning/datasources/prometheus.yml')).toMatch(/uid: prometheus[\s\S]*url: http:\/\/prometheus:9090/);
+    expect(read('grafana/provisioning/datasources/prometheus.yml')).toMatch(
+      /uid: prometheus[\s\S]*url: http:\/\/prometheus:9090/,
+    );
     // promtool has no expression checker: the queries go in as recording rules (JSON is YAML).
-    const rules = d.panels.flatMap((p) => p.targets.map((t) => ({ record: `dashboard:panel_${p.id}_${t.refId}`, expr: t.expr })));
+    const rules = d.panels.flatMap((p) =>
+      p.targets.map((t) => ({ record: `dashboard:panel_${p.id}_${t.refId}`, expr: t.expr })),
+    );
     expect(rules.length).toBeGreaterThanOrEqual(18);
     writeFileSync(join(tmp, 'dashboard-rules.json'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
-    expect(promtool(['check', 'rules', join(tmp, 'dashboard-rules.json')])).toMatch(new RegExp(`SUCCESS: ${rules.length} rules found`));
+    expect(promtool(['check', 'rules', join(tmp, 'dashboard-rules.json')])).toMatch(
+      new RegExp(`SUCCESS: ${rules.length} rules found`),
+    );
   });
 
   it('deploy - every metric a rule or a panel names is one the services export', async () => {
     const exported = await exportedMetrics();
-    const exprs = dashboard().panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+    const exprs = dashboard()
+      .panels.flatMap((p) => p.targets.map((t) => t.expr))
+      .join('\n');
     const named = [...referenced(read('prometheus/alerts.yml')), ...referenced(exprs)];
     expect(named.filter((n) => !exported.has(n))).toEqual([]);
     // the panels the deployment promises: pulse, SDK and reverb metrics all appear
-    for (const m of ['backbeat_tempo_bpm', 'backbeat_is_leader', 'backbeat_leadership_term', 'backbeat_pulse_jitter_seconds_bucket', 'backbeat_beat_publish_duration_seconds_bucket', 'backbeat_beats_total', 'backbeat_frames_skipped_total', 'backbeat_timer_drift_ratio', 'backbeat_sdk_callback_duration_seconds_bucket', 'backbeat_sdk_frames_synthesized_total', 'backbeat_reverb_claims_total', 'backbeat_reverb_claims_rejected_total', 'backbeat_reverb_rollup_duration_seconds_bucket', 'backbeat_reverb_agents_reporting']) {
+    for (const m of [
+      'backbeat_tempo_bpm',
+      'backbeat_is_leader',
+      'backbeat_leadership_term',
+      'backbeat_pulse_jitter_seconds_bucket',
+      'backbeat_beat_publish_duration_seconds_bucket',
+      'backbeat_beats_total',
+      'backbeat_frames_skipped_total',
+      'backbeat_timer_drift_ratio',
+      'backbeat_sdk_callback_duration_seconds_bucket',
+      'backbeat_sdk_frames_synthesized_total',
+      'backbeat_reverb_claims_total',
+      'backbeat_reverb_claims_rejected_total',
+      'backbeat_reverb_rollup_duration_seconds_bucket',
+      'backbeat_reverb_agents_reporting',
+    ]) {
       expect(referenced(exprs), m).toContain(m);
     }
   });
@@ -125,19 +166,36 @@ describe('deploy - compose file and image', () => {
   it('deploy - compose: the nine services, loopback-only ports, health checks, files that exist, secrets only in the environment', () => {
     const compose = read('docker-compose.yml');
     const services = composeServices(compose);
-    expect([...services.keys()].sort()).toEqual(['grafana', 'mirrors', 'nats-1', 'nats-2', 'nats-3', 'prometheus', 'pulse-1', 'pulse-2', 'reverb']);
+    expect([...services.keys()].sort()).toEqual([
+      'grafana',
+      'mirrors',
+      'nats-1',
+      'nats-2',
+      'nats-3',
+      'prometheus',
+      'pulse-1',
+      'pulse-2',
+      'reverb',
+    ]);
     // every list item under a `ports:` key, quoted or not
-    const ports = [...compose.matchAll(/^( +)ports:\s*\n((?:\1 +- .*\n)+)/gm)].flatMap((m) => m[2]!.trim().split('\n').map((l) => l.trim().slice(2).replace(/"/g, '')));
+    const ports = [...compose.matchAll(/^( +)ports:\s*\n((?:\1 +- .*\n)+)/gm)].flatMap((m) =>
+      m[2]!
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().slice(2).replace(/"/g, '')),
+    );
     expect(ports).toHaveLength(11);
     for (const p of ports) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
-    for (const [, src] of compose.matchAll(/^\s+- \.\/([^:]+):/gm)) expect(existsSync(join(deploy, src!)), src).toBe(true);
+    for (const [, src] of compose.matchAll(/^\s+- \.\/([^:]+):/gm))
+      expect(existsSync(join(deploy, src!)), src).toBe(true);
     for (const name of ['nats-1', 'nats-2', 'nats-3']) {
       const block = services.get(name)!;
       expect(block, name).toContain('command: ["-c", "/etc/nats/nats-server.conf"]');
       expect(block, name).toContain(`SERVER_NAME: ${name}`);
       expect(block, name).toContain('image: nats:2.14.10-alpine'); // deploy/README.md Versions: which to avoid and why
       // double-quoted for nats-server, which would read an unquoted value that starts with a digit as a number
-      for (const role of ['PULSE', 'REVERB', 'AGENT', 'OBSERVER', 'VIEW']) expect(block, name).toContain(`BACKBEAT_NATS_${role}_PASS: '"\${BACKBEAT_NATS_${role}_PASS:?`);
+      for (const role of ['PULSE', 'REVERB', 'AGENT', 'OBSERVER', 'VIEW'])
+        expect(block, name).toContain(`BACKBEAT_NATS_${role}_PASS: '"\${BACKBEAT_NATS_${role}_PASS:?`);
     }
     const natsConf = read('nats/nats-server.conf');
     expect(natsConf).toMatch(/^\s+sync_interval: always$/m);
@@ -145,18 +203,26 @@ describe('deploy - compose file and image', () => {
     for (const n of [1, 2, 3]) expect(natsConf).toContain(`"nats-route://nats-${n}:6222"`);
     for (const name of ['pulse-1', 'pulse-2', 'reverb']) {
       const block = services.get(name)!;
-      expect(block, name).toContain('"--nats", "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222", "--replicas", "3"');
+      expect(block, name).toContain(
+        '"--nats", "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222", "--replicas", "3"',
+      );
       expect(block, name).toMatch(/BACKBEAT_NATS_PASS: "\$\{BACKBEAT_NATS_(PULSE|REVERB)_PASS:\?/);
       expect(block, name).toMatch(/build: \{ context: \.\., dockerfile: deploy\/Dockerfile \}/);
       expect(block, name).toMatch(/healthcheck:[\s\S]*\/ready/);
     }
-    for (const [name, port] of [['pulse-1', '8080'], ['pulse-2', '8081']] as const) {
+    for (const [name, port] of [
+      ['pulse-1', '8080'],
+      ['pulse-2', '8081'],
+    ] as const) {
       expect(services.get(name), name).toContain(`"--admin-port", "${port}", "--admin-host", "0.0.0.0"]`);
     }
-    for (const name of ['pulse-1', 'pulse-2', 'reverb']) expect(services.get(name), name).toContain('BACKBEAT_ADMIN_TOKEN: "${BACKBEAT_ADMIN_TOKEN:?');
+    for (const name of ['pulse-1', 'pulse-2', 'reverb'])
+      expect(services.get(name), name).toContain('BACKBEAT_ADMIN_TOKEN: "${BACKBEAT_ADMIN_TOKEN:?');
     expect(compose).not.toMatch(/"--[a-z-]*(token|pass)"/); // no secret on a command line
     expect(services.get('reverb')).toContain('"--signatures", "verify", "--trust-file", "/etc/backbeat/trust.json"');
-    expect(services.get('mirrors')).toContain('"mirrors", "--cluster", "chorus-aus-01", "--nats-user", "view", "--nats-inbox-prefix", "_INBOX.view"');
+    expect(services.get('mirrors')).toContain(
+      '"mirrors", "--cluster", "chorus-aus-01", "--nats-user", "view", "--nats-inbox-prefix", "_INBOX.view"',
+    );
     for (const [name, block] of services) if (name !== 'mirrors') expect(block, name).toMatch(/healthcheck:/); // mirrors runs once and exits
   });
 

@@ -27,7 +27,6 @@ afterAll(async () => {
 const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   fetch(new URL(path, url), { method: 'POST', headers, body: JSON.stringify(body) });
 
-
 /** A JSON answer body, for reading fields in assertions. */
 const json = (r: Response) => r.json() as Promise<Record<string, any>>;
 describe('backbeat dev - admin auth (docs/spec.md §10 Security)', () => {
@@ -35,7 +34,9 @@ describe('backbeat dev - admin auth (docs/spec.md §10 Security)', () => {
     const none = await post('/api/v1/tempo', { tempo_bpm: 62 });
     expect(none.status).toBe(401);
     expect((await json(none)).error).toBe('BB_ERR_UNAUTHORIZED');
-    expect((await post('/api/v1/tempo', { tempo_bpm: 62 }, { ...auth, authorization: 'Bearer nope' })).status).toBe(401);
+    expect((await post('/api/v1/tempo', { tempo_bpm: 62 }, { ...auth, authorization: 'Bearer nope' })).status).toBe(
+      401,
+    );
     const ok = await post('/api/v1/tempo', { tempo_bpm: 62, justification: 'test' }, auth);
     expect(ok.status).toBe(202);
     expect((await json(ok)).pending.tempo_bpm).toBe(62);
@@ -49,7 +50,10 @@ describe('backbeat dev - admin auth (docs/spec.md §10 Security)', () => {
 
   it('dev - POST /api/v1/dev/failover is 401 without the token and hands the lead over with it', async () => {
     expect((await post('/api/v1/dev/failover', {})).status).toBe(401);
-    const before = await waitFor(async () => ((await json(await fetch(new URL('/api/v1/dashboard', url)))).cluster?.leader ? true : null), { timeoutMs: 10_000, message: 'a leader' });
+    const before = await waitFor(
+      async () => ((await json(await fetch(new URL('/api/v1/dashboard', url)))).cluster?.leader ? true : null),
+      { timeoutMs: 10_000, message: 'a leader' },
+    );
     expect(before).toBe(true);
     const r = await post('/api/v1/dev/failover', {}, auth);
     expect(r.status).toBe(200);
@@ -62,9 +66,14 @@ describe('backbeat dev - admin auth (docs/spec.md §10 Security)', () => {
 // A flag check only: in-process (./in-process.ts; cli.test shows a flag error end to end in a
 // process). The flag is checked before anything starts.
 describe('backbeat dev - loopback only without a token', () => {
-  it.for(['0.0.0.0', '192.0.2.7'])('dev - --host %s without --admin-token is refused in one line, exit 2', async (host) => {
-    const { code, err } = await runInProcess(['dev', '--port', '0', '--host', host]);
-    expect(code).toBe(2);
-    expect(err.trim()).toBe(`backbeat: --host: without --admin-token the dev server listens on loopback only (127.0.0.1 or ::1), got '${host}'`);
-  });
+  it.for(['0.0.0.0', '192.0.2.7'])(
+    'dev - --host %s without --admin-token is refused in one line, exit 2',
+    async (host) => {
+      const { code, err } = await runInProcess(['dev', '--port', '0', '--host', host]);
+      expect(code).toBe(2);
+      expect(err.trim()).toBe(
+        `backbeat: --host: without --admin-token the dev server listens on loopback only (127.0.0.1 or ::1), got '${host}'`,
+      );
+    },
+  );
 });

@@ -10,7 +10,11 @@ const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 function descendants(pid: number): number[] {
   let kids: number[] = [];
   try {
-    kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -45,14 +49,20 @@ function topLevelKeys(text: string): string[] {
 
 describe('npm start - the process tree', () => {
   it('npm start - SIGTERM to npm stops the dev server and every process under it', async () => {
-    const p = ManagedProcess.spawn('npm', ['start', '--', '--port', '0', '--agents', '1'], { cwd: root, env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
+    const p = ManagedProcess.spawn('npm', ['start', '--', '--port', '0', '--agents', '1'], {
+      cwd: root,
+      env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' },
+    });
     let tree: number[] = [];
     try {
       await p.waitForOutput(/dashboard at http:\/\/127\.0\.0\.1:\d+\//, 30_000);
       tree = descendants(p.pid!);
       expect(tree.length).toBeGreaterThan(0);
       p.kill('SIGTERM');
-      await waitFor(() => !p.running && tree.every((pid) => !alive(pid)), { timeoutMs: 8000, message: 'npm and every process under it to exit' });
+      await waitFor(() => !p.running && tree.every((pid) => !alive(pid)), {
+        timeoutMs: 8000,
+        message: 'npm and every process under it to exit',
+      });
     } finally {
       await p.stop();
       for (const pid of tree) if (alive(pid)) process.kill(pid, 'SIGKILL'); // never leave an orphan behind
@@ -62,10 +72,15 @@ describe('npm start - the process tree', () => {
 
 describe('backbeat dev - logs', () => {
   it('dev - every JSON log line is one object with no key twice', async () => {
-    const p = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '2', '--pulse-nodes', '2', '--bpm', '240'], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
+    const p = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '2', '--pulse-nodes', '2', '--bpm', '240'], {
+      env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' },
+    });
     try {
       await p.waitForOutput(/dashboard at/, 20_000);
-      await waitFor(() => p.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 10, { timeoutMs: 10_000, message: 'ten log lines' });
+      await waitFor(() => p.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 10, {
+        timeoutMs: 10_000,
+        message: 'ten log lines',
+      });
     } finally {
       await p.stop();
     }
@@ -73,7 +88,10 @@ describe('backbeat dev - logs', () => {
     for (const l of lines) {
       expect(() => JSON.parse(l)).not.toThrow();
       const keys = topLevelKeys(l);
-      expect(keys.filter((k, i) => keys.indexOf(k) !== i), l).toEqual([]);
+      expect(
+        keys.filter((k, i) => keys.indexOf(k) !== i),
+        l,
+      ).toEqual([]);
     }
   });
 });

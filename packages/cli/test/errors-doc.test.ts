@@ -9,7 +9,8 @@ const doc = readFileSync(join(root, 'docs/errors.md'), 'utf8');
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) return name === 'node_modules' || name === 'dist' || name === 'generated' ? [] : sources(p);
+    if (statSync(p).isDirectory())
+      return name === 'node_modules' || name === 'dist' || name === 'generated' ? [] : sources(p);
     // A test folder inside the repository, not a 'test' anywhere in the checkout's own path.
     return /\.(ts|js)$/.test(name) && !relative(root, p).split(sep).includes('test') ? [p] : [];
   });
@@ -20,7 +21,9 @@ const codeIn = (text: string) => new Set([...text.matchAll(/BB_ERR_[A-Z][A-Z_]*[
 describe('errors - docs/errors.md and the source agree', () => {
   const packages = readdirSync(join(root, 'packages'));
   const used = new Set<string>();
-  for (const p of packages) for (const f of sources(join(root, 'packages', p, 'src'))) for (const c of codeIn(readFileSync(f, 'utf8'))) used.add(c);
+  for (const p of packages)
+    for (const f of sources(join(root, 'packages', p, 'src')))
+      for (const c of codeIn(readFileSync(f, 'utf8'))) used.add(c);
   const documented = codeIn(doc);
 
   it('errors - every code in the source is documented', () => {

@@ -40,13 +40,27 @@ async function run(args: string[]): Promise<{ code: number | string; err: string
 function expectOneLine(err: string, flag: string): void {
   const lines = err.trim().split('\n');
   expect(lines, err).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^backbeat: ${flag}: 127\\.0\\.0\\.1:${busyPort} is already in use by another process: stop it, or pick another port with ${flag} N`));
+  expect(lines[0]).toMatch(
+    new RegExp(
+      `^backbeat: ${flag}: 127\\.0\\.0\\.1:${busyPort} is already in use by another process: stop it, or pick another port with ${flag} N`,
+    ),
+  );
   expect(err).not.toMatch(/\n\s+at /);
 }
 
 describe('fail fast - a busy port stops a service at once, in one line, exit 1', () => {
   it('fail fast - backbeat pulse with a busy --admin-port writes no tempo map and takes no lease', async () => {
-    const { code, err, lingerMs } = await run(['pulse', '--cluster', 'ffpulse', '--nats', nats.url, '--admin-port', String(busyPort), '--node-id', 'p1']);
+    const { code, err, lingerMs } = await run([
+      'pulse',
+      '--cluster',
+      'ffpulse',
+      '--nats',
+      nats.url,
+      '--admin-port',
+      String(busyPort),
+      '--node-id',
+      'p1',
+    ]);
     expect(code).toBe(1);
     expectOneLine(err, '--admin-port');
     expect(lingerMs).toBeLessThan(2000);
@@ -61,7 +75,17 @@ describe('fail fast - a busy port stops a service at once, in one line, exit 1',
   });
 
   it('fail fast - backbeat reverb with a busy --http-port', async () => {
-    const { code, err, lingerMs } = await run(['reverb', '--cluster', 'ffrev', '--nats', nats.url, '--http-port', String(busyPort), '--node-id', 'r1']);
+    const { code, err, lingerMs } = await run([
+      'reverb',
+      '--cluster',
+      'ffrev',
+      '--nats',
+      nats.url,
+      '--http-port',
+      String(busyPort),
+      '--node-id',
+      'r1',
+    ]);
     expect(code).toBe(1);
     expectOneLine(err, '--http-port');
     expect(lingerMs).toBeLessThan(2000);
@@ -86,7 +110,15 @@ describe('fail fast - a busy port stops a service at once, in one line, exit 1',
     expect(a.code).toBe(1);
     expectOneLine(a.err, '--nats-port');
     expect(a.lingerMs).toBeLessThan(2000);
-    const b = await run(['cluster', '--nats-port', String(await freePort()), '--admin-port', String(busyPort), '--nodes', '1']);
+    const b = await run([
+      'cluster',
+      '--nats-port',
+      String(await freePort()),
+      '--admin-port',
+      String(busyPort),
+      '--nodes',
+      '1',
+    ]);
     expect(b.code).toBe(1);
     expectOneLine(b.err, '--admin-port');
   });

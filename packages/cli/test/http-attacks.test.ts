@@ -42,21 +42,42 @@ async function listen(app: FastifyInstance): Promise<string> {
 
 function reverbApp(adminToken: string | undefined): FastifyInstance {
   const app = buildReverbApp(reverb, { adminToken, limits: LIMITS });
-  registerDashboard(app, reverbDashboardSource(reverb, nats.bus, new Promise(() => {}), proxyTempoTo(pulseTok, PULSE_TOKEN)));
+  registerDashboard(
+    app,
+    reverbDashboardSource(reverb, nats.bus, new Promise(() => {}), proxyTempoTo(pulseTok, PULSE_TOKEN)),
+  );
   return app;
 }
 
 beforeAll(async () => {
-  pulse = new Pulse({ bus: nats.bus, clusterId: 'attack', nodeId: 'p1', bpm: 60, barLength: 2, minBpm: 30, maxBpm: 120 });
+  pulse = new Pulse({
+    bus: nats.bus,
+    clusterId: 'attack',
+    nodeId: 'p1',
+    bpm: 60,
+    barLength: 2,
+    minBpm: 30,
+    maxBpm: 120,
+  });
   pulseOpen = await listen(buildAdminApp(pulse, { limits: LIMITS }));
   pulseTok = await listen(buildAdminApp(pulse, { token: PULSE_TOKEN, limits: LIMITS }));
   await pulse.start();
-  await waitFor(() => pulse.leaderStatus().is_leader && pulse.tempoStatus().current_bpm === 60, { message: 'a leading pulse with a map' });
+  await waitFor(() => pulse.leaderStatus().is_leader && pulse.tempoStatus().current_bpm === 60, {
+    message: 'a leading pulse with a map',
+  });
   // Reverb is built, not started: its HTTP API and the dashboard's tempo proxy need no stream.
-  reverb = new Reverb({ bus: nats.bus, clusterId: 'attack', nodeId: 'r1', signatures: 'off', trust: TrustStore.parse('{"agents":{}}') });
+  reverb = new Reverb({
+    bus: nats.bus,
+    clusterId: 'attack',
+    nodeId: 'r1',
+    signatures: 'off',
+    trust: TrustStore.parse('{"agents":{}}'),
+  });
   reverbOpen = await listen(reverbApp(undefined));
   reverbTok = await listen(reverbApp(REVERB_TOKEN));
-  dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '1', '--pulse-nodes', '2'], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
+  dev = ManagedProcess.node(bin, ['dev', '--port', '0', '--agents', '1', '--pulse-nodes', '2'], {
+    env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' },
+  });
   devUrl = (await dev.waitForOutput(/dashboard at (http:\/\/127\.0\.0\.1:\d+)\//, 40_000))[1]!;
 }, 60_000);
 
@@ -72,22 +93,34 @@ interface Answer {
 }
 
 /** One request with exactly these headers (Host and Origin included), as a browser or curl sends it. */
-function send(base: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+function send(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Answer> {
   const u = new URL(path, base);
   return new Promise((resolve, reject) => {
-    const r = request({ host: u.hostname, port: u.port, method, path: u.pathname, headers: { host: u.host, ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, any>) : {} }));
-    });
+    const r = request(
+      { host: u.hostname, port: u.port, method, path: u.pathname, headers: { host: u.host, ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, any>) : {} }),
+        );
+      },
+    );
     r.on('error', reject);
     r.end(body);
   });
 }
 
 /** A browser on another site posting a "simple" request: text/plain, its own Origin, no preflight. */
-const crossSite = (base: string, path: string, body: string) => send(base, 'POST', path, { origin: 'http://attacker.example', 'content-type': 'text/plain;charset=UTF-8' }, body);
+const crossSite = (base: string, path: string, body: string) =>
+  send(base, 'POST', path, { origin: 'http://attacker.example', 'content-type': 'text/plain;charset=UTF-8' }, body);
 /** A DNS-rebinding page: the attacker's name resolves to 127.0.0.1, so Host and Origin are the attacker's. */
 const rebound = (base: string, path: string, body: string) => {
   const host = `rebind.attacker.example:${new URL(base).port}`;
@@ -132,7 +165,10 @@ describe('pulse admin API - browser attacks on a tokenless server', () => {
   it('pulse - a tempo change with a foreign Host (DNS rebinding) is refused 403 and changes nothing', async () => {
     const r = await rebound(pulseOpen, '/tempo', tempoBody);
     expect(r.status).toBe(403);
-    expect(r.body).toMatchObject({ error: 'BB_ERR_FORBIDDEN', message: expect.stringMatching(/not a loopback name or address/) });
+    expect(r.body).toMatchObject({
+      error: 'BB_ERR_FORBIDDEN',
+      message: expect.stringMatching(/not a loopback name or address/),
+    });
     expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
   });
 
@@ -173,7 +209,10 @@ describe('pulse admin API - slow and large bodies', () => {
       const sock = connect(Number(u.port), u.hostname);
       const t0 = Date.now();
       let drip: NodeJS.Timeout | undefined;
-      const bound = setTimeout(() => (sock.destroy(), reject(new Error('the server kept unfinished headers open for 10 s'))), 10_000);
+      const bound = setTimeout(
+        () => (sock.destroy(), reject(new Error('the server kept unfinished headers open for 10 s'))),
+        10_000,
+      );
       sock.on('error', () => {});
       sock.on('close', () => {
         clearTimeout(bound);
@@ -192,7 +231,13 @@ describe('pulse admin API - slow and large bodies', () => {
 
   it('pulse - a body over 64 KiB is refused 413 with a registered code', async () => {
     const big = JSON.stringify({ tempo_bpm: 62, justification: 'x'.repeat(70 * 1024) });
-    const r = await send(pulseTok, 'POST', '/tempo', { authorization: `Bearer ${PULSE_TOKEN}`, 'content-type': 'application/json' }, big);
+    const r = await send(
+      pulseTok,
+      'POST',
+      '/tempo',
+      { authorization: `Bearer ${PULSE_TOKEN}`, 'content-type': 'application/json' },
+      big,
+    );
     expect(r.status).toBe(413);
     expect(r.body.error).toBe('BB_ERR_BODY_TOO_LARGE');
   });
@@ -220,22 +265,41 @@ describe('reverb HTTP API - browser and slow-client attacks', () => {
   });
 
   it("reverb - the tempo form needs reverb's own token (the pulse's is refused) and reverb sends its own pulse token on", async () => {
-    const withPulses = await send(reverbTok, 'POST', '/api/v1/tempo', { authorization: `Bearer ${PULSE_TOKEN}`, 'content-type': 'application/json' }, tempoBody);
+    const withPulses = await send(
+      reverbTok,
+      'POST',
+      '/api/v1/tempo',
+      { authorization: `Bearer ${PULSE_TOKEN}`, 'content-type': 'application/json' },
+      tempoBody,
+    );
     expect(withPulses.status).toBe(401);
     expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
     // The browser holds only reverb's token; the pulse takes only its own: a 202 shows reverb
     // forwarded with its configured pulse token, not the browser's header.
-    const ok = await send(reverbTok, 'POST', '/api/v1/tempo', { authorization: `Bearer ${REVERB_TOKEN}`, 'content-type': 'application/json' }, tempoBody);
+    const ok = await send(
+      reverbTok,
+      'POST',
+      '/api/v1/tempo',
+      { authorization: `Bearer ${REVERB_TOKEN}`, 'content-type': 'application/json' },
+      tempoBody,
+    );
     expect(ok.status).toBe(202);
     expect(pulse.tempoStatus().pending_bpm).toBe(62);
   });
 });
 
 describe('backbeat dev - browser attacks on the tokenless dev server', () => {
-  const leaderOf = async () => (await send(devUrl, 'GET', '/api/v1/dashboard', {})).body.cluster as { leader: string | null; term: number | null } | null;
+  const leaderOf = async () =>
+    (await send(devUrl, 'GET', '/api/v1/dashboard', {})).body.cluster as {
+      leader: string | null;
+      term: number | null;
+    } | null;
 
   it('dev - a cross-origin text/plain POST to the failover route is refused 403 and nothing fails over', async () => {
-    const before = await waitFor(async () => ((await leaderOf())?.leader ? await leaderOf() : null), { timeoutMs: 15_000, message: 'a dev leader' });
+    const before = await waitFor(async () => ((await leaderOf())?.leader ? await leaderOf() : null), {
+      timeoutMs: 15_000,
+      message: 'a dev leader',
+    });
     const r = await crossSite(devUrl, '/api/v1/dev/failover', '{}');
     expect(r.status).toBe(403);
     expect(r.body.error).toBe('BB_ERR_FORBIDDEN');

@@ -10,6 +10,9 @@ import { runCli } from '@backbeat/cli';
 export async function runInProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(['node', 'backbeat', ...args], { writeOut: (text) => void (out += text), writeErr: (text) => void (err += text) });
+  const code = await runCli(['node', 'backbeat', ...args], {
+    writeOut: (text) => void (out += text),
+    writeErr: (text) => void (err += text),
+  });
   return { code: code ?? 0, out, err };
 }

@@ -60,7 +60,10 @@ export function citationProblems(
     const pattern = titlePattern(title);
     pattern.lastIndex = m.index + m[0].length;
     if (!pattern.test(text)) {
-      const said = text.slice(m.index, m.index + m[0].length + title.length + 12).split('\n')[0]!.trimEnd();
+      const said = text
+        .slice(m.index, m.index + m[0].length + title.length + 12)
+        .split('\n')[0]!
+        .trimEnd();
       problems.push(`line ${lineOf(m.index)}: '${said}' must read '${SECTION}${n} ${title}'`);
     }
   }

@@ -12,7 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManagedProcess } from '@backbeat/testing';
 import { useNatsFixture } from '@backbeat/testing/vitest';
-import { dlqStreamConfig, encodeJson, openLeaseBucket, openStateBucket, STATE_KEYS, subjects } from '@backbeat/transport';
+import {
+  dlqStreamConfig,
+  encodeJson,
+  openLeaseBucket,
+  openStateBucket,
+  STATE_KEYS,
+  subjects,
+} from '@backbeat/transport';
 import type { ClusterStatus } from '../src/cluster-status.js';
 import { renderStatus } from '../src/commands/status.js';
 import { logSink, prettyLine } from '../src/logger.js';
@@ -36,7 +43,9 @@ beforeAll(async () => {
   await lease.put(STATE_KEYS.leader, encodeJson({ node_id: HOSTILE, term: 7, acquired_at: new Date().toISOString() }));
   await nats.bus.ensureStream(dlqStreamConfig('term'));
   // Any login that can publish a claim can put these headers on a message reverb refuses.
-  await nats.bus.publishDurable(subjects('term').dlq, enc.encode('{"agent_id":"a"}'), { headers: { 'x-reason': `forged\u001b[31m`, 'x-error': 'bad \u0008\u0008\u0008ok', 'x-agent-id': HOSTILE } });
+  await nats.bus.publishDurable(subjects('term').dlq, enc.encode('{"agent_id":"a"}'), {
+    headers: { 'x-reason': `forged\u001b[31m`, 'x-error': 'bad \u0008\u0008\u0008ok', 'x-agent-id': HOSTILE },
+  });
 });
 
 describe('terminals - outside text is shown as escapes', () => {
@@ -63,7 +72,11 @@ describe('terminals - outside text is shown as escapes', () => {
       cluster_id: 'c',
       read_at: new Date(0).toISOString(),
       leader: null,
-      tempo: { bpm: 12, bar_length: 8, pending: { tempo_bpm: 13, requested_by: 'p', justification: 'load\nleader   attacker, term 99\u001b[0m' } },
+      tempo: {
+        bpm: 12,
+        bar_length: 8,
+        pending: { tempo_bpm: 13, requested_by: 'p', justification: 'load\nleader   attacker, term 99\u001b[0m' },
+      },
       pulse_nodes: [],
       reverb_replicas: [],
       servers: [],
@@ -88,7 +101,12 @@ describe('terminals - outside text is shown as escapes', () => {
   });
 
   it('pretty logs - a justification with a line break and ESC is one line, shown as escapes', () => {
-    const rec = JSON.stringify({ time: 0, level: 30, msg: 'tempo change\n00:00:00.000 INFO  forged', justification: 'x\u001b[2Jy\r\nz' });
+    const rec = JSON.stringify({
+      time: 0,
+      level: 30,
+      msg: 'tempo change\n00:00:00.000 INFO  forged',
+      justification: 'x\u001b[2Jy\r\nz',
+    });
     const line = prettyLine(rec);
     expect(line.split('\n')).toHaveLength(1);
     expect(line).not.toMatch(RAW_CONTROL);
@@ -109,7 +127,11 @@ describe('secrets - never in a log line or an error, and readable from files and
   it('secrets - a password in --nats is masked in every log line of a running pulse', async () => {
     // nats-server without authorization accepts any user and password.
     const url = nats.url.replace('nats://', 'nats://bob:hunter2@');
-    const p = ManagedProcess.node(bin, ['pulse', '--cluster', 'logs', '--nats', url, '--admin-port', '0', '--emitter', 'inline'], { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } });
+    const p = ManagedProcess.node(
+      bin,
+      ['pulse', '--cluster', 'logs', '--nats', url, '--admin-port', '0', '--emitter', 'inline'],
+      { env: { BACKBEAT_LOG_FORMAT: 'json', BACKBEAT_ADMIN_TOKEN: '' } },
+    );
     try {
       await p.waitForOutput(/admin API listening/, 20_000);
     } finally {
@@ -136,17 +158,37 @@ describe('secrets - never in a log line or an error, and readable from files and
     expect(readSecret({ ...src, value: 'flag', file: undefined }, {})).toBe('flag');
     expect(readSecret({ ...src, value: undefined, file }, { BACKBEAT_ADMIN_TOKEN: 'env' })).toBe('from-file-token');
     expect(readSecret({ ...src, value: undefined, file: undefined }, { BACKBEAT_ADMIN_TOKEN: 'env' })).toBe('env');
-    expect(readSecret({ ...src, value: undefined, file: undefined }, { BACKBEAT_ADMIN_TOKEN_FILE: file })).toBe('from-file-token');
+    expect(readSecret({ ...src, value: undefined, file: undefined }, { BACKBEAT_ADMIN_TOKEN_FILE: file })).toBe(
+      'from-file-token',
+    );
     expect(readSecret({ ...src, value: undefined, file: undefined }, {})).toBeUndefined();
-    expect(() => readSecret({ ...src, value: 'flag', file }, {})).toThrow('--admin-token-file: give --admin-token or --admin-token-file, not both');
-    expect(() => readSecret({ ...src, value: undefined, file: join(dir, 'missing') }, {})).toThrow(/--admin-token-file: cannot read .*missing: ENOENT/);
+    expect(() => readSecret({ ...src, value: 'flag', file }, {})).toThrow(
+      '--admin-token-file: give --admin-token or --admin-token-file, not both',
+    );
+    expect(() => readSecret({ ...src, value: undefined, file: join(dir, 'missing') }, {})).toThrow(
+      /--admin-token-file: cannot read .*missing: ENOENT/,
+    );
     writeFileSync(join(dir, 'empty'), '\n');
-    expect(() => readSecret({ ...src, value: undefined, file: join(dir, 'empty') }, {})).toThrow(/--admin-token-file: .*empty is empty/);
-    expect(() => adminTokenOf({ adminToken: 'has space' }, {})).toThrow('--admin-token: must be printable ASCII without spaces');
+    expect(() => readSecret({ ...src, value: undefined, file: join(dir, 'empty') }, {})).toThrow(
+      /--admin-token-file: .*empty is empty/,
+    );
+    expect(() => adminTokenOf({ adminToken: 'has space' }, {})).toThrow(
+      '--admin-token: must be printable ASCII without spaces',
+    );
   });
 
   it('secrets - --nats-pass-file is refused in one line naming the flag when unreadable', async () => {
-    const r = await runInProcess(['status', '--cluster', 'term', '--nats', nats.url, '--nats-user', 'u', '--nats-pass-file', join(dir, 'nope')]);
+    const r = await runInProcess([
+      'status',
+      '--cluster',
+      'term',
+      '--nats',
+      nats.url,
+      '--nats-user',
+      'u',
+      '--nats-pass-file',
+      join(dir, 'nope'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^backbeat: --nats-pass-file: cannot read .*nope: ENOENT$/);
   });

@@ -6,7 +6,14 @@ import { useNatsFixture } from '@backbeat/testing/vitest';
 import type { ClusterStatus } from '../src/cluster-status.js';
 import { renderStatus } from '../src/commands/status.js';
 import { runInProcess } from './in-process.js';
-import { dlqStreamConfig, NatsBus, openStateBucket, startPresence, statusStreamConfig, subjects } from '@backbeat/transport';
+import {
+  dlqStreamConfig,
+  NatsBus,
+  openStateBucket,
+  startPresence,
+  statusStreamConfig,
+  subjects,
+} from '@backbeat/transport';
 
 const bin = fileURLToPath(new URL('../bin/backbeat.js', import.meta.url));
 const enc = new TextEncoder();
@@ -17,15 +24,42 @@ let admin: ReturnType<typeof buildAdminApp>;
 const presences: Array<{ stop(): Promise<void> }> = [];
 
 beforeAll(async () => {
-  pulse = new Pulse({ bus: nats.bus, clusterId: 'tools', nodeId: 'pulse-a', bpm: 60, barLength: 4, minBpm: 30, maxBpm: 120 });
+  pulse = new Pulse({
+    bus: nats.bus,
+    clusterId: 'tools',
+    nodeId: 'pulse-a',
+    bpm: 60,
+    barLength: 4,
+    minBpm: 30,
+    maxBpm: 120,
+  });
   admin = buildAdminApp(pulse, { token: 's3cret' });
   await admin.listen({ host: '127.0.0.1', port: 0 });
   adminUrl = `http://127.0.0.1:${(admin.server.address() as { port: number }).port}`;
   await pulse.start();
   presences.push(
-    await startPresence(nats.bus, 'tools', { kind: 'pulse', nodeId: 'pulse-a', host: 'h1', info: () => ({ role: 'leader', term: pulse.leaderStatus().term, last_renewal: new Date().toISOString() }) }),
-    await startPresence(nats.bus, 'tools', { kind: 'pulse', nodeId: 'pulse-b', host: 'h2', info: () => ({ role: 'follower', term: pulse.leaderStatus().term }) }),
-    await startPresence(nats.bus, 'tools', { kind: 'reverb', nodeId: 'r1', host: 'h3', info: () => ({ http: 'http://127.0.0.1:8090', last_report_window: 'abcdef0123456789', last_report_at: new Date().toISOString() }) }),
+    await startPresence(nats.bus, 'tools', {
+      kind: 'pulse',
+      nodeId: 'pulse-a',
+      host: 'h1',
+      info: () => ({ role: 'leader', term: pulse.leaderStatus().term, last_renewal: new Date().toISOString() }),
+    }),
+    await startPresence(nats.bus, 'tools', {
+      kind: 'pulse',
+      nodeId: 'pulse-b',
+      host: 'h2',
+      info: () => ({ role: 'follower', term: pulse.leaderStatus().term }),
+    }),
+    await startPresence(nats.bus, 'tools', {
+      kind: 'reverb',
+      nodeId: 'r1',
+      host: 'h3',
+      info: () => ({
+        http: 'http://127.0.0.1:8090',
+        last_report_window: 'abcdef0123456789',
+        last_report_at: new Date().toISOString(),
+      }),
+    }),
   );
 });
 
@@ -64,12 +98,24 @@ describe('backbeat status - against nats-server', () => {
     expect(s.reverb_replicas.map((n: { node_id: string }) => n.node_id)).toEqual(['r1']);
     expect(s.servers).toHaveLength(1);
     expect(s.servers[0].connected).toBe(true);
-    const stores = Object.fromEntries(s.stores.map((x: { name: string; replicas: number | null }) => [x.name, x.replicas]));
+    const stores = Object.fromEntries(
+      s.stores.map((x: { name: string; replicas: number | null }) => [x.name, x.replicas]),
+    );
     expect(stores).toMatchObject({ backbeat_tools_state: 1, backbeat_tools_lease: 1, backbeat_tools_presence: 1 });
   }, 60_000);
 
   it('status - the human form names the leader, each node and the pending change', async () => {
-    const set = await runInProcess(['tempo', 'set', '63', '--justification', 'warm up', '--pulse', adminUrl, '--admin-token', 's3cret']);
+    const set = await runInProcess([
+      'tempo',
+      'set',
+      '63',
+      '--justification',
+      'warm up',
+      '--pulse',
+      adminUrl,
+      '--admin-token',
+      's3cret',
+    ]);
     expect(set.code, set.err).toBe(0);
     const r = await run(['status', '--cluster', 'tools', '--nats', nats.url]);
     expect(r.code, r.err).toBe(0);
@@ -83,9 +129,14 @@ describe('backbeat status - against nats-server', () => {
 
   it('status - a wrong --cluster or no NATS is one line and exit 1, without hanging', async () => {
     // Two independent processes: started together.
-    const [wrong, none] = await Promise.all([run(['status', '--cluster', 'nosuch', '--nats', nats.url], 15_000), run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 15_000)]);
+    const [wrong, none] = await Promise.all([
+      run(['status', '--cluster', 'nosuch', '--nats', nats.url], 15_000),
+      run(['status', '--cluster', 'tools', '--nats', 'nats://127.0.0.1:1'], 15_000),
+    ]);
     expect(wrong.code).toBe(1);
-    expect(wrong.err.trim()).toMatch(/^backbeat: no cluster 'nosuch' on NATS at nats:\/\/127\.0\.0\.1:\d+: no pulse has run with --cluster nosuch/);
+    expect(wrong.err.trim()).toMatch(
+      /^backbeat: no cluster 'nosuch' on NATS at nats:\/\/127\.0\.0\.1:\d+: no pulse has run with --cluster nosuch/,
+    );
     expect(wrong.err.trim().split('\n')).toHaveLength(1);
     expect(none.code).toBe(1);
     expect(none.err.trim()).toMatch(/^backbeat: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
@@ -99,7 +150,11 @@ describe('backbeat status - on a three-node NATS cluster', () => {
     try {
       await openStateBucket(cbus, 'tri');
       const jsm = await cbus.jsm();
-      await jsm.streams.add({ name: statusStreamConfig('tri').name, subjects: [subjects('tri').status], num_replicas: 3 });
+      await jsm.streams.add({
+        name: statusStreamConfig('tri').name,
+        subjects: [subjects('tri').status],
+        num_replicas: 3,
+      });
       const r = await runInProcess(['status', '--cluster', 'tri', '--nats', cluster.urls.join(','), '--json']);
       expect(r.code, r.err).toBe(0);
       const s = JSON.parse(r.out);
@@ -131,7 +186,9 @@ describe('backbeat tempo - through a pulse admin API', () => {
       runInProcess(['tempo', 'get', '--pulse', 'http://127.0.0.1:1']),
     ]);
     expect(noToken.code).toBe(1);
-    expect(noToken.err.trim()).toMatch(/^backbeat: the pulse at http:\/\/127\.0\.0\.1:\d+ refused the change: POST \/tempo needs 'Authorization: Bearer <admin token>'; pass --admin-token-file FILE/);
+    expect(noToken.err.trim()).toMatch(
+      /^backbeat: the pulse at http:\/\/127\.0\.0\.1:\d+ refused the change: POST \/tempo needs 'Authorization: Bearer <admin token>'; pass --admin-token-file FILE/,
+    );
     expect(far.code).toBe(1);
     expect(far.err.trim()).toMatch(/^backbeat: tempo change refused: /);
     expect(far.err.trim().split('\n')).toHaveLength(1);
@@ -143,12 +200,26 @@ describe('backbeat tempo - through a pulse admin API', () => {
 describe('backbeat dlq - dead letters with their reasons', () => {
   it('dlq --json - stored letters with time, reason, agent and a short payload; --follow prints new ones', async () => {
     await nats.bus.ensureStream(dlqStreamConfig('tools'));
-    const claim = JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:x1', beat_index: 3, state: 'executing', hlc: '0001:0000:0001', notes: 'n'.repeat(500) });
-    await nats.bus.publishDurable(subjects('tools').dlq, enc.encode(claim), { headers: { 'x-reason': 'forged', 'x-error': 'signature does not verify', 'x-agent-id': 'agent:x1' } });
-    await nats.bus.publishDurable(subjects('tools').dlq, enc.encode('{ not json'), { headers: { 'x-reason': 'malformed', 'x-error': 'not JSON' } });
+    const claim = JSON.stringify({
+      type: 'backbeat.statusclaim.v1',
+      agent_id: 'agent:x1',
+      beat_index: 3,
+      state: 'executing',
+      hlc: '0001:0000:0001',
+      notes: 'n'.repeat(500),
+    });
+    await nats.bus.publishDurable(subjects('tools').dlq, enc.encode(claim), {
+      headers: { 'x-reason': 'forged', 'x-error': 'signature does not verify', 'x-agent-id': 'agent:x1' },
+    });
+    await nats.bus.publishDurable(subjects('tools').dlq, enc.encode('{ not json'), {
+      headers: { 'x-reason': 'malformed', 'x-error': 'not JSON' },
+    });
     const r = await runInProcess(['dlq', '--cluster', 'tools', '--nats', nats.url, '--json']);
     expect(r.code, r.err).toBe(0);
-    const letters = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const letters = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(letters.map((d) => [d.reason, d.agent_id])).toEqual([
       ['forged', 'agent:x1'],
       ['malformed', null],
@@ -160,7 +231,9 @@ describe('backbeat dlq - dead letters with their reasons', () => {
     const f = ManagedProcess.node(bin, ['dlq', '--cluster', 'tools', '--nats', nats.url, '--follow', '--limit', '0']);
     try {
       await f.waitForOutput(/following backbeat\.tools\.dlq/);
-      nats.bus.publish(subjects('tools').dlq, enc.encode('{"agent_id":"agent:late"}'), { headers: { 'x-reason': 'replayed' } });
+      nats.bus.publish(subjects('tools').dlq, enc.encode('{"agent_id":"agent:late"}'), {
+        headers: { 'x-reason': 'replayed' },
+      });
       await f.waitForOutput(/replayed\s+agent:late/);
       f.kill('SIGINT');
       expect(await f.exited).toBe(0);
@@ -183,11 +256,23 @@ describe('backbeat status - rendering', () => {
       cluster_id: 'c',
       read_at: new Date(now).toISOString(),
       leader: null,
-      tempo: { bpm: 12, bar_length: 8, pending: { tempo_bpm: 13, effective_beat: 96, effective_at: '2026-01-01T00:01:00Z', requested_by: 'pulse-2', justification: 'faster' } },
+      tempo: {
+        bpm: 12,
+        bar_length: 8,
+        pending: {
+          tempo_bpm: 13,
+          effective_beat: 96,
+          effective_at: '2026-01-01T00:01:00Z',
+          requested_by: 'pulse-2',
+          justification: 'faster',
+        },
+      },
       pulse_nodes: [],
       reverb_replicas: [],
       servers: [{ name: 'n1', connected: true, version: '2.9.10' }],
-      stores: [{ kind: 'stream', name: 'BACKBEAT_c_STATUS', replicas: 3, leader: 'n1', peers: ['n2', 'n3'], messages: 1 }],
+      stores: [
+        { kind: 'stream', name: 'BACKBEAT_c_STATUS', replicas: 3, leader: 'n1', peers: ['n2', 'n3'], messages: 1 },
+      ],
     };
     const out = renderStatus(s, now);
     expect(out).toContain('leader   none (no node holds the lease: a failover, or no pulse running)');

@@ -21,9 +21,14 @@ describe('backbeat CLI - against nats-server', () => {
     const w = ManagedProcess.node(bin, ['watch', '--cluster', 'watch', '--nats', nats.url, '--json']);
     try {
       await waitFor(() => w.stdout.split('\n').filter(Boolean).length >= 6, { timeoutMs: 8000, message: 'six lines' });
-      const lines = w.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const lines = w.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       for (const l of lines) {
-        expect(Object.keys(l)).toEqual(expect.arrayContaining(['beat_index', 'phase', 'source', 'scheduled_at', 'lateness_ms']));
+        expect(Object.keys(l)).toEqual(
+          expect.arrayContaining(['beat_index', 'phase', 'source', 'scheduled_at', 'lateness_ms']),
+        );
         expect(l.source).toBe('leader');
         expect(l.lateness_ms).toBeLessThan(50);
       }

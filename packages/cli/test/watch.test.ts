@@ -30,18 +30,34 @@ describe.concurrent('backbeat watch and agent - leader changes and timing', () =
     const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wlead', '--nats', nats.url]);
     let b: Awaited<ReturnType<typeof kvPulse>> | undefined;
     try {
-      await waitFor(() => /^-- leader node-a, term \d+$/m.test(w.stdout), { timeoutMs: 8000, message: 'the first leader' });
+      await waitFor(() => /^-- leader node-a, term \d+$/m.test(w.stdout), {
+        timeoutMs: 8000,
+        message: 'the first leader',
+      });
       const termA = Number(/^-- leader node-a, term (\d+)$/m.exec(w.stdout)![1]);
       await a.stop(); // releases the lease
       b = await kvPulse('wlead', 'node-b');
-      await waitFor(() => /^-- leader node-b, term \d+ \(was node-a, term \d+\)$/m.test(w.stdout), { timeoutMs: 8000, message: 'the change of leader' }).catch((err) => {
-        console.log(w.stdout.split('\n').filter((l) => l.startsWith('--')), w.stderr);
+      await waitFor(() => /^-- leader node-b, term \d+ \(was node-a, term \d+\)$/m.test(w.stdout), {
+        timeoutMs: 8000,
+        message: 'the change of leader',
+      }).catch((err) => {
+        console.log(
+          w.stdout.split('\n').filter((l) => l.startsWith('--')),
+          w.stderr,
+        );
         throw err;
       });
       const m = /^-- leader node-b, term (\d+) \(was node-a, term (\d+)\)$/m.exec(w.stdout)!;
       expect(Number(m[2])).toBe(termA);
       expect(Number(m[1])).toBeGreaterThan(termA);
-      await waitFor(() => w.stdout.split('\n').slice(-3).some((l) => / leader /.test(l) && l.startsWith('beat')), { timeoutMs: 5000, message: 'beats from node-b' });
+      await waitFor(
+        () =>
+          w.stdout
+            .split('\n')
+            .slice(-3)
+            .some((l) => / leader /.test(l) && l.startsWith('beat')),
+        { timeoutMs: 5000, message: 'beats from node-b' },
+      );
     } finally {
       await w.stop();
       await b?.stop();
@@ -49,14 +65,30 @@ describe.concurrent('backbeat watch and agent - leader changes and timing', () =
     }
   });
 
-  it('watch --json --timing grid - one line per slot from the grid, never before its slot, in order', async ({ expect }) => {
+  it('watch --json --timing grid - one line per slot from the grid, never before its slot, in order', async ({
+    expect,
+  }) => {
     const p = await kvPulse('wgrid', 'node-g');
-    const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wgrid', '--nats', nats.url, '--json', '--timing', 'grid']);
+    const w = ManagedProcess.node(bin, [
+      'watch',
+      '--cluster',
+      'wgrid',
+      '--nats',
+      nats.url,
+      '--json',
+      '--timing',
+      'grid',
+    ]);
     try {
       await waitFor(() => w.stdout.split('\n').filter(Boolean).length >= 6, { timeoutMs: 8000, message: 'six lines' });
-      const lines = w.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const lines = w.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       for (const l of lines) {
-        expect(Object.keys(l)).toEqual(expect.arrayContaining(['beat_index', 'phase', 'source', 'scheduled_at', 'lateness_ms']));
+        expect(Object.keys(l)).toEqual(
+          expect.arrayContaining(['beat_index', 'phase', 'source', 'scheduled_at', 'lateness_ms']),
+        );
         // A slot fires from the grid at its instant; if the process was busy then and the
         // leader's frame came first, the frame fires it: either way once, never early.
         expect(['grid', 'leader']).toContain(l.source);
@@ -80,7 +112,10 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
     const p = await kvPulse('wreal', 'node-r');
     const w = ManagedProcess.node(bin, ['watch', '--cluster', 'wrael', '--nats', nats.url]);
     try {
-      await waitFor(() => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr), { timeoutMs: 20_000, message: 'the hint' });
+      await waitFor(
+        () => /no BeatFrame in 5 s from cluster 'wrael': listening on 'backbeat\.wrael\.beat'/.test(w.stderr),
+        { timeoutMs: 20_000, message: 'the hint' },
+      );
       expect(w.stderr.match(/no BeatFrame/g)).toHaveLength(1);
       expect(w.stdout).toBe('');
     } finally {
@@ -91,9 +126,15 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
 
   it('agent - a mistyped --cluster logs one hint naming the subject after 5 s', async ({ expect }) => {
     const p = await kvPulse('areal', 'node-ar');
-    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', nats.url], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const a = ManagedProcess.node(bin, ['agent', '--cluster', 'arael', '--count', '3', '--nats', nats.url], {
+      env: { BACKBEAT_LOG_FORMAT: 'json' },
+    });
     try {
-      await waitFor(() => /no BeatFrame in 5 s from cluster 'arael': listening on 'backbeat\.arael\.beat'/.test(a.stdout + a.stderr), { timeoutMs: 20_000, message: 'the hint' }).catch((err) => {
+      await waitFor(
+        () =>
+          /no BeatFrame in 5 s from cluster 'arael': listening on 'backbeat\.arael\.beat'/.test(a.stdout + a.stderr),
+        { timeoutMs: 20_000, message: 'the hint' },
+      ).catch((err) => {
         throw new Error(`${(err as Error).message}; output: ${a.stdout.slice(-2000)} ${a.stderr.slice(-2000)}`);
       });
       expect((a.stdout + a.stderr).match(/no BeatFrame/g)).toHaveLength(1); // one line for the process, not one per agent
@@ -103,7 +144,9 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
     }
   });
 
-  it('agent - two simulators without --id-prefix never share an agent id; --id-prefix names them agent:<prefix>-1..N', async ({ expect }) => {
+  it('agent - two simulators without --id-prefix never share an agent id; --id-prefix names them agent:<prefix>-1..N', async ({
+    expect,
+  }) => {
     const p = await kvPulse('aids', 'node-ids');
     const bus = await NatsBus.connect({ servers: nats.url });
     const ids = new Set<string>();
@@ -115,7 +158,9 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
       }
     });
     const procs = [[], [], ['--id-prefix', 'rack-a.2']].map((extra) =>
-      ManagedProcess.node(bin, ['agent', '--cluster', 'aids', '--count', '3', '--nats', nats.url, ...extra], { env: { BACKBEAT_LOG_FORMAT: 'json' } }),
+      ManagedProcess.node(bin, ['agent', '--cluster', 'aids', '--count', '3', '--nats', nats.url, ...extra], {
+        env: { BACKBEAT_LOG_FORMAT: 'json' },
+      }),
     );
     try {
       await waitFor(() => ids.size >= 9, { timeoutMs: 20_000, message: 'claims of nine agents' }).catch((err) => {
@@ -123,11 +168,14 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
       });
       const named = [...ids].filter((id) => id.startsWith('agent:rack-a.2-')).sort();
       expect(named).toEqual(['agent:rack-a.2-1', 'agent:rack-a.2-2', 'agent:rack-a.2-3']);
-      const simPrefixes = new Set([...ids].filter((id) => !named.includes(id)).map((id) => /^agent:(sim-[0-9a-f]{6})-[1-3]$/.exec(id)?.[1]));
+      const simPrefixes = new Set(
+        [...ids].filter((id) => !named.includes(id)).map((id) => /^agent:(sim-[0-9a-f]{6})-[1-3]$/.exec(id)?.[1]),
+      );
       expect(simPrefixes.size).toBe(2); // two processes, two prefixes, six distinct ids
       expect(simPrefixes.has(undefined)).toBe(false);
       expect(ids.size).toBe(9);
-      for (const [k, prefix] of [...simPrefixes].entries()) expect(procs[0]!.stdout + procs[1]!.stdout, String(k)).toContain(`agent:${prefix}-1..3`); // the log names them
+      for (const [k, prefix] of [...simPrefixes].entries())
+        expect(procs[0]!.stdout + procs[1]!.stdout, String(k)).toContain(`agent:${prefix}-1..3`); // the log names them
     } finally {
       await Promise.all(procs.map((a) => a.stop()));
       await bus.close();

@@ -37,7 +37,8 @@ function stripFieldTitles(schema, isRoot = true) {
   const copy = {};
   for (const [key, value] of Object.entries(schema)) {
     if (key === 'title' && !isRoot && schema.type !== 'object') continue;
-    if (key === 'properties') copy[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stripFieldTitles(v, false)]));
+    if (key === 'properties')
+      copy[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stripFieldTitles(v, false)]));
     else if (key === 'items') copy[key] = stripFieldTitles(value, false);
     else copy[key] = value;
   }
@@ -46,7 +47,9 @@ function stripFieldTitles(schema, isRoot = true) {
 
 async function generate() {
   const parts = [HEADER];
-  const files = readdirSync(schemaDir).filter((f) => f.endsWith('.schema.json')).sort();
+  const files = readdirSync(schemaDir)
+    .filter((f) => f.endsWith('.schema.json'))
+    .sort();
   for (const file of files) {
     const schema = JSON.parse(readFileSync(join(schemaDir, file), 'utf8'));
     const ts = await compile(stripFieldTitles(schema), schema.title, {
@@ -68,7 +71,10 @@ const shown = relative(process.cwd(), out) || out;
 
 if (check) {
   if (current !== content) {
-    const why = current === null ? 'is missing' : 'differs from what the schemas give (hand-edited, or a schema changed without regenerating)';
+    const why =
+      current === null
+        ? 'is missing'
+        : 'differs from what the schemas give (hand-edited, or a schema changed without regenerating)';
     console.error(`contracts: ${shown} ${why}.\nRegenerate it with: node packages/contracts/scripts/generate.mjs`);
     process.exit(1);
   }

@@ -77,8 +77,15 @@ const collect = (value: string, acc: string[] | undefined) => [...(acc ?? []), v
 export async function runValidateCli(argv: readonly string[], io: CliIo = {}): Promise<number> {
   const streams = streamsOf(io);
   const program = new Command('backbeat-validate')
-    .description('Validate BACKBEAT messages (INT-A BeatFrame, INT-B StatusClaim, INT-C BarReport) against their JSON Schemas.')
-    .addOption(new Option('--schemas <dir>', 'directory of schema files').default(PACKAGED_SCHEMA_DIR, 'the schemas shipped with @backbeat/contracts'))
+    .description(
+      'Validate BACKBEAT messages (INT-A BeatFrame, INT-B StatusClaim, INT-C BarReport) against their JSON Schemas.',
+    )
+    .addOption(
+      new Option('--schemas <dir>', 'directory of schema files').default(
+        PACKAGED_SCHEMA_DIR,
+        'the schemas shipped with @backbeat/contracts',
+      ),
+    )
     .option('--dir <dir>', 'check every *.json and *.jsonl file below DIR, recursively (repeatable)', collect)
     .option('--file <file>', 'check one file: a message, a JSON array or JSON Lines (repeatable)', collect)
     .option('--message <json>', "check one message given inline, or '-' to read it from stdin (repeatable)", collect)
@@ -100,7 +107,10 @@ export async function runValidateCli(argv: readonly string[], io: CliIo = {}): P
   } catch (err) {
     // Expected failures (unreadable input, bad --schemas) are BackbeatErrors; anything else is
     // a bug, still told in one line rather than a stack trace.
-    const message = err instanceof BackbeatError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+    const message =
+      err instanceof BackbeatError
+        ? err.message
+        : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
     streams.err(`backbeat-validate: ${message}\n`);
     return VALIDATE_EXIT_CODES.usage;
   }
@@ -129,7 +139,8 @@ async function run(flags: Flags, io: Streams): Promise<number> {
   const validator = flags.schemas === PACKAGED_SCHEMA_DIR ? defaultValidator() : loadSchemas(flags.schemas);
   // Read every input first: a missing file or directory stops the run before any report.
   const inputs: InputMessage[] = [];
-  for (const dir of dirs) for (const f of listJsonFiles(dir)) inputs.push(...messagesOf(f, readText(f), f.endsWith('.jsonl')));
+  for (const dir of dirs)
+    for (const f of listJsonFiles(dir)) inputs.push(...messagesOf(f, readText(f), f.endsWith('.jsonl')));
   for (const f of files) inputs.push(...messagesOf(f, readText(f), f.endsWith('.jsonl')));
   for (const [i, m] of messages.entries()) {
     const name = m === '-' ? '<stdin>' : messages.length > 1 ? `<message ${i + 1}>` : '<message>';
@@ -164,13 +175,18 @@ function check(validator: ContractValidator, input: InputMessage): { result: Val
   if (input.syntaxError) {
     const { line, column, errors } = input.syntaxError.context;
     const reason = input.syntaxError.message.replace(/^malformed JSON at line \d+, column \d+: /, '');
-    return { result: { ...at, type: null, valid: false, errors }, problem: `${input.file}:${line}:${column}: malformed JSON: ${reason}` };
+    return {
+      result: { ...at, type: null, valid: false, errors },
+      problem: `${input.file}:${line}:${column}: malformed JSON: ${reason}`,
+    };
   }
   const r = validator.validate(input.value);
-  const rawType = typeof input.value === 'object' && input.value !== null ? (input.value as { type?: unknown }).type : undefined;
+  const rawType =
+    typeof input.value === 'object' && input.value !== null ? (input.value as { type?: unknown }).type : undefined;
   const type = r.type ?? (typeof rawType === 'string' ? rawType : null);
   const result: ValidateCliResult = { ...at, type, valid: r.valid, errors: r.valid ? [] : r.errors };
-  if (!r.valid && r.type === undefined) return { result, problem: `${input.file}[${input.index}]: ${r.errors[0]?.message ?? 'unknown type'}` };
+  if (!r.valid && r.type === undefined)
+    return { result, problem: `${input.file}[${input.index}]: ${r.errors[0]?.message ?? 'unknown type'}` };
   return { result };
 }
 

@@ -34,4 +34,7 @@ export type Severity = (typeof SEVERITIES)[number];
  * SDK-seed state names the SDK accepts as aliases (with a one-time warning) and never sends
  * on the wire (docs/spec.md §4 The three messages): the contracts themselves reject them.
  */
-export const LEGACY_STATE_ALIASES = Object.freeze({ review: 'reviewing', done: 'completed' } as const satisfies Record<string, ClaimState>);
+export const LEGACY_STATE_ALIASES = Object.freeze({ review: 'reviewing', done: 'completed' } as const satisfies Record<
+  string,
+  ClaimState
+>);

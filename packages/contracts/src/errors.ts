@@ -40,12 +40,18 @@ export class ContractError<C extends ContractErrorContext = ContractErrorContext
     const first = b[0];
     const more = b.length > 1 ? ` (and ${b.length - 1} more)` : '';
     const context = (a === undefined ? { errors: b } : { type: a, errors: b }) as C;
-    super('BB_ERR_CONTRACT_INVALID', `${a ?? 'message'} is invalid: ${first ? first.message : 'unknown reason'}${more}`, context);
+    super(
+      'BB_ERR_CONTRACT_INVALID',
+      `${a ?? 'message'} is invalid: ${first ? first.message : 'unknown reason'}${more}`,
+      context,
+    );
   }
 }
 
 /** The bytes are not well-formed JSON. `line` and `column` are 1-based. */
-export class MalformedJsonError extends ContractError<ContractErrorContext & { readonly line: number; readonly column: number }> {
+export class MalformedJsonError extends ContractError<
+  ContractErrorContext & { readonly line: number; readonly column: number }
+> {
   constructor(reason: string, line: number, column: number) {
     const message = `malformed JSON at line ${line}, column ${column}: ${reason}`;
     super('BB_ERR_MALFORMED_JSON', message, { line, column, errors: [{ path: '', rule: 'json', message }] });
@@ -53,7 +59,9 @@ export class MalformedJsonError extends ContractError<ContractErrorContext & { r
 }
 
 /** The message has no `type`, or one that is not a contract; `context.known` lists the types. */
-export class UnknownTypeError extends ContractError<ContractErrorContext & { readonly received: unknown; readonly known: readonly string[] }> {
+export class UnknownTypeError extends ContractError<
+  ContractErrorContext & { readonly received: unknown; readonly known: readonly string[] }
+> {
   constructor(issue: ValidationIssue, received: unknown, known: readonly string[]) {
     super('BB_ERR_UNKNOWN_TYPE', issue.message, { received, known, errors: [issue] });
   }

@@ -25,15 +25,37 @@ export {
   validateBarReport,
   validateMessage,
 } from './validate.js';
-export type { MessageType, MessageOfType, BackbeatMessage, ValidationResult, MessageValidationResult } from './validate.js';
+export type {
+  MessageType,
+  MessageOfType,
+  BackbeatMessage,
+  ValidationResult,
+  MessageValidationResult,
+} from './validate.js';
 export { SEMANTIC_RULES } from './semantic.js';
 export type { SemanticRule } from './semantic.js';
 export type { ValidationIssue } from './issues.js';
 export { TERM_HEADER, buildBeatFrame, encodeTermHeader, parseTermHeader } from './beat-frame.js';
-export { AGENT_ID_HEADER, WINDOW_ID_HEADER, HLC_HEADER, SIGNATURE_HEADER, REASON_HEADER, ERROR_HEADER, CLAIM_CUT_HEADER, REPORT_NODE_HEADER } from './headers.js';
+export {
+  AGENT_ID_HEADER,
+  WINDOW_ID_HEADER,
+  HLC_HEADER,
+  SIGNATURE_HEADER,
+  REASON_HEADER,
+  ERROR_HEADER,
+  CLAIM_CUT_HEADER,
+  REPORT_NODE_HEADER,
+} from './headers.js';
 export { parseJson, parseMessage, parseBeatFrame, parseStatusClaim, parseBarReport } from './parse.js';
 export type { ParseResult } from './parse.js';
-export { ContractError, MalformedJsonError, UnknownTypeError, SchemaLoadError, ValidateInputError, CONTRACTS_ERROR_CODES } from './errors.js';
+export {
+  ContractError,
+  MalformedJsonError,
+  UnknownTypeError,
+  SchemaLoadError,
+  ValidateInputError,
+  CONTRACTS_ERROR_CODES,
+} from './errors.js';
 export type { ContractsErrorCode, ContractErrorContext } from './errors.js';
 export { runValidateCli, VALIDATE_EXIT_CODES } from './cli.js';
 export type { CliIo, ValidateCliResult, ValidateCliReport } from './cli.js';

@@ -75,11 +75,14 @@ export function messagesOf(file: string, text: string, jsonLines = false): Input
   if (!jsonLines) {
     try {
       const value = parseJson(text);
-      return Array.isArray(value) ? value.map((v: unknown, index) => ({ file, index, value: v })) : [{ file, index: 0, value }];
+      return Array.isArray(value)
+        ? value.map((v: unknown, index) => ({ file, index, value: v }))
+        : [{ file, index: 0, value }];
     } catch (err) {
       if (!(err instanceof MalformedJsonError)) throw err;
       const lines = nonBlankLines(text);
-      if (lines.length < 2 || !lines.every((l) => l.text.trimStart().startsWith('{'))) return [{ file, index: 0, syntaxError: err }];
+      if (lines.length < 2 || !lines.every((l) => l.text.trimStart().startsWith('{')))
+        return [{ file, index: 0, syntaxError: err }];
     }
   }
   return nonBlankLines(text).map((l, index) => {

@@ -16,7 +16,8 @@ export interface ValidationIssue {
 
 /** Plain words for the contracts' patterns, appended to a pattern error. */
 const PATTERN_HINTS: Readonly<Record<string, string>> = {
-  '^[0-9a-f]{4,16}:[0-9a-f]{4,16}:[0-9a-f]{4,16}$': 'three groups of 4 to 16 lower-case hex digits, e.g. 7ffd:0001:abcd',
+  '^[0-9a-f]{4,16}:[0-9a-f]{4,16}:[0-9a-f]{4,16}$':
+    'three groups of 4 to 16 lower-case hex digits, e.g. 7ffd:0001:abcd',
   '^[0-9a-f]{32}$': '32 lower-case hex digits',
   '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$': '1 to 64 letters, digits, _ or -, no dots',
   '^[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$': 'two non-empty tokens joined by one colon, e.g. agent:a1',
@@ -55,12 +56,20 @@ export function toIssue(e: ErrorObject): ValidationIssue {
     case 'const':
       return { path: e.instancePath, rule: 'const', message: `${field} must be ${JSON.stringify(p.allowedValue)}` };
     case 'enum':
-      return { path: e.instancePath, rule: 'enum', message: `${field} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return {
+        path: e.instancePath,
+        rule: 'enum',
+        message: `${field} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     case 'type':
       return { path: e.instancePath, rule: 'type', message: `${field} must be ${article(String(p.type))}` };
     case 'pattern': {
       const hint = PATTERN_HINTS[String(p.pattern)];
-      return { path: e.instancePath, rule: 'pattern', message: `${field} must match ${String(p.pattern)}${hint ? ` (${hint})` : ''}` };
+      return {
+        path: e.instancePath,
+        rule: 'pattern',
+        message: `${field} must match ${String(p.pattern)}${hint ? ` (${hint})` : ''}`,
+      };
     }
     case 'format':
       return {
@@ -72,15 +81,31 @@ export function toIssue(e: ErrorObject): ValidationIssue {
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return { path: e.instancePath, rule: e.keyword, message: `${field} must be ${String(p.comparison)} ${String(p.limit)}` };
+      return {
+        path: e.instancePath,
+        rule: e.keyword,
+        message: `${field} must be ${String(p.comparison)} ${String(p.limit)}`,
+      };
     case 'maxLength':
     case 'minLength':
-      return { path: e.instancePath, rule: e.keyword, message: `${field} must have ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ${plural(p.limit, 'character')}` };
+      return {
+        path: e.instancePath,
+        rule: e.keyword,
+        message: `${field} must have ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ${plural(p.limit, 'character')}`,
+      };
     case 'maxItems':
     case 'minItems':
-      return { path: e.instancePath, rule: e.keyword, message: `${field} must have ${e.keyword === 'maxItems' ? 'at most' : 'at least'} ${plural(p.limit, 'item')}` };
+      return {
+        path: e.instancePath,
+        rule: e.keyword,
+        message: `${field} must have ${e.keyword === 'maxItems' ? 'at most' : 'at least'} ${plural(p.limit, 'item')}`,
+      };
     case 'uniqueItems':
-      return { path: e.instancePath, rule: 'uniqueItems', message: `${field} must not repeat items (items ${String(p.j)} and ${String(p.i)} are equal)` };
+      return {
+        path: e.instancePath,
+        rule: 'uniqueItems',
+        message: `${field} must not repeat items (items ${String(p.j)} and ${String(p.i)} are equal)`,
+      };
     default:
       return { path: e.instancePath, rule: e.keyword, message: `${field} ${e.message ?? 'is invalid'}` };
   }

@@ -7,7 +7,14 @@
  */
 import { ContractError, MalformedJsonError, UnknownTypeError } from './errors.js';
 import { findJsonSyntaxError } from './json-position.js';
-import { defaultValidator, MESSAGE_TYPES, typeIssue, type BackbeatMessage, type MessageOfType, type MessageType } from './validate.js';
+import {
+  defaultValidator,
+  MESSAGE_TYPES,
+  typeIssue,
+  type BackbeatMessage,
+  type MessageOfType,
+  type MessageType,
+} from './validate.js';
 
 /** Outcome of a parse: the message and its type, or the error saying what is wrong. */
 export type ParseResult<T> =
@@ -47,7 +54,8 @@ export function parseMessage(input: Uint8Array | string): ParseResult<BackbeatMe
   const validator = defaultValidator();
   const type = typeIssue(json.value, validator.types);
   if (typeof type !== 'string') {
-    const received = typeof json.value === 'object' && json.value !== null ? (json.value as { type?: unknown }).type : undefined;
+    const received =
+      typeof json.value === 'object' && json.value !== null ? (json.value as { type?: unknown }).type : undefined;
     return { ok: false, error: new UnknownTypeError(type, received, validator.types) };
   }
   return parseAs(type as MessageType, json.value);

@@ -28,7 +28,11 @@ export function barReportIssues(report: BarReport): ValidationIssue[] {
   const { from_beat: from, to_beat: to, cluster_id: cluster } = report;
   if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || typeof cluster !== 'string') return out; // a custom schema let it through
   if (to < from) {
-    out.push({ path: '/to_beat', rule: SEMANTIC_RULES.toBeatAfterFromBeat, message: `to_beat (${to}) must not be before from_beat (${from})` });
+    out.push({
+      path: '/to_beat',
+      rule: SEMANTIC_RULES.toBeatAfterFromBeat,
+      message: `to_beat (${to}) must not be before from_beat (${from})`,
+    });
   } else if (report.bar_length !== undefined && to !== from + report.bar_length - 1) {
     out.push({
       path: '/to_beat',

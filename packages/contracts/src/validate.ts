@@ -16,7 +16,8 @@ import { barReportIssues } from './semantic.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export may arrive wrapped.
 type AddFormats = (ajv: Ajv2020) => void;
-const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
+const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ??
+  addFormatsModule) as unknown as AddFormats;
 
 /** The contract type ids (the `type` field of each message). */
 export const MESSAGE_TYPES = {
@@ -103,7 +104,9 @@ export class ContractValidator {
     const type = typeIssue(value, this.#types);
     if (typeof type !== 'string') return { valid: false, type: undefined, errors: [type] };
     const r = this.validateAs(type, value);
-    return r.valid ? { valid: true, type, value: r.value as BackbeatMessage } : { valid: false, type, errors: r.errors };
+    return r.valid
+      ? { valid: true, type, value: r.value as BackbeatMessage }
+      : { valid: false, type, errors: r.errors };
   }
 }
 
@@ -112,9 +115,14 @@ export function typeIssue(value: unknown, known: readonly string[]): string | Va
   const list = `known types: ${known.join(', ')}`;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-    return { path: '', rule: 'type', message: `message must be a JSON object with a 'type' field, got ${got} (${list})` };
+    return {
+      path: '',
+      rule: 'type',
+      message: `message must be a JSON object with a 'type' field, got ${got} (${list})`,
+    };
   }
-  if (!('type' in value)) return { path: '/type', rule: 'required', message: `missing required field 'type' (${list})` };
+  if (!('type' in value))
+    return { path: '/type', rule: 'required', message: `missing required field 'type' (${list})` };
   const type = (value as { type: unknown }).type;
   if (typeof type === 'string' && known.includes(type)) return type;
   return { path: '/type', rule: 'enum', message: `unknown message type ${JSON.stringify(type)}; ${list}` };
@@ -127,10 +135,13 @@ export function typeIssue(value: unknown, known: readonly string[]): string | Va
 export function loadSchemas(dir: string): ContractValidator {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (err as Error).message;
+    const reason =
+      code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (err as Error).message;
     throw new SchemaLoadError(dir, reason, { cause: err });
   }
   if (files.length === 0) throw new SchemaLoadError(dir, 'no *.json schema files in it');

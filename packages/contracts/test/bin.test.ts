@@ -7,7 +7,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const pkg = fileURLToPath(new URL('../', import.meta.url));
 const bin = join(pkg, 'bin', 'backbeat-validate.js');
 const examples = join(pkg, 'examples');
-const claim = { type: 'backbeat.statusclaim.v1', agent_id: 'agent:a1', beat_index: 3, state: 'executing', hlc: '7ffd:0001:abcd' };
+const claim = {
+  type: 'backbeat.statusclaim.v1',
+  agent_id: 'agent:a1',
+  beat_index: 3,
+  state: 'executing',
+  hlc: '7ffd:0001:abcd',
+};
 
 /** Runs the launcher as a user would; resolves once its output streams are closed. */
 function runBin(args: string[], stdin?: string): Promise<{ code: number | null; out: string; err: string }> {
@@ -30,7 +36,9 @@ function runBin(args: string[], stdin?: string): Promise<{ code: number | null; 
 /** The bin runs dist/: build the package (incremental) when dist is missing or older than src. */
 beforeAll(() => {
   const src = join(pkg, 'src');
-  const newest = Math.max(...readdirSync(src, { recursive: true, encoding: 'utf8' }).map((f) => statSync(join(src, f)).mtimeMs));
+  const newest = Math.max(
+    ...readdirSync(src, { recursive: true, encoding: 'utf8' }).map((f) => statSync(join(src, f)).mtimeMs),
+  );
   const built = join(pkg, 'dist', 'cli.js');
   if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
   const tsc = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url));
@@ -50,12 +58,18 @@ describe('backbeat-validate - the installed bin', () => {
   it('bin - invalid messages exit 1 with --exit-code', async () => {
     const r = await runBin(['--dir', join(examples, 'invalid', 'statusclaim'), '--exit-code']);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/✗ .*progress--maximum\.json\[0\] backbeat\.statusclaim\.v1: \/progress: progress must be <= 1\n/);
+    expect(r.out).toMatch(
+      /✗ .*progress--maximum\.json\[0\] backbeat\.statusclaim\.v1: \/progress: progress must be <= 1\n/,
+    );
   });
 
   it('bin - reads --message - from stdin', async () => {
     const r = await runBin(['--message', '-', '--exit-code'], JSON.stringify(claim));
-    expect(r).toEqual({ code: 0, out: '✓ <stdin>[0] backbeat.statusclaim.v1\n1 message(s) checked: 1 valid, 0 invalid\n', err: '' });
+    expect(r).toEqual({
+      code: 0,
+      out: '✓ <stdin>[0] backbeat.statusclaim.v1\n1 message(s) checked: 1 valid, 0 invalid\n',
+      err: '',
+    });
   });
 
   it('bin - an unreadable file is one line on stderr, exit 2, never a stack trace', async () => {

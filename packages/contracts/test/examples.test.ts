@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { CLAIM_STATES, PHASES, SEVERITIES, defaultValidator, MESSAGE_TYPES } from '@backbeat/contracts';
 
 const root = fileURLToPath(new URL('../examples/', import.meta.url));
-const typeOfDir = { beatframe: MESSAGE_TYPES.beatFrame, statusclaim: MESSAGE_TYPES.statusClaim, barreport: MESSAGE_TYPES.barReport } as const;
+const typeOfDir = {
+  beatframe: MESSAGE_TYPES.beatFrame,
+  statusclaim: MESSAGE_TYPES.statusClaim,
+  barreport: MESSAGE_TYPES.barReport,
+} as const;
 const load = (...p: string[]) => JSON.parse(readFileSync(join(root, ...p), 'utf8')) as Record<string, unknown>;
 const files = (...p: string[]) => readdirSync(join(root, ...p)).filter((f) => f.endsWith('.json'));
 
@@ -41,7 +45,9 @@ describe('examples - coverage', () => {
   it('examples - the valid ones cover every phase, state and severity, and the seed HLC', () => {
     expect(new Set(values('beatframe', 'phase'))).toEqual(new Set(PHASES));
     expect(new Set(values('statusclaim', 'state'))).toEqual(new Set(CLAIM_STATES));
-    const severities = values('barreport', 'issues').flatMap((i) => (i as { severity: string }[]).map((x) => x.severity));
+    const severities = values('barreport', 'issues').flatMap((i) =>
+      (i as { severity: string }[]).map((x) => x.severity),
+    );
     expect(new Set(severities)).toEqual(new Set(SEVERITIES));
     for (const dir of Object.keys(typeOfDir)) expect(values(dir, 'hlc')).toContain('7ffd:0001:abcd');
   });

@@ -14,7 +14,13 @@ import {
 } from '@backbeat/contracts';
 import { findJsonSyntaxError } from '../src/json-position.js';
 
-const claim = { type: 'backbeat.statusclaim.v1', agent_id: 'agent:a1', beat_index: 3, state: 'executing', hlc: '7ffd:0001:abcd' };
+const claim = {
+  type: 'backbeat.statusclaim.v1',
+  agent_id: 'agent:a1',
+  beat_index: 3,
+  state: 'executing',
+  hlc: '7ffd:0001:abcd',
+};
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 describe('parse - messages from bytes', () => {
@@ -31,7 +37,11 @@ describe('parse - messages from bytes', () => {
     if (r.ok) return;
     expect(r.error).toBeInstanceOf(ContractError);
     expect(r.error.code).toBe('BB_ERR_CONTRACT_INVALID');
-    expect(r.error.context.errors).toContainEqual({ path: '/type', rule: 'const', message: 'type must be "backbeat.beatframe.v1"' });
+    expect(r.error.context.errors).toContainEqual({
+      path: '/type',
+      rule: 'const',
+      message: 'type must be "backbeat.beatframe.v1"',
+    });
   });
 
   it('parse - contract violations are ContractErrors listing every issue', () => {
@@ -62,7 +72,9 @@ describe('parse - messages from bytes', () => {
     expect(r.error).toBeInstanceOf(UnknownTypeError);
     expect(r.error).toBeInstanceOf(ContractError);
     expect(r.error.code).toBe('BB_ERR_UNKNOWN_TYPE');
-    expect(r.error.message).toMatch(/known types: backbeat.barreport.v1, backbeat.beatframe.v1, backbeat.statusclaim.v1$/);
+    expect(r.error.message).toMatch(
+      /known types: backbeat.barreport.v1, backbeat.beatframe.v1, backbeat.statusclaim.v1$/,
+    );
     expect(r.error.context).toMatchObject({ received: 'backbeat.other.v1' });
     const none = parseMessage('[1, 2]');
     expect(!none.ok && none.error.message).toMatch(/must be a JSON object with a 'type' field, got an array/);
@@ -80,7 +92,13 @@ describe('parse - messages from bytes', () => {
   });
 
   it('errors - every code is registered and described', () => {
-    for (const code of ['BB_ERR_CONTRACT_INVALID', 'BB_ERR_MALFORMED_JSON', 'BB_ERR_UNKNOWN_TYPE', 'BB_ERR_SCHEMA_LOAD', 'BB_ERR_VALIDATE_INPUT']) {
+    for (const code of [
+      'BB_ERR_CONTRACT_INVALID',
+      'BB_ERR_MALFORMED_JSON',
+      'BB_ERR_UNKNOWN_TYPE',
+      'BB_ERR_SCHEMA_LOAD',
+      'BB_ERR_VALIDATE_INPUT',
+    ]) {
       expect(CONTRACTS_ERROR_CODES).toHaveProperty(code, expect.stringMatching(/^.{15,}$/));
     }
     expect(Object.keys(CONTRACTS_ERROR_CODES)).toHaveLength(5);
@@ -110,8 +128,16 @@ describe('parse - JSON syntax positions', () => {
   });
 
   it('json-position - points at the offending character, 1-based', () => {
-    expect(findJsonSyntaxError('{"a": 1,\n "b" 2}')).toMatchObject({ line: 2, column: 6, reason: "expected ':', unexpected \"2\"" });
-    expect(findJsonSyntaxError('{"a": [1, 2')).toMatchObject({ line: 1, column: 12, reason: "expected ',' or ']', unexpected end of input" });
+    expect(findJsonSyntaxError('{"a": 1,\n "b" 2}')).toMatchObject({
+      line: 2,
+      column: 6,
+      reason: 'expected \':\', unexpected "2"',
+    });
+    expect(findJsonSyntaxError('{"a": [1, 2')).toMatchObject({
+      line: 1,
+      column: 12,
+      reason: "expected ',' or ']', unexpected end of input",
+    });
     expect(findJsonSyntaxError('{} {}')).toMatchObject({ line: 1, column: 4 });
   });
 });

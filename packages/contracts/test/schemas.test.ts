@@ -8,7 +8,8 @@ import { CLAIM_STATES, MESSAGE_TYPES, PHASES, SEVERITIES, loadSchemas, PACKAGED_
 
 type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; items?: Schema };
 const schemaDir = fileURLToPath(new URL('../schemas/', import.meta.url));
-const schema = (type: string): Schema => JSON.parse(readFileSync(join(schemaDir, `${type}.schema.json`), 'utf8')) as Schema;
+const schema = (type: string): Schema =>
+  JSON.parse(readFileSync(join(schemaDir, `${type}.schema.json`), 'utf8')) as Schema;
 const TYPES = Object.values(MESSAGE_TYPES);
 const generator = fileURLToPath(new URL('../scripts/generate.mjs', import.meta.url));
 const generated = fileURLToPath(new URL('../src/generated/types.ts', import.meta.url));
@@ -39,7 +40,10 @@ describe('schemas - shape', () => {
   it.each(TYPES)('schemas - %s gives every property a title and a description', (type) => {
     const props = walk(schema(type), type).filter(([at]) => at !== type && !at.endsWith('[]'));
     expect(props.length).toBeGreaterThan(4);
-    const bare = props.filter(([, s]) => typeof s.title !== 'string' || typeof s.description !== 'string' || (s.description as string).length < 10);
+    const bare = props.filter(
+      ([, s]) =>
+        typeof s.title !== 'string' || typeof s.description !== 'string' || (s.description as string).length < 10,
+    );
     expect(bare.map(([at]) => at)).toEqual([]);
   });
 

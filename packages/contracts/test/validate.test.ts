@@ -9,7 +9,13 @@ import {
   type ValidationIssue,
 } from '@backbeat/contracts';
 
-const claim = { type: 'backbeat.statusclaim.v1', agent_id: 'agent:a1', beat_index: 3, state: 'executing', hlc: '7ffd:0001:abcd' };
+const claim = {
+  type: 'backbeat.statusclaim.v1',
+  agent_id: 'agent:a1',
+  beat_index: 3,
+  state: 'executing',
+  hlc: '7ffd:0001:abcd',
+};
 const frame = {
   type: 'backbeat.beatframe.v1',
   cluster_id: 'prod',
@@ -52,26 +58,60 @@ describe('validate - error reports', () => {
   });
 
   it('validate - sentences for numbers, patterns, types, formats and constants', () => {
-    const errors = errorsOf(validateBeatFrame({ ...frame, tempo_bpm: 1001, hlc: '7FFD:1:x', downbeat: 'yes', deadline_at: 'soon', type: 'backbeat.beatframe.v2' }));
+    const errors = errorsOf(
+      validateBeatFrame({
+        ...frame,
+        tempo_bpm: 1001,
+        hlc: '7FFD:1:x',
+        downbeat: 'yes',
+        deadline_at: 'soon',
+        type: 'backbeat.beatframe.v2',
+      }),
+    );
     expect(errors).toEqual([
       { path: '/type', rule: 'const', message: 'type must be "backbeat.beatframe.v1"' },
       { path: '/downbeat', rule: 'type', message: 'downbeat must be a boolean' },
-      { path: '/hlc', rule: 'pattern', message: expect.stringMatching(/^hlc must match .* \(three groups of 4 to 16 lower-case hex digits, e.g. 7ffd:0001:abcd\)$/) },
-      { path: '/deadline_at', rule: 'format', message: expect.stringMatching(/^deadline_at must be a valid date-time \(RFC 3339/) },
+      {
+        path: '/hlc',
+        rule: 'pattern',
+        message: expect.stringMatching(
+          /^hlc must match .* \(three groups of 4 to 16 lower-case hex digits, e.g. 7ffd:0001:abcd\)$/,
+        ),
+      },
+      {
+        path: '/deadline_at',
+        rule: 'format',
+        message: expect.stringMatching(/^deadline_at must be a valid date-time \(RFC 3339/),
+      },
       { path: '/tempo_bpm', rule: 'maximum', message: 'tempo_bpm must be <= 1000' },
     ]);
   });
 
   it('validate - nested fields get JSON Pointers and readable names', () => {
-    const errors = errorsOf(validateBarReport({ ...report, issues: [{ severity: 'fatal', category: 'x', count: 1, description: '', more: 1 }] }));
+    const errors = errorsOf(
+      validateBarReport({
+        ...report,
+        issues: [{ severity: 'fatal', category: 'x', count: 1, description: '', more: 1 }],
+      }),
+    );
     expect(errors).toEqual([
-      { path: '/issues/0/more', rule: 'additionalProperties', message: "unknown field 'issues[0].more' is not allowed" },
-      { path: '/issues/0/severity', rule: 'enum', message: 'issues[0].severity must be one of "info", "warning", "error", "critical"' },
+      {
+        path: '/issues/0/more',
+        rule: 'additionalProperties',
+        message: "unknown field 'issues[0].more' is not allowed",
+      },
+      {
+        path: '/issues/0/severity',
+        rule: 'enum',
+        message: 'issues[0].severity must be one of "info", "warning", "error", "critical"',
+      },
     ]);
   });
 
   it('validate - the root of a non-object message has the path ""', () => {
-    expect(errorsOf(validateStatusClaim([claim]))).toEqual([{ path: '', rule: 'type', message: 'message must be an object' }]);
+    expect(errorsOf(validateStatusClaim([claim]))).toEqual([
+      { path: '', rule: 'type', message: 'message must be an object' },
+    ]);
   });
 
   it('validate - returns the typed value when valid', () => {
@@ -84,7 +124,11 @@ describe('validate - BarReport rules beyond the schema', () => {
   it('validate - window_id must be the window of from_beat (BACKBEAT-REQ-005)', () => {
     expect(validateBarReport(report).valid).toBe(true);
     expect(errorsOf(validateBarReport({ ...report, window_id: windowId('prod', 0) }))).toEqual([
-      { path: '/window_id', rule: SEMANTIC_RULES.windowIdMatchesFromBeat, message: `window_id must be the window of from_beat 8 in cluster 'prod': ${report.window_id}` },
+      {
+        path: '/window_id',
+        rule: SEMANTIC_RULES.windowIdMatchesFromBeat,
+        message: `window_id must be the window of from_beat 8 in cluster 'prod': ${report.window_id}`,
+      },
     ]);
   });
 
@@ -94,12 +138,18 @@ describe('validate - BarReport rules beyond the schema', () => {
     ]);
     expect(validateBarReport({ ...report, bar_length: 8 }).valid).toBe(true);
     expect(errorsOf(validateBarReport({ ...report, bar_length: 4 }))).toEqual([
-      { path: '/to_beat', rule: 'to-beat-matches-bar-length', message: 'to_beat must be from_beat + bar_length - 1 = 11, got 15' },
+      {
+        path: '/to_beat',
+        rule: 'to-beat-matches-bar-length',
+        message: 'to_beat must be from_beat + bar_length - 1 = 11, got 15',
+      },
     ]);
   });
 
   it('validate - semantic rules run only once the schema holds', () => {
-    expect(errorsOf(validateBarReport({ ...report, to_beat: 7, agents_reporting: -1 }))!.map((e) => e.rule)).toEqual(['minimum']);
+    expect(errorsOf(validateBarReport({ ...report, to_beat: 7, agents_reporting: -1 }))!.map((e) => e.rule)).toEqual([
+      'minimum',
+    ]);
   });
 });
 
@@ -112,20 +162,31 @@ describe('validate - validateMessage dispatches on type', () => {
 
   it('validate - a missing, unknown or non-string type is one error listing the known types', () => {
     const known = 'known types: backbeat.barreport.v1, backbeat.beatframe.v1, backbeat.statusclaim.v1';
-    expect(validateMessage({ agent_id: 'a:b' })).toEqual({ valid: false, type: undefined, errors: [{ path: '/type', rule: 'required', message: `missing required field 'type' (${known})` }] });
+    expect(validateMessage({ agent_id: 'a:b' })).toEqual({
+      valid: false,
+      type: undefined,
+      errors: [{ path: '/type', rule: 'required', message: `missing required field 'type' (${known})` }],
+    });
     expect(validateMessage({ type: 'backbeat.beatframe.v2' })).toEqual({
       valid: false,
       type: undefined,
       errors: [{ path: '/type', rule: 'enum', message: `unknown message type "backbeat.beatframe.v2"; ${known}` }],
     });
     expect(errorsOf(validateMessage({ type: 7 }))).toHaveLength(1);
-    expect(errorsOf(validateMessage(null))).toEqual([{ path: '', rule: 'type', message: `message must be a JSON object with a 'type' field, got null (${known})` }]);
+    expect(errorsOf(validateMessage(null))).toEqual([
+      { path: '', rule: 'type', message: `message must be a JSON object with a 'type' field, got null (${known})` },
+    ]);
   });
 });
 
 describe('validate - speed', () => {
   it('validate - checks 50,000 StatusClaims in well under a second (reverb ingests 50,000/s)', () => {
-    const claims = Array.from({ length: 1000 }, (_, i) => ({ ...claim, beat_index: i, progress: (i % 100) / 100, notes: `n${i}` }));
+    const claims = Array.from({ length: 1000 }, (_, i) => ({
+      ...claim,
+      beat_index: i,
+      progress: (i % 100) / 100,
+      notes: `n${i}`,
+    }));
     for (const c of claims) validateStatusClaim(c); // warm up the JIT
     const start = performance.now();
     let ok = 0;

@@ -121,7 +121,9 @@ export function positionAt(map: TempoMap, t: number): BeatPosition | null {
 
 /** The slot after `pos` in grid order (the next phase, or phase 0 of the next beat). */
 export function nextSlot(map: TempoMap, pos: SlotKey): BeatPosition {
-  return pos.phaseIndex + 1 < map.phases.length ? slot(map, pos.beatIndex, pos.phaseIndex + 1) : slot(map, pos.beatIndex + 1, 0);
+  return pos.phaseIndex + 1 < map.phases.length
+    ? slot(map, pos.beatIndex, pos.phaseIndex + 1)
+    : slot(map, pos.beatIndex + 1, 0);
 }
 
 /** The first slot that starts at or after time `t` (the grid's first slot before it starts). */

@@ -106,7 +106,8 @@ export class FakeClock implements Clock {
   advanceTo(t: number, maxFires = DEFAULT_MAX_FIRES): void {
     let fired = 0;
     for (let next = this.#nextDue(t); next; next = this.#nextDue(t)) {
-      if (++fired > maxFires) throw new Error(`FakeClock: more than ${maxFires} timers fired; is a timer re-arming itself at 0 ms?`);
+      if (++fired > maxFires)
+        throw new Error(`FakeClock: more than ${maxFires} timers fired; is a timer re-arming itself at 0 ms?`);
       this.#fire(next);
     }
     this.#now = Math.max(this.#now, t);
@@ -120,7 +121,8 @@ export class FakeClock implements Clock {
   runAll(maxFires = 10_000): number {
     let fired = 0;
     for (let next = this.#nextDue(Number.POSITIVE_INFINITY); next; next = this.#nextDue(Number.POSITIVE_INFINITY)) {
-      if (++fired > maxFires) throw new Error(`FakeClock: runAll fired more than ${maxFires} timers; a periodic timer? use advance()`);
+      if (++fired > maxFires)
+        throw new Error(`FakeClock: runAll fired more than ${maxFires} timers; a periodic timer? use advance()`);
       this.#fire(next);
     }
     return fired;

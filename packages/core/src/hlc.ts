@@ -62,7 +62,8 @@ export class Hlc {
    * @throws InvalidArgumentError on an empty node id or a negative or non-finite bound
    */
   constructor(nodeId: string, options: HlcOptions = {}) {
-    if (typeof nodeId !== 'string' || nodeId === '') throw new InvalidArgumentError('nodeId', 'must be a non-empty string');
+    if (typeof nodeId !== 'string' || nodeId === '')
+      throw new InvalidArgumentError('nodeId', 'must be a non-empty string');
     const bound = options.maxForwardSkewMs ?? 5000;
     if (!(Number.isFinite(bound) && bound >= 0)) {
       throw new InvalidArgumentError('maxForwardSkewMs', `must be a finite number of ms >= 0, got ${bound}`);

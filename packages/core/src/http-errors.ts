@@ -8,11 +8,17 @@
 export const HTTP_ERROR_CODES = {
   BB_ERR_BAD_REQUEST: { status: 400, meaning: 'the body or query breaks its schema (the message names the field)' },
   BB_ERR_UNAUTHORIZED: { status: 401, meaning: 'no valid bearer token while one is configured' },
-  BB_ERR_FORBIDDEN: { status: 403, meaning: 'a foreign Host (DNS rebinding) on a tokenless server, or a cross-site Origin on a state change' },
+  BB_ERR_FORBIDDEN: {
+    status: 403,
+    meaning: 'a foreign Host (DNS rebinding) on a tokenless server, or a cross-site Origin on a state change',
+  },
   BB_ERR_NOT_FOUND: { status: 404, meaning: 'no such route, window or report' },
   BB_ERR_NO_FAILOVER: { status: 409, meaning: 'a failover demo needs --pulse-nodes 2 or more' },
   BB_ERR_BODY_TOO_LARGE: { status: 413, meaning: 'the request body is larger than the server takes (64 KiB)' },
-  BB_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'a state change without Content-Type application/json on a tokenless server' },
+  BB_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    meaning: 'a state change without Content-Type application/json on a tokenless server',
+  },
   BB_ERR_INTERNAL: { status: 500, meaning: 'an unexpected failure (logged; the body says no more)' },
   BB_ERR_NOT_AVAILABLE: { status: 501, meaning: 'this server does not offer the operation' },
   BB_ERR_PULSE_UNREACHABLE: { status: 502, meaning: 'the pulse admin API a request is forwarded to did not answer' },
@@ -30,7 +36,11 @@ export interface HttpErrorBody {
 }
 
 /** The status and body of an error answer with a registered code. */
-export function httpError(code: HttpErrorCode, message: string, extra: Record<string, unknown> = {}): { status: number; body: HttpErrorBody } {
+export function httpError(
+  code: HttpErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): { status: number; body: HttpErrorBody } {
   return { status: HTTP_ERROR_CODES[code].status, body: { ...extra, error: code, message } };
 }
 

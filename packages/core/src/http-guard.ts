@@ -106,24 +106,46 @@ const shown = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}â€
  */
 export function guardRequest(req: GuardRequest, options: GuardOptions): GuardRefusal | undefined {
   const host = one(req.headers.host) ?? '';
-  const refuse = (e: { status: number; body: HttpErrorBody }, headers: Record<string, string> = {}) => ({ ...e, headers });
+  const refuse = (e: { status: number; body: HttpErrorBody }, headers: Record<string, string> = {}) => ({
+    ...e,
+    headers,
+  });
   if (!options.token && !isLoopbackHost(host)) {
     return refuse(
-      httpError('BB_ERR_FORBIDDEN', `Host ${shown(host)} is not a loopback name or address: without an admin token this server answers only requests for localhost, 127.0.0.1 or [::1]`),
+      httpError(
+        'BB_ERR_FORBIDDEN',
+        `Host ${shown(host)} is not a loopback name or address: without an admin token this server answers only requests for localhost, 127.0.0.1 or [::1]`,
+      ),
     );
   }
   if (SAFE_METHODS.has(req.method)) return undefined;
   const origin = one(req.headers.origin);
   if (origin !== undefined && !sameHost(origin, host)) {
-    return refuse(httpError('BB_ERR_FORBIDDEN', `Origin ${shown(origin)} is not this server (${shown(host)}): cross-site requests cannot change state`));
+    return refuse(
+      httpError(
+        'BB_ERR_FORBIDDEN',
+        `Origin ${shown(origin)} is not this server (${shown(host)}): cross-site requests cannot change state`,
+      ),
+    );
   }
   if (options.token) {
     if (bearerMatches(one(req.headers.authorization), options.token)) return undefined;
-    return refuse(httpError('BB_ERR_UNAUTHORIZED', `${req.method} ${req.url.split('?')[0]} needs 'Authorization: Bearer <admin token>'`), { 'www-authenticate': 'Bearer' });
+    return refuse(
+      httpError(
+        'BB_ERR_UNAUTHORIZED',
+        `${req.method} ${req.url.split('?')[0]} needs 'Authorization: Bearer <admin token>'`,
+      ),
+      { 'www-authenticate': 'Bearer' },
+    );
   }
   const type = (one(req.headers['content-type']) ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
-    return refuse(httpError('BB_ERR_UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.url.split('?')[0]} takes Content-Type application/json only, got ${shown(type || 'none')}`));
+    return refuse(
+      httpError(
+        'BB_ERR_UNSUPPORTED_MEDIA_TYPE',
+        `${req.method} ${req.url.split('?')[0]} takes Content-Type application/json only, got ${shown(type || 'none')}`,
+      ),
+    );
   }
   return undefined;
 }
@@ -172,7 +194,10 @@ export function httpServerOptions(limits: Partial<HttpLimits> = {}) {
     connectionTimeout: l.idleTimeoutMs,
     keepAliveTimeout: l.keepAliveTimeoutMs,
     bodyLimit: l.bodyLimitBytes,
-    http: { headersTimeout: Math.min(l.headersTimeoutMs, l.requestTimeoutMs), connectionsCheckingInterval: l.checkIntervalMs },
+    http: {
+      headersTimeout: Math.min(l.headersTimeoutMs, l.requestTimeoutMs),
+      connectionsCheckingInterval: l.checkIntervalMs,
+    },
   };
 }
 
@@ -224,7 +249,8 @@ export function errorAnswer(err: ServerErrorLike): { status: number; body: HttpE
   const status = err.statusCode ?? 500;
   const message = (err.message ?? '').replace(/^body\/?/, 'body: ');
   if (err.validation) return httpError('BB_ERR_BAD_REQUEST', message);
-  if (status === 413) return httpError('BB_ERR_BODY_TOO_LARGE', `the request body is larger than the server takes (${message})`);
+  if (status === 413)
+    return httpError('BB_ERR_BODY_TOO_LARGE', `the request body is larger than the server takes (${message})`);
   if (status === 415) return httpError('BB_ERR_UNSUPPORTED_MEDIA_TYPE', message);
   if (status < 500) return { status, body: { error: 'BB_ERR_BAD_REQUEST', message } };
   return httpError('BB_ERR_INTERNAL', 'internal error');

@@ -34,7 +34,14 @@ export {
   loopbackBindProblem,
   parseBearer,
 } from './http-guard.js';
-export type { GuardOptions, GuardRefusal, GuardReply, GuardRequest, HttpLimits, ServerErrorLike } from './http-guard.js';
+export type {
+  GuardOptions,
+  GuardRefusal,
+  GuardReply,
+  GuardRequest,
+  HttpLimits,
+  ServerErrorLike,
+} from './http-guard.js';
 export { redactCredentials } from './redact.js';
 export { DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID } from './defaults.js';
 export type { LifecycleState } from './defaults.js';

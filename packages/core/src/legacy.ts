@@ -39,11 +39,13 @@ export function toLegacy(beatIndex: number, barLength: number): LegacyBeat {
 export function fromLegacy(legacy: LegacyBeat, barLength: number): number {
   checkBarLength(barLength);
   const { bar, beat } = legacy;
-  if (!Number.isSafeInteger(bar) || bar < 1) throw new InvalidArgumentError('bar', `must be an integer >= 1, got ${bar}`);
+  if (!Number.isSafeInteger(bar) || bar < 1)
+    throw new InvalidArgumentError('bar', `must be an integer >= 1, got ${bar}`);
   if (!Number.isSafeInteger(beat) || beat < 1 || beat > barLength) {
     throw new InvalidArgumentError('beat', `must be an integer from 1 to ${barLength}, got ${beat}`);
   }
   const index = (bar - 1) * barLength + (beat - 1);
-  if (!Number.isSafeInteger(index)) throw new InvalidArgumentError('bar', `is too large for bars of ${barLength} beats, got ${bar}`);
+  if (!Number.isSafeInteger(index))
+    throw new InvalidArgumentError('bar', `is too large for bars of ${barLength} beats, got ${bar}`);
   return index;
 }

@@ -52,11 +52,17 @@ export const BLOCK_WINDOW_MS = 3;
  * @returns a function that cancels the call (idempotent; harmless after it fired)
  * @throws InvalidArgumentError when `t` is not a finite number, spinMs is out of range or wait is unknown
  */
-export function scheduleAt(clock: Clock, t: number, cb: (firedAt: number) => void, options: ScheduleOptions = {}): () => void {
+export function scheduleAt(
+  clock: Clock,
+  t: number,
+  cb: (firedAt: number) => void,
+  options: ScheduleOptions = {},
+): () => void {
   if (!Number.isFinite(t)) throw new InvalidArgumentError('t', `must be a finite time in ms, got ${t}`);
   const spinMs = options.spinMs ?? 0.5;
   if (!(spinMs >= 0 && spinMs <= 1)) throw new InvalidArgumentError('spinMs', `must be from 0 to 1 ms, got ${spinMs}`);
-  if (options.wait !== undefined && options.wait !== 'poll' && options.wait !== 'block') throw new InvalidArgumentError('wait', `must be 'poll' or 'block', got '${String(options.wait)}'`);
+  if (options.wait !== undefined && options.wait !== 'poll' && options.wait !== 'block')
+    throw new InvalidArgumentError('wait', `must be 'poll' or 'block', got '${String(options.wait)}'`);
   const precise = options.precise === true;
   const spin = precise ? clock.spinUntil?.bind(clock) : undefined;
   const block = precise && options.wait === 'block' ? clock.blockUntil?.bind(clock) : undefined;

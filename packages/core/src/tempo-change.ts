@@ -6,7 +6,15 @@
  */
 import { nextDownbeat, positionAt, timeOf } from './beat-clock.js';
 import { BackbeatError, InvalidArgumentError } from './errors.js';
-import { checkTempoMap, CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, segmentIndexAt, tempoAt, type TempoMap, type TempoSegment } from './tempo-map.js';
+import {
+  checkTempoMap,
+  CONTRACT_MAX_BPM,
+  CONTRACT_MIN_BPM,
+  segmentIndexAt,
+  tempoAt,
+  type TempoMap,
+  type TempoSegment,
+} from './tempo-map.js';
 
 /** Largest tempo change allowed at once, as a fraction of the tempo in force (REQ-004). */
 export const MAX_TEMPO_DELTA = 0.1;
@@ -37,7 +45,13 @@ export interface TempoChangeContext {
 
 /** A tempo change broke a REQ-004 rule; the message is a sentence for an operator. */
 export class TempoChangeError extends BackbeatError<TempoChangeContext> {
-  constructor(code: TempoChangeCode, message: string, requested: number, current: number, allowed?: TempoChangeContext['allowed']) {
+  constructor(
+    code: TempoChangeCode,
+    message: string,
+    requested: number,
+    current: number,
+    allowed?: TempoChangeContext['allowed'],
+  ) {
     const context = { field: 'tempo_bpm', rule: TEMPO_CHANGE_RULES[code], requested, current } as const;
     super(code, message, allowed ? { ...context, allowed } : context);
   }
@@ -79,7 +93,10 @@ export function pendingTempoChange(map: TempoMap, t: number): TempoSegment | und
 export function validateTempoChange(map: TempoMap, req: TempoChangeRequest): void {
   const { tempoBpm: bpm, minBpm, maxBpm } = req;
   if (!(Number.isFinite(minBpm) && Number.isFinite(maxBpm) && minBpm <= maxBpm)) {
-    throw new InvalidArgumentError('minBpm', `minBpm and maxBpm must be finite with minBpm <= maxBpm, got ${minBpm} and ${maxBpm}`);
+    throw new InvalidArgumentError(
+      'minBpm',
+      `minBpm and maxBpm must be finite with minBpm <= maxBpm, got ${minBpm} and ${maxBpm}`,
+    );
   }
   const current = tempoAt(map, req.at);
   const placed = pendingTempoChange(map, req.at);
@@ -95,11 +112,20 @@ export function validateTempoChange(map: TempoMap, req: TempoChangeRequest): voi
   const lo = Math.max(minBpm, CONTRACT_MIN_BPM);
   const hi = Math.min(maxBpm, CONTRACT_MAX_BPM);
   if (typeof bpm !== 'number' || !(bpm >= lo && bpm <= hi)) {
-    throw new TempoChangeError('BB_ERR_TEMPO_OUT_OF_RANGE', `tempo_bpm must be from ${lo} to ${hi} BPM, got ${bpm}`, bpm, current, { minBpm: lo, maxBpm: hi });
+    throw new TempoChangeError(
+      'BB_ERR_TEMPO_OUT_OF_RANGE',
+      `tempo_bpm must be from ${lo} to ${hi} BPM, got ${bpm}`,
+      bpm,
+      current,
+      { minBpm: lo, maxBpm: hi },
+    );
   }
   // A relative epsilon, so that exactly 10 % (12 -> 13.2) passes despite binary fractions.
   if (Math.abs(bpm - current) > current * MAX_TEMPO_DELTA * (1 + 1e-9)) {
-    const allowed = { minBpm: Math.max(lo, round3(current * (1 - MAX_TEMPO_DELTA))), maxBpm: Math.min(hi, round3(current * (1 + MAX_TEMPO_DELTA))) };
+    const allowed = {
+      minBpm: Math.max(lo, round3(current * (1 - MAX_TEMPO_DELTA))),
+      maxBpm: Math.min(hi, round3(current * (1 + MAX_TEMPO_DELTA))),
+    };
     throw new TempoChangeError(
       'BB_ERR_TEMPO_DELTA_TOO_LARGE',
       `tempo_bpm may change by at most 10% of the current ${current} BPM at once (${allowed.minBpm} to ${allowed.maxBpm}), got ${bpm}; make larger changes in steps, one per bar`,
@@ -144,7 +170,12 @@ export interface ScheduledTempoChange {
  * applying the same change twice gives the same map.
  * @throws InvalidArgumentError on a non-finite `at`, a tempo outside 0.1..1000 or maxSegments < 2
  */
-export function applyTempoChange(map: TempoMap, tempoBpm: number, at: number, options: ApplyTempoChangeOptions = {}): ScheduledTempoChange {
+export function applyTempoChange(
+  map: TempoMap,
+  tempoBpm: number,
+  at: number,
+  options: ApplyTempoChangeOptions = {},
+): ScheduledTempoChange {
   const maxSegments = options.maxSegments ?? 16;
   if (!Number.isSafeInteger(maxSegments) || maxSegments < 2) {
     throw new InvalidArgumentError('maxSegments', `must be an integer >= 2, got ${maxSegments}`);
@@ -155,7 +186,10 @@ export function applyTempoChange(map: TempoMap, tempoBpm: number, at: number, op
   const effectiveTime = timeOf(map, effectiveBeat, 0);
   const keep = map.segments.slice(0, segmentIndexAt(map, at) + 1).filter((s) => s.startBeat < effectiveBeat);
   const trimmed = keep.slice(Math.max(0, keep.length + 1 - maxSegments));
-  const next = checkTempoMap({ ...map, segments: [...trimmed, { startBeat: effectiveBeat, startTime: effectiveTime, tempoBpm }] });
+  const next = checkTempoMap({
+    ...map,
+    segments: [...trimmed, { startBeat: effectiveBeat, startTime: effectiveTime, tempoBpm }],
+  });
   return { map: next, effectiveBeat, effectiveTime };
 }
 
@@ -164,7 +198,11 @@ export function applyTempoChange(map: TempoMap, tempoBpm: number, at: number, op
  * {@link applyTempoChange} at `req.at`.
  * @throws TempoChangeError or InvalidArgumentError as those two
  */
-export function changeTempo(map: TempoMap, req: TempoChangeRequest, options: ApplyTempoChangeOptions = {}): ScheduledTempoChange {
+export function changeTempo(
+  map: TempoMap,
+  req: TempoChangeRequest,
+  options: ApplyTempoChangeOptions = {},
+): ScheduledTempoChange {
   validateTempoChange(map, req);
   return applyTempoChange(map, req.tempoBpm, req.at, options);
 }

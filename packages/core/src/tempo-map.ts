@@ -77,7 +77,10 @@ export function checkTempoMap(value: unknown): TempoMap {
   if (typeof value !== 'object' || value === null) throw new InvalidArgumentError('tempoMap', 'must be an object');
   const { barLength, phases, segments } = value as Record<string, unknown>;
   if (!Number.isSafeInteger(barLength) || (barLength as number) < 1 || (barLength as number) > MAX_BAR_LENGTH) {
-    throw new InvalidArgumentError('barLength', `must be an integer from 1 to ${MAX_BAR_LENGTH}, got ${String(barLength)}`);
+    throw new InvalidArgumentError(
+      'barLength',
+      `must be an integer from 1 to ${MAX_BAR_LENGTH}, got ${String(barLength)}`,
+    );
   }
   checkPhases(phases);
   if (!Array.isArray(segments) || segments.length === 0) {
@@ -98,16 +101,26 @@ export function checkTempoMap(value: unknown): TempoMap {
     const seg = Object.freeze({ startBeat: startBeat as number, startTime, tempoBpm: tempoBpm as number });
     const prev = checked[i - 1];
     if (prev && seg.startBeat <= prev.startBeat) {
-      throw new InvalidArgumentError(`${at}.startBeat`, `must be after the previous segment's ${prev.startBeat}, got ${seg.startBeat}`);
+      throw new InvalidArgumentError(
+        `${at}.startBeat`,
+        `must be after the previous segment's ${prev.startBeat}, got ${seg.startBeat}`,
+      );
     }
     // Slot times must keep growing across the boundary: the segment may not start before the
     // last phase of the beat before it has started on the previous segment's grid.
     if (prev && !(seg.startTime > startOfLastPhase(prev, seg.startBeat - 1, phases.length))) {
-      throw new InvalidArgumentError(`${at}.startTime`, 'must be after the start of the last phase of the beat before it (the grid must not run backwards)');
+      throw new InvalidArgumentError(
+        `${at}.startTime`,
+        'must be after the start of the last phase of the beat before it (the grid must not run backwards)',
+      );
     }
     checked.push(seg);
   });
-  return Object.freeze({ segments: Object.freeze(checked), barLength: barLength as number, phases: Object.freeze([...phases]) });
+  return Object.freeze({
+    segments: Object.freeze(checked),
+    barLength: barLength as number,
+    phases: Object.freeze([...phases]),
+  });
 }
 
 /** The map as JSON text, for the KV bucket. */
@@ -136,7 +149,10 @@ function startOfLastPhase(seg: TempoSegment, beatIndex: number, phaseCount: numb
 
 function checkBpm(field: string, bpm: unknown): void {
   if (typeof bpm !== 'number' || !(bpm >= CONTRACT_MIN_BPM && bpm <= CONTRACT_MAX_BPM)) {
-    throw new InvalidArgumentError(field, `must be a number from ${CONTRACT_MIN_BPM} to ${CONTRACT_MAX_BPM}, got ${String(bpm)}`);
+    throw new InvalidArgumentError(
+      field,
+      `must be a number from ${CONTRACT_MIN_BPM} to ${CONTRACT_MAX_BPM}, got ${String(bpm)}`,
+    );
   }
 }
 

@@ -19,7 +19,10 @@ export const arbMap: fc.Arbitrary<TempoMap> = fc
     bar: fc.integer({ min: 1, max: 16 }),
     phases: fc.constantFrom<string[]>(['plan', 'execute', 'review'], ['plan', 'review'], ['execute']),
     changes: fc.array(
-      fc.record({ after: fc.double({ min: 0, max: 100_000, noNaN: true }), factor: fc.double({ min: 0.9, max: 1.1, noNaN: true }) }),
+      fc.record({
+        after: fc.double({ min: 0, max: 100_000, noNaN: true }),
+        factor: fc.double({ min: 0.9, max: 1.1, noNaN: true }),
+      }),
       { maxLength: 6 },
     ),
   })

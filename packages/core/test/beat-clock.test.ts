@@ -32,7 +32,14 @@ describe('beat clock - 12 BPM (5 s beats, 1666.67 ms phases)', () => {
 
   it('beat clock - a slot has its phase, deadline, bar and window', () => {
     const s = slot(map, 3, 1);
-    expect(s).toMatchObject({ beatIndex: 3, phaseIndex: 1, phase: 'execute', tempoBpm: 12, beatStart: T0 + 15_000, downbeat: false });
+    expect(s).toMatchObject({
+      beatIndex: 3,
+      phaseIndex: 1,
+      phase: 'execute',
+      tempoBpm: 12,
+      beatStart: T0 + 15_000,
+      downbeat: false,
+    });
     expect(s).toMatchObject({ barIndex: 0, beatInBar: 3, downbeatIndex: 0 });
     expect(s.phaseStart).toBeCloseTo(T0 + 16_666.667, 2);
     expect(s.phaseEnd).toBeCloseTo(T0 + 18_333.333, 2);
@@ -176,11 +183,16 @@ describe('beat clock - slots between two slots', () => {
   it('slotsBetween - equals the number of nextSlot steps minus one (property)', () => {
     const map = createTempoMap({ startTime: 0, tempoBpm: 90 });
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 40 }), (b, p, n) => {
-        let to = slot(map, b, p);
-        for (let i = 0; i < n; i++) to = nextSlot(map, to);
-        expect(slotsBetween(map, slot(map, b, p), to)).toBe(n - 1);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 1, max: 40 }),
+        (b, p, n) => {
+          let to = slot(map, b, p);
+          for (let i = 0; i < n; i++) to = nextSlot(map, to);
+          expect(slotsBetween(map, slot(map, b, p), to)).toBe(n - 1);
+        },
+      ),
     );
   });
 });

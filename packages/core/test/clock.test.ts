@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BLOCK_WINDOW_MS, createSystemClock, FakeClock, scheduleAt, sleepUntil, systemClock, type TimerHandle } from '@backbeat/core';
+import {
+  BLOCK_WINDOW_MS,
+  createSystemClock,
+  FakeClock,
+  scheduleAt,
+  sleepUntil,
+  systemClock,
+  type TimerHandle,
+} from '@backbeat/core';
 
 /**
  * A FakeClock whose timers fire up to `early` ms before they are due, as libuv's may (delays
@@ -162,7 +170,8 @@ describe('clock - scheduleAt on a fake clock', () => {
     for (const early of [0, 0.4, 1.7]) {
       const clock = new BlockingClock(0, early);
       const fired: number[] = [];
-      for (const t of [50, 50.25, 170.6]) scheduleAt(clock, t, (at) => fired.push(at - t), { precise: true, wait: 'block' });
+      for (const t of [50, 50.25, 170.6])
+        scheduleAt(clock, t, (at) => fired.push(at - t), { precise: true, wait: 'block' });
       clock.advance(300);
       expect(fired).toEqual([0, 0, 0]);
       expect(clock.deferred).toBe(0);
@@ -185,7 +194,9 @@ describe('clock - scheduleAt on a fake clock', () => {
     const clock = new FakeClock(0);
     expect(() => scheduleAt(clock, Number.NaN, () => {})).toThrow(/t: must be a finite/);
     expect(() => scheduleAt(clock, 10, () => {}, { spinMs: 2 })).toThrow(/spinMs/);
-    expect(() => scheduleAt(clock, 10, () => {}, { wait: 'sleep' as 'block' })).toThrow(/wait: must be 'poll' or 'block'/);
+    expect(() => scheduleAt(clock, 10, () => {}, { wait: 'sleep' as 'block' })).toThrow(
+      /wait: must be 'poll' or 'block'/,
+    );
   });
 
   it('sleepUntil - resolves at the time, rejects when aborted', async () => {
@@ -218,7 +229,12 @@ describe('clock - real clock', () => {
         ({ ms, precise, wait }: { ms: number; precise: boolean; wait?: 'block' }) =>
           new Promise<{ target: number; firedAt: number; nowInCallback: number }>((resolve) => {
             const target = systemClock.now() + ms;
-            scheduleAt(systemClock, target, (firedAt) => resolve({ target, firedAt, nowInCallback: systemClock.now() }), { precise, wait });
+            scheduleAt(
+              systemClock,
+              target,
+              (firedAt) => resolve({ target, firedAt, nowInCallback: systemClock.now() }),
+              { precise, wait },
+            );
           }),
       ),
     );

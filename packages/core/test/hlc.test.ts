@@ -81,7 +81,9 @@ describe('hlc - ordering', () => {
     const a = { physical: 5, logical: 9, node: 'ffff' };
     expect(compareHlc(a, { physical: 6, logical: 0, node: '0000' })).toBeLessThan(0);
     expect(compareHlc(a, { physical: 5, logical: 10, node: '0000' })).toBeLessThan(0);
-    expect(compareHlc({ physical: 5, logical: 9, node: '00ff' }, { physical: 5, logical: 9, node: 'fff0' })).toBeLessThan(0);
+    expect(
+      compareHlc({ physical: 5, logical: 9, node: '00ff' }, { physical: 5, logical: 9, node: 'fff0' }),
+    ).toBeLessThan(0);
     expect(compareHlc({ physical: 5, logical: 9, node: '00ff' }, { physical: 5, logical: 9, node: 'ff' })).toBe(0);
     expect(compareHlc(a, { ...a })).toBe(0);
   });
@@ -194,23 +196,31 @@ describe('hlc - receive', () => {
   it('hlc - rejects a malformed remote stamp', () => {
     const hlc = new Hlc('n1', { clock: new FakeClock(T0) });
     expect(() => hlc.update('7FFD:0001:abcd')).toThrow(InvalidArgumentError);
-    expect(() => hlc.update({ physical: Number.NaN, logical: 0, node: 'abcd' } as HlcTimestamp)).toThrow(/hlc.physical/);
+    expect(() => hlc.update({ physical: Number.NaN, logical: 0, node: 'abcd' } as HlcTimestamp)).toThrow(
+      /hlc.physical/,
+    );
   });
 
   it('hlc - an adopted update is after both the local and the remote reading', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -60_000, max: 5000 }), fc.nat({ max: 1000 }), fc.nat({ max: 5 }), fc.integer({ min: -3000, max: 3000 }), (offset, logical, ticks, wallStep) => {
-        const clock = new FakeClock(T0);
-        const hlc = new Hlc('aaaa', { clock });
-        let local = hlc.now();
-        for (let i = 0; i < ticks; i++) local = hlc.now();
-        clock.setWall(clock.wallNow() + wallStep);
-        const remote = { physical: clock.wallNow() + offset, logical, node: 'bbbb' }; // within the 5 s bound
-        const { adopted, timestamp } = hlc.update(remote);
-        expect(adopted).toBe(true);
-        expect(compareHlc(timestamp, local)).toBeGreaterThan(0);
-        expect(compareHlc(timestamp, remote)).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.integer({ min: -60_000, max: 5000 }),
+        fc.nat({ max: 1000 }),
+        fc.nat({ max: 5 }),
+        fc.integer({ min: -3000, max: 3000 }),
+        (offset, logical, ticks, wallStep) => {
+          const clock = new FakeClock(T0);
+          const hlc = new Hlc('aaaa', { clock });
+          let local = hlc.now();
+          for (let i = 0; i < ticks; i++) local = hlc.now();
+          clock.setWall(clock.wallNow() + wallStep);
+          const remote = { physical: clock.wallNow() + offset, logical, node: 'bbbb' }; // within the 5 s bound
+          const { adopted, timestamp } = hlc.update(remote);
+          expect(adopted).toBe(true);
+          expect(compareHlc(timestamp, local)).toBeGreaterThan(0);
+          expect(compareHlc(timestamp, remote)).toBeGreaterThan(0);
+        },
+      ),
     );
   });
 });

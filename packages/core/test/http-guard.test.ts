@@ -11,12 +11,27 @@ import {
   redactCredentials,
 } from '@backbeat/core';
 
-const req = (method: string, headers: Record<string, string>) => ({ method, url: '/api/v1/tempo', headers: { host: '127.0.0.1:8080', ...headers } });
+const req = (method: string, headers: Record<string, string>) => ({
+  method,
+  url: '/api/v1/tempo',
+  headers: { host: '127.0.0.1:8080', ...headers },
+});
 
 describe('http guard - one bearer rule for every server', () => {
   it('guard - the scheme is case-insensitive (RFC 7235), spaces or tabs separate it, the token has no whitespace', () => {
-    for (const h of ['Bearer s3cret', 'bearer s3cret', 'BEARER s3cret', 'Bearer \ts3cret', 'Bearer s3cret ']) expect(parseBearer(h)).toBe('s3cret');
-    for (const h of [undefined, '', 'Bearer', 'Bearer ', 'Basic s3cret', 'Bearers3cret', 'Bearer a b', 'xBearer s3cret']) expect(parseBearer(h)).toBeUndefined();
+    for (const h of ['Bearer s3cret', 'bearer s3cret', 'BEARER s3cret', 'Bearer \ts3cret', 'Bearer s3cret '])
+      expect(parseBearer(h)).toBe('s3cret');
+    for (const h of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      'Basic s3cret',
+      'Bearers3cret',
+      'Bearer a b',
+      'xBearer s3cret',
+    ])
+      expect(parseBearer(h)).toBeUndefined();
   });
 
   it('guard - a token matches only exactly (no prefix, no longer token, none without a header)', () => {
@@ -27,19 +42,45 @@ describe('http guard - one bearer rule for every server', () => {
   });
 
   it('guard - loopback names and addresses agree with and without brackets and ports', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3:8090', '::1', '[::1]', '[::1]:8080', 'localhost', 'LOCALHOST:80', '::ffff:127.0.0.1', '[::ffff:127.0.0.1]:1']) {
+    for (const h of [
+      '127.0.0.1',
+      '127.1.2.3:8090',
+      '::1',
+      '[::1]',
+      '[::1]:8080',
+      'localhost',
+      'LOCALHOST:80',
+      '::ffff:127.0.0.1',
+      '[::ffff:127.0.0.1]:1',
+    ]) {
       expect(isLoopbackHost(h), h).toBe(true);
     }
-    for (const h of ['0.0.0.0', '10.0.0.1', '::', '[::]:80', 'example.com', 'localhost.example.com', '127.0.0.1.nip.io', '']) expect(isLoopbackHost(h), h).toBe(false);
+    for (const h of [
+      '0.0.0.0',
+      '10.0.0.1',
+      '::',
+      '[::]:80',
+      'example.com',
+      'localhost.example.com',
+      '127.0.0.1.nip.io',
+      '',
+    ])
+      expect(isLoopbackHost(h), h).toBe(false);
   });
 });
 
 describe('http guard - browser attacks on a tokenless server', () => {
   it('guard - a foreign Host (DNS rebinding) is refused 403, for reads and for changes', () => {
     for (const method of ['GET', 'POST']) {
-      const r = guardRequest(req(method, { host: 'rebind.attacker.example:8080', 'content-type': 'application/json' }), {});
+      const r = guardRequest(
+        req(method, { host: 'rebind.attacker.example:8080', 'content-type': 'application/json' }),
+        {},
+      );
       expect(r?.status).toBe(403);
-      expect(r?.body).toMatchObject({ error: 'BB_ERR_FORBIDDEN', message: expect.stringMatching(/Host "rebind\.attacker\.example:8080" is not a loopback/) });
+      expect(r?.body).toMatchObject({
+        error: 'BB_ERR_FORBIDDEN',
+        message: expect.stringMatching(/Host "rebind\.attacker\.example:8080" is not a loopback/),
+      });
     }
   });
 
@@ -57,7 +98,12 @@ describe('http guard - browser attacks on a tokenless server', () => {
       expect(r?.status, type).toBe(415);
       expect(r?.body.error).toBe('BB_ERR_UNSUPPORTED_MEDIA_TYPE');
     }
-    expect(guardRequest(req('POST', { 'content-type': 'application/json; charset=utf-8', origin: 'http://127.0.0.1:8080' }), {})).toBeUndefined();
+    expect(
+      guardRequest(
+        req('POST', { 'content-type': 'application/json; charset=utf-8', origin: 'http://127.0.0.1:8080' }),
+        {},
+      ),
+    ).toBeUndefined();
     expect(guardRequest(req('GET', { origin: 'http://attacker.example' }), {})).toBeUndefined();
   });
 });
@@ -65,10 +111,21 @@ describe('http guard - browser attacks on a tokenless server', () => {
 describe('http guard - a server with a token', () => {
   it('guard - any Host is served; a change needs the token (401 with WWW-Authenticate) and passes with it whatever its type', () => {
     expect(guardRequest(req('GET', { host: 'pulse.internal:8080' }), { token: 't' })).toBeUndefined();
-    const none = guardRequest(req('POST', { host: 'pulse.internal:8080', 'content-type': 'application/json' }), { token: 't' });
-    expect(none).toMatchObject({ status: 401, headers: { 'www-authenticate': 'Bearer' }, body: { error: 'BB_ERR_UNAUTHORIZED' } });
-    expect(guardRequest(req('POST', { host: 'pulse.internal:8080', authorization: 'bearer t' }), { token: 't' })).toBeUndefined();
-    const cross = guardRequest(req('POST', { host: 'pulse.internal:8080', authorization: 'Bearer t', origin: 'http://attacker.example' }), { token: 't' });
+    const none = guardRequest(req('POST', { host: 'pulse.internal:8080', 'content-type': 'application/json' }), {
+      token: 't',
+    });
+    expect(none).toMatchObject({
+      status: 401,
+      headers: { 'www-authenticate': 'Bearer' },
+      body: { error: 'BB_ERR_UNAUTHORIZED' },
+    });
+    expect(
+      guardRequest(req('POST', { host: 'pulse.internal:8080', authorization: 'bearer t' }), { token: 't' }),
+    ).toBeUndefined();
+    const cross = guardRequest(
+      req('POST', { host: 'pulse.internal:8080', authorization: 'Bearer t', origin: 'http://attacker.example' }),
+      { token: 't' },
+    );
     expect(cross?.status).toBe(403);
   });
 });
@@ -81,18 +138,30 @@ describe('http guard - limits and error answers', () => {
   });
 
   it('guard - fastify errors become registered codes', () => {
-    expect(errorAnswer({ statusCode: 413, message: 'Request body is too large' })).toMatchObject({ status: 413, body: { error: 'BB_ERR_BODY_TOO_LARGE' } });
-    expect(errorAnswer({ statusCode: 400, validation: [], message: 'body/tempo_bpm must be number' }).body.message).toBe('body: tempo_bpm must be number');
-    expect(errorAnswer({ message: 'boom' })).toEqual({ status: 500, body: { error: 'BB_ERR_INTERNAL', message: 'internal error' } });
+    expect(errorAnswer({ statusCode: 413, message: 'Request body is too large' })).toMatchObject({
+      status: 413,
+      body: { error: 'BB_ERR_BODY_TOO_LARGE' },
+    });
+    expect(
+      errorAnswer({ statusCode: 400, validation: [], message: 'body/tempo_bpm must be number' }).body.message,
+    ).toBe('body: tempo_bpm must be number');
+    expect(errorAnswer({ message: 'boom' })).toEqual({
+      status: 500,
+      body: { error: 'BB_ERR_INTERNAL', message: 'internal error' },
+    });
   });
 });
 
 describe('redact - credentials in URLs', () => {
   it('redact - passwords and lone tokens of every URL in a text are masked; other text is kept', () => {
     expect(redactCredentials('nats://alice:s3cret@10.0.0.1:4222')).toBe('nats://alice:***@10.0.0.1:4222');
-    expect(redactCredentials('cannot connect to nats://tok3n@a:4222,tls://bob:pw@b:4222 (x)')).toBe('cannot connect to nats://***@a:4222,tls://bob:***@b:4222 (x)');
+    expect(redactCredentials('cannot connect to nats://tok3n@a:4222,tls://bob:pw@b:4222 (x)')).toBe(
+      'cannot connect to nats://***@a:4222,tls://bob:***@b:4222 (x)',
+    );
     expect(redactCredentials('{"nats":"nats://u:p%40ss@h:1"}')).toBe('{"nats":"nats://u:***@h:1"}');
-    expect(redactCredentials('nats://127.0.0.1:4222 and mail@example.com')).toBe('nats://127.0.0.1:4222 and mail@example.com');
+    expect(redactCredentials('nats://127.0.0.1:4222 and mail@example.com')).toBe(
+      'nats://127.0.0.1:4222 and mail@example.com',
+    );
   });
 });
 
@@ -106,7 +175,8 @@ describe('http guard - what clients send and where servers listen', () => {
   });
 
   it('loopbackBindProblem - without a token only loopback addresses ([::1] too); with one, any', () => {
-    for (const host of ['127.0.0.1', '::1', '[::1]', 'localhost']) expect(loopbackBindProblem('x', host, undefined), host).toBeUndefined();
+    for (const host of ['127.0.0.1', '::1', '[::1]', 'localhost'])
+      expect(loopbackBindProblem('x', host, undefined), host).toBeUndefined();
     expect(loopbackBindProblem('the admin API', '0.0.0.0', undefined)).toBe(
       "without --admin-token the admin API listens on loopback only (127.0.0.1 or ::1), got '0.0.0.0'",
     );

@@ -29,7 +29,11 @@ function fieldOf(fn: () => unknown): string | undefined {
 describe('tempo map - creation', () => {
   it('tempo map - defaults: bars of 8, phases plan, execute, review, beat 0 first', () => {
     const map = createTempoMap({ startTime: T0, tempoBpm: 12 });
-    expect(map).toEqual({ segments: [{ startBeat: 0, startTime: T0, tempoBpm: 12 }], barLength: 8, phases: ['plan', 'execute', 'review'] });
+    expect(map).toEqual({
+      segments: [{ startBeat: 0, startTime: T0, tempoBpm: 12 }],
+      barLength: 8,
+      phases: ['plan', 'execute', 'review'],
+    });
     expect(Object.isFrozen(map) && Object.isFrozen(map.segments) && Object.isFrozen(map.segments[0])).toBe(true);
     expect(beatDurationMs(12)).toBe(5000);
   });
@@ -52,9 +56,15 @@ describe('tempo map - creation', () => {
 
   it('tempo map - phases are a non-empty, ordered, unique subset of plan, execute, review', () => {
     for (const phases of [[], ['review', 'plan'], ['plan', 'plan'], ['work']]) {
-      expect(fieldOf(() => createTempoMap({ startTime: T0, tempoBpm: 12, phases })), phases.join()).toBe('phases');
+      expect(
+        fieldOf(() => createTempoMap({ startTime: T0, tempoBpm: 12, phases })),
+        phases.join(),
+      ).toBe('phases');
     }
-    expect(createTempoMap({ startTime: T0, tempoBpm: 12, phases: ['plan', 'review'] }).phases).toEqual(['plan', 'review']);
+    expect(createTempoMap({ startTime: T0, tempoBpm: 12, phases: ['plan', 'review'] }).phases).toEqual([
+      'plan',
+      'review',
+    ]);
   });
 });
 
@@ -64,7 +74,8 @@ describe('tempo map - storage', () => {
       fc.property(arbMap, (map) => {
         const back = tempoMapFromJson(tempoMapToJson(map));
         expect(back).toEqual(map);
-        for (let b = map.segments[0]!.startBeat; b < map.segments.at(-1)!.startBeat + 10; b += 7) expect(timeOf(back, b, 1)).toBe(timeOf(map, b, 1));
+        for (let b = map.segments[0]!.startBeat; b < map.segments.at(-1)!.startBeat + 10; b += 7)
+          expect(timeOf(back, b, 1)).toBe(timeOf(map, b, 1));
       }),
     );
   });
@@ -77,13 +88,24 @@ describe('tempo map - storage', () => {
     const base = { barLength: 8, phases: ['plan', 'execute', 'review'] };
     const seg0 = { startBeat: 0, startTime: T0, tempoBpm: 12 };
     // Beat 8 of the first segment starts at T0 + 40 s; its last phase before it at T0 + 38333.3.
-    expect(fieldOf(() => checkTempoMap({ ...base, segments: [seg0, { startBeat: 0, startTime: T0 + 1, tempoBpm: 12 }] }))).toBe('segments[1].startBeat');
-    expect(fieldOf(() => checkTempoMap({ ...base, segments: [seg0, { startBeat: 8, startTime: T0 + 38_000, tempoBpm: 12 }] }))).toBe('segments[1].startTime');
-    expect(checkTempoMap({ ...base, segments: [seg0, { startBeat: 8, startTime: T0 + 40_000, tempoBpm: 13 }] }).segments).toHaveLength(2);
+    expect(
+      fieldOf(() => checkTempoMap({ ...base, segments: [seg0, { startBeat: 0, startTime: T0 + 1, tempoBpm: 12 }] })),
+    ).toBe('segments[1].startBeat');
+    expect(
+      fieldOf(() =>
+        checkTempoMap({ ...base, segments: [seg0, { startBeat: 8, startTime: T0 + 38_000, tempoBpm: 12 }] }),
+      ),
+    ).toBe('segments[1].startTime');
+    expect(
+      checkTempoMap({ ...base, segments: [seg0, { startBeat: 8, startTime: T0 + 40_000, tempoBpm: 13 }] }).segments,
+    ).toHaveLength(2);
   });
 
   it('tempo map - ignores unknown fields written by a newer node', () => {
-    const map = checkTempoMap({ ...JSON.parse(tempoMapToJson(createTempoMap({ startTime: T0, tempoBpm: 12 }))), version: 2 });
+    const map = checkTempoMap({
+      ...JSON.parse(tempoMapToJson(createTempoMap({ startTime: T0, tempoBpm: 12 }))),
+      version: 2,
+    });
     expect(Object.keys(map).sort()).toEqual(['barLength', 'phases', 'segments']);
   });
 });

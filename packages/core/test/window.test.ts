@@ -18,7 +18,10 @@ describe('window id - BACKBEAT-REQ-005', () => {
   });
 
   it('window id - is the first 32 hex chars of sha256(cluster:downbeat)', () => {
-    for (const [cluster, beat] of [['chorus-aus-01', 24], ['a', 123456]] as const) {
+    for (const [cluster, beat] of [
+      ['chorus-aus-01', 24],
+      ['a', 123456],
+    ] as const) {
       const full = createHash('sha256').update(`${cluster}:${beat}`).digest('hex');
       expect(windowId(cluster, beat)).toBe(full.slice(0, 32));
     }

@@ -2,7 +2,20 @@
 // updates (long-poll). They start after the page has loaded and pause while the page is
 // hidden, so a headless screenshot (or a background tab) is never kept busy by them. What each
 // part of the page shows is painted by view.js.
-import { $, STATES, el, onBeat, push, renderBar, renderBeat, renderCluster, renderHist, renderLetters, renderReports, state } from './view.js';
+import {
+  $,
+  STATES,
+  el,
+  onBeat,
+  push,
+  renderBar,
+  renderBeat,
+  renderCluster,
+  renderHist,
+  renderLetters,
+  renderReports,
+  state,
+} from './view.js';
 
 /** @typedef {import('./view.js').ShownReport} ShownReport */
 /** @typedef {import('../src/source.js').DashboardDeadLetter} DashboardDeadLetter */
@@ -28,7 +41,9 @@ $('tempo-form').addEventListener('submit', async (e) => {
   if (f.get('justification')) body.justification = String(f.get('justification'));
   const r = await fetch('/api/v1/tempo', { method: 'POST', headers: authHeaders(), body: JSON.stringify(body) });
   const j = await r.json().catch(() => ({}));
-  $('tempo-result').textContent = r.ok ? `accepted: ${body.tempo_bpm} BPM at the next downbeat` : `refused (${r.status}): ${j.message ?? j.error ?? ''}`;
+  $('tempo-result').textContent = r.ok
+    ? `accepted: ${body.tempo_bpm} BPM at the next downbeat`
+    : `refused (${r.status}): ${j.message ?? j.error ?? ''}`;
 });
 
 $('failover').addEventListener('click', async () => {
@@ -38,7 +53,9 @@ $('failover').addEventListener('click', async () => {
   $('failover-result').textContent = 'failing over…';
   const r = await fetch('/api/v1/dev/failover', { method: 'POST', headers: authHeaders(), body: '{}' });
   const j = await r.json().catch(() => ({}));
-  $('failover-result').textContent = r.ok ? `${j.stopped} stepped down; ${j.new_leader ?? 'nobody'} leads; ${j.restarted_as} rejoined as a follower` : `refused (${r.status}): ${j.message ?? ''}`;
+  $('failover-result').textContent = r.ok
+    ? `${j.stopped} stepped down; ${j.new_leader ?? 'nobody'} leads; ${j.restarted_as} rejoined as a follower`
+    : `refused (${r.status}): ${j.message ?? ''}`;
   button.disabled = false;
   void refreshCluster();
 });

@@ -16,7 +16,17 @@
  * @typedef {{ seq: number, reset?: boolean, more?: boolean, events: Array<{ event: string, data: any }> }} Updates
  */
 
-export const STATES = ['idle', 'planning', 'executing', 'waiting', 'reviewing', 'completed', 'failed', 'blocked', 'helping'];
+export const STATES = [
+  'idle',
+  'planning',
+  'executing',
+  'waiting',
+  'reviewing',
+  'completed',
+  'failed',
+  'blocked',
+  'helping',
+];
 /**
  * The page's element `id` (the page always has it; a missing one is a bug of the page).
  * @template {HTMLElement} [T=HTMLElement]
@@ -55,7 +65,11 @@ const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '–');
 const ago = (iso) => {
   if (!iso) return '';
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  return s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+  return s < 90
+    ? `${Math.round(s)} s ago`
+    : s < 5400
+      ? `${Math.round(s / 60)} min ago`
+      : `${Math.round(s / 3600)} h ago`;
 };
 
 /**
@@ -63,7 +77,14 @@ const ago = (iso) => {
  *   barLength: number,
  *   phases: readonly string[] }}
  */
-export const state = { reports: [], letters: [], delivery: [], jitter: [], barLength: 8, phases: ['plan', 'execute', 'review'] };
+export const state = {
+  reports: [],
+  letters: [],
+  delivery: [],
+  jitter: [],
+  barLength: 8,
+  phases: ['plan', 'execute', 'review'],
+};
 
 /** @param {DashboardCluster | null | undefined} c */
 export function renderCluster(c) {
@@ -73,7 +94,9 @@ export function renderCluster(c) {
   $('leader').textContent = c.leader ?? 'none';
   $('term').textContent = String(c.term ?? '–');
   $('leader-since').textContent = c.leader_since ? `since ${time(c.leader_since)}` : '';
-  $('pending').textContent = c.pending_bpm ? `→ ${c.pending_bpm} BPM at ${c.pending_at ? time(c.pending_at) : 'the next downbeat'}` : '';
+  $('pending').textContent = c.pending_bpm
+    ? `→ ${c.pending_bpm} BPM at ${c.pending_at ? time(c.pending_at) : 'the next downbeat'}`
+    : '';
   if (c.bar_length) state.barLength = c.bar_length;
   const submit = $('tempo-form').querySelector('button');
   if (submit) submit.disabled = !c.tempo_changes;
@@ -91,16 +114,30 @@ export function renderCluster(c) {
 
 /** @param {DashboardCluster} c */
 function renderNodes(c) {
-  $(/** @type {const} */ ('nodes')).querySelector('tbody')?.replaceChildren(
-    ...(c.nodes ?? []).map((n) => {
-      const tr = el('tr', n.is_leader ? 'lead' : '');
-      tr.dataset.node = n.node_id;
-      tr.append(el('td', 'id', n.node_id), el('td', '', n.kind === 'pulse' ? 'pulse node' : 'reverb replica'), el('td', '', n.is_leader ? `leader since ${time(c.leader_since)}` : words(n.role)));
-      tr.append(el('td', 'muted', `${n.detail}${n.updated_at ? `; seen ${ago(n.updated_at)}` : ''}`));
-      return tr;
-    }),
+  $(/** @type {const} */ ('nodes'))
+    .querySelector('tbody')
+    ?.replaceChildren(
+      ...(c.nodes ?? []).map((n) => {
+        const tr = el('tr', n.is_leader ? 'lead' : '');
+        tr.dataset.node = n.node_id;
+        tr.append(
+          el('td', 'id', n.node_id),
+          el('td', '', n.kind === 'pulse' ? 'pulse node' : 'reverb replica'),
+          el('td', '', n.is_leader ? `leader since ${time(c.leader_since)}` : words(n.role)),
+        );
+        tr.append(el('td', 'muted', `${n.detail}${n.updated_at ? `; seen ${ago(n.updated_at)}` : ''}`));
+        return tr;
+      }),
+    );
+  $('servers').replaceChildren(
+    ...(c.servers ?? []).map((s) =>
+      el(
+        'li',
+        '',
+        `${s.name}${s.version ? ` (NATS ${s.version})` : ''}${s.url && s.url !== s.name ? ` at ${s.url}` : ''}${s.connected ? ' — connected' : ''}`,
+      ),
+    ),
   );
-  $('servers').replaceChildren(...(c.servers ?? []).map((s) => el('li', '', `${s.name}${s.version ? ` (NATS ${s.version})` : ''}${s.url && s.url !== s.name ? ` at ${s.url}` : ''}${s.connected ? ' — connected' : ''}`)));
 }
 
 /** @param {DashboardBeat | null | undefined} b */
@@ -115,10 +152,14 @@ export function renderBeat(b) {
   $('window').textContent = `window ${b.window_id.slice(0, 12)}`;
   const bar = $('bar');
   if (bar.children.length !== b.bar_length) {
-    bar.replaceChildren(...Array.from({ length: b.bar_length }, (_, i) => el('div', `beat${i === 0 ? ' down' : ''}`, String(i + 1))));
+    bar.replaceChildren(
+      ...Array.from({ length: b.bar_length }, (_, i) => el('div', `beat${i === 0 ? ' down' : ''}`, String(i + 1))),
+    );
   }
   const pos = b.beat_index % b.bar_length;
-  [...bar.children].forEach((c, i) => (c.className = `beat${i === 0 ? ' down' : ''}${i === pos ? ` now ${b.source}` : ''}`));
+  [...bar.children].forEach(
+    (c, i) => (c.className = `beat${i === 0 ? ' down' : ''}${i === pos ? ` now ${b.source}` : ''}`),
+  );
   const ph = $('phases');
   if (ph.children.length !== b.phases.length) ph.replaceChildren(...b.phases.map((p) => el('div', 'phase', p)));
   [...ph.children].forEach((c) => (c.className = `phase${c.textContent === b.phase ? ' now' : ''}`));
@@ -173,10 +214,16 @@ export function renderHist(id, values) {
       return d;
     }),
   );
-  $(`${id}-axis`).replaceChildren(el('span', '', `${lo.toFixed(1)} ms`), el('span', '', `${((lo + hi) / 2).toFixed(1)} ms`), el('span', '', `${hi.toFixed(1)} ms`));
+  $(`${id}-axis`).replaceChildren(
+    el('span', '', `${lo.toFixed(1)} ms`),
+    el('span', '', `${((lo + hi) / 2).toFixed(1)} ms`),
+    el('span', '', `${hi.toFixed(1)} ms`),
+  );
   /** @param {number} p */
   const f = (p) => (values.length ? `${pct(sorted, p).toFixed(2)} ms` : '–');
-  $(`${id}-stats`).textContent = values.length ? `${plural(values.length, 'beat')}: median ${f(50)}, p95 ${f(95)}, p99 ${f(99)}` : 'no beats from the leader yet';
+  $(`${id}-stats`).textContent = values.length
+    ? `${plural(values.length, 'beat')}: median ${f(50)}, p95 ${f(95)}, p99 ${f(99)}`
+    : 'no beats from the leader yet';
 }
 
 /** @param {DashboardBar | null | undefined} bar */
@@ -205,10 +252,20 @@ export function renderReports() {
       const d = el('div', `report${i === 0 ? ' newest' : ''}`);
       d.dataset.window = r.window_id;
       d.dataset.fromBeat = String(r.from_beat);
-      d.append(el('div', 'muted', `beats ${r.from_beat}–${r.to_beat}`), el('div', 'n', String(r.agents_reporting)), el('div', 'muted', r.agents_reporting === 1 ? 'agent reporting' : 'agents reporting'));
-      d.append(el('div', '', `on-time reviews: ${r.on_time_reviews}`), el('div', '', `help promises kept: ${r.help_promises_fulfilled}`), el('div', 'muted', `tempo drift ${r.tempo_drift_ms} ms`));
+      d.append(
+        el('div', 'muted', `beats ${r.from_beat}–${r.to_beat}`),
+        el('div', 'n', String(r.agents_reporting)),
+        el('div', 'muted', r.agents_reporting === 1 ? 'agent reporting' : 'agents reporting'),
+      );
+      d.append(
+        el('div', '', `on-time reviews: ${r.on_time_reviews}`),
+        el('div', '', `help promises kept: ${r.help_promises_fulfilled}`),
+        el('div', 'muted', `tempo drift ${r.tempo_drift_ms} ms`),
+      );
       if (r.state_counts) {
-        const parts = Object.entries(r.state_counts).filter(([, n]) => n > 0).map(([s, n]) => `${words(s)} ${n}`);
+        const parts = Object.entries(r.state_counts)
+          .filter(([, n]) => n > 0)
+          .map(([s, n]) => `${words(s)} ${n}`);
         if (parts.length) d.append(el('div', 'muted', parts.join(', ')));
       }
       const tags = el('div', 'tags');
@@ -226,12 +283,18 @@ export function renderReports() {
 export function renderLetters() {
   const rows = [...state.letters].reverse().slice(0, 20);
   $('letters-empty').hidden = rows.length > 0;
-  $(/** @type {const} */ ('letters')).querySelector('tbody')?.replaceChildren(
-    ...rows.map((l) => {
-      const tr = el('tr');
-      tr.append(el('td', 'mono', time(l.time)), el('td', '', words(l.reason)), el('td', 'mono', l.agent_id ?? '–'), el('td', 'mono', `${l.error ? `${l.error}: ` : ''}${l.payload}`));
-      return tr;
-    }),
-  );
+  $(/** @type {const} */ ('letters'))
+    .querySelector('tbody')
+    ?.replaceChildren(
+      ...rows.map((l) => {
+        const tr = el('tr');
+        tr.append(
+          el('td', 'mono', time(l.time)),
+          el('td', '', words(l.reason)),
+          el('td', 'mono', l.agent_id ?? '–'),
+          el('td', 'mono', `${l.error ? `${l.error}: ` : ''}${l.payload}`),
+        );
+        return tr;
+      }),
+    );
 }
-

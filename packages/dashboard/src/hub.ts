@@ -58,7 +58,11 @@ export class UpdateHub {
       source.onBeat((b) => {
         this.push('beat', b);
         // The leader, term and nodes once per beat: enough for the cluster panel.
-        if (b.phase === b.phases[0]) void source.cluster().then((c) => this.push('cluster', c), () => {});
+        if (b.phase === b.phases[0])
+          void source.cluster().then(
+            (c) => this.push('cluster', c),
+            () => {},
+          );
       }),
       source.onReport((r) => this.push('report', r)),
       source.onDeadLetter((d) => this.push('deadletter', d)),
@@ -114,7 +118,8 @@ export class UpdateHub {
    */
   since(after: number, pageBytes = HUB_PAGE_BYTES): HubAnswer {
     const oldest = this.#events[0]?.seq ?? this.#seq + 1;
-    if (after > this.#seq || (after < oldest - 1 && after !== 0)) return { seq: this.#seq, events: [], reset: true, more: false };
+    if (after > this.#seq || (after < oldest - 1 && after !== 0))
+      return { seq: this.#seq, events: [], reset: true, more: false };
     // Sequences are consecutive: the first event after `after` is at a known index.
     const from = Math.max(0, after - oldest + 1);
     const events: HubEvent[] = [];

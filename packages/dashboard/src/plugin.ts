@@ -18,7 +18,11 @@ const ASSETS: Record<string, string> = {
   '/dashboard/view.js': 'view.js',
   '/dashboard/style.css': 'style.css',
 };
-const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+const TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+};
 /** Longest a poll waits for an event before it answers with none. */
 const HOLD_MS = 300;
 
@@ -30,10 +34,16 @@ export interface DashboardOptions {
 
 /** Adds the dashboard routes to `app`. */
 export function registerDashboard(app: FastifyInstance, source: DashboardSource, options: DashboardOptions = {}): void {
-  const files = new Map(Object.entries(ASSETS).map(([route, file]) => [route, readFileSync(new URL(`../public/${file}`, import.meta.url))]));
+  const files = new Map(
+    Object.entries(ASSETS).map(([route, file]) => [route, readFileSync(new URL(`../public/${file}`, import.meta.url))]),
+  );
   for (const [route, file] of Object.entries(ASSETS)) {
     app.get(route, async (_req, reply) =>
-      reply.type(TYPES[file.split('.').pop()!]!).headers(PAGE_SECURITY_HEADERS).header('cache-control', 'no-cache').send(files.get(route)),
+      reply
+        .type(TYPES[file.split('.').pop()!]!)
+        .headers(PAGE_SECURITY_HEADERS)
+        .header('cache-control', 'no-cache')
+        .send(files.get(route)),
     );
   }
   const hub = new UpdateHub(source);
@@ -60,7 +70,8 @@ export function registerDashboard(app: FastifyInstance, source: DashboardSource,
   let lastPage: { key: string; body: Buffer } | undefined;
   app.get<{ Querystring: { after?: string } }>('/api/v1/updates', async (req, reply) => {
     const after = Number(req.query.after ?? '0');
-    if (!Number.isSafeInteger(after) || after < 0) return sendHttpError(reply, httpError('BB_ERR_BAD_REQUEST', 'query.after must be an integer >= 0'));
+    if (!Number.isSafeInteger(after) || after < 0)
+      return sendHttpError(reply, httpError('BB_ERR_BAD_REQUEST', 'query.after must be an integer >= 0'));
     // One bounded page, joined from events serialised when they arrived; pollers asking the
     // same question of the same buffer (many pages open, or a hostile loop) share one body.
     const answer = await hub.poll(after, HOLD_MS);
@@ -78,10 +89,19 @@ export function registerDashboard(app: FastifyInstance, source: DashboardSource,
   // Bounded: backpressure pauses a stream, a stream too far behind is closed, and the number
   // of streams is capped (live-streams.ts).
   app.get('/api/v1/events', (req, reply) => {
-    if (!streams.admit()) return sendHttpError(reply, httpError('BB_ERR_UNAVAILABLE', `${limits.maxStreams} live streams are open and keep up: try again later`));
+    if (!streams.admit())
+      return sendHttpError(
+        reply,
+        httpError('BB_ERR_UNAVAILABLE', `${limits.maxStreams} live streams are open and keep up: try again later`),
+      );
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     res.write(`event: hello\ndata: ${JSON.stringify({ cluster_id: source.clusterId })}\n\n`);
     streams.add(res);
     const ping = setInterval(() => {

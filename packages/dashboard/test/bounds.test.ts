@@ -38,7 +38,12 @@ function handSource() {
     agent_id: `agent:${'x'.repeat(60 * 1024)}`,
     payload: 'p'.repeat(10_000),
   });
-  return { source, fire: (n: number) => { for (let i = 0; i < n; i++) letters.forEach((cb) => cb(hostile(i))); } };
+  return {
+    source,
+    fire: (n: number) => {
+      for (let i = 0; i < n; i++) letters.forEach((cb) => cb(hostile(i)));
+    },
+  };
 }
 
 let app: FastifyInstance | undefined;
@@ -145,7 +150,9 @@ describe('dashboard - bounded under abuse', () => {
       sock.setEncoding('utf8');
       sock.on('data', (d: string) => (t += d));
       sock.on('close', () => resolve(t));
-      sock.on('connect', () => sock.write(`GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`));
+      sock.on('connect', () =>
+        sock.write(`GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
+      );
     });
     expect(third).toMatch(/^HTTP\/1\.1 503 /);
     expect(third).toMatch(/live streams are open and keep up/);

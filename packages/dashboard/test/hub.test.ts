@@ -19,8 +19,23 @@ function handSource() {
     changeTempo: async () => ({ status: 501, body: {} }),
   };
   const beat = (i: number, phase = 'execute') =>
-    ({ beat_index: i, phase, phases: ['plan', 'execute', 'review'], bar_length: 4, downbeat: false, tempo_bpm: 60, window_id: 'w', source: 'leader', delivery_ms: 1, jitter_ms: 0 }) as DashboardBeat;
-  return { source, fire: (i: number, phase?: string) => beats.forEach((b) => b(beat(i, phase))), listeners: () => beats.size };
+    ({
+      beat_index: i,
+      phase,
+      phases: ['plan', 'execute', 'review'],
+      bar_length: 4,
+      downbeat: false,
+      tempo_bpm: 60,
+      window_id: 'w',
+      source: 'leader',
+      delivery_ms: 1,
+      jitter_ms: 0,
+    }) as DashboardBeat;
+  return {
+    source,
+    fire: (i: number, phase?: string) => beats.forEach((b) => b(beat(i, phase))),
+    listeners: () => beats.size,
+  };
 }
 
 describe('dashboard hub - live updates for the long-poll', () => {

@@ -5,7 +5,16 @@
  * token the CLI binds the API to loopback only and the guard answers loopback `Host`s only.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { BackbeatError, TempoChangeError, errorAnswer, guardHook, httpError, httpServerOptions, sendHttpError, type HttpLimits } from '@backbeat/core';
+import {
+  BackbeatError,
+  TempoChangeError,
+  errorAnswer,
+  guardHook,
+  httpError,
+  httpServerOptions,
+  sendHttpError,
+  type HttpLimits,
+} from '@backbeat/core';
 import type { Pulse } from './pulse.js';
 
 /** Options of {@link buildAdminApp}. */
@@ -40,7 +49,8 @@ export interface TempoChangeAnswer {
  */
 export async function tempoChangeAnswer(pulse: Pulse, body: unknown): Promise<TempoChangeAnswer> {
   const b = body as { tempo_bpm?: unknown; justification?: unknown } | null;
-  if (typeof b !== 'object' || b === null || typeof b.tempo_bpm !== 'number') return httpError('BB_ERR_BAD_REQUEST', 'body.tempo_bpm must be a number');
+  if (typeof b !== 'object' || b === null || typeof b.tempo_bpm !== 'number')
+    return httpError('BB_ERR_BAD_REQUEST', 'body.tempo_bpm must be a number');
   if (b.justification !== undefined && (typeof b.justification !== 'string' || b.justification.length > 1024)) {
     return httpError('BB_ERR_BAD_REQUEST', 'body.justification must be a string of at most 1024 characters');
   }
@@ -48,7 +58,11 @@ export async function tempoChangeAnswer(pulse: Pulse, body: unknown): Promise<Te
     const accepted = await pulse.requestTempoChange({ tempo_bpm: b.tempo_bpm, justification: b.justification });
     return { status: 202, body: { accepted: true, pending: accepted } };
   } catch (err) {
-    if (err instanceof TempoChangeError) return { status: 400, body: { error: err.code, message: err.message, rule: err.context.rule, field: err.context.field } };
+    if (err instanceof TempoChangeError)
+      return {
+        status: 400,
+        body: { error: err.code, message: err.message, rule: err.context.rule, field: err.context.field },
+      };
     if (err instanceof BackbeatError) return { status: 503, body: { error: err.code, message: err.message } };
     throw err;
   }
@@ -63,7 +77,9 @@ export function buildAdminApp(pulse: Pulse, options: AdminOptions = {}): Fastify
   });
   app.addHook('onRequest', guardHook({ token: options.token }));
   app.setErrorHandler((err, _req, reply) => sendHttpError(reply, errorAnswer(err as Error)));
-  app.setNotFoundHandler((req, reply) => sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`)));
+  app.setNotFoundHandler((req, reply) =>
+    sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`)),
+  );
 
   app.get('/tempo', async () => pulse.tempoStatus());
 
@@ -93,7 +109,9 @@ export function buildAdminApp(pulse: Pulse, options: AdminOptions = {}): Fastify
     const r = pulse.readiness();
     return reply.code(r.ready ? 200 : 503).send(r);
   });
-  app.get('/live', async (_req, reply) => reply.code(pulse.state === 'stopped' ? 503 : 200).send({ live: pulse.state !== 'stopped' }));
+  app.get('/live', async (_req, reply) =>
+    reply.code(pulse.state === 'stopped' ? 503 : 200).send({ live: pulse.state !== 'stopped' }),
+  );
   app.get('/metrics', async (_req, reply) => {
     const r = pulse.metrics.registry;
     return reply.type(r.contentType).send(await r.metrics());

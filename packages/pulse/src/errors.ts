@@ -11,7 +11,11 @@ export const PULSE_ERROR_CODES = {
  * so a node fencing with another value could publish beside the next leader (docs/spec.md §7
  * Election, terms and fencing): the pulse refuses to start.
  */
-export class LeaseTtlMismatchError extends BackbeatError<{ bucket: string; bucketTtlMs: number; requestedTtlMs: number }> {
+export class LeaseTtlMismatchError extends BackbeatError<{
+  bucket: string;
+  bucketTtlMs: number;
+  requestedTtlMs: number;
+}> {
   constructor(bucket: string, bucketTtlMs: number, requestedTtlMs: number) {
     super(
       'BB_ERR_LEASE_TTL_MISMATCH',

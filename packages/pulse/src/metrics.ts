@@ -39,14 +39,23 @@ export interface PulseGaugeReadings {
 export function createPulseMetrics(registry = new Registry(), readings: PulseGaugeReadings = {}): PulseMetrics {
   return {
     registry,
-    publishDuration: new Histogram({ name: 'backbeat_beat_publish_duration_seconds', help: 'Time spent publishing one BeatFrame', buckets: SUB_MS, registers: [registry] }),
+    publishDuration: new Histogram({
+      name: 'backbeat_beat_publish_duration_seconds',
+      help: 'Time spent publishing one BeatFrame',
+      buckets: SUB_MS,
+      registers: [registry],
+    }),
     jitter: new Histogram({
       name: 'backbeat_pulse_jitter_seconds',
       help: 'Publish time minus scheduled time of each BeatFrame (BACKBEAT-PER-002)',
       buckets: SUB_MS,
       registers: [registry],
     }),
-    timerDriftRatio: new Gauge({ name: 'backbeat_timer_drift_ratio', help: 'Drift of the local grid against the leader frames, as a ratio of elapsed time (BACKBEAT-PER-003)', registers: [registry] }),
+    timerDriftRatio: new Gauge({
+      name: 'backbeat_timer_drift_ratio',
+      help: 'Drift of the local grid against the leader frames, as a ratio of elapsed time (BACKBEAT-PER-003)',
+      registers: [registry],
+    }),
     isLeader: new Gauge({
       name: 'backbeat_is_leader',
       help: '1 while this node holds the leader lease and may publish',
@@ -55,9 +64,23 @@ export function createPulseMetrics(registry = new Registry(), readings: PulseGau
         if (readings.isLeader) this.set(readings.isLeader() ? 1 : 0);
       },
     }),
-    beatsTotal: new Counter({ name: 'backbeat_beats_total', help: 'BeatFrames published by this node', labelNames: ['phase'], registers: [registry] }),
-    tempoChangeErrors: new Counter({ name: 'backbeat_tempo_change_errors_total', help: 'Refused tempo changes', labelNames: ['reason'], registers: [registry] }),
-    leadershipChanges: new Counter({ name: 'backbeat_leadership_changes_total', help: 'Changes of leader seen by this node', registers: [registry] }),
+    beatsTotal: new Counter({
+      name: 'backbeat_beats_total',
+      help: 'BeatFrames published by this node',
+      labelNames: ['phase'],
+      registers: [registry],
+    }),
+    tempoChangeErrors: new Counter({
+      name: 'backbeat_tempo_change_errors_total',
+      help: 'Refused tempo changes',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    leadershipChanges: new Counter({
+      name: 'backbeat_leadership_changes_total',
+      help: 'Changes of leader seen by this node',
+      registers: [registry],
+    }),
     framesSkipped: new Counter({
       name: 'backbeat_frames_skipped_total',
       help:
@@ -95,14 +118,20 @@ export function createPulseMetrics(registry = new Registry(), readings: PulseGau
         if (readings.term) this.set(readings.term());
       },
     }),
-    kvValuesRefused: new Counter({ name: 'backbeat_kv_values_refused_total', help: 'KV values refused by their checks (the last good value stays)', labelNames: ['key'], registers: [registry] }),
+    kvValuesRefused: new Counter({
+      name: 'backbeat_kv_values_refused_total',
+      help: 'KV values refused by their checks (the last good value stays)',
+      labelNames: ['key'],
+      registers: [registry],
+    }),
     clockOffset: new Gauge({
       name: 'backbeat_clock_offset_seconds',
       help: "This node's clock minus the NATS servers' (against=nats) or the other pulse nodes' (against=peers)",
       labelNames: ['against'],
       registers: [registry],
       collect() {
-        for (const [against, ms] of Object.entries(readings.clockOffsetMs?.() ?? {})) if (ms !== null) this.set({ against }, ms / 1000);
+        for (const [against, ms] of Object.entries(readings.clockOffsetMs?.() ?? {}))
+          if (ms !== null) this.set({ against }, ms / 1000);
       },
     }),
     streamStepdowns: new Counter({

@@ -1,7 +1,27 @@
 /** Pulse options: documented, defaulted, validated and frozen. */
 import { randomBytes } from 'node:crypto';
-import { CONTRACT_MAX_BPM, CONTRACT_MIN_BPM, DEFAULT_BAR_LENGTH, DEFAULT_CLUSTER_ID, InvalidArgumentError, PHASE_ALIASES, PHASES, isPhase, systemClock, silentLogger, type Clock, type Logger, type Phase } from '@backbeat/core';
-import { assertClusterId, checkReplicaSetting, type Bus, type NatsConfig, type ReplicaSetting } from '@backbeat/transport';
+import {
+  CONTRACT_MAX_BPM,
+  CONTRACT_MIN_BPM,
+  DEFAULT_BAR_LENGTH,
+  DEFAULT_CLUSTER_ID,
+  InvalidArgumentError,
+  PHASE_ALIASES,
+  PHASES,
+  isPhase,
+  systemClock,
+  silentLogger,
+  type Clock,
+  type Logger,
+  type Phase,
+} from '@backbeat/core';
+import {
+  assertClusterId,
+  checkReplicaSetting,
+  type Bus,
+  type NatsConfig,
+  type ReplicaSetting,
+} from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { BeatFencing } from './emit/beat-sink.js';
 import type { LeaderElector } from './lease/leader-elector.js';
@@ -96,7 +116,13 @@ export interface PulseOptions {
   /** Metrics registry (a new one by default). */
   registry?: Registry;
   /** Instrumentation hook: called after each frame is published (benchmarks, tests). */
-  onPublished?: (e: { beatIndex: number; phaseIndex: number; scheduledAt: number; firedAt: number; publishedAt: number }) => void;
+  onPublished?: (e: {
+    beatIndex: number;
+    phaseIndex: number;
+    scheduledAt: number;
+    firedAt: number;
+    publishedAt: number;
+  }) => void;
 }
 
 /** Options after defaults and checks. */
@@ -138,7 +164,8 @@ export function normalizePhases(names: readonly string[]): Phase[] {
   return names.map((raw) => {
     const name = raw.trim();
     const phase = PHASE_ALIASES[name] ?? name;
-    if (!isPhase(phase)) throw new InvalidArgumentError('phases', `'${name}' is not one of plan, execute (or work), review`);
+    if (!isPhase(phase))
+      throw new InvalidArgumentError('phases', `'${name}' is not one of plan, execute (or work), review`);
     return phase;
   });
 }
@@ -155,21 +182,31 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
   const maxBpm = o.maxBpm ?? 24;
   const bpm = o.bpm ?? 12;
   if (!(minBpm >= CONTRACT_MIN_BPM && minBpm <= maxBpm && maxBpm <= CONTRACT_MAX_BPM)) {
-    throw new InvalidArgumentError('min-bpm/max-bpm', `need ${CONTRACT_MIN_BPM} <= min-bpm <= max-bpm <= ${CONTRACT_MAX_BPM}, got ${minBpm} and ${maxBpm}`);
+    throw new InvalidArgumentError(
+      'min-bpm/max-bpm',
+      `need ${CONTRACT_MIN_BPM} <= min-bpm <= max-bpm <= ${CONTRACT_MAX_BPM}, got ${minBpm} and ${maxBpm}`,
+    );
   }
   if (!(bpm >= minBpm && bpm <= maxBpm)) {
     const lift = bpm > maxBpm ? `set --max-bpm to ${bpm} or more` : `set --min-bpm to ${bpm} or less`;
     throw new InvalidArgumentError('bpm', `must be from ${minBpm} to ${maxBpm}, got ${bpm}: ${lift} to lift the limit`);
   }
   const barLength = o.barLength ?? DEFAULT_BAR_LENGTH;
-  if (!Number.isSafeInteger(barLength) || barLength < 1 || barLength > 10_000) throw new InvalidArgumentError('bar', `must be an integer from 1 to 10000, got ${barLength}`);
+  if (!Number.isSafeInteger(barLength) || barLength < 1 || barLength > 10_000)
+    throw new InvalidArgumentError('bar', `must be an integer from 1 to 10000, got ${barLength}`);
   const phases = normalizePhases(o.phases ?? PHASES);
   const leaseTtlMs = o.leaseTtlMs;
-  if (leaseTtlMs !== undefined && (!Number.isFinite(leaseTtlMs) || leaseTtlMs < 500 || leaseTtlMs > 600_000)) throw new InvalidArgumentError('lease-ttl', `must be from 500 to 600000 ms, got ${leaseTtlMs}`);
+  if (leaseTtlMs !== undefined && (!Number.isFinite(leaseTtlMs) || leaseTtlMs < 500 || leaseTtlMs > 600_000))
+    throw new InvalidArgumentError('lease-ttl', `must be from 500 to 600000 ms, got ${leaseTtlMs}`);
   const maxClockOffsetMs = o.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS;
-  if (!(maxClockOffsetMs > 0)) throw new InvalidArgumentError('max-clock-offset', `must be a number of ms > 0 (Infinity: no check), got ${maxClockOffsetMs}`);
+  if (!(maxClockOffsetMs > 0))
+    throw new InvalidArgumentError(
+      'max-clock-offset',
+      `must be a number of ms > 0 (Infinity: no check), got ${maxClockOffsetMs}`,
+    );
   const kvOutageGraceMs = o.kvOutageGraceMs ?? DEFAULT_KV_OUTAGE_GRACE_MS;
-  if (!Number.isFinite(kvOutageGraceMs) || kvOutageGraceMs < 0 || kvOutageGraceMs > 600_000) throw new InvalidArgumentError('kv-outage-grace', `must be from 0 to 600000 ms, got ${kvOutageGraceMs}`);
+  if (!Number.isFinite(kvOutageGraceMs) || kvOutageGraceMs < 0 || kvOutageGraceMs > 600_000)
+    throw new InvalidArgumentError('kv-outage-grace', `must be from 0 to 600000 ms, got ${kvOutageGraceMs}`);
   const streamPlacement = o.streamPlacement ?? 'away-from-leader';
   if (!STREAM_PLACEMENT_MODES.includes(streamPlacement)) {
     const got = String(streamPlacement);
@@ -180,7 +217,8 @@ export function resolvePulseOptions(o: Omit<PulseOptions, 'bus'>): ResolvedPulse
     throw new InvalidArgumentError('beat-fencing', `must be 'server' or 'sender', got '${String(beatFencing)}'`);
   }
   const nodeId = o.nodeId || `pulse-${randomBytes(4).toString('hex')}`;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId))
+    throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 of letters, digits, '.', '_' or '-'`);
   return Object.freeze({
     clusterId,
     nodeId,

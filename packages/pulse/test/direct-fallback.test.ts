@@ -57,8 +57,9 @@ const timeout = named('TimeoutError', 'timeout');
 describe('direct fallback - rules', () => {
   it('unavailable - no responders and a 503 allow the fallback; a timeout, a refusal or a permission error never do', () => {
     expect(streamUnavailable(noResponders)).toBe(true);
-    expect(streamUnavailable(named('JetStreamApiError', 'JetStream system temporarily unavailable', { status: 503 })))
-      .toBe(true);
+    expect(
+      streamUnavailable(named('JetStreamApiError', 'JetStream system temporarily unavailable', { status: 503 })),
+    ).toBe(true);
     // A timeout is no evidence: the stream's leader may sit behind a route the network holds.
     expect(streamUnavailable(timeout)).toBe(false);
     expect(streamUnavailable(named('RequestError', 'request failed', { cause: timeout }))).toBe(false);

@@ -26,7 +26,10 @@ describe.concurrent('pulse - election on nats-server', () => {
     const leaders = nodes.filter((p) => p.leaderStatus().is_leader);
     expect(leaders).toHaveLength(1);
     const term = leaders[0]!.leaderStatus().term;
-    for (const p of nodes) await waitFor(() => p.leaderStatus().leader === leaders[0]!.options.nodeId, { message: 'followers to know the leader' });
+    for (const p of nodes)
+      await waitFor(() => p.leaderStatus().leader === leaders[0]!.options.nodeId, {
+        message: 'followers to know the leader',
+      });
     expect(new Set(seen.frames.map((f) => f.term))).toEqual(new Set([term]));
     expect(gridProblems(seen.frames)).toEqual([]);
     expect(seen.invalid).toEqual([]);
@@ -49,7 +52,10 @@ describe.concurrent('pulse - election on nats-server', () => {
     await waitFor(() => b.leaderStatus().is_leader, { timeoutMs: 3000, message: 'b to lead' });
     const tookOver = performance.timeOrigin + performance.now() - stoppedAt;
     expect(tookOver).toBeLessThan(1000); // released lease: no TTL wait
-    await waitFor(() => seen.frames.some((f) => f.term > termA), { timeoutMs: 3000, message: 'a frame of the new term' });
+    await waitFor(() => seen.frames.some((f) => f.term > termA), {
+      timeoutMs: 3000,
+      message: 'a frame of the new term',
+    });
     await waitFor(() => seen.frames.filter((f) => f.term > termA).length >= 3, { timeoutMs: 3000 });
     expect(b.leaderStatus().term).toBeGreaterThan(termA);
     expect(gridProblems(seen.frames)).toEqual([]);

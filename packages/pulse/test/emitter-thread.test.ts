@@ -22,7 +22,15 @@ describe('pulse - the emitter thread', () => {
     nats.track(bus);
     nats.track(observer);
     const seen = collectFrames(observer, 'thread');
-    const p = new Pulse({ bus, clusterId: 'thread', nodeId: 'w', bpm: 120, maxBpm: 120, leaseTtlMs: 2000, emitterNats: { servers: nats.url } });
+    const p = new Pulse({
+      bus,
+      clusterId: 'thread',
+      nodeId: 'w',
+      bpm: 120,
+      maxBpm: 120,
+      leaseTtlMs: 2000,
+      emitterNats: { servers: nats.url },
+    });
     nats.track(p);
     await p.start();
     await waitFor(() => seen.frames.length >= 3, { timeoutMs: 5000, message: 'frames from the emitter thread' });
@@ -39,7 +47,9 @@ describe('pulse - the emitter thread', () => {
       expect(lateness).toBeLessThan(83); // within the stale bound: sent, not skipped
     }
     expect(gridProblems(seen.frames)).toEqual([]);
-    await waitFor(() => p.publishedCount >= seen.frames.length, { message: 'the main thread to count what the emitter sent' });
+    await waitFor(() => p.publishedCount >= seen.frames.length, {
+      message: 'the main thread to count what the emitter sent',
+    });
     await p.stop();
     const n = seen.frames.length;
     await observer.flush();

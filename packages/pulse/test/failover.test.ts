@@ -25,7 +25,9 @@ async function pair(cluster: string, extra: string[] = []): Promise<Pair> {
     { timeoutMs: 5000, message: 'one of the pair to lead' },
   );
   const follower = both.find((p) => p !== leader)!;
-  await waitFor(async () => (await getJson(`${follower.admin}/leader`)).leader === leader.nodeId, { message: 'the other to follow it' });
+  await waitFor(async () => (await getJson(`${follower.admin}/leader`)).leader === leader.nodeId, {
+    message: 'the other to follow it',
+  });
   return { leader, follower };
 }
 
@@ -52,7 +54,10 @@ describe('pulse - failover between processes on nats-server', () => {
     const oldTerm = seen.frames.at(-1)!.term;
     const killedAt = now();
     leader.proc.kill('SIGKILL');
-    await waitFor(() => seen.frames.some((f) => f.term > oldTerm), { timeoutMs: 6000, message: 'a frame from the new leader' });
+    await waitFor(() => seen.frames.some((f) => f.term > oldTerm), {
+      timeoutMs: 6000,
+      message: 'a frame from the new leader',
+    });
     const gap = seen.frames.find((f) => f.term > oldTerm)!.at - killedAt;
     // TTL 1000 ms + one phase + the follower's retry (min(250, TTL / 8) = 125 ms).
     expect(gap).toBeLessThan(1000 + PHASE_MS + 125 + 100);
@@ -73,11 +78,17 @@ describe('pulse - failover between processes on nats-server', () => {
     await waitFor(() => seen.frames.length >= 6, { timeoutMs: 5000 });
     const oldTerm = seen.frames.at(-1)!.term;
     leader.proc.kill('SIGSTOP');
-    await waitFor(async () => (await getJson(`${follower.admin}/leader`)).is_leader === true, { timeoutMs: 5000, message: 'the follower to take over' });
+    await waitFor(async () => (await getJson(`${follower.admin}/leader`)).is_leader === true, {
+      timeoutMs: 5000,
+      message: 'the follower to take over',
+    });
     await waitFor(() => seen.frames.some((f) => f.term > oldTerm), { timeoutMs: 3000 });
     const resumedAt = now();
     leader.proc.kill('SIGCONT');
-    await waitFor(async () => (await getJson(`${leader.admin}/leader`)).is_leader === false, { timeoutMs: 3000, message: 'the old leader to answer as a follower' });
+    await waitFor(async () => (await getJson(`${leader.admin}/leader`)).is_leader === false, {
+      timeoutMs: 3000,
+      message: 'the old leader to answer as a follower',
+    });
     await waitFor(() => seen.frames.filter((f) => f.at > resumedAt).length >= 6, { timeoutMs: 5000 });
     const staleAfterWake = seen.frames.filter((f) => f.at > resumedAt && f.term <= oldTerm);
     expect(staleAfterWake).toEqual([]);
@@ -94,7 +105,10 @@ describe('pulse - failover between processes on nats-server', () => {
     leader.proc.kill('SIGTERM');
     expect(await leader.proc.exited).toBe(0);
     expect(now() - t).toBeLessThan(2000);
-    await waitFor(async () => (await getJson(`${follower.admin}/leader`)).is_leader === true, { timeoutMs: 1500, message: 'an immediate takeover' });
+    await waitFor(async () => (await getJson(`${follower.admin}/leader`)).is_leader === true, {
+      timeoutMs: 1500,
+      message: 'an immediate takeover',
+    });
     expect(leader.proc.stdout).toMatch(/released the leader lease/);
     seen.stop();
     await follower.proc.stop();
@@ -106,7 +120,10 @@ describe('pulse - failover between processes on nats-server', () => {
     await waitFor(() => seen.frames.length >= 6, { timeoutMs: 6000 });
     await fx.server.restart();
     const restartedAt = now();
-    await waitFor(() => seen.frames.filter((f) => f.at > restartedAt).length >= 6, { timeoutMs: 10_000, message: 'frames after the restart' });
+    await waitFor(() => seen.frames.filter((f) => f.at > restartedAt).length >= 6, {
+      timeoutMs: 10_000,
+      message: 'frames after the restart',
+    });
     expect(gridProblems(seen.frames)).toEqual([]);
     for (const f of seen.frames.filter((x) => x.at > restartedAt)) {
       expect(f.at - Date.parse(f.frame.scheduled_at!)).toBeLessThan(100); // on the grid, nothing replayed late

@@ -19,18 +19,41 @@ describe('kv gates - one check per kind of KV value', () => {
   it('gates - pending tempo change: fields checked, each refusal names its field', () => {
     const good = { tempo_bpm: 22, justification: '', requested_at: new Date(T0).toISOString(), requested_by: 'n1' };
     expect(gatePending(encodeJson(good))).toEqual({ ok: true, value: good });
-    expect(gatePending(encodeJson({ ...good, tempo_bpm: 'fast' }))).toMatchObject({ ok: false, reason: expect.stringMatching(/tempo_bpm/) });
-    expect(gatePending(encodeJson({ ...good, tempo_bpm: 5000 }))).toMatchObject({ ok: false, reason: expect.stringMatching(/tempo_bpm/) });
-    expect(gatePending(encodeJson({ ...good, requested_by: 3 }))).toMatchObject({ ok: false, reason: expect.stringMatching(/requested_by/) });
-    expect(gatePending(encodeJson({ ...good, effective_beat: -1 }))).toMatchObject({ ok: false, reason: expect.stringMatching(/effective_beat/) });
-    expect(gatePending(encodeJson({ ...good, effective_at: 'soon' }))).toMatchObject({ ok: false, reason: expect.stringMatching(/effective_at/) });
+    expect(gatePending(encodeJson({ ...good, tempo_bpm: 'fast' }))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/tempo_bpm/),
+    });
+    expect(gatePending(encodeJson({ ...good, tempo_bpm: 5000 }))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/tempo_bpm/),
+    });
+    expect(gatePending(encodeJson({ ...good, requested_by: 3 }))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/requested_by/),
+    });
+    expect(gatePending(encodeJson({ ...good, effective_beat: -1 }))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/effective_beat/),
+    });
+    expect(gatePending(encodeJson({ ...good, effective_at: 'soon' }))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/effective_at/),
+    });
     expect(gatePending(text('[]')).ok).toBe(false);
   });
 
   it('gates - lease and term records: term must be an integer >= 1', () => {
-    expect(gateLease(encodeJson({ node_id: 'a', term: 3, acquired_at: 'x' }))).toMatchObject({ ok: true, value: { term: 3 } });
-    expect(gateLease(encodeJson({ node_id: 'a', term: '3', acquired_at: 'x' }))).toMatchObject({ ok: false, reason: expect.stringMatching(/term/) });
-    expect(gateTermRecord(encodeJson({ term: 2, node_id: 'a', last_slot: { beat_index: 4, phase_index: 1 } }))).toMatchObject({ ok: true, value: { term: 2, last_slot: { beat_index: 4, phase_index: 1 } } });
+    expect(gateLease(encodeJson({ node_id: 'a', term: 3, acquired_at: 'x' }))).toMatchObject({
+      ok: true,
+      value: { term: 3 },
+    });
+    expect(gateLease(encodeJson({ node_id: 'a', term: '3', acquired_at: 'x' }))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/term/),
+    });
+    expect(
+      gateTermRecord(encodeJson({ term: 2, node_id: 'a', last_slot: { beat_index: 4, phase_index: 1 } })),
+    ).toMatchObject({ ok: true, value: { term: 2, last_slot: { beat_index: 4, phase_index: 1 } } });
     expect(gateTermRecord(encodeJson({ term: 0, node_id: 'a' })).ok).toBe(false);
     expect(gateTermRecord(text('')).ok).toBe(false);
   });

@@ -16,7 +16,12 @@ export function collectFrames(bus: Bus, clusterId: string): { frames: SeenFrame[
   const sub = bus.subscribe(subjects(clusterId).beat, (m) => {
     const r = parseBeatFrame(m.data);
     if (!r.ok) invalid.push(r.error.message);
-    else frames.push({ frame: r.message, term: Number(m.headers['Backbeat-Term']), at: performance.timeOrigin + performance.now() });
+    else
+      frames.push({
+        frame: r.message,
+        term: Number(m.headers['Backbeat-Term']),
+        at: performance.timeOrigin + performance.now(),
+      });
   });
   return { frames, invalid, stop: () => sub.unsubscribe() };
 }
@@ -35,7 +40,10 @@ export function gridProblems(frames: readonly SeenFrame[]): string[] {
   for (let i = 1; i < frames.length; i++) {
     const a = slotNo(frames[i - 1]!.frame);
     const b = slotNo(frames[i]!.frame);
-    if (b <= a) out.push(`slot ${b} (beat ${frames[i]!.frame.beat_index} ${frames[i]!.frame.phase}, term ${frames[i]!.term}) after slot ${a}`);
+    if (b <= a)
+      out.push(
+        `slot ${b} (beat ${frames[i]!.frame.beat_index} ${frames[i]!.frame.phase}, term ${frames[i]!.term}) after slot ${a}`,
+      );
   }
   return out;
 }

@@ -46,8 +46,19 @@ async function node(id: string, graceMs = 3000): Promise<Node> {
   const lease = fault();
   const state = fault();
   const logs: string[] = [];
-  const logger = { info: (_o: object, m: string) => logs.push(m), warn: (_o: object, m: string) => logs.push(m), error: () => {}, debug: () => {} };
-  const e = new KvLeaseElector(faulty(leaseKv, clock, lease, T.requestTimeoutMs), id, { state: faulty(stateKv, clock, state, T.requestTimeoutMs), ttlMs: TTL, kvOutageGraceMs: graceMs, clock, logger: logger as never });
+  const logger = {
+    info: (_o: object, m: string) => logs.push(m),
+    warn: (_o: object, m: string) => logs.push(m),
+    error: () => {},
+    debug: () => {},
+  };
+  const e = new KvLeaseElector(faulty(leaseKv, clock, lease, T.requestTimeoutMs), id, {
+    state: faulty(stateKv, clock, state, T.requestTimeoutMs),
+    ttlMs: TTL,
+    kvOutageGraceMs: graceMs,
+    clock,
+    logger: logger as never,
+  });
   const n = { e, lease, state, logs };
   nodes.push(n);
   return n;
@@ -104,8 +115,14 @@ describe('lease - KV outage rules', () => {
     // Published well past the lease (TTL 1 s), never past its last renewal + TTL - margin + grace.
     expect(lastPublishable - downAt).toBeGreaterThan(TTL + 1000);
     expect(lastPublishable - downAt).toBeLessThanOrEqual(3000 + TTL);
-    expect(a.e.leadership()).toMatchObject({ isLeader: false, leaseReachable: false, reason: expect.stringMatching(/outage grace \(3000 ms\)/) });
-    expect(a.logs).toContain('the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace');
+    expect(a.e.leadership()).toMatchObject({
+      isLeader: false,
+      leaseReachable: false,
+      reason: expect.stringMatching(/outage grace \(3000 ms\)/),
+    });
+    expect(a.logs).toContain(
+      'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace',
+    );
   });
 
   it('outage - with a grace of 0, or on timeouts (no evidence), the leader stops before its lease can expire', async () => {
@@ -205,7 +222,13 @@ describe('lease - KV outage rules', () => {
     // Another node counted a term meanwhile (it took the lease and lost it).
     const state = await openStateBucket(new MemoryBus({ broker, clock }), 'c');
     const e = await state.get(LEADER_TERM_KEY);
-    await state.update(LEADER_TERM_KEY, new TextEncoder().encode(JSON.stringify({ term: 2, node_id: 'x', acquired_at: new Date(clock.wallNow()).toISOString() })), e!.revision);
+    await state.update(
+      LEADER_TERM_KEY,
+      new TextEncoder().encode(
+        JSON.stringify({ term: 2, node_id: 'x', acquired_at: new Date(clock.wallNow()).toISOString() }),
+      ),
+      e!.revision,
+    );
     a.lease.mode = 'none';
     let sawStepDown = false;
     let term1After = 0;

@@ -32,7 +32,15 @@ async function connect(servers: string[]): Promise<NatsBus> {
 }
 
 async function pulse(nodeId: string): Promise<Pulse> {
-  const p = new Pulse({ bus: await connect(cluster.urls), clusterId: CLUSTER, nodeId, bpm: 120, maxBpm: 120, leaseTtlMs: TTL, replicas: 3 });
+  const p = new Pulse({
+    bus: await connect(cluster.urls),
+    clusterId: CLUSTER,
+    nodeId,
+    bpm: 120,
+    maxBpm: 120,
+    leaseTtlMs: TTL,
+    replicas: 3,
+  });
   pulses.push(p);
   await p.start();
   return p;
@@ -61,25 +69,38 @@ describe('pulse - a NATS node kill under two pulses', () => {
     await cluster.waitForStreamCurrent(stream, 3, 20_000);
     const victim = await cluster.streamLeader(stream);
     // One observer on each surviving node: what clients there see, without reconnections of their own.
-    const seen = await Promise.all(cluster.urls.filter((_, i) => i !== victim).map(async (url) => collectFrames(await connect([url]), CLUSTER)));
-    await waitFor(() => seen.every((s) => s.frames.length >= 6), { timeoutMs: 5000, message: 'frames at every observer' });
+    const seen = await Promise.all(
+      cluster.urls.filter((_, i) => i !== victim).map(async (url) => collectFrames(await connect([url]), CLUSTER)),
+    );
+    await waitFor(() => seen.every((s) => s.frames.length >= 6), {
+      timeoutMs: 5000,
+      message: 'frames at every observer',
+    });
     const killedAt = performance.timeOrigin + performance.now();
     await cluster.kill(victim);
     // The stream elects a new leader (4 to 9 s on nats-server 2.9); watch 3 s of frames after that.
     await cluster.streamLeader(stream, 20_000);
     const electedAt = performance.timeOrigin + performance.now();
-    await waitFor(() => performance.timeOrigin + performance.now() > electedAt + 3000, { timeoutMs: 5000, intervalMs: 100 });
+    await waitFor(() => performance.timeOrigin + performance.now() > electedAt + 3000, {
+      timeoutMs: 5000,
+      intervalMs: 100,
+    });
     const end = performance.timeOrigin + performance.now();
     const all = seen.flatMap((s) => s.frames);
     const gap = longestGap(all, killedAt, end);
     const terms = [...new Set(all.filter((f) => f.at > killedAt).map((f) => f.term))];
-    console.log(`kill -9 of the lease stream leader: longest gap ${gap.toFixed(0)} ms, election done ${(electedAt - killedAt).toFixed(0)} ms after the kill, terms after it ${terms.join(',')}, leaders a=${a.leaderStatus().is_leader} b=${b.leaderStatus().is_leader}`);
+    console.log(
+      `kill -9 of the lease stream leader: longest gap ${gap.toFixed(0)} ms, election done ${(electedAt - killedAt).toFixed(0)} ms after the kill, terms after it ${terms.join(',')}, leaders a=${a.leaderStatus().is_leader} b=${b.leaderStatus().is_leader}`,
+    );
     for (const s of seen) {
       expect(gridProblems(s.frames)).toEqual([]);
       expect(s.invalid).toEqual([]);
     }
     expect(gap).toBeLessThanOrEqual(TTL + 1000);
-    await waitFor(() => a.leaderStatus().is_leader !== b.leaderStatus().is_leader, { timeoutMs: 5000, message: 'exactly one leader' });
+    await waitFor(() => a.leaderStatus().is_leader !== b.leaderStatus().is_leader, {
+      timeoutMs: 5000,
+      message: 'exactly one leader',
+    });
     for (const s of seen) s.stop();
     await cluster.restart(victim);
   }, 60_000);

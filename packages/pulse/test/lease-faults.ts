@@ -30,8 +30,12 @@ export function faulty(kv: KvBucket, clock: FakeClock, f: FaultState, timeoutMs:
   const gate = <T>(op: () => Promise<T>): Promise<T> => {
     if (f.mode === 'none') for (const deliver of held.splice(0)) deliver();
     if (f.mode === 'no-responders') return Promise.reject(new NoRespondersError(`$KV.${kv.name}`));
-    if (f.mode === 'timeout') return new Promise((_, reject) => clock.setTimeout(() => reject(new TimeoutError(`$KV.${kv.name}`, timeoutMs)), timeoutMs));
-    if (f.mode === 'hang') return new Promise((_, reject) => f.hung.push(() => reject(new TimeoutError(`$KV.${kv.name}`, timeoutMs))));
+    if (f.mode === 'timeout')
+      return new Promise((_, reject) =>
+        clock.setTimeout(() => reject(new TimeoutError(`$KV.${kv.name}`, timeoutMs)), timeoutMs),
+      );
+    if (f.mode === 'hang')
+      return new Promise((_, reject) => f.hung.push(() => reject(new TimeoutError(`$KV.${kv.name}`, timeoutMs))));
     return op();
   };
   return {
@@ -46,4 +50,3 @@ export function faulty(kv: KvBucket, clock: FakeClock, f: FaultState, timeoutMs:
     settings: () => kv.settings(),
   };
 }
-

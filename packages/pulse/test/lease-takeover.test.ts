@@ -43,13 +43,17 @@ class Sim {
     const lease = fault();
     const state = fault();
     const shared = (kv: typeof leaseKv, f: FaultState) => faulty(kv, this.clock, f, T.requestTimeoutMs);
-    const e = new KvLeaseElector(faulty(shared(leaseKv, this.noLeader.lease), this.clock, lease, T.requestTimeoutMs), id, {
-      state: faulty(shared(stateKv, this.noLeader.state), this.clock, state, T.requestTimeoutMs),
-      ttlMs: TTL,
-      kvOutageGraceMs: 3000,
-      clockOffsetBoundMs,
-      clock: this.clock,
-    });
+    const e = new KvLeaseElector(
+      faulty(shared(leaseKv, this.noLeader.lease), this.clock, lease, T.requestTimeoutMs),
+      id,
+      {
+        state: faulty(shared(stateKv, this.noLeader.state), this.clock, state, T.requestTimeoutMs),
+        ttlMs: TTL,
+        kvOutageGraceMs: 3000,
+        clockOffsetBoundMs,
+        clock: this.clock,
+      },
+    );
     const n = { id, e, lease, state, started: false };
     this.nodes.push(n);
     return n;
@@ -65,7 +69,8 @@ class Sim {
   }
 
   async stop(): Promise<void> {
-    for (const f of [this.noLeader.lease, this.noLeader.state, ...this.nodes.flatMap((n) => [n.lease, n.state])]) heal(f);
+    for (const f of [this.noLeader.lease, this.noLeader.state, ...this.nodes.flatMap((n) => [n.lease, n.state])])
+      heal(f);
     const stopped = Promise.all(this.nodes.map((n) => n.e.stop()));
     await this.run(500);
     await stopped;

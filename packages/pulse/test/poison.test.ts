@@ -10,8 +10,17 @@ const bus = () => nats.connect();
 
 function recordingLogger() {
   const lines: Array<{ level: string; msg: string; key?: unknown }> = [];
-  const log = (level: string) => (o: object, msg = '') => void lines.push({ level, msg, key: (o as { key?: unknown }).key });
-  const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+  const log =
+    (level: string) =>
+    (o: object, msg = '') =>
+      void lines.push({ level, msg, key: (o as { key?: unknown }).key });
+  const logger = {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: () => logger,
+  };
   return { logger, lines };
 }
 
@@ -23,19 +32,34 @@ describe('pulse - bad KV values cannot crash anything', () => {
     const logs = [recordingLogger(), recordingLogger()];
     const nodes: Pulse[] = [];
     for (const [i, id] of ['a', 'b'].entries()) {
-      const p = new Pulse({ bus: await bus(), clusterId: cluster, nodeId: id, bpm: 300, maxBpm: 300, leaseTtlMs: 1000, logger: logs[i]!.logger });
+      const p = new Pulse({
+        bus: await bus(),
+        clusterId: cluster,
+        nodeId: id,
+        bpm: 300,
+        maxBpm: 300,
+        leaseTtlMs: 1000,
+        logger: logs[i]!.logger,
+      });
       nats.track(p);
       await p.start();
       nodes.push(p);
     }
-    await waitFor(() => seen.frames.length >= 6 && nodes.every((p) => p.tempoMap), { timeoutMs: 5000, message: 'the grid to run' });
+    await waitFor(() => seen.frames.length >= 6 && nodes.every((p) => p.tempoMap), {
+      timeoutMs: 5000,
+      message: 'the grid to run',
+    });
     const good = nodes[0]!.tempoMap!;
     const state = await openStateBucket(await bus(), cluster);
     await state.put(STATE_KEYS.tempoMap, new TextEncoder().encode('{"segments": [ oops'));
     await state.put(STATE_KEYS.tempoMap, encodeJson({ ...good, segments: [{ ...good.segments[0], tempoBpm: -5 }] }));
-    for (const bad of [{ tempo_bpm: 'fast' }, { tempo_bpm: -1 }, []]) await state.put(STATE_KEYS.tempoPending, encodeJson(bad));
+    for (const bad of [{ tempo_bpm: 'fast' }, { tempo_bpm: -1 }, []])
+      await state.put(STATE_KEYS.tempoPending, encodeJson(bad));
     const poisonedAt = performance.timeOrigin + performance.now();
-    await waitFor(() => seen.frames.filter((f) => f.at > poisonedAt).length >= 9, { timeoutMs: 5000, message: 'frames after the poison' });
+    await waitFor(() => seen.frames.filter((f) => f.at > poisonedAt).length >= 9, {
+      timeoutMs: 5000,
+      message: 'frames after the poison',
+    });
     for (const p of nodes) {
       expect(p.state).toBe('running');
       expect(p.tempoMap).toEqual(good); // the last good value stays in force
@@ -55,8 +79,15 @@ describe('pulse - bad KV values cannot crash anything', () => {
     }
     expect(gridProblems(seen.frames)).toEqual([]);
     // The leader repairs both keys: the bad pending change is cleared, the good map restored.
-    await waitFor(async () => (await state.get(STATE_KEYS.tempoPending)) === null, { message: 'the bad pending change to be cleared' });
-    await waitFor(async () => JSON.stringify(JSON.parse(new TextDecoder().decode((await state.get(STATE_KEYS.tempoMap))!.value))) === JSON.stringify(good), { message: 'the good map restored' });
+    await waitFor(async () => (await state.get(STATE_KEYS.tempoPending)) === null, {
+      message: 'the bad pending change to be cleared',
+    });
+    await waitFor(
+      async () =>
+        JSON.stringify(JSON.parse(new TextDecoder().decode((await state.get(STATE_KEYS.tempoMap))!.value))) ===
+        JSON.stringify(good),
+      { message: 'the good map restored' },
+    );
     await expect(nodes[1]!.requestTempoChange({ tempo_bpm: 280 })).resolves.toMatchObject({ tempo_bpm: 280 });
     const app = buildAdminApp(nodes[0]!);
     expect((await app.inject({ url: '/tempo' })).json()).toMatchObject({ current_bpm: 300 });

@@ -33,8 +33,31 @@ export function libfaketime(): string | undefined {
  * `env` is added to the process's environment (e.g. LD_PRELOAD and FAKETIME for a skewed clock);
  * `onSpawn` gets the process as soon as it is spawned.
  */
-export async function startPulseProcess(nats: string, cluster: string, nodeId: string, extra: string[] = [], env: Record<string, string> = {}, bpm = 120, onSpawn?: (proc: ManagedProcess) => void): Promise<PulseProcess> {
-  const args = ['pulse', '--cluster', cluster, '--node-id', nodeId, '--nats', nats, '--admin-port', '0', '--bpm', String(bpm), '--max-bpm', String(bpm), ...extra];
+export async function startPulseProcess(
+  nats: string,
+  cluster: string,
+  nodeId: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+  bpm = 120,
+  onSpawn?: (proc: ManagedProcess) => void,
+): Promise<PulseProcess> {
+  const args = [
+    'pulse',
+    '--cluster',
+    cluster,
+    '--node-id',
+    nodeId,
+    '--nats',
+    nats,
+    '--admin-port',
+    '0',
+    '--bpm',
+    String(bpm),
+    '--max-bpm',
+    String(bpm),
+    ...extra,
+  ];
   const proc = ManagedProcess.node(bin, args, { env: { BACKBEAT_LOG_FORMAT: 'json', ...env } });
   onSpawn?.(proc);
   const m = await proc.waitForOutput(/"admin":"(http:\/\/127\.0\.0\.1:\d+)"/, 15_000);
@@ -71,7 +94,10 @@ export function usePulseProcesses(options: { observerReconnectMs?: number; bpm?:
   const procs: ManagedProcess[] = [];
   beforeAll(async () => {
     server = await NatsServer.start();
-    observer = await NatsBus.connect({ servers: server.url, ...(options.observerReconnectMs !== undefined ? { reconnectTimeWaitMs: options.observerReconnectMs } : {}) });
+    observer = await NatsBus.connect({
+      servers: server.url,
+      ...(options.observerReconnectMs !== undefined ? { reconnectTimeWaitMs: options.observerReconnectMs } : {}),
+    });
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop()));

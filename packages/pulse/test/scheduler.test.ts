@@ -8,7 +8,13 @@ function setup(map: TempoMap, clock = new FakeClock(T0 - 10)) {
   let current = map;
   const fired: SlotEvent[] = [];
   const skipped: SlotEvent[] = [];
-  const s = new BeatScheduler({ clock, map: () => current, onSlot: (e) => fired.push(e), onSkip: (e) => skipped.push(e), staleAfterMs: 100 });
+  const s = new BeatScheduler({
+    clock,
+    map: () => current,
+    onSlot: (e) => fired.push(e),
+    onSkip: (e) => skipped.push(e),
+    staleAfterMs: 100,
+  });
   return { clock, s, fired, skipped, setMap: (m: TempoMap) => (current = m) };
 }
 
@@ -19,7 +25,12 @@ describe('scheduler - grid timing', () => {
     clock.advance(2_000);
     expect(fired).toHaveLength(12);
     for (const e of fired) expect(e.firedAt).toBe(e.pos.phaseStart);
-    expect(fired.map((e) => `${e.pos.beatIndex}.${e.pos.phase}`).slice(0, 4)).toEqual(['0.plan', '0.execute', '0.review', '1.plan']);
+    expect(fired.map((e) => `${e.pos.beatIndex}.${e.pos.phase}`).slice(0, 4)).toEqual([
+      '0.plan',
+      '0.execute',
+      '0.review',
+      '1.plan',
+    ]);
   });
 
   it('scheduler - after a stall it skips stale slots and resumes at the present (no burst)', () => {

@@ -259,7 +259,7 @@ describe('pulse - kill -9 of the beat stream leader', () => {
     // The figure for docs/operations.md, printed. Nothing is stored while the stream has no
     // leader (nats-server's Raft election starts 4 to 9 s after the last heartbeat from the
     // leader): the leader's lease is held by a quorum write, so it publishes directly meanwhile
-    // (docs/spec.md §7, "Direct fallback"). The victim may be the leading pulse's own node.
+    // (docs/spec.md §7 Election, terms and fencing, "Direct fallback"). The victim may be the leading pulse's own node.
     const ms = gaps.map((g) => g.toFixed(0)).join(', ');
     console.log(`kill -9 of the beat stream leader (node ${victim}, not the lease stream's): gap ${ms} ms`);
     for (const s of alive) {

@@ -9,9 +9,14 @@ describe('pulse - stop', () => {
   it('stop - right after a NATS restart, stop does not wait out a request sent while the connection was down', async () => {
     // Default reconnect wait: the connection is down long enough for a clock probe to be sent meanwhile.
     const bus = await fx.connect();
-    const pulse = fx.track(new Pulse({ bus, clusterId: 'stopping', nodeId: 's1', bpm: 300, maxBpm: 600, barLength: 4 }));
+    const pulse = fx.track(
+      new Pulse({ bus, clusterId: 'stopping', nodeId: 's1', bpm: 300, maxBpm: 600, barLength: 4 }),
+    );
     await pulse.start();
-    await waitFor(() => pulse.leaderStatus().role === 'leader' && pulse.publishedCount > 0, { timeoutMs: 8000, message: 'the pulse to lead' });
+    await waitFor(() => pulse.leaderStatus().role === 'leader' && pulse.publishedCount > 0, {
+      timeoutMs: 8000,
+      message: 'the pulse to lead',
+    });
     await fx.server.restart();
     // The connection is back, and the clock check probed (every second) through the restart.
     await waitFor(() => bus.status().connected, { timeoutMs: 5000, message: 'the connection back' });

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
 import { ManagedProcess, waitFor } from '@backbeat/testing';
-import { clusterNames, decodeLeaseRecord, MemoryBroker, MemoryBus, openStateBucket, STATE_KEYS, TimeoutError, type KvBucket } from '@backbeat/transport';
+import {
+  clusterNames,
+  decodeLeaseRecord,
+  MemoryBroker,
+  MemoryBus,
+  openStateBucket,
+  STATE_KEYS,
+  TimeoutError,
+  type KvBucket,
+} from '@backbeat/transport';
 import { LeaseTtlMismatchError, Pulse } from '@backbeat/pulse';
 import { KvLeaseElector, LEADER_TERM_KEY } from '@backbeat/pulse/internal';
 import { useNatsFixture } from '@backbeat/testing/vitest';
@@ -13,8 +22,20 @@ const bus = () => nats.connect();
 // 300 BPM: the tempo is not the point, and the frames awaited come 2.5 times as often as at 120.
 const BPM = 300;
 
-async function node(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Pulse>[0]> = {}): Promise<Pulse> {
-  const p = new Pulse({ bus: await bus(), clusterId: cluster, nodeId, bpm: BPM, maxBpm: BPM, leaseTtlMs: 1000, ...extra });
+async function node(
+  cluster: string,
+  nodeId: string,
+  extra: Partial<ConstructorParameters<typeof Pulse>[0]> = {},
+): Promise<Pulse> {
+  const p = new Pulse({
+    bus: await bus(),
+    clusterId: cluster,
+    nodeId,
+    bpm: BPM,
+    maxBpm: BPM,
+    leaseTtlMs: 1000,
+    ...extra,
+  });
   nats.track(p);
   await p.start();
   return p;
@@ -31,22 +52,37 @@ describe('pulse - terms count leaderships and the lease shows them', () => {
     });
     const a = await node(cluster, 'a');
     await waitFor(() => a.leaderStatus().is_leader, { message: 'a to lead' });
-    expect(a.leaderStatus()).toMatchObject({ term: 1, role: 'leader', previous_leader: null, change_reason: 'first leader', lease_ttl_ms: 1000 });
+    expect(a.leaderStatus()).toMatchObject({
+      term: 1,
+      role: 'leader',
+      previous_leader: null,
+      change_reason: 'first leader',
+      lease_ttl_ms: 1000,
+    });
     const b = await node(cluster, 'b');
     await waitFor(() => seen.frames.length >= 3, { timeoutMs: 5000, message: 'frames of term 1' });
     await a.stop();
     await waitFor(() => b.leaderStatus().is_leader, { timeoutMs: 3000, message: 'b to lead' });
-    expect(b.leaderStatus()).toMatchObject({ term: 2, leader: 'b', previous_leader: 'a', change_reason: expect.stringMatching(/a released/) });
+    expect(b.leaderStatus()).toMatchObject({
+      term: 2,
+      leader: 'b',
+      previous_leader: 'a',
+      change_reason: expect.stringMatching(/a released/),
+    });
     const c = await node(cluster, 'c');
     await waitFor(() => c.leaderStatus().leader === 'b', { message: 'c to follow b' });
     await waitFor(() => seen.frames.some((f) => f.term === 2), { timeoutMs: 3000, message: 'frames of term 2' });
     await b.stop();
     await waitFor(() => c.leaderStatus().is_leader, { timeoutMs: 3000, message: 'c to lead' });
     expect(c.leaderStatus()).toMatchObject({ term: 3, previous_leader: 'b' });
-    await waitFor(() => seen.frames.filter((f) => f.term === 3).length >= 3, { timeoutMs: 3000, message: 'frames of term 3' });
+    await waitFor(() => seen.frames.filter((f) => f.term === 3).length >= 3, {
+      timeoutMs: 3000,
+      message: 'frames of term 3',
+    });
     await waitFor(() => leaseTerms.has(3), { message: 'the lease watch to show term 3' });
     expect([...new Set(seen.frames.map((f) => f.term))]).toEqual([1, 2, 3]);
-    for (const t of new Set(seen.frames.map((f) => f.term))) expect(leaseTerms.has(t), `term ${t} in the lease`).toBe(true);
+    for (const t of new Set(seen.frames.map((f) => f.term)))
+      expect(leaseTerms.has(t), `term ${t} in the lease`).toBe(true);
     expect(gridProblems(seen.frames)).toEqual([]);
     const counter = await (await openStateBucket(await bus(), cluster)).get(LEADER_TERM_KEY);
     expect(JSON.parse(new TextDecoder().decode(counter!.value))).toMatchObject({ term: 3, node_id: 'c' });
@@ -62,13 +98,22 @@ describe.concurrent('pulse - the lease TTL is the bucket TTL', () => {
     const seen = collectFrames(await bus(), cluster);
     const a = await node(cluster, 'a', { leaseTtlMs: 1000 });
     await waitFor(() => a.leaderStatus().is_leader, { message: 'a to lead' });
-    const b = new Pulse({ bus: await bus(), clusterId: cluster, nodeId: 'b', bpm: BPM, maxBpm: BPM, leaseTtlMs: 10_000 });
+    const b = new Pulse({
+      bus: await bus(),
+      clusterId: cluster,
+      nodeId: 'b',
+      bpm: BPM,
+      maxBpm: BPM,
+      leaseTtlMs: 10_000,
+    });
     const err = await b.start().then(
       () => null,
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(LeaseTtlMismatchError);
-    expect((err as Error).message).toMatch(/--lease-ttl 10000 ms differs from the TTL of the lease bucket \S+ \(1000 ms\).*--lease-ttl 1000/);
+    expect((err as Error).message).toMatch(
+      /--lease-ttl 10000 ms differs from the TTL of the lease bucket \S+ \(1000 ms\).*--lease-ttl 1000/,
+    );
     expect(b.state).toBe('stopped');
     const c = await node(cluster, 'c', { leaseTtlMs: undefined });
     expect(c.leaderStatus()).toMatchObject({ lease_ttl_ms: 1000, leader: 'a' });
@@ -82,12 +127,18 @@ describe.concurrent('pulse - the lease TTL is the bucket TTL', () => {
 
   it('lease ttl - `backbeat pulse --lease-ttl` against a bucket with another TTL exits 1 with one line', async () => {
     await node('ttlcli', 'x', { leaseTtlMs: 1000 });
-    const proc = ManagedProcess.node(pulseBin, ['pulse', '--cluster', 'ttlcli', '--nats', nats.url, '--admin-port', '0', '--lease-ttl', '5000'], { env: { BACKBEAT_LOG_FORMAT: 'json' } });
+    const proc = ManagedProcess.node(
+      pulseBin,
+      ['pulse', '--cluster', 'ttlcli', '--nats', nats.url, '--admin-port', '0', '--lease-ttl', '5000'],
+      { env: { BACKBEAT_LOG_FORMAT: 'json' } },
+    );
     try {
       expect(await proc.exited).toBe(1);
       const lines = proc.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^backbeat: --lease-ttl 5000 ms differs from the TTL of the lease bucket \S+ \(1000 ms\): start every pulse with --lease-ttl 1000/);
+      expect(lines[0]).toMatch(
+        /^backbeat: --lease-ttl 5000 ms differs from the TTL of the lease bucket \S+ \(1000 ms\): start every pulse with --lease-ttl 1000/,
+      );
       expect(proc.stdout).not.toMatch(/became leader|admin API listening/);
     } finally {
       await proc.stop();
@@ -129,7 +180,11 @@ function losingAnswers(kv: KvBucket): KvBucket & { loseNext: number; lost: numbe
 async function memoryBuckets(cluster: string): Promise<{ clock: FakeClock; lease: KvBucket; state: KvBucket }> {
   const clock = new FakeClock();
   const b = new MemoryBus({ broker: new MemoryBroker({ clock }), clock });
-  return { clock, lease: await b.kv(clusterNames(cluster).leaseBucket, { ttlMs: 1000 }), state: await openStateBucket(b, cluster) };
+  return {
+    clock,
+    lease: await b.kv(clusterNames(cluster).leaseBucket, { ttlMs: 1000 }),
+    state: await openStateBucket(b, cluster),
+  };
 }
 
 /** Advances `clock` by `ms` in 10 ms steps, letting the elector's I/O run between them; `each` after every step. */
@@ -152,7 +207,12 @@ describe('pulse - a lost renewal answer', () => {
     const { clock, lease: kv, state } = await memoryBuckets('lost');
     const lease = losingAnswers(kv);
     const logs: string[] = [];
-    const logger = { info: (_o: object, m: string) => logs.push(m), warn: (_o: object, m: string) => logs.push(m), error: () => {}, debug: () => {} };
+    const logger = {
+      info: (_o: object, m: string) => logs.push(m),
+      warn: (_o: object, m: string) => logs.push(m),
+      error: () => {},
+      debug: () => {},
+    };
     const e = new KvLeaseElector(lease, 'solo', { state, ttlMs: 1000, clock, logger: logger as never });
     await e.start();
     try {
@@ -185,12 +245,19 @@ describe('pulse - a leader that cannot renew says so', () => {
       expect(await runUntil(clock, 1000, () => e.leadership().lastRenewalAt != null)).toBe(true);
       lease.down = true;
       const downAt = clock.now();
-      expect(await runUntil(clock, 1000, () => e.leadership().leaseReachable === false), 'the failed renewal to show').toBe(true);
+      expect(
+        await runUntil(clock, 1000, () => e.leadership().leaseReachable === false),
+        'the failed renewal to show',
+      ).toBe(true);
       expect(e.canPublish(clock.now())).toBe(true); // its lease is still valid
       expect(await runUntil(clock, 2000, () => !e.leadership().isLeader), 'the fence').toBe(true);
       // The last good renewal was sent before downAt: the server cannot expire it before then + TTL.
       expect(clock.now()).toBeLessThan(downAt + 1000);
-      expect(e.leadership()).toMatchObject({ leaderId: null, previousLeaderId: 'solo', reason: 'lease not renewed in time' });
+      expect(e.leadership()).toMatchObject({
+        leaderId: null,
+        previousLeaderId: 'solo',
+        reason: 'lease not renewed in time',
+      });
       lease.down = false;
     } finally {
       const stopped = e.stop();

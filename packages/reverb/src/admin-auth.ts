@@ -10,6 +10,9 @@ import { InvalidArgumentError, isLoopbackHost } from '@backbeat/core';
  */
 export function assertBindable(host: string, adminToken: string | undefined): void {
   if (!adminToken && !isLoopbackHost(host)) {
-    throw new InvalidArgumentError('http-host', `'${host}' is not a loopback address: without --admin-token (BACKBEAT_ADMIN_TOKEN) reverb listens on 127.0.0.1 or ::1 only`);
+    throw new InvalidArgumentError(
+      'http-host',
+      `'${host}' is not a loopback address: without --admin-token (BACKBEAT_ADMIN_TOKEN) reverb listens on 127.0.0.1 or ::1 only`,
+    );
   }
 }

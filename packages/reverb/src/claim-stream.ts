@@ -53,7 +53,10 @@ export class ClaimStreamReader {
    * returns true when it stopped at such a message, false when the stream had no more.
    * @throws the bus's errors (the stream cannot be read now); a later call goes on from where this one stopped
    */
-  async read(each: (m: StoredMsg) => void, stop: { readonly beforeTime?: number; readonly toSeq?: number }): Promise<boolean> {
+  async read(
+    each: (m: StoredMsg) => void,
+    stop: { readonly beforeTime?: number; readonly toSeq?: number },
+  ): Promise<boolean> {
     const before = stop.beforeTime ?? Infinity;
     const end = stop.toSeq ?? Infinity;
     for (;;) {

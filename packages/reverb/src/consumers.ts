@@ -28,8 +28,13 @@ export interface ReverbConsumer extends ConsumerState {
  * from it (no waiting pull request) and no live presence entry of a reverb naming it.
  * Other durables are listed and never called orphaned. Pure.
  */
-export function classifyConsumers(consumers: readonly ConsumerState[], presence: readonly PresenceRecord[]): ReverbConsumer[] {
-  const live = new Set(presence.filter((p) => p.kind === 'reverb').map((p) => String(p.info.consumer ?? consumerName(p.node_id))));
+export function classifyConsumers(
+  consumers: readonly ConsumerState[],
+  presence: readonly PresenceRecord[],
+): ReverbConsumer[] {
+  const live = new Set(
+    presence.filter((p) => p.kind === 'reverb').map((p) => String(p.info.consumer ?? consumerName(p.node_id))),
+  );
   return consumers
     .filter((c) => c.durable)
     .map((c) => {

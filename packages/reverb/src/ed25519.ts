@@ -34,11 +34,16 @@ export interface PublicKey {
 
 /** A public key from its raw 32 bytes. */
 export function publicKeyFromRaw(raw: Uint8Array): PublicKey {
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+    format: 'jwk',
+  });
   return { raw: Uint8Array.from(raw), key };
 }
 
 /** True when `signature` (64 bytes) is `key`'s signature of the exact `message` bytes. */
 export function verifyEd25519(signature: Uint8Array, message: Uint8Array, key: PublicKey): boolean {
-  return sodium ? sodium.crypto_sign_verify_detached(signature, message, key.raw) : cryptoVerify(null, message, key.key, signature);
+  return sodium
+    ? sodium.crypto_sign_verify_detached(signature, message, key.raw)
+    : cryptoVerify(null, message, key.key, signature);
 }

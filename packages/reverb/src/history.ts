@@ -111,8 +111,17 @@ async function readPage(bus: Bus, stream: string, fromSeq: number, limit: number
  * under fromBeat, the start in it) that is the page; else (tempo changes, gaps) the search
  * narrows from the bounds seen so far and a second reader reads the page.
  */
-async function pageFromBeat(bus: Bus, stream: string, lastSubject: string, fromBeat: number, limit: number): Promise<ReportPage> {
-  const [first, last] = await Promise.all([bus.getStreamMsg(stream, { seq: 1 }), bus.getStreamMsg(stream, { lastBySubject: lastSubject })]);
+async function pageFromBeat(
+  bus: Bus,
+  stream: string,
+  lastSubject: string,
+  fromBeat: number,
+  limit: number,
+): Promise<ReportPage> {
+  const [first, last] = await Promise.all([
+    bus.getStreamMsg(stream, { seq: 1 }),
+    bus.getStreamMsg(stream, { lastBySubject: lastSubject }),
+  ]);
   if (!first || !last) return { reports: [], nextCursor: undefined };
   let below = probeOf(first);
   let above = probeOf(last);
@@ -145,14 +154,17 @@ async function pageFromBeat(bus: Bus, stream: string, lastSubject: string, fromB
  * @throws JetStreamNotFoundError when the stream does not exist
  */
 export async function readReports(bus: Bus, clusterId: string, q: ReportQuery): Promise<ReportPage> {
-  if (!Number.isSafeInteger(q.limit) || q.limit < 1) throw new InvalidArgumentError('limit', `must be an integer >= 1, got ${q.limit}`);
+  if (!Number.isSafeInteger(q.limit) || q.limit < 1)
+    throw new InvalidArgumentError('limit', `must be an integer >= 1, got ${q.limit}`);
   const stream = clusterNames(clusterId).reportStream;
   if (q.cursor !== undefined) {
     const seq = Number(q.cursor);
-    if (!/^[0-9]{1,15}$/.test(q.cursor) || !Number.isSafeInteger(seq)) throw new InvalidArgumentError('cursor', `must be a sequence number, got '${q.cursor}'`);
+    if (!/^[0-9]{1,15}$/.test(q.cursor) || !Number.isSafeInteger(seq))
+      throw new InvalidArgumentError('cursor', `must be a sequence number, got '${q.cursor}'`);
     return readPage(bus, stream, Math.max(1, seq), q.limit);
   }
-  if (q.fromBeat !== undefined && !Number.isFinite(q.fromBeat)) throw new InvalidArgumentError('fromBeat', `must be a number, got ${q.fromBeat}`);
+  if (q.fromBeat !== undefined && !Number.isFinite(q.fromBeat))
+    throw new InvalidArgumentError('fromBeat', `must be a number, got ${q.fromBeat}`);
   if (q.fromBeat !== undefined) return pageFromBeat(bus, stream, subjects(clusterId).reportStore, q.fromBeat, q.limit);
   const { firstSeq, lastSeq, messages } = await bus.streamState(stream);
   if (messages === 0) return { reports: [], nextCursor: undefined };

@@ -6,7 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { errorAnswer, guardHook, httpError, httpServerOptions, sendHttpError, type Clock, type HttpLimits } from '@backbeat/core';
+import {
+  errorAnswer,
+  guardHook,
+  httpError,
+  httpServerOptions,
+  sendHttpError,
+  type Clock,
+  type HttpLimits,
+} from '@backbeat/core';
 import type { Reverb } from './reverb.js';
 
 /** Options of {@link buildReverbApp}. */
@@ -19,7 +27,8 @@ export interface ReverbAppOptions {
   limits?: Partial<HttpLimits>;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /** Builds the app (not listening yet). */
 export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): FastifyInstance {
@@ -28,7 +37,9 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
   const iso = () => new Date(clock.wallNow()).toISOString();
   app.addHook('onRequest', guardHook({ token: options.adminToken }));
   app.setErrorHandler((err, _req, reply) => sendHttpError(reply, errorAnswer(err as Error)));
-  app.setNotFoundHandler((req, reply) => sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`)));
+  app.setNotFoundHandler((req, reply) =>
+    sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`)),
+  );
 
   app.get('/health', async () => ({
     status: reverb.isReady() ? 'healthy' : 'degraded',
@@ -41,10 +52,14 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
   app.get('/ready', async (_req, reply) => {
     const connected = reverb.options.bus.status().connected;
     const ready = reverb.isReady();
-    return reply.code(ready ? 200 : 503).send({ ready, nats_connected: connected, ...(connected ? {} : { reason: 'NATS connection lost' }) });
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ ready, nats_connected: connected, ...(connected ? {} : { reason: 'NATS connection lost' }) });
   });
   app.get('/live', async () => ({ live: true }));
-  app.get('/metrics', async (_req, reply) => reply.type(reverb.metrics.registry.contentType).send(await reverb.metrics.registry.metrics()));
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(reverb.metrics.registry.contentType).send(await reverb.metrics.registry.metrics()),
+  );
 
   app.get('/api/v1/windows', async () => {
     const windows = reverb.windows().map((w) => w.summary());
@@ -52,7 +67,13 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
   });
   app.get<{ Params: { id: string } }>('/api/v1/windows/:id', async (req, reply) => {
     const w = reverb.window(req.params.id);
-    if (!w) return sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', `no window '${req.params.id}' is held (unknown or evicted)`, { window_id: req.params.id }));
+    if (!w)
+      return sendHttpError(
+        reply,
+        httpError('BB_ERR_NOT_FOUND', `no window '${req.params.id}' is held (unknown or evicted)`, {
+          window_id: req.params.id,
+        }),
+      );
     return w.summary(true);
   });
   app.get('/api/v1/status', async () => ({
@@ -95,7 +116,10 @@ export function buildReverbApp(reverb: Reverb, options: ReverbAppOptions = {}): 
         const page = await reverb.reports({ fromBeat, limit, cursor: req.query.cursor });
         return { reports: page.reports, count: page.reports.length, next_cursor: page.nextCursor ?? null };
       } catch (err) {
-        return sendHttpError(reply, httpError('BB_ERR_UNAVAILABLE', `report history unavailable: ${(err as Error).message}`));
+        return sendHttpError(
+          reply,
+          httpError('BB_ERR_UNAVAILABLE', `report history unavailable: ${(err as Error).message}`),
+        );
       }
     },
   );

@@ -10,7 +10,13 @@
  */
 export { Reverb } from './reverb.js';
 export type { ReverbState, ClaimSource, IngestOutcome } from './reverb.js';
-export { resolveReverbOptions, defaultReverbNodeId, SIGNATURE_MODES, DEFAULT_CLUSTER_ID, DEFAULT_BAR_LENGTH } from './options.js';
+export {
+  resolveReverbOptions,
+  defaultReverbNodeId,
+  SIGNATURE_MODES,
+  DEFAULT_CLUSTER_ID,
+  DEFAULT_BAR_LENGTH,
+} from './options.js';
 export type { ReverbOptions, ResolvedReverbOptions, SignatureMode } from './options.js';
 export { TrustStore } from './trust.js';
 export type { SignatureCheck } from './trust.js';
@@ -24,7 +30,13 @@ export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText } from './
 export type { IssueKind } from './ledger/window.js';
 export { readReports, decodeStoredReport } from './history.js';
 export type { ReportPage, ReportQuery } from './history.js';
-export { consumerName, classifyConsumers, listReverbConsumers, pruneReverbConsumers, CONSUMER_PREFIX } from './consumers.js';
+export {
+  consumerName,
+  classifyConsumers,
+  listReverbConsumers,
+  pruneReverbConsumers,
+  CONSUMER_PREFIX,
+} from './consumers.js';
 export type { ReverbConsumer } from './consumers.js';
 export { createReverbMetrics } from './metrics.js';
 export type { ReverbMetrics } from './metrics.js';

@@ -19,8 +19,18 @@ export function createReverbMetrics(registry = new Registry()): ReverbMetrics {
   const registers = [registry];
   return {
     registry,
-    claims: new Counter({ name: 'backbeat_reverb_claims_total', help: 'Status claims ingested, by outcome', labelNames: ['outcome'], registers }),
-    rejected: new Counter({ name: 'backbeat_reverb_claims_rejected_total', help: 'Status claims refused, by reason (sent to the DLQ)', labelNames: ['reason'], registers }),
+    claims: new Counter({
+      name: 'backbeat_reverb_claims_total',
+      help: 'Status claims ingested, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'backbeat_reverb_claims_rejected_total',
+      help: 'Status claims refused, by reason (sent to the DLQ)',
+      labelNames: ['reason'],
+      registers,
+    }),
     rollup: new Histogram({
       name: 'backbeat_reverb_rollup_duration_seconds',
       help: 'Downbeat frame to published BarReport',
@@ -28,9 +38,21 @@ export function createReverbMetrics(registry = new Registry()): ReverbMetrics {
       registers,
     }),
     activeWindows: new Gauge({ name: 'backbeat_reverb_active_windows', help: 'Windows held in memory', registers }),
-    reports: new Counter({ name: 'backbeat_reverb_reports_published_total', help: 'BarReports whose stored copy is this replica\'s (the report stream republishes each on the reverb subject)', registers }),
-    agentsReporting: new Gauge({ name: 'backbeat_reverb_agents_reporting', help: 'Agents reporting in the last bar', registers }),
-    reportFailures: new Counter({ name: 'backbeat_reverb_report_store_failures_total', help: 'BarReport stores that failed (each is retried)', registers }),
+    reports: new Counter({
+      name: 'backbeat_reverb_reports_published_total',
+      help: "BarReports whose stored copy is this replica's (the report stream republishes each on the reverb subject)",
+      registers,
+    }),
+    agentsReporting: new Gauge({
+      name: 'backbeat_reverb_agents_reporting',
+      help: 'Agents reporting in the last bar',
+      registers,
+    }),
+    reportFailures: new Counter({
+      name: 'backbeat_reverb_report_store_failures_total',
+      help: 'BarReport stores that failed (each is retried)',
+      registers,
+    }),
     catchUpReads: new Counter({
       name: 'backbeat_reverb_catch_up_reads_total',
       help: 'Reports before which the claim consumer was behind and the claim stream was read directly',

@@ -1,7 +1,21 @@
 /** Reverb options: documented, defaulted, validated and frozen. */
 import { availableParallelism, hostname } from 'node:os';
-import { DEFAULT_CLUSTER_ID, InvalidArgumentError, systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
-import { assertClusterId, checkReplicaSetting, CLAIM_MAX_BYTES, CLAIM_STREAM_MAX_BYTES, type Bus, type ReplicaSetting } from '@backbeat/transport';
+import {
+  DEFAULT_CLUSTER_ID,
+  InvalidArgumentError,
+  systemClock,
+  silentLogger,
+  type Clock,
+  type Logger,
+} from '@backbeat/core';
+import {
+  assertClusterId,
+  checkReplicaSetting,
+  CLAIM_MAX_BYTES,
+  CLAIM_STREAM_MAX_BYTES,
+  type Bus,
+  type ReplicaSetting,
+} from '@backbeat/transport';
 import type { Registry } from 'prom-client';
 import type { TrustStore } from './trust.js';
 
@@ -93,7 +107,9 @@ export interface ReverbOptions {
 }
 
 /** Options after defaults and checks (all but the bus, which the service keeps as given). */
-export type ResolvedReverbOptions = Readonly<Required<Omit<ReverbOptions, 'bus' | 'barLength' | 'trust' | 'registry'>>> & {
+export type ResolvedReverbOptions = Readonly<
+  Required<Omit<ReverbOptions, 'bus' | 'barLength' | 'trust' | 'registry'>>
+> & {
   readonly barLength: number | undefined;
   readonly trust: TrustStore | undefined;
   readonly registry: Registry | undefined;
@@ -110,7 +126,8 @@ export function defaultReverbNodeId(clusterId: string, host: string = hostname()
 
 /** @throws InvalidArgumentError unless an integer from 0 to 64 */
 function threads(v: number): number {
-  if (!Number.isSafeInteger(v) || v < 0 || v > 64) throw new InvalidArgumentError('verify-threads', `must be an integer from 0 to 64, got ${v}`);
+  if (!Number.isSafeInteger(v) || v < 0 || v > 64)
+    throw new InvalidArgumentError('verify-threads', `must be an integer from 0 to 64, got ${v}`);
   return v;
 }
 
@@ -122,15 +139,21 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
   const clusterId = o.clusterId ?? DEFAULT_CLUSTER_ID;
   assertClusterId(clusterId);
   const signatures = o.signatures ?? 'verify';
-  if (!SIGNATURE_MODES.includes(signatures)) throw new InvalidArgumentError('signatures', `must be one of ${SIGNATURE_MODES.join(', ')}, got '${signatures}'`);
+  if (!SIGNATURE_MODES.includes(signatures))
+    throw new InvalidArgumentError('signatures', `must be one of ${SIGNATURE_MODES.join(', ')}, got '${signatures}'`);
   const host = o.host ?? hostname();
   const nodeId = o.nodeId || defaultReverbNodeId(clusterId, host);
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new InvalidArgumentError('node-id', `'${nodeId}' must be 1 to 64 letters, digits, _ or - (it names a durable consumer)`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId))
+    throw new InvalidArgumentError(
+      'node-id',
+      `'${nodeId}' must be 1 to 64 letters, digits, _ or - (it names a durable consumer)`,
+    );
   const positive = (field: string, v: number, min: number) => {
     if (!Number.isFinite(v) || v < min) throw new InvalidArgumentError(field, `must be a number >= ${min}, got ${v}`);
     return v;
   };
-  if (o.barLength !== undefined && (!Number.isSafeInteger(o.barLength) || o.barLength < 1)) throw new InvalidArgumentError('bar-length', `must be an integer >= 1, got ${o.barLength}`);
+  if (o.barLength !== undefined && (!Number.isSafeInteger(o.barLength) || o.barLength < 1))
+    throw new InvalidArgumentError('bar-length', `must be an integer >= 1, got ${o.barLength}`);
   return Object.freeze({
     clusterId,
     nodeId,
@@ -142,7 +165,11 @@ export function resolveReverbOptions(o: Omit<ReverbOptions, 'bus'>): ResolvedRev
     replayBars: positive('replay-bars', o.replayBars ?? 2, 1),
     maxClaimDelayMs: positive('max-claim-delay', o.maxClaimDelayMs ?? 120_000, 0),
     maxClaimBytes: positive('max-claim-bytes', o.maxClaimBytes ?? CLAIM_MAX_BYTES, 256),
-    claimStreamMaxBytes: positive('claim-stream-max-bytes', o.claimStreamMaxBytes ?? CLAIM_STREAM_MAX_BYTES, 1024 * 1024),
+    claimStreamMaxBytes: positive(
+      'claim-stream-max-bytes',
+      o.claimStreamMaxBytes ?? CLAIM_STREAM_MAX_BYTES,
+      1024 * 1024,
+    ),
     catchUpBars: positive('catch-up-bars', o.catchUpBars ?? 1000, 1),
     readBytes: positive('read-bytes', o.readBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     retryMs: positive('retry-ms', o.retryMs ?? 1000, 10),

@@ -59,7 +59,10 @@ export async function ensureReverbStreams(o: Options): Promise<ReverbStreams> {
   } catch (err) {
     if (!(err instanceof RepublishUnchangeableError)) throw err;
     // docs/spec.md §9 Reverb: an old report stream on nats-server 2.9 keeps working, broadcast by its builders.
-    logger.warn({ code: err.code, ...err.context }, `${err.message}; until then each replica broadcasts the reports it stored`);
+    logger.warn(
+      { code: err.code, ...err.context },
+      `${err.message}; until then each replica broadcasts the reports it stored`,
+    );
     const { republish: _unchangeable, ...rest } = reports;
     await ensure(rest);
     serverBroadcasts = false;

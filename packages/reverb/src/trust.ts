@@ -12,7 +12,10 @@ import { TrustFileError } from './errors.js';
 /** Outcome of checking a claim's signature. */
 export type SignatureCheck =
   | { readonly ok: true; readonly keyIndex: number }
-  | { readonly ok: false; readonly reason: 'unsigned' | 'unknown_agent' | 'malformed_signature' | 'bad_signature' | 'retired_key' };
+  | {
+      readonly ok: false;
+      readonly reason: 'unsigned' | 'unknown_agent' | 'malformed_signature' | 'bad_signature' | 'retired_key';
+    };
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -22,7 +25,10 @@ export class TrustStore {
   readonly #retired: ReadonlyMap<string, readonly PublicKey[]>;
 
   /** Keys by agent id; `retired`: keys an agent used before and may no longer sign with. */
-  constructor(keys: ReadonlyMap<string, readonly PublicKey[]> = new Map(), retired: ReadonlyMap<string, readonly PublicKey[]> = new Map()) {
+  constructor(
+    keys: ReadonlyMap<string, readonly PublicKey[]> = new Map(),
+    retired: ReadonlyMap<string, readonly PublicKey[]> = new Map(),
+  ) {
     this.#keys = keys;
     this.#retired = retired;
   }
@@ -56,7 +62,8 @@ export class TrustStore {
     const agents = (doc as { agents?: unknown })?.agents;
     if (!isRecord(agents)) throw new TrustFileError(file, 'must be {"agents": {"<agent_id>": ["<base64 key>", ...]}}');
     const retired = (doc as { retired?: unknown }).retired;
-    if (retired !== undefined && !isRecord(retired)) throw new TrustFileError(file, 'retired must be {"<agent_id>": ["<base64 key>", ...]}');
+    if (retired !== undefined && !isRecord(retired))
+      throw new TrustFileError(file, 'retired must be {"<agent_id>": ["<base64 key>", ...]}');
     const keys = parseKeys(file, 'agents', agents);
     const old = parseKeys(file, 'retired', retired ?? {});
     return new TrustStore(keys, old);
@@ -64,7 +71,10 @@ export class TrustStore {
 
   /** The trust file's form of this store: what {@link TrustStore.parse} reads back. */
   toJSON(): { agents: Record<string, string[]>; retired: Record<string, string[]> } {
-    const out = (m: ReadonlyMap<string, readonly PublicKey[]>) => Object.fromEntries([...m].map(([agent, keys]) => [agent, keys.map((k) => Buffer.from(k.raw).toString('base64'))]));
+    const out = (m: ReadonlyMap<string, readonly PublicKey[]>) =>
+      Object.fromEntries(
+        [...m].map(([agent, keys]) => [agent, keys.map((k) => Buffer.from(k.raw).toString('base64'))]),
+      );
     return { agents: out(this.#keys), retired: out(this.#retired) };
   }
 
@@ -74,7 +84,11 @@ export class TrustStore {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new TrustFileError(file, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message, { cause: err });
+      throw new TrustFileError(
+        file,
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message,
+        { cause: err },
+      );
     }
     return TrustStore.parse(text, file);
   }
@@ -90,7 +104,8 @@ export class TrustStore {
     for (let i = 0; i < keys.length; i++) {
       if (verifyEd25519(sig, payload, keys[i]!)) return { ok: true, keyIndex: i };
     }
-    for (const k of this.#retired.get(agentId) ?? []) if (verifyEd25519(sig, payload, k)) return { ok: false, reason: 'retired_key' };
+    for (const k of this.#retired.get(agentId) ?? [])
+      if (verifyEd25519(sig, payload, k)) return { ok: false, reason: 'retired_key' };
     return { ok: false, reason: 'bad_signature' };
   }
 }
@@ -103,12 +118,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function parseKeys(file: string, section: string, agents: Record<string, unknown>): Map<string, PublicKey[]> {
   const keys = new Map<string, PublicKey[]>();
   for (const [agentId, list] of Object.entries(agents)) {
-    if (!Array.isArray(list) || list.length === 0) throw new TrustFileError(file, `${section}["${agentId}"] must be a non-empty array of keys`);
+    if (!Array.isArray(list) || list.length === 0)
+      throw new TrustFileError(file, `${section}["${agentId}"] must be a non-empty array of keys`);
     keys.set(
       agentId,
       list.map((k, i) => {
         const raw = typeof k === 'string' && B64.test(k) ? Buffer.from(k, 'base64') : undefined;
-        if (!raw || raw.length !== 32) throw new TrustFileError(file, `${section}["${agentId}"][${i}] is not base64 of a raw 32-byte Ed25519 public key`);
+        if (!raw || raw.length !== 32)
+          throw new TrustFileError(
+            file,
+            `${section}["${agentId}"][${i}] is not base64 of a raw 32-byte Ed25519 public key`,
+          );
         return publicKeyFromRaw(raw);
       }),
     );

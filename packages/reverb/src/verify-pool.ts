@@ -27,7 +27,9 @@ export interface VerifyBatch {
 }
 
 /** Messages to a thread. */
-export type VerifyCommand = { readonly type: 'trust'; readonly trust: string } | { readonly type: 'check'; readonly batch: VerifyBatch };
+export type VerifyCommand =
+  | { readonly type: 'trust'; readonly trust: string }
+  | { readonly type: 'check'; readonly batch: VerifyBatch };
 
 /** A batch is sent once it holds this many claims, else at the end of the event loop's turn. */
 const MAX_BATCH = 256;
@@ -140,7 +142,8 @@ export class VerifyPool {
 
   /** A thread's unanswered claims, checked here. */
   #orphan(t: Thread): void {
-    for (const jobs of t.batches.values()) for (const j of jobs) j.resolve(this.#trust.check(j.agent, j.payload, j.signature));
+    for (const jobs of t.batches.values())
+      for (const j of jobs) j.resolve(this.#trust.check(j.agent, j.payload, j.signature));
     t.batches.clear();
     t.load = 0;
   }
@@ -150,7 +153,10 @@ export class VerifyPool {
     const jobs = this.#jobs;
     if (jobs.length === 0) return;
     this.#jobs = [];
-    const t = this.#threads.reduce<Thread | undefined>((best, x) => (best === undefined || x.load < best.load ? x : best), undefined);
+    const t = this.#threads.reduce<Thread | undefined>(
+      (best, x) => (best === undefined || x.load < best.load ? x : best),
+      undefined,
+    );
     if (t === undefined) {
       for (const j of jobs) j.resolve(this.#trust.check(j.agent, j.payload, j.signature));
       return;
@@ -163,7 +169,13 @@ export class VerifyPool {
     t.batches.set(id, jobs);
     t.load += jobs.length;
     t.worker.ref(); // a pending check does
-    const batch: VerifyBatch = { id, agents: jobs.map((j) => j.agent), signatures: jobs.map((j) => j.signature), offsets, bytes: bytes.buffer };
+    const batch: VerifyBatch = {
+      id,
+      agents: jobs.map((j) => j.agent),
+      signatures: jobs.map((j) => j.signature),
+      offsets,
+      bytes: bytes.buffer,
+    };
     t.worker.postMessage({ type: 'check', batch } satisfies VerifyCommand, [bytes.buffer]);
   }
 }

@@ -28,7 +28,8 @@ function stallableConsumer(bus: NatsBus): { bus: Bus; hold(): void; release(): v
           });
       }
       if (key === 'readStream') {
-        return (options: Parameters<Bus['readStream']>[0]) => (state.short ? Promise.resolve([]) : target.readStream(options));
+        return (options: Parameters<Bus['readStream']>[0]) =>
+          state.short ? Promise.resolve([]) : target.readStream(options);
       }
       const v = Reflect.get(target, key, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -56,7 +57,14 @@ async function stallableFleet(cluster: string, nodeId: string, agents: string[],
   fx.cleanup(p.stop);
   const conn = await NatsBus.connect({ servers: fx.server.url });
   const stall = stallableConsumer(conn);
-  const r = new Reverb({ bus: stall.bus, clusterId: cluster, nodeId, signatures: 'off', catchUpWaitMs: 100, ...options });
+  const r = new Reverb({
+    bus: stall.bus,
+    clusterId: cluster,
+    nodeId,
+    signatures: 'off',
+    catchUpWaitMs: 100,
+    ...options,
+  });
   await r.start();
   fx.cleanup(async () => {
     await r.stop();
@@ -64,11 +72,21 @@ async function stallableFleet(cluster: string, nodeId: string, agents: string[],
   });
   for (const id of agents) {
     const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
-    c.onBeat((f) => void (f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })).catch(() => {}));
+    c.onBeat(
+      (f) =>
+        void (
+          f.beat_index % 4 === 3
+            ? Promise.resolve()
+            : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })
+        ).catch(() => {}),
+    );
     await c.start();
     fx.cleanup(() => c.stop());
   }
-  await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), { timeoutMs: 8000, message: 'a full bar' });
+  await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), {
+    timeoutMs: 8000,
+    message: 'a full bar',
+  });
   return { seen, stall, r };
 }
 
@@ -79,10 +97,16 @@ describe('reverb - a stalled claim consumer', () => {
     stall.hold();
     const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
     // Two whole bars end while nothing is delivered to the consumer.
-    await waitFor(() => seen.reports.some((x) => x.from_beat === stalledFrom + 4), { timeoutMs: 6000, message: 'two bars reported during the stall' });
+    await waitFor(() => seen.reports.some((x) => x.from_beat === stalledFrom + 4), {
+      timeoutMs: 6000,
+      message: 'two bars reported during the stall',
+    });
     stall.release();
     const after = stalledFrom + 12;
-    await waitFor(() => seen.reports.some((x) => x.from_beat === after), { timeoutMs: 6000, message: 'a bar after the stall' });
+    await waitFor(() => seen.reports.some((x) => x.from_beat === after), {
+      timeoutMs: 6000,
+      message: 'a bar after the stall',
+    });
 
     // What the stream acknowledged, by bar.
     const stored = await fx.bus.readStream({ stream: statusStreamConfig(cluster).name, limit: 10_000 });
@@ -102,23 +126,39 @@ describe('reverb - a stalled claim consumer', () => {
       expect(rep.issues.map((i) => i.category)).not.toContain('replayed');
       expect(rep.late_claims).toBeUndefined();
     }
-    const catchUps = (await r.metrics.registry.getSingleMetric('backbeat_reverb_catch_up_reads_total')!.get()).values[0]!.value;
+    const catchUps = (await r.metrics.registry.getSingleMetric('backbeat_reverb_catch_up_reads_total')!.get())
+      .values[0]!.value;
     expect(catchUps).toBeGreaterThanOrEqual(2);
     seen.stop();
   });
   it('catch-up - a direct read the stream answers with nothing is not taken as all there is: the reports wait, then count every stored claim', async () => {
-    const { seen, stall, r } = await stallableFleet('short', 'rshort', ['agent:t1', 'agent:t2', 'agent:t3'], { retryMs: 100 });
+    const { seen, stall, r } = await stallableFleet('short', 'rshort', ['agent:t1', 'agent:t2', 'agent:t3'], {
+      retryMs: 100,
+    });
     stall.hold();
     stall.short = true;
     const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
     // Two bars end while the consumer delivers nothing and every read of the stream answers nothing.
-    await waitFor(() => r.currentBeat >= stalledFrom + 9, { timeoutMs: 6000, intervalMs: 20, message: 'two bars ended' });
-    expect(seen.reports.some((x) => x.from_beat >= stalledFrom), 'no report built from a read that answered nothing').toBe(false);
+    await waitFor(() => r.currentBeat >= stalledFrom + 9, {
+      timeoutMs: 6000,
+      intervalMs: 20,
+      message: 'two bars ended',
+    });
+    expect(
+      seen.reports.some((x) => x.from_beat >= stalledFrom),
+      'no report built from a read that answered nothing',
+    ).toBe(false);
     stall.short = false;
     const after = stalledFrom + 8;
-    await waitFor(() => seen.reports.some((x) => x.from_beat === after), { timeoutMs: 6000, message: 'the stalled bars reported' });
+    await waitFor(() => seen.reports.some((x) => x.from_beat === after), {
+      timeoutMs: 6000,
+      message: 'the stalled bars reported',
+    });
     stall.release();
-    await waitFor(() => seen.reports.some((x) => x.from_beat === after + 4), { timeoutMs: 6000, message: 'a bar after the release' });
+    await waitFor(() => seen.reports.some((x) => x.from_beat === after + 4), {
+      timeoutMs: 6000,
+      message: 'a bar after the release',
+    });
     const byBar = new Map<number, BarReport>(seen.reports.map((x) => [x.from_beat, x]));
     for (const from of [stalledFrom, stalledFrom + 4]) {
       const rep = byBar.get(from)!;

@@ -19,7 +19,11 @@ const BAR = 4;
 const enc = new TextEncoder();
 const victimKey = generateKeyPairSync('ed25519').privateKey;
 const malloryKey = generateKeyPairSync('ed25519').privateKey;
-const trust = TrustStore.parse(JSON.stringify({ agents: { 'agent:victim': [publicKeyBase64(victimKey)], 'agent:mallory': [publicKeyBase64(malloryKey)] } }));
+const trust = TrustStore.parse(
+  JSON.stringify({
+    agents: { 'agent:victim': [publicKeyBase64(victimKey)], 'agent:mallory': [publicKeyBase64(malloryKey)] },
+  }),
+);
 
 let roles: RolesServer;
 let pulseBus: NatsBus;
@@ -34,12 +38,25 @@ beforeAll(async () => {
   // The deploy's own users and accounts (deploy/nats/auth.conf), mirrors included.
   roles = await startRolesServer();
   ({ pulse: pulseBus, reverb: reverbBus, agent: attacker } = roles.bus);
-  pulse = new Pulse({ bus: pulseBus, clusterId: C, nodeId: 'p1', bpm: 240, maxBpm: 1000, barLength: BAR, elector: 'single' });
+  pulse = new Pulse({
+    bus: pulseBus,
+    clusterId: C,
+    nodeId: 'p1',
+    bpm: 240,
+    maxBpm: 1000,
+    barLength: BAR,
+    elector: 'single',
+  });
   await pulse.start();
   reverb = new Reverb({ bus: reverbBus, clusterId: C, nodeId: 'forgery', signatures: 'verify', trust });
   reverb.onReport((r) => reports.push(r));
   await reverb.start();
-  victim = createClient({ clusterId: C, agentId: 'agent:victim', nats: { servers: roles.server.url, user: 'agent', pass: pass('agent'), inboxPrefix: inboxOf('agent') }, signingKey: victimKey });
+  victim = createClient({
+    clusterId: C,
+    agentId: 'agent:victim',
+    nats: { servers: roles.server.url, user: 'agent', pass: pass('agent'), inboxPrefix: inboxOf('agent') },
+    signingKey: victimKey,
+  });
   await victim.start();
   await waitFor(() => victim.currentBeat >= 0 && reverb.currentBeat >= 0, { timeoutMs: 10_000, message: 'the beat' });
 }, 30_000);
@@ -61,7 +78,8 @@ const reportOf = (beat: number) =>
 function predictedIds(agent: string, from: number, ms: number, counters: number): string[] {
   const node = hlcNodeSuffix(agent);
   const ids: string[] = [];
-  for (let t = from; t < from + ms; t++) for (let l = 0; l < counters; l++) ids.push(`${agent}|${formatHlc({ physical: t, logical: l, node })}`);
+  for (let t = from; t < from + ms; t++)
+    for (let l = 0; l < counters; l++) ids.push(`${agent}|${formatHlc({ physical: t, logical: l, node })}`);
   return ids;
 }
 
@@ -72,13 +90,19 @@ describe('claims - no other login can suppress them', () => {
     const ids = predictedIds('agent:victim', from, 600, 3);
     // The agent login stores junk under each id before the victim sends (as in the attack: all acknowledged).
     for (let i = 0; i < ids.length; i += 500) {
-      await Promise.all(ids.slice(i, i + 500).map((msgId) => attacker.publishDurable(S.status, enc.encode('junk'), { msgId })));
+      await Promise.all(
+        ids.slice(i, i + 500).map((msgId) => attacker.publishDurable(S.status, enc.encode('junk'), { msgId })),
+      );
     }
     expect(Date.now(), 'the junk was stored before the victim sends').toBeLessThan(from);
     await waitFor(() => Date.now() >= from, { timeoutMs: 3000, intervalMs: 5 });
     // The first beat of the next bar (claims may name a beat up to two bars ahead): stored well before that bar's report.
     const beat = victim.currentBeat - (victim.currentBeat % BAR) + BAR;
-    const sent = await Promise.all(['planning', 'executing', 'reviewing'].map((state) => victim.emitStatusClaim({ state: state as 'planning', beatIndex: beat })));
+    const sent = await Promise.all(
+      ['planning', 'executing', 'reviewing'].map((state) =>
+        victim.emitStatusClaim({ state: state as 'planning', beatIndex: beat }),
+      ),
+    );
     // The claims fall where the junk lies: under the old ids they were dropped as duplicates.
     for (const c of sent) {
       const [physical, logical] = c.hlc.split(':').map((g) => parseInt(g, 16)) as [number, number];
@@ -95,34 +119,73 @@ describe('claims - no other login can suppress them', () => {
 describe('claims - the signature binds the agent (findings 1 and 3)', () => {
   it('impersonate - as a listed agent: unsigned, signed with another key, or under another x-agent-id, each refused with its reason in verify mode', async () => {
     const rejected = async (reason: string) => {
-      const m = (await reverb.metrics.registry.metrics()).match(new RegExp(`backbeat_reverb_claims_rejected_total\\{reason="${reason}"\\} (\\d+)`));
+      const m = (await reverb.metrics.registry.metrics()).match(
+        new RegExp(`backbeat_reverb_claims_rejected_total\\{reason="${reason}"\\} (\\d+)`),
+      );
       return m ? Number(m[1]) : 0;
     };
-    const before = { unsigned: await rejected('unsigned'), bad: await rejected('bad_signature'), mismatch: await rejected('agent_mismatch') };
+    const before = {
+      unsigned: await rejected('unsigned'),
+      bad: await rejected('bad_signature'),
+      mismatch: await rejected('agent_mismatch'),
+    };
     const beat = reverb.currentBeat;
     let n = 0;
     const forged = (state: string) =>
-      enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:victim', beat_index: beat, state, hlc: `18bcfe56800:${(n++).toString(16).padStart(4, '0')}:abcd` }));
-    const headers = (agent: string) => ({ 'x-agent-id': agent, 'x-window-id': windowIdForBeat(C, beat, BAR), 'x-hlc': '18bcfe56800:0000:abcd' });
+      enc.encode(
+        JSON.stringify({
+          type: 'backbeat.statusclaim.v1',
+          agent_id: 'agent:victim',
+          beat_index: beat,
+          state,
+          hlc: `18bcfe56800:${(n++).toString(16).padStart(4, '0')}:abcd`,
+        }),
+      );
+    const headers = (agent: string) => ({
+      'x-agent-id': agent,
+      'x-window-id': windowIdForBeat(C, beat, BAR),
+      'x-hlc': '18bcfe56800:0000:abcd',
+    });
     const unsigned = forged('failed');
     await attacker.publishDurable(S.status, unsigned, { headers: headers('agent:victim') }); // signature left out
     const wrongKey = forged('failed');
-    await attacker.publishDurable(S.status, wrongKey, { headers: { ...headers('agent:victim'), 'x-signature': sign(null, wrongKey, malloryKey).toString('base64') } });
-    const otherHeader = forged('failed');
-    await attacker.publishDurable(S.status, otherHeader, { headers: { ...headers('agent:mallory'), 'x-signature': sign(null, otherHeader, malloryKey).toString('base64') } });
-    await waitFor(async () => (await rejected('agent_mismatch')) > before.mismatch && (await rejected('bad_signature')) > before.bad && (await rejected('unsigned')) > before.unsigned, {
-      timeoutMs: 5000,
-      message: 'the three refusals',
+    await attacker.publishDurable(S.status, wrongKey, {
+      headers: { ...headers('agent:victim'), 'x-signature': sign(null, wrongKey, malloryKey).toString('base64') },
     });
+    const otherHeader = forged('failed');
+    await attacker.publishDurable(S.status, otherHeader, {
+      headers: { ...headers('agent:mallory'), 'x-signature': sign(null, otherHeader, malloryKey).toString('base64') },
+    });
+    await waitFor(
+      async () =>
+        (await rejected('agent_mismatch')) > before.mismatch &&
+        (await rejected('bad_signature')) > before.bad &&
+        (await rejected('unsigned')) > before.unsigned,
+      {
+        timeoutMs: 5000,
+        message: 'the three refusals',
+      },
+    );
     // A refusal counts in the bar it was stored in: this one, or the next on a slow machine.
     const both = [await reportOf(beat), await reportOf(beat + BAR)];
     expect(both.map((r) => r.state_counts?.failed ?? 0)).toEqual([0, 0]); // none counted as the victim
-    expect(both.flatMap((r) => r.issues.map((i) => i.category))).toEqual(expect.arrayContaining(['unsigned', 'bad_signature', 'agent_mismatch']));
+    expect(both.flatMap((r) => r.issues.map((i) => i.category))).toEqual(
+      expect.arrayContaining(['unsigned', 'bad_signature', 'agent_mismatch']),
+    );
   }, 40_000);
 });
 
 describe('claims - what each signature mode accepts (docs/spec.md §10 Security)', () => {
-  const claim = (agent: string) => enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: 5, state: 'executing', hlc: '18bcfe56800:0001:abcd' }));
+  const claim = (agent: string) =>
+    enc.encode(
+      JSON.stringify({
+        type: 'backbeat.statusclaim.v1',
+        agent_id: agent,
+        beat_index: 5,
+        state: 'executing',
+        hlc: '18bcfe56800:0001:abcd',
+      }),
+    );
   const verdict = (mode: SignatureMode, agent: string, signedBy?: typeof victimKey, header = agent) => {
     const data = claim(agent);
     const h: Record<string, string> = { 'x-agent-id': header };
@@ -138,17 +201,40 @@ describe('claims - what each signature mode accepts (docs/spec.md §10 Security)
       expect(verdict(mode, 'agent:victim', malloryKey), mode).toBe('bad_signature');
       expect(verdict(mode, 'agent:victim', victimKey, 'agent:mallory'), mode).toBe('agent_mismatch');
     }
-    expect([verdict('off', 'agent:stranger'), verdict('off', 'agent:stranger', malloryKey)]).toEqual(['accepted', 'accepted']);
-    expect([verdict('verify', 'agent:stranger'), verdict('verify', 'agent:stranger', malloryKey)]).toEqual(['unsigned_accepted', 'unknown_agent']);
-    expect([verdict('require', 'agent:stranger'), verdict('require', 'agent:stranger', malloryKey)]).toEqual(['unsigned', 'unknown_agent']);
+    expect([verdict('off', 'agent:stranger'), verdict('off', 'agent:stranger', malloryKey)]).toEqual([
+      'accepted',
+      'accepted',
+    ]);
+    expect([verdict('verify', 'agent:stranger'), verdict('verify', 'agent:stranger', malloryKey)]).toEqual([
+      'unsigned_accepted',
+      'unknown_agent',
+    ]);
+    expect([verdict('require', 'agent:stranger'), verdict('require', 'agent:stranger', malloryKey)]).toEqual([
+      'unsigned',
+      'unknown_agent',
+    ]);
   });
 
   it('modes - a reverb that accepts unsigned claims of agents not in the trust file says so once at start; require says nothing', async () => {
     const warned = async (mode: SignatureMode) => {
       const lines: string[] = [];
-      const log: Logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (_o, m) => void lines.push(m ?? ''), child: () => log };
+      const log: Logger = {
+        debug: () => {},
+        info: () => {},
+        error: () => {},
+        warn: (_o, m) => void lines.push(m ?? ''),
+        child: () => log,
+      };
       const bus = new MemoryBus();
-      const r = new Reverb({ bus, clusterId: 'modes', nodeId: `m-${mode}`, barLength: 4, signatures: mode, trust, logger: log });
+      const r = new Reverb({
+        bus,
+        clusterId: 'modes',
+        nodeId: `m-${mode}`,
+        barLength: 4,
+        signatures: mode,
+        trust,
+        logger: log,
+      });
       await r.start();
       await r.stop();
       await bus.close();

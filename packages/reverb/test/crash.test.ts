@@ -19,7 +19,9 @@ describe('reverb - kill -9 mid-bar and restart', () => {
     const pulse = await startPulse(fx.server.url, CLUSTER, 240, BAR); // 1 s bars
     fx.cleanup(pulse.stop);
     const keys = Array.from({ length: 5 }, () => generateKeyPairSync('ed25519').privateKey);
-    const trust = JSON.stringify({ agents: Object.fromEntries(keys.map((k, i) => [`agent:s${i}`, [publicKeyBase64(k)]])) });
+    const trust = JSON.stringify({
+      agents: Object.fromEntries(keys.map((k, i) => [`agent:s${i}`, [publicKeyBase64(k)]])),
+    });
     const env = { NATS_URL: fx.server.url, CLUSTER, NODE_ID: 'r1', SIGNATURES: 'require', TRUST: trust };
     const dlq: BusMsg[] = [];
     const dlqSub = fx.bus.subscribe(subjects(CLUSTER).dlq, (m) => dlq.push(m));
@@ -67,7 +69,10 @@ describe('reverb - kill -9 mid-bar and restart', () => {
     proc = (await startReverbProcess(env)).proc;
     const restartedAt = beat();
     // Two more bars live, then stop the agents and wait for the last bar's report.
-    await waitFor(() => beat() >= restartedAt - (restartedAt % BAR) + 2 * BAR, { timeoutMs: 10_000, message: 'two bars after the restart' });
+    await waitFor(() => beat() >= restartedAt - (restartedAt % BAR) + 2 * BAR, {
+      timeoutMs: 10_000,
+      message: 'two bars after the restart',
+    });
     sending = false;
     const lastBar = beat() - (beat() % BAR) - BAR;
     const stream = reportStreamConfig(CLUSTER).name;
@@ -92,7 +97,10 @@ describe('reverb - kill -9 mid-bar and restart', () => {
       expect(r.state_counts, `bar ${bar} state counts`).toEqual(want.states);
       // Every acknowledged claim is counted. (Five agents send 20 a bar on a quiet host; a
       // client whose event loop stalls skips a stale beat and sends none for it.)
-      expect(r.performance!.claims_processed, `bar ${bar} claims (first full ${firstFull}, killed at ${killedAt}, restarted at ${restartedAt}, last ${lastBar}; failures ${failures.join('; ')}; beats ${beats.join(',')})`).toBe(Object.values(want.states).reduce((a, b) => a + b, 0));
+      expect(
+        r.performance!.claims_processed,
+        `bar ${bar} claims (first full ${firstFull}, killed at ${killedAt}, restarted at ${restartedAt}, last ${lastBar}; failures ${failures.join('; ')}; beats ${beats.join(',')})`,
+      ).toBe(Object.values(want.states).reduce((a, b) => a + b, 0));
       expect(r.late_claims ?? 0).toBe(0);
       expect(r.issues.filter((i) => i.category === 'replayed')).toEqual([]);
       if (r.built_late) lateBars.push(bar);

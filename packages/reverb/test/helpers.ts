@@ -23,7 +23,9 @@ export function emptyReport(cluster: string, fromBeat: number, beats = 4): BarRe
 /** Collects the BarReports published on a cluster's reverb subject. */
 export function collectReports(bus: Bus, cluster: string): { reports: BarReport[]; stop(): void } {
   const reports: BarReport[] = [];
-  const sub = bus.subscribe(subjects(cluster).reverb, (m) => reports.push(JSON.parse(new TextDecoder().decode(m.data)) as BarReport));
+  const sub = bus.subscribe(subjects(cluster).reverb, (m) =>
+    reports.push(JSON.parse(new TextDecoder().decode(m.data)) as BarReport),
+  );
   return { reports, stop: () => sub.unsubscribe() };
 }
 
@@ -32,9 +34,22 @@ export function collectReports(bus: Bus, cluster: string): { reports: BarReport[
  * server restart it is back as soon as the server is (at the default 1 s, a pulse stopped
  * right after the restart waited about 5 s for its connection).
  */
-export async function startPulse(url: string, cluster: string, bpm = 240, bar = 4): Promise<{ pulse: Pulse; bus: NatsBus; stop(): Promise<void> }> {
+export async function startPulse(
+  url: string,
+  cluster: string,
+  bpm = 240,
+  bar = 4,
+): Promise<{ pulse: Pulse; bus: NatsBus; stop(): Promise<void> }> {
   const bus = await NatsBus.connect({ servers: url, reconnectTimeWaitMs: 100 });
-  const pulse = new Pulse({ bus, clusterId: cluster, nodeId: `pulse-${cluster}`, bpm, maxBpm: 1000, barLength: bar, elector: 'single' });
+  const pulse = new Pulse({
+    bus,
+    clusterId: cluster,
+    nodeId: `pulse-${cluster}`,
+    bpm,
+    maxBpm: 1000,
+    barLength: bar,
+    elector: 'single',
+  });
   await pulse.start();
   return {
     pulse,

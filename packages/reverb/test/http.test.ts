@@ -26,7 +26,10 @@ afterAll(async () => {
   await reverb?.stop();
   // After the restart in the last test the pulse's connection may still be retrying; stopped
   // disconnected, the pulse waits about 5 s for it. Give it a moment to come back first.
-  if (pulse) await waitFor(() => pulse!.bus.status().connected, { timeoutMs: 3000, message: "the pulse's connection" }).catch(() => {});
+  if (pulse)
+    await waitFor(() => pulse!.bus.status().connected, { timeoutMs: 3000, message: "the pulse's connection" }).catch(
+      () => {},
+    );
   await pulse?.stop();
   await bus?.close();
   await server?.stop();
@@ -35,7 +38,18 @@ afterAll(async () => {
 describe('reverb HTTP API', () => {
   it('http - windows list and one window with each agent state; JSON 404 for an unknown id', async () => {
     const beat = reverb.currentBeat;
-    await bus.publishDurable(subjects('http').status, enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:h1', beat_index: beat, state: 'executing', hlc: '7ffd:0001:abcd' })));
+    await bus.publishDurable(
+      subjects('http').status,
+      enc.encode(
+        JSON.stringify({
+          type: 'backbeat.statusclaim.v1',
+          agent_id: 'agent:h1',
+          beat_index: beat,
+          state: 'executing',
+          hlc: '7ffd:0001:abcd',
+        }),
+      ),
+    );
     await waitFor(() => reverb.windows().some((w) => w.agents === 1), { timeoutMs: 3000 });
     const list = (await app.inject({ url: '/api/v1/windows' })).json();
     expect(list.total_count).toBeGreaterThanOrEqual(1);
@@ -49,7 +63,10 @@ describe('reverb HTTP API', () => {
 
   it('http - status reports a real uptime; reports query is validated', async () => {
     const a = (await app.inject({ url: '/api/v1/status' })).json();
-    await waitFor(async () => (await app.inject({ url: '/api/v1/status' })).json().uptime_seconds > a.uptime_seconds, { timeoutMs: 3000, message: 'uptime to grow' });
+    await waitFor(async () => (await app.inject({ url: '/api/v1/status' })).json().uptime_seconds > a.uptime_seconds, {
+      timeoutMs: 3000,
+      message: 'uptime to grow',
+    });
     expect(a).toMatchObject({ cluster_id: 'http', node_id: 'h', nats_connected: true, bar_length: 4 });
     expect((await app.inject({ url: '/api/v1/reports?limit=abc' })).statusCode).toBe(400);
     expect((await app.inject({ url: '/api/v1/reports?limit=5' })).json()).toMatchObject({ reports: expect.any(Array) });
@@ -58,9 +75,19 @@ describe('reverb HTTP API', () => {
   it('http - /ready is 503 while NATS is down and 200 again after it returns', async () => {
     expect((await app.inject({ url: '/ready' })).statusCode).toBe(200);
     await server.halt();
-    await waitFor(async () => (await app.inject({ url: '/ready' })).statusCode === 503, { timeoutMs: 5000, message: '503' });
-    expect((await app.inject({ url: '/ready' })).json()).toMatchObject({ ready: false, nats_connected: false, reason: 'NATS connection lost' });
+    await waitFor(async () => (await app.inject({ url: '/ready' })).statusCode === 503, {
+      timeoutMs: 5000,
+      message: '503',
+    });
+    expect((await app.inject({ url: '/ready' })).json()).toMatchObject({
+      ready: false,
+      nats_connected: false,
+      reason: 'NATS connection lost',
+    });
     await server.restart();
-    await waitFor(async () => (await app.inject({ url: '/ready' })).statusCode === 200, { timeoutMs: 10_000, message: '200 again' });
+    await waitFor(async () => (await app.inject({ url: '/ready' })).statusCode === 200, {
+      timeoutMs: 10_000,
+      message: '200 again',
+    });
   });
 });

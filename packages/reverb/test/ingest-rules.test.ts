@@ -4,7 +4,10 @@ import { MemoryBus, STATE_KEYS, openStateBucket, subjects, type BusMsg } from '@
 import { Reverb } from '@backbeat/reverb';
 
 const enc = new TextEncoder();
-const claim = (agent: string, beat: number, hlc: string) => enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc }));
+const claim = (agent: string, beat: number, hlc: string) =>
+  enc.encode(
+    JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc }),
+  );
 
 describe('reverb - what counts as a replay (FakeClock, in-memory bus)', () => {
   it('ingest - the same stored message again is a duplicate (never dead-lettered); another message repeating a counted claim is a replay', async () => {
@@ -37,7 +40,12 @@ describe('reverb - what counts as a replay (FakeClock, in-memory bus)', () => {
     const bus = new MemoryBus({ clock });
     // 60 BPM, bars of 4, the grid began 200 s ago: claims are stored at beat 200.
     const state = await openStateBucket(bus, 'late');
-    await state.put(STATE_KEYS.tempoMap, new TextEncoder().encode(tempoMapToJson(createTempoMap({ startTime: clock.now() - 200_000, tempoBpm: 60, barLength: 4 }))));
+    await state.put(
+      STATE_KEYS.tempoMap,
+      new TextEncoder().encode(
+        tempoMapToJson(createTempoMap({ startTime: clock.now() - 200_000, tempoBpm: 60, barLength: 4 })),
+      ),
+    );
     const r = new Reverb({ bus, clusterId: 'late', nodeId: 'late', signatures: 'off', clock });
     await r.start();
     try {
@@ -45,9 +53,18 @@ describe('reverb - what counts as a replay (FakeClock, in-memory bus)', () => {
       expect(r.ingest(claim('agent:q', 200, '18bcfe56800:0002:abcd'), {}, clock.now(), 'live', 2)).toBe('accepted'); // its bar is in progress
       expect(r.ingest(claim('agent:q', 60, '18bcfe56800:0003:abcd'), {}, clock.now(), 'live', 3)).toBe('replayed'); // 140 s late: beyond 120 s
       expect(r.ingest(claim('agent:q', 212, '18bcfe56800:0004:abcd'), {}, clock.now(), 'live', 4)).toBe('replayed'); // 12 beats ahead: beyond 2 bars
-      const tight = new Reverb({ bus, clusterId: 'late', nodeId: 'tight', signatures: 'off', clock, maxClaimDelayMs: 5000 });
+      const tight = new Reverb({
+        bus,
+        clusterId: 'late',
+        nodeId: 'tight',
+        signatures: 'off',
+        clock,
+        maxClaimDelayMs: 5000,
+      });
       await tight.start();
-      expect(tight.ingest(claim('agent:q', 194, '18bcfe56800:0005:abcd'), {}, clock.now(), 'live', 5)).toBe('late_claims'); // 6 beats: within 2 bars
+      expect(tight.ingest(claim('agent:q', 194, '18bcfe56800:0005:abcd'), {}, clock.now(), 'live', 5)).toBe(
+        'late_claims',
+      ); // 6 beats: within 2 bars
       expect(tight.ingest(claim('agent:q', 184, '18bcfe56800:0006:abcd'), {}, clock.now(), 'live', 6)).toBe('replayed'); // 16 beats: beyond 5 s and 2 bars
       await tight.stop();
     } finally {

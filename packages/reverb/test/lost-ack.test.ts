@@ -68,8 +68,8 @@ describe('reverb - a report store whose answer is lost', () => {
       message: 'a lost store answer, then more reports',
     });
     await c.stop();
-    const stored = (await fx.bus.readStream({ stream: clusterNames(cluster).reportStream, limit: 1000 })).map((m) =>
-      decodeStoredReport(m)!,
+    const stored = (await fx.bus.readStream({ stream: clusterNames(cluster).reportStream, limit: 1000 })).map(
+      (m) => decodeStoredReport(m)!,
     );
     const m = await fx.bus.getStreamMsg(clusterNames(cluster).reportStream, { seq: losing.lost[0]! });
     const lostCopy = decodeStoredReport(m!)!;

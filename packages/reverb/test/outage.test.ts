@@ -7,7 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import type { BarReport, ClaimState } from '@backbeat/contracts';
 import { waitFor } from '@backbeat/testing';
-import { MemoryBus, NatsBus, reportStreamConfig, statusStreamConfig, subjects, type Bus, type StoredMsg } from '@backbeat/transport';
+import {
+  MemoryBus,
+  NatsBus,
+  reportStreamConfig,
+  statusStreamConfig,
+  subjects,
+  type Bus,
+  type StoredMsg,
+} from '@backbeat/transport';
 import { createClient, type Client } from '@backbeat/sdk';
 import { Reverb } from '@backbeat/reverb';
 import { ClaimStreamReader, pageLimitFor } from '@backbeat/reverb/internal';
@@ -61,9 +69,19 @@ async function storedReports(cluster: string): Promise<BarReport[]> {
 }
 
 /** Checks one report per bar from `first` to `last`, in stored order, each counting the acknowledged claims of its bar. */
-function expectEveryBar(reports: BarReport[], first: number, last: number, bar: number, acked: Acked, context: string): void {
+function expectEveryBar(
+  reports: BarReport[],
+  first: number,
+  last: number,
+  bar: number,
+  acked: Acked,
+  context: string,
+): void {
   const inRange = reports.filter((r) => r.from_beat >= first && r.from_beat <= last);
-  expect(inRange.map((r) => r.from_beat), `${context}: one report per bar, in order`).toEqual(Array.from({ length: (last - first) / bar + 1 }, (_, i) => first + i * bar));
+  expect(
+    inRange.map((r) => r.from_beat),
+    `${context}: one report per bar, in order`,
+  ).toEqual(Array.from({ length: (last - first) / bar + 1 }, (_, i) => first + i * bar));
   for (const r of inRange) {
     const want = acked.get(r.from_beat) ?? { agents: new Set(), states: {} };
     expect(r.state_counts ?? {}, `${context}: bar ${r.from_beat}`).toEqual(want.states);
@@ -87,7 +105,11 @@ describe('reverb - an outage of 1,000 bars', () => {
     await r1.stop();
     const lastLive = r1.lastReport!.from_beat;
     // Down for 1,000 bars while the agents claim at every beat.
-    await waitFor(() => agents.beat() >= lastLive + 1000, { timeoutMs: 90_000, intervalMs: 50, message: '1,000 bars without reverb' });
+    await waitFor(() => agents.beat() >= lastLive + 1000, {
+      timeoutMs: 90_000,
+      intervalMs: 50,
+      message: '1,000 bars without reverb',
+    });
     const restartedAt = agents.beat();
     const r2 = new Reverb({ bus: conn, clusterId: cluster, nodeId: 'out', signatures: 'off' });
     let held = 0;
@@ -96,13 +118,20 @@ describe('reverb - an outage of 1,000 bars', () => {
     await r2.start();
     agents.state.sending = false;
     const rebuiltUpTo = restartedAt - 2; // bars surely due at the restart: rebuilt before the consumer resumed
-    await waitFor(async () => (await storedReports(cluster)).some((r) => r.from_beat >= rebuiltUpTo), { timeoutMs: 30_000, message: `the report of bar ${rebuiltUpTo}` });
+    await waitFor(async () => (await storedReports(cluster)).some((r) => r.from_beat >= rebuiltUpTo), {
+      timeoutMs: 30_000,
+      message: `the report of bar ${rebuiltUpTo}`,
+    });
     const reports = await storedReports(cluster);
     expect(agents.failures).toEqual([]);
     expectEveryBar(reports, lastLive + BAR, rebuiltUpTo, BAR, agents.acked, `restarted at beat ${restartedAt}`);
-    const counted = reports.filter((r) => r.from_beat > lastLive && r.from_beat <= rebuiltUpTo).reduce((n, r) => n + r.agents_reporting, 0);
+    const counted = reports
+      .filter((r) => r.from_beat > lastLive && r.from_beat <= rebuiltUpTo)
+      .reduce((n, r) => n + r.agents_reporting, 0);
     expect(counted).toBeGreaterThan(1000); // two agents, most bars: the claims were really there
-    expect(reports.filter((r) => r.from_beat > lastLive && r.from_beat <= rebuiltUpTo).every((r) => r.built_late)).toBe(true);
+    expect(reports.filter((r) => r.from_beat > lastLive && r.from_beat <= rebuiltUpTo).every((r) => r.built_late)).toBe(
+      true,
+    );
     // Memory held one bar at a time: never more windows than the reported ones kept plus a few ahead.
     expect(held).toBeLessThanOrEqual(r2.options.maxWindows + 20);
   }, 150_000);
@@ -127,12 +156,16 @@ describe('reverb - an outage of 1,000 bars', () => {
     const r2 = new Reverb({ bus: conn, clusterId: cluster, nodeId: 'nr', signatures: 'off' });
     fx.cleanup(() => r2.stop());
     await r2.start();
-    await waitFor(async () => (await storedReports(cluster)).some((r) => r.from_beat >= lastBar), { timeoutMs: 10_000, message: `the report of bar ${lastBar}` });
+    await waitFor(async () => (await storedReports(cluster)).some((r) => r.from_beat >= lastBar), {
+      timeoutMs: 10_000,
+      message: `the report of bar ${lastBar}`,
+    });
     const reports = await storedReports(cluster);
     expect(agents.failures).toEqual([]);
     expect(lastBar).toBeGreaterThanOrEqual(2 * BAR);
     expectEveryBar(reports, 0, lastBar, BAR, agents.acked, 'no report before the stop');
-    for (let b = 0; b <= lastBar; b += BAR) expect(agents.acked.get(b)?.agents.size, `bar ${b}: both agents claimed`).toBe(2);
+    for (let b = 0; b <= lastBar; b += BAR)
+      expect(agents.acked.get(b)?.agents.size, `bar ${b}: both agents claimed`).toBe(2);
   }, 60_000);
 });
 

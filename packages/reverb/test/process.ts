@@ -5,7 +5,9 @@ import { ManagedProcess } from '@backbeat/testing';
 const script = fileURLToPath(new URL('./fixtures/reverb-process.mjs', import.meta.url));
 
 /** Starts the fixture with `env`; resolves once it printed its ready line. */
-export async function startReverbProcess(env: Record<string, string>): Promise<{ proc: ManagedProcess; http: string; consumer: string }> {
+export async function startReverbProcess(
+  env: Record<string, string>,
+): Promise<{ proc: ManagedProcess; http: string; consumer: string }> {
   const proc = ManagedProcess.node(script, [], { env });
   try {
     const m = await proc.waitForOutput(/\{"ready":true[^\n]*\}/, 15_000);
@@ -18,7 +20,9 @@ export async function startReverbProcess(env: Record<string, string>): Promise<{
 }
 
 /** Starts the fixture expecting it to refuse to start; resolves with its exit code and stderr. */
-export async function refusedReverbProcess(env: Record<string, string>): Promise<{ code: number | NodeJS.Signals; stderr: string }> {
+export async function refusedReverbProcess(
+  env: Record<string, string>,
+): Promise<{ code: number | NodeJS.Signals; stderr: string }> {
   const proc = ManagedProcess.node(script, [], { env });
   const code = await proc.exited;
   return { code, stderr: proc.stderr };

@@ -41,7 +41,14 @@ describe('reverb - two replicas, reports stored by either', () => {
     for (const id of ['ra', 'rb']) {
       const conn = await NatsBus.connect({ servers: fx.server.url });
       const net = cuttableReports(conn, cluster);
-      const r = new Reverb({ bus: net.bus, clusterId: cluster, nodeId: id, signatures: 'off', retryMs: 100, catchUpWaitMs: 100 });
+      const r = new Reverb({
+        bus: net.bus,
+        clusterId: cluster,
+        nodeId: id,
+        signatures: 'off',
+        retryMs: 100,
+        catchUpWaitMs: 100,
+      });
       const reports: BarReport[] = [];
       r.onReport((x) => reports.push(x));
       await r.start();
@@ -60,24 +67,39 @@ describe('reverb - two replicas, reports stored by either', () => {
     const cutOff = createClient({ clusterId: cluster, agentId: 'agent:cut-off', nats: fx.server.url });
     await cutOff.start();
     fx.cleanup(() => cutOff.stop());
-    await waitFor(() => b.reports.length > 0 && a.reports.length > 0, { timeoutMs: 8000, message: 'a report on both replicas' });
+    await waitFor(() => b.reports.length > 0 && a.reports.length > 0, {
+      timeoutMs: 8000,
+      message: 'a report on both replicas',
+    });
 
     // A is cut from the report stream: B alone stores the next bar (N), without the late claims.
     a.net.cut = true;
     const n = b.reports.at(-1)!.from_beat + 4;
-    await waitFor(() => b.reports.some((x) => x.from_beat === n), { timeoutMs: 4000, message: `B's report of bar ${n}` });
+    await waitFor(() => b.reports.some((x) => x.from_beat === n), {
+      timeoutMs: 4000,
+      message: `B's report of bar ${n}`,
+    });
     // The cut-off agent's claims of bar N are stored now, after B's report: late for B.
     for (let beat = n; beat < n + 4; beat++) await cutOff.emitStatusClaim({ state: 'executing', beatIndex: beat });
     // Now B is cut and A comes back: A rebuilds bar N with those claims (its copy is not the
     // stored one) and stores bar N + 1 first.
     b.net.cut = true;
     a.net.cut = false;
-    await waitFor(() => a.reports.some((x) => x.from_beat === n + 4), { timeoutMs: 4000, message: `A's report of bar ${n + 4}` });
+    await waitFor(() => a.reports.some((x) => x.from_beat === n + 4), {
+      timeoutMs: 4000,
+      message: `A's report of bar ${n + 4}`,
+    });
     b.net.cut = false;
-    await waitFor(() => b.reports.some((x) => x.from_beat === n + 8), { timeoutMs: 4000, message: `B's report of bar ${n + 8}` });
+    await waitFor(() => b.reports.some((x) => x.from_beat === n + 8), {
+      timeoutMs: 4000,
+      message: `B's report of bar ${n + 8}`,
+    });
     await onTime.stop();
     const last = n + 12;
-    await waitFor(() => a.reports.some((x) => x.from_beat === last) && b.reports.some((x) => x.from_beat === last), { timeoutMs: 4000, message: `bar ${last} reported` });
+    await waitFor(() => a.reports.some((x) => x.from_beat === last) && b.reports.some((x) => x.from_beat === last), {
+      timeoutMs: 4000,
+      message: `bar ${last} reported`,
+    });
 
     // Each bar's stored report, and the claims the stream acknowledged, by the bar they name.
     const stored = await fx.bus.readStream({ stream: clusterNames(cluster).reportStream, limit: 10_000 });

@@ -45,7 +45,14 @@ async function stored(cluster: string): Promise<Array<{ seq: number; report: Bar
 /** Reverb in this process on a connection of its own, stopped after the file. */
 async function inProcess(cluster: string, nodeId: string, logger?: Logger): Promise<Reverb> {
   const conn = await NatsBus.connect({ servers: fx.server.url });
-  const r = new Reverb({ bus: conn, clusterId: cluster, nodeId, signatures: 'off', retryMs: 100, ...(logger ? { logger } : {}) });
+  const r = new Reverb({
+    bus: conn,
+    clusterId: cluster,
+    nodeId,
+    signatures: 'off',
+    retryMs: 100,
+    ...(logger ? { logger } : {}),
+  });
   fx.cleanup(async () => {
     await r.stop();
     await conn.close();
@@ -69,7 +76,9 @@ describe('reverb - every stored report is broadcast once, by the server', () => 
     expect(atDeath).toHaveLength(3);
     const last = atDeath[2]!;
     expect(last.by).toBe('k1'); // its copy, stored without an answer
-    await waitFor(() => seen.of(last.report.window_id) === 1, { message: 'the last report before the kill, broadcast' });
+    await waitFor(() => seen.of(last.report.window_id) === 1, {
+      message: 'the last report before the kill, broadcast',
+    });
     // The same replica again: it finds its reports stored and goes on from the next bar.
     proc = (await startReverbProcess(env)).proc;
     await waitFor(async () => (await stored(cluster)).length >= 7, { timeoutMs: 15_000, message: 'four more reports' });
@@ -79,7 +88,9 @@ describe('reverb - every stored report is broadcast once, by the server', () => 
     expect(beats).toEqual(beats.map((_, i) => beats[0]! + i * 4)); // every bar, once, in order
     await waitFor(() => seen.msgs.length >= all.length, { message: 'every stored report on the broadcast subject' });
     await fx.bus.flush();
-    expect(all.map((x) => [x.report.from_beat, seen.of(x.report.window_id)])).toEqual(all.map((x) => [x.report.from_beat, 1]));
+    expect(all.map((x) => [x.report.from_beat, seen.of(x.report.window_id)])).toEqual(
+      all.map((x) => [x.report.from_beat, 1]),
+    );
     // In stream order, each naming its stored copy.
     const h = REPUBLISH_HEADERS;
     expect(seen.msgs.map((m) => Number(m.headers[h.sequence]))).toEqual(all.map((x) => x.seq));
@@ -146,7 +157,9 @@ describe('reverb - every stored report is broadcast once, by the server', () => 
       expect(config.republish).toBeUndefined();
       expect(republished).toEqual(fresh.map(() => undefined)); // published by reverb itself
       expect(warned.filter((l) => l.startsWith('BB_ERR_REPUBLISH'))).toEqual([
-        expect.stringMatching(/cannot add it to an existing stream: upgrade to nats-server 2\.10 .*each replica broadcasts/),
+        expect.stringMatching(
+          /cannot add it to an existing stream: upgrade to nats-server 2\.10 .*each replica broadcasts/,
+        ),
       ]);
     }
   });

@@ -7,7 +7,15 @@ import { useNatsFixture } from '@backbeat/testing/vitest';
 const fx = useNatsFixture();
 const enc = new TextEncoder();
 const claim = (agent: string, beat: number, n: number) =>
-  enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc: `18bcfe56800:${n.toString(16).padStart(4, '0')}:abcd` }));
+  enc.encode(
+    JSON.stringify({
+      type: 'backbeat.statusclaim.v1',
+      agent_id: agent,
+      beat_index: beat,
+      state: 'executing',
+      hlc: `18bcfe56800:${n.toString(16).padStart(4, '0')}:abcd`,
+    }),
+  );
 
 describe('reverb - a resumed durable without a tempo map', () => {
   it('resume - claims stored while the replica was down are counted when it comes back, even before any pulse is known', async () => {

@@ -9,7 +9,11 @@ import { useNatsFixture } from '@backbeat/testing/vitest';
 
 const fx = useNatsFixture();
 
-async function reverb(cluster: string, nodeId: string, extra: Partial<ConstructorParameters<typeof Reverb>[0]> = {}): Promise<{ r: Reverb; bus: NatsBus; stop(): Promise<void> }> {
+async function reverb(
+  cluster: string,
+  nodeId: string,
+  extra: Partial<ConstructorParameters<typeof Reverb>[0]> = {},
+): Promise<{ r: Reverb; bus: NatsBus; stop(): Promise<void> }> {
   const bus = await NatsBus.connect({ servers: fx.server.url });
   const r = new Reverb({ bus, clusterId: cluster, nodeId, signatures: 'off', ...extra });
   await r.start();
@@ -25,7 +29,13 @@ async function reverb(cluster: string, nodeId: string, extra: Partial<Constructo
 }
 
 /** Agents with a fixed script: state by beat position in a bar of 4. */
-async function agents(cluster: string, scripts: Record<string, Array<'planning' | 'executing' | 'reviewing' | 'completed' | 'failed' | 'blocked' | 'helping'>>): Promise<Client[]> {
+async function agents(
+  cluster: string,
+  scripts: Record<
+    string,
+    Array<'planning' | 'executing' | 'reviewing' | 'completed' | 'failed' | 'blocked' | 'helping'>
+  >,
+): Promise<Client[]> {
   const out: Client[] = [];
   for (const [id, script] of Object.entries(scripts)) {
     const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
@@ -49,7 +59,10 @@ describe.concurrent('reverb - bar reports on nats-server', () => {
     fx.cleanup(p.stop);
     await reverb(cluster, 'r1');
     await waitFor(() => seen.reports.length >= 1, { timeoutMs: 6000, message: 'a first (empty) report' });
-    expect(seen.reports[0]).toMatchObject({ agents_reporting: 0, issues: [expect.objectContaining({ category: 'silence', severity: 'warning' })] });
+    expect(seen.reports[0]).toMatchObject({
+      agents_reporting: 0,
+      issues: [expect.objectContaining({ category: 'silence', severity: 'warning' })],
+    });
     await agents(cluster, {
       'agent:w1': ['planning', 'executing', 'reviewing', 'completed'],
       'agent:w2': ['planning', 'helping', 'executing', 'completed'],
@@ -65,10 +78,23 @@ describe.concurrent('reverb - bar reports on nats-server', () => {
     for (const r of full) {
       expect(validateBarReport(r)).toMatchObject({ valid: true });
       expect(r.to_beat - r.from_beat).toBe(3);
-      expect(r.state_counts).toEqual({ planning: 3, executing: 3, reviewing: 1, completed: 2, failed: 1, blocked: 1, helping: 1 });
+      expect(r.state_counts).toEqual({
+        planning: 3,
+        executing: 3,
+        reviewing: 1,
+        completed: 2,
+        failed: 1,
+        blocked: 1,
+        helping: 1,
+      });
       expect(r.on_time_reviews).toBe(2); // w1 reviewing + completed, w2 completed; w3 never
       expect(r.help_promises_fulfilled).toBe(1);
-      expect(r.issues).toEqual(expect.arrayContaining([expect.objectContaining({ category: 'failed_agents', count: 1, severity: 'error' }), expect.objectContaining({ category: 'blocked_agents', count: 1 })]));
+      expect(r.issues).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ category: 'failed_agents', count: 1, severity: 'error' }),
+          expect.objectContaining({ category: 'blocked_agents', count: 1 }),
+        ]),
+      );
       // Receipt jitter of two downbeats (a few ms; more on a loaded machine). Pairing the wrong
       // downbeats, or a frame's own time with another's, would show a whole beat (250 ms) or more.
       expect(Math.abs(r.tempo_drift_ms)).toBeLessThan(250 / 2);
@@ -95,7 +121,10 @@ describe.concurrent('reverb - bar reports on nats-server', () => {
     expect(new Set(storedIds).size).toBe(storedIds.length);
     const app = buildReverbApp(a.r);
     const hist = (await app.inject({ url: `/api/v1/reports?from_beat=${seen.reports[1]!.from_beat}&limit=2` })).json();
-    expect(hist.reports.map((r: { from_beat: number }) => r.from_beat)).toEqual([seen.reports[1]!.from_beat, seen.reports[2]!.from_beat]);
+    expect(hist.reports.map((r: { from_beat: number }) => r.from_beat)).toEqual([
+      seen.reports[1]!.from_beat,
+      seen.reports[2]!.from_beat,
+    ]);
     await app.close();
     seen.stop();
   });
@@ -106,14 +135,21 @@ describe.concurrent('reverb - bar reports on nats-server', () => {
     const p = await startPulse(fx.server.url, cluster, 120, 4); // 2 s bars
     fx.cleanup(p.stop);
     const first = await reverb(cluster, 'rr');
-    const clients = await agents(cluster, { 'agent:a': ['planning', 'executing', 'reviewing', 'completed'], 'agent:b': ['planning', 'executing', 'reviewing', 'completed'], 'agent:c': ['planning', 'executing', 'reviewing', 'completed'] });
+    const clients = await agents(cluster, {
+      'agent:a': ['planning', 'executing', 'reviewing', 'completed'],
+      'agent:b': ['planning', 'executing', 'reviewing', 'completed'],
+      'agent:c': ['planning', 'executing', 'reviewing', 'completed'],
+    });
     await waitFor(() => seen.reports.some((r) => r.agents_reporting === 3), { timeoutMs: 8000, message: 'a full bar' });
     // Mid-bar: beat 2 of 4 of the next bar, all agents have reported at least once in it.
     await waitFor(() => clients[0]!.currentBeat % 4 === 2, { timeoutMs: 4000 });
     const bar = clients[0]!.currentBeat - 2;
     await first.stop();
     await reverb(cluster, 'rr');
-    const report = await waitFor(() => seen.reports.find((r) => r.from_beat === bar), { timeoutMs: 6000, message: `the report of bar ${bar}` });
+    const report = await waitFor(() => seen.reports.find((r) => r.from_beat === bar), {
+      timeoutMs: 6000,
+      message: `the report of bar ${bar}`,
+    });
     expect(report.agents_reporting).toBe(3);
     expect(report.performance!.claims_processed).toBe(12);
     seen.stop();

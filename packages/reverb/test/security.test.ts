@@ -24,7 +24,14 @@ beforeAll(async () => {
   server = await NatsServer.start();
   bus = await NatsBus.connect({ servers: server.url });
   stopPulse = (await startPulse(server.url, CLUSTER, 120, 4)).stop;
-  const trust = TrustStore.parse(JSON.stringify({ agents: { 'agent:rot': [publicKeyBase64(oldKey), publicKeyBase64(newKey)], 'agent:plain': [publicKeyBase64(oldKey)] } }));
+  const trust = TrustStore.parse(
+    JSON.stringify({
+      agents: {
+        'agent:rot': [publicKeyBase64(oldKey), publicKeyBase64(newKey)],
+        'agent:plain': [publicKeyBase64(oldKey)],
+      },
+    }),
+  );
   reverb = new Reverb({ bus, clusterId: CLUSTER, nodeId: 'sec', signatures: 'require', trust });
   await reverb.start();
   bus.subscribe(subjects(CLUSTER).dlq, (m) => dlq.push(m));
@@ -39,10 +46,22 @@ afterAll(async () => {
 
 let n = 0;
 function claim(agent: string, beat = reverb.currentBeat): Uint8Array {
-  return enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc: `18bcfe56800:${(n++).toString(16).padStart(4, '0')}:abcd` }));
+  return enc.encode(
+    JSON.stringify({
+      type: 'backbeat.statusclaim.v1',
+      agent_id: agent,
+      beat_index: beat,
+      state: 'executing',
+      hlc: `18bcfe56800:${(n++).toString(16).padStart(4, '0')}:abcd`,
+    }),
+  );
 }
 function headers(agent: string, data: Uint8Array, k?: KeyObject, beat = reverb.currentBeat): Record<string, string> {
-  const h: Record<string, string> = { 'x-agent-id': agent, 'x-window-id': windowIdForBeat(CLUSTER, beat, 4), 'x-hlc': '18bcfe56800:0000:abcd' };
+  const h: Record<string, string> = {
+    'x-agent-id': agent,
+    'x-window-id': windowIdForBeat(CLUSTER, beat, 4),
+    'x-hlc': '18bcfe56800:0000:abcd',
+  };
   if (k) h['x-signature'] = sign(null, data, k).toString('base64');
   return h;
 }
@@ -71,7 +90,14 @@ describe('reverb - signatures required (BACKBEAT-REQ-044)', () => {
     await send(far, headers('agent:rot', far, newKey, reverb.currentBeat + 1000));
     await send(good, headers('agent:rot', good, newKey)); // the same claim again: a replay
     await waitFor(() => dlq.length >= 6, { timeoutMs: 5000, message: 'six dead letters' });
-    expect([...reasons()].sort()).toEqual(['bad_signature', 'bad_signature', 'replayed', 'replayed', 'unknown_agent', 'unsigned']);
+    expect([...reasons()].sort()).toEqual([
+      'bad_signature',
+      'bad_signature',
+      'replayed',
+      'replayed',
+      'unknown_agent',
+      'unsigned',
+    ]);
     expect(reasons().filter((r) => r === 'bad_signature')).toHaveLength(2);
     expect(dlq.every((m) => (m.headers['x-error'] ?? '').length > 10)).toBe(true);
     const metrics = await before.metrics();
@@ -91,7 +117,9 @@ describe('reverb - signatures required (BACKBEAT-REQ-044)', () => {
       { timeoutMs: 6000 },
     );
     expect(report.secret_rotations_ok).toBe(false);
-    expect(report.issues.map((i) => i.category)).toEqual(expect.arrayContaining(['bad_signature', 'unsigned', 'unknown_agent']));
+    expect(report.issues.map((i) => i.category)).toEqual(
+      expect.arrayContaining(['bad_signature', 'unsigned', 'unknown_agent']),
+    );
   });
 });
 
@@ -99,22 +127,36 @@ describe('reverb - no input crashes it', () => {
   it('fuzz - arbitrary bytes, JSON and headers never throw (fast-check)', () => {
     const trust = TrustStore.parse(JSON.stringify({ agents: { 'agent:plain': [publicKeyBase64(oldKey)] } }));
     const anyJson = fc.jsonValue().map((v) => JSON.stringify(v));
-    const claimish = fc.record({
-      type: fc.constantFrom('backbeat.statusclaim.v1', 'x'),
-      agent_id: fc.oneof(fc.string(), fc.constant('agent:plain')),
-      beat_index: fc.oneof(fc.integer(), fc.double(), fc.string()),
-      state: fc.oneof(fc.constantFrom('executing', 'done'), fc.string()),
-      hlc: fc.oneof(fc.string(), fc.constant('7ffd:0001:abcd')),
-      extra: fc.option(fc.anything()),
-    }).map((o) => JSON.stringify(o));
-    const data = fc.oneof(fc.uint8Array({ maxLength: 512 }), anyJson.map((s) => enc.encode(s)), claimish.map((s) => enc.encode(s)));
-    const hdrs = fc.dictionary(fc.constantFrom('x-agent-id', 'x-signature', 'x-window-id', 'x-hlc', 'other'), fc.string({ maxLength: 100 }));
+    const claimish = fc
+      .record({
+        type: fc.constantFrom('backbeat.statusclaim.v1', 'x'),
+        agent_id: fc.oneof(fc.string(), fc.constant('agent:plain')),
+        beat_index: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        state: fc.oneof(fc.constantFrom('executing', 'done'), fc.string()),
+        hlc: fc.oneof(fc.string(), fc.constant('7ffd:0001:abcd')),
+        extra: fc.option(fc.anything()),
+      })
+      .map((o) => JSON.stringify(o));
+    const data = fc.oneof(
+      fc.uint8Array({ maxLength: 512 }),
+      anyJson.map((s) => enc.encode(s)),
+      claimish.map((s) => enc.encode(s)),
+    );
+    const hdrs = fc.dictionary(
+      fc.constantFrom('x-agent-id', 'x-signature', 'x-window-id', 'x-hlc', 'other'),
+      fc.string({ maxLength: 100 }),
+    );
     fc.assert(
-      fc.property(data, hdrs, fc.constantFrom('off', 'verify', 'require') as fc.Arbitrary<'off' | 'verify' | 'require'>, (d, h, mode) => {
-        const v = checkClaim(d, h, { mode, trust, maxBytes: 65_536, currentBeat: 10, replayBeats: 8 });
-        expect(typeof v.accept).toBe('boolean');
-        expect(() => reverb.ingest(d, h, Date.now())).not.toThrow();
-      }),
+      fc.property(
+        data,
+        hdrs,
+        fc.constantFrom('off', 'verify', 'require') as fc.Arbitrary<'off' | 'verify' | 'require'>,
+        (d, h, mode) => {
+          const v = checkClaim(d, h, { mode, trust, maxBytes: 65_536, currentBeat: 10, replayBeats: 8 });
+          expect(typeof v.accept).toBe('boolean');
+          expect(() => reverb.ingest(d, h, Date.now())).not.toThrow();
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -131,7 +173,9 @@ describe('reverb - no input crashes it', () => {
 describe('reverb - trust file', () => {
   it('trust - bad files are refused with the agent and key at fault', () => {
     expect(() => TrustStore.parse('{')).toThrow(/not JSON/);
-    expect(() => TrustStore.parse('{"agents": {"agent:a": ["abc"]}}')).toThrow(/agents\["agent:a"\]\[0\] is not base64 of a raw 32-byte Ed25519 public key/);
+    expect(() => TrustStore.parse('{"agents": {"agent:a": ["abc"]}}')).toThrow(
+      /agents\["agent:a"\]\[0\] is not base64 of a raw 32-byte Ed25519 public key/,
+    );
     expect(() => TrustStore.parse('{"agents": {"agent:a": []}}')).toThrow(/non-empty array/);
     expect(() => TrustStore.load('/nonexistent/trust.json')).toThrow(/no such file/);
   });

@@ -29,7 +29,15 @@ async function setup() {
   const first = generateKeyPairSync('ed25519').privateKey;
   writeFileSync(file, trustOf(first));
   const bus = new MemoryBus();
-  const reverb = new Reverb({ bus, clusterId: 'tw', nodeId: 'tw', barLength: 4, signatures: 'require', trust: TrustStore.load(file), verifyThreads: 0 });
+  const reverb = new Reverb({
+    bus,
+    clusterId: 'tw',
+    nodeId: 'tw',
+    barLength: 4,
+    signatures: 'require',
+    trust: TrustStore.load(file),
+    verifyThreads: 0,
+  });
   await reverb.start();
   cleanups.push(async () => {
     await reverb.stop();
@@ -51,8 +59,20 @@ async function setup() {
   let n = 0;
   /** What reverb makes of a claim of agent:w signed with `key`. */
   const verdict = (key: KeyObject) => {
-    const data = enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:w', beat_index: 0, state: 'executing', hlc: `18bcfe56800:${(n++).toString(16).padStart(4, '0')}:abcd` }));
-    return reverb.ingest(data, { 'x-agent-id': 'agent:w', 'x-signature': sign(null, data, key).toString('base64') }, Date.now());
+    const data = enc.encode(
+      JSON.stringify({
+        type: 'backbeat.statusclaim.v1',
+        agent_id: 'agent:w',
+        beat_index: 0,
+        state: 'executing',
+        hlc: `18bcfe56800:${(n++).toString(16).padStart(4, '0')}:abcd`,
+      }),
+    );
+    return reverb.ingest(
+      data,
+      { 'x-agent-id': 'agent:w', 'x-signature': sign(null, data, key).toString('base64') },
+      Date.now(),
+    );
   };
   return { dir, file, first, loads, errors, signals, verdict };
 }

@@ -10,7 +10,12 @@ const key = () => generateKeyPairSync('ed25519').privateKey;
 describe('reverb - signatures checked on verify threads', () => {
   it('pool - every verdict equals the check on the main thread, for good, forged, unsigned, malformed, unknown and retired claims', async () => {
     const [a, b, old, stranger] = [key(), key(), key(), key()];
-    const trust = TrustStore.parse(JSON.stringify({ agents: { 'agent:a': [publicKeyBase64(a)], 'agent:b': [publicKeyBase64(b), publicKeyBase64(a)] }, retired: { 'agent:b': [publicKeyBase64(old)] } }));
+    const trust = TrustStore.parse(
+      JSON.stringify({
+        agents: { 'agent:a': [publicKeyBase64(a)], 'agent:b': [publicKeyBase64(b), publicKeyBase64(a)] },
+        retired: { 'agent:b': [publicKeyBase64(old)] },
+      }),
+    );
     expect(TrustStore.parse(JSON.stringify(trust)).toJSON()).toEqual(trust.toJSON()); // what the threads are given reads back the same
     const cases: Array<[string, Uint8Array, string]> = [];
     for (let i = 0; i < 600; i++) {
@@ -28,20 +33,39 @@ describe('reverb - signatures checked on verify threads', () => {
       const got = await Promise.all(cases.map(([agent, data, sig]) => pool.check(agent, data, sig)));
       expect(got).toEqual(cases.map(([agent, data, sig]) => trust.check(agent, data, sig)));
       const kinds = new Set(got.map((c) => (c.ok ? 'ok' : c.reason)));
-      expect([...kinds].sort()).toEqual(['bad_signature', 'malformed_signature', 'ok', 'retired_key', 'unknown_agent', 'unsigned']);
+      expect([...kinds].sort()).toEqual([
+        'bad_signature',
+        'malformed_signature',
+        'ok',
+        'retired_key',
+        'unknown_agent',
+        'unsigned',
+      ]);
       expect(pool.pending).toBe(0);
       // A reloaded trust file applies to the checks after it.
       pool.setTrust(TrustStore.parse(JSON.stringify({ agents: { 'agent:a': [publicKeyBase64(stranger)] } })));
       const data = enc.encode('{"reload":1}');
-      expect(await pool.check('agent:a', data, sign(null, data, a).toString('base64'))).toEqual({ ok: false, reason: 'bad_signature' });
-      expect(await pool.check('agent:a', data, sign(null, data, stranger).toString('base64'))).toEqual({ ok: true, keyIndex: 0 });
+      expect(await pool.check('agent:a', data, sign(null, data, a).toString('base64'))).toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
+      expect(await pool.check('agent:a', data, sign(null, data, stranger).toString('base64'))).toEqual({
+        ok: true,
+        keyIndex: 0,
+      });
     } finally {
       await pool.close();
     }
     // Closed: checks still answer (with the reloaded trust), on the calling thread.
     const data = enc.encode('{"closed":1}');
-    expect(await pool.check('agent:a', data, sign(null, data, stranger).toString('base64'))).toEqual({ ok: true, keyIndex: 0 });
-    expect(await pool.check('agent:a', data, sign(null, data, a).toString('base64'))).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(await pool.check('agent:a', data, sign(null, data, stranger).toString('base64'))).toEqual({
+      ok: true,
+      keyIndex: 0,
+    });
+    expect(await pool.check('agent:a', data, sign(null, data, a).toString('base64'))).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
   });
 
   it('pool - threads that die are replaced, then given up on; their claims are checked on the calling thread', async () => {
@@ -52,8 +76,14 @@ describe('reverb - signatures checked on verify threads', () => {
       for (let round = 0; round < 12; round++) {
         const data = enc.encode(`{"round":${round}}`);
         const good = sign(null, data, k).toString('base64');
-        const got = await Promise.all([pool.check('agent:a', data, good), pool.check('agent:a', enc.encode('{"forged":1}'), good)]);
-        expect(got).toEqual([{ ok: true, keyIndex: 0 }, { ok: false, reason: 'bad_signature' }]);
+        const got = await Promise.all([
+          pool.check('agent:a', data, good),
+          pool.check('agent:a', enc.encode('{"forged":1}'), good),
+        ]);
+        expect(got).toEqual([
+          { ok: true, keyIndex: 0 },
+          { ok: false, reason: 'bad_signature' },
+        ]);
       }
       expect(pool.size).toBe(0); // 8 replacements, then every claim on the calling thread
       expect(pool.pending).toBe(0);

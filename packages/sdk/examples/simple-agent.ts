@@ -11,7 +11,9 @@ const client = createClient({ clusterId: cluster, agentId: 'agent:simple-1', nat
 let seen = 0;
 const done = new Promise<void>((resolve) => {
   client.onBeat(async (frame, { source }) => {
-    console.log(`beat ${frame.beat_index} (${source}) tempo ${frame.tempo_bpm} BPM window ${frame.window_id.slice(0, 8)}`);
+    console.log(
+      `beat ${frame.beat_index} (${source}) tempo ${frame.tempo_bpm} BPM window ${frame.window_id.slice(0, 8)}`,
+    );
     await client.emitStatusClaim({ state: 'executing', progress: (++seen % 8) / 8, notes: `beat ${frame.beat_index}` });
     if (seen >= beats) resolve();
   });

@@ -24,7 +24,10 @@ function work(ms: number, signal: AbortSignal): Promise<string> {
 }
 
 const beatMs = 60_000 / (client.currentTempo ?? 12);
-for (const [name, beats, ms] of [['quick', 2, beatMs * 0.5], ['slow', 1, beatMs * 3]] as const) {
+for (const [name, beats, ms] of [
+  ['quick', 2, beatMs * 0.5],
+  ['slow', 1, beatMs * 3],
+] as const) {
   try {
     const result = await client.withBeatBudget(beats, (signal) => work(ms, signal));
     console.log(`task ${name}: ${result} (budget ${beats} beats)`);

@@ -31,16 +31,19 @@ export function runWithBudget<T>(
       const m = map();
       if (!m) return;
       const at = timeOf(m, deadlineBeat, 0);
-      timer = clock.setTimeout(() => {
-        // Re-check: timers may fire early, and the map may have moved the deadline.
-        const now = clock.now();
-        const current = map();
-        if (current && now < timeOf(current, deadlineBeat, 0)) return arm();
-        finish();
-        const err = new BeatBudgetExceededError(beats, startBeat, deadlineBeat);
-        controller.abort(err);
-        reject(err);
-      }, Math.max(0, at - clock.now()));
+      timer = clock.setTimeout(
+        () => {
+          // Re-check: timers may fire early, and the map may have moved the deadline.
+          const now = clock.now();
+          const current = map();
+          if (current && now < timeOf(current, deadlineBeat, 0)) return arm();
+          finish();
+          const err = new BeatBudgetExceededError(beats, startBeat, deadlineBeat);
+          controller.abort(err);
+          reject(err);
+        },
+        Math.max(0, at - clock.now()),
+      );
     };
     const unlisten = onMapChange(arm);
     arm();

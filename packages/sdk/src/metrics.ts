@@ -62,21 +62,59 @@ export class SdkMetrics {
         buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
         registers,
       }),
-      received: new Counter({ name: 'backbeat_sdk_frames_received_total', help: 'BeatFrames received from the leader', registers }),
-      dropped: new Counter({ name: 'backbeat_sdk_frames_dropped_total', help: 'BeatFrames not used, by reason', labelNames: ['reason'], registers }),
-      synthesized: new Counter({ name: 'backbeat_sdk_frames_synthesized_total', help: 'Slots fired from the tempo map: local (the leader was late, REQ-003) or grid timing', registers }),
-      degraded: new Gauge({ name: 'backbeat_sdk_local_degradation', help: '1 while the client keeps time by itself', registers }),
-      emitted: new Counter({ name: 'backbeat_sdk_claims_emitted_total', help: 'Status claims acknowledged by the stream', registers }),
-      failed: new Counter({ name: 'backbeat_sdk_claims_failed_total', help: 'Status claims not sent, by reason', labelNames: ['reason'], registers }),
-      skew: new Gauge({ name: 'backbeat_sdk_hlc_skew_seconds', help: 'Last frame HLC physical time minus the local wall clock', registers }),
-      skipped: new Counter({ name: 'backbeat_sdk_slots_skipped_total', help: 'Slots not fired because their phase had ended (stall, gap or jump)', registers }),
+      received: new Counter({
+        name: 'backbeat_sdk_frames_received_total',
+        help: 'BeatFrames received from the leader',
+        registers,
+      }),
+      dropped: new Counter({
+        name: 'backbeat_sdk_frames_dropped_total',
+        help: 'BeatFrames not used, by reason',
+        labelNames: ['reason'],
+        registers,
+      }),
+      synthesized: new Counter({
+        name: 'backbeat_sdk_frames_synthesized_total',
+        help: 'Slots fired from the tempo map: local (the leader was late, REQ-003) or grid timing',
+        registers,
+      }),
+      degraded: new Gauge({
+        name: 'backbeat_sdk_local_degradation',
+        help: '1 while the client keeps time by itself',
+        registers,
+      }),
+      emitted: new Counter({
+        name: 'backbeat_sdk_claims_emitted_total',
+        help: 'Status claims acknowledged by the stream',
+        registers,
+      }),
+      failed: new Counter({
+        name: 'backbeat_sdk_claims_failed_total',
+        help: 'Status claims not sent, by reason',
+        labelNames: ['reason'],
+        registers,
+      }),
+      skew: new Gauge({
+        name: 'backbeat_sdk_hlc_skew_seconds',
+        help: 'Last frame HLC physical time minus the local wall clock',
+        registers,
+      }),
+      skipped: new Counter({
+        name: 'backbeat_sdk_slots_skipped_total',
+        help: 'Slots not fired because their phase had ended (stall, gap or jump)',
+        registers,
+      }),
       confirmLag: new Histogram({
         name: 'backbeat_sdk_grid_confirmation_lag_seconds',
         help: 'Grid timing: from firing a slot to the leader frame confirming it',
         buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5],
         registers,
       }),
-      offset: new Gauge({ name: 'backbeat_sdk_clock_offset_seconds', help: 'This clock minus the leader clock, estimated from frames (an upper bound: includes the smallest network delay)', registers }),
+      offset: new Gauge({
+        name: 'backbeat_sdk_clock_offset_seconds',
+        help: 'This clock minus the leader clock, estimated from frames (an upper bound: includes the smallest network delay)',
+        registers,
+      }),
     };
   }
 

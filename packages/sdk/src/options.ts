@@ -68,10 +68,19 @@ export interface ResolvedClientOptions {
  * @throws InvalidArgumentError with the contract's rule
  */
 export function assertAgentId(agentId: string): void {
-  const probe = validateStatusClaim({ type: 'backbeat.statusclaim.v1', agent_id: agentId, beat_index: 0, state: 'idle', hlc: '0000:0000:0000' });
+  const probe = validateStatusClaim({
+    type: 'backbeat.statusclaim.v1',
+    agent_id: agentId,
+    beat_index: 0,
+    state: 'idle',
+    hlc: '0000:0000:0000',
+  });
   if (!probe.valid) {
     const rule = probe.errors.map((e) => e.message).join('; ');
-    throw new InvalidArgumentError('agentId', `'${agentId}' is not a valid agent id (service:instance or agent:identifier): ${rule}`);
+    throw new InvalidArgumentError(
+      'agentId',
+      `'${agentId}' is not a valid agent id (service:instance or agent:identifier): ${rule}`,
+    );
   }
 }
 
@@ -80,22 +89,32 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
   assertClusterId(o.clusterId);
   assertAgentId(o.agentId);
   const tol = o.jitterToleranceMs ?? 50;
-  if (!Number.isFinite(tol) || tol < 0 || tol > 60_000) throw new InvalidArgumentError('jitterToleranceMs', `must be from 0 to 60000, got ${tol}`);
+  if (!Number.isFinite(tol) || tol < 0 || tol > 60_000)
+    throw new InvalidArgumentError('jitterToleranceMs', `must be from 0 to 60000, got ${tol}`);
   const nonNegative = (field: string, v: number) => {
     if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(field, `must be a number of ms >= 0, got ${v}`);
     return v;
   };
   const maxQueued = o.maxQueuedClaims ?? 1000;
-  if (!Number.isSafeInteger(maxQueued) || maxQueued < 0) throw new InvalidArgumentError('maxQueuedClaims', `must be an integer >= 0, got ${maxQueued}`);
+  if (!Number.isSafeInteger(maxQueued) || maxQueued < 0)
+    throw new InvalidArgumentError('maxQueuedClaims', `must be an integer >= 0, got ${maxQueued}`);
   const timing = o.timing ?? 'frames';
-  if (timing !== 'grid' && timing !== 'frames') throw new InvalidArgumentError('timing', `must be 'grid' or 'frames', got '${String(timing)}'`);
+  if (timing !== 'grid' && timing !== 'frames')
+    throw new InvalidArgumentError('timing', `must be 'grid' or 'frames', got '${String(timing)}'`);
   const maxOffset = o.maxClockOffsetMs ?? 20;
-  if (!Number.isFinite(maxOffset) || maxOffset <= 0 || maxOffset > 60_000) throw new InvalidArgumentError('maxClockOffsetMs', `must be above 0 and at most 60000, got ${maxOffset}`);
-  const base: NatsConfig = typeof o.nats === 'string' || o.nats === undefined ? { servers: o.nats ?? 'nats://127.0.0.1:4222' } : o.nats;
+  if (!Number.isFinite(maxOffset) || maxOffset <= 0 || maxOffset > 60_000)
+    throw new InvalidArgumentError('maxClockOffsetMs', `must be above 0 and at most 60000, got ${maxOffset}`);
+  const base: NatsConfig =
+    typeof o.nats === 'string' || o.nats === undefined ? { servers: o.nats ?? 'nats://127.0.0.1:4222' } : o.nats;
   return Object.freeze({
     clusterId: o.clusterId,
     agentId: o.agentId,
-    nats: { name: `backbeat-sdk ${o.agentId}`, ...base, reconnectTimeWaitMs: o.reconnectDelayMs ?? base.reconnectTimeWaitMs ?? 1000, maxReconnectAttempts: o.maxReconnects ?? base.maxReconnectAttempts ?? -1 },
+    nats: {
+      name: `backbeat-sdk ${o.agentId}`,
+      ...base,
+      reconnectTimeWaitMs: o.reconnectDelayMs ?? base.reconnectTimeWaitMs ?? 1000,
+      maxReconnectAttempts: o.maxReconnects ?? base.maxReconnectAttempts ?? -1,
+    },
     bus: o.bus,
     signingKey: o.signingKey === undefined ? undefined : toSigningKey(o.signingKey),
     jitterToleranceMs: tol,

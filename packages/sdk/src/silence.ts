@@ -9,7 +9,11 @@ import type { Client } from './client.js';
 export const SILENCE_HINT_MS = 5000;
 
 /** The hint for a client that has seen no beat. */
-export function noBeatHint(client: Client, ms = SILENCE_HINT_MS, servers = client.options.bus ? 'the shared bus' : String(client.options.nats.servers)): string {
+export function noBeatHint(
+  client: Client,
+  ms = SILENCE_HINT_MS,
+  servers = client.options.bus ? 'the shared bus' : String(client.options.nats.servers),
+): string {
   const { clusterId } = client.options;
   return `no BeatFrame in ${ms / 1000} s from cluster '${clusterId}': listening on '${subjects(clusterId).beat}' at ${servers}. Is a pulse running for this cluster id? Check --cluster (or BACKBEAT_CLUSTER_ID) and --nats.`;
 }
@@ -19,7 +23,12 @@ export function noBeatHint(client: Client, ms = SILENCE_HINT_MS, servers = clien
  * one did). `servers` names the NATS servers when the client uses a shared bus. Returns the
  * cancel function.
  */
-export function hintIfSilent(client: Client, hint: (message: string) => void, ms = SILENCE_HINT_MS, servers?: string): () => void {
+export function hintIfSilent(
+  client: Client,
+  hint: (message: string) => void,
+  ms = SILENCE_HINT_MS,
+  servers?: string,
+): () => void {
   const clock = client.options.clock;
   const t = clock.setTimeout(() => {
     if (client.metrics().framesReceived === 0) hint(noBeatHint(client, ms, servers));

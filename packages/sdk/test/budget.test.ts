@@ -11,7 +11,17 @@ describe('sdk budget - beat budgets on FakeClock (REQ-042)', () => {
     let map: TempoMap = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
     const listeners = new Set<() => void>();
     let abortedAt: number | undefined;
-    const run = runWithBudget(clock, () => map, (l) => (listeners.add(l), () => listeners.delete(l)), 0, 4, (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => ((abortedAt = clock.now()), reject(signal.reason)))));
+    const run = runWithBudget(
+      clock,
+      () => map,
+      (l) => (listeners.add(l), () => listeners.delete(l)),
+      0,
+      4,
+      (signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () => ((abortedAt = clock.now()), reject(signal.reason))),
+        ),
+    );
     const settled = run.catch((e: unknown) => e);
     // At beat 2 the tempo doubles from beat 3 on: beat 4 now starts earlier.
     clock.advanceTo(timeOf(map, 2, 0));
@@ -27,7 +37,16 @@ describe('sdk budget - beat budgets on FakeClock (REQ-042)', () => {
   it('budget - work done in time resolves and leaves no timer behind', async () => {
     const clock = new FakeClock(T0);
     const map = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
-    await expect(runWithBudget(clock, () => map, () => () => {}, 0, 2, async () => 'ok')).resolves.toBe('ok');
+    await expect(
+      runWithBudget(
+        clock,
+        () => map,
+        () => () => {},
+        0,
+        2,
+        async () => 'ok',
+      ),
+    ).resolves.toBe('ok');
     expect(clock.pending).toBe(0);
   });
 });

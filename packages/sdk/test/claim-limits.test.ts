@@ -9,7 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { FakeClock } from '@backbeat/core';
 import { NatsServer, waitFor } from '@backbeat/testing';
-import { CLAIM_MAX_BYTES, MemoryBus, NatsBus, statusStreamConfig, StreamRefusedError, subjects, TimeoutError, type Bus } from '@backbeat/transport';
+import {
+  CLAIM_MAX_BYTES,
+  MemoryBus,
+  NatsBus,
+  statusStreamConfig,
+  StreamRefusedError,
+  subjects,
+  TimeoutError,
+  type Bus,
+} from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import { ClaimRejectedError, ClaimTooLargeError, createClient } from '@backbeat/sdk';
 import { ClaimSender, SdkMetrics } from '@backbeat/sdk/internal';
@@ -26,8 +35,19 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const claimBytes = (agent: string, notes = '') => enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: 1, state: 'executing', hlc: '18bcfe56800:0001:abcd', notes }));
-const failed = async (registry: Registry, reason: string) => (await registry.metrics()).match(new RegExp(`backbeat_sdk_claims_failed_total\\{reason="${reason}"\\} (\\d+)`))?.[1];
+const claimBytes = (agent: string, notes = '') =>
+  enc.encode(
+    JSON.stringify({
+      type: 'backbeat.statusclaim.v1',
+      agent_id: agent,
+      beat_index: 1,
+      state: 'executing',
+      hlc: '18bcfe56800:0001:abcd',
+      notes,
+    }),
+  );
+const failed = async (registry: Registry, reason: string) =>
+  (await registry.metrics()).match(new RegExp(`backbeat_sdk_claims_failed_total\\{reason="${reason}"\\} (\\d+)`))?.[1];
 
 /** A pulse and an SDK client (with its own metrics registry) on `cluster`. */
 async function agentOn(cluster: string) {
@@ -86,7 +106,9 @@ describe('claim stream limits', () => {
       expect((err as Error).message).toMatch(/refused: the message is larger than the stream allows/);
       // Just over the limit (payload and headers) is refused too; at the limit it is stored.
       const limit = CLAIM_MAX_BYTES + 4096;
-      await expect(agent.publishDurable(subjects(cluster).status, new Uint8Array(limit + 1))).rejects.toBeInstanceOf(StreamRefusedError);
+      await expect(agent.publishDurable(subjects(cluster).status, new Uint8Array(limit + 1))).rejects.toBeInstanceOf(
+        StreamRefusedError,
+      );
       await agent.publishDurable(subjects(cluster).status, new Uint8Array(CLAIM_MAX_BYTES));
       expect((await admin.streamState(statusStreamConfig(cluster).name)).messages).toBe(1);
       // The SDK's sender (what emitStatusClaim queues on): failed at the first refusal, not retried.
@@ -108,10 +130,12 @@ describe('claim stream limits', () => {
     await admin.ensureStream(config);
     let stored = 0;
     for (let i = 0; i < 1000; i++) {
-      const err = await admin.publishDurable(subjects(cluster).status, claimBytes(`agent:f${i}`), { msgId: `fill-${i}` }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await admin
+        .publishDurable(subjects(cluster).status, claimBytes(`agent:f${i}`), { msgId: `fill-${i}` })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       if (err) {
         expect(err).toBeInstanceOf(StreamRefusedError);
         expect((err as StreamRefusedError).context.reason).toBe('full');
@@ -125,7 +149,9 @@ describe('claim stream limits', () => {
     try {
       const err = await a.client.emitStatusClaim({ state: 'executing' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ClaimRejectedError);
-      expect((err as Error).message).toMatch(/rejected after 3 attempts: the claim stream is full and refuses new claims/);
+      expect((err as Error).message).toMatch(
+        /rejected after 3 attempts: the claim stream is full and refuses new claims/,
+      );
       expect(await failed(a.registry, 'stream_full')).toBe('1');
       const state = await admin.streamState(config.name);
       expect([state.firstSeq, state.messages]).toEqual([1, stored]); // nothing unread was dropped
@@ -140,7 +166,9 @@ describe('claim stream limits', () => {
     await admin.ensureStream(old);
     await admin.publishDurable(subjects(cluster).status, new Uint8Array(200_000)); // stored: no limit yet
     await admin.ensureStream(statusStreamConfig(cluster));
-    await expect(admin.publishDurable(subjects(cluster).status, new Uint8Array(200_000))).rejects.toBeInstanceOf(StreamRefusedError);
+    await expect(admin.publishDurable(subjects(cluster).status, new Uint8Array(200_000))).rejects.toBeInstanceOf(
+      StreamRefusedError,
+    );
     expect((await admin.streamState(statusStreamConfig(cluster).name)).messages).toBe(1);
   });
 });

@@ -1,10 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
 import { NatsServer, waitFor } from '@backbeat/testing';
-import { MemoryBus, NatsBus, NoRespondersError, statusStreamConfig, subjects, TimeoutError, TransportError } from '@backbeat/transport';
+import {
+  MemoryBus,
+  NatsBus,
+  NoRespondersError,
+  statusStreamConfig,
+  subjects,
+  TimeoutError,
+  TransportError,
+} from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
 import { ClaimRejectedError, createClient } from '@backbeat/sdk';
-import { ClaimSender, DEFAULT_NO_STREAM_GRACE_MS, permanentCause, PERMANENT_ATTEMPTS, SdkMetrics } from '@backbeat/sdk/internal';
+import {
+  ClaimSender,
+  DEFAULT_NO_STREAM_GRACE_MS,
+  permanentCause,
+  PERMANENT_ATTEMPTS,
+  SdkMetrics,
+} from '@backbeat/sdk/internal';
 
 const enc = new TextEncoder();
 
@@ -41,7 +55,9 @@ describe('sdk claims - retry logic on FakeClock', () => {
 
   it('claims - permanent and transient causes', () => {
     expect(permanentCause(new NoRespondersError('s'))).toBe('no_stream');
-    expect(permanentCause(new TransportError('publish', "Permissions Violation for Publish to 'backbeat.c.beat'"))).toBe('permission');
+    expect(
+      permanentCause(new TransportError('publish', "Permissions Violation for Publish to 'backbeat.c.beat'")),
+    ).toBe('permission');
     expect(permanentCause(new TimeoutError('s', 5000))).toBeNull();
     expect(permanentCause(new Error('connection lost'))).toBeNull();
   });
@@ -60,10 +76,14 @@ describe('sdk claims - on a real nats-server', () => {
     const c = createClient({ clusterId: 'nostream', agentId: 'agent:ns-1', nats: server.url, noStreamGraceMs: 500 });
     await c.start();
     try {
-      await expect(c.emitStatusClaim({ state: 'idle', beatIndex: 0 })).rejects.toThrow(/rejected after \d+ attempts: no JetStream stream captures it/);
+      await expect(c.emitStatusClaim({ state: 'idle', beatIndex: 0 })).rejects.toThrow(
+        /rejected after \d+ attempts: no JetStream stream captures it/,
+      );
       expect(c.metrics().claimsFailed.no_stream).toBe(1);
       const admin = await NatsBus.connect({ servers: server.url });
-      await expect(admin.readStream({ stream: statusStreamConfig('nostream').name, limit: 1 })).rejects.toThrow(/not found/);
+      await expect(admin.readStream({ stream: statusStreamConfig('nostream').name, limit: 1 })).rejects.toThrow(
+        /not found/,
+      );
       await admin.close();
     } finally {
       await c.stop();
@@ -84,10 +104,17 @@ describe('sdk claims - on a real nats-server', () => {
       await c.emitStatusClaim({ state: 'planning' });
       await server.halt();
       await waitFor(() => !c.health().connected, { timeoutMs: 5000, message: 'client sees the disconnect' });
-      const pending = [c.emitStatusClaim({ state: 'executing', notes: 'a' }), c.emitStatusClaim({ state: 'executing', notes: 'b' }), c.emitStatusClaim({ state: 'executing', notes: 'c' })];
+      const pending = [
+        c.emitStatusClaim({ state: 'executing', notes: 'a' }),
+        c.emitStatusClaim({ state: 'executing', notes: 'b' }),
+        c.emitStatusClaim({ state: 'executing', notes: 'c' }),
+      ];
       await server.restart();
       const sent = await Promise.all(pending);
-      await waitFor(async () => (await admin.readStream({ stream: statusStreamConfig(cluster).name, limit: 100 })).length >= 4, { timeoutMs: 10_000 });
+      await waitFor(
+        async () => (await admin.readStream({ stream: statusStreamConfig(cluster).name, limit: 100 })).length >= 4,
+        { timeoutMs: 10_000 },
+      );
       const stored = await admin.readStream({ stream: statusStreamConfig(cluster).name, limit: 100 });
       const hlcs = stored.map((m) => JSON.parse(Buffer.from(m.data).toString()).hlc as string);
       expect(hlcs).toHaveLength(4);

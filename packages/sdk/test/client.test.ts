@@ -5,7 +5,14 @@ import { AGENT_ID_HEADER, HLC_HEADER, SIGNATURE_HEADER, WINDOW_ID_HEADER } from 
 import { NatsServer, waitFor } from '@backbeat/testing';
 import { NatsBus, statusStreamConfig, subjects } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
-import { BeatBudgetExceededError, ClaimInvalidError, createClient, publicKeyBase64, type BeatInfo, type Client } from '@backbeat/sdk';
+import {
+  BeatBudgetExceededError,
+  ClaimInvalidError,
+  createClient,
+  publicKeyBase64,
+  type BeatInfo,
+  type Client,
+} from '@backbeat/sdk';
 
 let server: NatsServer;
 const closers: Array<() => Promise<void>> = [];
@@ -22,7 +29,10 @@ beforeAll(async () => {
     ['bad', 240, 4],
     ['budget', 240, 4],
   ] as const;
-  await Promise.all([...grids.map(async ([cluster, bpm, bar]) => pulses.set(cluster, await pulse(cluster, bpm, bar))), kvPulse('deadpulse').then((d) => (deadPulse = d))]);
+  await Promise.all([
+    ...grids.map(async ([cluster, bpm, bar]) => pulses.set(cluster, await pulse(cluster, bpm, bar))),
+    kvPulse('deadpulse').then((d) => (deadPulse = d)),
+  ]);
 });
 afterAll(async () => {
   for (const c of closers.reverse()) await c();
@@ -31,7 +41,15 @@ afterAll(async () => {
 
 async function pulse(cluster: string, bpm: number, bar: number): Promise<Pulse> {
   const bus = await NatsBus.connect({ servers: server.url });
-  const p = new Pulse({ bus, clusterId: cluster, nodeId: `pulse-${cluster}`, bpm, maxBpm: 1000, barLength: bar, elector: 'single' });
+  const p = new Pulse({
+    bus,
+    clusterId: cluster,
+    nodeId: `pulse-${cluster}`,
+    bpm,
+    maxBpm: 1000,
+    barLength: bar,
+    elector: 'single',
+  });
   await p.start();
   await bus.ensureStream(statusStreamConfig(cluster)); // reverb owns the status stream; the SDK never creates it
   closers.push(async () => {
@@ -70,7 +88,10 @@ describe('sdk client - on a real pulse and nats-server', () => {
     c.onPhase((f, i) => events.push(`phase ${f.beat_index}.${f.phase} ${i.source}`));
     c.onBeat((f) => events.push(`beat ${f.beat_index}`));
     c.onDownbeat((f) => events.push(`downbeat ${f.beat_index}`));
-    await waitFor(() => events.filter((e) => e.startsWith('downbeat')).length >= 4, { timeoutMs: 8000, message: 'four downbeats' });
+    await waitFor(() => events.filter((e) => e.startsWith('downbeat')).length >= 4, {
+      timeoutMs: 8000,
+      message: 'four downbeats',
+    });
     const firstDown = events.findIndex((e) => e.startsWith('downbeat'));
     const bars = events.slice(firstDown - 2); // phase + beat lines that precede the first downbeat line
     const beats = bars.filter((e) => e.startsWith('beat ')).map((e) => Number(e.split(' ')[1]));
@@ -108,7 +129,12 @@ describe('sdk client - on a real pulse and nats-server', () => {
     const observer = await NatsBus.connect({ servers: server.url });
     closers.push(() => observer.close());
     await observer.ensureStream(statusStreamConfig('signed'));
-    const claim = await c.emitStatusClaim({ state: 'executing', progress: 0.5, notes: 'working', waitFor: ['hmmm://thread/1'] });
+    const claim = await c.emitStatusClaim({
+      state: 'executing',
+      progress: 0.5,
+      notes: 'working',
+      waitFor: ['hmmm://thread/1'],
+    });
     const [stored] = await observer.readStream({ stream: statusStreamConfig('signed').name, last: true, limit: 1 });
     expect(stored).toBeDefined();
     const h = stored!.headers;
@@ -121,15 +147,24 @@ describe('sdk client - on a real pulse and nats-server', () => {
     const forged = Buffer.from(JSON.stringify({ ...claim, progress: 0.6 }));
     expect(verify(null, forged, pub, Buffer.from(h[SIGNATURE_HEADER]!, 'base64'))).toBe(false);
     expect(JSON.parse(Buffer.from(stored!.data).toString())).toEqual(claim);
-    expect(claim).toMatchObject({ type: 'backbeat.statusclaim.v1', agent_id: 'agent:test-1', state: 'executing', task_id: expect.stringMatching(/^task:[0-9a-f]{8}$/) });
+    expect(claim).toMatchObject({
+      type: 'backbeat.statusclaim.v1',
+      agent_id: 'agent:test-1',
+      state: 'executing',
+      task_id: expect.stringMatching(/^task:[0-9a-f]{8}$/),
+    });
     expect(c.metrics().claimsEmitted).toBe(1);
   });
 
   it.concurrent('client - rejects bad input with clear errors', async () => {
     expect(() => createClient({ clusterId: 'x', agentId: 'my-service' })).toThrow(InvalidArgumentError);
-    expect(() => createClient({ clusterId: 'x', agentId: 'my-service' })).toThrow(/agentId: 'my-service' is not a valid agent id/);
+    expect(() => createClient({ clusterId: 'x', agentId: 'my-service' })).toThrow(
+      /agentId: 'my-service' is not a valid agent id/,
+    );
     expect(() => createClient({ clusterId: 'a.b', agentId: 'agent:1' })).toThrow(/cluster_id/);
-    expect(() => createClient({ clusterId: 'x', agentId: 'agent:1', signingKey: new Uint8Array(5) })).toThrow(/32 bytes/);
+    expect(() => createClient({ clusterId: 'x', agentId: 'agent:1', signingKey: new Uint8Array(5) })).toThrow(
+      /32 bytes/,
+    );
     const c = await client('bad');
     await waitFor(() => c.currentBeat >= 0, { timeoutMs: 5000 });
     await expect(c.emitStatusClaim({ state: 'sleeping' as never })).rejects.toBeInstanceOf(ClaimInvalidError);
@@ -144,11 +179,18 @@ describe('sdk client - on a real pulse and nats-server', () => {
     await expect(c.withBeatBudget(2, async () => 'done')).resolves.toBe('done');
     let aborted: unknown;
     const start = c.currentBeat;
-    const run = c.withBeatBudget(2, (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve((aborted = signal.reason)))));
+    const run = c.withBeatBudget(
+      2,
+      (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve((aborted = signal.reason)))),
+    );
     await expect(run).rejects.toBeInstanceOf(BeatBudgetExceededError);
     const rejectedAt = performance.timeOrigin + performance.now();
     expect(aborted).toBeInstanceOf(BeatBudgetExceededError);
-    expect((aborted as BeatBudgetExceededError).context).toEqual({ beats: 2, startBeat: start, deadlineBeat: start + 2 });
+    expect((aborted as BeatBudgetExceededError).context).toEqual({
+      beats: 2,
+      startBeat: start,
+      deadlineBeat: start + 2,
+    });
     const deadline = timeOf(c.tempoMap!, start + 2, 0);
     expect(rejectedAt).toBeGreaterThanOrEqual(deadline); // never early; the exact instant is checked on FakeClock (budget.test.ts)
   });
@@ -173,17 +215,26 @@ describe('sdk client - the pulse dies and comes back', () => {
     await waitFor(() => seen.length >= 6, { timeoutMs: 6000 });
     // Kill: the pulse's connection drops with no lease release.
     await first.bus.nc.close();
-    await waitFor(() => seen.filter((s) => s.info.source === 'local').length >= 6, { timeoutMs: 5000, message: 'local beats' });
+    await waitFor(() => seen.filter((s) => s.info.source === 'local').length >= 6, {
+      timeoutMs: 5000,
+      message: 'local beats',
+    });
     expect(c.health().localDegradation).toBe(true);
-    for (const s of seen.filter((x) => x.info.source === 'local')) expect(s.info.receivedAt - s.info.scheduledAt).toBeLessThan(50 + 30);
+    for (const s of seen.filter((x) => x.info.source === 'local'))
+      expect(s.info.receivedAt - s.info.scheduledAt).toBeLessThan(50 + 30);
     await first.p.stop();
     await kvPulse(cluster);
     const back = seen.length;
-    await waitFor(() => seen.slice(back).filter((s) => s.info.source === 'leader').length >= 3, { timeoutMs: 8000, message: 'leader frames again' });
+    await waitFor(() => seen.slice(back).filter((s) => s.info.source === 'leader').length >= 3, {
+      timeoutMs: 8000,
+      message: 'leader frames again',
+    });
     expect(c.health().localDegradation).toBe(false);
     const slots = seen.map((s) => s.slot);
     expect(new Set(slots).size).toBe(slots.length);
-    const order = seen.map((s) => Number(s.slot.split('.')[0]) * 3 + ['plan', 'execute', 'review'].indexOf(s.slot.split('.')[1]!));
+    const order = seen.map(
+      (s) => Number(s.slot.split('.')[0]) * 3 + ['plan', 'execute', 'review'].indexOf(s.slot.split('.')[1]!),
+    );
     expect(order).toEqual(order.map((_, i) => order[0]! + i)); // every slot, once, in order
   });
 });

@@ -46,9 +46,19 @@ describe.concurrent('sdk examples - each runs with one command', () => {
   });
 
   it('examples - a mistyped --cluster prints one hint naming the subject after 5 s', async () => {
-    const p = ManagedProcess.node(example('simple-agent'), ['--nats', server.url, '--cluster', 'exmaples', '--beats', '1']);
+    const p = ManagedProcess.node(example('simple-agent'), [
+      '--nats',
+      server.url,
+      '--cluster',
+      'exmaples',
+      '--beats',
+      '1',
+    ]);
     try {
-      await waitFor(() => /no BeatFrame in 5 s from cluster 'exmaples': listening on 'backbeat\.exmaples\.beat'/.test(p.stderr), { timeoutMs: 12_000, message: 'the hint' });
+      await waitFor(
+        () => /no BeatFrame in 5 s from cluster 'exmaples': listening on 'backbeat\.exmaples\.beat'/.test(p.stderr),
+        { timeoutMs: 12_000, message: 'the hint' },
+      );
       expect(p.stderr.match(/no BeatFrame/g)).toHaveLength(1);
     } finally {
       await p.stop();

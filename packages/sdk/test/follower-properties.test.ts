@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareSlots, createTempoMap, FakeClock, Hlc, positionAt, slot, windowId, type TempoMap } from '@backbeat/core';
+import {
+  compareSlots,
+  createTempoMap,
+  FakeClock,
+  Hlc,
+  positionAt,
+  slot,
+  windowId,
+  type TempoMap,
+} from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
 import type { Timing } from '@backbeat/sdk';
 import { BeatFollower, FrameGate, SdkMetrics, SlotTimer } from '@backbeat/sdk/internal';
@@ -27,7 +36,11 @@ const event: fc.Arbitrary<Event> = fc.oneof(
     beatDelta: fc.integer({ min: -3, max: 5 }),
     huge: fc.boolean(),
     phase: fc.integer({ min: 0, max: 2 }),
-    term: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant(999_999_999), fc.constantFrom('x', '', '1e3', '-1', '01')),
+    term: fc.oneof(
+      fc.integer({ min: 1, max: 4 }),
+      fc.constant(999_999_999),
+      fc.constantFrom('x', '', '1e3', '-1', '01'),
+    ),
     tamper: fc.constantFrom<Tamper>('none', 'none', 'none', 'tempo', 'deadline', 'window', 'cluster'),
   }),
   fc.record({ kind: fc.constant('lease' as const), term: fc.option(fc.integer({ min: 1, max: 4 })) }),
@@ -64,9 +77,22 @@ function run(events: Event[], timing: Timing, fromKv: boolean): void {
   const map = createTempoMap({ startTime: T0, tempoBpm: 120, barLength: 4 });
   const gate = new FrameGate(CLUSTER, clock, { aheadMs: TOLERANCE });
   const metrics = new SdkMetrics();
-  const f = new BeatFollower({ clusterId: CLUSTER, clock, hlc: new Hlc('p', { clock }), toleranceMs: TOLERANCE, timing, maxClockOffsetMs: 20, metrics, timer: new SlotTimer(clock), onError: () => {}, onDegradation: () => {} });
+  const f = new BeatFollower({
+    clusterId: CLUSTER,
+    clock,
+    hlc: new Hlc('p', { clock }),
+    toleranceMs: TOLERANCE,
+    timing,
+    maxClockOffsetMs: 20,
+    metrics,
+    timer: new SlotTimer(clock),
+    onError: () => {},
+    onDegradation: () => {},
+  });
   const fired: Array<{ beat: number; phase: number; at: number; frame: BeatFrame }> = [];
-  f.onPhase((fr, info) => fired.push({ beat: fr.beat_index, phase: map.phases.indexOf(fr.phase), at: info.receivedAt, frame: fr }));
+  f.onPhase((fr, info) =>
+    fired.push({ beat: fr.beat_index, phase: map.phases.indexOf(fr.phase), at: info.receivedAt, frame: fr }),
+  );
   f.attach(gate);
   if (fromKv) gate.setMap(map);
   f.start();
@@ -82,14 +108,21 @@ function run(events: Event[], timing: Timing, fromKv: boolean): void {
   for (const e of events) {
     if (e.kind === 'advance') clock.advance(e.ms);
     else if (e.kind === 'stall') clock.stall(e.ms);
-    else if (e.kind === 'lease') gate.setLease(e.term === null ? { state: 'absent', reason: 'test' } : { state: 'held', term: e.term, nodeId: 'n' });
+    else if (e.kind === 'lease')
+      gate.setLease(
+        e.term === null ? { state: 'absent', reason: 'test' } : { state: 'held', term: e.term, nodeId: 'n' },
+      );
     else if (e.kind === 'garbage') gate.offer({ error: 'not JSON', termHeader: '1', receivedAt: clock.now() });
     else if (e.kind === 'leader') {
       const cur = positionAt(map, clock.now());
       const lease = gate.lease;
-      if (cur) gate.offer({ frame: frameOf(map, cur.beatIndex, cur.phaseIndex, 'none'), termHeader: String(lease.state === 'held' ? lease.term : 1), receivedAt: clock.now() });
-    }
-    else {
+      if (cur)
+        gate.offer({
+          frame: frameOf(map, cur.beatIndex, cur.phaseIndex, 'none'),
+          termHeader: String(lease.state === 'held' ? lease.term : 1),
+          receivedAt: clock.now(),
+        });
+    } else {
       const cur = positionAt(map, clock.now())?.beatIndex ?? 0;
       const beat = e.huge ? 1_000_000 : Math.max(0, cur + e.beatDelta);
       gate.offer({ frame: frameOf(map, beat, e.phase, e.tamper), termHeader: String(e.term), receivedAt: clock.now() });
@@ -97,28 +130,46 @@ function run(events: Event[], timing: Timing, fromKv: boolean): void {
   }
   clock.advance(2000);
   // Never twice, never backwards: strictly increasing slots.
-  for (let i = 1; i < fired.length; i++) expect(compareSlots({ beatIndex: fired[i]!.beat, phaseIndex: fired[i]!.phase }, { beatIndex: fired[i - 1]!.beat, phaseIndex: fired[i - 1]!.phase })).toBeGreaterThan(0);
+  for (let i = 1; i < fired.length; i++)
+    expect(
+      compareSlots(
+        { beatIndex: fired[i]!.beat, phaseIndex: fired[i]!.phase },
+        { beatIndex: fired[i - 1]!.beat, phaseIndex: fired[i - 1]!.phase },
+      ),
+    ).toBeGreaterThan(0);
   for (const x of fired) {
     const s = slot(map, x.beat, x.phase);
     // Only due slots: none before its start (bar the tolerance) and none after its phase ended.
     expect(x.at).toBeGreaterThanOrEqual(s.phaseStart - TOLERANCE);
     expect(x.at).toBeLessThanOrEqual(s.phaseEnd);
     // Every slot fired is the true grid's, whatever the frames said.
-    expect(x.frame).toMatchObject({ cluster_id: CLUSTER, tempo_bpm: s.tempoBpm, window_id: windowId(CLUSTER, s.downbeatIndex), deadline_at: new Date(s.phaseEnd).toISOString() });
+    expect(x.frame).toMatchObject({
+      cluster_id: CLUSTER,
+      tempo_bpm: s.tempoBpm,
+      window_id: windowId(CLUSTER, s.downbeatIndex),
+      deadline_at: new Date(s.phaseEnd).toISOString(),
+    });
   }
   totalFired += fired.length;
-  leaderFired += metrics.snapshot.framesReceived - Object.values(metrics.snapshot.framesDropped).reduce((a, b) => a + b, 0);
+  leaderFired +=
+    metrics.snapshot.framesReceived - Object.values(metrics.snapshot.framesDropped).reduce((a, b) => a + b, 0);
   f.stop();
   gate.stop();
 }
 
 describe('sdk follower - properties (fast-check, FakeClock)', () => {
   it('follower - for any frames, lease updates, stalls and garbage: no slot twice, never backwards, only due slots (frames timing)', () => {
-    fc.assert(fc.property(fc.array(event, { maxLength: 60 }), (events) => run(events, 'frames', true)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), (events) => run(events, 'frames', true)),
+      { numRuns: 300 },
+    );
   });
 
   it('follower - the same in grid timing', () => {
-    fc.assert(fc.property(fc.array(event, { maxLength: 60 }), (events) => run(events, 'grid', true)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), (events) => run(events, 'grid', true)),
+      { numRuns: 300 },
+    );
     // Not vacuous: slots fired, leader frames among them.
     expect(totalFired).toBeGreaterThan(1000);
     expect(leaderFired).toBeGreaterThan(50);

@@ -38,12 +38,31 @@ function setup(toleranceMs = 50, timing: Timing = 'frames') {
     }
   })();
   const gate = new FrameGate(CLUSTER, clock, { aheadMs: toleranceMs });
-  const f = new BeatFollower({ clusterId: CLUSTER, clock, hlc: new Hlc('t', { clock }), toleranceMs, timing, maxClockOffsetMs: 20, metrics, timer: new SlotTimer(clock), onError: () => {}, onDegradation: () => {} });
+  const f = new BeatFollower({
+    clusterId: CLUSTER,
+    clock,
+    hlc: new Hlc('t', { clock }),
+    toleranceMs,
+    timing,
+    maxClockOffsetMs: 20,
+    metrics,
+    timer: new SlotTimer(clock),
+    onError: () => {},
+    onDegradation: () => {},
+  });
   f.attach(gate);
-  f.onPhase((fr, info) => fired.push({ slot: `${fr.beat_index}.${fr.phase}`, source: info.source, at: info.receivedAt, scheduled: info.scheduledAt }));
+  f.onPhase((fr, info) =>
+    fired.push({
+      slot: `${fr.beat_index}.${fr.phase}`,
+      source: info.source,
+      at: info.receivedAt,
+      scheduled: info.scheduledAt,
+    }),
+  );
   f.start();
   /** Delivers a frame with a term header at the clock's now. */
-  const deliver = (fr: BeatFrame, term: number | string = 1) => gate.offer({ frame: fr, termHeader: String(term), receivedAt: clock.now() });
+  const deliver = (fr: BeatFrame, term: number | string = 1) =>
+    gate.offer({ frame: fr, termHeader: String(term), receivedAt: clock.now() });
   return { clock, f, gate, fired, dropped, metrics, deliver };
 }
 
@@ -57,7 +76,14 @@ describe('sdk follower - leader frames and local degradation (REQ-003)', () => {
         clock.advanceTo(slot(map, b, p).phaseStart + 1);
         deliver(frame(map, b, p));
       }
-    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual(['0.plan:leader', '0.execute:leader', '0.review:leader', '1.plan:leader', '1.execute:leader', '1.review:leader']);
+    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual([
+      '0.plan:leader',
+      '0.execute:leader',
+      '0.review:leader',
+      '1.plan:leader',
+      '1.execute:leader',
+      '1.review:leader',
+    ]);
   });
 
   it('follower - a late leader: local slots at scheduled + tolerance, then rejoins with no slot twice', () => {
@@ -103,7 +129,12 @@ describe('sdk follower - leader frames and local degradation (REQ-003)', () => {
     deliver(frame(map, 0, 0));
     clock.advanceTo(slot(map, 1, 0).phaseStart + 1);
     deliver(frame(map, 1, 0), 2);
-    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual(['0.plan:leader', '0.execute:local', '0.review:local', '1.plan:leader']);
+    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual([
+      '0.plan:leader',
+      '0.execute:local',
+      '0.review:local',
+      '1.plan:leader',
+    ]);
   });
 
   it('follower - after 10 minutes without a leader the local grid is within 1 ms of the leader grid', () => {
@@ -162,7 +193,14 @@ describe('sdk follower - grid timing', () => {
       clock.advanceTo(s.phaseStart + 1);
       deliver(frame(map, s.beatIndex, s.phaseIndex));
     }
-    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual(['0.plan:grid', '0.execute:grid', '0.review:grid', '1.plan:grid', '1.execute:grid', '1.review:grid']);
+    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual([
+      '0.plan:grid',
+      '0.execute:grid',
+      '0.review:grid',
+      '1.plan:grid',
+      '1.execute:grid',
+      '1.review:grid',
+    ]);
     for (const x of fired) expect(x.at).toBe(x.scheduled); // exactly at the slot on a fake clock
     expect(metrics.snapshot.framesConfirmed).toBe(6);
     expect(metrics.snapshot.confirmLagLastMs).toBe(1);
@@ -186,7 +224,18 @@ describe('sdk follower - grid timing', () => {
           super.callback(ms);
         }
       })();
-      const f = new BeatFollower({ clusterId: CLUSTER, clock, hlc: new Hlc(id, { clock }), toleranceMs: 50, timing: 'grid', maxClockOffsetMs: 20, metrics, timer, onError: () => {}, onDegradation: () => {} });
+      const f = new BeatFollower({
+        clusterId: CLUSTER,
+        clock,
+        hlc: new Hlc(id, { clock }),
+        toleranceMs: 50,
+        timing: 'grid',
+        maxClockOffsetMs: 20,
+        metrics,
+        timer,
+        onError: () => {},
+        onDegradation: () => {},
+      });
       f.attach(gate);
       f.onPhase((fr, info) => log.push(`call:${id}:${fr.beat_index}.${fr.phase}:${info.source}`));
       f.start();
@@ -194,7 +243,17 @@ describe('sdk follower - grid timing', () => {
     });
     gate.setMap(map);
     clock.advanceTo(slot(map, 0, 1).phaseStart); // 0.plan and 0.execute, each a batch of three
-    expect(log).toEqual(['call:a:0.plan:grid', 'call:b:0.plan:grid', 'call:c:0.plan:grid', 'settle:a', 'settle:b', 'settle:c', 'call:a:0.execute:grid', 'call:b:0.execute:grid', 'call:c:0.execute:grid']);
+    expect(log).toEqual([
+      'call:a:0.plan:grid',
+      'call:b:0.plan:grid',
+      'call:c:0.plan:grid',
+      'settle:a',
+      'settle:b',
+      'settle:c',
+      'call:a:0.execute:grid',
+      'call:b:0.execute:grid',
+      'call:c:0.execute:grid',
+    ]);
     // The bookkeeping waits SETTLE_DELAY_MS: other processes woken for the slot get the cores first.
     clock.advance(SETTLE_DELAY_MS);
     expect(log.slice(9)).toEqual(['settle:a', 'settle:b', 'settle:c']);
@@ -203,15 +262,26 @@ describe('sdk follower - grid timing', () => {
     log.length = 0;
     clock.advanceTo(slot(map, 0, 2).phaseStart - 10);
     gate.offer({ frame: frame(map, 0, 2), termHeader: '1', receivedAt: clock.now() });
-    expect(log).toEqual(['call:a:0.review:leader', 'call:b:0.review:leader', 'call:c:0.review:leader', 'settle:a', 'settle:b', 'settle:c']);
+    expect(log).toEqual([
+      'call:a:0.review:leader',
+      'call:b:0.review:leader',
+      'call:c:0.review:leader',
+      'settle:a',
+      'settle:b',
+      'settle:c',
+    ]);
     // Each armed its next slot in its bookkeeping: the grid goes on.
     log.length = 0;
     clock.advanceTo(slot(map, 1, 0).phaseStart);
-    expect(log.filter((l) => l.startsWith('call:'))).toEqual(['call:a:1.plan:grid', 'call:b:1.plan:grid', 'call:c:1.plan:grid']);
+    expect(log.filter((l) => l.startsWith('call:'))).toEqual([
+      'call:a:1.plan:grid',
+      'call:b:1.plan:grid',
+      'call:c:1.plan:grid',
+    ]);
     for (const { f } of followers) f.stop();
   });
 
-  it('follower - a beat callback that stops clients mid-batch (steps inside steps on the gate\'s shared effects stack): the stopped ones fire nothing more, the others go on', () => {
+  it("follower - a beat callback that stops clients mid-batch (steps inside steps on the gate's shared effects stack): the stopped ones fire nothing more, the others go on", () => {
     const clock = new FakeClock(T0 - 1);
     const gate = new FrameGate(CLUSTER, clock, { aheadMs: 50 });
     const timer = new SlotTimer(clock);
@@ -311,9 +381,17 @@ describe('sdk gate - holding a frame until KV confirms it', () => {
     const clock = new FakeClock(T0 - 1);
     const gate = new FrameGate(CLUSTER, clock, { aheadMs: 50, refresh: (w) => refreshed.push(w) });
     const accepted: string[] = [];
-    gate.listeners.add({ accept: (a) => accepted.push(`${a.frame.beat_index}.${a.frame.phase}@${a.frame.tempo_bpm}`), drop: () => {}, mapChanged: () => {}, leaseChanged: () => {} });
+    gate.listeners.add({
+      accept: (a) => accepted.push(`${a.frame.beat_index}.${a.frame.phase}@${a.frame.tempo_bpm}`),
+      drop: () => {},
+      mapChanged: () => {},
+      leaseChanged: () => {},
+    });
     gate.setMap(map);
-    const faster = { ...map, segments: [...map.segments, { startBeat: 4, startTime: slot(map, 4, 0).beatStart, tempoBpm: 132 }] };
+    const faster = {
+      ...map,
+      segments: [...map.segments, { startBeat: 4, startTime: slot(map, 4, 0).beatStart, tempoBpm: 132 }],
+    };
     clock.advanceTo(slot(faster, 4, 0).phaseStart + 1);
     gate.offer({ frame: frame(faster, 4, 0), termHeader: '1', receivedAt: clock.now() });
     expect(accepted).toEqual([]);

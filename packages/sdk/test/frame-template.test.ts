@@ -13,7 +13,13 @@ const enc = new TextEncoder();
 class Recorder implements GateListener {
   readonly verdicts: unknown[] = [];
   accept(f: AcceptedFrame): void {
-    this.verdicts.push({ accept: f.frame, beat: f.pos.beatIndex, phase: f.pos.phaseIndex, term: f.term, at: f.receivedAt });
+    this.verdicts.push({
+      accept: f.frame,
+      beat: f.pos.beatIndex,
+      phase: f.pos.phaseIndex,
+      term: f.term,
+      at: f.receivedAt,
+    });
   }
   drop(reason: DropReason, detail: string): void {
     this.verdicts.push({ drop: reason, detail });
@@ -31,14 +37,48 @@ function pulseBytes(map: TempoMap, beat: number, phase: number, hlc: string): Ui
   return enc.encode(JSON.stringify(buildBeatFrame(CLUSTER, map, slot(map, beat, phase), hlc)));
 }
 
-type Mutation = { kind: 'none' } | { kind: 'flip'; at: number; to: number } | { kind: 'hlc'; hlc: string } | { kind: 'field'; field: string; value: unknown } | { kind: 'drop-field'; field: string } | { kind: 'append'; text: string };
+type Mutation =
+  | { kind: 'none' }
+  | { kind: 'flip'; at: number; to: number }
+  | { kind: 'hlc'; hlc: string }
+  | { kind: 'field'; field: string; value: unknown }
+  | { kind: 'drop-field'; field: string }
+  | { kind: 'append'; text: string };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { arbitrary: fc.constant<Mutation>({ kind: 'none' }), weight: 6 },
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat({ max: 400 }), to: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('hlc' as const), hlc: fc.constantFrom('ABCD:0001:abcd', '7ffd:0001', '7ffd:0001:abcd:0001', '7ffd:0001:abcd","x":"1', '', '12345678901234567:0000:abcd', '7ffd:0001:abcz', '0000:0000:0000') }),
-  fc.record({ kind: fc.constant('field' as const), field: fc.constantFrom('tempo_bpm', 'downbeat', 'window_id', 'deadline_at', 'cluster_id', 'bar_length', 'phases', 'extra'), value: fc.constantFrom<unknown>(121, true, false, 'x', '0'.repeat(32), null, ['plan'], 7) }),
-  fc.record({ kind: fc.constant('drop-field' as const), field: fc.constantFrom('scheduled_at', 'phases', 'bar_length', 'hlc', 'type') }),
+  fc.record({
+    kind: fc.constant('hlc' as const),
+    hlc: fc.constantFrom(
+      'ABCD:0001:abcd',
+      '7ffd:0001',
+      '7ffd:0001:abcd:0001',
+      '7ffd:0001:abcd","x":"1',
+      '',
+      '12345678901234567:0000:abcd',
+      '7ffd:0001:abcz',
+      '0000:0000:0000',
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('field' as const),
+    field: fc.constantFrom(
+      'tempo_bpm',
+      'downbeat',
+      'window_id',
+      'deadline_at',
+      'cluster_id',
+      'bar_length',
+      'phases',
+      'extra',
+    ),
+    value: fc.constantFrom<unknown>(121, true, false, 'x', '0'.repeat(32), null, ['plan'], 7),
+  }),
+  fc.record({
+    kind: fc.constant('drop-field' as const),
+    field: fc.constantFrom('scheduled_at', 'phases', 'bar_length', 'hlc', 'type'),
+  }),
   fc.record({ kind: fc.constant('append' as const), text: fc.constantFrom(' ', '\n', 'x', '}') }),
 );
 
@@ -73,7 +113,11 @@ const event: fc.Arbitrary<Event> = fc.oneof(
       beatDelta: fc.integer({ min: -1, max: 2 }),
       phase: fc.option(fc.integer({ min: 0, max: 2 }), { freq: 2 }),
       term: fc.constantFrom('1', '1', '1', '2', '01', 'x'),
-      hlc: fc.constantFrom('18bcfe56800:0000:abcd', '7ffd:0001:abcd', 'ffffffffffffffff:ffffffffffffffff:ffffffffffffffff'),
+      hlc: fc.constantFrom(
+        '18bcfe56800:0000:abcd',
+        '7ffd:0001:abcd',
+        'ffffffffffffffff:ffffffffffffffff:ffffffffffffffff',
+      ),
       m: mutation,
     }),
     weight: 6,
@@ -102,7 +146,8 @@ function run(events: Event[]): void {
   for (const e of events) {
     if (e.kind === 'advance') clock.advance(e.ms);
     else if (e.kind === 'lease') {
-      const lease: LeaseView = e.term === null ? { state: 'absent', reason: 'test' } : { state: 'held', term: e.term, nodeId: 'n' };
+      const lease: LeaseView =
+        e.term === null ? { state: 'absent', reason: 'test' } : { state: 'held', term: e.term, nodeId: 'n' };
       bytesGate.setLease(lease);
       parsedGate.setLease(lease);
     } else if (e.kind === 'map') {
@@ -119,7 +164,11 @@ function run(events: Event[]): void {
       const term = String(bytesGate.lease.state === 'held' ? bytesGate.lease.term : 1);
       bytesGate.offerBytes(data, term, clock.now());
       const r = parseBeatFrame(data);
-      parsedGate.offer(r.ok ? { frame: r.message, termHeader: term, receivedAt: clock.now() } : { error: r.error.message, termHeader: term, receivedAt: clock.now() });
+      parsedGate.offer(
+        r.ok
+          ? { frame: r.message, termHeader: term, receivedAt: clock.now() }
+          : { error: r.error.message, termHeader: term, receivedAt: clock.now() },
+      );
     } else {
       const cur = positionAt(map, clock.now());
       if (!cur) continue;
@@ -127,7 +176,11 @@ function run(events: Event[]): void {
       const data = mutate(map, beat, e.phase ?? cur.phaseIndex, e.hlc, e.m);
       bytesGate.offerBytes(data, e.term, clock.now());
       const r = parseBeatFrame(data);
-      parsedGate.offer(r.ok ? { frame: r.message, termHeader: e.term, receivedAt: clock.now() } : { error: r.error.message, termHeader: e.term, receivedAt: clock.now() });
+      parsedGate.offer(
+        r.ok
+          ? { frame: r.message, termHeader: e.term, receivedAt: clock.now() }
+          : { error: r.error.message, termHeader: e.term, receivedAt: clock.now() },
+      );
     }
     expect(a.verdicts).toEqual(b.verdicts);
   }
@@ -155,13 +208,19 @@ describe('sdk frame template - the expected bytes take a short path to the same 
     for (let i = 0; i < 30; i++) {
       const s = slot(map, Math.floor(i / 3), i % 3);
       clock.advanceTo(s.phaseStart + 1);
-      gate.offerBytes(pulseBytes(map, s.beatIndex, s.phaseIndex, `${clock.wallNow().toString(16)}:0000:abcd`), '1', clock.now());
+      gate.offerBytes(
+        pulseBytes(map, s.beatIndex, s.phaseIndex, `${clock.wallNow().toString(16)}:0000:abcd`),
+        '1',
+        clock.now(),
+      );
     }
     expect(gate.templateHits).toEqual({ matched: 29, offered: 30 });
     const accepted = r.verdicts.filter((v) => typeof v === 'object' && v !== null && 'accept' in v);
     expect(accepted).toHaveLength(30);
     // Each accepted frame is its own object, equal to what JSON.parse gives.
     const last = accepted.at(-1) as { accept: object };
-    expect(last.accept).toEqual(JSON.parse(new TextDecoder().decode(pulseBytes(map, 9, 2, (last.accept as { hlc: string }).hlc))));
+    expect(last.accept).toEqual(
+      JSON.parse(new TextDecoder().decode(pulseBytes(map, 9, 2, (last.accept as { hlc: string }).hlc))),
+    );
   });
 });

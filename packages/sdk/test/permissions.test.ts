@@ -29,12 +29,19 @@ describe('sdk - KV that the agent may not read', () => {
     const p = new Pulse({ bus: admin, clusterId: 'perm', nodeId: 'perm-1', bpm: 240, maxBpm: 1000, barLength: 4 });
     await p.start();
     await admin.ensureStream(statusStreamConfig('perm'));
-    const c = createClient({ clusterId: 'perm', agentId: 'agent:perm-1', nats: { servers: url, user: 'agent', pass: 'agent' } });
+    const c = createClient({
+      clusterId: 'perm',
+      agentId: 'agent:perm-1',
+      nats: { servers: url, user: 'agent', pass: 'agent' },
+    });
     const sources: string[] = [];
     c.onPhase((_f, info) => sources.push(info.source));
     try {
       await c.start();
-      await waitFor(() => sources.filter((s) => s === 'leader').length >= 3, { timeoutMs: 15_000, message: 'leader frames' });
+      await waitFor(() => sources.filter((s) => s === 'leader').length >= 3, {
+        timeoutMs: 15_000,
+        message: 'leader frames',
+      });
       const h = c.health();
       expect(h.lease.state).toBe('unreadable');
       expect(h.tempoMapSource).toBe('frames');
@@ -53,10 +60,16 @@ describe('sdk - KV that the agent may not read', () => {
     const url = `nats://127.0.0.1:${server.port}`;
     const admin = await NatsBus.connect({ servers: url, user: 'admin', pass: 'admin' });
     await admin.ensureStream(statusStreamConfig('mute'));
-    const c = createClient({ clusterId: 'mute', agentId: 'agent:mute-1', nats: { servers: url, user: 'mute', pass: 'mute' } });
+    const c = createClient({
+      clusterId: 'mute',
+      agentId: 'agent:mute-1',
+      nats: { servers: url, user: 'mute', pass: 'mute' },
+    });
     try {
       await c.start();
-      await expect(c.emitStatusClaim({ state: 'idle', beatIndex: 0 })).rejects.toThrow(/rejected after 3 attempts: permission denied/);
+      await expect(c.emitStatusClaim({ state: 'idle', beatIndex: 0 })).rejects.toThrow(
+        /rejected after 3 attempts: permission denied/,
+      );
       expect(c.metrics().claimsFailed.permission).toBe(1);
     } finally {
       await c.stop();

@@ -15,17 +15,29 @@ describe('sdk slot timer - one timer per process', () => {
       timer.at(100, cb, () => log.push(`prepare:${id}@${clock.now()}`));
       timer.at(100, cb); // the same callback twice for one instant is one call
     }
-    timer.at(100, () => {
-      throw new Error('one client throws');
-    }, () => {
-      throw new Error('and its prepare too');
-    });
+    timer.at(
+      100,
+      () => {
+        throw new Error('one client throws');
+      },
+      () => {
+        throw new Error('and its prepare too');
+      },
+    );
     clock.advance(99);
-    expect(log).toEqual([`prepare:a@${100 - PREPARE_LEAD_MS}`, `prepare:b@${100 - PREPARE_LEAD_MS}`, `prepare:c@${100 - PREPARE_LEAD_MS}`]);
+    expect(log).toEqual([
+      `prepare:a@${100 - PREPARE_LEAD_MS}`,
+      `prepare:b@${100 - PREPARE_LEAD_MS}`,
+      `prepare:c@${100 - PREPARE_LEAD_MS}`,
+    ]);
     clock.advance(1);
     expect(log.slice(3)).toEqual(['call:a@100/100', 'call:b@100/100', 'call:c@100/100']);
     clock.advance(SETTLE_DELAY_MS);
-    expect(log.slice(6)).toEqual([`after:a@${100 + SETTLE_DELAY_MS}`, `after:b@${100 + SETTLE_DELAY_MS}`, `after:c@${100 + SETTLE_DELAY_MS}`]);
+    expect(log.slice(6)).toEqual([
+      `after:a@${100 + SETTLE_DELAY_MS}`,
+      `after:b@${100 + SETTLE_DELAY_MS}`,
+      `after:c@${100 + SETTLE_DELAY_MS}`,
+    ]);
     expect(timer.size).toBe(0);
   });
 
@@ -33,11 +45,19 @@ describe('sdk slot timer - one timer per process', () => {
     const clock = new FakeClock(0);
     const timer = new SlotTimer(clock);
     const log: string[] = [];
-    const cancel = timer.at(50, () => log.push('x'), () => log.push('prepare:x'));
+    const cancel = timer.at(
+      50,
+      () => log.push('x'),
+      () => log.push('prepare:x'),
+    );
     timer.at(50, () => log.push('y'));
     cancel();
     clock.advance(49);
-    timer.at(50, () => log.push('z'), () => log.push('prepare:z'));
+    timer.at(
+      50,
+      () => log.push('z'),
+      () => log.push('prepare:z'),
+    );
     clock.advance(10);
     expect(log).toEqual(['prepare:z', 'y', 'z']);
   });
@@ -47,7 +67,12 @@ describe('sdk slot timer - one timer per process', () => {
     const timer = new SlotTimer(clock);
     let prepared = 0;
     let calledAt = -1;
-    for (let i = 0; i < 200; i++) timer.at(20, () => (calledAt = clock.now()), () => (prepared++, clock.stall(0.05)));
+    for (let i = 0; i < 200; i++)
+      timer.at(
+        20,
+        () => (calledAt = clock.now()),
+        () => (prepared++, clock.stall(0.05)),
+      );
     clock.advance(30);
     expect(prepared).toBeGreaterThan(0);
     expect(prepared).toBeLessThan(200);
@@ -60,11 +85,18 @@ describe('sdk slot timer - one timer per process', () => {
     const t = systemClock.now() + 8;
     const seen = await new Promise<{ firedAt: number; now: number; preparedAt: number }>((resolve) => {
       let preparedAt = NaN;
-      timer.at(t, (firedAt) => resolve({ firedAt, now: systemClock.now(), preparedAt }), () => (preparedAt = systemClock.now()));
+      timer.at(
+        t,
+        (firedAt) => resolve({ firedAt, now: systemClock.now(), preparedAt }),
+        () => (preparedAt = systemClock.now()),
+      );
     });
     // A prepare never runs at or after its instant: on a busy machine whose timer woke later than
     // PREPARE_LEAD_MS before it, it is skipped (NaN here) and the callback does that work.
-    expect(Number.isNaN(seen.preparedAt) || seen.preparedAt < t, `prepared at ${seen.preparedAt - t} ms from the instant`).toBe(true);
+    expect(
+      Number.isNaN(seen.preparedAt) || seen.preparedAt < t,
+      `prepared at ${seen.preparedAt - t} ms from the instant`,
+    ).toBe(true);
     expect(seen.firedAt).toBeGreaterThanOrEqual(t);
     expect(seen.now).toBeGreaterThanOrEqual(t);
   });

@@ -29,7 +29,15 @@ afterAll(async () => {
 /** A pulse with the KV lease, on a connection of its own; both stopped after the file. */
 async function kvPulse(cluster: string, leaseTtlMs: number): Promise<{ p: Pulse; bus: NatsBus }> {
   const bus = await NatsBus.connect({ servers: server.url });
-  const p = new Pulse({ bus, clusterId: cluster, nodeId: `pulse-${cluster}`, bpm: 240, maxBpm: 1000, barLength: 4, leaseTtlMs });
+  const p = new Pulse({
+    bus,
+    clusterId: cluster,
+    nodeId: `pulse-${cluster}`,
+    bpm: 240,
+    maxBpm: 1000,
+    barLength: 4,
+    leaseTtlMs,
+  });
   closers.push(async () => {
     await p.stop();
     await bus.close();
@@ -54,7 +62,10 @@ describe('sdk trust - the lease and the tempo map, not the header', () => {
     const c = await client(cluster);
     const seen: Array<{ beat: number; phase: string; info: BeatInfo }> = [];
     c.onPhase((f, info) => seen.push({ beat: f.beat_index, phase: f.phase, info }));
-    await waitFor(() => seen.filter((s) => s.info.source === 'leader').length >= 3 && c.health().lease.state === 'held', { timeoutMs: 8000, message: 'leader frames and the lease' });
+    await waitFor(
+      () => seen.filter((s) => s.info.source === 'leader').length >= 3 && c.health().lease.state === 'held',
+      { timeoutMs: 8000, message: 'leader frames and the lease' },
+    );
     const term = c.health().lease.term!;
     expect(c.health().lease.leader).toBe(`pulse-${cluster}`);
     const map = p.tempoMap as TempoMap;
@@ -64,8 +75,14 @@ describe('sdk trust - the lease and the tempo map, not the header', () => {
       const now = performance.timeOrigin + performance.now();
       const pos = slot(map, beat, 0);
       // The frame claims its slot starts now: only the client's own map can tell it is off.
-      const f = { ...buildBeatFrame(cluster, map, pos, '7ffd:0001:abcd'), scheduled_at: new Date(now).toISOString(), deadline_at: new Date(now + 5000).toISOString() };
-      hostile.publish(subjects(cluster).beat, enc.encode(JSON.stringify(f)), { headers: { [TERM_HEADER]: termHeader } });
+      const f = {
+        ...buildBeatFrame(cluster, map, pos, '7ffd:0001:abcd'),
+        scheduled_at: new Date(now).toISOString(),
+        deadline_at: new Date(now + 5000).toISOString(),
+      };
+      hostile.publish(subjects(cluster).beat, enc.encode(JSON.stringify(f)), {
+        headers: { [TERM_HEADER]: termHeader },
+      });
     };
     const current = positionAt(map, performance.timeOrigin + performance.now())!.beatIndex;
     const before = seen.length;
@@ -76,7 +93,10 @@ describe('sdk trust - the lease and the tempo map, not the header', () => {
     send(current + 40, String(term));
     send(current + 1, 'abc');
     await hostile.flush();
-    await waitFor(() => seen.slice(before).filter((s) => s.info.source === 'leader').length >= 6, { timeoutMs: 8000, message: 'six more leader slots' });
+    await waitFor(() => seen.slice(before).filter((s) => s.info.source === 'leader').length >= 6, {
+      timeoutMs: 8000,
+      message: 'six more leader slots',
+    });
     const after = seen.slice(before);
     expect(after.every((s) => s.beat < current + 10)).toBe(true); // nothing of the hostile beats fired
     const keys = seen.map((s) => s.beat * 3 + ['plan', 'execute', 'review'].indexOf(s.phase));
@@ -86,7 +106,11 @@ describe('sdk trust - the lease and the tempo map, not the header', () => {
     expect(delta('bad_term')).toBe(2);
     expect(delta('off_grid')).toBe(2);
     expect(delta('malformed')).toBe(1);
-    expect(c.health().framesDropped).toMatchObject({ bad_term: expect.any(Number), off_grid: expect.any(Number), malformed: 1 });
+    expect(c.health().framesDropped).toMatchObject({
+      bad_term: expect.any(Number),
+      off_grid: expect.any(Number),
+      malformed: 1,
+    });
     expect(c.health().lease.term).toBe(term);
     expect(c.metrics().slotsSkipped).toBe(0);
   });
@@ -101,7 +125,11 @@ describe('sdk trust - the lease and the tempo map, not the header', () => {
     const bus = await NatsBus.connect({ servers: server.url });
     closers.push(() => bus.close());
     const old = positionAt(map, performance.timeOrigin + performance.now())!.beatIndex - 2;
-    bus.publish(subjects(cluster).beat, enc.encode(JSON.stringify(buildBeatFrame(cluster, map, slot(map, old, 0), '7ffd:0001:abcd'))), { headers: { [TERM_HEADER]: String(term) } });
+    bus.publish(
+      subjects(cluster).beat,
+      enc.encode(JSON.stringify(buildBeatFrame(cluster, map, slot(map, old, 0), '7ffd:0001:abcd'))),
+      { headers: { [TERM_HEADER]: String(term) } },
+    );
     await waitFor(() => (c.metrics().framesDropped.stale ?? 0) >= 1, { timeoutMs: 3000, message: 'a stale drop' });
     const h = c.health();
     expect(h.clockOffsetMs).not.toBeNull();
@@ -117,7 +145,10 @@ describe('sdk grid timing', () => {
     const c = await client(cluster, 'grid');
     const seen: Array<{ key: number; info: BeatInfo }> = [];
     c.onPhase((f, info) => seen.push({ key: f.beat_index * 3 + ['plan', 'execute', 'review'].indexOf(f.phase), info }));
-    await waitFor(() => c.metrics().framesConfirmed >= 4, { timeoutMs: 8000, message: 'grid slots confirmed by the leader' });
+    await waitFor(() => c.metrics().framesConfirmed >= 4, {
+      timeoutMs: 8000,
+      message: 'grid slots confirmed by the leader',
+    });
     expect(c.health()).toMatchObject({ timing: 'grid', timingFallback: null, localDegradation: false });
     const grid = seen.filter((s) => s.info.source === 'grid');
     expect(grid.length).toBeGreaterThanOrEqual(4);

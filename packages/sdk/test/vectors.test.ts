@@ -6,7 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkTempoMap, FakeClock, formatHlc, hlcNodeSuffix, parseHlc, windowId, windowIdForBeat } from '@backbeat/core';
+import {
+  checkTempoMap,
+  FakeClock,
+  formatHlc,
+  hlcNodeSuffix,
+  parseHlc,
+  windowId,
+  windowIdForBeat,
+} from '@backbeat/core';
 import { SIGNATURE_HEADER, validateStatusClaim, WINDOW_ID_HEADER } from '@backbeat/contracts';
 import { publicKeyBase64, signPayload, toSigningKey, type DropReason } from '@backbeat/sdk';
 import { FrameGate, HOLD_MS, type GateListener } from '@backbeat/sdk/internal';
@@ -15,7 +23,10 @@ const dir = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url)
 const read = <T>(name: string): T => JSON.parse(readFileSync(dir + name, 'utf8')) as T;
 
 describe('shared vectors: window ids', () => {
-  const vs = read<Array<{ cluster: string; beat_index: number; bar_length: number; downbeat_index: number; window_id: string }>>('window-ids.json');
+  const vs =
+    read<Array<{ cluster: string; beat_index: number; bar_length: number; downbeat_index: number; window_id: string }>>(
+      'window-ids.json',
+    );
   it.each(vs)('$cluster beat $beat_index, bars of $bar_length', (v) => {
     expect(windowId(v.cluster, v.downbeat_index)).toBe(v.window_id);
     expect(windowIdForBeat(v.cluster, v.beat_index, v.bar_length)).toBe(v.window_id);
@@ -23,7 +34,10 @@ describe('shared vectors: window ids', () => {
 });
 
 describe('shared vectors: HLC', () => {
-  const vs = read<{ strings: Array<{ text: string; valid: boolean; physical?: number; logical?: number; node?: string }>; node_suffix: Array<{ node_id: string; suffix: string }> }>('hlc.json');
+  const vs = read<{
+    strings: Array<{ text: string; valid: boolean; physical?: number; logical?: number; node?: string }>;
+    node_suffix: Array<{ node_id: string; suffix: string }>;
+  }>('hlc.json');
   it.each(vs.strings)('parses "$text" (valid: $valid)', (v) => {
     if (!v.valid) return expect(() => parseHlc(v.text)).toThrow();
     const ts = parseHlc(v.text);
@@ -34,7 +48,20 @@ describe('shared vectors: HLC', () => {
 });
 
 describe('shared vectors: signed claims', () => {
-  const vs = read<{ seed_hex: string; public_key: string; cluster: string; claims: Array<{ name: string; claim: Record<string, unknown>; payload: string; signature: string; bar_length: number; headers: Record<string, string>; schema_valid: boolean }> }>('signed-claims.json');
+  const vs = read<{
+    seed_hex: string;
+    public_key: string;
+    cluster: string;
+    claims: Array<{
+      name: string;
+      claim: Record<string, unknown>;
+      payload: string;
+      signature: string;
+      bar_length: number;
+      headers: Record<string, string>;
+      schema_valid: boolean;
+    }>;
+  }>('signed-claims.json');
   const key = toSigningKey(Buffer.from(vs.seed_hex, 'hex'));
   it('derives the public key of the trust file', () => expect(publicKeyBase64(key)).toBe(vs.public_key));
   it.each(vs.claims)('$name: payload bytes, signature and headers', (v) => {
@@ -47,7 +74,20 @@ describe('shared vectors: signed claims', () => {
 });
 
 describe('shared vectors: the frame gate', () => {
-  const fv = read<{ cluster: string; tempo_map: unknown; lease_term: number; ahead_ms: number; hold_ms: number; frames: Array<{ name: string; payload: string; term: string | null; received_at: number; expect: { accept?: { beat_index: number; phase_index: number }; drop?: DropReason } }> }>('gate-frames.json');
+  const fv = read<{
+    cluster: string;
+    tempo_map: unknown;
+    lease_term: number;
+    ahead_ms: number;
+    hold_ms: number;
+    frames: Array<{
+      name: string;
+      payload: string;
+      term: string | null;
+      received_at: number;
+      expect: { accept?: { beat_index: number; phase_index: number }; drop?: DropReason };
+    }>;
+  }>('gate-frames.json');
   it('holds a frame as long as this SDK does', () => expect(fv.hold_ms).toBe(HOLD_MS));
   it.each(fv.frames)('$name', (fc) => {
     const clock = new FakeClock(fc.received_at);

@@ -16,7 +16,14 @@
  */
 export { NatsServer, canConnect } from './nats-server.js';
 export type { NatsServerOptions } from './nats-server.js';
-export { natsServerBinary, legacyNatsServerBinary, PINNED_NATS_SERVER_VERSION, MIN_PATH_VERSION, pinnedBinaryPath, readVersion } from './nats-binary.js';
+export {
+  natsServerBinary,
+  legacyNatsServerBinary,
+  PINNED_NATS_SERVER_VERSION,
+  MIN_PATH_VERSION,
+  pinnedBinaryPath,
+  readVersion,
+} from './nats-binary.js';
 export type { NatsServerBinary } from './nats-binary.js';
 export { NatsFixture } from './nats-fixture.js';
 export type { NatsFixtureOptions, Stoppable } from './nats-fixture.js';

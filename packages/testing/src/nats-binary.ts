@@ -65,7 +65,8 @@ function resolve(env: NodeJS.ProcessEnv): NatsServerBinary {
   const chosen = env.BACKBEAT_NATS_SERVER;
   if (chosen) {
     const version = readVersion(chosen);
-    if (!version) throw new Error(`BACKBEAT_NATS_SERVER=${chosen}: does not run as a nats-server (\`${chosen} --version\` failed)`);
+    if (!version)
+      throw new Error(`BACKBEAT_NATS_SERVER=${chosen}: does not run as a nats-server (\`${chosen} --version\` failed)`);
     return { path: chosen, version, source: 'env' };
   }
   const pinned = pinnedBinaryPath(env);
@@ -74,8 +75,11 @@ function resolve(env: NodeJS.ProcessEnv): NatsServerBinary {
     if (version) return { path: pinned, version, source: 'cache' };
   }
   const onPath = readVersion('nats-server');
-  if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0) return { path: 'nats-server', version: onPath, source: 'path' };
-  const found = onPath ? `the nats-server on PATH is ${onPath}, older than 2.10` : 'no nats-server was built or found on PATH';
+  if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0)
+    return { path: 'nats-server', version: onPath, source: 'path' };
+  const found = onPath
+    ? `the nats-server on PATH is ${onPath}, older than 2.10`
+    : 'no nats-server was built or found on PATH';
   throw new Error(
     `${found}: run \`node scripts/ensure-nats-server.mjs\` (builds v${PINNED_NATS_SERVER_VERSION} with Go), or set BACKBEAT_NATS_SERVER=/path/to/nats-server`,
   );
@@ -90,6 +94,9 @@ function resolve(env: NodeJS.ProcessEnv): NatsServerBinary {
 export function legacyNatsServerBinary(env: NodeJS.ProcessEnv = process.env): NatsServerBinary {
   const path = env.BACKBEAT_LEGACY_NATS_SERVER ?? '/usr/sbin/nats-server';
   const version = readVersion(path);
-  if (!version) throw new Error(`Debian's nats-server 2.9.10 is not installed at ${path}: \`apt-get install nats-server\` (npm test installs it when run as root)`);
+  if (!version)
+    throw new Error(
+      `Debian's nats-server 2.9.10 is not installed at ${path}: \`apt-get install nats-server\` (npm test installs it when run as root)`,
+    );
   return { path, version, source: 'env' };
 }

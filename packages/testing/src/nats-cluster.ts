@@ -18,7 +18,8 @@ import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
 /** Options of {@link NatsCluster.start}. */
-export interface NatsClusterOptions extends Pick<NatsServerOptions, 'binary' | 'startTimeoutMs' | 'stopGraceMs' | 'config' | 'jetstreamConfig'> {
+export interface NatsClusterOptions
+  extends Pick<NatsServerOptions, 'binary' | 'startTimeoutMs' | 'stopGraceMs' | 'config' | 'jetstreamConfig'> {
   /** Cluster name. @default 'backbeat-test' */
   name?: string;
   /** How long to wait for a JetStream meta leader. @default 20000 */
@@ -34,7 +35,11 @@ interface Routez {
 }
 
 interface Jsz {
-  meta_cluster?: { leader?: string; cluster_size?: number; replicas?: ReadonlyArray<{ name: string; current: boolean }> };
+  meta_cluster?: {
+    leader?: string;
+    cluster_size?: number;
+    replicas?: ReadonlyArray<{ name: string; current: boolean }>;
+  };
   account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: StreamCluster }> }>;
 }
 
@@ -88,7 +93,8 @@ export class NatsCluster {
       try {
         return await NatsCluster.#startOnce(n, options);
       } catch (err) {
-        if (attempt >= PORT_RACE_ATTEMPTS || !/address already in use/i.test(String((err as Error)?.message ?? err))) throw err;
+        if (attempt >= PORT_RACE_ATTEMPTS || !/address already in use/i.test(String((err as Error)?.message ?? err)))
+          throw err;
       }
     }
   }
@@ -145,7 +151,9 @@ export class NatsCluster {
   }
 
   async #jsz(server: NatsServer, query = ''): Promise<Jsz> {
-    const res = await fetch(`${this.#monitorUrl(server)}/jsz${query}`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) });
+    const res = await fetch(`${this.#monitorUrl(server)}/jsz${query}`, {
+      signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS),
+    });
     return (await res.json()) as Jsz;
   }
 
@@ -166,17 +174,23 @@ export class NatsCluster {
    */
   async waitForRoutes(timeoutMs = 20_000): Promise<void> {
     const get = async <T>(s: NatsServer, path: string): Promise<T> =>
-      (await (await fetch(`${this.#monitorUrl(s)}${path}`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) })).json()) as T;
+      (await (
+        await fetch(`${this.#monitorUrl(s)}${path}`, { signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS) })
+      ).json()) as T;
     await waitFor(
       async () => {
         const nodes = this.#answering();
         const whole = await Promise.all(
           nodes.map(async (s) => {
-            const [routez, varz] = await Promise.all([get<Routez>(s, '/routez'), get<{ cluster?: { pool_size?: number } }>(s, '/varz')]);
+            const [routez, varz] = await Promise.all([
+              get<Routez>(s, '/routez'),
+              get<{ cluster?: { pool_size?: number } }>(s, '/varz'),
+            ]);
             const pool = varz.cluster?.pool_size ?? 0;
             if (pool <= 0) return (routez.num_routes ?? 0) >= nodes.length - 1;
             const pooled = new Map<string, number>();
-            for (const r of routez.routes ?? []) if (!r.account && r.remote_name) pooled.set(r.remote_name, (pooled.get(r.remote_name) ?? 0) + 1);
+            for (const r of routez.routes ?? [])
+              if (!r.account && r.remote_name) pooled.set(r.remote_name, (pooled.get(r.remote_name) ?? 0) + 1);
             return pooled.size >= nodes.length - 1 && [...pooled.values()].every((n) => n >= pool);
           }),
         );
@@ -218,7 +232,8 @@ export class NatsCluster {
       if (!seen?.leader) continue;
       // Only the leader knows whether the other copies are current: ask it when it answers.
       const leader = this.servers[this.names.indexOf(seen.leader)];
-      const told = leader && leader !== s && leader.running && !leader.paused ? await this.#streamDetail(leader, stream) : seen;
+      const told =
+        leader && leader !== s && leader.running && !leader.paused ? await this.#streamDetail(leader, stream) : seen;
       return told?.leader === seen.leader ? told : seen;
     }
     return null;

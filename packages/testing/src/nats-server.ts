@@ -145,7 +145,9 @@ export class NatsServer {
     writeFileSync(conf, this.#configText(port, portsDir));
     const binary = binaryOf(this.options);
     const [command, ...prefix] = [...(this.options.launcher ?? []), binary];
-    const proc = spawn(command!, [...prefix, '-c', conf, ...(this.options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(command!, [...prefix, '-c', conf, ...(this.options.args ?? [])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.#proc = proc;
     this.#stderr = '';
     proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -164,7 +166,8 @@ export class NatsServer {
     let onExit: (reason: Error) => void = () => {};
     const exited = new Promise<never>((_, reject) => (onExit = reject));
     exited.catch(() => {});
-    const exitListener = (code: number | null, sig: NodeJS.Signals | null) => onExit(new Error(`nats-server exited (${code ?? sig})`));
+    const exitListener = (code: number | null, sig: NodeJS.Signals | null) =>
+      onExit(new Error(`nats-server exited (${code ?? sig})`));
     proc.once('exit', exitListener);
     try {
       const ports = await Promise.race([
@@ -182,12 +185,18 @@ export class NatsServer {
       this.#port = Number(new URL(ports.nats![0]!).port);
       if (ports.monitoring?.[0]) this.#monitorPort = Number(new URL(ports.monitoring[0]).port);
       const probe = this.options.probe ?? canConnect;
-      await Promise.race([exited, waitFor(() => probe(this.#port), { timeoutMs, message: `a TCP connect to nats-server on port ${this.#port}` })]);
+      await Promise.race([
+        exited,
+        waitFor(() => probe(this.#port), { timeoutMs, message: `a TCP connect to nats-server on port ${this.#port}` }),
+      ]);
     } catch (err) {
       // Let the last log lines arrive before quoting them.
       await new Promise((r) => setTimeout(r, 50));
       const tail = this.#stderr.trimEnd().split('\n').slice(-15).join('\n');
-      throw new Error(`nats-server did not start: ${(err as Error).message}\n--- nats-server log (last lines) ---\n${tail}`, { cause: err });
+      throw new Error(
+        `nats-server did not start: ${(err as Error).message}\n--- nats-server log (last lines) ---\n${tail}`,
+        { cause: err },
+      );
     } finally {
       proc.off('exit', exitListener);
     }

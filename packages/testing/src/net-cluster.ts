@@ -136,7 +136,8 @@ export class NetCluster {
     for (const h of this.hosts) this.#relays.push(await NetnsRelay.start(h.netns, join(this.#dir, `${h.name}.sock`)));
     const timeoutMs = this.#options.readyTimeoutMs ?? 30_000;
     await this.waitConnected(timeoutMs);
-    const natsHosts = this.#options.nats === true ? this.hosts.map((h) => h.index) : this.#options.nats ? [...this.#options.nats] : [];
+    const natsHosts =
+      this.#options.nats === true ? this.hosts.map((h) => h.index) : this.#options.nats ? [...this.#options.nats] : [];
     for (const i of natsHosts) this.#host(i);
     if (natsHosts.length > 0) await this.#startNats(natsHosts, timeoutMs);
   }
@@ -176,7 +177,11 @@ export class NetCluster {
       }),
     );
     indexes.forEach((i, k) => this.#monitorBases.set(i, monitorUrls[k]!));
-    this.nats = NatsCluster.of(servers, indexes.map((i) => this.hosts[i]!.name), monitorUrls);
+    this.nats = NatsCluster.of(
+      servers,
+      indexes.map((i) => this.hosts[i]!.name),
+      monitorUrls,
+    );
     await this.nats.waitForRoutes(timeoutMs);
     await this.nats.waitForJetStream(timeoutMs);
   }

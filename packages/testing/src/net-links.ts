@@ -79,7 +79,9 @@ export const oneWayMatch = (a: NetHost, b: NetHost): string => `iifname "v${a.na
 
 /** The host rules (nftables script) that drop every TCP packet to or from `port`, named `what`. */
 export function portDropScript(what: string, port: number): string {
-  return [`tcp dport ${port}`, `tcp sport ${port}`].map((m) => `add rule inet bb out ${m} drop comment "${what}"`).join('\n');
+  return [`tcp dport ${port}`, `tcp sport ${port}`]
+    .map((m) => `add rule inet bb out ${m} drop comment "${what}"`)
+    .join('\n');
 }
 
 /** Removes every fault rule of the bridge `sw` and of each host. */

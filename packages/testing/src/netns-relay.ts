@@ -82,12 +82,23 @@ export class NetnsRelay {
    * @throws Error when it does not start within 10 s, with its output
    */
   static async start(netns: string, socketPath: string): Promise<NetnsRelay> {
-    const proc = ManagedProcess.spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', RELAY_SOURCE, socketPath, String(PROBE_PORT)]);
+    const proc = ManagedProcess.spawn('ip', [
+      'netns',
+      'exec',
+      netns,
+      process.execPath,
+      '-e',
+      RELAY_SOURCE,
+      socketPath,
+      String(PROBE_PORT),
+    ]);
     try {
       await proc.waitForOutput(/relay ready/, 10_000);
     } catch (err) {
       await proc.stop(1000);
-      throw new Error(`the relay in namespace ${netns} did not start: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+      throw new Error(`the relay in namespace ${netns} did not start: ${(err as Error).message.split('\n')[0]}`, {
+        cause: err,
+      });
     }
     return new NetnsRelay(socketPath, proc);
   }

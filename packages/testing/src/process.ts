@@ -55,7 +55,11 @@ export class ManagedProcess {
 
   /** Starts `command args...` with piped stdin, stdout and stderr; killed at exit if still running. */
   static spawn(command: string, args: string[], options: SpawnOptions = {}): ManagedProcess {
-    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     return new ManagedProcess(child);
   }
 
@@ -89,7 +93,9 @@ export class ManagedProcess {
           ? `timed out after ${timeoutMs} ms waiting for`
           : undefined;
       if (why) {
-        throw new Error(`${why} output matching ${pattern}\n--- stdout ---\n${this.stdout.slice(-2000)}\n--- stderr ---\n${this.stderr.slice(-2000)}`);
+        throw new Error(
+          `${why} output matching ${pattern}\n--- stdout ---\n${this.stdout.slice(-2000)}\n--- stderr ---\n${this.stderr.slice(-2000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 10));
     }

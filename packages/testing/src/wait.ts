@@ -13,7 +13,10 @@ export interface WaitForOptions {
  * A predicate that throws counts as "not yet". Tests use this instead of fixed sleeps.
  * @throws Error after `timeoutMs`, naming `message` and the predicate's last error
  */
-export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitForOptions = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<NonNullable<T>> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const intervalMs = options.intervalMs ?? 10;
   const deadline = Date.now() + timeoutMs;
@@ -26,8 +29,13 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitF
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      const why = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.message ?? 'a condition'}${why}`, { cause: lastError });
+      const why =
+        lastError === undefined
+          ? ''
+          : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.message ?? 'a condition'}${why}`, {
+        cause: lastError,
+      });
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -28,7 +28,10 @@ describe('chaos - fast part', () => {
   const frames = () => Math.max(0, ...obs.recorders.map((r: any) => r.frames.length));
 
   it('chaos - pulse and reverb create every bucket and stream of the cluster at R3', async () => {
-    await waitFor(async () => Object.values(await fleet.replicas()).every((r) => r !== null), { timeoutMs: 15_000, message: 'every bucket and stream' });
+    await waitFor(async () => Object.values(await fleet.replicas()).every((r) => r !== null), {
+      timeoutMs: 15_000,
+      message: 'every bucket and stream',
+    });
     expect(Object.values(await fleet.replicas())).toEqual([3, 3, 3, 3, 3, 3]); // lease, state, presence; status, reports, dlq
     const lease = await fleet.bus.kv(`backbeat_${clusterId}_lease`, { create: false });
     expect((await lease.settings()).replicas).toBe(3);
@@ -41,12 +44,23 @@ describe('chaos - fast part', () => {
     const from = Date.now();
     await fleet.cluster.kill(victim);
     const killedAt = Date.now();
-    await waitFor(() => obs.recorders.some((r: any) => r.frames.some((f: any) => f.at > killedAt + 1500)), { timeoutMs: 10_000, message: 'frames after the kill' });
+    await waitFor(() => obs.recorders.some((r: any) => r.frames.some((f: any) => f.at > killedAt + 1500)), {
+      timeoutMs: 10_000,
+      message: 'frames after the kill',
+    });
     await fleet.cluster.restart(victim);
     const restartedAt = Date.now();
-    await waitFor(() => obs.recorders.some((r: any) => r.frames.some((f: any) => f.at > restartedAt + 1000)), { timeoutMs: 10_000, message: 'frames after the restart' });
+    await waitFor(() => obs.recorders.some((r: any) => r.frames.some((f: any) => f.at > restartedAt + 1000)), {
+      timeoutMs: 10_000,
+      message: 'frames after the restart',
+    });
     const lastBeat = Math.max(...obs.recorders.flatMap((r: any) => r.frames.map((f: any) => f.beat)));
-    const row = measure(obs, new Map(), { fault: 'nats kill -9', from, to: Date.now(), boundMs: DEFAULTS.leaseTtlMs + 1000, bar: DEFAULTS.bar }, lastBeat);
+    const row = measure(
+      obs,
+      new Map(),
+      { fault: 'nats kill -9', from, to: Date.now(), boundMs: DEFAULTS.leaseTtlMs + 1000, bar: DEFAULTS.bar },
+      lastBeat,
+    );
     expect(row).toMatchObject({ frames_duplicated: 0, frames_backwards: 0, sdk_slots_missed: 0, sdk_slots_twice: 0 });
     expect(row.gap_ms).toBeLessThanOrEqual(DEFAULTS.leaseTtlMs + 1000);
   }, 40_000);

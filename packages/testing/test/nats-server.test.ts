@@ -58,11 +58,15 @@ describe('harness - nats-server', () => {
   });
 
   it('harness - a server that cannot start fails with the tail of its log', async () => {
-    await expect(NatsServer.start({ config: 'this is { not a valid config' })).rejects.toThrow(/nats-server did not start[\s\S]*nats-server log/);
+    await expect(NatsServer.start({ config: 'this is { not a valid config' })).rejects.toThrow(
+      /nats-server did not start[\s\S]*nats-server log/,
+    );
   });
 
   it('harness - a missing binary fails in one line naming it', async () => {
-    await expect(NatsServer.start({ binary: '/nonexistent/nats-server' })).rejects.toThrow(/^nats-server '\/nonexistent\/nats-server' does not run/);
+    await expect(NatsServer.start({ binary: '/nonexistent/nats-server' })).rejects.toThrow(
+      /^nats-server '\/nonexistent\/nats-server' does not run/,
+    );
   });
 
   it('harness - the exit hook kills a server the test forgot, and removes its directory', async () => {
@@ -108,7 +112,9 @@ describe('harness - helpers', () => {
   it('harness - waitFor returns the value, or names what it waited for and the last error', async () => {
     let n = 0;
     expect(await waitFor(() => (++n >= 3 ? n : 0))).toBe(3);
-    await expect(waitFor(() => false, { timeoutMs: 50, message: 'never' })).rejects.toThrow(/after 50 ms waiting for never$/);
+    await expect(waitFor(() => false, { timeoutMs: 50, message: 'never' })).rejects.toThrow(
+      /after 50 ms waiting for never$/,
+    );
     await expect(
       waitFor(
         async () => {
@@ -120,7 +126,9 @@ describe('harness - helpers', () => {
   });
 
   it('harness - ManagedProcess captures output, waits for a pattern and reports how it ended', async () => {
-    const p = ManagedProcess.node('-e', ['console.log("ready 42"); console.error("warn"); setTimeout(() => {}, 60000)']);
+    const p = ManagedProcess.node('-e', [
+      'console.log("ready 42"); console.error("warn"); setTimeout(() => {}, 60000)',
+    ]);
     expect((await p.waitForOutput(/ready (\d+)/))[1]).toBe('42');
     await waitFor(() => p.stderr.includes('warn'));
     expect(p.running).toBe(true);

@@ -102,7 +102,7 @@ describe('harness - NetCluster: hosts as network namespaces, faults that drop', 
 });
 
 describe('harness - NetCluster with a JetStream cluster, one nats-server per host', () => {
-  it('harness - the isolated meta leader\'s peers elect another; after the heal every node agrees again', async () => {
+  it("harness - the isolated meta leader's peers elect another; after the heal every node agrees again", async () => {
     await using net = await NetCluster.start({ hosts: 3, nats: true });
     expect(net.natsUrls).toEqual(['nats://10.251.0.1:4222', 'nats://10.251.0.2:4222', 'nats://10.251.0.3:4222']);
     const leader = await net.nats!.waitForJetStream();
@@ -144,7 +144,9 @@ describe('harness - NetCluster cleans up and says what is missing', () => {
       await p.exited;
       const made = JSON.parse(p.stdout.split('\n')[0]!) as { netns: string[]; pid: number };
       expect(made.netns).toHaveLength(2);
-      expect(listNetns().filter((n) => made.netns.includes(n) || n === made.netns[0]!.replace(/-h1$/, '-sw'))).toEqual([]);
+      expect(listNetns().filter((n) => made.netns.includes(n) || n === made.netns[0]!.replace(/-h1$/, '-sw'))).toEqual(
+        [],
+      );
       await waitFor(() => !alive(made.pid), { message: 'the process inside h1 gone' });
     }, 30_000);
   }
@@ -167,7 +169,11 @@ describe('harness - NetCluster cleans up and says what is missing', () => {
   }, 30_000);
 
   it('harness - a user who cannot make namespaces gets one line saying what is missing (the test fails, never skips)', () => {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture, 'exit'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture, 'exit'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('NetCluster needs root to make network namespaces (running as uid 65534)');
   });

@@ -53,10 +53,13 @@ export function decodeLeaseRecord(bytes: Uint8Array): LeaseRecord {
   } catch (err) {
     throw new LeaseRecordError(`lease value is not JSON: ${(err as Error).message}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LeaseRecordError('lease value must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new LeaseRecordError('lease value must be a JSON object');
   const r = v as Record<string, unknown>;
-  if (typeof r.node_id !== 'string' || r.node_id.length === 0 || r.node_id.length > 256) throw new LeaseRecordError('lease node_id must be a string of 1 to 256 characters');
-  if (typeof r.term !== 'number' || !Number.isSafeInteger(r.term) || r.term < 1) throw new LeaseRecordError('lease term must be an integer >= 1');
+  if (typeof r.node_id !== 'string' || r.node_id.length === 0 || r.node_id.length > 256)
+    throw new LeaseRecordError('lease node_id must be a string of 1 to 256 characters');
+  if (typeof r.term !== 'number' || !Number.isSafeInteger(r.term) || r.term < 1)
+    throw new LeaseRecordError('lease term must be an integer >= 1');
   if (typeof r.acquired_at !== 'string') throw new LeaseRecordError('lease acquired_at must be a string');
   return r as unknown as LeaseRecord;
 }
@@ -80,7 +83,9 @@ export function decodeJson<T = unknown>(bytes: Uint8Array): T {
  */
 export function openStateBucket(bus: Bus, clusterId: string, options: ReplicaOptions = {}): Promise<KvBucket> {
   const name = clusterNames(clusterId).stateBucket;
-  return withReplicaFallback(options, (replicas) => bus.kv(name, { history: 1, ...(replicas === undefined ? {} : { replicas }) }));
+  return withReplicaFallback(options, (replicas) =>
+    bus.kv(name, { history: 1, ...(replicas === undefined ? {} : { replicas }) }),
+  );
 }
 
 /** Options of {@link openLeaseBucket}. */
@@ -103,8 +108,13 @@ export function openLeaseBucket(bus: Bus, clusterId: string, options: LeaseBucke
   const name = clusterNames(clusterId).leaseBucket;
   // Limit markers where the server has them: every replica agrees on the lease's expiry, and a
   // standby's watcher sees it and takes the lease at once (docs/spec.md §7 Election, terms and fencing).
-  const markers = options.markers !== false && (bus.kind === 'memory' || supportsLimitMarkers(bus)) ? { markerTtlMs: Math.max(1000, options.ttlMs) } : {};
-  return withReplicaFallback(options, (replicas) => bus.kv(name, { ttlMs: options.ttlMs, history: 1, ...markers, ...(replicas === undefined ? {} : { replicas }) }));
+  const markers =
+    options.markers !== false && (bus.kind === 'memory' || supportsLimitMarkers(bus))
+      ? { markerTtlMs: Math.max(1000, options.ttlMs) }
+      : {};
+  return withReplicaFallback(options, (replicas) =>
+    bus.kv(name, { ttlMs: options.ttlMs, history: 1, ...markers, ...(replicas === undefined ? {} : { replicas }) }),
+  );
 }
 
 /** The tempo map and its revision, or null when no pulse has created one yet. */
@@ -127,7 +137,10 @@ export const CLAIM_STREAM_MAX_BYTES = 1024 * 1024 * 1024;
  * claims reverb may not have read. With `replicas`, the count to create it with or bring it
  * to (ensure it with {@link ensureStreamReplicated}).
  */
-export function statusStreamConfig(clusterId: string, options: { replicas?: number; maxBytes?: number } = {}): StreamConfig {
+export function statusStreamConfig(
+  clusterId: string,
+  options: { replicas?: number; maxBytes?: number } = {},
+): StreamConfig {
   return {
     ...replicasOf(options),
     name: clusterNames(clusterId).statusStream,

@@ -14,7 +14,8 @@ export const TRANSPORT_ERROR_CODES = {
   BB_ERR_INVALID_SUBJECT: 'a subject, KV key, bucket or stream name breaks the NATS naming rules',
   BB_ERR_JETSTREAM_NOT_FOUND: 'a stream or KV bucket that must exist does not',
   BB_ERR_TRANSPORT: 'the broker refused an operation for another reason (the cause says which)',
-  BB_ERR_STREAM_REFUSED: 'a stream refused to store a message: larger than its message size limit, or full with discard policy new',
+  BB_ERR_STREAM_REFUSED:
+    'a stream refused to store a message: larger than its message size limit, or full with discard policy new',
   BB_ERR_REPLICAS: 'an existing bucket or stream has another replica count than asked, and the server cannot change it',
   BB_ERR_SERVER_VERSION: 'the nats-server is too old for what the service needs (replicated state before 2.9.21)',
   BB_ERR_REPUBLISH: 'an existing stream lacks the republish asked, and the server (2.9) cannot add it in place',
@@ -27,7 +28,12 @@ export type TransportErrorCode = keyof typeof TRANSPORT_ERROR_CODES;
 export class KvConflictError extends BackbeatError<{ bucket: string; key: string; expectedRevision?: number }> {
   constructor(bucket: string, key: string, expectedRevision?: number, options?: { cause?: unknown }) {
     const what = expectedRevision === undefined ? 'already has a value' : `is not at revision ${expectedRevision}`;
-    super('BB_ERR_KV_CONFLICT', `key '${key}' in bucket '${bucket}' ${what}`, { bucket, key, expectedRevision }, options);
+    super(
+      'BB_ERR_KV_CONFLICT',
+      `key '${key}' in bucket '${bucket}' ${what}`,
+      { bucket, key, expectedRevision },
+      options,
+    );
   }
 }
 
@@ -81,7 +87,10 @@ export class TransportError extends BackbeatError<{ operation: string }> {
  */
 export class StreamRefusedError extends BackbeatError<{ subject: string; reason: 'too_large' | 'full' }> {
   constructor(subject: string, reason: 'too_large' | 'full', detail: string, options?: { cause?: unknown }) {
-    const what = reason === 'too_large' ? 'the message is larger than the stream allows' : 'the stream is full (it refuses new messages)';
+    const what =
+      reason === 'too_large'
+        ? 'the message is larger than the stream allows'
+        : 'the stream is full (it refuses new messages)';
     super('BB_ERR_STREAM_REFUSED', `publish on '${subject}' refused: ${what}: ${detail}`, { subject, reason }, options);
   }
 }
@@ -91,13 +100,31 @@ export class StreamRefusedError extends BackbeatError<{ subject: string; reason:
  * refused (or cannot make) the change: the message says what differs and how to fix it
  * (every bucket and stream is replicated: docs/decisions/0001-replicated-state.md).
  */
-export class ReplicaMismatchError extends BackbeatError<{ kind: 'stream' | 'bucket'; name: string; actual: number; wanted: number; reason: string }> {
-  constructor(kind: 'stream' | 'bucket', name: string, actual: number, wanted: number, reason: string, options?: { cause?: unknown }) {
+export class ReplicaMismatchError extends BackbeatError<{
+  kind: 'stream' | 'bucket';
+  name: string;
+  actual: number;
+  wanted: number;
+  reason: string;
+}> {
+  constructor(
+    kind: 'stream' | 'bucket',
+    name: string,
+    actual: number,
+    wanted: number,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
     const fix =
       kind === 'bucket'
         ? `run with --replicas ${actual} to keep it, or change it with \`nats stream edit KV_${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`
         : `run with --replicas ${actual} to keep it, or change it with \`nats stream edit ${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`;
-    super('BB_ERR_REPLICAS', `${kind} '${name}' has ${actual} replica(s), ${wanted} asked: ${reason}; ${fix}`, { kind, name, actual, wanted, reason }, options);
+    super(
+      'BB_ERR_REPLICAS',
+      `${kind} '${name}' has ${actual} replica(s), ${wanted} asked: ${reason}; ${fix}`,
+      { kind, name, actual, wanted, reason },
+      options,
+    );
   }
 }
 

@@ -12,7 +12,16 @@
  * await bus.publishDurable(status, claimBytes, { msgId: 'agent:a1/42' });   // de-duplicated retry
  * ```
  */
-export type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
+export type {
+  Bus,
+  BusEvent,
+  BusMsg,
+  BusStatus,
+  Headers,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from './bus.js';
 export { MSG_ID_HEADER } from './bus.js';
 export type { KvBucket, KvBucketOptions, KvBucketSettings, KvEntry, KvWatchEvent } from './kv-types.js';
 export type {

@@ -140,11 +140,21 @@ export function assertKvKey(key: string, wildcards = false): void {
   const ok =
     typeof key === 'string' &&
     key.length > 0 &&
-    key.split('.').every((t, i, all) => (wildcards && (t === '*' || (t === '>' && i === all.length - 1))) || (t.length > 0 && KEY.test(t)));
-  if (!ok) throw new InvalidSubjectError(String(key), 'KV keys use letters, digits and - / _ = . in non-empty dot-separated tokens');
+    key
+      .split('.')
+      .every(
+        (t, i, all) =>
+          (wildcards && (t === '*' || (t === '>' && i === all.length - 1))) || (t.length > 0 && KEY.test(t)),
+      );
+  if (!ok)
+    throw new InvalidSubjectError(
+      String(key),
+      'KV keys use letters, digits and - / _ = . in non-empty dot-separated tokens',
+    );
 }
 
 /** @throws InvalidArgumentError unless `revision` is an integer >= 1 */
 export function assertRevision(revision: number): void {
-  if (!Number.isInteger(revision) || revision < 1) throw new InvalidArgumentError('expectedRevision', `must be an integer >= 1, got ${revision}`);
+  if (!Number.isInteger(revision) || revision < 1)
+    throw new InvalidArgumentError('expectedRevision', `must be an integer >= 1, got ${revision}`);
 }

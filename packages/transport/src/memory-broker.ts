@@ -86,7 +86,8 @@ export class MemoryBroker {
    * @throws TransportError for a payload over max_payload
    */
   route(subject: string, data: Uint8Array, headers: Headers, reply?: string): number {
-    if (data.length > DEFAULT_MAX_PAYLOAD) throw new TransportError('publish', `payload of ${data.length} bytes exceeds max_payload ${DEFAULT_MAX_PAYLOAD}`);
+    if (data.length > DEFAULT_MAX_PAYLOAD)
+      throw new TransportError('publish', `payload of ${data.length} bytes exceeds max_payload ${DEFAULT_MAX_PAYLOAD}`);
     const targets: BrokerSub[] = [];
     const groups = new Map<string, BrokerSub[]>();
     for (const s of this.#subs) {
@@ -106,7 +107,11 @@ export class MemoryBroker {
   }
 
   /** Stores the message in the stream capturing `subject`, if any (as nats-server does for any publish). */
-  capture(subject: string, data: Uint8Array, headers: Headers): { stream: MemoryStream; seq: number; duplicate: boolean } | undefined {
+  capture(
+    subject: string,
+    data: Uint8Array,
+    headers: Headers,
+  ): { stream: MemoryStream; seq: number; duplicate: boolean } | undefined {
     for (const stream of this.#streams.values()) {
       if (!stream.captures(subject)) continue;
       const stored = stream.store(subject, data, headers);
@@ -148,7 +153,8 @@ export class MemoryBroker {
     }
     if (b && options.replicas !== undefined) b.replicas = options.replicas;
     // An existing bucket takes limit markers when asked (a stream update on nats-server 2.11.5+).
-    if (b && b.ttlMs > 0 && b.markerTtlMs === 0 && options.markerTtlMs !== undefined) b.markerTtlMs = Math.max(0, options.markerTtlMs);
+    if (b && b.ttlMs > 0 && b.markerTtlMs === 0 && options.markerTtlMs !== undefined)
+      b.markerTtlMs = Math.max(0, options.markerTtlMs);
     return b;
   }
 
@@ -161,14 +167,22 @@ export class MemoryBroker {
     for (const other of this.#streams.values()) {
       if (other.config.name === resolved.name) continue;
       const overlap = resolved.subjects.some((s) => other.config.subjects.some((o) => subjectsOverlap(o, s)));
-      if (overlap) throw new TransportError(`ensureStream '${resolved.name}'`, `subjects overlap with an existing stream '${other.config.name}'`);
+      if (overlap)
+        throw new TransportError(
+          `ensureStream '${resolved.name}'`,
+          `subjects overlap with an existing stream '${other.config.name}'`,
+        );
     }
     const existing = this.#streams.get(resolved.name);
     if (existing) {
       // Absent settings keep the stream's own, as an update on nats-server does.
       const replicas = resolved.replicas ?? existing.config.replicas;
       const republish = resolved.republish ?? existing.config.republish;
-      existing.reconfigure({ ...resolved, ...(replicas === undefined ? {} : { replicas }), ...(republish ? { republish } : {}) });
+      existing.reconfigure({
+        ...resolved,
+        ...(replicas === undefined ? {} : { replicas }),
+        ...(republish ? { republish } : {}),
+      });
     } else this.#streams.set(resolved.name, new MemoryStream(resolved, this.clock));
   }
 

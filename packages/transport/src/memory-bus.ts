@@ -10,9 +10,24 @@
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '@backbeat/core';
-import type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
+import type {
+  Bus,
+  BusEvent,
+  BusMsg,
+  BusStatus,
+  Headers,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from './bus.js';
 import { MSG_ID_HEADER } from './bus.js';
-import { JetStreamNotFoundError, NoRespondersError, NotConnectedError, StreamRefusedError, TimeoutError } from './errors.js';
+import {
+  JetStreamNotFoundError,
+  NoRespondersError,
+  NotConnectedError,
+  StreamRefusedError,
+  TimeoutError,
+} from './errors.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { MemoryBroker, type BrokerSub } from './memory-broker.js';
 import { assertReplicas } from './replica-count.js';
@@ -170,10 +185,13 @@ export class MemoryBus implements Bus {
     await this.#gate(`request on '${subject}'`, timeoutMs);
     const inbox = `_INBOX.${randomUUID().replace(/-/g, '')}`;
     return new Promise<BusMsg>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        sub.unsubscribe();
-        reject(new TimeoutError(subject, timeoutMs));
-      }, Math.max(0, timeoutMs - (this.#clock.now() - started)));
+      const timer = this.#clock.setTimeout(
+        () => {
+          sub.unsubscribe();
+          reject(new TimeoutError(subject, timeoutMs));
+        },
+        Math.max(0, timeoutMs - (this.#clock.now() - started)),
+      );
       const sub = this.subscribe(inbox, (m) => {
         this.#clock.clearTimeout(timer);
         sub.unsubscribe();
@@ -208,7 +226,11 @@ export class MemoryBus implements Bus {
     this.broker.ensureStream(config);
   }
 
-  async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {
+  async publishDurable(
+    subject: string,
+    data: Uint8Array,
+    options: DurablePublishOptions = {},
+  ): Promise<DurablePublishResult> {
     assertSubject(subject, false);
     const timeoutMs = options.timeoutMs ?? 5000;
     const started = this.#clock.now();

@@ -48,7 +48,12 @@ export class MemoryDurable {
   constructor(stream: StreamView, options: ConsumeOptions) {
     this.#stream = stream;
     this.#options = options;
-    this.#cursor = options.startTime !== undefined ? stream.seqAtTime(options.startTime) - 1 : options.deliverPolicy === 'new' ? stream.lastSeq : 0;
+    this.#cursor =
+      options.startTime !== undefined
+        ? stream.seqAtTime(options.startTime) - 1
+        : options.deliverPolicy === 'new'
+          ? stream.lastSeq
+          : 0;
   }
 
   /**
@@ -70,7 +75,12 @@ export class MemoryDurable {
 
   /** Pending counts, as a server reports them. */
   counts(): { pending: number; ackPending: number; waiting: number; deliveredSeq: number } {
-    return { deliveredSeq: this.#cursor, pending: this.#stream.countAfter(this.#cursor, this.#options.filterSubject), ackPending: this.#pending.size, waiting: [...this.#attached].filter((a) => a.active).length };
+    return {
+      deliveredSeq: this.#cursor,
+      pending: this.#stream.countAfter(this.#cursor, this.#options.filterSubject),
+      ackPending: this.#pending.size,
+      waiting: [...this.#attached].filter((a) => a.active).length,
+    };
   }
 
   /** The durable was deleted: its consumers get nothing more. */
@@ -80,7 +90,11 @@ export class MemoryDurable {
   }
 
   /** Attaches a consumer; its `stop` waits for the message in hand. */
-  attach(handler: Attachment['handler'], live: () => boolean, reportError: (err: unknown) => void): { stop(): Promise<void> } {
+  attach(
+    handler: Attachment['handler'],
+    live: () => boolean,
+    reportError: (err: unknown) => void,
+  ): { stop(): Promise<void> } {
     const a: Attachment = { handler, live, reportError, active: true };
     this.#attached.add(a);
     setImmediate(() => this.pump());

@@ -131,7 +131,8 @@ export class MemoryKvStore {
 
   /** Writes when the key is at `expectedRevision`. @throws KvConflictError */
   update(key: string, value: Uint8Array, expectedRevision: number): number {
-    if ((this.#last(key)?.revision ?? 0) !== expectedRevision) throw new KvConflictError(this.name, key, expectedRevision);
+    if ((this.#last(key)?.revision ?? 0) !== expectedRevision)
+      throw new KvConflictError(this.name, key, expectedRevision);
     return this.#write(key, value, 'put');
   }
 
@@ -258,6 +259,11 @@ export class MemoryKvBucket implements KvBucket {
 
   async settings(): Promise<KvBucketSettings> {
     await this.#client.gate(`kv status '${this.name}'`);
-    return { ttlMs: this.#store.ttlMs, history: this.#store.history, replicas: this.#store.replicas, markerTtlMs: this.#store.markerTtlMs };
+    return {
+      ttlMs: this.#store.ttlMs,
+      history: this.#store.history,
+      replicas: this.#store.replicas,
+      markerTtlMs: this.#store.markerTtlMs,
+    };
   }
 }

@@ -8,7 +8,15 @@ import type { Headers } from './headers.js';
 import { MSG_ID_HEADER } from './bus.js';
 import { StreamRefusedError } from './errors.js';
 import { MemoryDurable } from './memory-consumer.js';
-import type { ConsumeOptions, ConsumerState, ReadStreamOptions, ResolvedStreamConfig, StoredMsg, StreamMsgQuery, StreamState } from './stream-types.js';
+import type {
+  ConsumeOptions,
+  ConsumerState,
+  ReadStreamOptions,
+  ResolvedStreamConfig,
+  StoredMsg,
+  StreamMsgQuery,
+  StreamState,
+} from './stream-types.js';
 import { resolveReadLimit } from './stream-types.js';
 import { subjectMatches } from './subjects.js';
 
@@ -71,14 +79,19 @@ export class MemoryStream {
     if (seen) return { seq: seen.seq, duplicate: true };
     const { maxMsgSize, maxMsgs, maxBytes, discard } = this.#config;
     const size = data.length + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
-    if (maxMsgSize > 0 && size > maxMsgSize) throw new StreamRefusedError(subject, 'too_large', `${size} bytes, the limit is ${maxMsgSize}`);
+    if (maxMsgSize > 0 && size > maxMsgSize)
+      throw new StreamRefusedError(subject, 'too_large', `${size} bytes, the limit is ${maxMsgSize}`);
     if (discard === 'new') {
       this.enforceLimits(now);
-      if (maxMsgs > 0 && this.#msgs.length + 1 > maxMsgs) throw new StreamRefusedError(subject, 'full', 'maximum messages exceeded');
-      if (maxBytes > 0 && this.#bytes + data.length > maxBytes) throw new StreamRefusedError(subject, 'full', 'maximum bytes exceeded');
+      if (maxMsgs > 0 && this.#msgs.length + 1 > maxMsgs)
+        throw new StreamRefusedError(subject, 'full', 'maximum messages exceeded');
+      if (maxBytes > 0 && this.#bytes + data.length > maxBytes)
+        throw new StreamRefusedError(subject, 'full', 'maximum bytes exceeded');
     }
     const seq = ++this.#lastSeq;
-    this.#msgs.push(Object.freeze({ subject, data: data.slice(), headers: Object.freeze({ ...headers }), seq, time: now }));
+    this.#msgs.push(
+      Object.freeze({ subject, data: data.slice(), headers: Object.freeze({ ...headers }), seq, time: now }),
+    );
     this.#bytes += data.length;
     if (msgId !== undefined) this.#dedupe.set(msgId, { seq, time: now });
     this.enforceLimits(now);
@@ -115,7 +128,8 @@ export class MemoryStream {
 
   /** Sequence of the last stored message on `subject` before `seq` (0 when none). */
   lastOnSubjectBefore(seq: number, subject: string): number {
-    for (let i = this.#indexFrom(seq) - 1; i >= 0; i--) if (this.#msgs[i]!.subject === subject) return this.#msgs[i]!.seq;
+    for (let i = this.#indexFrom(seq) - 1; i >= 0; i--)
+      if (this.#msgs[i]!.subject === subject) return this.#msgs[i]!.seq;
     return 0;
   }
 
@@ -136,8 +150,15 @@ export class MemoryStream {
     const from = this.#indexFrom(options.fromSeq ?? 0);
     const matching = this.#msgs
       .slice(from)
-      .filter((m) => (options.fromTime === undefined || m.time >= options.fromTime) && (!options.subject || subjectMatches(options.subject, m.subject)));
-    return (options.last ? matching.slice(-limit) : matching.slice(0, limit)).map((m) => ({ ...m, data: m.data.slice() }));
+      .filter(
+        (m) =>
+          (options.fromTime === undefined || m.time >= options.fromTime) &&
+          (!options.subject || subjectMatches(options.subject, m.subject)),
+      );
+    return (options.last ? matching.slice(-limit) : matching.slice(0, limit)).map((m) => ({
+      ...m,
+      data: m.data.slice(),
+    }));
   }
 
   /** First and last sequences and the count held. */
@@ -151,7 +172,8 @@ export class MemoryStream {
     this.enforceLimits();
     let m: StoredMsg | undefined;
     if ('lastBySubject' in query) {
-      for (let i = this.#msgs.length - 1; i >= 0 && !m; i--) if (subjectMatches(query.lastBySubject, this.#msgs[i]!.subject)) m = this.#msgs[i];
+      for (let i = this.#msgs.length - 1; i >= 0 && !m; i--)
+        if (subjectMatches(query.lastBySubject, this.#msgs[i]!.subject)) m = this.#msgs[i];
     } else m = this.nextAfter(Math.max(1, query.seq) - 1, query.subject);
     return m && { ...m, data: m.data.slice() };
   }
@@ -184,7 +206,8 @@ export class MemoryStream {
   /** Matching messages after sequence `after`. */
   countAfter(after: number, filter?: string): number {
     let n = 0;
-    for (let i = this.#indexFrom(after + 1); i < this.#msgs.length; i++) if (!filter || subjectMatches(filter, this.#msgs[i]!.subject)) n++;
+    for (let i = this.#indexFrom(after + 1); i < this.#msgs.length; i++)
+      if (!filter || subjectMatches(filter, this.#msgs[i]!.subject)) n++;
     return n;
   }
 

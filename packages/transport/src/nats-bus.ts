@@ -5,7 +5,16 @@
 import { InvalidArgumentError } from '@backbeat/core';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { Bus, BusEvent, BusMsg, BusStatus, Headers, RequestOptions, SubscribeOptions, Subscription } from './bus.js';
+import type {
+  Bus,
+  BusEvent,
+  BusMsg,
+  BusStatus,
+  Headers,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from './bus.js';
 import { MSG_ID_HEADER } from './bus.js';
 import { NotConnectedError } from './errors.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
@@ -186,7 +195,9 @@ export class NatsBus implements Bus {
     this.#checkOpen(`request on '${subject}'`);
     const timeoutMs = options.timeoutMs ?? 2000;
     try {
-      return toBusMsg(await this.nc.request(subject, data, { timeout: timeoutMs, headers: toNatsHeaders(options.headers) }));
+      return toBusMsg(
+        await this.nc.request(subject, data, { timeout: timeoutMs, headers: toNatsHeaders(options.headers) }),
+      );
     } catch (err) {
       throw mapNatsError(err, { operation: `request on '${subject}'`, subject, timeoutMs });
     }
@@ -204,7 +215,8 @@ export class NatsBus implements Bus {
   async kv(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     this.#checkOpen(`kv '${bucket}'`);
     const t = options.timeoutMs;
-    if (t !== undefined && !(Number.isFinite(t) && t >= 1)) throw new InvalidArgumentError('timeoutMs', `must be a number of ms >= 1, got ${t}`);
+    if (t !== undefined && !(Number.isFinite(t) && t >= 1))
+      throw new InvalidArgumentError('timeoutMs', `must be a number of ms >= 1, got ${t}`);
     // A handle with its own timeout gets its own JetStream context (the KV's writes and direct gets use it).
     const js = t === undefined ? this.js : jetstream(this.nc, { timeout: t });
     return openNatsKv(
@@ -225,7 +237,11 @@ export class NatsBus implements Bus {
     await natsEnsureStream(await this.#manager(), config, server, await this.#createJsm);
   }
 
-  async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<DurablePublishResult> {
+  async publishDurable(
+    subject: string,
+    data: Uint8Array,
+    options: DurablePublishOptions = {},
+  ): Promise<DurablePublishResult> {
     assertSubject(subject, false);
     this.#checkOpen(`publishDurable on '${subject}'`);
     const timeoutMs = options.timeoutMs ?? 5000;
@@ -297,7 +313,11 @@ export class NatsBus implements Bus {
   }
 
   status(): BusStatus {
-    return { connected: this.#connected && !this.#closed && !this.nc.isClosed(), reconnects: this.#reconnects, dropped: this.#dropped };
+    return {
+      connected: this.#connected && !this.#closed && !this.nc.isClosed(),
+      reconnects: this.#reconnects,
+      dropped: this.#dropped,
+    };
   }
 
   onStatus(listener: (event: BusEvent) => void): () => void {

@@ -28,7 +28,11 @@ export function createManager(nc: NatsConnection): Promise<JetStreamManager> {
  * manager) a few times over about a second and returns normally once it exists.
  * @throws the create's error when it is not a timeout, or the timeout when the stream never appears
  */
-export async function createOrFind(jsm: JetStreamManager, stream: string, create: () => Promise<unknown>): Promise<void> {
+export async function createOrFind(
+  jsm: JetStreamManager,
+  stream: string,
+  create: () => Promise<unknown>,
+): Promise<void> {
   try {
     await create();
     return;

@@ -5,7 +5,16 @@
 import { BackbeatError } from '@backbeat/core';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { errors as natsErrors } from '@nats-io/transport-node';
-import { InvalidSubjectError, JetStreamNotFoundError, KvConflictError, NoRespondersError, NotConnectedError, StreamRefusedError, TimeoutError, TransportError } from './errors.js';
+import {
+  InvalidSubjectError,
+  JetStreamNotFoundError,
+  KvConflictError,
+  NoRespondersError,
+  NotConnectedError,
+  StreamRefusedError,
+  TimeoutError,
+  TransportError,
+} from './errors.js';
 
 /** What was being done when a nats.js call failed. */
 export interface ErrorContext {
@@ -42,7 +51,8 @@ function apiCode(errs: unknown[]): number | undefined {
 export function isWrongLastSequence(err: unknown): boolean {
   const errs = chain(err);
   const code = apiCode(errs);
-  if (code === JetStreamApiCodes.StreamWrongLastSequence || code === JetStreamApiCodes.StreamWrongLastSequenceUnknown) return true;
+  if (code === JetStreamApiCodes.StreamWrongLastSequence || code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+    return true;
   return errs.some((e) => e instanceof Error && /wrong last sequence/i.test(e.message));
 }
 
@@ -52,21 +62,29 @@ export function mapNatsError(err: unknown, ctx: ErrorContext): Error {
   const errs = chain(err);
   const has = (cls: abstract new (...args: never[]) => Error) => errs.some((e) => e instanceof cls);
   const subject = ctx.subject ?? ctx.operation;
-  if (ctx.kv && isWrongLastSequence(err)) return new KvConflictError(ctx.kv.bucket, ctx.kv.key, ctx.kv.expectedRevision, { cause: err });
+  if (ctx.kv && isWrongLastSequence(err))
+    return new KvConflictError(ctx.kv.bucket, ctx.kv.key, ctx.kv.expectedRevision, { cause: err });
   if (has(natsErrors.NoRespondersError) || errs.some((e) => e instanceof Error && /no responders/i.test(e.message))) {
     return new NoRespondersError(subject, { cause: err });
   }
   if (has(natsErrors.TimeoutError)) return new TimeoutError(subject, ctx.timeoutMs ?? 5000, { cause: err });
-  if (has(natsErrors.ClosedConnectionError) || has(natsErrors.DrainingConnectionError)) return new NotConnectedError(ctx.operation, { cause: err });
+  if (has(natsErrors.ClosedConnectionError) || has(natsErrors.DrainingConnectionError))
+    return new NotConnectedError(ctx.operation, { cause: err });
   const code = apiCode(errs);
   const text = err instanceof Error ? err.message : String(err);
   // A stream's limits (docs/spec.md §3 Subjects and shared state): over its max_msg_size, or full
   // with discard new.
   if (code === JS_MESSAGE_TOO_LARGE) return new StreamRefusedError(subject, 'too_large', text, { cause: err });
-  if (code === JS_STORE_FAILED && /maximum (bytes|messages)/i.test(text)) return new StreamRefusedError(subject, 'full', text, { cause: err });
-  if (ctx.stream && (code === JetStreamApiCodes.StreamNotFound || errs.some((e) => e instanceof Error && /stream not found/i.test(e.message)))) {
+  if (code === JS_STORE_FAILED && /maximum (bytes|messages)/i.test(text))
+    return new StreamRefusedError(subject, 'full', text, { cause: err });
+  if (
+    ctx.stream &&
+    (code === JetStreamApiCodes.StreamNotFound ||
+      errs.some((e) => e instanceof Error && /stream not found/i.test(e.message)))
+  ) {
     return new JetStreamNotFoundError(ctx.stream.kind, ctx.stream.name, { cause: err });
   }
-  if (has(natsErrors.InvalidSubjectError)) return new InvalidSubjectError(subject, err instanceof Error ? err.message : String(err));
+  if (has(natsErrors.InvalidSubjectError))
+    return new InvalidSubjectError(subject, err instanceof Error ? err.message : String(err));
   return new TransportError(ctx.operation, err instanceof Error ? err.message : String(err), { cause: err });
 }

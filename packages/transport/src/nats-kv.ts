@@ -47,8 +47,14 @@ export async function openNatsKv(
       await jsm.streams.info(target.stream);
       kv = await kvm.open(bucket);
     } else {
-      const markerTTL = options.markerTtlMs !== undefined && (options.ttlMs ?? 0) > 0 ? Math.max(1000, options.markerTtlMs) : undefined;
-      const config = { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas: options.replicas ?? 1, ...(markerTTL ? { markerTTL } : {}) };
+      const markerTTL =
+        options.markerTtlMs !== undefined && (options.ttlMs ?? 0) > 0 ? Math.max(1000, options.markerTtlMs) : undefined;
+      const config = {
+        ttl: options.ttlMs ?? 0,
+        history: options.history ?? 1,
+        replicas: options.replicas ?? 1,
+        ...(markerTTL ? { markerTTL } : {}),
+      };
       // A concurrent identical create can swallow this one's answer (nats-create.ts): then bind.
       let created: KV | undefined;
       await createOrFind(jsm, target.stream, async () => (created = await new Kvm(creator).create(bucket, config)));
@@ -72,7 +78,11 @@ async function ensureLimitMarkers(jsm: JetStreamManager, stream: string, markerT
   const info = await jsm.streams.info(stream);
   if (info.config.allow_msg_ttl === true && (info.config.subject_delete_marker_ttl ?? 0) > 0) return;
   try {
-    await jsm.streams.update(stream, { ...info.config, allow_msg_ttl: true, subject_delete_marker_ttl: nanos(markerTtlMs) });
+    await jsm.streams.update(stream, {
+      ...info.config,
+      allow_msg_ttl: true,
+      subject_delete_marker_ttl: nanos(markerTtlMs),
+    });
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new TransportError(
@@ -132,7 +142,13 @@ class NatsKvBucket implements KvBucket {
 
   async delete(key: string, options: { expectedRevision?: number } = {}): Promise<void> {
     const rev = options.expectedRevision;
-    return this.#call('delete', key, () => this.#kv.delete(key, rev === undefined ? undefined : { previousSeq: rev }), rev, rev !== undefined);
+    return this.#call(
+      'delete',
+      key,
+      () => this.#kv.delete(key, rev === undefined ? undefined : { previousSeq: rev }),
+      rev,
+      rev !== undefined,
+    );
   }
 
   async watch(key: string, cb: (event: KvWatchEvent) => void): Promise<{ stop(): void }> {
@@ -147,7 +163,13 @@ class NatsKvBucket implements KvBucket {
       try {
         for await (const e of iter) {
           try {
-            cb({ key: e.key, operation: e.operation === 'PUT' ? 'put' : 'delete', value: e.value, revision: e.revision, created: e.created.getTime() });
+            cb({
+              key: e.key,
+              operation: e.operation === 'PUT' ? 'put' : 'delete',
+              value: e.value,
+              revision: e.revision,
+              created: e.created.getTime(),
+            });
           } catch (err) {
             this.#hooks.reportError(err);
           }

@@ -46,7 +46,8 @@ export interface NatsConfig {
 }
 
 function check(field: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new InvalidArgumentError(`nats.${field}`, `must be an integer >= ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new InvalidArgumentError(`nats.${field}`, `must be an integer >= ${min}, got ${value}`);
   return value;
 }
 
@@ -56,7 +57,8 @@ function check(field: string, value: number, min: number): number {
  * @throws InvalidArgumentError for a bad number, or both nkeySeed and credsFile
  */
 export function natsConnectOptions(config: NatsConfig = {}): ConnectionOptions {
-  if (config.nkeySeed && config.credsFile) throw new InvalidArgumentError('nats.nkeySeed', 'give either an nkey seed or a creds file, not both');
+  if (config.nkeySeed && config.credsFile)
+    throw new InvalidArgumentError('nats.nkeySeed', 'give either an nkey seed or a creds file, not both');
   const opts: ConnectionOptions = {
     servers: config.servers ?? 'nats://127.0.0.1:4222',
     pingInterval: check('pingIntervalMs', config.pingIntervalMs ?? 5000, 1),
@@ -73,7 +75,10 @@ export function natsConnectOptions(config: NatsConfig = {}): ConnectionOptions {
   if (config.token !== undefined) opts.token = config.token;
   if (config.inboxPrefix !== undefined) {
     if (!/^[^\s*>]+$/.test(config.inboxPrefix) || config.inboxPrefix.split('.').some((t) => t === '')) {
-      throw new InvalidArgumentError('nats.inboxPrefix', `must be a subject without wildcards or empty tokens, got '${config.inboxPrefix}'`);
+      throw new InvalidArgumentError(
+        'nats.inboxPrefix',
+        `must be a subject without wildcards or empty tokens, got '${config.inboxPrefix}'`,
+      );
     }
     opts.inboxPrefix = config.inboxPrefix;
   }

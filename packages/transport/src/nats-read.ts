@@ -7,7 +7,13 @@
  * for a reader's create, pull and delete, measured with bench/reverb.mjs's history store).
  * "Last n" widens a window back from the end of the stream.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type MsgRequest,
+} from '@nats-io/jetstream';
 import { createInbox, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { fromNatsHeaders } from './nats-headers.js';
 import { mapNatsError } from './nats-errors.js';
@@ -18,7 +24,13 @@ import { assertSubject } from './subjects.js';
 type Start = { seq: number } | { time: number };
 
 /** A reader positioned at `start`; `pending` matching messages lie ahead of it. */
-async function openReader(jsm: JetStreamManager, stream: string, start: Start, subject?: string, lastSeq?: number): Promise<{ name: string; pending: number }> {
+async function openReader(
+  jsm: JetStreamManager,
+  stream: string,
+  start: Start,
+  subject?: string,
+  lastSeq?: number,
+): Promise<{ name: string; pending: number }> {
   const config: Partial<ConsumerConfig> = {
     ack_policy: AckPolicy.None,
     mem_storage: true,
@@ -32,7 +44,8 @@ async function openReader(jsm: JetStreamManager, stream: string, start: Start, s
   let pending = info.num_pending;
   // With a filter, 0 ahead is an ordinary answer (readLast's probes meet it often): only an
   // unfiltered reader's 0 can contradict the stream's own last sequence.
-  if (pending === 0 && 'seq' in start && !subject) pending = await settledPending(jsm, stream, info.name, start.seq, lastSeq);
+  if (pending === 0 && 'seq' in start && !subject)
+    pending = await settledPending(jsm, stream, info.name, start.seq, lastSeq);
   return { name: info.name, pending };
 }
 
@@ -46,7 +59,13 @@ const PENDING_SETTLE_MS = 200;
  * read it already, else asked here) is at or after `from`, the reader's count is asked again
  * for up to {@link PENDING_SETTLE_MS}; 0 then stands (e.g. every message ahead was deleted).
  */
-async function settledPending(jsm: JetStreamManager, stream: string, name: string, from: number, lastSeq?: number): Promise<number> {
+async function settledPending(
+  jsm: JetStreamManager,
+  stream: string,
+  name: string,
+  from: number,
+  lastSeq?: number,
+): Promise<number> {
   let last = lastSeq;
   if (last === undefined) {
     const state = (await jsm.streams.info(stream)).state;
@@ -85,7 +104,13 @@ function deliveryOf(reply: string | undefined): { seq: number; time: number } | 
  * as `consumers.get` + `fetch` make, and `max_bytes` keeps the answer small enough for the
  * connection whatever the messages weigh.
  */
-function pullOnce(nc: NatsConnection, stream: string, consumer: string, batch: number, out: StoredMsg[]): Promise<number> {
+function pullOnce(
+  nc: NatsConnection,
+  stream: string,
+  consumer: string,
+  batch: number,
+  out: StoredMsg[],
+): Promise<number> {
   return new Promise((resolve) => {
     // The login's own reply prefix (NatsConfig.inboxPrefix; docs/security.md Roles).
     const inbox = createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
@@ -106,12 +131,22 @@ function pullOnce(nc: NatsConnection, stream: string, consumer: string, batch: n
     });
     // One timer for the whole pull (not one per message): it ends the pull when a period passed without a message.
     const timer = setInterval(() => (got === seen ? end() : (seen = got)), PULL_IDLE_MS / 2);
-    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch, no_wait: true, max_bytes: PULL_MAX_BYTES }), { reply: inbox });
+    nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
+      JSON.stringify({ batch, no_wait: true, max_bytes: PULL_MAX_BYTES }),
+      { reply: inbox },
+    );
   });
 }
 
 /** Reads `count` messages from a reader (pulls of at most 1,000), then deletes it. */
-async function drain(nc: NatsConnection, jsm: JetStreamManager, stream: string, reader: { name: string }, count: number): Promise<StoredMsg[]> {
+async function drain(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  stream: string,
+  reader: { name: string },
+  count: number,
+): Promise<StoredMsg[]> {
   const out: StoredMsg[] = [];
   try {
     while (out.length < count) {
@@ -128,7 +163,14 @@ async function drain(nc: NatsConnection, jsm: JetStreamManager, stream: string, 
  * until it holds `limit`, then binary-search the start where exactly `limit` lie ahead, so
  * only those are transferred.
  */
-async function readLast(nc: NatsConnection, jsm: JetStreamManager, options: ReadStreamOptions, lowest: number, last: number, limit: number): Promise<StoredMsg[]> {
+async function readLast(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  options: ReadStreamOptions,
+  lowest: number,
+  last: number,
+  limit: number,
+): Promise<StoredMsg[]> {
   const { stream, subject } = options;
   const discard = (r: { name: string }) => jsm.consumers.delete(stream, r.name).catch(() => false);
   let hi = last + 1; // a start with fewer than `limit` ahead
@@ -163,7 +205,11 @@ async function readLast(nc: NatsConnection, jsm: JetStreamManager, options: Read
  * Reads stored messages back, oldest first.
  * @throws JetStreamNotFoundError when the stream does not exist
  */
-export async function natsReadStream(nc: NatsConnection, jsm: JetStreamManager, options: ReadStreamOptions): Promise<StoredMsg[]> {
+export async function natsReadStream(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  options: ReadStreamOptions,
+): Promise<StoredMsg[]> {
   const limit = resolveReadLimit(options.limit);
   if (options.subject !== undefined) assertSubject(options.subject, true);
   const { stream, subject } = options;
@@ -213,12 +259,23 @@ export async function natsStreamState(jsm: JetStreamManager, stream: string): Pr
  * `next_by_subj` and `last_by_subj`): no consumer is created.
  * @throws JetStreamNotFoundError when the stream does not exist
  */
-export async function natsGetStreamMsg(jsm: JetStreamManager, stream: string, query: StreamMsgQuery): Promise<StoredMsg | undefined> {
-  const q = 'lastBySubject' in query ? { last_by_subj: query.lastBySubject } : query.subject ? { seq: Math.max(1, query.seq), next_by_subj: query.subject } : { seq: Math.max(1, query.seq), next_by_subj: '>' };
+export async function natsGetStreamMsg(
+  jsm: JetStreamManager,
+  stream: string,
+  query: StreamMsgQuery,
+): Promise<StoredMsg | undefined> {
+  const q =
+    'lastBySubject' in query
+      ? { last_by_subj: query.lastBySubject }
+      : query.subject
+        ? { seq: Math.max(1, query.seq), next_by_subj: query.subject }
+        : { seq: Math.max(1, query.seq), next_by_subj: '>' };
   try {
     // next_by_subj is part of the server's MSG.GET request; the client's type only lacks it.
     const m = await jsm.streams.getMessage(stream, q as unknown as MsgRequest);
-    return m ? { subject: m.subject, data: m.data, headers: fromNatsHeaders(m.header), seq: m.seq, time: m.time.getTime() } : undefined;
+    return m
+      ? { subject: m.subject, data: m.data, headers: fromNatsHeaders(m.header), seq: m.seq, time: m.time.getTime() }
+      : undefined;
   } catch (err) {
     throw mapNatsError(err, { operation: `getStreamMsg '${stream}'`, stream: { kind: 'stream', name: stream } });
   }

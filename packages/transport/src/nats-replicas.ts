@@ -28,7 +28,10 @@ export interface ReplicaTarget {
 export function assertReplicasPossible(wanted: number, clustered: boolean, target: ReplicaTarget): void {
   assertReplicas(wanted);
   if (wanted > 1 && !clustered) {
-    throw new InvalidArgumentError('replicas', `${target.kind} '${target.name}': ${wanted} replicas need a JetStream cluster of at least ${wanted} servers, and this server is not clustered (use 1, or auto)`);
+    throw new InvalidArgumentError(
+      'replicas',
+      `${target.kind} '${target.name}': ${wanted} replicas need a JetStream cluster of at least ${wanted} servers, and this server is not clustered (use 1, or auto)`,
+    );
   }
 }
 
@@ -36,16 +39,35 @@ export function assertReplicasPossible(wanted: number, clustered: boolean, targe
  * Brings an existing stream to `wanted` replicas. Returns the count it had before.
  * @throws ReplicaMismatchError when the server is not clustered or refuses the update
  */
-export async function natsReconcileReplicas(jsm: JetStreamManager, target: ReplicaTarget, wanted: number, clustered: boolean): Promise<number> {
+export async function natsReconcileReplicas(
+  jsm: JetStreamManager,
+  target: ReplicaTarget,
+  wanted: number,
+  clustered: boolean,
+): Promise<number> {
   const info = await jsm.streams.info(target.stream);
   const actual = info.config.num_replicas || 1;
   if (actual === wanted) return actual;
-  if (wanted > 1 && !clustered) throw new ReplicaMismatchError(target.kind, target.name, actual, wanted, 'the server is not part of a JetStream cluster');
+  if (wanted > 1 && !clustered)
+    throw new ReplicaMismatchError(
+      target.kind,
+      target.name,
+      actual,
+      wanted,
+      'the server is not part of a JetStream cluster',
+    );
   try {
     await jsm.streams.update(target.stream, { num_replicas: wanted });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new ReplicaMismatchError(target.kind, target.name, actual, wanted, `the server refused the change (${reason})`, { cause: err });
+    throw new ReplicaMismatchError(
+      target.kind,
+      target.name,
+      actual,
+      wanted,
+      `the server refused the change (${reason})`,
+      { cause: err },
+    );
   }
   return actual;
 }

@@ -150,9 +150,15 @@ async function ensureDurable(jsm: JetStreamManager, options: ConsumeOptions): Pr
   }
   const filterChanged = (existing.filter_subject ?? '') !== (options.filterSubject ?? '');
   const changed =
-    filterChanged || existing.ack_wait !== update.ack_wait || existing.max_ack_pending !== update.max_ack_pending || (existing.max_deliver ?? -1) !== update.max_deliver;
+    filterChanged ||
+    existing.ack_wait !== update.ack_wait ||
+    existing.max_ack_pending !== update.max_ack_pending ||
+    (existing.max_deliver ?? -1) !== update.max_deliver;
   if (changed) {
-    await jsm.consumers.update(options.stream, options.durable, { ...update, ...(filterChanged ? { filter_subject: options.filterSubject ?? '' } : {}) });
+    await jsm.consumers.update(options.stream, options.durable, {
+      ...update,
+      ...(filterChanged ? { filter_subject: options.filterSubject ?? '' } : {}),
+    });
   }
 }
 
@@ -180,7 +186,10 @@ export async function natsConsume(
     // (larger for AckAll, whose point is throughput). Short pulls: after stop() a pull still
     // open on the server can take messages that then wait out ackWait, so keep that window
     // at seconds.
-    messages = await consumer.consume({ max_messages: Math.min(batch ? 1000 : 100, options.maxAckPending ?? 1000), expires: 5000 });
+    messages = await consumer.consume({
+      max_messages: Math.min(batch ? 1000 : 100, options.maxAckPending ?? 1000),
+      expires: 5000,
+    });
   } catch (err) {
     throw mapNatsError(err, { operation, stream: { kind: 'stream', name: options.stream } });
   }
@@ -223,7 +232,14 @@ export async function natsListConsumers(jsm: JetStreamManager, stream: string): 
   try {
     const out: ConsumerState[] = [];
     for await (const c of jsm.consumers.list(stream)) {
-      out.push({ name: c.name, durable: Boolean(c.config.durable_name), pending: c.num_pending, ackPending: c.num_ack_pending, waiting: c.num_waiting, deliveredSeq: c.delivered.stream_seq });
+      out.push({
+        name: c.name,
+        durable: Boolean(c.config.durable_name),
+        pending: c.num_pending,
+        ackPending: c.num_ack_pending,
+        waiting: c.num_waiting,
+        deliveredSeq: c.delivered.stream_seq,
+      });
     }
     return out;
   } catch (err) {
@@ -241,6 +257,9 @@ export async function natsDeleteConsumer(jsm: JetStreamManager, stream: string, 
     return await jsm.consumers.delete(stream, name);
   } catch (err) {
     if (isNotFound(err, JetStreamApiCodes.ConsumerNotFound)) return false;
-    throw mapNatsError(err, { operation: `deleteConsumer '${stream}' '${name}'`, stream: { kind: 'stream', name: stream } });
+    throw mapNatsError(err, {
+      operation: `deleteConsumer '${stream}' '${name}'`,
+      stream: { kind: 'stream', name: stream },
+    });
   }
 }

@@ -53,10 +53,19 @@ export interface PresenceOptions {
 }
 
 /** Opens (creating when absent, unless `create: false`) the cluster's presence bucket, with `replicas` copies when given. */
-export function openPresenceBucket(bus: Bus, clusterId: string, options: { create?: boolean } & ReplicaOptions = {}): Promise<KvBucket> {
+export function openPresenceBucket(
+  bus: Bus,
+  clusterId: string,
+  options: { create?: boolean } & ReplicaOptions = {},
+): Promise<KvBucket> {
   const name = clusterNames(clusterId).presenceBucket;
   return withReplicaFallback(options, (replicas) =>
-    bus.kv(name, { ttlMs: PRESENCE_TTL_MS, history: 1, create: options.create ?? true, ...(replicas === undefined ? {} : { replicas }) }),
+    bus.kv(name, {
+      ttlMs: PRESENCE_TTL_MS,
+      history: 1,
+      create: options.create ?? true,
+      ...(replicas === undefined ? {} : { replicas }),
+    }),
   );
 }
 
@@ -86,11 +95,14 @@ export async function startPresence(bus: Bus, clusterId: string, options: Presen
   // A fresh cluster may time out or answer no one for a moment (docs/spec.md §12 Known
   // pitfalls): retried like the other buckets.
   const onMismatch = (e: ReplicaMismatchError) => log.warn({ code: e.code, ...e.context }, e.message);
-  const kv = await retryTransient(() => openPresenceBucket(bus, clusterId, { replicas: options.replicas, onMismatch }), {
-    what: 'opening the presence bucket',
-    clock,
-    logger: log,
-  });
+  const kv = await retryTransient(
+    () => openPresenceBucket(bus, clusterId, { replicas: options.replicas, onMismatch }),
+    {
+      what: 'opening the presence bucket',
+      clock,
+      logger: log,
+    },
+  );
   let timer: TimerHandle | undefined;
   let stopped = false;
   let failing = false;
@@ -154,7 +166,13 @@ export async function readPresence(bus: Bus, clusterId: string): Promise<Presenc
     if (!e) continue;
     try {
       const r = decodeJson<PresenceRecord>(e.value);
-      if ((r.kind === 'pulse' || r.kind === 'reverb') && typeof r.node_id === 'string' && typeof r.info === 'object' && r.info !== null) out.push(r);
+      if (
+        (r.kind === 'pulse' || r.kind === 'reverb') &&
+        typeof r.node_id === 'string' &&
+        typeof r.info === 'object' &&
+        r.info !== null
+      )
+        out.push(r);
     } catch {
       // not a presence record: left out
     }

@@ -9,5 +9,6 @@ export const MAX_REPLICAS = 5;
 
 /** @throws InvalidArgumentError naming `field` unless `n` is an integer from 1 to {@link MAX_REPLICAS} */
 export function assertReplicas(n: number, field = 'replicas'): void {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new InvalidArgumentError(field, `must be an integer from 1 to ${MAX_REPLICAS}, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS)
+    throw new InvalidArgumentError(field, `must be an integer from 1 to ${MAX_REPLICAS}, got ${n}`);
 }

@@ -32,7 +32,8 @@ export function parseReplicaSetting(text: string, field = 'replicas'): ReplicaSe
   const t = text.trim();
   if (t.toLowerCase() === 'auto') return 'auto';
   const n = /^\d+$/.test(t) ? Number(t) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new InvalidArgumentError(field, `must be 'auto' or an integer from 1 to ${MAX_REPLICAS}, got '${text}'`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS)
+    throw new InvalidArgumentError(field, `must be 'auto' or an integer from 1 to ${MAX_REPLICAS}, got '${text}'`);
   return n;
 }
 
@@ -78,7 +79,10 @@ export interface ReplicaOptions {
  * Runs `open(replicas)`; on a ReplicaMismatchError hands it to `onMismatch` and opens again
  * keeping the existing count. Without `onMismatch` the error is thrown.
  */
-export async function withReplicaFallback<T>(options: ReplicaOptions, open: (replicas: number | undefined) => Promise<T>): Promise<T> {
+export async function withReplicaFallback<T>(
+  options: ReplicaOptions,
+  open: (replicas: number | undefined) => Promise<T>,
+): Promise<T> {
   try {
     return await open(options.replicas);
   } catch (err) {
@@ -93,7 +97,11 @@ export async function withReplicaFallback<T>(options: ReplicaOptions, open: (rep
  * error to `onMismatch` and ensures the rest of the configuration with the count it has.
  * @throws ReplicaMismatchError without `onMismatch`; what ensureStream throws otherwise
  */
-export function ensureStreamReplicated(bus: Bus, config: StreamConfig, onMismatch?: (err: ReplicaMismatchError) => void): Promise<void> {
+export function ensureStreamReplicated(
+  bus: Bus,
+  config: StreamConfig,
+  onMismatch?: (err: ReplicaMismatchError) => void,
+): Promise<void> {
   return withReplicaFallback({ replicas: config.replicas, onMismatch }, (replicas) => {
     const { replicas: _asked, ...rest } = config;
     return bus.ensureStream(replicas === undefined ? rest : { ...rest, replicas });

@@ -39,7 +39,11 @@ export async function retryTransient<T>(fn: () => Promise<T>, options: RetryOpti
     } catch (err) {
       const wait = Math.min(5000, 250 * 2 ** (attempt - 1));
       if (!isTransientError(err) || clock.now() + wait > until) throw err;
-      if (attempt === 1) log.warn({ err: (err as Error).message, retry_in_ms: wait }, `${options.what} failed for a passing reason; retrying`);
+      if (attempt === 1)
+        log.warn(
+          { err: (err as Error).message, retry_in_ms: wait },
+          `${options.what} failed for a passing reason; retrying`,
+        );
       await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
     }
   }

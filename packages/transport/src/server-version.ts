@@ -36,11 +36,18 @@ export function compareServerVersions(a: string, b: string): number {
 }
 
 function parts(v: string): number[] {
-  return v.replace(/^v/, '').split(/[.-]/).slice(0, 3).map((p) => Number.parseInt(p, 10) || 0);
+  return v
+    .replace(/^v/, '')
+    .split(/[.-]/)
+    .slice(0, 3)
+    .map((p) => Number.parseInt(p, 10) || 0);
 }
 
 /** What the rule says of a server: run, run with one warning line, or refuse with one line. */
-export type ServerVersionVerdict = { kind: 'ok' } | { kind: 'warn'; message: string } | { kind: 'refuse'; message: string };
+export type ServerVersionVerdict =
+  | { kind: 'ok' }
+  | { kind: 'warn'; message: string }
+  | { kind: 'refuse'; message: string };
 
 /**
  * The rule, pure: `version` as the server reports it, `replicas` the copies this service keeps.
@@ -57,7 +64,10 @@ export function serverVersionVerdict(version: string, replicas: number): ServerV
     };
   }
   if (compareServerVersions(version, MIN_SUPPORTED_VERSION) < 0) {
-    return { kind: 'warn', message: `nats-server ${version}: the 2.9 line has ended; upgrade to 2.10 or newer (2.14.10 is tested)` };
+    return {
+      kind: 'warn',
+      message: `nats-server ${version}: the 2.9 line has ended; upgrade to 2.10 or newer (2.14.10 is tested)`,
+    };
   }
   return { kind: 'ok' };
 }

@@ -234,21 +234,39 @@ export function resolveStreamConfig(config: StreamConfig): ResolvedStreamConfig 
   const maxBytes = config.maxBytes ?? 0;
   const maxMsgSize = config.maxMsgSize ?? 0;
   const discard = config.discard ?? 'old';
-  if (discard !== 'old' && discard !== 'new') throw new InvalidArgumentError('stream.discard', `must be 'old' or 'new', got '${String(discard)}'`);
+  if (discard !== 'old' && discard !== 'new')
+    throw new InvalidArgumentError('stream.discard', `must be 'old' or 'new', got '${String(discard)}'`);
   for (const [field, v] of Object.entries({ maxAgeMs, maxMsgs, maxBytes, maxMsgSize })) {
-    if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`stream.${field}`, `must be a number >= 0, got ${v}`);
+    if (!Number.isFinite(v) || v < 0)
+      throw new InvalidArgumentError(`stream.${field}`, `must be a number >= 0, got ${v}`);
   }
-  const duplicateWindowMs = config.duplicateWindowMs ?? (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS);
+  const duplicateWindowMs =
+    config.duplicateWindowMs ??
+    (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS);
   if (!Number.isFinite(duplicateWindowMs) || duplicateWindowMs <= 0) {
     throw new InvalidArgumentError('stream.duplicateWindowMs', `must be a number > 0, got ${duplicateWindowMs}`);
   }
   if (maxAgeMs > 0 && duplicateWindowMs > maxAgeMs) {
-    throw new InvalidArgumentError('stream.duplicateWindowMs', `${duplicateWindowMs} ms is longer than maxAgeMs ${maxAgeMs} ms`);
+    throw new InvalidArgumentError(
+      'stream.duplicateWindowMs',
+      `${duplicateWindowMs} ms is longer than maxAgeMs ${maxAgeMs} ms`,
+    );
   }
   if (config.replicas !== undefined) assertReplicas(config.replicas, 'stream.replicas');
   const replicas = config.replicas === undefined ? {} : { replicas: config.replicas };
   const republish = config.republish === undefined ? {} : { republish: resolveRepublish(config) };
-  return Object.freeze({ name: config.name, subjects: [...config.subjects], maxAgeMs, maxMsgs, maxBytes, maxMsgSize, discard, duplicateWindowMs, ...replicas, ...republish });
+  return Object.freeze({
+    name: config.name,
+    subjects: [...config.subjects],
+    maxAgeMs,
+    maxMsgs,
+    maxBytes,
+    maxMsgSize,
+    discard,
+    duplicateWindowMs,
+    ...replicas,
+    ...republish,
+  });
 }
 
 /**
@@ -262,10 +280,16 @@ function resolveRepublish(config: StreamConfig): StreamRepublish {
   assertSubject(source, true);
   assertSubject(destination, false);
   if (!config.subjects.some((s) => subjectsOverlap(s, source))) {
-    throw new InvalidArgumentError('stream.republish.source', `'${source}' is not a subject of stream '${config.name}'`);
+    throw new InvalidArgumentError(
+      'stream.republish.source',
+      `'${source}' is not a subject of stream '${config.name}'`,
+    );
   }
   if (config.subjects.some((s) => subjectsOverlap(s, destination))) {
-    throw new InvalidArgumentError('stream.republish.destination', `'${destination}' is captured by stream '${config.name}' itself (a cycle)`);
+    throw new InvalidArgumentError(
+      'stream.republish.destination',
+      `'${destination}' is captured by stream '${config.name}' itself (a cycle)`,
+    );
   }
   return Object.freeze({ source, destination });
 }

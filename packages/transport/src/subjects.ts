@@ -44,7 +44,10 @@ export function subjects(clusterId: string): ClusterSubjects {
 /** @throws InvalidArgumentError unless the id matches {@link CLUSTER_ID_PATTERN} */
 export function assertClusterId(clusterId: string): void {
   if (typeof clusterId !== 'string' || !CLUSTER_ID_PATTERN.test(clusterId)) {
-    throw new InvalidArgumentError('cluster_id', `'${clusterId}' must match ${CLUSTER_ID_PATTERN.source} (one subject token, no dots)`);
+    throw new InvalidArgumentError(
+      'cluster_id',
+      `'${clusterId}' must match ${CLUSTER_ID_PATTERN.source} (one subject token, no dots)`,
+    );
   }
 }
 
@@ -128,5 +131,6 @@ export function assertJetStreamName(name: string): void {
 
 /** Checks a queue group name (a non-empty token without white space). @throws InvalidSubjectError */
 export function assertQueueName(queue: string): void {
-  if (typeof queue !== 'string' || queue.length === 0 || /\s/.test(queue)) throw new InvalidSubjectError(String(queue), 'queue names are non-empty, without white space');
+  if (typeof queue !== 'string' || queue.length === 0 || /\s/.test(queue))
+    throw new InvalidSubjectError(String(queue), 'queue names are non-empty, without white space');
 }

@@ -2,12 +2,7 @@
 import { expect, it } from 'vitest';
 import { InvalidArgumentError } from '@backbeat/core';
 import { waitFor } from '@backbeat/testing';
-import {
-  InvalidSubjectError,
-  JetStreamNotFoundError,
-  KvConflictError,
-  type KvWatchEvent,
-} from '@backbeat/transport';
+import { InvalidSubjectError, JetStreamNotFoundError, KvConflictError, type KvWatchEvent } from '@backbeat/transport';
 import { dec, enc, unique, type Clients } from './helpers.js';
 
 export function runKvConformance(c: Clients): void {
@@ -18,12 +13,19 @@ export function runKvConformance(c: Clients): void {
     await expect(kv.create('leader', enc('n2'))).rejects.toBeInstanceOf(KvConflictError);
     const r2 = await kv.update('leader', enc('n1b'), r1);
     expect(r2).toBe(r1 + 1);
-    await expect(kv.update('leader', enc('n3'), r1)).rejects.toMatchObject({ code: 'BB_ERR_KV_CONFLICT', context: { key: 'leader', expectedRevision: r1 } });
+    await expect(kv.update('leader', enc('n3'), r1)).rejects.toMatchObject({
+      code: 'BB_ERR_KV_CONFLICT',
+      context: { key: 'leader', expectedRevision: r1 },
+    });
     await expect(kv.update('leader', enc('n3'), 0)).rejects.toBeInstanceOf(InvalidArgumentError);
     const other = await kv.put('other', enc('x'));
     expect(other).toBe(r2 + 1); // across keys
     const entry = await kv.get('leader');
-    expect(entry && { value: dec(entry.value), revision: entry.revision, key: entry.key }).toEqual({ value: 'n1b', revision: r2, key: 'leader' });
+    expect(entry && { value: dec(entry.value), revision: entry.revision, key: entry.key }).toEqual({
+      value: 'n1b',
+      revision: r2,
+      key: 'leader',
+    });
     expect(Math.abs(entry!.created - Date.now())).toBeLessThan(5000);
     await expect(kv.delete('leader', { expectedRevision: r1 })).rejects.toBeInstanceOf(KvConflictError);
     await kv.delete('leader', { expectedRevision: r2 }); // the delete marker takes revision other + 1
@@ -91,7 +93,11 @@ export function runKvConformance(c: Clients): void {
     const w = await kv.watch('lease', (e) => events.push(e));
     await waitFor(() => events.length === 1, { message: 'the current value' });
     const written = Date.now();
-    await waitFor(() => events.length === 2, { timeoutMs: 5000, intervalMs: 20, message: 'the limit marker of the expiry' });
+    await waitFor(() => events.length === 2, {
+      timeoutMs: 5000,
+      intervalMs: 20,
+      message: 'the limit marker of the expiry',
+    });
     expect(Date.now() - written).toBeGreaterThanOrEqual(900);
     expect(events[1]).toMatchObject({ key: 'lease', operation: 'delete' });
     expect(events[1]!.revision).toBeGreaterThan(r1);
@@ -108,7 +114,11 @@ export function runKvConformance(c: Clients): void {
     const w = await kv.watch('lease', (e) => events.push(e));
     await waitFor(() => events.length === 1, { message: 'the current value' });
     await expect(kv.create('lease', enc('n2'))).rejects.toBeInstanceOf(KvConflictError);
-    await waitFor(async () => (await kv.get('lease')) === null, { timeoutMs: 5000, intervalMs: 50, message: 'expiry by the bucket TTL' });
+    await waitFor(async () => (await kv.get('lease')) === null, {
+      timeoutMs: 5000,
+      intervalMs: 50,
+      message: 'expiry by the bucket TTL',
+    });
     expect(await kv.keys()).toEqual([]);
     await expect(kv.update('lease', enc('n1'), r1)).rejects.toBeInstanceOf(KvConflictError);
     const r2 = await kv.create('lease', enc('n2'));

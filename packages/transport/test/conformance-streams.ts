@@ -46,7 +46,9 @@ export function runStreamConformance(c: Clients): void {
     expect(await read({ subject: `${name}.in`, last: true, limit: 1 })).toEqual(['core']);
     expect(await read({ fromTime: stored[2]!.time })).toEqual(['core']);
     expect(await read({ fromSeq: 9 })).toEqual([]);
-    await expect(c.a.publishDurable(`${name}x.none`, enc('x'), { timeoutMs: 1000 })).rejects.toBeInstanceOf(NoRespondersError);
+    await expect(c.a.publishDurable(`${name}x.none`, enc('x'), { timeoutMs: 1000 })).rejects.toBeInstanceOf(
+      NoRespondersError,
+    );
   });
 
   it('stream - republish: each stored message once on the destination, in order, with the stream headers; a duplicate is not republished; an existing stream takes it, a config without it keeps it', async () => {
@@ -68,7 +70,10 @@ export function runStreamConformance(c: Clients): void {
     await c.a.publishDurable(`${name}.in`, enc('three'));
     await waitFor(() => got.length >= 3, { message: 'the last republished message' });
     const h = REPUBLISH_HEADERS;
-    const seen = got.map((m) => [dec(m.data), ...[h.stream, h.subject, h.sequence, h.lastSequence].map((k) => m.headers[k])]);
+    const seen = got.map((m) => [
+      dec(m.data),
+      ...[h.stream, h.subject, h.sequence, h.lastSequence].map((k) => m.headers[k]),
+    ]);
     expect(seen).toEqual([
       ['one', name, `${name}.in`, '2', '1'],
       ['two', name, `${name}.in`, '4', '2'],
@@ -76,9 +81,14 @@ export function runStreamConformance(c: Clients): void {
     ]);
     expect(got[0]!.headers).toMatchObject({ 'x-agent-id': 'a:b', 'Nats-Msg-Id': 'm1' });
     expect(Number.isNaN(Date.parse(got[0]!.headers[h.timeStamp]!))).toBe(false);
-    const bad = (republish: { source: string; destination: string }) => c.a.ensureStream({ name: unique('S_BAD_'), subjects: [`${name}x.>`], republish });
-    await expect(bad({ source: `${name}x.in`, destination: `${name}x.out` })).rejects.toBeInstanceOf(InvalidArgumentError); // a cycle
-    await expect(bad({ source: `${name}y.in`, destination: `${name}y.out` })).rejects.toBeInstanceOf(InvalidArgumentError); // not its subject
+    const bad = (republish: { source: string; destination: string }) =>
+      c.a.ensureStream({ name: unique('S_BAD_'), subjects: [`${name}x.>`], republish });
+    await expect(bad({ source: `${name}x.in`, destination: `${name}x.out` })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    ); // a cycle
+    await expect(bad({ source: `${name}y.in`, destination: `${name}y.out` })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    ); // not its subject
     await expect(bad({ source: `${name}x.in`, destination: `${name}y.*` })).rejects.toBeInstanceOf(InvalidSubjectError);
   });
 
@@ -93,14 +103,20 @@ export function runStreamConformance(c: Clients): void {
     ]);
     await c.a.ensureStream({ name, subjects: [`${name}.*`], maxMsgs: 2 }); // an update applies at once
     expect((await c.a.readStream({ stream: name })).map((m) => m.seq)).toEqual([4, 5]);
-    await expect(c.a.ensureStream({ name: unique('S_OVERLAP_'), subjects: [`${name}.x`] })).rejects.toBeInstanceOf(TransportError);
-    await expect(c.a.ensureStream({ name: unique('S_AGE_'), subjects: [unique('age.')], maxAgeMs: 1000, duplicateWindowMs: 5000 })).rejects.toBeInstanceOf(
-      InvalidArgumentError,
+    await expect(c.a.ensureStream({ name: unique('S_OVERLAP_'), subjects: [`${name}.x`] })).rejects.toBeInstanceOf(
+      TransportError,
     );
+    await expect(
+      c.a.ensureStream({ name: unique('S_AGE_'), subjects: [unique('age.')], maxAgeMs: 1000, duplicateWindowMs: 5000 }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
     await c.a.ensureStream({ name: unique('S_AGE_'), subjects: [unique('age.')], maxAgeMs: 30_000 }); // default window shrinks to fit
-    await expect(c.a.ensureStream({ name: 'bad.name', subjects: ['bad.name'] })).rejects.toBeInstanceOf(InvalidSubjectError);
+    await expect(c.a.ensureStream({ name: 'bad.name', subjects: ['bad.name'] })).rejects.toBeInstanceOf(
+      InvalidSubjectError,
+    );
     await expect(c.a.readStream({ stream: unique('S_NONE_') })).rejects.toBeInstanceOf(JetStreamNotFoundError);
-    await expect(c.a.consume({ stream: unique('S_NONE_'), durable: 'd' }, () => {})).rejects.toBeInstanceOf(JetStreamNotFoundError);
+    await expect(c.a.consume({ stream: unique('S_NONE_'), durable: 'd' }, () => {})).rejects.toBeInstanceOf(
+      JetStreamNotFoundError,
+    );
   });
 
   it('stream - maxMsgSize and discard new: a large message or one more than a full stream holds is refused (StreamRefusedError), nothing stored is dropped', async () => {
@@ -116,7 +132,9 @@ export function runStreamConformance(c: Clients): void {
     c.a.publish(`${name}.x`, enc('core')); // a core publish the stream refuses is just not stored
     await c.a.flush();
     expect((await c.a.readStream({ stream: name })).map((m) => dec(m.data))).toEqual(['0', '1', '2']);
-    await expect(c.a.ensureStream({ name: unique('S_DISCARD_'), subjects: [unique('d.')], discard: 'both' as 'new' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      c.a.ensureStream({ name: unique('S_DISCARD_'), subjects: [unique('d.')], discard: 'both' as 'new' }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('stream - reads: from below the first, past the end, more than one pull, big messages, a subject; no reader left behind', async () => {
@@ -157,7 +175,10 @@ export function runStreamConformance(c: Clients): void {
       seen.push(m);
       if (dec(m.data) !== '2' || m.deliveryCount > 1) m.ack(); // leave 2 unacked once
     });
-    await waitFor(() => seen.some((m) => dec(m.data) === '2' && m.redelivered), { timeoutMs: 8000, message: 'redelivery of 2 after ackWait' });
+    await waitFor(() => seen.some((m) => dec(m.data) === '2' && m.redelivered), {
+      timeoutMs: 8000,
+      message: 'redelivery of 2 after ackWait',
+    });
     const again = seen.find((m) => m.redelivered)!;
     expect([again.seq, again.deliveryCount, dec(again.data)]).toEqual([3, 2, '2']);
     expect(seen.slice(0, 5).map((m) => dec(m.data))).toEqual(['0', '1', '2', '3', '4']);
@@ -182,7 +203,14 @@ export function runStreamConformance(c: Clients): void {
     await c.a.publishDurable(`${name}.skip`, enc('old'));
     const log: string[] = [];
     const consumer = await c.b.consume(
-      { stream: name, durable: 'd1', filterSubject: `${name}.keep`, deliverPolicy: 'all', maxDeliver: 2, ackWaitMs: 30_000 },
+      {
+        stream: name,
+        durable: 'd1',
+        filterSubject: `${name}.keep`,
+        deliverPolicy: 'all',
+        maxDeliver: 2,
+        ackWaitMs: 30_000,
+      },
       (m) => {
         const body = dec(m.data);
         log.push(`${body}#${m.deliveryCount}`);
@@ -194,7 +222,9 @@ export function runStreamConformance(c: Clients): void {
     );
     for (const body of ['nak', 'term', 'throw', 'fine']) await c.a.publishDurable(`${name}.keep`, enc(body));
     await c.a.publishDurable(`${name}.skip`, enc('filtered out'));
-    await waitFor(() => log.includes('nak#2') && log.includes('throw#2') && log.includes('fine#1'), { message: 'redeliveries' });
+    await waitFor(() => log.includes('nak#2') && log.includes('throw#2') && log.includes('fine#1'), {
+      message: 'redeliveries',
+    });
     const sentinel = await c.a.publishDurable(`${name}.keep`, enc('sentinel'));
     await waitFor(() => log.includes('sentinel#1'));
     expect(sentinel.seq).toBe(7);
@@ -218,7 +248,13 @@ export function runStreamConformance(c: Clients): void {
     const name = unique('S_LOOKUP_');
     await c.a.ensureStream({ name, subjects: [`${name}.*`] });
     await expect(c.a.streamState(name)).resolves.toEqual({ firstSeq: 1, lastSeq: 0, messages: 0 });
-    for (const [sub, body] of [['a', 'a1'], ['b', 'b1'], ['a', 'a2'], ['b', 'b2']] as const) await c.a.publishDurable(`${name}.${sub}`, enc(body));
+    for (const [sub, body] of [
+      ['a', 'a1'],
+      ['b', 'b1'],
+      ['a', 'a2'],
+      ['b', 'b2'],
+    ] as const)
+      await c.a.publishDurable(`${name}.${sub}`, enc(body));
     expect(await c.b.streamState(name)).toEqual({ firstSeq: 1, lastSeq: 4, messages: 4 });
     const get = async (q: Parameters<typeof c.a.getStreamMsg>[1]) => {
       const m = await c.b.getStreamMsg(name, q);
@@ -238,12 +274,23 @@ export function runStreamConformance(c: Clients): void {
     await waitFor(() => got.length >= 2, { message: 'messages from the start time' });
     // The first message stored at or after the start time (on the in-memory bus several can share its millisecond).
     expect(got[0]).toBe(dec(stored.find((m) => m.time >= stored[2]!.time)!.data));
-    await waitFor(async () => (await c.a.listConsumers(name)).some((x) => x.name === 'from_time' && x.waiting > 0 && x.pending === 0 && x.deliveredSeq === 4), { message: 'an attached durable' });
+    await waitFor(
+      async () =>
+        (await c.a.listConsumers(name)).some(
+          (x) => x.name === 'from_time' && x.waiting > 0 && x.pending === 0 && x.deliveredSeq === 4,
+        ),
+      { message: 'an attached durable' },
+    );
     await later.stop();
     const idle = await c.b.consume({ stream: name, durable: 'idle', deliverPolicy: 'new' }, (m) => m.ack());
     await idle.stop();
     const list = await c.a.listConsumers(name);
-    expect(list.filter((x) => x.durable).map((x) => x.name).sort()).toEqual(['from_time', 'idle']);
+    expect(
+      list
+        .filter((x) => x.durable)
+        .map((x) => x.name)
+        .sort(),
+    ).toEqual(['from_time', 'idle']);
     expect(await c.a.deleteConsumer(name, 'idle')).toBe(true);
     expect(await c.a.deleteConsumer(name, 'idle')).toBe(false);
     expect((await c.a.listConsumers(name)).map((x) => x.name)).not.toContain('idle');
@@ -263,7 +310,9 @@ export function runStreamConformance(c: Clients): void {
       if (body === '3' || m.redelivered) m.ack(); // acks 3 (so 0..3), not 4 and 5 on their first delivery
     });
     await waitFor(() => seen.includes('5#2'), { timeoutMs: 8000, message: 'redelivery of 4 and 5 after ackWait' });
-    await waitFor(async () => (await c.a.listConsumers(name)).some((x) => x.name === 'batch' && x.ackPending === 0), { message: 'every message settled' });
+    await waitFor(async () => (await c.a.listConsumers(name)).some((x) => x.name === 'batch' && x.ackPending === 0), {
+      message: 'every message settled',
+    });
     expect(seen.filter((x) => x.endsWith('#1'))).toEqual(['0#1', '1#1', '2#1', '3#1', '4#1', '5#1']);
     expect(seen.filter((x) => !x.endsWith('#1')).sort()).toEqual(['4#2', '5#2']); // 0..2 were settled by the ack of 3
     await all.stop();

@@ -5,7 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
-import { InvalidSubjectError, NoRespondersError, NotConnectedError, TimeoutError, TransportError, type BusEvent, type BusMsg } from '@backbeat/transport';
+import {
+  InvalidSubjectError,
+  NoRespondersError,
+  NotConnectedError,
+  TimeoutError,
+  TransportError,
+  type BusEvent,
+  type BusMsg,
+} from '@backbeat/transport';
 import { runKvConformance } from './conformance-kv.js';
 import { runStreamConformance } from './conformance-streams.js';
 import { dec, enc, type BusFactory, type Clients } from './helpers.js';
@@ -119,8 +127,10 @@ function runCoreConformance(c: Clients): void {
   });
 
   it('pubsub - rejects bad subjects, queue names and oversized payloads the same way', () => {
-    for (const bad of ['', 'a..b', 'a.', '.a', 'a b', 'a\tb', 'a.*', 'a.>']) expect(() => c.a.publish(bad, enc('x')), bad).toThrow(InvalidSubjectError);
-    for (const bad of ['a.>.b', 'a..b', '', 'a b']) expect(() => c.a.subscribe(bad, () => {}), bad).toThrow(InvalidSubjectError);
+    for (const bad of ['', 'a..b', 'a.', '.a', 'a b', 'a\tb', 'a.*', 'a.>'])
+      expect(() => c.a.publish(bad, enc('x')), bad).toThrow(InvalidSubjectError);
+    for (const bad of ['a.>.b', 'a..b', '', 'a b'])
+      expect(() => c.a.subscribe(bad, () => {}), bad).toThrow(InvalidSubjectError);
     expect(() => c.a.subscribe('ok', () => {}, { queue: 'bad queue' })).toThrow(InvalidSubjectError);
     expect(() => c.a.publish('big.one', new Uint8Array(1024 * 1024 + 1))).toThrow(TransportError);
   });

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '@backbeat/core';
 import { waitFor } from '@backbeat/testing';
-import { MemoryBroker, MemoryBus, NoRespondersError, TimeoutError, type BusEvent, type DurableMsg, type KvWatchEvent } from '@backbeat/transport';
+import {
+  MemoryBroker,
+  MemoryBus,
+  NoRespondersError,
+  TimeoutError,
+  type BusEvent,
+  type DurableMsg,
+  type KvWatchEvent,
+} from '@backbeat/transport';
 import { runConformance } from './conformance.js';
 import { dec, enc } from './helpers.js';
 

@@ -4,7 +4,14 @@ import { createUser } from '@nats-io/nkeys';
 import { InvalidArgumentError } from '@backbeat/core';
 import { NatsServer, waitFor } from '@backbeat/testing';
 import { useNatsFixture } from '@backbeat/testing/vitest';
-import { NatsBus, natsConnectOptions, TransportError, type BusEvent, type DurableMsg, type KvWatchEvent } from '@backbeat/transport';
+import {
+  NatsBus,
+  natsConnectOptions,
+  TransportError,
+  type BusEvent,
+  type DurableMsg,
+  type KvWatchEvent,
+} from '@backbeat/transport';
 import { runConformance } from './conformance.js';
 import { dec, enc } from './helpers.js';
 
@@ -36,7 +43,9 @@ describe('nats bus - connection loss (docs/spec.md §12 Known pitfalls)', () => 
       m.ack();
     });
     await bus.publishDurable('claims.a', enc('before'), { msgId: 'c1' });
-    await waitFor(() => consumed.length === 1 && watched.length === 1, { message: 'the first claim and the current tempo' });
+    await waitFor(() => consumed.length === 1 && watched.length === 1, {
+      message: 'the first claim and the current tempo',
+    });
     await bus.flush();
 
     await server.halt();
@@ -54,10 +63,16 @@ describe('nats bus - connection loss (docs/spec.md §12 Known pitfalls)', () => 
     expect((await kv.get('tempo'))?.revision).toBe(rev); // JetStream state survived
     await kv.put('tempo', enc('13'));
     await waitFor(() => watched.length === 2, { timeoutMs: 10_000, message: 'the watcher after the reconnect' });
-    const again = await waitFor(() => bus.publishDurable('claims.a', enc('before'), { msgId: 'c1' }).catch(() => null), { timeoutMs: 10_000 });
+    const again = await waitFor(
+      () => bus.publishDurable('claims.a', enc('before'), { msgId: 'c1' }).catch(() => null),
+      { timeoutMs: 10_000 },
+    );
     expect(again.duplicate).toBe(true); // the dedupe window survived the restart too
     await bus.publishDurable('claims.a', enc('after'), { msgId: 'c2' });
-    await waitFor(() => consumed.some((m) => dec(m.data) === 'after'), { timeoutMs: 10_000, message: 'the consumer after the reconnect' });
+    await waitFor(() => consumed.some((m) => dec(m.data) === 'after'), {
+      timeoutMs: 10_000,
+      message: 'the consumer after the reconnect',
+    });
     expect(consumed.map((m) => dec(m.data))).toEqual(['before', 'after']);
   });
 });
@@ -75,7 +90,9 @@ describe('nats bus - connections', () => {
       expect(bus.status().connected).toBe(true);
       await bus.close();
     }
-    await expect(NatsBus.connect({ servers: server.url, user: 'pulse', pass: 'wrong', maxReconnectAttempts: 0 })).rejects.toBeInstanceOf(TransportError);
+    await expect(
+      NatsBus.connect({ servers: server.url, user: 'pulse', pass: 'wrong', maxReconnectAttempts: 0 }),
+    ).rejects.toBeInstanceOf(TransportError);
 
     await using tokenServer = await NatsServer.start({ config: 'authorization { token: "t0ken" }' });
     const tb = await NatsBus.connect({ servers: tokenServer.url, token: 't0ken' });
@@ -113,8 +130,24 @@ describe('nats bus - connections', () => {
       timeout: 5000,
       reconnect: true,
     });
-    const o = natsConnectOptions({ servers: ['nats://127.0.0.1:1'], name: 'pulse-1', user: 'u', pass: 'p', token: 't', tls: { caFile: '/ca.pem' }, pingIntervalMs: 1000 });
-    expect(o).toMatchObject({ servers: ['nats://127.0.0.1:1'], name: 'pulse-1', user: 'u', pass: 'p', token: 't', tls: { caFile: '/ca.pem' }, pingInterval: 1000 });
+    const o = natsConnectOptions({
+      servers: ['nats://127.0.0.1:1'],
+      name: 'pulse-1',
+      user: 'u',
+      pass: 'p',
+      token: 't',
+      tls: { caFile: '/ca.pem' },
+      pingIntervalMs: 1000,
+    });
+    expect(o).toMatchObject({
+      servers: ['nats://127.0.0.1:1'],
+      name: 'pulse-1',
+      user: 'u',
+      pass: 'p',
+      token: 't',
+      tls: { caFile: '/ca.pem' },
+      pingInterval: 1000,
+    });
     expect(natsConnectOptions({ tls: {} }).tls).toBeUndefined();
     expect(typeof natsConnectOptions({ credsFile: '/does/not/exist.creds' }).authenticator).toBe('function'); // read on connect
     expect(() => natsConnectOptions({ nkeySeed: 'SU...', credsFile: '/x.creds' })).toThrow(InvalidArgumentError);

@@ -10,8 +10,21 @@ describe('presence - on nats-server', () => {
     const { bus } = nats;
     const clock = new FakeClock(Date.parse('2026-12-01T00:00:00Z'));
     let term = 1;
-    const pulse = await startPresence(bus, 'pres', { kind: 'pulse', nodeId: 'p1', host: 'h1', clock, everyMs: 1000, info: () => ({ role: 'leader', term }) });
-    const reverb = await startPresence(bus, 'pres', { kind: 'reverb', nodeId: 'r1', host: 'h1', clock, info: () => ({}) });
+    const pulse = await startPresence(bus, 'pres', {
+      kind: 'pulse',
+      nodeId: 'p1',
+      host: 'h1',
+      clock,
+      everyMs: 1000,
+      info: () => ({ role: 'leader', term }),
+    });
+    const reverb = await startPresence(bus, 'pres', {
+      kind: 'reverb',
+      nodeId: 'r1',
+      host: 'h1',
+      clock,
+      info: () => ({}),
+    });
     const kv = await openPresenceBucket(bus, 'pres');
     await kv.put('pulse.junk', encodeJson('not a record'));
     let seen = await readPresence(bus, 'pres');

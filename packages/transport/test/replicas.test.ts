@@ -24,7 +24,9 @@ describe('replicas - settings', () => {
     expect(parseReplicaSetting('3')).toBe(3);
     for (const bad of ['0', '6', '2.5', '-1', 'three', '']) {
       expect(() => parseReplicaSetting(bad, 'BACKBEAT_REPLICAS')).toThrow(InvalidArgumentError);
-      expect(() => parseReplicaSetting(bad, 'BACKBEAT_REPLICAS')).toThrow(/BACKBEAT_REPLICAS: must be 'auto' or an integer from 1 to 5/);
+      expect(() => parseReplicaSetting(bad, 'BACKBEAT_REPLICAS')).toThrow(
+        /BACKBEAT_REPLICAS: must be 'auto' or an integer from 1 to 5/,
+      );
     }
   });
 
@@ -43,7 +45,9 @@ describe('replicas - settings', () => {
       expect(bus.broker.stream('BACKBEAT_mem_STATUS')?.config.replicas).toBe(3);
       await bus.ensureStream(statusStreamConfig('mem'));
       expect(bus.broker.stream('BACKBEAT_mem_STATUS')?.config.replicas).toBe(3);
-      await expect(bus.ensureStream({ name: 'BAD_R', subjects: ['bad.r'], replicas: 7 })).rejects.toThrow(/stream.replicas: must be an integer from 1 to 5, got 7/);
+      await expect(bus.ensureStream({ name: 'BAD_R', subjects: ['bad.r'], replicas: 7 })).rejects.toThrow(
+        /stream.replicas: must be an integer from 1 to 5, got 7/,
+      );
     } finally {
       await bus.close();
     }
@@ -56,8 +60,12 @@ describe('replicas - one nats-server', () => {
   it('replicas - auto is 1 on a server that is not clustered; more than 1 is refused before anything is created', async () => {
     expect(nats.bus.clustered).toBe(false);
     expect(await resolveReplicas(nats.bus, 'auto')).toBe(1);
-    await expect(nats.bus.kv('single_r3', { replicas: 3 })).rejects.toThrow(/replicas: bucket 'single_r3': 3 replicas need a JetStream cluster/);
-    await expect(nats.bus.ensureStream({ name: 'SINGLE_R3', subjects: ['single.r3'], replicas: 3 })).rejects.toThrow(InvalidArgumentError);
+    await expect(nats.bus.kv('single_r3', { replicas: 3 })).rejects.toThrow(
+      /replicas: bucket 'single_r3': 3 replicas need a JetStream cluster/,
+    );
+    await expect(nats.bus.ensureStream({ name: 'SINGLE_R3', subjects: ['single.r3'], replicas: 3 })).rejects.toThrow(
+      InvalidArgumentError,
+    );
     const jsm = await nats.bus.jsm();
     await expect(jsm.streams.info('KV_single_r3')).rejects.toThrow(/stream not found/);
     const kv = await openStateBucket(nats.bus, 'single', { replicas: 1 });
@@ -120,7 +128,9 @@ describe('replicas - a 3-node JetStream cluster', () => {
     });
     expect((await streamReplicas(`BACKBEAT_${id}_STATUS`)).configured).toBe(1);
     await bus.ensureStream(statusStreamConfig(id, { replicas: 3 }));
-    await expect.poll(() => streamReplicas(`BACKBEAT_${id}_STATUS`), { timeout: 10_000 }).toEqual({ configured: 3, peers: 3 });
+    await expect
+      .poll(() => streamReplicas(`BACKBEAT_${id}_STATUS`), { timeout: 10_000 })
+      .toEqual({ configured: 3, peers: 3 });
     const back = await bus.readStream({ stream: `BACKBEAT_${id}_STATUS` });
     expect(back.map((m) => dec(m.data))).toEqual(['claim']);
   });
@@ -139,7 +149,9 @@ describe('replicas - a 3-node JetStream cluster', () => {
     expect((await kv.settings()).replicas).toBe(3);
     await bus.ensureStream(statusStreamConfig(id, { replicas: 3 }));
     const streamReports: ReplicaMismatchError[] = [];
-    await ensureStreamReplicated(bus, { ...statusStreamConfig(id, { replicas: 5 }), maxMsgs: 10 }, (e) => streamReports.push(e));
+    await ensureStreamReplicated(bus, { ...statusStreamConfig(id, { replicas: 5 }), maxMsgs: 10 }, (e) =>
+      streamReports.push(e),
+    );
     expect(streamReports.map((e) => e.context)).toMatchObject([{ kind: 'stream', actual: 3, wanted: 5 }]);
     const info = await (await bus.jsm()).streams.info(`BACKBEAT_${id}_STATUS`);
     expect(info.config).toMatchObject({ num_replicas: 3, max_msgs: 10 }); // the rest of the configuration applied

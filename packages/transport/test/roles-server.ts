@@ -9,7 +9,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NatsServer } from '@backbeat/testing';
-import { NatsBus, dlqStreamConfig, openLeaseBucket, openPresenceBucket, openStateBucket, reportStreamConfig, statusStreamConfig, type BusEvent } from '@backbeat/transport';
+import {
+  NatsBus,
+  dlqStreamConfig,
+  openLeaseBucket,
+  openPresenceBucket,
+  openStateBucket,
+  reportStreamConfig,
+  statusStreamConfig,
+  type BusEvent,
+} from '@backbeat/transport';
 
 export const C = 'chorus-aus-01';
 export const LOGINS = ['pulse', 'reverb', 'agent', 'observer', 'view'] as const;
@@ -19,7 +28,8 @@ const cli = fileURLToPath(new URL('../../cli/bin/backbeat.js', import.meta.url))
 /** Passwords as `openssl rand -hex 24` makes them; the agent's starts with a digit (and reads as a number if unquoted). */
 export const pass = (l: Login): string => (l === 'agent' ? `0e7${'ab12'.repeat(10)}1` : `${l}-secret-for-test`);
 /** The inbox prefix each login uses (auth.conf lets FLEET users subscribe only to theirs). */
-export const inboxOf = (l: Login): string | undefined => (l === 'agent' || l === 'observer' || l === 'view' ? `_INBOX.${l}` : undefined);
+export const inboxOf = (l: Login): string | undefined =>
+  l === 'agent' || l === 'observer' || l === 'view' ? `_INBOX.${l}` : undefined;
 
 /** One running server with a connected bus per login and the errors each bus reported. */
 export interface RolesServer {
@@ -32,7 +42,13 @@ export interface RolesServer {
 /** Connects `login` to `url`. */
 export function connectAs(url: string, login: Login, name = `roles-${login}`): Promise<NatsBus> {
   const inboxPrefix = inboxOf(login);
-  return NatsBus.connect({ servers: url, user: login, pass: pass(login), name, ...(inboxPrefix ? { inboxPrefix } : {}) });
+  return NatsBus.connect({
+    servers: url,
+    user: login,
+    pass: pass(login),
+    name,
+    ...(inboxPrefix ? { inboxPrefix } : {}),
+  });
 }
 
 /**
@@ -42,7 +58,9 @@ export function connectAs(url: string, login: Login, name = `roles-${login}`): P
  */
 export async function startRolesServer(extraConfig = ''): Promise<RolesServer> {
   const vars = LOGINS.map((l) => `BACKBEAT_NATS_${l.toUpperCase()}_PASS: "${pass(l)}"`).join('\n');
-  const server = await NatsServer.start({ config: `${vars}\n${extraConfig}\n${readFileSync(join(natsDir, 'auth.conf'), 'utf8')}` });
+  const server = await NatsServer.start({
+    config: `${vars}\n${extraConfig}\n${readFileSync(join(natsDir, 'auth.conf'), 'utf8')}`,
+  });
   const bus = {} as Record<Login, NatsBus>;
   const errors = {} as Record<Login, string[]>;
   const stop = async () => {
@@ -58,12 +76,30 @@ export async function startRolesServer(extraConfig = ''): Promise<RolesServer> {
     await openLeaseBucket(bus.pulse, C, { ttlMs: 5000 });
     await openStateBucket(bus.pulse, C);
     await openPresenceBucket(bus.pulse, C);
-    for (const s of [statusStreamConfig(C), reportStreamConfig(C), dlqStreamConfig(C)]) await bus.reverb.ensureStream(s);
-    const r = spawnSync(process.execPath, [cli, 'mirrors', '--cluster', C, '--nats', server.url, '--nats-user', 'view', '--nats-inbox-prefix', '_INBOX.view', '--wait', '10'], {
-      env: { ...process.env, BACKBEAT_NATS_PASS: pass('view') },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    for (const s of [statusStreamConfig(C), reportStreamConfig(C), dlqStreamConfig(C)])
+      await bus.reverb.ensureStream(s);
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'mirrors',
+        '--cluster',
+        C,
+        '--nats',
+        server.url,
+        '--nats-user',
+        'view',
+        '--nats-inbox-prefix',
+        '_INBOX.view',
+        '--wait',
+        '10',
+      ],
+      {
+        env: { ...process.env, BACKBEAT_NATS_PASS: pass('view') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     if (r.status !== 0) throw new Error(`backbeat mirrors exited ${r.status}: ${r.stderr}${r.stdout}`);
   } catch (err) {
     await stop();

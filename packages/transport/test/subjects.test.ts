@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '@backbeat/core';
 import { clusterNames, InvalidSubjectError, subjects } from '@backbeat/transport';
-import { assertKvKey, assertSubject, resolveStreamConfig, subjectMatches, subjectsOverlap } from '@backbeat/transport/internal';
+import {
+  assertKvKey,
+  assertSubject,
+  resolveStreamConfig,
+  subjectMatches,
+  subjectsOverlap,
+} from '@backbeat/transport/internal';
 
 const token = fc.stringMatching(/^[a-z0-9_-]{1,4}$/);
 const subject = fc.array(token, { minLength: 1, maxLength: 5 });
@@ -67,7 +73,12 @@ describe('subjects - names of a cluster (docs/spec.md §3 Subjects and shared st
   });
 
   it('streams - defaults: a two-minute duplicate window, shortened to a shorter max age', () => {
-    expect(resolveStreamConfig({ name: 'S', subjects: ['s'] })).toMatchObject({ maxAgeMs: 0, maxMsgs: 0, maxBytes: 0, duplicateWindowMs: 120_000 });
+    expect(resolveStreamConfig({ name: 'S', subjects: ['s'] })).toMatchObject({
+      maxAgeMs: 0,
+      maxMsgs: 0,
+      maxBytes: 0,
+      duplicateWindowMs: 120_000,
+    });
     expect(resolveStreamConfig({ name: 'S', subjects: ['s'], maxAgeMs: 60_000 }).duplicateWindowMs).toBe(60_000);
     expect(() => resolveStreamConfig({ name: 'S', subjects: ['s'], maxMsgs: -1 })).toThrow(InvalidArgumentError);
   });

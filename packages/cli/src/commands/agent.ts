@@ -23,12 +23,21 @@ interface AgentFlags extends NatsFlags {
 /** Registers `backbeat agent` and `backbeat watch`. */
 export function registerAgentAndWatch(program: Command): void {
   const agent = addClusterFlag(program.command('agent'))
-    .description('run N simulated agents in one process: a claim per beat, states cycling through the bar, some failing or blocked')
+    .description(
+      'run N simulated agents in one process: a claim per beat, states cycling through the bar, some failing or blocked',
+    )
     .option('--count <n>', 'number of agents', '6')
-    .option('--id-prefix <prefix>', "agent ids are agent:<prefix>-1..N (letters, digits, '.', '_', '-'; default: sim-<6 random hex digits>, new per process)")
+    .option(
+      '--id-prefix <prefix>',
+      "agent ids are agent:<prefix>-1..N (letters, digits, '.', '_', '-'; default: sim-<6 random hex digits>, new per process)",
+    )
     .option('--sign', 'sign claims with a fresh Ed25519 key per agent')
-    .option('--trust-out <file>', 'with --sign: write the agents\' public keys as a reverb trust file')
-    .option('--timing <mode>', "'frames': slots fire on the leader's frame; 'grid': on the tempo map's instant, confirmed by the leader", 'frames')
+    .option('--trust-out <file>', "with --sign: write the agents' public keys as a reverb trust file")
+    .option(
+      '--timing <mode>',
+      "'frames': slots fire on the leader's frame; 'grid': on the tempo map's instant, confirmed by the leader",
+      'frames',
+    )
     .option('--log-level <level>', 'log level');
   addNatsFlags(agent).action(async (f: AgentFlags) => {
     const log = createLogger(f.logLevel, 'backbeat-agent');
@@ -36,8 +45,21 @@ export function registerAgentAndWatch(program: Command): void {
     const prefix = idPrefixFlag(f.idPrefix);
     const timing = timingFlag(f.timing);
     const bus = await connectBus(f, 'backbeat-agent');
-    const agents = await startSimAgents({ bus, clusterId: f.cluster, count, prefix, sign: f.sign, logger: log, timing });
-    const cancelHint = hintIfSilent(agents.clients[0]!, (hint) => log.warn({ cluster: f.cluster }, hint), undefined, shownNatsUrl(f));
+    const agents = await startSimAgents({
+      bus,
+      clusterId: f.cluster,
+      count,
+      prefix,
+      sign: f.sign,
+      logger: log,
+      timing,
+    });
+    const cancelHint = hintIfSilent(
+      agents.clients[0]!,
+      (hint) => log.warn({ cluster: f.cluster }, hint),
+      undefined,
+      shownNatsUrl(f),
+    );
     if (f.trustOut) writeFileSync(f.trustOut, `${JSON.stringify(agents.trust, null, 2)}\n`);
     const ids = `agent:${prefix}-1..${count}`;
     log.info({ count, ids, cluster: f.cluster, signed: Boolean(f.sign), timing }, 'simulated agents running');

@@ -30,7 +30,11 @@ export function registerCluster(program: Command): void {
   addClusterFlag(program.command('cluster'))
     .description('run a local nats-server (JetStream) and pulse nodes with admin APIs on consecutive ports')
     .option('--nats-port <port>', 'port of the local nats-server', '4222')
-    .option('--admin-port <port>', 'admin port of the first pulse node; the next ones count up (each must be free)', '8080')
+    .option(
+      '--admin-port <port>',
+      'admin port of the first pulse node; the next ones count up (each must be free)',
+      '8080',
+    )
     .option('--nodes <n>', 'pulse nodes', '2')
     .option('--bpm <n>', 'tempo of a new grid', '12')
     .action(async (f: ClusterFlags) => runCluster(f));
@@ -49,7 +53,8 @@ async function runCluster(f: ClusterFlags): Promise<void> {
   // Fail fast (docs/spec.md §13 Operating it): every port this command's children will bind is
   // free now.
   await assertPortFree('127.0.0.1', natsPort, { host: '--nats-port', port: '--nats-port' });
-  for (let i = 0; i < nodes; i++) await assertPortFree('127.0.0.1', adminPort + i, { host: '--admin-port', port: '--admin-port' });
+  for (let i = 0; i < nodes; i++)
+    await assertPortFree('127.0.0.1', adminPort + i, { host: '--admin-port', port: '--admin-port' });
   const dir = mkdtempSync(join(tmpdir(), 'backbeat-cluster-'));
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
@@ -62,7 +67,8 @@ async function runCluster(f: ClusterFlags): Promise<void> {
   const prefix = (name: string, child: ChildProcess) => {
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8').on('data', (d: string) => {
-        for (const line of d.split('\n')) if (line) process.stdout.write(`[${name}] ${pretty ? prettyLine(line) : line}\n`);
+        for (const line of d.split('\n'))
+          if (line) process.stdout.write(`[${name}] ${pretty ? prettyLine(line) : line}\n`);
       });
     }
     children.push(child);
@@ -71,10 +77,30 @@ async function runCluster(f: ClusterFlags): Promise<void> {
   const url = `nats://127.0.0.1:${natsPort}`;
   await waitForPort(natsPort);
   for (let i = 0; i < nodes; i++) {
-    const args = ['pulse', '--cluster', f.cluster, '--node-id', `pulse-${i + 1}`, '--nats', url, '--admin-port', String(adminPort + i), '--bpm', f.bpm];
-    prefix(`pulse-${i + 1}`, spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BACKBEAT_LOG_FORMAT: 'json' } }));
+    const args = [
+      'pulse',
+      '--cluster',
+      f.cluster,
+      '--node-id',
+      `pulse-${i + 1}`,
+      '--nats',
+      url,
+      '--admin-port',
+      String(adminPort + i),
+      '--bpm',
+      f.bpm,
+    ];
+    prefix(
+      `pulse-${i + 1}`,
+      spawn(process.execPath, [BIN, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, BACKBEAT_LOG_FORMAT: 'json' },
+      }),
+    );
   }
-  process.stdout.write(`cluster '${f.cluster}': nats ${url}, pulse admin ${Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${adminPort + i}`).join(' ')} (Ctrl-C stops all)\n`);
+  process.stdout.write(
+    `cluster '${f.cluster}': nats ${url}, pulse admin ${Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${adminPort + i}`).join(' ')} (Ctrl-C stops all)\n`,
+  );
   await runUntilSignal(
     async () => {
       const pulses = children.slice(1);

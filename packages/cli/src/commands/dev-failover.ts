@@ -26,8 +26,16 @@ export async function failover(pulses: Pulse[], deadlineMs = 3000): Promise<Fail
   const deadline = Date.now() + deadlineMs;
   const other = () => pulses.find((p) => p !== old && p.leaderStatus().is_leader);
   while (!other() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-  const next = new Pulse({ ...old.options, registry: undefined, nodeId: `${old.options.nodeId.replace(/-r\d+$/, '')}-r${++restarts}` });
+  const next = new Pulse({
+    ...old.options,
+    registry: undefined,
+    nodeId: `${old.options.nodeId.replace(/-r\d+$/, '')}-r${++restarts}`,
+  });
   pulses[i] = next;
   await next.start();
-  return { stopped: old.options.nodeId, new_leader: other()?.options.nodeId ?? null, restarted_as: next.options.nodeId };
+  return {
+    stopped: old.options.nodeId,
+    new_leader: other()?.options.nodeId ?? null,
+    restarted_as: next.options.nodeId,
+  };
 }

@@ -46,13 +46,19 @@ export const DEV_DEFAULTS = { bpm: '60', bar: '4', minBpm: 1, maxBpm: 600 } as c
 export function registerDev(program: Command): void {
   const cmd = program
     .command('dev')
-    .description('run everything in one process (pulse, reverb, simulated agents) with the dashboard at http://127.0.0.1:8080/')
+    .description(
+      'run everything in one process (pulse, reverb, simulated agents) with the dashboard at http://127.0.0.1:8080/',
+    )
     .option('--cluster <id>', 'cluster id', 'dev')
     .option('--port <port>', 'dashboard and API port (0 picks a free one)', '8080')
     .option('--host <host>', 'dashboard address; a non-loopback one needs --admin-token', '127.0.0.1')
     .option('--agents <n>', 'simulated agents', '6')
     .option('--pulse-nodes <n>', 'pulse nodes (2 or more for the failover button)', '1')
-    .option('--bpm <n>', 'tempo of a new grid, 1 to 600 (dev uses 60 so a demo moves; `backbeat pulse` defaults to 12)', DEV_DEFAULTS.bpm)
+    .option(
+      '--bpm <n>',
+      'tempo of a new grid, 1 to 600 (dev uses 60 so a demo moves; `backbeat pulse` defaults to 12)',
+      DEV_DEFAULTS.bpm,
+    )
     .option('--bar <n>', 'beats per bar (dev uses 4; `backbeat pulse` defaults to 8)', DEV_DEFAULTS.bar)
     .option('--nats <url>', 'use this NATS server instead of the in-memory bus')
     .option('--log-level <level>', 'log level', 'info');
@@ -75,9 +81,25 @@ async function runDev(f: DevFlags): Promise<void> {
   const pulses = Array.from(
     { length: nodes },
     (_, i) =>
-      new Pulse({ bus, clusterId: f.cluster, nodeId: `pulse-${i + 1}`, bpm, barLength: bar, minBpm: DEV_DEFAULTS.minBpm, maxBpm: DEV_DEFAULTS.maxBpm, logger: log.child({ component: `pulse-${i + 1}` }) }),
+      new Pulse({
+        bus,
+        clusterId: f.cluster,
+        nodeId: `pulse-${i + 1}`,
+        bpm,
+        barLength: bar,
+        minBpm: DEV_DEFAULTS.minBpm,
+        maxBpm: DEV_DEFAULTS.maxBpm,
+        logger: log.child({ component: `pulse-${i + 1}` }),
+      }),
   );
-  const reverb = new Reverb({ bus, clusterId: f.cluster, nodeId: 'reverb-dev', signatures: 'require', trust: TrustStore.parse('{"agents":{}}'), logger: log.child({ component: 'reverb' }) });
+  const reverb = new Reverb({
+    bus,
+    clusterId: f.cluster,
+    nodeId: 'reverb-dev',
+    signatures: 'require',
+    trust: TrustStore.parse('{"agents":{}}'),
+    logger: log.child({ component: 'reverb' }),
+  });
   let started!: { resolve: () => void; reject: (err: unknown) => void };
   const startedP = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
 
@@ -92,7 +114,8 @@ async function runDev(f: DevFlags): Promise<void> {
     }),
   );
   app.post('/api/v1/dev/failover', async (req, reply) => {
-    if (pulses.length < 2) return sendHttpError(reply, httpError('BB_ERR_NO_FAILOVER', 'run with --pulse-nodes 2 or more'));
+    if (pulses.length < 2)
+      return sendHttpError(reply, httpError('BB_ERR_NO_FAILOVER', 'run with --pulse-nodes 2 or more'));
     return failover(pulses);
   });
 
@@ -111,7 +134,18 @@ async function runDev(f: DevFlags): Promise<void> {
     await bus.close();
     throw err;
   }
-  log.info({ dashboard: url, bus: f.nats ? shownNatsUrl({ nats: f.nats }) : 'in-memory', agents: agentCount, pulse_nodes: nodes, bpm, bar, admin_auth: token !== undefined }, `BACKBEAT is running: open ${url}`);
+  log.info(
+    {
+      dashboard: url,
+      bus: f.nats ? shownNatsUrl({ nats: f.nats }) : 'in-memory',
+      agents: agentCount,
+      pulse_nodes: nodes,
+      bpm,
+      bar,
+      admin_auth: token !== undefined,
+    },
+    `BACKBEAT is running: open ${url}`,
+  );
   process.stdout.write(`\n  BACKBEAT dev: dashboard at ${url}  (Ctrl-C to stop)\n\n`);
 
   await runUntilSignal(

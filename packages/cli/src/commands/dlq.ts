@@ -30,7 +30,10 @@ export function registerDlq(program: Command): void {
     const print = (d: DeadLetter) => writeOut(f.json ? `${JSON.stringify(d)}\n` : `${letterLine(d)}\n`);
     await withCluster(f, 'backbeat-dlq', async (bus) => {
       const stored = limit > 0 ? await readDeadLetters(bus, f.cluster, limit) : [];
-      if (stored === null) writeErr(`no dead-letter stream ${dlqStreamConfig(f.cluster).name} yet (reverb creates it); ${f.follow ? 'following new letters' : 'use --follow to see new letters'}\n`);
+      if (stored === null)
+        writeErr(
+          `no dead-letter stream ${dlqStreamConfig(f.cluster).name} yet (reverb creates it); ${f.follow ? 'following new letters' : 'use --follow to see new letters'}\n`,
+        );
       for (const d of stored ?? []) print(d);
       if (!f.follow) {
         if (stored?.length === 0 && !f.json) writeErr('no dead letters\n');
@@ -39,12 +42,17 @@ export function registerDlq(program: Command): void {
       const off = followDeadLetters(bus, f.cluster, print);
       await bus.flush();
       writeErr(`following ${subjects(f.cluster).dlq} (Ctrl-C to stop)\n`);
-      await runUntilSignal(async () => off(), () => {});
+      await runUntilSignal(
+        async () => off(),
+        () => {},
+      );
     });
   });
 }
 
 /** One dead letter on one line, control characters shown as escapes. */
 export function letterLine(d: DeadLetter): string {
-  return terminalSafe(`${d.time}  ${d.reason.padEnd(10)} ${(d.agent_id ?? '-').padEnd(16)} ${d.error}${d.error ? '  ' : ''}${d.payload}`);
+  return terminalSafe(
+    `${d.time}  ${d.reason.padEnd(10)} ${(d.agent_id ?? '-').padEnd(16)} ${d.error}${d.error ? '  ' : ''}${d.payload}`,
+  );
 }

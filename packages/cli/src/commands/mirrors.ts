@@ -22,14 +22,23 @@ interface MirrorsFlags extends NatsFlags {
 /** Registers `backbeat mirrors`. */
 export function registerMirrors(program: Command): void {
   const cmd = addClusterFlag(program.command('mirrors'))
-    .description("make the read-only mirrors agents and observers read (the deploy's VIEW account; run as user view), then exit")
-    .option('--replicas <n>', 'copies of each mirror, 1 to 5 (or BACKBEAT_REPLICAS)', process.env.BACKBEAT_REPLICAS ?? '1')
+    .description(
+      "make the read-only mirrors agents and observers read (the deploy's VIEW account; run as user view), then exit",
+    )
+    .option(
+      '--replicas <n>',
+      'copies of each mirror, 1 to 5 (or BACKBEAT_REPLICAS)',
+      process.env.BACKBEAT_REPLICAS ?? '1',
+    )
     .option('--wait <seconds>', 'how long to wait for pulse and reverb to create the origins', '120');
   addNatsFlags(cmd).action(async (f: MirrorsFlags) => {
     try {
       assertClusterId(f.cluster);
     } catch (err) {
-      throw new UsageError('--cluster', err instanceof InvalidArgumentError ? err.context.rule : (err as Error).message);
+      throw new UsageError(
+        '--cluster',
+        err instanceof InvalidArgumentError ? err.context.rule : (err as Error).message,
+      );
     }
     const replicas = intFlag('--replicas', f.replicas, 1, 5);
     const waitMs = intFlag('--wait', f.wait, 0, 3600) * 1000;
@@ -38,9 +47,13 @@ export function registerMirrors(program: Command): void {
     try {
       let missing = 0;
       for (const origin of mirroredOrigins(f.cluster)) {
-        const settings = await waitForOrigin(bus, origin, waitMs, () => writeErr(`waiting for ${origin} (pulse and reverb create it)\n`));
+        const settings = await waitForOrigin(bus, origin, waitMs, () =>
+          writeErr(`waiting for ${origin} (pulse and reverb create it)\n`),
+        );
         if (!settings) {
-          writeErr(`origin ${origin} did not appear within ${f.wait} s: start pulse and reverb, then run backbeat mirrors again\n`);
+          writeErr(
+            `origin ${origin} did not appear within ${f.wait} s: start pulse and reverb, then run backbeat mirrors again\n`,
+          );
           missing += 1;
           continue;
         }
@@ -54,13 +67,26 @@ export function registerMirrors(program: Command): void {
 }
 
 /** The origin's settings, read through the BACKBEAT account's API; undefined when it did not appear in time. */
-async function waitForOrigin(bus: NatsBus, origin: string, waitMs: number, onWait: () => void): Promise<OriginSettings | undefined> {
+async function waitForOrigin(
+  bus: NatsBus,
+  origin: string,
+  waitMs: number,
+  onWait: () => void,
+): Promise<OriginSettings | undefined> {
   const until = Date.now() + waitMs;
   for (let told = false; ; told = true) {
-    const answer = await bus.request(`${ORIGIN_API_PREFIX}.STREAM.INFO.${origin}`, new Uint8Array(0), { timeoutMs: 5000 }).catch(() => undefined);
-    const info = answer && (JSON.parse(new TextDecoder().decode(answer.data)) as { config?: OriginSettings; error?: { description?: string } });
+    const answer = await bus
+      .request(`${ORIGIN_API_PREFIX}.STREAM.INFO.${origin}`, new Uint8Array(0), { timeoutMs: 5000 })
+      .catch(() => undefined);
+    const info =
+      answer &&
+      (JSON.parse(new TextDecoder().decode(answer.data)) as {
+        config?: OriginSettings;
+        error?: { description?: string };
+      });
     if (info?.config) return info.config;
-    if (info?.error && !/not found/i.test(info.error.description ?? '')) throw new Error(`stream info of ${origin}: ${info.error.description}`);
+    if (info?.error && !/not found/i.test(info.error.description ?? ''))
+      throw new Error(`stream info of ${origin}: ${info.error.description}`);
     if (Date.now() >= until) return undefined;
     if (!told) onWait();
     await new Promise((r) => setTimeout(r, 1000));

@@ -12,12 +12,26 @@ import { buildAdminApp, Pulse, resolvePulseOptions } from '@backbeat/pulse';
 import { runUntilSignal } from '../lifecycle.js';
 import { listenOrExplain } from '../listen.js';
 import { createLogger } from '../logger.js';
-import { addClusterFlag, addNatsFlags, addReplicasFlag, connectBus, natsConfigFrom, replicasFlag, shownNatsUrl, type NatsFlags } from '../nats-flags.js';
+import {
+  addClusterFlag,
+  addNatsFlags,
+  addReplicasFlag,
+  connectBus,
+  natsConfigFrom,
+  replicasFlag,
+  shownNatsUrl,
+  type NatsFlags,
+} from '../nats-flags.js';
 import { addAdminTokenFlags, adminTokenOf, type AdminTokenFlags } from '../secrets.js';
 import { intFlag, numberFlag, UsageError } from '../usage.js';
 
 /** Option field -> flag, for error messages. */
-const FLAG_OF: Record<string, string> = { barLength: 'bar', cluster_id: 'cluster', phases: 'phases', 'min-bpm/max-bpm': 'min-bpm' };
+const FLAG_OF: Record<string, string> = {
+  barLength: 'bar',
+  cluster_id: 'cluster',
+  phases: 'phases',
+  'min-bpm/max-bpm': 'min-bpm',
+};
 
 interface PulseFlags extends NatsFlags, AdminTokenFlags {
   replicas: string;
@@ -64,8 +78,11 @@ export function resolveNodeId(prefix: string, flag: string | undefined, dataDir:
 
 /** `--emitter`: the emitter thread's connection settings, or undefined for the in-thread emitter. */
 function emitterFlag(f: PulseFlags): NatsConfig | undefined {
-  if (f.emitter !== 'thread' && f.emitter !== 'inline') throw new UsageError('--emitter', `must be 'thread' or 'inline', got '${f.emitter}'`);
-  return f.emitter === 'thread' ? natsConfigFrom(f, `backbeat-pulse ${f.nodeId ?? ''} emitter`.replace('  ', ' ')) : undefined;
+  if (f.emitter !== 'thread' && f.emitter !== 'inline')
+    throw new UsageError('--emitter', `must be 'thread' or 'inline', got '${f.emitter}'`);
+  return f.emitter === 'thread'
+    ? natsConfigFrom(f, `backbeat-pulse ${f.nodeId ?? ''} emitter`.replace('  ', ' '))
+    : undefined;
 }
 
 /** `--kv-outage-grace` (or BACKBEAT_KV_OUTAGE_GRACE): ms, or undefined for the default. */
@@ -90,12 +107,19 @@ export function registerPulse(program: Command): void {
   const cmd = addClusterFlag(program.command('pulse'))
     .description('run a pulse node: leader election, BeatFrames, admin API (BACKBEAT-REQ-001..005)')
     .option('--node-id <id>', 'node id (generated, and kept in --data-dir, when empty)')
-    .option('--bpm <n>', 'tempo of a new grid, within --min-bpm..--max-bpm (the spec\'s 12; `backbeat dev` uses 60 so a demo moves)', '12')
-    .option('--bar <n>', 'beats per bar (the spec\'s 8; `backbeat dev` uses 4)', '8')
+    .option(
+      '--bpm <n>',
+      "tempo of a new grid, within --min-bpm..--max-bpm (the spec's 12; `backbeat dev` uses 60 so a demo moves)",
+      '12',
+    )
+    .option('--bar <n>', "beats per bar (the spec's 8; `backbeat dev` uses 4)", '8')
     .option('--phases <list>', "phases of a beat ('work' means execute)", 'plan,execute,review')
     .option('--min-bpm <n>', 'lowest tempo a change may set', '4')
     .option('--max-bpm <n>', 'highest tempo a change may set', '24')
-    .option('--lease-ttl <ms>', 'leader lease TTL in ms; must match the lease bucket (default: its TTL, 2000 for a new one)')
+    .option(
+      '--lease-ttl <ms>',
+      'leader lease TTL in ms; must match the lease bucket (default: its TTL, 2000 for a new one)',
+    )
     .option('--max-clock-offset <ms>', 'largest clock offset against the NATS servers a leader may have', '20')
     .option(
       '--kv-outage-grace <ms>',
@@ -109,7 +133,7 @@ export function registerPulse(program: Command): void {
     .option(
       '--stream-placement <mode>',
       "'away-from-leader': the leading node keeps the Raft leaders of the lease and state buckets' streams " +
-        "off its own NATS server (asks them to step down), so a cut of its host does not also stop the lease; " +
+        'off its own NATS server (asks them to step down), so a cut of its host does not also stop the lease; ' +
         "'off': leave them where they are",
       'away-from-leader',
     )
@@ -118,7 +142,11 @@ export function registerPulse(program: Command): void {
       "'server': frames go through the cluster's beat stream, whose NATS server refuses a stale leader's frame " +
         "(default); 'sender': straight to the beat subject, fenced by the sender alone",
     )
-    .option('--emitter <where>', "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread", 'thread')
+    .option(
+      '--emitter <where>',
+      "'thread': schedule and publish in a worker thread with its own NATS connection; 'inline': in the main thread",
+      'thread',
+    )
     .option('--admin-port <port>', 'admin API port', '8080')
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; 0.0.0.0 only with a token)');
   addAdminTokenFlags(cmd, 'POST /tempo (without one the admin API answers loopback requests only)')
@@ -156,7 +184,8 @@ async function runPulse(f: PulseFlags): Promise<void> {
   try {
     resolvePulseOptions(options); // flag errors before connecting
   } catch (err) {
-    if (err instanceof InvalidArgumentError) throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, err.context.rule);
+    if (err instanceof InvalidArgumentError)
+      throw new UsageError(`--${FLAG_OF[err.context.field] ?? err.context.field}`, err.context.rule);
     throw err;
   }
   // Fail fast (docs/spec.md §13 Operating it): flags are checked above; the admin port is bound

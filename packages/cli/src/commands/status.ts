@@ -12,7 +12,9 @@ import { addToolFlags, withCluster, type ToolFlags } from '../tool-flags.js';
 
 /** Registers `backbeat status`. */
 export function registerStatus(program: Command): void {
-  const cmd = program.command('status').description('show the leader, term, tempo, pulse nodes, reverb replicas and NATS servers of a cluster');
+  const cmd = program
+    .command('status')
+    .description('show the leader, term, tempo, pulse nodes, reverb replicas and NATS servers of a cluster');
   addToolFlags(cmd).action(async (f: ToolFlags) => {
     const s = await withCluster(f, 'backbeat-status', (bus) => readClusterStatus(bus, f.cluster, f.nats));
     outputOf(cmd).writeOut(f.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s, Date.now()));
@@ -43,7 +45,9 @@ export function renderStatus(s: ClusterStatus, now: number): string {
       : `  leader   none${s.lease_error ? ` (the lease value is unreadable: ${s.lease_error})` : ' (no node holds the lease: a failover, or no pulse running)'}`,
   );
   const t = s.tempo;
-  out.push(`  tempo    ${t.bpm === null ? 'no tempo map yet' : `${t.bpm} BPM`}${t.bar_length ? `, ${plural(t.bar_length, 'beat')} per bar` : ''}`);
+  out.push(
+    `  tempo    ${t.bpm === null ? 'no tempo map yet' : `${t.bpm} BPM`}${t.bar_length ? `, ${plural(t.bar_length, 'beat')} per bar` : ''}`,
+  );
   const p = t.pending;
   out.push(
     `  pending  ${
@@ -59,13 +63,18 @@ export function renderStatus(s: ClusterStatus, now: number): string {
   if (s.reverb_replicas.length === 0) out.push('  none announced');
   for (const n of s.reverb_replicas) out.push(nodeLine(n, now));
   out.push('', `NATS servers (${s.servers.length})`);
-  for (const v of s.servers) out.push(`  ${v.name}${v.version ? ` v${v.version}` : ''}${v.url && v.url !== v.name ? ` ${v.url}` : ''}${v.connected ? ' (connected)' : ''}`);
+  for (const v of s.servers)
+    out.push(
+      `  ${v.name}${v.version ? ` v${v.version}` : ''}${v.url && v.url !== v.name ? ` ${v.url}` : ''}${v.connected ? ' (connected)' : ''}`,
+    );
   out.push('', 'JetStream buckets and streams');
   const width = Math.max(...s.stores.map((x) => x.name.length), 10);
   for (const x of s.stores) {
     const where = x.leader ? `, leader ${x.leader}${x.peers?.length ? `, copies on ${x.peers.join(' ')}` : ''}` : '';
     const extra = `${x.ttl_ms ? `, ttl ${x.ttl_ms} ms` : ''}${x.messages !== undefined ? `, ${plural(x.messages, 'message')}` : ''}`;
-    out.push(`  ${x.kind.padEnd(6)} ${x.name.padEnd(width)}  ${x.replicas === null ? 'absent' : `${plural(x.replicas, 'replica')}${where}${extra}`}`);
+    out.push(
+      `  ${x.kind.padEnd(6)} ${x.name.padEnd(width)}  ${x.replicas === null ? 'absent' : `${plural(x.replicas, 'replica')}${where}${extra}`}`,
+    );
   }
   return terminalLines(out);
 }
@@ -85,7 +94,10 @@ function nodeLine(n: NodeView, now: number, leader?: string): string {
     if (typeof http === 'string') facts.push(http);
     const win = i.last_report_window ?? i.last_window;
     const at = i.last_report_at ?? i.last_report;
-    if (typeof win === 'string' || typeof at === 'string') facts.push(`last report ${typeof win === 'string' ? `${win.slice(0, 12)} ` : ''}${typeof at === 'string' ? ago(at, now) : ''}`.trim());
+    if (typeof win === 'string' || typeof at === 'string')
+      facts.push(
+        `last report ${typeof win === 'string' ? `${win.slice(0, 12)} ` : ''}${typeof at === 'string' ? ago(at, now) : ''}`.trim(),
+      );
     else facts.push('no report yet');
   }
   facts.push(`${n.host} pid ${n.pid}`, `seen ${ago(n.updated_at, now)}`);

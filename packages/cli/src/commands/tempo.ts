@@ -26,21 +26,38 @@ export function registerTempo(program: Command): void {
   const tempo = program.command('tempo').description('read or change the tempo through a pulse admin API');
   const common = (c: Command) =>
     c
-      .option('--pulse <url>', 'admin API of any pulse node (or BACKBEAT_PULSE_URL)', process.env.BACKBEAT_PULSE_URL ?? DEFAULT_PULSE)
+      .option(
+        '--pulse <url>',
+        'admin API of any pulse node (or BACKBEAT_PULSE_URL)',
+        process.env.BACKBEAT_PULSE_URL ?? DEFAULT_PULSE,
+      )
       .option('--json', 'print the answer as JSON');
-  common(tempo.command('get').description('show the tempo in force, the pending change and the limits')).action(async (f: TempoFlags, cmd: Command) => {
-    const body = await call(f, 'GET');
-    outputOf(cmd).writeOut(f.json ? `${JSON.stringify(body)}\n` : renderTempo(body));
-  });
+  common(tempo.command('get').description('show the tempo in force, the pending change and the limits')).action(
+    async (f: TempoFlags, cmd: Command) => {
+      const body = await call(f, 'GET');
+      outputOf(cmd).writeOut(f.json ? `${JSON.stringify(body)}\n` : renderTempo(body));
+    },
+  );
   common(tempo.command('set <bpm>').description('ask for a new tempo, applied at the next downbeat'))
     .option('--justification <text>', 'why (kept with the pending change)')
-    .option('--admin-token <token>', 'bearer token of the pulse admin API; visible in ps: prefer --admin-token-file or BACKBEAT_ADMIN_TOKEN')
+    .option(
+      '--admin-token <token>',
+      'bearer token of the pulse admin API; visible in ps: prefer --admin-token-file or BACKBEAT_ADMIN_TOKEN',
+    )
     .option('--admin-token-file <file>', 'file holding the admin token (or BACKBEAT_ADMIN_TOKEN_FILE)')
     .action(async (bpmRaw: string, f: TempoFlags, cmd: Command) => {
       const bpm = numberFlag('BPM', bpmRaw, 0.1, 1000);
-      if (f.justification !== undefined && f.justification.length > 1024) throw new UsageError('--justification', 'must be at most 1024 characters');
-      const body = (await call(f, 'POST', { tempo_bpm: bpm, ...(f.justification ? { justification: f.justification } : {}) })) as { pending?: { effective_at?: string } };
-      outputOf(cmd).writeOut(f.json ? `${JSON.stringify(body)}\n` : `accepted: ${bpm} BPM from the next downbeat${body.pending?.effective_at ? ` (${body.pending.effective_at})` : ''}\n`);
+      if (f.justification !== undefined && f.justification.length > 1024)
+        throw new UsageError('--justification', 'must be at most 1024 characters');
+      const body = (await call(f, 'POST', {
+        tempo_bpm: bpm,
+        ...(f.justification ? { justification: f.justification } : {}),
+      })) as { pending?: { effective_at?: string } };
+      outputOf(cmd).writeOut(
+        f.json
+          ? `${JSON.stringify(body)}\n`
+          : `accepted: ${bpm} BPM from the next downbeat${body.pending?.effective_at ? ` (${body.pending.effective_at})` : ''}\n`,
+      );
     });
 }
 
@@ -62,13 +79,23 @@ async function call(f: TempoFlags, method: 'GET' | 'POST', body?: unknown): Prom
     });
   } catch (err) {
     const why = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new CommandFailedError(`no pulse admin API answered at ${f.pulse} (${why}): is a pulse running there? pass --pulse http://host:port`);
+    throw new CommandFailedError(
+      `no pulse admin API answered at ${f.pulse} (${why}): is a pulse running there? pass --pulse http://host:port`,
+    );
   }
   const answer = (await r.json().catch(() => ({}))) as Record<string, unknown>;
   if (r.ok) return answer;
   const msg = typeof answer.message === 'string' ? answer.message : `HTTP ${r.status}`;
-  if (r.status === 401) throw new CommandFailedError(`the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token-file FILE (or --admin-token TOKEN, BACKBEAT_ADMIN_TOKEN, BACKBEAT_ADMIN_TOKEN_FILE)`, { status: 401 });
-  if (r.status === 400) throw new CommandFailedError(`tempo change refused: ${msg}${typeof answer.rule === 'string' && !msg.includes(answer.rule) ? ` (${answer.rule})` : ''}`, { status: 400 });
+  if (r.status === 401)
+    throw new CommandFailedError(
+      `the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token-file FILE (or --admin-token TOKEN, BACKBEAT_ADMIN_TOKEN, BACKBEAT_ADMIN_TOKEN_FILE)`,
+      { status: 401 },
+    );
+  if (r.status === 400)
+    throw new CommandFailedError(
+      `tempo change refused: ${msg}${typeof answer.rule === 'string' && !msg.includes(answer.rule) ? ` (${answer.rule})` : ''}`,
+      { status: 400 },
+    );
   throw new CommandFailedError(`the pulse at ${f.pulse} answered ${r.status}: ${msg}`, { status: r.status });
 }
 

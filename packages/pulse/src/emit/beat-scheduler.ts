@@ -5,7 +5,17 @@
  * event loop: slots missed by more than `staleAfterMs` are skipped, and the next one is the
  * grid's next slot after now.
  */
-import { compareSlots, nextSlot, scheduleAt, slot, slotAtOrAfter, systemClock, type BeatPosition, type Clock, type TempoMap } from '@backbeat/core';
+import {
+  compareSlots,
+  nextSlot,
+  scheduleAt,
+  slot,
+  slotAtOrAfter,
+  systemClock,
+  type BeatPosition,
+  type Clock,
+  type TempoMap,
+} from '@backbeat/core';
 
 /** What the scheduler reports for each slot. */
 export interface SlotEvent {
@@ -41,7 +51,8 @@ export interface BeatSchedulerOptions {
 
 /** Runs the grid. */
 export class BeatScheduler {
-  #o: Required<Omit<BeatSchedulerOptions, 'onSkip' | 'onArm' | 'onError'>> & Pick<BeatSchedulerOptions, 'onSkip' | 'onArm' | 'onError'>;
+  #o: Required<Omit<BeatSchedulerOptions, 'onSkip' | 'onArm' | 'onError'>> &
+    Pick<BeatSchedulerOptions, 'onSkip' | 'onArm' | 'onError'>;
   #cancel: (() => void) | undefined;
   #running = false;
 
@@ -91,7 +102,11 @@ export class BeatScheduler {
 
   #arm(pos: BeatPosition): void {
     this.#guard(() => this.#o.onArm?.(pos));
-    this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), { precise: this.#o.precise, spinMs: 1, wait: this.#o.wait });
+    this.#cancel = scheduleAt(this.#o.clock, pos.phaseStart, (firedAt) => this.#fire(pos, firedAt), {
+      precise: this.#o.precise,
+      spinMs: 1,
+      wait: this.#o.wait,
+    });
   }
 
   #fire(armed: BeatPosition, firedAt: number): void {

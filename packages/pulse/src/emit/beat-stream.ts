@@ -117,7 +117,7 @@ export async function repairBeatStream(jsm: JetStreamManager, clusterId: string,
 
 /**
  * Keeps the beat stream's Raft leader off the node that leads the lease bucket's stream: a kill
- * of that node then costs the lease's outage grace only (docs/spec.md §7, "KV outage grace"),
+ * of that node then costs the lease's outage grace only (docs/spec.md §7 Election, terms and fencing, "KV outage grace"),
  * not also a beat stream election. Asks the beat stream's leader to step down in favour of a
  * current copy on another node when both are led from one node; returns that node's name, or
  * undefined when nothing was to be done (or could be: fewer than three copies).

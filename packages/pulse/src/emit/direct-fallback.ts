@@ -19,7 +19,7 @@ export const PROBE_EVERY_MS = 100;
 /**
  * How long one answer "the beat stream has no leader" lets frames go out directly, from the send
  * time of the write or probe it answered: a stream whose leader stops answering (a route the
- * network holds) ends the fallback this soon (docs/spec.md §7, "Direct fallback").
+ * network holds) ends the fallback this soon (docs/spec.md §7 Election, terms and fencing, "Direct fallback").
  */
 export const EVIDENCE_MS = 300;
 

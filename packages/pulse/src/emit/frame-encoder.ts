@@ -61,7 +61,8 @@ export class FrameEncoder {
   #build(map: TempoMap, pos: BeatPosition): PreparedSlot {
     const json = JSON.stringify(buildBeatFrame(this.clusterId, map, pos, HLC_MARKER));
     const at = json.indexOf(HLC_MARKER);
-    const legacy = pos.phaseIndex === 0 ? enc.encode(JSON.stringify(buildLegacyControl(pos, map.barLength))) : undefined;
+    const legacy =
+      pos.phaseIndex === 0 ? enc.encode(JSON.stringify(buildLegacyControl(pos, map.barLength))) : undefined;
     return { pos, map, before: json.slice(0, at), after: json.slice(at + HLC_MARKER.length), legacy };
   }
 }

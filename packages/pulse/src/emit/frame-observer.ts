@@ -5,7 +5,18 @@
  * Election, terms and fencing), and to estimate its clock offset against the other pulse nodes from
  * their frames' HLC.
  */
-import { compareSlots, hlcNodeSuffix, parseHlc, slot, timeOf, type Clock, type Hlc, type Logger, type SlotKey, type TempoMap } from '@backbeat/core';
+import {
+  compareSlots,
+  hlcNodeSuffix,
+  parseHlc,
+  slot,
+  timeOf,
+  type Clock,
+  type Hlc,
+  type Logger,
+  type SlotKey,
+  type TempoMap,
+} from '@backbeat/core';
 import { parseBeatFrame, parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
 import type { Bus, Subscription } from '@backbeat/transport';
 import { DriftTracker } from '../drift.js';

@@ -22,7 +22,14 @@ export const STALL_FENCE_MS = 250;
 
 /** Why a slot got no frame from a node that could publish. */
 export type SkipReason =
-  'stale' | 'behind_wire' | 'stalled' | 'publish_error' | 'unacked' | 'syncing' | 'refused' | 'not_stored';
+  | 'stale'
+  | 'behind_wire'
+  | 'stalled'
+  | 'publish_error'
+  | 'unacked'
+  | 'syncing'
+  | 'refused'
+  | 'not_stored';
 
 /** One frame sent. */
 export interface PublishedFrame {

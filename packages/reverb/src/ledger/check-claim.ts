@@ -54,14 +54,20 @@ const WHAT = {
  * `unsigned_accepted`) and refuses a signature it cannot check, `require` refuses them.
  */
 export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContext): Verdict {
-  if (data.length > ctx.maxBytes) return { accept: false, reason: 'too_large', message: `claim of ${data.length} bytes exceeds ${ctx.maxBytes}` };
+  if (data.length > ctx.maxBytes)
+    return { accept: false, reason: 'too_large', message: `claim of ${data.length} bytes exceeds ${ctx.maxBytes}` };
   const parsed = parseStatusClaim(data);
   if (!parsed.ok) return { accept: false, reason: 'invalid', message: parsed.error.message };
   const claim = parsed.message;
   const agentHeader = headers[AGENT_ID_HEADER];
   if (agentHeader !== undefined && agentHeader !== claim.agent_id) {
     const shown = JSON.stringify(agentHeader.slice(0, 128));
-    return { accept: false, reason: 'agent_mismatch', message: `x-agent-id ${shown} is not the claim's agent_id '${claim.agent_id}'`, claim };
+    return {
+      accept: false,
+      reason: 'agent_mismatch',
+      message: `x-agent-id ${shown} is not the claim's agent_id '${claim.agent_id}'`,
+      claim,
+    };
   }
   const signature = headers[SIGNATURE_HEADER];
   const listed = ctx.trust?.knows(claim.agent_id) ?? false;
@@ -70,14 +76,29 @@ export function checkClaim(data: Uint8Array, headers: Headers, ctx: IngestContex
   if (mustVerify) {
     // A verify thread checked the signature for the x-agent-id header's agent: the payload's, checked above.
     const checked = agentHeader !== undefined ? ctx.signature : undefined;
-    const check = checked ?? (ctx.trust ? ctx.trust.check(claim.agent_id, data, signature) : ({ ok: false, reason: signature ? 'unknown_agent' : 'unsigned' } as const));
-    if (!check.ok) return { accept: false, reason: check.reason, message: `claim of ${claim.agent_id} ${WHAT[check.reason]}`, claim };
+    const check =
+      checked ??
+      (ctx.trust
+        ? ctx.trust.check(claim.agent_id, data, signature)
+        : ({ ok: false, reason: signature ? 'unknown_agent' : 'unsigned' } as const));
+    if (!check.ok)
+      return {
+        accept: false,
+        reason: check.reason,
+        message: `claim of ${claim.agent_id} ${WHAT[check.reason]}`,
+        claim,
+      };
   } else if (ctx.mode === 'verify') {
     unsignedAccepted = true;
   }
   const ahead = claim.beat_index - ctx.currentBeat;
   if (ctx.currentBeat >= 0 && (ahead > ctx.replayBeats || -ahead > (ctx.lateBeats ?? ctx.replayBeats))) {
-    return { accept: false, reason: 'replayed', message: `claim names beat ${claim.beat_index}, too far from beat ${ctx.currentBeat} at which it was stored`, claim };
+    return {
+      accept: false,
+      reason: 'replayed',
+      message: `claim names beat ${claim.beat_index}, too far from beat ${ctx.currentBeat} at which it was stored`,
+      claim,
+    };
   }
   return { accept: true, claim, unsignedAccepted };
 }

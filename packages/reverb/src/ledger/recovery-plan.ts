@@ -49,7 +49,10 @@ export function planRecovery(o: RecoveryInput): RecoveryPlan | null {
   const bar = o.barLength;
   const barOf = (beat: number) => beat - (beat % bar);
   const currentBar = barOf(pos.beatIndex);
-  const oldestClaimBar = o.oldestClaimAt === undefined ? undefined : Math.min(currentBar, barOf(positionAt(o.map, o.oldestClaimAt)?.beatIndex ?? 0));
+  const oldestClaimBar =
+    o.oldestClaimAt === undefined
+      ? undefined
+      : Math.min(currentBar, barOf(positionAt(o.map, o.oldestClaimAt)?.beatIndex ?? 0));
   let firstBar: number;
   if (o.lastReported !== undefined) firstBar = Math.min(currentBar, barOf(o.lastReported) + bar);
   else firstBar = oldestClaimBar ?? Math.max(0, currentBar - bar);

@@ -42,7 +42,10 @@ export function reportTiming(o: ReportTimingInput): ReportTiming {
   const { map, opening: a, closing: b } = o;
   const due = b?.receivedAt ?? (map ? timeOf(map, closing) : o.now);
   const beatMs = map ? timeOf(map, closing + 1) - timeOf(map, closing) : 0;
-  const tempoDriftMs = a && b && a.source === 'leader' && b.source === 'leader' ? b.receivedAt - a.receivedAt - (b.scheduledAt - a.scheduledAt) : 0;
+  const tempoDriftMs =
+    a && b && a.source === 'leader' && b.source === 'leader'
+      ? b.receivedAt - a.receivedAt - (b.scheduledAt - a.scheduledAt)
+      : 0;
   const builtLate = map ? o.now - timeOf(map, closing) > beatMs : false;
   return { due, tempoDriftMs, builtLate };
 }

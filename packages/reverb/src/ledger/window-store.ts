@@ -80,7 +80,9 @@ export class WindowStore {
       else reported++;
     }
     if (reported > this.#o.maxWindows) {
-      const oldest = [...this.#windows.values()].filter((w) => w.reportedAt !== undefined).sort((x, y) => x.fromBeat - y.fromBeat);
+      const oldest = [...this.#windows.values()]
+        .filter((w) => w.reportedAt !== undefined)
+        .sort((x, y) => x.fromBeat - y.fromBeat);
       for (const w of oldest.slice(0, reported - this.#o.maxWindows)) this.#windows.delete(w.windowId);
     }
   }

@@ -9,22 +9,79 @@ import { CLAIM_STATES, type BarReport, type ClaimState, type StatusClaim } from 
  * description's words for one and for several (`1 agent reported failed`, `2 agents ...`).
  */
 export const ISSUE_KINDS = {
-  invalid: { severity: 'error', text: ['claim broke the INT-B contract or was not JSON', 'claims broke the INT-B contract or were not JSON'] },
-  unsigned: { severity: 'error', text: ['claim had no signature (signatures required)', 'claims had no signature (signatures required)'] },
-  unsigned_accepted: { severity: 'warning', text: ['claim was accepted without a signature', 'claims were accepted without a signature'] },
-  bad_signature: { severity: 'critical', text: ['claim had a signature no trusted key of its agent verifies', 'claims had a signature no trusted key of their agent verifies'] },
-  retired_key: { severity: 'critical', text: ['claim was signed with a retired key', 'claims were signed with a retired key'] },
-  malformed_signature: { severity: 'error', text: ['claim had a signature that is not base64 of 64 bytes', 'claims had a signature that is not base64 of 64 bytes'] },
-  agent_mismatch: { severity: 'critical', text: ["claim's x-agent-id header named another agent than its agent_id", "claims' x-agent-id headers named another agent than their agent_id"] },
-  unknown_agent: { severity: 'error', text: ['claim came from an agent missing from the trust file', 'claims came from agents missing from the trust file'] },
-  replayed: { severity: 'warning', text: ['claim was a replay or named a beat far from the beat it was stored at', 'claims were replays or named a beat far from the beat they were stored at'] },
-  too_large: { severity: 'error', text: ['claim was larger than the size limit', 'claims were larger than the size limit'] },
-  late_claims: { severity: 'warning', text: ['claim arrived for a bar already reported (not added to that report)', 'claims arrived for bars already reported (not added to those reports)'] },
-  hlc_ahead: { severity: 'warning', text: ['claim carried a clock too far ahead (not adopted)', 'claims carried a clock too far ahead (not adopted)'] },
+  invalid: {
+    severity: 'error',
+    text: ['claim broke the INT-B contract or was not JSON', 'claims broke the INT-B contract or were not JSON'],
+  },
+  unsigned: {
+    severity: 'error',
+    text: ['claim had no signature (signatures required)', 'claims had no signature (signatures required)'],
+  },
+  unsigned_accepted: {
+    severity: 'warning',
+    text: ['claim was accepted without a signature', 'claims were accepted without a signature'],
+  },
+  bad_signature: {
+    severity: 'critical',
+    text: [
+      'claim had a signature no trusted key of its agent verifies',
+      'claims had a signature no trusted key of their agent verifies',
+    ],
+  },
+  retired_key: {
+    severity: 'critical',
+    text: ['claim was signed with a retired key', 'claims were signed with a retired key'],
+  },
+  malformed_signature: {
+    severity: 'error',
+    text: [
+      'claim had a signature that is not base64 of 64 bytes',
+      'claims had a signature that is not base64 of 64 bytes',
+    ],
+  },
+  agent_mismatch: {
+    severity: 'critical',
+    text: [
+      "claim's x-agent-id header named another agent than its agent_id",
+      "claims' x-agent-id headers named another agent than their agent_id",
+    ],
+  },
+  unknown_agent: {
+    severity: 'error',
+    text: [
+      'claim came from an agent missing from the trust file',
+      'claims came from agents missing from the trust file',
+    ],
+  },
+  replayed: {
+    severity: 'warning',
+    text: [
+      'claim was a replay or named a beat far from the beat it was stored at',
+      'claims were replays or named a beat far from the beat they were stored at',
+    ],
+  },
+  too_large: {
+    severity: 'error',
+    text: ['claim was larger than the size limit', 'claims were larger than the size limit'],
+  },
+  late_claims: {
+    severity: 'warning',
+    text: [
+      'claim arrived for a bar already reported (not added to that report)',
+      'claims arrived for bars already reported (not added to those reports)',
+    ],
+  },
+  hlc_ahead: {
+    severity: 'warning',
+    text: ['claim carried a clock too far ahead (not adopted)', 'claims carried a clock too far ahead (not adopted)'],
+  },
   failed_agents: { severity: 'error', text: ['agent reported failed', 'agents reported failed'] },
   blocked_agents: { severity: 'warning', text: ['agent reported blocked', 'agents reported blocked'] },
   silence: { severity: 'warning', text: ['bar had no agent reporting', 'bars had no agent reporting'] },
-} as const satisfies Record<string, { severity: BarReport['issues'][number]['severity']; text: readonly [string, string] }>;
+} as const satisfies Record<
+  string,
+  { severity: BarReport['issues'][number]['severity']; text: readonly [string, string] }
+>;
 
 /** The issue sentence for `count` of `kind`, singular or plural. */
 export function issueText(kind: IssueKind, count: number): string {
@@ -71,7 +128,8 @@ export function compareHlcText(a: string, b: string): number {
   if (a === b) return 0;
   // Groups of equal widths (the common case: one agent's clock, zero-padded): lowercase hex
   // of equal widths orders as text.
-  if (a.length === b.length && a.indexOf(':') === b.indexOf(':') && a.lastIndexOf(':') === b.lastIndexOf(':')) return a < b ? -1 : 1;
+  if (a.length === b.length && a.indexOf(':') === b.indexOf(':') && a.lastIndexOf(':') === b.lastIndexOf(':'))
+    return a < b ? -1 : 1;
   const x = a.split(':');
   const y = b.split(':');
   for (let i = 0; i < 3; i++) {
@@ -189,7 +247,10 @@ export class WindowAggregation {
     if (claim.state === 'failed') a.flags |= FAILED;
     if (claim.state === 'blocked') a.flags |= BLOCKED;
     // The agent's last state: the claim of the latest beat, the latest HLC within a beat.
-    if (claim.beat_index > a.lastBeat || (claim.beat_index === a.lastBeat && compareHlcText(claim.hlc, a.lastHlc) >= 0)) {
+    if (
+      claim.beat_index > a.lastBeat ||
+      (claim.beat_index === a.lastBeat && compareHlcText(claim.hlc, a.lastHlc) >= 0)
+    ) {
       a.lastBeat = claim.beat_index;
       a.lastHlc = claim.hlc;
       a.lastState = claim.state;
@@ -209,7 +270,8 @@ export class WindowAggregation {
    */
   countedAfter(seq: number): Array<{ readonly seq: number; readonly kind: IssueKind | 'claim' }> {
     const out: Array<{ seq: number; kind: IssueKind | 'claim' }> = [];
-    for (let i = 0; i < this.#seqs.length; i++) if (this.#seqs[i]! > seq) out.push({ seq: this.#seqs[i]!, kind: this.#kinds[i]! });
+    for (let i = 0; i < this.#seqs.length; i++)
+      if (this.#seqs[i]! > seq) out.push({ seq: this.#seqs[i]!, kind: this.#kinds[i]! });
     return out;
   }
 
@@ -249,7 +311,17 @@ export class WindowAggregation {
   #sealedAgents: number | undefined;
 
   /** The INT-C BarReport of this window. */
-  report(clusterId: string, o: { tempoDriftMs: number; rollupMs: number; barLength: number; generatedAt: number; hlc: string; builtLate?: boolean }): BarReport {
+  report(
+    clusterId: string,
+    o: {
+      tempoDriftMs: number;
+      rollupMs: number;
+      barLength: number;
+      generatedAt: number;
+      hlc: string;
+      builtLate?: boolean;
+    },
+  ): BarReport {
     const agents = [...this.#agents.values()];
     const counts: Partial<Record<IssueKind, number>> = Object.fromEntries(this.#issues);
     counts.failed_agents = agents.filter((a) => a.has(FAILED)).length;
@@ -257,8 +329,15 @@ export class WindowAggregation {
     if (agents.length === 0) counts.silence = 1;
     const issues = (Object.keys(ISSUE_KINDS) as IssueKind[])
       .filter((k) => (counts[k] ?? 0) > 0)
-      .map((k) => ({ severity: ISSUE_KINDS[k].severity, category: k, count: counts[k]!, description: issueText(k, counts[k]!) }));
-    const stateCounts = Object.fromEntries(CLAIM_STATES.filter((s) => this.#stateCounts.has(s)).map((s) => [s, this.#stateCounts.get(s)!]));
+      .map((k) => ({
+        severity: ISSUE_KINDS[k].severity,
+        category: k,
+        count: counts[k]!,
+        description: issueText(k, counts[k]!),
+      }));
+    const stateCounts = Object.fromEntries(
+      CLAIM_STATES.filter((s) => this.#stateCounts.has(s)).map((s) => [s, this.#stateCounts.get(s)!]),
+    );
     return {
       type: 'backbeat.barreport.v1',
       cluster_id: clusterId,
@@ -272,7 +351,11 @@ export class WindowAggregation {
       tempo_drift_ms: Math.round(o.tempoDriftMs * 1000) / 1000,
       issues,
       state_counts: stateCounts,
-      performance: { claims_processed: this.claims, claims_rejected: this.rejected, rollup_ms: Math.round(o.rollupMs * 1000) / 1000 },
+      performance: {
+        claims_processed: this.claims,
+        claims_rejected: this.rejected,
+        rollup_ms: Math.round(o.rollupMs * 1000) / 1000,
+      },
       ...(o.builtLate ? { built_late: true } : {}),
       ...(this.lateClaims > 0 ? { late_claims: this.lateClaims } : {}),
       bar_length: o.barLength,
@@ -292,7 +375,19 @@ export class WindowAggregation {
       agents_reporting: this.agents,
       reported: this.reportedAt !== undefined,
       last_updated: new Date(this.lastUpdated).toISOString(),
-      ...(agents ? { agents: Object.fromEntries([...this.#agents].map(([id, a]) => [id, { last: a.lastState, by_beat: Array.from({ length: this.toBeat - this.fromBeat + 1 }, (_, i) => a.byBeat[i] ?? null) }])) } : {}),
+      ...(agents
+        ? {
+            agents: Object.fromEntries(
+              [...this.#agents].map(([id, a]) => [
+                id,
+                {
+                  last: a.lastState,
+                  by_beat: Array.from({ length: this.toBeat - this.fromBeat + 1 }, (_, i) => a.byBeat[i] ?? null),
+                },
+              ]),
+            ),
+          }
+        : {}),
       ...(this.finalReport ? { report: this.finalReport } : {}),
     };
   }

@@ -14,7 +14,15 @@
  * Waits use the injected Clock, so the retry logic runs on FakeClock in tests.
  */
 import { silentLogger, type Clock, type Logger } from '@backbeat/core';
-import { InvalidSubjectError, JetStreamNotFoundError, NoRespondersError, NotConnectedError, StreamRefusedError, type Bus, type Headers } from '@backbeat/transport';
+import {
+  InvalidSubjectError,
+  JetStreamNotFoundError,
+  NoRespondersError,
+  NotConnectedError,
+  StreamRefusedError,
+  type Bus,
+  type Headers,
+} from '@backbeat/transport';
 import { ClaimQueueFullError, ClaimRejectedError, type ClaimFailure } from '../errors.js';
 import type { SdkMetrics } from '../metrics.js';
 
@@ -80,7 +88,17 @@ export class ClaimSender {
       return Promise.reject(new ClaimQueueFullError(this.maxQueued));
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ subject, data, headers, msgId, attempts: 0, permanent: 0, noRespondersSince: undefined, resolve, reject });
+      this.#queue.push({
+        subject,
+        data,
+        headers,
+        msgId,
+        attempts: 0,
+        permanent: 0,
+        noRespondersSince: undefined,
+        resolve,
+        reject,
+      });
       this.metrics.snapshot.claimsQueued = this.#queue.length;
       void this.drain();
     });
@@ -101,13 +119,18 @@ export class ClaimSender {
         const next = this.#queue[0]!;
         try {
           next.attempts++;
-          await this.bus.publishDurable(next.subject, next.data, { headers: next.headers, msgId: next.msgId, timeoutMs: ACK_TIMEOUT_MS });
+          await this.bus.publishDurable(next.subject, next.data, {
+            headers: next.headers,
+            msgId: next.msgId,
+            timeoutMs: ACK_TIMEOUT_MS,
+          });
         } catch (err) {
           if (this.#closed) break;
           const cause = this.bus.status().connected ? permanentCause(err) : null;
           if (err instanceof NoRespondersError) next.noRespondersSince ??= this.clock.now();
           else next.noRespondersSince = undefined;
-          const settled = next.noRespondersSince === undefined || this.clock.now() - next.noRespondersSince >= this.noStreamGraceMs;
+          const settled =
+            next.noRespondersSince === undefined || this.clock.now() - next.noRespondersSince >= this.noStreamGraceMs;
           // A claim the stream refused as too large is refused again: it fails at the first answer.
           if (cause && (++next.permanent >= PERMANENT_ATTEMPTS || cause === 'too_large') && settled) {
             this.#shift();
@@ -116,7 +139,10 @@ export class ClaimSender {
             continue;
           }
           const wait = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (next.attempts - 1));
-          this.log.warn({ err: (err as Error).message, queued: this.#queue.length, retryInMs: wait }, 'status claim not acknowledged; will retry');
+          this.log.warn(
+            { err: (err as Error).message, queued: this.#queue.length, retryInMs: wait },
+            'status claim not acknowledged; will retry',
+          );
           await this.#sleep(wait);
           continue;
         }

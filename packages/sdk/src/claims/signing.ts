@@ -14,8 +14,13 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
  */
 export function toSigningKey(key: KeyObject | Uint8Array): KeyObject {
   if (key instanceof Uint8Array) {
-    if (key.length !== 32) throw new InvalidArgumentError('signingKey', `an Ed25519 seed must be 32 bytes, got ${key.length}`);
-    return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(key)]), format: 'der', type: 'pkcs8' });
+    if (key.length !== 32)
+      throw new InvalidArgumentError('signingKey', `an Ed25519 seed must be 32 bytes, got ${key.length}`);
+    return createPrivateKey({
+      key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(key)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
   }
   if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') {
     throw new InvalidArgumentError('signingKey', 'must be an Ed25519 private key (KeyObject) or its 32-byte seed');

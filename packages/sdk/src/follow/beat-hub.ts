@@ -36,7 +36,13 @@ const hubs = new WeakMap<Bus, Map<string, Hub>>();
  * member's `report`, with `log` true for one member only. The gate's `aheadMs` is the
  * tolerance of the client that opened the hub: clients sharing a bus share one gate.
  */
-export async function joinBeatHub(bus: Bus, clusterId: string, clock: Clock, toleranceMs: number, report: (message: string, log: boolean) => void): Promise<HubMembership> {
+export async function joinBeatHub(
+  bus: Bus,
+  clusterId: string,
+  clock: Clock,
+  toleranceMs: number,
+  report: (message: string, log: boolean) => void,
+): Promise<HubMembership> {
   let byCluster = hubs.get(bus);
   if (!byCluster) hubs.set(bus, (byCluster = new Map()));
   let hub = byCluster.get(clusterId);

@@ -12,7 +12,15 @@
  * health, and the buckets are tried again every {@link RETRY_MS}.
  */
 import { checkTempoMap, type Clock, type TimerHandle } from '@backbeat/core';
-import { clusterNames, decodeJson, decodeLeaseRecord, JetStreamNotFoundError, STATE_KEYS, type Bus, type KvBucket } from '@backbeat/transport';
+import {
+  clusterNames,
+  decodeJson,
+  decodeLeaseRecord,
+  JetStreamNotFoundError,
+  STATE_KEYS,
+  type Bus,
+  type KvBucket,
+} from '@backbeat/transport';
 import type { FrameGate } from './frame-gate.js';
 
 /** Wait before opening a bucket again after it was missing or unreadable. */
@@ -35,7 +43,13 @@ export interface ClusterWatch {
 }
 
 /** Watches the lease and the tempo map of `clusterId` and feeds `gate`. */
-export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock: Clock, report: (message: string) => void): ClusterWatch {
+export function watchCluster(
+  bus: Bus,
+  clusterId: string,
+  gate: FrameGate,
+  clock: Clock,
+  report: (message: string) => void,
+): ClusterWatch {
   const names = clusterNames(clusterId);
   let stopped = false;
   const timers = new Set<TimerHandle>();
@@ -81,7 +95,8 @@ export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock
       stops.push(() => w.stop());
     } catch (err) {
       if (stopped) return;
-      const why = err instanceof JetStreamNotFoundError ? 'no state bucket yet (no pulse started)' : (err as Error).message;
+      const why =
+        err instanceof JetStreamNotFoundError ? 'no state bucket yet (no pulse started)' : (err as Error).message;
       report(`tempo map not readable (${why}): the grid is learned from frames; retrying`);
       later(() => void openState());
     }
@@ -108,9 +123,12 @@ export function watchCluster(bus: Bus, clusterId: string, gate: FrameGate, clock
       await checkAbsent(kv);
     } catch (err) {
       if (stopped) return;
-      if (err instanceof JetStreamNotFoundError) gate.setLease({ state: 'absent', reason: 'no lease bucket (a single-node pulse): terms are not fenced' });
+      if (err instanceof JetStreamNotFoundError)
+        gate.setLease({ state: 'absent', reason: 'no lease bucket (a single-node pulse): terms are not fenced' });
       else {
-        report(`lease not readable (${(err as Error).message}): terms are not fenced, frames are checked against the grid only; retrying`);
+        report(
+          `lease not readable (${(err as Error).message}): terms are not fenced, frames are checked against the grid only; retrying`,
+        );
         if (!leaseGood) gate.setLease({ state: 'unreadable', reason: (err as Error).message });
       }
       later(() => void openLease());

@@ -189,7 +189,10 @@ export class FrameGate {
       }
     }
     const r = parseBeatFrame(data);
-    this.#check(r.ok ? { frame: r.message, termHeader, receivedAt } : { error: r.error.message, termHeader, receivedAt }, true);
+    this.#check(
+      r.ok ? { frame: r.message, termHeader, receivedAt } : { error: r.error.message, termHeader, receivedAt },
+      true,
+    );
   }
 
   /** How many frames offered as bytes took the template's short path (a measure, for tests and benchmarks). */
@@ -206,11 +209,20 @@ export class FrameGate {
   #check(incoming: IncomingFrame, mayHold: boolean, known?: FrameTemplate): void {
     const { frame, receivedAt } = incoming;
     if (!frame) return this.#drop('invalid', `invalid BeatFrame: ${incoming.error ?? 'unknown error'}`);
-    if (frame.cluster_id !== this.clusterId) return this.#drop('other_cluster', `frame of cluster '${frame.cluster_id}'`);
+    if (frame.cluster_id !== this.clusterId)
+      return this.#drop('other_cluster', `frame of cluster '${frame.cluster_id}'`);
     const term = parseTermHeader(incoming.termHeader);
-    if (term === null) return this.#drop('malformed', `frame ${frame.beat_index}.${frame.phase}: Backbeat-Term header '${String(incoming.termHeader).slice(0, 40)}' is not a term`);
+    if (term === null)
+      return this.#drop(
+        'malformed',
+        `frame ${frame.beat_index}.${frame.phase}: Backbeat-Term header '${String(incoming.termHeader).slice(0, 40)}' is not a term`,
+      );
     const deadline = known ? known.deadline : Date.parse(frame.deadline_at);
-    if (this.clock.now() > deadline) return this.#drop('stale', `frame ${frame.beat_index}.${frame.phase} arrived after its deadline ${frame.deadline_at}`);
+    if (this.clock.now() > deadline)
+      return this.#drop(
+        'stale',
+        `frame ${frame.beat_index}.${frame.phase} arrived after its deadline ${frame.deadline_at}`,
+      );
     const lease = this.#lease;
     if (lease.state === 'held' && term !== lease.term) {
       if (term < lease.term) return this.#drop('old_term', `frame of term ${term}, the lease is at term ${lease.term}`);
@@ -221,7 +233,8 @@ export class FrameGate {
     if (known && this.#next?.t === known && this.#next.map === this.#map) {
       pos = known.pos;
     } else if (!this.#map) {
-      if (!Number.isSafeInteger(frame.beat_index)) return this.#drop('off_grid', `frame beat_index ${frame.beat_index} is not a safe integer`);
+      if (!Number.isSafeInteger(frame.beat_index))
+        return this.#drop('off_grid', `frame beat_index ${frame.beat_index} is not a safe integer`);
       this.#learn(frame, deadline);
       pos = onGrid(this.#map!, this.clusterId, frame, deadline, this.#windowIdOf);
     } else {
@@ -231,10 +244,17 @@ export class FrameGate {
       }
       if (!pos && mayHold && this.#mapSource === 'kv') return this.#hold(incoming, 'map');
     }
-    if (!pos) return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, deadline ${frame.deadline_at}) is not on the tempo map`);
+    if (!pos)
+      return this.#drop(
+        'off_grid',
+        `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, deadline ${frame.deadline_at}) is not on the tempo map`,
+      );
     this.offset.sample(receivedAt - pos.phaseStart);
     if (pos.phaseStart - receivedAt > this.options.aheadMs) {
-      return this.#drop('off_grid', `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`);
+      return this.#drop(
+        'off_grid',
+        `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`,
+      );
     }
     // One value for every listener, read-only (not frozen: a freeze costs microseconds on a cold path).
     const accepted: AcceptedFrame = { kind: 'frame', frame, pos, term, receivedAt, offset: this.offset.reading };
@@ -272,15 +292,21 @@ export class FrameGate {
     }
     const deadline = Date.parse(incoming.frame!.deadline_at);
     const until = Math.min(incoming.receivedAt + HOLD_MS, deadline);
-    const timer = this.clock.setTimeout(() => {
-      if (this.#held?.incoming !== incoming) return;
-      this.#held = undefined;
-      try {
-        this.#check(incoming, false);
-      } catch (err) {
-        this.#drop(why === 'lease' ? 'bad_term' : 'off_grid', `held frame could not be checked: ${(err as Error).message}`); // never throw in a timer
-      }
-    }, Math.max(0, until - this.clock.now()));
+    const timer = this.clock.setTimeout(
+      () => {
+        if (this.#held?.incoming !== incoming) return;
+        this.#held = undefined;
+        try {
+          this.#check(incoming, false);
+        } catch (err) {
+          this.#drop(
+            why === 'lease' ? 'bad_term' : 'off_grid',
+            `held frame could not be checked: ${(err as Error).message}`,
+          ); // never throw in a timer
+        }
+      },
+      Math.max(0, until - this.clock.now()),
+    );
     this.#held = { incoming, why, timer };
     this.options.refresh?.(why);
   }
@@ -290,7 +316,8 @@ export class FrameGate {
     const held = this.#held;
     if (!held || held.why !== what) return;
     const lease = this.#lease;
-    if (what === 'lease' && lease.state === 'held' && lease.term < (parseTermHeader(held.incoming.termHeader) ?? 0)) return;
+    if (what === 'lease' && lease.state === 'held' && lease.term < (parseTermHeader(held.incoming.termHeader) ?? 0))
+      return;
     this.clock.clearTimeout(held.timer);
     this.#held = undefined;
     this.#check(held.incoming, false);
