@@ -54,13 +54,11 @@ export function benchMemory(agentsPerWindow) {
  */
 export async function benchVerify({ keys, signed, trust, agents }) {
   const pubs = keys.map((k) => Buffer.from(publicKeyBase64(k), 'base64'));
-  const sample = signed
-    .slice(0, Math.min(signed.length, 20_000))
-    .map((c, i) => ({
-      msg: c.data,
-      sig: Buffer.from(c.headers['x-signature'] ?? '', 'base64'),
-      pub: pubs[i % agents],
-    }));
+  const sample = signed.slice(0, Math.min(signed.length, 20_000)).map((c, i) => ({
+    msg: c.data,
+    sig: Buffer.from(c.headers['x-signature'] ?? '', 'base64'),
+    pub: pubs[i % agents],
+  }));
   const jwks = keys.map((k) => {
     const j = k.export({ format: 'jwk' });
     return { kty: j.kty ?? 'OKP', crv: j.crv ?? 'Ed25519', x: j.x ?? '' };
