@@ -136,7 +136,7 @@ describe("placement rules - a stream that avoids another stream's leader (the be
     expect(conflict(beat, both, undefined, at('n1'))).toEqual({ kind: 'broken', reason: 'with-lease' });
   });
 
-  it('placement rules - the beat-critical streams: lease first; the beat stream avoids its leader, with server fencing', () => {
+  it('placement rules - beat-critical streams: lease first; the beat stream avoids its leader (server fencing)', () => {
     const own = [AVOID_OWN_SERVER];
     expect(beatCriticalStreams('c', false)).toEqual([
       { stream: lease, avoid: own },
