@@ -10,11 +10,15 @@ import {
   afterLook,
   afterPause,
   afterStepDown,
+  AVOID_OWN_SERVER,
+  beatCriticalStreams,
+  conflict,
   FRESH_RECORD,
   gateStepDownAnswer,
   gateStreamInfo,
   judge,
   placementRules,
+  type AvoidRule,
   type PlacementInput,
   type StreamLook,
 } from '@backbeat/pulse/internal';
@@ -29,10 +33,13 @@ const onX: StreamLook = {
     { name: 'n2', current: true },
   ],
 };
+const none = new Map<string, string | undefined>();
 const base: PlacementInput = {
   now: 100_000,
   look: onX,
+  avoid: [AVOID_OWN_SERVER],
   ownServer: 'n0',
+  leaders: none,
   record: FRESH_RECORD,
   renewalAgeMs: 10,
   rules,
@@ -78,9 +85,68 @@ describe('placement rules - when a leader asks a stream leader to step down', ()
 
   it('placement rules - seen led elsewhere, the attempts count afresh; seen here again, they do not', () => {
     const r = afterStepDown(afterStepDown(FRESH_RECORD, 0), 10_000);
-    expect(afterLook(r, { ...onX, leader: 'n2' }, 'n0')).toEqual({ ...r, attempts: 0 });
-    expect(afterLook(r, onX, 'n0')).toBe(r);
-    expect(afterLook(r, { ...onX, leader: undefined }, 'n0')).toBe(r);
+    const own = [AVOID_OWN_SERVER];
+    expect(afterLook(r, { ...onX, leader: 'n2' }, own, 'n0', none)).toEqual({ ...r, attempts: 0 });
+    expect(afterLook(r, onX, own, 'n0', none)).toBe(r);
+    expect(afterLook(r, { ...onX, leader: undefined }, own, 'n0', none)).toBe(r);
+    expect(afterLook(r, { ...onX, leader: 'n2' }, own, undefined, none)).toBe(r); // own server not known
+  });
+});
+
+describe("placement rules - a stream that avoids another stream's leader (the beat stream, the lease's)", () => {
+  const lease = 'KV_backbeat_c_lease';
+  const withLease: AvoidRule[] = [{ kind: 'leader-of', stream: lease, reason: 'with-lease' }];
+  const beat: StreamLook = { ...onX, stream: 'BACKBEAT_c_BEAT', leader: 'n1' };
+  const at = (leader: string | undefined): Map<string, string | undefined> => new Map([[lease, leader]]);
+  const b: PlacementInput = { ...base, look: beat, avoid: withLease, leaders: at('n1') };
+
+  it("placement rules - led by the lease stream's leader: step down (with-lease), same limits as colocated", () => {
+    expect(judge(b)).toEqual({ kind: 'step-down', reason: 'with-lease' });
+    expect(judge({ ...b, renewalAgeMs: 251 })).toEqual({ kind: 'wait-renewal' });
+    const r = afterStepDown(FRESH_RECORD, b.now);
+    expect(judge({ ...b, record: r, now: b.now + 9_999 })).toEqual({ kind: 'leave', why: 'rate limited' });
+    const used = afterStepDown(afterStepDown(r, b.now + 10_000), b.now + 20_000);
+    expect(judge({ ...b, record: used, now: b.now + 30_000 })).toEqual({ kind: 'pause' });
+    const behind = { ...beat, followers: beat.followers.map((f) => ({ ...f, current: false })) };
+    expect(judge({ ...b, look: behind })).toEqual({ kind: 'leave', why: 'no current follower' });
+  });
+
+  it("placement rules - led apart from the lease's leader, or on the pulse's own server: left alone", () => {
+    expect(judge({ ...b, leaders: at('n2') })).toEqual({ kind: 'leave', why: 'led elsewhere' });
+    // The beat stream does not avoid the pulse's own server (the direct fallback covers its election).
+    expect(judge({ ...b, ownServer: 'n1', leaders: at('n2') })).toEqual({ kind: 'leave', why: 'led elsewhere' });
+    expect(judge({ ...b, ownServer: undefined })).toEqual({ kind: 'step-down', reason: 'with-lease' });
+  });
+
+  it("placement rules - the lease stream's leader not known this round (electing, unanswered): left alone", () => {
+    expect(judge({ ...b, leaders: at(undefined) })).toEqual({ kind: 'leave', why: 'server unknown' });
+    expect(judge({ ...b, leaders: none })).toEqual({ kind: 'leave', why: 'server unknown' });
+    const r = afterStepDown(FRESH_RECORD, 0);
+    expect(afterLook(r, beat, withLease, 'n0', at(undefined))).toBe(r); // no fresh count while unknown
+    expect(afterLook(r, beat, withLease, 'n0', at('n1'))).toBe(r);
+    expect(afterLook(r, beat, withLease, 'n0', at('n2'))).toEqual({ ...r, attempts: 0 });
+  });
+
+  it('placement rules - two rules: the first broken one names the reason; clear only when all are known', () => {
+    const both: AvoidRule[] = [AVOID_OWN_SERVER, ...withLease];
+    expect(conflict(beat, both, 'n1', at('n1'))).toEqual({ kind: 'broken', reason: 'colocated' });
+    expect(conflict(beat, both, 'n0', at('n1'))).toEqual({ kind: 'broken', reason: 'with-lease' });
+    expect(conflict(beat, both, 'n0', at('n2'))).toEqual({ kind: 'clear' });
+    expect(conflict(beat, both, undefined, at('n2'))).toEqual({ kind: 'unknown' });
+    expect(conflict(beat, both, undefined, at('n1'))).toEqual({ kind: 'broken', reason: 'with-lease' });
+  });
+
+  it('placement rules - beat-critical streams: lease first; the beat stream avoids its leader (server fencing)', () => {
+    const own = [AVOID_OWN_SERVER];
+    expect(beatCriticalStreams('c', false)).toEqual([
+      { stream: lease, avoid: own },
+      { stream: 'KV_backbeat_c_state', avoid: own },
+    ]);
+    expect(beatCriticalStreams('c', true)).toEqual([
+      { stream: lease, avoid: own },
+      { stream: 'KV_backbeat_c_state', avoid: own },
+      { stream: 'BACKBEAT_c_BEAT', avoid: withLease },
+    ]);
   });
 });
 

@@ -141,10 +141,14 @@ async function bucketsOn(clusterId: string, node: number): Promise<void> {
   await forceOnto(s.state, node);
 }
 
-async function stepdowns(p: Pulse): Promise<Record<string, number>> {
+/**
+ * The pulse's step-downs, `<stream>/<reason>`: with `reason` given, only those (the beat stream's
+ * `with-lease` ones happen when a lease stream moved onto the beat stream's leader).
+ */
+async function stepdowns(p: Pulse, reason?: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const v of (await p.metrics.streamStepdowns.get()).values)
-    out[`${v.labels.stream}/${v.labels.reason}`] = v.value;
+    if (reason === undefined || v.labels.reason === reason) out[`${v.labels.stream}/${v.labels.reason}`] = v.value;
   return out;
 }
 
@@ -185,8 +189,11 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
       );
       expect(movedAt - forcedAt).toBeLessThanOrEqual(MOVE_BOUND_MS);
     }
-    expect(await stepdowns(a.pulse)).toEqual({ [`${s.lease}/colocated`]: 1, [`${s.state}/colocated`]: 1 });
-    const said = a.lines.filter((l) => l.msg.startsWith("asked the stream's leader to step down"));
+    const colocated = { [`${s.lease}/colocated`]: 1, [`${s.state}/colocated`]: 1 };
+    expect(await stepdowns(a.pulse, 'colocated')).toEqual(colocated);
+    const said = a.lines.filter(
+      (l) => l.msg.startsWith("asked the stream's leader to step down") && l.fields.reason === 'colocated',
+    );
     expect(said.map((l) => [l.level, l.fields.stream, l.fields.server, l.fields.term])).toEqual([
       ['info', s.lease, `${NAME}-0`, term],
       ['info', s.state, `${NAME}-0`, term],
@@ -229,7 +236,7 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
     await probe;
     seen.stop();
     const frames = seen.frames.filter((f) => f.at >= from && f.at <= to);
-    const counts = await stepdowns(a.pulse);
+    const counts = await stepdowns(a.pulse, 'colocated');
     const outage = a.lines.filter((l) => l.msg.startsWith('the lease KV has no stream leader'));
     const back = a.lines.filter((l) => l.msg.startsWith('the lease KV answers again')).map((l) => l.fields.outage_ms);
     const gap = longestGap(frames, from, to);
@@ -263,6 +270,32 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
     expect(skipped).toBe(0);
     expect(gap).toBeLessThan(TTL + 1000);
   }, 120_000);
+
+  it("stream placement - beat stream on the lease stream's leader: moved off (with-lease), a line, a count", async () => {
+    const s = streamsOf(C);
+    const beat = `BACKBEAT_${C}_BEAT`;
+    const leaseNode = await leaderOf(s.lease);
+    expect(leaseNode).toBeGreaterThan(0); // the lease stream is off the leader's node 0
+    const before = (await stepdowns(a.pulse, 'with-lease'))[`${beat}/with-lease`] ?? 0;
+    await new Promise((r) => setTimeout(r, 10_500)); // one step-down per stream per 10 s: clear of earlier ones
+    const forcedAt = await forceOnto(beat, leaseNode);
+    const movedAt = await movedOff(beat, leaseNode, MOVE_BOUND_MS + 5000);
+    console.log(
+      `stream placement: ${beat} forced onto the lease stream's leader (node ${leaseNode}), moved off it after ` +
+        `${(movedAt - forcedAt).toFixed(0)} ms (bound ${MOVE_BOUND_MS} ms)`,
+    );
+    expect(movedAt - forcedAt).toBeLessThanOrEqual(MOVE_BOUND_MS);
+    expect(await leaderOf(s.lease)).toBe(leaseNode); // the lease stream itself stayed where it was
+    expect((await stepdowns(a.pulse, 'with-lease'))[`${beat}/with-lease`]).toBe(before + 1);
+    const said = a.lines.filter(
+      (l) => l.msg.startsWith("asked the stream's leader to step down") && l.fields.stream === beat,
+    );
+    expect(said.at(-1)).toMatchObject({
+      level: 'info',
+      fields: { stream: beat, server: `${NAME}-${leaseNode}`, term, reason: 'with-lease' },
+    });
+    expect(a.pulse.leaderStatus()).toMatchObject({ is_leader: true, term });
+  }, 60_000);
 });
 
 describe('stream placement - kill -9 of the leader’s NATS node', () => {

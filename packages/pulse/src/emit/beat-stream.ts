@@ -6,7 +6,7 @@
  * subscribers read. A stale writer's frame is refused by the server, and a stream without
  * quorum stores (and so republishes) nothing.
  */
-import { assertClusterId, clusterNames, type NatsBus } from '@backbeat/transport';
+import { assertClusterId, type NatsBus } from '@backbeat/transport';
 import { parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
 import {
   DiscardPolicy,
@@ -113,34 +113,4 @@ export async function repairBeatStream(jsm: JetStreamManager, clusterId: string,
     await ensureBeatStream(jsm, clusterId, replicas);
     return true;
   }
-}
-
-/**
- * Keeps the beat stream's Raft leader off the node that leads the lease bucket's stream: a kill
- * of that node then costs the lease's outage grace only (docs/spec.md §7 Election, terms and fencing, "KV outage grace"),
- * not also a beat stream election. Asks the beat stream's leader to step down in favour of a
- * current copy on another node when both are led from one node; returns that node's name, or
- * undefined when nothing was to be done (or could be: fewer than three copies).
- * @throws when the server does not answer
- */
-export async function keepApartFromLease(
-  jsm: JetStreamManager,
-  bus: NatsBus,
-  clusterId: string,
-): Promise<string | undefined> {
-  const { stream } = beatStreamNames(clusterId);
-  const [beat, lease] = await Promise.all([
-    jsm.streams.info(stream),
-    jsm.streams.info(`KV_${clusterNames(clusterId).leaseBucket}`),
-  ]);
-  const leader = beat.cluster?.leader;
-  if (!leader || leader !== lease.cluster?.leader) return undefined;
-  const preferred = beat.cluster?.replicas?.find((r) => r.current && r.name !== leader)?.name;
-  if (!preferred) return undefined;
-  await bus.nc.request(
-    `$JS.API.STREAM.LEADER.STEPDOWN.${stream}`,
-    new TextEncoder().encode(JSON.stringify({ placement: { preferred } })),
-    { timeout: 2000 },
-  );
-  return preferred;
 }

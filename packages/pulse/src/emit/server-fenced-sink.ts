@@ -22,7 +22,6 @@ import {
   beatStreamManager,
   beatStreamNames,
   ensureBeatStream,
-  keepApartFromLease,
   readLastBeat,
   repairBeatStream,
   type BeatStreamNames,
@@ -38,8 +37,6 @@ const ACK_TIMEOUT_MS = 1000;
  * does not answer by then is likely cut off; the next slot asks again, maybe another copy.
  */
 const READ_TIMEOUT_MS = 300;
-/** How often the writer checks that the beat stream is not led from the lease stream's node. */
-const PLACEMENT_CHECK_MS = 10_000;
 /** A stream that does not answer is looked at (and made again when gone) at most this often. */
 const REPAIR_EVERY_MS = 2000;
 /** The same error is reported at most once in this long. */
@@ -82,19 +79,18 @@ export class ServerFencedSink implements BeatSink {
   #refusedUpTo = 0;
   #header: { term: number; text: string } = { term: 0, text: '' };
   #lastError = { message: '', at: -Infinity };
-  #placementAt = -Infinity;
   #repairAt = -Infinity;
   /** Fenced writes sent so far (a failed write is sent directly only when it is still the last). */
   #sends = 0;
   readonly #fallback: DirectFallback;
 
   private constructor(
-    private readonly bus: NatsBus,
+    bus: NatsBus,
     private readonly replicas: number,
     private readonly js: JetStreamClient,
     /** For the reads of the last frame (short timeout). */
     private readonly jsm: JetStreamManager,
-    /** For the stream's repair and placement (the API's usual timeout). */
+    /** For the stream's repair (the API's usual timeout). */
     private readonly admin: JetStreamManager,
     private readonly clusterId: string,
     private readonly clock: Clock,
@@ -166,7 +162,6 @@ export class ServerFencedSink implements BeatSink {
       .then((ack) => {
         write.stored = true;
         if (this.#known?.term === term && ack.seq > this.#known.seq) this.#known = { term, seq: ack.seq };
-        this.#checkPlacement();
         // The legacy message is stored only while this writer's frame is the stream's last message.
         if (legacy)
           return this.js.publish(this.#names.controlIn, legacy, {
@@ -240,18 +235,6 @@ export class ServerFencedSink implements BeatSink {
     repairBeatStream(this.admin, this.clusterId, this.replicas).then(
       (made) => made && this.events.onError('the beat stream was gone: made it again'),
       () => {}, // no answer: an election, or no quorum on this side; the writes say so
-    );
-  }
-
-  /** While this node writes, keeps the beat stream's leader off the lease stream's node (rate-limited). */
-  #checkPlacement(): void {
-    const now = this.clock.now();
-    if (now - this.#placementAt < PLACEMENT_CHECK_MS) return;
-    this.#placementAt = now;
-    keepApartFromLease(this.admin, this.bus, this.clusterId).then(
-      (to) =>
-        to && this.events.onError(`the beat stream was led from the lease stream's node: moved its leader to ${to}`),
-      (err: Error) => this.#error(`could not check where the beat stream is led: ${err.message}`),
     );
   }
 

@@ -1,17 +1,21 @@
 /**
  * Placement anti-affinity of the beat-critical streams (docs/spec.md §7 Election, terms and
- * fencing, "Stream placement"): the leading pulse keeps the Raft leaders of the lease bucket's
- * and the state bucket's streams off the NATS server it is connected to. When that server's host
- * is cut off, the majority then still has the streams' leaders and can take the lease after the
- * TTL, instead of first waiting out a stream election (4 to 9 s in nats-server, not configurable).
+ * fencing, "Stream placement"): the leading pulse keeps each stream's Raft leader off what that
+ * stream must avoid. The lease bucket's and the state bucket's streams avoid the NATS server the
+ * pulse is connected to: when that server's host is cut off, the majority then still has the
+ * streams' leaders and can take the lease after the TTL, instead of first waiting out a stream
+ * election (4 to 9 s in nats-server, not configurable). The beat stream avoids the lease stream's
+ * leader: a kill of that node then costs the lease's outage grace only, not also a beat stream
+ * election.
  *
- * Pure: what the server said of a stream (its answer, read through a gate), and whether to ask
- * the stream's leader to step down now, given the rate limit, the bounded attempts and how fresh
- * the lease's last renewal is. The shell (stream-placement.ts) does the requests and the timers.
+ * Pure: what the server said of a stream (its answer, read through a gate), what it must avoid,
+ * and whether to ask the stream's leader to step down now, given the rate limit, the bounded
+ * attempts and how fresh the lease's last renewal is. The shell (stream-placement.ts) does the
+ * requests and the timers.
  */
 import type { GateResult } from '../kv-gate.js';
 
-/** `--stream-placement`: keep the beat-critical streams' leaders off the pulse leader's server, or not. */
+/** `--stream-placement`: keep the beat-critical streams' leaders off what they avoid, or not. */
 export type StreamPlacementMode = 'off' | 'away-from-leader';
 
 /** The values `--stream-placement` takes. */
@@ -28,11 +32,58 @@ export interface StreamLook {
   readonly followers: ReadonlyArray<{ readonly name: string; readonly current: boolean }>;
 }
 
+/**
+ * What a stream's leader must not share a server with; `reason` is the metric label of a
+ * step-down for it.
+ */
+export type AvoidRule =
+  /** The server the leading pulse is connected to. */
+  | { readonly kind: 'own-server'; readonly reason: 'colocated' }
+  /** The server that leads another stream (as seen in the same round). */
+  | { readonly kind: 'leader-of'; readonly stream: string; readonly reason: string };
+
+/** The own-server rule (metric label `colocated`). */
+export const AVOID_OWN_SERVER: AvoidRule = { kind: 'own-server', reason: 'colocated' };
+
+/** A stream and what its leader avoids, first rule first. */
+export interface PlacedStream {
+  readonly stream: string;
+  readonly avoid: readonly AvoidRule[];
+}
+
+/** Where the other streams are led, as this round saw them (undefined: electing, or not answered). */
+export type LeadersSeen = ReadonlyMap<string, string | undefined>;
+
+/** The answer of {@link conflict}. */
+export type Conflict =
+  | { readonly kind: 'broken'; readonly reason: string }
+  | { readonly kind: 'clear' }
+  | { readonly kind: 'unknown' };
+
+/**
+ * Which rule a stream's leader breaks: its first rule whose server leads the stream (`broken`),
+ * none (`clear`), or none known to be broken while a rule's server is not known (`unknown`).
+ */
+export function conflict(
+  look: StreamLook,
+  avoid: readonly AvoidRule[],
+  ownServer: string | undefined,
+  leaders: LeadersSeen,
+): Conflict {
+  let unknown = false;
+  for (const rule of avoid) {
+    const server = rule.kind === 'own-server' ? ownServer : leaders.get(rule.stream);
+    if (server === undefined) unknown = true;
+    else if (server === look.leader) return { kind: 'broken', reason: rule.reason };
+  }
+  return unknown ? { kind: 'unknown' } : { kind: 'clear' };
+}
+
 /** The limits of the rule. */
 export interface PlacementRules {
   /** At most one step-down per stream this often. */
   readonly minIntervalMs: number;
-  /** Step-downs in a row after which the stream still (or again) sat on this server: then pause. */
+  /** Step-downs in a row after which the stream still (or again) broke a rule: then pause. */
   readonly maxAttempts: number;
   /** How long the pause after {@link maxAttempts} lasts. */
   readonly pauseMs: number;
@@ -60,7 +111,7 @@ export function placementRules(ttlMs: number): PlacementRules {
 export interface StreamRecord {
   /** When it last asked the stream's leader to step down. */
   readonly lastAt: number | undefined;
-  /** Step-downs since the stream was last seen led elsewhere. */
+  /** Step-downs since the stream was last seen led where it breaks no rule. */
   readonly attempts: number;
   /** Until when it leaves the stream alone after {@link PlacementRules.maxAttempts} attempts. */
   readonly pausedUntil: number | undefined;
@@ -84,8 +135,8 @@ export type PlacementVerdict =
   | { readonly kind: 'leave'; readonly why: LeaveReason }
   /** Led by this node's server, but the lease has not answered recently enough: look again after the next renewal. */
   | { readonly kind: 'wait-renewal' }
-  /** Ask its leader to step down; `reason` is the metric label. */
-  | { readonly kind: 'step-down'; readonly reason: 'colocated' }
+  /** Ask its leader to step down; `reason` is the broken rule's metric label. */
+  | { readonly kind: 'step-down'; readonly reason: string }
   /** Attempts used up: pause (one log line). */
   | { readonly kind: 'pause' };
 
@@ -93,8 +144,12 @@ export type PlacementVerdict =
 export interface PlacementInput {
   readonly now: number;
   readonly look: StreamLook;
+  /** What the stream's leader avoids. */
+  readonly avoid: readonly AvoidRule[];
   /** The server this node's connection is on (INFO `server_name`), when known. */
   readonly ownServer: string | undefined;
+  /** The other streams' leaders seen this round. */
+  readonly leaders: LeadersSeen;
   readonly record: StreamRecord;
   /** How long ago the lease last answered this node (a renewal), or null when it never did. */
   readonly renewalAgeMs: number | null;
@@ -104,10 +159,11 @@ export interface PlacementInput {
 /** Whether to ask `look.stream`'s leader to step down now (only a leading node asks). */
 export function judge(i: PlacementInput): PlacementVerdict {
   const { look, record, rules, now } = i;
-  if (!i.ownServer) return { kind: 'leave', why: 'server unknown' };
   if (look.replicas <= 1) return { kind: 'leave', why: 'single replica' };
   if (look.leader === undefined) return { kind: 'leave', why: 'electing' };
-  if (look.leader !== i.ownServer) return { kind: 'leave', why: 'led elsewhere' };
+  const c = conflict(look, i.avoid, i.ownServer, i.leaders);
+  if (c.kind === 'unknown') return { kind: 'leave', why: 'server unknown' };
+  if (c.kind === 'clear') return { kind: 'leave', why: 'led elsewhere' };
   // A step-down with no follower caught up would leave the stream electing for a while.
   if (!look.followers.some((f) => f.current)) return { kind: 'leave', why: 'no current follower' };
   if (record.pausedUntil !== undefined && now < record.pausedUntil) return { kind: 'leave', why: 'paused' };
@@ -115,12 +171,22 @@ export function judge(i: PlacementInput): PlacementVerdict {
   if (record.lastAt !== undefined && now - record.lastAt < rules.minIntervalMs)
     return { kind: 'leave', why: 'rate limited' };
   if (i.renewalAgeMs === null || i.renewalAgeMs > rules.freshRenewalMs) return { kind: 'wait-renewal' };
-  return { kind: 'step-down', reason: 'colocated' };
+  return { kind: 'step-down', reason: c.reason };
 }
 
-/** The record after a look: a stream seen led by another server starts counting attempts afresh. */
-export function afterLook(r: StreamRecord, look: StreamLook, ownServer: string | undefined): StreamRecord {
-  return look.leader !== undefined && look.leader !== ownServer && r.attempts > 0 ? { ...r, attempts: 0 } : r;
+/**
+ * The record after a look: a stream seen led where none of its rules is broken (all of them
+ * known) starts counting attempts afresh.
+ */
+export function afterLook(
+  r: StreamRecord,
+  look: StreamLook,
+  avoid: readonly AvoidRule[],
+  ownServer: string | undefined,
+  leaders: LeadersSeen,
+): StreamRecord {
+  if (look.leader === undefined || r.attempts === 0) return r;
+  return conflict(look, avoid, ownServer, leaders).kind === 'clear' ? { ...r, attempts: 0 } : r;
 }
 
 /** The record after a step-down was asked for at `now`. */

@@ -1,18 +1,21 @@
 /**
  * The shell of the placement rule (placement.ts; docs/spec.md §7 Election, terms and fencing,
  * "Stream placement"): while this node leads, it reads the stream info of each beat-critical
- * stream when it takes the lease and then every few seconds, and asks a stream led by its own
- * NATS server to step down (`$JS.API.STREAM.LEADER.STEPDOWN.<stream>`, an empty request: nats-server
- * 2.9 refuses any body, 2.11+ would take a preferred peer but picks a healthy caught-up one by
+ * stream when it takes the lease and then every few seconds, and asks a stream whose leader
+ * breaks one of its rules (led by this node's own NATS server; led by the lease stream's leader)
+ * to step down (`$JS.API.STREAM.LEADER.STEPDOWN.<stream>`, an empty request: nats-server 2.9
+ * refuses any body, 2.11+ would take a preferred peer but picks a healthy caught-up one by
  * itself). The request goes out just after a lease renewal was answered, so the lease has most of
  * its TTL left while the stream moves; renewals in the gap get "no responders", which the
  * KV-outage grace covers (outage.ts). One step-down per round, one line and one count each.
  */
 import type { Clock, Logger, TimerHandle } from '@backbeat/core';
 import { clusterNames, NatsBus, type Bus } from '@backbeat/transport';
+import { beatStreamNames } from '../emit/beat-stream.js';
 import type { Leadership } from './leader-elector.js';
 import {
   afterLook,
+  AVOID_OWN_SERVER,
   afterPause,
   afterStepDown,
   FRESH_RECORD,
@@ -20,29 +23,43 @@ import {
   gateStreamInfo,
   judge,
   placementRules,
+  type PlacedStream,
   type PlacementRules,
   type StreamLook,
   type StreamRecord,
 } from './placement.js';
 
 /**
- * The streams the beat cannot do without: whoever leads one of them is on the path of every lease
- * renewal and takeover. A stream added to the beat's path joins here with one line.
+ * The streams the beat cannot do without, and what each one's leader avoids: whoever leads the
+ * lease or state stream is on the path of every lease renewal and takeover, so they avoid the
+ * leading pulse's own server; the beat stream (`--beat-fencing server`) avoids the lease stream's
+ * leader, so one kill is never both the lease's outage grace and a beat stream election. It does
+ * not avoid the pulse's own server: cut off with that host, the majority's new leader publishes
+ * directly while its beat stream elects (the direct fallback), and two rules on three copies would
+ * leave one allowed server for an empty step-down to find. The lease stream comes first: the beat
+ * stream's rule reads its leader from the same round. A stream joins here with one line.
  */
-export function beatCriticalStreams(clusterId: string): string[] {
+export function beatCriticalStreams(clusterId: string, beatStream: boolean): PlacedStream[] {
   const n = clusterNames(clusterId);
-  return [
-    `KV_${n.leaseBucket}`, // the lease: renewal, takeover
-    `KV_${n.stateBucket}`, // the term counter and the tempo map
+  const lease = `KV_${n.leaseBucket}`;
+  const streams: PlacedStream[] = [
+    { stream: lease, avoid: [AVOID_OWN_SERVER] }, // the lease: renewal, takeover
+    { stream: `KV_${n.stateBucket}`, avoid: [AVOID_OWN_SERVER] }, // the term counter and the tempo map
   ];
+  if (beatStream)
+    streams.push({
+      stream: beatStreamNames(clusterId).stream,
+      avoid: [{ kind: 'leader-of', stream: lease, reason: 'with-lease' }],
+    });
+  return streams;
 }
 
 /** Options of {@link StreamPlacement}. */
 export interface StreamPlacementOptions {
   /** A NATS bus (on another bus there is no placement to keep). */
   readonly bus: Bus;
-  /** The streams to keep off this node's server, in order of importance. */
-  readonly streams: readonly string[];
+  /** The streams and what each one's leader avoids, in order of importance. */
+  readonly streams: readonly PlacedStream[];
   /** The lease TTL (the bucket's). */
   readonly ttlMs: number;
   /** The elector's view now: whether this node leads, its term, its last renewal. */
@@ -62,7 +79,7 @@ export interface StreamPlacementOptions {
 /** Poll period while waiting for a fresh lease renewal. */
 const RENEWAL_POLL_MS = 25;
 
-/** Keeps the beat-critical streams' leaders off this node's NATS server while it leads. */
+/** Keeps the beat-critical streams' leaders off what they avoid while this node leads. */
 export class StreamPlacement {
   readonly rules: PlacementRules;
   readonly #o: StreamPlacementOptions;
@@ -138,19 +155,23 @@ export class StreamPlacement {
 
   /** One look at every stream, and at most one step-down. */
   async #round(term: number): Promise<void> {
-    for (const stream of this.#o.streams) {
+    const leaders = new Map<string, string | undefined>();
+    for (const { stream, avoid } of this.#o.streams) {
       if (!this.#leads(term)) return;
       const look = await this.#look(stream);
       if (!look || !this.#leads(term)) continue;
+      leaders.set(stream, look.leader);
       const own = this.#ownServer();
       const before = this.#records.get(stream) ?? FRESH_RECORD;
-      let record = afterLook(before, look, own);
+      let record = afterLook(before, look, avoid, own, leaders);
       if (record !== before)
-        this.#o.logger.debug({ stream, leader: look.leader }, "stream leader is off this node's server");
+        this.#o.logger.debug({ stream, leader: look.leader }, 'stream leader breaks none of its rules now');
       const input = (): Parameters<typeof judge>[0] => ({
         now: this.#o.clock.now(),
         look,
+        avoid,
         ownServer: own,
+        leaders,
         record,
         renewalAgeMs: this.#renewalAgeMs(),
         rules: this.rules,
@@ -166,17 +187,22 @@ export class StreamPlacement {
       if (verdict.kind === 'pause') {
         record = afterPause(record, this.#o.clock.now(), this.rules);
         this.#records.set(stream, record);
-        const fields = { stream, server: own, attempts: this.rules.maxAttempts, pause_ms: this.rules.pauseMs };
+        const fields = {
+          stream,
+          server: look.leader,
+          attempts: this.rules.maxAttempts,
+          pause_ms: this.rules.pauseMs,
+        };
         this.#o.logger.warn(
           fields,
-          "the stream leader stays on this node's NATS server after step-downs; leaving it for a while",
+          'the stream leader stays where its placement avoids after step-downs; leaving it for a while',
         );
         continue;
       }
       this.#records.set(stream, record);
       if (verdict.kind !== 'step-down') continue;
       this.#records.set(stream, afterStepDown(record, this.#o.clock.now()));
-      if (await this.#stepDown(stream, own!, term, verdict.reason)) {
+      if (await this.#stepDown(stream, look.leader!, term, verdict.reason)) {
         this.#schedule(this.#o.followUpMs ?? 1000);
         return;
       }
@@ -229,9 +255,10 @@ export class StreamPlacement {
       return false;
     }
     this.#o.onStepDown(stream, reason);
+    const why = reason === 'colocated' ? "this leader's NATS server" : `a server its placement avoids (${reason})`;
     logger.info(
       { stream, server, term, reason },
-      "asked the stream's leader to step down: it ran on this leader's NATS server (docs/spec.md §7 Election, terms and fencing)",
+      `asked the stream's leader to step down: it ran on ${why} (docs/spec.md §7 Election, terms and fencing)`,
     );
     return true;
   }
@@ -243,13 +270,15 @@ export class StreamPlacement {
 
 /**
  * The placement a pulse node runs: none with `--stream-placement off`, without a KV lease, off a
- * NATS bus, or with unreplicated buckets (one server: nothing to move).
+ * NATS bus, or with unreplicated buckets (one server: nothing to move). The beat stream joins
+ * unless `--beat-fencing sender` (there is none then).
  */
 export function openStreamPlacement(i: {
   readonly options: {
     readonly bus: Bus;
     readonly clusterId: string;
     readonly streamPlacement: 'off' | 'away-from-leader';
+    readonly beatFencing: 'server' | 'sender' | undefined;
     readonly clock: Clock;
     readonly logger: Logger;
   };
@@ -263,7 +292,7 @@ export function openStreamPlacement(i: {
   const { bus, clusterId, streamPlacement, clock, logger } = i.options;
   if (streamPlacement === 'off' || i.leaseTtlMs === null || i.replicas <= 1 || !(bus instanceof NatsBus))
     return undefined;
-  const streams = beatCriticalStreams(clusterId);
+  const streams = beatCriticalStreams(clusterId, i.options.beatFencing !== 'sender');
   const { leadership, onStepDown } = i;
   return new StreamPlacement({ bus, streams, ttlMs: i.leaseTtlMs, leadership, clock, logger, onStepDown });
 }
