@@ -3,6 +3,7 @@
  * GET /tempo, /leader, /drift, /health, /ready), the gauges read at each scrape, and the entry it
  * announces in the presence bucket. Taken from the node's parts as they are at that instant.
  */
+import type { StreamPlacement } from './lease/stream-placement.js';
 import { hostname } from 'node:os';
 import { tempoAt } from '@backbeat/core';
 import { startPresence, type Presence } from '@backbeat/transport';
@@ -21,6 +22,8 @@ export interface NodeParts {
   observer?: FrameObserver;
   elector?: LeaderElector;
   clockCheck?: ClockCheck;
+  /** Stream placement (KV lease on replicated buckets only). */
+  placement?: StreamPlacement | undefined;
   /** The lease bucket's TTL (null without a KV lease). */
   leaseTtlMs: number | null;
 }

@@ -1,9 +1,8 @@
 /**
- * The pulse service (BACKBEAT-REQ-001..005): every node keeps the grid from the tempo map in
- * KV; the node holding the lease publishes one BeatFrame per phase, with its term in the
- * `Backbeat-Term` header, and a legacy {bar, beat} message per beat. This file wires the
- * parts: the tempo (tempo/), the elector and its clock check (lease/), the emission, the
- * own-frame observer, the counts and the status views.
+ * The pulse service (BACKBEAT-REQ-001..005): every node keeps the grid from the tempo map in KV; the node holding
+ * the lease publishes one BeatFrame per phase, with its term in the `Backbeat-Term` header, and a legacy {bar, beat}
+ * message per beat. This file wires the parts: the tempo (tempo/), the elector, its clock check and the stream
+ * placement (lease/), the emission (emit/), the own-frame observer, the counts and the status views.
  */
 import { Hlc, type SlotKey, type TempoMap } from '@backbeat/core';
 import { assertServerVersion, openStateBucket, resolveReplicas, retryTransient, subjects } from '@backbeat/transport';
@@ -15,7 +14,6 @@ import type { PublishedFrame } from './emit/slot-publisher.js';
 import type { Leadership } from './lease/leader-elector.js';
 import { openElector } from './lease/open-elector.js';
 import { later } from './lease/records.js';
-import { openStreamPlacement, type StreamPlacement } from './lease/stream-placement.js';
 import { createPulseMetrics, type PulseMetrics } from './metrics.js';
 import { NodeCounts } from './node-counts.js';
 import { NodeEmitter } from './node-emitter.js';
@@ -34,11 +32,7 @@ export class Pulse {
   /** Tempo, observer, elector and clock check, as they start. */
   readonly #p: NodeParts = { leaseTtlMs: null };
   #presence: Presence | undefined;
-  /** Replica count (and mismatch handler) of every bucket this node opens. */
-  #replicas: ReplicaOptions = { replicas: 1 };
   #emitter: NodeEmitter | undefined;
-  /** Keeps the beat-critical streams' leaders off this node's NATS server while it leads. */
-  #placement: StreamPlacement | undefined;
   readonly #fence = new SharedFence();
   readonly #counts: NodeCounts;
   /** The term this node knows (the lease's). */
@@ -102,8 +96,11 @@ export class Pulse {
     // a count the server cannot change is one log line.
     const replicas = await resolveReplicas(bus, this.options.replicas);
     assertServerVersion(bus, replicas, logger);
-    this.#replicas = { replicas, onMismatch: (e) => logger.warn({ code: e.code, ...e.context }, e.message) };
-    const open = (): ReturnType<typeof openStateBucket> => openStateBucket(bus, clusterId, this.#replicas);
+    const buckets: ReplicaOptions = {
+      replicas,
+      onMismatch: (e) => logger.warn({ code: e.code, ...e.context }, e.message),
+    };
+    const open = (): ReturnType<typeof openStateBucket> => openStateBucket(bus, clusterId, buckets);
     const stateKv = await retryTransient(open, { what: 'opening the state bucket', clock, logger });
     const p = this.#p;
     p.tempo = new NodeTempo(stateKv, {
@@ -127,19 +124,13 @@ export class Pulse {
     p.observer.start();
     const setup = await openElector({
       options: this.options,
-      replicas: this.#replicas,
+      replicas: buckets,
       fence: this.#fence,
       lastSlot: () => this.#floor(),
       onRefused: (key) => this.metrics.kvValuesRefused.inc({ key }),
-    });
-    Object.assign(p, setup);
-    this.#placement = openStreamPlacement({
-      options: this.options,
-      replicas,
-      leaseTtlMs: setup.leaseTtlMs,
-      leadership: () => setup.elector.leadership(),
       onStepDown: (stream, reason) => this.metrics.streamStepdowns.inc({ stream, reason }),
     });
+    Object.assign(p, setup);
     setup.elector.onChange((l) => this.#onLeadership(l));
     const o = this.options;
     this.#emitter = new NodeEmitter({
@@ -177,7 +168,7 @@ export class Pulse {
   async #teardown(): Promise<void> {
     this.#fence.close();
     await this.#emitter?.stop();
-    await this.#placement?.stop();
+    await this.#p.placement?.stop();
     this.#p.tempo?.stop();
     await this.#p.elector?.stop();
     await this.#presence?.stop();
@@ -196,7 +187,7 @@ export class Pulse {
 
   #onLeadership(l: Leadership): void {
     this.#term = l.term;
-    this.#placement?.leadership(l);
+    this.#p.placement?.leadership(l);
     const floor = this.#floor();
     this.#emitter?.setFloor(floor);
     const began = this.#counts.leadership(l, floor);
@@ -225,9 +216,7 @@ export class Pulse {
     return this.#p.tempo!.request(req);
   }
 
-  #snapshot(): views.PulseSnapshot {
-    return nodeSnapshot(this.options, this.#state, this.#p, this.#canPublish());
-  }
+  #snapshot = (): views.PulseSnapshot => nodeSnapshot(this.options, this.#state, this.#p, this.#canPublish());
 
   /** GET /tempo. */
   tempoStatus(): views.TempoStatus {

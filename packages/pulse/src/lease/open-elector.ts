@@ -4,7 +4,8 @@
  * bucket's TTL against `--lease-ttl` (the TTL that expires the lease is the bucket's, docs/spec.md
  * §7 Election, terms and fencing and §12 Known pitfalls), starts the clock check, and opens the
  * lease and state buckets a second time with a short request timeout, so a KV outage and its end
- * show at once (docs/decisions/0002-kv-outage-grace.md).
+ * show at once (docs/decisions/0002-kv-outage-grace.md). With the lease comes the stream placement
+ * that keeps the lease's streams led away from this node's server (docs/spec.md §7 Election, terms and fencing).
  */
 import { clusterNames, openLeaseBucket, retryTransient, type KvBucket, type ReplicaOptions } from '@backbeat/transport';
 import type { SlotKey } from '@backbeat/core';
@@ -17,6 +18,7 @@ import { KvLeaseElector } from './kv-lease-elector.js';
 import type { LeaderElector } from './leader-elector.js';
 import { leaseRequestTimeoutMs } from './outage.js';
 import { SingleNodeElector } from './single-node-elector.js';
+import { openStreamPlacement, type StreamPlacement } from './stream-placement.js';
 
 /** What {@link openElector} needs from the pulse. */
 export interface OpenElectorInput {
@@ -29,6 +31,8 @@ export interface OpenElectorInput {
   readonly lastSlot: () => SlotKey | undefined;
   /** Called for each refused (malformed) lease or term value. */
   readonly onRefused: (key: GatedKey) => void;
+  /** Called for each stream leader this node asks to step down (stream placement). */
+  readonly onStepDown: (stream: string, reason: string) => void;
 }
 
 /** The elector and what came with it. */
@@ -38,6 +42,8 @@ export interface OpenedElector {
   readonly clockCheck: ClockCheck | undefined;
   /** The lease bucket's TTL (null without a KV lease). */
   readonly leaseTtlMs: number | null;
+  /** Keeps the beat-critical streams' leaders placed while this node leads (KV lease, replicated buckets). */
+  readonly placement?: StreamPlacement | undefined;
 }
 
 /**
@@ -84,5 +90,12 @@ export async function openElector(i: OpenElectorInput): Promise<OpenedElector> {
       validUntil > 0 ? i.fence.open(validUntil, term, quorumUntil) : i.fence.close(),
     onRefused: (key) => i.onRefused(key),
   });
-  return { elector: lease, clockCheck, leaseTtlMs: ttlMs };
+  const placement = openStreamPlacement({
+    options: i.options,
+    replicas: i.replicas.replicas ?? 1,
+    leaseTtlMs: ttlMs,
+    leadership: () => lease.leadership(),
+    onStepDown: i.onStepDown,
+  });
+  return { elector: lease, clockCheck, leaseTtlMs: ttlMs, placement };
 }
