@@ -55,4 +55,3 @@ export class AgentInBar {
     this.seqs.push(seq);
   }
 }
-

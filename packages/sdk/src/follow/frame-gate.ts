@@ -21,7 +21,14 @@ import type { DropReason } from './beat-types.js';
 import { ClockOffsetEstimator } from './clock-offset.js';
 import { FollowerEffects } from './follower-effects.js';
 import { frameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
-import type { AcceptedFrame, FrameGateOptions, GateListener, IncomingFrame, LeaseView, MapSource } from './gate-types.js';
+import type {
+  AcceptedFrame,
+  FrameGateOptions,
+  GateListener,
+  IncomingFrame,
+  LeaseView,
+  MapSource,
+} from './gate-types.js';
 import { GridMemo } from './grid-memo.js';
 import { mapFromFrame, startsOnLearnedGrid } from './learned-map.js';
 import { GRID_TOLERANCE_MS, onGrid } from './on-grid.js';
