@@ -15,9 +15,11 @@
  *   (e) one way: what the leader's host sends is dropped 10 s; what it receives still arrives
  * A cut drops packets (TCP sees silence). Prints one table; BENCH_JSON=<file> writes the rows;
  * CHAOS_FAULTS=a,c2 runs only those; CHAOS_SETTLE_MS (default 6000) is the observation after
- * each heal. Exit code 1 when a row breaks a bound a partition is to meet (rowOk below; what
- * is met today: docs/spec.md §7 Election, terms and fencing, Network partitions). Bounded (about six minutes); everything it made is removed, also
- * on failure or SIGINT.
+ * each heal. Exit code 1 when a row breaks a bound a partition is to meet (rowOk in
+ * partition-table.mjs; what is met today: docs/spec.md §7 Election, terms and fencing, Network
+ * partitions). Bounded (about six minutes); everything it made is removed, also on failure or
+ * SIGINT. The faults are in partition-faults.mjs, the observers' output is parsed in
+ * partition-observations.mjs, and the partition columns are computed in partition-figures.mjs.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,10 @@ import { NetCluster, waitFor } from '@backbeat/testing';
 import { decodeLeaseRecord, NatsBus, STATE_KEYS, statusStreamConfig } from '@backbeat/transport';
 import { CLI } from './fleet.mjs';
 import { claimTotals, measure, storedClaims } from './observe.mjs';
+import { partitionFaults } from './partition-faults.mjs';
+import { lateClaimsByAgent, partitionFigures } from './partition-figures.mjs';
+import { readObservations } from './partition-observations.mjs';
+import { formatTable, rowOk } from './partition-table.mjs';
 
 const OBSERVER = new URL('./net-observer.mjs', import.meta.url).pathname;
 const S = Object.freeze({ clusterId: 'chaos', bpm: 120, bar: 4, leaseTtlMs: 2000 });
@@ -92,55 +98,9 @@ const startedRe = {
   observer: /observer h\d started/,
 };
 
-/** What each host's observer printed, parsed as it comes (kept across a restart of the observer). */
+/** What each host's observer printed (kept across a restart of the observer). */
 const seen = new Map();
-function observations() {
-  for (const [id, p] of procs) {
-    if (p.kind !== 'observer') continue;
-    const host = net.hosts[p.host].name;
-    let o = seen.get(id);
-    if (!o) {
-      o = {
-        proc: p.proc,
-        offset: 0,
-        rec: { host, frames: [], reports: [] },
-        probe: {
-          host,
-          fired: [],
-          acked: 0,
-          failed: 0,
-          failures: [],
-          client: { options: { agentId: `chaos:sdk-${host}` } },
-        },
-      };
-      seen.set(id, o);
-    }
-    if (o.proc !== p.proc) Object.assign(o, { proc: p.proc, offset: 0 });
-    const text = p.proc.stdout;
-    const end = text.lastIndexOf('\n') + 1;
-    if (end <= o.offset) continue;
-    for (const line of text.slice(o.offset, end).split('\n')) {
-      if (!line.startsWith('{')) continue;
-      let x;
-      try {
-        x = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      if (x.k === 'f') o.rec.frames.push(x);
-      else if (x.k === 'r') o.rec.reports.push(x);
-      else if (x.k === 's') o.probe.fired.push(x);
-      else if (x.k === 'a') o.probe.acked += 1;
-      else if (x.k === 'x') {
-        o.probe.failed += 1;
-        o.probe.failures.push(x);
-      }
-    }
-    o.offset = end;
-  }
-  const all = [...seen.values()];
-  return { recorders: all.map((o) => o.rec), probes: all.map((o) => o.probe) };
-}
+const observations = () => readObservations(seen, procs, net.hosts);
 
 /** A bus for the runner's own reads, through the control path to host i's node. */
 async function runnerBus(i) {
@@ -214,216 +174,6 @@ async function placeStreams(want, host) {
   }
 }
 
-const faults = [
-  {
-    name: 'a',
-    title: "leader's host isolated 10 s",
-    run: async () => {
-      const l = await leaderHost();
-      await placeStreams(false, l.host);
-      log(`(a) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}) for 10 s`);
-      await net.isolate(l.host);
-      await hold(10_000);
-      await net.heal();
-      return { minority: [l.host] };
-    },
-  },
-  {
-    name: 'b',
-    title: "follower's host isolated 10 s",
-    run: async () => {
-      const l = await leaderHost();
-      const h = l.host === 0 ? 1 : 0;
-      log(
-        `(b) isolating ${net.hosts[h].name} (the follower pulse's host; leader ${l.id} on ${net.hosts[l.host].name}) for 10 s`,
-      );
-      await net.isolate(h);
-      await hold(10_000);
-      await net.heal();
-      return { minority: [h] };
-    },
-  },
-  {
-    name: 'c',
-    title: "clients cut from the leader's NATS node 10 s",
-    run: async () => {
-      const l = await leaderHost();
-      log(
-        `(c) cutting tcp port 4222 on ${net.hosts[l.host].name} (leader ${l.id}) for 10 s: its clients lose it, routes stay`,
-      );
-      await net.cutPort(l.host, 4222);
-      await hold(10_000);
-      await net.heal();
-      return { minority: [l.host] };
-    },
-  },
-  {
-    name: 'c2',
-    title: "leader's host isolated 10 s, its node leading lease+state",
-    run: async () => {
-      const l = await leaderHost();
-      await placeStreams(true, l.host);
-      log(
-        `(c2) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}; its node leads the lease and state streams) for 10 s`,
-      );
-      await net.isolate(l.host);
-      await hold(10_000);
-      await net.heal();
-      return { minority: [l.host] };
-    },
-  },
-  {
-    name: 'd',
-    title: "flapping: leader's host isolated 5 s, healed, again 5 s",
-    run: async () => {
-      const l = await leaderHost();
-      await placeStreams(false, l.host);
-      log(`(d) isolating ${net.hosts[l.host].name} (leader ${l.id}) 5 s, heal, 1 s, isolate again 5 s`);
-      await net.isolate(l.host);
-      await hold(5000);
-      await net.heal();
-      await hold(1000);
-      await net.isolate(l.host);
-      await hold(5000);
-      await net.heal();
-      return { minority: [l.host] };
-    },
-  },
-  {
-    name: 'e',
-    title: "one way: leader's host sends nothing 10 s",
-    run: async () => {
-      const l = await leaderHost();
-      await placeStreams(false, l.host);
-      log(`(e) dropping what ${net.hosts[l.host].name} (leader ${l.id}) sends, for 10 s; it still receives`);
-      for (const h of net.hosts) if (h.index !== l.host) await net.cutOneWay(l.host, h.index);
-      await hold(10_000);
-      await net.heal();
-      return { minority: [l.host] };
-    },
-  },
-];
-
-/**
- * The partition columns of one row: the dual-leader window (two terms both delivered on time,
- * before their deadline, to any observer), deliveries of an older term after any observer
- * had a newer one, and SDK slots missed or fired twice per host.
- */
-function partitionFigures(obs, p) {
-  const inPhase = (x) => x.at >= p.from && x.at <= p.to;
-  const frames = obs.recorders.flatMap((r) => r.frames.map((f) => ({ ...f, host: r.host }))).filter((f) => f.slot >= 0);
-  frames.sort((a, b) => a.at - b.at);
-  // On time: delivered before the phase's deadline.
-  const onTime = new Map();
-  for (const f of frames.filter(inPhase)) {
-    if (f.at > f.deadline) continue;
-    const t = onTime.get(f.term) ?? { first: f.at, last: f.at };
-    t.first = Math.min(t.first, f.at);
-    t.last = Math.max(t.last, f.at);
-    onTime.set(f.term, t);
-  }
-  let dual = 0;
-  for (const [ta, a] of onTime) for (const [tb, b] of onTime) if (ta < tb) dual = Math.max(dual, a.last - b.first);
-  // Older term after newer: any observer, in arrival order over the whole run so far.
-  let maxTerm = -1;
-  let older = 0;
-  let olderLateMs = 0;
-  const olderByHost = {};
-  for (const f of frames) {
-    if (f.term < maxTerm && inPhase(f)) {
-      older += 1;
-      olderLateMs = Math.max(olderLateMs, f.at - f.deadline);
-      olderByHost[f.host] = (olderByHost[f.host] ?? 0) + 1;
-    }
-    maxTerm = Math.max(maxTerm, f.term);
-  }
-  const terms = [...new Set(frames.filter(inPhase).map((f) => f.term))].sort((a, b) => a - b);
-  const sdk = {};
-  for (const probe of obs.probes) {
-    let last;
-    let missed = 0;
-    let twice = 0;
-    for (const s of probe.fired) {
-      if (inPhase(s) && last !== undefined) {
-        if (s.slot <= last) twice += 1;
-        else missed += s.slot - last - 1;
-      }
-      last = last === undefined ? s.slot : Math.max(last, s.slot);
-    }
-    sdk[probe.host] = { missed, twice };
-  }
-  return {
-    dual_leader_ms: Math.max(0, Math.round(dual)),
-    older_term_after_newer: older,
-    older_term_latest_ms: Math.round(olderLateMs),
-    older_by_host: olderByHost,
-    terms,
-    sdk,
-  };
-}
-
-/**
- * A row passes the bounds a partition is to meet (docs/operations.md, The partition chaos table):
- * majority gap within TTL + 1 s, dual-leader window at most 1 s, no older term after a newer,
- * no SDK slot fired twice, one report per bar.
- */
-function rowOk(r) {
-  return (
-    r.gap_ms <= r.bound_ms &&
-    r.dual_leader_ms <= 1000 &&
-    r.older_term_after_newer === 0 &&
-    Object.values(r.sdk).every((x) => x.twice === 0) &&
-    r.bars_without_one_report === 0
-  );
-}
-
-function formatTable(rows) {
-  const head = [
-    'fault',
-    'majority gap ms (bound)',
-    'dual-leader ms',
-    'older term after newer (latest ms past deadline)',
-    'terms',
-    'sdk missed/twice h1 h2 h3',
-    'claims acked/counted+late',
-    'reports/bars',
-    'ok',
-  ];
-  const lines = rows.map((r) => [
-    `(${r.fault}) ${r.title}`,
-    `${r.gap_ms} (${r.bound_ms})`,
-    String(r.dual_leader_ms),
-    `${r.older_term_after_newer} (${r.older_term_latest_ms})`,
-    r.terms.join(','),
-    Object.keys(r.sdk)
-      .sort()
-      .map((h) => `${r.sdk[h].missed}/${r.sdk[h].twice}`)
-      .join(' '),
-    `${r.claims_acked}/${r.claims_counted}+${r.claims_counted_late}`,
-    `${r.reports}/${r.bars}`,
-    rowOk(r) ? 'yes' : 'NO',
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
-}
-
-/**
- * Claims the stream stored after the first report of their bar reached any observer, per
- * agent: the ones a report can only carry as late (where the late claims come from).
- */
-function lateClaimsByAgent(obs, stored) {
-  const reportAt = new Map();
-  for (const r of obs.recorders)
-    for (const x of r.reports) reportAt.set(x.window, Math.min(reportAt.get(x.window) ?? Infinity, x.at));
-  const out = {};
-  for (const c of stored.all) {
-    const at = reportAt.get(c.window);
-    if (at !== undefined && c.time > at) out[c.agent] = (out[c.agent] ?? 0) + 1;
-  }
-  return out;
-}
-
 let exitCode = 1;
 try {
   net = await NetCluster.start({ hosts: 3, nats: true, clusterName: 'chaos' });
@@ -474,6 +224,7 @@ try {
     message: 'a bar report on every host',
   });
   log('fleet up: frames and reports on every host');
+  const faults = partitionFaults({ net, leaderHost, placeStreams, log });
   const phases = [];
   for (const f of faults) {
     if (only && !only.has(f.name)) continue;

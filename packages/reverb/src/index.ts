@@ -26,8 +26,9 @@ export { ED25519_BACKEND, verifyEd25519, publicKeyFromRaw } from './ed25519.js';
 export type { PublicKey } from './ed25519.js';
 export { checkClaim } from './ledger/check-claim.js';
 export type { Verdict, IngestContext } from './ledger/check-claim.js';
-export { WindowAggregation, ISSUE_KINDS, ROTATION_PROBLEMS, issueText } from './ledger/window.js';
-export type { IssueKind } from './ledger/window.js';
+export { WindowAggregation } from './ledger/window.js';
+export { ISSUE_KINDS, ROTATION_PROBLEMS, issueText } from './ledger/issue-kinds.js';
+export type { IssueKind } from './ledger/issue-kinds.js';
 export { readReports, decodeStoredReport } from './history.js';
 export type { ReportPage, ReportQuery } from './history.js';
 export {

@@ -10,7 +10,7 @@ export { countClaim, MAX_HLC_AHEAD_MS } from './ledger/claims.js';
 export { HandledSeqs } from './ledger/handled-seqs.js';
 export { HandledWaiters } from './handled-waiters.js';
 export { WindowStore } from './ledger/window-store.js';
-export { compareHlcText } from './ledger/window.js';
+export { compareHlcText } from './ledger/hlc-text.js';
 export { planRecovery } from './ledger/recovery-plan.js';
 export type { RecoveryPlan, RecoveryInput } from './ledger/recovery-plan.js';
 export { reportTiming } from './ledger/report-timing.js';

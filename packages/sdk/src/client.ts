@@ -21,7 +21,7 @@ import { runWithBudget } from './budget.js';
 import { claimMessage, type ClaimInput, type ClaimMessage } from './claims/claim-message.js';
 import { ClaimSender } from './claims/claim-sender.js';
 import { ClaimInvalidError, ClaimTooLargeError, ClientStoppedError, NoBeatError } from './errors.js';
-import type { LeaseView, MapSource } from './follow/frame-gate.js';
+import type { LeaseView, MapSource } from './follow/gate-types.js';
 import type { BeatCallback, Timing } from './follow/beat-types.js';
 import { BeatFollower } from './follow/follower.js';
 import { SdkMetrics, type SdkMetricsSnapshot } from './metrics.js';

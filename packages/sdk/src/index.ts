@@ -14,8 +14,8 @@
  */
 export { createClient, Client } from './client.js';
 export type { ClaimInput, ClientHealth, ClientState } from './client.js';
-export type { BeatCallback, BeatInfo, BeatSource, Timing } from './follow/beat-types.js';
-export type { DropReason, LeaseView, MapSource } from './follow/frame-gate.js';
+export type { BeatCallback, BeatInfo, BeatSource, DropReason, Timing } from './follow/beat-types.js';
+export type { LeaseView, MapSource } from './follow/gate-types.js';
 export type { SdkMetricsSnapshot } from './metrics.js';
 export type { ClientOptions, ResolvedClientOptions } from './options.js';
 export {

@@ -3,7 +3,7 @@
  * and durable pull consumers. Every failure surfaces as one of the transport's typed errors.
  */
 import { InvalidArgumentError } from '@backbeat/core';
-import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type {
   Bus,
@@ -19,11 +19,14 @@ import { MSG_ID_HEADER } from './bus.js';
 import { NotConnectedError } from './errors.js';
 import type { KvBucket, KvBucketOptions } from './kv-types.js';
 import { mapNatsError } from './nats-errors.js';
-import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
+import { toNatsHeaders } from './nats-headers.js';
 import { CREATE_TIMEOUT_MS, createManager } from './nats-create.js';
 import { openNatsKv } from './nats-kv.js';
+import { toBusMsg } from './nats-msg.js';
 import { natsConnectOptions, type NatsConfig } from './nats-options.js';
 import { natsGetStreamMsg, natsReadStream, natsStreamState } from './nats-read.js';
+import { resetNatsSocket } from './nats-reset.js';
+import { natsClustered, natsServersSeen, natsServerVersion } from './nats-server-info.js';
 import { natsConsume, natsDeleteConsumer, natsEnsureStream, natsListConsumers } from './nats-streams.js';
 import type {
   Consumer,
@@ -125,23 +128,17 @@ export class NatsBus implements Bus {
 
   /** The version of the server this bus is connected to, from its INFO (`2.14.10`). */
   get serverVersion(): string | undefined {
-    return this.nc.info?.version;
+    return natsServerVersion(this.nc);
   }
 
   /** True when the server this bus is connected to belongs to a cluster (its INFO names one). */
   get clustered(): boolean {
-    return typeof this.nc.info?.cluster === 'string' && this.nc.info.cluster.length > 0;
+    return natsClustered(this.nc);
   }
 
-  /**
-   * Servers of the cluster this connection sees now: the client URLs the server announces
-   * (`connect_urls`, kept current as routes come and go), at least 1. A server started with
-   * `no_advertise` announces none: then 1.
-   */
+  /** Servers of the cluster this connection sees now, at least 1 (nats-server-info.ts). */
   get serversSeen(): number {
-    if (!this.clustered) return 1;
-    const urls = new Set(this.nc.info?.connect_urls ?? []);
-    return Math.max(1, urls.size);
+    return natsServersSeen(this.nc);
   }
 
   /** The JetStream manager, made once. */
@@ -300,16 +297,7 @@ export class NatsBus implements Bus {
 
   dropConnection(): void {
     if (this.#closed || this.nc.isClosed() || !this.#connected) return;
-    // nc.reconnect() closes gracefully: it first waits for the socket to take an empty
-    // write, which a stalled socket never does, and a plain close still lets the kernel send
-    // what it holds. A TCP reset discards the socket's buffers; its 'close' event then drives
-    // nats.js's ordinary reconnect, which also discards the client's own outbound buffer.
-    type Sock = { destroy(): void; resetAndDestroy?: () => void };
-    const socket = (this.nc as unknown as { protocol?: { transport?: { socket?: Sock } } }).protocol?.transport?.socket;
-    if (socket) {
-      if (socket.resetAndDestroy) socket.resetAndDestroy();
-      else socket.destroy();
-    } else void this.nc.reconnect().catch(() => {});
+    resetNatsSocket(this.nc);
   }
 
   status(): BusStatus {
@@ -342,14 +330,4 @@ export class NatsBus implements Bus {
     await (this.#owned ? this.nc.closed() : Promise.resolve());
     this.#listeners.clear();
   }
-}
-
-function toBusMsg(m: Msg): BusMsg {
-  return Object.freeze({
-    subject: m.subject,
-    data: m.data,
-    headers: fromNatsHeaders(m.headers),
-    reply: m.reply || undefined,
-    respond: (data: Uint8Array, headers?: Headers) => m.respond(data, { headers: toNatsHeaders(headers) }),
-  });
 }

@@ -7,7 +7,7 @@ import { AGENT_ID_HEADER, parseStatusClaim, SIGNATURE_HEADER, type StatusClaim }
 import type { Headers } from '@backbeat/transport';
 import type { SignatureMode } from '../options.js';
 import type { SignatureCheck, TrustStore } from '../trust.js';
-import type { IssueKind } from './window.js';
+import type { IssueKind } from './issue-kinds.js';
 
 /** What to do with a claim. */
 export type Verdict =

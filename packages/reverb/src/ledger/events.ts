@@ -8,7 +8,7 @@ import type { BarReport } from '@backbeat/contracts';
 import type { Headers } from '@backbeat/transport';
 import type { SignatureCheck, TrustStore } from '../trust.js';
 import type { Downbeat } from './report-timing.js';
-import type { IssueKind } from './window.js';
+import type { IssueKind } from './issue-kinds.js';
 
 /**
  * Where a claim came from: a first delivery, a redelivery, or the claim stream re-read at

@@ -11,11 +11,12 @@ import type { BeatFrame } from '@backbeat/contracts';
 import type { Bus } from '@backbeat/transport';
 import type { SdkMetrics } from '../metrics.js';
 import { joinBeatHub } from './beat-hub.js';
-import type { BeatCallback, BeatInfo, Timing } from './beat-types.js';
+import type { BeatCallback, BeatInfo, DropReason, Timing } from './beat-types.js';
 import { slotToPrepare, step } from './follower-machine.js';
 import { FollowerEffects, type FollowerEffect } from './follower-effects.js';
 import { initialFollowerState, type FollowerEvent, type FollowerState } from './follower-state.js';
-import type { AcceptedFrame, DropReason, FrameGate, GateListener, LeaseView, MapSource } from './frame-gate.js';
+import type { FrameGate } from './frame-gate.js';
+import type { AcceptedFrame, GateListener, LeaseView, MapSource } from './gate-types.js';
 import { withHlc } from './grid-memo.js';
 import type { SlotTimer } from './slot-timer.js';
 

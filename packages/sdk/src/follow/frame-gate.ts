@@ -15,83 +15,26 @@
  * No header value turns a check off: with no lease to read (a single-node pulse, or a KV the
  * client may not read) there is no term fencing at all, and the grid checks still hold.
  */
-import {
-  compareSlots,
-  slot,
-  windowId,
-  type BeatPosition,
-  type Clock,
-  type TempoMap,
-  type TimerHandle,
-} from '@backbeat/core';
+import { compareSlots, windowId, type BeatPosition, type Clock, type TempoMap, type TimerHandle } from '@backbeat/core';
 import { parseBeatFrame, parseTermHeader, type BeatFrame } from '@backbeat/contracts';
 import type { DropReason } from './beat-types.js';
-import { ClockOffsetEstimator, type OffsetReading } from './clock-offset.js';
+import { ClockOffsetEstimator } from './clock-offset.js';
 import { FollowerEffects } from './follower-effects.js';
 import { frameTemplate, matchFrameTemplate, type FrameTemplate } from './frame-template.js';
-import { mapFromFrame, startsOnLearnedGrid } from './learned-map.js';
+import type {
+  AcceptedFrame,
+  FrameGateOptions,
+  GateListener,
+  IncomingFrame,
+  LeaseView,
+  MapSource,
+} from './gate-types.js';
 import { GridMemo } from './grid-memo.js';
+import { mapFromFrame, startsOnLearnedGrid } from './learned-map.js';
+import { GRID_TOLERANCE_MS, onGrid } from './on-grid.js';
 
-/** deadline_at has millisecond precision: agreement within this is agreement. */
-export const GRID_TOLERANCE_MS = 1;
 /** Longest a frame is held while the lease or the tempo map is re-read. */
 export const HOLD_MS = 250;
-
-export type { DropReason };
-
-/** What the client knows about the lease (docs/spec.md §7 Election, terms and fencing). */
-export type LeaseView =
-  | { readonly state: 'held'; readonly term: number; readonly nodeId: string }
-  /** No lease bucket (a single-node pulse) or no lease in it (between two leaders). */
-  | { readonly state: 'absent'; readonly reason: string }
-  /** The lease cannot be read (permissions, a bad value): no term fencing, grid checks only. */
-  | { readonly state: 'unreadable'; readonly reason: string };
-
-/** Where the gate's tempo map came from. */
-export type MapSource = 'kv' | 'frames' | 'none';
-
-/** A frame as it arrived: parsed once for every client of the bus. */
-export interface IncomingFrame {
-  /** The valid frame, or undefined when the body broke INT-A (`error` says why). */
-  readonly frame?: BeatFrame;
-  readonly error?: string;
-  /** The raw `Backbeat-Term` header value. */
-  readonly termHeader: string | undefined;
-  /** clock.now() at receipt. */
-  readonly receivedAt: number;
-}
-
-/** A frame that passed every check, with its slot on the client's grid. */
-export interface AcceptedFrame {
-  /** An accepted frame is, as it is, the follower machine's `frame` event (follower-state.ts). */
-  readonly kind: 'frame';
-  readonly frame: BeatFrame;
-  readonly pos: BeatPosition;
-  readonly term: number | null;
-  readonly receivedAt: number;
-  /** The clock-offset estimate once this frame was sampled. */
-  readonly offset: OffsetReading;
-}
-
-/** What a gate tells each client. */
-export interface GateListener {
-  accept(f: AcceptedFrame): void;
-  /** Called on every listener once all of them had {@link accept}: bookkeeping after the callbacks. */
-  settle?(): void;
-  /** `log` is true for one listener only, so a thousand clients log a drop once. */
-  drop(reason: DropReason, detail: string, log: boolean): void;
-  /** The tempo map changed (from KV or learned from a frame). */
-  mapChanged(): void;
-  leaseChanged(lease: LeaseView): void;
-}
-
-/** Options of a {@link FrameGate}. */
-export interface FrameGateOptions {
-  /** How far before its slot a frame may arrive (clock offset + jitter), ms. */
-  aheadMs: number;
-  /** Re-read the lease or the tempo map from KV (the gate holds a frame meanwhile). */
-  refresh?(what: 'lease' | 'map'): void;
-}
 
 interface Held {
   readonly incoming: IncomingFrame;
@@ -336,24 +279,4 @@ export class FrameGate {
     this.#learn(frame, deadline);
     return true;
   }
-}
-
-/**
- * The frame's slot on `map` when every field agrees with it, else null. `windowIdOf` may be a
- * memo of core's `windowId` (a sha256).
- */
-export function onGrid(
-  map: TempoMap,
-  clusterId: string,
-  frame: BeatFrame,
-  deadline: number,
-  windowIdOf: (clusterId: string, downbeatIndex: number) => string = windowId,
-): BeatPosition | null {
-  const p = map.phases.indexOf(frame.phase);
-  if (p < 0 || !Number.isSafeInteger(frame.beat_index) || frame.beat_index < map.segments[0]!.startBeat) return null;
-  const s = slot(map, frame.beat_index, p);
-  if (Math.abs(s.tempoBpm - frame.tempo_bpm) > 1e-9 || s.downbeat !== frame.downbeat) return null;
-  if (!(Math.abs(s.phaseEnd - deadline) <= GRID_TOLERANCE_MS)) return null;
-  if (frame.window_id !== windowIdOf(clusterId, s.downbeatIndex)) return null;
-  return s;
 }
