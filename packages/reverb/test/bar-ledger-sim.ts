@@ -230,7 +230,12 @@ export function run(seed: number, rates: Rates) {
       if ((r.ledger.handled.upTo ?? 0) < cut) readUntil((m) => m.seq > cut);
       apply(r, { type: 'build', fromBeat: next, wall: now, hlc: `${now.toString(16)}:0000:0000` }, now);
       answer(r, now);
-      if (r.ledger.reportedUpTo! < next) return restart(r, now); // the store failed: start again
+      if (r.ledger.reportedUpTo! < next) {
+        // The store failed, or its answer was lost: start again. A copy of its own that it stored without hearing
+        // so is then the record it finds as the last report: it never calls that copy its own.
+        if (reports.get(next)?.by === r.id) unanswered.add(next);
+        return restart(r, now);
+      }
     }
     const target = lastSeqAt(now);
     readUntil((m) => m.seq > target);
