@@ -1,10 +1,9 @@
 /**
- * Follows the beat for one client (BACKBEAT-REQ-040, REQ-003, docs/spec.md §8 Degradation and
- * grid timing): the shell around the pure machine of follower-machine.ts, which decides which
- * slot fires when. This class turns the gate's verdicts (frame-gate.ts) and the shared slot
- * timer's wake-ups (slot-timer.ts) into machine events, and carries out the effects: it calls
- * the client's beat callbacks exactly once per (beat, phase), in grid order, arms the timer,
- * merges HLCs and records metrics and health. {@link BeatFollower.follow} joins the bus's beat hub.
+ * Follows the beat for one client (BACKBEAT-REQ-040, REQ-003, docs/spec.md §8 Degradation and grid timing): the
+ * shell around the pure machine of follower-machine.ts, which decides which slot fires when. This class turns the
+ * gate's verdicts (frame-gate.ts) and the shared slot timer's wake-ups (slot-timer.ts) into machine events, and
+ * carries out the effects: it calls the client's beat callbacks exactly once per (beat, phase), in grid order, arms
+ * the timer, merges HLCs and records metrics and health. {@link BeatFollower.follow} joins the bus's beat hub.
  */
 import { nextSlot, type BeatPosition, type Clock, type Hlc, type SlotKey, type TempoMap } from '@backbeat/core';
 import type { BeatFrame } from '@backbeat/contracts';
