@@ -29,7 +29,8 @@ export function benchMemory(agentsPerWindow) {
     for (let a = 0; a < agentsPerWindow; a++) {
       const hlc = `18bcfe568${b}0:0000:${a.toString(16).padStart(5, '0')}`;
       const c = JSON.parse(
-        `{"type":"backbeat.statusclaim.v1","agent_id":"agent:m${a}","beat_index":${b},"state":"executing","hlc":"${hlc}"}`,
+        `{"type":"backbeat.statusclaim.v1","agent_id":"agent:m${a}","beat_index":${b},` +
+          `"state":"executing","hlc":"${hlc}"}`,
       );
       win.add(c, true, Date.now(), b * agentsPerWindow + a + 1);
     }
@@ -54,13 +55,11 @@ export function benchMemory(agentsPerWindow) {
  */
 export async function benchVerify({ keys, signed, trust, agents }) {
   const pubs = keys.map((k) => Buffer.from(publicKeyBase64(k), 'base64'));
-  const sample = signed
-    .slice(0, Math.min(signed.length, 20_000))
-    .map((c, i) => ({
-      msg: c.data,
-      sig: Buffer.from(c.headers['x-signature'] ?? '', 'base64'),
-      pub: pubs[i % agents],
-    }));
+  const sample = signed.slice(0, Math.min(signed.length, 20_000)).map((c, i) => ({
+    msg: c.data,
+    sig: Buffer.from(c.headers['x-signature'] ?? '', 'base64'),
+    pub: pubs[i % agents],
+  }));
   const jwks = keys.map((k) => {
     const j = k.export({ format: 'jwk' });
     return { kty: j.kty ?? 'OKP', crv: j.crv ?? 'Ed25519', x: j.x ?? '' };
