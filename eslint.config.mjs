@@ -24,10 +24,6 @@ const MAX_LEN_PENDING = [
   'packages/pulse/test/placement-rules.test.ts',
   'packages/pulse/test/stream-placement.test.ts',
   'packages/pulse/test/server-fencing.test.ts',
-  'bench/pulse.mjs',
-  'packages/reverb/test/bar-ledger.test.ts',
-  'packages/sdk/src/follow/frame-gate.ts',
-  'packages/sdk/test/follower.test.ts',
 ];
 
 /** The rules every linted file follows. */

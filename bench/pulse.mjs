@@ -286,7 +286,8 @@ else {
   const sub = fork(self, ['subscriber', server.url]);
   await new Promise((r) => sub.once('message', r));
   console.log(
-    `emitters at ${BPM} BPM, ${seconds} s each, on nats-server ${server.url}: pulse and spin idle and loaded (main thread blocked 5 ms every 50 ms), setInterval idle...`,
+    `emitters at ${BPM} BPM, ${seconds} s each, on nats-server ${server.url}: pulse and spin idle ` +
+      'and loaded (main thread blocked 5 ms every 50 ms), setInterval idle...',
   );
   /** @type {Record<string, ChildReport>} */
   const runs = {};
@@ -365,10 +366,18 @@ else {
   ]);
   console.log(`\nFrames sent before their slot: ${names.map((n) => `${n} ${result.early[n]}`).join(', ')}`);
   console.log(
-    `CPU at ${BPM} BPM (% of one core): pulse emitter thread ${result.cpu.pulse_emitter_thread_pct.toFixed(2)} (${result.cpu.pulse_emitter_thread_measured_by}; its event loop busy ${result.cpu.pulse_emitter_loop_busy_pct.toFixed(2)} %, blocked waits included) (whole pulse process ${result.cpu.pulse_process_pct.toFixed(2)}), spin process ${result.cpu.spin_process_pct.toFixed(2)}, setInterval process ${result.cpu.setInterval_process_pct.toFixed(2)}`,
+    `CPU at ${BPM} BPM (% of one core): pulse emitter thread ` +
+      `${result.cpu.pulse_emitter_thread_pct.toFixed(2)} (${result.cpu.pulse_emitter_thread_measured_by}; ` +
+      `its event loop busy ${result.cpu.pulse_emitter_loop_busy_pct.toFixed(2)} %, blocked waits included) ` +
+      `(whole pulse process ${result.cpu.pulse_process_pct.toFixed(2)}), spin process ` +
+      `${result.cpu.spin_process_pct.toFixed(2)}, setInterval process ` +
+      `${result.cpu.setInterval_process_pct.toFixed(2)}`,
   );
   console.log(
-    `Drift over the run (mean lateness, first vs last 10 %): pulse ${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ms; setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`,
+    'Drift over the run (mean lateness, first vs last 10 %): pulse ' +
+      `${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ` +
+      `ms; setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ` +
+      `${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`,
   );
   console.log(
     `Targets: ${Object.entries(targets)

@@ -16,8 +16,8 @@
  * A cut drops packets (TCP sees silence). Prints one table; BENCH_JSON=<file> writes the rows;
  * CHAOS_FAULTS=a,c2 runs only those; CHAOS_SETTLE_MS (default 6000) is the observation after
  * each heal. Exit code 1 when a row breaks a bound a partition is to meet (rowOk below; what
- * is met today: docs/spec.md §7 Election, terms and fencing, Network partitions). Bounded (about six minutes); everything it made is removed, also
- * on failure or SIGINT.
+ * is met today: docs/spec.md §7 Election, terms and fencing, Network partitions). Bounded (about six minutes);
+ * everything it made is removed, also on failure or SIGINT.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,9 @@ const PULSE_HOST = { p1: 0, p2: 1 };
 
 let net;
 const buses = [];
-/** @type {Map<string, { host: number, args: string[], proc: import('@backbeat/testing').ManagedProcess, kind: string }>} */
+/**
+ * @type {Map<string, { host: number, args: string[], proc: import('@backbeat/testing').ManagedProcess, kind: string }>}
+ */
 const procs = new Map();
 const dir = mkdtempSync(join(tmpdir(), 'backbeat-partition-'));
 let stopping = false;
@@ -235,7 +237,8 @@ const faults = [
       const l = await leaderHost();
       const h = l.host === 0 ? 1 : 0;
       log(
-        `(b) isolating ${net.hosts[h].name} (the follower pulse's host; leader ${l.id} on ${net.hosts[l.host].name}) for 10 s`,
+        `(b) isolating ${net.hosts[h].name} (the follower pulse's host; leader ` +
+          `${l.id} on ${net.hosts[l.host].name}) for 10 s`,
       );
       await net.isolate(h);
       await hold(10_000);
@@ -249,7 +252,8 @@ const faults = [
     run: async () => {
       const l = await leaderHost();
       log(
-        `(c) cutting tcp port 4222 on ${net.hosts[l.host].name} (leader ${l.id}) for 10 s: its clients lose it, routes stay`,
+        `(c) cutting tcp port 4222 on ${net.hosts[l.host].name} (leader ` +
+          `${l.id}) for 10 s: its clients lose it, routes stay`,
       );
       await net.cutPort(l.host, 4222);
       await hold(10_000);
@@ -264,7 +268,8 @@ const faults = [
       const l = await leaderHost();
       await placeStreams(true, l.host);
       log(
-        `(c2) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}; its node leads the lease and state streams) for 10 s`,
+        `(c2) isolating ${net.hosts[l.host].name} (leader ${l.id}, term ${l.term}; ` +
+          'its node leads the lease and state streams) for 10 s',
       );
       await net.isolate(l.host);
       await hold(10_000);
@@ -500,7 +505,8 @@ try {
     const died = [...procs].filter(([, p]) => !p.proc.running).map(([id]) => id);
     for (const id of died) {
       log(
-        `(${f.name}) ${id} exited on its own: ${(procs.get(id).proc.stdout + procs.get(id).proc.stderr).trimEnd().split('\n').slice(-3).join(' / ')}`,
+        `(${f.name}) ${id} exited on its own: ` +
+          (procs.get(id).proc.stdout + procs.get(id).proc.stderr).trimEnd().split('\n').slice(-3).join(' / '),
       );
       await restart(id);
     }
@@ -538,7 +544,8 @@ try {
   process.stdout.write(`\n${formatTable(rows)}\n`);
   const claims = claimTotals(obs, rows);
   process.stdout.write(
-    `\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`,
+    `\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, ` +
+      `counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`,
   );
   const lateByAgent = lateClaimsByAgent(obs, stored);
   process.stdout.write(`claims stored after their bar's report, by agent: ${JSON.stringify(lateByAgent)}\n`);
@@ -547,7 +554,8 @@ try {
   for (const r of rows)
     for (const b of r.bars_detail.filter((x) => x.reports !== 1 || x.claims_acked !== x.claims_counted))
       log(
-        `(${r.fault}) bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
+        `(${r.fault}) bar ${b.from_beat}: ${b.reports} report(s), ` +
+          `claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
       );
   if (process.env.BENCH_JSON)
     writeFileSync(
