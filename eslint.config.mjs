@@ -5,13 +5,25 @@
 import tseslint from 'typescript-eslint';
 
 /**
- * Lines of at most 120 characters (docs/decisions/0006-formatter.md). Off until the formatter
- * has run over the repository once (`npm run format`); then 'error'. Long strings, template
- * literals, URLs and regular expressions are left alone: the formatter does not break them.
+ * Lines of at most 120 characters (docs/decisions/0006-formatter.md): the formatter wraps code, and comments and
+ * long strings are wrapped by hand (strings split by concatenation, the runtime text unchanged). Only URLs and
+ * regular expression literals (the one-line messages tests match) may run longer.
  */
-const MAX_LEN = [
-  'off',
-  { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true, ignoreRegExpLiterals: true },
+const MAX_LEN = ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }];
+
+/**
+ * Files another branch rewrites at the same time: their long lines are wrapped after it merges, then this list goes.
+ */
+const MAX_LEN_PENDING = [
+  'packages/pulse/src/lease/placement.ts',
+  'packages/pulse/src/lease/stream-placement.ts',
+  'packages/pulse/src/emit/beat-stream.ts',
+  'packages/pulse/src/emit/server-fenced-sink.ts',
+  'packages/pulse/src/node-emitter.ts',
+  'packages/pulse/src/pulse.ts',
+  'packages/pulse/test/placement-rules.test.ts',
+  'packages/pulse/test/stream-placement.test.ts',
+  'packages/pulse/test/server-fencing.test.ts',
 ];
 
 /** The rules every linted file follows. */
@@ -90,4 +102,5 @@ export default tseslint.config(
     },
     rules,
   },
+  { files: MAX_LEN_PENDING, rules: { 'max-len': 'off' } },
 );

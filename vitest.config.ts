@@ -34,10 +34,12 @@ const alone = [
   'packages/pulse/test/emitter-thread.test.ts', // lateness < 83 ms
   'packages/pulse/test/failover.test.ts', // frames < 100 ms late, failover gap bound
   'packages/reverb/test/reverb.test.ts', // rollup_ms < 250 (a quarter beat at 240 BPM)
-  'packages/contracts/test/validate.test.ts', // 50,000 claims validated in < 1 s (typically 30 ms; 1043 ms beside two files at load ~10)
+  // 50,000 claims validated in < 1 s (typically 30 ms; 1043 ms beside two files at load ~10)
+  'packages/contracts/test/validate.test.ts',
   'packages/cli/test/fresh-start.test.ts', // first frame within TTL + 1 s of four processes spawned at once
   'packages/pulse/test/stream-placement.test.ts', // no slot skipped or repeated across six step-downs (167 ms slots)
-  'packages/cli/test/dashboard.browser.test.ts', // chromium; its virtual-time screenshot timed out at 40 s beside two other files at load ~10
+  // chromium; its virtual-time screenshot timed out at 40 s beside two other files at load ~10
+  'packages/cli/test/dashboard.browser.test.ts',
 ];
 
 /**

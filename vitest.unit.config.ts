@@ -14,8 +14,25 @@ import base from './vitest.config.js';
 const root = dirname(fileURLToPath(import.meta.url));
 
 /** What starts a server, a process or a browser in a test. */
-const NEEDS_PROCESS =
-  /\b(NatsServer|NatsFixture|NatsCluster|NetCluster|ManagedProcess|startRolesServer|useNatsFixture|legacyNatsServerBinary|chromium|playwright|spawnSync|spawn|fork|execFile|execSync)\b/;
+const NEEDS_PROCESS = new RegExp(
+  `\\b(${[
+    'NatsServer',
+    'NatsFixture',
+    'NatsCluster',
+    'NetCluster',
+    'ManagedProcess',
+    'startRolesServer',
+    'useNatsFixture',
+    'legacyNatsServerBinary',
+    'chromium',
+    'playwright',
+    'spawnSync',
+    'spawn',
+    'fork',
+    'execFile',
+    'execSync',
+  ].join('|')})\\b`,
+);
 
 /** True when the file or a local module it imports (transitively) starts something. */
 function needsProcess(file: string, seen = new Set<string>()): boolean {

@@ -138,10 +138,12 @@ try {
   ]);
   console.log(`\npolls of /api/v1/updates?after=0: ${bytes.n}, bytes each p50 ${bytes.p50}, max ${bytes.max}`);
   console.log(
-    `backbeat dev RSS: ${rssBefore} MB before the dead letters, ${rssAfter} MB after (${LETTERS} letters of 60 KB headers)`,
+    `backbeat dev RSS: ${rssBefore} MB before the dead letters, ${rssAfter} ` +
+      `MB after (${LETTERS} letters of 60 KB headers)`,
   );
   console.log(
-    `with 20 event-stream clients that never read: ${rssStreamsBefore} MB, ${rssStreamsAfter} MB after ${LETTERS} more letters`,
+    `with 20 event-stream clients that never read: ${rssStreamsBefore} MB, ` +
+      `${rssStreamsAfter} MB after ${LETTERS} more letters`,
   );
   const result = {
     letters: LETTERS,

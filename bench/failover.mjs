@@ -3,8 +3,10 @@
 // npm run bench:failover: the beat gap after kill -9 of the leading pulse, on a 3-node
 // nats-server cluster (the pinned build, R3 lease), in three modes of the standby:
 //   poll      (baseline) it polls for the lease every 250 ms and takes it once the server has
-//             expired it: no limit markers, no takeover (--lease-markers off --max-clock-offset 600000: a takeover margin of 20 minutes);
-//   markers   its watch sees the limit marker of the expiry (--max-clock-offset 600000: a takeover margin of 20 minutes);
+//             expired it: no limit markers, no takeover (--lease-markers off --max-clock-offset 600000:
+//             a takeover margin of 20 minutes);
+//   markers   its watch sees the limit marker of the expiry (--max-clock-offset 600000: a takeover
+//             margin of 20 minutes);
 //   takeover  (the default) it takes, by compare-and-set, a lease whose holder must have fenced
 //             itself (not renewed for TTL − fence margin + 2 x max clock offset + 50 ms), without
 //             waiting for the server's expiry.
@@ -31,7 +33,8 @@ const server = natsServerBinary();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `failover after kill -9 of the leading pulse: nats-server ${server.version}, 3 nodes, R3 lease, TTL ${TTL} ms, 120 BPM, ${KILLS} kills per mode${short ? ' (short mode: not a measurement)' : ''}`,
+  `failover after kill -9 of the leading pulse: nats-server ${server.version}, 3 nodes, R3 lease, TTL ${TTL} ms, ` +
+    `120 BPM, ${KILLS} kills per mode${short ? ' (short mode: not a measurement)' : ''}`,
 );
 
 const cluster = await NatsCluster.start(3, { name: 'failover' });

@@ -27,7 +27,8 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 console.log(
-  `fenced beat: nats-server ${natsServerBinary().version}, 3 nodes, ${N} frames at ${RATE}/s per mode, publisher on node 0, subscriber on node 1`,
+  `fenced beat: nats-server ${natsServerBinary().version}, 3 nodes, ${N} frames at ` +
+    `${RATE}/s per mode, publisher on node 0, subscriber on node 1`,
 );
 const cluster = await NatsCluster.start(3, { name: 'fenced' });
 const conns = [];

@@ -8,10 +8,10 @@
  *   back before the next; a rolling restart of all three; a full NATS outage of 10 s; kill -9
  *   and SIGSTOP of the leading pulse; kill -9 of a reverb.
  * Prints one table and exits 1 when any count is not zero, claims acknowledged over the run
- * differ from claims counted in reports (late ones included), a bar has not exactly one report, or a beat gap exceeds its bound
- * (lease TTL + 1 s; for the full outage, the outage, plus the time the cluster takes from
- * starting its servers again until the lease bucket takes a write (printed, and in the JSON), plus TTL + 1 s). Loopback only, bounded in time
- * (about four minutes), and every process it started is stopped, also on failure or SIGINT.
+ * differ from claims counted in reports (late ones included), a bar has not exactly one report, or a beat gap exceeds
+ * its bound (lease TTL + 1 s; for the full outage, the outage, plus the time the cluster takes from
+ * starting its servers again until the lease bucket takes a write (printed, and in the JSON), plus TTL + 1 s). Loopback
+ * only, bounded in time (about four minutes), and every process it started is stopped, also on failure or SIGINT.
  *
  * Environment: BENCH_JSON=<file> writes the rows as JSON; CHAOS_FAULTS=a,b runs only those
  * faults (names as in the table); CHAOS_SETTLE_MS (default 6000) is the observation after
@@ -34,7 +34,9 @@ const only = process.env.CHAOS_FAULTS ? new Set(process.env.CHAOS_FAULTS.split('
 const deadline = Date.now() + 8 * 60_000; // hard bound of the whole run
 /** @param {string} line */
 const log = (line) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-/** The fault's own duration (a node stays down, a process stays stopped): part of the fault, not a wait for a condition. */
+/**
+ * The fault's own duration (a node stays down, a process stays stopped): part of the fault, not a wait for a condition.
+ */
 /** @param {number} ms @returns {Promise<void>} */
 const hold = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -157,7 +159,8 @@ const faults = [
       );
       const jsRecoveryMs = Date.now() - up;
       log(
-        `full outage: the nodes started again in ${started} ms; the lease bucket took a write ${jsRecoveryMs} ms after the restart began`,
+        `full outage: the nodes started again in ${started} ms; the lease bucket ` +
+          `took a write ${jsRecoveryMs} ms after the restart began`,
       );
       return { boundMs: 10_000 + jsRecoveryMs + bound, jsRecoveryMs };
     },
@@ -284,7 +287,8 @@ try {
   process.stdout.write(`\n${formatTable(rows)}\n`);
   const claims = claimTotals(ob, rows);
   process.stdout.write(
-    `\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`,
+    `\nclaims over the run (${claims.bars} bars): acknowledged ${claims.acked}, ` +
+      `counted ${claims.counted} + late ${claims.late}: ${claims.ok ? 'every one counted' : 'NOT as acknowledged'}\n`,
   );
   const probes = ob.probes
     .map((p) => `${p.client.options?.agentId ?? 'sdk'}: ${p.acked} claims acknowledged, ${p.failed} failed`)
@@ -301,7 +305,8 @@ try {
     const bad = r.bars_detail.filter((b) => b.reports !== 1);
     for (const b of bad)
       log(
-        `${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
+        `${r.fault}: bar ${b.from_beat}: ${b.reports} report(s), ` +
+          `claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
       );
   }
   if (process.env.CHAOS_TAILS) process.stderr.write(`${fl.tails(Number(process.env.CHAOS_TAILS) || 40)}\n`);
@@ -309,7 +314,8 @@ try {
     for (const r of rows)
       for (const b of r.bars_detail.filter((x) => x.claims_acked !== x.claims_counted))
         log(
-          `${r.fault}: bar ${b.from_beat}: claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
+          `${r.fault}: bar ${b.from_beat}: ` +
+            `claims acknowledged ${b.claims_acked}, counted ${b.claims_counted ?? 'no report'}`,
         );
   exitCode = rows.length > 0 && rows.every(rowOk) && claims.ok && notR3.length === 0 && (fresh?.ok ?? true) ? 0 : 1;
   if (exitCode !== 0) log('some faults broke a guarantee (rows with ok = NO)');

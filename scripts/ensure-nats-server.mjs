@@ -64,8 +64,10 @@ if (go.error || go.status !== 0) {
   if (onPath && compareServerVersions(onPath, MIN_PATH_VERSION) >= 0)
     done('nats-server', onPath, 'from PATH; Go is not installed, so the pinned release was not built');
   fail(
-    `Go is not installed and ${onPath ? `the nats-server on PATH is ${onPath} (older than 2.10)` : 'no nats-server is on PATH'}: ` +
-      `install Go 1.25 or newer (then run this again to build nats-server v${VERSION}), or set BACKBEAT_NATS_SERVER=/path/to/nats-server (2.10 or newer)`,
+    `Go is not installed and ` +
+      `${onPath ? `the nats-server on PATH is ${onPath} (older than 2.10)` : 'no nats-server is on PATH'}: ` +
+      `install Go 1.25 or newer (then run this again to build nats-server v${VERSION}), or ` +
+      'set BACKBEAT_NATS_SERVER=/path/to/nats-server (2.10 or newer)',
   );
 }
 
@@ -79,7 +81,8 @@ const build = spawnSync('go', ['install', '-trimpath', MODULE], {
 if (build.status !== 0) {
   rmSync(staging, { recursive: true, force: true });
   fail(
-    `go install ${MODULE} failed (exit ${build.status ?? build.signal}); see the lines above, or set BACKBEAT_NATS_SERVER=/path/to/nats-server`,
+    `go install ${MODULE} failed (exit ${build.status ?? build.signal}); see the ` +
+      'lines above, or set BACKBEAT_NATS_SERVER=/path/to/nats-server',
   );
 }
 mkdirSync(dirname(target), { recursive: true });

@@ -13,7 +13,9 @@ const NEEDED = [
   {
     program: 'nats-server',
     pkg: 'nats-server',
-    why: "Debian's 2.9.10 runs the named 2.9 subset (npm run test:nats-2.9) and the version-rule tests; the rest run the pinned build",
+    why:
+      "Debian's 2.9.10 runs the named 2.9 subset (npm run test:nats-2.9) and the " +
+      'version-rule tests; the rest run the pinned build',
   },
   { program: 'chromium', pkg: 'chromium', why: 'the dashboard test drives a real headless browser' },
   { program: 'promtool', pkg: 'prometheus', why: 'the alert rules are checked with promtool' },

@@ -27,7 +27,8 @@ export const LEGACY_SUBSET = [
 const binary = process.env.BACKBEAT_LEGACY_NATS_SERVER ?? '/usr/sbin/nats-server';
 if (!existsSync(binary)) {
   console.error(
-    `Debian's nats-server 2.9.10 is not installed at ${binary}: \`apt-get install nats-server\` (npm test installs it when run as root)`,
+    `Debian's nats-server 2.9.10 is not installed at ${binary}: \`apt-get install ` +
+      `nats-server\` (npm test installs it when run as root)`,
   );
   process.exit(1);
 }

@@ -29,7 +29,8 @@ export function benchMemory(agentsPerWindow) {
     for (let a = 0; a < agentsPerWindow; a++) {
       const hlc = `18bcfe568${b}0:0000:${a.toString(16).padStart(5, '0')}`;
       const c = JSON.parse(
-        `{"type":"backbeat.statusclaim.v1","agent_id":"agent:m${a}","beat_index":${b},"state":"executing","hlc":"${hlc}"}`,
+        `{"type":"backbeat.statusclaim.v1","agent_id":"agent:m${a}","beat_index":${b},` +
+          `"state":"executing","hlc":"${hlc}"}`,
       );
       win.add(c, true, Date.now(), b * agentsPerWindow + a + 1);
     }

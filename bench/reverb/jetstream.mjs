@@ -19,7 +19,9 @@ const PUBLISHER = `
     const t = performance.now();
     for (let i = 0; i < workerData.count; i++) {
       const agent = 'agent:a' + (i % 1000);
-      const data = enc.encode(JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: 3, state: 'executing', hlc: '18bcfe56800:' + (workerData.run * workerData.count + i).toString(16).padStart(6, '0') + ':abcd' }));
+      const hlc = '18bcfe56800:' + (workerData.run * workerData.count + i).toString(16).padStart(6, '0') + ':abcd';
+      const claim = { type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: 3, state: 'executing', hlc };
+      const data = enc.encode(JSON.stringify(claim));
       bus.publish(workerData.subject, data, { headers: { 'x-agent-id': agent } });
       if (i % 2000 === 1999) await bus.flush();
     }

@@ -67,7 +67,8 @@ export function printResults(results) {
     const retained = `${m.retained_mb} MB; peak ${m.peak_heap_mb} MB; ${target}`;
     console.log(`\nMemory: one open window, ${f(m.agents)} agents x 8 claims`);
     console.log(
-      `  ${f(m.bytes_per_agent)} bytes per agent retained (${retained})${m.gc ? '' : ' (no --expose-gc: includes garbage)'}`,
+      `  ${f(m.bytes_per_agent)} bytes per agent retained (${retained})` +
+        (m.gc ? '' : ' (no --expose-gc: includes garbage)'),
     );
   }
   const h = results.history;

@@ -54,7 +54,10 @@ export function report(result) {
   console.log('\nSlots per variant (target: nothing missed, no duplicates):');
   for (const f of fan) {
     console.log(
-      `  ${label[f.mode].padEnd(32)} expected ${f.expected_per_client} x ${f.clients} clients; leader ${f.fired_leader}, grid ${f.fired_grid}, local ${f.fired_local}, duplicates ${f.duplicates}, missed ${f.missed}; startup ${f.startup_s} s, rss <= ${f.rss_mb_per_process} MB/process, cpu <= ${f.cpu_ms_per_s_per_process} ms/s per process`,
+      `  ${label[f.mode].padEnd(32)} expected ${f.expected_per_client} x ${f.clients} clients; leader ` +
+        `${f.fired_leader}, grid ${f.fired_grid}, local ${f.fired_local}, duplicates ${f.duplicates}, ` +
+        `missed ${f.missed}; startup ${f.startup_s} s, rss <= ${f.rss_mb_per_process} MB/process, cpu ` +
+        `<= ${f.cpu_ms_per_s_per_process} ms/s per process`,
     );
   }
   if (!result.fanout.conn)

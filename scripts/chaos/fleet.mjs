@@ -2,7 +2,8 @@
  * The fleet the chaos suite runs faults against: a 3-node NatsCluster (real nats-server
  * processes on free loopback ports), two `backbeat pulse`, two `backbeat reverb` and one
  * `backbeat agent --count N` process, all given the three URLs and BACKBEAT_REPLICAS=3, so
- * the services create the cluster's buckets and streams at 3 replicas themselves. Every process it starts is stopped by stop(), also on failure.
+ * the services create the cluster's buckets and streams at 3 replicas themselves. Every process it starts is stopped by
+ * stop(), also on failure.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,8 @@ export const DEFAULTS = Object.freeze({
 /**
  * Starts the cluster and the fleet (the services one after the other, or all at once with
  * `concurrent`).
- * @param {Partial<typeof DEFAULTS> & { log?: (line: string) => void, reverbs?: number, pulses?: number, concurrent?: boolean, beforeServices?: (fleet: Fleet) => Promise<void> | void }} options
+ * @param {Partial<typeof DEFAULTS> & { log?: (line: string) => void, reverbs?: number, pulses?: number, concurrent?:
+ * boolean, beforeServices?: (fleet: Fleet) => Promise<void> | void }} options
  */
 export async function startFleet(options = {}) {
   const o = { ...DEFAULTS, ...options };
@@ -244,7 +246,8 @@ class Fleet {
     return [...this.procs]
       .map(
         ([id, { proc }]) =>
-          `--- ${id} (${proc.running ? 'running' : 'exited'}) ---\n${(proc.stdout + proc.stderr).trimEnd().split('\n').slice(-lines).join('\n')}`,
+          `--- ${id} (${proc.running ? 'running' : 'exited'}) ---\n` +
+          (proc.stdout + proc.stderr).trimEnd().split('\n').slice(-lines).join('\n'),
       )
       .join('\n');
   }

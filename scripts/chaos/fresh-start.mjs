@@ -109,6 +109,7 @@ export function formatFreshStart(r) {
     `${r.fault}: ${r.ok ? 'ok' : 'NOT ok'}`,
     `  first frame ${r.firstFrameMs} ms after the services were spawned (bound ${r.firstFrameBoundMs})`,
     `  /ready: ${ready} (bound ${r.readyBoundMs})`,
-    `  bars after both were ready: ${r.barsChecked}, reports later than one beat or missing: ${r.reportsLate.length === 0 ? 'none' : JSON.stringify(r.reportsLate)}`,
+    `  bars after both were ready: ${r.barsChecked}, reports later than one beat or missing: ` +
+      (r.reportsLate.length === 0 ? 'none' : JSON.stringify(r.reportsLate)),
   ].join('\n');
 }

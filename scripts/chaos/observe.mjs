@@ -229,7 +229,8 @@ export function measure(obs, stored, p, lastBeat) {
   }
   let acked = 0;
   let counted = 0;
-  let late = 0; // claims that reached reverb after their bar's report: counted as late_claims on a later report (the correction)
+  // claims that reached reverb after their bar's report: counted as late_claims on a later report (the correction)
+  let late = 0;
   let storedTwice = 0;
   let badBars = 0;
   let reports = 0;

@@ -68,7 +68,8 @@ export function reverbDashboardSource(
           downbeat: frame.downbeat,
           tempo_bpm: frame.tempo_bpm,
           window_id: frame.window_id,
-          source: info.source === 'leader' ? 'leader' : 'local', // reverb follows in frames timing; a grid slot counts as local here
+          // reverb follows in frames timing; a grid slot counts as local here
+          source: info.source === 'leader' ? 'leader' : 'local',
           delivery_ms: info.receivedAt - info.scheduledAt,
           jitter_ms: info.source === 'leader' ? parseHlc(frame.hlc).physical - Math.floor(info.scheduledAt) : null,
         };

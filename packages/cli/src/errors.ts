@@ -39,7 +39,8 @@ export class ClusterNotFoundError extends BackbeatError<{ clusterId: string }> {
   constructor(clusterId: string, url: string) {
     super(
       'BB_ERR_CLUSTER_NOT_FOUND',
-      `no cluster '${clusterId}' on NATS at ${redactCredentials(url)}: no pulse has run with --cluster ${clusterId} there (check --cluster, or start a pulse)`,
+      `no cluster '${clusterId}' on NATS at ${redactCredentials(url)}: no pulse has run with ` +
+        `--cluster ${clusterId} there (check --cluster, or start a pulse)`,
       { clusterId },
     );
   }

@@ -21,14 +21,16 @@ export function explainListenError(err: unknown, host: string, port: number, fla
     case 'EADDRINUSE':
       return new StartupError(
         flags.port,
-        `${where} is already in use by another process: stop it, or pick another port with ${flags.port} N (0 picks a free one)`,
+        `${where} is already in use by another process: stop it, or pick ` +
+          `another port with ${flags.port} N (0 picks a free one)`,
         { cause: err },
       );
     case 'EACCES':
     case 'EPERM':
       return new StartupError(
         flags.port,
-        `no permission to listen on ${where} (ports below 1024 need root): pick a port from 1024 up with ${flags.port} N`,
+        `no permission to listen on ${where} (ports below 1024 need root): ` +
+          `pick a port from 1024 up with ${flags.port} N`,
         { cause: err },
       );
     case 'EADDRNOTAVAIL':

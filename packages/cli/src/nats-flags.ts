@@ -94,7 +94,8 @@ export async function connectBus(f: NatsFlags, name: string): Promise<NatsBus> {
 export function addReplicasFlag(cmd: Command): Command {
   return cmd.option(
     '--replicas <n|auto>',
-    "copies of every bucket and stream this service creates: 1 to 5, or 'auto' = min(3, JetStream servers seen) (or BACKBEAT_REPLICAS)",
+    "copies of every bucket and stream this service creates: 1 to 5, or 'auto' = " +
+      'min(3, JetStream servers seen) (or BACKBEAT_REPLICAS)',
     process.env.BACKBEAT_REPLICAS ?? 'auto',
   );
 }
@@ -109,7 +110,9 @@ export function replicasFlag(value: string): ReplicaSetting {
   }
 }
 
-/** Adds `--cluster <id>` (env BACKBEAT_CLUSTER_ID, default DEFAULT_CLUSTER_ID): the one definition every command uses. */
+/**
+ * Adds `--cluster <id>` (env BACKBEAT_CLUSTER_ID, default DEFAULT_CLUSTER_ID): the one definition every command uses.
+ */
 export function addClusterFlag(cmd: Command): Command {
   return cmd.option(
     '--cluster <id>',

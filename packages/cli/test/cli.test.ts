@@ -184,7 +184,8 @@ describe('backbeat cluster', () => {
           );
           return ls.filter((l) => l.is_leader).length === 1 ? ls : null;
         },
-        { timeoutMs: 40_000, message: 'two pulse nodes, one leading' }, // three processes start: slow on a loaded machine
+        // three processes start: slow on a loaded machine
+        { timeoutMs: 40_000, message: 'two pulse nodes, one leading' },
       );
       expect(leaders).toHaveLength(2);
       expect(children().length).toBeGreaterThanOrEqual(3);

@@ -50,45 +50,53 @@ import {
 useDeployRun();
 
 describe('deploy run - the compose file as written, natively on loopback', () => {
-  it('deploy run - compose substitutions: a missing password stops it with its name; the nodes get each password double-quoted', () => {
-    const { BACKBEAT_NATS_OBSERVER_PASS: _, ...without } = secrets;
-    expect(() => loadCompose(join(deploy, 'docker-compose.yml'), without)).toThrow(/BACKBEAT_NATS_OBSERVER_PASS/);
-    expect(interpolate('${A:-x} ${B-y} $$C ${A}', { A: '1' })).toBe('1 y $C 1');
-    for (const n of ourServices(compose).nats) {
-      for (const r of ROLES)
-        expect(compose.services[n]!.environment![`BACKBEAT_NATS_${r}_PASS`], `${n} ${r}`).toBe(`"${pass(r)}"`);
-    }
-    expect(Object.values(secrets).filter((s) => /^\d/.test(s)).length).toBeGreaterThanOrEqual(5);
-  });
+  it(
+    'deploy run - compose substitutions: a missing password stops it with ' +
+      'its name; the nodes get each password double-quoted',
+    () => {
+      const { BACKBEAT_NATS_OBSERVER_PASS: _, ...without } = secrets;
+      expect(() => loadCompose(join(deploy, 'docker-compose.yml'), without)).toThrow(/BACKBEAT_NATS_OBSERVER_PASS/);
+      expect(interpolate('${A:-x} ${B-y} $$C ${A}', { A: '1' })).toBe('1 y $C 1');
+      for (const n of ourServices(compose).nats) {
+        for (const r of ROLES)
+          expect(compose.services[n]!.environment![`BACKBEAT_NATS_${r}_PASS`], `${n} ${r}`).toBe(`"${pass(r)}"`);
+      }
+      expect(Object.values(secrets).filter((s) => /^\d/.test(s)).length).toBeGreaterThanOrEqual(5);
+    },
+  );
 
-  it('deploy run - the NATS nodes run the pinned version, nats-server.conf templated to loopback with sync_interval always, auth.conf as written', async () => {
-    const { nats, other } = ourServices(compose);
-    expect(nats).toEqual(['nats-1', 'nats-2', 'nats-3']);
-    // third-party images; deploy.test.ts checks their files with promtool
-    expect(other.sort()).toEqual(['grafana', 'prometheus']);
-    const version = readVersion(natsServerBinary().path);
-    for (const n of nats) {
-      expect(compose.services[n]!.image, n).toBe(`nats:${version}-alpine`);
-      const conf = readFileSync(join(tmp, n, 'nats', 'nats-server.conf'), 'utf8');
-      expect(conf).toMatch(/^\s+sync_interval: always$/m);
-      expect(conf).not.toMatch(/0\.0\.0\.0|nats-\d:|"\/data"/);
-      expect(readFileSync(join(tmp, n, 'nats', 'auth.conf'), 'utf8')).toBe(read('nats/auth.conf'));
-      const varz = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/varz`)).json()) as {
-        server_name: string;
-        version: string;
-        host: string;
-        cluster: { name: string; urls?: string[] };
-        jetstream: { config: { sync_interval?: number; sync_always?: boolean; store_dir: string } };
-      };
-      expect(varz).toMatchObject({ server_name: n, version, host: '127.0.0.1', cluster: { name: 'backbeat' } });
-      expect(varz.jetstream.config.store_dir).toContain(tmp);
-      expect(varz.jetstream.config.sync_always, `${n} sync_interval: always`).toBe(true);
-      const routez = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/routez`)).json()) as {
-        num_routes: number;
-      };
-      expect(routez.num_routes, n).toBeGreaterThanOrEqual(2);
-    }
-  });
+  it(
+    'deploy run - the NATS nodes run the pinned version, nats-server.conf templated ' +
+      'to loopback with sync_interval always, auth.conf as written',
+    async () => {
+      const { nats, other } = ourServices(compose);
+      expect(nats).toEqual(['nats-1', 'nats-2', 'nats-3']);
+      // third-party images; deploy.test.ts checks their files with promtool
+      expect(other.sort()).toEqual(['grafana', 'prometheus']);
+      const version = readVersion(natsServerBinary().path);
+      for (const n of nats) {
+        expect(compose.services[n]!.image, n).toBe(`nats:${version}-alpine`);
+        const conf = readFileSync(join(tmp, n, 'nats', 'nats-server.conf'), 'utf8');
+        expect(conf).toMatch(/^\s+sync_interval: always$/m);
+        expect(conf).not.toMatch(/0\.0\.0\.0|nats-\d:|"\/data"/);
+        expect(readFileSync(join(tmp, n, 'nats', 'auth.conf'), 'utf8')).toBe(read('nats/auth.conf'));
+        const varz = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/varz`)).json()) as {
+          server_name: string;
+          version: string;
+          host: string;
+          cluster: { name: string; urls?: string[] };
+          jetstream: { config: { sync_interval?: number; sync_always?: boolean; store_dir: string } };
+        };
+        expect(varz).toMatchObject({ server_name: n, version, host: '127.0.0.1', cluster: { name: 'backbeat' } });
+        expect(varz.jetstream.config.store_dir).toContain(tmp);
+        expect(varz.jetstream.config.sync_always, `${n} sync_interval: always`).toBe(true);
+        const routez = (await (await fetch(`http://127.0.0.1:${await hosts.port(n, 8222)}/routez`)).json()) as {
+          num_routes: number;
+        };
+        expect(routez.num_routes, n).toBeGreaterThanOrEqual(2);
+      }
+    },
+  );
 
   it('deploy run - every service passes its compose health check, and none has exited', () => {
     expect([...healthchecks.keys()].sort()).toEqual(['nats-1', 'nats-2', 'nats-3', 'pulse-1', 'pulse-2', 'reverb']);
@@ -99,82 +107,90 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     }
   });
 
-  it('deploy run - the mirrors job made the VIEW mirrors at 3 replicas and exited 0; the lease mirror follows a lease with limit markers', async () => {
-    const mirrors = procs.get('mirrors')!;
-    expect(await mirrors.exited).toBe(0);
-    for (const origin of [
-      `KV_${N.leaseBucket}`,
-      `KV_${N.stateBucket}`,
-      `KV_${N.presenceBucket}`,
-      dlqStreamConfig(C).name,
-    ]) {
-      expect(mirrors.stdout).toMatch(new RegExp(`mirror ${origin}: (created|up to date)`));
-    }
-    // The origin, as the observer may read it (STREAM.INFO of the lease is served by the VIEW mirror):
-    // read the origin's settings with the pulse login, the mirror's with the view login.
-    const pulse = await NatsBus.connect({
-      servers: natsUrls.split(','),
-      user: 'pulse',
-      pass: pass('PULSE'),
-      name: 'deploy-run-pulse',
-    });
-    const view = await NatsBus.connect({
-      servers: natsUrls.split(','),
-      user: 'view',
-      pass: pass('VIEW'),
-      inboxPrefix: '_INBOX.view',
-      name: 'deploy-run-view',
-    });
-    buses.push(pulse, view);
-    const origin = await (await pulse.jsm()).streams.info(`KV_${N.leaseBucket}`);
-    const mirror = await (await view.jsm()).streams.info(`KV_${N.leaseBucket}`);
-    expect(
-      origin.config.subject_delete_marker_ttl ?? 0,
-      'the lease bucket has limit markers (nats-server 2.11.7+)',
-    ).toBeGreaterThan(0);
-    expect(origin.config.num_replicas).toBe(3);
-    expect(mirror.config).toMatchObject({
-      mirror: { name: `KV_${N.leaseBucket}` },
-      num_replicas: 3,
-      max_age: origin.config.max_age,
-      allow_msg_ttl: true,
-      deny_delete: true,
-    });
-    expect(mirror.cluster?.replicas?.length, 'the mirror has two more copies').toBe(2);
-    // Why the mirror has no marker TTL of its own: the server refuses one on a mirror (the origin's
-    // markers reach it as messages).
-    await expect(
-      (await view.jsm()).streams.update(`KV_${N.leaseBucket}`, {
-        ...mirror.config,
-        subject_delete_marker_ttl: origin.config.subject_delete_marker_ttl,
-      }),
-    ).rejects.toThrow(/subject delete markers forbidden on mirrors/);
-  });
-
-  it('deploy run - the admin token reaches pulse and reverb through their environment: reverb forwards a tempo change to pulse-1 (401 without it, the rule with it)', async () => {
-    // The services listen on 127.0.0.1 here (tests use loopback only); compose's 0.0.0.0 needs the
-    // token, which this shows they have.
-    const post = async (url: string, auth?: string) => {
-      const r = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
-        body: JSON.stringify({ tempo_bpm: 100, justification: 'deploy run' }),
+  it(
+    'deploy run - the mirrors job made the VIEW mirrors at 3 replicas and exited ' +
+      '0; the lease mirror follows a lease with limit markers',
+    async () => {
+      const mirrors = procs.get('mirrors')!;
+      expect(await mirrors.exited).toBe(0);
+      for (const origin of [
+        `KV_${N.leaseBucket}`,
+        `KV_${N.stateBucket}`,
+        `KV_${N.presenceBucket}`,
+        dlqStreamConfig(C).name,
+      ]) {
+        expect(mirrors.stdout).toMatch(new RegExp(`mirror ${origin}: (created|up to date)`));
+      }
+      // The origin, as the observer may read it (STREAM.INFO of the lease is served by the VIEW mirror):
+      // read the origin's settings with the pulse login, the mirror's with the view login.
+      const pulse = await NatsBus.connect({
+        servers: natsUrls.split(','),
+        user: 'pulse',
+        pass: pass('PULSE'),
+        name: 'deploy-run-pulse',
       });
-      return { status: r.status, body: JSON.stringify(await r.json()) };
-    };
-    const token = `Bearer ${secrets.BACKBEAT_ADMIN_TOKEN}`;
-    for (const url of [
-      `http://127.0.0.1:${await hosts.port('reverb', 8090)}/api/v1/tempo`,
-      `http://127.0.0.1:${await hosts.port('pulse-2', 8081)}/tempo`,
-    ]) {
-      expect((await post(url)).status, url).toBe(401);
-      expect((await post(url, 'Bearer wrong')).status, url).toBe(401);
-      const withToken = await post(url, token);
-      // 100 BPM is above --max-bpm 24: refused by the rule, not the token
-      expect(withToken.status, `${url}: ${withToken.body}`).toBe(400);
-      expect(withToken.body).toMatch(/24/);
-    }
-  });
+      const view = await NatsBus.connect({
+        servers: natsUrls.split(','),
+        user: 'view',
+        pass: pass('VIEW'),
+        inboxPrefix: '_INBOX.view',
+        name: 'deploy-run-view',
+      });
+      buses.push(pulse, view);
+      const origin = await (await pulse.jsm()).streams.info(`KV_${N.leaseBucket}`);
+      const mirror = await (await view.jsm()).streams.info(`KV_${N.leaseBucket}`);
+      expect(
+        origin.config.subject_delete_marker_ttl ?? 0,
+        'the lease bucket has limit markers (nats-server 2.11.7+)',
+      ).toBeGreaterThan(0);
+      expect(origin.config.num_replicas).toBe(3);
+      expect(mirror.config).toMatchObject({
+        mirror: { name: `KV_${N.leaseBucket}` },
+        num_replicas: 3,
+        max_age: origin.config.max_age,
+        allow_msg_ttl: true,
+        deny_delete: true,
+      });
+      expect(mirror.cluster?.replicas?.length, 'the mirror has two more copies').toBe(2);
+      // Why the mirror has no marker TTL of its own: the server refuses one on a mirror (the origin's
+      // markers reach it as messages).
+      await expect(
+        (await view.jsm()).streams.update(`KV_${N.leaseBucket}`, {
+          ...mirror.config,
+          subject_delete_marker_ttl: origin.config.subject_delete_marker_ttl,
+        }),
+      ).rejects.toThrow(/subject delete markers forbidden on mirrors/);
+    },
+  );
+
+  it(
+    'deploy run - the admin token reaches pulse and reverb through their environment: reverb ' +
+      'forwards a tempo change to pulse-1 (401 without it, the rule with it)',
+    async () => {
+      // The services listen on 127.0.0.1 here (tests use loopback only); compose's 0.0.0.0 needs the
+      // token, which this shows they have.
+      const post = async (url: string, auth?: string) => {
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+          body: JSON.stringify({ tempo_bpm: 100, justification: 'deploy run' }),
+        });
+        return { status: r.status, body: JSON.stringify(await r.json()) };
+      };
+      const token = `Bearer ${secrets.BACKBEAT_ADMIN_TOKEN}`;
+      for (const url of [
+        `http://127.0.0.1:${await hosts.port('reverb', 8090)}/api/v1/tempo`,
+        `http://127.0.0.1:${await hosts.port('pulse-2', 8081)}/tempo`,
+      ]) {
+        expect((await post(url)).status, url).toBe(401);
+        expect((await post(url, 'Bearer wrong')).status, url).toBe(401);
+        const withToken = await post(url, token);
+        // 100 BPM is above --max-bpm 24: refused by the rule, not the token
+        expect(withToken.status, `${url}: ${withToken.body}`).toBe(400);
+        expect(withToken.body).toMatch(/24/);
+      }
+    },
+  );
 
   it('deploy run - the beat flows: the observer and agent logins hear the leader frames', async () => {
     await waitFor(() => frames.length >= 3 && agentFrames.length >= 3, {
@@ -187,38 +203,44 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
       expect(frames[i]!.beat_index).toBeGreaterThanOrEqual(frames[i - 1]!.beat_index);
   });
 
-  it('deploy run - backbeat status with the observer login shows the leader, both pulse nodes, reverb and the three NATS servers', async () => {
-    type Status = {
-      leader?: { node_id: string; term: number };
-      pulse_nodes: Array<{ node_id: string }>;
-      reverb_replicas: Array<{ node_id: string }>;
-      servers: Array<{ name: string }>;
-    };
-    // Presence entries are refreshed every 5 s (a write that failed on the fresh cluster is retried then).
-    const s = await waitFor(
-      () => {
-        const r = cli(['status', '--cluster', C, '--json', ...login('observer')], 'OBSERVER');
-        if (r.status !== 0) throw new Error(`backbeat status exited ${r.status}: ${r.stderr}`);
-        const st = JSON.parse(r.stdout) as Status;
-        return st.pulse_nodes.length === 2 && st.reverb_replicas.length === 1 ? st : null;
-      },
-      { timeoutMs: 12_000, intervalMs: 1000, message: 'both pulse nodes and reverb in backbeat status' },
-    );
-    expect(['pulse-1', 'pulse-2']).toContain(s.leader?.node_id);
-    expect(s.pulse_nodes.map((n) => n.node_id).sort()).toEqual(['pulse-1', 'pulse-2']);
-    expect(s.reverb_replicas.map((n) => n.node_id)).toEqual(['reverb-1']);
-    expect(s.servers.map((x) => x.name).sort()).toEqual(['nats-1', 'nats-2', 'nats-3']);
-    const text = cli(['status', '--cluster', C, ...login('observer')], 'OBSERVER');
-    expect(text.status, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/leader\s+pulse-[12], term \d+/);
-  });
+  it(
+    'deploy run - backbeat status with the observer login shows the leader, ' +
+      'both pulse nodes, reverb and the three NATS servers',
+    async () => {
+      type Status = {
+        leader?: { node_id: string; term: number };
+        pulse_nodes: Array<{ node_id: string }>;
+        reverb_replicas: Array<{ node_id: string }>;
+        servers: Array<{ name: string }>;
+      };
+      // Presence entries are refreshed every 5 s (a write that failed on the fresh cluster is retried then).
+      const s = await waitFor(
+        () => {
+          const r = cli(['status', '--cluster', C, '--json', ...login('observer')], 'OBSERVER');
+          if (r.status !== 0) throw new Error(`backbeat status exited ${r.status}: ${r.stderr}`);
+          const st = JSON.parse(r.stdout) as Status;
+          return st.pulse_nodes.length === 2 && st.reverb_replicas.length === 1 ? st : null;
+        },
+        { timeoutMs: 12_000, intervalMs: 1000, message: 'both pulse nodes and reverb in backbeat status' },
+      );
+      expect(['pulse-1', 'pulse-2']).toContain(s.leader?.node_id);
+      expect(s.pulse_nodes.map((n) => n.node_id).sort()).toEqual(['pulse-1', 'pulse-2']);
+      expect(s.reverb_replicas.map((n) => n.node_id)).toEqual(['reverb-1']);
+      expect(s.servers.map((x) => x.name).sort()).toEqual(['nats-1', 'nats-2', 'nats-3']);
+      const text = cli(['status', '--cluster', C, ...login('observer')], 'OBSERVER');
+      expect(text.status, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/leader\s+pulse-[12], term \d+/);
+    },
+  );
 
-  it('deploy run - a malformed and a forged claim from the agent login are dead-lettered: heard live by the observer, listed by backbeat dlq', async () => {
+  it('deploy run - a malformed and a forged claim from the agent login are ' +
+    'dead-lettered: heard live by the observer, listed by backbeat dlq', async () => {
     const ack = await agentBus.publishDurable(S.status, new TextEncoder().encode('not a claim {deploy-run}'), {
       msgId: `deploy-run-${Date.now()}`,
     });
     expect(ack.duplicate).toBe(false);
-    // A claim of a trusted agent (the first one `backbeat agent --trust-out` wrote) signed with a key that is not in the trust file.
+    // A claim of a trusted agent (the first one `backbeat agent --trust-out` wrote) signed with a key that is not in
+    // the trust file.
     const trusted = Object.keys(
       (JSON.parse(readFileSync(trustFile, 'utf8')) as { agents: Record<string, unknown> }).agents,
     )[0]!;
@@ -270,7 +292,8 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     expect(listed.find((l) => l.payload.includes('{deploy-run}'))).toMatchObject({ reason: 'invalid' });
   }, 40_000);
 
-  it('deploy run - signed claims of backbeat agent --sign are verified against the trust file and counted in a bar report', async () => {
+  it('deploy run - signed claims of backbeat agent --sign are verified ' +
+    'against the trust file and counted in a bar report', async () => {
     expect(Object.keys((JSON.parse(readFileSync(trustFile, 'utf8')) as { agents: object }).agents)).toHaveLength(
       AGENTS,
     );
@@ -289,7 +312,8 @@ describe('deploy run - the compose file as written, natively on loopback', () =>
     expect(metrics).toMatch(/backbeat_reverb_claims_rejected_total\{reason="bad_signature"\} 1$/m);
   }, 70_000);
 
-  it('deploy run - kill -9 of the leading pulse: the standby takes the lease with a new term, and the observer sees it through the VIEW mirror', async () => {
+  it('deploy run - kill -9 of the leading pulse: the standby takes the lease with a ' +
+    'new term, and the observer sees it through the VIEW mirror', async () => {
     const lease = await observer.kv(N.leaseBucket, { create: false });
     const leader = JSON.parse(dec((await lease.get(STATE_KEYS.leader))!.value)) as { node_id: string; term: number };
     const events: KvWatchEvent[] = [];

@@ -82,35 +82,39 @@ describe('deploy - Prometheus rules and config', () => {
     expect(promtool(['test', 'rules', join(deploy, 'prometheus/alerts.test.yml')])).toMatch(/SUCCESS/);
   });
 
-  it('deploy - the alerts cover the integration guide and the pulse seed, each with for, severity, summary and description', () => {
-    const rules = read('prometheus/alerts.yml');
-    const blocks = rules.split(/^\s+- alert: /m).slice(1);
-    const names = blocks.map((b) => b.split('\n')[0]!.trim());
-    expect(names.sort()).toEqual(
-      [
-        'BeatProcessingSlow',
-        'HlcDrift',
-        'LeadershipChanged',
-        'LocalDegradation',
-        'MissedBeats',
-        'NoLeader',
-        'PulseJitterHigh',
-        'SchemaValidationFailures',
-        'SeveralLeaders',
-        'TimerDrift',
-      ]
-        .map((n) => `Backbeat${n}`)
-        .sort(),
-    );
-    for (const b of blocks) {
-      expect(b, b.split('\n')[0]).toMatch(/^\s+for: \d+[sm]$/m);
-      expect(b, b.split('\n')[0]).toMatch(/severity: (info|warning|critical)/);
-      expect(b, b.split('\n')[0]).toMatch(/^\s+summary: \S/m);
-      expect(b, b.split('\n')[0]).toMatch(/^\s+description: \S/m);
-    }
-    const scrape = read('prometheus/prometheus.yml');
-    for (const target of ['"pulse-1:8080"', '"pulse-2:8081"', '"reverb:8090"']) expect(scrape).toContain(target);
-  });
+  it(
+    'deploy - the alerts cover the integration guide and the pulse seed, ' +
+      'each with for, severity, summary and description',
+    () => {
+      const rules = read('prometheus/alerts.yml');
+      const blocks = rules.split(/^\s+- alert: /m).slice(1);
+      const names = blocks.map((b) => b.split('\n')[0]!.trim());
+      expect(names.sort()).toEqual(
+        [
+          'BeatProcessingSlow',
+          'HlcDrift',
+          'LeadershipChanged',
+          'LocalDegradation',
+          'MissedBeats',
+          'NoLeader',
+          'PulseJitterHigh',
+          'SchemaValidationFailures',
+          'SeveralLeaders',
+          'TimerDrift',
+        ]
+          .map((n) => `Backbeat${n}`)
+          .sort(),
+      );
+      for (const b of blocks) {
+        expect(b, b.split('\n')[0]).toMatch(/^\s+for: \d+[sm]$/m);
+        expect(b, b.split('\n')[0]).toMatch(/severity: (info|warning|critical)/);
+        expect(b, b.split('\n')[0]).toMatch(/^\s+summary: \S/m);
+        expect(b, b.split('\n')[0]).toMatch(/^\s+description: \S/m);
+      }
+      const scrape = read('prometheus/prometheus.yml');
+      for (const target of ['"pulse-1:8080"', '"pulse-2:8081"', '"reverb:8090"']) expect(scrape).toContain(target);
+    },
+  );
 });
 
 describe('deploy - Grafana dashboard', () => {
@@ -163,68 +167,74 @@ describe('deploy - Grafana dashboard', () => {
 });
 
 describe('deploy - compose file and image', () => {
-  it('deploy - compose: the nine services, loopback-only ports, health checks, files that exist, secrets only in the environment', () => {
-    const compose = read('docker-compose.yml');
-    const services = composeServices(compose);
-    expect([...services.keys()].sort()).toEqual([
-      'grafana',
-      'mirrors',
-      'nats-1',
-      'nats-2',
-      'nats-3',
-      'prometheus',
-      'pulse-1',
-      'pulse-2',
-      'reverb',
-    ]);
-    // every list item under a `ports:` key, quoted or not
-    const ports = [...compose.matchAll(/^( +)ports:\s*\n((?:\1 +- .*\n)+)/gm)].flatMap((m) =>
-      m[2]!
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().slice(2).replace(/"/g, '')),
-    );
-    expect(ports).toHaveLength(11);
-    for (const p of ports) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
-    for (const [, src] of compose.matchAll(/^\s+- \.\/([^:]+):/gm))
-      expect(existsSync(join(deploy, src!)), src).toBe(true);
-    for (const name of ['nats-1', 'nats-2', 'nats-3']) {
-      const block = services.get(name)!;
-      expect(block, name).toContain('command: ["-c", "/etc/nats/nats-server.conf"]');
-      expect(block, name).toContain(`SERVER_NAME: ${name}`);
-      expect(block, name).toContain('image: nats:2.14.10-alpine'); // deploy/README.md Versions: which to avoid and why
-      // double-quoted for nats-server, which would read an unquoted value that starts with a digit as a number
-      for (const role of ['PULSE', 'REVERB', 'AGENT', 'OBSERVER', 'VIEW'])
-        expect(block, name).toContain(`BACKBEAT_NATS_${role}_PASS: '"\${BACKBEAT_NATS_${role}_PASS:?`);
-    }
-    const natsConf = read('nats/nats-server.conf');
-    expect(natsConf).toMatch(/^\s+sync_interval: always$/m);
-    expect(natsConf).toContain('include "auth.conf"');
-    for (const n of [1, 2, 3]) expect(natsConf).toContain(`"nats-route://nats-${n}:6222"`);
-    for (const name of ['pulse-1', 'pulse-2', 'reverb']) {
-      const block = services.get(name)!;
-      expect(block, name).toContain(
-        '"--nats", "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222", "--replicas", "3"',
+  it(
+    'deploy - compose: the nine services, loopback-only ports, health checks, ' +
+      'files that exist, secrets only in the environment',
+    () => {
+      const compose = read('docker-compose.yml');
+      const services = composeServices(compose);
+      expect([...services.keys()].sort()).toEqual([
+        'grafana',
+        'mirrors',
+        'nats-1',
+        'nats-2',
+        'nats-3',
+        'prometheus',
+        'pulse-1',
+        'pulse-2',
+        'reverb',
+      ]);
+      // every list item under a `ports:` key, quoted or not
+      const ports = [...compose.matchAll(/^( +)ports:\s*\n((?:\1 +- .*\n)+)/gm)].flatMap((m) =>
+        m[2]!
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().slice(2).replace(/"/g, '')),
       );
-      expect(block, name).toMatch(/BACKBEAT_NATS_PASS: "\$\{BACKBEAT_NATS_(PULSE|REVERB)_PASS:\?/);
-      expect(block, name).toMatch(/build: \{ context: \.\., dockerfile: deploy\/Dockerfile \}/);
-      expect(block, name).toMatch(/healthcheck:[\s\S]*\/ready/);
-    }
-    for (const [name, port] of [
-      ['pulse-1', '8080'],
-      ['pulse-2', '8081'],
-    ] as const) {
-      expect(services.get(name), name).toContain(`"--admin-port", "${port}", "--admin-host", "0.0.0.0"]`);
-    }
-    for (const name of ['pulse-1', 'pulse-2', 'reverb'])
-      expect(services.get(name), name).toContain('BACKBEAT_ADMIN_TOKEN: "${BACKBEAT_ADMIN_TOKEN:?');
-    expect(compose).not.toMatch(/"--[a-z-]*(token|pass)"/); // no secret on a command line
-    expect(services.get('reverb')).toContain('"--signatures", "verify", "--trust-file", "/etc/backbeat/trust.json"');
-    expect(services.get('mirrors')).toContain(
-      '"mirrors", "--cluster", "chorus-aus-01", "--nats-user", "view", "--nats-inbox-prefix", "_INBOX.view"',
-    );
-    for (const [name, block] of services) if (name !== 'mirrors') expect(block, name).toMatch(/healthcheck:/); // mirrors runs once and exits
-  });
+      expect(ports).toHaveLength(11);
+      for (const p of ports) expect(p).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+      for (const [, src] of compose.matchAll(/^\s+- \.\/([^:]+):/gm))
+        expect(existsSync(join(deploy, src!)), src).toBe(true);
+      for (const name of ['nats-1', 'nats-2', 'nats-3']) {
+        const block = services.get(name)!;
+        expect(block, name).toContain('command: ["-c", "/etc/nats/nats-server.conf"]');
+        expect(block, name).toContain(`SERVER_NAME: ${name}`);
+        // deploy/README.md Versions: which to avoid and why
+        expect(block, name).toContain('image: nats:2.14.10-alpine');
+        // double-quoted for nats-server, which would read an unquoted value that starts with a digit as a number
+        for (const role of ['PULSE', 'REVERB', 'AGENT', 'OBSERVER', 'VIEW'])
+          expect(block, name).toContain(`BACKBEAT_NATS_${role}_PASS: '"\${BACKBEAT_NATS_${role}_PASS:?`);
+      }
+      const natsConf = read('nats/nats-server.conf');
+      expect(natsConf).toMatch(/^\s+sync_interval: always$/m);
+      expect(natsConf).toContain('include "auth.conf"');
+      for (const n of [1, 2, 3]) expect(natsConf).toContain(`"nats-route://nats-${n}:6222"`);
+      for (const name of ['pulse-1', 'pulse-2', 'reverb']) {
+        const block = services.get(name)!;
+        expect(block, name).toContain(
+          '"--nats", "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222", "--replicas", "3"',
+        );
+        expect(block, name).toMatch(/BACKBEAT_NATS_PASS: "\$\{BACKBEAT_NATS_(PULSE|REVERB)_PASS:\?/);
+        expect(block, name).toMatch(/build: \{ context: \.\., dockerfile: deploy\/Dockerfile \}/);
+        expect(block, name).toMatch(/healthcheck:[\s\S]*\/ready/);
+      }
+      for (const [name, port] of [
+        ['pulse-1', '8080'],
+        ['pulse-2', '8081'],
+      ] as const) {
+        expect(services.get(name), name).toContain(`"--admin-port", "${port}", "--admin-host", "0.0.0.0"]`);
+      }
+      for (const name of ['pulse-1', 'pulse-2', 'reverb'])
+        expect(services.get(name), name).toContain('BACKBEAT_ADMIN_TOKEN: "${BACKBEAT_ADMIN_TOKEN:?');
+      expect(compose).not.toMatch(/"--[a-z-]*(token|pass)"/); // no secret on a command line
+      expect(services.get('reverb')).toContain('"--signatures", "verify", "--trust-file", "/etc/backbeat/trust.json"');
+      expect(services.get('mirrors')).toContain(
+        '"mirrors", "--cluster", "chorus-aus-01", "--nats-user", "view", "--nats-inbox-prefix", "_INBOX.view"',
+      );
+      // mirrors runs once and exits
+      for (const [name, block] of services) if (name !== 'mirrors') expect(block, name).toMatch(/healthcheck:/);
+    },
+  );
 
   it('deploy - Dockerfile: multi-stage node 20 build, dev dependencies pruned, non-root, backbeat entrypoint', () => {
     const dockerfile = read('Dockerfile');

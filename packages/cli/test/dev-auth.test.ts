@@ -72,7 +72,8 @@ describe('backbeat dev - loopback only without a token', () => {
       const { code, err } = await runInProcess(['dev', '--port', '0', '--host', host]);
       expect(code).toBe(2);
       expect(err.trim()).toBe(
-        `backbeat: --host: without --admin-token the dev server listens on loopback only (127.0.0.1 or ::1), got '${host}'`,
+        'backbeat: --host: without --admin-token the dev server listens on ' +
+          `loopback only (127.0.0.1 or ::1), got '${host}'`,
       );
     },
   );

@@ -42,7 +42,8 @@ function expectOneLine(err: string, flag: string): void {
   expect(lines, err).toHaveLength(1);
   expect(lines[0]).toMatch(
     new RegExp(
-      `^backbeat: ${flag}: 127\\.0\\.0\\.1:${busyPort} is already in use by another process: stop it, or pick another port with ${flag} N`,
+      `^backbeat: ${flag}: 127\\.0\\.0\\.1:${busyPort} is already in use by another ` +
+        `process: stop it, or pick another port with ${flag} N`,
     ),
   );
   expect(err).not.toMatch(/\n\s+at /);

@@ -31,7 +31,8 @@ afterAll(async () => {
 });
 
 describe('fresh start - two pulses and two reverbs at the same instant on a fresh server', () => {
-  it('fresh start - first frame within TTL + 1 s, /ready within 3 s, a report per bar within a beat, no lost JetStream reply', async () => {
+  it('fresh start - first frame within TTL + 1 s, /ready within 3 s, a ' +
+    'report per bar within a beat, no lost JetStream reply', async () => {
     const s = subjects('fresh');
     const frames: Array<{ beat: number; phase: string; downbeat: boolean; at: number }> = [];
     const reports: Array<{ fromBeat: number; at: number }> = [];
@@ -95,7 +96,8 @@ describe('fresh start - two pulses and two reverbs at the same instant on a fres
     ]);
     const firstFrameMs = frames[0]!.at - t0;
     process.stdout.write(
-      `fresh start on nats-server ${bus.serverVersion ?? '?'}: first frame ${firstFrameMs} ms, /ready ${readyAt.join(' and ')} ms\n`,
+      `fresh start on nats-server ${bus.serverVersion ?? '?'}: first frame ${firstFrameMs} ms, ` +
+        `/ready ${readyAt.join(' and ')} ms\n`,
     );
     expect(firstFrameMs).toBeLessThanOrEqual(TTL + 1000);
     expect(Math.max(...readyAt)).toBeLessThanOrEqual(3000);

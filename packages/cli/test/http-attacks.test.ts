@@ -172,13 +172,16 @@ describe('pulse admin API - browser attacks on a tokenless server', () => {
     expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
   });
 
-  it('pulse - a cross-origin text/plain POST is refused 403; the same without Origin 415; nothing changes', async () => {
-    expect((await crossSite(pulseOpen, '/tempo', tempoBody)).status).toBe(403);
-    const plain = await send(pulseOpen, 'POST', '/tempo', { 'content-type': 'text/plain' }, tempoBody);
-    expect(plain.status).toBe(415);
-    expect(plain.body.error).toBe('BB_ERR_UNSUPPORTED_MEDIA_TYPE');
-    expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
-  });
+  it(
+    'pulse - a cross-origin text/plain POST is refused 403; the ' + 'same without Origin 415; nothing changes',
+    async () => {
+      expect((await crossSite(pulseOpen, '/tempo', tempoBody)).status).toBe(403);
+      const plain = await send(pulseOpen, 'POST', '/tempo', { 'content-type': 'text/plain' }, tempoBody);
+      expect(plain.status).toBe(415);
+      expect(plain.body.error).toBe('BB_ERR_UNSUPPORTED_MEDIA_TYPE');
+      expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
+    },
+  );
 
   it('pulse - reads from a loopback Host still work', async () => {
     const r = await send(pulseOpen, 'GET', '/tempo', {});
@@ -264,28 +267,32 @@ describe('reverb HTTP API - browser and slow-client attacks', () => {
     expect(r.closedAfterMs).toBeLessThan(LIMITS.requestTimeoutMs + 3000);
   });
 
-  it("reverb - the tempo form needs reverb's own token (the pulse's is refused) and reverb sends its own pulse token on", async () => {
-    const withPulses = await send(
-      reverbTok,
-      'POST',
-      '/api/v1/tempo',
-      { authorization: `Bearer ${PULSE_TOKEN}`, 'content-type': 'application/json' },
-      tempoBody,
-    );
-    expect(withPulses.status).toBe(401);
-    expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
-    // The browser holds only reverb's token; the pulse takes only its own: a 202 shows reverb
-    // forwarded with its configured pulse token, not the browser's header.
-    const ok = await send(
-      reverbTok,
-      'POST',
-      '/api/v1/tempo',
-      { authorization: `Bearer ${REVERB_TOKEN}`, 'content-type': 'application/json' },
-      tempoBody,
-    );
-    expect(ok.status).toBe(202);
-    expect(pulse.tempoStatus().pending_bpm).toBe(62);
-  });
+  it(
+    "reverb - the tempo form needs reverb's own token (the pulse's is " +
+      'refused) and reverb sends its own pulse token on',
+    async () => {
+      const withPulses = await send(
+        reverbTok,
+        'POST',
+        '/api/v1/tempo',
+        { authorization: `Bearer ${PULSE_TOKEN}`, 'content-type': 'application/json' },
+        tempoBody,
+      );
+      expect(withPulses.status).toBe(401);
+      expect(pulse.tempoStatus().pending_bpm ?? null).toBeNull();
+      // The browser holds only reverb's token; the pulse takes only its own: a 202 shows reverb
+      // forwarded with its configured pulse token, not the browser's header.
+      const ok = await send(
+        reverbTok,
+        'POST',
+        '/api/v1/tempo',
+        { authorization: `Bearer ${REVERB_TOKEN}`, 'content-type': 'application/json' },
+        tempoBody,
+      );
+      expect(ok.status).toBe(202);
+      expect(pulse.tempoStatus().pending_bpm).toBe(62);
+    },
+  );
 });
 
 describe('backbeat dev - browser attacks on the tokenless dev server', () => {

@@ -6,7 +6,9 @@
  */
 import { runCli } from '@backbeat/cli';
 
-/** What a run printed and how it ended: `code` is the exit code (0 when the command ran to its end without setting one). */
+/**
+ * What a run printed and how it ended: `code` is the exit code (0 when the command ran to its end without setting one).
+ */
 export async function runInProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';

@@ -58,30 +58,34 @@ describe("server version - on Debian's nats-server 2.9.10", () => {
   }
 
   for (const service of ['pulse', 'reverb'] as const) {
-    it(`server version - ${service} with 3 replicas on a 2.9.10 cluster refuses to start in one line naming the version`, async () => {
-      const port = service === 'pulse' ? '--admin-port' : '--http-port';
-      const { code, err } = await runUntilExit([
-        service,
-        '--cluster',
-        `sv${service}`,
-        '--nats',
-        cluster.urls.join(','),
-        '--replicas',
-        '3',
-        port,
-        '0',
-        '--node-id',
-        'n1',
-      ]);
-      expect(code).toBe(1);
-      const lines = err
-        .trim()
-        .split('\n')
-        .filter((l) => l.startsWith('backbeat: '));
-      expect(lines, err).toHaveLength(1);
-      expect(lines[0]).toMatch(/nats-server 2\.9\.10 is too old for replicated state \(3 replicas\).*issue 4320/);
-      expect(err).not.toMatch(/\n\s+at /);
-    });
+    it(
+      `server version - ${service} with 3 replicas on a 2.9.10 cluster ` +
+        'refuses to start in one line naming the version',
+      async () => {
+        const port = service === 'pulse' ? '--admin-port' : '--http-port';
+        const { code, err } = await runUntilExit([
+          service,
+          '--cluster',
+          `sv${service}`,
+          '--nats',
+          cluster.urls.join(','),
+          '--replicas',
+          '3',
+          port,
+          '0',
+          '--node-id',
+          'n1',
+        ]);
+        expect(code).toBe(1);
+        const lines = err
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('backbeat: '));
+        expect(lines, err).toHaveLength(1);
+        expect(lines[0]).toMatch(/nats-server 2\.9\.10 is too old for replicated state \(3 replicas\).*issue 4320/);
+        expect(err).not.toMatch(/\n\s+at /);
+      },
+    );
   }
 
   it('server version - pulse on one 2.9.10 server starts, with one warning line', async () => {

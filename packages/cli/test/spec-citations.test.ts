@@ -127,31 +127,36 @@ describe('spec citations - the checker', () => {
 
   it('spec citations - accepts the number with its title, on one line or wrapped in a comment', () => {
     const one = `// docs/spec.md ${SECTION}7 Election, terms and fencing.`;
-    const wrapped = `/**\n * (docs/spec.md ${SECTION}7 Election, terms\n * and fencing; ${SECTION}12 Known pitfalls)\n */`;
+    const wrapped =
+      `/**\n * (docs/spec.md ${SECTION}7 Election, terms\n * and ` + `fencing; ${SECTION}12 Known pitfalls)\n */`;
     const go = `// docs/spec.md ${SECTION}12 Known\n// pitfalls`;
     expect([one, wrapped, go].flatMap((t) => citationProblems(t, s))).toEqual([]);
   });
 
-  it('spec citations - refuses a wrong title, a missing title, an unknown section, the old forms and a missing decision', () => {
-    const text = [
-      `// docs/spec.md ${SECTION}7 Degradation and grid timing`,
-      `// docs/spec.md ${SECTION}12)`,
-      `// docs/spec.md ${SECTION}99 Nothing`,
-      `// docs/spec.md ${SECTION}7 Election, terms and fencings`,
-      `// the lease (${'SP'}EC 6), the grid (${'SP'}EC section 4), see ${'sp'}ec section 12`,
-      `// see docs/decisions/${'0001-here.md'} and docs/decisions/${'0002-gone.md'}`,
-    ].join('\n');
-    expect(citationProblems(text, s, new Set(['0001-here.md']))).toEqual([
-      `line 5: '${'SP'}EC 6' is an old citation; write docs/spec.md ${SECTION}N Title`,
-      `line 5: '${'SP'}EC section 4' is an old citation; write docs/spec.md ${SECTION}N Title`,
-      `line 5: '${'sp'}ec section 12' is an old citation; write docs/spec.md ${SECTION}N Title`,
-      `line 1: '${SECTION}7 Degradation and grid timing' must read '${SECTION}7 Election, terms and fencing'`,
-      `line 2: '${SECTION}12)' must read '${SECTION}12 Known pitfalls'`,
-      `line 3: ${SECTION}99 is not a section of docs/spec.md`,
-      `line 4: '${SECTION}7 Election, terms and fencings' must read '${SECTION}7 Election, terms and fencing'`,
-      `line 6: docs/decisions/${'0002-gone.md'} does not exist`,
-    ]);
-  });
+  it(
+    'spec citations - refuses a wrong title, a missing title, an unknown ' +
+      'section, the old forms and a missing decision',
+    () => {
+      const text = [
+        `// docs/spec.md ${SECTION}7 Degradation and grid timing`,
+        `// docs/spec.md ${SECTION}12)`,
+        `// docs/spec.md ${SECTION}99 Nothing`,
+        `// docs/spec.md ${SECTION}7 Election, terms and fencings`,
+        `// the lease (${'SP'}EC 6), the grid (${'SP'}EC section 4), see ${'sp'}ec section 12`,
+        `// see docs/decisions/${'0001-here.md'} and docs/decisions/${'0002-gone.md'}`,
+      ].join('\n');
+      expect(citationProblems(text, s, new Set(['0001-here.md']))).toEqual([
+        `line 5: '${'SP'}EC 6' is an old citation; write docs/spec.md ${SECTION}N Title`,
+        `line 5: '${'SP'}EC section 4' is an old citation; write docs/spec.md ${SECTION}N Title`,
+        `line 5: '${'sp'}ec section 12' is an old citation; write docs/spec.md ${SECTION}N Title`,
+        `line 1: '${SECTION}7 Degradation and grid timing' must read '${SECTION}7 Election, terms and fencing'`,
+        `line 2: '${SECTION}12)' must read '${SECTION}12 Known pitfalls'`,
+        `line 3: ${SECTION}99 is not a section of docs/spec.md`,
+        `line 4: '${SECTION}7 Election, terms and fencings' must read '${SECTION}7 Election, terms and fencing'`,
+        `line 6: docs/decisions/${'0002-gone.md'} does not exist`,
+      ]);
+    },
+  );
 });
 
 describe('spec citations - every citation in the repository names a section of docs/spec.md', () => {

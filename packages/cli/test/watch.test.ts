@@ -137,51 +137,55 @@ describe.concurrent('backbeat watch and agent - hints and usage', () => {
       ).catch((err) => {
         throw new Error(`${(err as Error).message}; output: ${a.stdout.slice(-2000)} ${a.stderr.slice(-2000)}`);
       });
-      expect((a.stdout + a.stderr).match(/no BeatFrame/g)).toHaveLength(1); // one line for the process, not one per agent
+      // one line for the process, not one per agent
+      expect((a.stdout + a.stderr).match(/no BeatFrame/g)).toHaveLength(1);
     } finally {
       await a.stop();
       await p.stop();
     }
   });
 
-  it('agent - two simulators without --id-prefix never share an agent id; --id-prefix names them agent:<prefix>-1..N', async ({
-    expect,
-  }) => {
-    const p = await kvPulse('aids', 'node-ids');
-    const bus = await NatsBus.connect({ servers: nats.url });
-    const ids = new Set<string>();
-    bus.subscribe(subjects('aids').status, (m) => {
-      try {
-        ids.add((decodeJson(m.data) as { agent_id: string }).agent_id);
-      } catch {
-        /* not a claim */
-      }
-    });
-    const procs = [[], [], ['--id-prefix', 'rack-a.2']].map((extra) =>
-      ManagedProcess.node(bin, ['agent', '--cluster', 'aids', '--count', '3', '--nats', nats.url, ...extra], {
-        env: { BACKBEAT_LOG_FORMAT: 'json' },
-      }),
-    );
-    try {
-      await waitFor(() => ids.size >= 9, { timeoutMs: 20_000, message: 'claims of nine agents' }).catch((err) => {
-        throw new Error(`${(err as Error).message}; seen: ${[...ids].join(', ')}`);
+  it(
+    'agent - two simulators without --id-prefix never share an agent ' +
+      'id; --id-prefix names them agent:<prefix>-1..N',
+    async ({ expect }) => {
+      const p = await kvPulse('aids', 'node-ids');
+      const bus = await NatsBus.connect({ servers: nats.url });
+      const ids = new Set<string>();
+      bus.subscribe(subjects('aids').status, (m) => {
+        try {
+          ids.add((decodeJson(m.data) as { agent_id: string }).agent_id);
+        } catch {
+          /* not a claim */
+        }
       });
-      const named = [...ids].filter((id) => id.startsWith('agent:rack-a.2-')).sort();
-      expect(named).toEqual(['agent:rack-a.2-1', 'agent:rack-a.2-2', 'agent:rack-a.2-3']);
-      const simPrefixes = new Set(
-        [...ids].filter((id) => !named.includes(id)).map((id) => /^agent:(sim-[0-9a-f]{6})-[1-3]$/.exec(id)?.[1]),
+      const procs = [[], [], ['--id-prefix', 'rack-a.2']].map((extra) =>
+        ManagedProcess.node(bin, ['agent', '--cluster', 'aids', '--count', '3', '--nats', nats.url, ...extra], {
+          env: { BACKBEAT_LOG_FORMAT: 'json' },
+        }),
       );
-      expect(simPrefixes.size).toBe(2); // two processes, two prefixes, six distinct ids
-      expect(simPrefixes.has(undefined)).toBe(false);
-      expect(ids.size).toBe(9);
-      for (const [k, prefix] of [...simPrefixes].entries())
-        expect(procs[0]!.stdout + procs[1]!.stdout, String(k)).toContain(`agent:${prefix}-1..3`); // the log names them
-    } finally {
-      await Promise.all(procs.map((a) => a.stop()));
-      await bus.close();
-      await p.stop();
-    }
-  });
+      try {
+        await waitFor(() => ids.size >= 9, { timeoutMs: 20_000, message: 'claims of nine agents' }).catch((err) => {
+          throw new Error(`${(err as Error).message}; seen: ${[...ids].join(', ')}`);
+        });
+        const named = [...ids].filter((id) => id.startsWith('agent:rack-a.2-')).sort();
+        expect(named).toEqual(['agent:rack-a.2-1', 'agent:rack-a.2-2', 'agent:rack-a.2-3']);
+        const simPrefixes = new Set(
+          [...ids].filter((id) => !named.includes(id)).map((id) => /^agent:(sim-[0-9a-f]{6})-[1-3]$/.exec(id)?.[1]),
+        );
+        expect(simPrefixes.size).toBe(2); // two processes, two prefixes, six distinct ids
+        expect(simPrefixes.has(undefined)).toBe(false);
+        expect(ids.size).toBe(9);
+        // the log names them
+        for (const [k, prefix] of [...simPrefixes].entries())
+          expect(procs[0]!.stdout + procs[1]!.stdout, String(k)).toContain(`agent:${prefix}-1..3`);
+      } finally {
+        await Promise.all(procs.map((a) => a.stop()));
+        await bus.close();
+        await p.stop();
+      }
+    },
+  );
 
   it('agent - a bad --id-prefix is one line naming the flag and the rule, exit 2 (usage)', async ({ expect }) => {
     for (const bad of ['a:b', 'x'.repeat(101), 'sp ace']) {

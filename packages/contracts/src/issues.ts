@@ -75,7 +75,9 @@ export function toIssue(e: ErrorObject): ValidationIssue {
       return {
         path: e.instancePath,
         rule: 'format',
-        message: `${field} must be a valid ${String(p.format)}${p.format === 'date-time' ? ' (RFC 3339, e.g. 2025-09-04T12:00:00Z)' : ''}`,
+        message:
+          `${field} must be a valid ${String(p.format)}` +
+          (p.format === 'date-time' ? ' (RFC 3339, e.g. 2025-09-04T12:00:00Z)' : ''),
       };
     case 'minimum':
     case 'maximum':
@@ -91,7 +93,8 @@ export function toIssue(e: ErrorObject): ValidationIssue {
       return {
         path: e.instancePath,
         rule: e.keyword,
-        message: `${field} must have ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ${plural(p.limit, 'character')}`,
+        message:
+          `${field} must have ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ` + plural(p.limit, 'character'),
       };
     case 'maxItems':
     case 'minItems':

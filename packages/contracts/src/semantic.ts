@@ -26,7 +26,8 @@ export type SemanticRule = (typeof SEMANTIC_RULES)[keyof typeof SEMANTIC_RULES];
 export function barReportIssues(report: BarReport): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   const { from_beat: from, to_beat: to, cluster_id: cluster } = report;
-  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || typeof cluster !== 'string') return out; // a custom schema let it through
+  // a custom schema let it through
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || typeof cluster !== 'string') return out;
   if (to < from) {
     out.push({
       path: '/to_beat',

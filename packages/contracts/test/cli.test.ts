@@ -47,28 +47,31 @@ describe('backbeat-validate - reports', () => {
     });
   });
 
-  it('cli - human output: one line per message and a summary; exit 0 without --exit-code even when invalid', async () => {
-    const dir = join(examples, 'invalid', 'barreport');
-    const r = await run(['--dir', dir]);
-    expect(r.code).toBe(0);
-    const lines = r.out.trim().split('\n');
-    expect(lines.at(-1)).toMatch(/^\d+ message\(s\) checked: 0 valid, \d+ invalid$/);
-    expect(lines).toContainEqual(
-      expect.stringMatching(
-        /^✗ .*agents_reporting--minimum\.json\[0\] backbeat\.barreport\.v1: \/agents_reporting: agents_reporting must be >= 0$/,
-      ),
-    );
-    expect((await run(['--dir', dir, '--exit-code'])).code).toBe(1);
-    const all = await run(['--dir', join(examples, 'invalid'), '--exit-code', '--json']);
-    expect({ code: all.code, err: all.err, valid: report(all.out).summary.valid }).toEqual({
-      code: 1,
-      err: '',
-      valid: 0,
-    });
-    expect(
-      (await run(['--file', join(examples, 'valid', 'beatframe', 'review-phase.json'), '--exit-code'])).out,
-    ).toMatch(/^✓ .*review-phase\.json\[0\] backbeat\.beatframe\.v1\n1 message\(s\) checked: 1 valid, 0 invalid\n$/);
-  });
+  it(
+    'cli - human output: one line per message and a summary; ' + 'exit 0 without --exit-code even when invalid',
+    async () => {
+      const dir = join(examples, 'invalid', 'barreport');
+      const r = await run(['--dir', dir]);
+      expect(r.code).toBe(0);
+      const lines = r.out.trim().split('\n');
+      expect(lines.at(-1)).toMatch(/^\d+ message\(s\) checked: 0 valid, \d+ invalid$/);
+      expect(lines).toContainEqual(
+        expect.stringMatching(
+          /^✗ .*agents_reporting--minimum\.json\[0\] backbeat\.barreport\.v1: \/agents_reporting: agents_reporting must be >= 0$/,
+        ),
+      );
+      expect((await run(['--dir', dir, '--exit-code'])).code).toBe(1);
+      const all = await run(['--dir', join(examples, 'invalid'), '--exit-code', '--json']);
+      expect({ code: all.code, err: all.err, valid: report(all.out).summary.valid }).toEqual({
+        code: 1,
+        err: '',
+        valid: 0,
+      });
+      expect(
+        (await run(['--file', join(examples, 'valid', 'beatframe', 'review-phase.json'), '--exit-code'])).out,
+      ).toMatch(/^✓ .*review-phase\.json\[0\] backbeat\.beatframe\.v1\n1 message\(s\) checked: 1 valid, 0 invalid\n$/);
+    },
+  );
 
   it('cli - a JSON array and JSON Lines are checked message by message', async () => {
     const arr = join(tmp, 'batch.json');
@@ -109,33 +112,37 @@ describe('backbeat-validate - reports', () => {
     });
   });
 
-  it('cli - --schemas DIR loads other schemas (a type it lacks is invalid input, exit 1); a missing DIR is one line and exit 2', async () => {
-    const only = join(tmp, 'claims-only');
-    mkdirSync(only);
-    writeFileSync(
-      join(only, 'claim.json'),
-      JSON.stringify(
-        await import('../schemas/backbeat.statusclaim.v1.schema.json', { with: { type: 'json' } }).then(
-          (m) => m.default,
+  it(
+    'cli - --schemas DIR loads other schemas (a type it lacks is invalid ' +
+      'input, exit 1); a missing DIR is one line and exit 2',
+    async () => {
+      const only = join(tmp, 'claims-only');
+      mkdirSync(only);
+      writeFileSync(
+        join(only, 'claim.json'),
+        JSON.stringify(
+          await import('../schemas/backbeat.statusclaim.v1.schema.json', { with: { type: 'json' } }).then(
+            (m) => m.default,
+          ),
         ),
-      ),
-    );
-    expect((await run(['--schemas', only, '--message', JSON.stringify(claim), '--exit-code'])).code).toBe(0);
-    const frame = await run(['--schemas', only, '--file', join(examples, 'valid', 'beatframe', 'review-phase.json')]);
-    expect(frame).toMatchObject({
-      code: 1,
-      err: '',
-      out: expect.stringMatching(
-        /unknown message type "backbeat.beatframe.v1"; known types: backbeat.statusclaim.v1\n/,
-      ),
-    });
-    const missing = await run(['--schemas', join(tmp, 'nope'), '--message', '{}']);
-    expect(missing).toEqual({
-      code: 2,
-      out: '',
-      err: `backbeat-validate: cannot load schemas from ${join(tmp, 'nope')}: no such directory\n`,
-    });
-  });
+      );
+      expect((await run(['--schemas', only, '--message', JSON.stringify(claim), '--exit-code'])).code).toBe(0);
+      const frame = await run(['--schemas', only, '--file', join(examples, 'valid', 'beatframe', 'review-phase.json')]);
+      expect(frame).toMatchObject({
+        code: 1,
+        err: '',
+        out: expect.stringMatching(
+          /unknown message type "backbeat.beatframe.v1"; known types: backbeat.statusclaim.v1\n/,
+        ),
+      });
+      const missing = await run(['--schemas', join(tmp, 'nope'), '--message', '{}']);
+      expect(missing).toEqual({
+        code: 2,
+        out: '',
+        err: `backbeat-validate: cannot load schemas from ${join(tmp, 'nope')}: no such directory\n`,
+      });
+    },
+  );
 });
 
 describe('backbeat-validate - usage errors exit 2 with one line; unreadable messages exit 1, reported once', () => {
@@ -164,29 +171,32 @@ describe('backbeat-validate - usage errors exit 2 with one line; unreadable mess
     });
   });
 
-  it('cli - malformed JSON is reported once, in the report, with file:line:column; exit 1 (invalid input)', async () => {
-    const file = join(tmp, 'broken.json');
-    writeFileSync(file, '{\n  "type": "backbeat.statusclaim.v1",\n  "agent_id": agent:a1\n}\n');
-    const r = await run(['--file', file, '--json']);
-    expect(r.code).toBe(1);
-    expect(r.err).toBe('');
-    expect(report(r.out).results).toEqual([
-      {
-        file,
-        index: 0,
-        type: null,
-        valid: false,
-        errors: [{ path: '', rule: 'json', message: 'malformed JSON at line 3, column 15: unexpected "a"' }],
-      },
-    ]);
-    const lines = join(tmp, 'mixed.jsonl');
-    writeFileSync(lines, `${JSON.stringify(claim)}\n{"type": broken}\n`);
-    const h = await run(['--file', lines]);
-    expect(h).toMatchObject({ code: 1, err: '' });
-    expect(h.out.match(/malformed JSON/g)).toHaveLength(1);
-    expect(h.out).toContain(`✗ ${lines}:2:10: malformed JSON: unexpected "b"\n`);
-    expect(h.out).toMatch(/2 message\(s\) checked: 1 valid, 1 invalid\n$/);
-  });
+  it(
+    'cli - malformed JSON is reported once, in the report, with ' + 'file:line:column; exit 1 (invalid input)',
+    async () => {
+      const file = join(tmp, 'broken.json');
+      writeFileSync(file, '{\n  "type": "backbeat.statusclaim.v1",\n  "agent_id": agent:a1\n}\n');
+      const r = await run(['--file', file, '--json']);
+      expect(r.code).toBe(1);
+      expect(r.err).toBe('');
+      expect(report(r.out).results).toEqual([
+        {
+          file,
+          index: 0,
+          type: null,
+          valid: false,
+          errors: [{ path: '', rule: 'json', message: 'malformed JSON at line 3, column 15: unexpected "a"' }],
+        },
+      ]);
+      const lines = join(tmp, 'mixed.jsonl');
+      writeFileSync(lines, `${JSON.stringify(claim)}\n{"type": broken}\n`);
+      const h = await run(['--file', lines]);
+      expect(h).toMatchObject({ code: 1, err: '' });
+      expect(h.out.match(/malformed JSON/g)).toHaveLength(1);
+      expect(h.out).toContain(`✗ ${lines}:2:10: malformed JSON: unexpected "b"\n`);
+      expect(h.out).toMatch(/2 message\(s\) checked: 1 valid, 1 invalid\n$/);
+    },
+  );
 
   it('cli - an unknown type is one line listing the known types', async () => {
     const r = await run(['--message', '{"type":"backbeat.unknown.v1"}']);

@@ -29,7 +29,9 @@ export interface HlcUpdate {
   readonly adopted: boolean;
   /** Remote physical time minus the local wall clock, in ms (positive: the remote is ahead). */
   readonly skewMs: number;
-  /** The local reading after the update: later than the local one before it, and later than the remote one when adopted. */
+  /**
+   * The local reading after the update: later than the local one before it, and later than the remote one when adopted.
+   */
   readonly timestamp: HlcTimestamp;
 }
 

@@ -49,7 +49,9 @@ export interface ErrorReply<R> {
   code(status: number): { send(body: HttpErrorBody): R };
 }
 
-/** Answers `reply` with an error from {@link httpError}: `sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', '...'))`. */
+/**
+ * Answers `reply` with an error from {@link httpError}: `sendHttpError(reply, httpError('BB_ERR_NOT_FOUND', '...'))`.
+ */
 export function sendHttpError<R>(reply: ErrorReply<R>, e: { status: number; body: HttpErrorBody }): R {
   return reply.code(e.status).send(e.body);
 }

@@ -114,7 +114,8 @@ export function guardRequest(req: GuardRequest, options: GuardOptions): GuardRef
     return refuse(
       httpError(
         'BB_ERR_FORBIDDEN',
-        `Host ${shown(host)} is not a loopback name or address: without an admin token this server answers only requests for localhost, 127.0.0.1 or [::1]`,
+        `Host ${shown(host)} is not a loopback name or address: without an admin token this ` +
+          'server answers only requests for localhost, 127.0.0.1 or [::1]',
       ),
     );
   }

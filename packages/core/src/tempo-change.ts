@@ -104,7 +104,8 @@ export function validateTempoChange(map: TempoMap, req: TempoChangeRequest): voi
     const when = placed ? ` (to ${placed.tempoBpm} BPM at ${new Date(placed.startTime).toISOString()})` : '';
     throw new TempoChangeError(
       'BB_ERR_TEMPO_CHANGE_PENDING',
-      `a tempo change is already pending until the next downbeat${when}; only one may wait at a time: retry after it applies`,
+      `a tempo change is already pending until the next downbeat${when}; only ` +
+        'one may wait at a time: retry after it applies',
       bpm,
       current,
     );
@@ -128,7 +129,8 @@ export function validateTempoChange(map: TempoMap, req: TempoChangeRequest): voi
     };
     throw new TempoChangeError(
       'BB_ERR_TEMPO_DELTA_TOO_LARGE',
-      `tempo_bpm may change by at most 10% of the current ${current} BPM at once (${allowed.minBpm} to ${allowed.maxBpm}), got ${bpm}; make larger changes in steps, one per bar`,
+      `tempo_bpm may change by at most 10% of the current ${current} BPM at once (${allowed.minBpm} to ` +
+        `${allowed.maxBpm}), got ${bpm}; make larger changes in steps, one per bar`,
       bpm,
       current,
       allowed,

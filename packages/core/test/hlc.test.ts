@@ -129,24 +129,28 @@ describe('hlc - local events', () => {
     );
   });
 
-  it('hlc - nowString is formatHlc of the reading it takes, for any node and wall clock sequence, with clocks interleaved', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.nat({ max: 2 }), fc.integer({ min: -3, max: 5000 })), { minLength: 1, maxLength: 60 }),
-        fc.constantFrom('n1', 'abcd', 'ffffffffffffffff', 'agent:w-1'),
-        (steps, nodeId) => {
-          const clock = new FakeClock(0x0ff0);
-          const clocks = [new Hlc(nodeId, { clock }), new Hlc('other', { clock }), new Hlc('0001', { clock })];
-          for (const [which, step] of steps) {
-            clock.setWall(clock.wallNow() + step);
-            const hlc = clocks[which]!;
-            const s = hlc.nowString();
-            expect(s).toBe(formatHlc(hlc.peek()));
-          }
-        },
-      ),
-    );
-  });
+  it(
+    'hlc - nowString is formatHlc of the reading it takes, for any node ' +
+      'and wall clock sequence, with clocks interleaved',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.nat({ max: 2 }), fc.integer({ min: -3, max: 5000 })), { minLength: 1, maxLength: 60 }),
+          fc.constantFrom('n1', 'abcd', 'ffffffffffffffff', 'agent:w-1'),
+          (steps, nodeId) => {
+            const clock = new FakeClock(0x0ff0);
+            const clocks = [new Hlc(nodeId, { clock }), new Hlc('other', { clock }), new Hlc('0001', { clock })];
+            for (const [which, step] of steps) {
+              clock.setWall(clock.wallNow() + step);
+              const hlc = clocks[which]!;
+              const s = hlc.nowString();
+              expect(s).toBe(formatHlc(hlc.peek()));
+            }
+          },
+        ),
+      );
+    },
+  );
 
   it('hlc - a logical counter at its limit moves the physical part instead of overflowing', () => {
     const clock = new FakeClock(T0);

@@ -18,21 +18,24 @@ const req = (method: string, headers: Record<string, string>) => ({
 });
 
 describe('http guard - one bearer rule for every server', () => {
-  it('guard - the scheme is case-insensitive (RFC 7235), spaces or tabs separate it, the token has no whitespace', () => {
-    for (const h of ['Bearer s3cret', 'bearer s3cret', 'BEARER s3cret', 'Bearer \ts3cret', 'Bearer s3cret '])
-      expect(parseBearer(h)).toBe('s3cret');
-    for (const h of [
-      undefined,
-      '',
-      'Bearer',
-      'Bearer ',
-      'Basic s3cret',
-      'Bearers3cret',
-      'Bearer a b',
-      'xBearer s3cret',
-    ])
-      expect(parseBearer(h)).toBeUndefined();
-  });
+  it(
+    'guard - the scheme is case-insensitive (RFC 7235), spaces or ' + 'tabs separate it, the token has no whitespace',
+    () => {
+      for (const h of ['Bearer s3cret', 'bearer s3cret', 'BEARER s3cret', 'Bearer \ts3cret', 'Bearer s3cret '])
+        expect(parseBearer(h)).toBe('s3cret');
+      for (const h of [
+        undefined,
+        '',
+        'Bearer',
+        'Bearer ',
+        'Basic s3cret',
+        'Bearers3cret',
+        'Bearer a b',
+        'xBearer s3cret',
+      ])
+        expect(parseBearer(h)).toBeUndefined();
+    },
+  );
 
   it('guard - a token matches only exactly (no prefix, no longer token, none without a header)', () => {
     expect(bearerMatches('bearer s3cret', 's3cret')).toBe(true);
@@ -92,42 +95,50 @@ describe('http guard - browser attacks on a tokenless server', () => {
     }
   });
 
-  it('guard - a text/plain or form POST (sent by a browser without asking) is refused 415; JSON from the same origin passes', () => {
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
-      const r = guardRequest(req('POST', type ? { 'content-type': type } : {}), {});
-      expect(r?.status, type).toBe(415);
-      expect(r?.body.error).toBe('BB_ERR_UNSUPPORTED_MEDIA_TYPE');
-    }
-    expect(
-      guardRequest(
-        req('POST', { 'content-type': 'application/json; charset=utf-8', origin: 'http://127.0.0.1:8080' }),
-        {},
-      ),
-    ).toBeUndefined();
-    expect(guardRequest(req('GET', { origin: 'http://attacker.example' }), {})).toBeUndefined();
-  });
+  it(
+    'guard - a text/plain or form POST (sent by a browser without asking) ' +
+      'is refused 415; JSON from the same origin passes',
+    () => {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
+        const r = guardRequest(req('POST', type ? { 'content-type': type } : {}), {});
+        expect(r?.status, type).toBe(415);
+        expect(r?.body.error).toBe('BB_ERR_UNSUPPORTED_MEDIA_TYPE');
+      }
+      expect(
+        guardRequest(
+          req('POST', { 'content-type': 'application/json; charset=utf-8', origin: 'http://127.0.0.1:8080' }),
+          {},
+        ),
+      ).toBeUndefined();
+      expect(guardRequest(req('GET', { origin: 'http://attacker.example' }), {})).toBeUndefined();
+    },
+  );
 });
 
 describe('http guard - a server with a token', () => {
-  it('guard - any Host is served; a change needs the token (401 with WWW-Authenticate) and passes with it whatever its type', () => {
-    expect(guardRequest(req('GET', { host: 'pulse.internal:8080' }), { token: 't' })).toBeUndefined();
-    const none = guardRequest(req('POST', { host: 'pulse.internal:8080', 'content-type': 'application/json' }), {
-      token: 't',
-    });
-    expect(none).toMatchObject({
-      status: 401,
-      headers: { 'www-authenticate': 'Bearer' },
-      body: { error: 'BB_ERR_UNAUTHORIZED' },
-    });
-    expect(
-      guardRequest(req('POST', { host: 'pulse.internal:8080', authorization: 'bearer t' }), { token: 't' }),
-    ).toBeUndefined();
-    const cross = guardRequest(
-      req('POST', { host: 'pulse.internal:8080', authorization: 'Bearer t', origin: 'http://attacker.example' }),
-      { token: 't' },
-    );
-    expect(cross?.status).toBe(403);
-  });
+  it(
+    'guard - any Host is served; a change needs the token (401 with ' +
+      'WWW-Authenticate) and passes with it whatever its type',
+    () => {
+      expect(guardRequest(req('GET', { host: 'pulse.internal:8080' }), { token: 't' })).toBeUndefined();
+      const none = guardRequest(req('POST', { host: 'pulse.internal:8080', 'content-type': 'application/json' }), {
+        token: 't',
+      });
+      expect(none).toMatchObject({
+        status: 401,
+        headers: { 'www-authenticate': 'Bearer' },
+        body: { error: 'BB_ERR_UNAUTHORIZED' },
+      });
+      expect(
+        guardRequest(req('POST', { host: 'pulse.internal:8080', authorization: 'bearer t' }), { token: 't' }),
+      ).toBeUndefined();
+      const cross = guardRequest(
+        req('POST', { host: 'pulse.internal:8080', authorization: 'Bearer t', origin: 'http://attacker.example' }),
+        { token: 't' },
+      );
+      expect(cross?.status).toBe(403);
+    },
+  );
 });
 
 describe('http guard - limits and error answers', () => {

@@ -84,7 +84,8 @@ describe('tempo change - BACKBEAT-REQ-004 rules', () => {
       allowed: { minBpm: 10.8, maxBpm: 13.2 },
     });
     expect(err.message).toBe(
-      'tempo_bpm may change by at most 10% of the current 12 BPM at once (10.8 to 13.2), got 20; make larger changes in steps, one per bar',
+      'tempo_bpm may change by at most 10% of the current 12 BPM at once (10.8 to ' +
+        '13.2), got 20; make larger changes in steps, one per bar',
     );
   });
 
@@ -99,7 +100,8 @@ describe('tempo change - BACKBEAT-REQ-004 rules', () => {
     expect(err.context.rule).toBe('pending');
     expect(err.message).toMatch(/already pending .*13 BPM at 2023-11-14T22:14:00\.000Z/);
     expect(pendingTempoChange(placed, T0 + 40_000)).toBeUndefined(); // in force from its downbeat on
-    expect(pendingTempoChange(createTempoMap({ startTime: T0 + 5000, tempoBpm: 12 }), T0)).toBeUndefined(); // a grid not yet started is no change
+    // a grid not yet started is no change
+    expect(pendingTempoChange(createTempoMap({ startTime: T0 + 5000, tempoBpm: 12 }), T0)).toBeUndefined();
   });
 
   it('tempo change - rejects nonsense limits', () => {

@@ -134,7 +134,8 @@ function renderNodes(c) {
       el(
         'li',
         '',
-        `${s.name}${s.version ? ` (NATS ${s.version})` : ''}${s.url && s.url !== s.name ? ` at ${s.url}` : ''}${s.connected ? ' — connected' : ''}`,
+        `${s.name}${s.version ? ` (NATS ${s.version})` : ''}` +
+          `${s.url && s.url !== s.name ? ` at ${s.url}` : ''}${s.connected ? ' — connected' : ''}`,
       ),
     ),
   );

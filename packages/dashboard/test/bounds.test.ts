@@ -95,26 +95,30 @@ describe('dashboard - bounded under abuse', () => {
     hub.close();
   });
 
-  it('updates - a poll from 0 answers one bounded page; following its seq reaches every buffered event once, in order', async () => {
-    const s = handSource();
-    const port = await serve(s.source);
-    s.fire(2000);
-    let after = 0;
-    const seen: number[] = [];
-    for (let i = 0; i < 100; i++) {
-      const r = await fetch(`http://127.0.0.1:${port}/api/v1/updates?after=${after}`);
-      const text = await r.text();
-      expect(text.length).toBeLessThanOrEqual(HUB_PAGE_BYTES + 100);
-      const u = JSON.parse(text) as { seq: number; events: Array<{ seq: number }>; more: boolean; reset: boolean };
-      expect(u.reset).toBe(false);
-      seen.push(...u.events.map((e) => e.seq));
-      after = u.seq;
-      if (!u.more) break;
-    }
-    expect(seen.at(-1)).toBe(2000);
-    expect(seen.every((v, i) => i === 0 || v === seen[i - 1]! + 1)).toBe(true);
-    expect(seen.length).toBeGreaterThan(100);
-  });
+  it(
+    'updates - a poll from 0 answers one bounded page; following its seq ' +
+      'reaches every buffered event once, in order',
+    async () => {
+      const s = handSource();
+      const port = await serve(s.source);
+      s.fire(2000);
+      let after = 0;
+      const seen: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/updates?after=${after}`);
+        const text = await r.text();
+        expect(text.length).toBeLessThanOrEqual(HUB_PAGE_BYTES + 100);
+        const u = JSON.parse(text) as { seq: number; events: Array<{ seq: number }>; more: boolean; reset: boolean };
+        expect(u.reset).toBe(false);
+        seen.push(...u.events.map((e) => e.seq));
+        after = u.seq;
+        if (!u.more) break;
+      }
+      expect(seen.at(-1)).toBe(2000);
+      expect(seen.every((v, i) => i === 0 || v === seen[i - 1]! + 1)).toBe(true);
+      expect(seen.length).toBeGreaterThan(100);
+    },
+  );
 
   it('events - a client that pauses reading gets every event after it resumes, in order, none twice', async () => {
     const s = handSource();
@@ -129,34 +133,38 @@ describe('dashboard - bounded under abuse', () => {
     expect(ids()).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
   });
 
-  it('events - a client that never reads is closed when it falls behind; at the cap the slowest makes room, else a newcomer is refused', async () => {
-    const s = handSource();
-    const port = await serve(s.source, { maxStreams: 1, maxQueuedBytes: 256 * 1024 });
-    const stuck = await openStream(port);
-    expect(stuck.head).toMatch(/ 200 /);
-    stuck.sock.pause();
-    // Far more than the socket buffers and the hub hold: the stream pauses, then falls out.
-    s.fire(12_000);
-    await new Promise((ok) => setTimeout(ok, 100));
-    const fresh = await openStream(port);
-    expect(fresh.head).toMatch(/ 200 /);
-    stuck.sock.resume();
-    await stuck.closed; // closed by the server, not by the test
-    // The one stream keeps up: a third client is refused rather than closing it.
-    const third = await new Promise<string>((resolve) => {
-      const sock = connect(port, '127.0.0.1');
-      sockets.push(sock);
-      let t = '';
-      sock.setEncoding('utf8');
-      sock.on('data', (d: string) => (t += d));
-      sock.on('close', () => resolve(t));
-      sock.on('connect', () =>
-        sock.write(`GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
-      );
-    });
-    expect(third).toMatch(/^HTTP\/1\.1 503 /);
-    expect(third).toMatch(/live streams are open and keep up/);
-  });
+  it(
+    'events - a client that never reads is closed when it falls behind; at the ' +
+      'cap the slowest makes room, else a newcomer is refused',
+    async () => {
+      const s = handSource();
+      const port = await serve(s.source, { maxStreams: 1, maxQueuedBytes: 256 * 1024 });
+      const stuck = await openStream(port);
+      expect(stuck.head).toMatch(/ 200 /);
+      stuck.sock.pause();
+      // Far more than the socket buffers and the hub hold: the stream pauses, then falls out.
+      s.fire(12_000);
+      await new Promise((ok) => setTimeout(ok, 100));
+      const fresh = await openStream(port);
+      expect(fresh.head).toMatch(/ 200 /);
+      stuck.sock.resume();
+      await stuck.closed; // closed by the server, not by the test
+      // The one stream keeps up: a third client is refused rather than closing it.
+      const third = await new Promise<string>((resolve) => {
+        const sock = connect(port, '127.0.0.1');
+        sockets.push(sock);
+        let t = '';
+        sock.setEncoding('utf8');
+        sock.on('data', (d: string) => (t += d));
+        sock.on('close', () => resolve(t));
+        sock.on('connect', () =>
+          sock.write(`GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
+        );
+      });
+      expect(third).toMatch(/^HTTP\/1\.1 503 /);
+      expect(third).toMatch(/live streams are open and keep up/);
+    },
+  );
 
   it('page - served with a Content-Security-Policy that forbids framing, and X-Frame-Options DENY', async () => {
     const port = await serve(handSource().source);

@@ -20,7 +20,8 @@ export class LeaseTtlMismatchError extends BackbeatError<{
     super(
       'BB_ERR_LEASE_TTL_MISMATCH',
       `--lease-ttl ${requestedTtlMs} ms differs from the TTL of the lease bucket ${bucket} (${bucketTtlMs} ms): ` +
-        `start every pulse with --lease-ttl ${bucketTtlMs}, or stop them all and delete the bucket (nats kv del ${bucket}) to change it`,
+        `start every pulse with --lease-ttl ${bucketTtlMs}, or stop them all and ` +
+        `delete the bucket (nats kv del ${bucket}) to change it`,
       { bucket, bucketTtlMs, requestedTtlMs },
     );
   }

@@ -77,37 +77,41 @@ describe('pulse admin API - tempo changes (BACKBEAT-REQ-004)', () => {
     expect((await post(app, { tempo_bpm: 210, extra: 1 }, TOKEN)).statusCode).toBe(400);
   });
 
-  it('admin - a change accepted on a follower is applied by the leader at the next downbeat; a second is refused while pending', async () => {
-    const seen = collectFrames(bus, 'admin');
-    await waitFor(() => seen.frames.length >= 2, { timeoutMs: 5000, message: 'the grid to run' });
-    // Right after a downbeat, so the next one (where the change applies) is a bar away.
-    const from = seen.frames.length;
-    await waitFor(() => seen.frames.slice(from).some((f) => f.frame.downbeat && f.frame.phase === 'plan'), {
-      timeoutMs: 5000,
-      message: 'a downbeat',
-    });
-    const ok = await post(followerApp, { tempo_bpm: 220, justification: 'load' });
-    expect(ok.statusCode).toBe(202);
-    const again = await post(app, { tempo_bpm: 210 }, TOKEN);
-    expect(again.json()).toMatchObject({ error: 'BB_ERR_TEMPO_CHANGE_PENDING' });
-    const status = (await app.inject({ url: '/tempo' })).json();
-    expect(status).toMatchObject({ pending_bpm: 220, can_change: false });
-    await waitFor(() => seen.frames.some((f) => f.frame.tempo_bpm === 220), {
-      timeoutMs: 10_000,
-      message: 'a frame at 220 BPM',
-    });
-    const first = seen.frames.find((f) => f.frame.tempo_bpm === 220)!.frame;
-    expect(first.downbeat).toBe(true);
-    expect(first.phase).toBe('plan');
-    const before = seen.frames.filter((f) => f.frame.beat_index < first.beat_index);
-    expect(before.every((f) => f.frame.tempo_bpm === 200)).toBe(true);
-    await waitFor(async () => (await app.inject({ url: '/tempo' })).json().pending_bpm === null, {
-      timeoutMs: 5000,
-      message: 'the pending change to clear',
-    });
-    expect((await app.inject({ url: '/tempo' })).json()).toMatchObject({ current_bpm: 220, can_change: true });
-    seen.stop();
-  });
+  it(
+    'admin - a change accepted on a follower is applied by the leader at the ' +
+      'next downbeat; a second is refused while pending',
+    async () => {
+      const seen = collectFrames(bus, 'admin');
+      await waitFor(() => seen.frames.length >= 2, { timeoutMs: 5000, message: 'the grid to run' });
+      // Right after a downbeat, so the next one (where the change applies) is a bar away.
+      const from = seen.frames.length;
+      await waitFor(() => seen.frames.slice(from).some((f) => f.frame.downbeat && f.frame.phase === 'plan'), {
+        timeoutMs: 5000,
+        message: 'a downbeat',
+      });
+      const ok = await post(followerApp, { tempo_bpm: 220, justification: 'load' });
+      expect(ok.statusCode).toBe(202);
+      const again = await post(app, { tempo_bpm: 210 }, TOKEN);
+      expect(again.json()).toMatchObject({ error: 'BB_ERR_TEMPO_CHANGE_PENDING' });
+      const status = (await app.inject({ url: '/tempo' })).json();
+      expect(status).toMatchObject({ pending_bpm: 220, can_change: false });
+      await waitFor(() => seen.frames.some((f) => f.frame.tempo_bpm === 220), {
+        timeoutMs: 10_000,
+        message: 'a frame at 220 BPM',
+      });
+      const first = seen.frames.find((f) => f.frame.tempo_bpm === 220)!.frame;
+      expect(first.downbeat).toBe(true);
+      expect(first.phase).toBe('plan');
+      const before = seen.frames.filter((f) => f.frame.beat_index < first.beat_index);
+      expect(before.every((f) => f.frame.tempo_bpm === 200)).toBe(true);
+      await waitFor(async () => (await app.inject({ url: '/tempo' })).json().pending_bpm === null, {
+        timeoutMs: 5000,
+        message: 'the pending change to clear',
+      });
+      expect((await app.inject({ url: '/tempo' })).json()).toMatchObject({ current_bpm: 220, can_change: true });
+      seen.stop();
+    },
+  );
 });
 
 describe('pulse admin API - status endpoints', () => {

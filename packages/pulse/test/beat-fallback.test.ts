@@ -105,7 +105,8 @@ const metric = async (p: Pulse, name: string): Promise<number> => {
 };
 
 describe('pulse - the direct fallback on a 3-node cluster', () => {
-  it('fallback - kill -9 of the node leading the beat stream (not the lease stream, not the pulse): frames go out directly, the gap stays within TTL + 1 s; back through the stream after its election', async () => {
+  it('fallback - kill -9 of the node leading the beat stream (not the lease stream, not the pulse): frames go out ' +
+    'directly, the gap stays within TTL + 1 s; back through the stream after its election', async () => {
     const c = 'fb-kill';
     const { stream } = beatStreamNames(c);
     const leaseStream = `KV_backbeat_${c}_lease`;
@@ -168,7 +169,8 @@ describe('pulse - the direct fallback on a 3-node cluster', () => {
     expect(pulse.leaderStatus().role).toBe('leader');
   }, 90_000);
 
-  it('fallback - a leader on the KV-outage grace (its lease stream without a quorum) does not fall back: nothing reaches the wire past its last quorum write + TTL - margin', async () => {
+  it('fallback - a leader on the KV-outage grace (its lease stream without a quorum) does not fall ' +
+    'back: nothing reaches the wire past its last quorum write + TTL - margin', async () => {
     const c = 'fb-grace';
     const { stream } = beatStreamNames(c);
     const leaseStream = `KV_backbeat_${c}_lease`;

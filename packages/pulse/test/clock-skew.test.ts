@@ -31,7 +31,8 @@ beforeAll(async () => {
 
 describe('pulse - a leader clock is checked', () => {
   it.each(CASES)(
-    'clock - a node 500 ms %s never takes the lease and says so in /drift, /health, a metric and one log line; nothing off the grid reaches the wire',
+    'clock - a node 500 ms %s never takes the lease and says so in /drift, /health, a ' +
+      'metric and one log line; nothing off the grid reaches the wire',
     async (name, _offset, sign) => {
       const cluster = `skew-${name}`;
       const seen = collectFrames(fx.observer, cluster);

@@ -55,73 +55,87 @@ const frame = new TextEncoder().encode('{"beat_index":1}');
 const timeout = named('TimeoutError', 'timeout');
 
 describe('direct fallback - rules', () => {
-  it('unavailable - no responders and a 503 allow the fallback; a timeout, a refusal or a permission error never do', () => {
-    expect(streamUnavailable(noResponders)).toBe(true);
-    expect(
-      streamUnavailable(named('JetStreamApiError', 'JetStream system temporarily unavailable', { status: 503 })),
-    ).toBe(true);
-    // A timeout is no evidence: the stream's leader may sit behind a route the network holds.
-    expect(streamUnavailable(timeout)).toBe(false);
-    expect(streamUnavailable(named('RequestError', 'request failed', { cause: timeout }))).toBe(false);
-    expect(streamUnavailable(refusal)).toBe(false);
-    expect(streamUnavailable(named('PermissionViolationError', 'Permissions Violation for Publish'))).toBe(false);
-    expect(streamUnavailable(undefined)).toBe(false);
-    expect(streamUnavailable('no responders')).toBe(false);
-  });
+  it(
+    'unavailable - no responders and a 503 allow the fallback; a ' +
+      'timeout, a refusal or a permission error never do',
+    () => {
+      expect(streamUnavailable(noResponders)).toBe(true);
+      expect(
+        streamUnavailable(named('JetStreamApiError', 'JetStream system temporarily unavailable', { status: 503 })),
+      ).toBe(true);
+      // A timeout is no evidence: the stream's leader may sit behind a route the network holds.
+      expect(streamUnavailable(timeout)).toBe(false);
+      expect(streamUnavailable(named('RequestError', 'request failed', { cause: timeout }))).toBe(false);
+      expect(streamUnavailable(refusal)).toBe(false);
+      expect(streamUnavailable(named('PermissionViolationError', 'Permissions Violation for Publish'))).toBe(false);
+      expect(streamUnavailable(undefined)).toBe(false);
+      expect(streamUnavailable('no responders')).toBe(false);
+    },
+  );
 
-  it('enter - only for the term a quorum write holds, on a fresh answer; one event; frames go to the beat subject with the term', async () => {
-    const { clock, heard, events, fb } = setup();
-    expect(fb.failed(3, refusal, clock.now())).toBe(false);
-    expect(fb.failed(3, timeout, clock.now())).toBe(false);
-    expect(fb.failed(2, noResponders, clock.now())).toBe(false); // another term than the quorum's
-    expect(fb.failed(3, noResponders, clock.now() - 300)).toBe(false); // an answer to a write sent 300 ms ago
-    expect(fb.failed(3, noResponders, clock.now())).toBe(true);
-    expect(fb.failed(3, timeout, clock.now())).toBe(true); // already in: a timeout changes nothing
-    expect(events).toEqual([{ type: 'entered', term: 3, reason: 'jetstream is not enabled' }]);
-    expect(fb.active(3, clock.now())).toBe(true);
-    fb.send(3, frame, undefined);
-    await new Promise((r) => setImmediate(r));
-    expect(heard.map((m) => m.headers['Backbeat-Term'])).toEqual(['3']);
-    expect(events.filter((e) => e.type === 'frame')).toHaveLength(1);
-    fb.leave('test over');
-  });
+  it(
+    'enter - only for the term a quorum write holds, on a fresh answer; one ' +
+      'event; frames go to the beat subject with the term',
+    async () => {
+      const { clock, heard, events, fb } = setup();
+      expect(fb.failed(3, refusal, clock.now())).toBe(false);
+      expect(fb.failed(3, timeout, clock.now())).toBe(false);
+      expect(fb.failed(2, noResponders, clock.now())).toBe(false); // another term than the quorum's
+      expect(fb.failed(3, noResponders, clock.now() - 300)).toBe(false); // an answer to a write sent 300 ms ago
+      expect(fb.failed(3, noResponders, clock.now())).toBe(true);
+      expect(fb.failed(3, timeout, clock.now())).toBe(true); // already in: a timeout changes nothing
+      expect(events).toEqual([{ type: 'entered', term: 3, reason: 'jetstream is not enabled' }]);
+      expect(fb.active(3, clock.now())).toBe(true);
+      fb.send(3, frame, undefined);
+      await new Promise((r) => setImmediate(r));
+      expect(heard.map((m) => m.headers['Backbeat-Term'])).toEqual(['3']);
+      expect(events.filter((e) => e.type === 'frame')).toHaveLength(1);
+      fb.leave('test over');
+    },
+  );
 
-  it('probe - every 100 ms; "no leader" again keeps it up to the quorum hold, then it ends and cannot begin again', async () => {
-    const { clock, events, probes, fb, run } = setup();
-    fb.failed(3, noResponders, clock.now());
-    fb.send(3, frame, undefined);
-    await run(850);
-    expect(probes).toEqual([1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800]);
-    expect(fb.active(3, clock.now())).toBe(true); // 1850: 50 ms after the last answer
-    await run(200); // 2050: past the quorum hold (the lease rides the KV-outage grace now)
-    expect(fb.active(3, clock.now())).toBe(false);
-    expect(events.at(-1)).toEqual({
-      type: 'left',
-      term: 3,
-      frames: 1,
-      ms: 1000, // the probe due at 2000 found it over
-      why: 'the lease is no longer held by a quorum write',
-    });
-    expect(fb.failed(3, noResponders, clock.now())).toBe(false);
-    const n = probes.length;
-    await run(300);
-    expect(probes).toHaveLength(n); // no probe after the fallback ended
-  });
+  it(
+    'probe - every 100 ms; "no leader" again keeps it up to the ' + 'quorum hold, then it ends and cannot begin again',
+    async () => {
+      const { clock, events, probes, fb, run } = setup();
+      fb.failed(3, noResponders, clock.now());
+      fb.send(3, frame, undefined);
+      await run(850);
+      expect(probes).toEqual([1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800]);
+      expect(fb.active(3, clock.now())).toBe(true); // 1850: 50 ms after the last answer
+      await run(200); // 2050: past the quorum hold (the lease rides the KV-outage grace now)
+      expect(fb.active(3, clock.now())).toBe(false);
+      expect(events.at(-1)).toEqual({
+        type: 'left',
+        term: 3,
+        frames: 1,
+        ms: 1000, // the probe due at 2000 found it over
+        why: 'the lease is no longer held by a quorum write',
+      });
+      expect(fb.failed(3, noResponders, clock.now())).toBe(false);
+      const n = probes.length;
+      await run(300);
+      expect(probes).toHaveLength(n); // no probe after the fallback ended
+    },
+  );
 
-  it('probe - a leader again sends the writer back to fenced writes; a failure sent before that does not re-enter', async () => {
-    let answer: ProbeAnswer = 'no-leader';
-    const { clock, events, fb, run } = setup(() => answer);
-    const sentAt = clock.now();
-    fb.failed(3, noResponders, sentAt);
-    await run(200);
-    answer = 'leader';
-    await run(100);
-    expect(events.at(-1)).toMatchObject({ type: 'left', term: 3, why: 'the beat stream answers again' });
-    expect(fb.active(3, clock.now())).toBe(false);
-    expect(fb.failed(3, noResponders, sentAt)).toBe(false); // a write sent before the return
-    expect(fb.failed(3, noResponders, clock.now())).toBe(true); // a new one that fails again
-    fb.leave('test over');
-  });
+  it(
+    'probe - a leader again sends the writer back to fenced writes; ' + 'a failure sent before that does not re-enter',
+    async () => {
+      let answer: ProbeAnswer = 'no-leader';
+      const { clock, events, fb, run } = setup(() => answer);
+      const sentAt = clock.now();
+      fb.failed(3, noResponders, sentAt);
+      await run(200);
+      answer = 'leader';
+      await run(100);
+      expect(events.at(-1)).toMatchObject({ type: 'left', term: 3, why: 'the beat stream answers again' });
+      expect(fb.active(3, clock.now())).toBe(false);
+      expect(fb.failed(3, noResponders, sentAt)).toBe(false); // a write sent before the return
+      expect(fb.failed(3, noResponders, clock.now())).toBe(true); // a new one that fails again
+      fb.leave('test over');
+    },
+  );
 
   it('probe - silence (a probe that times out) ends the fallback 300 ms after the last "no leader"', async () => {
     const { clock, events, fb, run } = setup(() => 'unknown');

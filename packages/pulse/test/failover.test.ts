@@ -69,7 +69,8 @@ describe('pulse - failover between processes on nats-server', () => {
     expect(metrics).toMatch(/backbeat_leadership_changes_total [1-9]/);
     console.log(`failover after kill -9: first frame of the new term ${gap.toFixed(0)} ms after the kill`);
     seen.stop();
-    await follower.proc.stop(); // done with: it would only take CPU from the next tests (the file's afterAll stops it too, also on a failure)
+    // done with: it would only take CPU from the next tests (the file's afterAll stops it too, also on a failure)
+    await follower.proc.stop();
   });
 
   it('failover - a leader paused past its lease (SIGSTOP) wakes as a follower and sends nothing stale', async () => {

@@ -42,7 +42,8 @@ export function gridProblems(frames: readonly SeenFrame[]): string[] {
     const b = slotNo(frames[i]!.frame);
     if (b <= a)
       out.push(
-        `slot ${b} (beat ${frames[i]!.frame.beat_index} ${frames[i]!.frame.phase}, term ${frames[i]!.term}) after slot ${a}`,
+        `slot ${b} (beat ${frames[i]!.frame.beat_index} ` +
+          `${frames[i]!.frame.phase}, term ${frames[i]!.term}) after slot ${a}`,
       );
   }
   return out;

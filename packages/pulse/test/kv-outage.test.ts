@@ -46,7 +46,9 @@ async function pulse(nodeId: string): Promise<Pulse> {
   return p;
 }
 
-/** Longest time between two frames on the wire in [from, to], merging observers (a slot counts once, when first seen). */
+/**
+ * Longest time between two frames on the wire in [from, to], merging observers (a slot counts once, when first seen).
+ */
 function longestGap(frames: readonly SeenFrame[], from: number, to: number): number {
   const first = new Map<number, number>();
   for (const f of frames) {
@@ -60,7 +62,8 @@ function longestGap(frames: readonly SeenFrame[], from: number, to: number): num
 }
 
 describe('pulse - a NATS node kill under two pulses', () => {
-  it('kv outage - kill -9 of the lease stream leader: frames resume within TTL + 1 s, none duplicated or backwards', async () => {
+  it('kv outage - kill -9 of the lease stream leader: frames resume ' +
+    'within TTL + 1 s, none duplicated or backwards', async () => {
     const a = await pulse('a');
     await waitFor(() => a.leaderStatus().is_leader, { timeoutMs: 10_000, message: 'a to lead' });
     const b = await pulse('b');
@@ -90,7 +93,9 @@ describe('pulse - a NATS node kill under two pulses', () => {
     const gap = longestGap(all, killedAt, end);
     const terms = [...new Set(all.filter((f) => f.at > killedAt).map((f) => f.term))];
     console.log(
-      `kill -9 of the lease stream leader: longest gap ${gap.toFixed(0)} ms, election done ${(electedAt - killedAt).toFixed(0)} ms after the kill, terms after it ${terms.join(',')}, leaders a=${a.leaderStatus().is_leader} b=${b.leaderStatus().is_leader}`,
+      `kill -9 of the lease stream leader: longest gap ${gap.toFixed(0)} ms, ` +
+        `election done ${(electedAt - killedAt).toFixed(0)} ms after the kill, terms after it ${terms.join(',')}, ` +
+        `leaders a=${a.leaderStatus().is_leader} b=${b.leaderStatus().is_leader}`,
     );
     for (const s of seen) {
       expect(gridProblems(s.frames)).toEqual([]);

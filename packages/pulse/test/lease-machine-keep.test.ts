@@ -156,27 +156,31 @@ describe('lease machine - lose and release', () => {
 });
 
 describe('lease machine - the quorum hold (the direct fallback of the beat)', () => {
-  it('quorum - on the KV-outage grace the fence moves past the lease, the quorum hold stays at the last acknowledged write + TTL - margin', () => {
-    const d = leader();
-    d.send({ type: 'timer', timer: 'tick' }, 1250);
-    d.answer(ok({ revision: 2 }), 1260);
-    const held = 1250 + TTL - MARGIN;
-    expect(quorumHeldUntil(d.state)).toBe(held);
-    d.send({ type: 'timer', timer: 'tick' }, 1500);
-    d.answer(fail('no-responders'), 1502);
-    expect(d.of('deadline')).toEqual([
-      { type: 'deadline', validUntil: 1500 + T.evidenceMs, term: 1, quorumUntil: held },
-    ]);
-    d.send({ type: 'timer', timer: 'tick' }, 1652);
-    d.answer(fail('no-responders'), 1654);
-    expect(d.state.validUntil).toBe(1652 + T.evidenceMs);
-    expect(d.of('deadline')).toEqual([
-      { type: 'deadline', validUntil: 1652 + T.evidenceMs, term: 1, quorumUntil: held },
-    ]);
-    // Past the quorum hold the leader still publishes (the grace) but may not fall back.
-    expect(quorumHeldUntil(d.state)).toBe(held);
-    expect(d.state.validUntil).toBeGreaterThan(held);
-  });
+  it(
+    'quorum - on the KV-outage grace the fence moves past the lease, the quorum ' +
+      'hold stays at the last acknowledged write + TTL - margin',
+    () => {
+      const d = leader();
+      d.send({ type: 'timer', timer: 'tick' }, 1250);
+      d.answer(ok({ revision: 2 }), 1260);
+      const held = 1250 + TTL - MARGIN;
+      expect(quorumHeldUntil(d.state)).toBe(held);
+      d.send({ type: 'timer', timer: 'tick' }, 1500);
+      d.answer(fail('no-responders'), 1502);
+      expect(d.of('deadline')).toEqual([
+        { type: 'deadline', validUntil: 1500 + T.evidenceMs, term: 1, quorumUntil: held },
+      ]);
+      d.send({ type: 'timer', timer: 'tick' }, 1652);
+      d.answer(fail('no-responders'), 1654);
+      expect(d.state.validUntil).toBe(1652 + T.evidenceMs);
+      expect(d.of('deadline')).toEqual([
+        { type: 'deadline', validUntil: 1652 + T.evidenceMs, term: 1, quorumUntil: held },
+      ]);
+      // Past the quorum hold the leader still publishes (the grace) but may not fall back.
+      expect(quorumHeldUntil(d.state)).toBe(held);
+      expect(d.state.validUntil).toBeGreaterThan(held);
+    },
+  );
 
   it('quorum - when the KV answers again the quorum hold catches up with the fence', () => {
     const d = leader();

@@ -1,9 +1,9 @@
 /**
  * The lease takeover (docs/spec.md §7 Election, terms and fencing): a follower takes a lease
  * whose holder must have fenced itself (not renewed for TTL − fence margin + 2 x the clock-offset
- * bound + 50 ms since it was written), by compare-and-set on its revision. Two electors on one in-memory KV and a fake clock, driven by fast-check
- * through any schedule of KV faults: a bucket's stream without a leader ("no responders" for
- * every node alike), and timeouts or hangs of one node's calls (a stalled link or process).
+ * bound + 50 ms since it was written), by compare-and-set on its revision. Two electors on one in-memory KV and a fake
+ * clock, driven by fast-check through any schedule of KV faults: a bucket's stream without a leader ("no responders"
+ * for every node alike), and timeouts or hangs of one node's calls (a stalled link or process).
  * They never may publish at the same instant, and the terms each node sees only grow. (One
  * node alone getting "no responders" is a network partition: docs/spec.md §7 Election, terms
  * and fencing states what the KV-outage grace allows there.)
@@ -88,30 +88,35 @@ const sim = (): Sim => {
 };
 
 describe('lease - takeover by compare-and-set', () => {
-  it('takeover - a leader that stops renewing is replaced once it must have fenced itself, by a new term, never overlapping', async () => {
-    const s = sim();
-    const a = await s.node('a');
-    await a.e.start();
-    const b = await s.node('b');
-    await b.e.start();
-    await s.run(600);
-    expect(a.e.leadership()).toMatchObject({ isLeader: true, term: 1 });
-    // a's renewals hang from now on (a stalled process): its last write stays the lease.
-    a.lease.mode = 'hang';
-    const hungAt = s.clock.now();
-    let aLast = 0;
-    let bFirst = 0;
-    await s.run(3000, () => {
-      const now = s.clock.now();
-      if (a.e.canPublish(now)) aLast = now;
-      if (!bFirst && b.e.canPublish(now)) bFirst = now;
-    });
-    expect(b.e.leadership()).toMatchObject({ isLeader: true, term: 2 });
-    expect(aLast).toBeLessThan(bFirst);
-    // The last renewal was at most TTL/4 before the hang: b leads within TTL − fence margin + 50 ms of it, plus a step.
-    expect(bFirst - hungAt).toBeLessThanOrEqual(TTL - a.e.fenceMarginMs + TAKEOVER_SAFETY_MS + 10);
-    expect(bFirst - aLast).toBeGreaterThan(0);
-  });
+  it(
+    'takeover - a leader that stops renewing is replaced once it must have ' +
+      'fenced itself, by a new term, never overlapping',
+    async () => {
+      const s = sim();
+      const a = await s.node('a');
+      await a.e.start();
+      const b = await s.node('b');
+      await b.e.start();
+      await s.run(600);
+      expect(a.e.leadership()).toMatchObject({ isLeader: true, term: 1 });
+      // a's renewals hang from now on (a stalled process): its last write stays the lease.
+      a.lease.mode = 'hang';
+      const hungAt = s.clock.now();
+      let aLast = 0;
+      let bFirst = 0;
+      await s.run(3000, () => {
+        const now = s.clock.now();
+        if (a.e.canPublish(now)) aLast = now;
+        if (!bFirst && b.e.canPublish(now)) bFirst = now;
+      });
+      expect(b.e.leadership()).toMatchObject({ isLeader: true, term: 2 });
+      expect(aLast).toBeLessThan(bFirst);
+      // The last renewal was at most TTL/4 before the hang: b leads within TTL − fence margin + 50 ms of it, plus a
+      // step.
+      expect(bFirst - hungAt).toBeLessThanOrEqual(TTL - a.e.fenceMarginMs + TAKEOVER_SAFETY_MS + 10);
+      expect(bFirst - aLast).toBeGreaterThan(0);
+    },
+  );
 
   it('takeover - any schedule of KV faults and pauses: never two publishers at once, terms only grow', async () => {
     const faults: Fault[] = ['none', 'none', 'timeout', 'hang'];

@@ -21,71 +21,74 @@ async function gauge(admin: string, name: string): Promise<number | undefined> {
 }
 
 describe('pulse - metrics that are true', () => {
-  it('metrics - after a tempo change and a failover every node reports the tempo in force, who leads and the term', async () => {
-    const cluster = 'truth';
-    const seen = collectFrames(fx.observer, cluster);
-    // Started side by side: whichever takes the lease is a, the other b. 2-beat bars: the tempo
-    // change waits at most a bar (1 s) for its downbeat, not 8 beats (4 s).
-    const both = await Promise.all(
-      ['one', 'two'].map((id) => fx.start(cluster, id, ['--lease-ttl', '1000', '--bar', '2'])),
-    );
-    const a = await waitFor(
-      async () => {
-        for (const p of both) if ((await getJson(`${p.admin}/leader`)).is_leader === true) return p;
-        return undefined;
-      },
-      { timeoutMs: 5000, message: 'one of the two to lead' },
-    );
-    const b = both.find((p) => p !== a)!;
-    await waitFor(async () => (await getJson(`${b.admin}/leader`)).leader === a.nodeId, {
-      message: 'the other to follow it',
-    });
-    for (const p of [a, b]) expect(await gauge(p.admin, 'backbeat_tempo_bpm')).toBe(120);
-
-    const r = await fetch(`${b.admin}/tempo`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ tempo_bpm: 110 }),
-    });
-    expect(r.status).toBe(202);
-    await waitFor(() => seen.frames.some((f) => f.frame.tempo_bpm === 110), {
-      timeoutMs: 8000,
-      message: 'a frame at 110 BPM',
-    });
-    for (const p of [a, b])
-      await waitFor(async () => (await gauge(p.admin, 'backbeat_tempo_bpm')) === 110, {
-        message: `${p.nodeId} to report 110 BPM`,
+  it(
+    'metrics - after a tempo change and a failover every node ' + 'reports the tempo in force, who leads and the term',
+    async () => {
+      const cluster = 'truth';
+      const seen = collectFrames(fx.observer, cluster);
+      // Started side by side: whichever takes the lease is a, the other b. 2-beat bars: the tempo
+      // change waits at most a bar (1 s) for its downbeat, not 8 beats (4 s).
+      const both = await Promise.all(
+        ['one', 'two'].map((id) => fx.start(cluster, id, ['--lease-ttl', '1000', '--bar', '2'])),
+      );
+      const a = await waitFor(
+        async () => {
+          for (const p of both) if ((await getJson(`${p.admin}/leader`)).is_leader === true) return p;
+          return undefined;
+        },
+        { timeoutMs: 5000, message: 'one of the two to lead' },
+      );
+      const b = both.find((p) => p !== a)!;
+      await waitFor(async () => (await getJson(`${b.admin}/leader`)).leader === a.nodeId, {
+        message: 'the other to follow it',
       });
-    expect(await gauge(a.admin, 'backbeat_is_leader')).toBe(1);
-    expect(await gauge(b.admin, 'backbeat_is_leader')).toBe(0);
-    expect(await gauge(b.admin, 'backbeat_leadership_term')).toBe(1);
+      for (const p of [a, b]) expect(await gauge(p.admin, 'backbeat_tempo_bpm')).toBe(120);
 
-    a.proc.kill('SIGKILL');
-    await waitFor(async () => (await getJson(`${b.admin}/leader`)).is_leader === true, {
-      timeoutMs: 4000,
-      message: 'b to take over',
-    });
-    await waitFor(() => seen.frames.filter((f) => f.term === 2).length >= 3, { timeoutMs: 3000 });
-    expect(await gauge(b.admin, 'backbeat_tempo_bpm')).toBe(110);
-    expect(await gauge(b.admin, 'backbeat_is_leader')).toBe(1);
-    expect(await gauge(b.admin, 'backbeat_leadership_term')).toBe(2);
-    expect(await getJson(`${b.admin}/leader`)).toMatchObject({
-      term: 2,
-      previous_leader: a.nodeId,
-      change_reason: 'lease expired',
-    });
-    expect(gridProblems(seen.frames)).toEqual([]);
+      const r = await fetch(`${b.admin}/tempo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tempo_bpm: 110 }),
+      });
+      expect(r.status).toBe(202);
+      await waitFor(() => seen.frames.some((f) => f.frame.tempo_bpm === 110), {
+        timeoutMs: 8000,
+        message: 'a frame at 110 BPM',
+      });
+      for (const p of [a, b])
+        await waitFor(async () => (await gauge(p.admin, 'backbeat_tempo_bpm')) === 110, {
+          message: `${p.nodeId} to report 110 BPM`,
+        });
+      expect(await gauge(a.admin, 'backbeat_is_leader')).toBe(1);
+      expect(await gauge(b.admin, 'backbeat_is_leader')).toBe(0);
+      expect(await gauge(b.admin, 'backbeat_leadership_term')).toBe(1);
 
-    // Presence: the node announces its role, term, leader and admin address.
-    await waitFor(
-      async () => {
-        const entry = (await readPresence(fx.observer, cluster)).find((e) => e.node_id === b.nodeId);
-        return entry?.info.role === 'leader' && entry.info.term === 2 && entry.info.admin === b.admin;
-      },
-      { timeoutMs: 8000, message: "b's presence entry to show it leads" },
-    );
-    seen.stop();
-  });
+      a.proc.kill('SIGKILL');
+      await waitFor(async () => (await getJson(`${b.admin}/leader`)).is_leader === true, {
+        timeoutMs: 4000,
+        message: 'b to take over',
+      });
+      await waitFor(() => seen.frames.filter((f) => f.term === 2).length >= 3, { timeoutMs: 3000 });
+      expect(await gauge(b.admin, 'backbeat_tempo_bpm')).toBe(110);
+      expect(await gauge(b.admin, 'backbeat_is_leader')).toBe(1);
+      expect(await gauge(b.admin, 'backbeat_leadership_term')).toBe(2);
+      expect(await getJson(`${b.admin}/leader`)).toMatchObject({
+        term: 2,
+        previous_leader: a.nodeId,
+        change_reason: 'lease expired',
+      });
+      expect(gridProblems(seen.frames)).toEqual([]);
+
+      // Presence: the node announces its role, term, leader and admin address.
+      await waitFor(
+        async () => {
+          const entry = (await readPresence(fx.observer, cluster)).find((e) => e.node_id === b.nodeId);
+          return entry?.info.role === 'leader' && entry.info.term === 2 && entry.info.admin === b.admin;
+        },
+        { timeoutMs: 8000, message: "b's presence entry to show it leads" },
+      );
+      seen.stop();
+    },
+  );
 });
 
 describe('pulse - setup that stays', () => {

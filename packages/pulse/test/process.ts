@@ -76,7 +76,10 @@ export interface PulseProcessFixture {
   readonly server: NatsServer;
   /** A connection of the test's own, to watch the wire. */
   readonly observer: NatsBus;
-  /** Starts `backbeat pulse` on the file's server at the fixture's tempo (see {@link startPulseProcess}); stopped after the file. */
+  /**
+   * Starts `backbeat pulse` on the file's server at the fixture's tempo (see {@link startPulseProcess}); stopped after
+   * the file.
+   */
   start(cluster: string, nodeId: string, extra?: string[], env?: Record<string, string>): Promise<PulseProcess>;
   /** Stops `proc` after the file (a process the test started itself). */
   track(proc: ManagedProcess): ManagedProcess;

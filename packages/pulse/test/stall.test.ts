@@ -26,7 +26,8 @@ afterAll(async () => {
 // the tempo is not the point, and frames come 2.5 times as often as at 120.
 describe('pulse - no frame outlives its slot', () => {
   it.concurrent.each(['inline', 'thread'])(
-    'stall - a leader behind a stalled connection (%s emitter) fences itself and drops it: no old-term frame reaches the wire after the new leader starts',
+    'stall - a leader behind a stalled connection (%s emitter) fences itself and drops it: ' +
+      'no old-term frame reaches the wire after the new leader starts',
     async (emitter) => {
       const cluster = `stall-${emitter}`;
       const proxy = await StallProxy.start(Number(new URL(server.url).port));
@@ -76,7 +77,9 @@ describe('pulse - no frame outlives its slot', () => {
         .filter((f) => f.at > stalledAt && f.at - Date.parse(f.frame.scheduled_at!) >= 100)
         .map(
           (f) =>
-            `${f.term}:${f.frame.beat_index}.${f.frame.phase} +${(f.at - Date.parse(f.frame.scheduled_at!)).toFixed(0)} ms (stall at +${(f.at - stalledAt).toFixed(0)})`,
+            `${f.term}:${f.frame.beat_index}.${f.frame.phase} ` +
+            `+${(f.at - Date.parse(f.frame.scheduled_at!)).toFixed(0)} ms (stall at ` +
+            `+${(f.at - stalledAt).toFixed(0)})`,
         );
       expect(late).toEqual([]); // nothing from the stall arrived late
       expect(gridProblems(seen.frames)).toEqual([]);

@@ -42,88 +42,99 @@ async function node(
 }
 
 describe('pulse - terms count leaderships and the lease shows them', () => {
-  it('terms - 1, 2, 3 across two handovers; every frame carries a term the lease showed; /leader names the previous leader and why', async () => {
-    const cluster = 'terms';
-    const seen = collectFrames(await bus(), cluster);
-    const lease = await (await bus()).kv(clusterNames(cluster).leaseBucket, { ttlMs: 1000 });
-    const leaseTerms = new Set<number>();
-    const watch = await lease.watch(STATE_KEYS.leader, (e) => {
-      if (e.operation === 'put') leaseTerms.add(decodeLeaseRecord(e.value).term);
-    });
-    const a = await node(cluster, 'a');
-    await waitFor(() => a.leaderStatus().is_leader, { message: 'a to lead' });
-    expect(a.leaderStatus()).toMatchObject({
-      term: 1,
-      role: 'leader',
-      previous_leader: null,
-      change_reason: 'first leader',
-      lease_ttl_ms: 1000,
-    });
-    const b = await node(cluster, 'b');
-    await waitFor(() => seen.frames.length >= 3, { timeoutMs: 5000, message: 'frames of term 1' });
-    await a.stop();
-    await waitFor(() => b.leaderStatus().is_leader, { timeoutMs: 3000, message: 'b to lead' });
-    expect(b.leaderStatus()).toMatchObject({
-      term: 2,
-      leader: 'b',
-      previous_leader: 'a',
-      change_reason: expect.stringMatching(/a released/),
-    });
-    const c = await node(cluster, 'c');
-    await waitFor(() => c.leaderStatus().leader === 'b', { message: 'c to follow b' });
-    await waitFor(() => seen.frames.some((f) => f.term === 2), { timeoutMs: 3000, message: 'frames of term 2' });
-    await b.stop();
-    await waitFor(() => c.leaderStatus().is_leader, { timeoutMs: 3000, message: 'c to lead' });
-    expect(c.leaderStatus()).toMatchObject({ term: 3, previous_leader: 'b' });
-    await waitFor(() => seen.frames.filter((f) => f.term === 3).length >= 3, {
-      timeoutMs: 3000,
-      message: 'frames of term 3',
-    });
-    await waitFor(() => leaseTerms.has(3), { message: 'the lease watch to show term 3' });
-    expect([...new Set(seen.frames.map((f) => f.term))]).toEqual([1, 2, 3]);
-    for (const t of new Set(seen.frames.map((f) => f.term)))
-      expect(leaseTerms.has(t), `term ${t} in the lease`).toBe(true);
-    expect(gridProblems(seen.frames)).toEqual([]);
-    const counter = await (await openStateBucket(await bus(), cluster)).get(LEADER_TERM_KEY);
-    expect(JSON.parse(new TextDecoder().decode(counter!.value))).toMatchObject({ term: 3, node_id: 'c' });
-    watch.stop();
-    seen.stop();
-  });
+  it(
+    'terms - 1, 2, 3 across two handovers; every frame carries a term the ' +
+      'lease showed; /leader names the previous leader and why',
+    async () => {
+      const cluster = 'terms';
+      const seen = collectFrames(await bus(), cluster);
+      const lease = await (await bus()).kv(clusterNames(cluster).leaseBucket, { ttlMs: 1000 });
+      const leaseTerms = new Set<number>();
+      const watch = await lease.watch(STATE_KEYS.leader, (e) => {
+        if (e.operation === 'put') leaseTerms.add(decodeLeaseRecord(e.value).term);
+      });
+      const a = await node(cluster, 'a');
+      await waitFor(() => a.leaderStatus().is_leader, { message: 'a to lead' });
+      expect(a.leaderStatus()).toMatchObject({
+        term: 1,
+        role: 'leader',
+        previous_leader: null,
+        change_reason: 'first leader',
+        lease_ttl_ms: 1000,
+      });
+      const b = await node(cluster, 'b');
+      await waitFor(() => seen.frames.length >= 3, { timeoutMs: 5000, message: 'frames of term 1' });
+      await a.stop();
+      await waitFor(() => b.leaderStatus().is_leader, { timeoutMs: 3000, message: 'b to lead' });
+      expect(b.leaderStatus()).toMatchObject({
+        term: 2,
+        leader: 'b',
+        previous_leader: 'a',
+        change_reason: expect.stringMatching(/a released/),
+      });
+      const c = await node(cluster, 'c');
+      await waitFor(() => c.leaderStatus().leader === 'b', { message: 'c to follow b' });
+      await waitFor(() => seen.frames.some((f) => f.term === 2), { timeoutMs: 3000, message: 'frames of term 2' });
+      await b.stop();
+      await waitFor(() => c.leaderStatus().is_leader, { timeoutMs: 3000, message: 'c to lead' });
+      expect(c.leaderStatus()).toMatchObject({ term: 3, previous_leader: 'b' });
+      await waitFor(() => seen.frames.filter((f) => f.term === 3).length >= 3, {
+        timeoutMs: 3000,
+        message: 'frames of term 3',
+      });
+      await waitFor(() => leaseTerms.has(3), { message: 'the lease watch to show term 3' });
+      expect([...new Set(seen.frames.map((f) => f.term))]).toEqual([1, 2, 3]);
+      for (const t of new Set(seen.frames.map((f) => f.term)))
+        expect(leaseTerms.has(t), `term ${t} in the lease`).toBe(true);
+      expect(gridProblems(seen.frames)).toEqual([]);
+      const counter = await (await openStateBucket(await bus(), cluster)).get(LEADER_TERM_KEY);
+      expect(JSON.parse(new TextDecoder().decode(counter!.value))).toMatchObject({ term: 3, node_id: 'c' });
+      watch.stop();
+      seen.stop();
+    },
+  );
 });
 
 // Side by side: two clusters, and one of them a CLI process that mostly loads and exits.
 describe.concurrent('pulse - the lease TTL is the bucket TTL', () => {
-  it('lease ttl - a node asking for another TTL refuses to start, naming both values and the fix; one without the flag adopts the bucket TTL', async () => {
-    const cluster = 'ttl';
-    const seen = collectFrames(await bus(), cluster);
-    const a = await node(cluster, 'a', { leaseTtlMs: 1000 });
-    await waitFor(() => a.leaderStatus().is_leader, { message: 'a to lead' });
-    const b = new Pulse({
-      bus: await bus(),
-      clusterId: cluster,
-      nodeId: 'b',
-      bpm: BPM,
-      maxBpm: BPM,
-      leaseTtlMs: 10_000,
-    });
-    const err = await b.start().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(LeaseTtlMismatchError);
-    expect((err as Error).message).toMatch(
-      /--lease-ttl 10000 ms differs from the TTL of the lease bucket \S+ \(1000 ms\).*--lease-ttl 1000/,
-    );
-    expect(b.state).toBe('stopped');
-    const c = await node(cluster, 'c', { leaseTtlMs: undefined });
-    expect(c.leaderStatus()).toMatchObject({ lease_ttl_ms: 1000, leader: 'a' });
-    await a.stop();
-    await waitFor(() => c.leaderStatus().is_leader, { timeoutMs: 3000, message: 'c to take over with the bucket TTL' });
-    await waitFor(() => seen.frames.filter((f) => f.term === 2).length >= 2, { timeoutMs: 3000 });
-    expect(b.publishedCount).toBe(0);
-    expect(gridProblems(seen.frames)).toEqual([]);
-    seen.stop();
-  });
+  it(
+    'lease ttl - a node asking for another TTL refuses to start, naming both values ' +
+      'and the fix; one without the flag adopts the bucket TTL',
+    async () => {
+      const cluster = 'ttl';
+      const seen = collectFrames(await bus(), cluster);
+      const a = await node(cluster, 'a', { leaseTtlMs: 1000 });
+      await waitFor(() => a.leaderStatus().is_leader, { message: 'a to lead' });
+      const b = new Pulse({
+        bus: await bus(),
+        clusterId: cluster,
+        nodeId: 'b',
+        bpm: BPM,
+        maxBpm: BPM,
+        leaseTtlMs: 10_000,
+      });
+      const err = await b.start().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(LeaseTtlMismatchError);
+      expect((err as Error).message).toMatch(
+        /--lease-ttl 10000 ms differs from the TTL of the lease bucket \S+ \(1000 ms\).*--lease-ttl 1000/,
+      );
+      expect(b.state).toBe('stopped');
+      const c = await node(cluster, 'c', { leaseTtlMs: undefined });
+      expect(c.leaderStatus()).toMatchObject({ lease_ttl_ms: 1000, leader: 'a' });
+      await a.stop();
+      await waitFor(() => c.leaderStatus().is_leader, {
+        timeoutMs: 3000,
+        message: 'c to take over with the bucket TTL',
+      });
+      await waitFor(() => seen.frames.filter((f) => f.term === 2).length >= 2, { timeoutMs: 3000 });
+      expect(b.publishedCount).toBe(0);
+      expect(gridProblems(seen.frames)).toEqual([]);
+      seen.stop();
+    },
+  );
 
   it('lease ttl - `backbeat pulse --lease-ttl` against a bucket with another TTL exits 1 with one line', async () => {
     await node('ttlcli', 'x', { leaseTtlMs: 1000 });

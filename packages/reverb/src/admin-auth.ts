@@ -12,7 +12,8 @@ export function assertBindable(host: string, adminToken: string | undefined): vo
   if (!adminToken && !isLoopbackHost(host)) {
     throw new InvalidArgumentError(
       'http-host',
-      `'${host}' is not a loopback address: without --admin-token (BACKBEAT_ADMIN_TOKEN) reverb listens on 127.0.0.1 or ::1 only`,
+      `'${host}' is not a loopback address: without --admin-token ` +
+        '(BACKBEAT_ADMIN_TOKEN) reverb listens on 127.0.0.1 or ::1 only',
     );
   }
 }

@@ -3,7 +3,8 @@
  * The public API; what tests and benchmarks need from inside is `@backbeat/reverb/internal`.
  *
  * ```ts
- * const reverb = new Reverb({ bus, clusterId: 'chorus-aus-01', nodeId: 'r1', signatures: 'require', trust: TrustStore.load('trust.json') });
+ * const trust = TrustStore.load('trust.json');
+ * const reverb = new Reverb({ bus, clusterId: 'chorus-aus-01', nodeId: 'r1', signatures: 'require', trust });
  * await reverb.start();
  * await buildReverbApp(reverb, { adminToken }).listen({ host: '127.0.0.1', port: 8090 });
  * ```

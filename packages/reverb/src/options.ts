@@ -90,8 +90,9 @@ export interface ReverbOptions {
    */
   catchUpWaitMs?: number;
   /**
-   * Copies of the claim, report and dead-letter streams and of the presence bucket (docs/decisions/0001-replicated-state.md):
-   * 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees). @default 'auto'
+   * Copies of the claim, report and dead-letter streams and of the presence bucket
+   * (docs/decisions/0001-replicated-state.md): 1 to 5, or 'auto' = min(3, the JetStream servers the connection sees).
+   * @default 'auto'
    */
   replicas?: ReplicaSetting;
   /**

@@ -117,7 +117,8 @@ export async function rebuild(
     covered();
     return true;
   };
-  // Reads every claim up to `toSeq`; a short answer (a replica behind its stream) is read again, never taken as all there is.
+  // Reads every claim up to `toSeq`; a short answer (a replica behind its stream) is read again, never taken as all
+  // there is.
   const readTo = async (toSeq: number): Promise<true> => {
     const stopped = await reader.read(each, { toSeq });
     covered();
@@ -160,7 +161,8 @@ export async function rebuild(
     { claims: reader.count, from_bar: plan.firstBar, missed_bars: missed, up_to_seq: target },
     'rebuilt from the claim stream',
   );
-  // A new durable starts a little before the last claim read (stream times may repeat); what it delivers again is skipped by sequence.
+  // A new durable starts a little before the last claim read (stream times may repeat); what it delivers again is
+  // skipped by sequence.
   const startTime = reader.lastTime !== undefined ? reader.lastTime - 1000 : plan.readFrom;
   return { startTime, handledUpTo: target, readFrom: plan.readFrom };
 }

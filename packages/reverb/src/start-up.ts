@@ -41,7 +41,8 @@ export interface ReverbStreams {
 /** Ensures the streams reverb owns; returns their replica count, the claim stream's name and who broadcasts reports. */
 export async function ensureReverbStreams(o: Options): Promise<ReverbStreams> {
   const { bus, clusterId, logger, clock } = o;
-  // Reverb owns the claim, report and dead-letter streams, each with the same replica count (docs/decisions/0001-replicated-state.md).
+  // Reverb owns the claim, report and dead-letter streams, each with the same replica count
+  // (docs/decisions/0001-replicated-state.md).
   const replicas = await resolveReplicas(bus, o.replicas);
   assertServerVersion(bus, replicas, logger);
   const onMismatch = (e: ReplicaMismatchError) => logger.warn({ code: e.code, ...e.context }, e.message);
@@ -124,6 +125,7 @@ export function warnSignatureMode(o: Options, trust: TrustStore | undefined): vo
   const how = o.signatures === 'off' ? 'signed or not' : 'unsigned';
   o.logger.warn(
     { signatures: o.signatures, trusted_agents: trust?.size ?? 0 },
-    `claims from agents not in the trust file are accepted ${how}: any login that may publish claims can speak for them (agents in the trust file are always verified)`,
+    `claims from agents not in the trust file are accepted ${how}: any login that may publish ` +
+      'claims can speak for them (agents in the trust file are always verified)',
   );
 }

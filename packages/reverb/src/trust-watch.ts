@@ -52,7 +52,8 @@ export function watchTrustFile(file: string, hooks: TrustWatchHooks): TrustWatch
       text = readFileSync(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      // Between an unlink and the rename of its successor the file may be missing for a moment: the next event reads it.
+      // Between an unlink and the rename of its successor the file may be missing for a moment: the next event reads
+      // it.
       if (code === 'ENOENT' && !force) return;
       hooks.onError(
         new TrustFileError(file, code === 'ENOENT' ? 'no such file' : (err as Error).message, { cause: err }),

@@ -91,80 +91,88 @@ async function stallableFleet(cluster: string, nodeId: string, agents: string[],
 }
 
 describe('reverb - a stalled claim consumer', () => {
-  it('catch-up - reports built while the consumer is stalled count every stored claim; the late deliveries count nowhere twice', async () => {
-    const cluster = 'stall';
-    const { seen, stall, r } = await stallableFleet(cluster, 'rs', ['agent:s1', 'agent:s2', 'agent:s3']);
-    stall.hold();
-    const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
-    // Two whole bars end while nothing is delivered to the consumer.
-    await waitFor(() => seen.reports.some((x) => x.from_beat === stalledFrom + 4), {
-      timeoutMs: 6000,
-      message: 'two bars reported during the stall',
-    });
-    stall.release();
-    const after = stalledFrom + 12;
-    await waitFor(() => seen.reports.some((x) => x.from_beat === after), {
-      timeoutMs: 6000,
-      message: 'a bar after the stall',
-    });
+  it(
+    'catch-up - reports built while the consumer is stalled count every ' +
+      'stored claim; the late deliveries count nowhere twice',
+    async () => {
+      const cluster = 'stall';
+      const { seen, stall, r } = await stallableFleet(cluster, 'rs', ['agent:s1', 'agent:s2', 'agent:s3']);
+      stall.hold();
+      const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
+      // Two whole bars end while nothing is delivered to the consumer.
+      await waitFor(() => seen.reports.some((x) => x.from_beat === stalledFrom + 4), {
+        timeoutMs: 6000,
+        message: 'two bars reported during the stall',
+      });
+      stall.release();
+      const after = stalledFrom + 12;
+      await waitFor(() => seen.reports.some((x) => x.from_beat === after), {
+        timeoutMs: 6000,
+        message: 'a bar after the stall',
+      });
 
-    // What the stream acknowledged, by bar.
-    const stored = await fx.bus.readStream({ stream: statusStreamConfig(cluster).name, limit: 10_000 });
-    const perBar = new Map<number, number>();
-    for (const m of stored) {
-      const beat = (JSON.parse(new TextDecoder().decode(m.data)) as { beat_index: number }).beat_index;
-      perBar.set(beat - (beat % 4), (perBar.get(beat - (beat % 4)) ?? 0) + 1);
-    }
-    const byBar = new Map<number, BarReport>(seen.reports.map((x) => [x.from_beat, x]));
-    for (const from of [stalledFrom, stalledFrom + 4, stalledFrom + 8, after]) {
-      const rep = byBar.get(from)!;
-      expect(rep, `report of bar ${from}`).toBeDefined();
-      expect(rep.agents_reporting).toBe(3);
-      expect(rep.performance!.claims_processed).toBe(9);
-      expect(perBar.get(from)).toBe(9);
-      // The held deliveries, handed over after the stall, are neither replays nor late claims.
-      expect(rep.issues.map((i) => i.category)).not.toContain('replayed');
-      expect(rep.late_claims).toBeUndefined();
-    }
-    const catchUps = (await r.metrics.registry.getSingleMetric('backbeat_reverb_catch_up_reads_total')!.get())
-      .values[0]!.value;
-    expect(catchUps).toBeGreaterThanOrEqual(2);
-    seen.stop();
-  });
-  it('catch-up - a direct read the stream answers with nothing is not taken as all there is: the reports wait, then count every stored claim', async () => {
-    const { seen, stall, r } = await stallableFleet('short', 'rshort', ['agent:t1', 'agent:t2', 'agent:t3'], {
-      retryMs: 100,
-    });
-    stall.hold();
-    stall.short = true;
-    const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
-    // Two bars end while the consumer delivers nothing and every read of the stream answers nothing.
-    await waitFor(() => r.currentBeat >= stalledFrom + 9, {
-      timeoutMs: 6000,
-      intervalMs: 20,
-      message: 'two bars ended',
-    });
-    expect(
-      seen.reports.some((x) => x.from_beat >= stalledFrom),
-      'no report built from a read that answered nothing',
-    ).toBe(false);
-    stall.short = false;
-    const after = stalledFrom + 8;
-    await waitFor(() => seen.reports.some((x) => x.from_beat === after), {
-      timeoutMs: 6000,
-      message: 'the stalled bars reported',
-    });
-    stall.release();
-    await waitFor(() => seen.reports.some((x) => x.from_beat === after + 4), {
-      timeoutMs: 6000,
-      message: 'a bar after the release',
-    });
-    const byBar = new Map<number, BarReport>(seen.reports.map((x) => [x.from_beat, x]));
-    for (const from of [stalledFrom, stalledFrom + 4]) {
-      const rep = byBar.get(from)!;
-      expect(rep.performance!.claims_processed, `claims of bar ${from}`).toBe(9);
-      expect(rep.late_claims).toBeUndefined();
-    }
-    seen.stop();
-  });
+      // What the stream acknowledged, by bar.
+      const stored = await fx.bus.readStream({ stream: statusStreamConfig(cluster).name, limit: 10_000 });
+      const perBar = new Map<number, number>();
+      for (const m of stored) {
+        const beat = (JSON.parse(new TextDecoder().decode(m.data)) as { beat_index: number }).beat_index;
+        perBar.set(beat - (beat % 4), (perBar.get(beat - (beat % 4)) ?? 0) + 1);
+      }
+      const byBar = new Map<number, BarReport>(seen.reports.map((x) => [x.from_beat, x]));
+      for (const from of [stalledFrom, stalledFrom + 4, stalledFrom + 8, after]) {
+        const rep = byBar.get(from)!;
+        expect(rep, `report of bar ${from}`).toBeDefined();
+        expect(rep.agents_reporting).toBe(3);
+        expect(rep.performance!.claims_processed).toBe(9);
+        expect(perBar.get(from)).toBe(9);
+        // The held deliveries, handed over after the stall, are neither replays nor late claims.
+        expect(rep.issues.map((i) => i.category)).not.toContain('replayed');
+        expect(rep.late_claims).toBeUndefined();
+      }
+      const catchUps = (await r.metrics.registry.getSingleMetric('backbeat_reverb_catch_up_reads_total')!.get())
+        .values[0]!.value;
+      expect(catchUps).toBeGreaterThanOrEqual(2);
+      seen.stop();
+    },
+  );
+  it(
+    'catch-up - a direct read the stream answers with nothing is not taken as all ' +
+      'there is: the reports wait, then count every stored claim',
+    async () => {
+      const { seen, stall, r } = await stallableFleet('short', 'rshort', ['agent:t1', 'agent:t2', 'agent:t3'], {
+        retryMs: 100,
+      });
+      stall.hold();
+      stall.short = true;
+      const stalledFrom = seen.reports.at(-1)!.from_beat + 4;
+      // Two bars end while the consumer delivers nothing and every read of the stream answers nothing.
+      await waitFor(() => r.currentBeat >= stalledFrom + 9, {
+        timeoutMs: 6000,
+        intervalMs: 20,
+        message: 'two bars ended',
+      });
+      expect(
+        seen.reports.some((x) => x.from_beat >= stalledFrom),
+        'no report built from a read that answered nothing',
+      ).toBe(false);
+      stall.short = false;
+      const after = stalledFrom + 8;
+      await waitFor(() => seen.reports.some((x) => x.from_beat === after), {
+        timeoutMs: 6000,
+        message: 'the stalled bars reported',
+      });
+      stall.release();
+      await waitFor(() => seen.reports.some((x) => x.from_beat === after + 4), {
+        timeoutMs: 6000,
+        message: 'a bar after the release',
+      });
+      const byBar = new Map<number, BarReport>(seen.reports.map((x) => [x.from_beat, x]));
+      for (const from of [stalledFrom, stalledFrom + 4]) {
+        const rep = byBar.get(from)!;
+        expect(rep.performance!.claims_processed, `claims of bar ${from}`).toBe(9);
+        expect(rep.late_claims).toBeUndefined();
+      }
+      seen.stop();
+    },
+  );
 });

@@ -71,7 +71,9 @@ afterAll(async () => {
 const reportOf = (beat: number) =>
   waitFor(() => reports.find((r) => r.from_beat === beat - (beat % BAR)) ?? null, {
     timeoutMs: 20_000,
-    message: `the report of beat ${beat} (reverb at beat ${reverb.currentBeat}, last report from beat ${reverb.lastReport?.from_beat})`,
+    message:
+      `the report of beat ${beat} (reverb at beat ${reverb.currentBeat}, last ` +
+      `report from beat ${reverb.lastReport?.from_beat})`,
   });
 
 /** The Nats-Msg-Ids the SDK used to give an agent's claims (`<agent_id>|<hlc>`), for `ms` milliseconds from `from`. */
@@ -84,7 +86,8 @@ function predictedIds(agent: string, from: number, ms: number, counters: number)
 }
 
 describe('claims - no other login can suppress them', () => {
-  it('suppress - junk stored first under every message id the old scheme predicts for the victim: its claims are still counted in its bar', async () => {
+  it('suppress - junk stored first under every message id the old scheme predicts ' +
+    'for the victim: its claims are still counted in its bar', async () => {
     // The ids of a window 3 s ahead (room for a loaded machine to store the junk first), 600 ms wide.
     const from = Date.now() + 3000;
     const ids = predictedIds('agent:victim', from, 600, 3);
@@ -96,7 +99,8 @@ describe('claims - no other login can suppress them', () => {
     }
     expect(Date.now(), 'the junk was stored before the victim sends').toBeLessThan(from);
     await waitFor(() => Date.now() >= from, { timeoutMs: 3000, intervalMs: 5 });
-    // The first beat of the next bar (claims may name a beat up to two bars ahead): stored well before that bar's report.
+    // The first beat of the next bar (claims may name a beat up to two bars ahead): stored well before that bar's
+    // report.
     const beat = victim.currentBeat - (victim.currentBeat % BAR) + BAR;
     const sent = await Promise.all(
       ['planning', 'executing', 'reviewing'].map((state) =>
@@ -117,7 +121,8 @@ describe('claims - no other login can suppress them', () => {
 });
 
 describe('claims - the signature binds the agent (findings 1 and 3)', () => {
-  it('impersonate - as a listed agent: unsigned, signed with another key, or under another x-agent-id, each refused with its reason in verify mode', async () => {
+  it('impersonate - as a listed agent: unsigned, signed with another key, or under ' +
+    'another x-agent-id, each refused with its reason in verify mode', async () => {
     const rejected = async (reason: string) => {
       const m = (await reverb.metrics.registry.metrics()).match(
         new RegExp(`backbeat_reverb_claims_rejected_total\\{reason="${reason}"\\} (\\d+)`),
@@ -194,54 +199,62 @@ describe('claims - what each signature mode accepts (docs/spec.md §10 Security)
     return v.accept ? (v.unsignedAccepted ? 'unsigned_accepted' : 'accepted') : v.reason;
   };
 
-  it('modes - an agent in the trust file is verified in off, verify and require; agents not in it: off accepts, verify accepts unsigned, require refuses', () => {
-    for (const mode of ['off', 'verify', 'require'] as const) {
-      expect(verdict(mode, 'agent:victim', victimKey), mode).toBe('accepted');
-      expect(verdict(mode, 'agent:victim'), mode).toBe('unsigned');
-      expect(verdict(mode, 'agent:victim', malloryKey), mode).toBe('bad_signature');
-      expect(verdict(mode, 'agent:victim', victimKey, 'agent:mallory'), mode).toBe('agent_mismatch');
-    }
-    expect([verdict('off', 'agent:stranger'), verdict('off', 'agent:stranger', malloryKey)]).toEqual([
-      'accepted',
-      'accepted',
-    ]);
-    expect([verdict('verify', 'agent:stranger'), verdict('verify', 'agent:stranger', malloryKey)]).toEqual([
-      'unsigned_accepted',
-      'unknown_agent',
-    ]);
-    expect([verdict('require', 'agent:stranger'), verdict('require', 'agent:stranger', malloryKey)]).toEqual([
-      'unsigned',
-      'unknown_agent',
-    ]);
-  });
+  it(
+    'modes - an agent in the trust file is verified in off, verify and require; agents ' +
+      'not in it: off accepts, verify accepts unsigned, require refuses',
+    () => {
+      for (const mode of ['off', 'verify', 'require'] as const) {
+        expect(verdict(mode, 'agent:victim', victimKey), mode).toBe('accepted');
+        expect(verdict(mode, 'agent:victim'), mode).toBe('unsigned');
+        expect(verdict(mode, 'agent:victim', malloryKey), mode).toBe('bad_signature');
+        expect(verdict(mode, 'agent:victim', victimKey, 'agent:mallory'), mode).toBe('agent_mismatch');
+      }
+      expect([verdict('off', 'agent:stranger'), verdict('off', 'agent:stranger', malloryKey)]).toEqual([
+        'accepted',
+        'accepted',
+      ]);
+      expect([verdict('verify', 'agent:stranger'), verdict('verify', 'agent:stranger', malloryKey)]).toEqual([
+        'unsigned_accepted',
+        'unknown_agent',
+      ]);
+      expect([verdict('require', 'agent:stranger'), verdict('require', 'agent:stranger', malloryKey)]).toEqual([
+        'unsigned',
+        'unknown_agent',
+      ]);
+    },
+  );
 
-  it('modes - a reverb that accepts unsigned claims of agents not in the trust file says so once at start; require says nothing', async () => {
-    const warned = async (mode: SignatureMode) => {
-      const lines: string[] = [];
-      const log: Logger = {
-        debug: () => {},
-        info: () => {},
-        error: () => {},
-        warn: (_o, m) => void lines.push(m ?? ''),
-        child: () => log,
+  it(
+    'modes - a reverb that accepts unsigned claims of agents not in the trust ' +
+      'file says so once at start; require says nothing',
+    async () => {
+      const warned = async (mode: SignatureMode) => {
+        const lines: string[] = [];
+        const log: Logger = {
+          debug: () => {},
+          info: () => {},
+          error: () => {},
+          warn: (_o, m) => void lines.push(m ?? ''),
+          child: () => log,
+        };
+        const bus = new MemoryBus();
+        const r = new Reverb({
+          bus,
+          clusterId: 'modes',
+          nodeId: `m-${mode}`,
+          barLength: 4,
+          signatures: mode,
+          trust,
+          logger: log,
+        });
+        await r.start();
+        await r.stop();
+        await bus.close();
+        return lines.filter((l) => /not in the trust file are accepted/.test(l));
       };
-      const bus = new MemoryBus();
-      const r = new Reverb({
-        bus,
-        clusterId: 'modes',
-        nodeId: `m-${mode}`,
-        barLength: 4,
-        signatures: mode,
-        trust,
-        logger: log,
-      });
-      await r.start();
-      await r.stop();
-      await bus.close();
-      return lines.filter((l) => /not in the trust file are accepted/.test(l));
-    };
-    expect(await warned('off')).toEqual([expect.stringMatching(/accepted signed or not/)]);
-    expect(await warned('verify')).toEqual([expect.stringMatching(/accepted unsigned/)]);
-    expect(await warned('require')).toEqual([]);
-  });
+      expect(await warned('off')).toEqual([expect.stringMatching(/accepted signed or not/)]);
+      expect(await warned('verify')).toEqual([expect.stringMatching(/accepted unsigned/)]);
+      expect(await warned('require')).toEqual([]);
+    },
+  );
 });

@@ -70,31 +70,34 @@ describe('reverb - handled stream sequences', () => {
     expect(h.upTo).toBe(20);
   });
 
-  it('handled - any order of adds and reads leaves exactly the added and covered sequences handled (fast-check)', () => {
-    const op = fc.oneof(
-      fc.record({ add: fc.integer({ min: 1, max: 60 }) }),
-      fc.record({ advance: fc.integer({ min: 1, max: 60 }) }),
-    );
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 80 }), (ops) => {
-        const h = new HandledSeqs();
-        const model = new Set<number>();
-        let floor: number | undefined;
-        for (const o of ops) {
-          if ('add' in o) {
-            floor ??= o.add - 1;
-            h.add(o.add);
-            model.add(o.add);
-          } else {
-            floor = Math.max(floor ?? o.advance, o.advance);
-            h.advanceTo(o.advance);
+  it(
+    'handled - any order of adds and reads leaves exactly the added ' + 'and covered sequences handled (fast-check)',
+    () => {
+      const op = fc.oneof(
+        fc.record({ add: fc.integer({ min: 1, max: 60 }) }),
+        fc.record({ advance: fc.integer({ min: 1, max: 60 }) }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { minLength: 1, maxLength: 80 }), (ops) => {
+          const h = new HandledSeqs();
+          const model = new Set<number>();
+          let floor: number | undefined;
+          for (const o of ops) {
+            if ('add' in o) {
+              floor ??= o.add - 1;
+              h.add(o.add);
+              model.add(o.add);
+            } else {
+              floor = Math.max(floor ?? o.advance, o.advance);
+              h.advanceTo(o.advance);
+            }
           }
-        }
-        for (let s = 1; s <= 61; s++) expect(h.has(s)).toBe(s <= floor! || model.has(s));
-      }),
-      { numRuns: 300 },
-    );
-  });
+          for (let s = 1; s <= 61; s++) expect(h.has(s)).toBe(s <= floor! || model.has(s));
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 
   it('handled - a wait ends true when the floor reaches its target, false at its timeout', async () => {
     const clock = new FakeClock();
@@ -204,37 +207,41 @@ describe('reverb - HLC order without parsing', () => {
 });
 
 describe('reverb - signature KPIs (secret_rotations_ok)', () => {
-  it('trust - a claim signed with a retired key is refused as retired_key; a current key verifies; a key not listed is bad_signature', () => {
-    const oldKey = generateKeyPairSync('ed25519').privateKey;
-    const newKey = generateKeyPairSync('ed25519').privateKey;
-    const otherKey = generateKeyPairSync('ed25519').privateKey;
-    const trust = TrustStore.parse(
-      JSON.stringify({
-        agents: { 'agent:r': [publicKeyBase64(newKey)] },
-        retired: { 'agent:r': [publicKeyBase64(oldKey)] },
-      }),
-    );
-    const data = enc.encode(
-      JSON.stringify({
-        type: 'backbeat.statusclaim.v1',
-        agent_id: 'agent:r',
-        beat_index: 3,
-        state: 'executing',
-        hlc: '18bcfe56800:0000:0001',
-      }),
-    );
-    const ctx = { mode: 'require' as const, trust, maxBytes: 65_536, currentBeat: 3, replayBeats: 8 };
-    const signed = (k: typeof oldKey) => ({
-      'x-agent-id': 'agent:r',
-      'x-signature': sign(null, data, k).toString('base64'),
-    });
-    expect(checkClaim(data, signed(newKey), ctx)).toMatchObject({ accept: true });
-    expect(checkClaim(data, signed(oldKey), ctx)).toMatchObject({ accept: false, reason: 'retired_key' });
-    expect(checkClaim(data, signed(otherKey), ctx)).toMatchObject({ accept: false, reason: 'bad_signature' });
-    expect(() => TrustStore.parse(JSON.stringify({ agents: {}, retired: { 'agent:r': ['abc'] } }))).toThrow(
-      /retired\["agent:r"\]\[0\]/,
-    );
-  });
+  it(
+    'trust - a claim signed with a retired key is refused as retired_key; a ' +
+      'current key verifies; a key not listed is bad_signature',
+    () => {
+      const oldKey = generateKeyPairSync('ed25519').privateKey;
+      const newKey = generateKeyPairSync('ed25519').privateKey;
+      const otherKey = generateKeyPairSync('ed25519').privateKey;
+      const trust = TrustStore.parse(
+        JSON.stringify({
+          agents: { 'agent:r': [publicKeyBase64(newKey)] },
+          retired: { 'agent:r': [publicKeyBase64(oldKey)] },
+        }),
+      );
+      const data = enc.encode(
+        JSON.stringify({
+          type: 'backbeat.statusclaim.v1',
+          agent_id: 'agent:r',
+          beat_index: 3,
+          state: 'executing',
+          hlc: '18bcfe56800:0000:0001',
+        }),
+      );
+      const ctx = { mode: 'require' as const, trust, maxBytes: 65_536, currentBeat: 3, replayBeats: 8 };
+      const signed = (k: typeof oldKey) => ({
+        'x-agent-id': 'agent:r',
+        'x-signature': sign(null, data, k).toString('base64'),
+      });
+      expect(checkClaim(data, signed(newKey), ctx)).toMatchObject({ accept: true });
+      expect(checkClaim(data, signed(oldKey), ctx)).toMatchObject({ accept: false, reason: 'retired_key' });
+      expect(checkClaim(data, signed(otherKey), ctx)).toMatchObject({ accept: false, reason: 'bad_signature' });
+      expect(() => TrustStore.parse(JSON.stringify({ agents: {}, retired: { 'agent:r': ['abc'] } }))).toThrow(
+        /retired\["agent:r"\]\[0\]/,
+      );
+    },
+  );
 });
 
 describe('reverb - identity and admin auth', () => {

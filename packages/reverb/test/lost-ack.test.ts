@@ -39,47 +39,51 @@ function losingStoreAnswer(bus: NatsBus, cluster: string, n: number): { bus: Bus
 }
 
 describe('reverb - a report store whose answer is lost', () => {
-  it('lost ack - the copy stored without an answer is broadcast once, with the claims it counts; every stored report is broadcast once', async () => {
-    const cluster = 'lostack';
-    const seen = collectReports(fx.bus, cluster);
-    const p = await startPulse(fx.server.url, cluster, 240, 4);
-    fx.cleanup(p.stop);
-    const conn = await NatsBus.connect({ servers: fx.server.url });
-    const losing = losingStoreAnswer(conn, cluster, 3);
-    const r = new Reverb({ bus: losing.bus, clusterId: cluster, nodeId: 'lost1', signatures: 'off', retryMs: 200 });
-    await r.start();
-    fx.cleanup(async () => {
-      await r.stop();
-      await conn.close();
-    });
-    const c = createClient({ clusterId: cluster, agentId: 'agent:lost', nats: fx.server.url });
-    c.onBeat(
-      (f) =>
-        void (
-          f.beat_index % 4 === 3
-            ? Promise.resolve()
-            : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })
-        ).catch(() => {}),
-    );
-    await c.start();
-    fx.cleanup(() => c.stop());
-    await waitFor(() => losing.lost.length === 1 && seen.reports.length >= 5, {
-      timeoutMs: 15_000,
-      message: 'a lost store answer, then more reports',
-    });
-    await c.stop();
-    const stored = (await fx.bus.readStream({ stream: clusterNames(cluster).reportStream, limit: 1000 })).map(
-      (m) => decodeStoredReport(m)!,
-    );
-    const m = await fx.bus.getStreamMsg(clusterNames(cluster).reportStream, { seq: losing.lost[0]! });
-    const lostCopy = decodeStoredReport(m!)!;
-    expect(lostCopy.type).toBe('backbeat.barreport.v1');
-    // Every stored report reached the subscribers once, the one whose answer was lost included.
-    for (const s of stored.filter((x) => x.from_beat <= seen.reports.at(-1)!.from_beat)) {
-      expect([s.from_beat, seen.reports.filter((x) => x.window_id === s.window_id).length]).toEqual([s.from_beat, 1]);
-    }
-    const broadcast = seen.reports.find((x) => x.window_id === lostCopy.window_id)!;
-    expect(broadcast).toEqual(lostCopy);
-    expect(r.lastReport?.from_beat).toBeGreaterThan(lostCopy.from_beat);
-  });
+  it(
+    'lost ack - the copy stored without an answer is broadcast once, with the ' +
+      'claims it counts; every stored report is broadcast once',
+    async () => {
+      const cluster = 'lostack';
+      const seen = collectReports(fx.bus, cluster);
+      const p = await startPulse(fx.server.url, cluster, 240, 4);
+      fx.cleanup(p.stop);
+      const conn = await NatsBus.connect({ servers: fx.server.url });
+      const losing = losingStoreAnswer(conn, cluster, 3);
+      const r = new Reverb({ bus: losing.bus, clusterId: cluster, nodeId: 'lost1', signatures: 'off', retryMs: 200 });
+      await r.start();
+      fx.cleanup(async () => {
+        await r.stop();
+        await conn.close();
+      });
+      const c = createClient({ clusterId: cluster, agentId: 'agent:lost', nats: fx.server.url });
+      c.onBeat(
+        (f) =>
+          void (
+            f.beat_index % 4 === 3
+              ? Promise.resolve()
+              : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })
+          ).catch(() => {}),
+      );
+      await c.start();
+      fx.cleanup(() => c.stop());
+      await waitFor(() => losing.lost.length === 1 && seen.reports.length >= 5, {
+        timeoutMs: 15_000,
+        message: 'a lost store answer, then more reports',
+      });
+      await c.stop();
+      const stored = (await fx.bus.readStream({ stream: clusterNames(cluster).reportStream, limit: 1000 })).map(
+        (m) => decodeStoredReport(m)!,
+      );
+      const m = await fx.bus.getStreamMsg(clusterNames(cluster).reportStream, { seq: losing.lost[0]! });
+      const lostCopy = decodeStoredReport(m!)!;
+      expect(lostCopy.type).toBe('backbeat.barreport.v1');
+      // Every stored report reached the subscribers once, the one whose answer was lost included.
+      for (const s of stored.filter((x) => x.from_beat <= seen.reports.at(-1)!.from_beat)) {
+        expect([s.from_beat, seen.reports.filter((x) => x.window_id === s.window_id).length]).toEqual([s.from_beat, 1]);
+      }
+      const broadcast = seen.reports.find((x) => x.window_id === lostCopy.window_id)!;
+      expect(broadcast).toEqual(lostCopy);
+      expect(r.lastReport?.from_beat).toBeGreaterThan(lostCopy.from_beat);
+    },
+  );
 });

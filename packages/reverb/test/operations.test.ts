@@ -74,57 +74,66 @@ describe.concurrent('reverb - admin auth on the HTTP API', () => {
 });
 
 describe.concurrent('reverb - report history from the stream', () => {
-  it('history - from_beat finds its report by sequence lookup, pages follow the cursor, no from_beat gives the newest', async () => {
-    const cluster = 'hist';
-    await fx.bus.ensureStream(reportStreamConfig(cluster));
-    for (let i = 0; i < 300; i++)
-      await fx.bus.publishDurable(
-        subjects(cluster).reportStore,
-        enc.encode(JSON.stringify(emptyReport(cluster, i * 4))),
-        { msgId: windowId(cluster, i * 4) },
-      );
-    const first = await readReports(fx.bus, cluster, { fromBeat: 801, limit: 5 });
-    expect(first.reports.map((r) => r.from_beat)).toEqual([804, 808, 812, 816, 820]);
-    const second = await readReports(fx.bus, cluster, { cursor: first.nextCursor, limit: 5 });
-    expect(second.reports.map((r) => r.from_beat)).toEqual([824, 828, 832, 836, 840]);
-    const end = await readReports(fx.bus, cluster, { fromBeat: 1188, limit: 5 });
-    expect(end.reports.map((r) => r.from_beat)).toEqual([1188, 1192, 1196]);
-    expect(end.nextCursor).toBeUndefined();
-    expect((await readReports(fx.bus, cluster, { fromBeat: 5000, limit: 5 })).reports).toEqual([]);
-    expect((await readReports(fx.bus, cluster, { limit: 3 })).reports.map((r) => r.from_beat)).toEqual([
-      1188, 1192, 1196,
-    ]);
-    // Over HTTP, with the cursor.
-    const r = await startReverb(cluster, 'h1');
-    const app = buildReverbApp(r);
-    const page = (await app.inject({ url: '/api/v1/reports?from_beat=0&limit=2' })).json();
-    expect(page.reports.map((x: BarReport) => x.from_beat)).toEqual([0, 4]);
-    const next = (await app.inject({ url: `/api/v1/reports?cursor=${page.next_cursor}&limit=2` })).json();
-    expect(next.reports.map((x: BarReport) => x.from_beat)).toEqual([8, 12]);
-    expect((await app.inject({ url: '/api/v1/reports?cursor=x' })).statusCode).toBe(400);
-    await app.close();
-  });
+  it(
+    'history - from_beat finds its report by sequence lookup, pages ' +
+      'follow the cursor, no from_beat gives the newest',
+    async () => {
+      const cluster = 'hist';
+      await fx.bus.ensureStream(reportStreamConfig(cluster));
+      for (let i = 0; i < 300; i++)
+        await fx.bus.publishDurable(
+          subjects(cluster).reportStore,
+          enc.encode(JSON.stringify(emptyReport(cluster, i * 4))),
+          { msgId: windowId(cluster, i * 4) },
+        );
+      const first = await readReports(fx.bus, cluster, { fromBeat: 801, limit: 5 });
+      expect(first.reports.map((r) => r.from_beat)).toEqual([804, 808, 812, 816, 820]);
+      const second = await readReports(fx.bus, cluster, { cursor: first.nextCursor, limit: 5 });
+      expect(second.reports.map((r) => r.from_beat)).toEqual([824, 828, 832, 836, 840]);
+      const end = await readReports(fx.bus, cluster, { fromBeat: 1188, limit: 5 });
+      expect(end.reports.map((r) => r.from_beat)).toEqual([1188, 1192, 1196]);
+      expect(end.nextCursor).toBeUndefined();
+      expect((await readReports(fx.bus, cluster, { fromBeat: 5000, limit: 5 })).reports).toEqual([]);
+      expect((await readReports(fx.bus, cluster, { limit: 3 })).reports.map((r) => r.from_beat)).toEqual([
+        1188, 1192, 1196,
+      ]);
+      // Over HTTP, with the cursor.
+      const r = await startReverb(cluster, 'h1');
+      const app = buildReverbApp(r);
+      const page = (await app.inject({ url: '/api/v1/reports?from_beat=0&limit=2' })).json();
+      expect(page.reports.map((x: BarReport) => x.from_beat)).toEqual([0, 4]);
+      const next = (await app.inject({ url: `/api/v1/reports?cursor=${page.next_cursor}&limit=2` })).json();
+      expect(next.reports.map((x: BarReport) => x.from_beat)).toEqual([8, 12]);
+      expect((await app.inject({ url: '/api/v1/reports?cursor=x' })).statusCode).toBe(400);
+      await app.close();
+    },
+  );
 });
 
 describe.concurrent('reverb - identity, consumers and new replicas', () => {
-  it('consumers - list marks the durable of a stopped replica orphaned, prune deletes only it; presence names the consumer', async () => {
-    const cluster = 'orphans';
-    const p = await startPulse(fx.server.url, cluster, 240, 4);
-    fx.cleanup(p.stop);
-    const live = await startReverb(cluster, 'live');
-    const gone = await startReverb(cluster, 'gone');
-    await gone.stop();
-    const presence = (await readPresence(fx.bus, cluster)).filter((x) => x.kind === 'reverb'); // the pulse announces itself too
-    expect(presence.map((x) => [x.kind, x.node_id, x.info.consumer])).toEqual([['reverb', 'live', 'reverb_live']]);
-    const list = await listReverbConsumers(fx.bus, cluster);
-    expect(list.map((c) => [c.name, c.orphaned])).toEqual([
-      ['reverb_gone', true],
-      ['reverb_live', false],
-    ]);
-    expect(await pruneReverbConsumers(fx.bus, cluster)).toEqual(['reverb_gone']);
-    expect((await listReverbConsumers(fx.bus, cluster)).map((c) => c.name)).toEqual(['reverb_live']);
-    expect(live.state).toBe('running');
-  });
+  it(
+    'consumers - list marks the durable of a stopped replica orphaned, ' +
+      'prune deletes only it; presence names the consumer',
+    async () => {
+      const cluster = 'orphans';
+      const p = await startPulse(fx.server.url, cluster, 240, 4);
+      fx.cleanup(p.stop);
+      const live = await startReverb(cluster, 'live');
+      const gone = await startReverb(cluster, 'gone');
+      await gone.stop();
+      // the pulse announces itself too
+      const presence = (await readPresence(fx.bus, cluster)).filter((x) => x.kind === 'reverb');
+      expect(presence.map((x) => [x.kind, x.node_id, x.info.consumer])).toEqual([['reverb', 'live', 'reverb_live']]);
+      const list = await listReverbConsumers(fx.bus, cluster);
+      expect(list.map((c) => [c.name, c.orphaned])).toEqual([
+        ['reverb_gone', true],
+        ['reverb_live', false],
+      ]);
+      expect(await pruneReverbConsumers(fx.bus, cluster)).toEqual(['reverb_gone']);
+      expect((await listReverbConsumers(fx.bus, cluster)).map((c) => c.name)).toEqual(['reverb_live']);
+      expect(live.state).toBe('running');
+    },
+  );
 
   it('replica - a new replica starts from the current window, not the start of the stream', async () => {
     const cluster = 'fresh';
@@ -156,7 +165,8 @@ describe.concurrent('reverb - identity, consumers and new replicas', () => {
     const windows = r.windows();
     expect(windows.every((w) => w.fromBeat >= 8)).toBe(true); // nothing of bar 0
     expect(windows.reduce((a, w) => a + w.claims + w.rejected + w.lateClaims, 0)).toBe(0);
-    expect(await r.metrics.registry.getSingleMetricAsString('backbeat_reverb_claims_total')).not.toMatch(/outcome=/); // none of the 20 old claims
+    // none of the 20 old claims
+    expect(await r.metrics.registry.getSingleMetricAsString('backbeat_reverb_claims_total')).not.toMatch(/outcome=/);
   });
 });
 
@@ -208,60 +218,69 @@ describe.concurrent('reverb - stores that fail, signatures after a reload, the H
     );
   });
 
-  it('rotation - after a trust reload, claims signed with the now retired key are refused and the bar says secret_rotations_ok false; the HLC follows the claims', async () => {
-    const cluster = 'rotation';
-    const p = await startPulse(fx.server.url, cluster, 240, 4);
-    fx.cleanup(p.stop);
-    const k1 = generateKeyPairSync('ed25519').privateKey;
-    const k2 = generateKeyPairSync('ed25519').privateKey;
-    const r = await startReverb(cluster, 'rot', {
-      signatures: 'require',
-      trust: TrustStore.parse(JSON.stringify({ agents: { 'agent:k': [publicKeyBase64(k1)] } })),
-    });
-    await waitFor(() => r.currentBeat >= 0, { timeoutMs: 3000 });
-    let n = 0;
-    const send = (k: typeof k1, physical = Date.now()) => {
-      const data = enc.encode(
-        JSON.stringify({
-          type: 'backbeat.statusclaim.v1',
-          agent_id: 'agent:k',
-          beat_index: r.currentBeat,
-          state: 'executing',
-          hlc: `${physical.toString(16)}:${(n++).toString(16).padStart(4, '0')}:abcd`,
-        }),
+  it(
+    'rotation - after a trust reload, claims signed with the now retired key are refused and ' +
+      'the bar says secret_rotations_ok false; the HLC follows the claims',
+    async () => {
+      const cluster = 'rotation';
+      const p = await startPulse(fx.server.url, cluster, 240, 4);
+      fx.cleanup(p.stop);
+      const k1 = generateKeyPairSync('ed25519').privateKey;
+      const k2 = generateKeyPairSync('ed25519').privateKey;
+      const r = await startReverb(cluster, 'rot', {
+        signatures: 'require',
+        trust: TrustStore.parse(JSON.stringify({ agents: { 'agent:k': [publicKeyBase64(k1)] } })),
+      });
+      await waitFor(() => r.currentBeat >= 0, { timeoutMs: 3000 });
+      let n = 0;
+      const send = (k: typeof k1, physical = Date.now()) => {
+        const data = enc.encode(
+          JSON.stringify({
+            type: 'backbeat.statusclaim.v1',
+            agent_id: 'agent:k',
+            beat_index: r.currentBeat,
+            state: 'executing',
+            hlc: `${physical.toString(16)}:${(n++).toString(16).padStart(4, '0')}:abcd`,
+          }),
+        );
+        return r.ingest(
+          data,
+          { 'x-agent-id': 'agent:k', 'x-signature': sign(null, data, k).toString('base64') },
+          Date.now(),
+        );
+      };
+      const ahead = Date.now() + 2000; // ahead, within the 5 s bound: adopted (docs/spec.md §6 Hybrid logical clock)
+      expect(send(k1, ahead)).toBe('accepted');
+      expect(r.hlc.peek().physical).toBeGreaterThanOrEqual(ahead);
+      r.setTrust(
+        TrustStore.parse(
+          JSON.stringify({
+            agents: { 'agent:k': [publicKeyBase64(k2)] },
+            retired: { 'agent:k': [publicKeyBase64(k1)] },
+          }),
+        ),
       );
-      return r.ingest(
-        data,
-        { 'x-agent-id': 'agent:k', 'x-signature': sign(null, data, k).toString('base64') },
-        Date.now(),
-      );
-    };
-    const ahead = Date.now() + 2000; // ahead, within the 5 s bound: adopted (docs/spec.md §6 Hybrid logical clock)
-    expect(send(k1, ahead)).toBe('accepted');
-    expect(r.hlc.peek().physical).toBeGreaterThanOrEqual(ahead);
-    r.setTrust(
-      TrustStore.parse(
-        JSON.stringify({ agents: { 'agent:k': [publicKeyBase64(k2)] }, retired: { 'agent:k': [publicKeyBase64(k1)] } }),
-      ),
-    );
-    const bar = r.currentBeat - (r.currentBeat % 4);
-    expect(send(k1)).toBe('retired_key');
-    expect(send(k2)).toBe('accepted');
-    const rep = await waitFor(() => (r.lastReport && r.lastReport.from_beat >= bar ? r.lastReport : null), {
-      timeoutMs: 4000,
-    });
-    const inBar = rep.from_beat === bar ? rep : null;
-    if (inBar) {
-      expect(inBar.secret_rotations_ok).toBe(false);
-      expect(inBar.issues).toEqual(
-        expect.arrayContaining([expect.objectContaining({ category: 'retired_key', count: 1, severity: 'critical' })]),
-      );
-    } else {
-      // The refusal fell into the next bar (stored at a bar boundary): that one says so.
-      const next = await waitFor(() => (r.lastReport && r.lastReport.from_beat >= bar + 4 ? r.lastReport : null), {
+      const bar = r.currentBeat - (r.currentBeat % 4);
+      expect(send(k1)).toBe('retired_key');
+      expect(send(k2)).toBe('accepted');
+      const rep = await waitFor(() => (r.lastReport && r.lastReport.from_beat >= bar ? r.lastReport : null), {
         timeoutMs: 4000,
       });
-      expect(next.secret_rotations_ok).toBe(false);
-    }
-  });
+      const inBar = rep.from_beat === bar ? rep : null;
+      if (inBar) {
+        expect(inBar.secret_rotations_ok).toBe(false);
+        expect(inBar.issues).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ category: 'retired_key', count: 1, severity: 'critical' }),
+          ]),
+        );
+      } else {
+        // The refusal fell into the next bar (stored at a bar boundary): that one says so.
+        const next = await waitFor(() => (r.lastReport && r.lastReport.from_beat >= bar + 4 ? r.lastReport : null), {
+          timeoutMs: 4000,
+        });
+        expect(next.secret_rotations_ok).toBe(false);
+      }
+    },
+  );
 });

@@ -68,7 +68,9 @@ async function storedReports(cluster: string): Promise<BarReport[]> {
   }
 }
 
-/** Checks one report per bar from `first` to `last`, in stored order, each counting the acknowledged claims of its bar. */
+/**
+ * Checks one report per bar from `first` to `last`, in stored order, each counting the acknowledged claims of its bar.
+ */
 function expectEveryBar(
   reports: BarReport[],
   first: number,
@@ -91,7 +93,8 @@ function expectEveryBar(
 }
 
 describe('reverb - an outage of 1,000 bars', () => {
-  it('outage - 1,000 bars down (1000 BPM, bars of one beat): every bar gets one report, in order, counting its acknowledged claims; windows held stay bounded', async () => {
+  it('outage - 1,000 bars down (1000 BPM, bars of one beat): every bar gets one report, in ' +
+    'order, counting its acknowledged claims; windows held stay bounded', async () => {
     const cluster = 'outage';
     const BAR = 1;
     const p = await startPulse(fx.server.url, cluster, 1000, BAR); // 60 ms bars
@@ -136,7 +139,8 @@ describe('reverb - an outage of 1,000 bars', () => {
     expect(held).toBeLessThanOrEqual(r2.options.maxWindows + 20);
   }, 150_000);
 
-  it('outage - a reverb stopped before it stored any report: the restarted one reports every bar it missed, each counting its claims', async () => {
+  it('outage - a reverb stopped before it stored any report: the restarted one ' +
+    'reports every bar it missed, each counting its claims', async () => {
     const cluster = 'noreport';
     const BAR = 8;
     const p = await startPulse(fx.server.url, cluster, 240, BAR); // 2 s bars
@@ -170,35 +174,41 @@ describe('reverb - an outage of 1,000 bars', () => {
 });
 
 describe('reverb - reads of the claim stream hold bounded bytes', () => {
-  it('read - pages are sized so the largest claims stay within the byte budget; a read stops before a time or after a sequence and goes on from there', async () => {
-    const bus = new MemoryBus();
-    await bus.ensureStream(statusStreamConfig('pages'));
-    for (let i = 0; i < 100; i++) await bus.publishDurable(subjects('pages').status, new TextEncoder().encode(`m${i}`));
-    const limits: number[] = [];
-    const spy = new Proxy(bus, {
-      get(target, key) {
-        if (key === 'readStream') {
-          return (o: Parameters<Bus['readStream']>[0]) => {
-            limits.push(o.limit ?? 100);
-            return target.readStream(o);
-          };
-        }
-        const v = Reflect.get(target, key, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    expect(pageLimitFor(32 * 1024 * 1024)).toBe(481); // 32 MiB / (64 KiB + 4 KiB)
-    expect(pageLimitFor(1024 * 1024) * (65_536 + 4096)).toBeLessThanOrEqual(1024 * 1024 + 16 * 69_632); // at least 16 a page
-    const reader = new ClaimStreamReader(spy, statusStreamConfig('pages').name, { fromSeq: 1 }, 16);
-    const got: StoredMsg[] = [];
-    expect(await reader.read((m) => got.push(m), { toSeq: 40 })).toBe(true);
-    expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    expect(await reader.read((m) => got.push(m), {})).toBe(false); // to the end
-    expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-    expect(limits.every((l) => l === 16)).toBe(true);
-    const t = new ClaimStreamReader(spy, statusStreamConfig('pages').name, { fromSeq: 1 }, 16);
-    expect(await t.read(() => {}, { beforeTime: 0 })).toBe(true); // every message is stored after time 0
-    expect(t.count).toBe(0);
-    await bus.close();
-  });
+  it(
+    'read - pages are sized so the largest claims stay within the byte budget; a read ' +
+      'stops before a time or after a sequence and goes on from there',
+    async () => {
+      const bus = new MemoryBus();
+      await bus.ensureStream(statusStreamConfig('pages'));
+      for (let i = 0; i < 100; i++)
+        await bus.publishDurable(subjects('pages').status, new TextEncoder().encode(`m${i}`));
+      const limits: number[] = [];
+      const spy = new Proxy(bus, {
+        get(target, key) {
+          if (key === 'readStream') {
+            return (o: Parameters<Bus['readStream']>[0]) => {
+              limits.push(o.limit ?? 100);
+              return target.readStream(o);
+            };
+          }
+          const v = Reflect.get(target, key, target) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      expect(pageLimitFor(32 * 1024 * 1024)).toBe(481); // 32 MiB / (64 KiB + 4 KiB)
+      // at least 16 a page
+      expect(pageLimitFor(1024 * 1024) * (65_536 + 4096)).toBeLessThanOrEqual(1024 * 1024 + 16 * 69_632);
+      const reader = new ClaimStreamReader(spy, statusStreamConfig('pages').name, { fromSeq: 1 }, 16);
+      const got: StoredMsg[] = [];
+      expect(await reader.read((m) => got.push(m), { toSeq: 40 })).toBe(true);
+      expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(await reader.read((m) => got.push(m), {})).toBe(false); // to the end
+      expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      expect(limits.every((l) => l === 16)).toBe(true);
+      const t = new ClaimStreamReader(spy, statusStreamConfig('pages').name, { fromSeq: 1 }, 16);
+      expect(await t.read(() => {}, { beforeTime: 0 })).toBe(true); // every message is stored after time 0
+      expect(t.count).toBe(0);
+      await bus.close();
+    },
+  );
 });

@@ -33,7 +33,8 @@ function cuttableReports(bus: NatsBus, cluster: string): { bus: Bus; cut: boolea
 }
 
 describe('reverb - two replicas, reports stored by either', () => {
-  it('replica cut - a claim one replica counted in its bar and the other as late is counted once, whichever replica stores each report', async () => {
+  it('replica cut - a claim one replica counted in its bar and the other as late ' +
+    'is counted once, whichever replica stores each report', async () => {
     const cluster = 'cut';
     const p = await startPulse(fx.server.url, cluster, 240, 4); // 1 s bars
     fx.cleanup(p.stop);

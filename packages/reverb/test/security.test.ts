@@ -71,42 +71,47 @@ async function send(data: Uint8Array, h: Record<string, string>): Promise<void> 
 const reasons = () => dlq.map((m) => m.headers['x-reason']);
 
 describe('reverb - signatures required (BACKBEAT-REQ-044)', () => {
-  it('security - forged, unsigned, wrong-key, unknown and replayed claims go to the DLQ with their reason; a rotated key is accepted', async () => {
-    const before = reverb.metrics.registry;
-    const good = claim('agent:rot');
-    await send(good, headers('agent:rot', good, newKey)); // rotated: second key of the agent
-    const old = claim('agent:rot');
-    await send(old, headers('agent:rot', old, oldKey));
-    const forged = claim('agent:plain');
-    const forgedHeaders = headers('agent:plain', forged, oldKey);
-    await send(enc.encode(new TextDecoder().decode(forged).replace('executing', 'completed')), forgedHeaders); // payload changed after signing
-    const unsigned = claim('agent:plain');
-    await send(unsigned, headers('agent:plain', unsigned));
-    const wrong = claim('agent:plain');
-    await send(wrong, headers('agent:plain', wrong, otherKey));
-    const stranger = claim('agent:nobody');
-    await send(stranger, headers('agent:nobody', stranger, otherKey));
-    const far = claim('agent:rot', reverb.currentBeat + 1000);
-    await send(far, headers('agent:rot', far, newKey, reverb.currentBeat + 1000));
-    await send(good, headers('agent:rot', good, newKey)); // the same claim again: a replay
-    await waitFor(() => dlq.length >= 6, { timeoutMs: 5000, message: 'six dead letters' });
-    expect([...reasons()].sort()).toEqual([
-      'bad_signature',
-      'bad_signature',
-      'replayed',
-      'replayed',
-      'unknown_agent',
-      'unsigned',
-    ]);
-    expect(reasons().filter((r) => r === 'bad_signature')).toHaveLength(2);
-    expect(dlq.every((m) => (m.headers['x-error'] ?? '').length > 10)).toBe(true);
-    const metrics = await before.metrics();
-    expect(metrics).toMatch(/backbeat_reverb_claims_rejected_total\{reason="bad_signature"\} 2/);
-    expect(metrics).toMatch(/backbeat_reverb_claims_rejected_total\{reason="unsigned"\} 1/);
-    expect(metrics).toMatch(/backbeat_reverb_claims_total\{outcome="accepted"\} 2/);
-    const w = reverb.windows().find((x) => x.fromBeat <= reverb.currentBeat && x.toBeat >= reverb.currentBeat)!;
-    expect(w.agents).toBe(1); // agent:rot, with both its keys
-  });
+  it(
+    'security - forged, unsigned, wrong-key, unknown and replayed claims go to ' +
+      'the DLQ with their reason; a rotated key is accepted',
+    async () => {
+      const before = reverb.metrics.registry;
+      const good = claim('agent:rot');
+      await send(good, headers('agent:rot', good, newKey)); // rotated: second key of the agent
+      const old = claim('agent:rot');
+      await send(old, headers('agent:rot', old, oldKey));
+      const forged = claim('agent:plain');
+      const forgedHeaders = headers('agent:plain', forged, oldKey);
+      // payload changed after signing
+      await send(enc.encode(new TextDecoder().decode(forged).replace('executing', 'completed')), forgedHeaders);
+      const unsigned = claim('agent:plain');
+      await send(unsigned, headers('agent:plain', unsigned));
+      const wrong = claim('agent:plain');
+      await send(wrong, headers('agent:plain', wrong, otherKey));
+      const stranger = claim('agent:nobody');
+      await send(stranger, headers('agent:nobody', stranger, otherKey));
+      const far = claim('agent:rot', reverb.currentBeat + 1000);
+      await send(far, headers('agent:rot', far, newKey, reverb.currentBeat + 1000));
+      await send(good, headers('agent:rot', good, newKey)); // the same claim again: a replay
+      await waitFor(() => dlq.length >= 6, { timeoutMs: 5000, message: 'six dead letters' });
+      expect([...reasons()].sort()).toEqual([
+        'bad_signature',
+        'bad_signature',
+        'replayed',
+        'replayed',
+        'unknown_agent',
+        'unsigned',
+      ]);
+      expect(reasons().filter((r) => r === 'bad_signature')).toHaveLength(2);
+      expect(dlq.every((m) => (m.headers['x-error'] ?? '').length > 10)).toBe(true);
+      const metrics = await before.metrics();
+      expect(metrics).toMatch(/backbeat_reverb_claims_rejected_total\{reason="bad_signature"\} 2/);
+      expect(metrics).toMatch(/backbeat_reverb_claims_rejected_total\{reason="unsigned"\} 1/);
+      expect(metrics).toMatch(/backbeat_reverb_claims_total\{outcome="accepted"\} 2/);
+      const w = reverb.windows().find((x) => x.fromBeat <= reverb.currentBeat && x.toBeat >= reverb.currentBeat)!;
+      expect(w.agents).toBe(1); // agent:rot, with both its keys
+    },
+  );
 
   it('security - the report of a bar with a bad signature says secret_rotations_ok false', async () => {
     const report = await waitFor(

@@ -78,43 +78,53 @@ async function setup() {
 }
 
 describe('reverb - trust file reloads', () => {
-  it('trust-watch - five atomic replaces in a row: after each the revoked key is refused and the new key accepted', async () => {
-    const t = await setup();
-    expect(t.verdict(t.first)).toBe('accepted');
-    let old = t.first;
-    for (let round = 1; round <= 5; round++) {
-      const next = generateKeyPairSync('ed25519').privateKey;
-      const tmp = join(t.dir, `.trust.json.${round}`);
-      writeFileSync(tmp, trustOf(next));
-      renameSync(tmp, t.file); // atomic replace: a new inode under the same name
-      await waitFor(() => t.loads.length === round, { timeoutMs: 3000, message: `the reload after replace ${round}` });
-      expect(t.verdict(old), `round ${round}: the revoked key`).toBe('bad_signature');
-      expect(t.verdict(next), `round ${round}: the new key`).toBe('accepted');
-      old = next;
-    }
-    expect(t.loads).toEqual(Array(5).fill('file changed'));
-    expect(t.errors).toEqual([]);
-  });
+  it(
+    'trust-watch - five atomic replaces in a row: after each the ' + 'revoked key is refused and the new key accepted',
+    async () => {
+      const t = await setup();
+      expect(t.verdict(t.first)).toBe('accepted');
+      let old = t.first;
+      for (let round = 1; round <= 5; round++) {
+        const next = generateKeyPairSync('ed25519').privateKey;
+        const tmp = join(t.dir, `.trust.json.${round}`);
+        writeFileSync(tmp, trustOf(next));
+        renameSync(tmp, t.file); // atomic replace: a new inode under the same name
+        await waitFor(() => t.loads.length === round, {
+          timeoutMs: 3000,
+          message: `the reload after replace ${round}`,
+        });
+        expect(t.verdict(old), `round ${round}: the revoked key`).toBe('bad_signature');
+        expect(t.verdict(next), `round ${round}: the new key`).toBe('accepted');
+        old = next;
+      }
+      expect(t.loads).toEqual(Array(5).fill('file changed'));
+      expect(t.errors).toEqual([]);
+    },
+  );
 
-  it('trust-watch - in-place rewrites and SIGHUP reload too; a bad file keeps the keys in force until a good one comes', async () => {
-    const t = await setup();
-    const second = generateKeyPairSync('ed25519').privateKey;
-    writeFileSync(t.file, trustOf(second)); // in place: same inode
-    await waitFor(() => t.loads.length === 1, { timeoutMs: 3000, message: 'the reload after a rewrite' });
-    expect([t.verdict(t.first), t.verdict(second)]).toEqual(['bad_signature', 'accepted']);
-    const tmp = join(t.dir, '.bad');
-    writeFileSync(tmp, '{"agents": ');
-    renameSync(tmp, t.file);
-    await waitFor(() => t.errors.length === 1, { timeoutMs: 3000, message: 'the refusal of the bad file' });
-    expect(t.errors[0]).toMatch(/trust file .*trust\.json: not JSON/);
-    expect(t.verdict(second)).toBe('accepted'); // still in force
-    const third = generateKeyPairSync('ed25519').privateKey;
-    writeFileSync(tmp, trustOf(third));
-    renameSync(tmp, t.file);
-    await waitFor(() => t.loads.length === 2, { timeoutMs: 3000, message: 'the reload after the good file' });
-    expect([t.verdict(second), t.verdict(third)]).toEqual(['bad_signature', 'accepted']);
-    t.signals.emit('SIGHUP');
-    expect(t.loads).toEqual(['file changed', 'file changed', 'SIGHUP']);
-    expect(t.verdict(third)).toBe('accepted');
-  });
+  it(
+    'trust-watch - in-place rewrites and SIGHUP reload too; a bad file ' +
+      'keeps the keys in force until a good one comes',
+    async () => {
+      const t = await setup();
+      const second = generateKeyPairSync('ed25519').privateKey;
+      writeFileSync(t.file, trustOf(second)); // in place: same inode
+      await waitFor(() => t.loads.length === 1, { timeoutMs: 3000, message: 'the reload after a rewrite' });
+      expect([t.verdict(t.first), t.verdict(second)]).toEqual(['bad_signature', 'accepted']);
+      const tmp = join(t.dir, '.bad');
+      writeFileSync(tmp, '{"agents": ');
+      renameSync(tmp, t.file);
+      await waitFor(() => t.errors.length === 1, { timeoutMs: 3000, message: 'the refusal of the bad file' });
+      expect(t.errors[0]).toMatch(/trust file .*trust\.json: not JSON/);
+      expect(t.verdict(second)).toBe('accepted'); // still in force
+      const third = generateKeyPairSync('ed25519').privateKey;
+      writeFileSync(tmp, trustOf(third));
+      renameSync(tmp, t.file);
+      await waitFor(() => t.loads.length === 2, { timeoutMs: 3000, message: 'the reload after the good file' });
+      expect([t.verdict(second), t.verdict(third)]).toEqual(['bad_signature', 'accepted']);
+      t.signals.emit('SIGHUP');
+      expect(t.loads).toEqual(['file changed', 'file changed', 'SIGHUP']);
+      expect(t.verdict(third)).toBe('accepted');
+    },
+  );
 });

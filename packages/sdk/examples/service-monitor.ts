@@ -14,7 +14,9 @@ const done = new Promise<void>((resolve) => {
   client.onBeat(() => {
     const h = client.health();
     console.log(
-      `health connected=${h.connected} beat=${h.lastBeat} degraded=${h.localDegradation} tempo=${h.currentTempo} measured=${h.measuredBpm?.toFixed(2) ?? '-'} drift=${h.tempoDrift.toFixed(2)}ms reconnects=${h.reconnectCount} errors=${h.errors.length}`,
+      `health connected=${h.connected} beat=${h.lastBeat} degraded=${h.localDegradation} tempo=${h.currentTempo} ` +
+        `measured=${h.measuredBpm?.toFixed(2) ?? '-'} drift=${h.tempoDrift.toFixed(2)}ms ` +
+        `reconnects=${h.reconnectCount} errors=${h.errors.length}`,
     );
     if (++n >= beats) resolve();
   });

@@ -6,7 +6,8 @@ export const SDK_ERROR_CODES = {
   BB_ERR_BEAT_BUDGET_EXCEEDED: 'work bounded by withBeatBudget was still running when its last beat ended (REQ-042)',
   BB_ERR_CLAIM_INVALID: 'a status claim breaks the INT-B contract',
   BB_ERR_CLAIM_REJECTED:
-    'a status claim failed for good after bounded retries: no stream captures its subject, permission was denied, or the claim stream is full or refused its size',
+    'a status claim failed for good after bounded retries: no stream captures its subject, ' +
+    'permission was denied, or the claim stream is full or refused its size',
   BB_ERR_CLAIM_TOO_LARGE: 'a status claim is larger than the 64 KiB a claim may be: refused before it is sent',
   BB_ERR_CLAIM_QUEUE_FULL: 'a status claim was dropped: the queue of claims waiting for the connection is full',
   BB_ERR_CLIENT_STOPPED: 'the client is not started, or was stopped',
@@ -83,7 +84,8 @@ export class ClaimRejectedError extends BackbeatError<{ subject: string; cause: 
     const why = FAILURE_TEXT[cause];
     super(
       'BB_ERR_CLAIM_REJECTED',
-      `status claim on '${subject}' rejected after ${attempts} attempts: ${why}: ${(error as Error)?.message ?? String(error)}`,
+      `status claim on '${subject}' rejected after ${attempts} attempts: ` +
+        `${why}: ${(error as Error)?.message ?? String(error)}`,
       { subject, cause, attempts },
       { cause: error },
     );

@@ -112,7 +112,9 @@ export class SdkMetrics {
       }),
       offset: new Gauge({
         name: 'backbeat_sdk_clock_offset_seconds',
-        help: 'This clock minus the leader clock, estimated from frames (an upper bound: includes the smallest network delay)',
+        help:
+          'This clock minus the leader clock, estimated from frames (an upper ' +
+          'bound: includes the smallest network delay)',
         registers,
       }),
     };

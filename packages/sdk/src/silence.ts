@@ -15,7 +15,10 @@ export function noBeatHint(
   servers = client.options.bus ? 'the shared bus' : String(client.options.nats.servers),
 ): string {
   const { clusterId } = client.options;
-  return `no BeatFrame in ${ms / 1000} s from cluster '${clusterId}': listening on '${subjects(clusterId).beat}' at ${servers}. Is a pulse running for this cluster id? Check --cluster (or BACKBEAT_CLUSTER_ID) and --nats.`;
+  return (
+    `no BeatFrame in ${ms / 1000} s from cluster '${clusterId}': listening on '${subjects(clusterId).beat}' at ` +
+    `${servers}. Is a pulse running for this cluster id? Check --cluster (or BACKBEAT_CLUSTER_ID) and --nats.`
+  );
 }
 
 /**

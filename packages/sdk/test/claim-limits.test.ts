@@ -94,83 +94,95 @@ describe('claim stream limits', () => {
     }
   });
 
-  it('limits - a 1 MB claim published by an agent login is refused by the claim stream; the SDK sender fails it at once, counted as too_large', async () => {
-    const cluster = 'lim-big';
-    await admin.ensureStream(statusStreamConfig(cluster));
-    const agent = await NatsBus.connect({ servers: server.url });
-    try {
-      const big = claimBytes('agent:big', 'x'.repeat(1_000_000));
-      const err = await agent.publishDurable(subjects(cluster).status, big).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(StreamRefusedError);
-      expect((err as StreamRefusedError).context.reason).toBe('too_large');
-      expect((err as Error).message).toMatch(/refused: the message is larger than the stream allows/);
-      // Just over the limit (payload and headers) is refused too; at the limit it is stored.
-      const limit = CLAIM_MAX_BYTES + 4096;
-      await expect(agent.publishDurable(subjects(cluster).status, new Uint8Array(limit + 1))).rejects.toBeInstanceOf(
+  it(
+    'limits - a 1 MB claim published by an agent login is refused by the claim ' +
+      'stream; the SDK sender fails it at once, counted as too_large',
+    async () => {
+      const cluster = 'lim-big';
+      await admin.ensureStream(statusStreamConfig(cluster));
+      const agent = await NatsBus.connect({ servers: server.url });
+      try {
+        const big = claimBytes('agent:big', 'x'.repeat(1_000_000));
+        const err = await agent.publishDurable(subjects(cluster).status, big).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StreamRefusedError);
+        expect((err as StreamRefusedError).context.reason).toBe('too_large');
+        expect((err as Error).message).toMatch(/refused: the message is larger than the stream allows/);
+        // Just over the limit (payload and headers) is refused too; at the limit it is stored.
+        const limit = CLAIM_MAX_BYTES + 4096;
+        await expect(agent.publishDurable(subjects(cluster).status, new Uint8Array(limit + 1))).rejects.toBeInstanceOf(
+          StreamRefusedError,
+        );
+        await agent.publishDurable(subjects(cluster).status, new Uint8Array(CLAIM_MAX_BYTES));
+        expect((await admin.streamState(statusStreamConfig(cluster).name)).messages).toBe(1);
+        // The SDK's sender (what emitStatusClaim queues on): failed at the first refusal, not retried.
+        const metrics = new SdkMetrics();
+        const sender = new ClaimSender(agent, metrics, 10, new FakeClock());
+        const e = await sender.send(subjects(cluster).status, big, {}, 'id-big').catch((x: unknown) => x);
+        expect(e).toBeInstanceOf(ClaimRejectedError);
+        expect((e as ClaimRejectedError).context).toMatchObject({ cause: 'too_large', attempts: 1 });
+        expect(metrics.snapshot.claimsFailed).toEqual({ too_large: 1 });
+        await sender.close(0);
+      } finally {
+        await agent.close();
+      }
+    },
+  );
+
+  it(
+    'limits - a full claim stream refuses new claims and keeps every stored one; the SDK ' +
+      'fails the claim as stream_full, counted, after bounded retries',
+    async () => {
+      const cluster = 'lim-full';
+      const config = statusStreamConfig(cluster, { maxBytes: 8 * 1024 });
+      await admin.ensureStream(config);
+      let stored = 0;
+      for (let i = 0; i < 1000; i++) {
+        const err = await admin
+          .publishDurable(subjects(cluster).status, claimBytes(`agent:f${i}`), { msgId: `fill-${i}` })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        if (err) {
+          expect(err).toBeInstanceOf(StreamRefusedError);
+          expect((err as StreamRefusedError).context.reason).toBe('full');
+          break;
+        }
+        stored++;
+      }
+      expect(stored).toBeGreaterThan(10);
+      expect(stored).toBeLessThan(1000);
+      const a = await agentOn(cluster);
+      try {
+        const err = await a.client.emitStatusClaim({ state: 'executing' }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ClaimRejectedError);
+        expect((err as Error).message).toMatch(
+          /rejected after 3 attempts: the claim stream is full and refuses new claims/,
+        );
+        expect(await failed(a.registry, 'stream_full')).toBe('1');
+        const state = await admin.streamState(config.name);
+        expect([state.firstSeq, state.messages]).toEqual([1, stored]); // nothing unread was dropped
+      } finally {
+        await a.stop();
+      }
+    },
+  );
+
+  it(
+    'limits - an existing claim stream without limits is updated in place: ' +
+      'its claims kept, a large message then refused',
+    async () => {
+      const cluster = 'lim-old';
+      const { maxBytes: _b, maxMsgSize: _s, discard: _d, ...old } = statusStreamConfig(cluster);
+      await admin.ensureStream(old);
+      await admin.publishDurable(subjects(cluster).status, new Uint8Array(200_000)); // stored: no limit yet
+      await admin.ensureStream(statusStreamConfig(cluster));
+      await expect(admin.publishDurable(subjects(cluster).status, new Uint8Array(200_000))).rejects.toBeInstanceOf(
         StreamRefusedError,
       );
-      await agent.publishDurable(subjects(cluster).status, new Uint8Array(CLAIM_MAX_BYTES));
       expect((await admin.streamState(statusStreamConfig(cluster).name)).messages).toBe(1);
-      // The SDK's sender (what emitStatusClaim queues on): failed at the first refusal, not retried.
-      const metrics = new SdkMetrics();
-      const sender = new ClaimSender(agent, metrics, 10, new FakeClock());
-      const e = await sender.send(subjects(cluster).status, big, {}, 'id-big').catch((x: unknown) => x);
-      expect(e).toBeInstanceOf(ClaimRejectedError);
-      expect((e as ClaimRejectedError).context).toMatchObject({ cause: 'too_large', attempts: 1 });
-      expect(metrics.snapshot.claimsFailed).toEqual({ too_large: 1 });
-      await sender.close(0);
-    } finally {
-      await agent.close();
-    }
-  });
-
-  it('limits - a full claim stream refuses new claims and keeps every stored one; the SDK fails the claim as stream_full, counted, after bounded retries', async () => {
-    const cluster = 'lim-full';
-    const config = statusStreamConfig(cluster, { maxBytes: 8 * 1024 });
-    await admin.ensureStream(config);
-    let stored = 0;
-    for (let i = 0; i < 1000; i++) {
-      const err = await admin
-        .publishDurable(subjects(cluster).status, claimBytes(`agent:f${i}`), { msgId: `fill-${i}` })
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-      if (err) {
-        expect(err).toBeInstanceOf(StreamRefusedError);
-        expect((err as StreamRefusedError).context.reason).toBe('full');
-        break;
-      }
-      stored++;
-    }
-    expect(stored).toBeGreaterThan(10);
-    expect(stored).toBeLessThan(1000);
-    const a = await agentOn(cluster);
-    try {
-      const err = await a.client.emitStatusClaim({ state: 'executing' }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ClaimRejectedError);
-      expect((err as Error).message).toMatch(
-        /rejected after 3 attempts: the claim stream is full and refuses new claims/,
-      );
-      expect(await failed(a.registry, 'stream_full')).toBe('1');
-      const state = await admin.streamState(config.name);
-      expect([state.firstSeq, state.messages]).toEqual([1, stored]); // nothing unread was dropped
-    } finally {
-      await a.stop();
-    }
-  });
-
-  it('limits - an existing claim stream without limits is updated in place: its claims kept, a large message then refused', async () => {
-    const cluster = 'lim-old';
-    const { maxBytes: _b, maxMsgSize: _s, discard: _d, ...old } = statusStreamConfig(cluster);
-    await admin.ensureStream(old);
-    await admin.publishDurable(subjects(cluster).status, new Uint8Array(200_000)); // stored: no limit yet
-    await admin.ensureStream(statusStreamConfig(cluster));
-    await expect(admin.publishDurable(subjects(cluster).status, new Uint8Array(200_000))).rejects.toBeInstanceOf(
-      StreamRefusedError,
-    );
-    expect((await admin.streamState(statusStreamConfig(cluster).name)).messages).toBe(1);
-  });
+    },
+  );
 });
 
 describe('claim message ids on retries', () => {

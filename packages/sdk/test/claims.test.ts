@@ -45,7 +45,8 @@ describe('sdk claims - retry logic on FakeClock', () => {
     for (const e of results) {
       expect(e).toBeInstanceOf(ClaimRejectedError);
       expect((e as ClaimRejectedError).context).toMatchObject({ cause: 'no_stream' });
-      expect((e as ClaimRejectedError).context.attempts).toBeGreaterThanOrEqual(PERMANENT_ATTEMPTS); // retried through the grace
+      // retried through the grace
+      expect((e as ClaimRejectedError).context.attempts).toBeGreaterThanOrEqual(PERMANENT_ATTEMPTS);
       expect((e as Error).message).toMatch(/no JetStream stream captures it/);
     }
     expect(metrics.snapshot.claimsFailed).toEqual({ no_stream: 2 });

@@ -192,7 +192,8 @@ describe('sdk client - on a real pulse and nats-server', () => {
       deadlineBeat: start + 2,
     });
     const deadline = timeOf(c.tempoMap!, start + 2, 0);
-    expect(rejectedAt).toBeGreaterThanOrEqual(deadline); // never early; the exact instant is checked on FakeClock (budget.test.ts)
+    // never early; the exact instant is checked on FakeClock (budget.test.ts)
+    expect(rejectedAt).toBeGreaterThanOrEqual(deadline);
   });
 
   it.concurrent('client - a bad frame on the beat subject is dropped and counted, never thrown', async () => {
@@ -206,35 +207,39 @@ describe('sdk client - on a real pulse and nats-server', () => {
 });
 
 describe('sdk client - the pulse dies and comes back', () => {
-  it('client - local beats on the same grid while the pulse is gone; no duplicate and leader source after it returns', async () => {
-    const cluster = 'deadpulse';
-    const first = deadPulse!;
-    const c = await client(cluster);
-    const seen: Array<{ slot: string; info: BeatInfo }> = [];
-    c.onPhase((f, info) => seen.push({ slot: `${f.beat_index}.${f.phase}`, info }));
-    await waitFor(() => seen.length >= 6, { timeoutMs: 6000 });
-    // Kill: the pulse's connection drops with no lease release.
-    await first.bus.nc.close();
-    await waitFor(() => seen.filter((s) => s.info.source === 'local').length >= 6, {
-      timeoutMs: 5000,
-      message: 'local beats',
-    });
-    expect(c.health().localDegradation).toBe(true);
-    for (const s of seen.filter((x) => x.info.source === 'local'))
-      expect(s.info.receivedAt - s.info.scheduledAt).toBeLessThan(50 + 30);
-    await first.p.stop();
-    await kvPulse(cluster);
-    const back = seen.length;
-    await waitFor(() => seen.slice(back).filter((s) => s.info.source === 'leader').length >= 3, {
-      timeoutMs: 8000,
-      message: 'leader frames again',
-    });
-    expect(c.health().localDegradation).toBe(false);
-    const slots = seen.map((s) => s.slot);
-    expect(new Set(slots).size).toBe(slots.length);
-    const order = seen.map(
-      (s) => Number(s.slot.split('.')[0]) * 3 + ['plan', 'execute', 'review'].indexOf(s.slot.split('.')[1]!),
-    );
-    expect(order).toEqual(order.map((_, i) => order[0]! + i)); // every slot, once, in order
-  });
+  it(
+    'client - local beats on the same grid while the pulse is gone; no ' +
+      'duplicate and leader source after it returns',
+    async () => {
+      const cluster = 'deadpulse';
+      const first = deadPulse!;
+      const c = await client(cluster);
+      const seen: Array<{ slot: string; info: BeatInfo }> = [];
+      c.onPhase((f, info) => seen.push({ slot: `${f.beat_index}.${f.phase}`, info }));
+      await waitFor(() => seen.length >= 6, { timeoutMs: 6000 });
+      // Kill: the pulse's connection drops with no lease release.
+      await first.bus.nc.close();
+      await waitFor(() => seen.filter((s) => s.info.source === 'local').length >= 6, {
+        timeoutMs: 5000,
+        message: 'local beats',
+      });
+      expect(c.health().localDegradation).toBe(true);
+      for (const s of seen.filter((x) => x.info.source === 'local'))
+        expect(s.info.receivedAt - s.info.scheduledAt).toBeLessThan(50 + 30);
+      await first.p.stop();
+      await kvPulse(cluster);
+      const back = seen.length;
+      await waitFor(() => seen.slice(back).filter((s) => s.info.source === 'leader').length >= 3, {
+        timeoutMs: 8000,
+        message: 'leader frames again',
+      });
+      expect(c.health().localDegradation).toBe(false);
+      const slots = seen.map((s) => s.slot);
+      expect(new Set(slots).size).toBe(slots.length);
+      const order = seen.map(
+        (s) => Number(s.slot.split('.')[0]) * 3 + ['plan', 'execute', 'review'].indexOf(s.slot.split('.')[1]!),
+      );
+      expect(order).toEqual(order.map((_, i) => order[0]! + i)); // every slot, once, in order
+    },
+  );
 });

@@ -158,12 +158,16 @@ function run(events: Event[], timing: Timing, fromKv: boolean): void {
 }
 
 describe('sdk follower - properties (fast-check, FakeClock)', () => {
-  it('follower - for any frames, lease updates, stalls and garbage: no slot twice, never backwards, only due slots (frames timing)', () => {
-    fc.assert(
-      fc.property(fc.array(event, { maxLength: 60 }), (events) => run(events, 'frames', true)),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    'follower - for any frames, lease updates, stalls and garbage: no slot ' +
+      'twice, never backwards, only due slots (frames timing)',
+    () => {
+      fc.assert(
+        fc.property(fc.array(event, { maxLength: 60 }), (events) => run(events, 'frames', true)),
+        { numRuns: 300 },
+      );
+    },
+  );
 
   it('follower - the same in grid timing', () => {
     fc.assert(

@@ -192,11 +192,14 @@ function run(events: Event[]): void {
 }
 
 describe('sdk frame template - the expected bytes take a short path to the same verdict', () => {
-  it('frame template - for any frames, mutations, leases and maps: the verdicts of a full parse, frame for frame', () => {
-    fc.assert(fc.property(fc.array(event, { maxLength: 50 }), run), { numRuns: 400 });
-    // Not vacuous: many frames took the short path.
-    expect(matched).toBeGreaterThan(100);
-  });
+  it(
+    'frame template - for any frames, mutations, leases and maps: ' + 'the verdicts of a full parse, frame for frame',
+    () => {
+      fc.assert(fc.property(fc.array(event, { maxLength: 50 }), run), { numRuns: 400 });
+      // Not vacuous: many frames took the short path.
+      expect(matched).toBeGreaterThan(100);
+    },
+  );
 
   it('frame template - the leader frame stream takes the short path after the first frame', () => {
     const clock = new FakeClock(T0 + 1);

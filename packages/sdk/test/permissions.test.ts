@@ -9,8 +9,10 @@ import { createClient } from '@backbeat/sdk';
 const config = `authorization {
   users = [
     { user: admin, password: admin }
-    { user: mute, password: mute, permissions: { publish: { allow: ["_INBOX.>"] }, subscribe: { allow: ["backbeat.>", "_INBOX.>"] } } }
-    { user: agent, password: agent, permissions: { publish: { allow: ["backbeat.>", "_INBOX.>"] }, subscribe: { allow: ["backbeat.>", "_INBOX.>"] } } }
+    { user: mute, password: mute, permissions: {
+      publish: { allow: ["_INBOX.>"] }, subscribe: { allow: ["backbeat.>", "_INBOX.>"] } } }
+    { user: agent, password: agent, permissions: {
+      publish: { allow: ["backbeat.>", "_INBOX.>"] }, subscribe: { allow: ["backbeat.>", "_INBOX.>"] } } }
   ]
 }`;
 
@@ -23,38 +25,41 @@ afterAll(async () => {
 });
 
 describe('sdk - KV that the agent may not read', () => {
-  it('permissions - no lease and no map readable: frames are followed on the learned grid, health says why', async () => {
-    const url = `nats://127.0.0.1:${server.port}`;
-    const admin = await NatsBus.connect({ servers: url, user: 'admin', pass: 'admin' });
-    const p = new Pulse({ bus: admin, clusterId: 'perm', nodeId: 'perm-1', bpm: 240, maxBpm: 1000, barLength: 4 });
-    await p.start();
-    await admin.ensureStream(statusStreamConfig('perm'));
-    const c = createClient({
-      clusterId: 'perm',
-      agentId: 'agent:perm-1',
-      nats: { servers: url, user: 'agent', pass: 'agent' },
-    });
-    const sources: string[] = [];
-    c.onPhase((_f, info) => sources.push(info.source));
-    try {
-      await c.start();
-      await waitFor(() => sources.filter((s) => s === 'leader').length >= 3, {
-        timeoutMs: 15_000,
-        message: 'leader frames',
+  it(
+    'permissions - no lease and no map readable: frames are ' + 'followed on the learned grid, health says why',
+    async () => {
+      const url = `nats://127.0.0.1:${server.port}`;
+      const admin = await NatsBus.connect({ servers: url, user: 'admin', pass: 'admin' });
+      const p = new Pulse({ bus: admin, clusterId: 'perm', nodeId: 'perm-1', bpm: 240, maxBpm: 1000, barLength: 4 });
+      await p.start();
+      await admin.ensureStream(statusStreamConfig('perm'));
+      const c = createClient({
+        clusterId: 'perm',
+        agentId: 'agent:perm-1',
+        nats: { servers: url, user: 'agent', pass: 'agent' },
       });
-      const h = c.health();
-      expect(h.lease.state).toBe('unreadable');
-      expect(h.tempoMapSource).toBe('frames');
-      expect(h.errors.some((e) => /lease not readable .*terms are not fenced/.test(e))).toBe(true);
-      expect(h.errors.some((e) => /tempo map not readable .*learned from frames/.test(e))).toBe(true);
-      const claim = await c.emitStatusClaim({ state: 'executing' }); // publishing a claim needs no KV
-      expect(claim.state).toBe('executing');
-    } finally {
-      await c.stop();
-      await p.stop();
-      await admin.close();
-    }
-  });
+      const sources: string[] = [];
+      c.onPhase((_f, info) => sources.push(info.source));
+      try {
+        await c.start();
+        await waitFor(() => sources.filter((s) => s === 'leader').length >= 3, {
+          timeoutMs: 15_000,
+          message: 'leader frames',
+        });
+        const h = c.health();
+        expect(h.lease.state).toBe('unreadable');
+        expect(h.tempoMapSource).toBe('frames');
+        expect(h.errors.some((e) => /lease not readable .*terms are not fenced/.test(e))).toBe(true);
+        expect(h.errors.some((e) => /tempo map not readable .*learned from frames/.test(e))).toBe(true);
+        const claim = await c.emitStatusClaim({ state: 'executing' }); // publishing a claim needs no KV
+        expect(claim.state).toBe('executing');
+      } finally {
+        await c.stop();
+        await p.stop();
+        await admin.close();
+      }
+    },
+  );
 
   it('permissions - a claim the agent may not publish fails with a clear error after bounded retries', async () => {
     const url = `nats://127.0.0.1:${server.port}`;

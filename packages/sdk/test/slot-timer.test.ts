@@ -3,64 +3,71 @@ import { FakeClock, systemClock } from '@backbeat/core';
 import { PREPARE_LEAD_MS, SETTLE_DELAY_MS, SlotTimer } from '@backbeat/sdk/internal';
 
 describe('sdk slot timer - one timer per process', () => {
-  it('slot timer - prepares run before the instant, callbacks at it with one firedAt, each once, bookkeeping after', () => {
-    const clock = new FakeClock(0);
-    const timer = new SlotTimer(clock);
-    const log: string[] = [];
-    for (const id of ['a', 'b', 'c']) {
-      const cb = (firedAt: number) => {
-        log.push(`call:${id}@${clock.now()}/${firedAt}`);
-        timer.afterFire(() => log.push(`after:${id}@${clock.now()}`));
-      };
-      timer.at(100, cb, () => log.push(`prepare:${id}@${clock.now()}`));
-      timer.at(100, cb); // the same callback twice for one instant is one call
-    }
-    timer.at(
-      100,
-      () => {
-        throw new Error('one client throws');
-      },
-      () => {
-        throw new Error('and its prepare too');
-      },
-    );
-    clock.advance(99);
-    expect(log).toEqual([
-      `prepare:a@${100 - PREPARE_LEAD_MS}`,
-      `prepare:b@${100 - PREPARE_LEAD_MS}`,
-      `prepare:c@${100 - PREPARE_LEAD_MS}`,
-    ]);
-    clock.advance(1);
-    expect(log.slice(3)).toEqual(['call:a@100/100', 'call:b@100/100', 'call:c@100/100']);
-    clock.advance(SETTLE_DELAY_MS);
-    expect(log.slice(6)).toEqual([
-      `after:a@${100 + SETTLE_DELAY_MS}`,
-      `after:b@${100 + SETTLE_DELAY_MS}`,
-      `after:c@${100 + SETTLE_DELAY_MS}`,
-    ]);
-    expect(timer.size).toBe(0);
-  });
+  it(
+    'slot timer - prepares run before the instant, callbacks at it ' + 'with one firedAt, each once, bookkeeping after',
+    () => {
+      const clock = new FakeClock(0);
+      const timer = new SlotTimer(clock);
+      const log: string[] = [];
+      for (const id of ['a', 'b', 'c']) {
+        const cb = (firedAt: number) => {
+          log.push(`call:${id}@${clock.now()}/${firedAt}`);
+          timer.afterFire(() => log.push(`after:${id}@${clock.now()}`));
+        };
+        timer.at(100, cb, () => log.push(`prepare:${id}@${clock.now()}`));
+        timer.at(100, cb); // the same callback twice for one instant is one call
+      }
+      timer.at(
+        100,
+        () => {
+          throw new Error('one client throws');
+        },
+        () => {
+          throw new Error('and its prepare too');
+        },
+      );
+      clock.advance(99);
+      expect(log).toEqual([
+        `prepare:a@${100 - PREPARE_LEAD_MS}`,
+        `prepare:b@${100 - PREPARE_LEAD_MS}`,
+        `prepare:c@${100 - PREPARE_LEAD_MS}`,
+      ]);
+      clock.advance(1);
+      expect(log.slice(3)).toEqual(['call:a@100/100', 'call:b@100/100', 'call:c@100/100']);
+      clock.advance(SETTLE_DELAY_MS);
+      expect(log.slice(6)).toEqual([
+        `after:a@${100 + SETTLE_DELAY_MS}`,
+        `after:b@${100 + SETTLE_DELAY_MS}`,
+        `after:c@${100 + SETTLE_DELAY_MS}`,
+      ]);
+      expect(timer.size).toBe(0);
+    },
+  );
 
-  it('slot timer - a cancelled callback is neither prepared nor called; an instant added after the lead is prepared at once', () => {
-    const clock = new FakeClock(0);
-    const timer = new SlotTimer(clock);
-    const log: string[] = [];
-    const cancel = timer.at(
-      50,
-      () => log.push('x'),
-      () => log.push('prepare:x'),
-    );
-    timer.at(50, () => log.push('y'));
-    cancel();
-    clock.advance(49);
-    timer.at(
-      50,
-      () => log.push('z'),
-      () => log.push('prepare:z'),
-    );
-    clock.advance(10);
-    expect(log).toEqual(['prepare:z', 'y', 'z']);
-  });
+  it(
+    'slot timer - a cancelled callback is neither prepared nor called; an ' +
+      'instant added after the lead is prepared at once',
+    () => {
+      const clock = new FakeClock(0);
+      const timer = new SlotTimer(clock);
+      const log: string[] = [];
+      const cancel = timer.at(
+        50,
+        () => log.push('x'),
+        () => log.push('prepare:x'),
+      );
+      timer.at(50, () => log.push('y'));
+      cancel();
+      clock.advance(49);
+      timer.at(
+        50,
+        () => log.push('z'),
+        () => log.push('prepare:z'),
+      );
+      clock.advance(10);
+      expect(log).toEqual(['prepare:z', 'y', 'z']);
+    },
+  );
 
   it('slot timer - prepares that run long stop before the instant: the callbacks are not late for them', () => {
     const clock = new FakeClock(0);

@@ -56,64 +56,68 @@ async function client(cluster: string, timing: 'grid' | 'frames' = 'frames'): Pr
 const enc = new TextEncoder();
 
 describe('sdk trust - the lease and the tempo map, not the header', () => {
-  it('trust - a hostile publisher (huge term, beat 1,000,000, non-numeric term) changes nothing; its frames are counted', async () => {
-    const cluster = 'hostile';
-    const { p } = pulses.get(cluster)!;
-    const c = await client(cluster);
-    const seen: Array<{ beat: number; phase: string; info: BeatInfo }> = [];
-    c.onPhase((f, info) => seen.push({ beat: f.beat_index, phase: f.phase, info }));
-    await waitFor(
-      () => seen.filter((s) => s.info.source === 'leader').length >= 3 && c.health().lease.state === 'held',
-      { timeoutMs: 8000, message: 'leader frames and the lease' },
-    );
-    const term = c.health().lease.term!;
-    expect(c.health().lease.leader).toBe(`pulse-${cluster}`);
-    const map = p.tempoMap as TempoMap;
-    const hostile = await NatsBus.connect({ servers: server.url });
-    closers.push(() => hostile.close());
-    const send = (beat: number, termHeader: string) => {
-      const now = performance.timeOrigin + performance.now();
-      const pos = slot(map, beat, 0);
-      // The frame claims its slot starts now: only the client's own map can tell it is off.
-      const f = {
-        ...buildBeatFrame(cluster, map, pos, '7ffd:0001:abcd'),
-        scheduled_at: new Date(now).toISOString(),
-        deadline_at: new Date(now + 5000).toISOString(),
+  it(
+    'trust - a hostile publisher (huge term, beat 1,000,000, non-numeric ' +
+      'term) changes nothing; its frames are counted',
+    async () => {
+      const cluster = 'hostile';
+      const { p } = pulses.get(cluster)!;
+      const c = await client(cluster);
+      const seen: Array<{ beat: number; phase: string; info: BeatInfo }> = [];
+      c.onPhase((f, info) => seen.push({ beat: f.beat_index, phase: f.phase, info }));
+      await waitFor(
+        () => seen.filter((s) => s.info.source === 'leader').length >= 3 && c.health().lease.state === 'held',
+        { timeoutMs: 8000, message: 'leader frames and the lease' },
+      );
+      const term = c.health().lease.term!;
+      expect(c.health().lease.leader).toBe(`pulse-${cluster}`);
+      const map = p.tempoMap as TempoMap;
+      const hostile = await NatsBus.connect({ servers: server.url });
+      closers.push(() => hostile.close());
+      const send = (beat: number, termHeader: string) => {
+        const now = performance.timeOrigin + performance.now();
+        const pos = slot(map, beat, 0);
+        // The frame claims its slot starts now: only the client's own map can tell it is off.
+        const f = {
+          ...buildBeatFrame(cluster, map, pos, '7ffd:0001:abcd'),
+          scheduled_at: new Date(now).toISOString(),
+          deadline_at: new Date(now + 5000).toISOString(),
+        };
+        hostile.publish(subjects(cluster).beat, enc.encode(JSON.stringify(f)), {
+          headers: { [TERM_HEADER]: termHeader },
+        });
       };
-      hostile.publish(subjects(cluster).beat, enc.encode(JSON.stringify(f)), {
-        headers: { [TERM_HEADER]: termHeader },
+      const current = positionAt(map, performance.timeOrigin + performance.now())!.beatIndex;
+      const before = seen.length;
+      const dropsBefore = c.metrics().framesDropped;
+      send(current + 40, '999999999');
+      send(1_000_000, '999999999');
+      send(1_000_000, String(term)); // the real term, copied from any frame: still off the grid
+      send(current + 40, String(term));
+      send(current + 1, 'abc');
+      await hostile.flush();
+      await waitFor(() => seen.slice(before).filter((s) => s.info.source === 'leader').length >= 6, {
+        timeoutMs: 8000,
+        message: 'six more leader slots',
       });
-    };
-    const current = positionAt(map, performance.timeOrigin + performance.now())!.beatIndex;
-    const before = seen.length;
-    const dropsBefore = c.metrics().framesDropped;
-    send(current + 40, '999999999');
-    send(1_000_000, '999999999');
-    send(1_000_000, String(term)); // the real term, copied from any frame: still off the grid
-    send(current + 40, String(term));
-    send(current + 1, 'abc');
-    await hostile.flush();
-    await waitFor(() => seen.slice(before).filter((s) => s.info.source === 'leader').length >= 6, {
-      timeoutMs: 8000,
-      message: 'six more leader slots',
-    });
-    const after = seen.slice(before);
-    expect(after.every((s) => s.beat < current + 10)).toBe(true); // nothing of the hostile beats fired
-    const keys = seen.map((s) => s.beat * 3 + ['plan', 'execute', 'review'].indexOf(s.phase));
-    expect(keys).toEqual(keys.map((_, i) => keys[0]! + i)); // every slot once, in order: nothing extra
-    const d = c.metrics().framesDropped;
-    const delta = (r: string) => (d[r] ?? 0) - (dropsBefore[r] ?? 0);
-    expect(delta('bad_term')).toBe(2);
-    expect(delta('off_grid')).toBe(2);
-    expect(delta('malformed')).toBe(1);
-    expect(c.health().framesDropped).toMatchObject({
-      bad_term: expect.any(Number),
-      off_grid: expect.any(Number),
-      malformed: 1,
-    });
-    expect(c.health().lease.term).toBe(term);
-    expect(c.metrics().slotsSkipped).toBe(0);
-  });
+      const after = seen.slice(before);
+      expect(after.every((s) => s.beat < current + 10)).toBe(true); // nothing of the hostile beats fired
+      const keys = seen.map((s) => s.beat * 3 + ['plan', 'execute', 'review'].indexOf(s.phase));
+      expect(keys).toEqual(keys.map((_, i) => keys[0]! + i)); // every slot once, in order: nothing extra
+      const d = c.metrics().framesDropped;
+      const delta = (r: string) => (d[r] ?? 0) - (dropsBefore[r] ?? 0);
+      expect(delta('bad_term')).toBe(2);
+      expect(delta('off_grid')).toBe(2);
+      expect(delta('malformed')).toBe(1);
+      expect(c.health().framesDropped).toMatchObject({
+        bad_term: expect.any(Number),
+        off_grid: expect.any(Number),
+        malformed: 1,
+      });
+      expect(c.health().lease.term).toBe(term);
+      expect(c.metrics().slotsSkipped).toBe(0);
+    },
+  );
 
   it('trust - a frame arriving after its deadline is dropped as stale; the clock offset is reported', async () => {
     const cluster = 'stale';

@@ -81,7 +81,8 @@ function resolve(env: NodeJS.ProcessEnv): NatsServerBinary {
     ? `the nats-server on PATH is ${onPath}, older than 2.10`
     : 'no nats-server was built or found on PATH';
   throw new Error(
-    `${found}: run \`node scripts/ensure-nats-server.mjs\` (builds v${PINNED_NATS_SERVER_VERSION} with Go), or set BACKBEAT_NATS_SERVER=/path/to/nats-server`,
+    `${found}: run \`node scripts/ensure-nats-server.mjs\` (builds ` +
+      `v${PINNED_NATS_SERVER_VERSION} with Go), or set BACKBEAT_NATS_SERVER=/path/to/nats-server`,
   );
 }
 
@@ -96,7 +97,8 @@ export function legacyNatsServerBinary(env: NodeJS.ProcessEnv = process.env): Na
   const version = readVersion(path);
   if (!version)
     throw new Error(
-      `Debian's nats-server 2.9.10 is not installed at ${path}: \`apt-get install nats-server\` (npm test installs it when run as root)`,
+      `Debian's nats-server 2.9.10 is not installed at ${path}: \`apt-get install ` +
+        `nats-server\` (npm test installs it when run as root)`,
     );
   return { path, version, source: 'env' };
 }

@@ -31,7 +31,10 @@ export interface NatsServerOptions {
   port?: number;
   /** Also serve HTTP monitoring (`/varz`, `/jsz`) on a free loopback port. @default false */
   monitor?: boolean;
-  /** The nats-server program. @default {@link natsServerBinary}: `BACKBEAT_NATS_SERVER`, the pinned build, or 2.10+ on PATH */
+  /**
+   * The nats-server program. @default {@link natsServerBinary}: `BACKBEAT_NATS_SERVER`, the pinned build, or 2.10+ on
+   * PATH
+   */
   binary?: string;
   /** How long to wait for the server to accept connections. @default 10000 */
   startTimeoutMs?: number;

@@ -57,7 +57,9 @@ export const NET_ROUTE_PORT = 6222;
 export interface NetClusterOptions {
   /** Number of hosts (1 to 50), named h1, h2 ... */
   hosts: number;
-  /** Which hosts run a nats-server of one JetStream cluster: every host (`true`), none, or these indexes. @default false */
+  /**
+   * Which hosts run a nats-server of one JetStream cluster: every host (`true`), none, or these indexes. @default false
+   */
   nats?: boolean | readonly number[];
   /** Passed on to every nats-server (`config` lines go after the generated ones). */
   natsOptions?: Pick<NatsServerOptions, 'binary' | 'config' | 'jetstreamConfig' | 'startTimeoutMs' | 'stopGraceMs'>;
@@ -328,7 +330,10 @@ export class NetCluster {
     });
   }
 
-  /** Stops every process it started, the nats-servers and the relays; removes namespaces, links, bridge, rules and files. Idempotent. */
+  /**
+   * Stops every process it started, the nats-servers and the relays; removes namespaces, links, bridge, rules and
+   * files. Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;

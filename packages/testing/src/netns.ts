@@ -53,7 +53,10 @@ export function missingForNetns(): string | undefined {
   if (uid !== 0) return `NetCluster needs root to make network namespaces (running as uid ${uid})`;
   if (!hasProgram('ip')) return 'NetCluster needs the `ip` program (Debian package iproute2)';
   if (!hasProgram('nft'))
-    return 'NetCluster needs the `nft` program (Debian package nftables; `node scripts/ensure-system-deps.mjs` installs it)';
+    return (
+      'NetCluster needs the `nft` program (Debian package nftables; `node ' +
+      'scripts/ensure-system-deps.mjs` installs it)'
+    );
   return undefined;
 }
 

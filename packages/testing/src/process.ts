@@ -20,7 +20,9 @@ export class ManagedProcess {
   stdout = '';
   /** Everything the process wrote to stderr so far. */
   stderr = '';
-  /** Resolves with the exit code (or the signal name; -1 when it could not start) once it ended and its output is read. */
+  /**
+   * Resolves with the exit code (or the signal name; -1 when it could not start) once it ended and its output is read.
+   */
   readonly exited: Promise<number | NodeJS.Signals>;
   #unregister: () => void;
   #closed = false;
@@ -94,7 +96,8 @@ export class ManagedProcess {
           : undefined;
       if (why) {
         throw new Error(
-          `${why} output matching ${pattern}\n--- stdout ---\n${this.stdout.slice(-2000)}\n--- stderr ---\n${this.stderr.slice(-2000)}`,
+          `${why} output matching ${pattern}\n--- stdout ` +
+            `---\n${this.stdout.slice(-2000)}\n--- stderr ---\n${this.stderr.slice(-2000)}`,
         );
       }
       await new Promise((r) => setTimeout(r, 10));

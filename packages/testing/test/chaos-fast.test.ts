@@ -1,7 +1,7 @@
 /**
  * The fast part of the chaos suite (`npm run chaos` runs all of it): on three real NATS
- * nodes, pulse and reverb create every bucket and stream at R3, and two `backbeat pulse` processes keep the beat through a
- * kill -9 of one NATS node, with nothing duplicated or backwards on the wire and no SDK slot
+ * nodes, pulse and reverb create every bucket and stream at R3, and two `backbeat pulse` processes keep the beat
+ * through a kill -9 of one NATS node, with nothing duplicated or backwards on the wire and no SDK slot
  * fired twice or missed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,15 +32,18 @@ describe('chaos - fast part', () => {
       timeoutMs: 15_000,
       message: 'every bucket and stream',
     });
-    expect(Object.values(await fleet.replicas())).toEqual([3, 3, 3, 3, 3, 3]); // lease, state, presence; status, reports, dlq
+    // lease, state, presence; status, reports, dlq
+    expect(Object.values(await fleet.replicas())).toEqual([3, 3, 3, 3, 3, 3]);
     const lease = await fleet.bus.kv(`backbeat_${clusterId}_lease`, { create: false });
     expect((await lease.settings()).replicas).toBe(3);
   });
 
-  it('chaos - kill -9 of a NATS node: the beat resumes within the lease TTL + 1 s, nothing duplicated or backwards, no SDK slot missed or fired twice', async () => {
+  it('chaos - kill -9 of a NATS node: the beat resumes within the lease TTL + 1 s, ' +
+    'nothing duplicated or backwards, no SDK slot missed or fired twice', async () => {
     await waitFor(() => frames() >= 6, { timeoutMs: 20_000, message: 'frames from the pulse' });
     const leaseLeader = await fleet.leaseStreamLeader();
-    const victim = (leaseLeader + 1) % 3; // not the lease's stream leader: no Raft election in the way (that one is in npm run chaos)
+    // not the lease's stream leader: no Raft election in the way (that one is in npm run chaos)
+    const victim = (leaseLeader + 1) % 3;
     const from = Date.now();
     await fleet.cluster.kill(victim);
     const killedAt = Date.now();

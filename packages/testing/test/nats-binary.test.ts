@@ -34,12 +34,16 @@ function ensure(env: NodeJS.ProcessEnv): { status: number | null; lines: string[
 }
 
 describe('nats-server - the program the project runs', () => {
-  it('nats-server - the suite runs the pinned release built from its Go module (or the one BACKBEAT_NATS_SERVER names)', () => {
-    const b = natsServerBinary();
-    if (process.env.BACKBEAT_NATS_SERVER)
-      expect(b).toMatchObject({ source: 'env', path: process.env.BACKBEAT_NATS_SERVER });
-    else expect(b).toMatchObject({ source: 'cache', version: PINNED_NATS_SERVER_VERSION, path: pinnedBinaryPath() });
-  });
+  it(
+    'nats-server - the suite runs the pinned release built from its Go ' +
+      'module (or the one BACKBEAT_NATS_SERVER names)',
+    () => {
+      const b = natsServerBinary();
+      if (process.env.BACKBEAT_NATS_SERVER)
+        expect(b).toMatchObject({ source: 'env', path: process.env.BACKBEAT_NATS_SERVER });
+      else expect(b).toMatchObject({ source: 'cache', version: PINNED_NATS_SERVER_VERSION, path: pinnedBinaryPath() });
+    },
+  );
 
   it('nats-server - BACKBEAT_NATS_SERVER that does not run is one line', () => {
     const { status, lines } = ensure({
@@ -49,25 +53,33 @@ describe('nats-server - the program the project runs', () => {
     });
     expect(status).toBe(1);
     expect(lines).toEqual([
-      'BACKBEAT_NATS_SERVER=/nonexistent/nats-server: does not run as a nats-server (`/nonexistent/nats-server --version` failed)',
+      'BACKBEAT_NATS_SERVER=/nonexistent/nats-server: does not run as a ' +
+        'nats-server (`/nonexistent/nats-server --version` failed)',
     ]);
     expect(() => natsServerBinary({ BACKBEAT_NATS_SERVER: '/nonexistent/nats-server' })).toThrow(
       /^BACKBEAT_NATS_SERVER=\/nonexistent\/nats-server: does not run/,
     );
   });
 
-  it('nats-server - without Go and with only a 2.9 server on PATH: one line saying what to install, no fallback', () => {
-    const legacy = legacyNatsServerBinary().path;
-    const { status, lines } = ensure({ PATH: pathWith('old', legacy), BACKBEAT_CACHE_DIR: join(tmp, 'c2'), HOME: tmp });
-    expect(status).toBe(1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(
-      /^Go is not installed and the nats-server on PATH is 2\.9\.10 \(older than 2\.10\): install Go 1\.25 or newer .*BACKBEAT_NATS_SERVER/,
-    );
-    expect(() => natsServerBinary({ PATH: pathWith('old2', legacy), BACKBEAT_CACHE_DIR: join(tmp, 'c2') })).toThrow(
-      /nats-server on PATH is 2\.9\.10, older than 2\.10/,
-    );
-  });
+  it(
+    'nats-server - without Go and with only a 2.9 server on PATH: ' + 'one line saying what to install, no fallback',
+    () => {
+      const legacy = legacyNatsServerBinary().path;
+      const { status, lines } = ensure({
+        PATH: pathWith('old', legacy),
+        BACKBEAT_CACHE_DIR: join(tmp, 'c2'),
+        HOME: tmp,
+      });
+      expect(status).toBe(1);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^Go is not installed and the nats-server on PATH is 2\.9\.10 \(older than 2\.10\): install Go 1\.25 or newer .*BACKBEAT_NATS_SERVER/,
+      );
+      expect(() => natsServerBinary({ PATH: pathWith('old2', legacy), BACKBEAT_CACHE_DIR: join(tmp, 'c2') })).toThrow(
+        /nats-server on PATH is 2\.9\.10, older than 2\.10/,
+      );
+    },
+  );
 
   it('nats-server - without Go, a 2.10+ server on PATH is used and named', () => {
     const { status, lines } = ensure({
@@ -77,7 +89,8 @@ describe('nats-server - the program the project runs', () => {
     });
     expect(status).toBe(0);
     expect(lines).toEqual([
-      `nats-server ${PINNED_NATS_SERVER_VERSION} (nats-server, from PATH; Go is not installed, so the pinned release was not built)`,
+      `nats-server ${PINNED_NATS_SERVER_VERSION} (nats-server, from PATH; Go is ` +
+        'not installed, so the pinned release was not built)',
     ]);
   });
 
@@ -87,7 +100,8 @@ describe('nats-server - the program the project runs', () => {
     const go = join(dir, 'go');
     writeFileSync(
       go,
-      '#!/bin/sh\nif [ "$1" = version ]; then echo "go version go1.26.8 linux/amd64"; exit 0; fi\necho "build failed: no network" >&2\nexit 1\n',
+      '#!/bin/sh\nif [ "$1" = version ]; then echo "go version go1.26.8 linux/amd64"; ' +
+        'exit 0; fi\necho "build failed: no network" >&2\nexit 1\n',
     );
     chmodSync(go, 0o755);
     symlinkSync('/bin/sh', join(dir, 'sh'));

@@ -22,7 +22,8 @@ describe('harness - NatsCluster faults', () => {
 
   const count = async () => (await jsm.streams.info('CHAOS')).state.messages;
 
-  it('harness - kill -9 of the stream leader: another node leads, nothing is lost; restart brings it back on the same ports and store', async () => {
+  it('harness - kill -9 of the stream leader: another node leads, nothing is ' +
+    'lost; restart brings it back on the same ports and store', async () => {
     const js = jetstream(nc);
     for (let i = 0; i < 5; i++) await js.publish('chaos.a', enc(`m${i}`));
     const leader = await cluster.waitForStreamCurrent('CHAOS', 3);
@@ -45,7 +46,8 @@ describe('harness - NatsCluster faults', () => {
     expect(names).toEqual([...cluster.names].sort()); // the restarted node holds its copy again
   }, 60_000);
 
-  it('harness - SIGSTOP pauses a node (alive, answering nothing) and SIGCONT resumes it; the others carry on', async () => {
+  it('harness - SIGSTOP pauses a node (alive, answering nothing) ' +
+    'and SIGCONT resumes it; the others carry on', async () => {
     const leader = await cluster.waitForStreamCurrent('CHAOS', 3);
     // Pause a node that neither leads the stream (that would wait out an election) nor serves
     // this test's connection (that would wait out the ping timeout): only the pause is under test.

@@ -32,27 +32,34 @@ describe('harness - NetCluster: hosts as network namespaces, faults that drop', 
     await net?.stop();
   });
 
-  it('harness - every host has its own address and reaches every other; a closed port is refused, not silent', async () => {
-    expect(net.hosts.map((h) => h.address)).toEqual(['10.251.0.1', '10.251.0.2', '10.251.0.3']);
-    expect(new Set(net.hosts.map((h) => h.netns)).size).toBe(3);
-    for (const h of net.hosts) expect(listNetns()).toContain(h.netns);
-    await net.waitConnected();
-    expect(await net.probe(0, 2)).toBe('ok');
-    expect(await net.probe(0, 2, 4999)).toBe('error ECONNREFUSED');
-  });
+  it(
+    'harness - every host has its own address and reaches every ' + 'other; a closed port is refused, not silent',
+    async () => {
+      expect(net.hosts.map((h) => h.address)).toEqual(['10.251.0.1', '10.251.0.2', '10.251.0.3']);
+      expect(new Set(net.hosts.map((h) => h.netns)).size).toBe(3);
+      for (const h of net.hosts) expect(listNetns()).toContain(h.netns);
+      await net.waitConnected();
+      expect(await net.probe(0, 2)).toBe('ok');
+      expect(await net.probe(0, 2, 4999)).toBe('error ECONNREFUSED');
+    },
+  );
 
-  it('harness - isolate: the host hears nothing and nobody hears it (silence, not a refusal); the others carry on; heal restores every pair', async () => {
-    await net.isolate(0);
-    expect(net.faults).toEqual(['isolate h1']);
-    expect(await net.probe(0, 1, PROBE_PORT, 500)).toBe('timeout');
-    expect(await net.probe(2, 0, PROBE_PORT, 500)).toBe('timeout');
-    expect(await net.probe(2, 0, 4999, 500)).toBe('timeout'); // a closed port is silent too: no RST gets through
-    expect(await net.probe(1, 2)).toBe('ok');
-    expect(await net.probe(0, 0)).toBe('ok'); // the host's own processes still talk to each other
-    await net.heal();
-    expect(net.faults).toEqual([]);
-    expect(await net.probe(0, 1)).toBe('ok');
-  });
+  it(
+    'harness - isolate: the host hears nothing and nobody hears it (silence, not a ' +
+      'refusal); the others carry on; heal restores every pair',
+    async () => {
+      await net.isolate(0);
+      expect(net.faults).toEqual(['isolate h1']);
+      expect(await net.probe(0, 1, PROBE_PORT, 500)).toBe('timeout');
+      expect(await net.probe(2, 0, PROBE_PORT, 500)).toBe('timeout');
+      expect(await net.probe(2, 0, 4999, 500)).toBe('timeout'); // a closed port is silent too: no RST gets through
+      expect(await net.probe(1, 2)).toBe('ok');
+      expect(await net.probe(0, 0)).toBe('ok'); // the host's own processes still talk to each other
+      await net.heal();
+      expect(net.faults).toEqual([]);
+      expect(await net.probe(0, 1)).toBe('ok');
+    },
+  );
 
   it('harness - cut one pair: those two lose each other, both still reach the third', async () => {
     await net.cut(1, 2);
@@ -64,32 +71,41 @@ describe('harness - NetCluster: hosts as network namespaces, faults that drop', 
     expect(await net.probe(1, 2)).toBe('ok');
   });
 
-  it('harness - one-way cut: datagrams from h1 to h2 are dropped while h2 to h1 still arrive (processes inside the hosts)', async () => {
-    const a = net.spawn(0, process.execPath, ['-e', UDP_PEER, net.hosts[1]!.address]);
-    const b = net.spawn(1, process.execPath, ['-e', UDP_PEER, net.hosts[0]!.address]);
-    try {
-      await waitFor(() => received(a) >= 3 && received(b) >= 3, { message: 'datagrams both ways' });
-      await net.cutOneWay(0, 1);
-      await new Promise((r) => setTimeout(r, 100)); // datagrams already in flight land
-      const [fromA, fromB] = [received(b), received(a)];
-      await waitFor(() => received(a) >= fromB + 10, { message: 'h1 still receiving from h2' });
-      expect(received(b)).toBe(fromA); // nothing from h1 got through
-      await net.heal();
-      await waitFor(() => received(b) > fromA + 3, { message: 'h2 receiving from h1 again' });
-    } finally {
-      await Promise.all([a.stop(1000), b.stop(1000)]);
-    }
-  });
+  it(
+    'harness - one-way cut: datagrams from h1 to h2 are dropped while h2 ' +
+      'to h1 still arrive (processes inside the hosts)',
+    async () => {
+      const a = net.spawn(0, process.execPath, ['-e', UDP_PEER, net.hosts[1]!.address]);
+      const b = net.spawn(1, process.execPath, ['-e', UDP_PEER, net.hosts[0]!.address]);
+      try {
+        await waitFor(() => received(a) >= 3 && received(b) >= 3, { message: 'datagrams both ways' });
+        await net.cutOneWay(0, 1);
+        await new Promise((r) => setTimeout(r, 100)); // datagrams already in flight land
+        const [fromA, fromB] = [received(b), received(a)];
+        await waitFor(() => received(a) >= fromB + 10, { message: 'h1 still receiving from h2' });
+        expect(received(b)).toBe(fromA); // nothing from h1 got through
+        await net.heal();
+        await waitFor(() => received(b) > fromA + 3, { message: 'h2 receiving from h1 again' });
+      } finally {
+        await Promise.all([a.stop(1000), b.stop(1000)]);
+      }
+    },
+  );
 
-  it('harness - cutPort: every TCP packet to or from that port on the host is dropped, its own local connections included', async () => {
-    await net.cutPort(0, PROBE_PORT);
-    expect(await net.probe(1, 0, PROBE_PORT, 500)).toBe('timeout'); // the answer leaves h1 from that port
-    expect(await net.probe(0, 0, PROBE_PORT, 500)).toBe('timeout'); // h1 to its own address
-    expect(await net.probe(0, 1, 4999)).toBe('error ECONNREFUSED'); // other ports of h1 are untouched: the refusal gets back
-    expect(await net.probe(1, 2)).toBe('ok');
-    await net.heal();
-    expect(await net.probe(1, 0)).toBe('ok');
-  });
+  it(
+    'harness - cutPort: every TCP packet to or from that port on the host ' +
+      'is dropped, its own local connections included',
+    async () => {
+      await net.cutPort(0, PROBE_PORT);
+      expect(await net.probe(1, 0, PROBE_PORT, 500)).toBe('timeout'); // the answer leaves h1 from that port
+      expect(await net.probe(0, 0, PROBE_PORT, 500)).toBe('timeout'); // h1 to its own address
+      // other ports of h1 are untouched: the refusal gets back
+      expect(await net.probe(0, 1, 4999)).toBe('error ECONNREFUSED');
+      expect(await net.probe(1, 2)).toBe('ok');
+      await net.heal();
+      expect(await net.probe(1, 0)).toBe('ok');
+    },
+  );
 
   it('harness - bad host indexes and pairs are refused in one line', async () => {
     await expect(net.isolate(3)).rejects.toThrow('host index must be 0..2, got 3');
@@ -139,7 +155,8 @@ describe('harness - NetCluster cleans up and says what is missing', () => {
   }, 30_000);
 
   for (const how of ['exit', 'throw'] as const) {
-    it(`harness - a process that ends (${how}) without stopping its network leaves no namespace and no process`, async () => {
+    it(`harness - a process that ends (${how}) without stopping its ` +
+      'network leaves no namespace and no process', async () => {
       const p = ManagedProcess.node(fixture, [how]);
       await p.exited;
       const made = JSON.parse(p.stdout.split('\n')[0]!) as { netns: string[]; pid: number };
@@ -168,13 +185,17 @@ describe('harness - NetCluster cleans up and says what is missing', () => {
     }
   }, 30_000);
 
-  it('harness - a user who cannot make namespaces gets one line saying what is missing (the test fails, never skips)', () => {
-    const r = spawnSync(
-      'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture, 'exit'],
-      { encoding: 'utf8', timeout: 20_000 },
-    );
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('NetCluster needs root to make network namespaces (running as uid 65534)');
-  });
+  it(
+    'harness - a user who cannot make namespaces gets one line saying ' +
+      'what is missing (the test fails, never skips)',
+    () => {
+      const r = spawnSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture, 'exit'],
+        { encoding: 'utf8', timeout: 20_000 },
+      );
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('NetCluster needs root to make network namespaces (running as uid 65534)');
+    },
+  );
 });

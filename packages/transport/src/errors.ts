@@ -117,8 +117,10 @@ export class ReplicaMismatchError extends BackbeatError<{
   ) {
     const fix =
       kind === 'bucket'
-        ? `run with --replicas ${actual} to keep it, or change it with \`nats stream edit KV_${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`
-        : `run with --replicas ${actual} to keep it, or change it with \`nats stream edit ${name} --replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`;
+        ? `run with --replicas ${actual} to keep it, or change it with \`nats stream edit KV_${name} ` +
+          `--replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`
+        : `run with --replicas ${actual} to keep it, or change it with \`nats stream edit ${name} ` +
+          `--replicas ${wanted}\` on a cluster of at least ${wanted} JetStream servers`;
     super(
       'BB_ERR_REPLICAS',
       `${kind} '${name}' has ${actual} replica(s), ${wanted} asked: ${reason}; ${fix}`,

@@ -139,7 +139,8 @@ export class MemoryBus implements Bus {
     try {
       this.broker.capture(subject, data, headers);
     } catch (err) {
-      if (!(err instanceof StreamRefusedError)) throw err; // as on NATS: a core publish a stream refuses is just not stored
+      // as on NATS: a core publish a stream refuses is just not stored
+      if (!(err instanceof StreamRefusedError)) throw err;
     }
   }
 
@@ -330,7 +331,8 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     const consumersStopped = Promise.all([...this.#consumers].map((stop) => stop()));
-    if (this.#state === 'connected') await new Promise<void>((r) => this.broker.enqueue(r)); // deliver what is in flight
+    // deliver what is in flight
+    if (this.#state === 'connected') await new Promise<void>((r) => this.broker.enqueue(r));
     this.#state = 'closed';
     await consumersStopped;
     await Promise.all([...this.#resources].map((stop) => stop()));

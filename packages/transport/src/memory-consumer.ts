@@ -1,8 +1,8 @@
 /**
  * In-process durable consumers with the semantics of a JetStream pull consumer with explicit
- * ack (or AckAll: an ack settles every message delivered before it too): a cursor that survives the consumers attached to it, messages pending until acked,
- * redelivery after ackWait or a nak, max deliveries, and max ack pending. Several consumers
- * attached to one durable share its messages, each handling one at a time.
+ * ack (or AckAll: an ack settles every message delivered before it too): a cursor that survives the consumers attached
+ * to it, messages pending until acked, redelivery after ackWait or a nak, max deliveries, and max ack pending. Several
+ * consumers attached to one durable share its messages, each handling one at a time.
  */
 import type { Clock, TimerHandle } from '@backbeat/core';
 import type { ConsumeOptions, DurableMsg, StoredMsg } from './stream-types.js';

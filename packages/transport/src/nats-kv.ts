@@ -87,7 +87,8 @@ async function ensureLimitMarkers(jsm: JetStreamManager, stream: string, markerT
     const why = err instanceof Error ? err.message : String(err);
     throw new TransportError(
       `add limit markers to '${stream}'`,
-      `the bucket was made without limit markers and the server refused to add them (${why}): run with --lease-markers off, or delete the bucket so it is made again`,
+      `the bucket was made without limit markers and the server refused to add them (${why}): run ` +
+        'with --lease-markers off, or delete the bucket so it is made again',
       { cause: err },
     );
   }

@@ -150,7 +150,8 @@ async function drain(
   const out: StoredMsg[] = [];
   try {
     while (out.length < count) {
-      if ((await pullOnce(nc, stream, reader.name, Math.min(1000, count - out.length), out)) === 0) break; // removed by limits meanwhile
+      // removed by limits meanwhile
+      if ((await pullOnce(nc, stream, reader.name, Math.min(1000, count - out.length), out)) === 0) break;
     }
   } finally {
     await jsm.consumers.delete(stream, reader.name).catch(() => {});

@@ -30,7 +30,8 @@ export function assertReplicasPossible(wanted: number, clustered: boolean, targe
   if (wanted > 1 && !clustered) {
     throw new InvalidArgumentError(
       'replicas',
-      `${target.kind} '${target.name}': ${wanted} replicas need a JetStream cluster of at least ${wanted} servers, and this server is not clustered (use 1, or auto)`,
+      `${target.kind} '${target.name}': ${wanted} replicas need a JetStream cluster of at least ` +
+        `${wanted} servers, and this server is not clustered (use 1, or auto)`,
     );
   }
 }

@@ -52,7 +52,10 @@ export interface PresenceOptions {
   readonly replicas?: number;
 }
 
-/** Opens (creating when absent, unless `create: false`) the cluster's presence bucket, with `replicas` copies when given. */
+/**
+ * Opens (creating when absent, unless `create: false`) the cluster's presence bucket, with `replicas` copies when
+ * given.
+ */
 export function openPresenceBucket(
   bus: Bus,
   clusterId: string,

@@ -58,7 +58,8 @@ export function serverVersionVerdict(version: string, replicas: number): ServerV
     return {
       kind: 'refuse',
       message:
-        `nats-server ${version} is too old for replicated state (${replicas} replicas): before ${MIN_CLUSTERED_VERSION} ` +
+        `nats-server ${version} is too old for replicated state (${replicas} ` +
+        `replicas): before ${MIN_CLUSTERED_VERSION} ` +
         'two KV updates with the same expected revision can both succeed (nats-server issue 4320), so the lease ' +
         'cannot fence; upgrade the cluster (2.14.10 is tested)',
     };

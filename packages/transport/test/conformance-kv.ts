@@ -6,35 +6,38 @@ import { InvalidSubjectError, JetStreamNotFoundError, KvConflictError, type KvWa
 import { dec, enc, unique, type Clients } from './helpers.js';
 
 export function runKvConformance(c: Clients): void {
-  it('kv - create, update with revision, conflicts, delete and re-create; one revision sequence per bucket', async () => {
-    const kv = await c.a.kv(unique('kv_cas_'));
-    expect(await kv.get('leader')).toBeNull();
-    const r1 = await kv.create('leader', enc('n1'));
-    await expect(kv.create('leader', enc('n2'))).rejects.toBeInstanceOf(KvConflictError);
-    const r2 = await kv.update('leader', enc('n1b'), r1);
-    expect(r2).toBe(r1 + 1);
-    await expect(kv.update('leader', enc('n3'), r1)).rejects.toMatchObject({
-      code: 'BB_ERR_KV_CONFLICT',
-      context: { key: 'leader', expectedRevision: r1 },
-    });
-    await expect(kv.update('leader', enc('n3'), 0)).rejects.toBeInstanceOf(InvalidArgumentError);
-    const other = await kv.put('other', enc('x'));
-    expect(other).toBe(r2 + 1); // across keys
-    const entry = await kv.get('leader');
-    expect(entry && { value: dec(entry.value), revision: entry.revision, key: entry.key }).toEqual({
-      value: 'n1b',
-      revision: r2,
-      key: 'leader',
-    });
-    expect(Math.abs(entry!.created - Date.now())).toBeLessThan(5000);
-    await expect(kv.delete('leader', { expectedRevision: r1 })).rejects.toBeInstanceOf(KvConflictError);
-    await kv.delete('leader', { expectedRevision: r2 }); // the delete marker takes revision other + 1
-    expect(await kv.get('leader')).toBeNull();
-    expect(await kv.keys()).toEqual(['other']);
-    expect(await kv.create('leader', enc('n2'))).toBe(other + 2);
-    await expect(kv.get('bad key')).rejects.toBeInstanceOf(InvalidSubjectError);
-    await expect(c.a.kv('bad.bucket')).rejects.toBeInstanceOf(InvalidSubjectError);
-  });
+  it(
+    'kv - create, update with revision, conflicts, delete and ' + 're-create; one revision sequence per bucket',
+    async () => {
+      const kv = await c.a.kv(unique('kv_cas_'));
+      expect(await kv.get('leader')).toBeNull();
+      const r1 = await kv.create('leader', enc('n1'));
+      await expect(kv.create('leader', enc('n2'))).rejects.toBeInstanceOf(KvConflictError);
+      const r2 = await kv.update('leader', enc('n1b'), r1);
+      expect(r2).toBe(r1 + 1);
+      await expect(kv.update('leader', enc('n3'), r1)).rejects.toMatchObject({
+        code: 'BB_ERR_KV_CONFLICT',
+        context: { key: 'leader', expectedRevision: r1 },
+      });
+      await expect(kv.update('leader', enc('n3'), 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+      const other = await kv.put('other', enc('x'));
+      expect(other).toBe(r2 + 1); // across keys
+      const entry = await kv.get('leader');
+      expect(entry && { value: dec(entry.value), revision: entry.revision, key: entry.key }).toEqual({
+        value: 'n1b',
+        revision: r2,
+        key: 'leader',
+      });
+      expect(Math.abs(entry!.created - Date.now())).toBeLessThan(5000);
+      await expect(kv.delete('leader', { expectedRevision: r1 })).rejects.toBeInstanceOf(KvConflictError);
+      await kv.delete('leader', { expectedRevision: r2 }); // the delete marker takes revision other + 1
+      expect(await kv.get('leader')).toBeNull();
+      expect(await kv.keys()).toEqual(['other']);
+      expect(await kv.create('leader', enc('n2'))).toBe(other + 2);
+      await expect(kv.get('bad key')).rejects.toBeInstanceOf(InvalidSubjectError);
+      await expect(c.a.kv('bad.bucket')).rejects.toBeInstanceOf(InvalidSubjectError);
+    },
+  );
 
   it('kv - a bucket is shared by clients; create:false does not create one', async () => {
     const name = unique('kv_shared_');
@@ -82,30 +85,34 @@ export function runKvConformance(c: Clients): void {
     expect(await again.settings()).toEqual({ ttlMs: 1500, history: 2, replicas: 1, markerTtlMs: 0 });
   });
 
-  it('kv - limit markers: an expiry is a delete event with a revision of its own; create succeeds after; a bucket made without them takes them', async () => {
-    const name = unique('kv_markers_');
-    const plain = await c.a.kv(name, { ttlMs: 1000 });
-    expect((await plain.settings()).markerTtlMs).toBe(0);
-    const kv = await c.b.kv(name, { ttlMs: 1000, markerTtlMs: 1000 }); // updated in place
-    expect(await kv.settings()).toMatchObject({ ttlMs: 1000, markerTtlMs: 1000 });
-    const events: KvWatchEvent[] = [];
-    const r1 = await kv.create('lease', enc('n1'));
-    const w = await kv.watch('lease', (e) => events.push(e));
-    await waitFor(() => events.length === 1, { message: 'the current value' });
-    const written = Date.now();
-    await waitFor(() => events.length === 2, {
-      timeoutMs: 5000,
-      intervalMs: 20,
-      message: 'the limit marker of the expiry',
-    });
-    expect(Date.now() - written).toBeGreaterThanOrEqual(900);
-    expect(events[1]).toMatchObject({ key: 'lease', operation: 'delete' });
-    expect(events[1]!.revision).toBeGreaterThan(r1);
-    expect(await kv.get('lease')).toBeNull();
-    const r2 = await kv.create('lease', enc('n2'));
-    expect(r2).toBeGreaterThan(events[1]!.revision);
-    w.stop();
-  });
+  it(
+    'kv - limit markers: an expiry is a delete event with a revision of its own; ' +
+      'create succeeds after; a bucket made without them takes them',
+    async () => {
+      const name = unique('kv_markers_');
+      const plain = await c.a.kv(name, { ttlMs: 1000 });
+      expect((await plain.settings()).markerTtlMs).toBe(0);
+      const kv = await c.b.kv(name, { ttlMs: 1000, markerTtlMs: 1000 }); // updated in place
+      expect(await kv.settings()).toMatchObject({ ttlMs: 1000, markerTtlMs: 1000 });
+      const events: KvWatchEvent[] = [];
+      const r1 = await kv.create('lease', enc('n1'));
+      const w = await kv.watch('lease', (e) => events.push(e));
+      await waitFor(() => events.length === 1, { message: 'the current value' });
+      const written = Date.now();
+      await waitFor(() => events.length === 2, {
+        timeoutMs: 5000,
+        intervalMs: 20,
+        message: 'the limit marker of the expiry',
+      });
+      expect(Date.now() - written).toBeGreaterThanOrEqual(900);
+      expect(events[1]).toMatchObject({ key: 'lease', operation: 'delete' });
+      expect(events[1]!.revision).toBeGreaterThan(r1);
+      expect(await kv.get('lease')).toBeNull();
+      const r2 = await kv.create('lease', enc('n2'));
+      expect(r2).toBeGreaterThan(events[1]!.revision);
+      w.stop();
+    },
+  );
 
   it('kv - bucket TTL: entries expire without a watch event; create succeeds again, stale update fails', async () => {
     const kv = await c.a.kv(unique('kv_ttl_'), { ttlMs: 1000 });

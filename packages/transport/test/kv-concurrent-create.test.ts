@@ -19,7 +19,8 @@ describe('kv concurrent create - one R3 bucket created by two clients at once', 
     await cluster?.stop();
   });
 
-  it('kv concurrent create - 20 buckets, each created by three clients on the three nodes at once: every open succeeds, with 3 replicas', async () => {
+  it('kv concurrent create - 20 buckets, each created by three clients on the ' +
+    'three nodes at once: every open succeeds, with 3 replicas', async () => {
     const failures: string[] = [];
     for (let i = 0; i < 20; i++) {
       const opened = await Promise.allSettled(

@@ -53,96 +53,114 @@ function suite(title: string, extraConfig: string): void {
       expect(s.errors.pulse).toEqual([]);
     });
 
-    it('permissions - reverb consumes claims, stores reports and hears them republished, publishes and hears dead letters, reads the tempo map', async () => {
-      const got: DurableMsg[] = [];
-      await s.bus.reverb.consume({ stream: statusStreamConfig(C).name, durable: 'reverb_r1', ackWaitMs: 5000 }, (m) => {
-        got.push(m);
-        m.ack();
-      });
-      const dlq: string[] = [];
-      const reports: string[] = [];
-      s.bus.reverb.subscribe(S.dlq, (m) => dlq.push(dec(m.data)));
-      s.bus.reverb.subscribe(S.reverb, (m) => reports.push(dec(m.data)));
-      await s.bus.reverb.flush();
-      await s.bus.reverb.publishDurable(S.reportStore, enc('report-1'), { msgId: 'w1' });
-      s.bus.reverb.publish(S.dlq, enc('poison'));
-      await waitFor(() => dlq.includes('poison'), { message: 'the dead letter heard live' });
-      await waitFor(() => reports.includes('report-1'), { message: 'the stored report, republished' });
-      expect((await s.bus.reverb.readStream({ stream: reportStreamConfig(C).name })).map((m) => dec(m.data))).toEqual([
-        'report-1',
-      ]);
-      await waitFor(async () => (await s.bus.reverb.readStream({ stream: dlqStreamConfig(C).name })).length === 1, {
-        message: 'the dead letter in its stream',
-      });
-      const state = await s.bus.reverb.kv(`backbeat_${C}_state`, { create: false });
-      expect(dec((await state.get(STATE_KEYS.tempoMap))!.value)).toBe('{"map":1}');
-      await (await s.bus.reverb.kv(`backbeat_${C}_presence`, { create: false })).put('reverb.r1', enc('{}'));
-      const ack = await s.bus.agent.publishDurable(S.status, enc('claim-1'), { msgId: 'agent:a1|1' });
-      expect(ack).toMatchObject({ stream: statusStreamConfig(C).name, duplicate: false });
-      await waitFor(() => got.length === 1, { message: 'the claim at reverb' });
-      expect(dec(got[0]!.data)).toBe('claim-1');
-      expect(s.errors.reverb).toEqual([]);
-    });
+    it(
+      'permissions - reverb consumes claims, stores reports and hears them ' +
+        'republished, publishes and hears dead letters, reads the tempo map',
+      async () => {
+        const got: DurableMsg[] = [];
+        await s.bus.reverb.consume(
+          { stream: statusStreamConfig(C).name, durable: 'reverb_r1', ackWaitMs: 5000 },
+          (m) => {
+            got.push(m);
+            m.ack();
+          },
+        );
+        const dlq: string[] = [];
+        const reports: string[] = [];
+        s.bus.reverb.subscribe(S.dlq, (m) => dlq.push(dec(m.data)));
+        s.bus.reverb.subscribe(S.reverb, (m) => reports.push(dec(m.data)));
+        await s.bus.reverb.flush();
+        await s.bus.reverb.publishDurable(S.reportStore, enc('report-1'), { msgId: 'w1' });
+        s.bus.reverb.publish(S.dlq, enc('poison'));
+        await waitFor(() => dlq.includes('poison'), { message: 'the dead letter heard live' });
+        await waitFor(() => reports.includes('report-1'), { message: 'the stored report, republished' });
+        expect((await s.bus.reverb.readStream({ stream: reportStreamConfig(C).name })).map((m) => dec(m.data))).toEqual(
+          ['report-1'],
+        );
+        await waitFor(async () => (await s.bus.reverb.readStream({ stream: dlqStreamConfig(C).name })).length === 1, {
+          message: 'the dead letter in its stream',
+        });
+        const state = await s.bus.reverb.kv(`backbeat_${C}_state`, { create: false });
+        expect(dec((await state.get(STATE_KEYS.tempoMap))!.value)).toBe('{"map":1}');
+        await (await s.bus.reverb.kv(`backbeat_${C}_presence`, { create: false })).put('reverb.r1', enc('{}'));
+        const ack = await s.bus.agent.publishDurable(S.status, enc('claim-1'), { msgId: 'agent:a1|1' });
+        expect(ack).toMatchObject({ stream: statusStreamConfig(C).name, duplicate: false });
+        await waitFor(() => got.length === 1, { message: 'the claim at reverb' });
+        expect(dec(got[0]!.data)).toBe('claim-1');
+        expect(s.errors.reverb).toEqual([]);
+      },
+    );
 
-    it('permissions - an agent claims (acknowledged), follows beat, reports and control, gets and watches lease and tempo map', async () => {
-      const frames: string[] = [];
-      const reports: string[] = [];
-      const control: string[] = [];
-      s.bus.agent.subscribe(S.beat, (m) => frames.push(dec(m.data)));
-      s.bus.agent.subscribe(S.reverb, (m) => reports.push(dec(m.data)));
-      s.bus.agent.subscribe(S.control, (m) => control.push(dec(m.data)));
-      await s.bus.agent.flush();
-      s.bus.pulse.publish(S.beat, enc('frame-2'));
-      s.bus.pulse.publish(S.control, enc('ctl-2'));
-      await s.bus.reverb.publishDurable(S.reportStore, enc('report-2'), { msgId: 'w2' }); // republished on S.reverb
-      await waitFor(() => frames.includes('frame-2') && reports.includes('report-2') && control.includes('ctl-2'), {
-        message: 'a frame, a report and control at the agent',
-      });
-      const ack = await s.bus.agent.publishDurable(S.status, enc('claim-2'), { msgId: 'agent:a1|2' });
-      expect(ack).toMatchObject({ stream: statusStreamConfig(C).name, duplicate: false });
-      const lease = await s.bus.agent.kv(`backbeat_${C}_lease`, { create: false });
-      await waitFor(async () => (await lease.get(STATE_KEYS.leader)) !== null, {
-        message: 'the lease through the mirror',
-      });
-      const state = await s.bus.agent.kv(`backbeat_${C}_state`, { create: false });
-      const watched: KvWatchEvent[] = [];
-      const w = await state.watch(STATE_KEYS.tempoMap, (e) => watched.push(e));
-      await waitFor(() => watched.length === 1, { message: 'the tempo map through a watch' });
-      await (await s.bus.pulse.kv(`backbeat_${C}_state`, { create: false })).put(STATE_KEYS.tempoMap, enc('{"map":2}'));
-      await waitFor(() => watched.some((e) => e.value && dec(e.value) === '{"map":2}'), {
-        message: 'the change through the watch',
-      });
-      w.stop();
-      expect(s.errors.agent).toEqual([]);
-    });
+    it(
+      'permissions - an agent claims (acknowledged), follows beat, reports ' +
+        'and control, gets and watches lease and tempo map',
+      async () => {
+        const frames: string[] = [];
+        const reports: string[] = [];
+        const control: string[] = [];
+        s.bus.agent.subscribe(S.beat, (m) => frames.push(dec(m.data)));
+        s.bus.agent.subscribe(S.reverb, (m) => reports.push(dec(m.data)));
+        s.bus.agent.subscribe(S.control, (m) => control.push(dec(m.data)));
+        await s.bus.agent.flush();
+        s.bus.pulse.publish(S.beat, enc('frame-2'));
+        s.bus.pulse.publish(S.control, enc('ctl-2'));
+        await s.bus.reverb.publishDurable(S.reportStore, enc('report-2'), { msgId: 'w2' }); // republished on S.reverb
+        await waitFor(() => frames.includes('frame-2') && reports.includes('report-2') && control.includes('ctl-2'), {
+          message: 'a frame, a report and control at the agent',
+        });
+        const ack = await s.bus.agent.publishDurable(S.status, enc('claim-2'), { msgId: 'agent:a1|2' });
+        expect(ack).toMatchObject({ stream: statusStreamConfig(C).name, duplicate: false });
+        const lease = await s.bus.agent.kv(`backbeat_${C}_lease`, { create: false });
+        await waitFor(async () => (await lease.get(STATE_KEYS.leader)) !== null, {
+          message: 'the lease through the mirror',
+        });
+        const state = await s.bus.agent.kv(`backbeat_${C}_state`, { create: false });
+        const watched: KvWatchEvent[] = [];
+        const w = await state.watch(STATE_KEYS.tempoMap, (e) => watched.push(e));
+        await waitFor(() => watched.length === 1, { message: 'the tempo map through a watch' });
+        await (await s.bus.pulse.kv(`backbeat_${C}_state`, { create: false })).put(
+          STATE_KEYS.tempoMap,
+          enc('{"map":2}'),
+        );
+        await waitFor(() => watched.some((e) => e.value && dec(e.value) === '{"map":2}'), {
+          message: 'the change through the watch',
+        });
+        w.stop();
+        expect(s.errors.agent).toEqual([]);
+      },
+    );
 
-    it('permissions - an observer reads the beat, reports, dead letters, the buckets and the dead-letter stream; backbeat status reads the streams', async () => {
-      const frames: string[] = [];
-      const dlq: string[] = [];
-      s.bus.observer.subscribe(S.beat, (m) => frames.push(dec(m.data)));
-      s.bus.observer.subscribe(S.dlq, (m) => dlq.push(dec(m.data)));
-      await s.bus.observer.flush();
-      s.bus.pulse.publish(S.beat, enc('frame-4'));
-      s.bus.reverb.publish(S.dlq, enc('poison-2'));
-      await waitFor(() => frames.includes('frame-4') && dlq.includes('poison-2'), {
-        message: 'a frame and a dead letter at the observer',
-      });
-      const state = await s.bus.observer.kv(`backbeat_${C}_state`, { create: false });
-      await waitFor(async () => dec((await state.get(STATE_KEYS.tempoMap))?.value ?? enc('')) === '{"map":2}', {
-        message: 'the tempo map through the mirror',
-      });
-      const presence = await s.bus.observer.kv(`backbeat_${C}_presence`, { create: false });
-      await waitFor(async () => (await presence.keys()).join() === 'pulse.p1,reverb.r1', {
-        message: 'the presence keys through the mirror',
-      });
-      await waitFor(async () => (await s.bus.observer.readStream({ stream: dlqStreamConfig(C).name })).length === 2, {
-        message: 'the dead letters through the mirror',
-      });
-      const jsm = await s.bus.observer.jsm();
-      expect((await jsm.streams.info(statusStreamConfig(C).name)).state.messages).toBeGreaterThan(0);
-      expect((await jsm.streams.info(reportStreamConfig(C).name)).state.messages).toBe(2);
-      expect(s.errors.observer).toEqual([]);
-    });
+    it(
+      'permissions - an observer reads the beat, reports, dead letters, the buckets and ' +
+        'the dead-letter stream; backbeat status reads the streams',
+      async () => {
+        const frames: string[] = [];
+        const dlq: string[] = [];
+        s.bus.observer.subscribe(S.beat, (m) => frames.push(dec(m.data)));
+        s.bus.observer.subscribe(S.dlq, (m) => dlq.push(dec(m.data)));
+        await s.bus.observer.flush();
+        s.bus.pulse.publish(S.beat, enc('frame-4'));
+        s.bus.reverb.publish(S.dlq, enc('poison-2'));
+        await waitFor(() => frames.includes('frame-4') && dlq.includes('poison-2'), {
+          message: 'a frame and a dead letter at the observer',
+        });
+        const state = await s.bus.observer.kv(`backbeat_${C}_state`, { create: false });
+        await waitFor(async () => dec((await state.get(STATE_KEYS.tempoMap))?.value ?? enc('')) === '{"map":2}', {
+          message: 'the tempo map through the mirror',
+        });
+        const presence = await s.bus.observer.kv(`backbeat_${C}_presence`, { create: false });
+        await waitFor(async () => (await presence.keys()).join() === 'pulse.p1,reverb.r1', {
+          message: 'the presence keys through the mirror',
+        });
+        await waitFor(async () => (await s.bus.observer.readStream({ stream: dlqStreamConfig(C).name })).length === 2, {
+          message: 'the dead letters through the mirror',
+        });
+        const jsm = await s.bus.observer.jsm();
+        expect((await jsm.streams.info(statusStreamConfig(C).name)).state.messages).toBeGreaterThan(0);
+        expect((await jsm.streams.info(reportStreamConfig(C).name)).state.messages).toBe(2);
+        expect(s.errors.observer).toEqual([]);
+      },
+    );
   });
 }
 

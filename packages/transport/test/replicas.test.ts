@@ -30,47 +30,56 @@ describe('replicas - settings', () => {
     }
   });
 
-  it('replicas - the in-memory bus resolves auto to 1, accepts a count and reports it, and refuses one out of range', async () => {
-    const bus = new MemoryBus();
-    try {
-      expect(await resolveReplicas(bus, 'auto')).toBe(1);
-      expect(await resolveReplicas(bus, 2)).toBe(2);
-      await expect(resolveReplicas(bus, 9)).rejects.toThrow(InvalidArgumentError);
-      const kv = await bus.kv('mem_r', { replicas: 3 });
-      expect((await kv.settings()).replicas).toBe(3);
-      expect((await (await bus.kv('mem_r')).settings()).replicas).toBe(3); // kept when not asked
-      expect((await (await bus.kv('mem_r', { replicas: 1 })).settings()).replicas).toBe(1); // changed when asked
-      await expect(bus.kv('mem_r', { replicas: 0 })).rejects.toThrow(/replicas: must be an integer from 1 to 5, got 0/);
-      await bus.ensureStream(statusStreamConfig('mem', { replicas: 3 }));
-      expect(bus.broker.stream('BACKBEAT_mem_STATUS')?.config.replicas).toBe(3);
-      await bus.ensureStream(statusStreamConfig('mem'));
-      expect(bus.broker.stream('BACKBEAT_mem_STATUS')?.config.replicas).toBe(3);
-      await expect(bus.ensureStream({ name: 'BAD_R', subjects: ['bad.r'], replicas: 7 })).rejects.toThrow(
-        /stream.replicas: must be an integer from 1 to 5, got 7/,
-      );
-    } finally {
-      await bus.close();
-    }
-  });
+  it(
+    'replicas - the in-memory bus resolves auto to 1, accepts a count ' +
+      'and reports it, and refuses one out of range',
+    async () => {
+      const bus = new MemoryBus();
+      try {
+        expect(await resolveReplicas(bus, 'auto')).toBe(1);
+        expect(await resolveReplicas(bus, 2)).toBe(2);
+        await expect(resolveReplicas(bus, 9)).rejects.toThrow(InvalidArgumentError);
+        const kv = await bus.kv('mem_r', { replicas: 3 });
+        expect((await kv.settings()).replicas).toBe(3);
+        expect((await (await bus.kv('mem_r')).settings()).replicas).toBe(3); // kept when not asked
+        expect((await (await bus.kv('mem_r', { replicas: 1 })).settings()).replicas).toBe(1); // changed when asked
+        await expect(bus.kv('mem_r', { replicas: 0 })).rejects.toThrow(
+          /replicas: must be an integer from 1 to 5, got 0/,
+        );
+        await bus.ensureStream(statusStreamConfig('mem', { replicas: 3 }));
+        expect(bus.broker.stream('BACKBEAT_mem_STATUS')?.config.replicas).toBe(3);
+        await bus.ensureStream(statusStreamConfig('mem'));
+        expect(bus.broker.stream('BACKBEAT_mem_STATUS')?.config.replicas).toBe(3);
+        await expect(bus.ensureStream({ name: 'BAD_R', subjects: ['bad.r'], replicas: 7 })).rejects.toThrow(
+          /stream.replicas: must be an integer from 1 to 5, got 7/,
+        );
+      } finally {
+        await bus.close();
+      }
+    },
+  );
 });
 
 describe('replicas - one nats-server', () => {
   const nats = useNatsFixture();
 
-  it('replicas - auto is 1 on a server that is not clustered; more than 1 is refused before anything is created', async () => {
-    expect(nats.bus.clustered).toBe(false);
-    expect(await resolveReplicas(nats.bus, 'auto')).toBe(1);
-    await expect(nats.bus.kv('single_r3', { replicas: 3 })).rejects.toThrow(
-      /replicas: bucket 'single_r3': 3 replicas need a JetStream cluster/,
-    );
-    await expect(nats.bus.ensureStream({ name: 'SINGLE_R3', subjects: ['single.r3'], replicas: 3 })).rejects.toThrow(
-      InvalidArgumentError,
-    );
-    const jsm = await nats.bus.jsm();
-    await expect(jsm.streams.info('KV_single_r3')).rejects.toThrow(/stream not found/);
-    const kv = await openStateBucket(nats.bus, 'single', { replicas: 1 });
-    expect((await kv.settings()).replicas).toBe(1);
-  });
+  it(
+    'replicas - auto is 1 on a server that is not clustered; more ' + 'than 1 is refused before anything is created',
+    async () => {
+      expect(nats.bus.clustered).toBe(false);
+      expect(await resolveReplicas(nats.bus, 'auto')).toBe(1);
+      await expect(nats.bus.kv('single_r3', { replicas: 3 })).rejects.toThrow(
+        /replicas: bucket 'single_r3': 3 replicas need a JetStream cluster/,
+      );
+      await expect(nats.bus.ensureStream({ name: 'SINGLE_R3', subjects: ['single.r3'], replicas: 3 })).rejects.toThrow(
+        InvalidArgumentError,
+      );
+      const jsm = await nats.bus.jsm();
+      await expect(jsm.streams.info('KV_single_r3')).rejects.toThrow(/stream not found/);
+      const kv = await openStateBucket(nats.bus, 'single', { replicas: 1 });
+      expect((await kv.settings()).replicas).toBe(1);
+    },
+  );
 });
 
 describe('replicas - a 3-node JetStream cluster', () => {

@@ -25,7 +25,9 @@ export const LOGINS = ['pulse', 'reverb', 'agent', 'observer', 'view'] as const;
 export type Login = (typeof LOGINS)[number];
 export const natsDir = fileURLToPath(new URL('../../../deploy/nats/', import.meta.url));
 const cli = fileURLToPath(new URL('../../cli/bin/backbeat.js', import.meta.url));
-/** Passwords as `openssl rand -hex 24` makes them; the agent's starts with a digit (and reads as a number if unquoted). */
+/**
+ * Passwords as `openssl rand -hex 24` makes them; the agent's starts with a digit (and reads as a number if unquoted).
+ */
 export const pass = (l: Login): string => (l === 'agent' ? `0e7${'ab12'.repeat(10)}1` : `${l}-secret-for-test`);
 /** The inbox prefix each login uses (auth.conf lets FLEET users subscribe only to theirs). */
 export const inboxOf = (l: Login): string | undefined =>

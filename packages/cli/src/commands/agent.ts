@@ -24,12 +24,14 @@ interface AgentFlags extends NatsFlags {
 export function registerAgentAndWatch(program: Command): void {
   const agent = addClusterFlag(program.command('agent'))
     .description(
-      'run N simulated agents in one process: a claim per beat, states cycling through the bar, some failing or blocked',
+      'run N simulated agents in one process: a claim per beat, states ' +
+        'cycling through the bar, some failing or blocked',
     )
     .option('--count <n>', 'number of agents', '6')
     .option(
       '--id-prefix <prefix>',
-      "agent ids are agent:<prefix>-1..N (letters, digits, '.', '_', '-'; default: sim-<6 random hex digits>, new per process)",
+      "agent ids are agent:<prefix>-1..N (letters, digits, '.', '_', '-'; " +
+        'default: sim-<6 random hex digits>, new per process)',
     )
     .option('--sign', 'sign claims with a fresh Ed25519 key per agent')
     .option('--trust-out <file>', "with --sign: write the agents' public keys as a reverb trust file")

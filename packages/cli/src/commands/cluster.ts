@@ -98,9 +98,8 @@ async function runCluster(f: ClusterFlags): Promise<void> {
       }),
     );
   }
-  process.stdout.write(
-    `cluster '${f.cluster}': nats ${url}, pulse admin ${Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${adminPort + i}`).join(' ')} (Ctrl-C stops all)\n`,
-  );
+  const admins = Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${adminPort + i}`).join(' ');
+  process.stdout.write(`cluster '${f.cluster}': nats ${url}, pulse admin ${admins} (Ctrl-C stops all)\n`);
   await runUntilSignal(
     async () => {
       const pulses = children.slice(1);

@@ -32,7 +32,8 @@ export function registerDlq(program: Command): void {
       const stored = limit > 0 ? await readDeadLetters(bus, f.cluster, limit) : [];
       if (stored === null)
         writeErr(
-          `no dead-letter stream ${dlqStreamConfig(f.cluster).name} yet (reverb creates it); ${f.follow ? 'following new letters' : 'use --follow to see new letters'}\n`,
+          `no dead-letter stream ${dlqStreamConfig(f.cluster).name} yet (reverb creates it); ` +
+            `${f.follow ? 'following new letters' : 'use --follow to see new letters'}\n`,
         );
       for (const d of stored ?? []) print(d);
       if (!f.follow) {

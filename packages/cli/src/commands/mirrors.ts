@@ -52,7 +52,8 @@ export function registerMirrors(program: Command): void {
         );
         if (!settings) {
           writeErr(
-            `origin ${origin} did not appear within ${f.wait} s: start pulse and reverb, then run backbeat mirrors again\n`,
+            `origin ${origin} did not appear within ${f.wait} s: start pulse ` +
+              `and reverb, then run backbeat mirrors again\n`,
           );
           missing += 1;
           continue;

@@ -123,11 +123,15 @@ export function registerPulse(program: Command): void {
     .option('--max-clock-offset <ms>', 'largest clock offset against the NATS servers a leader may have', '20')
     .option(
       '--kv-outage-grace <ms>',
-      "how long past its lease the leader keeps publishing while the lease KV has no stream leader (nobody can take the lease then); in a network partition the old leader may publish this long to clients on its side, whose SDK drops frames of a term that is not the lease's; 0: stop at the lease's expiry (or BACKBEAT_KV_OUTAGE_GRACE; default 15000)",
+      'how long past its lease the leader keeps publishing while the lease KV has no stream leader ' +
+        '(nobody can take the lease then); in a network partition the old leader may publish this long to ' +
+        "clients on its side, whose SDK drops frames of a term that is not the lease's; 0: stop at the " +
+        "lease's expiry (or BACKBEAT_KV_OUTAGE_GRACE; default 15000)",
     )
     .option(
       '--lease-markers <on|off>',
-      "'on': the lease bucket gets limit markers where the server has them (nats-server 2.11.7+), so a standby sees the lease expire and takes it at once; 'off': standbys poll for an expired lease",
+      "'on': the lease bucket gets limit markers where the server has them (nats-server 2.11.7+), so a standby " +
+        "sees the lease expire and takes it at once; 'off': standbys poll for an expired lease",
       'on',
     )
     .option(

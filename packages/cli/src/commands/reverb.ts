@@ -67,7 +67,8 @@ export function registerReverb(program: Command): void {
     .option('--bar-length <n>', "beats per bar (default: learned from the pulse's tempo map)")
     .option(
       '--signatures <mode>',
-      'claims of agents NOT in the trust file: off = accepted, verify = accepted unsigned (a signature they carry is checked), ' +
+      'claims of agents NOT in the trust file: off = accepted, verify = ' +
+        'accepted unsigned (a signature they carry is checked), ' +
         'require = refused; an agent in the trust file is always verified, in every mode',
       'verify',
     )

@@ -41,21 +41,21 @@ export function renderStatus(s: ClusterStatus, now: number): string {
   const l = s.leader;
   out.push(
     l
-      ? `  leader   ${l.node_id}, term ${l.term}, leading since ${l.since} (${ago(l.since, now)}), lease renewed ${ago(l.renewed_at, now)}`
-      : `  leader   none${s.lease_error ? ` (the lease value is unreadable: ${s.lease_error})` : ' (no node holds the lease: a failover, or no pulse running)'}`,
+      ? `  leader   ${l.node_id}, term ${l.term}, leading since ${l.since} ` +
+          `(${ago(l.since, now)}), lease renewed ${ago(l.renewed_at, now)}`
+      : `  leader   none${
+          s.lease_error
+            ? ` (the lease value is unreadable: ${s.lease_error})`
+            : ' (no node holds the lease: a failover, or no pulse running)'
+        }`,
   );
   const t = s.tempo;
   out.push(
-    `  tempo    ${t.bpm === null ? 'no tempo map yet' : `${t.bpm} BPM`}${t.bar_length ? `, ${plural(t.bar_length, 'beat')} per bar` : ''}`,
+    `  tempo    ${t.bpm === null ? 'no tempo map yet' : `${t.bpm} BPM`}` +
+      (t.bar_length ? `, ${plural(t.bar_length, 'beat')} per bar` : ''),
   );
   const p = t.pending;
-  out.push(
-    `  pending  ${
-      p
-        ? `${p.tempo_bpm} BPM ${p.effective_beat !== undefined ? `from beat ${p.effective_beat}${p.effective_at ? ` (${p.effective_at})` : ''}` : 'at the next downbeat'}${p.requested_by ? `, asked on ${p.requested_by}` : ''}${p.justification ? `: "${p.justification}"` : ''}`
-        : 'no tempo change'
-    }`,
-  );
+  out.push(`  pending  ${p ? pendingText(p) : 'no tempo change'}`);
   out.push('', `pulse nodes (${s.pulse_nodes.length})`);
   if (s.pulse_nodes.length === 0) out.push('  none announced (nodes list themselves in the presence bucket every 5 s)');
   for (const n of s.pulse_nodes) out.push(nodeLine(n, now, s.leader?.node_id));
@@ -65,18 +65,30 @@ export function renderStatus(s: ClusterStatus, now: number): string {
   out.push('', `NATS servers (${s.servers.length})`);
   for (const v of s.servers)
     out.push(
-      `  ${v.name}${v.version ? ` v${v.version}` : ''}${v.url && v.url !== v.name ? ` ${v.url}` : ''}${v.connected ? ' (connected)' : ''}`,
+      `  ${v.name}${v.version ? ` v${v.version}` : ''}` +
+        `${v.url && v.url !== v.name ? ` ${v.url}` : ''}${v.connected ? ' (connected)' : ''}`,
     );
   out.push('', 'JetStream buckets and streams');
   const width = Math.max(...s.stores.map((x) => x.name.length), 10);
   for (const x of s.stores) {
     const where = x.leader ? `, leader ${x.leader}${x.peers?.length ? `, copies on ${x.peers.join(' ')}` : ''}` : '';
-    const extra = `${x.ttl_ms ? `, ttl ${x.ttl_ms} ms` : ''}${x.messages !== undefined ? `, ${plural(x.messages, 'message')}` : ''}`;
-    out.push(
-      `  ${x.kind.padEnd(6)} ${x.name.padEnd(width)}  ${x.replicas === null ? 'absent' : `${plural(x.replicas, 'replica')}${where}${extra}`}`,
-    );
+    const extra =
+      `${x.ttl_ms ? `, ttl ${x.ttl_ms} ms` : ''}` +
+      `${x.messages !== undefined ? `, ${plural(x.messages, 'message')}` : ''}`;
+    const copies = x.replicas === null ? 'absent' : `${plural(x.replicas, 'replica')}${where}${extra}`;
+    out.push(`  ${x.kind.padEnd(6)} ${x.name.padEnd(width)}  ${copies}`);
   }
   return terminalLines(out);
+}
+
+/** A pending tempo change: its tempo, from which beat (and when), who asked and why. */
+function pendingText(p: NonNullable<ClusterStatus['tempo']['pending']>): string {
+  const when =
+    p.effective_beat !== undefined
+      ? `from beat ${p.effective_beat}${p.effective_at ? ` (${p.effective_at})` : ''}`
+      : 'at the next downbeat';
+  const asked = p.requested_by ? `, asked on ${p.requested_by}` : '';
+  return `${p.tempo_bpm} BPM ${when}${asked}${p.justification ? `: "${p.justification}"` : ''}`;
 }
 
 function nodeLine(n: NodeView, now: number, leader?: string): string {
@@ -96,7 +108,10 @@ function nodeLine(n: NodeView, now: number, leader?: string): string {
     const at = i.last_report_at ?? i.last_report;
     if (typeof win === 'string' || typeof at === 'string')
       facts.push(
-        `last report ${typeof win === 'string' ? `${win.slice(0, 12)} ` : ''}${typeof at === 'string' ? ago(at, now) : ''}`.trim(),
+        (
+          `last report ${typeof win === 'string' ? `${win.slice(0, 12)} ` : ''}` +
+          `${typeof at === 'string' ? ago(at, now) : ''}`
+        ).trim(),
       );
     else facts.push('no report yet');
   }

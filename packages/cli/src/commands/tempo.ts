@@ -53,10 +53,9 @@ export function registerTempo(program: Command): void {
         tempo_bpm: bpm,
         ...(f.justification ? { justification: f.justification } : {}),
       })) as { pending?: { effective_at?: string } };
+      const at = body.pending?.effective_at ? ` (${body.pending.effective_at})` : '';
       outputOf(cmd).writeOut(
-        f.json
-          ? `${JSON.stringify(body)}\n`
-          : `accepted: ${bpm} BPM from the next downbeat${body.pending?.effective_at ? ` (${body.pending.effective_at})` : ''}\n`,
+        f.json ? `${JSON.stringify(body)}\n` : `accepted: ${bpm} BPM from the next downbeat${at}\n`,
       );
     });
 }
@@ -88,21 +87,26 @@ async function call(f: TempoFlags, method: 'GET' | 'POST', body?: unknown): Prom
   const msg = typeof answer.message === 'string' ? answer.message : `HTTP ${r.status}`;
   if (r.status === 401)
     throw new CommandFailedError(
-      `the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token-file FILE (or --admin-token TOKEN, BACKBEAT_ADMIN_TOKEN, BACKBEAT_ADMIN_TOKEN_FILE)`,
+      `the pulse at ${f.pulse} refused the change: ${msg}; pass --admin-token-file FILE (or ` +
+        '--admin-token TOKEN, BACKBEAT_ADMIN_TOKEN, BACKBEAT_ADMIN_TOKEN_FILE)',
       { status: 401 },
     );
-  if (r.status === 400)
-    throw new CommandFailedError(
-      `tempo change refused: ${msg}${typeof answer.rule === 'string' && !msg.includes(answer.rule) ? ` (${answer.rule})` : ''}`,
-      { status: 400 },
-    );
+  if (r.status === 400) {
+    const rule = typeof answer.rule === 'string' && !msg.includes(answer.rule) ? ` (${answer.rule})` : '';
+    throw new CommandFailedError(`tempo change refused: ${msg}${rule}`, { status: 400 });
+  }
   throw new CommandFailedError(`the pulse at ${f.pulse} answered ${r.status}: ${msg}`, { status: r.status });
 }
 
 function renderTempo(t: Record<string, unknown>): string {
   const lines = [
-    `tempo    ${t.current_bpm ?? 'no tempo map yet'}${t.current_bpm !== null ? ' BPM' : ''}${t.bar_length ? `, ${t.bar_length} beats per bar` : ''}`,
-    `pending  ${t.pending_bpm !== null && t.pending_bpm !== undefined ? `${t.pending_bpm} BPM${t.next_change ? ` at ${t.next_change}` : ''}` : 'none'}`,
+    `tempo    ${t.current_bpm ?? 'no tempo map yet'}${t.current_bpm !== null ? ' BPM' : ''}` +
+      `${t.bar_length ? `, ${t.bar_length} beats per bar` : ''}`,
+    `pending  ${
+      t.pending_bpm !== null && t.pending_bpm !== undefined
+        ? `${t.pending_bpm} BPM${t.next_change ? ` at ${t.next_change}` : ''}`
+        : 'none'
+    }`,
     `limits   ${t.min_bpm} to ${t.max_bpm} BPM, at most ±10 % per change`,
     `change   ${t.can_change ? 'possible now' : `not now: ${t.reason}`}`,
   ];

@@ -72,7 +72,8 @@ export function registerWatch(program: Command): void {
     )
     .option(
       '--json',
-      'one JSON line per callback on stdout: beat_index, phase, source, scheduled_at, lateness_ms (leader changes and hints go to stderr)',
+      'one JSON line per callback on stdout: beat_index, phase, source, ' +
+        'scheduled_at, lateness_ms (leader changes and hints go to stderr)',
     );
   addNatsFlags(watch).action(async (f: WatchFlags) => {
     const timing = timingFlag(f.timing);
@@ -98,7 +99,9 @@ export function registerWatch(program: Command): void {
         process.stdout.write(`${JSON.stringify(line)}\n`);
       } else {
         const mark = frame.downbeat && frame.phase === 'plan' ? ' ▼ downbeat' : '';
-        const line = `beat ${String(frame.beat_index).padStart(6)} ${frame.phase.padEnd(7)} ${info.source.padEnd(6)} ${frame.tempo_bpm} BPM  late ${lateness.toFixed(3)} ms${mark}`;
+        const line =
+          `beat ${String(frame.beat_index).padStart(6)} ${frame.phase.padEnd(7)} ` +
+          `${info.source.padEnd(6)} ${frame.tempo_bpm} BPM  late ${lateness.toFixed(3)} ms${mark}`;
         process.stdout.write(`${terminalSafe(line)}\n`);
       }
     });

@@ -62,7 +62,9 @@ export interface EmitterLoad {
   readonly cpuMs: number | undefined;
 }
 
-/** CPU time of thread `tid` of this process in ms (the first field of its schedstat, in ns); undefined when unreadable. */
+/**
+ * CPU time of thread `tid` of this process in ms (the first field of its schedstat, in ns); undefined when unreadable.
+ */
 function threadCpuMs(tid: number | undefined): number | undefined {
   if (tid === undefined) return undefined;
   try {

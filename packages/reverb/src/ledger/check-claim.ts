@@ -1,6 +1,6 @@
 /**
- * The checks every claim passes before it counts (docs/spec.md §9 Reverb and docs/spec.md §10 Security): size, contract (INT-B),
- * signature per mode, distance from the beat at which it was stored. Pure: returns a
+ * The checks every claim passes before it counts (docs/spec.md §9 Reverb and docs/spec.md §10 Security): size, contract
+ * (INT-B), signature per mode, distance from the beat at which it was stored. Pure: returns a
  * verdict, never throws.
  */
 import { AGENT_ID_HEADER, parseStatusClaim, SIGNATURE_HEADER, type StatusClaim } from '@backbeat/contracts';
@@ -24,7 +24,10 @@ export interface IngestContext {
    * distance check then). A claim naming a beat far from it is refused as a replay.
    */
   readonly currentBeat: number;
-  /** Claims naming a beat more than this many beats ahead of `currentBeat` (or behind it, unless `lateBeats` is given) are replays. */
+  /**
+   * Claims naming a beat more than this many beats ahead of `currentBeat` (or behind it, unless `lateBeats` is given)
+   * are replays.
+   */
   readonly replayBeats: number;
   /**
    * Claims naming a beat more than this many beats behind `currentBeat` are replays; closer

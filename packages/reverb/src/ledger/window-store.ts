@@ -71,7 +71,9 @@ export class WindowStore {
     return [...this.#windows.values()].sort((x, y) => y.fromBeat - x.fromBeat);
   }
 
-  /** Drops reported windows past their TTL, then the oldest reported ones beyond maxWindows; never an unreported one. */
+  /**
+   * Drops reported windows past their TTL, then the oldest reported ones beyond maxWindows; never an unreported one.
+   */
   evict(now: number): void {
     let reported = 0;
     for (const [id, w] of this.#windows) {

@@ -127,7 +127,8 @@ export function watchCluster(
         gate.setLease({ state: 'absent', reason: 'no lease bucket (a single-node pulse): terms are not fenced' });
       else {
         report(
-          `lease not readable (${(err as Error).message}): terms are not fenced, frames are checked against the grid only; retrying`,
+          `lease not readable (${(err as Error).message}): terms are not fenced, ` +
+            'frames are checked against the grid only; retrying',
         );
         if (!leaseGood) gate.setLease({ state: 'unreadable', reason: (err as Error).message });
       }

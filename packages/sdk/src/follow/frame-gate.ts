@@ -158,7 +158,8 @@ export class FrameGate {
     if (term === null)
       return this.#drop(
         'malformed',
-        `frame ${frame.beat_index}.${frame.phase}: Backbeat-Term header '${String(incoming.termHeader).slice(0, 40)}' is not a term`,
+        `frame ${frame.beat_index}.${frame.phase}: Backbeat-Term header ` +
+          `'${String(incoming.termHeader).slice(0, 40)}' is not a term`,
       );
     const deadline = known ? known.deadline : Date.parse(frame.deadline_at);
     if (this.clock.now() > deadline)
@@ -190,13 +191,15 @@ export class FrameGate {
     if (!pos)
       return this.#drop(
         'off_grid',
-        `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, deadline ${frame.deadline_at}) is not on the tempo map`,
+        `frame ${frame.beat_index}.${frame.phase} (${frame.tempo_bpm} BPM, ` +
+          `deadline ${frame.deadline_at}) is not on the tempo map`,
       );
     this.offset.sample(receivedAt - pos.phaseStart);
     if (pos.phaseStart - receivedAt > this.options.aheadMs) {
       return this.#drop(
         'off_grid',
-        `frame ${frame.beat_index}.${frame.phase} arrived ${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`,
+        `frame ${frame.beat_index}.${frame.phase} arrived ` +
+          `${(pos.phaseStart - receivedAt).toFixed(1)} ms before its slot`,
       );
     }
     // One value for every listener, read-only (not frozen: a freeze costs microseconds on a cold path).
