@@ -14,17 +14,6 @@ const MAX_LEN = ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: t
 /**
  * Files another branch rewrites at the same time: their long lines are wrapped after it merges, then this list goes.
  */
-const MAX_LEN_PENDING = [
-  'packages/pulse/src/lease/placement.ts',
-  'packages/pulse/src/lease/stream-placement.ts',
-  'packages/pulse/src/emit/beat-stream.ts',
-  'packages/pulse/src/emit/server-fenced-sink.ts',
-  'packages/pulse/src/node-emitter.ts',
-  'packages/pulse/src/pulse.ts',
-  'packages/pulse/test/placement-rules.test.ts',
-  'packages/pulse/test/stream-placement.test.ts',
-  'packages/pulse/test/server-fencing.test.ts',
-];
 
 /** The rules every linted file follows. */
 const rules = {
@@ -102,5 +91,4 @@ export default tseslint.config(
     },
     rules,
   },
-  { files: MAX_LEN_PENDING, rules: { 'max-len': 'off' } },
 );

@@ -65,7 +65,8 @@ else {
   const sub = fork(self, ['subscriber', server.url]);
   await new Promise((r) => sub.once('message', r));
   console.log(
-    `emitters at ${BPM} BPM, ${seconds} s each, on nats-server ${server.url}: pulse and spin idle and loaded (main thread blocked 5 ms every 50 ms), setInterval idle...`,
+    `emitters at ${BPM} BPM, ${seconds} s each, on nats-server ${server.url}: ` +
+      'pulse and spin idle and loaded (main thread blocked 5 ms every 50 ms), setInterval idle...',
   );
   /** @type {Record<string, ChildReport>} */
   const runs = {};

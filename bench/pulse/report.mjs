@@ -72,10 +72,19 @@ export function reportPulseBench(seconds, runs, delivered) {
   ]);
   console.log(`\nFrames sent before their slot: ${names.map((n) => `${n} ${result.early[n]}`).join(', ')}`);
   console.log(
-    `CPU at ${BPM} BPM (% of one core): pulse emitter thread ${result.cpu.pulse_emitter_thread_pct.toFixed(2)} (${result.cpu.pulse_emitter_thread_measured_by}; its event loop busy ${result.cpu.pulse_emitter_loop_busy_pct.toFixed(2)} %, blocked waits included) (whole pulse process ${result.cpu.pulse_process_pct.toFixed(2)}), spin process ${result.cpu.spin_process_pct.toFixed(2)}, setInterval process ${result.cpu.setInterval_process_pct.toFixed(2)}`,
+    `CPU at ${BPM} BPM (% of one core): pulse emitter thread ${result.cpu.pulse_emitter_thread_pct.toFixed(2)} ` +
+      `(${result.cpu.pulse_emitter_thread_measured_by}; ` +
+      `its event loop busy ${result.cpu.pulse_emitter_loop_busy_pct.toFixed(2)} %, blocked waits included) ` +
+      `(whole pulse process ${result.cpu.pulse_process_pct.toFixed(2)}), ` +
+      `spin process ${result.cpu.spin_process_pct.toFixed(2)}, ` +
+      `setInterval process ${result.cpu.setInterval_process_pct.toFixed(2)}`,
   );
   console.log(
-    `Drift over the run (mean lateness, first vs last 10 %): pulse ${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ms; setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`,
+    'Drift over the run (mean lateness, first vs last 10 %): ' +
+      `pulse ${result.drift.pulse_first10pct_mean_ms.toFixed(3)} -> ` +
+      `${result.drift.pulse_last10pct_mean_ms.toFixed(3)} ms; ` +
+      `setInterval ${result.drift.setInterval_first10pct_mean_ms.toFixed(3)} -> ` +
+      `${result.drift.setInterval_last10pct_mean_ms.toFixed(3)} ms`,
   );
   console.log(
     `Targets: ${Object.entries(targets)

@@ -99,7 +99,10 @@ export class NodeEmitter {
     this.#emitter = undefined;
   }
 
-  /** The beat stream refused this node's frame: a newer term writes the beat (docs/spec.md §7 Election, terms and fencing). */
+  /**
+   * The beat stream refused this node's frame: a newer term writes the beat
+   * (docs/spec.md §7 Election, terms and fencing).
+   */
   #refused(term: number, newerTerm: number): void {
     this.o.metrics.beatWritesRefused.inc();
     const line = "the beat stream refused this leader's frame: a newer term writes the beat; fencing this node";
@@ -107,7 +110,10 @@ export class NodeEmitter {
     this.o.fenceNode('the beat stream refused a frame');
   }
 
-  /** The direct fallback while the beat stream has no leader (docs/spec.md §7 Election, terms and fencing, "Direct fallback"). */
+  /**
+   * The direct fallback while the beat stream has no leader
+   * (docs/spec.md §7 Election, terms and fencing, "Direct fallback").
+   */
   #fallback(e: FallbackEvent): void {
     const { logger, metrics } = this.o;
     if (e.type === 'frame') return metrics.beatFallbackFrames.inc();

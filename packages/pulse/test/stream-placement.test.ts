@@ -271,7 +271,8 @@ describe('stream placement - a 3-node cluster, the leading pulse on node 0', () 
     expect(gap).toBeLessThan(TTL + 1000);
   }, 120_000);
 
-  it("stream placement - beat stream on the lease stream's leader: moved off (with-lease), a line, a count", async () => {
+  it("stream placement - beat stream on the lease stream's leader: moved off (with-lease), a " +
+    'line, a count', async () => {
     const s = streamsOf(C);
     const beat = `BACKBEAT_${C}_BEAT`;
     const leaseNode = await leaderOf(s.lease);

@@ -60,7 +60,8 @@ function claimStream(rnd: () => number, bars: number, rates: Rates): Stored[] {
         JSON.stringify({ type: 'backbeat.statusclaim.v1', agent_id: agent, beat_index: beat, state: 'executing', hlc }),
       );
       const headers = { 'x-agent-id': agent, 'x-hlc': hlc };
-      const late = rnd() < rates.late ? 400 + rnd() * 1200 : rnd() * 90; // queued through a partition: after its bar's report
+      // A late claim was queued through a partition: it is stored after its bar's report.
+      const late = rnd() < rates.late ? 400 + rnd() * 1200 : rnd() * 90;
       raw.push({ storedAt: timeOf(MAP, beat) + late, data, headers });
       if (rnd() < rates.twice) raw.push({ storedAt: timeOf(MAP, beat) + late + 50 + rnd() * 400, data, headers });
     }

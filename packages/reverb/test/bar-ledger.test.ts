@@ -27,44 +27,54 @@ const rates = fc.record({
 });
 
 describe('reverb - the bar ledger (fast-check, no bus)', () => {
-  it('ledger - every stored claim is counted in exactly one stored report, whatever the deliveries, reads, store answers and restarts', () => {
-    fc.assert(
-      fc.property(fc.integer(), rates, (seed, r) => {
-        const { stream, reports } = run(seed, r);
-        const finalCut = Math.max(0, ...[...reports.values()].map((c) => c.cut));
-        const times = new Map<number, number>();
-        for (const c of reports.values()) {
-          for (const x of c.counted) times.set(x.seq, (times.get(x.seq) ?? 0) + 1);
-          const p = c.report.performance!;
-          expect(c.counted.length).toBe(p.claims_processed! + p.claims_rejected! + (c.report.late_claims ?? 0));
-        }
-        const wrong = stream
-          .filter((m) => m.seq <= finalCut && times.get(m.seq) !== 1)
-          .map((m) => [m.seq, times.get(m.seq) ?? 0]);
-        expect(wrong).toEqual([]);
-        // The check covers every claim: the last report's cut is past the last claim stored.
-        expect(finalCut).toBeGreaterThanOrEqual(stream.at(-1)?.seq ?? 0);
-      }),
-      { numRuns: 150 },
-    );
-  });
+  it(
+    'ledger - every stored claim is counted in exactly one stored report, whatever the ' +
+      'deliveries, reads, store answers and restarts',
+    () => {
+      fc.assert(
+        fc.property(fc.integer(), rates, (seed, r) => {
+          const { stream, reports } = run(seed, r);
+          const finalCut = Math.max(0, ...[...reports.values()].map((c) => c.cut));
+          const times = new Map<number, number>();
+          for (const c of reports.values()) {
+            for (const x of c.counted) times.set(x.seq, (times.get(x.seq) ?? 0) + 1);
+            const p = c.report.performance!;
+            expect(c.counted.length).toBe(p.claims_processed! + p.claims_rejected! + (c.report.late_claims ?? 0));
+          }
+          const wrong = stream
+            .filter((m) => m.seq <= finalCut && times.get(m.seq) !== 1)
+            .map((m) => [m.seq, times.get(m.seq) ?? 0]);
+          expect(wrong).toEqual([]);
+          // The check covers every claim: the last report's cut is past the last claim stored.
+          expect(finalCut).toBeGreaterThanOrEqual(stream.at(-1)?.seq ?? 0);
+        }),
+        { numRuns: 150 },
+      );
+    },
+  );
 
-  it('ledger - every bar has one stored report, each replica reports bars once and in order, each stored report is broadcast once (by the server), builders stopped before the answer included', () => {
-    fc.assert(
-      fc.property(fc.integer(), rates, (seed, r) => {
-        const { reports, broadcasts, ownCopies, replicas, bars, unanswered } = run(seed, r);
-        const beats = [...reports.keys()].sort((x, y) => x - y);
-        for (let i = 1; i < beats.length; i++) expect(beats[i]! - beats[i - 1]!).toBe(BAR);
-        expect(beats.at(-1)).toBeGreaterThanOrEqual((bars + 2) * BAR);
-        for (const b of beats) expect([b, broadcasts.get(b) ?? 0]).toEqual([b, 1]);
-        // The fallback without the republish: one replica calls the copy its own, unless it stopped before the answer.
-        for (const b of beats) expect([b, ownCopies.get(b) ?? 0]).toEqual([b, unanswered.has(b) ? 0 : 1]);
-        for (const rep of replicas) {
-          for (const done of rep.incarnations)
-            for (let i = 1; i < done.length; i++) expect(done[i]! - done[i - 1]!).toBe(BAR);
-        }
-      }),
-      { numRuns: 150 },
-    );
-  });
+  it(
+    'ledger - every bar has one stored report, each replica reports bars once and in order, ' +
+      'each stored report is broadcast once (by the server), builders stopped before the answer ' +
+      'included',
+    () => {
+      fc.assert(
+        fc.property(fc.integer(), rates, (seed, r) => {
+          const { reports, broadcasts, ownCopies, replicas, bars, unanswered } = run(seed, r);
+          const beats = [...reports.keys()].sort((x, y) => x - y);
+          for (let i = 1; i < beats.length; i++) expect(beats[i]! - beats[i - 1]!).toBe(BAR);
+          expect(beats.at(-1)).toBeGreaterThanOrEqual((bars + 2) * BAR);
+          for (const b of beats) expect([b, broadcasts.get(b) ?? 0]).toEqual([b, 1]);
+          // The fallback without the republish: one replica calls the copy its own,
+          // unless it stopped before the answer.
+          for (const b of beats) expect([b, ownCopies.get(b) ?? 0]).toEqual([b, unanswered.has(b) ? 0 : 1]);
+          for (const rep of replicas) {
+            for (const done of rep.incarnations)
+              for (let i = 1; i < done.length; i++) expect(done[i]! - done[i - 1]!).toBe(BAR);
+          }
+        }),
+        { numRuns: 150 },
+      );
+    },
+  );
 });

@@ -20,7 +20,8 @@ describe('sdk gate - holding a frame until KV confirms it', () => {
     gate.setLease({ state: 'held', term: 2, nodeId: 'b' }); // a renewal: no news for term 3
     clock.advance(HOLD_MS);
     expect(dropped).toContain('bad_term');
-    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual(['0.plan:leader', '0.execute:local', '0.review:local']); // the held frame never fired
+    // The held frame never fired.
+    expect(fired.map((x) => `${x.slot}:${x.source}`)).toEqual(['0.plan:leader', '0.execute:local', '0.review:local']);
   });
 
   it('gate - only the newest questionable frame is held: the older one is settled at once', () => {
