@@ -78,11 +78,10 @@ async function ensureLimitMarkers(jsm: JetStreamManager, stream: string, markerT
   const info = await jsm.streams.info(stream);
   if (info.config.allow_msg_ttl === true && (info.config.subject_delete_marker_ttl ?? 0) > 0) return;
   try {
-    await jsm.streams.update(stream, {
-      ...info.config,
-      allow_msg_ttl: true,
-      subject_delete_marker_ttl: nanos(markerTtlMs),
-    });
+    // @nats-io/jetstream 3.3 (the last line whose engines accept Node 20) does not type these two fields of
+    // nats-server 2.11+; it sends the config as given.
+    const markers = { allow_msg_ttl: true, subject_delete_marker_ttl: nanos(markerTtlMs) };
+    await jsm.streams.update(stream, { ...info.config, ...markers } as Parameters<typeof jsm.streams.update>[1]);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new TransportError(
