@@ -10,7 +10,7 @@ import { waitFor } from '@backbeat/testing';
 import { subjects, type BusMsg } from '@backbeat/transport';
 import { parseBeatFrame, parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
 import { Pulse } from '@backbeat/pulse';
-import { C, startRolesServer, type Login, type RolesServer } from '../../transport/test/roles-server.js';
+import { C, refused, startRolesServer, type Login, type RolesServer } from '../../transport/test/roles-server.js';
 import { beatStreamNames } from '@backbeat/pulse/internal';
 
 const S = subjects(C);
@@ -29,15 +29,6 @@ describe('beat stream roles - deploy/nats/auth.conf', () => {
     await s?.stop();
   });
 
-  /** A promise that must reject: returns the error's message. */
-  const refused = async (p: Promise<unknown>): Promise<string> => {
-    const err = await p.then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(err, 'the operation should have been refused').toBeInstanceOf(Error);
-    return err!.message;
-  };
   const violation = (login: Login, subject: string) =>
     waitFor(() => s.errors[login].some((m) => m.includes(`Permissions Violation for Publish to "${subject}"`)), {
       message: `the refusal of ${subject} for ${login}`,

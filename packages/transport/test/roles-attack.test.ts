@@ -18,7 +18,7 @@ import {
 } from '@backbeat/transport';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { dec, enc } from './helpers.js';
-import { C, startRolesServer, type Login, type RolesServer } from './roles-server.js';
+import { C, refused, startRolesServer, type Login, type RolesServer } from './roles-server.js';
 
 const S = subjects(C);
 const LEASE = `KV_backbeat_${C}_lease`;
@@ -42,15 +42,6 @@ describe('roles attack - agent and observer logins against deploy/nats/auth.conf
     await s?.stop();
   });
 
-  /** A promise that must reject: returns the error's message. */
-  const refused = async (p: Promise<unknown>): Promise<string> => {
-    const err = await p.then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(err, 'the operation should have been refused').toBeInstanceOf(Error);
-    return err!.message;
-  };
   const violation = (login: Login, what: RegExp) =>
     waitFor(() => s.errors[login].some((m) => what.test(m)), { message: `the refusal ${what} for ${login}` });
   const counts = async () => ({

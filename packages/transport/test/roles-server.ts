@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { NatsServer } from '@backbeat/testing';
 import {
   NatsBus,
@@ -108,4 +109,14 @@ export async function startRolesServer(extraConfig = ''): Promise<RolesServer> {
     throw err;
   }
   return { server, bus, errors, stop };
+}
+
+/** A promise that must reject (an operation a login may not do): returns the error's message. */
+export async function refused(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(err, 'the operation should have been refused').toBeInstanceOf(Error);
+  return err!.message;
 }
