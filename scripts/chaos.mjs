@@ -251,6 +251,9 @@ try {
       break;
     }
     await fl.waitReady().catch((e) => log(`not every service is up before '${f.name}': ${e.message.split('\n')[0]}`));
+    // Each fault starts from the placed steady state the leading pulse keeps; a wait for it is printed.
+    const placedMs = await fl.placed().catch((e) => log(`before '${f.name}': ${e.message}`));
+    if (placedMs) log(`before '${f.name}': streams placed after ${placedMs} ms more`);
     await hold(1000); // a quiet second before the fault, inside the measured window
     const from = Date.now() - 1000;
     let boundMs = f.boundMs ?? bound;

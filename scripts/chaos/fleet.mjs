@@ -241,6 +241,23 @@ class Fleet {
     return this.cluster.streamLeader(`KV_backbeat_${this.o.clusterId}_lease`, 20_000);
   }
 
+  /**
+   * Waits (at most `timeoutMs`) for the placed steady state the leading pulse keeps: the beat stream led by
+   * another node than the lease stream (docs/spec.md §7 Election, terms and fencing, "Stream placement"), so
+   * one node kill never costs both elections. Returns the ms it waited.
+   */
+  async placed(timeoutMs = 30_000) {
+    const t0 = Date.now();
+    const beat = `BACKBEAT_${this.o.clusterId}_BEAT`;
+    for (;;) {
+      const lease = await this.leaseStreamLeader();
+      const led = await this.cluster.streamLeader(beat, 20_000);
+      if (lease !== led) return Date.now() - t0;
+      if (Date.now() - t0 > timeoutMs) throw new Error(`the beat and lease streams still share leader ${led}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   /** The last lines of every process's output (for a failure). */
   tails(lines = 8) {
     return [...this.procs]

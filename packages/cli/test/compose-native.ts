@@ -20,7 +20,7 @@ export interface ComposeService {
   environment?: Record<string, string>;
   volumes?: string[];
   ports?: string[];
-  healthcheck?: { test: string[]; interval?: string; timeout?: string; retries?: number };
+  healthcheck?: { test: string[]; interval?: string; timeout?: string; retries?: number; start_period?: string };
   depends_on?: Record<string, { condition: 'service_started' | 'service_healthy' | 'service_completed_successfully' }>;
   restart?: string;
 }
@@ -88,6 +88,15 @@ export function durationMs(text: string | undefined, fallbackMs: number): number
   const m = /^(\d+)(ms|s|m)$/.exec(text);
   if (!m) throw new Error(`unsupported compose duration '${text}'`);
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
+}
+
+/**
+ * How long compose waits for a service to turn healthy before it calls it unhealthy (and a
+ * `service_healthy` dependant fails): the start period, then `retries` failed checks one
+ * `interval` apart (compose's defaults: 0 s, 3 retries, 30 s).
+ */
+export function healthyWithinMs(hc: NonNullable<ComposeService['healthcheck']>): number {
+  return durationMs(hc.start_period, 0) + (hc.retries ?? 3) * durationMs(hc.interval, 30_000);
 }
 
 /**

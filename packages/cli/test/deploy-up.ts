@@ -20,6 +20,7 @@ import {
   dockerfileEntrypoint,
   dockerfileEnv,
   durationMs,
+  healthyWithinMs,
   loadCompose,
   parseVolume,
   runHealthcheck,
@@ -59,7 +60,7 @@ export let compose: ComposeFile;
 export let hosts: HostMap;
 export let tmp: string;
 export const procs = new Map<string, ManagedProcess>();
-export const healthchecks = new Map<string, { test: string[]; timeoutMs: number }>();
+export const healthchecks = new Map<string, { test: string[]; timeoutMs: number; healthyWithinMs: number }>();
 /** ms from the first process start until each service was started / healthy / done. */
 export const timeline: Record<string, number> = {};
 export const buses: NatsBus[] = [];
@@ -160,14 +161,19 @@ async function upAll(order: string[], launchers: Map<string, () => ManagedProces
               return r.ok;
             },
             {
-              timeoutMs: 30_000,
+              // As long as compose would wait before calling it unhealthy (checked more often than compose does).
+              timeoutMs: hc.healthyWithinMs,
               intervalMs: 250,
-              message: `${name}'s healthcheck (${hc.test.join(' ')}; last output: ${last})`,
+              message: `${name}'s healthcheck (${hc.test.join(' ')})`,
             },
           ).catch((err: Error) => {
-            throw new Error(
-              `${err.message}\n--- ${name} output ---\n${p.stdout.slice(-1500)}\n${p.stderr.slice(0, 3000)}`,
-            );
+            // The end of every started process's output: a node that never turns healthy often waits on another.
+            const tails = [...procs]
+              .map(
+                ([n, q]) => `--- ${n} (${q.running ? 'running' : 'exited'}) ---\n${(q.stdout + q.stderr).slice(-1500)}`,
+              )
+              .join('\n');
+            throw new Error(`${err.message}; its last output: ${last}\n${tails}`);
           });
           timeline[`${name} healthy`] = Date.now() - t0;
         }),
@@ -233,6 +239,7 @@ export function useDeployRun(): void {
         healthchecks.set(name, {
           test: await hosts.rewriteArgs(name, svc.healthcheck.test),
           timeoutMs: durationMs(svc.healthcheck.timeout, 30_000),
+          healthyWithinMs: healthyWithinMs(svc.healthcheck),
         });
       const env = svc.environment ?? {};
       launchers.set(
