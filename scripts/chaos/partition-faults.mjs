@@ -5,10 +5,11 @@ const hold = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The faults of the partition chaos run, in order. `net` is the NetCluster; `leaderHost()` finds
- * the pulse holding the lease; `placeStreams(want, host)` moves stream leaders onto or off a host.
+ * the pulse holding the lease; `placeStreams(want, host)` moves stream leaders onto or off a host;
+ * `beatStreamOff(host)` waits until the beat stream is led from another host.
  * Each `run` returns the hosts in the minority.
  */
-export function partitionFaults({ net, leaderHost, placeStreams, log }) {
+export function partitionFaults({ net, leaderHost, placeStreams, beatStreamOff, log }) {
   return [
     {
       name: 'a',
@@ -31,6 +32,25 @@ export function partitionFaults({ net, leaderHost, placeStreams, log }) {
         const h = l.host === 0 ? 1 : 0;
         log(
           `(b) isolating ${net.hosts[h].name} (the follower pulse's host; leader ${l.id} on ${net.hosts[l.host].name}) for 10 s`,
+        );
+        await net.isolate(h);
+        await hold(10_000);
+        await net.heal();
+        return { minority: [h] };
+      },
+    },
+    {
+      name: 'b2',
+      title: "follower's host isolated 10 s, its node leading lease+state",
+      run: async () => {
+        const l = await leaderHost();
+        const h = l.host === 0 ? 1 : 0;
+        // Where the leader's placement lets them be (off its own server); the beat stream it keeps elsewhere.
+        await placeStreams(true, h);
+        await beatStreamOff(h);
+        log(
+          `(b2) isolating ${net.hosts[h].name} (the follower pulse's host, leading the lease and state streams; ` +
+            `leader ${l.id} on ${net.hosts[l.host].name}) for 10 s`,
         );
         await net.isolate(h);
         await hold(10_000);

@@ -9,6 +9,7 @@
  * quiet second to a settled end:
  *   (a) the leader's host isolated 10 s (the lease, state and beat streams led from the majority)
  *   (b) the follower's host isolated 10 s (no leader there)
+ *   (b2) the same while its NATS node leads the lease and state streams (their elections ridden out)
  *   (c) every TCP connection to the leader's NATS node's client port cut 10 s (routes stay)
  *   (c2) the leader's host isolated 10 s while its NATS node leads the lease and state streams
  *   (d) flapping: the leader's host isolated 5 s, healed, isolated again 1 s later for 5 s
@@ -174,6 +175,20 @@ async function placeStreams(want, host) {
   }
 }
 
+/** Waits (at most 15 s) until the beat stream is led from another host than `host` (the leader's placement moves it). */
+async function beatStreamOff(host) {
+  const name = net.hosts[host].name;
+  const beat = STREAMS[2];
+  await waitFor(
+    async () => {
+      const leader = (await net.nats.streamCluster(beat))?.leader;
+      return leader !== undefined && leader !== name;
+    },
+    { timeoutMs: 15_000, intervalMs: 200, message: `${beat} led off ${name}` },
+  ).catch((e) => log(e.message));
+  log(`${beat} led by ${(await net.nats.streamCluster(beat))?.leader}`);
+}
+
 let exitCode = 1;
 try {
   net = await NetCluster.start({ hosts: 3, nats: true, clusterName: 'chaos' });
@@ -224,7 +239,7 @@ try {
     message: 'a bar report on every host',
   });
   log('fleet up: frames and reports on every host');
-  const faults = partitionFaults({ net, leaderHost, placeStreams, log });
+  const faults = partitionFaults({ net, leaderHost, placeStreams, beatStreamOff, log });
   const phases = [];
   for (const f of faults) {
     if (only && !only.has(f.name)) continue;

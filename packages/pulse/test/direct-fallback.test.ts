@@ -147,6 +147,38 @@ describe('direct fallback - rules', () => {
     expect(events.at(-1)).toMatchObject({ type: 'left', why: 'no fresh answer that the beat stream has no leader' });
   });
 
+  it(
+    'renewal - "no leader" allows the fallback only once a quorum write sent after the first such answer ' +
+      'holds the lease; a stored write starts the wait again',
+    () => {
+      const clock = new FakeClock(1000);
+      const events: FallbackEvent[] = [];
+      let quorumSentAt = 900; // the last renewal the KV's quorum acknowledged
+      const fb = new DirectFallback(
+        new DirectSink(new MemoryBus({ clock }), 'c'),
+        clock,
+        (now, sentAfter = -Infinity) => (now < 3000 && quorumSentAt > sentAfter ? 3 : 0),
+        async () => 'no-leader',
+        (e) => events.push(e),
+      );
+      // The stream lost its leader at 1000: the renewal of 900 tells nothing of the network after it.
+      expect(fb.failed(3, noResponders, clock.now())).toBe(false);
+      clock.advance(100);
+      expect(fb.failed(3, noResponders, clock.now())).toBe(false);
+      quorumSentAt = 1050; // sent after the first answer (1000), acknowledged: this side has the quorum
+      clock.advance(100);
+      expect(fb.failed(3, noResponders, clock.now())).toBe(true);
+      expect(events).toMatchObject([{ type: 'entered', term: 3 }]);
+      fb.leave('the beat stream answers again');
+      fb.stored();
+      clock.advance(200); // 1400: the stream loses its leader again; 1050 is older than that
+      expect(fb.failed(3, noResponders, clock.now())).toBe(false);
+      quorumSentAt = 1450;
+      clock.advance(100);
+      expect(fb.failed(3, noResponders, clock.now())).toBe(true);
+    },
+  );
+
   it('fence - the quorum hold is at most the deadline, closed with it; no quorum term past it', () => {
     const f = new SharedFence();
     f.open(2000, 4, 1500);
@@ -161,5 +193,14 @@ describe('direct fallback - rules', () => {
     const other = new SharedFence(f.buffer); // the emitter thread's view
     f.open(3000, 6, 2500);
     expect([other.term(2600), other.quorumTerm(2400), other.quorumTerm(2600)]).toEqual([6, 6, 0]);
+    // The quorum write's send time: a write sent after `sentAfter` only.
+    f.open(3000, 7, 2500, 1200);
+    expect([other.quorumTerm(2000, 1100), other.quorumTerm(2000, 1200), other.quorumTerm(2000)]).toEqual([7, 0, 7]);
+    // The beat stream's stored frames (written by the emitter thread, read by the lease): the latest of the term.
+    expect(f.beatStoredAt(7)).toBeUndefined();
+    other.beatStored(7, 1500);
+    other.beatStored(7, 1400); // an older answer arriving late moves nothing
+    other.beatStored(6, 1900); // nor a frame of an older term
+    expect([f.beatStoredAt(7), f.beatStoredAt(6), f.beatStoredAt(8)]).toEqual([1500, undefined, undefined]);
   });
 });

@@ -46,6 +46,8 @@ export class Drive {
   state: LeaseState;
   at = 1000;
   refusal: string | null = null;
+  /** Send time of the latest frame of the term the beat stream stored (server fencing), or undefined. */
+  beatStoredAt: number | undefined = undefined;
   fx: readonly LeaseEffect[] = [];
 
   constructor(c: LeaseConfig = cfg) {
@@ -54,7 +56,8 @@ export class Drive {
 
   send(event: LeaseEvent, at = this.at): readonly LeaseEffect[] {
     this.at = at;
-    const r = step(this.state, event, { at, wall: at, lastSlot: undefined, refusal: this.refusal });
+    const now = { at, wall: at, lastSlot: undefined, refusal: this.refusal, beatStoredAt: this.beatStoredAt };
+    const r = step(this.state, event, now);
     this.state = r.state;
     this.fx = r.effects;
     return r.effects;

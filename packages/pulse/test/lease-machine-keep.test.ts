@@ -13,7 +13,9 @@ describe('lease machine - keep', () => {
     expect(d.op).toMatchObject({ key: 'lease', op: 'update', expectedRevision: 1 });
     d.answer(ok({ revision: 2 }), 1260);
     const until = 1250 + TTL - MARGIN;
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: until, term: 1, quorumUntil: until }]);
+    expect(d.of('deadline')).toEqual([
+      { type: 'deadline', validUntil: until, term: 1, quorumUntil: until, quorumSentAt: until - (TTL - MARGIN) },
+    ]);
     expect(d.fx).toContainEqual({ type: 'arm', timer: 'fence', at: 1250 + TTL - MARGIN });
   });
 
@@ -34,7 +36,7 @@ describe('lease machine - keep', () => {
     d.answer(fail('conflict'));
     d.answer(ok({ lease: { value: record('b', 2), revision: 5, created: 1240 } }));
     expect(d.state).toMatchObject({ isLeader: false, leaderId: 'b', term: 2, previous: 'a' });
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0, quorumSentAt: 0 }]);
   });
 
   it('fence - a leader whose renewals time out stops at its fence: the fence timer steps it down', () => {
@@ -44,7 +46,7 @@ describe('lease machine - keep', () => {
     expect(d.state.validUntil).toBe(1000 + TTL - MARGIN); // a timeout is no evidence
     d.send({ type: 'timer', timer: 'fence' }, 1000 + TTL - MARGIN);
     expect(d.state).toMatchObject({ isLeader: false, reason: 'lease not renewed in time' });
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0, quorumSentAt: 0 }]);
   });
 
   it('outage - "no responders" lets the leader publish past its lease on fresh evidence, retrying every 150 ms', () => {
@@ -57,6 +59,33 @@ describe('lease machine - keep', () => {
     );
     expect(d.fx).toContainEqual({ type: 'arm', timer: 'tick', at: 1252 + 150 });
   });
+
+  it(
+    "outage - renewals that time out while the beat stream stores this term's frames: the leader publishes " +
+      'past its lease on that evidence; once the stream stops storing them, its fence steps it down',
+    () => {
+      const d = leader();
+      const lease = 1000 + TTL - MARGIN;
+      d.send({ type: 'timer', timer: 'tick' }, 1250);
+      d.beatStoredAt = 1450;
+      d.answer(fail('failed'), 1500); // a timeout: the lease stream may be electing behind a held route
+      expect(d.state.validUntil).toBe(Math.max(lease, 1450 + T.evidenceMs));
+      expect(d.logs()).toContain(
+        "the lease KV does not answer; the beat stream still stores this term's frames: publishing on the KV-outage grace",
+      );
+      expect(d.fx).toContainEqual({ type: 'arm', timer: 'tick', at: 1500 + 150 });
+      d.send({ type: 'timer', timer: 'tick' }, 1650);
+      d.beatStoredAt = 1880; // a frame of this term stored: its write reached the stream's quorum
+      d.answer(fail('failed'), 1900);
+      expect(d.state.validUntil).toBe(1880 + T.evidenceMs);
+      expect(d.state.validUntil).toBeGreaterThan(lease);
+      d.send({ type: 'timer', timer: 'tick' }, 2050);
+      d.answer(fail('failed'), 2300); // nothing stored since 1880: no new evidence
+      expect(d.state.validUntil).toBe(1880 + T.evidenceMs);
+      d.send({ type: 'timer', timer: 'fence' }, 1880 + T.evidenceMs);
+      expect(d.state).toMatchObject({ isLeader: false, reason: 'lease not renewed in time' });
+    },
+  );
 
   it('outage - an expired lease is re-created under the same term; the counter must then still hold the term', () => {
     const d = leader();
@@ -110,7 +139,7 @@ describe('lease machine - lose and release', () => {
   it('self-fence - stops publishing at once; the next campaign ends its own lease and takes a new term', () => {
     const d = leader();
     d.send({ type: 'fence', reason: 'connection stalled' });
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0, quorumSentAt: 0 }]);
     expect(d.state.selfFenced).toBe(true);
     d.send({ type: 'timer', timer: 'tick' }, 1125);
     d.answer(ok({ lease: { value: record('a', 1), revision: 1, created: 1000 } }));
@@ -168,13 +197,13 @@ describe('lease machine - the quorum hold (the direct fallback of the beat)', ()
       d.send({ type: 'timer', timer: 'tick' }, 1500);
       d.answer(fail('no-responders'), 1502);
       expect(d.of('deadline')).toEqual([
-        { type: 'deadline', validUntil: 1500 + T.evidenceMs, term: 1, quorumUntil: held },
+        { type: 'deadline', validUntil: 1500 + T.evidenceMs, term: 1, quorumUntil: held, quorumSentAt: 1250 },
       ]);
       d.send({ type: 'timer', timer: 'tick' }, 1652);
       d.answer(fail('no-responders'), 1654);
       expect(d.state.validUntil).toBe(1652 + T.evidenceMs);
       expect(d.of('deadline')).toEqual([
-        { type: 'deadline', validUntil: 1652 + T.evidenceMs, term: 1, quorumUntil: held },
+        { type: 'deadline', validUntil: 1652 + T.evidenceMs, term: 1, quorumUntil: held, quorumSentAt: 1250 },
       ]);
       // Past the quorum hold the leader still publishes (the grace) but may not fall back.
       expect(quorumHeldUntil(d.state)).toBe(held);
@@ -190,7 +219,9 @@ describe('lease machine - the quorum hold (the direct fallback of the beat)', ()
     d.send({ type: 'timer', timer: 'tick' }, 1402);
     d.answer(ok({ revision: 2 }), 1410);
     const until = 1402 + TTL - MARGIN;
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: until, term: 1, quorumUntil: until }]);
+    expect(d.of('deadline')).toEqual([
+      { type: 'deadline', validUntil: until, term: 1, quorumUntil: until, quorumSentAt: until - (TTL - MARGIN) },
+    ]);
     expect(d.logs()).toContain('the lease KV answers again; still leading');
   });
 
@@ -201,7 +232,7 @@ describe('lease machine - the quorum hold (the direct fallback of the beat)', ()
     expect(quorumHeldUntil(d.state)).toBe(1000 + TTL - MARGIN);
     d.send({ type: 'timer', timer: 'fence' }, 1000 + TTL - MARGIN);
     expect(quorumHeldUntil(d.state)).toBe(0);
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 1, quorumUntil: 0, quorumSentAt: 0 }]);
     const f = new Drive();
     f.send({ type: 'start' });
     f.answer(ok({ lease: { value: record('b', 1), revision: 1, created: 900 } }));

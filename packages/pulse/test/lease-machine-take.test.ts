@@ -23,7 +23,9 @@ describe('lease machine - take', () => {
     expect(d.op).toMatchObject({ key: 'term', op: 'create', value: { term: 1, node_id: 'a' } });
     d.answer(ok({ revision: 1 }), 1010);
     const until = 1000 + TTL - MARGIN;
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: until, term: 1, quorumUntil: until }]);
+    expect(d.of('deadline')).toEqual([
+      { type: 'deadline', validUntil: until, term: 1, quorumUntil: until, quorumSentAt: until - (TTL - MARGIN) },
+    ]);
     expect(d.logs()).toContain('became leader');
     expect(d.fx).toContainEqual({ type: 'arm', timer: 'tick', at: 1010 + TTL / 4 });
     expect(d.state).toMatchObject({ isLeader: true, term: 1, revision: 7, leaderId: 'a' });
@@ -117,12 +119,14 @@ describe('lease machine - take', () => {
     d.answer(ok({ revision: 2 }), 1570);
     expect(d.state).toMatchObject({ isLeader: true, term: 2, publishFrom: 1570 + T.handoverGuardMs });
     // Not before the guard:
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 2, quorumUntil: 0 }]);
+    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil: 0, term: 2, quorumUntil: 0, quorumSentAt: 0 }]);
     expect(d.logs()).toContain('took a lease that expired during a KV outage: first frame after the handover guard');
     expect(mayPublish(d.state, 1570)).toBe(false);
     d.send({ type: 'timer', timer: 'guard' }, 1570 + T.handoverGuardMs);
     const validUntil = d.state.validUntil;
-    expect(d.of('deadline')).toEqual([{ type: 'deadline', validUntil, term: 2, quorumUntil: validUntil }]);
+    expect(d.of('deadline')).toEqual([
+      { type: 'deadline', validUntil, term: 2, quorumUntil: validUntil, quorumSentAt: validUntil - (TTL - MARGIN) },
+    ]);
   });
 
   it('take - a node that heard nothing from the KV for a TTL (paused) counts that as trouble', () => {

@@ -174,6 +174,7 @@ describe('pulse - server-checked fencing on a 3-node cluster', () => {
       const events = (into: Array<[number, number]>) => ({
         onRefused: (t: number, n: number) => void into.push([t, n]),
         onNotStored: () => {},
+        onStored: () => {},
         onError: () => {},
         onFallback: () => {},
       });

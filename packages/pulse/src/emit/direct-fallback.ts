@@ -5,7 +5,10 @@
  * lease a quorum write holds (the write was sent less than TTL − margin ago, so nobody else can
  * hold the lease) publishes its slots straight onto the beat subject, as `--beat-fencing sender`
  * does. On the KV-outage grace the lease is not held that way, so a leader cut off from the
- * majority never falls back. A timeout is no evidence (as for the lease): the stream's leader may
+ * majority never falls back; and the write that holds it must have been sent after the first
+ * answer that the stream has no leader, so a leader whose host is cut off just as the stream
+ * moves (a step-down, a kill) never sends a frame into a route the network holds: its next
+ * renewal fails. A timeout is no evidence (as for the lease): the stream's leader may
  * sit behind a route the network holds, and frames sent directly into that route would reach the
  * other side after the heal. Every {@link PROBE_EVERY_MS} the writer sends the stream a write
  * its leader must refuse: "no responders" again keeps the fallback for {@link EVIDENCE_MS}, a
@@ -22,6 +25,12 @@ export const PROBE_EVERY_MS = 100;
  * network holds) ends the fallback this soon (docs/spec.md §7 Election, terms and fencing, "Direct fallback").
  */
 export const EVIDENCE_MS = 300;
+
+/**
+ * The term whose lease a quorum write holds at `now`, a write sent after `sentAfter` (ms; any
+ * when omitted), or 0 (the shared fence).
+ */
+export type QuorumTerm = (now: number, sentAfter?: number) => number;
 
 /** What a probe learned: the stream has no leader, it has one (and the writer knows its last sequence), or nothing. */
 export type ProbeAnswer = 'no-leader' | 'leader' | 'unknown';
@@ -56,6 +65,8 @@ export function streamUnavailable(err: unknown): boolean {
 /** The fallback state of one writer. */
 export class DirectFallback {
   #on: { term: number; since: number; frames: number; evidenceAt: number } | undefined;
+  /** The send time of the first failed write that said the stream has no leader, since the last stored one. */
+  #unavailableSince: number | undefined;
   /** When the fallback was last left: a failure of a write sent before that is old news. */
   #leftAt = -Infinity;
   #timer: TimerHandle | undefined;
@@ -64,8 +75,8 @@ export class DirectFallback {
   constructor(
     private readonly direct: DirectSink,
     private readonly clock: Clock,
-    /** The term whose lease a quorum write holds at `now`, or 0 (the shared fence). */
-    private readonly quorumTerm: (now: number) => number,
+    /** The term whose lease a quorum write holds at `now` (sent after `sentAfter`), or 0. */
+    private readonly quorumTerm: QuorumTerm,
     /** Asks the beat stream whether it has a leader (a write its leader must refuse). */
     private readonly probe: (term: number) => Promise<ProbeAnswer>,
     private readonly onEvent: (e: FallbackEvent) => void,
@@ -105,12 +116,20 @@ export class DirectFallback {
       return this.active(term, now);
     }
     if (sentAt < this.#leftAt || now - sentAt >= EVIDENCE_MS || !streamUnavailable(err)) return false;
-    if (this.quorumTerm(now) !== term) return false;
+    const since = Math.min(this.#unavailableSince ?? sentAt, sentAt);
+    this.#unavailableSince = since;
+    // A renewal sent after the stream lost its leader reached the lease's quorum: this side has the majority.
+    if (this.quorumTerm(now, since) !== term) return false;
     if (on) this.leave(`term ${term} writes now`);
     this.#on = { term, since: now, frames: 0, evidenceAt: sentAt };
     this.onEvent({ type: 'entered', term, reason: (err as Error).message });
     this.#arm(term);
     return true;
+  }
+
+  /** A fenced write was stored: the stream has a leader (a later "no leader" starts a new wait for a renewal). */
+  stored(): void {
+    this.#unavailableSince = undefined;
   }
 
   /** Sends one slot straight onto the beat subject (the caller checked {@link active}). */
@@ -128,6 +147,7 @@ export class DirectFallback {
     if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#leftAt = this.clock.now();
+    this.#unavailableSince = undefined;
     this.onEvent({ type: 'left', term: on.term, frames: on.frames, ms: this.#leftAt - on.since, why });
   }
 

@@ -114,7 +114,8 @@ export async function startEmitter(ctx: EmitterContext, map: TempoMap): Promise<
     hlc: ctx.hlc,
     clock: ctx.clock,
     term: ctx.term,
-    quorumTerm: (now) => ctx.fence.quorumTerm(now),
+    quorumTerm: (now, sentAfter) => ctx.fence.quorumTerm(now, sentAfter),
+    beatStored: (term, sentAt) => ctx.fence.beatStored(term, sentAt),
     wait: 'poll',
     events,
   });

@@ -26,7 +26,13 @@ import {
   repairBeatStream,
   type BeatStreamNames,
 } from './beat-stream.js';
-import { DirectFallback, streamUnavailable, type FallbackEvent, type ProbeAnswer } from './direct-fallback.js';
+import {
+  DirectFallback,
+  streamUnavailable,
+  type FallbackEvent,
+  type ProbeAnswer,
+  type QuorumTerm,
+} from './direct-fallback.js';
 
 /** A write unacknowledged this long is given up: the next slot may be written. */
 export const ACK_BOUND_MS = 250;
@@ -53,6 +59,8 @@ export interface ServerFencedSinkEvents {
   readonly onRefused: (term: number, newerTerm: number) => void;
   /** A frame sent was not stored (refused, no stream leader, no answer): it reached nobody. */
   readonly onNotStored: () => void;
+  /** The stream stored a frame of `term` whose write was sent at `sentAt`. */
+  readonly onStored: (term: number, sentAt: number) => void;
   /** Something went wrong that is not a refusal (no stream leader, a timeout); one line. */
   readonly onError: (message: string) => void;
   /** The direct fallback: entered, a frame sent directly, left. */
@@ -94,7 +102,7 @@ export class ServerFencedSink implements BeatSink {
     private readonly admin: JetStreamManager,
     private readonly clusterId: string,
     private readonly clock: Clock,
-    quorumTerm: (now: number) => number,
+    quorumTerm: QuorumTerm,
     private readonly events: ServerFencedSinkEvents,
   ) {
     this.#names = beatStreamNames(clusterId);
@@ -113,7 +121,7 @@ export class ServerFencedSink implements BeatSink {
     clusterId: string,
     replicas: number,
     clock: Clock,
-    quorumTerm: (now: number) => number,
+    quorumTerm: QuorumTerm,
     events: ServerFencedSinkEvents,
   ): Promise<ServerFencedSink> {
     const jsm = await beatStreamManager(bus, ACK_TIMEOUT_MS * 5);
@@ -161,6 +169,8 @@ export class ServerFencedSink implements BeatSink {
       .publish(this.#names.beatIn, beat, { headers: h, expect: { lastSubjectSequence: known.seq } })
       .then((ack) => {
         write.stored = true;
+        this.#fallback.stored();
+        this.events.onStored(term, write.sentAt);
         if (this.#known?.term === term && ack.seq > this.#known.seq) this.#known = { term, seq: ack.seq };
         // The legacy message is stored only while this writer's frame is the stream's last message.
         if (legacy)

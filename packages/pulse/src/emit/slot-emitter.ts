@@ -9,7 +9,7 @@ import { InvalidArgumentError, type Clock, type Hlc, type SlotKey, type TempoMap
 import { NatsBus, type Bus } from '@backbeat/transport';
 import { BeatScheduler } from './beat-scheduler.js';
 import { DirectSink, type BeatFencing, type BeatSink } from './beat-sink.js';
-import type { FallbackEvent } from './direct-fallback.js';
+import type { FallbackEvent, QuorumTerm } from './direct-fallback.js';
 import { ServerFencedSink } from './server-fenced-sink.js';
 import { SlotPublisher, type PublishedFrame, type SkipReason } from './slot-publisher.js';
 
@@ -37,7 +37,12 @@ export interface SlotEmitterSetup {
   /** The term this node may publish under at `now`, or 0 (the fence). */
   readonly term: (now: number) => number;
   /** The term whose lease a quorum write holds at `now`, or 0 (the fence; the direct fallback's condition). */
-  readonly quorumTerm: (now: number) => number;
+  readonly quorumTerm: QuorumTerm;
+  /**
+   * The beat stream stored a frame of `term` whose write was sent at `sentAt` (`server` fencing):
+   * the lease's evidence that this leader still writes through the majority (the shared fence).
+   */
+  readonly beatStored: (term: number, sentAt: number) => void;
   readonly fencing: BeatFencing;
   /** Copies of the beat stream (`server` fencing). */
   readonly replicas: number;
@@ -83,6 +88,7 @@ export async function startSlotEmitter(s: SlotEmitterSetup): Promise<SlotEmitter
       ? await ServerFencedSink.open(s.bus, s.clusterId, s.replicas, s.clock, s.quorumTerm, {
           onRefused: events.onRefused,
           onNotStored: () => events.onSkip('not_stored'),
+          onStored: s.beatStored,
           onError: events.onWarning,
           onFallback: events.onFallback,
         })

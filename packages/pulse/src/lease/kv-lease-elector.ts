@@ -38,13 +38,16 @@ export interface KvLeaseOptions {
   clockOffsetBoundMs?: number;
   /** Why this node may not lead now (its clock check), or null. @default always null */
   refusal?: () => string | null;
+  /** Send time of the latest frame of `term` the beat stream stored, or undefined (machine-io.ts `LeaseNow`). */
+  beatStoredAt?: (term: number) => number | undefined;
   /** The last (beat, phase) this node sent or saw on the wire, written into the records. */
   lastSlot?: () => SlotKey | undefined;
   /**
    * Called whenever the publish deadline changes: the fence time and term, or 0 when this node
-   * may not publish, and until when a quorum write holds the lease (machine-io.ts `deadline`).
+   * may not publish, until when a quorum write holds the lease and when that write was sent
+   * (machine-io.ts `deadline`).
    */
-  onDeadline?: (validUntil: number, term: number, quorumUntil: number) => void;
+  onDeadline?: (validUntil: number, term: number, quorumUntil: number, quorumSentAt: number) => void;
   /** Called for each refused (malformed) lease or term value. */
   onRefused?: (key: GatedKey, reason: string) => void;
   clock?: Clock;
@@ -147,6 +150,7 @@ export class KvLeaseElector implements LeaderElector {
       wall: this.#clock.wallNow(),
       lastSlot: this.#o.lastSlot?.(),
       refusal: this.#o.refusal?.() ?? null,
+      beatStoredAt: this.#o.beatStoredAt?.(this.#state.term),
     };
   }
 
@@ -177,7 +181,7 @@ export class KvLeaseElector implements LeaderElector {
         this.#timers.delete(e.timer);
         return;
       case 'deadline':
-        return this.#o.onDeadline?.(e.validUntil, e.term, e.quorumUntil);
+        return this.#o.onDeadline?.(e.validUntil, e.term, e.quorumUntil, e.quorumSentAt);
       case 'changed':
         for (const listener of this.#listeners) listener(e.leadership);
         return;

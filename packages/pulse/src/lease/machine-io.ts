@@ -21,6 +21,11 @@ export interface LeaseNow {
   readonly wall: number;
   readonly lastSlot: SlotKey | undefined;
   readonly refusal: string | null;
+  /**
+   * Send time (the fence clock) of the latest frame of the current term that the beat stream
+   * stored (`--beat-fencing server`), or undefined: the KV-outage evidence of outage.ts.
+   */
+  readonly beatStoredAt?: number | undefined;
 }
 
 /**
@@ -86,9 +91,16 @@ export type LeaseEffect =
    * Publishing is allowed until `validUntil` under `term`; 0: it is not. `quorumUntil` (at most
    * `validUntil`): until then the lease is held by a write the KV's quorum acknowledged (its
    * send time + TTL − margin), not by the KV-outage grace; the beat's direct fallback is allowed
-   * only before it (docs/spec.md §7 Election, terms and fencing, "Direct fallback").
+   * only before it (docs/spec.md §7 Election, terms and fencing, "Direct fallback"). `quorumSentAt`:
+   * when that write was sent (0 when none holds it).
    */
-  | { readonly type: 'deadline'; readonly validUntil: number; readonly term: number; readonly quorumUntil: number }
+  | {
+      readonly type: 'deadline';
+      readonly validUntil: number;
+      readonly term: number;
+      readonly quorumUntil: number;
+      readonly quorumSentAt: number;
+    }
   /** The view of leadership changed. */
   | { readonly type: 'changed'; readonly leadership: Leadership }
   | {

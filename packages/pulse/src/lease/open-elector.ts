@@ -85,9 +85,10 @@ export async function openElector(i: OpenElectorInput): Promise<OpenedElector> {
     clock,
     logger,
     refusal: () => clockCheck?.refusal() ?? null,
+    beatStoredAt: (term) => i.fence.beatStoredAt(term),
     lastSlot: i.lastSlot,
-    onDeadline: (validUntil, term, quorumUntil) =>
-      validUntil > 0 ? i.fence.open(validUntil, term, quorumUntil) : i.fence.close(),
+    onDeadline: (validUntil, term, quorumUntil, quorumSentAt) =>
+      validUntil > 0 ? i.fence.open(validUntil, term, quorumUntil, quorumSentAt) : i.fence.close(),
     onRefused: (key) => i.onRefused(key),
   });
   const placement = openStreamPlacement({

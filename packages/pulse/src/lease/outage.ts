@@ -62,20 +62,42 @@ export function outageValidity(a: {
   readonly now: number;
   /** The validity the leader has now. */
   readonly validUntil: number;
-  /** When the failed attempt was sent. */
-  readonly sentAt: number;
+  /**
+   * When the evidence was gathered (the failed attempt's send time for "no responders", a stored
+   * beat frame's for the beat stream's evidence), or undefined: none.
+   */
+  readonly evidenceAt: number | undefined;
   /** Send time of the last write the KV acknowledged. */
   readonly okSentAt: number;
   readonly ttlMs: number;
   readonly fenceMarginMs: number;
   readonly graceMs: number;
-  readonly evidence: boolean;
   readonly timings: OutageTimings;
 }): number | null {
   if (a.now >= a.validUntil) return null; // lapsed: never extended after the fact
-  if (!a.evidence || a.graceMs <= 0) return a.validUntil;
+  if (a.evidenceAt === undefined || a.graceMs <= 0) return a.validUntil;
   const graceEnd = a.okSentAt + a.ttlMs - a.fenceMarginMs + a.graceMs;
-  return Math.max(a.validUntil, Math.min(graceEnd, a.sentAt + a.timings.evidenceMs));
+  return Math.max(a.validUntil, Math.min(graceEnd, a.evidenceAt + a.timings.evidenceMs));
+}
+
+/**
+ * The evidence of a failed renewal that another node cannot be leading (docs/decisions/0002-kv-outage-grace.md):
+ * - "no responders" from the lease's stream: nobody can write the lease; good from the attempt's send time;
+ * - otherwise (a timeout: the stream may be electing behind a route the network holds), a frame of
+ *   this term that the beat stream stored (`--beat-fencing server`): its write reached the
+ *   stream's quorum, and the stream refuses it once another leader wrote, so this leader writes
+ *   through the majority and nobody else has begun; good from that write's send time.
+ * Undefined when the failure is none of these (a conflict is an answer, not an outage).
+ */
+export function outageEvidence(a: {
+  readonly outage: boolean;
+  readonly noResponders: boolean;
+  readonly sentAt: number;
+  readonly beatStoredAt: number | undefined;
+}): { readonly at: number; readonly by: 'kv' | 'beat-stream' } | undefined {
+  if (!a.outage) return undefined;
+  if (a.noResponders) return { at: a.sentAt, by: 'kv' };
+  return a.beatStoredAt === undefined ? undefined : { at: a.beatStoredAt, by: 'beat-stream' };
 }
 
 /**

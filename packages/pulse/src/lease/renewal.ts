@@ -8,7 +8,7 @@
  * must then still hold that term (checked by compare-and-set); anything else steps down.
  */
 import type { KvAnswer, KvFailure } from './machine-io.js';
-import { outageValidity } from './outage.js';
+import { outageEvidence, outageValidity } from './outage.js';
 import { toWire, type PulseLeaseRecord } from './records.js';
 import { holdsTerm } from './terms.js';
 import type { AfterVerify, Phase, Turn } from './turn.js';
@@ -70,8 +70,9 @@ function acknowledged(t: Turn, sentAt: number): void {
  */
 function renewFailed(t: Turn, f: KvFailure, sentAt: number, outage: boolean): void {
   const { s, cfg, now } = t;
-  const evidence = outage && f.kind === 'no-responders';
-  if (!evidence && f.kind !== 'conflict') s.unsureSince ??= sentAt; // a timeout may have been applied
+  const noResponders = outage && f.kind === 'no-responders';
+  if (!noResponders && f.kind !== 'conflict') s.unsureSince ??= sentAt; // a timeout may have been applied
+  const evidence = outageEvidence({ outage, noResponders, sentAt, beatStoredAt: now.beatStoredAt });
   t.failed(f);
   if (!s.isLeader) return;
   const first = s.outageSince === undefined;
@@ -79,12 +80,11 @@ function renewFailed(t: Turn, f: KvFailure, sentAt: number, outage: boolean): vo
   const until = outageValidity({
     now: now.at,
     validUntil: s.validUntil,
-    sentAt,
+    evidenceAt: evidence?.at,
     okSentAt: s.okSentAt,
     ttlMs: cfg.ttlMs,
     fenceMarginMs: cfg.fenceMarginMs,
     graceMs: cfg.kvOutageGraceMs,
-    evidence,
     timings: cfg.timings,
   });
   if (until === null) return t.setLeader(false, 'lease not renewed in time');
@@ -94,7 +94,9 @@ function renewFailed(t: Turn, f: KvFailure, sentAt: number, outage: boolean): vo
     t.log(
       'warn',
       fields,
-      'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace',
+      evidence?.by === 'beat-stream'
+        ? 'the lease KV does not answer; the beat stream still stores this term\'s frames: publishing on the KV-outage grace'
+        : 'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace',
     );
   }
   t.setValidity(until);

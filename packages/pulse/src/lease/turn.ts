@@ -218,7 +218,8 @@ export class Turn {
   /** The publish deadline (0: none) and, within it, how long the lease is held by a quorum write. */
   deadline(validUntil: number): void {
     const quorumUntil = validUntil > 0 ? quorumHeldUntil(this.s, validUntil) : 0;
-    this.effects.push({ type: 'deadline', validUntil, term: this.s.term, quorumUntil });
+    const quorumSentAt = quorumUntil > 0 ? this.s.okSentAt : 0;
+    this.effects.push({ type: 'deadline', validUntil, term: this.s.term, quorumUntil, quorumSentAt });
   }
 
   /** The KV answered: what it said is as fresh as the request (an answer may arrive late, after a pause). */
