@@ -175,6 +175,21 @@ async function placeStreams(want, host) {
   }
 }
 
+/**
+ * Waits (at most 30 s each) until every beat-critical stream has a leader and all its copies are current, and
+ * every node says /healthz ok (a node back from a cut answers its clients' lease reads with 503 for seconds
+ * after the streams look settled from their leaders); the ms waited.
+ */
+async function settled() {
+  const t0 = Date.now();
+  for (const stream of STREAMS)
+    await net.nats
+      .waitForStreamCurrent(stream, 3, Math.max(1000, 30_000 - (Date.now() - t0)))
+      .catch((e) => log(e.message));
+  await net.nats.waitHealthy(30_000).catch((e) => log(e.message));
+  return Date.now() - t0;
+}
+
 /** Waits (at most 15 s) until the beat stream is led from another host than `host` (the leader's placement moves it). */
 async function beatStreamOff(host) {
   const name = net.hosts[host].name;
@@ -263,6 +278,11 @@ try {
       message: 'frames after the heal',
     }).catch((e) => log(e.message));
     await hold(settleMs);
+    // A node back from a cut can still knock a stream's Raft leader over seconds after the heal: the
+    // row watches until every beat-critical stream has a leader and current copies again, so what a
+    // heal costs is its row's, and the next fault starts on a settled cluster.
+    const settledMs = await settled();
+    if (settledMs > 0) log(`(${f.name}) streams led and current ${settledMs} ms after the settle time`);
     const died = [...procs].filter(([, p]) => !p.proc.running).map(([id]) => id);
     for (const id of died) {
       log(

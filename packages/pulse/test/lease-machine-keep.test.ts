@@ -71,7 +71,8 @@ describe('lease machine - keep', () => {
       d.answer(fail('failed'), 1500); // a timeout: the lease stream may be electing behind a held route
       expect(d.state.validUntil).toBe(Math.max(lease, 1450 + T.evidenceMs));
       expect(d.logs()).toContain(
-        "the lease KV does not answer; the beat stream still stores this term's frames: publishing on the KV-outage grace",
+        "the lease KV does not answer; the beat stream still stores this term's frames: " +
+          'publishing on the KV-outage grace',
       );
       expect(d.fx).toContainEqual({ type: 'arm', timer: 'tick', at: 1500 + 150 });
       d.send({ type: 'timer', timer: 'tick' }, 1650);

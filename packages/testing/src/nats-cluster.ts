@@ -165,6 +165,32 @@ export class NatsCluster {
   }
 
   /**
+   * Waits until every answering node says it is healthy (`/healthz` answers 200: on 2.10+ its
+   * JetStream is current with the meta leader and its streams' copies are caught up). A node back
+   * from a cut can answer its clients' JetStream requests with 503 for seconds after its routes
+   * are back, although every stream has a leader and current copies as the leaders see them.
+   * @throws Error on timeout, naming the nodes still unhealthy and what they said
+   */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const said = await Promise.all(
+          this.#answering().map(async (s) => {
+            const res = await fetch(`${this.#monitorUrl(s)}/healthz`, {
+              signal: AbortSignal.timeout(MONITOR_TIMEOUT_MS),
+            }).catch((err: Error) => ({ ok: false, text: async () => err.message }));
+            return res.ok ? null : `${this.names[this.servers.indexOf(s)]}: ${(await res.text()).slice(0, 200)}`;
+          }),
+        );
+        const sick = said.filter((x): x is string => x !== null);
+        if (sick.length > 0) throw new Error(sick.join('; ')); // the last one is in the timeout's message
+        return true;
+      },
+      { timeoutMs, intervalMs: 100, message: 'every node healthy' },
+    );
+  }
+
+  /**
    * Waits until every answering node has a route to every other answering node, so each one
    * announces the whole cluster to its clients (INFO `connect_urls`: what `--replicas auto`
    * counts). On 2.10+ a pair of nodes is joined by a pool of routes (`pool_size`, 3 by default)

@@ -73,6 +73,18 @@ describe('harness - NatsCluster faults', () => {
     await expect.poll(() => count().catch(() => -1), { timeout: 20_000 }).toBe(7);
   }, 60_000);
 
+  it('harness - waitHealthy: every answering node says /healthz ok; a killed node is not asked; back, it is', async () => {
+    await cluster.waitHealthy(30_000);
+    const leader = await cluster.waitForStreamCurrent('CHAOS', 3);
+    const other = [0, 1, 2].find((i) => i !== leader)!;
+    await cluster.kill(other);
+    await cluster.waitHealthy(30_000); // the two that answer
+    await cluster.restart(other);
+    await cluster.waitHealthy(30_000);
+    const res = await fetch(`${cluster.servers[other]!.monitorUrl}/healthz`);
+    expect(res.status).toBe(200); // the restarted node too: its JetStream caught up
+  }, 90_000);
+
   it('harness - a node index outside the cluster is a RangeError', async () => {
     await expect(cluster.kill(3)).rejects.toThrow(RangeError);
     expect(() => cluster.pause(-1)).toThrow(/node index must be 0..2, got -1/);

@@ -42,6 +42,7 @@ export type {
 export { REPUBLISH_HEADERS } from './stream-types.js';
 export { NatsBus } from './nats-bus.js';
 export { natsConnectOptions } from './nats-options.js';
+export { lastMsgFirstAnswer } from './nats-last-msg.js';
 export type { NatsConfig } from './nats-options.js';
 export { MemoryBus } from './memory-bus.js';
 export type { MemoryBusOptions } from './memory-bus.js';

@@ -41,6 +41,14 @@ export interface KvBucketOptions {
    * opens is affected. @default the bus's JetStream timeout (5000)
    */
   timeoutMs?: number;
+  /**
+   * How get() reads on NATS: 'first-answer' asks the bucket stream's leader (JetStream API) and
+   * every copy (direct get) at once and takes the first answer, so a read still answers in a
+   * partition where one of the two paths cannot (nats-last-msg.ts); an answer may then come from
+   * a copy that lags, which a compare-and-set writer tolerates (the lease). Absent: nats.js's own
+   * choice. The in-memory bus has one copy and ignores it.
+   */
+  reads?: 'first-answer';
 }
 
 /**

@@ -7,6 +7,7 @@ import { assertKvKey, assertRevision } from './kv-types.js';
 import { TransportError } from './errors.js';
 import { createOrFind, whileJustCreated } from './nats-create.js';
 import { mapNatsError, type ErrorContext } from './nats-errors.js';
+import { lastMsgFirstAnswer } from './nats-last-msg.js';
 import { assertReplicasPossible, natsReconcileReplicas, type ReplicaTarget } from './nats-replicas.js';
 import { assertJetStreamName } from './subjects.js';
 
@@ -63,7 +64,8 @@ export async function openNatsKv(
     }
     const reconcile = () => natsReconcileReplicas(jsm, target, options.replicas!, hooks.clustered());
     if (options.replicas !== undefined) await (options.create === false ? reconcile() : whileJustCreated(reconcile));
-    return new NatsKvBucket(bucket, kv, hooks, options.timeoutMs);
+    const reader = options.reads === 'first-answer' ? await js.jetstreamManager(false) : undefined;
+    return new NatsKvBucket(bucket, kv, hooks, options.timeoutMs, reader);
   } catch (err) {
     throw mapNatsError(err, ctx);
   }
@@ -98,12 +100,21 @@ class NatsKvBucket implements KvBucket {
   readonly #kv: KV;
   readonly #hooks: NatsKvHooks;
   readonly #timeoutMs: number | undefined;
+  /** With `reads: 'first-answer'`: the manager get() reads through. */
+  readonly #reader: JetStreamManager | undefined;
 
-  constructor(name: string, kv: KV, hooks: NatsKvHooks, timeoutMs: number | undefined) {
+  constructor(
+    name: string,
+    kv: KV,
+    hooks: NatsKvHooks,
+    timeoutMs: number | undefined,
+    reader: JetStreamManager | undefined,
+  ) {
     this.name = name;
     this.#kv = kv;
     this.#hooks = hooks;
     this.#timeoutMs = timeoutMs;
+    this.#reader = reader;
   }
 
   async #call<T>(op: string, key: string, fn: () => Promise<T>, expectedRevision?: number, cas = false): Promise<T> {
@@ -120,6 +131,17 @@ class NatsKvBucket implements KvBucket {
   }
 
   async get(key: string): Promise<KvEntry | null> {
+    const reader = this.#reader;
+    if (reader)
+      return this.#call('get', key, async () => {
+        const m = await lastMsgFirstAnswer(reader, `KV_${this.name}`, `$KV.${this.name}.${key}`);
+        // A delete, a purge and a limit marker (an expiry) all mean: no value.
+        const op = m?.header?.get('KV-Operation');
+        if (!m || op === 'DEL' || op === 'PURGE' || m.header?.has('Nats-Marker-Reason')) return null;
+        // A plain Uint8Array view (a direct get's data is a Buffer), as every other read returns.
+        const value = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+        return { key, value, revision: m.seq, created: m.time.getTime() };
+      });
     return this.#call('get', key, async () => {
       const e = await this.#kv.get(key);
       if (!e || e.operation !== 'PUT') return null;

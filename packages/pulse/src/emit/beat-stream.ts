@@ -6,7 +6,7 @@
  * subscribers read. A stale writer's frame is refused by the server, and a stream without
  * quorum stores (and so republishes) nothing.
  */
-import { assertClusterId, type NatsBus } from '@backbeat/transport';
+import { assertClusterId, lastMsgFirstAnswer, type NatsBus } from '@backbeat/transport';
 import { parseTermHeader, TERM_HEADER } from '@backbeat/contracts';
 import {
   DiscardPolicy,
@@ -86,15 +86,16 @@ export async function ensureBeatStream(jsm: JetStreamManager, clusterId: string,
 }
 
 /**
- * The last BeatFrame the stream holds, or `{ seq: 0, term: 0 }` when it holds none. A direct get,
- * answered by any copy of the stream without the JetStream meta leader (which may be on the far
- * side of a partition while the stream itself has its quorum). A copy that lags can answer an
- * older frame: a write on it is refused, never wrongly stored, and the next read is tried.
- * @throws when no copy answers
+ * The last BeatFrame the stream holds, or `{ seq: 0, term: 0 }` when it holds none: the first
+ * answer of the stream leader (through the JetStream API, which needs a meta leader) and of any
+ * copy (a direct get, which may be routed to a copy behind a cut), so a partition that silences
+ * one path leaves the other (`lastMsgFirstAnswer`). A copy that lags can answer an older frame:
+ * a write on it is refused, never wrongly stored, and the next read is tried.
+ * @throws when neither answers
  */
 export async function readLastBeat(jsm: JetStreamManager, clusterId: string): Promise<LastBeat> {
   const n = beatStreamNames(clusterId);
-  const m = await jsm.direct.getMessage(n.stream, { last_by_subj: n.beatIn });
+  const m = await lastMsgFirstAnswer(jsm, n.stream, n.beatIn);
   if (!m) return { seq: 0, term: 0 };
   return { seq: m.seq, term: parseTermHeader(m.header.get(TERM_HEADER) || undefined) ?? 0 };
 }

@@ -74,7 +74,12 @@ export async function openElector(i: OpenElectorInput): Promise<OpenedElector> {
   }
   const timeoutMs = leaseRequestTimeoutMs(ttlMs);
   const fast = (name: string): Promise<KvBucket> =>
-    retryTransient(() => bus.kv(name, { create: false, timeoutMs }), { what: `opening ${name}`, clock, logger });
+    // Lease reads take the first answer of the stream leader and any copy: either path can be cut off alone.
+    retryTransient(() => bus.kv(name, { create: false, timeoutMs, reads: 'first-answer' }), {
+      what: `opening ${name}`,
+      clock,
+      logger,
+    });
   const lease = new KvLeaseElector(await fast(bucket), nodeId, {
     state: await fast(clusterNames(clusterId).stateBucket),
     ttlMs,

@@ -9,6 +9,12 @@
  */
 import type { KvAnswer, KvFailure } from './machine-io.js';
 import { outageEvidence, outageValidity } from './outage.js';
+
+/** What a leader logs when it begins to ride the KV-outage grace, by the evidence it has. */
+const GRACE_ON_NO_RESPONDERS =
+  'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace';
+const GRACE_ON_BEAT_STREAM =
+  "the lease KV does not answer; the beat stream still stores this term's frames: publishing on the KV-outage grace";
 import { toWire, type PulseLeaseRecord } from './records.js';
 import { holdsTerm } from './terms.js';
 import type { AfterVerify, Phase, Turn } from './turn.js';
@@ -91,13 +97,7 @@ function renewFailed(t: Turn, f: KvFailure, sentAt: number, outage: boolean): vo
   if (until <= s.validUntil) return;
   if (first || s.validUntil <= s.okSentAt + cfg.ttlMs - cfg.fenceMarginMs) {
     const fields = { term: s.term, grace_ms: cfg.kvOutageGraceMs, err: f.message };
-    t.log(
-      'warn',
-      fields,
-      evidence?.by === 'beat-stream'
-        ? 'the lease KV does not answer; the beat stream still stores this term\'s frames: publishing on the KV-outage grace'
-        : 'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace',
-    );
+    t.log('warn', fields, evidence?.by === 'beat-stream' ? GRACE_ON_BEAT_STREAM : GRACE_ON_NO_RESPONDERS);
   }
   t.setValidity(until);
 }
