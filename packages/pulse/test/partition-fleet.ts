@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetCluster, waitFor, type ManagedProcess } from '@backbeat/testing';
 import { clusterNames, decodeLeaseRecord, NatsBus, STATE_KEYS, type LeaseRecord } from '@backbeat/transport';
-import { collectFrames, type SeenFrame } from './helpers.js';
+import { collectFrames, slotNo, type SeenFrame } from './helpers.js';
 import { pulseBin } from './process.js';
 
 export const CLUSTER = 'partest';
@@ -48,6 +48,7 @@ export interface LeaderSeen {
 }
 
 export const now = (): number => performance.timeOrigin + performance.now();
+const slotOf = (f: SeenFrame): number => slotNo(f.frame);
 
 /** Three hosts, two pulses, three observers; {@link stop} removes all of it. */
 export class PartitionFleet {
@@ -58,6 +59,8 @@ export class PartitionFleet {
   readonly #stops: (() => void)[] = [];
   readonly #dir: string;
   #admin: NatsBus | undefined;
+  /** When the beat was first steady on every host. */
+  #steadySince: number | undefined;
 
   private constructor(net: NetCluster) {
     this.net = net;
@@ -196,8 +199,12 @@ export class PartitionFleet {
   }
 
   /**
-   * Waits until both pulses run, a pulse holds the lease, and every observer received a frame of
-   * the lease's term in the last second.
+   * Waits until both pulses run, a pulse holds the lease, every observer received a frame of the
+   * lease's term in the last second, and every observer has caught up: it received every slot
+   * that the quiet host's observer (never cut) received from the first steady beat to a second
+   * ago. After a heal, frames that the beat stream republished towards a cut host while it was
+   * cut are still held in the routes for a while (TCP retransmits with backoff) and arrive in a
+   * burst, seconds later: the next fault waits for them.
    */
   async steady(timeoutMs = 20_000): Promise<LeaderSeen> {
     return waitFor(
@@ -211,9 +218,17 @@ export class PartitionFleet {
           const last = o.frames.at(-1);
           return last !== undefined && last.term === rec.term && t - last.at < 1000;
         });
-        return fresh ? { id: rec.node_id, host, term: rec.term } : null;
+        if (!fresh) return null;
+        this.#steadySince ??= t;
+        const since = this.#steadySince;
+        const want = this.observers[QUIET_HOST]!.frames.filter((f) => f.at >= since && f.at <= t - 1000).map(slotOf);
+        const caughtUp = this.observers.every((o) => {
+          const seen = new Set(o.frames.map(slotOf));
+          return want.every((s) => seen.has(s));
+        });
+        return caughtUp ? { id: rec.node_id, host, term: rec.term } : null;
       },
-      { timeoutMs, intervalMs: 200, message: 'a steady beat on every host' },
+      { timeoutMs, intervalMs: 200, message: 'a steady beat on every host, every host caught up' },
     );
   }
 

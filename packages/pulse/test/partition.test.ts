@@ -6,9 +6,9 @@
  * its own host's node (partition-fleet.ts). A cut drops packets: TCP sees silence. Each host's
  * observer sees what a client on that host receives.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { waitFor } from '@backbeat/testing';
-import { gridProblems, type SeenFrame } from './helpers.js';
+import { gridProblems, slotNo, type SeenFrame } from './helpers.js';
 import { now, PartitionFleet, QUIET_HOST, STREAMS, tail, TTL_MS, type HostObserver } from './partition-fleet.js';
 
 /** The bound of a partition: TTL + 1 s (docs/spec.md §7 Election, terms and fencing, "Network partitions"). */
@@ -67,6 +67,10 @@ function longestGap(frames: readonly SeenFrame[], from: number, to: number): num
   return Math.round(gap);
 }
 
+/** The frame of the highest slot, or undefined for none. */
+const newest = (frames: readonly SeenFrame[]): SeenFrame | undefined =>
+  frames.reduce<SeenFrame | undefined>((a, x) => (a && slotNo(a.frame) >= slotNo(x.frame) ? a : x), undefined);
+
 /** Frames (in arrival order) whose term is older than a term that arrived before them. */
 function olderAfterNewer(frames: readonly SeenFrame[]): string[] {
   const out: string[] = [];
@@ -79,6 +83,35 @@ function olderAfterNewer(frames: readonly SeenFrame[]): string[] {
 }
 
 const hostName = (i: number): string => `h${i + 1}`;
+
+/**
+ * What each host received and what each pulse said from a second before the cut on, relative to
+ * the cut: printed when a test fails.
+ */
+function story(cutAt: number): string {
+  const rel = (at: number): string => `${Math.round(at - cutAt)}`;
+  const frames = fleet.observers.map(
+    (o) =>
+      `${hostName(o.host)}: ` +
+      o.frames
+        .filter((x) => x.at >= cutAt - 1000)
+        .map((x) => `${x.frame.beat_index}${x.frame.phase[0]} t${x.term} @${rel(x.at)}`)
+        .join(' '),
+  );
+  const logs = [...fleet.pulses].flatMap(([id, p]) =>
+    (p.stdout + p.stderr).split('\n').flatMap((line) => {
+      try {
+        const o = JSON.parse(line) as { time?: number; msg?: string; err?: string };
+        return typeof o.time === 'number' && o.time >= cutAt - 1000
+          ? [`${id} @${rel(o.time)} ${o.msg ?? ''}${o.err ? ` (${o.err})` : ''}`]
+          : [];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return [...frames, ...logs].join('\n');
+}
 
 /** Moves `stream`'s leader onto `host` and asserts that it leads it there. */
 async function place(stream: string, host: number): Promise<void> {
@@ -110,6 +143,7 @@ describe('pulse - network partitions between three hosts, one nats-server each',
     const [outFrom, errFrom] = [proc.stdout.length, proc.stderr.length];
 
     const cutAt = now();
+    onTestFailed(() => console.log(story(cutAt)));
     const healedAt = await isolateFor(f);
     const until = healedAt + 3000;
     const majority = fleet.observers.filter((o) => o.host !== f);
@@ -135,19 +169,20 @@ describe('pulse - network partitions between three hosts, one nats-server each',
   it("partition - the leader's host cut (lease, state and beat streams led from the majority): a new term on " +
     "the majority side within TTL + 1 s; no frame of the old term after the new term's first, on any host, " +
     'also after the heal', async () => {
-    const first = await fleet.steady();
+    const first = await fleet.steady(30_000);
     const f = first.host === 0 ? 1 : 0;
     // Off the leader's host, and the beat stream off the lease stream's node (as the leader keeps it).
     await place(STREAMS.lease, QUIET_HOST);
     await place(STREAMS.state, QUIET_HOST);
     await place(STREAMS.beat, f);
-    const l = await fleet.steady();
+    const l = await fleet.steady(30_000);
     expect(l.id).toBe(first.id);
     const led = await Promise.all(Object.values(STREAMS).map((s) => fleet.streamLeaderHost(s)));
     expect(led).toEqual([QUIET_HOST, QUIET_HOST, f]);
 
     const from = now() - 1000; // a second of the old term before the cut
     const cutAt = now();
+    onTestFailed(() => console.log(story(cutAt)));
     const healedAt = await isolateFor(l.host);
     const until = healedAt + 4000;
     await framesAfter(fleet.observers, until);
@@ -156,7 +191,9 @@ describe('pulse - network partitions between three hosts, one nats-server each',
     const handovers = majority.map((o) => {
       const seen = between(o.frames, from, until);
       const firstNew = seen.find((x) => x.term > l.term);
-      const lastOld = firstNew && seen.filter((x) => x.at <= firstNew.at && x.term === l.term).at(-1);
+      // The old leader's last frame: the newest slot of its term (a frame republished towards this
+      // host during an earlier cut may still arrive late, out of order).
+      const lastOld = firstNew && newest(seen.filter((x) => x.at <= firstNew.at && x.term === l.term));
       return { o, firstNew, lastOld, gap: firstNew && lastOld ? Math.round(firstNew.at - lastOld.at) : undefined };
     });
     const late = fleet.observers.map((o) => olderAfterNewer(between(o.frames, from, until)));
