@@ -120,9 +120,10 @@ async function place(stream: string, host: number): Promise<void> {
 }
 
 describe('pulse - network partitions between three hosts, one nats-server each', () => {
-  // Before this session's change (a leader whose renewals time out rides the KV-outage grace while
-  // the beat stream stores its frames) this case cost ~4.8 s and a new term: the leader stopped at
-  // its lease while the lease stream elected a leader, and the follower took a new term.
+  // Before a leader whose renewals time out could ride the KV-outage grace while the beat stream
+  // stores its frames (docs/spec.md §7 Election, terms and fencing, "KV outage grace"), this case
+  // cost ~4.8 s and a new term: the leader stopped at its lease while the lease stream elected a
+  // leader on the majority side, and the follower took a new term.
   it("partition - the follower's host cut while its NATS node leads the lease and state streams: the leader " +
     "rides out their elections on the beat stream's evidence; one term, gap within TTL + 1 s", async () => {
     const first = await fleet.steady();
