@@ -53,7 +53,7 @@ describe('kv reads - first answer, one copy cut off (network namespaces)', () =>
     await net?.stop();
   });
 
-  it('first-answer - every read answers within its timeout while the host of a copy (not the leader) is cut off', async () => {
+  it('first-answer - every read answers in time while the host of a copy (not the leader) is cut off', async () => {
     const bus = await connect([await net.controlNatsUrl(1)]);
     await (await bus.kv('fa_cut', { replicas: 3 })).put('lease', enc('held'));
     const stream = 'KV_fa_cut';
