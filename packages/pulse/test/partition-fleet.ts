@@ -179,9 +179,10 @@ export class PartitionFleet {
     const preferred = this.net.hosts[host]!.name;
     const body = new TextEncoder().encode(JSON.stringify({ placement: { preferred } }));
     const answers: string[] = [];
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < 12; attempt++) {
       await this.net.nats!.waitForStreamCurrent(stream, 3, 20_000);
-      if ((await this.streamLeaderHost(stream)) === host) break;
+      const before = await this.streamLeaderHost(stream);
+      if (before === host) break;
       const subject = `$JS.API.STREAM.LEADER.STEPDOWN.${stream}`;
       answers.push(
         await this.#bus.request(subject, body, { timeoutMs: 3000 }).then(
@@ -189,11 +190,12 @@ export class PartitionFleet {
           (err: Error) => err.message,
         ),
       );
-      await waitFor(() => this.streamLeaderHost(stream).then((i) => i !== undefined), {
+      // The next look only once the leader moved (the monitoring view can lag the step-down's answer).
+      await waitFor(() => this.streamLeaderHost(stream).then((i) => i !== undefined && i !== before), {
         timeoutMs: 15_000,
         intervalMs: 100,
-        message: `a leader for ${stream}`,
-      });
+        message: `a new leader for ${stream}`,
+      }).catch(() => undefined);
     }
     return { host: await this.streamLeaderHost(stream), answers };
   }

@@ -38,7 +38,7 @@ interface Jsz {
   meta_cluster?: {
     leader?: string;
     cluster_size?: number;
-    replicas?: ReadonlyArray<{ name: string; current: boolean }>;
+    replicas?: ReadonlyArray<{ name: string; current: boolean; offline?: boolean }>;
   };
   account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: StreamCluster }> }>;
 }
@@ -228,8 +228,8 @@ export class NatsCluster {
 
   /**
    * Waits until every answering node reports the same JetStream meta leader, and that leader counts
-   * every other answering node as a current peer (before that, an R3 create can answer "no suitable
-   * peers for placement"); returns the leader's name.
+   * every other answering node as a current peer, none of them offline (before that, an R3 create
+   * can answer "no suitable peers for placement", "peer offline" under load); returns the leader's name.
    * @throws Error on timeout
    */
   async waitForJetStream(timeoutMs = 20_000): Promise<string> {
@@ -241,7 +241,7 @@ export class NatsCluster {
         if (!first || !metas.every((m) => m?.leader === first)) return '';
         const leader = metas[nodes.findIndex((s) => this.names[this.servers.indexOf(s)] === first)];
         if (nodes.length > 1 && !leader) return '';
-        const current = (leader?.replicas ?? []).filter((r) => r.current).length;
+        const current = (leader?.replicas ?? []).filter((r) => r.current && r.offline !== true).length;
         return current >= nodes.length - 1 ? first : '';
       },
       { timeoutMs, intervalMs: 20, message: 'a JetStream meta leader in the cluster' },
