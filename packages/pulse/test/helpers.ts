@@ -48,3 +48,14 @@ export function gridProblems(frames: readonly SeenFrame[]): string[] {
   }
   return out;
 }
+
+/** Frames (in arrival order) of a term older than one that arrived before them: "older term after newer". */
+export function olderAfterNewer(frames: readonly SeenFrame[]): string[] {
+  const out: string[] = [];
+  let newest = 0;
+  for (const f of frames) {
+    if (f.term < newest) out.push(`term ${f.term} beat ${f.frame.beat_index} ${f.frame.phase} after term ${newest}`);
+    newest = Math.max(newest, f.term);
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { waitFor } from '@backbeat/testing';
-import { gridProblems, slotNo, type SeenFrame } from './helpers.js';
+import { gridProblems, olderAfterNewer, slotNo, type SeenFrame } from './helpers.js';
 import { now, PartitionFleet, QUIET_HOST, STREAMS, tail, TTL_MS, type HostObserver } from './partition-fleet.js';
 
 /** The bound of a partition: TTL + 1 s (docs/spec.md §7 Election, terms and fencing, "Network partitions"). */
@@ -70,17 +70,6 @@ function longestGap(frames: readonly SeenFrame[], from: number, to: number): num
 /** The frame of the highest slot, or undefined for none. */
 const newest = (frames: readonly SeenFrame[]): SeenFrame | undefined =>
   frames.reduce<SeenFrame | undefined>((a, x) => (a && slotNo(a.frame) >= slotNo(x.frame) ? a : x), undefined);
-
-/** Frames (in arrival order) whose term is older than a term that arrived before them. */
-function olderAfterNewer(frames: readonly SeenFrame[]): string[] {
-  const out: string[] = [];
-  let newest = 0;
-  for (const f of frames) {
-    if (f.term < newest) out.push(`term ${f.term} beat ${f.frame.beat_index} ${f.frame.phase} after term ${newest}`);
-    newest = Math.max(newest, f.term);
-  }
-  return out;
-}
 
 const hostName = (i: number): string => `h${i + 1}`;
 

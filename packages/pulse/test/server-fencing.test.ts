@@ -12,7 +12,7 @@ import { NatsBus, subjects, type BusMsg } from '@backbeat/transport';
 import { silentLogger, systemClock, type Logger } from '@backbeat/core';
 import { Pulse, type LeaderElector, type Leadership } from '@backbeat/pulse';
 import { beatStreamNames, ServerFencedSink } from '@backbeat/pulse/internal';
-import { collectFrames, gridProblems, type SeenFrame } from './helpers.js';
+import { collectFrames, gridProblems, olderAfterNewer } from './helpers.js';
 import { StallProxy } from './stall-proxy.js';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -55,17 +55,6 @@ class StubbornElector implements LeaderElector {
   fence(reason: string): void {
     this.fenced.push(reason);
   }
-}
-
-/** Frames of a term at most `term` that arrived after the first frame of a newer term. */
-function olderAfterNewer(frames: readonly SeenFrame[]): string[] {
-  const out: string[] = [];
-  let newest = 0;
-  for (const f of frames) {
-    if (f.term < newest) out.push(`term ${f.term} beat ${f.frame.beat_index} ${f.frame.phase} after term ${newest}`);
-    newest = Math.max(newest, f.term);
-  }
-  return out;
 }
 
 let cluster: NatsCluster;
