@@ -22,6 +22,7 @@ export const LEGACY_SUBSET = [
   'packages/reverb/test/catch-up.test.ts',
   'packages/reverb/test/report-broadcast.test.ts',
   'packages/cli/test/fresh-start.test.ts',
+  'packages/transport/test/kv-concurrent-create-single.test.ts',
 ];
 
 const binary = process.env.BACKBEAT_LEGACY_NATS_SERVER ?? '/usr/sbin/nats-server';

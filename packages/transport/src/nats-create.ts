@@ -15,6 +15,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { TimeoutError } from './errors.js';
 import { mapNatsError } from './nats-errors.js';
 
+/** JetStream API error code of "subjects overlap with an existing stream". */
+const SUBJECTS_OVERLAP = 10065;
+
 /** How long a create request waits for its answer before the stream is looked up instead. */
 export const CREATE_TIMEOUT_MS = 1000;
 
@@ -24,9 +27,10 @@ export function createManager(nc: NatsConnection): Promise<JetStreamManager> {
 }
 
 /**
- * Runs `create`; when its answer does not come in time, looks the stream up (with the normal
- * manager) a few times over about a second and returns normally once it exists.
- * @throws the create's error when it is not a timeout, or the timeout when the stream never appears
+ * Runs `create`; when its answer does not come in time (or, on 2.9, says the subjects overlap), looks
+ * the stream up (with the normal manager) a few times over about a second and returns normally once
+ * it exists.
+ * @throws the create's error when it is neither, or when the stream never appears
  */
 export async function createOrFind(
   jsm: JetStreamManager,
@@ -37,7 +41,11 @@ export async function createOrFind(
     await create();
     return;
   } catch (err) {
-    if (!(mapNatsError(err, { operation: `create '${stream}'` }) instanceof TimeoutError)) throw err;
+    const timedOut = mapNatsError(err, { operation: `create '${stream}'` }) instanceof TimeoutError;
+    // nats-server 2.9 can answer the loser of two identical concurrent creates "subjects overlap with
+    // an existing stream": the winner's. Found when that stream is this one; another stream's overlap is thrown.
+    const overlap = (err as { code?: unknown }).code === SUBJECTS_OVERLAP;
+    if (!timedOut && !overlap) throw err;
     for (let i = 0; i < 4; i++) {
       try {
         await jsm.streams.info(stream);
