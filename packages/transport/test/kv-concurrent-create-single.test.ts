@@ -26,7 +26,7 @@ describe('kv concurrent create - one bucket created by several clients at once o
     expect(failures).toEqual([]);
   });
 
-  it("kv concurrent create - a true overlap with another stream's subjects is refused, not taken for found", async () => {
+  it('kv concurrent create - a true overlap with the subjects of another stream is refused', async () => {
     await nats.bus.ensureStream({ name: 'OVERLAP_A', subjects: ['overlap.>'] });
     await expect(nats.bus.ensureStream({ name: 'OVERLAP_B', subjects: ['overlap.b'] })).rejects.toThrow(/overlap/);
     const jsm = await nats.bus.jsm();
