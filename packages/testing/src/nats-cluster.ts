@@ -13,6 +13,7 @@
  * await cluster.restart(i);  // same ports, same JetStream store
  * ```
  */
+import { NatsBus } from '@backbeat/transport';
 import { NatsServer, type NatsServerOptions } from './nats-server.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
@@ -133,6 +134,7 @@ export class NatsCluster {
     try {
       await cluster.waitForRoutes(options.readyTimeoutMs ?? 20_000);
       await cluster.waitForJetStream(options.readyTimeoutMs ?? 20_000);
+      await cluster.waitForPlacement(options.readyTimeoutMs ?? 20_000);
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -246,6 +248,40 @@ export class NatsCluster {
       },
       { timeoutMs, intervalMs: 20, message: 'a JetStream meta leader in the cluster' },
     );
+  }
+
+  /**
+   * Waits until the meta leader places a stream on every answering node: it creates (and deletes) a
+   * small in-memory stream with one copy per node until the create succeeds. A meta leader whose peers
+   * are all current can still answer "no suitable peers for placement, peer offline" for a moment after
+   * a start, until it has heard each peer's own report (met under load, in CI).
+   * `servers`: the URLs this process reaches the nodes at, when not their own (NetCluster's relays).
+   * @throws Error on timeout, with the last refusal
+   */
+  async waitForPlacement(timeoutMs = 20_000, servers?: string[]): Promise<void> {
+    const nodes = this.#answering();
+    if (nodes.length < 2) return;
+    const urls = servers ?? nodes.map((s) => s.url);
+    const bus = await NatsBus.connect({ servers: urls, name: 'harness placement probe' });
+    try {
+      const jsm = await bus.jsm();
+      const name = 'HARNESS_PLACEMENT_PROBE';
+      await waitFor(
+        async () => {
+          await jsm.streams.add({
+            name,
+            subjects: ['_harness.placement.probe'],
+            num_replicas: nodes.length,
+            storage: 'memory' as Parameters<typeof jsm.streams.add>[0]['storage'],
+          });
+          await jsm.streams.delete(name);
+          return true;
+        },
+        { timeoutMs, intervalMs: 100, message: `a stream placed on all ${nodes.length} nodes` },
+      );
+    } finally {
+      await bus.close();
+    }
   }
 
   /**

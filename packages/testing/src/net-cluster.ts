@@ -186,6 +186,8 @@ export class NetCluster {
     );
     await this.nats.waitForRoutes(timeoutMs);
     await this.nats.waitForJetStream(timeoutMs);
+    const reachable = await Promise.all(indexes.map((i) => this.controlNatsUrl(i)));
+    await this.nats.waitForPlacement(timeoutMs, reachable);
   }
 
   /** The nats-server on host `i`, if it runs one. */

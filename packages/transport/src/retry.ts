@@ -3,7 +3,10 @@
  * stream or bucket that elects a leader after a node loss answers "no responders" or times
  * out for a few seconds (4 to 9 s measured on nats-server 2.9), and two services creating
  * the same replicated stream at once can time out: a service starting at that moment waits
- * and tries again instead of exiting.
+ * and tries again instead of exiting. So does a create that the meta leader refuses because a
+ * peer is offline ("no suitable peers for placement, peer offline": right after the cluster
+ * started, before it heard every peer's report, or while a node restarts); a count the cluster
+ * cannot hold at all is refused without "peer offline" and is not retried.
  */
 import { systemClock, silentLogger, type Clock, type Logger } from '@backbeat/core';
 import { NoRespondersError, NotConnectedError, TimeoutError } from './errors.js';
@@ -19,9 +22,10 @@ export interface RetryOptions {
   readonly logger?: Logger;
 }
 
-/** True for errors that a retry can cure: a timeout, no responders, a dropped connection. */
+/** True for errors that a retry can cure: a timeout, no responders, a dropped connection, a peer offline. */
 export function isTransientError(err: unknown): boolean {
-  return err instanceof TimeoutError || err instanceof NoRespondersError || err instanceof NotConnectedError;
+  if (err instanceof TimeoutError || err instanceof NoRespondersError || err instanceof NotConnectedError) return true;
+  return err instanceof Error && /no suitable peers for placement, peer offline/.test(err.message);
 }
 
 /**

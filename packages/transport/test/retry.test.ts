@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, InvalidArgumentError } from '@backbeat/core';
-import { NoRespondersError, retryTransient, TimeoutError } from '@backbeat/transport';
+import { NoRespondersError, retryTransient, TimeoutError, TransportError } from '@backbeat/transport';
 import { isTransientError } from '@backbeat/transport/internal';
 
 /** Lets pending promise callbacks run, then moves the fake clock. */
@@ -44,5 +44,12 @@ describe('retry - transient set-up errors', () => {
     expect(await done).toBeInstanceOf(TimeoutError);
     expect(calls).toBeGreaterThan(1);
     expect(isTransientError(bad)).toBe(false);
+  });
+
+  it('retry - a create refused for a peer offline is retried; one for a count the cluster cannot hold is not', () => {
+    const offline = new TransportError("open KV bucket 'b'", 'no suitable peers for placement, peer offline');
+    const tooMany = new TransportError("open KV bucket 'b'", 'insufficient resources');
+    expect(isTransientError(offline)).toBe(true);
+    expect(isTransientError(tooMany)).toBe(false);
   });
 });
