@@ -9,15 +9,15 @@
  */
 import type { KvAnswer, KvFailure } from './machine-io.js';
 import { outageEvidence, outageValidity } from './outage.js';
+import { toWire, type PulseLeaseRecord } from './records.js';
+import { holdsTerm } from './terms.js';
+import type { AfterVerify, Phase, Turn } from './turn.js';
 
 /** What a leader logs when it begins to ride the KV-outage grace, by the evidence it has. */
 const GRACE_ON_NO_RESPONDERS =
   'the lease KV has no stream leader: nobody can take the lease; publishing on the KV-outage grace';
 const GRACE_ON_BEAT_STREAM =
   "the lease KV does not answer; the beat stream still stores this term's frames: publishing on the KV-outage grace";
-import { toWire, type PulseLeaseRecord } from './records.js';
-import { holdsTerm } from './terms.js';
-import type { AfterVerify, Phase, Turn } from './turn.js';
 
 type On<N extends Phase['name']> = (t: Turn, p: Extract<Phase, { name: N }>, a: KvAnswer) => void;
 
