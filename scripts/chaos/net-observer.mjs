@@ -17,6 +17,7 @@
  */
 import { createClient } from '@backbeat/sdk';
 import { decodeJson, NatsBus, subjects } from '@backbeat/transport';
+import { reportSeen } from './observe.mjs';
 
 const [url, clusterId, host] = process.argv.slice(2);
 if (!url || !clusterId || !host) {
@@ -57,17 +58,8 @@ bus.subscribe(s.beat, (m) => {
 });
 bus.subscribe(s.reverb, (m) => {
   try {
-    const rep = decodeJson(m.data);
-    if (rep.type !== 'backbeat.barreport.v1') return;
-    out({
-      k: 'r',
-      window: rep.window_id,
-      fromBeat: rep.from_beat,
-      agents: rep.agents_reporting,
-      claims: rep.performance?.claims_processed ?? -1,
-      late: rep.late_claims ?? 0,
-      at: Date.now(),
-    });
+    const rep = reportSeen(m.data);
+    if (rep) out({ k: 'r', ...rep });
   } catch {
     // not a report
   }

@@ -24,6 +24,25 @@ class Recorder {
 }
 
 /**
+ * What a recorder keeps of a message on the reverb subject: the bar report's window, first beat,
+ * agents, claims counted and late claims, with its arrival time; null for anything else.
+ * @param {Uint8Array} data
+ * @throws when the message is not JSON
+ */
+export function reportSeen(data) {
+  const rep = decodeJson(data);
+  if (rep.type !== 'backbeat.barreport.v1') return null;
+  return {
+    window: rep.window_id,
+    fromBeat: rep.from_beat,
+    agents: rep.agents_reporting,
+    claims: rep.performance?.claims_processed ?? -1,
+    late: rep.late_claims ?? 0,
+    at: Date.now(),
+  };
+}
+
+/**
  * The claims the status stream of `clusterId` holds: a Map of window id -> count, with
  * `duplicates` (window -> claims stored twice: the same agent and HLC under two sequences, a
  * retry the de-duplication missed) and `all` (every claim: agent, window, store time).
@@ -80,16 +99,8 @@ export async function startObservers(o) {
     });
     bus.subscribe(s.reverb, (m) => {
       try {
-        const rep = decodeJson(m.data);
-        if (rep.type !== 'backbeat.barreport.v1') return;
-        r.reports.push({
-          window: rep.window_id,
-          fromBeat: rep.from_beat,
-          agents: rep.agents_reporting,
-          claims: rep.performance?.claims_processed ?? -1,
-          late: rep.late_claims ?? 0,
-          at: Date.now(),
-        });
+        const rep = reportSeen(m.data);
+        if (rep) r.reports.push(rep);
       } catch {
         // not a report
       }

@@ -3,17 +3,11 @@ import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { claim } from './fixtures.js';
 
 const pkg = fileURLToPath(new URL('../', import.meta.url));
 const bin = join(pkg, 'bin', 'backbeat-validate.js');
 const examples = join(pkg, 'examples');
-const claim = {
-  type: 'backbeat.statusclaim.v1',
-  agent_id: 'agent:a1',
-  beat_index: 3,
-  state: 'executing',
-  hlc: '7ffd:0001:abcd',
-};
 
 /** Runs the launcher as a user would; resolves once its output streams are closed. */
 function runBin(args: string[], stdin?: string): Promise<{ code: number | null; out: string; err: string }> {

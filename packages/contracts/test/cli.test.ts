@@ -5,18 +5,11 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runValidateCli, type ValidateCliReport } from '@backbeat/contracts';
+import { claim } from './fixtures.js';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'bb-validate-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-const claim = {
-  type: 'backbeat.statusclaim.v1',
-  agent_id: 'agent:a1',
-  beat_index: 3,
-  state: 'executing',
-  hlc: '7ffd:0001:abcd',
-};
 
 /** Runs the CLI in-process with captured streams. */
 async function run(args: string[], stdin: string | Readable = ''): Promise<{ code: number; out: string; err: string }> {

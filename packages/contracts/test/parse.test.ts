@@ -13,14 +13,8 @@ import {
   parseStatusClaim,
 } from '@backbeat/contracts';
 import { findJsonSyntaxError } from '../src/json-position.js';
+import { claim } from './fixtures.js';
 
-const claim = {
-  type: 'backbeat.statusclaim.v1',
-  agent_id: 'agent:a1',
-  beat_index: 3,
-  state: 'executing',
-  hlc: '7ffd:0001:abcd',
-};
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 describe('parse - messages from bytes', () => {

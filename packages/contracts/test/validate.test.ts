@@ -8,14 +8,8 @@ import {
   validateStatusClaim,
   type ValidationIssue,
 } from '@backbeat/contracts';
+import { claim } from './fixtures.js';
 
-const claim = {
-  type: 'backbeat.statusclaim.v1',
-  agent_id: 'agent:a1',
-  beat_index: 3,
-  state: 'executing',
-  hlc: '7ffd:0001:abcd',
-};
 const frame = {
   type: 'backbeat.beatframe.v1',
   cluster_id: 'prod',

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { NatsBus, statusStreamConfig, type Bus, type DurableMsg } from '@backbeat/transport';
-import { createClient } from '@backbeat/sdk';
 import { Reverb } from '@backbeat/reverb';
 import type { BarReport } from '@backbeat/contracts';
-import { collectReports, startPulse } from './helpers.js';
+import { collectReports, startClaimer, startPulse } from './helpers.js';
 import { useNatsFixture } from '@backbeat/testing/vitest';
 
 const fx = useNatsFixture();
@@ -71,17 +70,7 @@ async function stallableFleet(cluster: string, nodeId: string, agents: string[],
     await conn.close();
   });
   for (const id of agents) {
-    const c = createClient({ clusterId: cluster, agentId: id, nats: fx.server.url });
-    c.onBeat(
-      (f) =>
-        void (
-          f.beat_index % 4 === 3
-            ? Promise.resolve()
-            : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })
-        ).catch(() => {}),
-    );
-    await c.start();
-    fx.cleanup(() => c.stop());
+    await startClaimer(fx, cluster, id);
   }
   await waitFor(() => seen.reports.some((x) => x.agents_reporting === 3 && x.performance?.claims_processed === 9), {
     timeoutMs: 8000,

@@ -1,6 +1,7 @@
 import { windowId } from '@backbeat/core';
 import { NatsBus, subjects, type Bus } from '@backbeat/transport';
 import { Pulse } from '@backbeat/pulse';
+import { createClient } from '@backbeat/sdk';
 import type { BarReport } from '@backbeat/contracts';
 
 /** An empty, valid BarReport of the bar from `fromBeat` (`beats` long). */
@@ -59,4 +60,26 @@ export async function startPulse(
       await bus.close();
     },
   };
+}
+
+/**
+ * Starts an SDK client `agentId` that claims `executing` on the first three beats of every 4-beat
+ * bar (none on the fourth), on the fixture's server; it is stopped with the fixture (or earlier
+ * by the caller).
+ */
+export async function startClaimer(
+  fx: { readonly server: { readonly url: string }; cleanup(stop: () => unknown): void },
+  cluster: string,
+  agentId: string,
+): Promise<ReturnType<typeof createClient>> {
+  const c = createClient({ clusterId: cluster, agentId, nats: fx.server.url });
+  c.onBeat(
+    (f) =>
+      void (
+        f.beat_index % 4 === 3 ? Promise.resolve() : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })
+      ).catch(() => {}),
+  );
+  await c.start();
+  fx.cleanup(() => c.stop());
+  return c;
 }

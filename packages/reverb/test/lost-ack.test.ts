@@ -8,9 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@backbeat/testing';
 import { NatsBus, clusterNames, subjects, type Bus } from '@backbeat/transport';
-import { createClient } from '@backbeat/sdk';
 import { Reverb, decodeStoredReport } from '@backbeat/reverb';
-import { collectReports, startPulse } from './helpers.js';
+import { collectReports, startClaimer, startPulse } from './helpers.js';
 import { useNatsFixture } from '@backbeat/testing/vitest';
 
 const fx = useNatsFixture();
@@ -55,17 +54,7 @@ describe('reverb - a report store whose answer is lost', () => {
         await r.stop();
         await conn.close();
       });
-      const c = createClient({ clusterId: cluster, agentId: 'agent:lost', nats: fx.server.url });
-      c.onBeat(
-        (f) =>
-          void (
-            f.beat_index % 4 === 3
-              ? Promise.resolve()
-              : c.emitStatusClaim({ state: 'executing', beatIndex: f.beat_index })
-          ).catch(() => {}),
-      );
-      await c.start();
-      fx.cleanup(() => c.stop());
+      const c = await startClaimer(fx, cluster, 'agent:lost');
       await waitFor(() => losing.lost.length === 1 && seen.reports.length >= 5, {
         timeoutMs: 15_000,
         message: 'a lost store answer, then more reports',
